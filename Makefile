@@ -1,0 +1,49 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything installs into .venv.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+BIN     := $(VENV)/bin
+PYTHON  ?= python3
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+BANK_PORT ?= 8100
+STAMP   := $(VENV)/.installed
+
+.PHONY: run test install lint types unit bench clean browser-deps
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## run: install, migrate the SQLite database, seed the demo region, and serve the API, docs, dashboard and scheduler on http://$(HOST):$(PORT)
+run: install
+	$(BIN)/tuitionguard migrate
+	$(BIN)/tuitionguard demo seed --bank-url http://127.0.0.1:$(BANK_PORT)/instructions
+	$(BIN)/tuitionguard serve --host $(HOST) --port $(PORT)
+
+## browser-deps: Debian's chromium for the browser tests (root installs it; others are told)
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null; \
+	  else echo "chromium missing: browser tests will be skipped (apt-get install chromium)"; fi; }
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: install
+	$(BIN)/mypy --strict ledger
+
+## test: lint, types, and the whole suite on SQLite and PostgreSQL (TEST_DATABASE_URL)
+test: install browser-deps lint types
+	$(BIN)/pytest -n 2 --dist loadgroup tests
+
+bench: install
+	$(PY) bench/ledger.py
+	$(PY) bench/rules.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""Alembic environment: the service's and the ledger's metadata, one URL."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import pool
+
+import service.models  # noqa: F401  (registers every table on Base.metadata)
+from alembic import context
+from ledger.schema import metadata as ledger_metadata
+from service.db import Base, make_engine, normalise_url
+
+config = context.config
+target_metadata = [ledger_metadata, Base.metadata]
+
+
+def _url() -> str:
+    """The URL given by `service.migrate`, else DATABASE_URL, else alembic.ini's fallback."""
+    url = (
+        config.attributes.get("url")
+        or os.environ.get("DATABASE_URL")
+        or config.get_main_option("sqlalchemy.url")
+    )
+    return normalise_url(str(url))
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    url = _url()
+    engine = (
+        make_engine(url) if url.startswith("sqlite") else make_engine(url, poolclass=pool.NullPool)
+    )
+    with engine.connect() as conn:
+        context.configure(
+            connection=conn,
+            target_metadata=target_metadata,
+            compare_type=True,
+            render_as_batch=conn.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,128 @@
+"""The TuitionGuard escrow ledger: double-entry, two-phase, append-only, hash-chained.
+
+A library with a small exact API over a SQLAlchemy `Connection`; it knows nothing of the web
+service that calls it. See docs/ledger.md for the guarantees and error codes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection
+
+from ledger.accounts import accounts_of, close_account, find_account, get_account, open_account
+from ledger.amounts import cumulative_share, fen, slice_amount, split
+from ledger.balances import balance, balances, history, owner_balances, sum_transfers
+from ledger.errors import LedgerCorrupted, LedgerError
+from ledger.models import (
+    Account,
+    Balance,
+    HistoryLine,
+    NewTransfer,
+    Operation,
+    Resolve,
+    Transfer,
+)
+from ledger.postings import apply, expire_due
+from ledger.schema import metadata
+from ledger.transactions import is_retryable, run_transaction
+from ledger.verify import TrialBalance, VerifyReport, trial_balance, verify
+
+
+def transfer(
+    conn: Connection,
+    *,
+    debit: str,
+    credit: str,
+    amount: Decimal,
+    code: str,
+    at: datetime,
+    reference: str | None = None,
+    idempotency_key: str | None = None,
+) -> Transfer:
+    """Move `amount` from `debit` to `credit` at once (single-phase)."""
+    op = NewTransfer(debit, credit, amount, code, False, None, reference, idempotency_key)
+    return apply(conn, [op], at=at)[0]
+
+
+def hold(
+    conn: Connection,
+    *,
+    debit: str,
+    credit: str,
+    amount: Decimal,
+    code: str,
+    at: datetime,
+    expires_at: datetime | None = None,
+    reference: str | None = None,
+    idempotency_key: str | None = None,
+) -> Transfer:
+    """Reserve `amount` as a pending transfer, to be posted, voided or expired exactly once."""
+    op = NewTransfer(debit, credit, amount, code, True, expires_at, reference, idempotency_key)
+    return apply(conn, [op], at=at)[0]
+
+
+def post(
+    conn: Connection,
+    *,
+    pending_id: str,
+    at: datetime,
+    amount: Decimal | None = None,
+    idempotency_key: str | None = None,
+) -> Transfer:
+    """Post a hold, in full or (`amount`) in part; the rest returns to the accounts."""
+    return apply(conn, [Resolve(pending_id, "post", amount, idempotency_key)], at=at)[0]
+
+
+def void(
+    conn: Connection, *, pending_id: str, at: datetime, idempotency_key: str | None = None
+) -> Transfer:
+    """Cancel a hold: the whole amount returns to the accounts."""
+    return apply(conn, [Resolve(pending_id, "void", None, idempotency_key)], at=at)[0]
+
+
+def batch(conn: Connection, ops: list[Operation], *, at: datetime) -> list[Transfer]:
+    """Apply many operations atomically: all or nothing."""
+    return apply(conn, ops, at=at)
+
+
+__all__ = [
+    "Account",
+    "Balance",
+    "HistoryLine",
+    "LedgerCorrupted",
+    "LedgerError",
+    "NewTransfer",
+    "Operation",
+    "Resolve",
+    "Transfer",
+    "TrialBalance",
+    "VerifyReport",
+    "accounts_of",
+    "apply",
+    "balance",
+    "balances",
+    "batch",
+    "close_account",
+    "cumulative_share",
+    "expire_due",
+    "fen",
+    "find_account",
+    "get_account",
+    "history",
+    "hold",
+    "is_retryable",
+    "metadata",
+    "open_account",
+    "owner_balances",
+    "post",
+    "run_transaction",
+    "slice_amount",
+    "split",
+    "sum_transfers",
+    "transfer",
+    "trial_balance",
+    "verify",
+    "void",
+]

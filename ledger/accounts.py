@@ -1,0 +1,110 @@
+"""Opening, finding and closing accounts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ledger import errors
+from ledger.models import Account
+from ledger.schema import GENESIS_HASH, accounts, chains
+
+
+def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any], keys: list[str]) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt)
+
+
+def open_account(
+    conn: Connection,
+    *,
+    ledger: str,
+    kind: str,
+    owner: str,
+    at: datetime,
+    debits_must_not_exceed_credits: bool = False,
+    credits_must_not_exceed_debits: bool = False,
+) -> Account:
+    """Open the account (ledger, kind, owner), or return it if it exists: opening is idempotent
+    on that natural key, so concurrent first uses of an account cannot create two."""
+    if debits_must_not_exceed_credits and credits_must_not_exceed_debits:
+        raise errors.LedgerMismatch("an account cannot carry both limit flags")
+    _insert_ignore(conn, chains, {"ledger": ledger, "last_hash": GENESIS_HASH}, ["ledger"])
+    _insert_ignore(
+        conn,
+        accounts,
+        {
+            "id": "acc_" + uuid.uuid4().hex,
+            "ledger": ledger,
+            "kind": kind,
+            "owner": owner,
+            "currency": "CNY",
+            "debits_must_not_exceed_credits": debits_must_not_exceed_credits,
+            "credits_must_not_exceed_debits": credits_must_not_exceed_debits,
+            "closed": False,
+            "created_at": at,
+        },
+        ["ledger", "kind", "owner"],
+    )
+    row = conn.execute(
+        select(accounts).where(
+            accounts.c.ledger == ledger, accounts.c.kind == kind, accounts.c.owner == owner
+        )
+    ).one()
+    account = Account.from_row(row)
+    if (
+        account.debits_must_not_exceed_credits != debits_must_not_exceed_credits
+        or account.credits_must_not_exceed_debits != credits_must_not_exceed_debits
+    ):
+        raise errors.LedgerMismatch(f"account {account.id} exists with other limit flags")
+    return account
+
+
+def get_account(conn: Connection, account_id: str) -> Account:
+    row = conn.execute(select(accounts).where(accounts.c.id == account_id)).one_or_none()
+    if row is None:
+        raise errors.AccountNotFound(f"no account {account_id}")
+    return Account.from_row(row)
+
+
+def find_account(conn: Connection, *, ledger: str, kind: str, owner: str) -> Account | None:
+    row = conn.execute(
+        select(accounts).where(
+            accounts.c.ledger == ledger, accounts.c.kind == kind, accounts.c.owner == owner
+        )
+    ).one_or_none()
+    return None if row is None else Account.from_row(row)
+
+
+def accounts_of(
+    conn: Connection, *, ledgers: Sequence[str] | None = None, owner: str | None = None
+) -> list[Account]:
+    stmt = select(accounts).order_by(accounts.c.id)
+    if ledgers is not None:
+        stmt = stmt.where(accounts.c.ledger.in_(list(ledgers)))
+    if owner is not None:
+        stmt = stmt.where(accounts.c.owner == owner)
+    return [Account.from_row(r) for r in conn.execute(stmt)]
+
+
+def close_account(conn: Connection, account_id: str) -> Account:
+    """Close an account with nothing on hold: it keeps its history and takes no new transfers."""
+    account = get_account(conn, account_id)
+    # Lock the chain like any writer of this ledger, so a close cannot race a transfer.
+    conn.execute(select(chains).where(chains.c.ledger == account.ledger).with_for_update())
+    row = conn.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id)
+        .where(accounts.c.debits_pending == 0, accounts.c.credits_pending == 0)
+        .values(closed=True)
+        .returning(accounts)
+    ).one_or_none()
+    if row is None:
+        raise errors.AccountClosed(f"account {account_id} has amounts on hold")
+    return Account.from_row(row)

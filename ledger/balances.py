@@ -1,0 +1,148 @@
+"""Balances now and as of any past instant, per account and per owner, and account history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection, and_, case, func, literal, or_, select, union_all
+
+from ledger.amounts import ZERO
+from ledger.models import Balance, HistoryLine, Transfer
+from ledger.schema import accounts, transfers
+from ledger.types import Money
+
+POSTING_KINDS = ("posted", "post_pending")
+
+
+def balance(conn: Connection, account_id: str, *, as_of: datetime | None = None) -> Balance:
+    """The account's balances; with `as_of`, recomputed from the transfers known at that
+    instant (a hold resolved after `as_of` still counts as pending)."""
+    return balances(conn, [account_id], as_of=as_of).get(account_id, Balance())
+
+
+def balances(
+    conn: Connection, account_ids: Sequence[str], *, as_of: datetime | None = None
+) -> dict[str, Balance]:
+    ids = list(account_ids)
+    if not ids:
+        return {}
+    if as_of is None:
+        rows = conn.execute(select(accounts).where(accounts.c.id.in_(ids)))
+        return {
+            r.id: Balance(r.debits_posted, r.credits_posted, r.debits_pending, r.credits_pending)
+            for r in rows
+        }
+    return _recomputed(conn, ids, as_of)
+
+
+def _recomputed(conn: Connection, ids: list[str], as_of: datetime) -> dict[str, Balance]:
+    """Recompute balances from transfers, for `as_of` queries and for `verify`."""
+    resolution = transfers.alias("resolution")
+    open_hold = and_(
+        transfers.c.kind == "pending",
+        ~select(resolution.c.id)
+        .where(resolution.c.pending_id == transfers.c.id, resolution.c.created_at <= as_of)
+        .exists(),
+    )
+    posted = transfers.c.kind.in_(POSTING_KINDS)
+    known = transfers.c.created_at <= as_of
+    m = Money()
+    sides = union_all(
+        select(
+            transfers.c.debit_account_id.label("account_id"),
+            case((posted, transfers.c.amount), else_=literal(0, m)).label("dp"),
+            literal(0, m).label("cp"),
+            case((open_hold, transfers.c.amount), else_=literal(0, m)).label("dpend"),
+            literal(0, m).label("cpend"),
+        ).where(known, transfers.c.debit_account_id.in_(ids)),
+        select(
+            transfers.c.credit_account_id.label("account_id"),
+            literal(0, m).label("dp"),
+            case((posted, transfers.c.amount), else_=literal(0, m)).label("cp"),
+            literal(0, m).label("dpend"),
+            case((open_hold, transfers.c.amount), else_=literal(0, m)).label("cpend"),
+        ).where(known, transfers.c.credit_account_id.in_(ids)),
+    ).subquery()
+    rows = conn.execute(
+        select(
+            sides.c.account_id,
+            func.sum(sides.c.dp, type_=m),
+            func.sum(sides.c.cp, type_=m),
+            func.sum(sides.c.dpend, type_=m),
+            func.sum(sides.c.cpend, type_=m),
+        ).group_by(sides.c.account_id)
+    )
+    out = {i: Balance() for i in ids}
+    for r in rows:
+        out[r[0]] = Balance(*(v if v is not None else ZERO for v in r[1:]))
+    return out
+
+
+def owner_balances(
+    conn: Connection,
+    *,
+    owner: str | None = None,
+    ledger: str | None = None,
+    as_of: datetime | None = None,
+) -> dict[str, Balance]:
+    """Balances summed per account kind over the accounts of an owner and/or a ledger."""
+    stmt = select(accounts.c.id, accounts.c.kind)
+    if owner is not None:
+        stmt = stmt.where(accounts.c.owner == owner)
+    if ledger is not None:
+        stmt = stmt.where(accounts.c.ledger == ledger)
+    kinds = {r.id: r.kind for r in conn.execute(stmt)}
+    out: dict[str, Balance] = {}
+    for account_id, bal in balances(conn, list(kinds), as_of=as_of).items():
+        kind = kinds[account_id]
+        out[kind] = out.get(kind, Balance()) + bal
+    return out
+
+
+def history(
+    conn: Connection, account_id: str, *, as_of: datetime | None = None, limit: int = 1000
+) -> list[HistoryLine]:
+    """The posted transfers of an account in order, with the running credit balance."""
+    stmt = (
+        select(transfers)
+        .where(
+            transfers.c.kind.in_(POSTING_KINDS),
+            or_(
+                transfers.c.debit_account_id == account_id,
+                transfers.c.credit_account_id == account_id,
+            ),
+        )
+        .order_by(transfers.c.created_at, transfers.c.chain_seq)
+        .limit(limit)
+    )
+    if as_of is not None:
+        stmt = stmt.where(transfers.c.created_at <= as_of)
+    running = ZERO
+    lines = []
+    for t in map(Transfer.from_row, conn.execute(stmt)):
+        debit = t.amount if t.debit_account_id == account_id else ZERO
+        credit = t.amount if t.credit_account_id == account_id else ZERO
+        running += credit - debit
+        lines.append(HistoryLine(t, debit, credit, running))
+    return lines
+
+
+def sum_transfers(
+    conn: Connection,
+    *,
+    ledger: str,
+    code: str,
+    as_of: datetime | None = None,
+) -> Decimal:
+    """Total posted amount of one transfer code in a ledger (e.g. all releases paid out)."""
+    stmt = select(func.sum(transfers.c.amount, type_=Money())).where(
+        transfers.c.ledger == ledger,
+        transfers.c.code == code,
+        transfers.c.kind.in_(POSTING_KINDS),
+    )
+    if as_of is not None:
+        stmt = stmt.where(transfers.c.created_at <= as_of)
+    total = conn.execute(stmt).scalar()
+    return total if total is not None else ZERO

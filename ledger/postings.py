@@ -1,0 +1,386 @@
+"""Making transfers: the one code path by which balances change.
+
+Every call, one transfer or a batch of thousands, goes through `apply`:
+
+1. lock the hash-chain head of each ledger touched, in ledger order (this orders the writers of
+   one ledger; different ledgers proceed in parallel, and a fixed order means no deadlock);
+2. lock the accounts touched, in id order;
+3. replay idempotent repeats, refuse conflicting ones;
+4. check every operation in sequence against the locked balances (limits against posted plus
+   pending, holds resolved once) — a refusal raises before anything is written, so a refused
+   batch leaves no trace;
+5. write each account's change as one conditional UPDATE whose WHERE repeats the limit (and a
+   CHECK constraint repeats it again), append the transfers with their chain links, move the
+   chain heads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+
+from ledger import errors
+from ledger.amounts import ZERO, fen
+from ledger.chain import content_hash, link_hash
+from ledger.models import NewTransfer, Operation, Resolve, Transfer
+from ledger.schema import accounts, chains, transfers
+from ledger.types import Money
+
+
+@dataclass
+class _Working:
+    """An account's balances as the batch changes them, with its limits."""
+
+    ledger: str
+    closed: bool
+    dmnec: bool
+    cmned: bool
+    dp: Decimal
+    cp: Decimal
+    dpend: Decimal
+    cpend: Decimal
+    touched: bool = False
+    orig: tuple[Decimal, Decimal, Decimal, Decimal] = (ZERO, ZERO, ZERO, ZERO)
+
+    def check(self, account_id: str, index: int) -> None:
+        if self.dmnec and self.dp + self.dpend > self.cp:
+            raise errors.ExceedsCredits(
+                f"account {account_id}: debits {self.dp + self.dpend} would exceed "
+                f"credits {self.cp}",
+                index=index,
+            )
+        if self.cmned and self.cp + self.cpend > self.dp:
+            raise errors.ExceedsDebits(
+                f"account {account_id}: credits {self.cp + self.cpend} would exceed "
+                f"debits {self.dp}",
+                index=index,
+            )
+
+
+def _new_id() -> str:
+    return "tr_" + uuid.uuid4().hex
+
+
+def _require_aware(at: datetime) -> None:
+    if at.tzinfo is None:
+        raise ValueError("the ledger's clock must be an aware datetime")
+
+
+def _validate_amounts(ops: Sequence[Operation]) -> None:
+    for i, op in enumerate(ops):
+        if op.amount is None:
+            continue
+        try:
+            amount = fen(op.amount)
+        except (TypeError, ValueError) as exc:
+            raise errors.InvalidAmount(str(exc), index=i) from exc
+        if amount <= ZERO:
+            raise errors.InvalidAmount(f"amount must be positive: {amount}", index=i)
+
+
+def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[Transfer]:
+    """Apply `ops` atomically, in order, at instant `at`. Returns one transfer per operation
+    (the original transfer for an idempotent replay). Raises a `LedgerError` and writes nothing
+    if any operation is refused."""
+    _require_aware(at)
+    if not ops:
+        return []
+    _validate_amounts(ops)
+
+    pending_ids = sorted({op.pending_id for op in ops if isinstance(op, Resolve)})
+    holds: dict[str, Transfer] = {}
+    if pending_ids:
+        rows = conn.execute(select(transfers).where(transfers.c.id.in_(pending_ids)))
+        holds = {t.id: t for t in map(Transfer.from_row, rows)}
+    account_ids: set[str] = set()
+    for i, op in enumerate(ops):
+        if isinstance(op, NewTransfer):
+            if op.debit_account_id == op.credit_account_id:
+                raise errors.LedgerMismatch("a transfer needs two different accounts", index=i)
+            account_ids.update((op.debit_account_id, op.credit_account_id))
+        else:
+            hold = holds.get(op.pending_id)
+            if hold is None or hold.kind != "pending":
+                raise errors.PendingNotFound(f"no pending transfer {op.pending_id}", index=i)
+            account_ids.update((hold.debit_account_id, hold.credit_account_id))
+
+    ledgers_of = select(accounts.c.ledger).where(accounts.c.id.in_(sorted(account_ids)))
+    heads = {
+        r.ledger: (r.last_seq, r.last_hash)
+        for r in conn.execute(
+            select(chains)
+            .where(chains.c.ledger.in_(ledgers_of.scalar_subquery()))
+            .order_by(chains.c.ledger)
+            .with_for_update()
+        )
+    }
+    working: dict[str, _Working] = {}
+    for r in conn.execute(
+        select(accounts)
+        .where(accounts.c.id.in_(sorted(account_ids)))
+        .order_by(accounts.c.id)
+        .with_for_update()
+    ):
+        w = _Working(
+            r.ledger,
+            bool(r.closed),
+            bool(r.debits_must_not_exceed_credits),
+            bool(r.credits_must_not_exceed_debits),
+            r.debits_posted,
+            r.credits_posted,
+            r.debits_pending,
+            r.credits_pending,
+        )
+        w.orig = (w.dp, w.cp, w.dpend, w.cpend)
+        working[r.id] = w
+
+    hashes = [content_hash(op) for op in ops]
+    replays = _replays(conn, ops, hashes)
+    already = _resolved(conn, pending_ids)
+
+    planned: list[tuple[int, dict[str, object]]] = []
+    resolved_here: set[str] = set()
+    for i, op in enumerate(ops):
+        if i in replays:
+            continue
+        if isinstance(op, NewTransfer):
+            row = _plan_new(op, i, working, at)
+        else:
+            if op.pending_id in already or op.pending_id in resolved_here:
+                raise errors.PendingAlreadyResolved(
+                    f"pending transfer {op.pending_id} is already resolved", index=i
+                )
+            resolved_here.add(op.pending_id)
+            row = _plan_resolve(op, i, holds[op.pending_id], working, at)
+        row["content_hash"] = hashes[i]
+        planned.append((i, row))
+
+    written = _write(conn, planned, working, heads, at)
+    return [replays[i] if i in replays else written[i] for i in range(len(ops))]
+
+
+def _replays(conn: Connection, ops: Sequence[Operation], hashes: list[str]) -> dict[int, Transfer]:
+    keyed = {op.idempotency_key: i for i, op in enumerate(ops) if op.idempotency_key}
+    if len(keyed) != sum(1 for op in ops if op.idempotency_key):
+        raise errors.IdempotencyConflict("the same idempotency key twice in one batch")
+    if not keyed:
+        return {}
+    found = conn.execute(select(transfers).where(transfers.c.idempotency_key.in_(list(keyed))))
+    out: dict[int, Transfer] = {}
+    for t in map(Transfer.from_row, found):
+        assert t.idempotency_key is not None
+        i = keyed[t.idempotency_key]
+        if t.content_hash != hashes[i]:
+            raise errors.IdempotencyConflict(
+                f"idempotency key {t.idempotency_key!r} was used for another transfer", index=i
+            )
+        out[i] = t
+    return out
+
+
+def _resolved(conn: Connection, pending_ids: list[str]) -> set[str]:
+    if not pending_ids:
+        return set()
+    rows = conn.execute(
+        select(transfers.c.pending_id).where(transfers.c.pending_id.in_(pending_ids))
+    )
+    return {r.pending_id for r in rows}
+
+
+def _account(working: dict[str, _Working], account_id: str, index: int) -> _Working:
+    w = working.get(account_id)
+    if w is None:
+        raise errors.AccountNotFound(f"no account {account_id}", index=index)
+    if w.closed:
+        raise errors.AccountClosed(f"account {account_id} is closed", index=index)
+    return w
+
+
+def _plan_new(
+    op: NewTransfer, i: int, working: dict[str, _Working], at: datetime
+) -> dict[str, object]:
+    d = _account(working, op.debit_account_id, i)
+    c = _account(working, op.credit_account_id, i)
+    if d.ledger != c.ledger:
+        raise errors.LedgerMismatch(
+            f"accounts are in different ledgers ({d.ledger}, {c.ledger})", index=i
+        )
+    if op.expires_at is not None and not op.pending:
+        raise errors.InvalidAmount("only a pending transfer can expire", index=i)
+    amount = fen(op.amount)
+    if op.pending:
+        d.dpend += amount
+        c.cpend += amount
+    else:
+        d.dp += amount
+        c.cp += amount
+    d.touched = c.touched = True
+    d.check(op.debit_account_id, i)
+    c.check(op.credit_account_id, i)
+    return {
+        "ledger": d.ledger,
+        "debit_account_id": op.debit_account_id,
+        "credit_account_id": op.credit_account_id,
+        "amount": amount,
+        "kind": "pending" if op.pending else "posted",
+        "code": op.code,
+        "pending_id": None,
+        "expires_at": op.expires_at,
+        "reference": op.reference,
+        "idempotency_key": op.idempotency_key,
+    }
+
+
+def _plan_resolve(
+    op: Resolve, i: int, hold: Transfer, working: dict[str, _Working], at: datetime
+) -> dict[str, object]:
+    d = working[hold.debit_account_id]
+    c = working[hold.credit_account_id]
+    expired = hold.expires_at is not None and at >= hold.expires_at
+    if op.action == "expire" and not expired:
+        raise errors.PendingNotFound(f"pending transfer {hold.id} has not expired", index=i)
+    if op.action != "expire" and expired:
+        raise errors.PendingExpired(f"pending transfer {hold.id} expired", index=i)
+    d.dpend -= hold.amount
+    c.cpend -= hold.amount
+    amount = hold.amount
+    if op.action == "post":
+        if op.amount is not None:
+            amount = fen(op.amount)
+            if amount > hold.amount:
+                raise errors.PostExceedsPending(
+                    f"post of {amount} exceeds the pending {hold.amount}", index=i
+                )
+        d.dp += amount
+        c.cp += amount
+    d.touched = c.touched = True
+    d.check(hold.debit_account_id, i)
+    c.check(hold.credit_account_id, i)
+    kind = {"post": "post_pending", "void": "void_pending", "expire": "expire_pending"}[op.action]
+    return {
+        "ledger": hold.ledger,
+        "debit_account_id": hold.debit_account_id,
+        "credit_account_id": hold.credit_account_id,
+        "amount": amount,
+        "kind": kind,
+        "code": hold.code,
+        "pending_id": hold.id,
+        "expires_at": None,
+        "reference": op.reference or hold.reference,
+        "idempotency_key": op.idempotency_key,
+    }
+
+
+_UPDATE_ACCOUNT = (
+    update(accounts)
+    .where(
+        and_(
+            accounts.c.id == bindparam("b_id"),
+            or_(
+                ~accounts.c.debits_must_not_exceed_credits,
+                accounts.c.debits_posted
+                + bindparam("b_dp", type_=Money())
+                + accounts.c.debits_pending
+                + bindparam("b_dpend", type_=Money())
+                <= accounts.c.credits_posted + bindparam("b_cp", type_=Money()),
+            ),
+            or_(
+                ~accounts.c.credits_must_not_exceed_debits,
+                accounts.c.credits_posted
+                + bindparam("b_cp", type_=Money())
+                + accounts.c.credits_pending
+                + bindparam("b_cpend", type_=Money())
+                <= accounts.c.debits_posted + bindparam("b_dp", type_=Money()),
+            ),
+        )
+    )
+    .values(
+        debits_posted=accounts.c.debits_posted + bindparam("b_dp", type_=Money()),
+        credits_posted=accounts.c.credits_posted + bindparam("b_cp", type_=Money()),
+        debits_pending=accounts.c.debits_pending + bindparam("b_dpend", type_=Money()),
+        credits_pending=accounts.c.credits_pending + bindparam("b_cpend", type_=Money()),
+    )
+)
+
+_UPDATE_CHAIN = (
+    update(chains)
+    .where(chains.c.ledger == bindparam("b_ledger"))
+    .values(last_seq=bindparam("b_seq"), last_hash=bindparam("b_hash"))
+)
+
+
+def _write(
+    conn: Connection,
+    planned: list[tuple[int, dict[str, object]]],
+    working: dict[str, _Working],
+    heads: dict[str, tuple[int, str]],
+    at: datetime,
+) -> dict[int, Transfer]:
+    if not planned:
+        return {}
+    changes = []
+    for account_id in sorted(working):
+        w = working[account_id]
+        if not w.touched:
+            continue
+        dp, cp, dpend, cpend = w.orig
+        changes.append(
+            {
+                "b_id": account_id,
+                "b_dp": w.dp - dp,
+                "b_cp": w.cp - cp,
+                "b_dpend": w.dpend - dpend,
+                "b_cpend": w.cpend - cpend,
+            }
+        )
+    result = conn.execute(_UPDATE_ACCOUNT, changes)
+    if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(changes):
+        raise errors.LedgerCorrupted("an account limit failed in SQL after passing in code")
+
+    rows: list[dict[str, object]] = []
+    written: dict[int, Transfer] = {}
+    for i, row in planned:
+        ledger = str(row["ledger"])
+        if ledger not in heads:
+            raise errors.LedgerCorrupted(f"ledger {ledger} has no chain head")
+        seq, prev = heads[ledger]
+        full = {**row, "id": _new_id(), "chain_seq": seq + 1, "created_at": at, "prev_hash": prev}
+        full["hash"] = link_hash(**{k: v for k, v in full.items()})  # type: ignore[arg-type]
+        heads[ledger] = (seq + 1, str(full["hash"]))
+        rows.append(full)
+        written[i] = Transfer(**full)  # type: ignore[arg-type]
+    conn.execute(insert(transfers), rows)
+    touched = {str(r["ledger"]) for r in rows}
+    conn.execute(
+        _UPDATE_CHAIN,
+        [{"b_ledger": lg, "b_seq": heads[lg][0], "b_hash": heads[lg][1]} for lg in sorted(touched)],
+    )
+    return written
+
+
+def expire_due(conn: Connection, *, now: datetime, limit: int = 1000) -> list[Transfer]:
+    """Expire up to `limit` holds whose timeout has passed. Safe to run again at any time."""
+    _require_aware(now)
+    resolution = transfers.alias("resolution")
+    due = conn.execute(
+        select(transfers.c.id, transfers.c.ledger)
+        .where(
+            transfers.c.kind == "pending",
+            transfers.c.expires_at <= now,
+            ~select(resolution.c.id).where(resolution.c.pending_id == transfers.c.id).exists(),
+        )
+        .order_by(transfers.c.ledger, transfers.c.expires_at)
+        .limit(limit)
+    ).all()
+    out: list[Transfer] = []
+    by_ledger: dict[str, list[Operation]] = {}
+    for r in due:
+        by_ledger.setdefault(r.ledger, []).append(Resolve(r.id, "expire"))
+    for ledger in sorted(by_ledger):
+        out.extend(apply(conn, by_ledger[ledger], at=now))
+    return out

@@ -1,0 +1,73 @@
+"""Column types for money and time that behave identically on PostgreSQL and SQLite.
+
+PostgreSQL stores money as NUMERIC(18,2). SQLite has no exact decimal type (its NUMERIC
+affinity silently becomes a binary float), so there money is stored as an integer number of
+fen; SQL arithmetic and SUM stay exact on both.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Dialect, Numeric
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+FEN = Decimal("0.01")
+
+
+class Money(TypeDecorator[Decimal]):
+    """Yuan with exactly two decimals: NUMERIC(18,2) on PostgreSQL, integer fen on SQLite."""
+
+    impl = Numeric(18, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(18, 2, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("money must never be a float")
+        amount = Decimal(value)
+        if amount != amount.quantize(FEN):
+            raise ValueError(f"money has more than two decimals: {amount}")
+        if dialect.name == "sqlite":
+            return int(amount * 100)
+        return amount.quantize(FEN)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            if isinstance(value, float):
+                raise TypeError("SQLite returned a float for a money column")
+            return (Decimal(int(value)) / 100).quantize(FEN)
+        return Decimal(value).quantize(FEN)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware instant, stored in UTC; naive datetimes are refused rather than guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError("naive datetime refused: instants must carry an offset")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)

@@ -1,0 +1,169 @@
+"""`verify` recomputes everything the ledger stores from first principles; `trial_balance` sums
+both sides. Both read only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection, func, select
+
+from ledger.amounts import ZERO
+from ledger.balances import _recomputed
+from ledger.chain import link_hash
+from ledger.models import Balance, Transfer
+from ledger.schema import GENESIS_HASH, accounts, chains, transfers
+from ledger.types import Money
+
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # chain_gap, bad_link, bad_hash, bad_sides, bad_resolution, balance_differs, head
+    subject: str  # a transfer id or an account id
+    detail: str
+
+
+@dataclass
+class VerifyReport:
+    ok: bool = True
+    entries_checked: int = 0
+    accounts_checked: int = 0
+    first_bad_entry: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    def fail(self, kind: str, subject: str, detail: str) -> None:
+        if self.ok:
+            self.first_bad_entry = subject
+        self.ok = False
+        if len(self.problems) < 100:
+            self.problems.append(Problem(kind, subject, detail))
+
+
+def verify(conn: Connection, *, ledgers: Sequence[str] | None = None) -> VerifyReport:
+    """Check every chain link and hash, both sides of every transfer, every hold's resolution,
+    and that every stored balance equals the sum of its transfers."""
+    report = VerifyReport()
+    chain_stmt = select(chains).order_by(chains.c.ledger)
+    if ledgers is not None:
+        chain_stmt = chain_stmt.where(chains.c.ledger.in_(list(ledgers)))
+    heads = conn.execute(chain_stmt).all()
+    owner_ledger = {
+        r.id: r.ledger
+        for r in conn.execute(
+            select(accounts.c.id, accounts.c.ledger).where(
+                accounts.c.ledger.in_([h.ledger for h in heads])
+            )
+        )
+    }
+    for head in heads:
+        _walk_chain(conn, head.ledger, head.last_seq, head.last_hash, owner_ledger, report)
+    _check_balances(conn, list(owner_ledger), report)
+    return report
+
+
+def _walk_chain(
+    conn: Connection,
+    ledger: str,
+    last_seq: int,
+    last_hash: str,
+    owner_ledger: dict[str, str],
+    report: VerifyReport,
+) -> None:
+    prev_hash, expected_seq = GENESIS_HASH, 1
+    holds: dict[str, Transfer] = {}
+    rows = conn.execution_options(yield_per=5000).execute(
+        select(transfers).where(transfers.c.ledger == ledger).order_by(transfers.c.chain_seq)
+    )
+    for t in map(Transfer.from_row, rows):
+        report.entries_checked += 1
+        if t.chain_seq != expected_seq:
+            report.fail(
+                "chain_gap", t.id, f"{ledger}: expected link {expected_seq}, found {t.chain_seq}"
+            )
+        if t.prev_hash != prev_hash:
+            report.fail(
+                "bad_link", t.id, f"{ledger}: link {t.chain_seq} does not follow its predecessor"
+            )
+        fields = {k: getattr(t, k) for k in Transfer.__dataclass_fields__ if k != "hash"}
+        if link_hash(**fields) != t.hash:
+            report.fail("bad_hash", t.id, f"{ledger}: transfer {t.id} does not match its hash")
+        _check_sides(t, owner_ledger, holds, report)
+        if t.kind == "pending":
+            holds[t.id] = t
+        prev_hash, expected_seq = t.hash, t.chain_seq + 1
+    if expected_seq - 1 != last_seq or prev_hash != last_hash:
+        report.fail("head", ledger, f"{ledger}: chain head does not match the last transfer")
+
+
+def _check_sides(
+    t: Transfer, owner_ledger: dict[str, str], holds: dict[str, Transfer], report: VerifyReport
+) -> None:
+    if (
+        t.amount <= ZERO
+        or t.debit_account_id == t.credit_account_id
+        or owner_ledger.get(t.debit_account_id) != t.ledger
+        or owner_ledger.get(t.credit_account_id) != t.ledger
+    ):
+        report.fail("bad_sides", t.id, f"transfer {t.id} does not have two sides in its ledger")
+    if t.pending_id is None:
+        return
+    hold = holds.pop(t.pending_id, None)
+    if (
+        hold is None
+        or hold.debit_account_id != t.debit_account_id
+        or hold.credit_account_id != t.credit_account_id
+        or t.amount > hold.amount
+        or (t.kind != "post_pending" and t.amount != hold.amount)
+    ):
+        report.fail("bad_resolution", t.id, f"transfer {t.id} does not resolve its hold")
+
+
+def _check_balances(conn: Connection, account_ids: list[str], report: VerifyReport) -> None:
+    stored = {
+        r.id: Balance(r.debits_posted, r.credits_posted, r.debits_pending, r.credits_pending)
+        for r in conn.execute(select(accounts).where(accounts.c.id.in_(account_ids)))
+    }
+    for start in range(0, len(account_ids), 5000):
+        chunk = account_ids[start : start + 5000]
+        for account_id, computed in _recomputed(conn, chunk, _FAR_FUTURE).items():
+            report.accounts_checked += 1
+            if stored[account_id] != computed:
+                report.fail(
+                    "balance_differs",
+                    account_id,
+                    f"account {account_id} stores {stored[account_id]} but its transfers "
+                    f"sum to {computed}",
+                )
+
+
+@dataclass(frozen=True)
+class TrialBalance:
+    total_debits: Decimal
+    total_credits: Decimal
+    pending_debits: Decimal
+    pending_credits: Decimal
+
+    @property
+    def balanced(self) -> bool:
+        return (
+            self.total_debits == self.total_credits and self.pending_debits == self.pending_credits
+        )
+
+
+def trial_balance(conn: Connection, *, ledgers: Sequence[str] | None = None) -> TrialBalance:
+    """Sum every account's posted and pending debits and credits over the ledgers in scope."""
+    m = Money()
+    stmt = select(
+        func.sum(accounts.c.debits_posted, type_=m),
+        func.sum(accounts.c.credits_posted, type_=m),
+        func.sum(accounts.c.debits_pending, type_=m),
+        func.sum(accounts.c.credits_pending, type_=m),
+    )
+    if ledgers is not None:
+        stmt = stmt.where(accounts.c.ledger.in_(list(ledgers)))
+    row = conn.execute(stmt).one()
+    return TrialBalance(*(v if v is not None else ZERO for v in row))

@@ -1,0 +1,1 @@
+"""TuitionGuard: the supervision service built on the escrow ledger."""

@@ -1,0 +1,110 @@
+"""FastAPI assembly: routers, error handlers, middleware, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine, text
+
+from service import clock as clocks
+from service.config import Settings, get_settings
+from service.db import make_engine, make_sessionmaker
+from service.http import problems
+from service.http.idempotency import IdempotencyMiddleware
+from service.http.middleware import RequestContextMiddleware
+from service.migrate import current_revision, head_revision
+
+API = "/api/v1"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = clocks.utcnow,
+    run_scheduler: bool = False,
+) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = None
+        if run_scheduler and settings.scheduler_enabled:
+            from service.jobs import start_scheduler
+
+            scheduler = start_scheduler(sessions, settings=settings, engine=engine, clock=clock)
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+
+    app = FastAPI(
+        title="TuitionGuard",
+        version="1",
+        description="Prepaid tuition escrow, fee supervision and risk checks (双减).",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessions
+    app.state.clock = clock
+
+    problems.install(app)
+    _include_routers(app)
+    _install_ops_routes(app, engine)
+
+    app.add_middleware(
+        IdempotencyMiddleware,
+        sessions=sessions,
+        retention=timedelta(days=settings.idempotency_retention_days),
+        clock=clock,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from service.bank.routes import router as bank_router
+    from service.regulator.routes import router as regulator_router
+
+    app.include_router(regulator_router, prefix=API)
+    app.include_router(bank_router, prefix=API)
+
+
+def _install_ops_routes(app: FastAPI, engine: Engine) -> None:
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Alive: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], response_model=None)
+    def readyz() -> Any:
+        """Ready: the database answers and its schema is at the code's head revision."""
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current, head = current_revision(engine), head_revision()
+        except Exception as exc:
+            return problems.problem_response(
+                "unavailable", f"database unreachable: {exc.__class__.__name__}"
+            )
+        if current != head:
+            return problems.problem_response(
+                "unavailable", f"schema at {current}, code expects {head}"
+            )
+        return JSONResponse({"status": "ready", "schema": current})
+
+    @app.get("/metrics", tags=["ops"])
+    def metrics(_: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

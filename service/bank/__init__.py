@@ -1,0 +1,1 @@
+"""The custody bank's signed integration API."""

@@ -1,0 +1,203 @@
+"""`tuitionguard …`: serve, run jobs, migrate, and bootstrap credentials."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from service import clock
+from service.config import get_settings
+from service.db import make_engine, make_sessionmaker, run_in_transaction
+
+
+def _sessions() -> Any:
+    settings = get_settings()
+    return make_sessionmaker(make_engine(settings.database_url))
+
+
+def _migrate() -> None:
+    from service.migrate import upgrade
+    from service.registry.regions import sync_regions
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    run_in_transaction(_sessions(), sync_regions)
+
+
+def _in_tx(work: Callable[[Session], Any]) -> Any:
+    return run_in_transaction(_sessions(), work)
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    _migrate()
+    print("schema at head")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.app import create_app
+    from service.http.logging import configure
+
+    settings = get_settings()
+    configure(settings.log_level)
+    _migrate()
+    app = create_app(settings, run_scheduler=not args.no_scheduler)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    return 0
+
+
+def cmd_scheduler(_: argparse.Namespace) -> int:
+    from service.http.logging import configure
+    from service.jobs import start_scheduler
+
+    settings = get_settings()
+    configure(settings.log_level)
+    _migrate()
+    engine = make_engine(settings.database_url)
+    start_scheduler(
+        make_sessionmaker(engine),
+        settings=settings,
+        engine=engine,
+        clock=clock.utcnow,
+        blocking=True,
+    )
+    return 0
+
+
+def cmd_regulator_create(args: argparse.Namespace) -> int:
+    from service.registry.credentials import create_regulator
+
+    issued = _in_tx(
+        lambda s: create_regulator(s, name=args.name, region_code=args.region, now=clock.utcnow())
+    )
+    print(f"regulator {issued.id} for region {args.region}")
+    print(issued.credential)
+    return 0
+
+
+def cmd_bank_create(args: argparse.Namespace) -> int:
+    from service.registry.credentials import create_bank
+
+    settings = get_settings()
+    issued = _in_tx(
+        lambda s: create_bank(
+            s,
+            name=args.name,
+            code=args.code,
+            instruction_url=args.instruction_url,
+            secret_key=settings.secret_key,
+            now=clock.utcnow(),
+        )
+    )
+    print(json.dumps({"bank_id": issued.id, "secret": issued.credential}))
+    return 0
+
+
+def cmd_demo_seed(args: argparse.Namespace) -> int:
+    from service.demo import seed
+
+    _migrate()
+    result = _in_tx(
+        lambda s: seed(s, settings=get_settings(), now=clock.utcnow(), bank_url=args.bank_url)
+    )
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_ledger_verify(_: argparse.Namespace) -> int:
+    import ledger
+
+    report = _in_tx(lambda s: ledger.verify(s.connection()))
+    print(
+        json.dumps(
+            {
+                "ok": report.ok,
+                "entries_checked": report.entries_checked,
+                "accounts_checked": report.accounts_checked,
+                "first_bad_entry": report.first_bad_entry,
+                "problems": [p.__dict__ for p in report.problems],
+            },
+            indent=2,
+        )
+    )
+    return 0 if report.ok else 1
+
+
+def cmd_job_run(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from service.jobs import run_job
+
+    now = clock.utcnow()
+    as_of = datetime.fromisoformat(args.as_of) if args.as_of else now
+    if as_of.tzinfo is None:
+        print("--as-of needs an offset, e.g. 2026-09-01T23:00:00+08:00", file=sys.stderr)
+        return 2
+    out = run_job(_sessions(), args.name, as_of=as_of, settings=get_settings(), now=now)
+    print(json.dumps(out, ensure_ascii=False, default=str))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tuitionguard", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="migrate, then serve the API, dashboard and scheduler")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--no-scheduler", action="store_true", help="serve without running jobs")
+    s.set_defaults(fn=cmd_serve)
+
+    sub.add_parser("scheduler", help="run the scheduled jobs only").set_defaults(fn=cmd_scheduler)
+    sub.add_parser("migrate", help="migrate the database to head").set_defaults(fn=cmd_migrate)
+
+    reg = sub.add_parser("regulator", help="regulators").add_subparsers(
+        dest="action", required=True
+    )
+    rc = reg.add_parser("create", help="create a regulator; prints its token last")
+    rc.add_argument("--name", required=True)
+    rc.add_argument("--region", required=True)
+    rc.set_defaults(fn=cmd_regulator_create)
+
+    bank = sub.add_parser("bank", help="custody banks").add_subparsers(dest="action", required=True)
+    bc = bank.add_parser("create", help="create a bank; prints {bank_id, secret} last")
+    bc.add_argument("--name", required=True)
+    bc.add_argument("--code", required=True)
+    bc.add_argument("--instruction-url", default=None)
+    bc.set_defaults(fn=cmd_bank_create)
+
+    demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="action", required=True)
+    ds = demo.add_parser("seed", help="seed a demo region (Jilin: Liaoyuan and Siping)")
+    ds.add_argument("--bank-url", default=None, help="instruction URL of the demo bank")
+    ds.set_defaults(fn=cmd_demo_seed)
+
+    led = sub.add_parser("ledger", help="the escrow ledger").add_subparsers(
+        dest="action", required=True
+    )
+    led.add_parser("verify", help="recompute balances, check every hash link").set_defaults(
+        fn=cmd_ledger_verify
+    )
+
+    job = sub.add_parser("job", help="jobs").add_subparsers(dest="action", required=True)
+    jr = job.add_parser("run", help="run one named job now")
+    jr.add_argument("name")
+    jr.add_argument("--as-of", default=None)
+    jr.set_defaults(fn=cmd_job_run)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.fn(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

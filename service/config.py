@@ -1,0 +1,51 @@
+"""One typed settings object, read from the environment (prefix-free names) and checked at start."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "dev-only-change-me"  # noqa: S105 - a known placeholder, refused outside dev
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{os.path.join(os.getcwd(), 'tuitionguard.db')}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(default_factory=_default_database_url)
+    # Encrypts bank secrets at rest and keys the hashes of parents' short access codes.
+    secret_key: str = PLACEHOLDER_SECRET
+    log_level: str = "INFO"
+    scheduler_enabled: bool = True
+    # Bank instruction delivery: per-attempt timeout and the retry budget.
+    bank_timeout_seconds: float = 5.0
+    bank_max_attempts: int = 5
+    bank_backoff_base_seconds: float = 0.2
+    signature_window_seconds: int = 300
+    idempotency_retention_days: int = 7
+    parent_session_hours: int = 12
+    parent_max_failed_attempts: int = 5
+    parent_lockout_minutes: int = 15
+
+    @model_validator(mode="after")
+    def _enforce_secret(self) -> Settings:
+        if self.environment != "development" and self.secret_key == PLACEHOLDER_SECRET:
+            raise ValueError(
+                "SECRET_KEY is the development placeholder; set a real secret outside development"
+            )
+        if len(self.secret_key) < 16:
+            raise ValueError("SECRET_KEY must be at least 16 characters")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

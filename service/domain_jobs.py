@@ -1,0 +1,1 @@
+"""Registers the domain's scheduled jobs (refund escalation, release batch, risk sweep…)."""

@@ -1,0 +1,1 @@
+"""Money flows: enrollments, deposits, consumptions, refunds, releases, instructions, statements."""

@@ -1,0 +1,52 @@
+"""An institution's balances as API.md defines them, read from the ledger.
+
+escrow = prepaid_outstanding + earned_unreleased + suspense always holds, because every
+transfer into or out of escrow cash has one of those liabilities on its other side. Amounts
+held for instructions in flight stay in all three until the bank reports them executed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection
+
+import ledger
+
+
+@dataclass(frozen=True)
+class InstitutionBalances:
+    escrow: Decimal  # cash the ledger says is in the supervised account
+    prepaid_outstanding: Decimal  # owed to parents for lessons not yet delivered
+    earned_unreleased: Decimal  # owed to the institution for lessons delivered, not released
+    suspense: Decimal  # cash received that matches no enrollment
+    released: Decimal  # total paid out to the institution so far
+    reserve: Decimal  # the risk reserve held for the institution (reserve mode)
+
+    def as_wire(self, *, with_released: bool = True) -> dict[str, Decimal]:
+        out = {
+            "escrow": self.escrow,
+            "prepaid_outstanding": self.prepaid_outstanding,
+            "earned_unreleased": self.earned_unreleased,
+            "suspense": self.suspense,
+        }
+        if with_released:
+            out["released"] = self.released
+        return out
+
+
+def institution_balances(
+    conn: Connection, institution_id: str, *, as_of: datetime | None = None
+) -> InstitutionBalances:
+    kinds = ledger.owner_balances(conn, ledger=institution_id, as_of=as_of)
+    zero = ledger.Balance()
+    return InstitutionBalances(
+        escrow=kinds.get("escrow_cash", zero).debit_balance,
+        prepaid_outstanding=kinds.get("prepaid", zero).credit_balance,
+        earned_unreleased=kinds.get("earned", zero).credit_balance,
+        suspense=kinds.get("suspense", zero).credit_balance,
+        released=ledger.sum_transfers(conn, ledger=institution_id, code="release", as_of=as_of),
+        reserve=kinds.get("reserve", zero).credit_balance,
+    )

@@ -1,0 +1,72 @@
+"""The chart of accounts for escrow. One ledger per institution (the ledger name is the
+institution id), so each institution has its own hash chain and its own writers' queue.
+
+kind          owner        side       limit      holds
+escrow_cash   institution  asset      cr<=dr     cash in the supervised account
+prepaid       enrollment   liability  dr<=cr     owed to the parent, unconsumed
+earned        institution  liability  dr<=cr     earned by lessons, not yet released
+suspense      institution  liability  dr<=cr     cash that matches no enrollment
+reserve_cash  institution  asset      cr<=dr     cash in the risk-reserve account
+reserve       institution  liability  dr<=cr     the reserve, owed back to the institution
+
+(dr<=cr is debits_must_not_exceed_credits; cr<=dr is credits_must_not_exceed_debits.)
+
+Transfer codes: deposit (escrow_cash → prepaid | suspense), consumption (prepaid → earned),
+reversal (earned → prepaid), release (earned → escrow_cash, held until the bank executes),
+refund (prepaid → escrow_cash, held), suspense_match (suspense → prepaid), suspense_return
+(suspense → escrow_cash, held), reserve_deposit (reserve_cash → reserve), reserve_refund
+(reserve → reserve_cash, held) with reserve_cover (prepaid → reserve) when a refund draws on
+the reserve.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+import ledger
+from ledger import Account
+
+ASSET = {"escrow_cash", "reserve_cash"}
+
+
+def open_institution_accounts(conn: Connection, institution_id: str, *, at: datetime) -> None:
+    for kind in ("escrow_cash", "reserve_cash"):
+        ledger.open_account(
+            conn,
+            ledger=institution_id,
+            kind=kind,
+            owner=institution_id,
+            at=at,
+            credits_must_not_exceed_debits=True,
+        )
+    for kind in ("earned", "suspense", "reserve"):
+        ledger.open_account(
+            conn,
+            ledger=institution_id,
+            kind=kind,
+            owner=institution_id,
+            at=at,
+            debits_must_not_exceed_credits=True,
+        )
+
+
+def institution_account(conn: Connection, institution_id: str, kind: str) -> Account:
+    account = ledger.find_account(conn, ledger=institution_id, kind=kind, owner=institution_id)
+    if account is None:
+        raise ledger.LedgerCorrupted(f"institution {institution_id} has no {kind} account")
+    return account
+
+
+def prepaid_account(
+    conn: Connection, institution_id: str, enrollment_id: str, *, at: datetime
+) -> Account:
+    return ledger.open_account(
+        conn,
+        ledger=institution_id,
+        kind="prepaid",
+        owner=enrollment_id,
+        at=at,
+        debits_must_not_exceed_credits=True,
+    )

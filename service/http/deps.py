@@ -1,0 +1,78 @@
+"""Dependencies every router uses: the request's session (one transaction, committed before
+the response is sent), the clock, settings, and pagination."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.db import session_scope
+from service.errors import DomainError
+
+
+def _session(request: Request) -> Iterator[Session]:
+    with session_scope(request.app.state.sessions) as session:
+        yield session
+
+
+# scope="function": commit happens before the response is sent, so a failed commit can never
+# follow an acknowledged request.
+SessionDep = Annotated[Session, Depends(_session, scope="function")]
+
+
+def _now(request: Request) -> datetime:
+    clock = request.app.state.clock
+    now: datetime = clock()
+    return now
+
+
+NowDep = Annotated[datetime, Depends(_now)]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    after: Any | None
+
+
+def _page(
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Page:
+    after = None
+    if cursor:
+        try:
+            after = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DomainError("validation_error", "cursor is not one this API issued") from exc
+    return Page(limit, after)
+
+
+PageDep = Annotated[Page, Depends(_page)]
+
+
+def make_cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+def paginate(items: list[Any], page: Page, key: Any) -> dict[str, Any]:
+    """`items` were fetched with limit+1; return the page and a cursor after its last item."""
+    more = len(items) > page.limit
+    items = items[: page.limit]
+    return {"items": items, "next_cursor": make_cursor(key(items[-1])) if more and items else None}

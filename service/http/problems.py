@@ -1,0 +1,91 @@
+"""Every error leaves as application/problem+json (RFC 9457) with a stable `code`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger import LedgerError
+from service.errors import STATUS, DomainError, from_ledger
+
+log = logging.getLogger("tuitionguard.http")
+
+PROBLEM = "application/problem+json"
+
+
+def problem_response(
+    code: str,
+    detail: str,
+    *,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    status_code, title = STATUS[code]
+    status = status or status_code
+    body: dict[str, Any] = {
+        "type": f"https://tuitionguard.cn/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        out.append(
+            {
+                "field": ".".join(loc),
+                "code": err.get("type", "invalid"),
+                "message": err.get("msg", ""),
+            }
+        )
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(exc.code, exc.detail, violations=exc.violations, **exc.extra)
+
+    @app.exception_handler(LedgerError)
+    async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:
+        err = from_ledger(exc)
+        return problem_response(err.code, err.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _field_errors(exc)
+        if any(e["code"] == "json_invalid" for e in errors):
+            return problem_response("malformed_json", "the body is not valid JSON", errors=errors)
+        return problem_response(
+            "validation_error", f"{len(errors)} field(s) failed validation", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+            415: "unsupported_media_type",
+            401: "unauthenticated",
+            403: "forbidden",
+        }.get(exc.status_code, "validation_error")
+        detail = exc.detail if isinstance(exc.detail, str) else STATUS[code][1]
+        return problem_response(code, detail, status=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response("internal_error", "an unexpected error was logged")

@@ -1,0 +1,36 @@
+"""Opaque identifiers and secrets, and how secrets are stored."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def new_token(prefix: str) -> str:
+    """A bearer credential: 256 random bits, shown once, stored only as `token_hash`."""
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def token_hash(token: str) -> str:
+    """High-entropy tokens need no salt: a plain SHA-256 is a safe lookup key."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def keyed_hash(secret_key: str, value: str) -> str:
+    """Short secrets (a parent's access code) are hashed with the server key, so a stolen
+    table cannot be brute-forced offline."""
+    return hmac.new(secret_key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def new_access_code() -> str:
+    return "".join(secrets.choice("23456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(10))
+
+
+def new_payment_reference() -> str:
+    return "TG" + "".join(secrets.choice("0123456789") for _ in range(16))

@@ -1,0 +1,168 @@
+"""Named, bounded, re-runnable jobs and the APScheduler set-up that runs them.
+
+Each job is a function `(session, as_of, settings) -> summary` that runs in its own
+transaction and judges everything as if the clock read `as_of`. Exactly one process runs
+scheduled jobs at a time: on PostgreSQL the scheduler that holds a session-level advisory lock
+is the leader; on SQLite there is only one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+import ledger
+from service.config import Settings
+from service.db import session_scope
+from service.errors import DomainError
+from service.http.idempotency import purge_expired
+from service.ids import new_id
+from service.jobs_models import JobRun
+
+log = logging.getLogger("tuitionguard.jobs")
+
+JobFn = Callable[[Session, datetime, Settings], dict[str, Any]]
+LEADER_LOCK_KEY = 0x7467_6A6F_6273  # "tgjobs"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    fn: JobFn
+    trigger: dict[str, Any]  # APScheduler trigger arguments
+
+
+def _hold_expiry(session: Session, as_of: datetime, _: Settings) -> dict[str, Any]:
+    expired = ledger.expire_due(session.connection(), now=as_of)
+    return {"holds_expired": len(expired)}
+
+
+def _idempotency_purge(session: Session, as_of: datetime, settings: Settings) -> dict[str, Any]:
+    from datetime import timedelta
+
+    purged = purge_expired(
+        session, now=as_of, retention=timedelta(days=settings.idempotency_retention_days)
+    )
+    return {"keys_purged": purged}
+
+
+REGISTRY: dict[str, Job] = {}
+
+
+def register(name: str, fn: JobFn, **trigger: Any) -> None:
+    REGISTRY[name] = Job(name, fn, trigger)
+
+
+register("hold_expiry", _hold_expiry, trigger="interval", minutes=5)
+register("idempotency_purge", _idempotency_purge, trigger="cron", hour=3, minute=30)
+
+
+def load_domain_jobs() -> None:
+    """Domain packages register their jobs on import."""
+    import service.domain_jobs  # noqa: F401
+
+
+def run_job(
+    sessions: sessionmaker[Session],
+    name: str,
+    *,
+    as_of: datetime,
+    settings: Settings,
+    now: datetime,
+) -> dict[str, Any]:
+    """Run one job now in its own transaction and record the run. Safe to call twice."""
+    load_domain_jobs()
+    job = REGISTRY.get(name)
+    if job is None:
+        raise DomainError("unknown_job", f"no job {name!r}; jobs: {', '.join(sorted(REGISTRY))}")
+    run_id = new_id("run")
+    with session_scope(sessions) as s:
+        s.add(JobRun(id=run_id, name=name, as_of=as_of, started_at=now, outcome="running"))
+    try:
+        with session_scope(sessions) as s:
+            summary = job.fn(s, as_of, settings)
+    except Exception as exc:
+        with session_scope(sessions) as s:
+            run = s.get(JobRun, run_id)
+            assert run is not None
+            run.outcome, run.finished_at = "failed", now
+            run.error = "".join(traceback.format_exception_only(exc))[-2000:]
+        raise
+    with session_scope(sessions) as s:
+        run = s.get(JobRun, run_id)
+        assert run is not None
+        run.outcome, run.finished_at, run.summary = "ok", now, summary
+    log.info("job finished", extra={"job": name, "summary": summary})
+    return {"job": name, "as_of": as_of.isoformat(), **summary}
+
+
+class Leader:
+    """Leadership among scheduler processes. On PostgreSQL a session-level advisory lock on a
+    connection kept open for the process's life; released if the process dies."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn: Connection | None = None
+
+    def is_leader(self) -> bool:
+        if self.engine.dialect.name != "postgresql":
+            return True
+        if self.conn is not None:
+            try:
+                self.conn.execute(text("SELECT 1"))
+                return True
+            except Exception:
+                self.conn = None
+        conn = self.engine.connect()
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY}).scalar()
+        conn.commit()
+        if got:
+            self.conn = conn
+            return True
+        conn.close()
+        return False
+
+    def release(self) -> None:
+        if self.conn is not None:
+            self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK_KEY})
+            self.conn.close()
+            self.conn = None
+
+
+def start_scheduler(
+    sessions: sessionmaker[Session],
+    *,
+    settings: Settings,
+    engine: Engine,
+    clock: Callable[[], datetime],
+    blocking: bool = False,
+) -> Any:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    load_domain_jobs()
+    leader = Leader(engine)
+    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="Asia/Shanghai")
+
+    def tick(name: str) -> None:
+        if not leader.is_leader():
+            return
+        now = clock()
+        try:
+            run_job(sessions, name, as_of=now, settings=settings, now=now)
+        except Exception:
+            log.exception("job %s failed", name)
+
+    for job in REGISTRY.values():
+        scheduler.add_job(
+            tick, args=[job.name], id=job.name, max_instances=1, coalesce=True, **job.trigger
+        )
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,66 @@
+"""Money and time on the wire (API.md "Conventions").
+
+Money arrives as a JSON string of yuan with at most two decimals and at most 13 integer
+digits — never a JSON number, never an exponent, NaN or Infinity — and leaves with exactly two
+decimals. Instants must carry an offset.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, PlainSerializer
+from pydantic_core import PydanticCustomError
+
+_MONEY = re.compile(r"(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def parse_money(value: Any) -> Decimal:
+    if isinstance(value, Decimal):  # already parsed (internal construction, not the wire)
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "money_not_string", 'money must be a JSON string such as "1280.50"'
+        )
+    if not _MONEY.fullmatch(value):
+        raise PydanticCustomError(
+            "invalid_money",
+            "money must be a non-negative decimal string with at most 13 integer digits and "
+            "two decimals",
+        )
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise PydanticCustomError("money_not_positive", "amount must be greater than zero")
+    return value
+
+
+def format_money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def parse_instant(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise PydanticCustomError(
+            "invalid_timestamp",
+            "timestamps are RFC 3339 with an offset, e.g. 2026-09-01T18:30:00+08:00",
+        )
+    return value
+
+
+_serialize = PlainSerializer(format_money, return_type=str, when_used="json")
+
+Money = Annotated[Decimal, BeforeValidator(parse_money), _serialize]
+PositiveMoney = Annotated[
+    Decimal, BeforeValidator(parse_money), AfterValidator(_positive), _serialize
+]
+MoneyOut = Annotated[Decimal, _serialize]
+Instant = Annotated[AwareDatetime, BeforeValidator(parse_instant)]

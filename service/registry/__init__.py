@@ -1,0 +1,1 @@
+"""Institutions, banks, regulators, credentials and regions."""

@@ -1,0 +1,90 @@
+"""Creating and checking credentials. Tokens are stored only as hashes; bank secrets are
+stored encrypted because we must use them to verify and to sign."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.errors import DomainError
+from service.ids import new_id, new_token, token_hash
+from service.registry.models import Bank, Institution, Regulator
+from service.registry.regions import is_valid_region
+
+
+def _fernet(secret_key: str) -> Fernet:
+    key = base64.urlsafe_b64encode(hashlib.sha256(b"bank-secrets:" + secret_key.encode()).digest())
+    return Fernet(key)
+
+
+def encrypt_secret(secret_key: str, plaintext: str) -> str:
+    return _fernet(secret_key).encrypt(plaintext.encode()).decode()
+
+
+def decrypt_secret(secret_key: str, ciphertext: str) -> str:
+    return _fernet(secret_key).decrypt(ciphertext.encode()).decode()
+
+
+@dataclass(frozen=True)
+class Issued:
+    id: str
+    credential: str
+
+
+def create_regulator(session: Session, *, name: str, region_code: str, now: datetime) -> Issued:
+    if not is_valid_region(region_code):
+        raise DomainError("invalid_region_code", f"unknown region code {region_code!r}")
+    token = new_token("tgr")
+    reg = Regulator(
+        id=new_id("reg"),
+        name=name,
+        region_code=region_code,
+        token_hash=token_hash(token),
+        created_at=now,
+    )
+    session.add(reg)
+    session.flush()
+    return Issued(reg.id, token)
+
+
+def create_bank(
+    session: Session,
+    *,
+    name: str,
+    code: str,
+    instruction_url: str | None,
+    secret_key: str,
+    now: datetime,
+    secret: str | None = None,
+) -> Issued:
+    if session.scalar(select(Bank).where(Bank.code == code)) is not None:
+        raise DomainError("duplicate_bank_code", f"a bank with code {code!r} exists")
+    secret = secret or secrets.token_hex(32)
+    bank = Bank(
+        id=new_id("bank"),
+        name=name,
+        code=code,
+        secret_ciphertext=encrypt_secret(secret_key, secret),
+        instruction_url=instruction_url,
+        created_at=now,
+    )
+    session.add(bank)
+    session.flush()
+    return Issued(bank.id, secret)
+
+
+def regulator_by_token(session: Session, token: str) -> Regulator | None:
+    return session.scalar(select(Regulator).where(Regulator.token_hash == token_hash(token)))
+
+
+def institution_by_key(session: Session, api_key: str) -> Institution | None:
+    return session.scalar(
+        select(Institution).where(Institution.api_key_hash == token_hash(api_key))
+    )

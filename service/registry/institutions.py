@@ -1,0 +1,174 @@
+"""Registering institutions, and changing their status and registry fields with history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from service.errors import DomainError
+from service.flows.chart import open_institution_accounts
+from service.ids import new_id, new_token, token_hash
+from service.registry.identifiers import credit_code_problem
+from service.registry.models import AuditEvent, Bank, Institution, InstitutionChange, Regulator
+from service.registry.regions import in_scope, is_valid_region
+
+
+@dataclass(frozen=True)
+class NewInstitution:
+    name: str
+    credit_code: str
+    region_code: str
+    category: str
+    supervision_mode: str
+    bank_id: str
+    escrow_account_no: str
+    operating_account_no: str | None = None
+    reserve_account_no: str | None = None
+    legal_person: str | None = None
+    address: str | None = None
+
+
+def register(
+    session: Session, *, regulator: Regulator, data: NewInstitution, now: datetime
+) -> tuple[Institution, str]:
+    """Register an institution in the regulator's region; returns it and its API key (shown
+    once)."""
+    problem = credit_code_problem(data.credit_code)
+    if problem:
+        raise DomainError("invalid_credit_code", f"credit code {data.credit_code!r}: {problem}")
+    if not is_valid_region(data.region_code):
+        raise DomainError("invalid_region_code", f"unknown region code {data.region_code!r}")
+    if not in_scope(regulator.region_code, data.region_code):
+        raise DomainError(
+            "out_of_region",
+            f"region {data.region_code} is outside this regulator's {regulator.region_code}",
+        )
+    if session.get(Bank, data.bank_id) is None:
+        raise DomainError("unknown_bank", f"no custody bank {data.bank_id!r}")
+    if session.scalar(select(Institution.id).where(Institution.credit_code == data.credit_code)):
+        raise DomainError("duplicate_credit_code", f"credit code {data.credit_code} is registered")
+    accounts = [a for a in (data.escrow_account_no, data.reserve_account_no) if a]
+    clash = session.scalar(
+        select(Institution.id).where(
+            or_(
+                Institution.escrow_account_no.in_(accounts),
+                Institution.reserve_account_no.in_(accounts),
+            )
+        )
+    )
+    if clash or len(set(accounts)) != len(accounts):
+        raise DomainError(
+            "duplicate_account", "that escrow or reserve account is already registered"
+        )
+    api_key = new_token("tgi")
+    inst = Institution(
+        id=new_id("inst"),
+        status="active",
+        api_key_hash=token_hash(api_key),
+        created_at=now,
+        **data.__dict__,
+    )
+    session.add(inst)
+    session.flush()
+    open_institution_accounts(session.connection(), inst.id, at=now)
+    audit(
+        session,
+        actor=f"regulator:{regulator.id}",
+        action="register",
+        subject=inst.id,
+        detail={"name": inst.name},
+        now=now,
+    )
+    return inst, api_key
+
+
+def set_status(
+    session: Session,
+    *,
+    institution: Institution,
+    status: str,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> Institution:
+    if institution.status == status:
+        return institution
+    if institution.status in ("closed", "blacklisted") and status == "active":
+        raise DomainError(
+            "invalid_state", f"a {institution.status} institution cannot be reactivated"
+        )
+    record_change(
+        session,
+        institution=institution,
+        field="status",
+        new=status,
+        reason=reason,
+        actor=actor,
+        now=now,
+    )
+    institution.status = status
+    audit(
+        session,
+        actor=actor,
+        action=f"status:{status}",
+        subject=institution.id,
+        detail={"reason": reason},
+        now=now,
+    )
+    session.flush()
+    return institution
+
+
+def record_change(
+    session: Session,
+    *,
+    institution: Institution,
+    field: str,
+    new: str | None,
+    reason: str | None,
+    actor: str,
+    now: datetime,
+) -> None:
+    old = getattr(institution, field, None)
+    session.add(
+        InstitutionChange(
+            id=new_id("chg"),
+            institution_id=institution.id,
+            field=field,
+            old_value=old,
+            new_value=new,
+            reason=reason,
+            actor=actor,
+            at=now,
+        )
+    )
+    if field in ("legal_person", "address"):
+        setattr(institution, field, new)
+
+
+def audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    detail: dict[str, object],
+    now: datetime,
+) -> None:
+    session.add(
+        AuditEvent(
+            id=new_id("aud"), at=now, actor=actor, action=action, subject=subject, detail=detail
+        )
+    )
+
+
+def in_regulator_scope(session: Session, regulator: Regulator, institution_id: str) -> Institution:
+    """The institution if it is in the regulator's region; 404 otherwise (existence outside
+    the region is not revealed)."""
+    inst = session.get(Institution, institution_id)
+    if inst is None or not in_scope(regulator.region_code, inst.region_code):
+        raise DomainError("not_found", f"no institution {institution_id} in your region")
+    return inst

@@ -1,0 +1,102 @@
+"""Registry tables: who exists, where, and with what credentials."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledger.types import UTCDateTime
+from service.db import Base
+
+
+class Region(Base):
+    """A GB/T 2260 administrative division; retired codes stay valid via `superseded_by`."""
+
+    __tablename__ = "regions"
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    superseded_by: Mapped[str | None] = mapped_column(String(6), nullable=True)
+
+
+class RegionSetting(Base):
+    """A per-region policy value (confirmation window, refund deadline, risk thresholds…).
+    The most specific region code that sets a key wins; absent everywhere, the default."""
+
+    __tablename__ = "region_settings"
+    region_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Regulator(Base):
+    __tablename__ = "regulators"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region_code: Mapped[str] = mapped_column(String(6))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Bank(Base):
+    """A custody bank. Its HMAC secret is kept encrypted: we need it to verify and to sign."""
+
+    __tablename__ = "banks"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_ciphertext: Mapped[str] = mapped_column(Text)
+    instruction_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Institution(Base):
+    __tablename__ = "institutions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    region_code: Mapped[str] = mapped_column(String(6), index=True)
+    category: Mapped[str] = mapped_column(String(16))  # subject | non_subject
+    supervision_mode: Mapped[str] = mapped_column(String(16))  # custody | reserve
+    bank_id: Mapped[str] = mapped_column(ForeignKey("banks.id"))
+    escrow_account_no: Mapped[str] = mapped_column(String(64), unique=True)
+    operating_account_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reserve_account_no: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # active | frozen | blacklisted | closed
+    legal_person: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class InstitutionChange(Base):
+    """History of registry fields (legal person, address, status): a risk signal and an
+    audit trail."""
+
+    __tablename__ = "institution_changes"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    new_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_institution_changes_at", InstitutionChange.institution_id, InstitutionChange.at)
+
+
+class AuditEvent(Base):
+    """Who did what to whom, for every regulator action that changes state."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(80), index=True)
+    detail: Mapped[Any] = mapped_column(JSON)

@@ -1,0 +1,1 @@
+"""The regulator\x27s API: registry, prices, risk, decisions."""

@@ -1,0 +1,33 @@
+"""How the regulator sees an institution: registry fields, balances and risk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from service.flows.balances import institution_balances
+from service.money import format_money
+from service.registry.models import Institution
+from service.risk.summary import risk_summary
+
+
+def institution_view(
+    session: Session, inst: Institution, *, detail: bool = False
+) -> dict[str, Any]:
+    balances = institution_balances(session.connection(), inst.id)
+    return {
+        "id": inst.id,
+        "name": inst.name,
+        "credit_code": inst.credit_code,
+        "region_code": inst.region_code,
+        "category": inst.category,
+        "supervision_mode": inst.supervision_mode,
+        "bank_id": inst.bank_id,
+        "escrow_account_no": inst.escrow_account_no,
+        "operating_account_no": inst.operating_account_no,
+        "status": inst.status,
+        "risk": risk_summary(session, inst.id, with_indicators=detail),
+        "balances": {k: format_money(v) for k, v in balances.as_wire().items()},
+        "created_at": inst.created_at.isoformat(),
+    }

@@ -1,0 +1,1 @@
+"""Risk indicators, scores, alerts and freezes."""

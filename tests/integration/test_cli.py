@@ -1,0 +1,84 @@
+"""The console script, run as a real process against a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import Engine
+
+from service.db import make_sessionmaker, session_scope
+from service.registry.credentials import regulator_by_token
+
+
+def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ENVIRONMENT": "test",
+        "SECRET_KEY": "test-secret-key-0123456789",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_regulator_create_prints_token_last(database_url: str, engine: Engine) -> None:
+    out = run_cli(database_url, "regulator", "create", "--name", "Liaoyuan", "--region", "220400")
+    assert out.returncode == 0, out.stderr
+    token = out.stdout.strip().splitlines()[-1]
+    with session_scope(make_sessionmaker(engine)) as s:
+        reg = regulator_by_token(s, token)
+        assert reg is not None and reg.region_code == "220400"
+
+
+def test_regulator_create_rejects_unknown_region(database_url: str) -> None:
+    out = run_cli(database_url, "regulator", "create", "--name", "X", "--region", "999999")
+    assert out.returncode != 0
+
+
+def test_bank_create_prints_json_last(database_url: str) -> None:
+    out = run_cli(
+        database_url,
+        "bank",
+        "create",
+        "--name",
+        "Jilin Bank",
+        "--code",
+        f"JL{os.getpid()}",
+        "--instruction-url",
+        "http://127.0.0.1:9/x",
+    )
+    assert out.returncode == 0, out.stderr
+    last = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(last) == {"bank_id", "secret"} and len(last["secret"]) >= 32
+
+
+def test_production_refuses_placeholder_secret(database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url, "ENVIRONMENT": "production"}
+    env.pop("SECRET_KEY", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "service.cli", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode != 0
+    assert "SECRET_KEY" in out.stderr
+
+
+@pytest.mark.parametrize("command", [["ledger", "verify"]])
+def test_ledger_verify_clean(database_url: str, command: list[str]) -> None:
+    out = run_cli(database_url, *command)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["ok"] is True
