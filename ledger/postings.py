@@ -120,11 +120,10 @@ def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[T
         )
     }
     working: dict[str, _Working] = {}
+    # Every writer of an account holds its ledger's chain lock (taken above), so a plain read
+    # here, in a statement that starts after the lock was granted, sees the latest balances.
     for r in conn.execute(
-        select(accounts)
-        .where(accounts.c.id.in_(sorted(account_ids)))
-        .order_by(accounts.c.id)
-        .with_for_update()
+        select(accounts).where(accounts.c.id.in_(sorted(account_ids))).order_by(accounts.c.id)
     ):
         w = _Working(
             r.ledger,
@@ -338,10 +337,6 @@ def _write(
                 "b_cpend": w.cpend - cpend,
             }
         )
-    result = conn.execute(_UPDATE_ACCOUNT, changes)
-    if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(changes):
-        raise errors.LedgerCorrupted("an account limit failed in SQL after passing in code")
-
     rows: list[dict[str, object]] = []
     written: dict[int, Transfer] = {}
     for i, row in planned:
@@ -354,13 +349,105 @@ def _write(
         heads[ledger] = (seq + 1, str(full["hash"]))
         rows.append(full)
         written[i] = Transfer(**full)  # type: ignore[arg-type]
-    conn.execute(insert(transfers), rows)
-    touched = {str(r["ledger"]) for r in rows}
-    conn.execute(
-        _UPDATE_CHAIN,
-        [{"b_ledger": lg, "b_seq": heads[lg][0], "b_hash": heads[lg][1]} for lg in sorted(touched)],
-    )
+    touched = sorted({str(r["ledger"]) for r in rows})
+    heads_out = [{"b_ledger": lg, "b_seq": heads[lg][0], "b_hash": heads[lg][1]} for lg in touched]
+    if conn.dialect.name == "postgresql":
+        _store_postgresql(conn, changes, rows, heads_out)
+    else:
+        _store_generic(conn, changes, rows, heads_out)
     return written
+
+
+def _store_generic(
+    conn: Connection,
+    changes: list[dict[str, object]],
+    rows: list[dict[str, object]],
+    heads_out: list[dict[str, object]],
+) -> None:
+    result = conn.execute(_UPDATE_ACCOUNT, changes)
+    if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(changes):
+        raise errors.LedgerCorrupted("an account limit failed in SQL after passing in code")
+    conn.execute(insert(transfers), rows)
+    conn.execute(_UPDATE_CHAIN, heads_out)
+
+
+# On PostgreSQL the whole write is one statement (data-modifying CTEs over unnested arrays):
+# one round trip whether the batch holds one transfer or a thousand. The WHERE clause repeats
+# every limit, so a row that would break one is not updated and the count check below fails.
+_PG_STORE = """
+WITH v AS (
+  SELECT * FROM unnest(%(a_id)s::text[], %(a_dp)s::numeric[], %(a_cp)s::numeric[],
+                       %(a_dpend)s::numeric[], %(a_cpend)s::numeric[])
+           AS v(id, dp, cp, dpend, cpend)
+), acc AS (
+  UPDATE ledger_accounts a
+     SET debits_posted = a.debits_posted + v.dp, credits_posted = a.credits_posted + v.cp,
+         debits_pending = a.debits_pending + v.dpend, credits_pending = a.credits_pending + v.cpend
+    FROM v
+   WHERE a.id = v.id
+     AND (NOT a.debits_must_not_exceed_credits
+          OR a.debits_posted + v.dp + a.debits_pending + v.dpend <= a.credits_posted + v.cp)
+     AND (NOT a.credits_must_not_exceed_debits
+          OR a.credits_posted + v.cp + a.credits_pending + v.cpend <= a.debits_posted + v.dp)
+  RETURNING 1
+), ins AS (
+  INSERT INTO ledger_transfers (id, ledger, chain_seq, debit_account_id, credit_account_id, amount,
+      kind, code, pending_id, expires_at, reference, idempotency_key, content_hash, created_at,
+      prev_hash, hash)
+  SELECT * FROM unnest(%(t_id)s::text[], %(t_ledger)s::text[], %(t_seq)s::int[],
+      %(t_debit)s::text[], %(t_credit)s::text[], %(t_amount)s::numeric[], %(t_kind)s::text[],
+      %(t_code)s::text[], %(t_pending)s::text[], %(t_expires)s::timestamptz[],
+      %(t_reference)s::text[], %(t_key)s::text[], %(t_content)s::text[],
+      %(t_created)s::timestamptz[], %(t_prev)s::text[], %(t_hash)s::text[])
+  RETURNING 1
+), ch AS (
+  UPDATE ledger_chains c SET last_seq = h.seq, last_hash = h.hash
+    FROM unnest(%(h_ledger)s::text[], %(h_seq)s::int[], %(h_hash)s::text[]) AS h(ledger, seq, hash)
+   WHERE c.ledger = h.ledger
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM acc), (SELECT count(*) FROM ins), (SELECT count(*) FROM ch)
+"""
+
+
+def _store_postgresql(
+    conn: Connection,
+    changes: list[dict[str, object]],
+    rows: list[dict[str, object]],
+    heads_out: list[dict[str, object]],
+) -> None:
+    def col(items: list[dict[str, object]], key: str) -> list[object]:
+        return [item[key] for item in items]
+
+    params = {
+        "a_id": col(changes, "b_id"),
+        "a_dp": col(changes, "b_dp"),
+        "a_cp": col(changes, "b_cp"),
+        "a_dpend": col(changes, "b_dpend"),
+        "a_cpend": col(changes, "b_cpend"),
+        "t_id": col(rows, "id"),
+        "t_ledger": col(rows, "ledger"),
+        "t_seq": col(rows, "chain_seq"),
+        "t_debit": col(rows, "debit_account_id"),
+        "t_credit": col(rows, "credit_account_id"),
+        "t_amount": col(rows, "amount"),
+        "t_kind": col(rows, "kind"),
+        "t_code": col(rows, "code"),
+        "t_pending": col(rows, "pending_id"),
+        "t_expires": col(rows, "expires_at"),
+        "t_reference": col(rows, "reference"),
+        "t_key": col(rows, "idempotency_key"),
+        "t_content": col(rows, "content_hash"),
+        "t_created": col(rows, "created_at"),
+        "t_prev": col(rows, "prev_hash"),
+        "t_hash": col(rows, "hash"),
+        "h_ledger": col(heads_out, "b_ledger"),
+        "h_seq": col(heads_out, "b_seq"),
+        "h_hash": col(heads_out, "b_hash"),
+    }
+    counts = conn.exec_driver_sql(_PG_STORE, params).one()
+    if tuple(counts) != (len(changes), len(rows), len(heads_out)):
+        raise errors.LedgerCorrupted(f"write counts {tuple(counts)} differ from the plan")
 
 
 def expire_due(conn: Connection, *, now: datetime, limit: int = 1000) -> list[Transfer]:
