@@ -76,10 +76,19 @@ def create_app(
 
 def _include_routers(app: FastAPI) -> None:
     from service.bank.routes import router as bank_router
+    from service.institution.routes import router as institution_router
+    from service.public.routes import router as public_router
+    from service.regulator.fees_routes import router as regulator_fees_router
     from service.regulator.routes import router as regulator_router
 
-    app.include_router(regulator_router, prefix=API)
-    app.include_router(bank_router, prefix=API)
+    for router in (
+        regulator_router,
+        regulator_fees_router,
+        institution_router,
+        bank_router,
+        public_router,
+    ):
+        app.include_router(router, prefix=API)
 
 
 def _install_ops_routes(app: FastAPI, engine: Engine) -> None:

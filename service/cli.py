@@ -21,12 +21,11 @@ def _sessions() -> Any:
 
 
 def _migrate() -> None:
+    from service import reference
     from service.migrate import upgrade
-    from service.registry.regions import sync_regions
 
-    settings = get_settings()
-    upgrade(settings.database_url)
-    run_in_transaction(_sessions(), sync_regions)
+    upgrade(get_settings().database_url)
+    run_in_transaction(_sessions(), lambda s: reference.load(s, now=clock.utcnow()))
 
 
 def _in_tx(work: Callable[[Session], Any]) -> Any:
@@ -145,6 +144,17 @@ def cmd_job_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prices_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from service.fees.prices import import_csv
+
+    text = Path(args.file).read_text(encoding="utf-8")
+    created = _in_tx(lambda s: [g.id for g in import_csv(s, text, now=clock.utcnow())])
+    print(json.dumps({"guides_created": len(created), "ids": created}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tuitionguard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -184,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     led.add_parser("verify", help="recompute balances, check every hash link").set_defaults(
         fn=cmd_ledger_verify
     )
+
+    prices = sub.add_parser("prices", help="guidance prices").add_subparsers(
+        dest="action", required=True
+    )
+    pi = prices.add_parser(
+        "import", help="import guides from a CSV like shared/data/price_guides.csv"
+    )
+    pi.add_argument("file")
+    pi.set_defaults(fn=cmd_prices_import)
 
     job = sub.add_parser("job", help="jobs").add_subparsers(dest="action", required=True)
     jr = job.add_parser("run", help="run one named job now")

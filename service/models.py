@@ -1,5 +1,6 @@
 """Imports every table module so that `Base.metadata` is complete (for Alembic and tests)."""
 
+from service.fees.models import Course, CourseSession, PriceGuide, PriceGuideItem, SchoolVacation
 from service.idempotency_models import IdempotencyRecord
 from service.jobs_models import JobRun
 from service.registry.models import (
@@ -17,12 +18,17 @@ __all__ = [
     "Alert",
     "AuditEvent",
     "Bank",
+    "Course",
+    "CourseSession",
     "IdempotencyRecord",
     "Institution",
     "InstitutionChange",
     "JobRun",
+    "PriceGuide",
+    "PriceGuideItem",
     "Region",
     "RegionSetting",
     "Regulator",
     "RiskEvaluation",
+    "SchoolVacation",
 ]

@@ -110,3 +110,43 @@ def institution(
 
 def dumps(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def school_days(
+    start: str, n: int, *, hour: int = 16, minutes: int = 45, every: int = 1
+) -> list[dict[str, str]]:
+    """`n` sessions on school days (Mon-Fri, not holidays) from `start`, Beijing time."""
+    from datetime import date, timedelta
+
+    from service.clock import SHANGHAI
+    from service.fees.calendar import school_day
+
+    out, day = [], date.fromisoformat(start)
+    while len(out) < n:
+        if school_day(day)[0] and day.weekday() < 5:
+            s = datetime(day.year, day.month, day.day, hour, 0, tzinfo=SHANGHAI)
+            out.append(
+                {
+                    "starts_at": s.isoformat(),
+                    "ends_at": (s + timedelta(minutes=minutes)).isoformat(),
+                }
+            )
+        day += timedelta(days=every)
+    return out
+
+
+def course_body(start: str = "2026-11-23", n: int = 20, **over: Any) -> dict[str, Any]:
+    body = {
+        "title": "Junior maths",
+        "subject": "math",
+        "category": "subject",
+        "grade_band": "junior",
+        "mode": "offline",
+        "class_size": 20,
+        "lesson_minutes": 45,
+        "lessons_total": n,
+        "price_per_lesson": "20.00",
+        "sessions": school_days(start, n),
+    }
+    body.update(over)
+    return body

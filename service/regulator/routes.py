@@ -13,7 +13,7 @@ from service.http.deps import NowDep, PageDep, SessionDep, paginate
 from service.registry import institutions
 from service.registry.models import Bank, Institution
 from service.registry.regions import in_scope, scope_prefix
-from service.regulator.schemas import InstitutionIn, ReasonIn
+from service.regulator.schemas import InstitutionIn, ReasonIn, RegistryChangeIn, StatusIn
 from service.regulator.views import institution_view
 from service.risk.summary import risk_summary
 
@@ -106,6 +106,46 @@ def unfreeze(
         session,
         institution=inst,
         status="active",
+        reason=body.reason,
+        actor=f"regulator:{regulator.id}",
+        now=now,
+    )
+    return institution_view(session, inst, detail=True)
+
+
+@router.post("/institutions/{institution_id}/registry-changes")
+def change_registry(
+    institution_id: str,
+    body: RegistryChangeIn,
+    regulator: RegulatorDep,
+    session: SessionDep,
+    now: NowDep,
+) -> dict[str, Any]:
+    """Record a change of legal person or address (a warning sign when recent)."""
+    inst = institutions.in_regulator_scope(session, regulator, institution_id)
+    institutions.record_change(
+        session,
+        institution=inst,
+        field=body.field,
+        new=body.value,
+        reason=body.reason,
+        actor=f"regulator:{regulator.id}",
+        now=now,
+    )
+    session.flush()
+    return institution_view(session, inst, detail=True)
+
+
+@router.post("/institutions/{institution_id}/status")
+def change_status(
+    institution_id: str, body: StatusIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
+) -> dict[str, Any]:
+    """Blacklist or close an institution (freeze and unfreeze have their own endpoints)."""
+    inst = institutions.in_regulator_scope(session, regulator, institution_id)
+    institutions.set_status(
+        session,
+        institution=inst,
+        status=body.status,
         reason=body.reason,
         actor=f"regulator:{regulator.id}",
         now=now,

@@ -31,3 +31,14 @@ class ReasonIn(Strict):
 
 class NoteIn(Strict):
     note: str = Field(min_length=1, max_length=2000)
+
+
+class RegistryChangeIn(Strict):
+    field: Literal["legal_person", "address"]
+    value: str = Field(min_length=1, max_length=300)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class StatusIn(Strict):
+    status: Literal["blacklisted", "closed"]
+    reason: str = Field(min_length=1, max_length=2000)

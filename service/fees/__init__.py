@@ -1,0 +1,1 @@
+"""Guidance prices, course filings, the rule engine and the holiday calendar."""

@@ -1,0 +1,1 @@
+"""The institution's API: courses, enrollments, lessons, refunds, balances."""

@@ -1,0 +1,1 @@
+"""Public disclosure, no credential."""
