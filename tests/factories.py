@@ -71,7 +71,7 @@ def credit_code(region: str = "220402") -> str:
     return make_credit_code("52", region, f"MA{n % 10**6:06d}")
 
 
-def institution_body(bank_id: str, region: str = "220402", **over: Any) -> dict[str, Any]:
+def institution_body(bank_id: str, region: str = "220102", **over: Any) -> dict[str, Any]:
     body = {
         "name": f"Test School {uuid.uuid4().hex[:6]}",
         "credit_code": credit_code(region),

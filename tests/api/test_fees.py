@@ -279,7 +279,7 @@ class TestFilings:
 
 def test_public_disclosure(client: TestClient, engine: Engine) -> None:
     bank = factories.bank(engine)
-    body = factories.institution_body(bank.id)
+    body = factories.institution_body(bank.id, region="220102")
     _, token = factories.regulator(engine)
     inst = client.post("/api/v1/institutions", json=body, headers=bearer(token)).json()
     client.post("/api/v1/courses", json=factories.course_body(n=2), headers=bearer(inst["api_key"]))
