@@ -87,7 +87,7 @@ def institution_body(bank_id: str, region: str = "220102", **over: Any) -> dict[
 
 
 def institution(
-    engine: Engine, bank_id: str, region: str = "220402", **over: Any
+    engine: Engine, bank_id: str, region: str = "220102", **over: Any
 ) -> tuple[str, str]:
     """Register directly through the domain; returns (institution id, api key)."""
 
