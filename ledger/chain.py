@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from ledger.models import NewTransfer, Operation
@@ -14,7 +14,8 @@ def _amount(value: Decimal | None) -> str:
 
 
 def _instant(value: datetime | None) -> str:
-    return "" if value is None else value.isoformat(timespec="microseconds")
+    """Always in UTC: the same instant must hash the same whatever offset it was given in."""
+    return "" if value is None else value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def content_hash(op: Operation) -> str:

@@ -60,6 +60,9 @@ def create_app(
     app.state.sessions = sessions
     app.state.clock = clock
 
+    from service.jobs import load_domain_jobs
+
+    load_domain_jobs()
     problems.install(app)
     _include_routers(app)
     _install_ops_routes(app, engine)
@@ -76,16 +79,22 @@ def create_app(
 
 def _include_routers(app: FastAPI) -> None:
     from service.bank.routes import router as bank_router
+    from service.institution.flows_routes import router as institution_flows_router
     from service.institution.routes import router as institution_router
+    from service.parent.routes import router as parent_router
     from service.public.routes import router as public_router
     from service.regulator.fees_routes import router as regulator_fees_router
+    from service.regulator.flows_routes import router as regulator_flows_router
     from service.regulator.routes import router as regulator_router
 
     for router in (
         regulator_router,
         regulator_fees_router,
+        regulator_flows_router,
         institution_router,
+        institution_flows_router,
         bank_router,
+        parent_router,
         public_router,
     ):
         app.include_router(router, prefix=API)

@@ -29,6 +29,8 @@ from service.jobs_models import JobRun
 log = logging.getLogger("tuitionguard.jobs")
 
 JobFn = Callable[[Session, datetime, Settings], dict[str, Any]]
+# Runs after the job's transaction committed (e.g. pushing the instructions it made).
+AfterFn = Callable[[sessionmaker[Session], Settings, Callable[[], datetime]], dict[str, Any]]
 LEADER_LOCK_KEY = 0x7467_6A6F_6273  # "tgjobs"
 
 
@@ -37,6 +39,7 @@ class Job:
     name: str
     fn: JobFn
     trigger: dict[str, Any]  # APScheduler trigger arguments
+    after: AfterFn | None = None
 
 
 def _hold_expiry(session: Session, as_of: datetime, _: Settings) -> dict[str, Any]:
@@ -56,8 +59,8 @@ def _idempotency_purge(session: Session, as_of: datetime, settings: Settings) ->
 REGISTRY: dict[str, Job] = {}
 
 
-def register(name: str, fn: JobFn, **trigger: Any) -> None:
-    REGISTRY[name] = Job(name, fn, trigger)
+def register(name: str, fn: JobFn, *, after: AfterFn | None = None, **trigger: Any) -> None:
+    REGISTRY[name] = Job(name, fn, trigger, after)
 
 
 register("hold_expiry", _hold_expiry, trigger="interval", minutes=5)
@@ -76,6 +79,7 @@ def run_job(
     as_of: datetime,
     settings: Settings,
     now: datetime,
+    clock: Callable[[], datetime] | None = None,
 ) -> dict[str, Any]:
     """Run one job now in its own transaction and record the run. Safe to call twice."""
     load_domain_jobs()
@@ -99,6 +103,8 @@ def run_job(
         run = s.get(JobRun, run_id)
         assert run is not None
         run.outcome, run.finished_at, run.summary = "ok", now, summary
+    if job.after is not None:
+        summary = {**summary, **job.after(sessions, settings, clock or (lambda: now))}
     log.info("job finished", extra={"job": name, "summary": summary})
     return {"job": name, "as_of": as_of.isoformat(), **summary}
 
@@ -156,7 +162,7 @@ def start_scheduler(
             return
         now = clock()
         try:
-            run_job(sessions, name, as_of=now, settings=settings, now=now)
+            run_job(sessions, name, as_of=now, settings=settings, now=now, clock=clock)
         except Exception:
             log.exception("job %s failed", name)
 

@@ -1,6 +1,19 @@
 """Imports every table module so that `Base.metadata` is complete (for Alembic and tests)."""
 
 from service.fees.models import Course, CourseSession, PriceGuide, PriceGuideItem, SchoolVacation
+from service.flows.models import (
+    Complaint,
+    Consumption,
+    Deposit,
+    Enrollment,
+    Instruction,
+    LoginThrottle,
+    ParentSession,
+    Refund,
+    RefundEvent,
+    Statement,
+    StatementBreak,
+)
 from service.idempotency_models import IdempotencyRecord
 from service.jobs_models import JobRun
 from service.registry.models import (
@@ -18,17 +31,28 @@ __all__ = [
     "Alert",
     "AuditEvent",
     "Bank",
+    "Complaint",
+    "Consumption",
     "Course",
     "CourseSession",
+    "Deposit",
+    "Enrollment",
     "IdempotencyRecord",
     "Institution",
     "InstitutionChange",
+    "Instruction",
     "JobRun",
+    "LoginThrottle",
+    "ParentSession",
     "PriceGuide",
     "PriceGuideItem",
+    "Refund",
+    "RefundEvent",
     "Region",
     "RegionSetting",
     "Regulator",
     "RiskEvaluation",
     "SchoolVacation",
+    "Statement",
+    "StatementBreak",
 ]

@@ -1,12 +1,19 @@
-"""Custody bank endpoints: HMAC-signed, idempotent on natural keys."""
+"""Custody bank endpoints: HMAC-signed, idempotent on their natural keys."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
+from service.errors import DomainError
+from service.flows import deposits, instructions, statements
+from service.flows.models import Instruction
+from service.flows.schemas import DepositBatchBody, DepositBody, ResultBody, StatementBody
 from service.http.auth import BankDep
+from service.http.deps import NowDep, PageDep, SessionDep, paginate
 
 router = APIRouter(prefix="/bank", tags=["bank"])
 
@@ -15,3 +22,113 @@ router = APIRouter(prefix="/bank", tags=["bank"])
 def whoami(bank: BankDep) -> dict[str, Any]:
     """A signed no-op: lets a bank check its signing before it sends money messages."""
     return {"bank_id": bank.id, "name": bank.name, "code": bank.code}
+
+
+def _deposit_in(body: DepositBody) -> deposits.DepositIn:
+    return deposits.DepositIn(
+        body.bank_txn_id, body.account_no, body.payment_reference, body.amount, body.paid_at
+    )
+
+
+@router.post("/deposits", status_code=201, responses={202: {"description": "held in suspense"}})
+def post_deposit(
+    body: DepositBody, bank: BankDep, session: SessionDep, now: NowDep
+) -> JSONResponse:
+    status, out = deposits.receive(session, bank=bank, data=_deposit_in(body), now=now)
+    return JSONResponse(out, status_code=status)
+
+
+@router.post("/deposits/batch")
+def post_deposits(
+    body: DepositBatchBody, bank: BankDep, session: SessionDep, now: NowDep
+) -> dict[str, Any]:
+    """Up to 1,000 deposits in one transaction. Each gets the answer it would get alone; a
+    deposit refused on its own (foreign account, conflicting replay) is reported in its slot
+    and changes nothing."""
+    results: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(body.deposits):
+        if item.bank_txn_id in seen and body.deposits[seen[item.bank_txn_id]] != item:
+            results.append(
+                {
+                    "status": "error",
+                    "code": "idempotency_conflict",
+                    "detail": f"bank_txn_id {item.bank_txn_id} twice with different content",
+                }
+            )
+            continue
+        seen.setdefault(item.bank_txn_id, i)
+        try:
+            status, out = deposits.receive(session, bank=bank, data=_deposit_in(item), now=now)
+        except DomainError as exc:
+            results.append({"status": "error", "code": exc.code, "detail": exc.detail})
+            continue
+        results.append({**out, "http_status": status})
+    return {"results": results}
+
+
+@router.get("/instructions")
+def list_instructions(
+    bank: BankDep,
+    session: SessionDep,
+    page: PageDep,
+    status: Annotated[Literal["pending", "executed", "rejected"] | None, Query()] = "pending",
+) -> dict[str, Any]:
+    stmt = (
+        select(Instruction)
+        .where(Instruction.bank_id == bank.id)
+        .order_by(Instruction.id)
+        .limit(page.limit + 1)
+    )
+    if status is not None:
+        stmt = stmt.where(Instruction.status == status)
+    if page.after is not None:
+        stmt = stmt.where(Instruction.id > str(page.after))
+    items = [instructions.wire(i) for i in session.scalars(stmt)]
+    return paginate(items, page, key=lambda i: i["id"])
+
+
+@router.post("/instructions/{instruction_id}/result")
+def post_result(
+    instruction_id: str, body: ResultBody, bank: BankDep, session: SessionDep, now: NowDep
+) -> dict[str, Any]:
+    ins = instructions.apply_result(
+        session,
+        bank_id=bank.id,
+        instruction_id=instruction_id,
+        status=body.status,
+        bank_txn_id=body.bank_txn_id,
+        executed_at=body.executed_at,
+        reason=body.reason,
+        now=now,
+    )
+    return instructions.wire(ins)
+
+
+@router.post("/statements")
+def post_statement(
+    body: StatementBody, bank: BankDep, session: SessionDep, now: NowDep
+) -> dict[str, Any]:
+    data = statements.StatementIn(
+        account_no=body.account_no,
+        statement_date=body.statement_date,
+        opening_balance=body.opening_balance,
+        closing_balance=body.closing_balance,
+        transactions=tuple(
+            statements.Line(t.bank_txn_id, t.direction, t.amount, t.booked_at)
+            for t in body.transactions
+        ),
+    )
+    return statements.reconcile(session, bank=bank, data=data, now=now)
+
+
+def deliver_later(request: Request, tasks: BackgroundTasks) -> None:
+    """Push new instructions once the response (and so the commit) is done."""
+    from service.flows.delivery import deliver_pending
+
+    tasks.add_task(
+        deliver_pending,
+        request.app.state.sessions,
+        settings=request.app.state.settings,
+        clock=request.app.state.clock,
+    )

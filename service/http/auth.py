@@ -72,6 +72,20 @@ async def _bank(request: Request, session: SessionDep, settings: SettingsDep) ->
     return bank
 
 
+def _regulator_outside_tx(request: Request) -> Regulator:
+    """For endpoints that run their own transactions (jobs): authenticate in a transaction of
+    its own, closed before the endpoint runs, so that on SQLite no write lock is held."""
+    from service.db import session_scope
+
+    with session_scope(request.app.state.sessions) as session:
+        reg = credentials.regulator_by_token(session, bearer_token(request))
+        if reg is None:
+            raise DomainError("unauthenticated", "unknown regulator token")
+        session.expunge(reg)
+        return reg
+
+
 RegulatorDep = Annotated[Regulator, Depends(_regulator)]
+RegulatorOutsideTxDep = Annotated[Regulator, Depends(_regulator_outside_tx)]
 InstitutionDep = Annotated[Institution, Depends(_institution)]
 BankDep = Annotated[Bank, Depends(_bank)]

@@ -262,8 +262,8 @@ class TestFilings:
         _, key = factories.institution(engine, bank.id, region="220102")
         cal = {
             "region_code": "220100",
-            "year": 2027,
-            "vacations": [{"name": "winter vacation", "start": "2027-01-18", "end": "2027-02-28"}],
+            "year": 2030,
+            "vacations": [{"name": "winter vacation", "start": "2030-01-21", "end": "2030-02-28"}],
         }
         assert (
             client.post("/api/v1/school-calendars", json=cal, headers=bearer(token)).status_code
@@ -271,7 +271,7 @@ class TestFilings:
         )
         out = client.post(
             "/api/v1/courses/check",
-            json=factories.course_body("2027-01-18", n=1),
+            json=factories.course_body("2030-01-21", n=1),
             headers=bearer(key),
         ).json()
         assert [v["rule"] for v in out["violations"]] == ["vacation_session"]

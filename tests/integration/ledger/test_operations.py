@@ -250,3 +250,21 @@ def test_trial_balance_balances(engine: Engine, books) -> None:
         ledger.hold(c, debit=a.id, credit=b.id, amount=D("2.34"), code="x", at=T0)
         tb = ledger.trial_balance(c, ledgers=[name])
         assert tb.balanced and tb.total_debits == D("12.34") and tb.pending_debits == D("2.34")
+
+
+def test_hash_does_not_depend_on_the_offset_of_the_clock(engine: Engine, books) -> None:
+    from zoneinfo import ZoneInfo
+
+    name, w, a, _, _ = books
+    beijing = T0.astimezone(ZoneInfo("Asia/Shanghai"))
+    with engine.begin() as c:
+        ledger.hold(
+            c,
+            debit=w.id,
+            credit=a.id,
+            amount=D("1.00"),
+            code="x",
+            at=beijing,
+            expires_at=beijing + timedelta(days=1),
+        )
+        assert ledger.verify(c, ledgers=[name]).ok

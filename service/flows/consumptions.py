@@ -1,0 +1,139 @@
+"""Lessons reported by institutions (一课一消): prepaid → earned, with a dispute window."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+import ledger
+from service.errors import DomainError
+from service.flows import chart, enrollments
+from service.flows.models import Consumption
+from service.ids import new_id
+from service.money import format_money
+from service.registry import policy
+from service.registry.models import Institution
+
+
+def report(
+    session: Session,
+    *,
+    institution: Institution,
+    enrollment_id: str,
+    lessons: int,
+    occurred_at: datetime,
+    session_ref: str | None,
+    now: datetime,
+) -> Consumption:
+    e = enrollments.lock(session, enrollment_id)
+    if e.institution_id != institution.id:
+        raise DomainError("not_found", f"no enrollment {enrollment_id}")
+    if occurred_at > now:
+        raise DomainError(
+            "occurred_in_future", f"occurred_at {occurred_at.isoformat()} is after now"
+        )
+    if e.status == "awaiting_payment":
+        raise DomainError("not_funded", "the enrollment has not been paid into escrow")
+    remaining = enrollments.remaining_lessons(e)
+    if lessons > remaining:
+        raise DomainError("exceeds_remaining", f"{lessons} lessons reported; {remaining} remain")
+    amount = enrollments.consumption_amount(e, lessons)
+    window = int(policy.get(session, institution.region_code, "confirmation_window_days"))
+    c = Consumption(
+        id=new_id("con"),
+        enrollment_id=e.id,
+        institution_id=institution.id,
+        lessons=lessons,
+        amount=amount,
+        occurred_at=occurred_at,
+        reported_at=now,
+        confirm_until=occurred_at + timedelta(days=window),
+        session_ref=session_ref,
+        status="pending",
+    )
+    session.add(c)
+    e.lessons_consumed += lessons
+    e.amount_consumed += amount
+    enrollments.settle_status(e)
+    conn = session.connection()
+    if amount > 0:
+        ledger.transfer(
+            conn,
+            debit=chart.prepaid_account(conn, institution.id, e.id, at=now).id,
+            credit=chart.institution_account(conn, institution.id, "earned").id,
+            amount=amount,
+            code="consumption",
+            at=now,
+            reference=f"consumption:{c.id}",
+            idempotency_key=f"consumption:{c.id}",
+        )
+    session.flush()
+    return c
+
+
+def dispute(
+    session: Session, *, consumption_id: str, enrollment_id: str, reason: str, now: datetime
+) -> Consumption:
+    c = session.get(Consumption, consumption_id, with_for_update=True, populate_existing=True)
+    if c is None or c.enrollment_id != enrollment_id:
+        raise DomainError("not_found", f"no consumption {consumption_id}")
+    if c.status != "pending" or now > c.confirm_until or c.release_instruction_id is not None:
+        raise DomainError(
+            "invalid_state", "only a lesson inside its confirmation window can be disputed"
+        )
+    c.status, c.dispute_reason = "disputed", reason
+    session.flush()
+    return c
+
+
+def decide(
+    session: Session, *, consumption: Consumption, decision: str, now: datetime
+) -> Consumption:
+    """A regulator settles a disputed lesson: uphold lets it be released, reverse returns its
+    amount to the parent's balance."""
+    if consumption.status != "disputed":
+        raise DomainError("invalid_state", f"the lesson is {consumption.status}, not disputed")
+    if decision == "uphold":
+        consumption.status = "upheld"
+        session.flush()
+        return consumption
+    e = enrollments.lock(session, consumption.enrollment_id)
+    e.lessons_consumed -= consumption.lessons
+    e.amount_consumed -= consumption.amount
+    enrollments.settle_status(e)
+    consumption.status = "reversed"
+    conn = session.connection()
+    if consumption.amount > 0:
+        ledger.transfer(
+            conn,
+            debit=chart.institution_account(conn, consumption.institution_id, "earned").id,
+            credit=chart.prepaid_account(conn, consumption.institution_id, e.id, at=now).id,
+            amount=consumption.amount,
+            code="reversal",
+            at=now,
+            reference=f"consumption:{consumption.id}",
+            idempotency_key=f"reversal:{consumption.id}",
+        )
+    session.flush()
+    return consumption
+
+
+def parent_status(c: Consumption, now: datetime) -> str:
+    if c.status in ("disputed", "reversed"):
+        return c.status
+    return "pending" if now <= c.confirm_until and c.status == "pending" else "confirmed"
+
+
+def view(c: Consumption, now: datetime) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "enrollment_id": c.enrollment_id,
+        "lessons": c.lessons,
+        "amount": format_money(c.amount),
+        "occurred_at": c.occurred_at.isoformat(),
+        "confirm_until": c.confirm_until.isoformat(),
+        "status": parent_status(c, now),
+        "released": c.release_instruction_id is not None,
+    }

@@ -1,0 +1,205 @@
+"""Money-flow tables. Amounts are yuan (`Money`), from the point of view named in each comment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledger.types import Money, UTCDateTime
+from service.db import Base
+
+
+class Enrollment(Base):
+    """A parent's purchase of `lessons` sessions of a course, paid once into escrow."""
+
+    __tablename__ = "enrollments"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    course_id: Mapped[str] = mapped_column(ForeignKey("courses.id"), index=True)
+    student_ref: Mapped[str] = mapped_column(String(100))
+    lessons: Mapped[int] = mapped_column(Integer)
+    first_session_seq: Mapped[int] = mapped_column(Integer)  # the sessions bought, inclusive
+    last_session_seq: Mapped[int] = mapped_column(Integer)
+    amount_due: Mapped[Decimal] = mapped_column(Money())  # what the parent must pay
+    list_amount: Mapped[Decimal] = mapped_column(Money())  # lessons × filed price
+    amount_paid: Mapped[Decimal] = mapped_column(Money())  # posted to the parent's prepaid
+    lessons_consumed: Mapped[int] = mapped_column(Integer)  # delivered and not reversed
+    amount_consumed: Mapped[Decimal] = mapped_column(Money())  # their value
+    lessons_refunded: Mapped[int] = mapped_column(Integer)  # refunded or being refunded
+    amount_refunded: Mapped[Decimal] = mapped_column(Money())
+    payment_reference: Mapped[str] = mapped_column(String(40), unique=True)
+    access_code_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))  # awaiting_payment|active|completed|refunded
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Deposit(Base):
+    """Cash a bank reports received into a supervised account; idempotent on the bank's id."""
+
+    __tablename__ = "deposits"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bank_id: Mapped[str] = mapped_column(ForeignKey("banks.id"))
+    bank_txn_id: Mapped[str] = mapped_column(String(80))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    account_no: Mapped[str] = mapped_column(String(64))
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    payment_reference: Mapped[str] = mapped_column(String(80))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))  # posted|suspense|matched|returning|returned
+    reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    target: Mapped[str] = mapped_column(String(16))  # escrow | reserve
+    enrollment_id: Mapped[str | None] = mapped_column(ForeignKey("enrollments.id"), nullable=True)
+    __table_args__ = (UniqueConstraint("bank_id", "bank_txn_id", name="uq_deposits_bank_txn"),)
+
+
+Index("ix_deposits_status", Deposit.institution_id, Deposit.status, Deposit.received_at)
+
+
+class Consumption(Base):
+    """Lessons the institution reports delivered; released after the confirmation window."""
+
+    __tablename__ = "consumptions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollments.id"), index=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"))
+    lessons: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money())  # moved from prepaid to earned
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirm_until: Mapped[datetime] = mapped_column(UTCDateTime())  # end of the dispute window
+    session_ref: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending|disputed|upheld|reversed
+    dispute_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    release_instruction_id: Mapped[str | None] = mapped_column(
+        String(40), nullable=True, index=True
+    )
+
+
+Index("ix_consumptions_release", Consumption.institution_id, Consumption.confirm_until)
+
+
+class Refund(Base):
+    """A parent's request for unconsumed fees, and its way to the bank."""
+
+    __tablename__ = "refunds"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollments.id"), index=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    lessons: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money())  # owed back to the parent
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    respond_by: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    escalated: Mapped[bool] = mapped_column(default=False)
+    instruction_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+Index("ix_refunds_status", Refund.status, Refund.respond_by)
+
+
+class RefundEvent(Base):
+    __tablename__ = "refund_events"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    refund_id: Mapped[str] = mapped_column(ForeignKey("refunds.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)  # order within the refund's timeline
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Instruction(Base):
+    """An order to a bank to move money out of a supervised account. Its amount is held in
+    the ledger from creation until the bank reports the result."""
+
+    __tablename__ = "instructions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bank_id: Mapped[str] = mapped_column(ForeignKey("banks.id"), index=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # release | refund
+    purpose: Mapped[str] = mapped_column(String(20))  # release|refund|suspense_return
+    subject_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # refund/deposit id
+    account_no: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    payee: Mapped[Any] = mapped_column(JSON)
+    hold_ids: Mapped[Any] = mapped_column(JSON)  # the ledger holds this instruction settles
+    status: Mapped[str] = mapped_column(String(12))  # pending | executed | rejected
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    result_bank_txn_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    executed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    result_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_delivery_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+Index("ix_instructions_pending", Instruction.bank_id, Instruction.status, Instruction.created_at)
+
+
+class Statement(Base):
+    """A bank's daily statement of one supervised account, and what matching it found."""
+
+    __tablename__ = "statements"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bank_id: Mapped[str] = mapped_column(ForeignKey("banks.id"))
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    account_no: Mapped[str] = mapped_column(String(64))
+    statement_date: Mapped[Any] = mapped_column(String(10))  # YYYY-MM-DD, Beijing
+    opening_balance: Mapped[Decimal] = mapped_column(Money())
+    closing_balance: Mapped[Decimal] = mapped_column(Money())
+    ledger_balance: Mapped[Decimal] = mapped_column(Money())  # our escrow at the day's end
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8))  # matched | breaks
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_statements_account", Statement.account_no, Statement.statement_date)
+
+
+class StatementBreak(Base):
+    __tablename__ = "statement_breaks"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    statement_id: Mapped[str] = mapped_column(ForeignKey("statements.id"), index=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    direction: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    bank_txn_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    expected: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    actual: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    enrollment_id: Mapped[str | None] = mapped_column(ForeignKey("enrollments.id"), nullable=True)
+    category: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ParentSession(Base):
+    __tablename__ = "parent_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollments.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LoginThrottle(Base):
+    """Failed access-code attempts per enrollment and per client address."""
+
+    __tablename__ = "login_throttles"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,217 @@
+"""Refunds: requested by the parent, answered by the institution (or accepted for it once
+`respond_by` passes), decided by a regulator when disputed, instructed to the bank, paid or
+failed. A failed refund returns the held amount to the parent's balance."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.errors import DomainError
+from service.flows import enrollments, instructions
+from service.flows.models import Instruction, Refund, RefundEvent
+from service.ids import new_id
+from service.money import format_money
+from service.registry import policy
+from service.registry.models import Institution
+
+ACTIVE = ("requested", "accepted", "disputed", "instructed")
+
+
+def _event(session: Session, refund: Refund, status: str, at: datetime, note: str | None) -> None:
+    refund.status = status
+    seq = session.scalar(select(func.count()).where(RefundEvent.refund_id == refund.id)) or 0
+    session.add(
+        RefundEvent(
+            id=new_id("rfe"), refund_id=refund.id, seq=seq + 1, status=status, at=at, note=note
+        )
+    )
+    session.flush()
+
+
+def request(
+    session: Session, *, enrollment_id: str, lessons: int | None, reason: str, now: datetime
+) -> Refund:
+    e = enrollments.lock(session, enrollment_id)
+    busy = session.scalar(
+        select(Refund.id).where(Refund.enrollment_id == e.id, Refund.status.in_(ACTIVE))
+    )
+    if busy:
+        raise DomainError("refund_in_progress", f"refund {busy} is still in progress")
+    remaining = enrollments.remaining_lessons(e)
+    if e.status == "awaiting_payment" or remaining == 0:
+        raise DomainError("nothing_to_refund", "no paid, unconsumed lessons remain")
+    count = remaining if lessons is None else lessons
+    if count > remaining:
+        raise DomainError("nothing_to_refund", f"{count} lessons asked; {remaining} remain")
+    amount = enrollments.refund_amount(e, count)
+    inst = session.get(Institution, e.institution_id)
+    assert inst is not None
+    days = int(policy.get(session, inst.region_code, "refund_respond_days"))
+    refund = Refund(
+        id=new_id("ref"),
+        enrollment_id=e.id,
+        institution_id=e.institution_id,
+        lessons=count,
+        amount=amount,
+        status="requested",
+        reason=reason,
+        requested_at=now,
+        respond_by=now + timedelta(days=days),
+        escalated=False,
+    )
+    session.add(refund)
+    session.flush()
+    _event(session, refund, "requested", now, reason)
+    # The lessons are set aside at once, so they cannot be consumed while the refund is open.
+    e.lessons_refunded += count
+    e.amount_refunded += amount
+    enrollments.settle_status(e)
+    session.flush()
+    return refund
+
+
+def lock(session: Session, refund_id: str) -> Refund:
+    refund = session.get(Refund, refund_id, with_for_update=True, populate_existing=True)
+    if refund is None:
+        raise DomainError("not_found", f"no refund {refund_id}")
+    return refund
+
+
+def respond(
+    session: Session, *, refund: Refund, decision: str, reason: str, now: datetime
+) -> Refund:
+    if refund.status != "requested":
+        raise DomainError("invalid_state", f"the refund is {refund.status}, not awaiting an answer")
+    refund.answered_at = now
+    if decision == "dispute":
+        _event(session, refund, "disputed", now, reason)
+        session.flush()
+        return refund
+    return accept(session, refund=refund, now=now, note=reason)
+
+
+def accept(session: Session, *, refund: Refund, now: datetime, note: str) -> Refund:
+    """Accepting, by whoever, makes the instruction at once."""
+    _event(session, refund, "accepted", now, note)
+    enrollments.lock(session, refund.enrollment_id)  # lock order: enrollment before the ledger
+    inst = session.get(Institution, refund.institution_id)
+    assert inst is not None
+    from service.flows import chart
+
+    prepaid = chart.prepaid_account(session.connection(), inst.id, refund.enrollment_id, at=now)
+    ins = instructions.create(
+        session,
+        institution=inst,
+        purpose="refund",
+        kind="refund",
+        subject_id=refund.id,
+        debit_kind_or_account=prepaid.id,
+        amount=refund.amount,
+        payee={"original_bank_txn_ids": _original_txns(session, refund.enrollment_id)},
+        now=now,
+    )
+    refund.instruction_id = ins.id
+    _event(session, refund, "instructed", now, f"instruction {ins.id}")
+    session.flush()
+    return refund
+
+
+def _original_txns(session: Session, enrollment_id: str) -> list[str]:
+    from service.flows.models import Deposit
+
+    return list(
+        session.scalars(
+            select(Deposit.bank_txn_id)
+            .where(Deposit.enrollment_id == enrollment_id)
+            .order_by(Deposit.received_at)
+        )
+    )
+
+
+def decide(
+    session: Session, *, refund: Refund, decision: str, reason: str, now: datetime
+) -> Refund:
+    if refund.status != "disputed":
+        raise DomainError("invalid_state", f"the refund is {refund.status}, not disputed")
+    if decision == "approve":
+        return accept(session, refund=refund, now=now, note=f"approved by regulator: {reason}")
+    _release_lessons(session, refund)
+    _event(session, refund, "denied", now, reason)
+    session.flush()
+    return refund
+
+
+def _release_lessons(session: Session, refund: Refund) -> None:
+    e = enrollments.lock(session, refund.enrollment_id)
+    e.lessons_refunded -= refund.lessons
+    e.amount_refunded -= refund.amount
+    enrollments.settle_status(e)
+
+
+def escalate_overdue(session: Session, *, as_of: datetime) -> dict[str, Any]:
+    """`refund_escalation`: accept every refund still `requested` after its `respond_by`."""
+    due = list(
+        session.scalars(
+            select(Refund.id)
+            .where(Refund.status == "requested", Refund.respond_by <= as_of)
+            .order_by(Refund.respond_by)
+        )
+    )
+    accepted = 0
+    for refund_id in due:
+        refund = lock(session, refund_id)
+        if refund.status != "requested":
+            continue
+        refund.escalated = True
+        accept(
+            session,
+            refund=refund,
+            now=as_of,
+            note="no answer by respond_by: accepted automatically",
+        )
+        accepted += 1
+    return {"refunds_accepted": accepted}
+
+
+def _on_executed(session: Session, ins: Instruction, now: datetime) -> None:
+    refund = lock(session, str(ins.subject_id))
+    _event(session, refund, "paid", now, f"bank_txn_id {ins.result_bank_txn_id}")
+
+
+def _on_rejected(session: Session, ins: Instruction, now: datetime) -> None:
+    refund = lock(session, str(ins.subject_id))
+    _release_lessons(session, refund)
+    _event(session, refund, "failed", now, ins.result_reason or "rejected by the bank")
+
+
+instructions.ON_EXECUTED["refund"] = _on_executed
+instructions.ON_REJECTED["refund"] = _on_rejected
+
+
+def view(
+    refund: Refund, session: Session | None = None, *, timeline: bool = False
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": refund.id,
+        "enrollment_id": refund.enrollment_id,
+        "institution_id": refund.institution_id,
+        "amount": format_money(refund.amount),
+        "lessons": refund.lessons,
+        "status": refund.status,
+        "reason": refund.reason,
+        "requested_at": refund.requested_at.isoformat(),
+        "respond_by": refund.respond_by.isoformat(),
+        "instruction_id": refund.instruction_id,
+    }
+    if timeline and session is not None:
+        events = session.scalars(
+            select(RefundEvent).where(RefundEvent.refund_id == refund.id).order_by(RefundEvent.seq)
+        )
+        out["timeline"] = [
+            {"status": ev.status, "at": ev.at.isoformat(), "note": ev.note} for ev in events
+        ]
+    return out

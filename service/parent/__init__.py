@@ -1,0 +1,1 @@
+"""The parent's API: one enrollment, its lessons, refunds and complaints."""

@@ -1,0 +1,478 @@
+"""Money flows through the API, in process, on SQLite and PostgreSQL, with a controlled clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from service.app import create_app
+from service.clock import SHANGHAI
+from service.config import Settings
+from tests import factories
+from tests.api.conftest import bearer
+from tests.api.test_plumbing import assert_problem
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)  # a Monday morning
+
+
+@dataclass
+class Clock:
+    now: datetime = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class World:
+    client: TestClient
+    clock: Clock
+    bank: factories.BankCred
+    reg: str
+    inst_id: str
+    key: str
+    escrow: str
+    course: dict[str, Any]
+    txn: int = 0
+    seen: list[str] = field(default_factory=list)
+
+    def signed(self, method: str, path: str, body: Any = None) -> Any:
+        raw = json.dumps(body).encode() if body is not None else b""
+        headers = {**self.bank.headers(method, path, raw), "content-type": "application/json"}
+        return self.client.request(method, path, content=raw, headers=headers)
+
+    def enroll(self, lessons: int = 10, amount: str = "200.00") -> dict[str, Any]:
+        r = self.client.post(
+            "/api/v1/enrollments",
+            headers=bearer(self.key),
+            json={
+                "course_id": self.course["id"],
+                "student_ref": "stu-1",
+                "lessons": lessons,
+                "amount": amount,
+            },
+        )
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def pay(
+        self, enrollment: dict[str, Any], amount: str | None = None, txn: str | None = None
+    ) -> Any:
+        self.txn += 1
+        return self.signed(
+            "POST",
+            "/api/v1/bank/deposits",
+            {
+                "bank_txn_id": txn or f"T{self.inst_id[-8:]}{self.txn}",
+                "account_no": self.escrow,
+                "payment_reference": enrollment["payment_reference"],
+                "amount": amount or enrollment["amount_due"],
+                "paid_at": self.clock.now.isoformat(),
+            },
+        )
+
+    def parent(self, enrollment: dict[str, Any]) -> dict[str, str]:
+        r = self.client.post(
+            "/api/v1/parent/sessions",
+            json={"enrollment_id": enrollment["id"], "access_code": enrollment["access_code"]},
+        )
+        assert r.status_code == 201, r.text
+        return bearer(r.json()["token"])
+
+    def consume(self, enrollment_id: str, lessons: int, at: datetime | None = None) -> Any:
+        return self.client.post(
+            f"/api/v1/enrollments/{enrollment_id}/consumptions",
+            headers=bearer(self.key),
+            json={"lessons": lessons, "occurred_at": (at or self.clock.now).isoformat()},
+        )
+
+    def job(self, name: str, as_of: datetime | None = None) -> dict[str, Any]:
+        r = self.client.post(
+            f"/api/v1/jobs/{name}/run",
+            headers=bearer(self.reg),
+            json={"as_of": (as_of or self.clock.now).isoformat()},
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def pending(self) -> list[dict[str, Any]]:
+        r = self.signed("GET", "/api/v1/bank/instructions?status=pending")
+        assert r.status_code == 200, r.text
+        return [i for i in r.json()["items"] if i["account_no"] == self.escrow]
+
+    def result(self, instruction_id: str, status: str, txn: str) -> Any:
+        return self.signed(
+            "POST",
+            f"/api/v1/bank/instructions/{instruction_id}/result",
+            {
+                "status": status,
+                "bank_txn_id": txn,
+                "executed_at": self.clock.now.isoformat(),
+                "reason": None if status == "executed" else "account closed",
+            },
+        )
+
+    def balances(self) -> dict[str, str]:
+        return self.client.get("/api/v1/balances", headers=bearer(self.key)).json()
+
+
+@pytest.fixture
+def world(engine: Engine, settings: Settings) -> Iterator[World]:
+    clock = Clock()
+    app = create_app(settings, engine=engine, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        bank = factories.bank(engine)
+        _, reg = factories.regulator(engine, "220000")
+        body = factories.institution_body(bank.id)
+        inst = client.post("/api/v1/institutions", json=body, headers=bearer(reg)).json()
+        course = client.post(
+            "/api/v1/courses",
+            json=factories.course_body("2026-11-23", n=40),
+            headers=bearer(inst["api_key"]),
+        ).json()
+        assert course["status"] == "approved", course
+        yield World(
+            client, clock, bank, reg, inst["id"], inst["api_key"], body["escrow_account_no"], course
+        )
+
+
+def money(s: str) -> Decimal:
+    return Decimal(s)
+
+
+def assert_identity(w: World) -> None:
+    b = w.balances()
+    assert money(b["escrow"]) == money(b["prepaid_outstanding"]) + money(
+        b["earned_unreleased"]
+    ) + money(b["suspense"])
+
+
+def test_enroll_pay_consume_exact_sums(world: World) -> None:
+    e = world.enroll(lessons=3, amount="50.00")
+    assert world.pay(e).status_code == 201
+    world.clock.now = START + timedelta(days=3)
+    amounts = [world.consume(e["id"], 1).json()["amount"] for _ in range(3)]
+    assert amounts == ["16.67", "16.66", "16.67"]
+    assert_problem(world.consume(e["id"], 1), 422, "exceeds_remaining")
+    assert world.balances()["earned_unreleased"] == "50.00"
+    assert_identity(world)
+
+
+def test_consumption_rules(world: World) -> None:
+    e = world.enroll(lessons=2, amount="40.00")
+    assert_problem(world.consume(e["id"], 1), 422, "not_funded")
+    world.pay(e)
+    assert_problem(
+        world.consume(e["id"], 1, at=world.clock.now + timedelta(hours=1)),
+        422,
+        "occurred_in_future",
+    )
+
+
+def test_enrollment_caps(world: World) -> None:
+    r = world.client.post(
+        "/api/v1/enrollments",
+        headers=bearer(world.key),
+        json={
+            "course_id": world.course["id"],
+            "student_ref": "s",
+            "lessons": 10,
+            "amount": "200.01",
+        },
+    )
+    assert_problem(r, 422, "amount_above_filed_price")
+    r = world.client.post(
+        "/api/v1/enrollments",
+        headers=bearer(world.key),
+        json={
+            "course_id": world.course["id"],
+            "student_ref": "s",
+            "lessons": 40,
+            "amount": "800.00",
+        },
+    )
+    assert r.status_code == 201  # 40 school days from 23 Nov end before 23 Feb
+
+
+def test_deposit_replay_conflict_and_suspense(world: World) -> None:
+    e = world.enroll()
+    first = world.pay(e, txn="DUP-1")
+    again = world.pay(e, txn="DUP-1")
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    other = world.pay(e, amount="1.00", txn="DUP-1")
+    assert_problem(other, 409, "idempotency_conflict")
+    unknown = world.signed(
+        "POST",
+        "/api/v1/bank/deposits",
+        {
+            "bank_txn_id": "SUSP-1",
+            "account_no": world.escrow,
+            "payment_reference": "NOPE",
+            "amount": "50.00",
+            "paid_at": START.isoformat(),
+        },
+    )
+    assert unknown.status_code == 202 and unknown.json()["reason"] == "unknown_reference"
+    e2 = world.enroll()
+    wrong = world.pay(e2, amount="199.99")
+    assert wrong.status_code == 202 and wrong.json()["reason"] == "amount_mismatch"
+    assert world.balances()["suspense"] == "249.99"
+    foreign = world.signed(
+        "POST",
+        "/api/v1/bank/deposits",
+        {
+            "bank_txn_id": "F-1",
+            "account_no": "000",
+            "payment_reference": "x",
+            "amount": "1.00",
+            "paid_at": START.isoformat(),
+        },
+    )
+    assert_problem(foreign, 403, "foreign_account")
+    # The regulator matches the mistaken payment after the parent pays the difference... or returns it.
+    deposit_id = wrong.json()["deposit_id"]
+    r = world.client.post(f"/api/v1/deposits/{deposit_id}/return", headers=bearer(world.reg))
+    assert r.status_code == 200 and r.json()["status"] == "returning"
+    ins = next(i for i in world.pending() if i["payee"].get("original_bank_txn_ids"))
+    assert world.result(ins["id"], "executed", "RET-1").status_code == 200
+    assert world.balances()["suspense"] == "50.00"
+    assert_identity(world)
+
+
+def test_dispute_holds_release_until_decided(world: World) -> None:
+    e = world.enroll(lessons=2, amount="40.00")
+    world.pay(e)
+    parent = world.parent(e)
+    world.clock.now = START + timedelta(hours=8)
+    c1 = world.consume(e["id"], 1).json()
+    c2 = world.consume(e["id"], 1).json()
+    r = world.client.post(
+        f"/api/v1/parent/consumptions/{c2['id']}/dispute",
+        headers=parent,
+        json={"reason": "no lesson that day"},
+    )
+    assert r.status_code == 200 and r.json()["status"] == "disputed"
+    world.clock.now = START + timedelta(days=8)
+    out = world.job("release_batch")
+    assert out["instructions"] >= 1
+    release = next(i for i in world.pending() if i["kind"] == "release")
+    assert release["amount"] == c1["amount"]
+    parent = world.parent(e)  # the first session expired after 12 hours
+    assert_problem(
+        world.client.post(
+            f"/api/v1/parent/consumptions/{c1['id']}/dispute",
+            headers=parent,
+            json={"reason": "late"},
+        ),
+        409,
+        "invalid_state",
+    )
+    world.result(release["id"], "executed", "REL-1")
+    assert world.balances()["released"] == "20.00"
+    r = world.client.post(
+        f"/api/v1/consumptions/{c2['id']}/decide",
+        headers=bearer(world.reg),
+        json={"decision": "reverse", "reason": "attendance records show no lesson"},
+    )
+    assert r.status_code == 200 and r.json()["status"] == "reversed"
+    assert world.balances()["prepaid_outstanding"] == "20.00"
+    assert_identity(world)
+
+
+def test_refund_accepted_paid_and_failed(world: World) -> None:
+    e = world.enroll(lessons=4, amount="80.00")
+    world.pay(e)
+    parent = world.parent(e)
+    world.clock.now = START + timedelta(hours=8)
+    world.consume(e["id"], 1)
+    r = world.client.post("/api/v1/parent/refunds", headers=parent, json={"reason": "moving"})
+    assert r.status_code == 201 and r.json()["amount"] == "60.00"
+    assert_problem(
+        world.client.post("/api/v1/parent/refunds", headers=parent, json={"reason": "again"}),
+        409,
+        "refund_in_progress",
+    )
+    refund_id = r.json()["id"]
+    r = world.client.post(
+        f"/api/v1/refunds/{refund_id}/respond",
+        headers=bearer(world.key),
+        json={"decision": "accept", "reason": "ok"},
+    )
+    assert r.status_code == 200 and r.json()["status"] == "instructed"
+    ins = next(i for i in world.pending() if i["kind"] == "refund")
+    assert ins["amount"] == "60.00" and ins["payee"]["original_bank_txn_ids"]
+    assert world.result(ins["id"], "rejected", "BAD-1").status_code == 200
+    timeline = world.client.get(f"/api/v1/parent/refunds/{refund_id}", headers=parent).json()
+    assert [t["status"] for t in timeline["timeline"]] == [
+        "requested",
+        "accepted",
+        "instructed",
+        "failed",
+    ]
+    assert (
+        world.client.get("/api/v1/parent/enrollment", headers=parent).json()["refundable_amount"]
+        == "60.00"
+    )
+    # The parent asks again; this time the bank pays.
+    r2 = world.client.post(
+        "/api/v1/parent/refunds", headers=parent, json={"lessons": 2, "reason": "retry"}
+    ).json()
+    assert r2["amount"] == "40.00"
+    world.client.post(
+        f"/api/v1/refunds/{r2['id']}/respond",
+        headers=bearer(world.key),
+        json={"decision": "accept", "reason": "ok"},
+    )
+    ins2 = next(i for i in world.pending() if i["kind"] == "refund")
+    assert world.result(ins2["id"], "executed", "PAID-1").status_code == 200
+    assert (
+        world.result(ins2["id"], "executed", "PAID-1").status_code == 200
+    )  # callback twice: no-op
+    assert_problem(world.result(ins2["id"], "rejected", "PAID-2"), 409, "instruction_settled")
+    assert_problem(world.result("ins_unknown", "executed", "X"), 404, "unknown_instruction")
+    b = world.balances()
+    assert b["prepaid_outstanding"] == "20.00" and b["escrow"] == "40.00"
+    assert_identity(world)
+
+
+def test_refund_escalated_disputed_and_decided(world: World) -> None:
+    e1, e2 = world.enroll(lessons=2, amount="40.00"), world.enroll(lessons=2, amount="40.00")
+    world.pay(e1)
+    world.pay(e2)
+    r1 = world.client.post(
+        "/api/v1/parent/refunds", headers=world.parent(e1), json={"reason": "a"}
+    ).json()
+    r2 = world.client.post(
+        "/api/v1/parent/refunds", headers=world.parent(e2), json={"reason": "b"}
+    ).json()
+    world.client.post(
+        f"/api/v1/refunds/{r2['id']}/respond",
+        headers=bearer(world.key),
+        json={"decision": "dispute", "reason": "lessons were given"},
+    )
+    assert world.job("refund_escalation", START + timedelta(days=4))["refunds_accepted"] == 0
+    assert (
+        world.job("refund_escalation", START + timedelta(days=5, minutes=1))["refunds_accepted"]
+        == 1
+    )
+    regulator_view = world.client.get(
+        "/api/v1/refunds?status=instructed&limit=500", headers=bearer(world.reg)
+    ).json()
+    assert r1["id"] in {r["id"] for r in regulator_view["items"]}
+    assert_problem(
+        world.client.post(
+            f"/api/v1/refunds/{r1['id']}/decide",
+            headers=bearer(world.reg),
+            json={"decision": "approve", "reason": "x"},
+        ),
+        409,
+        "invalid_state",
+    )
+    r = world.client.post(
+        f"/api/v1/refunds/{r2['id']}/decide",
+        headers=bearer(world.reg),
+        json={"decision": "deny", "reason": "records show attendance"},
+    )
+    assert r.json()["status"] == "denied"
+    assert_identity(world)
+
+
+def test_frozen_institution(world: World) -> None:
+    e = world.enroll()
+    world.client.post(
+        f"/api/v1/institutions/{world.inst_id}/freeze",
+        headers=bearer(world.reg),
+        json={"reason": "x"},
+    )
+    r = world.client.post(
+        "/api/v1/enrollments",
+        headers=bearer(world.key),
+        json={"course_id": world.course["id"], "student_ref": "s", "lessons": 1, "amount": "20.00"},
+    )
+    assert_problem(r, 409, "institution_frozen")
+    assert world.pay(e).json()["reason"] == "institution_frozen"
+
+
+def test_parent_sessions_throttled(world: World) -> None:
+    e = world.enroll()
+    for _ in range(5):
+        r = world.client.post(
+            "/api/v1/parent/sessions", json={"enrollment_id": e["id"], "access_code": "WRONG"}
+        )
+        assert_problem(r, 401, "invalid_access_code")
+    r = world.client.post(
+        "/api/v1/parent/sessions", json={"enrollment_id": e["id"], "access_code": e["access_code"]}
+    )
+    assert_problem(r, 429, "too_many_attempts")
+
+
+def test_statement_breaks(world: World) -> None:
+    e = world.enroll()
+    world.pay(e, txn="ST-1")
+    day = START.date().isoformat()
+    ok = world.signed(
+        "POST",
+        "/api/v1/bank/statements",
+        {
+            "account_no": world.escrow,
+            "statement_date": day,
+            "opening_balance": "0",
+            "closing_balance": "200.00",
+            "transactions": [
+                {
+                    "bank_txn_id": "ST-1",
+                    "direction": "credit",
+                    "amount": "200.00",
+                    "booked_at": START.isoformat(),
+                }
+            ],
+        },
+    )
+    assert ok.json() == {
+        "status": "matched",
+        "statement_id": ok.json()["statement_id"],
+        "breaks": [],
+    }
+    bad = world.signed(
+        "POST",
+        "/api/v1/bank/statements",
+        {
+            "account_no": world.escrow,
+            "statement_date": day,
+            "opening_balance": "0",
+            "closing_balance": "100.00",
+            "transactions": [
+                {
+                    "bank_txn_id": "ST-1",
+                    "direction": "credit",
+                    "amount": "200.00",
+                    "booked_at": START.isoformat(),
+                },
+                {
+                    "bank_txn_id": "THEFT",
+                    "direction": "debit",
+                    "amount": "100.00",
+                    "booked_at": START.isoformat(),
+                },
+            ],
+        },
+    ).json()
+    assert bad["status"] == "breaks"
+    assert {b["kind"] for b in bad["breaks"]} == {"missing_in_ledger", "balance_differs"}
+
+
+def test_ledger_endpoints(world: World) -> None:
+    e = world.enroll()
+    world.pay(e)
+    tb = world.client.get("/api/v1/ledger/trial-balance", headers=bearer(world.reg)).json()
+    assert tb["balanced"] is True
+    v = world.client.get("/api/v1/ledger/verify", headers=bearer(world.reg)).json()
+    assert v["ok"] is True and v["entries_checked"] >= 1, v["problems"]
