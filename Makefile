@@ -18,10 +18,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: install, migrate the SQLite database, seed the demo region, and serve the API, docs, dashboard and scheduler on http://$(HOST):$(PORT)
+## run: install, migrate the SQLite database, seed the demo region, start the bank simulator,
+## and serve the API, docs, dashboard and scheduler on http://$(HOST):$(PORT)
 run: install
 	$(BIN)/tuitionguard migrate
 	$(BIN)/tuitionguard demo seed --bank-url http://127.0.0.1:$(BANK_PORT)/instructions
+	@$(BIN)/tuitionguard bank-sim --port $(BANK_PORT) --service-url http://$(HOST):$(PORT) \
+	  > bank-sim.log 2>&1 & echo "bank simulator on http://127.0.0.1:$(BANK_PORT) (log: bank-sim.log)"
 	$(BIN)/tuitionguard serve --host $(HOST) --port $(PORT)
 
 ## browser-deps: Debian's chromium for the browser tests (root installs it; others are told)

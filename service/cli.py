@@ -155,6 +155,29 @@ def cmd_prices_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bank_sim(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.banksim import Bank, Behaviour, create_app
+    from service.demo import DEMO_BANK_ID, DEMO_BANK_SECRET
+
+    bank = Bank(
+        bank_id=args.bank_id or DEMO_BANK_ID,
+        secret=args.secret or DEMO_BANK_SECRET,
+        service_url=args.service_url.rstrip("/"),
+        behaviour=Behaviour(
+            reject_rate=args.reject_rate,
+            error_rate=args.error_rate,
+            timeout_rate=args.timeout_rate,
+            delay_seconds=args.delay,
+            duplicate_callbacks=args.duplicate_callbacks,
+            shuffle_callbacks=args.shuffle_callbacks,
+        ),
+    )
+    uvicorn.run(create_app(bank), host="127.0.0.1", port=args.port, log_level="warning")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tuitionguard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -194,6 +217,19 @@ def build_parser() -> argparse.ArgumentParser:
     led.add_parser("verify", help="recompute balances, check every hash link").set_defaults(
         fn=cmd_ledger_verify
     )
+
+    sim = sub.add_parser("bank-sim", help="run the custody bank simulator")
+    sim.add_argument("--port", type=int, default=8100)
+    sim.add_argument("--service-url", default="http://127.0.0.1:8000")
+    sim.add_argument("--bank-id", default=None, help="default: the demo bank")
+    sim.add_argument("--secret", default=None, help="default: the demo bank's secret")
+    sim.add_argument("--reject-rate", type=float, default=0.0)
+    sim.add_argument("--error-rate", type=float, default=0.0, help="share of pushes answered 500")
+    sim.add_argument("--timeout-rate", type=float, default=0.0, help="share of pushes that hang")
+    sim.add_argument("--delay", type=float, default=0.0, help="seconds before executing")
+    sim.add_argument("--duplicate-callbacks", action="store_true")
+    sim.add_argument("--shuffle-callbacks", action="store_true")
+    sim.set_defaults(fn=cmd_bank_sim)
 
     prices = sub.add_parser("prices", help="guidance prices").add_subparsers(
         dest="action", required=True

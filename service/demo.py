@@ -21,6 +21,7 @@ from service.registry.models import Bank, Institution, Regulator
 from service.registry.regions import sync_regions
 
 DEMO_BANK_CODE = "JLB-DEMO"
+DEMO_BANK_ID = "bank_demo_jilin"
 DEMO_BANK_SECRET = "demo-bank-secret-not-for-production"  # noqa: S105 - demo only
 
 REGULATORS = [
@@ -46,6 +47,7 @@ def seed(
     if bank is None:
         issued = create_bank(
             session,
+            bank_id=DEMO_BANK_ID,
             name="吉林银行托管部 (demo)",
             code=DEMO_BANK_CODE,
             instruction_url=bank_url,

@@ -63,12 +63,13 @@ def create_bank(
     secret_key: str,
     now: datetime,
     secret: str | None = None,
+    bank_id: str | None = None,
 ) -> Issued:
     if session.scalar(select(Bank).where(Bank.code == code)) is not None:
         raise DomainError("duplicate_bank_code", f"a bank with code {code!r} exists")
     secret = secret or secrets.token_hex(32)
     bank = Bank(
-        id=new_id("bank"),
+        id=bank_id or new_id("bank"),
         name=name,
         code=code,
         secret_ciphertext=encrypt_secret(secret_key, secret),
