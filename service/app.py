@@ -85,12 +85,14 @@ def _include_routers(app: FastAPI) -> None:
     from service.public.routes import router as public_router
     from service.regulator.fees_routes import router as regulator_fees_router
     from service.regulator.flows_routes import router as regulator_flows_router
+    from service.regulator.risk_routes import router as regulator_risk_router
     from service.regulator.routes import router as regulator_router
 
     for router in (
         regulator_router,
         regulator_fees_router,
         regulator_flows_router,
+        regulator_risk_router,
         institution_router,
         institution_flows_router,
         bank_router,

@@ -26,6 +26,7 @@ from service.registry.models import (
     Regulator,
 )
 from service.risk.models import Alert, RiskEvaluation
+from service.risk.rollups import InstitutionDay
 
 __all__ = [
     "Alert",
@@ -40,6 +41,7 @@ __all__ = [
     "IdempotencyRecord",
     "Institution",
     "InstitutionChange",
+    "InstitutionDay",
     "Instruction",
     "JobRun",
     "LoginThrottle",

@@ -15,6 +15,7 @@ from service.ids import new_id
 from service.money import format_money
 from service.registry import policy
 from service.registry.models import Institution
+from service.risk import rollups
 
 
 def report(
@@ -57,6 +58,13 @@ def report(
     e.lessons_consumed += lessons
     e.amount_consumed += amount
     enrollments.settle_status(e)
+    rollups.bump(
+        session,
+        institution_id=institution.id,
+        at=now,
+        lessons_consumed=lessons,
+        prepaid_delta=-amount,
+    )
     conn = session.connection()
     if amount > 0:
         ledger.transfer(
@@ -103,6 +111,13 @@ def decide(
     e.lessons_consumed -= consumption.lessons
     e.amount_consumed -= consumption.amount
     enrollments.settle_status(e)
+    rollups.bump(
+        session,
+        institution_id=consumption.institution_id,
+        at=now,
+        lessons_consumed=-consumption.lessons,
+        prepaid_delta=consumption.amount,
+    )
     consumption.status = "reversed"
     conn = session.connection()
     if consumption.amount > 0:

@@ -22,6 +22,9 @@ from service.flows import chart, enrollments
 from service.flows.models import Deposit, Enrollment
 from service.ids import new_id
 from service.registry.models import Bank, Institution
+from service.risk import rollups
+
+DEEP_DISCOUNT_SHARE = Decimal("0.7")  # DOMAIN.md §5: paid below 70% of the filed price
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,10 @@ def receive(
     session.add(deposit)
     conn = session.connection()
     key = f"deposit:{bank.id}:{data.bank_txn_id}"
+    if deposit.target == "escrow":
+        rollups.bump(
+            session, institution_id=inst.id, at=now, deposits_amount=data.amount, deposits_count=1
+        )
     if deposit.target == "reserve":
         ledger.transfer(
             conn,
@@ -183,6 +190,15 @@ def fund(
     enrollment.paid_at = at
     enrollment.status = "active"
     enrollments.settle_status(enrollment)
+    discounted = amount < enrollment.list_amount * DEEP_DISCOUNT_SHARE
+    rollups.bump(
+        session,
+        institution_id=enrollment.institution_id,
+        at=at,
+        enrollments_paid=1,
+        enrollments_discounted=int(discounted),
+        prepaid_delta=amount,
+    )
 
 
 def match_suspense(
@@ -215,7 +231,7 @@ def match_suspense(
         reference=f"deposit:{deposit.id}",
         idempotency_key=f"suspense_match:{deposit.id}",
     )
-    deposit.status, deposit.enrollment_id = "matched", enrollment.id
+    deposit.status, deposit.enrollment_id, deposit.resolved_at = "matched", enrollment.id, now
     session.flush()
     return deposit
 
@@ -263,7 +279,7 @@ def return_suspense(session: Session, *, deposit_id: str, now: datetime) -> Depo
         payee={"original_bank_txn_ids": [deposit.bank_txn_id]},
         now=now,
     )
-    deposit.status = "returning"
+    deposit.status, deposit.resolved_at = "returning", now
     session.flush()
     return deposit
 
@@ -277,7 +293,7 @@ def _returned(session: Session, ins: Any, now: datetime) -> None:
 def _return_rejected(session: Session, ins: Any, now: datetime) -> None:
     deposit = session.get(Deposit, ins.subject_id, with_for_update=True)
     assert deposit is not None
-    deposit.status = "suspense"
+    deposit.status, deposit.resolved_at = "suspense", None
 
 
 def _register() -> None:

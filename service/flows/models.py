@@ -56,6 +56,9 @@ class Deposit(Base):
     reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
     target: Mapped[str] = mapped_column(String(16))  # escrow | reserve
     enrollment_id: Mapped[str | None] = mapped_column(ForeignKey("enrollments.id"), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), nullable=True
+    )  # left suspense
     __table_args__ = (UniqueConstraint("bank_id", "bank_txn_id", name="uq_deposits_bank_txn"),)
 
 

@@ -11,6 +11,7 @@ from service.config import Settings
 from service.errors import DomainError
 from service.flows.models import Complaint, Enrollment, LoginThrottle, ParentSession
 from service.ids import keyed_hash, new_id, new_token, token_hash
+from service.risk import rollups
 
 
 def _throttle(session: Session, key: str, now: datetime, settings: Settings) -> LoginThrottle:
@@ -85,5 +86,6 @@ def complain(
         created_at=now,
     )
     session.add(c)
+    rollups.bump(session, institution_id=enrollment.institution_id, at=now, complaints=1)
     session.flush()
     return c

@@ -17,6 +17,7 @@ from service.ids import new_id
 from service.money import format_money
 from service.registry import policy
 from service.registry.models import Institution
+from service.risk import rollups
 
 ACTIVE = ("requested", "accepted", "disputed", "instructed")
 
@@ -70,6 +71,7 @@ def request(
     e.lessons_refunded += count
     e.amount_refunded += amount
     enrollments.settle_status(e)
+    rollups.bump(session, institution_id=e.institution_id, at=now, refund_requests=1)
     session.flush()
     return refund
 
@@ -179,6 +181,9 @@ def escalate_overdue(session: Session, *, as_of: datetime) -> dict[str, Any]:
 
 def _on_executed(session: Session, ins: Instruction, now: datetime) -> None:
     refund = lock(session, str(ins.subject_id))
+    rollups.bump(
+        session, institution_id=refund.institution_id, at=now, prepaid_delta=-refund.amount
+    )
     _event(session, refund, "paid", now, f"bank_txn_id {ins.result_bank_txn_id}")
 
 

@@ -1,0 +1,60 @@
+"""Per-institution daily rollups, updated in the same transaction as each posting, so that a
+risk sweep reads O(institutions × days in its windows) and never the ledger's history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Date, ForeignKey, Integer
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from ledger.types import Money
+from service.clock import local_date
+from service.db import Base
+
+
+class InstitutionDay(Base):
+    """What happened at one institution on one Beijing day."""
+
+    __tablename__ = "institution_days"
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    deposits_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))  # cash received
+    deposits_count: Mapped[int] = mapped_column(Integer, default=0)
+    enrollments_paid: Mapped[int] = mapped_column(Integer, default=0)
+    enrollments_discounted: Mapped[int] = mapped_column(Integer, default=0)  # paid < 70% of list
+    lessons_consumed: Mapped[int] = mapped_column(Integer, default=0)
+    refund_requests: Mapped[int] = mapped_column(Integer, default=0)
+    complaints: Mapped[int] = mapped_column(Integer, default=0)
+    prepaid_delta: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))  # owed to parents
+
+
+COUNTERS = (
+    "deposits_count",
+    "enrollments_paid",
+    "enrollments_discounted",
+    "lessons_consumed",
+    "refund_requests",
+    "complaints",
+)
+AMOUNTS = ("deposits_amount", "prepaid_delta")
+
+
+def bump(session: Session, *, institution_id: str, at: datetime, **deltas: int | Decimal) -> None:
+    """Add `deltas` to the institution's row for the Beijing day of `at` (an upsert)."""
+    unknown = set(deltas) - set(COUNTERS) - set(AMOUNTS)
+    if unknown:
+        raise KeyError(f"unknown rollup fields {unknown}")
+    values: dict[str, object] = {c: 0 for c in COUNTERS} | {a: Decimal("0") for a in AMOUNTS}
+    values.update(deltas)
+    values |= {"institution_id": institution_id, "day": local_date(at)}
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(InstitutionDay).values(**values)
+    table = InstitutionDay.__table__
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["institution_id", "day"],
+        set_={k: table.c[k] + stmt.excluded[k] for k in deltas},
+    )
+    session.execute(stmt)
