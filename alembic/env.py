@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+from alembic import context
 from sqlalchemy import pool
 
 import service.models  # noqa: F401  (registers every table on Base.metadata)
-from alembic import context
 from ledger.schema import metadata as ledger_metadata
 from service.db import Base, make_engine, normalise_url
 

@@ -22,10 +22,13 @@ def _sessions() -> Any:
 
 def _migrate() -> None:
     from service import reference
-    from service.migrate import upgrade
+    from service.migrate import migration_lock, upgrade
 
-    upgrade(get_settings().database_url)
-    run_in_transaction(_sessions(), lambda s: reference.load(s, now=clock.utcnow()))
+    settings = get_settings()
+    # Several processes (api replicas, the scheduler) may start at once: one migrates at a time.
+    with migration_lock(settings.database_url):
+        upgrade(settings.database_url)
+        run_in_transaction(_sessions(), lambda s: reference.load(s, now=clock.utcnow()))
 
 
 def _in_tx(work: Callable[[Session], Any]) -> Any:

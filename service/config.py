@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     secret_key: str = PLACEHOLDER_SECRET
     log_level: str = "INFO"
     scheduler_enabled: bool = True
+    scheduler_tick_seconds: int | None = None  # if set, every job runs at this interval
     # Bank instruction delivery: per-attempt timeout and the retry budget.
     bank_timeout_seconds: float = 5.0
     bank_max_attempts: int = 5
@@ -32,7 +33,8 @@ class Settings(BaseSettings):
     signature_window_seconds: int = 300
     idempotency_retention_days: int = 7
     parent_session_hours: int = 12
-    parent_max_failed_attempts: int = 5
+    parent_max_failed_attempts: int = 5  # per enrollment
+    parent_max_failed_per_client: int = 20  # per client address (a school's NAT serves many)
     parent_lockout_minutes: int = 15
 
     @model_validator(mode="after")

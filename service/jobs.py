@@ -9,6 +9,8 @@ is the leader; on SQLite there is only one process.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ JobFn = Callable[[Session, datetime, Settings], dict[str, Any]]
 # Runs after the job's transaction committed (e.g. pushing the instructions it made).
 AfterFn = Callable[[sessionmaker[Session], Settings, Callable[[], datetime]], dict[str, Any]]
 LEADER_LOCK_KEY = 0x7467_6A6F_6273  # "tgjobs"
+RUNNER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,11 @@ def run_job(
         raise DomainError("unknown_job", f"no job {name!r}; jobs: {', '.join(sorted(REGISTRY))}")
     run_id = new_id("run")
     with session_scope(sessions) as s:
-        s.add(JobRun(id=run_id, name=name, as_of=as_of, started_at=now, outcome="running"))
+        s.add(
+            JobRun(
+                id=run_id, name=name, as_of=as_of, started_at=now, outcome="running", runner=RUNNER
+            )
+        )
     try:
         with session_scope(sessions) as s:
             summary = job.fn(s, as_of, settings)
@@ -126,9 +133,9 @@ class Leader:
                 return True
             except Exception:
                 self.conn = None
-        conn = self.engine.connect()
+        # Autocommit: the lock is the session's, and no transaction should stay open with it.
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY}).scalar()
-        conn.commit()
         if got:
             self.conn = conn
             return True
@@ -167,8 +174,14 @@ def start_scheduler(
             log.exception("job %s failed", name)
 
     for job in REGISTRY.values():
+        # A tick setting runs every job on one short interval (demos and the scheduler test).
+        trigger = (
+            {"trigger": "interval", "seconds": settings.scheduler_tick_seconds}
+            if settings.scheduler_tick_seconds
+            else job.trigger
+        )
         scheduler.add_job(
-            tick, args=[job.name], id=job.name, max_instances=1, coalesce=True, **job.trigger
+            tick, args=[job.name], id=job.name, max_instances=1, coalesce=True, **trigger
         )
     scheduler.start()
     return scheduler

@@ -20,5 +20,6 @@ class JobRun(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     outcome: Mapped[str] = mapped_column(String(16))  # running | ok | failed
+    runner: Mapped[str | None] = mapped_column(String(80), nullable=True)  # host:pid that ran it
     summary: Mapped[Any] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

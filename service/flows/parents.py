@@ -40,7 +40,8 @@ def open_session(
     answer is 429 whatever the code."""
     keys = [f"enrollment:{enrollment_id}"[:120], f"client:{client}"[:120]]
     rows = [_throttle(session, k, now, settings) for k in keys]
-    if any(r.failures >= settings.parent_max_failed_attempts for r in rows):
+    limits = (settings.parent_max_failed_attempts, settings.parent_max_failed_per_client)
+    if any(r.failures >= limit for r, limit in zip(rows, limits, strict=True)):
         raise DomainError(
             "too_many_attempts",
             f"too many failed attempts; try again in {settings.parent_lockout_minutes} minutes",

@@ -44,7 +44,12 @@ IndicatorFn = Callable[[Facts, Context, Cfg], Indicator | None]
 
 
 def _ratio(a: Decimal, b: Decimal) -> Decimal:
-    return (a / b).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if b else Decimal("0")
+    """Exact: thresholds are judged on this; only the reported value is rounded."""
+    return a / b if b else Decimal("0")
+
+
+def _shown(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def refund_failed(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
@@ -96,7 +101,7 @@ def refund_velocity(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
     ratio = _ratio(rate, baseline)
     if ratio < dec(c["threshold"]):
         return None
-    return Indicator("refund_velocity", str(ratio), str(c["threshold"]), c["weight"], c["floor"])
+    return Indicator("refund_velocity", _shown(ratio), str(c["threshold"]), c["weight"], c["floor"])
 
 
 def prepay_surge(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
@@ -105,13 +110,15 @@ def prepay_surge(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
         return None
     trailing = f.total("deposits_amount", ctx.as_of, c["baseline_days"], offset=c["window_days"])
     fortnight = trailing * c["window_days"] / c["baseline_days"]
-    ratio = _ratio(recent, fortnight) if fortnight > 0 else Decimal("99")
+    if fortnight <= 0:  # no history to surge against (a new institution)
+        return None
+    ratio = _ratio(recent, fortnight)
     if ratio < dec(c["threshold"]):
         return None
     high = ratio >= dec(c["high_threshold"])
     return Indicator(
         "prepay_surge",
-        str(ratio),
+        _shown(ratio),
         str(c["threshold"]),
         c["high_weight"] if high else c["weight"],
         c["high_floor"] if high else c["floor"],
@@ -127,7 +134,7 @@ def deep_discount(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
     )
     if share <= dec(c["threshold"]):
         return None
-    return Indicator("deep_discount", str(share), str(c["threshold"]), c["weight"], c["floor"])
+    return Indicator("deep_discount", _shown(share), str(c["threshold"]), c["weight"], c["floor"])
 
 
 def off_platform(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
@@ -172,7 +179,7 @@ def complaint_surge(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
         return None
     return Indicator(
         "complaint_surge",
-        str(ratio),
+        _shown(ratio),
         str(c["threshold"]),
         c["weight"],
         c["floor"],

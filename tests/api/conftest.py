@@ -19,3 +19,7 @@ def client(engine: Engine, settings: Settings) -> Iterator[TestClient]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+# After `bearer` exists: the money-flow world fixture, for every API test module.
+from tests.api.test_flows import world  # noqa: E402, F401

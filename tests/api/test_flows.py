@@ -402,16 +402,43 @@ def test_frozen_institution(world: World) -> None:
 
 
 def test_parent_sessions_throttled(world: World) -> None:
+    import uuid
+
+    # A client address of its own, so that this test's failures lock out nobody else's.
+    guesser = TestClient(world.client.app, client=(f"10.{uuid.uuid4().int % 250}.0.1", 5000))
+
+    def login(enrollment: dict[str, Any], code: str) -> Any:
+        return guesser.post(
+            "/api/v1/parent/sessions", json={"enrollment_id": enrollment["id"], "access_code": code}
+        )
+
     e = world.enroll()
     for _ in range(5):
-        r = world.client.post(
-            "/api/v1/parent/sessions", json={"enrollment_id": e["id"], "access_code": "WRONG"}
-        )
-        assert_problem(r, 401, "invalid_access_code")
-    r = world.client.post(
-        "/api/v1/parent/sessions", json={"enrollment_id": e["id"], "access_code": e["access_code"]}
+        assert_problem(login(e, "WRONG"), 401, "invalid_access_code")
+    assert_problem(login(e, e["access_code"]), 429, "too_many_attempts")
+    # The same enrollment from another address is still locked; another enrollment is not.
+    assert (
+        world.client.post(
+            "/api/v1/parent/sessions",
+            json={"enrollment_id": e["id"], "access_code": e["access_code"]},
+        ).status_code
+        == 429
     )
-    assert_problem(r, 429, "too_many_attempts")
+    others = [world.enroll() for _ in range(3)]
+    assert login(others[0], others[0]["access_code"]).status_code == 201
+    # Per address: 20 failures over many enrollments lock the address out.
+    for other in others:  # 5 failures so far + 3 × 5 = 20
+        for _ in range(5):
+            assert_problem(login(other, "WRONG"), 401, "invalid_access_code")
+    fresh = world.enroll()
+    assert_problem(login(fresh, fresh["access_code"]), 429, "too_many_attempts")
+    assert (
+        world.client.post(
+            "/api/v1/parent/sessions",
+            json={"enrollment_id": fresh["id"], "access_code": fresh["access_code"]},
+        ).status_code
+        == 201
+    )
 
 
 def test_statement_breaks(world: World) -> None:

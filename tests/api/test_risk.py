@@ -1,0 +1,146 @@
+"""Risk through the API: sweeps at an instant, alerts' lifecycle, as_of, freezes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.api.conftest import bearer
+from tests.api.test_flows import START, World
+from tests.api.test_plumbing import assert_problem
+
+
+def sweep(w: World, at) -> dict:
+    r = w.client.post("/api/v1/risk/sweeps", headers=bearer(w.reg), json={"as_of": at.isoformat()})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def level(w: World) -> dict:
+    return w.client.get(f"/api/v1/institutions/{w.inst_id}", headers=bearer(w.reg)).json()["risk"]
+
+
+def my_alerts(w: World, status: str | None = None) -> list[dict]:
+    q = f"?status={status}&limit=500" if status else "?limit=500"
+    items = w.client.get(f"/api/v1/risk/alerts{q}", headers=bearer(w.reg)).json()["items"]
+    return [a for a in items if a["institution_id"] == w.inst_id]
+
+
+def request_refund(w: World) -> dict:
+    e = w.enroll(lessons=2, amount="40.00")
+    w.pay(e)
+    r = w.client.post("/api/v1/parent/refunds", headers=w.parent(e), json={"reason": "x"})
+    assert r.status_code == 201
+    return r.json()
+
+
+def test_alert_lifecycle_and_as_of(world: World) -> None:
+    world.clock.now = START + timedelta(hours=1)
+    refund = request_refund(world)
+    # Before respond_by the unanswered refund is not yet a sign.
+    out = sweep(world, START + timedelta(days=1))
+    assert out["institutions_evaluated"] >= 1 and level(world)["level"] == "low"
+    # After respond_by: at least medium, with the refund as evidence, and an alert.
+    sweep(world, START + timedelta(days=6))
+    risk = level(world)
+    assert risk["level"] == "medium"
+    overdue = next(i for i in risk["indicators"] if i["code"] == "refund_overdue")
+    assert overdue["evidence"] == [refund["id"]] and overdue["threshold"] == "1"
+    (alert,) = my_alerts(world, "open")
+    assert alert["level"] == "medium" and alert["indicators"][0]["code"] == "refund_overdue"
+    # as_of looks only at what was known then: a sweep back in time sees nothing.
+    sweep(world, START + timedelta(minutes=30))
+    history = world.client.get(
+        f"/api/v1/institutions/{world.inst_id}/risk-history", headers=bearer(world.reg)
+    ).json()["items"]
+    assert [h["level"] for h in history] == ["low", "low", "medium"]
+    # Acknowledge, resolve; the same level again does not reopen it.
+    ack = world.client.post(
+        f"/api/v1/risk/alerts/{alert['id']}/acknowledge",
+        headers=bearer(world.reg),
+        json={"note": "called the school"},
+    )
+    assert ack.json()["status"] == "acknowledged"
+    assert_problem(
+        world.client.post(
+            f"/api/v1/risk/alerts/{alert['id']}/acknowledge",
+            headers=bearer(world.reg),
+            json={"note": "again"},
+        ),
+        409,
+        "invalid_state",
+    )
+    world.client.post(
+        f"/api/v1/risk/alerts/{alert['id']}/resolve",
+        headers=bearer(world.reg),
+        json={"note": "refund scheduled"},
+    )
+    sweep(world, START + timedelta(days=7))
+    assert my_alerts(world, "open") == []
+    # It rises again: a failed refund makes it critical and a new alert opens.
+    world.job("refund_escalation", START + timedelta(days=7))
+    ins = next(i for i in world.pending() if i["kind"] == "refund")
+    world.clock.now = START + timedelta(days=7, hours=1)
+    world.result(ins["id"], "rejected", "FAIL-1")
+    out = sweep(world, START + timedelta(days=8))
+    (again,) = my_alerts(world, "open")
+    assert again["level"] == "critical" and again["id"] != alert["id"]
+    assert out["alerts_opened"] >= 1
+    assert {i["code"] for i in again["indicators"]} >= {"refund_failed", "refund_overdue"}
+    # Never two open: another sweep at a higher instant keeps the one alert.
+    sweep(world, START + timedelta(days=9))
+    assert len(my_alerts(world, "open")) == 1
+
+
+def test_auto_freeze_on_critical(world: World) -> None:
+    world.client.post(
+        "/api/v1/region-settings",
+        headers=bearer(world.reg),
+        json={"region_code": "220102", "key": "auto_freeze_on_critical", "value": True},
+    )
+    e = world.enroll(lessons=2, amount="40.00")
+    world.pay(e)
+    day = START.date().isoformat()
+    world.signed(
+        "POST",
+        "/api/v1/bank/statements",
+        {
+            "account_no": world.escrow,
+            "statement_date": day,
+            "opening_balance": "0",
+            "closing_balance": "0.00",
+            "transactions": [
+                {
+                    "bank_txn_id": f"T{world.inst_id[-8:]}1",
+                    "direction": "credit",
+                    "amount": "40.00",
+                    "booked_at": START.isoformat(),
+                },
+                {
+                    "bank_txn_id": "GONE",
+                    "direction": "debit",
+                    "amount": "40.00",
+                    "booked_at": START.isoformat(),
+                },
+            ],
+        },
+    )
+    sweep(world, START + timedelta(hours=2))
+    inst = world.client.get(
+        f"/api/v1/institutions/{world.inst_id}", headers=bearer(world.reg)
+    ).json()
+    assert inst["risk"]["level"] == "critical" and inst["status"] == "frozen"
+    assert {i["code"] for i in inst["risk"]["indicators"]} >= {"escrow_shortfall"}
+    world.clock.now = START + timedelta(days=8)
+    assert world.job("release_batch")["frozen_skipped"] >= 1
+
+
+def test_risk_level_filter(world: World) -> None:
+    sweep(world, START)
+    low = world.client.get(
+        "/api/v1/institutions?risk_level=low&limit=500", headers=bearer(world.reg)
+    ).json()
+    assert world.inst_id in {i["id"] for i in low["items"]}
+    high = world.client.get(
+        "/api/v1/institutions?risk_level=critical&limit=500", headers=bearer(world.reg)
+    ).json()
+    assert world.inst_id not in {i["id"] for i in high["items"]}
