@@ -181,6 +181,69 @@ def cmd_bank_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scratch_database(url: str | None) -> tuple[str, Any]:
+    """The given database, or a temporary SQLite file removed afterwards."""
+    import tempfile
+
+    if url:
+        return url, None
+    tmp = tempfile.TemporaryDirectory(prefix="tuitionguard-")
+    return f"sqlite:///{tmp.name}/backtest.db", tmp
+
+
+def _prepared(url: str) -> tuple[Any, Any]:
+    from service import reference
+    from service.config import Settings
+    from service.migrate import upgrade
+
+    upgrade(url)
+    sessions = make_sessionmaker(make_engine(url))
+    run_in_transaction(sessions, lambda s: reference.load(s, now=clock.utcnow()))
+    secret = get_settings().secret_key
+    return sessions, Settings(database_url=url, secret_key=secret, environment="development")
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from service.risk.backtest import Replay
+
+    url, tmp = _scratch_database(args.database)
+    try:
+        sessions, settings = _prepared(url)
+        with (
+            open(args.events, encoding="utf-8") as src,
+            open(args.out, "w", encoding="utf-8") as out,
+        ):
+            summary = Replay(
+                sessions, settings, out, default_statements=not args.no_default_statements
+            ).run(src)
+        print(json.dumps({"summary": summary}))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from service.risk.simulate import simulate
+
+    url, tmp = _scratch_database(args.database)
+    try:
+        sessions, settings = _prepared(url)
+        report = simulate(
+            sessions,
+            settings,
+            institutions=args.institutions,
+            days=args.days,
+            seed=args.seed,
+            events_path=args.events,
+        )
+        print(json.dumps(report, indent=2))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tuitionguard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -233,6 +296,29 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--duplicate-callbacks", action="store_true")
     sim.add_argument("--shuffle-callbacks", action="store_true")
     sim.set_defaults(fn=cmd_bank_sim)
+
+    bt = sub.add_parser(
+        "backtest", help="replay a recorded history (BACKTEST.md) and write daily levels"
+    )
+    bt.add_argument("events")
+    bt.add_argument("--out", required=True)
+    bt.add_argument(
+        "--database", default=None, help="keep the replay in this database (default: temporary)"
+    )
+    bt.add_argument("--no-default-statements", action="store_true")
+    bt.set_defaults(fn=cmd_backtest)
+
+    sm = sub.add_parser(
+        "simulate", help="simulate a region with failing institutions; print detection metrics"
+    )
+    sm.add_argument("--institutions", type=int, default=100)
+    sm.add_argument("--days", type=int, default=180)
+    sm.add_argument("--seed", type=int, default=7)
+    sm.add_argument(
+        "--events", default=None, help="also write the synthetic history here (BACKTEST.md format)"
+    )
+    sm.add_argument("--database", default=None)
+    sm.set_defaults(fn=cmd_simulate)
 
     prices = sub.add_parser("prices", help="guidance prices").add_subparsers(
         dest="action", required=True

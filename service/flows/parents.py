@@ -76,17 +76,23 @@ def by_token(session: Session, token: str, now: datetime) -> Enrollment | None:
 
 
 def complain(
-    session: Session, *, enrollment: Enrollment, category: str, text: str, now: datetime
+    session: Session,
+    *,
+    institution_id: str,
+    enrollment_id: str | None,
+    category: str,
+    text: str,
+    now: datetime,
 ) -> Complaint:
     c = Complaint(
         id=new_id("cmp"),
-        institution_id=enrollment.institution_id,
-        enrollment_id=enrollment.id,
+        institution_id=institution_id,
+        enrollment_id=enrollment_id,
         category=category,
         text=text,
         created_at=now,
     )
     session.add(c)
-    rollups.bump(session, institution_id=enrollment.institution_id, at=now, complaints=1)
+    rollups.bump(session, institution_id=institution_id, at=now, complaints=1)
     session.flush()
     return c

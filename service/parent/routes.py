@@ -124,5 +124,12 @@ def dispute(
 
 @router.post("/complaints", status_code=201)
 def complain(body: ComplaintBody, e: ParentDep, session: SessionDep, now: NowDep) -> dict[str, Any]:
-    c = parents.complain(session, enrollment=e, category=body.category, text=body.text, now=now)
+    c = parents.complain(
+        session,
+        institution_id=e.institution_id,
+        enrollment_id=e.id,
+        category=body.category,
+        text=body.text,
+        now=now,
+    )
     return {"id": c.id}

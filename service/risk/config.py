@@ -53,7 +53,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "floor": "high",
     },
     "consumption_pace": {"window_days": 30, "threshold": 1, "weight": 30, "floor": "high"},
-    "consumption_stall": {"window_days": 14, "threshold": 14, "weight": 15, "floor": "medium"},
+    "consumption_stall": {
+        "window_days": 14,
+        "threshold": 14,
+        "min_sessions": 3,
+        "min_days": 7,
+        "weight": 15,
+        "floor": "medium",
+    },
     "complaint_surge": {
         "window_days": 14,
         "baseline_days": 90,

@@ -61,6 +61,7 @@ class Facts:
     recent_complaints: list[str] = field(default_factory=list)
     pace_violations: list[str] = field(default_factory=list)
     sessions_scheduled_recent: int = 0
+    oldest_recent_session: datetime | None = None
     last_statement_at: datetime | None = None
     ever_deposited: bool = False
     reserve: Decimal = ZERO
@@ -267,8 +268,8 @@ def gather(
         facts[inst_id].pace_violations.append(enr_id)
 
     # Sessions bought and scheduled in the last 14 days (for a stall), excluding refunded ones.
-    for inst_id, n in session.execute(
-        select(Enrollment.institution_id, func.count())
+    for inst_id, n, oldest in session.execute(
+        select(Enrollment.institution_id, func.count(), func.min(CourseSession.starts_at))
         .join(
             CourseSession,
             and_(
@@ -286,6 +287,7 @@ def gather(
         .group_by(Enrollment.institution_id)
     ):
         facts[inst_id].sessions_scheduled_recent = int(n)
+        facts[inst_id].oldest_recent_session = _aware(oldest)
 
     for k, v in ids(
         session.execute(
@@ -317,3 +319,14 @@ def _reserve_positions(session: Session, facts: dict[str, Facts], as_of: datetim
 
 def k_unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
+
+
+def _aware(value: Any) -> datetime | None:
+    """MIN() over a UTC column comes back naive on SQLite."""
+    from datetime import UTC
+
+    if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -156,7 +156,12 @@ def consumption_pace(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
 
 
 def consumption_stall(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
-    if f.sessions_scheduled_recent == 0:
+    """A week and more of scheduled lessons (at least `min_sessions`) and none reported in
+    the window: teaching has stopped, or the lessons are no longer reported."""
+    oldest = f.oldest_recent_session
+    if f.sessions_scheduled_recent < c["min_sessions"] or oldest is None:
+        return None
+    if oldest > ctx.as_of - timedelta(days=c["min_days"]):
         return None
     lessons = f.total("lessons_consumed", ctx.as_of, c["window_days"])
     if lessons > 0:

@@ -105,15 +105,33 @@ def test_consumption_pace() -> None:
 
 
 def test_consumption_stall() -> None:
+    week_ago = AS_OF - timedelta(days=7)
     assert not fired("consumption_stall", facts(sessions_scheduled_recent=0))
-    assert fired("consumption_stall", facts(sessions_scheduled_recent=5))
+    assert fired(
+        "consumption_stall", facts(sessions_scheduled_recent=3, oldest_recent_session=week_ago)
+    )
+    assert not fired(
+        "consumption_stall", facts(sessions_scheduled_recent=2, oldest_recent_session=week_ago)
+    )
     assert not fired(
         "consumption_stall",
-        facts(sessions_scheduled_recent=5, days={day(13): Day(lessons_consumed=1)}),
+        facts(sessions_scheduled_recent=5, oldest_recent_session=week_ago + timedelta(minutes=1)),
+    )
+    assert not fired(
+        "consumption_stall",
+        facts(
+            sessions_scheduled_recent=5,
+            oldest_recent_session=week_ago,
+            days={day(13): Day(lessons_consumed=1)},
+        ),
     )
     assert fired(
         "consumption_stall",
-        facts(sessions_scheduled_recent=5, days={day(14): Day(lessons_consumed=1)}),
+        facts(
+            sessions_scheduled_recent=5,
+            oldest_recent_session=week_ago,
+            days={day(14): Day(lessons_consumed=1)},
+        ),
     )
 
 
