@@ -83,13 +83,23 @@ def find_account(conn: Connection, *, ledger: str, kind: str, owner: str) -> Acc
 
 
 def accounts_of(
-    conn: Connection, *, ledgers: Sequence[str] | None = None, owner: str | None = None
+    conn: Connection,
+    *,
+    ledgers: Sequence[str] | None = None,
+    owner: str | None = None,
+    kinds: Sequence[str] | None = None,
+    owners: Sequence[str] | None = None,
 ) -> list[Account]:
+    """Accounts matching every filter given, in id order."""
     stmt = select(accounts).order_by(accounts.c.id)
     if ledgers is not None:
         stmt = stmt.where(accounts.c.ledger.in_(list(ledgers)))
     if owner is not None:
         stmt = stmt.where(accounts.c.owner == owner)
+    if kinds is not None:
+        stmt = stmt.where(accounts.c.kind.in_(list(kinds)))
+    if owners is not None:
+        stmt = stmt.where(accounts.c.owner.in_(list(owners)))
     return [Account.from_row(r) for r in conn.execute(stmt)]
 
 

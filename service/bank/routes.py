@@ -45,25 +45,16 @@ def post_deposits(
     """Up to 1,000 deposits in one transaction. Each gets the answer it would get alone; a
     deposit refused on its own (foreign account, conflicting replay) is reported in its slot
     and changes nothing."""
+    outcomes = deposits.receive_many(
+        session, bank=bank, items=[_deposit_in(d) for d in body.deposits], now=now
+    )
     results: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for i, item in enumerate(body.deposits):
-        if item.bank_txn_id in seen and body.deposits[seen[item.bank_txn_id]] != item:
-            results.append(
-                {
-                    "status": "error",
-                    "code": "idempotency_conflict",
-                    "detail": f"bank_txn_id {item.bank_txn_id} twice with different content",
-                }
-            )
-            continue
-        seen.setdefault(item.bank_txn_id, i)
-        try:
-            status, out = deposits.receive(session, bank=bank, data=_deposit_in(item), now=now)
-        except DomainError as exc:
-            results.append({"status": "error", "code": exc.code, "detail": exc.detail})
-            continue
-        results.append({**out, "http_status": status})
+    for outcome in outcomes:
+        if isinstance(outcome, DomainError):
+            results.append({"status": "error", "code": outcome.code, "detail": outcome.detail})
+        else:
+            status, out = outcome
+            results.append({**out, "http_status": status})
     return {"results": results}
 
 

@@ -50,117 +50,233 @@ class DepositIn:
 
 def answer(d: Deposit) -> tuple[int, dict[str, Any]]:
     """The bank's answer for a deposit: 201 posted, or 202 suspense with its reason."""
-    if d.status == "suspense" or (d.status in ("matched", "returning", "returned") and d.reason):
+    if d.reason:
         return 202, {"status": "suspense", "reason": d.reason, "deposit_id": d.id}
     return 201, {"status": "posted", "enrollment_id": d.enrollment_id, "deposit_id": d.id}
+
+
+Outcome = tuple[int, dict[str, Any]] | DomainError
 
 
 def receive(
     session: Session, *, bank: Bank, data: DepositIn, now: datetime
 ) -> tuple[int, dict[str, Any]]:
-    existing = session.scalar(
-        select(Deposit).where(Deposit.bank_id == bank.id, Deposit.bank_txn_id == data.bank_txn_id)
-    )
-    if existing is not None:
-        if existing.request_hash != data.digest():
-            raise DomainError(
-                "idempotency_conflict",
-                f"bank_txn_id {data.bank_txn_id} was reported with other content",
+    outcome = receive_many(session, bank=bank, items=[data], now=now)[0]
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+def receive_many(
+    session: Session, *, bank: Bank, items: list[DepositIn], now: datetime
+) -> list[Outcome]:
+    """Deposits in bulk, in one transaction: a few set-based reads, one ledger call for all the
+    transfers, bulk writes. Each item gets the answer it would get alone; an item refused on
+    its own (foreign account, conflicting replay) changes nothing."""
+    out: list[Outcome | None] = [None] * len(items)
+    existing = {
+        d.bank_txn_id: d
+        for d in session.scalars(
+            select(Deposit).where(
+                Deposit.bank_id == bank.id, Deposit.bank_txn_id.in_({i.bank_txn_id for i in items})
             )
-        return answer(existing)
-    inst = session.scalar(
+        )
+    }
+    accounts = {i.account_no for i in items}
+    insts: dict[str, Institution] = {}
+    for inst in session.scalars(
         select(Institution).where(
             Institution.bank_id == bank.id,
             or_(
-                Institution.escrow_account_no == data.account_no,
-                Institution.reserve_account_no == data.account_no,
+                Institution.escrow_account_no.in_(accounts),
+                Institution.reserve_account_no.in_(accounts),
             ),
         )
-    )
-    if inst is None:
-        raise DomainError(
-            "foreign_account", f"account {data.account_no} is not supervised at this bank"
+    ):
+        insts[inst.escrow_account_no] = inst
+        if inst.reserve_account_no:
+            insts[inst.reserve_account_no] = inst
+    refs = {i.payment_reference for i in items}
+    by_ref = {
+        e.payment_reference: e
+        for e in session.scalars(
+            select(Enrollment)
+            .where(Enrollment.payment_reference.in_(refs))
+            .order_by(Enrollment.id)
+            .with_for_update()
         )
-    deposit = Deposit(
-        id=new_id("dep"),
-        bank_id=bank.id,
-        bank_txn_id=data.bank_txn_id,
-        request_hash=data.digest(),
-        account_no=data.account_no,
-        institution_id=inst.id,
-        payment_reference=data.payment_reference,
-        amount=data.amount,
-        paid_at=data.paid_at,
-        received_at=now,
-        status="posted",
-        reason=None,
-        enrollment_id=None,
-        target="reserve" if data.account_no == inst.reserve_account_no else "escrow",
-    )
-    session.add(deposit)
-    conn = session.connection()
-    key = f"deposit:{bank.id}:{data.bank_txn_id}"
-    if deposit.target == "escrow":
-        rollups.bump(
-            session, institution_id=inst.id, at=now, deposits_amount=data.amount, deposits_count=1
+    }
+    fresh: dict[str, tuple[int, Deposit]] = {}
+    new_deposits: list[Deposit] = []
+    for n, item in enumerate(items):
+        seen = existing.get(item.bank_txn_id) or (
+            fresh[item.bank_txn_id][1] if item.bank_txn_id in fresh else None
         )
-    if deposit.target == "reserve":
-        ledger.transfer(
-            conn,
-            debit=chart.institution_account(conn, inst.id, "reserve_cash").id,
-            credit=chart.institution_account(conn, inst.id, "reserve").id,
-            amount=data.amount,
-            code="reserve_deposit",
-            at=now,
-            reference=f"deposit:{deposit.id}",
-            idempotency_key=key,
+        if seen is not None:
+            out[n] = (
+                answer(seen)
+                if seen.request_hash == item.digest()
+                else DomainError(
+                    "idempotency_conflict",
+                    f"bank_txn_id {item.bank_txn_id} was reported with other content",
+                )
+            )
+            continue
+        inst = insts.get(item.account_no)
+        if inst is None:
+            out[n] = DomainError(
+                "foreign_account", f"account {item.account_no} is not supervised at this bank"
+            )
+            continue
+        d = Deposit(
+            id=new_id("dep"),
+            bank_id=bank.id,
+            bank_txn_id=item.bank_txn_id,
+            request_hash=item.digest(),
+            account_no=item.account_no,
+            institution_id=inst.id,
+            payment_reference=item.payment_reference,
+            amount=item.amount,
+            paid_at=item.paid_at,
+            received_at=now,
+            status="posted",
+            reason=None,
+            enrollment_id=None,
+            target="reserve" if item.account_no == inst.reserve_account_no else "escrow",
         )
-        session.flush()
-        return answer(deposit)
+        if d.target == "escrow":
+            e = by_ref.get(item.payment_reference)
+            if inst.status == "frozen":
+                d.reason = "institution_frozen"
+            elif e is None or e.institution_id != inst.id:
+                d.reason = "unknown_reference"
+            elif e.status != "awaiting_payment" or item.amount != e.amount_due:
+                d.reason = "amount_mismatch"
+            else:
+                d.enrollment_id = e.id
+                e.status = "active"  # claimed now, so a second payment in the batch is a mismatch
+            d.status = "suspense" if d.reason else "posted"
+        fresh[item.bank_txn_id] = (n, d)
+        new_deposits.append(d)
+    if new_deposits:
+        _post(session, bank=bank, deposits=new_deposits, enrollments=by_ref, insts=insts, now=now)
+    for n, d in fresh.values():
+        out[n] = answer(d)
+    for n, item in enumerate(items):  # replays of items first seen in this batch
+        if out[n] is None:
+            seen = fresh[item.bank_txn_id][1]
+            out[n] = (
+                answer(seen)
+                if seen.request_hash == item.digest()
+                else DomainError(
+                    "idempotency_conflict",
+                    f"bank_txn_id {item.bank_txn_id} twice with different content",
+                )
+            )
+    return [o for o in out if o is not None]
 
-    enrollment = session.scalar(
-        select(Enrollment)
-        .where(
-            Enrollment.payment_reference == data.payment_reference,
-            Enrollment.institution_id == inst.id,
+
+def _post(
+    session: Session,
+    *,
+    bank: Bank,
+    deposits: list[Deposit],
+    enrollments: dict[str, Enrollment],
+    insts: dict[str, Institution],
+    now: datetime,
+) -> None:
+    conn = session.connection()
+    ledgers = sorted({d.institution_id for d in deposits})
+    acct: dict[tuple[str, str], str] = {}
+    for a in ledger.accounts_of(
+        conn, ledgers=ledgers, kinds=("escrow_cash", "suspense", "reserve_cash", "reserve")
+    ):
+        acct[(a.ledger, a.kind)] = a.id
+    funded = {d.enrollment_id for d in deposits if d.enrollment_id}
+    prepaid = {
+        a.owner: a.id
+        for a in ledger.accounts_of(
+            conn, ledgers=ledgers, kinds=("prepaid",), owners=sorted(i for i in funded if i)
         )
-        .with_for_update()
-    )
-    reason = None
-    if inst.status == "frozen":
-        reason = "institution_frozen"
-    elif enrollment is None:
-        reason = "unknown_reference"
-    elif enrollment.status != "awaiting_payment" or data.amount != enrollment.amount_due:
-        reason = "amount_mismatch"
-    escrow = chart.institution_account(conn, inst.id, "escrow_cash")
-    if reason is not None:
-        deposit.status, deposit.reason = "suspense", reason
-        ledger.transfer(
-            conn,
-            debit=escrow.id,
-            credit=chart.institution_account(conn, inst.id, "suspense").id,
-            amount=data.amount,
-            code="deposit",
-            at=now,
-            reference=f"deposit:{deposit.id}",
-            idempotency_key=key,
+    }
+    ops: list[ledger.Operation] = []
+    for d in deposits:
+        key = f"deposit:{bank.id}:{d.bank_txn_id}"
+        ref = f"deposit:{d.id}"
+        lg = d.institution_id
+        if d.target == "reserve":
+            ops.append(
+                ledger.NewTransfer(
+                    acct[(lg, "reserve_cash")],
+                    acct[(lg, "reserve")],
+                    d.amount,
+                    "reserve_deposit",
+                    reference=ref,
+                    idempotency_key=key,
+                )
+            )
+        elif d.reason:
+            ops.append(
+                ledger.NewTransfer(
+                    acct[(lg, "escrow_cash")],
+                    acct[(lg, "suspense")],
+                    d.amount,
+                    "deposit",
+                    reference=ref,
+                    idempotency_key=key,
+                )
+            )
+        else:
+            assert d.enrollment_id is not None
+            account = (
+                prepaid.get(d.enrollment_id)
+                or chart.prepaid_account(conn, lg, d.enrollment_id, at=now).id
+            )
+            ops.append(
+                ledger.NewTransfer(
+                    acct[(lg, "escrow_cash")],
+                    account,
+                    d.amount,
+                    "deposit",
+                    reference=ref,
+                    idempotency_key=key,
+                )
+            )
+    ledger.apply(conn, ops, at=now)
+    session.add_all(deposits)
+    by_id = {e.id: e for e in enrollments.values()}
+    totals: dict[str, dict[str, Any]] = {}
+    for d in deposits:
+        t = totals.setdefault(
+            d.institution_id,
+            {
+                "deposits_amount": Decimal("0"),
+                "deposits_count": 0,
+                "enrollments_paid": 0,
+                "enrollments_discounted": 0,
+                "prepaid_delta": Decimal("0"),
+            },
         )
-        session.flush()
-        return answer(deposit)
-    assert enrollment is not None
-    fund(
-        session,
-        enrollment=enrollment,
-        amount=data.amount,
-        at=now,
-        debit=escrow.id,
-        reference=f"deposit:{deposit.id}",
-        idempotency_key=key,
-    )
-    deposit.enrollment_id = enrollment.id
+        if d.target != "escrow":
+            continue
+        t["deposits_amount"] += d.amount
+        t["deposits_count"] += 1
+        if d.enrollment_id:
+            e = by_id[d.enrollment_id]
+            e.amount_paid, e.paid_at = d.amount, now
+            _settle(e)
+            t["enrollments_paid"] += 1
+            t["enrollments_discounted"] += int(d.amount < e.list_amount * DEEP_DISCOUNT_SHARE)
+            t["prepaid_delta"] += d.amount
+    for inst_id, t in totals.items():
+        if t["deposits_count"]:
+            rollups.bump(session, institution_id=inst_id, at=now, **t)
     session.flush()
-    return answer(deposit)
+
+
+def _settle(e: Enrollment) -> None:
+    e.status = "active"
+    enrollments.settle_status(e)
 
 
 def fund(
@@ -173,23 +289,22 @@ def fund(
     reference: str,
     idempotency_key: str,
 ) -> None:
+    """Suspense cash matched to its enrollment by a regulator."""
     conn = session.connection()
     prepaid = chart.prepaid_account(conn, enrollment.institution_id, enrollment.id, at=at)
-    code = "deposit" if idempotency_key.startswith("deposit:") else "suspense_match"
     ledger.transfer(
         conn,
         debit=debit,
         credit=prepaid.id,
         amount=amount,
-        code=code,
+        code="suspense_match",
         at=at,
         reference=reference,
         idempotency_key=idempotency_key,
     )
     enrollment.amount_paid = amount
     enrollment.paid_at = at
-    enrollment.status = "active"
-    enrollments.settle_status(enrollment)
+    _settle(enrollment)
     discounted = amount < enrollment.list_amount * DEEP_DISCOUNT_SHARE
     rollups.bump(
         session,

@@ -92,6 +92,10 @@ def create(
     )
     session.add(enrollment)
     session.flush()
+    # The parent's prepaid account exists from the start, so payments never have to open it.
+    from service.flows.chart import prepaid_account
+
+    prepaid_account(session.connection(), institution.id, enrollment.id, at=now)
     return enrollment, code
 
 

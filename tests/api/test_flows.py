@@ -503,3 +503,55 @@ def test_ledger_endpoints(world: World) -> None:
     assert tb["balanced"] is True
     v = world.client.get("/api/v1/ledger/verify", headers=bearer(world.reg)).json()
     assert v["ok"] is True and v["entries_checked"] >= 1, v["problems"]
+
+
+def test_batch_deposits(world: World) -> None:
+    e1, e2, e3 = world.enroll(), world.enroll(), world.enroll()
+
+    def dep(txn: str, ref: str, amount: str, account: str | None = None) -> dict[str, Any]:
+        return {
+            "bank_txn_id": txn,
+            "account_no": account or world.escrow,
+            "payment_reference": ref,
+            "amount": amount,
+            "paid_at": START.isoformat(),
+        }
+
+    batch = [
+        dep("B-1", e1["payment_reference"], "200.00"),
+        dep("B-2", e2["payment_reference"], "150.00"),  # wrong amount
+        dep("B-3", "NOBODY", "10.00"),  # unknown reference
+        dep("B-1", e1["payment_reference"], "200.00"),  # replay inside the batch
+        dep("B-4", e3["payment_reference"], "200.00", account="999"),  # foreign account
+        dep("B-5", e1["payment_reference"], "200.00"),  # pays an enrollment paid above
+        dep("B-3", "NOBODY", "11.00"),  # conflicting replay inside the batch
+    ]
+    r = world.signed("POST", "/api/v1/bank/deposits/batch", {"deposits": batch})
+    assert r.status_code == 200, r.text
+    got = [(x["status"], x.get("reason") or x.get("code")) for x in r.json()["results"]]
+    assert got == [
+        ("posted", None),
+        ("suspense", "amount_mismatch"),
+        ("suspense", "unknown_reference"),
+        ("posted", None),
+        ("error", "foreign_account"),
+        ("suspense", "amount_mismatch"),
+        ("error", "idempotency_conflict"),
+    ]
+    again = world.signed("POST", "/api/v1/bank/deposits/batch", {"deposits": batch})
+    assert [x.get("deposit_id") for x in again.json()["results"]] == [
+        x.get("deposit_id") for x in r.json()["results"]
+    ]
+    b = world.balances()
+    assert (
+        b["prepaid_outstanding"] == "200.00"
+        and b["suspense"] == "360.00"
+        and b["escrow"] == "560.00"
+    )
+    assert_identity(world)
+    assert (
+        world.client.get(f"/api/v1/enrollments/{e1['id']}", headers=bearer(world.key)).json()[
+            "status"
+        ]
+        == "active"
+    )
