@@ -86,3 +86,4 @@ class CourseSession(Base):
 
 
 Index("ix_course_sessions_start", CourseSession.course_id, CourseSession.starts_at)
+Index("ix_course_sessions_when", CourseSession.starts_at)

@@ -150,7 +150,11 @@ def gather(
         facts[k].shortfall.extend(v)
     latest = (
         select(Statement.institution_id, func.max(Statement.received_at).label("at"))
-        .where(Statement.institution_id.in_(scope), Statement.received_at <= as_of)
+        .where(
+            Statement.institution_id.in_(scope),
+            Statement.received_at <= as_of,
+            Statement.received_at > w90,
+        )
         .group_by(Statement.institution_id)
         .subquery()
     )
@@ -190,12 +194,8 @@ def gather(
         .group_by(Enrollment.institution_id)
     ):
         facts[inst_id].active_enrollments = int(n)
-    for inst_id, n in session.execute(
-        select(Deposit.institution_id, func.count())
-        .where(Deposit.institution_id.in_(scope), Deposit.received_at <= as_of)
-        .group_by(Deposit.institution_id)
-    ):
-        facts[inst_id].ever_deposited = n > 0
+    for f in facts.values():  # an escrow account in use: cash came in within the lookback window
+        f.ever_deposited = any(d.deposits_count for d in f.days.values())
 
     for k, v in ids(
         session.execute(

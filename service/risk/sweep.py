@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -42,7 +42,7 @@ def _region_refund_rates(facts: dict[str, Facts], as_of: datetime) -> dict[str, 
 def _previous_levels(session: Session, ids: list[str], as_of: datetime) -> dict[str, str]:
     last = (
         select(RiskEvaluation.institution_id, func.max(RiskEvaluation.as_of).label("at"))
-        .where(RiskEvaluation.as_of < as_of)
+        .where(RiskEvaluation.as_of < as_of, RiskEvaluation.as_of > as_of - timedelta(days=30))
         .group_by(RiskEvaluation.institution_id)
         .subquery()
     )

@@ -1,0 +1,273 @@
+"""Signed deposits through the HTTP API on PostgreSQL, against a trivial signed endpoint.
+
+In one run on a fresh database, with the service as a real process on 127.0.0.1:
+  1. baseline: GET /api/v1/bank/whoami (signature check and one lookup), 32 concurrent clients;
+  2. POST /api/v1/bank/deposits, one deposit per request, 32 concurrent clients;
+  3. POST /api/v1/bank/deposits/batch, 1,000 deposits per request.
+Every deposit matches an enrollment awaiting payment, so each is posted to the ledger.
+
+Run: .venv/bin/python bench/deposits.py [--seconds 10] [--batches 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+
+from bench.common import pct, temporary_pg_database
+from service.db import make_engine, make_sessionmaker, run_in_transaction
+from service.signing import signed_headers
+
+SECRET_KEY = "bench-secret-key-0123456789"  # noqa: S105 - a throw-away database
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str]]]:
+    """A bank, 20 institutions, one course each, and `enrollments` awaiting payment."""
+    from service import reference
+    from service.config import Settings
+    from service.fees.filings import CourseData, file_course
+    from service.flows import enrollments as enr
+    from service.migrate import upgrade
+    from service.registry import institutions
+    from service.registry.credentials import create_bank
+    from service.registry.identifiers import make_credit_code
+    from service.registry.models import Regulator
+    from tests.factories import school_days
+
+    upgrade(url)
+    sessions = make_sessionmaker(make_engine(url))
+    now = datetime.now(UTC)
+    run_in_transaction(sessions, lambda s: reference.load(s, now=now))
+    settings = Settings(environment="test", database_url=url, secret_key=SECRET_KEY)
+
+    def build(s):  # type: ignore[no-untyped-def]
+        bank = create_bank(
+            s, name="bench", code="BENCH", instruction_url=None, secret_key=SECRET_KEY, now=now
+        )
+        reg = Regulator(
+            id="reg_bench", name="bench", region_code="220000", token_hash="x" * 64, created_at=now
+        )
+        s.add(reg)
+        s.flush()
+        out = []
+        insts = []
+        for i in range(20):
+            inst, _ = institutions.register(
+                s,
+                regulator=reg,
+                now=now,
+                data=institutions.NewInstitution(
+                    name=f"bench {i}",
+                    credit_code=make_credit_code("52", "220102", f"BN{i:06d}"),
+                    region_code="220102",
+                    category="subject",
+                    supervision_mode="custody",
+                    bank_id=bank.id,
+                    escrow_account_no=f"BE{i:08d}",
+                    operating_account_no=f"BO{i:08d}",
+                ),
+            )
+            sess = tuple(
+                (datetime.fromisoformat(x["starts_at"]), datetime.fromisoformat(x["ends_at"]))
+                for x in school_days(now.date().isoformat(), 40)
+            )
+            course = file_course(
+                s,
+                institution=inst,
+                now=now,
+                data=CourseData(
+                    "bench",
+                    "math",
+                    "subject",
+                    "junior",
+                    "offline",
+                    20,
+                    45,
+                    40,
+                    Decimal("20.00"),
+                    None,
+                    sess,
+                ),
+            )
+            insts.append((inst, course))
+        for k in range(enrollments):
+            inst, course = insts[k % len(insts)]
+            e, _ = enr.create(
+                s,
+                institution=inst,
+                course_id=course.id,
+                student_ref=f"s{k}",
+                lessons=10,
+                amount=Decimal("200.00"),
+                now=now,
+                settings=settings,
+            )
+            out.append((inst.escrow_account_no, e.payment_reference))
+        return bank.id, bank.credential, out
+
+    return run_in_transaction(sessions, build)
+
+
+async def load(
+    base: str,
+    bank: str,
+    secret: str,
+    requests: list[tuple[str, str, bytes]],
+    clients: int,
+    seconds: float | None,
+) -> tuple[int, list[float], float]:
+    """Send `requests` with `clients` concurrent workers; returns (done, latencies, elapsed)."""
+    latencies: list[float] = []
+    queue = list(reversed(requests))
+    deadline = time.perf_counter() + seconds if seconds else None
+    failures = 0
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal failures
+        while queue and (deadline is None or time.perf_counter() < deadline):
+            method, path, body = queue.pop()
+            headers = signed_headers(
+                secret,
+                bank_id=bank,
+                timestamp=int(time.time()),
+                method=method,
+                path_and_query=path,
+                body=body,
+            )
+            headers["content-type"] = "application/json"
+            t0 = time.perf_counter()
+            r = await client.request(method, base + path, content=body, headers=headers)
+            latencies.append(time.perf_counter() - t0)
+            if r.status_code >= 300:
+                failures += 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(clients)))
+        elapsed = time.perf_counter() - start
+    if failures:
+        raise SystemExit(f"{failures} requests failed")
+    return len(latencies), latencies, elapsed
+
+
+def deposit(txn: str, account: str, ref: str) -> dict[str, str]:
+    return {
+        "bank_txn_id": txn,
+        "account_no": account,
+        "payment_reference": ref,
+        "amount": "200.00",
+        "paid_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def report(label: str, n: int, lat: list[float], elapsed: float, unit: str = "req") -> float:
+    rate = n / elapsed
+    print(
+        f"  {label:<44} {rate:9,.0f} {unit}/s   p50 {pct(lat, 50) * 1000:7.1f} ms   "
+        f"p99 {pct(lat, 99) * 1000:7.1f} ms   ({n:,} in {elapsed:.1f} s)",
+        flush=True,
+    )
+    return rate
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--batches", type=int, default=20)
+    ap.add_argument("--clients", type=int, default=32)
+    args = ap.parse_args()
+    single_budget = 12_000
+    with temporary_pg_database("tg_bench_dep") as url:
+        t0 = time.perf_counter()
+        bank, secret, enrolled = setup(url, single_budget + args.batches * 1000)
+        print(
+            f"setup: {len(enrolled):,} enrollments in {time.perf_counter() - t0:.0f} s", flush=True
+        )
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "ENVIRONMENT": "test",
+            "SECRET_KEY": SECRET_KEY,
+            "SCHEDULER_ENABLED": "false",
+            "LOG_LEVEL": "WARNING",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--no-scheduler"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(base + "/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+            print(
+                f"deposit ingestion on PostgreSQL, {args.clients} concurrent clients, one uvicorn process"
+            )
+            who = [("GET", "/api/v1/bank/whoami", b"")] * 1_000_000
+            n, lat, el = asyncio.run(load(base, bank, secret, who, args.clients, args.seconds))
+            base_rate = report("baseline: signed GET /bank/whoami", n, lat, el)
+            singles = [
+                ("POST", "/api/v1/bank/deposits", json.dumps(deposit(f"S{k}", acct, ref)).encode())
+                for k, (acct, ref) in enumerate(enrolled[:single_budget])
+            ]
+            n, lat, el = asyncio.run(load(base, bank, secret, singles, args.clients, args.seconds))
+            single_rate = report("single deposits (POST /bank/deposits)", n, lat, el)
+            rest = enrolled[single_budget:]
+            batches = [
+                (
+                    "POST",
+                    "/api/v1/bank/deposits/batch",
+                    json.dumps(
+                        {
+                            "deposits": [
+                                deposit(f"B{b}-{k}", acct, ref)
+                                for k, (acct, ref) in enumerate(rest[b * 1000 : (b + 1) * 1000])
+                            ]
+                        }
+                    ).encode(),
+                )
+                for b in range(args.batches)
+            ]
+            n, lat, el = asyncio.run(load(base, bank, secret, batches, 2, None))
+            batch_rate = report(
+                "batches of 1,000 (POST /bank/deposits/batch)", n * 1000, lat, el, "deposit"
+            )
+            print("ratios:")
+            print(
+                f"  single deposits / trivial endpoint   {single_rate / base_rate:6.1%}   (goal >= 30%)"
+            )
+            print(f"  batch deposits/s vs 5,000/s goal     {batch_rate / 5000:6.2f}x")
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
