@@ -104,22 +104,22 @@ def gather(
         return out
 
     day0 = local_date(as_of) - timedelta(days=LOOKBACK_DAYS)
-    for r in session.scalars(
-        select(InstitutionDay).where(
-            InstitutionDay.institution_id.in_(scope),
-            InstitutionDay.day >= day0,
-            InstitutionDay.day <= local_date(as_of),
-        )
+    # Plain rows, not ORM objects: this is the largest read of a sweep (institutions × days).
+    t = InstitutionDay.__table__.c
+    for inst_id, day, *values in session.execute(
+        select(
+            t.institution_id,
+            t.day,
+            t.deposits_amount,
+            t.deposits_count,
+            t.enrollments_paid,
+            t.enrollments_discounted,
+            t.lessons_consumed,
+            t.refund_requests,
+            t.complaints,
+        ).where(t.institution_id.in_(scope), t.day >= day0, t.day <= local_date(as_of))
     ):
-        facts[r.institution_id].days[r.day] = Day(
-            r.deposits_amount,
-            r.deposits_count,
-            r.enrollments_paid,
-            r.enrollments_discounted,
-            r.lessons_consumed,
-            r.refund_requests,
-            r.complaints,
-        )
+        facts[inst_id].days[day] = Day(*values)
     w90 = as_of - timedelta(days=90)
     for k, v in ids(
         session.execute(
