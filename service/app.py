@@ -79,6 +79,7 @@ def create_app(
 
 def _include_routers(app: FastAPI) -> None:
     from service.bank.routes import router as bank_router
+    from service.dashboard.routes import router as dashboard_router
     from service.institution.flows_routes import router as institution_flows_router
     from service.institution.routes import router as institution_router
     from service.parent.routes import router as parent_router
@@ -88,6 +89,7 @@ def _include_routers(app: FastAPI) -> None:
     from service.regulator.risk_routes import router as regulator_risk_router
     from service.regulator.routes import router as regulator_router
 
+    app.include_router(dashboard_router)
     for router in (
         regulator_router,
         regulator_fees_router,

@@ -1,0 +1,246 @@
+"""The regulator's dashboard and the parent's page in a real headless Chromium (Debian's
+package, driven by Playwright), against the service running as a process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"
+)
+
+
+@dataclass
+class Site:
+    base: str
+    token: str
+    institution: str
+    enrollment: str
+    access_code: str
+    shots: Path
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _seed(url: str) -> tuple[str, str, str, str]:
+    """A school whose unanswered refund is overdue, swept so it shows as medium with an alert."""
+    from service.clock import utcnow
+    from service.config import Settings
+    from service.db import make_engine, make_sessionmaker, session_scope
+    from service.fees.filings import CourseData, file_course
+    from service.flows import consumptions, deposits, enrollments, refunds
+    from service.registry import institutions
+    from service.registry.credentials import create_bank, create_regulator
+    from service.registry.identifiers import make_credit_code
+    from service.registry.models import Bank, Regulator
+    from service.risk.sweep import sweep
+    from tests.factories import school_days
+
+    settings = Settings(
+        environment="test", database_url=url, secret_key="browser-secret-0123456789"
+    )
+    sessions = make_sessionmaker(make_engine(url))
+    now = utcnow() - timedelta(days=10)
+    with session_scope(sessions) as s:
+        bank = create_bank(
+            s, name="b", code="B", instruction_url=None, secret_key=settings.secret_key, now=now
+        )
+        reg = create_regulator(s, name="辽源市教育局", region_code="220000", now=now)
+        inst, _ = institutions.register(
+            s,
+            regulator=s.get(Regulator, reg.id),
+            now=now,
+            data=institutions.NewInstitution(
+                name="龙山区启明学科培训学校",
+                credit_code=make_credit_code("52", "220102", "BR000001"),
+                region_code="220102",
+                category="subject",
+                supervision_mode="custody",
+                bank_id=bank.id,
+                escrow_account_no="ESC-1",
+                operating_account_no="OPR-1",
+            ),
+        )
+        import datetime as dt
+
+        sess = tuple(
+            (dt.datetime.fromisoformat(x["starts_at"]), dt.datetime.fromisoformat(x["ends_at"]))
+            for x in school_days((now + timedelta(days=1)).date().isoformat(), 20)
+        )
+        course = file_course(
+            s,
+            institution=inst,
+            now=now,
+            data=CourseData(
+                "初中数学",
+                "math",
+                "subject",
+                "junior",
+                "offline",
+                20,
+                45,
+                20,
+                Decimal("20.00"),
+                None,
+                sess,
+            ),
+        )
+        codes = []
+        for k in range(2):
+            e, code = enrollments.create(
+                s,
+                institution=inst,
+                course_id=course.id,
+                student_ref=f"s{k}",
+                lessons=4,
+                amount=Decimal("80.00"),
+                now=now,
+                settings=settings,
+            )
+            deposits.receive(
+                s,
+                bank=s.get(Bank, bank.id),
+                now=now,
+                data=deposits.DepositIn(
+                    f"T{k}", "ESC-1", e.payment_reference, Decimal("80.00"), now
+                ),
+            )
+            codes.append((e.id, code))
+        refunds.request(s, enrollment_id=codes[0][0], lessons=None, reason="moving", now=now)
+        consumptions.report(
+            s,
+            institution=inst,
+            enrollment_id=codes[1][0],
+            lessons=1,
+            occurred_at=utcnow() - timedelta(hours=1),
+            session_ref=None,
+            now=utcnow(),
+        )
+        sweep(s, as_of=utcnow(), now=utcnow())
+        return reg.credential, inst.id, codes[1][0], codes[1][1]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    tmp = tmp_path_factory.mktemp("browser")
+    url = f"sqlite:///{tmp}/site.db"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "ENVIRONMENT": "test",
+        "SECRET_KEY": "browser-secret-0123456789",
+        "SCHEDULER_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "service.cli", "migrate"], env=env, check=True, capture_output=True
+    )
+    token, inst, enrollment, code = _seed(url)
+    port = _port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--no-scheduler"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(base + "/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield Site(base, token, inst, enrollment, code, tmp)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def test_regulator_dashboard(site: Site, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_context(bypass_csp=True).new_page()  # lets wait_for_function evaluate
+    page.on("dialog", lambda d: d.accept("checked with the school"))
+    page.goto(site.base + "/dashboard")
+    page.fill("#token", "tgr_wrong")
+    page.click("#signin")
+    page.wait_for_selector("#login-error:has-text('unknown regulator token')")
+    page.fill("#token", site.token)
+    page.click("#signin")
+    row = page.wait_for_selector("#institutions tbody tr")
+    assert "龙山区启明学科培训学校" in row.inner_text()
+    assert page.inner_text("#institutions tbody tr .level") == "medium"
+    assert "160.00" in row.inner_text()  # escrow: two payments of 80.00
+    page.wait_for_selector("#alerts tbody tr")
+    row.click()
+    page.wait_for_selector("#indicators tbody tr")
+    assert "refund_overdue" in page.inner_text("#indicators")
+    assert page.locator("#history polyline").count() == 1
+    page.screenshot(path=str(site.shots / "dashboard.png"), full_page=True)
+    page.click("#alerts .ack")
+    page.wait_for_function("document.querySelectorAll('#alerts tbody tr').length === 0")
+    page.click("#freeze")
+    page.wait_for_function(
+        "document.querySelector('#detail-summary').textContent.includes('frozen')"
+    )
+    page.select_option("#filter-level", "critical")
+    page.wait_for_function("document.querySelectorAll('#institutions tbody tr').length === 0")
+
+
+def test_parent_page(site: Site, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_context(bypass_csp=True).new_page()  # lets wait_for_function evaluate
+    page.goto(site.base + "/parent")
+    page.fill("#enrollment", site.enrollment)
+    page.fill("#code", site.access_code)
+    page.click("#signin")
+    page.wait_for_selector("#summary tbody tr")
+    text = page.inner_text("#summary")
+    assert "80.00" in text and "20.00" in text and "60.00" in text  # paid, used, refundable
+    page.wait_for_selector("#lessons .dispute")
+    page.click("#lessons .dispute")
+    page.wait_for_function("document.querySelector('#lessons').textContent.includes('disputed')")
+    page.click("#refund")
+    page.wait_for_function(
+        "document.querySelector('#refund-status').textContent.includes('requested')"
+    )
+    assert "60.00" in page.inner_text("#refund-status")
+    page.screenshot(path=str(site.shots / "parent.png"), full_page=True)
