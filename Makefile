@@ -44,9 +44,12 @@ types: install
 test: install browser-deps lint types
 	$(BIN)/pytest -n 2 --dist loadgroup tests
 
+## bench: every benchmark (PostgreSQL from TEST_DATABASE_URL); figures go in docs/benchmarks.md
 bench: install
 	$(PY) bench/ledger.py
 	$(PY) bench/rules.py
+	$(PY) bench/deposits.py
+	$(PY) bench/sweep.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography.fernet import Fernet
 from sqlalchemy import select
@@ -28,7 +29,9 @@ def encrypt_secret(secret_key: str, plaintext: str) -> str:
     return _fernet(secret_key).encrypt(plaintext.encode()).decode()
 
 
+@lru_cache(maxsize=256)
 def decrypt_secret(secret_key: str, ciphertext: str) -> str:
+    """Cached: every signed bank request needs it, and a rotated secret has a new ciphertext."""
     return _fernet(secret_key).decrypt(ciphertext.encode()).decode()
 
 
