@@ -72,6 +72,7 @@ def seed(
         reg.token_hash = token_hash(token)
         regulators[region] = {"name": name, "token": token}
 
+    _demo_guides(session, now)
     province = session.scalar(select(Regulator).where(Regulator.region_code == "220000"))
     assert province is not None
     created = []
@@ -114,3 +115,30 @@ def seed(
         "regulators": regulators,
         "institutions": created,
     }
+
+
+def _demo_guides(session: Session, now: datetime) -> None:
+    """Liaoyuan and Siping have not published tables we could find; the demo gives them
+    Changchun's (marked as such), so that subject courses there can be priced."""
+    from datetime import date
+    from decimal import Decimal
+
+    from service.fees.models import PriceGuide
+    from service.fees.prices import Band, create_guide
+
+    bands = [
+        Band("offline", "any", 1, 9, 45, Decimal("27.27"), Decimal("10")),
+        Band("offline", "any", 10, 35, 45, Decimal("22.73"), Decimal("10")),
+        Band("offline", "any", 36, None, 45, Decimal("18.18"), Decimal("10")),
+        Band("online", "any", 1, None, 30, Decimal("16.00"), Decimal("10")),
+    ]
+    for region in ("220400", "220300"):
+        if session.scalar(select(PriceGuide.id).where(PriceGuide.region_code == region)) is None:
+            create_guide(
+                session,
+                region_code=region,
+                effective_from=date(2022, 1, 1),
+                bands=bands,
+                now=now,
+                source="demo only: Changchun's table",
+            )

@@ -47,6 +47,25 @@ def institution_balances(
         prepaid_outstanding=kinds.get("prepaid", zero).credit_balance,
         earned_unreleased=kinds.get("earned", zero).credit_balance,
         suspense=kinds.get("suspense", zero).credit_balance,
-        released=ledger.sum_transfers(conn, ledger=institution_id, code="release", as_of=as_of),
+        released=_released(conn, institution_id, as_of),
         reserve=kinds.get("reserve", zero).credit_balance,
     )
+
+
+def _released(conn: Connection, institution_id: str, as_of: datetime | None) -> Decimal:
+    """Executed release instructions: each posted its hold in full, so this equals the posted
+    release transfers, without scanning the institution's ledger history."""
+    from sqlalchemy import func, select
+
+    from ledger.types import Money
+    from service.flows.models import Instruction
+
+    stmt = select(func.sum(Instruction.amount, type_=Money())).where(
+        Instruction.institution_id == institution_id,
+        Instruction.purpose == "release",
+        Instruction.status == "executed",
+    )
+    if as_of is not None:
+        stmt = stmt.where(Instruction.result_at <= as_of)
+    total = conn.execute(stmt).scalar()
+    return total if total is not None else Decimal("0.00")
