@@ -13,7 +13,7 @@ from service.flows import deposits, instructions, statements
 from service.flows.models import Instruction
 from service.flows.schemas import DepositBatchBody, DepositBody, ResultBody, StatementBody
 from service.http.auth import BankDep
-from service.http.deps import NowDep, PageDep, SessionDep, paginate
+from service.http.deps import NowDep, PageDep, SessionDep, page_of
 
 router = APIRouter(prefix="/bank", tags=["bank"])
 
@@ -65,18 +65,10 @@ def list_instructions(
     page: PageDep,
     status: Annotated[Literal["pending", "executed", "rejected"] | None, Query()] = "pending",
 ) -> dict[str, Any]:
-    stmt = (
-        select(Instruction)
-        .where(Instruction.bank_id == bank.id)
-        .order_by(Instruction.id)
-        .limit(page.limit + 1)
-    )
+    stmt = select(Instruction).where(Instruction.bank_id == bank.id)
     if status is not None:
         stmt = stmt.where(Instruction.status == status)
-    if page.after is not None:
-        stmt = stmt.where(Instruction.id > str(page.after))
-    items = [instructions.wire(i) for i in session.scalars(stmt)]
-    return paginate(items, page, key=lambda i: i["id"])
+    return page_of(session, stmt, Instruction.id, page, instructions.wire)
 
 
 @router.post("/instructions/{instruction_id}/result")

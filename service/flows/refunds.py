@@ -5,7 +5,7 @@ failed. A failed refund returns the held amount to the parent's balance."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,9 @@ from service.registry.models import Institution
 from service.risk import rollups
 
 ACTIVE = ("requested", "accepted", "disputed", "instructed")
+RefundStatus = Literal[
+    "requested", "accepted", "disputed", "instructed", "paid", "failed", "denied"
+]
 
 
 def _event(session: Session, refund: Refund, status: str, at: datetime, note: str | None) -> None:

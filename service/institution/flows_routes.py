@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from sqlalchemy import select
@@ -12,9 +12,10 @@ from service.errors import DomainError
 from service.flows import consumptions, enrollments, refunds
 from service.flows.balances import institution_balances
 from service.flows.models import Enrollment, Refund
+from service.flows.refunds import RefundStatus
 from service.flows.schemas import ConsumptionBody, EnrollmentBody, RespondBody
 from service.http.auth import InstitutionDep
-from service.http.deps import NowDep, PageDep, SessionDep, SettingsDep, paginate
+from service.http.deps import NowDep, PageDep, SessionDep, SettingsDep, page_of
 from service.money import format_money
 
 router = APIRouter(tags=["institution"])
@@ -94,23 +95,12 @@ def list_refunds(
     inst: InstitutionDep,
     session: SessionDep,
     page: PageDep,
-    status: Annotated[
-        Literal["requested", "accepted", "disputed", "instructed", "paid", "failed", "denied"]
-        | None,
-        Query(),
-    ] = None,
+    status: Annotated[RefundStatus | None, Query()] = None,
 ) -> dict[str, Any]:
-    stmt = (
-        select(Refund)
-        .where(Refund.institution_id == inst.id)
-        .order_by(Refund.id)
-        .limit(page.limit + 1)
-    )
+    stmt = select(Refund).where(Refund.institution_id == inst.id)
     if status:
         stmt = stmt.where(Refund.status == status)
-    if page.after is not None:
-        stmt = stmt.where(Refund.id > str(page.after))
-    return paginate([refunds.view(r) for r in session.scalars(stmt)], page, key=lambda r: r["id"])
+    return page_of(session, stmt, Refund.id, page, refunds.view)
 
 
 @router.post("/refunds/{refund_id}/respond")

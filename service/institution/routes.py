@@ -12,7 +12,7 @@ from service.fees import filings
 from service.fees.models import Course
 from service.fees.schemas import CourseCheckIn, CourseIn
 from service.http.auth import InstitutionDep
-from service.http.deps import NowDep, PageDep, SessionDep, paginate
+from service.http.deps import NowDep, PageDep, SessionDep, page_of
 from service.http.either import RegulatorOrInstitutionDep
 from service.registry.models import Regulator
 from service.registry.regions import in_scope, is_valid_region
@@ -69,16 +69,8 @@ def check_course(
 
 @router.get("/courses")
 def list_courses(inst: InstitutionDep, session: SessionDep, page: PageDep) -> dict[str, Any]:
-    stmt = (
-        select(Course)
-        .where(Course.institution_id == inst.id)
-        .order_by(Course.id)
-        .limit(page.limit + 1)
-    )
-    if page.after is not None:
-        stmt = stmt.where(Course.id > str(page.after))
-    items = [filings.course_view(c) for c in session.scalars(stmt)]
-    return paginate(items, page, key=lambda c: c["id"])
+    stmt = select(Course).where(Course.institution_id == inst.id)
+    return page_of(session, stmt, Course.id, page, filings.course_view)
 
 
 @router.get("/courses/{course_id}")

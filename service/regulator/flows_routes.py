@@ -12,6 +12,7 @@ from service.bank.routes import deliver_later
 from service.errors import DomainError
 from service.flows import consumptions, deposits, refunds
 from service.flows.models import Consumption, Deposit, Refund, Statement, StatementBreak
+from service.flows.refunds import RefundStatus
 from service.flows.schemas import (
     ConsumptionDecisionBody,
     JobRunBody,
@@ -20,7 +21,7 @@ from service.flows.schemas import (
     RegionSettingBody,
 )
 from service.http.auth import RegulatorDep, RegulatorOutsideTxDep
-from service.http.deps import NowDep, PageDep, SessionDep, SettingsDep, paginate
+from service.http.deps import NowDep, PageDep, SessionDep, SettingsDep, page_of, paginate
 from service.jobs import run_job
 from service.money import format_money
 from service.registry import institutions, policy
@@ -41,23 +42,12 @@ def list_refunds(
     regulator: RegulatorDep,
     session: SessionDep,
     page: PageDep,
-    status: Annotated[
-        Literal["requested", "accepted", "disputed", "instructed", "paid", "failed", "denied"]
-        | None,
-        Query(),
-    ] = None,
+    status: Annotated[RefundStatus | None, Query()] = None,
 ) -> dict[str, Any]:
-    stmt = (
-        select(Refund)
-        .where(Refund.institution_id.in_(_scoped_ids(session, regulator)))
-        .order_by(Refund.id)
-        .limit(page.limit + 1)
-    )
+    stmt = select(Refund).where(Refund.institution_id.in_(_scoped_ids(session, regulator)))
     if status:
         stmt = stmt.where(Refund.status == status)
-    if page.after is not None:
-        stmt = stmt.where(Refund.id > str(page.after))
-    return paginate([refunds.view(r) for r in session.scalars(stmt)], page, key=lambda r: r["id"])
+    return page_of(session, stmt, Refund.id, page, refunds.view)
 
 
 @router.post("/refunds/{refund_id}/decide")
@@ -118,17 +108,10 @@ def list_deposits(
         Literal["posted", "suspense", "matched", "returning", "returned"] | None, Query()
     ] = None,
 ) -> dict[str, Any]:
-    stmt = (
-        select(Deposit)
-        .where(Deposit.institution_id.in_(_scoped_ids(session, regulator)))
-        .order_by(Deposit.id)
-        .limit(page.limit + 1)
-    )
+    stmt = select(Deposit).where(Deposit.institution_id.in_(_scoped_ids(session, regulator)))
     if status:
         stmt = stmt.where(Deposit.status == status)
-    if page.after is not None:
-        stmt = stmt.where(Deposit.id > str(page.after))
-    return paginate([deposits.view(d) for d in session.scalars(stmt)], page, key=lambda d: d["id"])
+    return page_of(session, stmt, Deposit.id, page, deposits.view)
 
 
 def _scoped_deposit(session: Any, regulator: Regulator, deposit_id: str) -> Deposit:

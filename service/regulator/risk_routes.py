@@ -10,7 +10,7 @@ from sqlalchemy import select
 from service.errors import DomainError
 from service.flows.schemas import JobRunBody
 from service.http.auth import RegulatorDep
-from service.http.deps import NowDep, PageDep, SessionDep, paginate
+from service.http.deps import NowDep, PageDep, SessionDep, page_of
 from service.registry import institutions
 from service.registry.models import Institution
 from service.registry.regions import scope_prefix
@@ -46,19 +46,12 @@ def list_alerts(
     status: Annotated[Literal["open", "acknowledged", "resolved"] | None, Query()] = None,
     level: Annotated[Literal["low", "medium", "high", "critical"] | None, Query()] = None,
 ) -> dict[str, Any]:
-    stmt = (
-        select(Alert)
-        .where(Alert.institution_id.in_(_scoped(regulator)))
-        .order_by(Alert.id)
-        .limit(page.limit + 1)
-    )
+    stmt = select(Alert).where(Alert.institution_id.in_(_scoped(regulator)))
     if status:
         stmt = stmt.where(Alert.status == status)
     if level:
         stmt = stmt.where(Alert.level == level)
-    if page.after is not None:
-        stmt = stmt.where(Alert.id > str(page.after))
-    return paginate([alerts.view(a) for a in session.scalars(stmt)], page, key=lambda a: a["id"])
+    return page_of(session, stmt, Alert.id, page, alerts.view)
 
 
 def _alert(session: Any, regulator: Any, alert_id: str) -> Alert:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from service.errors import DomainError
 from service.http.auth import RegulatorDep
-from service.http.deps import NowDep, PageDep, SessionDep, paginate
+from service.http.deps import NowDep, PageDep, SessionDep, page_of, paginate
 from service.registry import institutions
 from service.registry.models import Bank, Institution
 from service.registry.regions import in_scope, scope_prefix
@@ -22,11 +22,9 @@ router = APIRouter(tags=["regulator"])
 
 @router.get("/banks")
 def list_banks(_: RegulatorDep, session: SessionDep, page: PageDep) -> dict[str, Any]:
-    stmt = select(Bank).order_by(Bank.id).limit(page.limit + 1)
-    if page.after is not None:
-        stmt = stmt.where(Bank.id > str(page.after))
-    items = [{"id": b.id, "name": b.name, "code": b.code} for b in session.scalars(stmt)]
-    return paginate(items, page, key=lambda b: b["id"])
+    return page_of(
+        session, select(Bank), Bank.id, page, lambda b: {"id": b.id, "name": b.name, "code": b.code}
+    )
 
 
 @router.post("/institutions", status_code=201)
