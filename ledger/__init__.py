@@ -6,6 +6,7 @@ service that calls it. See docs/ledger.md for the guarantees and error codes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -82,7 +83,7 @@ def void(
     return apply(conn, [Resolve(pending_id, "void", None, idempotency_key)], at=at)[0]
 
 
-def batch(conn: Connection, ops: list[Operation], *, at: datetime) -> list[Transfer]:
+def batch(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[Transfer]:
     """Apply many operations atomically: all or nothing."""
     return apply(conn, ops, at=at)
 

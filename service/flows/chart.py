@@ -14,9 +14,9 @@ reserve       institution  liability  dr<=cr     the reserve, owed back to the i
 Transfer codes: deposit (escrow_cash → prepaid | suspense), consumption (prepaid → earned),
 reversal (earned → prepaid), release (earned → escrow_cash, held until the bank executes),
 refund (prepaid → escrow_cash, held), suspense_match (suspense → prepaid), suspense_return
-(suspense → escrow_cash, held), reserve_deposit (reserve_cash → reserve), reserve_refund
-(reserve → reserve_cash, held) with reserve_cover (prepaid → reserve) when a refund draws on
-the reserve.
+(suspense → escrow_cash, held), reserve_deposit (reserve_cash → reserve). A refund the escrow
+account could not pay, under risk-reserve supervision, is paid from the reserve: refund
+(prepaid → reserve_cash, held) together with reserve_cover (reserve → earned, held).
 """
 
 from __future__ import annotations

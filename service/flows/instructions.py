@@ -3,18 +3,28 @@
 The amount is held in the ledger the moment the instruction is made (so no two instructions can
 spend the same yuan) and posted or voided when the bank reports the result. The instruction id
 is saved before anything is sent and reused on every retry, so the bank can deduplicate.
+
+An instruction pays from the escrow account, or, for a refund of an institution under risk-reserve
+supervision whose escrow could not pay, from its reserve account: then the parent's balance is
+paid from reserve cash, and the same amount of the reserve moves to `earned` (code
+`reserve_cover`): the institution has paid the parent out of its own reserve, so the parent's
+money still counted in escrow becomes the institution's. Both are held together and settle
+together, so escrow = prepaid + earned + suspense and reserve cash = reserve hold throughout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 import ledger
+from ledger import NewTransfer, Resolve
 from service.errors import DomainError
 from service.flows import chart
 from service.flows.models import Instruction
@@ -22,8 +32,11 @@ from service.ids import new_id
 from service.money import format_money
 from service.registry.models import Institution
 
-# What to do in the rest of the service when an instruction settles: purpose → handler.
-ResultHandler = Callable[[Session, Instruction, datetime], None]
+# What to do in the rest of the service when an instruction settles: purpose → handler. A
+# handler takes its business-row locks and may return a follow-up to run once the instruction's
+# holds are settled (it may then move money the settlement freed).
+FollowUp = Callable[[], None]
+ResultHandler = Callable[[Session, Instruction, datetime], FollowUp | None]
 ON_EXECUTED: dict[str, ResultHandler] = {}
 ON_REJECTED: dict[str, ResultHandler] = {}
 
@@ -39,9 +52,10 @@ def create(
     amount: Decimal,
     payee: dict[str, Any],
     now: datetime,
-    account_no: str | None = None,
+    source: Literal["escrow", "reserve"] = "escrow",
 ) -> Instruction:
-    """Hold `amount` from a liability account against escrow cash, and record the order."""
+    """Hold `amount` from a liability account against the cash of `source`, and record the
+    order. Raises a `LedgerError` (and holds nothing) if the cash or the reserve is short."""
     conn = session.connection()
     instruction_id = new_id("ins")
     debit = (
@@ -49,16 +63,25 @@ def create(
         if debit_kind_or_account.startswith("acc_")
         else chart.institution_account(conn, institution.id, debit_kind_or_account).id
     )
-    cash = chart.institution_account(conn, institution.id, "escrow_cash")
-    hold = ledger.hold(
-        conn,
-        debit=debit,
-        credit=cash.id,
-        amount=amount,
-        code=purpose,
-        at=now,
-        reference=f"instruction:{instruction_id}",
-    )
+    reference = f"instruction:{instruction_id}"
+    account_no = institution.escrow_account_no
+    ops = [NewTransfer(debit, _account(conn, institution, "escrow_cash"), amount, purpose, True)]
+    if source == "reserve":
+        if institution.reserve_account_no is None:
+            raise DomainError("invalid_state", f"institution {institution.id} has no reserve")
+        account_no = institution.reserve_account_no
+        ops = [
+            NewTransfer(debit, _account(conn, institution, "reserve_cash"), amount, purpose, True),
+            NewTransfer(
+                _account(conn, institution, "reserve"),
+                _account(conn, institution, "earned"),
+                amount,
+                "reserve_cover",
+                True,
+            ),
+        ]
+    ops = [replace(op, reference=reference) for op in ops]
+    holds = ledger.batch(conn, ops, at=now)
     ins = Instruction(
         id=instruction_id,
         bank_id=institution.bank_id,
@@ -66,10 +89,10 @@ def create(
         kind=kind,
         purpose=purpose,
         subject_id=subject_id,
-        account_no=account_no or institution.escrow_account_no,
+        account_no=account_no,
         amount=amount,
         payee=payee,
-        hold_ids=[hold.id],
+        hold_ids=[h.id for h in holds],
         status="pending",
         created_at=now,
         delivery_attempts=0,
@@ -106,16 +129,18 @@ def apply_result(
     ins.executed_at = executed_at if status == "executed" else None
     ins.result_at = now
     handler = (ON_EXECUTED if status == "executed" else ON_REJECTED).get(ins.purpose)
-    if handler is not None:  # business rows first, ledger last: the fixed lock order
-        handler(session, ins, now)
-    conn = session.connection()
-    for hold_id in ins.hold_ids:
-        if status == "executed":
-            ledger.post(conn, pending_id=hold_id, at=now)
-        else:
-            ledger.void(conn, pending_id=hold_id, at=now)
+    # Business rows first, ledger last: the fixed lock order.
+    follow_up = handler(session, ins, now) if handler is not None else None
+    action: Literal["post", "void"] = "post" if status == "executed" else "void"
+    ledger.batch(session.connection(), [Resolve(h, action) for h in ins.hold_ids], at=now)
+    if follow_up is not None:
+        follow_up()
     session.flush()
     return ins
+
+
+def _account(conn: Connection, institution: Institution, kind: str) -> str:
+    return chart.institution_account(conn, institution.id, kind).id
 
 
 def wire(ins: Instruction) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Refunds: requested by the parent, answered by the institution (or accepted for it once
 `respond_by` passes), decided by a regulator when disputed, instructed to the bank, paid or
-failed. A failed refund returns the held amount to the parent's balance."""
+failed. A failed refund returns the held amount to the parent's balance; under risk-reserve
+supervision a refund the escrow account could not pay is paid from the reserve instead."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+import ledger
 from service.errors import DomainError
 from service.flows import enrollments, instructions
 from service.flows.models import Instruction, Refund, RefundEvent
@@ -190,10 +192,51 @@ def _on_executed(session: Session, ins: Instruction, now: datetime) -> None:
     _event(session, refund, "paid", now, f"bank_txn_id {ins.result_bank_txn_id}")
 
 
-def _on_rejected(session: Session, ins: Instruction, now: datetime) -> None:
+def _on_rejected(session: Session, ins: Instruction, now: datetime) -> instructions.FollowUp | None:
     refund = lock(session, str(ins.subject_id))
-    _release_lessons(session, refund)
+    enrollments.lock(session, refund.enrollment_id)
     _event(session, refund, "failed", now, ins.result_reason or "rejected by the bank")
+    inst = session.get(Institution, refund.institution_id)
+    assert inst is not None
+    if (
+        inst.supervision_mode != "reserve"
+        or inst.reserve_account_no is None
+        or ins.account_no == inst.reserve_account_no
+    ):
+        _release_lessons(session, refund)
+        return None
+    # The escrow could not pay: the refund is a failure (a risk signal either way), and under
+    # risk-reserve supervision the reserve guarantees it. The draw needs the escrow hold
+    # voided first, so it runs once the rejected instruction has settled.
+    return lambda: _draw_on_reserve(session, refund, inst, now)
+
+
+def _draw_on_reserve(session: Session, refund: Refund, inst: Institution, now: datetime) -> None:
+    from service.flows import chart
+
+    conn = session.connection()
+    # This transaction holds the ledger's chain lock since the void, so these reads stay true.
+    cash = ledger.balance(conn, chart.institution_account(conn, inst.id, "reserve_cash").id)
+    reserve = ledger.balance(conn, chart.institution_account(conn, inst.id, "reserve").id)
+    if min(cash.debit_available, reserve.credit_available) < refund.amount:
+        _release_lessons(session, refund)
+        _event(session, refund, "failed", now, "the risk reserve cannot cover the refund either")
+        return
+    prepaid = chart.prepaid_account(conn, inst.id, refund.enrollment_id, at=now)
+    ins = instructions.create(
+        session,
+        institution=inst,
+        purpose="refund",
+        kind="refund",
+        subject_id=refund.id,
+        debit_kind_or_account=prepaid.id,
+        amount=refund.amount,
+        payee={"original_bank_txn_ids": _original_txns(session, refund.enrollment_id)},
+        now=now,
+        source="reserve",
+    )
+    refund.instruction_id = ins.id
+    _event(session, refund, "instructed", now, f"drawn on the risk reserve: instruction {ins.id}")
 
 
 instructions.ON_EXECUTED["refund"] = _on_executed

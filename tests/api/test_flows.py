@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,9 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+import ledger
 from service.app import create_app
 from service.clock import SHANGHAI
 from service.config import Settings
+from service.flows.balances import institution_balances
 from tests import factories
 from tests.api.conftest import bearer
 from tests.api.test_plumbing import assert_problem
@@ -341,6 +344,109 @@ def test_refund_accepted_paid_and_failed(world: World) -> None:
     b = world.balances()
     assert b["prepaid_outstanding"] == "20.00" and b["escrow"] == "40.00"
     assert_identity(world)
+
+
+def reserve_world(world: World) -> tuple[World, str]:
+    """A second institution, under risk-reserve supervision, in the same world."""
+    body = factories.institution_body(
+        world.bank.id,
+        supervision_mode="reserve",
+        reserve_account_no=f"6229{uuid.uuid4().int % 10**12:012d}",
+    )
+    inst = world.client.post("/api/v1/institutions", json=body, headers=bearer(world.reg)).json()
+    course = world.client.post(
+        "/api/v1/courses",
+        json=factories.course_body("2026-11-23", n=40),
+        headers=bearer(inst["api_key"]),
+    ).json()
+    w = replace(
+        world,
+        inst_id=inst["id"],
+        key=inst["api_key"],
+        escrow=body["escrow_account_no"],
+        course=course,
+    )
+    return w, body["reserve_account_no"]
+
+
+def test_reserve_mode_refund_the_escrow_cannot_pay_draws_on_the_reserve(
+    world: World, engine: Engine
+) -> None:
+    w, reserve_no = reserve_world(world)
+    e1, e2 = w.enroll(lessons=4, amount="80.00"), w.enroll(lessons=10, amount="200.00")
+    w.pay(e1)
+    w.pay(e2)
+    r = w.signed(
+        "POST",
+        "/api/v1/bank/deposits",
+        {
+            "bank_txn_id": f"RSV-{w.inst_id[-8:]}",
+            "account_no": reserve_no,
+            "payment_reference": "reserve",
+            "amount": "100.00",
+            "paid_at": w.clock.now.isoformat(),
+        },
+    )
+    assert r.status_code == 201, r.text
+
+    def reserve() -> Decimal:
+        with engine.connect() as c:
+            return institution_balances(c, w.inst_id).reserve
+
+    def refund(e: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        parent = w.parent(e)
+        rid = w.client.post("/api/v1/parent/refunds", headers=parent, json={"reason": "x"})
+        w.client.post(
+            f"/api/v1/refunds/{rid.json()['id']}/respond",
+            headers=bearer(w.key),
+            json={"decision": "accept", "reason": "ok"},
+        )
+        return rid.json()["id"], parent
+
+    def instructions_on(account_no: str) -> list[dict[str, Any]]:
+        r = w.signed("GET", "/api/v1/bank/instructions?status=pending")
+        return [i for i in r.json()["items"] if i["account_no"] == account_no]
+
+    # The escrow account cannot pay 80.00: the reserve pays it instead.
+    rid, parent = refund(e1)
+    (ins,) = instructions_on(w.escrow)
+    assert w.result(ins["id"], "rejected", "NSF-1").status_code == 200
+    (drawn,) = instructions_on(reserve_no)
+    assert drawn["amount"] == "80.00" and drawn["kind"] == "refund"
+    assert drawn["payee"]["original_bank_txn_ids"] == ins["payee"]["original_bank_txn_ids"]
+    view = w.client.get(f"/api/v1/parent/refunds/{rid}", headers=parent).json()
+    assert view["status"] == "instructed"
+    assert [t["status"] for t in view["timeline"]][-2:] == ["failed", "instructed"]
+    assert "risk reserve" in view["timeline"][-1]["note"]
+    assert_identity(w)
+    assert w.result(drawn["id"], "executed", "RSV-PAID-1").status_code == 200
+    view = w.client.get(f"/api/v1/parent/refunds/{rid}", headers=parent).json()
+    assert view["status"] == "paid"
+    b = w.balances()
+    # The parent is paid from the reserve; the parent's money still in escrow is now the
+    # institution's (earned), and the reserve is down by the refund.
+    assert (b["prepaid_outstanding"], b["earned_unreleased"], b["escrow"]) == (
+        "200.00",
+        "80.00",
+        "280.00",
+    )
+    assert reserve() == Decimal("20.00")
+    assert_identity(w)
+
+    # 200.00 is more than the 20.00 left in reserve: the refund fails and the money returns.
+    rid2, parent2 = refund(e2)
+    (ins2,) = instructions_on(w.escrow)
+    assert w.result(ins2["id"], "rejected", "NSF-2").status_code == 200
+    assert instructions_on(reserve_no) == []
+    view = w.client.get(f"/api/v1/parent/refunds/{rid2}", headers=parent2).json()
+    assert view["status"] == "failed"
+    assert "cannot cover" in view["timeline"][-1]["note"]
+    enrollment = w.client.get("/api/v1/parent/enrollment", headers=parent2).json()
+    assert enrollment["refundable_amount"] == "200.00"
+    assert reserve() == Decimal("20.00")
+    assert_identity(w)
+    with engine.connect() as c:
+        assert ledger.verify(c).ok
 
 
 def test_refund_escalated_disputed_and_decided(world: World) -> None:
