@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -62,13 +62,19 @@ class StatementIn:
 def reconcile(session: Session, *, bank: Bank, data: StatementIn, now: datetime) -> dict[str, Any]:
     inst = session.scalar(
         select(Institution).where(
-            Institution.bank_id == bank.id, Institution.escrow_account_no == data.account_no
+            Institution.bank_id == bank.id,
+            or_(
+                Institution.escrow_account_no == data.account_no,
+                Institution.reserve_account_no == data.account_no,
+            ),
         )
     )
     if inst is None:
         raise DomainError(
-            "foreign_account", f"account {data.account_no} is not an escrow account at this bank"
+            "foreign_account",
+            f"account {data.account_no} is not a supervised account at this bank",
         )
+    cash_kind = "escrow_cash" if data.account_no == inst.escrow_account_no else "reserve_cash"
     day = data.statement_date.isoformat()
     previous = session.scalar(
         select(Statement).where(
@@ -151,7 +157,7 @@ def reconcile(session: Session, *, bank: Bank, data: StatementIn, now: datetime)
                 }
             )
     conn = session.connection()
-    cash = chart.institution_account(conn, inst.id, "escrow_cash")
+    cash = chart.institution_account(conn, inst.id, cash_kind)
     ours_balance = ledger.balance(conn, cash.id, as_of=min(end, now)).debit_balance
     if ours_balance != data.closing_balance:
         breaks.append(

@@ -371,3 +371,76 @@ def test_every_flow_end_to_end(stack: Stack) -> None:
     assert pushes["pushes_received"] > len(
         pushes["items"]
     )  # retries reached the bank, deduplicated
+
+
+def test_reserve_pays_the_refund_the_emptied_escrow_cannot(stack: Stack) -> None:
+    """Risk-reserve supervision: the owner takes money out of the escrow account behind our
+    back; the bank rejects a refund for want of funds; the reserve account pays it."""
+    api, sim, reg = stack.api, stack.sim, stack.reg_headers
+    from datetime import datetime, timedelta
+
+    from service.clock import SHANGHAI
+
+    body = factories.institution_body(
+        stack.bank_id,
+        region="220102",
+        supervision_mode="reserve",
+        reserve_account_no=f"6229{int(time.time() * 1000) % 10**12:012d}",
+    )
+    inst = api.post("/api/v1/institutions", headers=reg, json=body).json()
+    key = {"Authorization": f"Bearer {inst['api_key']}"}
+    escrow, reserve = body["escrow_account_no"], body["reserve_account_no"]
+    for account in (escrow, reserve):
+        sim.post("/sim/accounts", json={"account_no": account})
+    start = (datetime.now(SHANGHAI).date() + timedelta(days=1)).isoformat()
+    course = api.post(
+        "/api/v1/courses", headers=key, json=factories.course_body(start, n=30)
+    ).json()
+    e = api.post(
+        "/api/v1/enrollments",
+        headers=key,
+        json={"course_id": course["id"], "student_ref": "s", "lessons": 4, "amount": "80.00"},
+    ).json()
+    for account, ref, amount in (
+        (escrow, e["payment_reference"], "80.00"),
+        (reserve, "RSV", "150.00"),
+    ):
+        paid = sim.post(
+            "/sim/pay", json={"account_no": account, "payment_reference": ref, "amount": amount}
+        ).json()
+        assert paid["status_code"] == 201, paid
+    sim.post("/sim/debit", json={"account_no": escrow, "amount": "70.00"})  # the owner's hand
+
+    token = api.post(
+        "/api/v1/parent/sessions", json={"enrollment_id": e["id"], "access_code": e["access_code"]}
+    ).json()["token"]
+    parent = {"Authorization": f"Bearer {token}"}
+    refund = api.post("/api/v1/parent/refunds", headers=parent, json={"reason": "closing"}).json()
+    api.post(
+        f"/api/v1/refunds/{refund['id']}/respond",
+        headers=key,
+        json={"decision": "accept", "reason": "ok"},
+    )
+    stack.settle()
+    view = api.get(f"/api/v1/parent/refunds/{refund['id']}", headers=parent).json()
+    assert view["status"] == "paid", view
+    notes = [t["note"] or "" for t in view["timeline"]]
+    assert any("insufficient funds" in n for n in notes)
+    assert any("risk reserve" in n for n in notes)
+    accounts = sim.get("/sim/accounts").json()
+    assert (accounts[escrow], accounts[reserve]) == ("10.00", "70.00")
+
+    # The reserve account's statement matches the ledger; the escrow's shows the 70.00 taken.
+    today = datetime.now(SHANGHAI).date().isoformat()
+    stmts = sim.post("/sim/statements", json={"date": today, "accounts": [escrow, reserve]}).json()
+    assert stmts[reserve]["status"] == "matched", stmts[reserve]
+    kinds = {b["kind"] for b in stmts[escrow]["breaks"]}
+    assert kinds == {"missing_in_ledger", "balance_differs"}, stmts[escrow]
+    final = api.get("/api/v1/balances", headers=key).json()
+    assert (final["escrow"], final["prepaid_outstanding"], final["earned_unreleased"]) == (
+        "80.00",
+        "0.00",
+        "80.00",
+    )
+    assert api.get("/api/v1/ledger/verify", headers=reg).json()["ok"]
+    assert api.get("/api/v1/ledger/trial-balance", headers=reg).json()["balanced"]
