@@ -268,9 +268,9 @@ def _post(
             t["enrollments_paid"] += 1
             t["enrollments_discounted"] += int(d.amount < e.list_amount * DEEP_DISCOUNT_SHARE)
             t["prepaid_delta"] += d.amount
-    for inst_id, t in totals.items():
-        if t["deposits_count"]:
-            rollups.bump(session, institution_id=inst_id, at=now, **t)
+    rollups.bump_many(
+        session, [(inst_id, now, t) for inst_id, t in totals.items() if t["deposits_count"]]
+    )
     session.flush()
 
 

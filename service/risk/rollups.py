@@ -44,17 +44,36 @@ AMOUNTS = ("deposits_amount", "prepaid_delta")
 
 def bump(session: Session, *, institution_id: str, at: datetime, **deltas: int | Decimal) -> None:
     """Add `deltas` to the institution's row for the Beijing day of `at` (an upsert)."""
-    unknown = set(deltas) - set(COUNTERS) - set(AMOUNTS)
-    if unknown:
-        raise KeyError(f"unknown rollup fields {unknown}")
-    values: dict[str, object] = {c: 0 for c in COUNTERS} | {a: Decimal("0") for a in AMOUNTS}
-    values.update(deltas)
-    values |= {"institution_id": institution_id, "day": local_date(at)}
+    bump_many(session, [(institution_id, at, deltas)])
+
+
+Deltas = dict[str, int | Decimal]
+
+
+def bump_many(session: Session, changes: list[tuple[str, datetime, Deltas]]) -> None:
+    """Several `bump`s in one statement (a bulk ingest touches many institutions at once)."""
+    rows: dict[tuple[str, date], dict[str, object]] = {}
+    for institution_id, at, deltas in changes:
+        unknown = set(deltas) - set(COUNTERS) - set(AMOUNTS)
+        if unknown:
+            raise KeyError(f"unknown rollup fields {unknown}")
+        key = (institution_id, local_date(at))
+        # One row per key: PostgreSQL refuses an upsert that touches a row twice.
+        row = rows.setdefault(
+            key,
+            {c: 0 for c in COUNTERS}
+            | {a: Decimal("0") for a in AMOUNTS}
+            | {"institution_id": key[0], "day": key[1]},
+        )
+        for k, v in deltas.items():
+            row[k] = row[k] + v  # type: ignore[operator]
+    if not rows:
+        return
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(InstitutionDay).values(**values)
+    stmt = dialect.insert(InstitutionDay).values([rows[k] for k in sorted(rows)])
     table = InstitutionDay.__table__
     stmt = stmt.on_conflict_do_update(
         index_elements=["institution_id", "day"],
-        set_={k: table.c[k] + stmt.excluded[k] for k in deltas},
+        set_={k: table.c[k] + stmt.excluded[k] for k in (*COUNTERS, *AMOUNTS)},
     )
     session.execute(stmt)
