@@ -4,7 +4,11 @@ Measures, in one run on a fresh database:
   1. single transfers, one per database transaction, 8 concurrent writers, uniform accounts;
   2. the same with every transfer touching one of 2 hot accounts;
   3. transfers in atomic batches of 1,000;
-  4. baseline: COPY of the same number of rows into a table shaped like ledger_transfers.
+  4. baseline: COPY of the same number of rows into a table shaped like ledger_transfers;
+  5. ceiling for (1): the same SQL statements a single transfer runs (chain-head lock, account
+     read, the one write statement, commit), issued from raw psycopg by 8 writers with no
+     planning, hashing or SQLAlchemy, on a second fresh database. What (1) cannot exceed
+     without changing its SQL or the schema.
 
 Run: .venv/bin/python bench/ledger.py [--seconds 10] [--writers 8]
 """
@@ -174,6 +178,81 @@ def copy_baseline(url: str, rows: int) -> float:
         return rows / watch.elapsed
 
 
+def sql_ceiling_writer(
+    dsn: str, plan: dict[str, list[str]], seconds: float, seed: int, out: mp.Queue
+) -> None:
+    from ledger.postings import _PG_STORE
+
+    rng = random.Random(seed)
+    names = sorted(plan)
+    zero, amount = Decimal("0.00"), Decimal("0.01")
+    done = 0
+    with psycopg.connect(dsn) as c:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            lg = rng.choice(names)
+            d, cr = rng.sample(plan[lg][1:], 2)
+            head = c.execute(
+                "SELECT ledger, last_seq, last_hash FROM ledger_chains WHERE ledger = ANY(%s) "
+                "ORDER BY ledger FOR UPDATE",
+                ([lg],),
+            ).fetchone()
+            assert head is not None
+            c.execute(
+                "SELECT * FROM ledger_accounts WHERE id = ANY(%s) ORDER BY id", (sorted([d, cr]),)
+            ).fetchall()
+            seq, fake = head[1] + 1, "f" * 64
+            params = {
+                "a_id": [d, cr],
+                "a_dp": [amount, zero],
+                "a_cp": [zero, amount],
+                "a_dpend": [zero, zero],
+                "a_cpend": [zero, zero],
+                "t_id": [f"tr_ceiling_{seed}_{done}"],
+                "t_ledger": [lg],
+                "t_seq": [seq],
+                "t_debit": [d],
+                "t_credit": [cr],
+                "t_amount": [amount],
+                "t_kind": ["posted"],
+                "t_code": ["t"],
+                "t_pending": [None],
+                "t_expires": [None],
+                "t_reference": [None],
+                "t_key": [None],
+                "t_content": [fake],
+                "t_created": [AT],
+                "t_prev": [head[2]],
+                "t_hash": [fake],
+                "h_ledger": [lg],
+                "h_seq": [seq],
+                "h_hash": [fake],
+            }
+            c.execute(_PG_STORE, params).fetchone()
+            c.commit()
+            done += 1
+    out.put(done)
+
+
+def sql_ceiling(writers: int, seconds: float) -> float:
+    with temporary_pg_database("tg_bench_ceiling") as url:
+        upgrade(url)
+        plan = setup(url)
+        ctx = mp.get_context("fork")
+        q: mp.Queue = ctx.Queue()
+        procs = [
+            ctx.Process(target=sql_ceiling_writer, args=(psycopg_dsn(url), plan, seconds, i, q))
+            for i in range(writers)
+        ]
+        watch = Stopwatch()
+        for p in procs:
+            p.start()
+        total = sum(q.get() for _ in procs)
+        for p in procs:
+            p.join()
+        return total / watch.elapsed
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10)
@@ -205,11 +284,14 @@ def main() -> None:
         with engine.connect() as c:
             report = ledger.verify(c)
         engine.dispose()
-        print("ratios:")
-        print(f"  batched / COPY                 {batch_rate / copy_rate:6.1%}   (goal >= 25%)")
-        print(f"  uniform single vs 2,000/s goal {uniform / 2000:6.2f}x")
-        print(f"  hot / uniform                  {hot / uniform:6.1%}   (goal >= 50%)")
-        print(f"verify after the run: ok={report.ok} entries={report.entries_checked}")
+        print(f"verify after the run: ok={report.ok} entries={report.entries_checked}", flush=True)
+    ceiling = sql_ceiling(args.writers, args.seconds)
+    print(f"  ceiling: the same SQL from raw psycopg, {args.writers} writers {ceiling:10,.0f} /s")
+    print("ratios:")
+    print(f"  batched / COPY                 {batch_rate / copy_rate:6.1%}   (goal >= 25%)")
+    print(f"  uniform single vs 2,000/s goal {uniform / 2000:6.2f}x")
+    print(f"  uniform single / SQL ceiling   {uniform / ceiling:6.1%}")
+    print(f"  hot / uniform                  {hot / uniform:6.1%}   (goal >= 50%)")
 
 
 if __name__ == "__main__":
