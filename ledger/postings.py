@@ -2,9 +2,10 @@
 
 Every call, one transfer or a batch of thousands, goes through `apply`:
 
-1. lock the hash-chain head of each ledger touched, in ledger order (this orders the writers of
-   one ledger; different ledgers proceed in parallel, and a fixed order means no deadlock);
-2. lock the accounts touched, in id order;
+1. in one statement, lock the hash-chain head of each ledger touched and the accounts touched,
+   in (ledger, account id) order, and read them (the chain lock orders the writers of one
+   ledger; different ledgers proceed in parallel, and a fixed order means no deadlock);
+2. (resolves only) read the holds being resolved, before step 1, to learn their accounts;
 3. replay idempotent repeats, refuse conflicting ones;
 4. check every operation in sequence against the locked balances (limits against posted plus
    pending, holds resolved once) — a refusal raises before anything is written, so a refused
@@ -109,22 +110,10 @@ def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[T
                 raise errors.PendingNotFound(f"no pending transfer {op.pending_id}", index=i)
             account_ids.update((hold.debit_account_id, hold.credit_account_id))
 
-    ledgers_of = select(accounts.c.ledger).where(accounts.c.id.in_(sorted(account_ids)))
-    heads = {
-        r.ledger: (r.last_seq, r.last_hash)
-        for r in conn.execute(
-            select(chains)
-            .where(chains.c.ledger.in_(ledgers_of.scalar_subquery()))
-            .order_by(chains.c.ledger)
-            .with_for_update()
-        )
-    }
+    heads: dict[str, tuple[int, str]] = {}
     working: dict[str, _Working] = {}
-    # Every writer of an account holds its ledger's chain lock (taken above), so a plain read
-    # here, in a statement that starts after the lock was granted, sees the latest balances.
-    for r in conn.execute(
-        select(accounts).where(accounts.c.id.in_(sorted(account_ids))).order_by(accounts.c.id)
-    ):
+    for r in conn.execute(_LOCK_AND_READ, {"ids": sorted(account_ids)}):
+        heads[r.ledger] = (r.last_seq, r.last_hash)
         w = _Working(
             r.ledger,
             bool(r.closed),
@@ -161,6 +150,22 @@ def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[T
 
     written = _write(conn, planned, working, heads, at)
     return [replays[i] if i in replays else written[i] for i in range(len(ops))]
+
+
+# The chain heads and the accounts, locked and read in one round trip. Chains come first in
+# FROM, so each row locks its ledger's chain head before the account (PostgreSQL locks a row's
+# relations in FROM order, rows in ORDER BY order): every writer of a ledger queues on the head
+# first, so two writers never hold each other's accounts. A lock that had to wait returns the
+# newest committed version of each locked row, so the balances read are current. (SQLite has
+# no row locks; its writers are serialised by the database.)
+_LOCK_AND_READ = (
+    select(accounts, chains.c.last_seq, chains.c.last_hash)
+    .select_from(chains)
+    .join(accounts, accounts.c.ledger == chains.c.ledger)
+    .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(chains.c.ledger, accounts.c.id)
+    .with_for_update()
+)
 
 
 def _replays(conn: Connection, ops: Sequence[Operation], hashes: list[str]) -> dict[int, Transfer]:
