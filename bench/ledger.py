@@ -5,8 +5,8 @@ Measures, in one run on a fresh database:
   2. the same with every transfer touching one of 2 hot accounts;
   3. transfers in atomic batches of 1,000;
   4. baseline: COPY of the same number of rows into a table shaped like ledger_transfers;
-  5. ceiling for (1): the same SQL statements a single transfer runs (chain-head lock, account
-     read, the one write statement, commit), issued from raw psycopg by 8 writers with no
+  5. ceiling for (1): the same SQL statements a single transfer runs (the lock-and-read
+     statement, the one write statement, commit), issued from raw psycopg by 8 writers with no
      planning, hashing or SQLAlchemy, on a second fresh database. What (1) cannot exceed
      without changing its SQL or the schema.
 
@@ -192,15 +192,13 @@ def sql_ceiling_writer(
         while time.monotonic() < deadline:
             lg = rng.choice(names)
             d, cr = rng.sample(plan[lg][1:], 2)
-            head = c.execute(
-                "SELECT ledger, last_seq, last_hash FROM ledger_chains WHERE ledger = ANY(%s) "
-                "ORDER BY ledger FOR UPDATE",
-                ([lg],),
-            ).fetchone()
-            assert head is not None
-            c.execute(
-                "SELECT * FROM ledger_accounts WHERE id = ANY(%s) ORDER BY id", (sorted([d, cr]),)
+            rows = c.execute(
+                "SELECT a.*, c.last_seq, c.last_hash FROM ledger_chains c "
+                "JOIN ledger_accounts a ON a.ledger = c.ledger WHERE a.id = ANY(%s) "
+                "ORDER BY c.ledger, a.id FOR UPDATE",
+                (sorted([d, cr]),),
             ).fetchall()
+            head = (lg, rows[0][-2], rows[0][-1])
             seq, fake = head[1] + 1, "f" * 64
             params = {
                 "a_id": [d, cr],
