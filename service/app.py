@@ -31,7 +31,7 @@ def create_app(
     run_scheduler: bool = False,
 ) -> FastAPI:
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = make_sessionmaker(engine)
 
     @asynccontextmanager

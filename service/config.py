@@ -21,6 +21,10 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = Field(default_factory=_default_database_url)
+    # Connections kept open per process. Requests run on AnyIO's 40 worker threads, so a pool
+    # smaller than that opens and closes a PostgreSQL connection (a backend process) per
+    # request under load. Mind PostgreSQL's max_connections when scaling `api`.
+    database_pool_size: int = Field(default=40, ge=1, le=500)
     # Encrypts bank secrets at rest and keys the hashes of parents' short access codes.
     secret_key: str = PLACEHOLDER_SECRET
     log_level: str = "INFO"

@@ -187,18 +187,21 @@ def _post(
 ) -> None:
     conn = session.connection()
     ledgers = sorted({d.institution_id for d in deposits})
+    funded = sorted({d.enrollment_id for d in deposits if d.enrollment_id})
+    # One read for both: institution accounts are owned by the institution (the ledger name),
+    # prepaid accounts by their enrollment.
     acct: dict[tuple[str, str], str] = {}
+    prepaid: dict[str, str] = {}
     for a in ledger.accounts_of(
-        conn, ledgers=ledgers, kinds=("escrow_cash", "suspense", "reserve_cash", "reserve")
+        conn,
+        ledgers=ledgers,
+        kinds=("escrow_cash", "suspense", "reserve_cash", "reserve", "prepaid"),
+        owners=[*ledgers, *funded],
     ):
-        acct[(a.ledger, a.kind)] = a.id
-    funded = {d.enrollment_id for d in deposits if d.enrollment_id}
-    prepaid = {
-        a.owner: a.id
-        for a in ledger.accounts_of(
-            conn, ledgers=ledgers, kinds=("prepaid",), owners=sorted(i for i in funded if i)
-        )
-    }
+        if a.kind == "prepaid":
+            prepaid[a.owner] = a.id
+        elif a.owner == a.ledger:
+            acct[(a.ledger, a.kind)] = a.id
     ops: list[ledger.Operation] = []
     for d in deposits:
         key = f"deposit:{bank.id}:{d.bank_txn_id}"
