@@ -16,6 +16,12 @@ def institution_view(
     session: Session, inst: Institution, *, detail: bool = False
 ) -> dict[str, Any]:
     balances = institution_balances(session.connection(), inst.id)
+    wire = {k: format_money(v) for k, v in balances.as_wire().items()}
+    reserve: dict[str, Any] = {}
+    if inst.supervision_mode == "reserve":
+        # What guarantees the parents' refunds here, beside what they are owed.
+        reserve = {"reserve_account_no": inst.reserve_account_no}
+        wire["reserve"] = format_money(balances.reserve)
     return {
         "id": inst.id,
         "name": inst.name,
@@ -26,8 +32,9 @@ def institution_view(
         "bank_id": inst.bank_id,
         "escrow_account_no": inst.escrow_account_no,
         "operating_account_no": inst.operating_account_no,
+        **reserve,
         "status": inst.status,
         "risk": risk_summary(session, inst.id, with_indicators=detail),
-        "balances": {k: format_money(v) for k, v in balances.as_wire().items()},
+        "balances": wire,
         "created_at": inst.created_at.isoformat(),
     }

@@ -432,6 +432,9 @@ def test_reserve_mode_refund_the_escrow_cannot_pay_draws_on_the_reserve(
     )
     assert reserve() == Decimal("20.00")
     assert_identity(w)
+    seen = w.client.get(f"/api/v1/institutions/{w.inst_id}", headers=bearer(w.reg)).json()
+    assert seen["reserve_account_no"] == reserve_no
+    assert seen["balances"]["reserve"] == "20.00"
 
     # 200.00 is more than the 20.00 left in reserve: the refund fails and the money returns.
     rid2, parent2 = refund(e2)
