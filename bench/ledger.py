@@ -20,6 +20,7 @@ import multiprocessing as mp
 import random
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -98,11 +99,17 @@ def writer(
 def concurrent(
     url: str, plan: dict[str, list[str]], mode: str, writers: int, seconds: float
 ) -> float:
+    return race(writers, lambda i, q: (writer, (url, plan, mode, seconds, i, q)))
+
+
+def race(writers: int, job: Callable[[int, mp.Queue], tuple[Callable[..., None], tuple]]) -> float:
+    """Run `writers` processes at once; each puts its count of transfers on the queue."""
     ctx = mp.get_context("fork")
     q: mp.Queue = ctx.Queue()
-    procs = [
-        ctx.Process(target=writer, args=(url, plan, mode, seconds, i, q)) for i in range(writers)
-    ]
+    procs = []
+    for i in range(writers):
+        target, args = job(i, q)
+        procs.append(ctx.Process(target=target, args=args))
     watch = Stopwatch()
     for p in procs:
         p.start()
@@ -236,19 +243,8 @@ def sql_ceiling(writers: int, seconds: float) -> float:
     with temporary_pg_database("tg_bench_ceiling") as url:
         upgrade(url)
         plan = setup(url)
-        ctx = mp.get_context("fork")
-        q: mp.Queue = ctx.Queue()
-        procs = [
-            ctx.Process(target=sql_ceiling_writer, args=(psycopg_dsn(url), plan, seconds, i, q))
-            for i in range(writers)
-        ]
-        watch = Stopwatch()
-        for p in procs:
-            p.start()
-        total = sum(q.get() for _ in procs)
-        for p in procs:
-            p.join()
-        return total / watch.elapsed
+        dsn = psycopg_dsn(url)
+        return race(writers, lambda i, q: (sql_ceiling_writer, (dsn, plan, seconds, i, q)))
 
 
 def main() -> None:

@@ -107,6 +107,19 @@ def accept(session: Session, *, refund: Refund, now: datetime, note: str) -> Ref
     enrollments.lock(session, refund.enrollment_id)  # lock order: enrollment before the ledger
     inst = session.get(Institution, refund.institution_id)
     assert inst is not None
+    _instruct(session, refund, inst, now, "escrow")
+    session.flush()
+    return refund
+
+
+def _instruct(
+    session: Session,
+    refund: Refund,
+    inst: Institution,
+    now: datetime,
+    source: Literal["escrow", "reserve"],
+) -> None:
+    """Order the bank to pay the parent back by the route the money came in."""
     from service.flows import chart
 
     prepaid = chart.prepaid_account(session.connection(), inst.id, refund.enrollment_id, at=now)
@@ -120,11 +133,17 @@ def accept(session: Session, *, refund: Refund, now: datetime, note: str) -> Ref
         amount=refund.amount,
         payee={"original_bank_txn_ids": _original_txns(session, refund.enrollment_id)},
         now=now,
+        source=source,
     )
     refund.instruction_id = ins.id
-    _event(session, refund, "instructed", now, f"instruction {ins.id}")
-    session.flush()
-    return refund
+    note = f"instruction {ins.id}"
+    _event(
+        session,
+        refund,
+        "instructed",
+        now,
+        f"drawn on the risk reserve: {note}" if source == "reserve" else note,
+    )
 
 
 def _original_txns(session: Session, enrollment_id: str) -> list[str]:
@@ -222,21 +241,7 @@ def _draw_on_reserve(session: Session, refund: Refund, inst: Institution, now: d
         _release_lessons(session, refund)
         _event(session, refund, "failed", now, "the risk reserve cannot cover the refund either")
         return
-    prepaid = chart.prepaid_account(conn, inst.id, refund.enrollment_id, at=now)
-    ins = instructions.create(
-        session,
-        institution=inst,
-        purpose="refund",
-        kind="refund",
-        subject_id=refund.id,
-        debit_kind_or_account=prepaid.id,
-        amount=refund.amount,
-        payee={"original_bank_txn_ids": _original_txns(session, refund.enrollment_id)},
-        now=now,
-        source="reserve",
-    )
-    refund.instruction_id = ins.id
-    _event(session, refund, "instructed", now, f"drawn on the risk reserve: instruction {ins.id}")
+    _instruct(session, refund, inst, now, "reserve")
 
 
 instructions.ON_EXECUTED["refund"] = _on_executed
