@@ -2,10 +2,10 @@
 
 Every call, one transfer or a batch of thousands, goes through `apply`:
 
-1. in one statement, lock the hash-chain head of each ledger touched and the accounts touched,
+1. (resolves only) read the holds being resolved, to learn their accounts;
+2. in one statement, lock the hash-chain head of each ledger touched and the accounts touched,
    in (ledger, account id) order, and read them (the chain lock orders the writers of one
    ledger; different ledgers proceed in parallel, and a fixed order means no deadlock);
-2. (resolves only) read the holds being resolved, before step 1, to learn their accounts;
 3. replay idempotent repeats, refuse conflicting ones;
 4. check every operation in sequence against the locked balances (limits against posted plus
    pending, holds resolved once) — a refusal raises before anything is written, so a refused

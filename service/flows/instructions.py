@@ -64,9 +64,12 @@ def create(
         else chart.institution_account(conn, institution.id, debit_kind_or_account).id
     )
     reference = f"instruction:{instruction_id}"
-    account_no = institution.escrow_account_no
-    ops = [NewTransfer(debit, _account(conn, institution, "escrow_cash"), amount, purpose, True)]
-    if source == "reserve":
+    if source == "escrow":
+        account_no = institution.escrow_account_no
+        ops = [
+            NewTransfer(debit, _account(conn, institution, "escrow_cash"), amount, purpose, True)
+        ]
+    else:
         if institution.reserve_account_no is None:
             raise DomainError("invalid_state", f"institution {institution.id} has no reserve")
         account_no = institution.reserve_account_no

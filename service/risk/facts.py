@@ -148,8 +148,17 @@ def gather(
         )
     ).items():
         facts[k].shortfall.extend(v)
+    # The escrow account's latest statement: a reserve account's statement (reserve mode)
+    # arriving later must neither hide an escrow shortfall nor stand in for a missing one.
+    escrow_statements = (
+        select(Statement)
+        .join(Institution, Institution.id == Statement.institution_id)
+        .where(Statement.account_no == Institution.escrow_account_no)
+    )
     latest = (
-        select(Statement.institution_id, func.max(Statement.received_at).label("at"))
+        escrow_statements.with_only_columns(
+            Statement.institution_id, func.max(Statement.received_at).label("at")
+        )
         .where(
             Statement.institution_id.in_(scope),
             Statement.received_at <= as_of,
@@ -159,7 +168,7 @@ def gather(
         .subquery()
     )
     for s in session.scalars(
-        select(Statement).join(
+        escrow_statements.join(
             latest,
             and_(
                 Statement.institution_id == latest.c.institution_id,

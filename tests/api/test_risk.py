@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.api.conftest import bearer
-from tests.api.test_flows import START, World
+from tests.api.test_flows import START, World, reserve_world
 from tests.api.test_plumbing import assert_problem
 
 
@@ -144,3 +144,49 @@ def test_risk_level_filter(world: World) -> None:
         "/api/v1/institutions?risk_level=critical&limit=500", headers=bearer(world.reg)
     ).json()
     assert world.inst_id not in {i["id"] for i in high["items"]}
+
+
+def test_reserve_statement_does_not_hide_an_escrow_shortfall(world: World) -> None:
+    w, reserve_no = reserve_world(world)
+    e = w.enroll(lessons=2, amount="40.00")
+    w.pay(e)
+    deposit = {
+        "bank_txn_id": f"RSV-{w.inst_id[-8:]}",
+        "account_no": reserve_no,
+        "payment_reference": "reserve",
+        "amount": "100.00",
+        "paid_at": START.isoformat(),
+    }
+    assert w.signed("POST", "/api/v1/bank/deposits", deposit).status_code == 201
+
+    def statement(account: str, closing: str, txn: str, amount: str) -> dict:
+        r = w.signed(
+            "POST",
+            "/api/v1/bank/statements",
+            {
+                "account_no": account,
+                "statement_date": START.date().isoformat(),
+                "opening_balance": "0.00",
+                "closing_balance": closing,
+                "transactions": [
+                    {
+                        "bank_txn_id": txn,
+                        "direction": "credit",
+                        "amount": amount,
+                        "booked_at": START.isoformat(),
+                    }
+                ],
+            },
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    # The escrow holds 10.00 less than the ledger says; the reserve matches to the fen.
+    escrow = statement(w.escrow, "30.00", f"T{w.inst_id[-8:]}1", "40.00")
+    assert {b["kind"] for b in escrow["breaks"]} == {"balance_differs"}
+    w.clock.now = START + timedelta(hours=1)
+    assert statement(reserve_no, "100.00", deposit["bank_txn_id"], "100.00")["status"] == "matched"
+    sweep(w, START + timedelta(hours=2))
+    risk = w.client.get(f"/api/v1/institutions/{w.inst_id}", headers=bearer(w.reg)).json()["risk"]
+    assert risk["level"] == "critical"
+    assert "escrow_shortfall" in {i["code"] for i in risk["indicators"]}
