@@ -88,10 +88,9 @@ def gather(
         inst_q = inst_q.where(Institution.region_code.startswith(region_prefix))
     if institution_ids is not None:
         inst_q = inst_q.where(Institution.id.in_(institution_ids))
-    facts = {
-        i.id: Facts(i.id, i.region_code, i.supervision_mode, i.created_at)
-        for i in session.scalars(inst_q)
-    }
+    insts = list(session.scalars(inst_q))
+    facts = {i.id: Facts(i.id, i.region_code, i.supervision_mode, i.created_at) for i in insts}
+    escrow_of = {i.id: i.escrow_account_no for i in insts}
     if not facts:
         return facts
     scope = inst_q.with_only_columns(Institution.id).scalar_subquery()
@@ -148,34 +147,35 @@ def gather(
         )
     ).items():
         facts[k].shortfall.extend(v)
-    # The escrow account's latest statement: a reserve account's statement (reserve mode)
-    # arriving later must neither hide an escrow shortfall nor stand in for a missing one.
-    escrow_statements = (
-        select(Statement)
-        .join(Institution, Institution.id == Statement.institution_id)
-        .where(Statement.account_no == Institution.escrow_account_no)
-    )
+    # The latest statement of each account; only the escrow account's counts here, so that a
+    # reserve account's statement (reserve mode) arriving later can neither hide an escrow
+    # shortfall nor stand in for a missing one.
     latest = (
-        escrow_statements.with_only_columns(
-            Statement.institution_id, func.max(Statement.received_at).label("at")
+        select(
+            Statement.institution_id,
+            Statement.account_no,
+            func.max(Statement.received_at).label("at"),
         )
         .where(
             Statement.institution_id.in_(scope),
             Statement.received_at <= as_of,
             Statement.received_at > w90,
         )
-        .group_by(Statement.institution_id)
+        .group_by(Statement.institution_id, Statement.account_no)
         .subquery()
     )
     for s in session.scalars(
-        escrow_statements.join(
+        select(Statement).join(
             latest,
             and_(
                 Statement.institution_id == latest.c.institution_id,
+                Statement.account_no == latest.c.account_no,
                 Statement.received_at == latest.c.at,
             ),
         )
     ):
+        if s.account_no != escrow_of.get(s.institution_id):
+            continue
         f = facts[s.institution_id]
         f.last_statement_at = s.received_at
         if s.closing_balance < s.ledger_balance:
