@@ -170,16 +170,13 @@ def gather(
     statement_ids = [
         i for i in session.scalars(select(latest_id).where(Institution.id.in_(scope))) if i
     ]
-    chunks = [statement_ids[i : i + 5000] for i in range(0, len(statement_ids), 5000)]
-    for s in (
-        s
-        for chunk in chunks
-        for s in session.scalars(select(Statement).where(Statement.id.in_(chunk)))
-    ):
-        f = facts[s.institution_id]
-        f.last_statement_at = s.received_at
-        if s.closing_balance < s.ledger_balance:
-            f.shortfall.append(s.id)
+    for start in range(0, len(statement_ids), 5000):  # bounded IN lists (SQLite's limit)
+        chunk = statement_ids[start : start + 5000]
+        for s in session.scalars(select(Statement).where(Statement.id.in_(chunk))):
+            f = facts[s.institution_id]
+            f.last_statement_at = s.received_at
+            if s.closing_balance < s.ledger_balance:
+                f.shortfall.append(s.id)
 
     for k, v in ids(
         session.execute(
