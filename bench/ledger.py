@@ -5,10 +5,10 @@ Measures, in one run on a fresh database:
   2. the same with every transfer touching one of 2 hot accounts;
   3. transfers in atomic batches of 1,000;
   4. baseline: COPY of the same number of rows into a table shaped like ledger_transfers;
-  5. ceiling for (1): the same SQL statements a single transfer runs (the lock-and-read
-     statement, the one write statement, commit), issued from raw psycopg by 8 writers with no
-     planning, hashing or SQLAlchemy, on a second fresh database. What (1) cannot exceed
-     without changing its SQL or the schema.
+  5. ceiling for (1): the same SQL a single transfer runs (the one `ledger_transfer_one`
+     call, commit), issued from raw psycopg by 8 writers with no Python-side hashing or
+     SQLAlchemy, on a second fresh database. What (1) cannot exceed without changing its SQL
+     or the schema.
 
 Run: .venv/bin/python bench/ledger.py [--seconds 10] [--writers 8]
 """
@@ -188,7 +188,7 @@ def copy_baseline(url: str, rows: int) -> float:
 def sql_ceiling_writer(
     dsn: str, plan: dict[str, list[str]], seconds: float, seed: int, out: mp.Queue
 ) -> None:
-    from ledger.postings import _PG_STORE
+    from ledger.postings import _PG_SINGLE
 
     rng = random.Random(seed)
     names = sorted(plan)
@@ -199,41 +199,22 @@ def sql_ceiling_writer(
         while time.monotonic() < deadline:
             lg = rng.choice(names)
             d, cr = rng.sample(plan[lg][1:], 2)
-            rows = c.execute(
-                "SELECT a.*, c.last_seq, c.last_hash FROM ledger_chains c "
-                "JOIN ledger_accounts a ON a.ledger = c.ledger WHERE a.id = ANY(%s) "
-                "ORDER BY c.ledger, a.id FOR UPDATE",
-                (sorted([d, cr]),),
-            ).fetchall()
-            head = (lg, rows[0][-2], rows[0][-1])
-            seq, fake = head[1] + 1, "f" * 64
             params = {
-                "a_id": [d, cr],
-                "a_dp": [amount, zero],
-                "a_cp": [zero, amount],
-                "a_dpend": [zero, zero],
-                "a_cpend": [zero, zero],
-                "t_id": [f"tr_ceiling_{seed}_{done}"],
-                "t_ledger": [lg],
-                "t_seq": [seq],
-                "t_debit": [d],
-                "t_credit": [cr],
-                "t_amount": [amount],
-                "t_kind": ["posted"],
-                "t_code": ["t"],
-                "t_pending": [None],
-                "t_expires": [None],
-                "t_reference": [None],
-                "t_key": [None],
-                "t_content": [fake],
-                "t_created": [AT],
-                "t_prev": [head[2]],
-                "t_hash": [fake],
-                "h_ledger": [lg],
-                "h_seq": [seq],
-                "h_hash": [fake],
+                "d": d,
+                "c": cr,
+                "posted": amount,
+                "pending": zero,
+                "id": f"tr_ceiling_{seed}_{done}",
+                "tail": "t",
+                "kind": "posted",
+                "code": "t",
+                "expires": None,
+                "reference": None,
+                "key": None,
+                "content": "f" * 64,
+                "at": AT,
             }
-            c.execute(_PG_STORE, params).fetchone()
+            c.execute(_PG_SINGLE, params).fetchall()
             c.commit()
             done += 1
     out.put(done)

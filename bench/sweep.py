@@ -49,12 +49,6 @@ def base(cur: psycopg.Cursor, n: int) -> None:
     )
     cur.execute(
         """
-      INSERT INTO ledger_chains (ledger, last_seq, last_hash) SELECT 'inst_' || i, 0, repeat('0', 64)
-      FROM generate_series(1, %s) i""",
-        (n,),
-    )
-    cur.execute(
-        """
       INSERT INTO ledger_accounts (id, ledger, kind, owner, currency, debits_posted, credits_posted,
         debits_pending, credits_pending, debits_must_not_exceed_credits, credits_must_not_exceed_debits,
         closed, created_at)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger import errors
 from ledger.models import Account
-from ledger.schema import GENESIS_HASH, accounts, chains
+from ledger.schema import GENESIS_HASH, accounts
 
 
 def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any], keys: list[str]) -> None:
@@ -35,7 +35,6 @@ def open_account(
     on that natural key, so concurrent first uses of an account cannot create two."""
     if debits_must_not_exceed_credits and credits_must_not_exceed_debits:
         raise errors.LedgerMismatch("an account cannot carry both limit flags")
-    _insert_ignore(conn, chains, {"ledger": ledger, "last_hash": GENESIS_HASH}, ["ledger"])
     _insert_ignore(
         conn,
         accounts,
@@ -49,6 +48,8 @@ def open_account(
             "credits_must_not_exceed_debits": credits_must_not_exceed_debits,
             "closed": False,
             "created_at": at,
+            "last_seq": 0,
+            "last_hash": GENESIS_HASH,
         },
         ["ledger", "kind", "owner"],
     )
@@ -105,9 +106,8 @@ def accounts_of(
 
 def close_account(conn: Connection, account_id: str) -> Account:
     """Close an account with nothing on hold: it keeps its history and takes no new transfers."""
-    account = get_account(conn, account_id)
-    # Lock the chain like any writer of this ledger, so a close cannot race a transfer.
-    conn.execute(select(chains).where(chains.c.ledger == account.ledger).with_for_update())
+    get_account(conn, account_id)
+    # The UPDATE locks the row as writers do, and re-checks the holds on the newest version.
     row = conn.execute(
         update(accounts)
         .where(accounts.c.id == account_id)

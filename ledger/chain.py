@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from ledger.models import NewTransfer, Operation
 
+US = "\x1f"  # unit separator: cannot occur in ids, codes or formatted amounts
+
 
 def _amount(value: Decimal | None) -> str:
     return "" if value is None else f"{value:.2f}"
@@ -33,7 +35,41 @@ def content_hash(op: Operation) -> str:
         ]
     else:
         parts = ["resolve", op.pending_id, op.action, _amount(op.amount), op.reference or ""]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return hashlib.sha256(US.join(parts).encode()).hexdigest()
+
+
+def link_tail(
+    *,
+    debit_account_id: str,
+    credit_account_id: str,
+    amount: Decimal,
+    kind: str,
+    code: str,
+    pending_id: str | None,
+    expires_at: datetime | None,
+    reference: str | None,
+    idempotency_key: str | None,
+    content_hash: str,
+    created_at: datetime,
+) -> str:
+    """The part of a link's preimage that the writer knows before it locks the chain head.
+    PostgreSQL's single-transfer statement finishes the link in SQL from this (`link_sql`),
+    so the field formatting lives here only."""
+    return US.join(
+        [
+            debit_account_id,
+            credit_account_id,
+            _amount(amount),
+            kind,
+            code,
+            pending_id or "",
+            _instant(expires_at),
+            reference or "",
+            idempotency_key or "",
+            content_hash,
+            _instant(created_at),
+        ]
+    )
 
 
 def link_hash(
@@ -55,21 +91,27 @@ def link_hash(
     created_at: datetime,
 ) -> str:
     """SHA-256 over the previous link and every stored field of the transfer."""
-    parts = [
-        prev_hash,
-        id,
-        ledger,
-        str(chain_seq),
-        debit_account_id,
-        credit_account_id,
-        _amount(amount),
-        kind,
-        code,
-        pending_id or "",
-        _instant(expires_at),
-        reference or "",
-        idempotency_key or "",
-        content_hash,
-        _instant(created_at),
-    ]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    tail = link_tail(
+        debit_account_id=debit_account_id,
+        credit_account_id=credit_account_id,
+        amount=amount,
+        kind=kind,
+        code=code,
+        pending_id=pending_id,
+        expires_at=expires_at,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        content_hash=content_hash,
+        created_at=created_at,
+    )
+    preimage = US.join([prev_hash, id, ledger, str(chain_seq), tail])
+    return hashlib.sha256(preimage.encode()).hexdigest()
+
+
+def link_sql(prev: str, id: str, ledger: str, seq: str, tail: str) -> str:
+    """The same hash as a PostgreSQL expression over the given SQL operands, for the statement
+    that locks a chain head and links to it in one round trip."""
+    return (
+        f"encode(sha256(convert_to(concat_ws(E'\\x1f', {prev}, {id}, {ledger}, ({seq})::text, "
+        f"{tail}), 'UTF8')), 'hex')"
+    )

@@ -3,16 +3,19 @@
 Every call, one transfer or a batch of thousands, goes through `apply`:
 
 1. (resolves only) read the holds being resolved, to learn their accounts;
-2. in one statement, lock the hash-chain head of each ledger touched and the accounts touched,
-   in (ledger, account id) order, and read them (the chain lock orders the writers of one
-   ledger; different ledgers proceed in parallel, and a fixed order means no deadlock);
+2. in one statement, lock the accounts touched in id order and read them, with their
+   hash-chain heads (a fixed order means no deadlock);
 3. replay idempotent repeats, refuse conflicting ones;
 4. check every operation in sequence against the locked balances (limits against posted plus
    pending, holds resolved once) — a refusal raises before anything is written, so a refused
    batch leaves no trace;
-5. write each account's change as one conditional UPDATE whose WHERE repeats the limit (and a
-   CHECK constraint repeats it again), append the transfers with their chain links, move the
-   chain heads.
+5. write each account's change and chain head as one conditional UPDATE whose WHERE repeats
+   the limit (and a CHECK constraint repeats it again), and append the transfers, each linked
+   into the chain of its debit account.
+
+On PostgreSQL a single new transfer, the commonest call, does all of this in one statement
+(`_single_postgresql`): one round trip instead of two, and the refusal is still decided before
+anything is written.
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from ledger import errors
 from ledger.amounts import ZERO, fen
-from ledger.chain import content_hash, link_hash
+from ledger.chain import content_hash, link_hash, link_tail
 from ledger.models import NewTransfer, Operation, Resolve, Transfer
-from ledger.schema import accounts, chains, transfers
+from ledger.schema import accounts, transfers
 from ledger.types import Money
 
 
@@ -45,8 +49,27 @@ class _Working:
     cp: Decimal
     dpend: Decimal
     cpend: Decimal
+    seq: int = 0
+    head: str = ""
     touched: bool = False
     orig: tuple[Decimal, Decimal, Decimal, Decimal] = (ZERO, ZERO, ZERO, ZERO)
+
+    @classmethod
+    def from_row(cls, r: Any) -> _Working:
+        w = cls(
+            r.ledger,
+            bool(r.closed),
+            bool(r.debits_must_not_exceed_credits),
+            bool(r.credits_must_not_exceed_debits),
+            r.debits_posted,
+            r.credits_posted,
+            r.debits_pending,
+            r.credits_pending,
+            r.last_seq,
+            r.last_hash,
+        )
+        w.orig = (w.dp, w.cp, w.dpend, w.cpend)
+        return w
 
     def check(self, account_id: str, index: int) -> None:
         if self.dmnec and self.dp + self.dpend > self.cp:
@@ -92,6 +115,10 @@ def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[T
     if not ops:
         return []
     _validate_amounts(ops)
+    if len(ops) == 1 and isinstance(ops[0], NewTransfer) and conn.dialect.name == "postgresql":
+        single = _single_postgresql(conn, ops[0], at)
+        if single is not None:
+            return [single]
 
     pending_ids = sorted({op.pending_id for op in ops if isinstance(op, Resolve)})
     holds: dict[str, Transfer] = {}
@@ -110,22 +137,10 @@ def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[T
                 raise errors.PendingNotFound(f"no pending transfer {op.pending_id}", index=i)
             account_ids.update((hold.debit_account_id, hold.credit_account_id))
 
-    heads: dict[str, tuple[int, str]] = {}
-    working: dict[str, _Working] = {}
-    for r in conn.execute(_LOCK_AND_READ, {"ids": sorted(account_ids)}):
-        heads[r.ledger] = (r.last_seq, r.last_hash)
-        w = _Working(
-            r.ledger,
-            bool(r.closed),
-            bool(r.debits_must_not_exceed_credits),
-            bool(r.credits_must_not_exceed_debits),
-            r.debits_posted,
-            r.credits_posted,
-            r.debits_pending,
-            r.credits_pending,
-        )
-        w.orig = (w.dp, w.cp, w.dpend, w.cpend)
-        working[r.id] = w
+    working = {
+        r.id: _Working.from_row(r)
+        for r in conn.execute(_LOCK_AND_READ, {"ids": sorted(account_ids)})
+    }
 
     hashes = [content_hash(op) for op in ops]
     replays = _replays(conn, ops, hashes)
@@ -148,22 +163,18 @@ def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[T
         row["content_hash"] = hashes[i]
         planned.append((i, row))
 
-    written = _write(conn, planned, working, heads, at)
+    written = _write(conn, planned, working, at)
     return [replays[i] if i in replays else written[i] for i in range(len(ops))]
 
 
-# The chain heads and the accounts, locked and read in one round trip. Chains come first in
-# FROM, so each row locks its ledger's chain head before the account (PostgreSQL locks a row's
-# relations in FROM order, rows in ORDER BY order): every writer of a ledger queues on the head
-# first, so two writers never hold each other's accounts. A lock that had to wait returns the
-# newest committed version of each locked row, so the balances read are current. (SQLite has
-# no row locks; its writers are serialised by the database.)
+# The accounts, with their chain heads, locked in id order: two writers that share accounts
+# lock them in the same order, so neither can hold what the other waits for. A lock that had
+# to wait returns the newest committed version of the row, so the balances read are current.
+# (SQLite has no row locks; its writers are serialised by the database.)
 _LOCK_AND_READ = (
-    select(accounts, chains.c.last_seq, chains.c.last_hash)
-    .select_from(chains)
-    .join(accounts, accounts.c.ledger == chains.c.ledger)
+    select(accounts)
     .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(chains.c.ledger, accounts.c.id)
+    .order_by(accounts.c.id)
     .with_for_update()
 )
 
@@ -308,13 +319,9 @@ _UPDATE_ACCOUNT = (
         credits_posted=accounts.c.credits_posted + bindparam("b_cp", type_=Money()),
         debits_pending=accounts.c.debits_pending + bindparam("b_dpend", type_=Money()),
         credits_pending=accounts.c.credits_pending + bindparam("b_cpend", type_=Money()),
+        last_seq=bindparam("b_seq"),
+        last_hash=bindparam("b_hash"),
     )
-)
-
-_UPDATE_CHAIN = (
-    update(chains)
-    .where(chains.c.ledger == bindparam("b_ledger"))
-    .values(last_seq=bindparam("b_seq"), last_hash=bindparam("b_hash"))
 )
 
 
@@ -322,11 +329,25 @@ def _write(
     conn: Connection,
     planned: list[tuple[int, dict[str, object]]],
     working: dict[str, _Working],
-    heads: dict[str, tuple[int, str]],
     at: datetime,
 ) -> dict[int, Transfer]:
     if not planned:
         return {}
+    rows: list[dict[str, object]] = []
+    written: dict[int, Transfer] = {}
+    for i, row in planned:
+        debit = working[str(row["debit_account_id"])]
+        full = {
+            **row,
+            "id": _new_id(),
+            "chain_seq": debit.seq + 1,
+            "created_at": at,
+            "prev_hash": debit.head,
+        }
+        full["hash"] = link_hash(**full)  # type: ignore[arg-type]
+        debit.seq, debit.head = debit.seq + 1, str(full["hash"])
+        rows.append(full)
+        written[i] = Transfer(**full)  # type: ignore[arg-type]
     changes = []
     for account_id in sorted(working):
         w = working[account_id]
@@ -340,40 +361,24 @@ def _write(
                 "b_cp": w.cp - cp,
                 "b_dpend": w.dpend - dpend,
                 "b_cpend": w.cpend - cpend,
+                "b_seq": w.seq,
+                "b_hash": w.head,
             }
         )
-    rows: list[dict[str, object]] = []
-    written: dict[int, Transfer] = {}
-    for i, row in planned:
-        ledger = str(row["ledger"])
-        if ledger not in heads:
-            raise errors.LedgerCorrupted(f"ledger {ledger} has no chain head")
-        seq, prev = heads[ledger]
-        full = {**row, "id": _new_id(), "chain_seq": seq + 1, "created_at": at, "prev_hash": prev}
-        full["hash"] = link_hash(**{k: v for k, v in full.items()})  # type: ignore[arg-type]
-        heads[ledger] = (seq + 1, str(full["hash"]))
-        rows.append(full)
-        written[i] = Transfer(**full)  # type: ignore[arg-type]
-    touched = sorted({str(r["ledger"]) for r in rows})
-    heads_out = [{"b_ledger": lg, "b_seq": heads[lg][0], "b_hash": heads[lg][1]} for lg in touched]
     if conn.dialect.name == "postgresql":
-        _store_postgresql(conn, changes, rows, heads_out)
+        _store_postgresql(conn, changes, rows)
     else:
-        _store_generic(conn, changes, rows, heads_out)
+        _store_generic(conn, changes, rows)
     return written
 
 
 def _store_generic(
-    conn: Connection,
-    changes: list[dict[str, object]],
-    rows: list[dict[str, object]],
-    heads_out: list[dict[str, object]],
+    conn: Connection, changes: list[dict[str, object]], rows: list[dict[str, object]]
 ) -> None:
     result = conn.execute(_UPDATE_ACCOUNT, changes)
     if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(changes):
         raise errors.LedgerCorrupted("an account limit failed in SQL after passing in code")
     conn.execute(insert(transfers), rows)
-    conn.execute(_UPDATE_CHAIN, heads_out)
 
 
 # On PostgreSQL the whole write is one statement (data-modifying CTEs over unnested arrays):
@@ -382,12 +387,14 @@ def _store_generic(
 _PG_STORE = """
 WITH v AS (
   SELECT * FROM unnest(%(a_id)s::text[], %(a_dp)s::numeric[], %(a_cp)s::numeric[],
-                       %(a_dpend)s::numeric[], %(a_cpend)s::numeric[])
-           AS v(id, dp, cp, dpend, cpend)
+                       %(a_dpend)s::numeric[], %(a_cpend)s::numeric[],
+                       %(a_seq)s::int[], %(a_hash)s::text[])
+           AS v(id, dp, cp, dpend, cpend, seq, hash)
 ), acc AS (
   UPDATE ledger_accounts a
      SET debits_posted = a.debits_posted + v.dp, credits_posted = a.credits_posted + v.cp,
-         debits_pending = a.debits_pending + v.dpend, credits_pending = a.credits_pending + v.cpend
+         debits_pending = a.debits_pending + v.dpend, credits_pending = a.credits_pending + v.cpend,
+         last_seq = v.seq, last_hash = v.hash
     FROM v
    WHERE a.id = v.id
      AND (NOT a.debits_must_not_exceed_credits
@@ -405,13 +412,8 @@ WITH v AS (
       %(t_reference)s::text[], %(t_key)s::text[], %(t_content)s::text[],
       %(t_created)s::timestamptz[], %(t_prev)s::text[], %(t_hash)s::text[])
   RETURNING 1
-), ch AS (
-  UPDATE ledger_chains c SET last_seq = h.seq, last_hash = h.hash
-    FROM unnest(%(h_ledger)s::text[], %(h_seq)s::int[], %(h_hash)s::text[]) AS h(ledger, seq, hash)
-   WHERE c.ledger = h.ledger
-  RETURNING 1
 )
-SELECT (SELECT count(*) FROM acc), (SELECT count(*) FROM ins), (SELECT count(*) FROM ch)
+SELECT (SELECT count(*) FROM acc), (SELECT count(*) FROM ins)
 """
 
 
@@ -419,7 +421,6 @@ def _store_postgresql(
     conn: Connection,
     changes: list[dict[str, object]],
     rows: list[dict[str, object]],
-    heads_out: list[dict[str, object]],
 ) -> None:
     def col(items: list[dict[str, object]], key: str) -> list[object]:
         return [item[key] for item in items]
@@ -430,6 +431,8 @@ def _store_postgresql(
         "a_cp": col(changes, "b_cp"),
         "a_dpend": col(changes, "b_dpend"),
         "a_cpend": col(changes, "b_cpend"),
+        "a_seq": col(changes, "b_seq"),
+        "a_hash": col(changes, "b_hash"),
         "t_id": col(rows, "id"),
         "t_ledger": col(rows, "ledger"),
         "t_seq": col(rows, "chain_seq"),
@@ -446,13 +449,74 @@ def _store_postgresql(
         "t_created": col(rows, "created_at"),
         "t_prev": col(rows, "prev_hash"),
         "t_hash": col(rows, "hash"),
-        "h_ledger": col(heads_out, "b_ledger"),
-        "h_seq": col(heads_out, "b_seq"),
-        "h_hash": col(heads_out, "b_hash"),
     }
     counts = conn.exec_driver_sql(_PG_STORE, params).one()
-    if tuple(counts) != (len(changes), len(rows), len(heads_out)):
+    if tuple(counts) != (len(changes), len(rows)):
         raise errors.LedgerCorrupted(f"write counts {tuple(counts)} differ from the plan")
+
+
+# See SINGLE_TRANSFER_PG in ledger/schema.py for why this is a function.
+_PG_SINGLE = """
+SELECT * FROM ledger_transfer_one(%(d)s, %(c)s, %(posted)s, %(pending)s, %(id)s, %(tail)s,
+    %(kind)s, %(code)s, %(expires)s, %(reference)s, %(key)s, %(content)s, %(at)s)
+"""
+
+
+def _single_postgresql(conn: Connection, op: NewTransfer, at: datetime) -> Transfer | None:
+    """Make `op` in one round trip; None when it needs the general path (an idempotency key
+    already used: a replay or a conflict, which that path tells apart)."""
+    if op.debit_account_id == op.credit_account_id:
+        raise errors.LedgerMismatch("a transfer needs two different accounts", index=0)
+    if op.expires_at is not None and not op.pending:
+        raise errors.InvalidAmount("only a pending transfer can expire", index=0)
+    amount = fen(op.amount)
+    row: dict[str, Any] = {
+        "debit_account_id": op.debit_account_id,
+        "credit_account_id": op.credit_account_id,
+        "amount": amount,
+        "kind": "pending" if op.pending else "posted",
+        "code": op.code,
+        "pending_id": None,
+        "expires_at": op.expires_at,
+        "reference": op.reference,
+        "idempotency_key": op.idempotency_key,
+        "content_hash": content_hash(op),
+        "created_at": at,
+        "id": _new_id(),
+    }
+    tail = link_tail(**{k: v for k, v in row.items() if k != "id"})
+    found = conn.exec_driver_sql(
+        _PG_SINGLE,
+        {
+            "d": op.debit_account_id,
+            "c": op.credit_account_id,
+            "posted": ZERO if op.pending else amount,
+            "pending": amount if op.pending else ZERO,
+            "id": row["id"],
+            "tail": tail,
+            "kind": row["kind"],
+            "code": op.code,
+            "expires": op.expires_at,
+            "reference": op.reference,
+            "key": op.idempotency_key,
+            "content": row["content_hash"],
+            "at": at,
+        },
+    ).one()
+    if found.written:
+        return Transfer(
+            **row, ledger=found.ledger, chain_seq=found.seq, prev_hash=found.prev, hash=found.link
+        )
+    # Nothing was written. A keyed transfer may be a replay or a conflict, which come before
+    # any other refusal: the general path decides. Otherwise the same checks in code say why.
+    if op.idempotency_key is not None:
+        return None
+    # The function still holds the locks it took, so this reads exactly what it saw.
+    ids = sorted((op.debit_account_id, op.credit_account_id))
+    _plan_new(
+        op, 0, {r.id: _Working.from_row(r) for r in conn.execute(_LOCK_AND_READ, {"ids": ids})}, at
+    )
+    raise errors.LedgerCorrupted("the ledger's SQL refused a transfer its code allows")
 
 
 def expire_due(conn: Connection, *, now: datetime, limit: int = 1000) -> list[Transfer]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     text,
 )
 
+from ledger.chain import link_sql
 from ledger.types import Money, UTCDateTime
 
 metadata = MetaData(
@@ -27,6 +28,8 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+GENESIS_HASH = "0" * 64  # what the first link of every chain points back to
 
 # An account: one side of many transfers. Balances are from the ledger's point of view:
 # an asset (escrow cash) grows by debits, a liability (what is owed to a parent) by credits.
@@ -51,6 +54,11 @@ accounts = Table(
     ),
     Column("closed", Boolean(), nullable=False, server_default=text("false")),
     Column("created_at", UTCDateTime(), nullable=False),
+    # The head of this account's hash chain: the transfers it is the debit side of, in order.
+    # It lives on the row every such writer already locks to change the balance, so chaining
+    # costs no lock of its own and serialises nobody who was not already waiting.
+    Column("last_seq", Integer(), nullable=False, server_default="0"),
+    Column("last_hash", String(64), nullable=False, server_default=GENESIS_HASH),
     UniqueConstraint("ledger", "kind", "owner", name="uq_ledger_accounts_natural"),
     CheckConstraint(
         "debits_posted >= 0 AND credits_posted >= 0 AND debits_pending >= 0 "
@@ -77,6 +85,7 @@ transfers = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("ledger", String(64), nullable=False),
+    # The transfer's place in its debit account's hash chain (1, 2, …; unique per account).
     Column("chain_seq", Integer(), nullable=False),
     Column("debit_account_id", String(40), ForeignKey("ledger_accounts.id"), nullable=False),
     Column("credit_account_id", String(40), ForeignKey("ledger_accounts.id"), nullable=False),
@@ -91,7 +100,7 @@ transfers = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
-    UniqueConstraint("ledger", "chain_seq", name="uq_ledger_transfers_chain"),
+    UniqueConstraint("debit_account_id", "chain_seq", name="uq_ledger_transfers_chain"),
     UniqueConstraint("idempotency_key", name="uq_ledger_transfers_idempotency_key"),
     UniqueConstraint("pending_id", name="uq_ledger_transfers_pending_id"),
     CheckConstraint("amount > 0", name="positive_amount"),
@@ -112,17 +121,6 @@ Index(
     sqlite_where=text("kind = 'pending'"),
 )
 
-# The head of each ledger's hash chain. Locking this row orders the writers of one ledger
-# (one institution) while leaving other ledgers free to write in parallel.
-chains = Table(
-    "ledger_chains",
-    metadata,
-    Column("ledger", String(64), primary_key=True),
-    Column("last_seq", Integer(), nullable=False, server_default="0"),
-    Column("last_hash", String(64), nullable=False),
-)
-
-GENESIS_HASH = "0" * 64
 
 IMMUTABLE_TRIGGER_PG = """
 CREATE OR REPLACE FUNCTION ledger_transfers_immutable() RETURNS trigger AS $$
@@ -140,3 +138,61 @@ IMMUTABLE_TRIGGER_SQLITE = [
     """CREATE TRIGGER ledger_transfers_no_delete BEFORE DELETE ON ledger_transfers
        BEGIN SELECT RAISE(ABORT, 'ledger_transfers is append-only: DELETE refused'); END""",
 ]
+
+# One new transfer in one round trip on PostgreSQL (`postings._single_postgresql`). It has to be
+# a function, not one statement: a statement's snapshot is taken before it waits for a lock,
+# so an UPDATE in the same statement would first meet the balance as it was before the writer
+# it waited for, and PostgreSQL checks CHECK constraints on that stale version (a spurious
+# violation) before it moves to the newest one. Each statement in a function gets a snapshot
+# taken after the locks are held. The function locks both accounts in id order, decides with
+# the same tests `_plan_new` makes, and only if they pass moves the balances and the debit
+# account's chain head and appends the linked transfer. On a refusal the locks stay held to
+# the end of the transaction, so the caller can read exactly what the function saw.
+SINGLE_TRANSFER_PG = f"""
+CREATE OR REPLACE FUNCTION ledger_transfer_one(
+  p_debit text, p_credit text, p_posted numeric, p_pending numeric, p_id text, p_tail text,
+  p_kind text, p_code text, p_expires timestamptz, p_reference text, p_key text,
+  p_content text, p_at timestamptz,
+  OUT written boolean, OUT ledger text, OUT seq integer, OUT prev text, OUT link text)
+LANGUAGE plpgsql AS $$
+DECLARE
+  r ledger_accounts;
+  d ledger_accounts;
+  c ledger_accounts;
+BEGIN
+  FOR r IN SELECT * FROM ledger_accounts a WHERE a.id IN (p_debit, p_credit)
+           ORDER BY a.id FOR UPDATE LOOP
+    IF r.id = p_debit THEN d := r; ELSE c := r; END IF;
+  END LOOP;
+  written := d.id IS NOT NULL AND c.id IS NOT NULL AND d.ledger = c.ledger
+        AND NOT d.closed AND NOT c.closed
+        AND (NOT d.debits_must_not_exceed_credits
+             OR d.debits_posted + p_posted + d.debits_pending + p_pending <= d.credits_posted)
+        AND (NOT c.credits_must_not_exceed_debits
+             OR c.credits_posted + p_posted + c.credits_pending + p_pending <= c.debits_posted)
+        AND (p_key IS NULL
+             OR NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.idempotency_key = p_key));
+  IF NOT written THEN
+    RETURN;
+  END IF;
+  ledger := d.ledger;
+  seq := d.last_seq + 1;
+  prev := d.last_hash;
+  link := {link_sql("prev", "p_id", "ledger", "seq", "p_tail")};
+  UPDATE ledger_accounts a
+     SET debits_posted = a.debits_posted + p_posted,
+         debits_pending = a.debits_pending + p_pending,
+         last_seq = seq, last_hash = link
+   WHERE a.id = p_debit;
+  UPDATE ledger_accounts a
+     SET credits_posted = a.credits_posted + p_posted,
+         credits_pending = a.credits_pending + p_pending
+   WHERE a.id = p_credit;
+  INSERT INTO ledger_transfers (id, ledger, chain_seq, debit_account_id, credit_account_id,
+      amount, kind, code, pending_id, expires_at, reference, idempotency_key, content_hash,
+      created_at, prev_hash, hash)
+  VALUES (p_id, ledger, seq, p_debit, p_credit, p_posted + p_pending, p_kind, p_code, NULL,
+          p_expires, p_reference, p_key, p_content, p_at, prev, link);
+END;
+$$;
+"""

@@ -82,14 +82,27 @@ def test_changed_balance_is_found(fresh_engine: Engine) -> None:
 
 def test_deleted_transfer_is_found(fresh_engine: Engine) -> None:
     _, made, _ = _books(fresh_engine)
+    # made[1] and made[2] are links 1 and 2 of account a's chain (a is their debit side).
+    with fresh_engine.begin() as c:
+        _disable_guard(c)
+        c.execute(text("DELETE FROM ledger_transfers WHERE id = :i"), {"i": made[1].id})
+    with fresh_engine.connect() as c:
+        report = ledger.verify(c)
+    assert not report.ok
+    assert report.first_bad_entry == made[2].id  # the link after the hole
+    assert {"chain_gap", "bad_link"} <= {p.kind for p in report.problems}
+
+
+def test_deleted_last_link_is_found_at_the_head(fresh_engine: Engine) -> None:
+    """Deleting a chain's newest transfer leaves no gap; the head on the account still counts it."""
+    _, made, account_id = _books(fresh_engine)
     with fresh_engine.begin() as c:
         _disable_guard(c)
         c.execute(text("DELETE FROM ledger_transfers WHERE id = :i"), {"i": made[2].id})
     with fresh_engine.connect() as c:
         report = ledger.verify(c)
-    assert not report.ok
-    assert report.first_bad_entry == made[3].id  # the link after the hole
-    assert "chain_gap" in {p.kind for p in report.problems}
+    assert not report.ok and report.first_bad_entry == account_id
+    assert {"head", "balance_differs"} <= {p.kind for p in report.problems}
 
 
 def test_relinked_chain_is_found(fresh_engine: Engine) -> None:
