@@ -21,13 +21,15 @@ anything is written.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from ledger import errors
 from ledger.amounts import ZERO, fen
@@ -333,21 +335,40 @@ def _write(
 ) -> dict[int, Transfer]:
     if not planned:
         return {}
-    rows: list[dict[str, object]] = []
     written: dict[int, Transfer] = {}
-    for i, row in planned:
-        debit = working[str(row["debit_account_id"])]
-        full = {
-            **row,
-            "id": _new_id(),
-            "chain_seq": debit.seq + 1,
-            "created_at": at,
-            "prev_hash": debit.head,
-        }
-        full["hash"] = link_hash(**full)  # type: ignore[arg-type]
-        debit.seq, debit.head = debit.seq + 1, str(full["hash"])
-        rows.append(full)
-        written[i] = Transfer(**full)  # type: ignore[arg-type]
+
+    def linked() -> Iterator[dict[str, object]]:
+        """Each transfer linked into its debit account's chain, in order."""
+        for i, row in planned:
+            debit = working[str(row["debit_account_id"])]
+            full = {
+                **row,
+                "id": _new_id(),
+                "chain_seq": debit.seq + 1,
+                "created_at": at,
+                "prev_hash": debit.head,
+            }
+            full["hash"] = link_hash(**full)  # type: ignore[arg-type]
+            debit.seq, debit.head = debit.seq + 1, str(full["hash"])
+            written[i] = Transfer(**full)  # type: ignore[arg-type]
+            yield full
+
+    postgresql = conn.dialect.name == "postgresql"
+    if postgresql and len(planned) >= _COPY_FROM:
+        # Linking streams into COPY, so the server appends rows while Python hashes the next.
+        _copy(conn, linked())
+        _update_accounts(conn, _changes(working))
+    elif postgresql:
+        rows = list(linked())
+        _store_postgresql(conn, _changes(working), rows)
+    else:
+        rows = list(linked())
+        _store_generic(conn, _changes(working), rows)
+    return written
+
+
+def _changes(working: dict[str, _Working]) -> list[dict[str, object]]:
+    """What each touched account gains, and where its chain now ends, in id order."""
     changes = []
     for account_id in sorted(working):
         w = working[account_id]
@@ -365,11 +386,7 @@ def _write(
                 "b_hash": w.head,
             }
         )
-    if conn.dialect.name == "postgresql":
-        _store_postgresql(conn, changes, rows)
-    else:
-        _store_generic(conn, changes, rows)
-    return written
+    return changes
 
 
 def _store_generic(
@@ -381,10 +398,10 @@ def _store_generic(
     conn.execute(insert(transfers), rows)
 
 
-# On PostgreSQL the whole write is one statement (data-modifying CTEs over unnested arrays):
-# one round trip whether the batch holds one transfer or a thousand. The WHERE clause repeats
-# every limit, so a row that would break one is not updated and the count check below fails.
-_PG_STORE = """
+# On PostgreSQL a write is one statement (data-modifying CTEs over unnested arrays): one round
+# trip whether it holds one transfer or a hundred. The WHERE clause repeats every limit, so a
+# row that would break one is not updated and the count check below fails.
+_PG_ACCOUNTS_CTE = """
 WITH v AS (
   SELECT * FROM unnest(%(a_id)s::text[], %(a_dp)s::numeric[], %(a_cp)s::numeric[],
                        %(a_dpend)s::numeric[], %(a_cpend)s::numeric[],
@@ -402,7 +419,11 @@ WITH v AS (
      AND (NOT a.credits_must_not_exceed_debits
           OR a.credits_posted + v.cp + a.credits_pending + v.cpend <= a.debits_posted + v.dp)
   RETURNING 1
-), ins AS (
+)"""
+_PG_ACCOUNTS = _PG_ACCOUNTS_CTE + "\nSELECT (SELECT count(*) FROM acc)"
+_PG_STORE = (
+    _PG_ACCOUNTS_CTE
+    + """, ins AS (
   INSERT INTO ledger_transfers (id, ledger, chain_seq, debit_account_id, credit_account_id, amount,
       kind, code, pending_id, expires_at, reference, idempotency_key, content_hash, created_at,
       prev_hash, hash)
@@ -415,44 +436,87 @@ WITH v AS (
 )
 SELECT (SELECT count(*) FROM acc), (SELECT count(*) FROM ins)
 """
+)
+
+# From this many transfers on, they are appended with COPY after the accounts' statement:
+# COPY spends far less per row than binding and unnesting arrays (benchmarks: batches of
+# 1,000 roughly twice as fast), but costs a round trip of its own, which small writes (a
+# hold's resolution, a lesson's consumption) should not pay.
+_COPY_FROM = 64
+_COLUMNS = (
+    "id",
+    "ledger",
+    "chain_seq",
+    "debit_account_id",
+    "credit_account_id",
+    "amount",
+    "kind",
+    "code",
+    "pending_id",
+    "expires_at",
+    "reference",
+    "idempotency_key",
+    "content_hash",
+    "created_at",
+    "prev_hash",
+    "hash",
+)
+_COPY = f"COPY ledger_transfers ({', '.join(_COLUMNS)}) FROM STDIN"
+
+
+def _account_params(changes: list[dict[str, object]]) -> dict[str, list[object]]:
+    return {
+        f"a_{k}": [c[f"b_{k}"] for c in changes]
+        for k in ("id", "dp", "cp", "dpend", "cpend", "seq", "hash")
+    }
+
+
+def _update_accounts(conn: Connection, changes: list[dict[str, object]]) -> None:
+    (updated,) = conn.exec_driver_sql(_PG_ACCOUNTS, _account_params(changes)).one()
+    if updated != len(changes):
+        raise errors.LedgerCorrupted(f"{updated} accounts written of {len(changes)}")
 
 
 def _store_postgresql(
-    conn: Connection,
-    changes: list[dict[str, object]],
-    rows: list[dict[str, object]],
+    conn: Connection, changes: list[dict[str, object]], rows: list[dict[str, object]]
 ) -> None:
-    def col(items: list[dict[str, object]], key: str) -> list[object]:
-        return [item[key] for item in items]
-
-    params = {
-        "a_id": col(changes, "b_id"),
-        "a_dp": col(changes, "b_dp"),
-        "a_cp": col(changes, "b_cp"),
-        "a_dpend": col(changes, "b_dpend"),
-        "a_cpend": col(changes, "b_cpend"),
-        "a_seq": col(changes, "b_seq"),
-        "a_hash": col(changes, "b_hash"),
-        "t_id": col(rows, "id"),
-        "t_ledger": col(rows, "ledger"),
-        "t_seq": col(rows, "chain_seq"),
-        "t_debit": col(rows, "debit_account_id"),
-        "t_credit": col(rows, "credit_account_id"),
-        "t_amount": col(rows, "amount"),
-        "t_kind": col(rows, "kind"),
-        "t_code": col(rows, "code"),
-        "t_pending": col(rows, "pending_id"),
-        "t_expires": col(rows, "expires_at"),
-        "t_reference": col(rows, "reference"),
-        "t_key": col(rows, "idempotency_key"),
-        "t_content": col(rows, "content_hash"),
-        "t_created": col(rows, "created_at"),
-        "t_prev": col(rows, "prev_hash"),
-        "t_hash": col(rows, "hash"),
-    }
+    params = _account_params(changes)
+    params.update({f"t_{k}": [r[c] for r in rows] for k, c in _SHORT.items()})
     counts = conn.exec_driver_sql(_PG_STORE, params).one()
     if tuple(counts) != (len(changes), len(rows)):
         raise errors.LedgerCorrupted(f"write counts {tuple(counts)} differ from the plan")
+
+
+_SHORT = {
+    "id": "id",
+    "ledger": "ledger",
+    "seq": "chain_seq",
+    "debit": "debit_account_id",
+    "credit": "credit_account_id",
+    "amount": "amount",
+    "kind": "kind",
+    "code": "code",
+    "pending": "pending_id",
+    "expires": "expires_at",
+    "reference": "reference",
+    "key": "idempotency_key",
+    "content": "content_hash",
+    "created": "created_at",
+    "prev": "prev_hash",
+    "hash": "hash",
+}
+
+
+def _copy(conn: Connection, rows: Iterable[dict[str, object]]) -> None:
+    """COPY the transfers in on the connection's own transaction. Errors are raised as
+    SQLAlchemy raises every other database error, so callers and retries see one kind."""
+    driver = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cur, cur.copy(_COPY) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row([row[c] for c in _COLUMNS])
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(_COPY, None, exc, psycopg.Error) from exc
 
 
 # See SINGLE_TRANSFER_PG in ledger/schema.py for why this is a function.

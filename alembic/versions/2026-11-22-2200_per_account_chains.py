@@ -1,11 +1,13 @@
-"""per-account hash chains, single-transfer function
+"""per-account hash chains, single-transfer function, no account foreign keys
 
 The ledger's hash chain moves from one chain per ledger (its head in ledger_chains) to one
 chain per debit account (its head on the account row). Every existing transfer is relinked
 into its debit account's chain in the order it had in its ledger's chain, after that old
 chain has been checked link by link: a migration must not launder a tampered ledger, so a
 broken chain stops it with the first bad transfer named. On PostgreSQL it also installs
-`ledger_transfer_one`, the one-round-trip path for a single new transfer.
+`ledger_transfer_one`, the one-round-trip path for a single new transfer. Transfers lose
+their foreign keys to the accounts, and accounts become undeletable instead (why: the comment
+on ledger_transfers in ledger/schema.py).
 
 Revision ID: 7c1f3e2a9b54
 Revises: 640b048ac46b
@@ -22,7 +24,12 @@ import sqlalchemy as sa
 from alembic import op
 
 import ledger.types
-from ledger.schema import IMMUTABLE_TRIGGER_SQLITE, SINGLE_TRANSFER_PG
+from ledger.schema import (
+    ACCOUNTS_KEPT_PG,
+    ACCOUNTS_KEPT_SQLITE,
+    IMMUTABLE_TRIGGER_SQLITE,
+    SINGLE_TRANSFER_PG,
+)
 
 revision: str = '7c1f3e2a9b54'
 down_revision: str | Sequence[str] | None = '640b048ac46b'
@@ -131,12 +138,25 @@ def _guard(on: bool) -> None:
         op.execute("DROP TRIGGER IF EXISTS ledger_transfers_no_delete")
 
 
-def _swap_constraint(columns: list[str], relink: Callable[[], None]) -> None:
+_ACCOUNT_FKS = {
+    "fk_ledger_transfers_debit_account_id_ledger_accounts": "debit_account_id",
+    "fk_ledger_transfers_credit_account_id_ledger_accounts": "credit_account_id",
+}
+
+
+def _swap_constraint(
+    columns: list[str], relink: Callable[[], None], account_fks: bool
+) -> None:
     with op.batch_alter_table("ledger_transfers", schema=None) as batch_op:
         batch_op.drop_constraint("uq_ledger_transfers_chain", type_="unique")
     relink()
     with op.batch_alter_table("ledger_transfers", schema=None) as batch_op:
         batch_op.create_unique_constraint("uq_ledger_transfers_chain", columns)
+        for name, column in _ACCOUNT_FKS.items():
+            if account_fks:
+                batch_op.create_foreign_key(name, "ledger_accounts", [column], ["id"])
+            else:
+                batch_op.drop_constraint(name, type_="foreignkey")
     if op.get_bind().dialect.name == "sqlite":
         # SQLite's batch mode rebuilds the table; make sure the partial index keeps its WHERE.
         op.execute("DROP INDEX IF EXISTS ix_ledger_transfers_open_holds")
@@ -171,16 +191,24 @@ def upgrade() -> None:
                 .values(last_seq=seq, last_hash=link)
             )
 
-    _swap_constraint(["debit_account_id", "chain_seq"], relink)
+    # The accounts' foreign keys go (see ledger/schema.py); accounts become undeletable.
+    _swap_constraint(["debit_account_id", "chain_seq"], relink, account_fks=False)
     op.drop_table("ledger_chains")
     _guard(True)
     if conn.dialect.name == "postgresql":
         op.execute(SINGLE_TRANSFER_PG)
+        op.execute(ACCOUNTS_KEPT_PG)
+    else:
+        op.execute(ACCOUNTS_KEPT_SQLITE)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS ledger_transfer_one")
+        op.execute("DROP TRIGGER IF EXISTS ledger_accounts_no_delete ON ledger_accounts")
+        op.execute("DROP FUNCTION IF EXISTS ledger_accounts_kept()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS ledger_accounts_no_delete")
     op.create_table(
         "ledger_chains",
         sa.Column("ledger", sa.String(length=64), nullable=False),
@@ -207,7 +235,7 @@ def downgrade() -> None:
             seq, link = new.get(name, (0, GENESIS))
             conn.execute(_chains.insert().values(ledger=name, last_seq=seq, last_hash=link))
 
-    _swap_constraint(["ledger", "chain_seq"], relink)
+    _swap_constraint(["ledger", "chain_seq"], relink, account_fks=True)
     with op.batch_alter_table("ledger_accounts", schema=None) as batch_op:
         batch_op.drop_column("last_hash")
         batch_op.drop_column("last_seq")

@@ -53,6 +53,13 @@ def test_transfers_are_append_only(fresh_engine: Engine) -> None:
         c.execute(text("DELETE FROM ledger_transfers WHERE id = :i"), {"i": made[1].id})
 
 
+def test_accounts_cannot_be_deleted(fresh_engine: Engine) -> None:
+    """Transfers have no foreign keys to accounts; this is what keeps their sides in place."""
+    _, _, account_id = _books(fresh_engine)
+    with pytest.raises(DBAPIError, match="never deleted"), fresh_engine.begin() as c:
+        c.execute(text("DELETE FROM ledger_accounts WHERE id = :i"), {"i": account_id})
+
+
 def test_changed_amount_is_found(fresh_engine: Engine) -> None:
     _, made, _ = _books(fresh_engine)
     with fresh_engine.begin() as c:
