@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from ledger.models import NewTransfer, Operation
 
@@ -72,39 +73,10 @@ def link_tail(
     )
 
 
-def link_hash(
-    *,
-    prev_hash: str,
-    id: str,
-    ledger: str,
-    chain_seq: int,
-    debit_account_id: str,
-    credit_account_id: str,
-    amount: Decimal,
-    kind: str,
-    code: str,
-    pending_id: str | None,
-    expires_at: datetime | None,
-    reference: str | None,
-    idempotency_key: str | None,
-    content_hash: str,
-    created_at: datetime,
-) -> str:
-    """SHA-256 over the previous link and every stored field of the transfer."""
-    tail = link_tail(
-        debit_account_id=debit_account_id,
-        credit_account_id=credit_account_id,
-        amount=amount,
-        kind=kind,
-        code=code,
-        pending_id=pending_id,
-        expires_at=expires_at,
-        reference=reference,
-        idempotency_key=idempotency_key,
-        content_hash=content_hash,
-        created_at=created_at,
-    )
-    preimage = US.join([prev_hash, id, ledger, str(chain_seq), tail])
+def link_hash(*, prev_hash: str, id: str, ledger: str, chain_seq: int, **fields: Any) -> str:
+    """SHA-256 over the previous link and every stored field of the transfer (`fields` are
+    `link_tail`'s)."""
+    preimage = US.join([prev_hash, id, ledger, str(chain_seq), link_tail(**fields)])
     return hashlib.sha256(preimage.encode()).hexdigest()
 
 

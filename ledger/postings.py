@@ -239,8 +239,12 @@ def _plan_new(
     d.touched = c.touched = True
     d.check(op.debit_account_id, i)
     c.check(op.credit_account_id, i)
+    return {"ledger": d.ledger, **_fields_of(op, amount)}
+
+
+def _fields_of(op: NewTransfer, amount: Decimal) -> dict[str, Any]:
+    """A new transfer's stored fields that do not depend on its ledger or its chain."""
     return {
-        "ledger": d.ledger,
         "debit_account_id": op.debit_account_id,
         "credit_account_id": op.credit_account_id,
         "amount": amount,
@@ -534,21 +538,9 @@ def _single_postgresql(conn: Connection, op: NewTransfer, at: datetime) -> Trans
     if op.expires_at is not None and not op.pending:
         raise errors.InvalidAmount("only a pending transfer can expire", index=0)
     amount = fen(op.amount)
-    row: dict[str, Any] = {
-        "debit_account_id": op.debit_account_id,
-        "credit_account_id": op.credit_account_id,
-        "amount": amount,
-        "kind": "pending" if op.pending else "posted",
-        "code": op.code,
-        "pending_id": None,
-        "expires_at": op.expires_at,
-        "reference": op.reference,
-        "idempotency_key": op.idempotency_key,
-        "content_hash": content_hash(op),
-        "created_at": at,
-        "id": _new_id(),
-    }
-    tail = link_tail(**{k: v for k, v in row.items() if k != "id"})
+    row = {**_fields_of(op, amount), "content_hash": content_hash(op), "created_at": at}
+    tail = link_tail(**row)
+    row["id"] = _new_id()
     found = conn.exec_driver_sql(
         _PG_SINGLE,
         {
