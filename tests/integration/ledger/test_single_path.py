@@ -100,3 +100,67 @@ def test_a_refusal_leaves_the_transaction_usable(engine: Engine) -> None:
     with engine.connect() as c:
         assert ledger.balance(c, b.id).credits_posted == D("10.00")
         assert ledger.verify(c, ledgers=[name]).ok
+
+
+def test_large_batches_store_what_they_return(engine: Engine) -> None:
+    """Batches of 64 or more go through COPY on PostgreSQL: holds with expiries, references
+    and keys in one batch, their resolutions in a second, every row as returned and verified."""
+    name = new_ledger()
+    with engine.begin() as c:
+        w = world(c, name, AT)
+        owners = [liability(c, name, f"p{k}", AT) for k in range(40)]
+        first = ledger.batch(
+            c,
+            [
+                ledger.NewTransfer(
+                    w.id,
+                    owners[k % 40].id,
+                    D(k + 1) / 4,
+                    "deposit",
+                    pending=k % 3 == 0,
+                    expires_at=AT + timedelta(days=1) if k % 3 == 0 else None,
+                    reference=f"参考 {k}" if k % 2 else None,
+                    idempotency_key=f"{name}:{k}",
+                )
+                for k in range(120)
+            ],
+            at=AT,
+        )
+        holds = [t for t in first if t.kind == "pending"]
+        second = ledger.batch(
+            c,
+            [
+                ledger.Resolve(h.id, "post" if n % 2 else "void", D("0.25") if n % 4 == 1 else None)
+                for n, h in enumerate(holds)
+            ]
+            + [ledger.NewTransfer(owners[k].id, w.id, D("0.01"), "refund") for k in range(30)],
+            at=AT + timedelta(hours=1),
+        )
+        assert len(second) >= 64
+        for made in first + second:
+            stored = ledger.Transfer.from_row(
+                c.execute(select(transfers).where(transfers.c.id == made.id)).one()
+            )
+            assert stored == made
+        report = ledger.verify(c, ledgers=[name])
+        assert report.ok, report.problems
+        assert report.entries_checked == len(first) + len(second)
+
+
+def test_a_copy_error_is_raised_as_sqlalchemy_raises_every_database_error(
+    engine: Engine, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    from sqlalchemy.exc import IntegrityError
+
+    from ledger.postings import _copy
+
+    name = new_ledger()
+    with engine.begin() as c:
+        w = world(c, name, AT)
+        a = liability(c, name, "a", AT)
+        t = ledger.transfer(c, debit=w.id, credit=a.id, amount=D("1.00"), code="t", at=AT)
+    row = {**t.__dict__, "chain_seq": t.chain_seq + 1}  # the same id again
+    with pytest.raises(IntegrityError), engine.begin() as c:
+        _copy(c, [row])
