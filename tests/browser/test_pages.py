@@ -73,10 +73,11 @@ def _seed(url: str) -> tuple[str, str, str, str]:
                 credit_code=make_credit_code("52", "220102", "BR000001"),
                 region_code="220102",
                 category="subject",
-                supervision_mode="custody",
+                supervision_mode="reserve",
                 bank_id=bank.id,
                 escrow_account_no="ESC-1",
                 operating_account_no="OPR-1",
+                reserve_account_no="RSV-1",
             ),
         )
         import datetime as dt
@@ -124,6 +125,13 @@ def _seed(url: str) -> tuple[str, str, str, str]:
                 ),
             )
             codes.append((e.id, code))
+        # The risk reserve covers what the parents are owed, so only the overdue refund shows.
+        deposits.receive(
+            s,
+            bank=s.get(Bank, bank.id),
+            now=now,
+            data=deposits.DepositIn("R0", "RSV-1", "reserve", Decimal("200.00"), now),
+        )
         refunds.request(s, enrollment_id=codes[0][0], lessons=None, reason="moving", now=now)
         consumptions.report(
             s,
@@ -214,6 +222,9 @@ def test_regulator_dashboard(site: Site, browser) -> None:  # type: ignore[no-un
     row.click()
     page.wait_for_selector("#indicators tbody tr")
     assert "refund_overdue" in page.inner_text("#indicators")
+    money = page.inner_text("#detail-balances")
+    assert "Escrow 160.00" in money and "owed to parents" in money
+    assert "risk reserve 200.00 (account RSV-1)" in money
     assert page.locator("#history polyline").count() == 1
     page.screenshot(path=str(site.shots / "dashboard.png"), full_page=True)
     page.click("#alerts .ack")

@@ -71,6 +71,13 @@ async function showInstitution(id) {
   $("#detail").dataset.id = id;
   $("#detail-name").textContent = inst.name;
   $("#detail-summary").textContent = `${inst.credit_code} · ${inst.region_code} · ${inst.status} · score ${inst.risk.score ?? "—"} (${inst.risk.level ?? "not evaluated"})`;
+  // Under a risk reserve the reserve, not only the escrow, stands behind the parents' refunds.
+  const b = inst.balances;
+  let money = `Escrow ${b.escrow} · owed to parents ${b.prepaid_outstanding} · suspense ${b.suspense}`;
+  money += inst.supervision_mode === "reserve"
+    ? ` · risk reserve ${b.reserve} (account ${inst.reserve_account_no})`
+    : " · bank custody";
+  $("#detail-balances").textContent = money;
   const body = $("#indicators tbody");
   body.replaceChildren();
   for (const ind of inst.risk.indicators || []) {
