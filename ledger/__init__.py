@@ -28,7 +28,14 @@ from ledger.models import (
 from ledger.postings import apply, expire_due
 from ledger.schema import metadata
 from ledger.transactions import is_retryable, run_transaction
-from ledger.verify import TrialBalance, VerifyReport, trial_balance, verify
+from ledger.verify import (
+    TrialBalance,
+    VerifyReport,
+    anchor_digest,
+    chain_heads,
+    trial_balance,
+    verify,
+)
 
 
 def transfer(
@@ -101,10 +108,12 @@ __all__ = [
     "TrialBalance",
     "VerifyReport",
     "accounts_of",
+    "anchor_digest",
     "apply",
     "balance",
     "balances",
     "batch",
+    "chain_heads",
     "close_account",
     "cumulative_share",
     "expire_due",

@@ -3,13 +3,14 @@ both sides. Both read only."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, func, select, tuple_
 
 from ledger.amounts import ZERO
 from ledger.balances import _recomputed
@@ -23,7 +24,9 @@ _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # chain_gap, bad_link, bad_hash, bad_sides, bad_resolution, balance_differs, head
+    # chain_gap, bad_link, bad_hash, bad_sides, bad_resolution, balance_differs, head,
+    # anchor_missing, anchor_differs
+    kind: str
     subject: str  # a transfer id or an account id
     detail: str
 
@@ -44,9 +47,33 @@ class VerifyReport:
             self.problems.append(Problem(kind, subject, detail))
 
 
-def verify(conn: Connection, *, ledgers: Sequence[str] | None = None) -> VerifyReport:
+def chain_heads(
+    conn: Connection, *, ledgers: Sequence[str] | None = None
+) -> dict[str, tuple[int, str]]:
+    """Every account's chain head, (last_seq, last_hash): what an anchor writes down."""
+    stmt = select(accounts.c.id, accounts.c.last_seq, accounts.c.last_hash)
+    if ledgers is not None:
+        stmt = stmt.where(accounts.c.ledger.in_(list(ledgers)))
+    return {r.id: (r.last_seq, r.last_hash) for r in conn.execute(stmt)}
+
+
+def anchor_digest(heads: Mapping[str, tuple[int, str]]) -> str:
+    """One SHA-256 over a set of chain heads: the figure to publish or hand to the regulator."""
+    lines = "".join(f"{a}\x1f{seq}\x1f{link}\n" for a, (seq, link) in sorted(heads.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def verify(
+    conn: Connection,
+    *,
+    ledgers: Sequence[str] | None = None,
+    anchor: Mapping[str, tuple[int, str]] | None = None,
+) -> VerifyReport:
     """Check every chain link and hash, both sides of every transfer, every hold's resolution,
-    and that every stored balance equals the sum of its transfers."""
+    and that every stored balance equals the sum of its transfers. With an `anchor` (chain
+    heads written down earlier, outside the database), also check that every anchored link is
+    still in its chain unchanged: the chain alone cannot see history rewritten together with
+    every later hash and head, the anchor can."""
     report = VerifyReport()
     account_stmt = select(
         accounts.c.id, accounts.c.ledger, accounts.c.last_seq, accounts.c.last_hash
@@ -65,7 +92,32 @@ def verify(conn: Connection, *, ledgers: Sequence[str] | None = None) -> VerifyR
                 "head", account_id, f"{account_id}: chain head does not match its last transfer"
             )
     _check_balances(conn, list(owner_ledger), report)
+    if anchor is not None:
+        _check_anchor(conn, anchor, report)
     return report
+
+
+def _check_anchor(
+    conn: Connection, anchor: Mapping[str, tuple[int, str]], report: VerifyReport
+) -> None:
+    wanted = sorted((a, seq) for a, (seq, _) in anchor.items() if seq > 0)
+    found: dict[tuple[str, int], str] = {}
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start : start + 1000]
+        rows = conn.execute(
+            select(transfers.c.debit_account_id, transfers.c.chain_seq, transfers.c.hash).where(
+                tuple_(transfers.c.debit_account_id, transfers.c.chain_seq).in_(chunk)
+            )
+        )
+        found.update({(r.debit_account_id, r.chain_seq): r.hash for r in rows})
+    for account_id, seq in wanted:
+        link = found.get((account_id, seq))
+        if link is None:
+            report.fail("anchor_missing", account_id, f"{account_id}: anchored link {seq} is gone")
+        elif link != anchor[account_id][1]:
+            report.fail(
+                "anchor_differs", account_id, f"{account_id}: link {seq} differs from the anchor"
+            )
 
 
 def _walk_chains(

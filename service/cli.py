@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -113,16 +115,69 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ledger_verify(_: argparse.Namespace) -> int:
+def _anchor_signature(digest: str) -> str:
+    return hmac.new(get_settings().secret_key.encode(), digest.encode(), hashlib.sha256).hexdigest()
+
+
+def cmd_ledger_anchor(args: argparse.Namespace) -> int:
+    """Write down every chain head now. Keep the file (or at least its digest) outside this
+    database — sent to the regulator, say — and `ledger verify --anchor` it later."""
     import ledger
 
-    report = _in_tx(lambda s: ledger.verify(s.connection()))
+    heads = _in_tx(lambda s: ledger.chain_heads(s.connection()))
+    digest = ledger.anchor_digest(heads)
+    doc = {
+        "at": clock.utcnow().isoformat(),
+        "digest": digest,
+        "signature": _anchor_signature(digest),
+        "heads": {a: [seq, link] for a, (seq, link) in sorted(heads.items())},
+    }
+    text = json.dumps(doc, indent=2)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        print(json.dumps({"digest": digest, "accounts": len(heads), "file": args.out}))
+    else:
+        print(text)
+    return 0
+
+
+def _load_anchor(path: str) -> dict[str, tuple[int, str]] | str:
+    """The heads of a signed anchor file, or why it cannot be trusted."""
+    import ledger
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        heads = {a: (int(seq), str(link)) for a, (seq, link) in doc["heads"].items()}
+        digest, signature = str(doc["digest"]), str(doc["signature"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"cannot read anchor {path}: {exc}"
+    if ledger.anchor_digest(heads) != digest:
+        return "the anchor's heads do not match its digest"
+    if not hmac.compare_digest(_anchor_signature(digest), signature):
+        return "the anchor's signature is not this service's"
+    return heads
+
+
+def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    import ledger
+
+    anchor = None
+    if args.anchor:
+        loaded = _load_anchor(args.anchor)
+        if isinstance(loaded, str):
+            print(json.dumps({"ok": False, "error": loaded}))
+            return 2
+        anchor = loaded
+    report = _in_tx(lambda s: ledger.verify(s.connection(), anchor=anchor))
     print(
         json.dumps(
             {
                 "ok": report.ok,
                 "entries_checked": report.entries_checked,
                 "accounts_checked": report.accounts_checked,
+                "anchor_checked": anchor is not None,
                 "first_bad_entry": report.first_bad_entry,
                 "problems": [p.__dict__ for p in report.problems],
             },
@@ -280,9 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     led = sub.add_parser("ledger", help="the escrow ledger").add_subparsers(
         dest="action", required=True
     )
-    led.add_parser("verify", help="recompute balances, check every hash link").set_defaults(
-        fn=cmd_ledger_verify
-    )
+    lv = led.add_parser("verify", help="recompute balances, check every hash link")
+    lv.add_argument("--anchor", help="also check the chain heads written down in this file")
+    lv.set_defaults(fn=cmd_ledger_verify)
+    la = led.add_parser("anchor", help="write down every chain head, signed, to keep elsewhere")
+    la.add_argument("--out", help="file to write (default: print it)")
+    la.set_defaults(fn=cmd_ledger_anchor)
 
     sim = sub.add_parser("bank-sim", help="run the custody bank simulator")
     sim.add_argument("--port", type=int, default=8100)

@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
+import ledger
 from service.db import make_sessionmaker, session_scope
 from service.registry.credentials import regulator_by_token
 
@@ -82,3 +84,28 @@ def test_ledger_verify_clean(database_url: str, command: list[str]) -> None:
     out = run_cli(database_url, *command)
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["ok"] is True
+
+
+def test_ledger_anchor_then_verify_against_it(database_url: str, tmp_path: Path) -> None:
+    anchor = tmp_path / "anchor.json"
+    out = run_cli(database_url, "ledger", "anchor", "--out", str(anchor))
+    assert out.returncode == 0, out.stdout + out.stderr
+    written = json.loads(anchor.read_text())
+    assert json.loads(out.stdout)["digest"] == written["digest"]
+    out = run_cli(database_url, "ledger", "verify", "--anchor", str(anchor))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["anchor_checked"] is True
+    # A head edited in the file breaks its digest; a re-digested file lacks the signature.
+    if written["heads"]:
+        first = next(iter(written["heads"]))
+        written["heads"][first][1] = "f" * 64
+    else:
+        written["heads"]["acc_forged"] = [1, "f" * 64]
+    anchor.write_text(json.dumps(written))
+    out = run_cli(database_url, "ledger", "verify", "--anchor", str(anchor))
+    assert out.returncode == 2 and "digest" in json.loads(out.stdout)["error"]
+    heads = {a: (s, h) for a, (s, h) in written["heads"].items()}
+    written["digest"] = ledger.anchor_digest(heads)
+    anchor.write_text(json.dumps(written))
+    out = run_cli(database_url, "ledger", "verify", "--anchor", str(anchor))
+    assert out.returncode == 2 and "signature" in json.loads(out.stdout)["error"]

@@ -146,3 +146,59 @@ def test_rewritten_row_with_recomputed_balances_is_still_found(fresh_engine: Eng
         report = ledger.verify(c)
         assert ledger.trial_balance(c).balanced  # the sums alone cannot see it
     assert not report.ok and report.first_bad_entry == t.id
+
+
+def test_a_perfect_rewrite_is_found_only_against_an_anchor(fresh_engine: Engine) -> None:
+    """The attacker changes an amount and recomputes that link, every later link, the chain
+    head and both balances: the chain alone cannot see it; the heads written down before can."""
+    from ledger.chain import link_hash
+    from ledger.schema import accounts, transfers
+
+    name, made, _ = _books(fresh_engine)
+    with fresh_engine.connect() as c:
+        anchor = ledger.chain_heads(c, ledgers=[name])
+    digest = ledger.anchor_digest(anchor)
+    target = made[1]  # link 1 of account a's chain; made[2] is link 2
+    with fresh_engine.begin() as c:
+        _disable_guard(c)
+        prev = target.prev_hash
+        for t in (made[1], made[2]):
+            fields = {k: getattr(t, k) for k in ledger.Transfer.__dataclass_fields__}
+            if t.id == target.id:
+                fields["amount"] = D("3.00")
+            fields["prev_hash"] = prev
+            fields["hash"] = link_hash(**{k: v for k, v in fields.items() if k != "hash"})
+            c.execute(
+                transfers.update()
+                .where(transfers.c.id == t.id)
+                .values(amount=fields["amount"], prev_hash=prev, hash=fields["hash"])
+            )
+            prev = fields["hash"]
+        c.execute(
+            accounts.update()
+            .where(accounts.c.id == target.debit_account_id)
+            .values(last_hash=prev, debits_posted=accounts.c.debits_posted - D("27.00"))
+        )
+        c.execute(
+            accounts.update()
+            .where(accounts.c.id == target.credit_account_id)
+            .values(credits_posted=accounts.c.credits_posted - D("27.00"))
+        )
+    with fresh_engine.connect() as c:
+        assert ledger.verify(c, ledgers=[name]).ok  # the forgery is self-consistent
+        assert ledger.anchor_digest(ledger.chain_heads(c, ledgers=[name])) != digest
+        report = ledger.verify(c, ledgers=[name], anchor=anchor)
+    assert not report.ok
+    assert report.first_bad_entry == target.debit_account_id
+    assert {p.kind for p in report.problems} == {"anchor_differs"}
+
+
+def test_an_anchor_of_honest_books_still_holds_after_more_transfers(fresh_engine: Engine) -> None:
+    name, made, account_id = _books(fresh_engine)
+    with fresh_engine.connect() as c:
+        anchor = ledger.chain_heads(c, ledgers=[name])
+    with fresh_engine.begin() as c:
+        ledger.transfer(
+            c, debit=account_id, credit=made[0].debit_account_id, amount=D("1"), code="t", at=AT
+        )
+        assert ledger.verify(c, ledgers=[name], anchor=anchor).ok
