@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+import psycopg
+from sqlalchemy import Engine, MetaData, Table, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -20,6 +21,31 @@ class Base(DeclarativeBase):
     """The service's own tables. The ledger's tables live in `ledger.schema.metadata`."""
 
     metadata = MetaData(naming_convention=ledger_metadata.naming_convention)
+
+
+# From this many rows on, `insert_many` uses COPY on PostgreSQL: measured, 1,000 deposit rows
+# take ~10 ms through COPY against ~100 ms as one INSERT each (pipelined); below it the extra
+# round trip of a COPY is not worth it.
+COPY_FROM = 64
+
+
+def insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert new rows in the session's transaction, as fast as the database allows."""
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_FROM:
+        conn.execute(table.insert(), rows)
+        return
+    columns = [c.name for c in table.columns]
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    driver = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row([row.get(c) for c in columns])
+    except psycopg.Error as exc:  # surface it as SQLAlchemy surfaces every database error
+        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 
 
 def normalise_url(url: str) -> str:

@@ -664,3 +664,43 @@ def test_batch_deposits(world: World) -> None:
         ]
         == "active"
     )
+
+
+def test_large_batch_of_deposits_is_stored_as_answered(world: World, engine: Engine) -> None:
+    """A batch of 64 or more deposits writes its rows with COPY on PostgreSQL: every row as
+    answered, a replay answers the same and writes nothing, the books stay whole."""
+    from sqlalchemy import select
+
+    from service.flows.models import Deposit
+
+    enrolled = [world.enroll() for _ in range(70)]
+    batch = [
+        {
+            "bank_txn_id": f"L-{k}",
+            "account_no": world.escrow,
+            "payment_reference": e["payment_reference"] if k < 70 else f"NOBODY-{k}",
+            "amount": "200.00",
+            "paid_at": START.isoformat(),
+        }
+        for k, e in enumerate([*enrolled, *enrolled[:10]])
+    ]
+    r = world.signed("POST", "/api/v1/bank/deposits/batch", {"deposits": batch})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == ["posted"] * 70 + ["suspense"] * 10
+    with engine.connect() as c:
+        stored = {
+            row.id: row
+            for row in c.execute(select(Deposit.__table__).where(Deposit.bank_txn_id.like("L-%")))
+        }
+    assert len(stored) == 80
+    for item, answer in zip(batch, results, strict=True):
+        row = stored[answer["deposit_id"]]
+        assert row.bank_txn_id == item["bank_txn_id"] and row.status == answer["status"]
+        assert row.enrollment_id == answer.get("enrollment_id")
+        assert row.reason == answer.get("reason") and f"{row.amount:.2f}" == "200.00"
+    again = world.signed("POST", "/api/v1/bank/deposits/batch", {"deposits": batch})
+    assert again.json()["results"] == results
+    b = world.balances()
+    assert b["prepaid_outstanding"] == "14000.00" and b["suspense"] == "2000.00"
+    assert_identity(world)
