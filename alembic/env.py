@@ -42,15 +42,28 @@ def run_migrations_online() -> None:
     engine = (
         make_engine(url) if url.startswith("sqlite") else make_engine(url, poolclass=pool.NullPool)
     )
+    sqlite = url.startswith("sqlite")
     with engine.connect() as conn:
+        if sqlite:
+            # Batch mode rebuilds a table by copy, drop and rename, which a table referenced by
+            # a foreign key (ledger_transfers, by its resolutions) cannot survive with foreign
+            # keys on. SQLite only switches them outside a transaction; they are checked in
+            # full before the migration commits instead, and on again for the next user.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         context.configure(
             connection=conn,
             target_metadata=target_metadata,
             compare_type=True,
-            render_as_batch=conn.dialect.name == "sqlite",
+            render_as_batch=sqlite,
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+        if sqlite:
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
     engine.dispose()
 
 

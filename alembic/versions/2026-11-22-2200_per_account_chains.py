@@ -7,7 +7,9 @@ chain has been checked link by link: a migration must not launder a tampered led
 broken chain stops it with the first bad transfer named. On PostgreSQL it also installs
 `ledger_transfer_one`, the one-round-trip path for a single new transfer. Transfers lose
 their foreign keys to the accounts, and accounts become undeletable instead (why: the comment
-on ledger_transfers in ledger/schema.py).
+on ledger_transfers in ledger/schema.py). Transfers are read into memory and relinked one
+UPDATE each: fine for the ledgers that exist (demo and test databases); a ledger of millions
+of rows would want this done in batches first.
 
 Revision ID: 7c1f3e2a9b54
 Revises: 640b048ac46b
