@@ -195,6 +195,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=1, help="server worker processes")
     args = ap.parse_args()
     single_budget = 12_000
     with temporary_pg_database("tg_bench_dep") as url:
@@ -213,7 +214,17 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
         }
         server = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--no-scheduler"],
+            [
+                sys.executable,
+                "-m",
+                "service.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--no-scheduler",
+                "--workers",
+                str(args.workers),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -228,7 +239,8 @@ def main() -> None:
                     pass
                 time.sleep(0.2)
             print(
-                f"deposit ingestion on PostgreSQL, {args.clients} concurrent clients, one uvicorn process"
+                f"deposit ingestion on PostgreSQL, {args.clients} concurrent clients, "
+                f"{args.workers} uvicorn worker process(es)"
             )
             who = [("GET", "/api/v1/bank/whoami", b"")] * 1_000_000
             n, lat, el = asyncio.run(load(base, bank, secret, who, args.clients, args.seconds))

@@ -130,3 +130,13 @@ def _install_ops_routes(app: FastAPI, engine: Engine) -> None:
     @app.get("/metrics", tags=["ops"])
     def metrics(_: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def served_app() -> FastAPI:
+    """The app each worker process of `tuitionguard serve --workers N` builds for itself. Jobs
+    run elsewhere (`tuitionguard scheduler`), not once per worker."""
+    from service.http.logging import configure
+
+    settings = get_settings()
+    configure(settings.log_level)
+    return create_app(settings, run_scheduler=False)

@@ -49,11 +49,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.app import create_app
     from service.http.logging import configure
 
+    if args.workers > 1 and not args.no_scheduler:
+        print(
+            "--workers needs --no-scheduler: run `tuitionguard scheduler` beside the workers, "
+            "so that jobs run once and not once per worker",
+            file=sys.stderr,
+        )
+        return 2
     settings = get_settings()
     configure(settings.log_level)
     _migrate()
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "log_config": None}
+    if args.workers > 1:
+        # Each worker is a process with its own interpreter and pool: a bank's batch in one
+        # does not wait for the Python of another's (docs/benchmarks.md).
+        uvicorn.run(
+            "service.app:served_app",
+            factory=True,
+            workers=args.workers,
+            access_log=False,
+            **options,
+        )
+        return 0
     app = create_app(settings, run_scheduler=not args.no_scheduler)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    uvicorn.run(app, access_log=False, **options)
     return 0
 
 
@@ -307,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--no-scheduler", action="store_true", help="serve without running jobs")
+    s.add_argument(
+        "--workers", type=int, default=1, help="worker processes (more than 1: --no-scheduler)"
+    )
     s.set_defaults(fn=cmd_serve)
 
     sub.add_parser("scheduler", help="run the scheduled jobs only").set_defaults(fn=cmd_scheduler)

@@ -144,8 +144,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             f"http://127.0.0.1:{sim_port}/instructions",
         )
     )
+    # Two worker processes, as production runs it: every flow below crosses processes.
     api = _start(
-        [sys.executable, "-m", "service.cli", "serve", "--port", str(api_port), "--no-scheduler"],
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "serve",
+            "--port",
+            str(api_port),
+            "--no-scheduler",
+            "--workers",
+            "2",
+        ],
         env,
         str(logs / "api.log"),
     )

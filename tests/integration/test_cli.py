@@ -109,3 +109,8 @@ def test_ledger_anchor_then_verify_against_it(database_url: str, tmp_path: Path)
     anchor.write_text(json.dumps(written))
     out = run_cli(database_url, "ledger", "verify", "--anchor", str(anchor))
     assert out.returncode == 2 and "signature" in json.loads(out.stdout)["error"]
+
+
+def test_serve_with_workers_refuses_to_run_the_scheduler_in_each(database_url: str) -> None:
+    out = run_cli(database_url, "serve", "--workers", "2", "--port", "1")
+    assert out.returncode == 2 and "--no-scheduler" in out.stderr
