@@ -14,7 +14,14 @@ from sqlalchemy import Connection
 
 from ledger.accounts import accounts_of, close_account, find_account, get_account, open_account
 from ledger.amounts import cumulative_share, fen, slice_amount, split
-from ledger.balances import balance, balances, history, owner_balances, sum_transfers
+from ledger.balances import (
+    balance,
+    balances,
+    history,
+    locked_balances,
+    owner_balances,
+    sum_transfers,
+)
 from ledger.errors import LedgerCorrupted, LedgerError
 from ledger.models import (
     Account,
@@ -123,6 +130,7 @@ __all__ = [
     "history",
     "hold",
     "is_retryable",
+    "locked_balances",
     "metadata",
     "open_account",
     "owner_balances",

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, case, func, literal, or_, select, union
 
 from ledger.amounts import ZERO
 from ledger.models import Balance, HistoryLine, Transfer
+from ledger.postings import _LOCK_AND_READ
 from ledger.schema import accounts, transfers
 from ledger.types import Money
 
@@ -35,6 +36,16 @@ def balances(
             for r in rows
         }
     return _recomputed(conn, ids, as_of)
+
+
+def locked_balances(conn: Connection, account_ids: Sequence[str]) -> dict[str, Balance]:
+    """The accounts' balances, locked as a writer locks them (in id order) until the caller's
+    transaction ends: a decision taken from them stays true until it commits."""
+    rows = conn.execute(_LOCK_AND_READ, {"ids": sorted(account_ids)})
+    return {
+        r.id: Balance(r.debits_posted, r.credits_posted, r.debits_pending, r.credits_pending)
+        for r in rows
+    }
 
 
 def _recomputed(conn: Connection, ids: list[str], as_of: datetime) -> dict[str, Balance]:

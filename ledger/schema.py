@@ -37,7 +37,7 @@ accounts = Table(
     "ledger_accounts",
     metadata,
     Column("id", String(40), primary_key=True),
-    # Transfers only move money between accounts of the same ledger; one hash chain per ledger.
+    # Transfers only move money between accounts of the same ledger (one per institution).
     Column("ledger", String(64), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("owner", String(64), nullable=False),

@@ -234,9 +234,11 @@ def _draw_on_reserve(session: Session, refund: Refund, inst: Institution, now: d
     from service.flows import chart
 
     conn = session.connection()
-    # This transaction holds the ledger's chain lock since the void, so these reads stay true.
-    cash = ledger.balance(conn, chart.institution_account(conn, inst.id, "reserve_cash").id)
-    reserve = ledger.balance(conn, chart.institution_account(conn, inst.id, "reserve").id)
+    # Locked, so what they say still holds when the draw is made below.
+    cash_id = chart.institution_account(conn, inst.id, "reserve_cash").id
+    reserve_id = chart.institution_account(conn, inst.id, "reserve").id
+    locked = ledger.locked_balances(conn, [cash_id, reserve_id])
+    cash, reserve = locked[cash_id], locked[reserve_id]
     if min(cash.debit_available, reserve.credit_available) < refund.amount:
         _release_lessons(session, refund)
         _event(session, refund, "failed", now, "the risk reserve cannot cover the refund either")

@@ -164,3 +164,33 @@ def test_a_copy_error_is_raised_as_sqlalchemy_raises_every_database_error(
     row = {**t.__dict__, "chain_seq": t.chain_seq + 1}  # the same id again
     with pytest.raises(IntegrityError), engine.begin() as c:
         _copy(c, [row])
+
+
+def test_locked_balances_hold_writers_off_until_the_commit(engine: Engine, backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises every writer already")
+    import threading
+    import time
+
+    name = new_ledger()
+    with engine.begin() as c:
+        w = world(c, name, AT)
+        a = liability(c, name, "a", AT)
+        ledger.transfer(c, debit=w.id, credit=a.id, amount=D("5.00"), code="t", at=AT)
+    waited: list[float] = []
+
+    def writer() -> None:
+        start = time.monotonic()
+        with engine.begin() as c:
+            ledger.transfer(c, debit=a.id, credit=w.id, amount=D("5.00"), code="t", at=AT)
+        waited.append(time.monotonic() - start)
+
+    with engine.begin() as c:
+        seen = ledger.locked_balances(c, [a.id])[a.id]
+        t = threading.Thread(target=writer)
+        t.start()
+        time.sleep(0.5)
+        assert not waited  # the writer is still queued behind the lock
+        assert ledger.balance(c, a.id) == seen
+    t.join()
+    assert waited and waited[0] >= 0.4
