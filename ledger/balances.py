@@ -10,7 +10,7 @@ from sqlalchemy import Connection, and_, case, func, literal, or_, select, union
 
 from ledger.amounts import ZERO
 from ledger.models import Balance, HistoryLine, Transfer
-from ledger.postings import _LOCK_AND_READ
+from ledger.postings import LOCK_AND_READ
 from ledger.schema import accounts, transfers
 from ledger.types import Money
 
@@ -41,7 +41,7 @@ def balances(
 def locked_balances(conn: Connection, account_ids: Sequence[str]) -> dict[str, Balance]:
     """The accounts' balances, locked as a writer locks them (in id order) until the caller's
     transaction ends: a decision taken from them stays true until it commits."""
-    rows = conn.execute(_LOCK_AND_READ, {"ids": sorted(account_ids)})
+    rows = conn.execute(LOCK_AND_READ, {"ids": sorted(account_ids)})
     return {
         r.id: Balance(r.debits_posted, r.credits_posted, r.debits_pending, r.credits_pending)
         for r in rows

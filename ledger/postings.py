@@ -13,9 +13,9 @@ Every call, one transfer or a batch of thousands, goes through `apply`:
    the limit (and a CHECK constraint repeats it again), and append the transfers, each linked
    into the chain of its debit account.
 
-On PostgreSQL a single new transfer, the commonest call, does all of this in one statement
-(`_single_postgresql`): one round trip instead of two, and the refusal is still decided before
-anything is written.
+On PostgreSQL a single new transfer, the commonest call, does all of this in one round trip:
+one call of the database function `ledger_transfer_one` (`_single_postgresql`), which still
+decides a refusal before anything is written.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[T
 
     working = {
         r.id: _Working.from_row(r)
-        for r in conn.execute(_LOCK_AND_READ, {"ids": sorted(account_ids)})
+        for r in conn.execute(LOCK_AND_READ, {"ids": sorted(account_ids)})
     }
 
     hashes = [content_hash(op) for op in ops]
@@ -173,7 +173,7 @@ def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[T
 # lock them in the same order, so neither can hold what the other waits for. A lock that had
 # to wait returns the newest committed version of the row, so the balances read are current.
 # (SQLite has no row locks; its writers are serialised by the database.)
-_LOCK_AND_READ = (
+LOCK_AND_READ = (
     select(accounts)
     .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(accounts.c.id)
@@ -570,7 +570,7 @@ def _single_postgresql(conn: Connection, op: NewTransfer, at: datetime) -> Trans
     # The function still holds the locks it took, so this reads exactly what it saw.
     ids = sorted((op.debit_account_id, op.credit_account_id))
     _plan_new(
-        op, 0, {r.id: _Working.from_row(r) for r in conn.execute(_LOCK_AND_READ, {"ids": ids})}, at
+        op, 0, {r.id: _Working.from_row(r) for r in conn.execute(LOCK_AND_READ, {"ids": ids})}, at
     )
     raise errors.LedgerCorrupted("the ledger's SQL refused a transfer its code allows")
 
