@@ -39,10 +39,8 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     url = _url()
-    engine = (
-        make_engine(url) if url.startswith("sqlite") else make_engine(url, poolclass=pool.NullPool)
-    )
     sqlite = url.startswith("sqlite")
+    engine = make_engine(url) if sqlite else make_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn:
         if sqlite:
             # Batch mode rebuilds a table by copy, drop and rename, which a table referenced by

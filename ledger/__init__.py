@@ -22,6 +22,7 @@ from ledger.balances import (
     owner_balances,
     sum_transfers,
 )
+from ledger.bulk import copy_rows
 from ledger.errors import LedgerCorrupted, LedgerError
 from ledger.models import (
     Account,
@@ -122,6 +123,7 @@ __all__ = [
     "batch",
     "chain_heads",
     "close_account",
+    "copy_rows",
     "cumulative_share",
     "expire_due",
     "fen",

@@ -21,18 +21,17 @@ decides a refusal before anything is written.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError
 
 from ledger import errors
 from ledger.amounts import ZERO, fen
+from ledger.bulk import COPY_FROM, copy_rows
 from ledger.chain import content_hash, link_hash, link_tail
 from ledger.models import NewTransfer, Operation, Resolve, Transfer
 from ledger.schema import accounts, transfers
@@ -358,9 +357,9 @@ def _write(
             yield full
 
     postgresql = conn.dialect.name == "postgresql"
-    if postgresql and len(planned) >= _COPY_FROM:
+    if postgresql and len(planned) >= COPY_FROM:
         # Linking streams into COPY, so the server appends rows while Python hashes the next.
-        _copy(conn, linked())
+        copy_rows(conn, transfers, linked())
         _update_accounts(conn, _changes(working))
     elif postgresql:
         rows = list(linked())
@@ -442,31 +441,6 @@ SELECT (SELECT count(*) FROM acc), (SELECT count(*) FROM ins)
 """
 )
 
-# From this many transfers on, they are appended with COPY after the accounts' statement:
-# COPY spends far less per row than binding and unnesting arrays (benchmarks: batches of
-# 1,000 roughly twice as fast), but costs a round trip of its own, which small writes (a
-# hold's resolution, a lesson's consumption) should not pay.
-_COPY_FROM = 64
-_COLUMNS = (
-    "id",
-    "ledger",
-    "chain_seq",
-    "debit_account_id",
-    "credit_account_id",
-    "amount",
-    "kind",
-    "code",
-    "pending_id",
-    "expires_at",
-    "reference",
-    "idempotency_key",
-    "content_hash",
-    "created_at",
-    "prev_hash",
-    "hash",
-)
-_COPY = f"COPY ledger_transfers ({', '.join(_COLUMNS)}) FROM STDIN"
-
 
 def _account_params(changes: list[dict[str, object]]) -> dict[str, list[object]]:
     return {
@@ -509,18 +483,6 @@ _SHORT = {
     "prev": "prev_hash",
     "hash": "hash",
 }
-
-
-def _copy(conn: Connection, rows: Iterable[dict[str, object]]) -> None:
-    """COPY the transfers in on the connection's own transaction. Errors are raised as
-    SQLAlchemy raises every other database error, so callers and retries see one kind."""
-    driver = conn.connection.driver_connection
-    try:
-        with driver.cursor() as cur, cur.copy(_COPY) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row([row[c] for c in _COLUMNS])
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(_COPY, None, exc, psycopg.Error) from exc
 
 
 # See SINGLE_TRANSFER_PG in ledger/schema.py for why this is a function.

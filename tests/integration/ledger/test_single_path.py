@@ -154,8 +154,6 @@ def test_a_copy_error_is_raised_as_sqlalchemy_raises_every_database_error(
         pytest.skip("COPY is PostgreSQL's")
     from sqlalchemy.exc import IntegrityError
 
-    from ledger.postings import _copy
-
     name = new_ledger()
     with engine.begin() as c:
         w = world(c, name, AT)
@@ -163,7 +161,7 @@ def test_a_copy_error_is_raised_as_sqlalchemy_raises_every_database_error(
         t = ledger.transfer(c, debit=w.id, credit=a.id, amount=D("1.00"), code="t", at=AT)
     row = {**t.__dict__, "chain_seq": t.chain_seq + 1}  # the same id again
     with pytest.raises(IntegrityError), engine.begin() as c:
-        _copy(c, [row])
+        ledger.copy_rows(c, transfers, [row])
 
 
 def test_locked_balances_hold_writers_off_until_the_commit(engine: Engine, backend: str) -> None:
