@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import Connection
 
-from ledger.accounts import accounts_of, close_account, find_account, get_account, open_account
+from ledger.accounts import account_ids, close_account, find_account, get_account, open_account
 from ledger.amounts import cumulative_share, fen, slice_amount, split
 from ledger.balances import (
     balance,
@@ -24,6 +24,7 @@ from ledger.balances import (
 )
 from ledger.bulk import copy_rows
 from ledger.errors import LedgerCorrupted, LedgerError
+from ledger.lists import one_of
 from ledger.models import (
     Account,
     Balance,
@@ -115,7 +116,7 @@ __all__ = [
     "Transfer",
     "TrialBalance",
     "VerifyReport",
-    "accounts_of",
+    "account_ids",
     "anchor_digest",
     "apply",
     "balance",
@@ -134,6 +135,7 @@ __all__ = [
     "is_retryable",
     "locked_balances",
     "metadata",
+    "one_of",
     "open_account",
     "owner_balances",
     "post",

@@ -9,8 +9,9 @@ from decimal import Decimal
 from sqlalchemy import Connection, and_, case, func, literal, or_, select, union_all
 
 from ledger.amounts import ZERO
+from ledger.lists import one_of
 from ledger.models import Balance, HistoryLine, Transfer
-from ledger.postings import LOCK_AND_READ
+from ledger.postings import lock_and_read
 from ledger.schema import accounts, transfers
 from ledger.types import Money
 
@@ -30,7 +31,7 @@ def balances(
     if not ids:
         return {}
     if as_of is None:
-        rows = conn.execute(select(accounts).where(accounts.c.id.in_(ids)))
+        rows = conn.execute(select(accounts).where(one_of(conn, accounts.c.id, ids)))
         return {
             r.id: Balance(r.debits_posted, r.credits_posted, r.debits_pending, r.credits_pending)
             for r in rows
@@ -41,7 +42,7 @@ def balances(
 def locked_balances(conn: Connection, account_ids: Sequence[str]) -> dict[str, Balance]:
     """The accounts' balances, locked as a writer locks them (in id order) until the caller's
     transaction ends: a decision taken from them stays true until it commits."""
-    rows = conn.execute(LOCK_AND_READ, {"ids": sorted(account_ids)})
+    rows = lock_and_read(conn, account_ids)
     return {
         r.id: Balance(r.debits_posted, r.credits_posted, r.debits_pending, r.credits_pending)
         for r in rows

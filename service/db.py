@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, event
+from sqlalchemy import Engine, MetaData, Table, bindparam, create_engine, event, inspect, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -31,6 +31,47 @@ def insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         copy_rows(conn, table, rows)
     elif rows:
         conn.execute(table.insert(), rows)
+
+
+def update_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Set each row's values on the row of `table` with its primary key, in the session's
+    transaction. On PostgreSQL one statement over the values sent as arrays, in binary (a
+    thousand UPDATEs, even pipelined, cost twice as much); one executemany otherwise. Copies
+    of those rows the session already holds as objects are expired, so they are read again."""
+    if not rows:
+        return
+    (key,) = table.primary_key.columns
+    names = [c for c in rows[0] if c != key.name]
+    conn = session.connection()
+    dialect = conn.dialect
+    if dialect.name == "postgresql":
+        params: dict[str, list[Any]] = {}
+        arrays = []
+        for i, column in enumerate([key, *(table.c[c] for c in names)]):
+            process = column.type.bind_processor(dialect)
+            values = [r[column.name] for r in rows]
+            params[f"p{i}"] = [process(v) for v in values] if process else values
+            arrays.append(f"%(p{i})b::{column.type.compile(dialect)}[]")  # binary: see ledger
+        updated = conn.exec_driver_sql(
+            f"UPDATE {table.name} AS t SET {', '.join(f'{c} = v.{c}' for c in names)} "
+            f"FROM unnest({', '.join(arrays)}) AS v({key.name}, {', '.join(names)}) "
+            f"WHERE t.{key.name} = v.{key.name}",
+            params,
+        ).rowcount
+    else:
+        stmt = (
+            update(table)
+            .where(key == bindparam("k_" + key.name))
+            .values({c: bindparam("k_" + c) for c in names})
+        )
+        updated = conn.execute(stmt, [{"k_" + c: v for c, v in r.items()} for r in rows]).rowcount
+    if updated != len(rows):
+        raise LookupError(f"{updated} of {len(rows)} rows of {table.name} found to update")
+    ids = {r[key.name] for r in rows}
+    for obj in list(session.identity_map.values()):
+        state = inspect(obj)
+        if state.mapper.local_table is table and state.identity and state.identity[0] in ids:
+            session.expire(obj)
 
 
 def normalise_url(url: str) -> str:

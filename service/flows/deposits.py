@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 import ledger
-from service.db import insert_many
+from service.db import insert_many, update_many
 from service.errors import DomainError
 from service.flows import chart, enrollments
 from service.flows.models import Deposit, Enrollment
@@ -49,11 +50,12 @@ class DepositIn:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def answer(d: Deposit) -> tuple[int, dict[str, Any]]:
-    """The bank's answer for a deposit: 201 posted, or 202 suspense with its reason."""
-    if d.reason:
-        return 202, {"status": "suspense", "reason": d.reason, "deposit_id": d.id}
-    return 201, {"status": "posted", "enrollment_id": d.enrollment_id, "deposit_id": d.id}
+def answer(d: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The bank's answer for a deposit (a row of `deposits`): 201 posted, or 202 suspense with
+    its reason."""
+    if d["reason"]:
+        return 202, {"status": "suspense", "reason": d["reason"], "deposit_id": d["id"]}
+    return 201, {"status": "posted", "enrollment_id": d["enrollment_id"], "deposit_id": d["id"]}
 
 
 Outcome = tuple[int, dict[str, Any]] | DomainError
@@ -68,23 +70,41 @@ def receive(
     return outcome
 
 
+def _replay(seen: Mapping[str, Any], bank_txn_id: str, digest: str) -> Outcome:
+    if seen["request_hash"] == digest:
+        return answer(seen)
+    return DomainError(
+        "idempotency_conflict", f"bank_txn_id {bank_txn_id} was reported with other content"
+    )
+
+
+# What a deposit needs to know of the enrollment it pays.
+_PAYEE = select(
+    Enrollment.id,
+    Enrollment.institution_id,
+    Enrollment.payment_reference,
+    Enrollment.status,
+    Enrollment.amount_due,
+    Enrollment.list_amount,
+    Enrollment.lessons,
+    Enrollment.lessons_consumed,
+    Enrollment.lessons_refunded,
+)
+
+
 def receive_many(
     session: Session, *, bank: Bank, items: list[DepositIn], now: datetime
 ) -> list[Outcome]:
     """Deposits in bulk, in one transaction: a few set-based reads, one ledger call for all the
-    transfers, bulk writes. Each item gets the answer it would get alone; an item refused on
-    its own (foreign account, conflicting replay) changes nothing."""
-    out: list[Outcome | None] = [None] * len(items)
-    existing = {
-        d.bank_txn_id: d
-        for d in session.scalars(
-            select(Deposit).where(
-                Deposit.bank_id == bank.id, Deposit.bank_txn_id.in_({i.bank_txn_id for i in items})
-            )
-        )
-    }
-    accounts = {i.account_no for i in items}
+    transfers, one write per table. Each item gets the answer it would get alone; an item
+    refused on its own (foreign account, conflicting replay) changes nothing.
+
+    A bank sends these a thousand at a time, so the work is done on plain rows, not ORM
+    objects (which cost more than all of the statements together)."""
+    conn = session.connection()
+    session.flush()  # the reads below bypass the ORM: it must have written what it holds
     insts: dict[str, Institution] = {}
+    accounts = {i.account_no for i in items}
     for inst in session.scalars(
         select(Institution).where(
             Institution.bank_id == bank.id,
@@ -97,167 +117,144 @@ def receive_many(
         insts[inst.escrow_account_no] = inst
         if inst.reserve_account_no:
             insts[inst.reserve_account_no] = inst
-    refs = {i.payment_reference for i in items}
-    by_ref = {
-        e.payment_reference: e
-        for e in session.scalars(
-            select(Enrollment)
-            .where(Enrollment.payment_reference.in_(refs))
+    payees = {
+        r.payment_reference: r._asdict()
+        for r in session.execute(
+            _PAYEE.where(
+                ledger.one_of(
+                    conn, Enrollment.payment_reference, {i.payment_reference for i in items}
+                )
+            )
             .order_by(Enrollment.id)
             .with_for_update()
         )
     }
-    fresh: dict[str, tuple[int, Deposit]] = {}
-    new_deposits: list[Deposit] = []
-    for n, item in enumerate(items):
-        seen = existing.get(item.bank_txn_id) or (
-            fresh[item.bank_txn_id][1] if item.bank_txn_id in fresh else None
-        )
-        if seen is not None:
-            out[n] = (
-                answer(seen)
-                if seen.request_hash == item.digest()
-                else DomainError(
-                    "idempotency_conflict",
-                    f"bank_txn_id {item.bank_txn_id} was reported with other content",
-                )
+    # Read after the enrollments are locked: a concurrent batch carrying the same deposits
+    # (a bank's retry) has then committed them, and they are answered as replays.
+    existing = {
+        r.bank_txn_id: r._mapping
+        for r in session.execute(
+            select(Deposit.__table__).where(
+                Deposit.bank_id == bank.id,
+                ledger.one_of(conn, Deposit.bank_txn_id, {i.bank_txn_id for i in items}),
             )
+        )
+    }
+    refused: dict[int, DomainError] = {}
+    replays: dict[int, Mapping[str, Any]] = {}  # answered once what they repeat is decided
+    digests = [i.digest() for i in items]
+    fresh: dict[str, dict[str, Any]] = {}  # by bank_txn_id, the first time in this batch
+    for n, item in enumerate(items):
+        seen = existing.get(item.bank_txn_id) or fresh.get(item.bank_txn_id)
+        if seen is not None:
+            replays[n] = seen
             continue
         inst = insts.get(item.account_no)
         if inst is None:
-            out[n] = DomainError(
+            refused[n] = DomainError(
                 "foreign_account", f"account {item.account_no} is not supervised at this bank"
             )
             continue
-        d = Deposit(
-            id=new_id("dep"),
-            bank_id=bank.id,
-            bank_txn_id=item.bank_txn_id,
-            request_hash=item.digest(),
-            account_no=item.account_no,
-            institution_id=inst.id,
-            payment_reference=item.payment_reference,
-            amount=item.amount,
-            paid_at=item.paid_at,
-            received_at=now,
-            status="posted",
-            reason=None,
-            enrollment_id=None,
-            target="reserve" if item.account_no == inst.reserve_account_no else "escrow",
-        )
-        if d.target == "escrow":
-            e = by_ref.get(item.payment_reference)
+        target = "reserve" if item.account_no == inst.reserve_account_no else "escrow"
+        reason, enrollment_id = None, None
+        if target == "escrow":
+            e = payees.get(item.payment_reference)
             if inst.status == "frozen":
-                d.reason = "institution_frozen"
-            elif e is None or e.institution_id != inst.id:
-                d.reason = "unknown_reference"
-            elif e.status != "awaiting_payment" or item.amount != e.amount_due:
-                d.reason = "amount_mismatch"
+                reason = "institution_frozen"
+            elif e is None or e["institution_id"] != inst.id:
+                reason = "unknown_reference"
+            elif e["status"] != "awaiting_payment" or item.amount != e["amount_due"]:
+                reason = "amount_mismatch"
             else:
-                d.enrollment_id = e.id
-                e.status = "active"  # claimed now, so a second payment in the batch is a mismatch
-            d.status = "suspense" if d.reason else "posted"
-        fresh[item.bank_txn_id] = (n, d)
-        new_deposits.append(d)
-    if new_deposits:
-        _post(session, bank=bank, deposits=new_deposits, enrollments=by_ref, insts=insts, now=now)
-    for n, d in fresh.values():
-        out[n] = answer(d)
-    for n, item in enumerate(items):  # replays of items first seen in this batch
-        if out[n] is None:
-            seen = fresh[item.bank_txn_id][1]
-            out[n] = (
-                answer(seen)
-                if seen.request_hash == item.digest()
-                else DomainError(
-                    "idempotency_conflict",
-                    f"bank_txn_id {item.bank_txn_id} twice with different content",
-                )
-            )
-    return [o for o in out if o is not None]
+                enrollment_id = e["id"]
+                e["status"] = "paid"  # claimed now, so a second payment in the batch is a mismatch
+        fresh[item.bank_txn_id] = {
+            "id": new_id("dep"),
+            "bank_id": bank.id,
+            "bank_txn_id": item.bank_txn_id,
+            "request_hash": digests[n],
+            "account_no": item.account_no,
+            "institution_id": inst.id,
+            "payment_reference": item.payment_reference,
+            "amount": item.amount,
+            "paid_at": item.paid_at,
+            "received_at": now,
+            "status": "suspense" if reason else "posted",
+            "reason": reason,
+            "target": target,
+            "enrollment_id": enrollment_id,
+            "resolved_at": None,
+        }
+    if fresh:
+        _post(session, bank=bank, deposits=list(fresh.values()), payees=payees, now=now)
+    answers: list[Outcome] = []
+    for n, item in enumerate(items):
+        if n in refused:
+            answers.append(refused[n])
+        elif n in replays:
+            answers.append(_replay(replays[n], item.bank_txn_id, digests[n]))
+        else:
+            answers.append(answer(fresh[item.bank_txn_id]))
+    return answers
 
 
 def _post(
     session: Session,
     *,
     bank: Bank,
-    deposits: list[Deposit],
-    enrollments: dict[str, Enrollment],
-    insts: dict[str, Institution],
+    deposits: list[dict[str, Any]],
+    payees: dict[str, dict[str, Any]],
     now: datetime,
 ) -> None:
+    """Write the batch's rows, then move its money. The ledger call and the day's rollups come
+    last because they lock rows every concurrent batch for the same institutions needs (its
+    escrow cash account, its day): held from there to the commit, those locks are what
+    serialises batches, so they are taken when nothing but the commit is left."""
     conn = session.connection()
-    ledgers = sorted({d.institution_id for d in deposits})
-    funded = sorted({d.enrollment_id for d in deposits if d.enrollment_id})
+    ledgers = sorted({d["institution_id"] for d in deposits})
+    funded = sorted({d["enrollment_id"] for d in deposits if d["enrollment_id"]})
     # One read for both: institution accounts are owned by the institution (the ledger name),
     # prepaid accounts by their enrollment.
-    acct: dict[tuple[str, str], str] = {}
-    prepaid: dict[str, str] = {}
-    for a in ledger.accounts_of(
+    ids = ledger.account_ids(
         conn,
         ledgers=ledgers,
         kinds=("escrow_cash", "suspense", "reserve_cash", "reserve", "prepaid"),
         owners=[*ledgers, *funded],
-    ):
-        if a.kind == "prepaid":
-            prepaid[a.owner] = a.id
-        elif a.owner == a.ledger:
-            acct[(a.ledger, a.kind)] = a.id
+    )
     ops: list[ledger.Operation] = []
     for d in deposits:
-        key = f"deposit:{bank.id}:{d.bank_txn_id}"
-        ref = f"deposit:{d.id}"
-        lg = d.institution_id
-        if d.target == "reserve":
-            ops.append(
-                ledger.NewTransfer(
-                    acct[(lg, "reserve_cash")],
-                    acct[(lg, "reserve")],
-                    d.amount,
-                    "reserve_deposit",
-                    reference=ref,
-                    idempotency_key=key,
-                )
-            )
-        elif d.reason:
-            ops.append(
-                ledger.NewTransfer(
-                    acct[(lg, "escrow_cash")],
-                    acct[(lg, "suspense")],
-                    d.amount,
-                    "deposit",
-                    reference=ref,
-                    idempotency_key=key,
-                )
-            )
+        lg = d["institution_id"]
+        code = "deposit"
+        if d["target"] == "reserve":
+            debit, credit = ids[(lg, "reserve_cash", lg)], ids[(lg, "reserve", lg)]
+            code = "reserve_deposit"
+        elif d["reason"]:
+            debit, credit = ids[(lg, "escrow_cash", lg)], ids[(lg, "suspense", lg)]
         else:
-            assert d.enrollment_id is not None
-            account = (
-                prepaid.get(d.enrollment_id)
-                or chart.prepaid_account(conn, lg, d.enrollment_id, at=now).id
+            e_id = d["enrollment_id"]
+            debit = ids[(lg, "escrow_cash", lg)]
+            credit = (
+                ids.get((lg, "prepaid", e_id)) or chart.prepaid_account(conn, lg, e_id, at=now).id
             )
-            ops.append(
-                ledger.NewTransfer(
-                    acct[(lg, "escrow_cash")],
-                    account,
-                    d.amount,
-                    "deposit",
-                    reference=ref,
-                    idempotency_key=key,
-                )
+        ops.append(
+            ledger.NewTransfer(
+                debit,
+                credit,
+                d["amount"],
+                code,
+                reference=f"deposit:{d['id']}",
+                idempotency_key=f"deposit:{bank.id}:{d['bank_txn_id']}",
             )
-    ledger.apply(conn, ops, at=now)
-    # Written as rows, not through the ORM: a bank's batch is a thousand of them. The objects
-    # stay as they are, to answer the bank.
-    table = Deposit.metadata.tables[Deposit.__tablename__]
-    insert_many(
-        session, table, [{c.key: getattr(d, c.key) for c in table.columns} for d in deposits]
-    )
-    by_id = {e.id: e for e in enrollments.values()}
+        )
+    insert_many(session, Deposit.__table__, deposits)
+    by_id = {e["id"]: e for e in payees.values()}
+    paid: list[dict[str, Any]] = []
     totals: dict[str, dict[str, Any]] = {}
     for d in deposits:
+        if d["target"] != "escrow":
+            continue
         t = totals.setdefault(
-            d.institution_id,
+            d["institution_id"],
             {
                 "deposits_amount": Decimal("0"),
                 "deposits_count": 0,
@@ -266,21 +263,22 @@ def _post(
                 "prepaid_delta": Decimal("0"),
             },
         )
-        if d.target != "escrow":
-            continue
-        t["deposits_amount"] += d.amount
+        t["deposits_amount"] += d["amount"]
         t["deposits_count"] += 1
-        if d.enrollment_id:
-            e = by_id[d.enrollment_id]
-            e.amount_paid, e.paid_at = d.amount, now
-            _settle(e)
+        if d["enrollment_id"]:
+            e = by_id[d["enrollment_id"]]
+            status = enrollments.settled_status(
+                "active", e["lessons"], e["lessons_consumed"], e["lessons_refunded"]
+            )
+            paid.append(
+                {"id": e["id"], "status": status, "amount_paid": d["amount"], "paid_at": now}
+            )
             t["enrollments_paid"] += 1
-            t["enrollments_discounted"] += int(d.amount < e.list_amount * DEEP_DISCOUNT_SHARE)
-            t["prepaid_delta"] += d.amount
-    rollups.bump_many(
-        session, [(inst_id, now, t) for inst_id, t in totals.items() if t["deposits_count"]]
-    )
-    session.flush()
+            t["enrollments_discounted"] += int(d["amount"] < e["list_amount"] * DEEP_DISCOUNT_SHARE)
+            t["prepaid_delta"] += d["amount"]
+    update_many(session, Enrollment.__table__, paid)
+    ledger.apply(conn, ops, at=now)
+    rollups.bump_many(session, [(inst_id, now, t) for inst_id, t in totals.items()])
 
 
 def _settle(e: Enrollment) -> None:

@@ -136,12 +136,16 @@ def refund_amount(e: Enrollment, lessons: int) -> Decimal:
 
 
 def settle_status(e: Enrollment) -> None:
-    if e.status == "awaiting_payment":
-        return
-    if remaining_lessons(e) == 0:
-        e.status = "refunded" if e.lessons_refunded else "completed"
-    else:
-        e.status = "active"
+    e.status = settled_status(e.status, e.lessons, e.lessons_consumed, e.lessons_refunded)
+
+
+def settled_status(status: str, lessons: int, consumed: int, refunded: int) -> str:
+    """What a paid enrollment is once its lessons are counted: active while any remain."""
+    if status == "awaiting_payment":
+        return status
+    if lessons - consumed - refunded == 0:
+        return "refunded" if refunded else "completed"
+    return "active"
 
 
 def view(e: Enrollment) -> dict[str, Any]:
