@@ -7,11 +7,14 @@ from typing import Any
 
 from sqlalchemy import Connection, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 
 def one_of(
-    conn: Connection, column: ColumnElement[Any], values: Iterable[Any]
+    conn: Connection,
+    column: ColumnElement[Any] | QueryableAttribute[Any],
+    values: Iterable[Any],
 ) -> ColumnElement[bool]:
     """`column IN (values)`. On PostgreSQL the values travel as one array parameter: an
     expanded IN list is one placeholder per value, which SQLAlchemy renders and psycopg parses

@@ -41,7 +41,7 @@ def post_deposit(
 @router.post("/deposits/batch")
 def post_deposits(
     body: DepositBatchBody, bank: BankDep, session: SessionDep, now: NowDep
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Up to 1,000 deposits in one transaction. Each gets the answer it would get alone; a
     deposit refused on its own (foreign account, conflicting replay) is reported in its slot
     and changes nothing."""
@@ -55,7 +55,9 @@ def post_deposits(
         else:
             status, out = outcome
             results.append({**out, "http_status": status})
-    return {"results": results}
+    # Encoded as it is (plain strings and ints): FastAPI's generic encoder would walk a
+    # thousand results again at ten times json's cost.
+    return JSONResponse({"results": results})
 
 
 @router.get("/instructions")

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Row, or_, select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -50,7 +50,7 @@ class DepositIn:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def answer(d: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+def answer(d: Mapping[Any, Any]) -> tuple[int, dict[str, Any]]:
     """The bank's answer for a deposit (a row of `deposits`): 201 posted, or 202 suspense with
     its reason."""
     if d["reason"]:
@@ -70,13 +70,16 @@ def receive(
     return outcome
 
 
-def _replay(seen: Mapping[str, Any], bank_txn_id: str, digest: str) -> Outcome:
+def _replay(seen: Mapping[Any, Any], bank_txn_id: str, digest: str) -> Outcome:
     if seen["request_hash"] == digest:
         return answer(seen)
     return DomainError(
         "idempotency_conflict", f"bank_txn_id {bank_txn_id} was reported with other content"
     )
 
+
+_DEPOSITS = Deposit.metadata.tables[Deposit.__tablename__]
+_ENROLLMENTS = Enrollment.metadata.tables[Enrollment.__tablename__]
 
 # What a deposit needs to know of the enrollment it pays.
 _PAYEE = select(
@@ -105,7 +108,7 @@ def receive_many(
     session.flush()  # the reads below bypass the ORM: it must have written what it holds
     insts: dict[str, Institution] = {}
     accounts = {i.account_no for i in items}
-    for inst in session.scalars(
+    for found in session.scalars(
         select(Institution).where(
             Institution.bank_id == bank.id,
             or_(
@@ -114,11 +117,11 @@ def receive_many(
             ),
         )
     ):
-        insts[inst.escrow_account_no] = inst
-        if inst.reserve_account_no:
-            insts[inst.reserve_account_no] = inst
+        insts[found.escrow_account_no] = found
+        if found.reserve_account_no:
+            insts[found.reserve_account_no] = found
     payees = {
-        r.payment_reference: r._asdict()
+        r.payment_reference: r
         for r in session.execute(
             _PAYEE.where(
                 ledger.one_of(
@@ -131,18 +134,19 @@ def receive_many(
     }
     # Read after the enrollments are locked: a concurrent batch carrying the same deposits
     # (a bank's retry) has then committed them, and they are answered as replays.
-    existing = {
+    existing: dict[str, Mapping[Any, Any]] = {
         r.bank_txn_id: r._mapping
         for r in session.execute(
-            select(Deposit.__table__).where(
+            select(_DEPOSITS).where(
                 Deposit.bank_id == bank.id,
                 ledger.one_of(conn, Deposit.bank_txn_id, {i.bank_txn_id for i in items}),
             )
         )
     }
     refused: dict[int, DomainError] = {}
-    replays: dict[int, Mapping[str, Any]] = {}  # answered once what they repeat is decided
+    replays: dict[int, Mapping[Any, Any]] = {}  # answered once what they repeat is decided
     digests = [i.digest() for i in items]
+    claimed: set[str] = set()  # enrollments paid by this batch: a second payment is a mismatch
     fresh: dict[str, dict[str, Any]] = {}  # by bank_txn_id, the first time in this batch
     for n, item in enumerate(items):
         seen = existing.get(item.bank_txn_id) or fresh.get(item.bank_txn_id)
@@ -161,13 +165,13 @@ def receive_many(
             e = payees.get(item.payment_reference)
             if inst.status == "frozen":
                 reason = "institution_frozen"
-            elif e is None or e["institution_id"] != inst.id:
+            elif e is None or e.institution_id != inst.id:
                 reason = "unknown_reference"
-            elif e["status"] != "awaiting_payment" or item.amount != e["amount_due"]:
+            elif e.status != "awaiting_payment" or item.amount != e.amount_due or e.id in claimed:
                 reason = "amount_mismatch"
             else:
-                enrollment_id = e["id"]
-                e["status"] = "paid"  # claimed now, so a second payment in the batch is a mismatch
+                enrollment_id = e.id
+                claimed.add(e.id)
         fresh[item.bank_txn_id] = {
             "id": new_id("dep"),
             "bank_id": bank.id,
@@ -203,7 +207,7 @@ def _post(
     *,
     bank: Bank,
     deposits: list[dict[str, Any]],
-    payees: dict[str, dict[str, Any]],
+    payees: dict[str, Row[Any]],
     now: datetime,
 ) -> None:
     """Write the batch's rows, then move its money. The ledger call and the day's rollups come
@@ -246,8 +250,8 @@ def _post(
                 idempotency_key=f"deposit:{bank.id}:{d['bank_txn_id']}",
             )
         )
-    insert_many(session, Deposit.__table__, deposits)
-    by_id = {e["id"]: e for e in payees.values()}
+    insert_many(session, _DEPOSITS, deposits)
+    by_id = {e.id: e for e in payees.values()}
     paid: list[dict[str, Any]] = []
     totals: dict[str, dict[str, Any]] = {}
     for d in deposits:
@@ -268,15 +272,13 @@ def _post(
         if d["enrollment_id"]:
             e = by_id[d["enrollment_id"]]
             status = enrollments.settled_status(
-                "active", e["lessons"], e["lessons_consumed"], e["lessons_refunded"]
+                "active", e.lessons, e.lessons_consumed, e.lessons_refunded
             )
-            paid.append(
-                {"id": e["id"], "status": status, "amount_paid": d["amount"], "paid_at": now}
-            )
+            paid.append({"id": e.id, "status": status, "amount_paid": d["amount"], "paid_at": now})
             t["enrollments_paid"] += 1
-            t["enrollments_discounted"] += int(d["amount"] < e["list_amount"] * DEEP_DISCOUNT_SHARE)
+            t["enrollments_discounted"] += int(d["amount"] < e.list_amount * DEEP_DISCOUNT_SHARE)
             t["prepaid_delta"] += d["amount"]
-    update_many(session, Enrollment.__table__, paid)
+    update_many(session, _ENROLLMENTS, paid)
     ledger.apply(conn, ops, at=now)
     rollups.bump_many(session, [(inst_id, now, t) for inst_id, t in totals.items()])
 

@@ -47,7 +47,8 @@ class Deposit(Base):
     bank_txn_id: Mapped[str] = mapped_column(String(80))
     request_hash: Mapped[str] = mapped_column(String(64))
     account_no: Mapped[str] = mapped_column(String(64))
-    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    # Indexed by ix_deposits_status below, whose leading column it is.
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"))
     payment_reference: Mapped[str] = mapped_column(String(80))
     amount: Mapped[Decimal] = mapped_column(Money())
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime())

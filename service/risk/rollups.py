@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 
 from sqlalchemy import Date, ForeignKey, Integer
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import Executable
 
 from ledger.types import Money
 from service.clock import local_date
@@ -69,11 +71,18 @@ def bump_many(session: Session, changes: list[tuple[str, datetime, Deltas]]) -> 
             row[k] = row[k] + v  # type: ignore[operator]
     if not rows:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(InstitutionDay).values([rows[k] for k in sorted(rows)])
+    session.execute(_upsert(session.get_bind().dialect.name), [rows[k] for k in sorted(rows)])
+
+
+@cache
+def _upsert(dialect_name: str) -> Executable:
+    """One row's upsert, built once: run for many rows it is one executemany, where a
+    multi-row VALUES would be compiled anew for every call."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     table = InstitutionDay.__table__
-    stmt = stmt.on_conflict_do_update(
+    stmt = dialect.insert(table)
+    upsert: Executable = stmt.on_conflict_do_update(
         index_elements=["institution_id", "day"],
         set_={k: table.c[k] + stmt.excluded[k] for k in (*COUNTERS, *AMOUNTS)},
     )
-    session.execute(stmt)
+    return upsert
