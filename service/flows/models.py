@@ -43,12 +43,15 @@ class Deposit(Base):
 
     __tablename__ = "deposits"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    bank_id: Mapped[str] = mapped_column(ForeignKey("banks.id"))
+    # No foreign keys: a batch writes a thousand rows, and every one is written in the
+    # transaction that read its bank and institution and locked its enrollment; those rows
+    # are never deleted (a trigger refuses). Migration 9a4c2e7d5b13 says why and what it saves.
+    bank_id: Mapped[str] = mapped_column(String(40))
     bank_txn_id: Mapped[str] = mapped_column(String(80))
     request_hash: Mapped[str] = mapped_column(String(64))
     account_no: Mapped[str] = mapped_column(String(64))
     # Indexed by ix_deposits_status below, whose leading column it is.
-    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"))
+    institution_id: Mapped[str] = mapped_column(String(40))
     payment_reference: Mapped[str] = mapped_column(String(80))
     amount: Mapped[Decimal] = mapped_column(Money())
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -56,7 +59,7 @@ class Deposit(Base):
     status: Mapped[str] = mapped_column(String(16))  # posted|suspense|matched|returning|returned
     reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
     target: Mapped[str] = mapped_column(String(16))  # escrow | reserve
-    enrollment_id: Mapped[str | None] = mapped_column(ForeignKey("enrollments.id"), nullable=True)
+    enrollment_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime(), nullable=True
     )  # left suspense

@@ -1,0 +1,201 @@
+"""The pieces a bank's batch of deposits is built from: list matching, the one-statement
+update, rows a deposit names that can never be deleted, and two batches carrying the same
+deposits at once (a bank's retry while the first is still running)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import DBAPIError
+
+import ledger
+from service.config import Settings
+from service.db import make_sessionmaker, run_in_transaction, session_scope, update_many
+from service.fees.filings import CourseData, file_course
+from service.flows import deposits
+from service.flows import enrollments as enr
+from service.flows.models import Deposit, Enrollment
+from service.registry.models import Bank, Institution
+from tests import factories
+
+ENROLLMENTS = Enrollment.metadata.tables["enrollments"]
+INSTITUTIONS = Institution.metadata.tables["institutions"]
+
+
+def enrolled(engine: Engine, settings: Settings, n: int) -> tuple[str, str, list[str]]:
+    """A bank, an institution with one course, and `n` enrollments awaiting 200.00 each;
+    returns (bank id, escrow account, payment references)."""
+    bank = factories.bank(engine)
+    inst_id, _ = factories.institution(engine, bank.id)
+    now = datetime.now(UTC)
+
+    def work(s: Any) -> tuple[str, list[str]]:
+        inst = s.get(Institution, inst_id)
+        sessions = tuple(
+            (datetime.fromisoformat(x["starts_at"]), datetime.fromisoformat(x["ends_at"]))
+            for x in factories.school_days(now.date().isoformat(), 20)
+        )
+        course = file_course(
+            s,
+            institution=inst,
+            now=now,
+            data=CourseData(
+                "maths", "math", "subject", "junior", "offline", 20, 45, 20,
+                Decimal("20.00"), None, sessions,
+            ),
+        )  # fmt: skip
+        refs = [
+            enr.create(
+                s,
+                institution=inst,
+                course_id=course.id,
+                student_ref=f"s{k}",
+                lessons=10,
+                amount=Decimal("200.00"),
+                now=now,
+                settings=settings,
+            )[0].payment_reference
+            for k in range(n)
+        ]
+        return inst.escrow_account_no, refs
+
+    account, refs = run_in_transaction(make_sessionmaker(engine), work)
+    return bank.id, account, refs
+
+
+def test_one_of_matches_any_value_exactly(engine: Engine) -> None:
+    """One array parameter on PostgreSQL, an IN list on SQLite: the same rows either way,
+    whatever the values hold (quotes, commas, braces, NULL spelled out, Chinese)."""
+    owners = ['a"b', "c,d", "{e}", "NULL", "f\\g", "学生 一", " space "]
+    lg = f"lg-{datetime.now(UTC).timestamp()}"
+    now = datetime.now(UTC)
+    with engine.begin() as c:
+        made = {
+            o: ledger.open_account(c, ledger=lg, kind="prepaid", owner=o, at=now).id for o in owners
+        }
+        ledger.open_account(c, ledger=lg, kind="prepaid", owner="not asked", at=now)
+    with engine.connect() as c:
+        found = ledger.account_ids(c, ledgers=[lg], kinds=["prepaid"], owners=owners)
+        assert found == {(lg, "prepaid", o): made[o] for o in owners}
+        assert ledger.account_ids(c, ledgers=[lg], kinds=["prepaid"], owners=[]) == {}
+
+
+def test_update_many_sets_each_row_and_refreshes_objects(engine: Engine) -> None:
+    bank = factories.bank(engine)
+    ids = [factories.institution(engine, bank.id)[0] for _ in range(3)]
+    sessions = make_sessionmaker(engine)
+    with session_scope(sessions) as s:
+        held = s.get(Institution, ids[0])
+        assert held is not None and held.status != "frozen"
+        update_many(
+            s,
+            INSTITUTIONS,
+            [{"id": ids[0], "status": "frozen"}, {"id": ids[1], "status": "closed"}],
+        )
+        assert held.status == "frozen"  # the object the session held was read again
+    assert statuses(engine, ids) == ["frozen", "closed", "active"]
+    with pytest.raises(LookupError), session_scope(sessions) as s:
+        update_many(
+            s,
+            INSTITUTIONS,
+            [{"id": ids[2], "status": "frozen"}, {"id": "nobody", "status": "frozen"}],
+        )
+    assert statuses(engine, ids) == ["frozen", "closed", "active"]  # nothing half-done
+
+
+def statuses(engine: Engine, ids: list[str]) -> list[str]:
+    with engine.connect() as c:
+        got = dict(c.execute(select(INSTITUTIONS.c.id, INSTITUTIONS.c.status)).all())
+    return [got[i] for i in ids]
+
+
+@pytest.mark.parametrize("table", ["banks", "institutions", "enrollments"])
+def test_rows_deposits_name_are_never_deleted(
+    engine: Engine, settings: Settings, table: str
+) -> None:
+    """Deposits carry no foreign keys (a batch's thousand rows would pay three trigger
+    queries each); what a key would guard, a named row deleted, the database refuses."""
+    bank_id, _, refs = enrolled(engine, settings, 1)
+    with engine.connect() as c:
+        enrollment_id, inst_id = c.execute(
+            select(ENROLLMENTS.c.id, ENROLLMENTS.c.institution_id).where(
+                ENROLLMENTS.c.payment_reference == refs[0]
+            )
+        ).one()
+    key = {"banks": bank_id, "institutions": inst_id, "enrollments": enrollment_id}[table]
+    with pytest.raises(DBAPIError, match="never deleted"), engine.begin() as c:
+        c.execute(text(f"DELETE FROM {table} WHERE id = :k"), {"k": key})
+    with engine.connect() as c:
+        left = c.execute(text(f"SELECT count(*) FROM {table} WHERE id = :k"), {"k": key})
+        assert left.scalar() == 1
+
+
+def test_two_batches_with_the_same_deposits_at_once_post_them_once(
+    engine: Engine, settings: Settings, backend: str
+) -> None:
+    """A bank resends a batch while the first is still being written: the second waits for
+    the enrollments the first has locked, then finds its deposits and answers them as
+    replays — the same deposit ids, nothing posted twice, the books whole."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers: there is no 'at once' to test")
+    bank_id, account, refs = enrolled(engine, settings, 100)
+    paid_at = datetime.now(UTC)
+    items = [
+        deposits.DepositIn(f"R-{k}", account, ref, Decimal("200.00"), paid_at)
+        for k, ref in enumerate(refs)
+    ]
+    sessions = make_sessionmaker(engine)
+    start = threading.Barrier(4)
+    answers: list[list[deposits.Outcome]] = []
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            start.wait()
+
+            def work(s: Any) -> list[deposits.Outcome]:
+                bank = s.get(Bank, bank_id)
+                return deposits.receive_many(s, bank=bank, items=items, now=datetime.now(UTC))
+
+            answers.append(run_in_transaction(sessions, work))
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures, failures
+    assert len(answers) == 4
+    first = answers[0]
+    assert all(isinstance(o, tuple) and o[0] == 201 for o in first)
+    assert all(a == first for a in answers[1:])
+    with engine.connect() as c:
+        rows = c.execute(select(Deposit.__table__).where(Deposit.bank_id == bank_id)).all()
+        assert len(rows) == 100
+        paid = c.execute(
+            select(ENROLLMENTS.c.status, ENROLLMENTS.c.amount_paid).where(
+                ENROLLMENTS.c.payment_reference.in_(refs)
+            )
+        ).all()
+        assert set(paid) == {("active", Decimal("200.00"))}
+        assert ledger.verify(c).ok
+        assert ledger.trial_balance(c).balanced
+
+
+def test_postgresql_plans_each_statement_for_its_parameters(engine: Engine, backend: str) -> None:
+    """A generic plan made for one-element arrays turned a batch's replay lookup into a scan
+    of every deposit of the bank; the service's connections never use generic plans, and
+    list parameters travel in binary."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's plan cache")
+    with engine.connect() as c:
+        assert c.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"
+        dumper = c.connection.driver_connection.adapters.get_dumper(list, "s")  # type: ignore[union-attr]
+        assert dumper.__name__ == "ListBinaryDumper"
