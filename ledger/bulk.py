@@ -4,10 +4,22 @@ ledger uses it for large batches of transfers; the service for a bank's batch of
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    Date,
+    DateTime,
+    Integer,
+    Numeric,
+    String,
+    Table,
+)
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # From this many rows on, COPY is worth its extra round trip: it spends far less per row than
 # binding them into one statement or sending one statement each (docs/benchmarks.md: a batch
@@ -18,13 +30,41 @@ COPY_FROM = 64
 def copy_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, object]]) -> None:
     """COPY `rows` (every column of `table`, by name) into `table`. `rows` may be a generator:
     the server appends what has been sent while the caller makes the next. Errors are raised
-    as SQLAlchemy raises every other database error, so callers and retries see one kind."""
+    as SQLAlchemy raises every other database error, so callers and retries see one kind.
+
+    Rows travel in COPY's binary format: neither side formats or parses decimals and
+    timestamps as text (a third less of psycopg's time per row, measured)."""
     columns = [c.name for c in table.columns]
-    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    types = [_binary_type(c.type) for c in table.columns]
     driver = conn.connection.driver_connection
     try:
         with driver.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+            copy.set_types(types)
             for row in rows:
                 copy.write_row([row[c] for c in columns])
     except psycopg.Error as exc:
         raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
+
+
+def _binary_type(t: TypeEngine[Any]) -> str:
+    """The PostgreSQL type whose binary form a column of type `t` takes."""
+    if isinstance(t, TypeDecorator):
+        t = t.impl_instance
+    if isinstance(t, DateTime) and not t.timezone:
+        return "timestamp"
+    for kind, name in _BINARY:
+        if isinstance(t, kind):
+            return name
+    raise TypeError(f"no binary COPY type for {t!r}")
+
+
+_BINARY: list[tuple[type[TypeEngine[Any]], str]] = [
+    (BigInteger, "int8"),
+    (Integer, "int4"),
+    (Numeric, "numeric"),
+    (Boolean, "bool"),
+    (DateTime, "timestamptz"),
+    (Date, "date"),
+    (String, "text"),  # varchar(n) and text share one binary form
+]
