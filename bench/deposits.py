@@ -44,14 +44,13 @@ def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str]]]:
     """A bank, 20 institutions, one course each, and `enrollments` awaiting payment."""
     from service import reference
     from service.config import Settings
-    from service.fees.filings import CourseData, file_course
     from service.flows import enrollments as enr
     from service.migrate import upgrade
     from service.registry import institutions
     from service.registry.credentials import create_bank
     from service.registry.identifiers import make_credit_code
     from service.registry.models import Regulator
-    from tests.factories import school_days
+    from tests.factories import file_maths_course
 
     upgrade(url)
     sessions = make_sessionmaker(make_engine(url))
@@ -86,28 +85,7 @@ def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str]]]:
                     operating_account_no=f"BO{i:08d}",
                 ),
             )
-            sess = tuple(
-                (datetime.fromisoformat(x["starts_at"]), datetime.fromisoformat(x["ends_at"]))
-                for x in school_days(now.date().isoformat(), 40)
-            )
-            course = file_course(
-                s,
-                institution=inst,
-                now=now,
-                data=CourseData(
-                    "bench",
-                    "math",
-                    "subject",
-                    "junior",
-                    "offline",
-                    20,
-                    45,
-                    40,
-                    Decimal("20.00"),
-                    None,
-                    sess,
-                ),
-            )
+            course = file_maths_course(s, inst, now=now, sessions=40)
             insts.append((inst, course))
         for k in range(enrollments):
             inst, course = insts[k % len(insts)]

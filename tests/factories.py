@@ -150,3 +150,23 @@ def course_body(start: str = "2026-11-23", n: int = 20, **over: Any) -> dict[str
     }
     body.update(over)
     return body
+
+
+def file_maths_course(
+    session: Any, institution: Any, *, now: datetime, sessions: int, start: str | None = None
+) -> Any:
+    """File, in `session`, a junior maths course of `sessions` 45-minute school-day lessons
+    from `start` (default: today) at 20.00 a lesson, the guidance price; returns the course."""
+    from decimal import Decimal
+
+    from service.fees.filings import CourseData, file_course
+
+    when = tuple(
+        (datetime.fromisoformat(x["starts_at"]), datetime.fromisoformat(x["ends_at"]))
+        for x in school_days(start or now.date().isoformat(), sessions)
+    )
+    data = CourseData(
+        "初中数学", "math", "subject", "junior", "offline", 20, 45, sessions,
+        Decimal("20.00"), None, when,
+    )  # fmt: skip
+    return file_course(session, institution=institution, now=now, data=data)

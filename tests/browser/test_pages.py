@@ -45,14 +45,13 @@ def _seed(url: str) -> tuple[str, str, str, str]:
     from service.clock import utcnow
     from service.config import Settings
     from service.db import make_engine, make_sessionmaker, session_scope
-    from service.fees.filings import CourseData, file_course
     from service.flows import consumptions, deposits, enrollments, refunds
     from service.registry import institutions
     from service.registry.credentials import create_bank, create_regulator
     from service.registry.identifiers import make_credit_code
     from service.registry.models import Bank, Regulator
     from service.risk.sweep import sweep
-    from tests.factories import school_days
+    from tests import factories
 
     settings = Settings(
         environment="test", database_url=url, secret_key="browser-secret-0123456789"
@@ -80,29 +79,8 @@ def _seed(url: str) -> tuple[str, str, str, str]:
                 reserve_account_no="RSV-1",
             ),
         )
-        import datetime as dt
-
-        sess = tuple(
-            (dt.datetime.fromisoformat(x["starts_at"]), dt.datetime.fromisoformat(x["ends_at"]))
-            for x in school_days((now + timedelta(days=1)).date().isoformat(), 20)
-        )
-        course = file_course(
-            s,
-            institution=inst,
-            now=now,
-            data=CourseData(
-                "初中数学",
-                "math",
-                "subject",
-                "junior",
-                "offline",
-                20,
-                45,
-                20,
-                Decimal("20.00"),
-                None,
-                sess,
-            ),
+        course = factories.file_maths_course(
+            s, inst, now=now, sessions=20, start=(now + timedelta(days=1)).date().isoformat()
         )
         codes = []
         for k in range(2):

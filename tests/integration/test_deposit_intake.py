@@ -16,7 +16,6 @@ from sqlalchemy.exc import DBAPIError
 import ledger
 from service.config import Settings
 from service.db import make_sessionmaker, run_in_transaction, session_scope, update_many
-from service.fees.filings import CourseData, file_course
 from service.flows import deposits
 from service.flows import enrollments as enr
 from service.flows.models import Deposit, Enrollment
@@ -36,19 +35,7 @@ def enrolled(engine: Engine, settings: Settings, n: int) -> tuple[str, str, list
 
     def work(s: Any) -> tuple[str, list[str]]:
         inst = s.get(Institution, inst_id)
-        sessions = tuple(
-            (datetime.fromisoformat(x["starts_at"]), datetime.fromisoformat(x["ends_at"]))
-            for x in factories.school_days(now.date().isoformat(), 20)
-        )
-        course = file_course(
-            s,
-            institution=inst,
-            now=now,
-            data=CourseData(
-                "maths", "math", "subject", "junior", "offline", 20, 45, 20,
-                Decimal("20.00"), None, sessions,
-            ),
-        )  # fmt: skip
+        course = factories.file_maths_course(s, inst, now=now, sessions=20)
         refs = [
             enr.create(
                 s,
