@@ -216,15 +216,15 @@ def _post(
     serialises batches, so they are taken when nothing but the commit is left."""
     conn = session.connection()
     ledgers = sorted({d["institution_id"] for d in deposits})
-    funded = sorted({d["enrollment_id"] for d in deposits if d["enrollment_id"]})
-    # One read for both: institution accounts are owned by the institution (the ledger name),
-    # prepaid accounts by their enrollment.
-    ids = ledger.account_ids(
-        conn,
-        ledgers=ledgers,
-        kinds=("escrow_cash", "suspense", "reserve_cash", "reserve", "prepaid"),
-        owners=[*ledgers, *funded],
-    )
+    keys = [
+        (lg, kind, lg)
+        for lg in ledgers
+        for kind in ("escrow_cash", "suspense", "reserve_cash", "reserve")
+    ]
+    keys += [
+        (d["institution_id"], "prepaid", d["enrollment_id"]) for d in deposits if d["enrollment_id"]
+    ]
+    ids = ledger.account_ids(conn, keys)
     ops: list[ledger.Operation] = []
     for d in deposits:
         lg = d["institution_id"]

@@ -67,9 +67,12 @@ def test_one_of_matches_any_value_exactly(engine: Engine) -> None:
         }
         ledger.open_account(c, ledger=lg, kind="prepaid", owner="not asked", at=now)
     with engine.connect() as c:
-        found = ledger.account_ids(c, ledgers=[lg], kinds=["prepaid"], owners=owners)
+        found = ledger.account_ids(c, [(lg, "prepaid", o) for o in owners])
         assert found == {(lg, "prepaid", o): made[o] for o in owners}
-        assert ledger.account_ids(c, ledgers=[lg], kinds=["prepaid"], owners=[]) == {}
+        # A key with no account is left out; a repeated key is answered once.
+        keys = [(lg, "prepaid", owners[0]), (lg, "prepaid", owners[0]), (lg, "earned", owners[0])]
+        assert ledger.account_ids(c, keys) == {(lg, "prepaid", owners[0]): made[owners[0]]}
+        assert ledger.account_ids(c, []) == {}
 
 
 def test_update_many_sets_each_row_and_refreshes_objects(engine: Engine) -> None:
