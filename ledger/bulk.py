@@ -3,7 +3,7 @@ ledger uses it for large batches of transfers; the service for a bank's batch of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -27,10 +27,11 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 COPY_FROM = 64
 
 
-def copy_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, object]]) -> None:
-    """COPY `rows` (every column of `table`, by name) into `table`. `rows` may be a generator:
-    the server appends what has been sent while the caller makes the next. Errors are raised
-    as SQLAlchemy raises every other database error, so callers and retries see one kind.
+def copy_rows(conn: Connection, table: Table, rows: Iterable[Sequence[object]]) -> None:
+    """COPY `rows` into `table`, each the values of every column in the table's order. `rows`
+    may be a generator: the server appends what has been sent while the caller makes the
+    next. Errors are raised as SQLAlchemy raises every other database error, so callers and
+    retries see one kind.
 
     Rows travel in COPY's binary format: neither side formats or parses decimals and
     timestamps as text (a third less of psycopg's time per row, measured)."""
@@ -42,7 +43,7 @@ def copy_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, object
         with driver.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
             copy.set_types(types)
             for row in rows:
-                copy.write_row([row[c] for c in columns])
+                copy.write_row(row)
     except psycopg.Error as exc:
         raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from ledger.models import NewTransfer, Operation
@@ -16,6 +17,7 @@ def _amount(value: Decimal | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
+@lru_cache(maxsize=256)
 def _instant(value: datetime | None) -> str:
     """Always in UTC: the same instant must hash the same whatever offset it was given in."""
     return "" if value is None else value.astimezone(UTC).isoformat(timespec="microseconds")

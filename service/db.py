@@ -29,7 +29,8 @@ def insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     ledger's `copy_rows`), one executemany otherwise."""
     conn = session.connection()
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
-        copy_rows(conn, table, rows)
+        names = [c.name for c in table.columns]
+        copy_rows(conn, table, ([r[c] for c in names] for r in rows))
     elif rows:
         conn.execute(table.insert(), rows)
 

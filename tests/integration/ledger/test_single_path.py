@@ -161,7 +161,7 @@ def test_a_copy_error_is_raised_as_sqlalchemy_raises_every_database_error(
         t = ledger.transfer(c, debit=w.id, credit=a.id, amount=D("1.00"), code="t", at=AT)
     row = {**t.__dict__, "chain_seq": t.chain_seq + 1}  # the same id again
     with pytest.raises(IntegrityError), engine.begin() as c:
-        ledger.copy_rows(c, transfers, [row])
+        ledger.copy_rows(c, transfers, [[row[col.name] for col in transfers.columns]])
 
 
 def test_locked_balances_hold_writers_off_until_the_commit(engine: Engine, backend: str) -> None:
