@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -39,7 +39,7 @@ def open_account(
         conn,
         accounts,
         {
-            "id": "acc_" + uuid.uuid4().hex,
+            "id": "acc_" + os.urandom(16).hex(),
             "ledger": ledger,
             "kind": kind,
             "owner": owner,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
-import uuid
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    """128 random bits in hex, as uuid4().hex gives, without building a UUID object: a bank's
+    batch makes a thousand at a time."""
+    return f"{prefix}_{os.urandom(16).hex()}"
 
 
 def new_token(prefix: str) -> str:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import ledger
@@ -102,7 +103,32 @@ def receive_many(
     transfers, one write per table. Each item gets the answer it would get alone; an item
     refused on its own (foreign account, conflicting replay) changes nothing.
 
-    A bank sends these a thousand at a time, so the work is done on plain rows, not ORM
+    A bank that sends the same deposit in two requests at once (a retry while the first is
+    still being written) gets one answer for both. Deposits that pay an enrollment queue on its
+    lock and find the first as a replay; others (suspense) meet the first request's row in the
+    unique index on (bank, bank_txn_id) once it commits, and are then read again, as
+    replays."""
+    savepoint = session.begin_nested()
+    try:
+        answers = _receive_many(session, bank=bank, items=items, now=now)
+    except IntegrityError as exc:
+        savepoint.rollback()
+        if _constraint(exc) != "uq_deposits_bank_txn":
+            raise
+        return _receive_many(session, bank=bank, items=items, now=now)
+    savepoint.commit()
+    return answers
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def _receive_many(
+    session: Session, *, bank: Bank, items: list[DepositIn], now: datetime
+) -> list[Outcome]:
+    """A bank sends these a thousand at a time, so the work is done on plain rows, not ORM
     objects (which cost more than all of the statements together)."""
     conn = session.connection()
     session.flush()  # the reads below bypass the ORM: it must have written what it holds

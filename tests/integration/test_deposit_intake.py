@@ -5,6 +5,7 @@ deposits at once (a bank's retry while the first is still running)."""
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -189,3 +190,91 @@ def test_postgresql_plans_each_statement_for_its_parameters(engine: Engine, back
         driver: Any = c.connection.driver_connection
         assert driver.prepare_threshold is None  # never prepared, so never a generic plan
         assert driver.adapters.get_dumper(list, "s").__name__ == "ListBinaryDumper"
+
+
+def test_a_batch_finds_its_accounts_by_index_not_by_scanning(engine: Engine, backend: str) -> None:
+    """With PostgreSQL's default random_page_cost a thousand primary-key probes looked dearer
+    than a scan, so a batch's account update read and hashed the whole accounts table. The
+    service's connections plan with a cost that fits data held in memory or on SSD."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's planner")
+    from ledger.postings import _PG_ACCOUNTS
+    from ledger.schema import accounts
+
+    lg = f"plan-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    rows = [
+        {"id": f"acc_{lg}_{k:05d}", "ledger": lg, "kind": "prepaid", "owner": f"o{k}"}
+        for k in range(10_000)
+    ]
+    with engine.begin() as c:
+        c.execute(
+            accounts.insert(),
+            [{**r, "currency": "CNY", "created_at": now} for r in rows],
+        )
+        c.exec_driver_sql("ANALYZE ledger_accounts")
+    ids = [r["id"] for r in rows[::50]]  # 200 of them: with the default cost, a scan
+    n = len(ids)
+    zero, seq = [Decimal("0.00")] * n, [0] * n
+    params = {
+        "a_id": ids,
+        "a_dp": zero,
+        "a_cp": zero,
+        "a_dpend": zero,
+        "a_cpend": zero,
+        "a_seq": seq,
+        "a_hash": ["0" * 64] * n,
+    }
+    with engine.connect() as c:
+        assert c.exec_driver_sql("SHOW random_page_cost").scalar() == "1.1"
+        plan = "\n".join(r[0] for r in c.exec_driver_sql("EXPLAIN " + _PG_ACCOUNTS, params))
+    assert "Index Scan using pk_ledger_accounts" in plan
+    assert "Seq Scan on ledger_accounts" not in plan
+
+
+def test_the_same_suspense_deposit_in_two_requests_at_once_is_answered_once(
+    engine: Engine, settings: Settings, backend: str
+) -> None:
+    """Deposits that pay no enrollment take no enrollment lock, so two requests carrying them
+    at once both try to write them: the second meets the first's row in the unique index,
+    reads again and answers replays — not an error — in the request's own transaction."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers: there is no 'at once' to test")
+    bank_id, account, _ = enrolled(engine, settings, 1)
+    paid_at = datetime.now(UTC)
+    items = [
+        deposits.DepositIn(f"U-{k}", account, f"NOSUCH{k}", Decimal("99.00"), paid_at)
+        for k in range(80)
+    ]
+    sessions = make_sessionmaker(engine)
+    start = threading.Barrier(3)
+    answers: list[list[deposits.Outcome]] = []
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            start.wait()
+            with session_scope(sessions) as s:  # as a request runs: one try, no retry around it
+                bank = s.get(Bank, bank_id)
+                answers.append(
+                    deposits.receive_many(s, bank=bank, items=items, now=datetime.now(UTC))
+                )
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures, failures
+    assert len(answers) == 3
+    first = answers[0]
+    assert all(isinstance(o, tuple) and o[0] == 202 for o in first)
+    assert all(a == first for a in answers[1:])
+    with engine.connect() as c:
+        rows = c.execute(select(Deposit.__table__).where(Deposit.bank_id == bank_id)).all()
+        assert len(rows) == 80
+        assert {r.reason for r in rows} == {"unknown_reference"}
+        assert ledger.verify(c).ok
+        assert ledger.trial_balance(c).balanced
