@@ -78,7 +78,13 @@ def link_tail(
 def link_hash(*, prev_hash: str, id: str, ledger: str, chain_seq: int, **fields: Any) -> str:
     """SHA-256 over the previous link and every stored field of the transfer (`fields` are
     `link_tail`'s)."""
-    preimage = US.join([prev_hash, id, ledger, str(chain_seq), link_tail(**fields)])
+    return link_of(prev_hash, id, ledger, chain_seq, link_tail(**fields))
+
+
+def link_of(prev_hash: str, id: str, ledger: str, chain_seq: int, tail: str) -> str:
+    """`link_hash` from a tail made beforehand: a batch formats its tails before it locks the
+    chain heads, and only this is left to do under the lock."""
+    preimage = US.join([prev_hash, id, ledger, str(chain_seq), tail])
     return hashlib.sha256(preimage.encode()).hexdigest()
 
 

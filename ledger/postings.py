@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Result, and_, bindparam, insert, or_, select,
 from ledger import errors
 from ledger.amounts import ZERO, fen
 from ledger.bulk import COPY_FROM, copy_rows
-from ledger.chain import content_hash, link_hash, link_tail
+from ledger.chain import content_hash, link_of, link_tail
 from ledger.lists import one_of
 from ledger.models import NewTransfer, Operation, Resolve, Transfer
 from ledger.schema import accounts, transfers
@@ -141,9 +141,15 @@ def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[T
                 raise errors.PendingNotFound(f"no pending transfer {op.pending_id}", index=i)
             account_ids.update((hold.debit_account_id, hold.credit_account_id))
 
-    working = {r.id: _Working.from_row(r) for r in lock_and_read(conn, account_ids)}
-
+    # Everything that does not depend on the balances or the chain heads is made before the
+    # accounts are locked: concurrent writers of the same accounts wait only for the rest.
     hashes = [content_hash(op) for op in ops]
+    tails = {
+        i: link_tail(**_fields_of(op, fen(op.amount)), content_hash=hashes[i], created_at=at)
+        for i, op in enumerate(ops)
+        if isinstance(op, NewTransfer)
+    }
+    working = {r.id: _Working.from_row(r) for r in lock_and_read(conn, account_ids)}
     replays = _replays(conn, ops, hashes)
     already = _resolved(conn, pending_ids)
 
@@ -164,7 +170,7 @@ def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[T
         row["content_hash"] = hashes[i]
         planned.append((i, row))
 
-    written = _write(conn, planned, working, at)
+    written = _write(conn, planned, working, at, tails)
     return [replays[i] if i in replays else written[i] for i in range(len(ops))]
 
 
@@ -366,7 +372,10 @@ def _write(
     planned: list[tuple[int, dict[str, object]]],
     working: dict[str, _Working],
     at: datetime,
+    tails: dict[int, str],
 ) -> dict[int, Transfer]:
+    """Link and store `planned` (resolutions' tails are made here, new transfers' are in
+    `tails`)."""
     if not planned:
         return {}
     written: dict[int, Transfer] = {}
@@ -376,8 +385,12 @@ def _write(
         `ledger_transfers` (its columns in order)."""
         for i, row in planned:
             debit = working[str(row["debit_account_id"])]
-            tid, seq, prev = _new_id(), debit.seq + 1, debit.head
-            link = link_hash(prev_hash=prev, id=tid, chain_seq=seq, created_at=at, **row)  # type: ignore[arg-type]
+            tid, seq, prev, lg = _new_id(), debit.seq + 1, debit.head, str(row["ledger"])
+            tail = tails.get(i)
+            if tail is None:
+                fields = {k: v for k, v in row.items() if k != "ledger"}
+                tail = link_tail(**fields, created_at=at)  # type: ignore[arg-type]
+            link = link_of(prev, tid, lg, seq, tail)
             t = Transfer(id=tid, chain_seq=seq, created_at=at, prev_hash=prev, hash=link, **row)  # type: ignore[arg-type]
             debit.seq, debit.head = seq, link
             written[i] = t
