@@ -158,6 +158,28 @@ def deposit(txn: str, account: str, ref: str) -> dict[str, str]:
     }
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) so far of every process on this machine, by command name
+    (Linux's /proc; empty elsewhere): the server's and PostgreSQL's share of a phase."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float], name: str) -> float:
+    """CPU a phase used in processes called `name` (those that ended during it are missed)."""
+    return max(0.0, after.get(name, 0.0) - before.get(name, 0.0))
+
+
 def report(label: str, n: int, lat: list[float], elapsed: float, unit: str = "req") -> float:
     rate = n / elapsed
     print(
@@ -245,10 +267,22 @@ def main() -> None:
                 )
                 for b in range(args.batches)
             ]
+            before, mine = cpu_seconds(), time.process_time()
             n, lat, el = asyncio.run(load(base, bank, secret, batches, 2, None))
+            after, mine = cpu_seconds(), time.process_time() - mine
             batch_rate = report(
                 "batches of 1,000 (POST /bank/deposits/batch)", n * 1000, lat, el, "deposit"
             )
+            if after:
+                # Every Python process counts (run nothing else beside it): the server's
+                # workers and this load generator, whose own share is known.
+                served = cpu_used(before, after, "python") - mine
+                pg = cpu_used(before, after, "postgres")
+                print(
+                    f"  CPU per batch: server {served / n * 1000:.0f} ms, PostgreSQL "
+                    f"{pg / n * 1000:.0f} ms, load generator {mine / n * 1000:.0f} ms "
+                    f"(2 cores: {2 * el / n * 1000:.0f} ms of CPU time per batch at this rate)"
+                )
             print("ratios:")
             print(
                 f"  single deposits / trivial endpoint   {single_rate / base_rate:6.1%}   (goal >= 30%)"
