@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from bench.common import pct, temporary_pg_database
+from bench.common import machine_speed, pct, temporary_pg_database
 from service.db import make_engine, make_sessionmaker, run_in_transaction
 from service.signing import signed_headers
 
@@ -240,7 +240,8 @@ def main() -> None:
                 time.sleep(0.2)
             print(
                 f"deposit ingestion on PostgreSQL, {args.clients} concurrent clients, "
-                f"{args.workers} uvicorn worker process(es)"
+                f"{args.workers} uvicorn worker process(es); machine speed "
+                f"{machine_speed():.0f} ms (a fixed piece of work; lower is faster)"
             )
             who = [("GET", "/api/v1/bank/whoami", b"")] * 1_000_000
             n, lat, el = asyncio.run(load(base, bank, secret, who, args.clients, args.seconds))
@@ -283,6 +284,7 @@ def main() -> None:
                     f"{pg / n * 1000:.0f} ms, load generator {mine / n * 1000:.0f} ms "
                     f"(2 cores: {2 * el / n * 1000:.0f} ms of CPU time per batch at this rate)"
                 )
+            print(f"  machine speed after the run: {machine_speed():.0f} ms")
             print("ratios:")
             print(
                 f"  single deposits / trivial endpoint   {single_rate / base_rate:6.1%}   (goal >= 30%)"
