@@ -108,16 +108,21 @@ def receive_many(
     lock and find the first as a replay; others (suspense) meet the first request's row in the
     unique index on (bank, bank_txn_id) once it commits, and are then read again, as
     replays."""
-    savepoint = session.begin_nested()
-    try:
-        answers = _receive_many(session, bank=bank, items=items, now=now)
-    except IntegrityError as exc:
-        savepoint.rollback()
-        if _constraint(exc) != "uq_deposits_bank_txn":
-            raise
-        return _receive_many(session, bank=bank, items=items, now=now)
-    savepoint.commit()
-    return answers
+    for attempt in range(1, _ATTEMPTS + 1):
+        savepoint = session.begin_nested()
+        try:
+            answers = _receive_many(session, bank=bank, items=items, now=now)
+        except IntegrityError as exc:
+            savepoint.rollback()
+            if attempt == _ATTEMPTS or _constraint(exc) != "uq_deposits_bank_txn":
+                raise
+            continue
+        savepoint.commit()
+        return answers
+    raise AssertionError("unreachable")
+
+
+_ATTEMPTS = 3  # each further request carrying the same deposits can cost one more read
 
 
 def _constraint(exc: IntegrityError) -> str | None:
