@@ -56,6 +56,37 @@ def enrolled(engine: Engine, settings: Settings, n: int) -> tuple[str, str, list
     return bank.id, account, refs
 
 
+def send_at_once(
+    engine: Engine, bank_id: str, items: list[deposits.DepositIn], *, copies: int
+) -> list[list[deposits.Outcome]]:
+    """`copies` requests carrying the same batch at once, each in one transaction as a request
+    runs (one try, no retry around it); every one must answer."""
+    sessions = make_sessionmaker(engine)
+    start = threading.Barrier(copies)
+    answers: list[list[deposits.Outcome]] = []
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            start.wait()
+            with session_scope(sessions) as s:
+                bank = s.get(Bank, bank_id)
+                answers.append(
+                    deposits.receive_many(s, bank=bank, items=items, now=datetime.now(UTC))
+                )
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(copies)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures, failures
+    assert len(answers) == copies
+    return answers
+
+
 def test_one_of_matches_any_value_exactly(engine: Engine) -> None:
     """One array parameter on PostgreSQL, an IN list on SQLite: the same rows either way,
     whatever the values hold (quotes, commas, braces, NULL spelled out, Chinese)."""
@@ -140,30 +171,7 @@ def test_two_batches_with_the_same_deposits_at_once_post_them_once(
         deposits.DepositIn(f"R-{k}", account, ref, Decimal("200.00"), paid_at)
         for k, ref in enumerate(refs)
     ]
-    sessions = make_sessionmaker(engine)
-    start = threading.Barrier(4)
-    answers: list[list[deposits.Outcome]] = []
-    failures: list[BaseException] = []
-
-    def send() -> None:
-        try:
-            start.wait()
-
-            def work(s: Any) -> list[deposits.Outcome]:
-                bank = s.get(Bank, bank_id)
-                return deposits.receive_many(s, bank=bank, items=items, now=datetime.now(UTC))
-
-            answers.append(run_in_transaction(sessions, work))
-        except BaseException as exc:  # reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not failures, failures
-    assert len(answers) == 4
+    answers = send_at_once(engine, bank_id, items, copies=4)
     first = answers[0]
     assert all(isinstance(o, tuple) and o[0] == 201 for o in first)
     assert all(a == first for a in answers[1:])
@@ -246,29 +254,7 @@ def test_the_same_suspense_deposit_in_two_requests_at_once_is_answered_once(
         deposits.DepositIn(f"U-{k}", account, f"NOSUCH{k}", Decimal("99.00"), paid_at)
         for k in range(80)
     ]
-    sessions = make_sessionmaker(engine)
-    start = threading.Barrier(3)
-    answers: list[list[deposits.Outcome]] = []
-    failures: list[BaseException] = []
-
-    def send() -> None:
-        try:
-            start.wait()
-            with session_scope(sessions) as s:  # as a request runs: one try, no retry around it
-                bank = s.get(Bank, bank_id)
-                answers.append(
-                    deposits.receive_many(s, bank=bank, items=items, now=datetime.now(UTC))
-                )
-        except BaseException as exc:  # reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=send) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not failures, failures
-    assert len(answers) == 3
+    answers = send_at_once(engine, bank_id, items, copies=3)
     first = answers[0]
     assert all(isinstance(o, tuple) and o[0] == 202 for o in first)
     assert all(a == first for a in answers[1:])
