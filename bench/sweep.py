@@ -51,9 +51,9 @@ def base(cur: psycopg.Cursor, n: int) -> None:
         """
       INSERT INTO ledger_accounts (id, ledger, kind, owner, currency, debits_posted, credits_posted,
         debits_pending, credits_pending, debits_must_not_exceed_credits, credits_must_not_exceed_debits,
-        closed, created_at)
+        closed, created_at, last_at)
       SELECT 'acc_' || k || '_' || i, 'inst_' || i, k, 'inst_' || i, 'CNY', 0, 0, 0, 0, false, false, false,
-             now() - interval '10 years'
+             now() - interval '10 years', now() - interval '10 years'
       FROM generate_series(1, %s) i, unnest(ARRAY['escrow_cash', 'earned']) k""",
         (n,),
     )

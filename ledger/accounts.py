@@ -49,6 +49,7 @@ def open_account(
             "closed": False,
             "created_at": at,
             "last_seq": 0,
+            "last_at": at,
             "last_hash": GENESIS_HASH,
         },
         ["ledger", "kind", "owner"],

@@ -64,9 +64,29 @@ class PendingNotFound(LedgerError):
 
 
 class PendingAlreadyResolved(LedgerError):
-    """The pending transfer was already posted, voided or expired: it resolves once. Final."""
+    """The pending transfer was already resolved: it resolves once. Final. The subclasses say
+    how it was resolved, so a caller can tell where the money went."""
 
     code = "pending_already_resolved"
+
+
+class PendingAlreadyPosted(PendingAlreadyResolved):
+    """The hold was already posted: its amount went to the credit account. Final."""
+
+    code = "pending_already_posted"
+
+
+class PendingAlreadyVoided(PendingAlreadyResolved):
+    """The hold was already voided: its amount returned to the debit account. Final."""
+
+    code = "pending_already_voided"
+
+
+class PendingAlreadyExpired(PendingAlreadyResolved):
+    """The hold expired (its amount returned to the debit account) before this resolution.
+    Final."""
+
+    code = "pending_already_expired"
 
 
 class PendingExpired(LedgerError):
@@ -79,6 +99,36 @@ class PostExceedsPending(LedgerError):
     """A post asks for more than the pending amount. Final."""
 
     code = "post_exceeds_pending"
+
+
+class VoidAmountDiffers(LedgerError):
+    """A void names an amount other than the hold's: a void always returns the whole hold
+    (TigerBeetle's rule); to keep part, post that part. Final."""
+
+    code = "void_amount_differs"
+
+
+class InvalidExpiry(LedgerError):
+    """A hold's `expires_at` is not after the instant it is made at (it would be born expired,
+    its money reserved until the expiry job runs and never postable), or a single-phase
+    transfer names an expiry. Final."""
+
+    code = "invalid_expiry"
+
+
+class InvalidCode(LedgerError):
+    """A transfer's `code` is empty, longer than 32 characters or holds control characters,
+    or a `reference` or `idempotency_key` is longer than 128 characters. Final."""
+
+    code = "invalid_code"
+
+
+class Overflow(LedgerError):
+    """The amount, or a balance it would make, exceeds what the ledger stores
+    (9,999,999,999,999,999.99 yuan, NUMERIC(18,2)). Refused before anything is written, the
+    same on every database. Final."""
+
+    code = "overflow"
 
 
 class IdempotencyConflict(LedgerError):

@@ -13,6 +13,12 @@ Every call, one transfer or a batch of thousands, goes through `apply`:
    the limit (and a CHECK constraint repeats it again), and append the transfers, each linked
    into the chain of its debit account.
 
+Time never runs backwards in an account: a batch is recorded at `at`, or, if either side of one
+of its transfers (or a hold it resolves) already has an entry later than `at`, at that later
+instant, as TigerBeetle assigns timestamps itself. So no figure already given for a past
+instant can change: a caller whose clock is behind (a request that waited for a lock, or a
+hostile back-dating) gets its transfer recorded when it was written, not when it claims.
+
 On PostgreSQL a single new transfer, the commonest call, does all of this in one round trip:
 one call of the database function `ledger_transfer_one` (`_single_postgresql`), which still
 decides a refusal before anything is written.
@@ -36,7 +42,7 @@ from ledger.chain import content_hash, link_of, link_tail
 from ledger.lists import one_of
 from ledger.models import NewTransfer, Operation, Resolve, Transfer
 from ledger.schema import accounts, transfers
-from ledger.types import Money
+from ledger.types import Money, UTCDateTime
 
 
 @dataclass
@@ -53,6 +59,7 @@ class _Working:
     cpend: Decimal
     seq: int = 0
     head: str = ""
+    last_at: datetime | None = None
     touched: bool = False
     orig: tuple[Decimal, Decimal, Decimal, Decimal] = (ZERO, ZERO, ZERO, ZERO)
 
@@ -69,11 +76,16 @@ class _Working:
             r.credits_pending,
             r.last_seq,
             r.last_hash,
+            r.last_at,
         )
         w.orig = (w.dp, w.cp, w.dpend, w.cpend)
         return w
 
     def check(self, account_id: str, index: int) -> None:
+        if max(self.dp, self.cp, self.dpend, self.cpend) > MAX_AMOUNT:
+            raise errors.Overflow(
+                f"account {account_id}: a balance would exceed {MAX_AMOUNT}", index=index
+            )
         if self.dmnec and self.dp + self.dpend > self.cp:
             raise errors.ExceedsCredits(
                 f"account {account_id}: debits {self.dp + self.dpend} would exceed "
@@ -99,16 +111,51 @@ def _require_aware(at: datetime) -> None:
         raise ValueError("the ledger's clock must be an aware datetime")
 
 
-def _validate_amounts(ops: Sequence[Operation]) -> None:
+# NUMERIC(18,2): sixteen integer digits. Checked in code so that both databases refuse alike
+# (SQLite's integer fen would take more) and PostgreSQL never aborts the caller's transaction.
+MAX_AMOUNT = Decimal("9999999999999999.99")
+MAX_CODE = 32  # ledger_transfers.code
+MAX_TEXT = 128  # ledger_transfers.reference and idempotency_key
+
+
+def _validate(ops: Sequence[Operation], at: datetime) -> None:
+    """What can be refused from the operations alone, before anything is read or locked."""
     for i, op in enumerate(ops):
-        if op.amount is None:
-            continue
-        try:
-            amount = fen(op.amount)
-        except (TypeError, ValueError) as exc:
-            raise errors.InvalidAmount(str(exc), index=i) from exc
-        if amount <= ZERO:
-            raise errors.InvalidAmount(f"amount must be positive: {amount}", index=i)
+        if op.amount is not None:
+            try:
+                amount = fen(op.amount)
+            except (TypeError, ValueError) as exc:
+                raise errors.InvalidAmount(str(exc), index=i) from exc
+            if amount <= ZERO:
+                raise errors.InvalidAmount(f"amount must be positive: {amount}", index=i)
+            if amount > MAX_AMOUNT:
+                raise errors.Overflow(f"amount {amount} exceeds {MAX_AMOUNT}", index=i)
+        for name in ("reference", "idempotency_key"):
+            value = getattr(op, name)
+            if value is not None and len(value) > MAX_TEXT:
+                raise errors.InvalidCode(f"{name} is longer than {MAX_TEXT}", index=i)
+        if isinstance(op, NewTransfer):
+            _validate_new(op, i, at)
+
+
+def _validate_new(op: NewTransfer, i: int, at: datetime) -> None:
+    code = op.code
+    if not code or len(code) > MAX_CODE or not code.isprintable():
+        raise errors.InvalidCode(
+            f"code must be 1 to {MAX_CODE} printable characters: {code!r}", index=i
+        )
+    if op.debit_account_id == op.credit_account_id:
+        raise errors.LedgerMismatch("a transfer needs two different accounts", index=i)
+    if op.expires_at is not None:
+        if not op.pending:
+            raise errors.InvalidExpiry("only a pending transfer can expire", index=i)
+        _require_aware(op.expires_at)
+        if op.expires_at <= at:
+            raise errors.InvalidExpiry(
+                f"the hold would expire ({op.expires_at.isoformat()}) no later than it is made "
+                f"({at.isoformat()})",
+                index=i,
+            )
 
 
 def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[Transfer]:
@@ -118,7 +165,7 @@ def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[T
     _require_aware(at)
     if not ops:
         return []
-    _validate_amounts(ops)
+    _validate(ops, at)
     if len(ops) == 1 and isinstance(ops[0], NewTransfer) and conn.dialect.name == "postgresql":
         single = _single_postgresql(conn, ops[0], at)
         if single is not None:
@@ -132,8 +179,6 @@ def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[T
     account_ids: set[str] = set()
     for i, op in enumerate(ops):
         if isinstance(op, NewTransfer):
-            if op.debit_account_id == op.credit_account_id:
-                raise errors.LedgerMismatch("a transfer needs two different accounts", index=i)
             account_ids.update((op.debit_account_id, op.credit_account_id))
         else:
             hold = holds.get(op.pending_id)
@@ -144,34 +189,59 @@ def apply(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[T
     # Everything that does not depend on the balances or the chain heads is made before the
     # accounts are locked: concurrent writers of the same accounts wait only for the rest.
     hashes = [content_hash(op) for op in ops]
-    tails = {
-        i: link_tail(**_fields_of(op, fen(op.amount)), content_hash=hashes[i], created_at=at)
-        for i, op in enumerate(ops)
-        if isinstance(op, NewTransfer)
-    }
+    tails = _tails(ops, hashes, at)
     working = {r.id: _Working.from_row(r) for r in lock_and_read(conn, account_ids)}
+    when = _instant(at, working.values(), holds.values())
+    if when != at:
+        tails = _tails(ops, hashes, when)
     replays = _replays(conn, ops, hashes)
     already = _resolved(conn, pending_ids)
 
     planned: list[tuple[int, dict[str, object]]] = []
-    resolved_here: set[str] = set()
+    resolved_here: dict[str, str] = {}
     for i, op in enumerate(ops):
         if i in replays:
             continue
         if isinstance(op, NewTransfer):
-            row = _plan_new(op, i, working, at)
+            row = _plan_new(op, i, working, when)
         else:
-            if op.pending_id in already or op.pending_id in resolved_here:
-                raise errors.PendingAlreadyResolved(
-                    f"pending transfer {op.pending_id} is already resolved", index=i
+            how = already.get(op.pending_id) or resolved_here.get(op.pending_id)
+            if how is not None:
+                raise _ALREADY[how](
+                    f"pending transfer {op.pending_id} is already {_DONE[how]}", index=i
                 )
-            resolved_here.add(op.pending_id)
-            row = _plan_resolve(op, i, holds[op.pending_id], working, at)
+            row = _plan_resolve(op, i, holds[op.pending_id], working, when)
+            resolved_here[op.pending_id] = str(row["kind"])
         row["content_hash"] = hashes[i]
         planned.append((i, row))
 
-    written = _write(conn, planned, working, at, tails)
+    written = _write(conn, planned, working, when, tails)
     return [replays[i] if i in replays else written[i] for i in range(len(ops))]
+
+
+def _tails(ops: Sequence[Operation], hashes: list[str], at: datetime) -> dict[int, str]:
+    return {
+        i: link_tail(**_fields_of(op, fen(op.amount)), content_hash=hashes[i], created_at=at)
+        for i, op in enumerate(ops)
+        if isinstance(op, NewTransfer)
+    }
+
+
+def _instant(at: datetime, working: Iterable[_Working], holds: Iterable[Transfer]) -> datetime:
+    """When the batch is recorded: `at`, or the latest entry of an account it touches or of a
+    hold it resolves, if that is later (see the module's docstring)."""
+    latest = [w.last_at for w in working if w.last_at is not None]
+    latest += [h.created_at for h in holds]
+    newest = max(latest, default=at)
+    return newest if newest > at else at
+
+
+_ALREADY: dict[str, type[errors.PendingAlreadyResolved]] = {
+    "post_pending": errors.PendingAlreadyPosted,
+    "void_pending": errors.PendingAlreadyVoided,
+    "expire_pending": errors.PendingAlreadyExpired,
+}
+_DONE = {"post_pending": "posted", "void_pending": "voided", "expire_pending": "expired"}
 
 
 # What a writer needs of an account it locks: no more, since a batch reads a thousand.
@@ -189,6 +259,7 @@ _LOCKED = [
         "credits_pending",
         "last_seq",
         "last_hash",
+        "last_at",
     )
 ]
 
@@ -236,13 +307,16 @@ def _replays(conn: Connection, ops: Sequence[Operation], hashes: list[str]) -> d
     return out
 
 
-def _resolved(conn: Connection, pending_ids: list[str]) -> set[str]:
+def _resolved(conn: Connection, pending_ids: list[str]) -> dict[str, str]:
+    """How each of these holds was resolved already (its resolution's kind), if it was."""
     if not pending_ids:
-        return set()
+        return {}
     rows = conn.execute(
-        select(transfers.c.pending_id).where(one_of(conn, transfers.c.pending_id, pending_ids))
+        select(transfers.c.pending_id, transfers.c.kind).where(
+            one_of(conn, transfers.c.pending_id, pending_ids)
+        )
     )
-    return {r.pending_id for r in rows}
+    return {r.pending_id: r.kind for r in rows}
 
 
 def _account(working: dict[str, _Working], account_id: str, index: int) -> _Working:
@@ -263,8 +337,12 @@ def _plan_new(
         raise errors.LedgerMismatch(
             f"accounts are in different ledgers ({d.ledger}, {c.ledger})", index=i
         )
-    if op.expires_at is not None and not op.pending:
-        raise errors.InvalidAmount("only a pending transfer can expire", index=i)
+    if op.expires_at is not None and op.expires_at <= at:
+        raise errors.InvalidExpiry(
+            f"the hold would expire ({op.expires_at.isoformat()}) before it is recorded "
+            f"({at.isoformat()}, the accounts' latest entry)",
+            index=i,
+        )
     amount = fen(op.amount)
     if op.pending:
         d.dpend += amount
@@ -303,6 +381,10 @@ def _plan_resolve(
         raise errors.PendingNotFound(f"pending transfer {hold.id} has not expired", index=i)
     if op.action != "expire" and expired:
         raise errors.PendingExpired(f"pending transfer {hold.id} expired", index=i)
+    if op.action == "void" and op.amount is not None and fen(op.amount) != hold.amount:
+        raise errors.VoidAmountDiffers(
+            f"a void returns the whole hold of {hold.amount}, not {op.amount}", index=i
+        )
     d.dpend -= hold.amount
     c.cpend -= hold.amount
     amount = hold.amount
@@ -363,6 +445,7 @@ _UPDATE_ACCOUNT = (
         credits_pending=accounts.c.credits_pending + bindparam("b_cpend", type_=Money()),
         last_seq=bindparam("b_seq"),
         last_hash=bindparam("b_hash"),
+        last_at=bindparam("b_at", type_=UTCDateTime()),
     )
 )
 
@@ -417,17 +500,17 @@ def _write(
     if postgresql and len(planned) >= COPY_FROM:
         # Linking streams into COPY, so the server appends rows while Python hashes the next.
         copy_rows(conn, transfers, linked())
-        _update_accounts(conn, _changes(working))
+        _update_accounts(conn, _changes(working, at))
     elif postgresql:
         rows = list(linked())
-        _store_postgresql(conn, _changes(working), rows)
+        _store_postgresql(conn, _changes(working, at), rows)
     else:
         rows = list(linked())
-        _store_generic(conn, _changes(working), rows)
+        _store_generic(conn, _changes(working, at), rows)
     return written
 
 
-def _changes(working: dict[str, _Working]) -> list[dict[str, object]]:
+def _changes(working: dict[str, _Working], at: datetime) -> list[dict[str, object]]:
     """What each touched account gains, and where its chain now ends, in id order."""
     changes = []
     for account_id in sorted(working):
@@ -444,6 +527,7 @@ def _changes(working: dict[str, _Working]) -> list[dict[str, object]]:
                 "b_cpend": w.cpend - cpend,
                 "b_seq": w.seq,
                 "b_hash": w.head,
+                "b_at": at,
             }
         )
     return changes
@@ -470,13 +554,13 @@ _PG_ACCOUNTS_CTE = """
 WITH v AS (
   SELECT * FROM unnest(%(a_id)b::text[], %(a_dp)b::numeric[], %(a_cp)b::numeric[],
                        %(a_dpend)b::numeric[], %(a_cpend)b::numeric[],
-                       %(a_seq)b::int[], %(a_hash)b::text[])
-           AS v(id, dp, cp, dpend, cpend, seq, hash)
+                       %(a_seq)b::int[], %(a_hash)b::text[], %(a_at)b::timestamptz[])
+           AS v(id, dp, cp, dpend, cpend, seq, hash, at)
 ), acc AS (
   UPDATE ledger_accounts a
      SET debits_posted = a.debits_posted + v.dp, credits_posted = a.credits_posted + v.cp,
          debits_pending = a.debits_pending + v.dpend, credits_pending = a.credits_pending + v.cpend,
-         last_seq = v.seq, last_hash = v.hash
+         last_seq = v.seq, last_hash = v.hash, last_at = v.at
     FROM v
    WHERE a.id = v.id
      AND (NOT a.debits_must_not_exceed_credits
@@ -507,7 +591,7 @@ SELECT (SELECT count(*) FROM acc), (SELECT count(*) FROM ins)
 def _account_params(changes: list[dict[str, object]]) -> dict[str, list[object]]:
     return {
         f"a_{k}": [c[f"b_{k}"] for c in changes]
-        for k in ("id", "dp", "cp", "dpend", "cpend", "seq", "hash")
+        for k in ("id", "dp", "cp", "dpend", "cpend", "seq", "hash", "at")
     }
 
 
@@ -555,12 +639,9 @@ SELECT * FROM ledger_transfer_one(%(d)s, %(c)s, %(posted)s, %(pending)s, %(id)s,
 
 
 def _single_postgresql(conn: Connection, op: NewTransfer, at: datetime) -> Transfer | None:
-    """Make `op` in one round trip; None when it needs the general path (an idempotency key
-    already used: a replay or a conflict, which that path tells apart)."""
-    if op.debit_account_id == op.credit_account_id:
-        raise errors.LedgerMismatch("a transfer needs two different accounts", index=0)
-    if op.expires_at is not None and not op.pending:
-        raise errors.InvalidAmount("only a pending transfer can expire", index=0)
+    """Make `op` in one round trip; None when it needs the general path: an idempotency key
+    already used (a replay or a conflict, which that path tells apart), or an account whose
+    latest entry is later than `at` (that path records the transfer at that instant)."""
     amount = fen(op.amount)
     row = {**_fields_of(op, amount), "content_hash": content_hash(op), "created_at": at}
     tail = link_tail(**row)
@@ -588,8 +669,8 @@ def _single_postgresql(conn: Connection, op: NewTransfer, at: datetime) -> Trans
             **row, ledger=found.ledger, chain_seq=found.seq, prev_hash=found.prev, hash=found.link
         )
     # Nothing was written. A keyed transfer may be a replay or a conflict, which come before
-    # any other refusal: the general path decides. Otherwise the same checks in code say why.
-    if op.idempotency_key is not None:
+    # any other refusal, and a late one is recorded later: the general path decides both.
+    if op.idempotency_key is not None or found.late:
         return None
     # The function still holds the locks it took, so this reads exactly what it saw.
     ids = sorted((op.debit_account_id, op.credit_account_id))
@@ -601,6 +682,7 @@ def expire_due(conn: Connection, *, now: datetime, limit: int = 1000) -> list[Tr
     """Expire up to `limit` holds whose timeout has passed. Safe to run again at any time."""
     _require_aware(now)
     resolution = transfers.alias("resolution")
+    # In the order they fell due, so that under a backlog the earliest go first.
     due = conn.execute(
         select(transfers.c.id, transfers.c.ledger)
         .where(
@@ -608,7 +690,7 @@ def expire_due(conn: Connection, *, now: datetime, limit: int = 1000) -> list[Tr
             transfers.c.expires_at <= now,
             ~select(resolution.c.id).where(resolution.c.pending_id == transfers.c.id).exists(),
         )
-        .order_by(transfers.c.ledger, transfers.c.expires_at)
+        .order_by(transfers.c.expires_at, transfers.c.id)
         .limit(limit)
     ).all()
     out: list[Transfer] = []

@@ -59,6 +59,9 @@ accounts = Table(
     # costs no lock of its own and serialises nobody who was not already waiting.
     Column("last_seq", Integer(), nullable=False, server_default="0"),
     Column("last_hash", String(64), nullable=False, server_default=GENESIS_HASH),
+    # The instant of the account's latest entry, either side (its opening, before any): no
+    # transfer is recorded earlier, so time never runs backwards in an account.
+    Column("last_at", UTCDateTime(), nullable=False),
     UniqueConstraint("ledger", "kind", "owner", name="uq_ledger_accounts_natural"),
     CheckConstraint(
         "debits_posted >= 0 AND credits_posted >= 0 AND debits_pending >= 0 "
@@ -163,27 +166,35 @@ IMMUTABLE_TRIGGER_SQLITE = [
 # it waited for, and PostgreSQL checks CHECK constraints on that stale version (a spurious
 # violation) before it moves to the newest one. Each statement in a function gets a snapshot
 # taken after the locks are held. The function locks both accounts in id order, decides with
-# the same tests `_plan_new` makes, and only if they pass moves the balances and the debit
-# account's chain head and appends the linked transfer. On a refusal the locks stay held to
-# the end of the transaction, so the caller can read exactly what the function saw.
+# the same tests `_plan_new` makes, and only if they pass moves the balances, the accounts'
+# latest instant and the debit account's chain head, and appends the linked transfer. On a
+# refusal the locks stay held to the end of the transaction, so the caller can read exactly
+# what the function saw. `late` says an account already has an entry after `p_at`: the caller
+# then records the transfer at that instant by the general path.
 SINGLE_TRANSFER_PG = f"""
-CREATE OR REPLACE FUNCTION ledger_transfer_one(
+CREATE FUNCTION ledger_transfer_one(
   p_debit text, p_credit text, p_posted numeric, p_pending numeric, p_id text, p_tail text,
   p_kind text, p_code text, p_expires timestamptz, p_reference text, p_key text,
   p_content text, p_at timestamptz,
-  OUT written boolean, OUT ledger text, OUT seq integer, OUT prev text, OUT link text)
+  OUT written boolean, OUT late boolean, OUT ledger text, OUT seq integer, OUT prev text,
+  OUT link text)
 LANGUAGE plpgsql AS $$
 DECLARE
   r ledger_accounts;
   d ledger_accounts;
   c ledger_accounts;
+  top constant numeric := 9999999999999999.99;
 BEGIN
   FOR r IN SELECT * FROM ledger_accounts a WHERE a.id IN (p_debit, p_credit)
            ORDER BY a.id FOR UPDATE LOOP
     IF r.id = p_debit THEN d := r; ELSE c := r; END IF;
   END LOOP;
+  late := d.id IS NOT NULL AND c.id IS NOT NULL AND p_at < greatest(d.last_at, c.last_at);
   written := d.id IS NOT NULL AND c.id IS NOT NULL AND d.ledger = c.ledger
-        AND NOT d.closed AND NOT c.closed
+        AND NOT d.closed AND NOT c.closed AND NOT late
+        AND (p_expires IS NULL OR p_expires > p_at)
+        AND d.debits_posted + p_posted <= top AND d.debits_pending + p_pending <= top
+        AND c.credits_posted + p_posted <= top AND c.credits_pending + p_pending <= top
         AND (NOT d.debits_must_not_exceed_credits
              OR d.debits_posted + p_posted + d.debits_pending + p_pending <= d.credits_posted)
         AND (NOT c.credits_must_not_exceed_debits
@@ -200,11 +211,12 @@ BEGIN
   UPDATE ledger_accounts a
      SET debits_posted = a.debits_posted + p_posted,
          debits_pending = a.debits_pending + p_pending,
-         last_seq = seq, last_hash = link
+         last_seq = seq, last_hash = link, last_at = p_at
    WHERE a.id = p_debit;
   UPDATE ledger_accounts a
      SET credits_posted = a.credits_posted + p_posted,
-         credits_pending = a.credits_pending + p_pending
+         credits_pending = a.credits_pending + p_pending,
+         last_at = p_at
    WHERE a.id = p_credit;
   INSERT INTO ledger_transfers (id, ledger, chain_seq, debit_account_id, credit_account_id,
       amount, kind, code, pending_id, expires_at, reference, idempotency_key, content_hash,

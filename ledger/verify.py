@@ -20,12 +20,13 @@ from ledger.schema import GENESIS_HASH, accounts, transfers
 from ledger.types import Money
 
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+_FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class Problem:
-    # chain_gap, bad_link, bad_hash, bad_sides, bad_resolution, balance_differs, head,
-    # anchor_missing, anchor_differs
+    # chain_gap, bad_link, bad_hash, time_regressed, bad_sides, bad_resolution,
+    # balance_differs, head, anchor_missing, anchor_differs
     kind: str
     subject: str  # a transfer id or an account id
     detail: str
@@ -126,11 +127,18 @@ def _walk_chains(
     """Walk each debit account's chain in order; return where each chain ended."""
     ends: dict[str, tuple[int, str]] = {}
     holds: dict[str, Transfer] = {}
-    account, prev_hash, expected_seq = "", GENESIS_HASH, 1
+    account, prev_hash, expected_seq, prev_at = "", GENESIS_HASH, 1, _FAR_PAST
     for t in map(Transfer.from_row, conn.execution_options(yield_per=5000).execute(stmt)):
         if t.debit_account_id != account:
-            account, prev_hash, expected_seq = t.debit_account_id, GENESIS_HASH, 1
+            account, prev_hash, expected_seq, prev_at = (
+                t.debit_account_id,
+                GENESIS_HASH,
+                1,
+                _FAR_PAST,
+            )
         report.entries_checked += 1
+        if t.created_at < prev_at:
+            report.fail("time_regressed", t.id, f"{account}: link {t.chain_seq} predates the last")
         if t.chain_seq != expected_seq:
             report.fail(
                 "chain_gap", t.id, f"{account}: expected link {expected_seq}, found {t.chain_seq}"
@@ -145,7 +153,7 @@ def _walk_chains(
         _check_sides(t, owner_ledger, holds, report)
         if t.kind == "pending":
             holds[t.id] = t
-        prev_hash, expected_seq = t.hash, t.chain_seq + 1
+        prev_hash, expected_seq, prev_at = t.hash, t.chain_seq + 1, t.created_at
         ends[account] = (t.chain_seq, t.hash)
     return ends
 
@@ -169,6 +177,7 @@ def _check_sides(
         or hold.credit_account_id != t.credit_account_id
         or t.amount > hold.amount
         or (t.kind != "post_pending" and t.amount != hold.amount)
+        or t.created_at < hold.created_at
     ):
         report.fail("bad_resolution", t.id, f"transfer {t.id} does not resolve its hold")
 

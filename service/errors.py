@@ -94,6 +94,13 @@ STATUS: dict[str, tuple[int, str]] = {
     "invalid_amount": (422, "Invalid amount"),
     "pending_not_found": (404, "No such pending transfer"),
     "pending_already_resolved": (409, "The hold is already resolved"),
+    "pending_already_posted": (409, "The hold was already posted"),
+    "pending_already_voided": (409, "The hold was already voided"),
+    "pending_already_expired": (409, "The hold expired"),
+    "void_amount_differs": (422, "A void returns the whole hold"),
+    "invalid_expiry": (422, "A hold must expire after it is made"),
+    "invalid_code": (422, "Transfer code, reference or key out of bounds"),
+    "overflow": (422, "The amount or a balance would exceed what the ledger stores"),
     "pending_expired": (409, "The hold has expired"),
     "post_exceeds_pending": (422, "Post larger than the hold"),
 }

@@ -12,13 +12,30 @@ import sqlalchemy as sa
 from alembic import op
 
 import ledger.types
-from ledger.schema import IMMUTABLE_TRIGGER_PG, IMMUTABLE_TRIGGER_SQLITE
 
 
 revision: str = '2637593a4f9e'
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Frozen: the SQL exactly as this migration ran it, so that later changes to ledger/ cannot
+# change what an old revision does.
+IMMUTABLE_TRIGGER_PG = r"""
+CREATE OR REPLACE FUNCTION ledger_transfers_immutable() RETURNS trigger AS $$
+BEGIN
+  RAISE EXCEPTION 'ledger_transfers is append-only: % refused', TG_OP;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER ledger_transfers_no_update BEFORE UPDATE OR DELETE ON ledger_transfers
+  FOR EACH ROW EXECUTE FUNCTION ledger_transfers_immutable();
+"""
+IMMUTABLE_TRIGGER_SQLITE = [
+    r"""CREATE TRIGGER ledger_transfers_no_update BEFORE UPDATE ON ledger_transfers
+       BEGIN SELECT RAISE(ABORT, 'ledger_transfers is append-only: UPDATE refused'); END""",
+    r"""CREATE TRIGGER ledger_transfers_no_delete BEFORE DELETE ON ledger_transfers
+       BEGIN SELECT RAISE(ABORT, 'ledger_transfers is append-only: DELETE refused'); END""",
+]
 
 
 def upgrade() -> None:

@@ -26,17 +26,79 @@ import sqlalchemy as sa
 from alembic import op
 
 import ledger.types
-from ledger.schema import (
-    ACCOUNTS_KEPT_PG,
-    ACCOUNTS_KEPT_SQLITE,
-    IMMUTABLE_TRIGGER_SQLITE,
-    SINGLE_TRANSFER_PG,
-)
 
 revision: str = '7c1f3e2a9b54'
 down_revision: str | Sequence[str] | None = '640b048ac46b'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Frozen: the SQL exactly as this migration ran it, so that later changes to ledger/ cannot
+# change what an old revision does.
+ACCOUNTS_KEPT_PG = r"""
+CREATE OR REPLACE FUNCTION ledger_accounts_kept() RETURNS trigger AS $$
+BEGIN
+  RAISE EXCEPTION 'ledger_accounts are never deleted: close the account instead';
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER ledger_accounts_no_delete BEFORE DELETE ON ledger_accounts
+  FOR EACH ROW EXECUTE FUNCTION ledger_accounts_kept();
+"""
+ACCOUNTS_KEPT_SQLITE = r"""CREATE TRIGGER ledger_accounts_no_delete BEFORE DELETE ON ledger_accounts
+   BEGIN SELECT RAISE(ABORT, 'ledger_accounts are never deleted: close the account instead'); END"""
+IMMUTABLE_TRIGGER_SQLITE = [
+    r"""CREATE TRIGGER ledger_transfers_no_update BEFORE UPDATE ON ledger_transfers
+       BEGIN SELECT RAISE(ABORT, 'ledger_transfers is append-only: UPDATE refused'); END""",
+    r"""CREATE TRIGGER ledger_transfers_no_delete BEFORE DELETE ON ledger_transfers
+       BEGIN SELECT RAISE(ABORT, 'ledger_transfers is append-only: DELETE refused'); END""",
+]
+SINGLE_TRANSFER_PG = r"""
+CREATE OR REPLACE FUNCTION ledger_transfer_one(
+  p_debit text, p_credit text, p_posted numeric, p_pending numeric, p_id text, p_tail text,
+  p_kind text, p_code text, p_expires timestamptz, p_reference text, p_key text,
+  p_content text, p_at timestamptz,
+  OUT written boolean, OUT ledger text, OUT seq integer, OUT prev text, OUT link text)
+LANGUAGE plpgsql AS $$
+DECLARE
+  r ledger_accounts;
+  d ledger_accounts;
+  c ledger_accounts;
+BEGIN
+  FOR r IN SELECT * FROM ledger_accounts a WHERE a.id IN (p_debit, p_credit)
+           ORDER BY a.id FOR UPDATE LOOP
+    IF r.id = p_debit THEN d := r; ELSE c := r; END IF;
+  END LOOP;
+  written := d.id IS NOT NULL AND c.id IS NOT NULL AND d.ledger = c.ledger
+        AND NOT d.closed AND NOT c.closed
+        AND (NOT d.debits_must_not_exceed_credits
+             OR d.debits_posted + p_posted + d.debits_pending + p_pending <= d.credits_posted)
+        AND (NOT c.credits_must_not_exceed_debits
+             OR c.credits_posted + p_posted + c.credits_pending + p_pending <= c.debits_posted)
+        AND (p_key IS NULL
+             OR NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.idempotency_key = p_key));
+  IF NOT written THEN
+    RETURN;
+  END IF;
+  ledger := d.ledger;
+  seq := d.last_seq + 1;
+  prev := d.last_hash;
+  link := encode(sha256(convert_to(concat_ws(E'\x1f', prev, p_id, ledger, (seq)::text, p_tail), 'UTF8')), 'hex');
+  UPDATE ledger_accounts a
+     SET debits_posted = a.debits_posted + p_posted,
+         debits_pending = a.debits_pending + p_pending,
+         last_seq = seq, last_hash = link
+   WHERE a.id = p_debit;
+  UPDATE ledger_accounts a
+     SET credits_posted = a.credits_posted + p_posted,
+         credits_pending = a.credits_pending + p_pending
+   WHERE a.id = p_credit;
+  INSERT INTO ledger_transfers (id, ledger, chain_seq, debit_account_id, credit_account_id,
+      amount, kind, code, pending_id, expires_at, reference, idempotency_key, content_hash,
+      created_at, prev_hash, hash)
+  VALUES (p_id, ledger, seq, p_debit, p_credit, p_posted + p_pending, p_kind, p_code, NULL,
+          p_expires, p_reference, p_key, p_content, p_at, prev, link);
+END;
+$$;
+"""
 
 GENESIS = "0" * 64
 

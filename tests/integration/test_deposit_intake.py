@@ -218,7 +218,7 @@ def test_a_batch_finds_its_accounts_by_index_not_by_scanning(engine: Engine, bac
     with engine.begin() as c:
         c.execute(
             accounts.insert(),
-            [{**r, "currency": "CNY", "created_at": now} for r in rows],
+            [{**r, "currency": "CNY", "created_at": now, "last_at": now} for r in rows],
         )
         c.exec_driver_sql("ANALYZE ledger_accounts")
     ids = [r["id"] for r in rows[::50]]  # 200 of them: with the default cost, a scan
@@ -232,6 +232,7 @@ def test_a_batch_finds_its_accounts_by_index_not_by_scanning(engine: Engine, bac
         "a_cpend": zero,
         "a_seq": seq,
         "a_hash": ["0" * 64] * n,
+        "a_at": [now] * n,
     }
     with engine.connect() as c:
         assert c.exec_driver_sql("SHOW random_page_cost").scalar() == "1.1"
