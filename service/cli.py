@@ -418,8 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from service.errors import DomainError
+
     args = build_parser().parse_args(argv)
-    code: int = args.fn(args)
+    try:
+        code: int = args.fn(args)
+    except DomainError as exc:  # a refusal, not a crash: say why, as the API would
+        print(f"refused ({exc.code}): {exc.detail}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     bank_backoff_base_seconds: float = 0.2
     signature_window_seconds: int = 300
     idempotency_retention_days: int = 7
+    # A job or sweep's `as_of`: at most this far after now (clocks differ a little between
+    # machines), and at most this far before it (a missed nightly run, re-run by hand).
+    clock_skew_seconds: int = Field(default=300, ge=0, le=3600)
+    as_of_max_past_days: int = Field(default=31, ge=1, le=366)
     parent_session_hours: int = 12
     parent_max_failed_attempts: int = 5  # per enrollment
     parent_max_failed_per_client: int = 20  # per client address (a school's NAT serves many)

@@ -9,50 +9,55 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.config import Settings
 from service.flows import deposits, refunds, releases  # noqa: F401  (result handlers)
 from service.flows.delivery import deliver_pending
-from service.jobs import register
+from service.jobs import JobContext, register
 from service.risk.facts import gather
 from service.risk.sweep import sweep
 
 
 def _deliver(
-    sessions: sessionmaker[Session], settings: Settings, clock: Callable[[], datetime]
+    sessions: sessionmaker[Session], ctx: JobContext, clock: Callable[[], datetime]
 ) -> dict[str, Any]:
-    return deliver_pending(sessions, settings=settings, clock=clock)
+    return deliver_pending(
+        sessions, settings=ctx.settings, clock=clock, region_prefix=ctx.region_prefix
+    )
 
 
-def _nothing(session: Session, as_of: datetime, settings: Settings) -> dict[str, Any]:
+def _nothing(session: Session, ctx: JobContext) -> dict[str, Any]:
     return {}
 
 
+def _escalate(session: Session, ctx: JobContext) -> dict[str, Any]:
+    return refunds.escalate_overdue(
+        session, as_of=ctx.as_of, now=ctx.now, region_prefix=ctx.region_prefix
+    )
+
+
+def _release(session: Session, ctx: JobContext) -> dict[str, Any]:
+    return releases.release_batch(
+        session, as_of=ctx.as_of, now=ctx.now, region_prefix=ctx.region_prefix
+    )
+
+
 register(
-    "refund_escalation",
-    lambda s, as_of, _: refunds.escalate_overdue(s, as_of=as_of),
-    after=_deliver,
-    trigger="interval",
-    minutes=15,
+    "refund_escalation", _escalate, after=_deliver, regional=True, trigger="interval", minutes=15
 )
+register("release_batch", _release, after=_deliver, regional=True, trigger="cron", hour=2, minute=0)
 register(
-    "release_batch",
-    lambda s, as_of, _: releases.release_batch(s, as_of=as_of),
-    after=_deliver,
-    trigger="cron",
-    hour=2,
-    minute=0,
+    "instruction_delivery", _nothing, after=_deliver, regional=True, trigger="interval", minutes=1
 )
-register("instruction_delivery", _nothing, after=_deliver, trigger="interval", minutes=1)
 
 
-def _risk_sweep(session: Session, as_of: datetime, settings: Settings) -> dict[str, Any]:
-    return sweep(session, as_of=as_of, now=as_of)
+def _risk_sweep(session: Session, ctx: JobContext) -> dict[str, Any]:
+    return sweep(session, as_of=ctx.as_of, now=ctx.now, region_prefix=ctx.region_prefix)
 
 
-def _statement_missing(session: Session, as_of: datetime, settings: Settings) -> dict[str, Any]:
+def _statement_missing(session: Session, ctx: JobContext) -> dict[str, Any]:
     """Re-evaluate only the institutions whose escrow account has had no statement for three
     days, so a silent bank is noticed between nightly sweeps."""
-    facts = gather(session, as_of=as_of)
+    as_of = ctx.as_of
+    facts = gather(session, as_of=as_of, region_prefix=ctx.region_prefix)
     silent = [
         f.institution_id
         for f in facts.values()
@@ -60,9 +65,9 @@ def _statement_missing(session: Session, as_of: datetime, settings: Settings) ->
     ]
     if not silent:
         return {"institutions_without_statement": 0}
-    out = sweep(session, as_of=as_of, now=as_of, institution_ids=silent)
+    out = sweep(session, as_of=as_of, now=ctx.now, institution_ids=silent)
     return {"institutions_without_statement": len(silent), "alerts_opened": out["alerts_opened"]}
 
 
-register("risk_sweep", _risk_sweep, trigger="cron", hour=1, minute=0)
-register("statement_missing", _statement_missing, trigger="cron", hour=12, minute=0)
+register("risk_sweep", _risk_sweep, regional=True, trigger="cron", hour=1, minute=0)
+register("statement_missing", _statement_missing, regional=True, trigger="cron", hour=12, minute=0)

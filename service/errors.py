@@ -85,6 +85,9 @@ STATUS: dict[str, tuple[int, str]] = {
     "unknown_instruction": (404, "No such instruction at this bank"),
     "instruction_settled": (409, "The instruction already has another result"),
     "unknown_job": (404, "No such job"),
+    "job_not_regional": (403, "This job acts on the whole service; only the scheduler runs it"),
+    "as_of_in_future": (422, "as_of is later than now"),
+    "as_of_too_old": (422, "as_of is further back than a re-run may reach"),
     # ledger
     "insufficient_funds": (422, "Not enough funds"),
     "exceeds_debits": (422, "Would credit past the debits"),

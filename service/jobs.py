@@ -1,9 +1,12 @@
 """Named, bounded, re-runnable jobs and the APScheduler set-up that runs them.
 
-Each job is a function `(session, as_of, settings) -> summary` that runs in its own
-transaction and judges everything as if the clock read `as_of`. Exactly one process runs
-scheduled jobs at a time: on PostgreSQL the scheduler that holds a session-level advisory lock
-is the leader; on SQLite there is only one process.
+Each job is a function `(session, JobContext) -> summary` that runs in its own transaction,
+judges everything as if the clock read `ctx.as_of`, records what it does at `ctx.now` (the real
+clock: history is never written in the past or the future), and acts on `ctx.region_prefix`
+only when one is given (a regulator's run). `as_of` is never later than now beyond a small
+clock skew, nor older than `as_of_max_past_days`, however the job is started. Exactly one
+process runs scheduled jobs at a time: on PostgreSQL the scheduler that holds a session-level
+advisory lock is the leader; on SQLite there is only one process.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import socket
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -30,9 +33,18 @@ from service.jobs_models import JobRun
 
 log = logging.getLogger("tuitionguard.jobs")
 
-JobFn = Callable[[Session, datetime, Settings], dict[str, Any]]
+
+@dataclass(frozen=True)
+class JobContext:
+    as_of: datetime  # the instant judged
+    now: datetime  # the real clock, when what the job does is recorded
+    settings: Settings
+    region_prefix: str | None = None  # None: every region (the scheduler, the CLI)
+
+
+JobFn = Callable[[Session, JobContext], dict[str, Any]]
 # Runs after the job's transaction committed (e.g. pushing the instructions it made).
-AfterFn = Callable[[sessionmaker[Session], Settings, Callable[[], datetime]], dict[str, Any]]
+AfterFn = Callable[[sessionmaker[Session], "JobContext", Callable[[], datetime]], dict[str, Any]]
 LEADER_LOCK_KEY = 0x7467_6A6F_6273  # "tgjobs"
 RUNNER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -43,27 +55,43 @@ class Job:
     fn: JobFn
     trigger: dict[str, Any]  # APScheduler trigger arguments
     after: AfterFn | None = None
+    # Whether the job can act on one region only; only such jobs may be run by a regulator.
+    regional: bool = False
 
 
-def _hold_expiry(session: Session, as_of: datetime, _: Settings) -> dict[str, Any]:
-    expired = ledger.expire_due(session.connection(), now=as_of)
+def _hold_expiry(session: Session, ctx: JobContext) -> dict[str, Any]:
+    expired = ledger.expire_due(session.connection(), now=ctx.as_of)
     return {"holds_expired": len(expired)}
 
 
-def _idempotency_purge(session: Session, as_of: datetime, settings: Settings) -> dict[str, Any]:
-    from datetime import timedelta
-
-    purged = purge_expired(
-        session, now=as_of, retention=timedelta(days=settings.idempotency_retention_days)
-    )
-    return {"keys_purged": purged}
+def _idempotency_purge(session: Session, ctx: JobContext) -> dict[str, Any]:
+    retention = timedelta(days=ctx.settings.idempotency_retention_days)
+    return {"keys_purged": purge_expired(session, now=ctx.as_of, retention=retention)}
 
 
 REGISTRY: dict[str, Job] = {}
 
 
-def register(name: str, fn: JobFn, *, after: AfterFn | None = None, **trigger: Any) -> None:
-    REGISTRY[name] = Job(name, fn, trigger, after)
+def register(
+    name: str, fn: JobFn, *, after: AfterFn | None = None, regional: bool = False, **trigger: Any
+) -> None:
+    REGISTRY[name] = Job(name, fn, trigger, after, regional)
+
+
+def check_as_of(as_of: datetime, *, now: datetime, settings: Settings) -> None:
+    """A job or sweep judges as if the clock read `as_of`: never the future (a future-dated
+    evaluation would stand as the latest until real time caught up, and a future-dated release
+    would pay lessons still inside their dispute window), nor further back than the bound."""
+    if as_of > now + timedelta(seconds=settings.clock_skew_seconds):
+        raise DomainError(
+            "as_of_in_future",
+            f"as_of {as_of.isoformat()} is later than now ({now.isoformat()})",
+        )
+    if as_of < now - timedelta(days=settings.as_of_max_past_days):
+        raise DomainError(
+            "as_of_too_old",
+            f"as_of {as_of.isoformat()} is more than {settings.as_of_max_past_days} days ago",
+        )
 
 
 register("hold_expiry", _hold_expiry, trigger="interval", minutes=5)
@@ -83,12 +111,23 @@ def run_job(
     settings: Settings,
     now: datetime,
     clock: Callable[[], datetime] | None = None,
+    region_prefix: str | None = None,
 ) -> dict[str, Any]:
-    """Run one job now in its own transaction and record the run. Safe to call twice."""
+    """Run one job now in its own transaction and record the run. Safe to call twice. With a
+    `region_prefix` (a regulator's run) the job acts on that region only, and a job that cannot
+    be scoped is refused."""
     load_domain_jobs()
     job = REGISTRY.get(name)
     if job is None:
         raise DomainError("unknown_job", f"no job {name!r}; jobs: {', '.join(sorted(REGISTRY))}")
+    if region_prefix is not None and not job.regional:
+        raise DomainError(
+            "job_not_regional",
+            f"{name} acts on the whole service and is run by the scheduler only; a regulator "
+            f"may run: {', '.join(sorted(n for n, j in REGISTRY.items() if j.regional))}",
+        )
+    check_as_of(as_of, now=now, settings=settings)
+    ctx = JobContext(as_of=as_of, now=now, settings=settings, region_prefix=region_prefix)
     run_id = new_id("run")
     with session_scope(sessions) as s:
         s.add(
@@ -98,7 +137,7 @@ def run_job(
         )
     try:
         with session_scope(sessions) as s:
-            summary = job.fn(s, as_of, settings)
+            summary = job.fn(s, ctx)
     except Exception as exc:
         with session_scope(sessions) as s:
             run = s.get(JobRun, run_id)
@@ -111,7 +150,7 @@ def run_job(
         assert run is not None
         run.outcome, run.finished_at, run.summary = "ok", now, summary
     if job.after is not None:
-        summary = {**summary, **job.after(sessions, settings, clock or (lambda: now))}
+        summary = {**summary, **job.after(sessions, ctx, clock or (lambda: now))}
     log.info("job finished", extra={"job": name, "summary": summary})
     return {"job": name, "as_of": as_of.isoformat(), **summary}
 

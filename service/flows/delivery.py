@@ -26,7 +26,7 @@ from service.db import session_scope
 from service.flows.instructions import wire
 from service.flows.models import Instruction
 from service.registry.credentials import decrypt_secret
-from service.registry.models import Bank
+from service.registry.models import Bank, Institution
 from service.signing import signed_headers
 
 log = logging.getLogger("tuitionguard.delivery")
@@ -82,19 +82,26 @@ def deliver_pending(
     clock: Callable[[], datetime],
     client: httpx.Client | None = None,
     limit: int = 200,
+    region_prefix: str | None = None,
 ) -> dict[str, int]:
-    with session_scope(sessions) as s:
-        rows = s.execute(
-            select(Instruction.id, Bank.id, Bank.instruction_url, Bank.secret_ciphertext)
-            .join(Bank, Bank.id == Instruction.bank_id)
-            .where(
-                Instruction.status == "pending",
-                Instruction.delivered_at.is_(None),
-                Bank.instruction_url.is_not(None),
+    """Push undelivered pending instructions (of one region's institutions, if given)."""
+    stmt = (
+        select(Instruction.id, Bank.id, Bank.instruction_url, Bank.secret_ciphertext)
+        .join(Bank, Bank.id == Instruction.bank_id)
+        .where(
+            Instruction.status == "pending",
+            Instruction.delivered_at.is_(None),
+            Bank.instruction_url.is_not(None),
+        )
+    )
+    if region_prefix is not None:
+        stmt = stmt.where(
+            Instruction.institution_id.in_(
+                select(Institution.id).where(Institution.region_code.startswith(region_prefix))
             )
-            .order_by(Instruction.created_at)
-            .limit(limit)
-        ).all()
+        )
+    with session_scope(sessions) as s:
+        rows = s.execute(stmt.order_by(Instruction.created_at).limit(limit)).all()
         payloads = {r[0]: wire(s.get(Instruction, r[0])) for r in rows}  # type: ignore[arg-type]
     own = client is None
     client = client or httpx.Client(timeout=httpx.Timeout(settings.bank_timeout_seconds))

@@ -178,15 +178,19 @@ def _release_lessons(session: Session, refund: Refund) -> None:
     enrollments.settle_status(e)
 
 
-def escalate_overdue(session: Session, *, as_of: datetime) -> dict[str, Any]:
-    """`refund_escalation`: accept every refund still `requested` after its `respond_by`."""
-    due = list(
-        session.scalars(
-            select(Refund.id)
-            .where(Refund.status == "requested", Refund.respond_by <= as_of)
-            .order_by(Refund.respond_by)
+def escalate_overdue(
+    session: Session, *, as_of: datetime, now: datetime, region_prefix: str | None = None
+) -> dict[str, Any]:
+    """`refund_escalation`: accept every refund still `requested` after its `respond_by` as of
+    `as_of` (never later than now), recording the acceptance at `now`."""
+    stmt = select(Refund.id).where(Refund.status == "requested", Refund.respond_by <= as_of)
+    if region_prefix is not None:
+        stmt = stmt.where(
+            Refund.institution_id.in_(
+                select(Institution.id).where(Institution.region_code.startswith(region_prefix))
+            )
         )
-    )
+    due = list(session.scalars(stmt.order_by(Refund.respond_by)))
     accepted = 0
     for refund_id in due:
         refund = lock(session, refund_id)
@@ -196,7 +200,7 @@ def escalate_overdue(session: Session, *, as_of: datetime) -> dict[str, Any]:
         accept(
             session,
             refund=refund,
-            now=as_of,
+            now=now,
             note="no answer by respond_by: accepted automatically",
         )
         accepted += 1

@@ -1,5 +1,9 @@
 """`release_batch`: one instruction per institution per run, releasing the fees of lessons
-whose confirmation window has passed and that nobody disputed."""
+whose confirmation window has passed and that nobody disputed.
+
+Judged as the clock read `as_of` (never later than now: see `service.jobs.check_as_of`), so a
+run for a past instant releases only what a run at that instant would have, and recorded at
+`now`: the instruction and its ledger hold are made when they are made."""
 
 from __future__ import annotations
 
@@ -15,11 +19,14 @@ from service.flows.models import Consumption, Instruction
 from service.registry.models import Institution
 
 
-def release_batch(session: Session, *, as_of: datetime) -> dict[str, Any]:
+def release_batch(
+    session: Session, *, as_of: datetime, now: datetime, region_prefix: str | None = None
+) -> dict[str, Any]:
     released, skipped_frozen, amount_total = 0, 0, Decimal("0.00")
-    for inst in session.scalars(
-        select(Institution).where(Institution.status.in_(("active", "frozen")))
-    ):
+    scope = select(Institution).where(Institution.status.in_(("active", "frozen")))
+    if region_prefix is not None:
+        scope = scope.where(Institution.region_code.startswith(region_prefix))
+    for inst in session.scalars(scope.order_by(Institution.id)):
         if inst.status == "frozen":
             skipped_frozen += 1
             continue
@@ -51,7 +58,7 @@ def release_batch(session: Session, *, as_of: datetime) -> dict[str, Any]:
             debit_kind_or_account="earned",
             amount=amount,
             payee={"account_no": inst.operating_account_no},
-            now=as_of,
+            now=now,
         )
         for c in due:
             c.release_instruction_id = ins.id

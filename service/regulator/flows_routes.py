@@ -204,14 +204,16 @@ def run(
     now: NowDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    as_of = body.as_of or now
+    """Run a job for the regulator's region only, as if the clock read `as_of` (default now;
+    never later than now, nor older than the re-run bound)."""
     return run_job(
         request.app.state.sessions,
         name,
-        as_of=as_of,
+        as_of=body.as_of or now,
         settings=settings,
         now=now,
         clock=request.app.state.clock,
+        region_prefix=scope_prefix(regulator.region_code),
     )
 
 

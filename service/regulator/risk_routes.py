@@ -10,7 +10,8 @@ from sqlalchemy import select
 from service.errors import DomainError
 from service.flows.schemas import JobRunBody
 from service.http.auth import RegulatorDep
-from service.http.deps import NowDep, PageDep, SessionDep, page_of
+from service.http.deps import NowDep, PageDep, SessionDep, SettingsDep, page_of
+from service.jobs import check_as_of
 from service.registry import institutions
 from service.registry.models import Institution
 from service.registry.regions import scope_prefix
@@ -24,12 +25,17 @@ router = APIRouter(tags=["regulator"])
 
 @router.post("/risk/sweeps")
 def run_sweep(
-    body: JobRunBody, regulator: RegulatorDep, session: SessionDep, now: NowDep
+    body: JobRunBody,
+    regulator: RegulatorDep,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
-    """Evaluate every institution in the regulator's region as if the clock read `as_of`."""
-    return sweep(
-        session, as_of=body.as_of or now, now=now, region_prefix=scope_prefix(regulator.region_code)
-    )
+    """Evaluate every institution in the regulator's region as if the clock read `as_of`
+    (default now; never later than now, nor older than the re-run bound)."""
+    as_of = body.as_of or now
+    check_as_of(as_of, now=now, settings=settings)
+    return sweep(session, as_of=as_of, now=now, region_prefix=scope_prefix(regulator.region_code))
 
 
 def _scoped(regulator: Any) -> Any:

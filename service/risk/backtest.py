@@ -410,9 +410,9 @@ class Replay:
                     self._statement(s, label, inst_id, day)
         self.explicit_statements.clear()
         with session_scope(self.sessions) as s:
-            refunds.escalate_overdue(s, as_of=eod)
+            refunds.escalate_overdue(s, as_of=eod, now=eod)
         with session_scope(self.sessions) as s:
-            releases.release_batch(s, as_of=eod)
+            releases.release_batch(s, as_of=eod, now=eod)
         with session_scope(self.sessions) as s:
             sweep(s, as_of=eod, now=eod)
         with session_scope(self.sessions) as s:

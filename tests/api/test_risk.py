@@ -10,6 +10,7 @@ from tests.api.test_plumbing import assert_problem
 
 
 def sweep(w: World, at) -> dict:
+    w.advance_to(at)
     r = w.client.post("/api/v1/risk/sweeps", headers=bearer(w.reg), json={"as_of": at.isoformat()})
     assert r.status_code == 200, r.text
     return r.json()

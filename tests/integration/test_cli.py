@@ -16,6 +16,11 @@ from service.db import make_sessionmaker, session_scope
 from service.registry.credentials import regulator_by_token
 
 
+@pytest.fixture(autouse=True)
+def _migrated(engine: Engine) -> None:
+    """Every command here runs against a migrated database, whichever test runs first."""
+
+
 def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
@@ -114,3 +119,16 @@ def test_ledger_anchor_then_verify_against_it(database_url: str, tmp_path: Path)
 def test_serve_with_workers_refuses_to_run_the_scheduler_in_each(database_url: str) -> None:
     out = run_cli(database_url, "serve", "--workers", "2", "--port", "1")
     assert out.returncode == 2 and "--no-scheduler" in out.stderr
+
+
+def test_job_run_refuses_a_future_as_of(database_url: str, engine: Engine) -> None:
+    """The clock bound holds however a job is started (issue: holes, item 1)."""
+    from datetime import UTC, datetime, timedelta
+
+    future = (datetime.now(UTC) + timedelta(days=8)).isoformat()
+    for name in ("idempotency_purge", "release_batch", "risk_sweep"):
+        out = run_cli(database_url, "job", "run", name, "--as-of", future)
+        assert out.returncode == 2, out.stdout
+        assert "as_of_in_future" in out.stderr
+    ok = run_cli(database_url, "job", "run", "idempotency_purge")
+    assert ok.returncode == 0, ok.stderr
