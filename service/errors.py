@@ -80,6 +80,7 @@ STATUS: dict[str, tuple[int, str]] = {
     "exceeds_remaining": (422, "More lessons than remain"),
     "not_funded": (422, "The enrollment is not paid"),
     "occurred_in_future": (422, "A lesson cannot be reported before it happens"),
+    "occurred_before_payment": (422, "A lesson cannot be dated before its enrollment was paid"),
     "nothing_to_refund": (422, "Nothing left to refund"),
     "refund_in_progress": (409, "A refund is already in progress"),
     "unknown_instruction": (404, "No such instruction at this bank"),

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import ledger
 from service.errors import DomainError
+from service.fees.models import CourseSession
 from service.flows import chart, enrollments
-from service.flows.models import Consumption
+from service.flows.models import Consumption, Enrollment
 from service.ids import new_id
 from service.money import format_money
 from service.registry import policy
@@ -35,8 +37,14 @@ def report(
         raise DomainError(
             "occurred_in_future", f"occurred_at {occurred_at.isoformat()} is after now"
         )
-    if e.status == "awaiting_payment":
+    if e.status == "awaiting_payment" or e.paid_at is None:
         raise DomainError("not_funded", "the enrollment has not been paid into escrow")
+    if occurred_at < e.paid_at:
+        raise DomainError(
+            "occurred_before_payment",
+            f"occurred_at {occurred_at.isoformat()} is before the enrollment was paid "
+            f"({e.paid_at.isoformat()})",
+        )
     remaining = enrollments.remaining_lessons(e)
     if lessons > remaining:
         raise DomainError("exceeds_remaining", f"{lessons} lessons reported; {remaining} remain")
@@ -50,9 +58,12 @@ def report(
         amount=amount,
         occurred_at=occurred_at,
         reported_at=now,
-        confirm_until=occurred_at + timedelta(days=window),
+        # From the report, never from the date claimed: a lesson claimed long ago still gives
+        # the parent the whole window to dispute it.
+        confirm_until=now + timedelta(days=window),
         session_ref=session_ref,
         status="pending",
+        off_timetable=e.lessons_consumed + lessons > _sessions_started(session, e, occurred_at),
     )
     session.add(c)
     e.lessons_consumed += lessons
@@ -79,6 +90,21 @@ def report(
         )
     session.flush()
     return c
+
+
+def _sessions_started(session: Session, e: Enrollment, by: datetime) -> int:
+    """How many of the sessions the enrollment bought had started by `by`."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                CourseSession.course_id == e.course_id,
+                CourseSession.seq >= e.first_session_seq,
+                CourseSession.seq <= e.last_session_seq,
+                CourseSession.starts_at <= by,
+            )
+        )
+        or 0
+    )
 
 
 def dispute(
@@ -151,4 +177,6 @@ def view(c: Consumption, now: datetime) -> dict[str, Any]:
         "confirm_until": c.confirm_until.isoformat(),
         "status": parent_status(c, now),
         "released": c.release_instruction_id is not None,
+        "reported_at": c.reported_at.isoformat(),
+        "off_timetable": c.off_timetable,
     }

@@ -6,7 +6,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.types import Money, UTCDateTime
@@ -86,6 +96,9 @@ class Consumption(Base):
     session_ref: Mapped[str | None] = mapped_column(String(80), nullable=True)
     status: Mapped[str] = mapped_column(String(16))  # pending|disputed|upheld|reversed
     dispute_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # More lessons consumed, with this one, than the filed sessions bought had started by its
+    # `occurred_at` (claimed early, or faster than the timetable): accepted, and a signal.
+    off_timetable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     release_instruction_id: Mapped[str | None] = mapped_column(
         String(40), nullable=True, index=True
     )

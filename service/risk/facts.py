@@ -272,6 +272,19 @@ def gather(
         .having(consumed > started)
     ):
         facts[inst_id].pace_violations.append(enr_id)
+    # Lessons claimed before the sessions they stand for had started, whenever reported.
+    for k, v in ids(
+        session.execute(
+            select(Consumption.institution_id, Consumption.id).where(
+                Consumption.institution_id.in_(scope),
+                Consumption.off_timetable.is_(True),
+                Consumption.status != "reversed",
+                Consumption.reported_at > w30,
+                Consumption.reported_at <= as_of,
+            )
+        )
+    ).items():
+        facts[k].pace_violations.extend(v)
 
     # Sessions bought and scheduled in the last 14 days (for a stall), excluding refunded ones.
     for inst_id, n, oldest in session.execute(

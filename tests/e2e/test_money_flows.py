@@ -273,21 +273,18 @@ def test_every_flow_end_to_end(stack: Stack) -> None:
     ).json()
     assert susp["status_code"] == 202 and susp["answer"]["reason"] == "unknown_reference"
 
-    # Lessons: exact sums with cumulative rounding.
-    def consume(e: dict[str, Any], n: int, days_ago: int = 0) -> dict[str, Any]:
-        # A lesson reported days after it happened has its dispute window behind it.
-        occurred = datetime.now(SHANGHAI) - timedelta(days=days_ago)
+    # Lessons: exact sums with cumulative rounding. A lesson's dispute window runs from its
+    # report, whatever date is claimed; B's lesson is reported with the region's window of a
+    # day, and disputed in it.
+    def consume(e: dict[str, Any], n: int) -> dict[str, Any]:
         r = api.post(
             f"/api/v1/enrollments/{e['id']}/consumptions",
             headers=key,
-            json={"lessons": n, "occurred_at": occurred.isoformat()},
+            json={"lessons": n, "occurred_at": datetime.now(SHANGHAI).isoformat()},
         )
         assert r.status_code == 201, r.text
         return r.json()
 
-    assert [consume(c, 1, days_ago=2)["amount"] for _ in range(3)] == ["16.67", "16.66", "16.67"]
-    consume(a, 1, days_ago=2)
-    consume(a, 1, days_ago=2)
     b_lesson = consume(b, 1)
     pb = parent(b)
     disputed = api.post(
@@ -296,6 +293,12 @@ def test_every_flow_end_to_end(stack: Stack) -> None:
         json={"reason": "no lesson"},
     )
     assert disputed.status_code == 200 and disputed.json()["status"] == "disputed"
+    # The district releases per lesson (一课一销): no window for lessons reported from now on.
+    setting = {"region_code": "220102", "key": "confirmation_window_days", "value": 0}
+    assert api.post("/api/v1/region-settings", headers=reg, json=setting).status_code == 200
+    assert [consume(c, 1)["amount"] for _ in range(3)] == ["16.67", "16.66", "16.67"]
+    consume(a, 1)
+    consume(a, 1)
 
     # The bank misbehaves: two 500s, then a push that hangs past our timeout, duplicate and
     # shuffled callbacks.
