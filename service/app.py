@@ -17,6 +17,7 @@ from service import clock as clocks
 from service.config import Settings, get_settings
 from service.db import make_engine, make_sessionmaker
 from service.http import problems
+from service.http.auth import idempotency_caller
 from service.http.idempotency import IdempotencyMiddleware
 from service.http.middleware import RequestContextMiddleware
 from service.migrate import current_revision, head_revision
@@ -77,6 +78,9 @@ def create_app(
         sessions=sessions,
         retention=timedelta(days=settings.idempotency_retention_days),
         clock=clock,
+        identify=idempotency_caller(sessions, settings),
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+        wait=timedelta(seconds=settings.idempotency_wait_seconds),
     )
     app.add_middleware(RequestContextMiddleware)
     return app

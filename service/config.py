@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     bank_backoff_base_seconds: float = 0.2
     signature_window_seconds: int = 300
     idempotency_retention_days: int = 7
+    # How long a running request's claim on its key holds without renewal (it is renewed
+    # every third of this while the request runs): how soon a retry recovers after a crash.
+    idempotency_lease_seconds: float = Field(default=30, gt=0, le=600)
+    # How long a request with a key another live request holds waits for that one's answer.
+    idempotency_wait_seconds: float = Field(default=10, ge=0, le=60)
     # A job or sweep's `as_of`: at most this far after now (clocks differ a little between
     # machines), and at most this far before it (a missed nightly run, re-run by hand).
     clock_skew_seconds: int = Field(default=300, ge=0, le=3600)

@@ -22,3 +22,7 @@ class IdempotencyRecord(Base):
     content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # While a request runs: its claim token and the end of its lease (renewed while it runs);
+    # a claim whose lease has lapsed belonged to a request that died, and is taken over.
+    claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -49,4 +49,5 @@ def verify(
     expected = signature(
         secret, timestamp=timestamp, method=method, path_and_query=path_and_query, body=body
     )
-    return hmac.compare_digest(expected, given.lower())
+    # As bytes: a header may carry any character, and compare_digest refuses non-ASCII text.
+    return hmac.compare_digest(expected.encode(), given.lower().encode("utf-8", "replace"))

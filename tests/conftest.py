@@ -96,6 +96,7 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         secret_key="test-secret-key-0123456789",
         scheduler_enabled=False,
+        idempotency_wait_seconds=1,
     )
 
 

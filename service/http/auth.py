@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from service.config import Settings
+from service.db import session_scope
 from service.errors import DomainError
 from service.http.deps import SessionDep, SettingsDep
+from service.http.idempotency import Identify
 from service.registry import credentials
 from service.registry.models import Bank, Institution, Regulator
-from service.signing import verify
 
 
 def bearer_token(request: Request) -> str:
@@ -48,25 +51,20 @@ async def _bank(request: Request, session: SessionDep, settings: SettingsDep) ->
         )
     body = await request.body()
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-
-    def check() -> Bank | None:
-        bank = session.scalar(select(Bank).where(Bank.id == bank_id))
-        if bank is None:
-            return None
-        secret = credentials.decrypt_secret(settings.secret_key, bank.secret_ciphertext)
-        ok = verify(
-            secret,
+    bank = await run_in_threadpool(
+        lambda: credentials.bank_by_signature(
+            session,
+            secret_key=settings.secret_key,
+            window=settings.signature_window_seconds,
+            bank_id=bank_id,
             timestamp=timestamp,
+            given=given,
             method=request.method,
             path_and_query=path,
             body=body,
-            given=given,
             now=int(time.time()),
-            window=settings.signature_window_seconds,
         )
-        return bank if ok else None
-
-    bank = await run_in_threadpool(check)
+    )
     if bank is None:
         raise DomainError("invalid_signature", "the signature is missing, wrong or stale")
     return bank
@@ -75,14 +73,45 @@ async def _bank(request: Request, session: SessionDep, settings: SettingsDep) ->
 def _regulator_outside_tx(request: Request) -> Regulator:
     """For endpoints that run their own transactions (jobs): authenticate in a transaction of
     its own, closed before the endpoint runs, so that on SQLite no write lock is held."""
-    from service.db import session_scope
-
     with session_scope(request.app.state.sessions) as session:
         reg = credentials.regulator_by_token(session, bearer_token(request))
         if reg is None:
             raise DomainError("unauthenticated", "unknown regulator token")
         session.expunge(reg)
         return reg
+
+
+def idempotency_caller(sessions: sessionmaker[Session], settings: Settings) -> Identify:
+    """Whose namespace an `Idempotency-Key` belongs to: a bank whose signature checks, or the
+    holder of a bearer credential (by its hash). None for anyone else: nothing is kept."""
+
+    def identify(headers: dict[bytes, bytes], method: str, path: str, body: bytes) -> str | None:
+        bank_id = headers.get(b"x-bank-id", b"").decode("latin-1")
+        if bank_id:
+            timestamp = headers.get(b"x-timestamp", b"").decode("latin-1")
+            given = headers.get(b"x-signature", b"").decode("latin-1")
+            if not (bank_id.isascii() and bank_id.isprintable() and timestamp and given):
+                return None
+            with session_scope(sessions) as s:
+                bank = credentials.bank_by_signature(
+                    s,
+                    secret_key=settings.secret_key,
+                    window=settings.signature_window_seconds,
+                    bank_id=bank_id,
+                    timestamp=timestamp,
+                    given=given,
+                    method=method,
+                    path_and_query=path,
+                    body=body,
+                    now=int(time.time()),
+                )
+            return f"bank:{bank.id}" if bank is not None else None
+        scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
+        if scheme.lower() != b"bearer" or not token.strip():
+            return None
+        return "auth:" + hashlib.sha256(token.strip()).hexdigest()[:40]
+
+    return identify
 
 
 RegulatorDep = Annotated[Regulator, Depends(_regulator)]

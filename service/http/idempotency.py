@@ -1,20 +1,34 @@
 """`Idempotency-Key` on POST (API.md "Idempotency").
 
-The first request with a key claims it before running; its response (any status below 500) is
-stored and replayed, byte for byte, for the same key and the same request. The same key with
-another request is 409 `idempotency_conflict`; while the first is still running, 409
-`idempotency_in_progress`. A 5xx releases the key so the client can retry. Keys are scoped to
-the caller's credential and kept for `idempotency_retention_days`.
+Keys belong to the authenticated caller: a bank whose signature checks, or the holder of a
+bearer credential. A request with no credential, or with a bank signature that does not
+check, is passed through with no key kept, and a request that fails authentication (401/403)
+stores nothing, so no one can take a bank's key before it is used.
+
+The first request with a key claims it for a short lease, renewed while it runs. Its response
+(any status below 500 but 401 and 403) is stored before it is sent, so a retry that follows the
+answer finds it; the same key and the same request then get the first response again, byte for
+byte; the same key with another request is 409 `idempotency_conflict`. A request that arrives
+while the first is still running waits for its answer (up to `wait`) and gets it too; if the
+first has died (its process was killed mid-request), its lease lapses and the next request
+with the key runs instead. A 5xx releases the key so the client can retry. Keys are kept for
+`idempotency_retention_days`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
-from collections.abc import Callable
-from datetime import datetime, timedelta
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,14 +37,23 @@ from service.db import session_scope
 from service.http.problems import problem_response
 from service.idempotency_models import IdempotencyRecord
 
+log = logging.getLogger("tuitionguard.idempotency")
+
 MAX_KEY_LENGTH = 255
+# (headers, method, path and query, body) -> the authenticated caller's namespace, or None.
+Identify = Callable[[dict[bytes, bytes], str, str, bytes], str | None]
 
 
-def _caller(headers: dict[bytes, bytes]) -> str:
-    if b"x-bank-id" in headers:
-        return "bank:" + headers[b"x-bank-id"].decode("latin-1")[:60]
-    auth = headers.get(b"authorization", b"")
-    return "auth:" + hashlib.sha256(auth).hexdigest()[:40] if auth else "anonymous"
+@dataclass(frozen=True)
+class Claim:
+    outcome: Literal["new", "replay", "conflict", "busy"]
+    token: str | None = None
+    record: IdempotencyRecord | None = None
+
+
+def _wall() -> datetime:
+    # Leases are about live processes, not business time: always the real clock.
+    return datetime.now(UTC)
 
 
 class IdempotencyMiddleware:
@@ -41,114 +64,179 @@ class IdempotencyMiddleware:
         sessions: sessionmaker[Session],
         retention: timedelta,
         clock: Callable[[], datetime],
+        identify: Identify,
+        lease: timedelta = timedelta(seconds=30),
+        wait: timedelta = timedelta(seconds=10),
     ) -> None:
         self.app = app
         self.sessions = sessions
         self.retention = retention
         self.clock = clock
+        self.identify = identify
+        self.lease = lease
+        self.wait = wait
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
+        headers = dict(scope.get("headers", []))
         raw_key = headers.get(b"idempotency-key")
-        if raw_key is None:
+        if scope["type"] != "http" or scope["method"] != "POST" or raw_key is None:
             await self.app(scope, receive, send)
             return
         key = raw_key.decode("latin-1").strip()
-        if not key or len(key) > MAX_KEY_LENGTH:
-            response = problem_response(
-                "validation_error", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters"
-            )
-            await response(scope, receive, send)
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            detail = f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters"
+            await problem_response("validation_error", detail)(scope, receive, send)
             return
-
         body = await _read_body(receive)
-        digest = hashlib.sha256()
-        for part in (scope["method"], scope["path"], scope.get("query_string", b"").decode()):
-            digest.update(part.encode() + b"\x1f")
-        digest.update(body)
-        caller = _caller(headers)
-        outcome, record = await run_in_threadpool(self._claim, caller, key, digest.hexdigest())
-        if outcome == "replay":
-            assert record is not None
-            await _send_stored(send, record)
+        replay = _replayer(body, receive)
+        query = scope.get("query_string", b"").decode("latin-1")
+        path = scope["path"] + (f"?{query}" if query else "")
+        caller = await run_in_threadpool(self.identify, headers, scope["method"], path, body)
+        if caller is None:  # no credential that checks: nothing is kept for it
+            await self.app(scope, replay, send)
             return
-        if outcome in ("idempotency_conflict", "idempotency_in_progress"):
-            detail = (
-                "this Idempotency-Key was used with a different request"
-                if outcome == "idempotency_conflict"
-                else "a request with this Idempotency-Key is still being processed"
-            )
-            await problem_response(outcome, detail)(scope, receive, send)
-            return
+        digest = hashlib.sha256(f"{scope['method']}\x1f{path}\x1f".encode() + body).hexdigest()
+        claim = await self._await_claim(caller, key, digest)
+        if claim.outcome == "replay":
+            assert claim.record is not None
+            await _send_stored(send, claim.record)
+        elif claim.outcome == "conflict":
+            detail = "this Idempotency-Key was used with a different request"
+            await problem_response("idempotency_conflict", detail)(scope, receive, send)
+        elif claim.outcome == "busy":
+            detail = "a request with this Idempotency-Key is still being processed"
+            await problem_response("idempotency_in_progress", detail)(scope, receive, send)
+        else:
+            assert claim.token is not None
+            await self._run(scope, replay, send, caller, key, claim.token)
 
-        captured: dict[str, object] = {"status": 500, "type": None, "body": b""}
-        body_sent = False
+    async def _await_claim(self, caller: str, key: str, digest: str) -> Claim:
+        """Claim the key, or wait while another live request holds it."""
+        deadline = _wall() + self.wait
+        pause = 0.02
+        while True:
+            claim = await run_in_threadpool(self._claim, caller, key, digest)
+            if claim.outcome != "busy" or _wall() >= deadline:
+                return claim
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.25)
 
-        async def replay_receive() -> Message:
-            nonlocal body_sent
-            if not body_sent:
-                body_sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        async def capture_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                for name, value in message.get("headers", []):
-                    if name.lower() == b"content-type":
-                        captured["type"] = value.decode("latin-1")
-            elif message["type"] == "http.response.body":
-                captured["body"] = bytes(captured["body"]) + message.get("body", b"")  # type: ignore[arg-type]
-            await send(message)
-
-        try:
-            await self.app(scope, replay_receive, capture_send)
-        finally:
-            await run_in_threadpool(self._finish, caller, key, captured)
-
-    def _claim(
-        self, caller: str, key: str, request_hash: str
-    ) -> tuple[str, IdempotencyRecord | None]:
-        now = self.clock()
+    def _claim(self, caller: str, key: str, digest: str) -> Claim:
+        now, wall, token = self.clock(), _wall(), os.urandom(12).hex()
         with session_scope(self.sessions) as s:
-            rec = s.get(IdempotencyRecord, (caller, key))
-            if rec is not None and rec.created_at < now - self.retention:
-                s.delete(rec)
-                s.flush()
-                rec = None
-            if rec is None:
-                s.add(
-                    IdempotencyRecord(
-                        caller=caller, key=key, request_hash=request_hash, created_at=now
-                    )
+            dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+            s.execute(
+                dialect.insert(IdempotencyRecord)
+                .values(
+                    caller=caller,
+                    key=key,
+                    request_hash=digest,
+                    created_at=now,
+                    claim=token,
+                    locked_until=wall + self.lease,
                 )
-                try:
-                    s.flush()
-                except IntegrityError:
-                    return "idempotency_in_progress", None
-                return "new", None
-            if rec.request_hash != request_hash:
-                return "idempotency_conflict", None
-            if rec.status_code is None:
-                return "idempotency_in_progress", None
-            s.expunge(rec)
-            return "replay", rec
+                .on_conflict_do_nothing(index_elements=["caller", "key"])
+            )
+            rec = s.scalars(
+                select(IdempotencyRecord)
+                .where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
+                .with_for_update()
+            ).one()
+            if rec.claim == token:
+                return Claim("new", token)
+            if rec.created_at < now - self.retention:  # forgotten: the key starts afresh
+                rec.request_hash, rec.created_at = digest, now
+                rec.status_code = rec.content_type = rec.body = None
+            elif rec.request_hash != digest:
+                return Claim("conflict")
+            elif rec.status_code is not None:
+                s.expunge(rec)
+                return Claim("replay", record=rec)
+            elif rec.locked_until is not None and rec.locked_until > wall:
+                return Claim("busy")
+            rec.claim, rec.locked_until = token, wall + self.lease  # its request died: take over
+            return Claim("new", token)
 
-    def _finish(self, caller: str, key: str, captured: dict[str, object]) -> None:
-        status = int(captured["status"])  # type: ignore[call-overload]
+    async def _run(
+        self, scope: Scope, receive: Receive, send: Send, caller: str, key: str, token: str
+    ) -> None:
+        held: list[Message] = []
+        status = 500
+        settled = False
+
+        async def hold_then_send(message: Message) -> None:
+            nonlocal status, settled
+            held.append(message)
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                return
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Stored before the answer leaves, so a retry that follows it replays it.
+                await run_in_threadpool(self._finish, caller, key, token, status, held)
+                settled = True
+                for m in held:
+                    await send(m)
+                held.clear()
+
+        heartbeat = asyncio.create_task(self._renew(caller, key, token))
+        try:
+            await self.app(scope, receive, hold_then_send)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            if not settled:
+                await run_in_threadpool(self._release, caller, key, token)
+
+    async def _renew(self, caller: str, key: str, token: str) -> None:
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            await run_in_threadpool(self._extend, caller, key, token)
+
+    def _mine(self, caller: str, key: str, token: str) -> tuple[object, ...]:
+        return (
+            IdempotencyRecord.caller == caller,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.claim == token,
+        )
+
+    def _extend(self, caller: str, key: str, token: str) -> None:
         with session_scope(self.sessions) as s:
-            rec = s.get(IdempotencyRecord, (caller, key))
-            if rec is None:
-                return
-            if status >= 500:
-                s.delete(rec)
-                return
-            rec.status_code = status
-            rec.content_type = captured["type"]  # type: ignore[assignment]
-            rec.body = captured["body"]  # type: ignore[assignment]
+            s.execute(
+                update(IdempotencyRecord)
+                .where(*self._mine(caller, key, token))
+                .values(locked_until=_wall() + self.lease)
+            )
+
+    def _release(self, caller: str, key: str, token: str) -> None:
+        with session_scope(self.sessions) as s:
+            s.execute(delete(IdempotencyRecord).where(*self._mine(caller, key, token)))
+
+    def _finish(
+        self, caller: str, key: str, token: str, status: int, messages: list[Message]
+    ) -> None:
+        if status >= 500 or status in (401, 403):  # retryable, or not this caller's to keep
+            self._release(caller, key, token)
+            return
+        content_type = None
+        for name, value in next(m for m in messages if m["type"] == "http.response.start").get(
+            "headers", []
+        ):
+            if name.lower() == b"content-type":
+                content_type = value.decode("latin-1")
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        with session_scope(self.sessions) as s:
+            s.execute(
+                update(IdempotencyRecord)
+                .where(*self._mine(caller, key, token))
+                .values(
+                    status_code=status,
+                    content_type=content_type,
+                    body=body,
+                    claim=None,
+                    locked_until=None,
+                )
+            )
 
 
 def purge_expired(session: Session, *, now: datetime, retention: timedelta) -> int:
@@ -170,6 +258,20 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
+def _replayer(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:
+    """A `receive` that hands the app the body already read, then the real channel."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 async def _send_stored(send: Send, record: IdempotencyRecord) -> None:
     headers = [(b"idempotent-replayed", b"true")]
     if record.content_type:
@@ -180,4 +282,4 @@ async def _send_stored(send: Send, record: IdempotencyRecord) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["IdempotencyMiddleware", "purge_expired"]
+__all__ = ["IdempotencyMiddleware", "Identify", "purge_expired"]

@@ -1,0 +1,44 @@
+"""The app served by a real uvicorn on 127.0.0.1 in a thread of the test process: for tests
+that need requests truly at once over HTTP, with the test's engine and clock."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """Serve `app` until the block ends; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise AssertionError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        with httpx.Client(base_url=base) as c:
+            assert c.get("/healthz").status_code == 200
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(10)
