@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from service.money import Instant, Money, PositiveMoney
 
@@ -30,9 +30,9 @@ class CourseIn(Strict):
     category: Literal["subject", "non_subject"]
     grade_band: GradeBand
     mode: Mode
-    class_size: int = Field(ge=1, le=10_000)
-    lesson_minutes: int = Field(ge=1, le=600)
-    lessons_total: int = Field(ge=1, le=1000)
+    class_size: StrictInt = Field(ge=1, le=10_000)
+    lesson_minutes: StrictInt = Field(ge=1, le=600)
+    lessons_total: StrictInt = Field(ge=1, le=1000)
     price_per_lesson: PositiveMoney
     list_price_per_lesson: PositiveMoney | None = None
     sessions: list[SessionIn] = Field(min_length=1, max_length=1000)
@@ -64,9 +64,9 @@ class CourseCheckIn(CourseIn):
 class GuideItemIn(Strict):
     mode: Mode
     grade_band: Literal["preschool", "primary", "junior", "senior", "any"]
-    class_size_min: int = Field(ge=1, le=100_000)
-    class_size_max: int | None = Field(ge=1, le=100_000)
-    standard_minutes: int = Field(ge=1, le=240)
+    class_size_min: StrictInt = Field(ge=1, le=100_000)
+    class_size_max: StrictInt | None = Field(ge=1, le=100_000)
+    standard_minutes: StrictInt = Field(ge=1, le=240)
     base_price: PositiveMoney
     max_float_pct: Money = Field(default=Decimal("10"))
 
@@ -98,5 +98,5 @@ class VacationIn(Strict):
 
 class SchoolCalendarIn(Strict):
     region_code: str = Field(pattern=r"^\d{6}$")
-    year: int = Field(ge=2000, le=2100)
+    year: StrictInt = Field(ge=2000, le=2100)
     vacations: list[VacationIn] = Field(max_length=10)

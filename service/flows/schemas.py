@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from service.money import Instant, Money, PositiveMoney
 
@@ -51,12 +51,12 @@ class StatementBody(Strict):
 class EnrollmentBody(Strict):
     course_id: str = Field(min_length=1, max_length=40)
     student_ref: str = Field(min_length=1, max_length=100)
-    lessons: int = Field(ge=1, le=1000)
+    lessons: StrictInt = Field(ge=1, le=1000)
     amount: PositiveMoney
 
 
 class ConsumptionBody(Strict):
-    lessons: int = Field(ge=1, le=1000)
+    lessons: StrictInt = Field(ge=1, le=1000)
     occurred_at: Instant
     session_ref: str | None = Field(default=None, max_length=80)
 
@@ -82,7 +82,7 @@ class ParentSessionBody(Strict):
 
 
 class ParentRefundBody(Strict):
-    lessons: int | None = Field(default=None, ge=1, le=1000)
+    lessons: StrictInt | None = Field(default=None, ge=1, le=1000)
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -106,4 +106,4 @@ class MatchBody(Strict):
 class RegionSettingBody(Strict):
     region_code: str = Field(pattern=r"^\d{6}$")
     key: str = Field(min_length=1, max_length=64)
-    value: int | bool | dict[str, dict[str, str | int]]
+    value: StrictInt | StrictBool | dict[str, dict[str, Any]]

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from service.errors import DomainError
 from service.registry.models import RegionSetting
-from service.registry.regions import ancestry
+from service.registry.regions import ancestry, is_valid_region
+from service.risk import config as risk_config
 
 
 @dataclass(frozen=True)
@@ -70,18 +71,39 @@ def get(session: Session, region_code: str, key: str) -> Any:
     return policy.default
 
 
+def _invalid(field: str, message: str) -> DomainError:
+    errors = [{"field": f"body.{field}", "code": "invalid_setting", "message": message}]
+    return DomainError("validation_error", f"{field}: {message}", extra={"errors": errors})
+
+
+def _checked(key: str, value: Any) -> Any:
+    policy = POLICIES.get(key)
+    if policy is None:
+        raise _invalid("key", f"unknown setting {key!r}; known: {', '.join(POLICIES)}")
+    if not isinstance(value, policy.kind) or (policy.kind is int and isinstance(value, bool)):
+        raise _invalid("value", f"{key} must be a {policy.kind.__name__}")
+    if policy.kind is int and not 0 <= value <= 90:
+        raise _invalid("value", f"{key} must be between 0 and 90")
+    if key == "risk_thresholds":
+        try:
+            return risk_config.validate_overrides(value)
+        except risk_config.InvalidOverride as exc:
+            errors = [
+                {"code": "invalid_setting", **e, "field": f"body.value.{e['field']}"}
+                for e in exc.errors
+            ]
+            raise DomainError("validation_error", str(exc), extra={"errors": errors}) from exc
+    return value
+
+
 def put(
     session: Session, *, region_code: str, key: str, value: Any, now: datetime
 ) -> RegionSetting:
-    policy = POLICIES.get(key)
-    if policy is None:
-        raise DomainError(
-            "validation_error", f"unknown setting {key!r}; known: {', '.join(POLICIES)}"
-        )
-    if not isinstance(value, policy.kind) or (policy.kind is int and isinstance(value, bool)):
-        raise DomainError("validation_error", f"{key} must be a {policy.kind.__name__}")
-    if policy.kind is int and not 0 <= value <= 90:
-        raise DomainError("validation_error", f"{key} must be between 0 and 90")
+    """Set `key` for `region_code` (a real division code), after checking the value is one
+    that takes effect: a setting accepted here is never ignored or failing later."""
+    if not is_valid_region(region_code):
+        raise DomainError("invalid_region_code", f"unknown region code {region_code!r}")
+    value = _checked(key, value)
     row = session.get(RegionSetting, (region_code, key))
     if row is None:
         row = RegionSetting(region_code=region_code, key=key, value=value, updated_at=now)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from service.risk import config as cfg
 from service.risk.config import dec
 from service.risk.facts import Facts
 
@@ -39,8 +40,7 @@ class Context:
     region_refund_rate: dict[str, Decimal]  # median refund requests per enrollment, by region
 
 
-Cfg = dict[str, Any]
-IndicatorFn = Callable[[Facts, Context, Cfg], Indicator | None]
+IndicatorFn = Callable[[Facts, Context, Any], Indicator | None]
 
 
 def _ratio(a: Decimal, b: Decimal) -> Decimal:
@@ -52,171 +52,171 @@ def _shown(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-def refund_failed(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
+def refund_failed(f: Facts, ctx: Context, c: cfg.RefundFailed) -> Indicator | None:
     n = len(f.failed_refunds)
-    if n < c["threshold"]:
+    if n < c.threshold:
         return None
     return Indicator(
-        "refund_failed", str(n), str(c["threshold"]), c["weight"], c["floor"], f.failed_refunds
+        "refund_failed", str(n), str(c.threshold), c.weight, c.floor, f.failed_refunds
     )
 
 
-def escrow_shortfall(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
+def escrow_shortfall(f: Facts, ctx: Context, c: cfg.EscrowShortfall) -> Indicator | None:
     n = len(f.shortfall)
-    if n < c["threshold"]:
+    if n < c.threshold:
         return None
     return Indicator(
-        "escrow_shortfall", str(n), str(c["threshold"]), c["weight"], c["floor"], f.shortfall
+        "escrow_shortfall", str(n), str(c.threshold), c.weight, c.floor, f.shortfall
     )
 
 
-def refund_overdue(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
+def refund_overdue(f: Facts, ctx: Context, c: cfg.RefundOverdue) -> Indicator | None:
     n = len(f.overdue_refunds)
-    if n < c["threshold"]:
+    if n < c.threshold:
         return None
-    high = n >= c["high_count"]
-    weight = c["weight"] + 10 * min(n - 1, 2)
+    high = n >= c.high_count
+    weight = c.weight + 10 * min(n - 1, 2)
     return Indicator(
         "refund_overdue",
         str(n),
-        str(c["threshold"]),
+        str(c.threshold),
         weight,
-        c["high_floor"] if high else c["floor"],
+        c.high_floor if high else c.floor,
         f.overdue_refunds,
     )
 
 
-def refund_velocity(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
-    recent = f.total("refund_requests", ctx.as_of, c["window_days"])
-    if recent < c["min_requests"] or f.active_enrollments == 0:
+def refund_velocity(f: Facts, ctx: Context, c: cfg.RefundVelocity) -> Indicator | None:
+    recent = f.total("refund_requests", ctx.as_of, c.window_days)
+    if recent < c.min_requests or f.active_enrollments == 0:
         return None
     rate = Decimal(recent) / f.active_enrollments
     own = Decimal(
-        f.total("refund_requests", ctx.as_of, c["baseline_days"], offset=c["window_days"])
+        f.total("refund_requests", ctx.as_of, c.baseline_days, offset=c.window_days)
     )
-    own_rate = own / f.active_enrollments * c["window_days"] / c["baseline_days"]
+    own_rate = own / f.active_enrollments * c.window_days / c.baseline_days
     baseline = max(
         own_rate, ctx.region_refund_rate.get(f.region_code[:4], Decimal("0")), Decimal("0.01")
     )
     ratio = _ratio(rate, baseline)
-    if ratio < dec(c["threshold"]):
+    if ratio < dec(c.threshold):
         return None
-    return Indicator("refund_velocity", _shown(ratio), str(c["threshold"]), c["weight"], c["floor"])
+    return Indicator("refund_velocity", _shown(ratio), str(c.threshold), c.weight, c.floor)
 
 
-def prepay_surge(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
-    recent = f.total("deposits_amount", ctx.as_of, c["window_days"])
-    if recent <= dec(c["min_amount"]):
+def prepay_surge(f: Facts, ctx: Context, c: cfg.PrepaySurge) -> Indicator | None:
+    recent = f.total("deposits_amount", ctx.as_of, c.window_days)
+    if recent <= dec(c.min_amount):
         return None
-    trailing = f.total("deposits_amount", ctx.as_of, c["baseline_days"], offset=c["window_days"])
-    fortnight = trailing * c["window_days"] / c["baseline_days"]
+    trailing = f.total("deposits_amount", ctx.as_of, c.baseline_days, offset=c.window_days)
+    fortnight = trailing * c.window_days / c.baseline_days
     if fortnight <= 0:  # no history to surge against (a new institution)
         return None
     ratio = _ratio(recent, fortnight)
-    if ratio < dec(c["threshold"]):
+    if ratio < dec(c.threshold):
         return None
-    high = ratio >= dec(c["high_threshold"])
+    high = ratio >= dec(c.high_threshold)
     return Indicator(
         "prepay_surge",
         _shown(ratio),
-        str(c["threshold"]),
-        c["high_weight"] if high else c["weight"],
-        c["high_floor"] if high else c["floor"],
+        str(c.threshold),
+        c.high_weight if high else c.weight,
+        c.high_floor if high else c.floor,
     )
 
 
-def deep_discount(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
-    paid = f.total("enrollments_paid", ctx.as_of, c["window_days"])
-    if paid < c["min_enrollments"]:
+def deep_discount(f: Facts, ctx: Context, c: cfg.DeepDiscount) -> Indicator | None:
+    paid = f.total("enrollments_paid", ctx.as_of, c.window_days)
+    if paid < c.min_enrollments:
         return None
     share = _ratio(
-        Decimal(f.total("enrollments_discounted", ctx.as_of, c["window_days"])), Decimal(paid)
+        Decimal(f.total("enrollments_discounted", ctx.as_of, c.window_days)), Decimal(paid)
     )
-    if share <= dec(c["threshold"]):
+    if share <= dec(c.threshold):
         return None
-    return Indicator("deep_discount", _shown(share), str(c["threshold"]), c["weight"], c["floor"])
+    return Indicator("deep_discount", _shown(share), str(c.threshold), c.weight, c.floor)
 
 
-def off_platform(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
+def off_platform(f: Facts, ctx: Context, c: cfg.OffPlatform) -> Indicator | None:
     evidence = f.aged_suspense + f.off_platform_complaints
-    if len(evidence) < c["threshold"]:
+    if len(evidence) < c.threshold:
         return None
     return Indicator(
-        "off_platform", str(len(evidence)), str(c["threshold"]), c["weight"], c["floor"], evidence
+        "off_platform", str(len(evidence)), str(c.threshold), c.weight, c.floor, evidence
     )
 
 
-def consumption_pace(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
+def consumption_pace(f: Facts, ctx: Context, c: cfg.ConsumptionPace) -> Indicator | None:
     n = len(f.pace_violations)
-    if n < c["threshold"]:
+    if n < c.threshold:
         return None
     return Indicator(
-        "consumption_pace", str(n), str(c["threshold"]), c["weight"], c["floor"], f.pace_violations
+        "consumption_pace", str(n), str(c.threshold), c.weight, c.floor, f.pace_violations
     )
 
 
-def consumption_stall(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
+def consumption_stall(f: Facts, ctx: Context, c: cfg.ConsumptionStall) -> Indicator | None:
     """A week and more of scheduled lessons (at least `min_sessions`) and none reported in
     the window: teaching has stopped, or the lessons are no longer reported."""
     oldest = f.oldest_recent_session
-    if f.sessions_scheduled_recent < c["min_sessions"] or oldest is None:
+    if f.sessions_scheduled_recent < c.min_sessions or oldest is None:
         return None
-    if oldest > ctx.as_of - timedelta(days=c["min_days"]):
+    if oldest > ctx.as_of - timedelta(days=c.min_days):
         return None
-    lessons = f.total("lessons_consumed", ctx.as_of, c["window_days"])
+    lessons = f.total("lessons_consumed", ctx.as_of, c.window_days)
     if lessons > 0:
         return None
     return Indicator(
-        "consumption_stall", str(c["window_days"]), str(c["threshold"]), c["weight"], c["floor"]
+        "consumption_stall", str(c.window_days), str(c.threshold), c.weight, c.floor
     )
 
 
-def complaint_surge(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
-    recent = f.total("complaints", ctx.as_of, c["window_days"])
-    if recent < c["min_count"]:
+def complaint_surge(f: Facts, ctx: Context, c: cfg.ComplaintSurge) -> Indicator | None:
+    recent = f.total("complaints", ctx.as_of, c.window_days)
+    if recent < c.min_count:
         return None
     trailing = Decimal(
-        f.total("complaints", ctx.as_of, c["baseline_days"], offset=c["window_days"])
+        f.total("complaints", ctx.as_of, c.baseline_days, offset=c.window_days)
     )
-    fortnight = trailing * c["window_days"] / c["baseline_days"]
+    fortnight = trailing * c.window_days / c.baseline_days
     ratio = _ratio(Decimal(recent), fortnight) if fortnight > 0 else Decimal("99")
-    if ratio < dec(c["threshold"]):
+    if ratio < dec(c.threshold):
         return None
     return Indicator(
         "complaint_surge",
         _shown(ratio),
-        str(c["threshold"]),
-        c["weight"],
-        c["floor"],
+        str(c.threshold),
+        c.weight,
+        c.floor,
         f.recent_complaints,
     )
 
 
-def statement_missing(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
+def statement_missing(f: Facts, ctx: Context, c: cfg.StatementMissing) -> Indicator | None:
     if not f.ever_deposited:
         return None
     since = f.last_statement_at or f.created_at
     days = (ctx.as_of - since).days
-    if days < c["threshold"]:
+    if days < c.threshold:
         return None
-    return Indicator("statement_missing", str(days), str(c["threshold"]), c["weight"], c["floor"])
+    return Indicator("statement_missing", str(days), str(c.threshold), c.weight, c.floor)
 
 
-def reserve_shortfall(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
+def reserve_shortfall(f: Facts, ctx: Context, c: cfg.ReserveShortfall) -> Indicator | None:
     if f.supervision_mode != "reserve" or f.reserve >= f.prepaid_outstanding:
         return None
     gap = f.prepaid_outstanding - f.reserve
     return Indicator(
-        "reserve_shortfall", f"{gap:.2f}", str(c["threshold"]), c["weight"], c["floor"]
+        "reserve_shortfall", f"{gap:.2f}", str(c.threshold), c.weight, c.floor
     )
 
 
-def registry_change(f: Facts, ctx: Context, c: Cfg) -> Indicator | None:
+def registry_change(f: Facts, ctx: Context, c: cfg.RegistryChange) -> Indicator | None:
     n = len(f.registry_changes)
-    if n < c["threshold"]:
+    if n < c.threshold:
         return None
     return Indicator(
-        "registry_change", str(n), str(c["threshold"]), c["weight"], c["floor"], f.registry_changes
+        "registry_change", str(n), str(c.threshold), c.weight, c.floor, f.registry_changes
     )
 
 
