@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
@@ -86,7 +86,8 @@ def create_app(
     return app
 
 
-def _include_routers(app: FastAPI) -> None:
+def routers() -> list[tuple[APIRouter, str]]:
+    """Every router of the service with the prefix it is served under: the route table."""
     from service.bank.routes import router as bank_router
     from service.dashboard.routes import router as dashboard_router
     from service.institution.flows_routes import router as institution_flows_router
@@ -98,8 +99,7 @@ def _include_routers(app: FastAPI) -> None:
     from service.regulator.risk_routes import router as regulator_risk_router
     from service.regulator.routes import router as regulator_router
 
-    app.include_router(dashboard_router)
-    for router in (
+    api = [
         regulator_router,
         regulator_fees_router,
         regulator_flows_router,
@@ -109,8 +109,13 @@ def _include_routers(app: FastAPI) -> None:
         bank_router,
         parent_router,
         public_router,
-    ):
-        app.include_router(router, prefix=API)
+    ]
+    return [(dashboard_router, ""), *((r, API) for r in api)]
+
+
+def _include_routers(app: FastAPI) -> None:
+    for router, prefix in routers():
+        app.include_router(router, prefix=prefix)
 
 
 def _install_ops_routes(app: FastAPI, engine: Engine) -> None:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
-from sqlalchemy import select
+from fastapi import APIRouter, BackgroundTasks, Request
 
 from service.bank.routes import deliver_later
 from service.errors import DomainError
 from service.flows import consumptions, enrollments, refunds
 from service.flows.balances import institution_balances
-from service.flows.models import Enrollment, Refund
-from service.flows.refunds import RefundStatus
+from service.flows.models import Enrollment
 from service.flows.schemas import ConsumptionBody, EnrollmentBody, RespondBody
 from service.http.auth import InstitutionDep
-from service.http.deps import NowDep, PageDep, SessionDep, SettingsDep, page_of
+from service.http.deps import NowDep, SessionDep, SettingsDep
 from service.money import format_money
 
 router = APIRouter(tags=["institution"])
@@ -88,19 +86,6 @@ def consume(
         "balance": format_money(enrollments.balance(e)),
         "confirm_until": c.confirm_until.isoformat(),
     }
-
-
-@router.get("/refunds")
-def list_refunds(
-    inst: InstitutionDep,
-    session: SessionDep,
-    page: PageDep,
-    status: Annotated[RefundStatus | None, Query()] = None,
-) -> dict[str, Any]:
-    stmt = select(Refund).where(Refund.institution_id == inst.id)
-    if status:
-        stmt = stmt.where(Refund.status == status)
-    return page_of(session, stmt, Refund.id, page, refunds.view)
 
 
 @router.post("/refunds/{refund_id}/respond")

@@ -22,6 +22,7 @@ from service.flows.schemas import (
 )
 from service.http.auth import RegulatorDep, RegulatorOutsideTxDep
 from service.http.deps import NowDep, PageDep, SessionDep, SettingsDep, page_of, paginate
+from service.http.either import RegulatorOrInstitutionDep
 from service.jobs import run_job
 from service.money import format_money
 from service.registry import institutions, policy
@@ -39,12 +40,17 @@ def _scoped_ids(session: Any, regulator: Regulator) -> Any:
 
 @router.get("/refunds")
 def list_refunds(
-    regulator: RegulatorDep,
+    caller: RegulatorOrInstitutionDep,
     session: SessionDep,
     page: PageDep,
     status: Annotated[RefundStatus | None, Query()] = None,
 ) -> dict[str, Any]:
-    stmt = select(Refund).where(Refund.institution_id.in_(_scoped_ids(session, regulator)))
+    """Refunds in the caller's scope: a regulator's region, or an institution's own (API.md
+    gives both callers this path, so one route serves both)."""
+    if isinstance(caller, Regulator):
+        stmt = select(Refund).where(Refund.institution_id.in_(_scoped_ids(session, caller)))
+    else:
+        stmt = select(Refund).where(Refund.institution_id == caller.id)
     if status:
         stmt = stmt.where(Refund.status == status)
     return page_of(session, stmt, Refund.id, page, refunds.view)

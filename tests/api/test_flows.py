@@ -711,3 +711,21 @@ def test_large_batch_of_deposits_is_stored_as_answered(world: World, engine: Eng
     b = world.balances()
     assert b["prepaid_outstanding"] == "14000.00" and b["suspense"] == "2000.00"
     assert_identity(world)
+
+
+def test_an_institution_lists_its_own_refunds(world: World, engine: Engine) -> None:
+    """GET /refunds is the regulator's and the institution's path (API.md): each gets its
+    scope. Before, the regulator's route won and an institution key was 401."""
+    e = world.enroll(lessons=2, amount="40.00")
+    world.pay(e)
+    refund = world.client.post(
+        "/api/v1/parent/refunds", headers=world.parent(e), json={"reason": "moving"}
+    ).json()
+    mine = world.client.get("/api/v1/refunds", headers=bearer(world.key))
+    assert mine.status_code == 200, mine.text
+    assert [r["id"] for r in mine.json()["items"]] == [refund["id"]]
+    _, other_key = factories.institution(engine, world.bank.id)
+    theirs = world.client.get("/api/v1/refunds", headers=bearer(other_key)).json()
+    assert theirs["items"] == []
+    scoped = world.client.get("/api/v1/refunds?limit=500", headers=bearer(world.reg)).json()
+    assert refund["id"] in [r["id"] for r in scoped["items"]]

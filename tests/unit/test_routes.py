@@ -1,0 +1,36 @@
+"""The route table: no two routes claim the same method and path (the first registered would
+silently win: the institutions' GET /refunds answered 401 "unknown regulator token")."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from fastapi.routing import APIRoute
+
+from service.app import routers
+
+
+def table() -> Counter[tuple[str, str]]:
+    seen: Counter[tuple[str, str]] = Counter()
+    for router, prefix in routers():
+        for route in router.routes:
+            assert isinstance(route, APIRoute)
+            for method in route.methods:
+                seen[(method, prefix + route.path)] += 1
+    return seen
+
+
+def test_no_method_and_path_is_registered_twice() -> None:
+    assert [k for k, n in table().items() if n > 1] == []
+
+
+def test_the_table_has_every_contract_path() -> None:
+    paths = set(table())
+    for needed in [
+        ("GET", "/api/v1/refunds"),
+        ("POST", "/api/v1/refunds/{refund_id}/respond"),
+        ("POST", "/api/v1/refunds/{refund_id}/decide"),
+        ("POST", "/api/v1/bank/deposits"),
+        ("GET", "/api/v1/parent/enrollment"),
+    ]:
+        assert needed in paths
