@@ -19,7 +19,7 @@ from service.db import make_engine, make_sessionmaker
 from service.http import problems
 from service.http.auth import idempotency_caller
 from service.http.idempotency import IdempotencyMiddleware
-from service.http.middleware import RequestContextMiddleware
+from service.http.middleware import RequestContextMiddleware, RequestGuardMiddleware
 from service.migrate import current_revision, head_revision
 
 API = "/api/v1"
@@ -82,8 +82,19 @@ def create_app(
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
         wait=timedelta(seconds=settings.idempotency_wait_seconds),
     )
+    app.add_middleware(
+        RequestGuardMiddleware, max_body=settings.max_body_bytes, larger=_larger_bodies(settings)
+    )
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def _larger_bodies(settings: Settings) -> dict[str, int]:
+    """Where a bank sends many things at once, its body may be larger than the default."""
+    return {
+        f"{API}/bank/deposits/batch": settings.max_batch_body_bytes,
+        f"{API}/bank/statements": settings.max_batch_body_bytes,
+    }
 
 
 def routers() -> list[tuple[APIRouter, str]]:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     bank_max_attempts: int = 5
     bank_backoff_base_seconds: float = 0.2
     signature_window_seconds: int = 300
+    # Request bodies: any endpoint, and a bank's batch of deposits or its day's statement.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_batch_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     idempotency_retention_days: int = 7
     # How long a running request's claim on its key holds without renewal (it is renewed
     # every third of this while the request runs): how soon a retry recovers after a crash.

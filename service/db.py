@@ -85,8 +85,15 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
+    # Errors and logs never carry bound values: they include access-code hashes, tokens'
+    # hashes and parents' references.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=kwargs["hide_parameters"],
+        )
         _configure_sqlite(engine)
         return engine
     if "poolclass" not in kwargs:

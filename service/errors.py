@@ -42,6 +42,7 @@ class DomainError(Exception):
 STATUS: dict[str, tuple[int, str]] = {
     # transport and validation
     "malformed_json": (400, "The body is not valid JSON"),
+    "bad_request": (400, "The request cannot be read"),
     "validation_error": (422, "The request does not match the schema"),
     "not_found": (404, "No such resource"),
     "method_not_allowed": (405, "Method not allowed on this resource"),

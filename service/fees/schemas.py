@@ -3,20 +3,16 @@ regulator's routers)."""
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import Field, StrictInt, model_validator
 
-from service.money import Instant, Money, PositiveMoney
+from service.money import Day, Instant, Money, PositiveMoney
+from service.wire import Strict
 
 GradeBand = Literal["preschool", "primary", "junior", "senior"]
 Mode = Literal["offline", "online"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class SessionIn(Strict):
@@ -79,15 +75,15 @@ class GuideItemIn(Strict):
 
 class PriceGuideIn(Strict):
     region_code: str = Field(pattern=r"^\d{6}$")
-    effective_from: date
+    effective_from: Day
     items: list[GuideItemIn] = Field(min_length=1, max_length=200)
     source: str | None = Field(default=None, max_length=200)
 
 
 class VacationIn(Strict):
     name: str = Field(min_length=1, max_length=40)
-    start: date
-    end: date
+    start: Day
+    end: Day
 
     @model_validator(mode="after")
     def _order(self) -> VacationIn:

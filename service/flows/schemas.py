@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
-from service.money import Instant, Money, PositiveMoney
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from service.money import Day, Instant, Money, PositiveMoney
+from service.wire import Strict
 
 
 class DepositBody(Strict):
@@ -42,7 +38,7 @@ class StatementLine(Strict):
 
 class StatementBody(Strict):
     account_no: str = Field(min_length=1, max_length=64)
-    statement_date: date
+    statement_date: Day
     opening_balance: Money
     closing_balance: Money
     transactions: list[StatementLine] = Field(max_length=100_000)

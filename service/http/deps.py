@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.db import session_scope
 from service.errors import DomainError
+from service.wire import has_control
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -61,6 +62,9 @@ def _page(
             after = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
         except (ValueError, UnicodeDecodeError) as exc:
             raise DomainError("validation_error", "cursor is not one this API issued") from exc
+        # Cursors this API issues hold an id or a list of sort keys, never control characters.
+        if not isinstance(after, str | int | list) or has_control(after):
+            raise DomainError("validation_error", "cursor is not one this API issued")
     return Page(limit, after)
 
 

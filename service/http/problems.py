@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,8 +11,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger import LedgerError
 from service.errors import STATUS, DomainError, from_ledger
-
-log = logging.getLogger("tuitionguard.http")
 
 PROBLEM = "application/problem+json"
 
@@ -75,17 +72,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
+            400: "bad_request",
             404: "not_found",
             405: "method_not_allowed",
             413: "payload_too_large",
             415: "unsupported_media_type",
             401: "unauthenticated",
             403: "forbidden",
-        }.get(exc.status_code, "validation_error")
+        }.get(exc.status_code, "bad_request")
         detail = exc.detail if isinstance(exc.detail, str) else STATUS[code][1]
-        return problem_response(code, detail, status=exc.status_code)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response("internal_error", "an unexpected error was logged")
+        # 405 keeps its Allow header (RFC 9110), and any other header the exception carries.
+        return problem_response(
+            code, detail, status=exc.status_code, headers=dict(exc.headers or {})
+        )

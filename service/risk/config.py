@@ -20,6 +20,7 @@ LEVELS = ("low", "medium", "high", "critical")
 EDGES = ((75, "critical"), (50, "high"), (25, "medium"))
 Level = Literal["low", "medium", "high", "critical"]
 
+
 class Knobs(BaseModel):
     """What every indicator has: its weight in the score and the level it floors to."""
 

@@ -56,18 +56,14 @@ def refund_failed(f: Facts, ctx: Context, c: cfg.RefundFailed) -> Indicator | No
     n = len(f.failed_refunds)
     if n < c.threshold:
         return None
-    return Indicator(
-        "refund_failed", str(n), str(c.threshold), c.weight, c.floor, f.failed_refunds
-    )
+    return Indicator("refund_failed", str(n), str(c.threshold), c.weight, c.floor, f.failed_refunds)
 
 
 def escrow_shortfall(f: Facts, ctx: Context, c: cfg.EscrowShortfall) -> Indicator | None:
     n = len(f.shortfall)
     if n < c.threshold:
         return None
-    return Indicator(
-        "escrow_shortfall", str(n), str(c.threshold), c.weight, c.floor, f.shortfall
-    )
+    return Indicator("escrow_shortfall", str(n), str(c.threshold), c.weight, c.floor, f.shortfall)
 
 
 def refund_overdue(f: Facts, ctx: Context, c: cfg.RefundOverdue) -> Indicator | None:
@@ -91,9 +87,7 @@ def refund_velocity(f: Facts, ctx: Context, c: cfg.RefundVelocity) -> Indicator 
     if recent < c.min_requests or f.active_enrollments == 0:
         return None
     rate = Decimal(recent) / f.active_enrollments
-    own = Decimal(
-        f.total("refund_requests", ctx.as_of, c.baseline_days, offset=c.window_days)
-    )
+    own = Decimal(f.total("refund_requests", ctx.as_of, c.baseline_days, offset=c.window_days))
     own_rate = own / f.active_enrollments * c.window_days / c.baseline_days
     baseline = max(
         own_rate, ctx.region_refund_rate.get(f.region_code[:4], Decimal("0")), Decimal("0.01")
@@ -166,18 +160,14 @@ def consumption_stall(f: Facts, ctx: Context, c: cfg.ConsumptionStall) -> Indica
     lessons = f.total("lessons_consumed", ctx.as_of, c.window_days)
     if lessons > 0:
         return None
-    return Indicator(
-        "consumption_stall", str(c.window_days), str(c.threshold), c.weight, c.floor
-    )
+    return Indicator("consumption_stall", str(c.window_days), str(c.threshold), c.weight, c.floor)
 
 
 def complaint_surge(f: Facts, ctx: Context, c: cfg.ComplaintSurge) -> Indicator | None:
     recent = f.total("complaints", ctx.as_of, c.window_days)
     if recent < c.min_count:
         return None
-    trailing = Decimal(
-        f.total("complaints", ctx.as_of, c.baseline_days, offset=c.window_days)
-    )
+    trailing = Decimal(f.total("complaints", ctx.as_of, c.baseline_days, offset=c.window_days))
     fortnight = trailing * c.window_days / c.baseline_days
     ratio = _ratio(Decimal(recent), fortnight) if fortnight > 0 else Decimal("99")
     if ratio < dec(c.threshold):
@@ -206,9 +196,7 @@ def reserve_shortfall(f: Facts, ctx: Context, c: cfg.ReserveShortfall) -> Indica
     if f.supervision_mode != "reserve" or f.reserve >= f.prepaid_outstanding:
         return None
     gap = f.prepaid_outstanding - f.reserve
-    return Indicator(
-        "reserve_shortfall", f"{gap:.2f}", str(c.threshold), c.weight, c.floor
-    )
+    return Indicator("reserve_shortfall", f"{gap:.2f}", str(c.threshold), c.weight, c.floor)
 
 
 def registry_change(f: Facts, ctx: Context, c: cfg.RegistryChange) -> Indicator | None:

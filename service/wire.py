@@ -1,0 +1,37 @@
+"""The base of every request body: unknown fields refused, whitespace trimmed, and no control
+characters in any text (PostgreSQL refuses NUL in text, and no field of this API has a use for
+the others); tabs and line breaks stay allowed in free text."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic_core import PydanticCustomError
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def has_control(value: Any) -> bool:
+    """Whether `value`, or any text nested in it, holds a control character."""
+    if isinstance(value, str):
+        return _CONTROL.search(value) is not None
+    if isinstance(value, dict):
+        return any(has_control(k) or has_control(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_control(v) for v in value)
+    return False
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        if has_control(value):
+            raise PydanticCustomError(
+                "control_character", "text may not hold control characters (NUL and the like)"
+            )
+        return value
