@@ -59,7 +59,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     configure(settings.log_level)
     _migrate()
-    options: dict[str, Any] = {"host": args.host, "port": args.port, "log_config": None}
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": None,
+        **server_options(settings),
+    }
     if args.workers > 1:
         # Each worker is a process with its own interpreter and pool: a bank's batch in one
         # does not wait for the Python of another's (docs/benchmarks.md).
@@ -74,6 +79,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings, run_scheduler=not args.no_scheduler)
     uvicorn.run(app, access_log=False, **options)
     return 0
+
+
+def server_options(settings: Any) -> dict[str, Any]:
+    """How uvicorn treats forwarded headers: believed only from the configured proxies (by
+    default from none, so X-Forwarded-For cannot pose as another client to the throttles)."""
+    trusted = settings.trusted_proxies.strip()
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
 
 def cmd_scheduler(_: argparse.Namespace) -> int:

@@ -49,9 +49,17 @@ class Settings(BaseSettings):
     clock_skew_seconds: int = Field(default=300, ge=0, le=3600)
     as_of_max_past_days: int = Field(default=31, ge=1, le=366)
     parent_session_hours: int = 12
-    parent_max_failed_attempts: int = 5  # per enrollment
-    parent_max_failed_per_client: int = 20  # per client address (a school's NAT serves many)
+    # Access-code guessing: free tries per client and enrollment, then a wait that doubles from
+    # the base to the cap; and failures per client address over all enrollments in the lockout
+    # window (a school's NAT serves many parents).
+    parent_max_failed_attempts: int = 5
+    parent_backoff_base_seconds: int = Field(default=60, ge=1)
+    parent_backoff_max_seconds: int = Field(default=3600, ge=1)
+    parent_max_failed_per_client: int = 20
     parent_lockout_minutes: int = 15
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses, as uvicorn's forwarded_allow_ips); empty: none, the peer is the client.
+    trusted_proxies: str = ""
 
     @model_validator(mode="after")
     def _enforce_secret(self) -> Settings:

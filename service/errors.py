@@ -19,6 +19,7 @@ class DomainError(Exception):
         *,
         violations: list[dict[str, Any]] | None = None,
         extra: dict[str, Any] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         if code not in STATUS:
             raise KeyError(f"unregistered error code {code!r}")
@@ -27,6 +28,7 @@ class DomainError(Exception):
         self.detail = detail
         self.violations = violations
         self.extra = extra or {}
+        self.retry_after = retry_after  # seconds, for a refusal that time will lift
 
     @property
     def status(self) -> int:

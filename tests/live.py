@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import uvicorn
@@ -21,11 +22,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Serve `app` until the block ends; yields its base URL."""
+def serving(app: FastAPI, **options: Any) -> Iterator[str]:
+    """Serve `app` (with these uvicorn options) until the block ends; yields its base URL."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, **options
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

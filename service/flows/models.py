@@ -232,9 +232,10 @@ class ParentSession(Base):
 
 
 class LoginThrottle(Base):
-    """Failed access-code attempts per enrollment and per client address."""
+    """Failed access-code attempts per client address, and per client and enrollment."""
 
     __tablename__ = "login_throttles"
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import math
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -13,17 +15,52 @@ from service.flows.models import Complaint, Enrollment, LoginThrottle, ParentSes
 from service.ids import keyed_hash, new_id, new_token, token_hash
 from service.risk import rollups
 
+# A client's failures for one enrollment decay after a day; its failures over all
+# enrollments, after the lockout window.
+PAIR_WINDOW = timedelta(days=1)
 
-def _throttle(session: Session, key: str, now: datetime, settings: Settings) -> LoginThrottle:
+
+def _row(session: Session, key: str, now: datetime, window: timedelta) -> LoginThrottle:
     row = session.get(LoginThrottle, key, with_for_update=True)
-    window = timedelta(minutes=settings.parent_lockout_minutes)
-    if row is None or now - row.window_start > window:
-        if row is None:
-            row = LoginThrottle(key=key, failures=0, window_start=now)
-            session.add(row)
-        else:
-            row.failures, row.window_start = 0, now
+    if row is None:
+        row = LoginThrottle(key=key, failures=0, window_start=now, locked_until=None)
+        session.add(row)
+    elif now - row.window_start > window and (row.locked_until is None or row.locked_until <= now):
+        row.failures, row.window_start, row.locked_until = 0, now, None
     return row
+
+
+def _refuse_if_locked(rows: list[LoginThrottle], now: datetime) -> None:
+    until = max(
+        (r.locked_until for r in rows if r.locked_until and r.locked_until > now), default=None
+    )
+    if until is not None:
+        wait = max(1, math.ceil((until - now).total_seconds()))
+        raise DomainError(
+            "too_many_attempts",
+            f"too many failed attempts from this client; try again in {wait} seconds",
+            retry_after=wait,
+        )
+
+
+def _count_failure(
+    pair: LoginThrottle, client: LoginThrottle, now: datetime, settings: Settings
+) -> None:
+    """Backoff per client and enrollment: free tries, then waits that double (to a cap); and a
+    cap on a client's failures over all enrollments in the lockout window."""
+    pair.failures += 1
+    client.failures += 1
+    over = pair.failures - settings.parent_max_failed_attempts
+    if over >= 0:
+        wait = min(
+            settings.parent_backoff_base_seconds * 2**over,
+            settings.parent_backoff_max_seconds,
+        )
+        pair.locked_until = now + timedelta(seconds=wait)
+    if client.failures >= settings.parent_max_failed_per_client:
+        client.locked_until = client.window_start + timedelta(
+            minutes=settings.parent_lockout_minutes
+        )
 
 
 def open_session(
@@ -36,24 +73,27 @@ def open_session(
     settings: Settings,
 ) -> tuple[str, datetime] | None:
     """A token and its expiry, or None for a wrong code. A wrong code is counted (and the
-    count must be committed, so the caller answers 401 without raising); past the limit the
-    answer is 429 whatever the code."""
-    keys = [f"enrollment:{enrollment_id}"[:120], f"client:{client}"[:120]]
-    rows = [_throttle(session, k, now, settings) for k in keys]
-    limits = (settings.parent_max_failed_attempts, settings.parent_max_failed_per_client)
-    if any(r.failures >= limit for r, limit in zip(rows, limits, strict=True)):
-        raise DomainError(
-            "too_many_attempts",
-            f"too many failed attempts; try again in {settings.parent_lockout_minutes} minutes",
-        )
+    count must be committed, so the caller answers 401 without raising); a client past its
+    limits is refused (429, with how long to wait) whatever the code. Nothing is counted per
+    enrollment alone: a stranger's guesses never lock the parent out, and a code of 10
+    characters from 32 (50 bits) is beyond guessing at these rates from any number of
+    clients."""
+    window = timedelta(minutes=settings.parent_lockout_minutes)
+    pair = _row(session, f"pair:{client}:{enrollment_id}"[:120], now, PAIR_WINDOW)
+    by_client = _row(session, f"client:{client}"[:120], now, window)
+    _refuse_if_locked([pair, by_client], now)
     enrollment = session.get(Enrollment, enrollment_id)
-    if enrollment is None or enrollment.access_code_hash != keyed_hash(
-        settings.secret_key, access_code.upper()
+    if enrollment is None or not hmac.compare_digest(
+        enrollment.access_code_hash, keyed_hash(settings.secret_key, access_code.upper())
     ):
-        for r in rows:
-            r.failures += 1
+        _count_failure(pair, by_client, now, settings)
         session.flush()
         return None
+    # The parent is in: this client's past mistakes for this enrollment are forgiven.
+    if pair in session.new:
+        session.expunge(pair)
+    else:
+        session.delete(pair)
     token = new_token("tgp")
     expires = now + timedelta(hours=settings.parent_session_hours)
     session.add(

@@ -53,7 +53,19 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(exc.code, exc.detail, violations=exc.violations, **exc.extra)
+        headers = None
+        if exc.retry_after is not None:
+            headers = {"Retry-After": str(exc.retry_after)}
+        elif exc.status in (429, 503):
+            headers = {"Retry-After": "1"}  # every 429 and 503 says when to come back
+        return problem_response(
+            exc.code,
+            exc.detail,
+            headers=headers,
+            violations=exc.violations,
+            retry_after=exc.retry_after,
+            **exc.extra,
+        )
 
     @app.exception_handler(LedgerError)
     async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:

@@ -531,14 +531,15 @@ def test_parent_sessions_throttled(world: World) -> None:
     e = world.enroll()
     for _ in range(5):
         assert_problem(login(e, "WRONG"), 401, "invalid_access_code")
-    assert_problem(login(e, e["access_code"]), 429, "too_many_attempts")
-    # The same enrollment from another address is still locked; another enrollment is not.
+    locked = assert_problem(login(e, e["access_code"]), 429, "too_many_attempts")
+    assert locked["retry_after"] >= 1
+    # The parent, from their own phone, is still let in: guesses lock out only the guesser.
     assert (
         world.client.post(
             "/api/v1/parent/sessions",
             json={"enrollment_id": e["id"], "access_code": e["access_code"]},
         ).status_code
-        == 429
+        == 201
     )
     others = [world.enroll() for _ in range(3)]
     assert login(others[0], others[0]["access_code"]).status_code == 201

@@ -1,0 +1,76 @@
+"""Access-code guessing is stopped without letting a third party lock the parent out (issue:
+holes, item 7), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.cli import server_options
+from tests.api.test_flows import World
+from tests.api.test_plumbing import assert_problem
+from tests.live import serving
+
+
+def guesser(w: World) -> TestClient:
+    return TestClient(w.client.app, client=(f"10.{uuid.uuid4().int % 250}.1.1", 5000))
+
+
+def login(c, e: dict, code: str, **headers: str):
+    return c.post(
+        "/api/v1/parent/sessions",
+        json={"enrollment_id": e["id"], "access_code": code},
+        headers=headers,
+    )
+
+
+def test_the_wait_doubles_and_every_429_says_how_long(world: World) -> None:
+    e, g = world.enroll(), guesser(world)
+    for _ in range(5):
+        assert_problem(login(g, e, "WRONG"), 401, "invalid_access_code")
+    first = login(g, e, e["access_code"])
+    assert_problem(first, 429, "too_many_attempts")
+    assert first.headers["retry-after"] == "60"
+    world.clock.now += timedelta(seconds=61)
+    assert_problem(login(g, e, "WRONG"), 401, "invalid_access_code")
+    second = login(g, e, "WRONG")
+    assert_problem(second, 429, "too_many_attempts")
+    assert second.headers["retry-after"] == "120"
+    world.clock.now += timedelta(seconds=121)
+    assert login(g, e, e["access_code"]).status_code == 201  # and the guesser's slate is clean
+    assert_problem(login(g, e, "WRONG"), 401, "invalid_access_code")
+
+
+def test_a_stranger_cannot_lock_the_parent_out(world: World) -> None:
+    e = world.enroll()
+    for _ in range(3):
+        stranger = guesser(world)
+        for _ in range(8):
+            login(stranger, e, "WRONG")
+    parent = guesser(world)
+    assert login(parent, e, e["access_code"]).status_code == 201
+
+
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
+def test_forwarded_for_is_believed_only_from_a_configured_proxy(
+    world: World, engine, settings, trusted: str
+) -> None:
+    """Served as `tuitionguard serve` serves: with no trusted proxy, X-Forwarded-For cannot
+    make each guess look like a new client; behind a configured proxy it names the client."""
+    e = world.enroll()
+    app = create_app(settings, engine=engine)
+    options = server_options(settings.model_copy(update={"trusted_proxies": trusted}))
+    with serving(app, **options) as base, httpx.Client(base_url=base) as c:
+        codes = [
+            login(c, e, "WRONG", **{"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+            for n in range(1, 8)
+        ]
+    if trusted:
+        assert codes == [401] * 7
+    else:
+        assert codes == [401] * 5 + [429] * 2
