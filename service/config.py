@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
@@ -35,6 +36,9 @@ class Settings(BaseSettings):
     bank_max_attempts: int = 5
     bank_backoff_base_seconds: float = 0.2
     signature_window_seconds: int = 300
+    # The most a single deposit may be: far above any prepayment the caps allow (60 lessons),
+    # far below what would overflow an account.
+    max_deposit_amount: Decimal = Field(default=Decimal("500000.00"), gt=0, le=Decimal("1e13"))
     # Request bodies: any endpoint, and a bank's batch of deposits or its day's statement.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)

@@ -86,6 +86,7 @@ STATUS: dict[str, tuple[int, str]] = {
     "occurred_before_payment": (422, "A lesson cannot be dated before its enrollment was paid"),
     "nothing_to_refund": (422, "Nothing left to refund"),
     "refund_in_progress": (409, "A refund is already in progress"),
+    "deposit_above_limit": (422, "A single deposit above the configured maximum"),
     "unknown_instruction": (404, "No such instruction at this bank"),
     "instruction_settled": (409, "The instruction already has another result"),
     "unknown_job": (404, "No such job"),

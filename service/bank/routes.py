@@ -13,7 +13,7 @@ from service.flows import deposits, instructions, statements
 from service.flows.models import Instruction
 from service.flows.schemas import DepositBatchBody, DepositBody, ResultBody, StatementBody
 from service.http.auth import BankDep
-from service.http.deps import NowDep, PageDep, SessionDep, page_of
+from service.http.deps import NowDep, PageDep, SessionDep, SettingsDep, page_of
 
 router = APIRouter(prefix="/bank", tags=["bank"])
 
@@ -32,21 +32,31 @@ def _deposit_in(body: DepositBody) -> deposits.DepositIn:
 
 @router.post("/deposits", status_code=201, responses={202: {"description": "held in suspense"}})
 def post_deposit(
-    body: DepositBody, bank: BankDep, session: SessionDep, now: NowDep
+    body: DepositBody, bank: BankDep, session: SessionDep, now: NowDep, settings: SettingsDep
 ) -> JSONResponse:
-    status, out = deposits.receive(session, bank=bank, data=_deposit_in(body), now=now)
+    status, out = deposits.receive(
+        session,
+        bank=bank,
+        data=_deposit_in(body),
+        now=now,
+        limit=settings.max_deposit_amount,
+    )
     return JSONResponse(out, status_code=status)
 
 
 @router.post("/deposits/batch")
 def post_deposits(
-    body: DepositBatchBody, bank: BankDep, session: SessionDep, now: NowDep
+    body: DepositBatchBody, bank: BankDep, session: SessionDep, now: NowDep, settings: SettingsDep
 ) -> JSONResponse:
     """Up to 1,000 deposits in one transaction. Each gets the answer it would get alone; a
     deposit refused on its own (foreign account, conflicting replay) is reported in its slot
     and changes nothing."""
     outcomes = deposits.receive_many(
-        session, bank=bank, items=[_deposit_in(d) for d in body.deposits], now=now
+        session,
+        bank=bank,
+        items=[_deposit_in(d) for d in body.deposits],
+        now=now,
+        limit=settings.max_deposit_amount,
     )
     results: list[dict[str, Any]] = []
     for outcome in outcomes:

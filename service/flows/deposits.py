@@ -63,9 +63,14 @@ Outcome = tuple[int, dict[str, Any]] | DomainError
 
 
 def receive(
-    session: Session, *, bank: Bank, data: DepositIn, now: datetime
+    session: Session,
+    *,
+    bank: Bank,
+    data: DepositIn,
+    now: datetime,
+    limit: Decimal | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    outcome = receive_many(session, bank=bank, items=[data], now=now)[0]
+    outcome = receive_many(session, bank=bank, items=[data], now=now, limit=limit)[0]
     if isinstance(outcome, DomainError):
         raise outcome
     return outcome
@@ -97,7 +102,12 @@ _PAYEE = select(
 
 
 def receive_many(
-    session: Session, *, bank: Bank, items: list[DepositIn], now: datetime
+    session: Session,
+    *,
+    bank: Bank,
+    items: list[DepositIn],
+    now: datetime,
+    limit: Decimal | None = None,
 ) -> list[Outcome]:
     """Deposits in bulk, in one transaction: a few set-based reads, one ledger call for all the
     transfers, one write per table. Each item gets the answer it would get alone; an item
@@ -107,11 +117,14 @@ def receive_many(
     still being written) gets one answer for both. Deposits that pay an enrollment queue on its
     lock and find the first as a replay; others (suspense) meet the first request's row in the
     unique index on (bank, bank_txn_id) once it commits, and are then read again, as
-    replays."""
+    replays.
+
+    A deposit above `limit` (no parent pays that much for lessons: a broken or hostile caller)
+    is refused in its slot, `deposit_above_limit`, and changes nothing."""
     for attempt in range(1, _ATTEMPTS + 1):
         savepoint = session.begin_nested()
         try:
-            answers = _receive_many(session, bank=bank, items=items, now=now)
+            answers = _receive_many(session, bank=bank, items=items, now=now, limit=limit)
         except IntegrityError as exc:
             savepoint.rollback()
             if attempt == _ATTEMPTS or _constraint(exc) != "uq_deposits_bank_txn":
@@ -131,7 +144,7 @@ def _constraint(exc: IntegrityError) -> str | None:
 
 
 def _receive_many(
-    session: Session, *, bank: Bank, items: list[DepositIn], now: datetime
+    session: Session, *, bank: Bank, items: list[DepositIn], now: datetime, limit: Decimal | None
 ) -> list[Outcome]:
     """A bank sends these a thousand at a time, so the work is done on plain rows, not ORM
     objects (which cost more than all of the statements together)."""
@@ -188,6 +201,11 @@ def _receive_many(
         if inst is None:
             refused[n] = DomainError(
                 "foreign_account", f"account {item.account_no} is not supervised at this bank"
+            )
+            continue
+        if limit is not None and item.amount > limit:
+            refused[n] = DomainError(
+                "deposit_above_limit", f"a single deposit is at most {limit:.2f} yuan"
             )
             continue
         target = "reserve" if item.account_no == inst.reserve_account_no else "escrow"
