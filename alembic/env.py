@@ -7,16 +7,16 @@ import os
 from alembic import context
 from sqlalchemy import pool
 
-import service.models  # noqa: F401  (registers every table on Base.metadata)
+import service.tables  # noqa: F401  (registers every table on Base.metadata)
 from ledger.schema import metadata as ledger_metadata
-from service.db import Base, make_engine, normalise_url
+from service.kit.db import Base, make_engine, normalise_url
 
 config = context.config
 target_metadata = [ledger_metadata, Base.metadata]
 
 
 def _url() -> str:
-    """The URL given by `service.migrate`, else DATABASE_URL, else alembic.ini's fallback."""
+    """The URL given by `service.kit.migrate`, else DATABASE_URL, else alembic.ini's fallback."""
     url = (
         config.attributes.get("url")
         or os.environ.get("DATABASE_URL")

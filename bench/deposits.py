@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from bench.common import machine_speed, pct, temporary_pg_database
-from service.db import make_engine, make_sessionmaker, run_in_transaction
-from service.signing import signed_headers
+from service.bank_gateway.signing import signed_headers
+from service.kit.db import make_engine, make_sessionmaker, run_in_transaction
 
 SECRET_KEY = "bench-secret-key-0123456789"  # noqa: S105 - a throw-away database
 
@@ -42,20 +42,20 @@ def free_port() -> int:
 
 def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str]]]:
     """A bank, 20 institutions, one course each, and `enrollments` awaiting payment."""
-    from service import reference
     from service.config import Settings
     from service.flows import enrollments as enr
-    from service.migrate import upgrade
+    from service.kit.migrate import upgrade
     from service.registry import institutions
     from service.registry.credentials import create_bank
     from service.registry.identifiers import make_credit_code
     from service.registry.models import Regulator
+    from service.tables import load_reference
     from tests.factories import file_maths_course
 
     upgrade(url)
     sessions = make_sessionmaker(make_engine(url))
     now = datetime.now(UTC)
-    run_in_transaction(sessions, lambda s: reference.load(s, now=now))
+    run_in_transaction(sessions, lambda s: load_reference(s, now=now))
     settings = Settings(environment="test", database_url=url, secret_key=SECRET_KEY)
 
     def build(s):  # type: ignore[no-untyped-def]

@@ -32,8 +32,8 @@ import psycopg
 import ledger
 from bench.common import Stopwatch, psycopg_dsn, temporary_pg_database
 from ledger import NewTransfer
-from service.db import make_engine
-from service.migrate import upgrade
+from service.kit.db import make_engine
+from service.kit.migrate import upgrade
 
 AT = datetime(2026, 9, 1, tzinfo=UTC)
 LEDGERS = 64

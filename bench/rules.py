@@ -18,9 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Stopwatch
-from service.clock import SHANGHAI, local
 from service.fees import rules
 from service.fees.prices import Band, Guide, GuideBook
+from service.kit.clock import SHANGHAI, local
 
 REGIONS = ["110105", "310104", "220102", "440305", "320102", "350102", "140105", "120101"]
 

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 
 from bench.common import psycopg_dsn, temporary_pg_database
-from service.db import make_engine, make_sessionmaker
-from service.migrate import upgrade
+from service.kit.db import make_engine, make_sessionmaker
+from service.kit.migrate import upgrade
 from service.risk.sweep import sweep
 
 REGIONS = "ARRAY['220102','220103','220104','220402','220403','220302','220322','220421']"

@@ -13,14 +13,14 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 
-from service import clock as clocks
+from service.api import problems
+from service.api.auth import idempotency_caller
+from service.api.idempotency import IdempotencyMiddleware
+from service.api.middleware import RequestContextMiddleware, RequestGuardMiddleware
 from service.config import Settings, get_settings
-from service.db import make_engine, make_sessionmaker
-from service.http import problems
-from service.http.auth import idempotency_caller
-from service.http.idempotency import IdempotencyMiddleware
-from service.http.middleware import RequestContextMiddleware, RequestGuardMiddleware
-from service.migrate import current_revision, head_revision
+from service.kit import clock as clocks
+from service.kit.db import make_engine, make_sessionmaker
+from service.kit.migrate import current_revision, head_revision
 
 API = "/api/v1"
 
@@ -40,7 +40,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         scheduler = None
         if run_scheduler and settings.scheduler_enabled:
-            from service.jobs import start_scheduler
+            from service.jobs.runner import start_scheduler
 
             scheduler = start_scheduler(sessions, settings=settings, engine=engine, clock=clock)
         # What exists once the app is up (modules, routes, compiled schemas) lives as long as
@@ -66,7 +66,7 @@ def create_app(
     app.state.sessions = sessions
     app.state.clock = clock
 
-    from service.jobs import load_domain_jobs
+    from service.jobs.runner import load_domain_jobs
 
     load_domain_jobs()
     problems.install(app)
@@ -99,16 +99,16 @@ def _larger_bodies(settings: Settings) -> dict[str, int]:
 
 def routers() -> list[tuple[APIRouter, str]]:
     """Every router of the service with the prefix it is served under: the route table."""
-    from service.bank.routes import router as bank_router
-    from service.dashboard.routes import router as dashboard_router
-    from service.institution.flows_routes import router as institution_flows_router
-    from service.institution.routes import router as institution_router
-    from service.parent.routes import router as parent_router
-    from service.public.routes import router as public_router
-    from service.regulator.fees_routes import router as regulator_fees_router
-    from service.regulator.flows_routes import router as regulator_flows_router
-    from service.regulator.risk_routes import router as regulator_risk_router
-    from service.regulator.routes import router as regulator_router
+    from service.api.bank.routes import router as bank_router
+    from service.api.institution.flows_routes import router as institution_flows_router
+    from service.api.institution.routes import router as institution_router
+    from service.api.parent.routes import router as parent_router
+    from service.api.public.routes import router as public_router
+    from service.api.regulator.fees_routes import router as regulator_fees_router
+    from service.api.regulator.flows_routes import router as regulator_flows_router
+    from service.api.regulator.risk_routes import router as regulator_risk_router
+    from service.api.regulator.routes import router as regulator_router
+    from service.pages.routes import router as dashboard_router
 
     api = [
         regulator_router,
@@ -160,7 +160,7 @@ def _install_ops_routes(app: FastAPI, engine: Engine) -> None:
 def served_app() -> FastAPI:
     """The app each worker process of `tuitionguard serve --workers N` builds for itself. Jobs
     run elsewhere (`tuitionguard scheduler`), not once per worker."""
-    from service.http.logging import configure
+    from service.api.logging import configure
 
     settings = get_settings()
     configure(settings.log_level)

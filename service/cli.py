@@ -1,4 +1,6 @@
-"""`tuitionguard …`: serve, run jobs, migrate, and bootstrap credentials."""
+"""`tuitionguard …`: serve, run jobs, migrate, and bootstrap credentials. The console script is
+`tools.cli`, which adds the tools' commands (bank simulator, demo, backtest, simulate) to
+these; `python -m service.cli` runs the service's alone."""
 
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service import clock
 from service.config import get_settings
-from service.db import make_engine, make_sessionmaker, run_in_transaction
+from service.kit import clock
+from service.kit.db import make_engine, make_sessionmaker, run_in_transaction
 
 
 def _sessions() -> Any:
@@ -23,14 +25,14 @@ def _sessions() -> Any:
 
 
 def _migrate() -> None:
-    from service import reference
-    from service.migrate import migration_lock, upgrade
+    from service.kit.migrate import migration_lock, upgrade
+    from service.tables import load_reference
 
     settings = get_settings()
     # Several processes (api replicas, the scheduler) may start at once: one migrates at a time.
     with migration_lock(settings.database_url):
         upgrade(settings.database_url)
-        run_in_transaction(_sessions(), lambda s: reference.load(s, now=clock.utcnow()))
+        run_in_transaction(_sessions(), lambda s: load_reference(s, now=clock.utcnow()))
 
 
 def _in_tx(work: Callable[[Session], Any]) -> Any:
@@ -46,8 +48,8 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from service.api.logging import configure
     from service.app import create_app
-    from service.http.logging import configure
 
     if args.workers > 1 and not args.no_scheduler:
         print(
@@ -91,8 +93,8 @@ def server_options(settings: Any) -> dict[str, Any]:
 
 
 def cmd_scheduler(_: argparse.Namespace) -> int:
-    from service.http.logging import configure
-    from service.jobs import start_scheduler
+    from service.api.logging import configure
+    from service.jobs.runner import start_scheduler
 
     settings = get_settings()
     configure(settings.log_level)
@@ -134,17 +136,6 @@ def cmd_bank_create(args: argparse.Namespace) -> int:
         )
     )
     print(json.dumps({"bank_id": issued.id, "secret": issued.credential}))
-    return 0
-
-
-def cmd_demo_seed(args: argparse.Namespace) -> int:
-    from service.demo import seed
-
-    _migrate()
-    result = _in_tx(
-        lambda s: seed(s, settings=get_settings(), now=clock.utcnow(), bank_url=args.bank_url)
-    )
-    print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -223,7 +214,7 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
 def cmd_job_run(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from service.jobs import run_job
+    from service.jobs.runner import run_job
 
     now = clock.utcnow()
     as_of = datetime.fromisoformat(args.as_of) if args.as_of else now
@@ -246,93 +237,12 @@ def cmd_prices_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bank_sim(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from service.banksim import Bank, Behaviour, create_app
-    from service.demo import DEMO_BANK_ID, DEMO_BANK_SECRET
-
-    bank = Bank(
-        bank_id=args.bank_id or DEMO_BANK_ID,
-        secret=args.secret or DEMO_BANK_SECRET,
-        service_url=args.service_url.rstrip("/"),
-        behaviour=Behaviour(
-            reject_rate=args.reject_rate,
-            error_rate=args.error_rate,
-            timeout_rate=args.timeout_rate,
-            delay_seconds=args.delay,
-            duplicate_callbacks=args.duplicate_callbacks,
-            shuffle_callbacks=args.shuffle_callbacks,
-        ),
-    )
-    uvicorn.run(create_app(bank), host="127.0.0.1", port=args.port, log_level="warning")
-    return 0
-
-
-def _scratch_database(url: str | None) -> tuple[str, Any]:
-    """The given database, or a temporary SQLite file removed afterwards."""
-    import tempfile
-
-    if url:
-        return url, None
-    tmp = tempfile.TemporaryDirectory(prefix="tuitionguard-")
-    return f"sqlite:///{tmp.name}/backtest.db", tmp
-
-
-def _prepared(url: str) -> tuple[Any, Any]:
-    from service import reference
-    from service.config import Settings
-    from service.migrate import upgrade
-
-    upgrade(url)
-    sessions = make_sessionmaker(make_engine(url))
-    run_in_transaction(sessions, lambda s: reference.load(s, now=clock.utcnow()))
-    secret = get_settings().secret_key
-    return sessions, Settings(database_url=url, secret_key=secret, environment="development")
-
-
-def cmd_backtest(args: argparse.Namespace) -> int:
-    from service.risk.backtest import Replay
-
-    url, tmp = _scratch_database(args.database)
-    try:
-        sessions, settings = _prepared(url)
-        with (
-            open(args.events, encoding="utf-8") as src,
-            open(args.out, "w", encoding="utf-8") as out,
-        ):
-            summary = Replay(
-                sessions, settings, out, default_statements=not args.no_default_statements
-            ).run(src)
-        print(json.dumps({"summary": summary}))
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
-    return 0
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from service.risk.simulate import simulate
-
-    url, tmp = _scratch_database(args.database)
-    try:
-        sessions, settings = _prepared(url)
-        report = simulate(
-            sessions,
-            settings,
-            institutions=args.institutions,
-            days=args.days,
-            seed=args.seed,
-            events_path=args.events,
-        )
-        print(json.dumps(report, indent=2))
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
+    return parser_and_commands()[0]
+
+
+def parser_and_commands() -> tuple[argparse.ArgumentParser, Any]:
+    """The service's commands, and the subparsers that `tools.cli` adds the tools' to."""
     p = argparse.ArgumentParser(prog="tuitionguard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -363,11 +273,6 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--instruction-url", default=None)
     bc.set_defaults(fn=cmd_bank_create)
 
-    demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="action", required=True)
-    ds = demo.add_parser("seed", help="seed a demo region (Jilin: Liaoyuan and Siping)")
-    ds.add_argument("--bank-url", default=None, help="instruction URL of the demo bank")
-    ds.set_defaults(fn=cmd_demo_seed)
-
     led = sub.add_parser("ledger", help="the escrow ledger").add_subparsers(
         dest="action", required=True
     )
@@ -377,42 +282,6 @@ def build_parser() -> argparse.ArgumentParser:
     la = led.add_parser("anchor", help="write down every chain head, signed, to keep elsewhere")
     la.add_argument("--out", help="file to write (default: print it)")
     la.set_defaults(fn=cmd_ledger_anchor)
-
-    sim = sub.add_parser("bank-sim", help="run the custody bank simulator")
-    sim.add_argument("--port", type=int, default=8100)
-    sim.add_argument("--service-url", default="http://127.0.0.1:8000")
-    sim.add_argument("--bank-id", default=None, help="default: the demo bank")
-    sim.add_argument("--secret", default=None, help="default: the demo bank's secret")
-    sim.add_argument("--reject-rate", type=float, default=0.0)
-    sim.add_argument("--error-rate", type=float, default=0.0, help="share of pushes answered 500")
-    sim.add_argument("--timeout-rate", type=float, default=0.0, help="share of pushes that hang")
-    sim.add_argument("--delay", type=float, default=0.0, help="seconds before executing")
-    sim.add_argument("--duplicate-callbacks", action="store_true")
-    sim.add_argument("--shuffle-callbacks", action="store_true")
-    sim.set_defaults(fn=cmd_bank_sim)
-
-    bt = sub.add_parser(
-        "backtest", help="replay a recorded history (BACKTEST.md) and write daily levels"
-    )
-    bt.add_argument("events")
-    bt.add_argument("--out", required=True)
-    bt.add_argument(
-        "--database", default=None, help="keep the replay in this database (default: temporary)"
-    )
-    bt.add_argument("--no-default-statements", action="store_true")
-    bt.set_defaults(fn=cmd_backtest)
-
-    sm = sub.add_parser(
-        "simulate", help="simulate a region with failing institutions; print detection metrics"
-    )
-    sm.add_argument("--institutions", type=int, default=100)
-    sm.add_argument("--days", type=int, default=180)
-    sm.add_argument("--seed", type=int, default=7)
-    sm.add_argument(
-        "--events", default=None, help="also write the synthetic history here (BACKTEST.md format)"
-    )
-    sm.add_argument("--database", default=None)
-    sm.set_defaults(fn=cmd_simulate)
 
     prices = sub.add_parser("prices", help="guidance prices").add_subparsers(
         dest="action", required=True
@@ -428,13 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
     jr.add_argument("name")
     jr.add_argument("--as-of", default=None)
     jr.set_defaults(fn=cmd_job_run)
-    return p
+    return p, sub
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
     from service.errors import DomainError
 
-    args = build_parser().parse_args(argv)
+    args = (parser or build_parser()).parse_args(argv)
     try:
         code: int = args.fn(args)
     except DomainError as exc:  # a refusal, not a crash: say why, as the API would

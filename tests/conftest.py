@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from service import reference
 from service.config import Settings
-from service.db import make_engine, make_sessionmaker, run_in_transaction
-from service.migrate import upgrade
+from service.kit.db import make_engine, make_sessionmaker, run_in_transaction
+from service.kit.migrate import upgrade
+from service.tables import load_reference
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
@@ -53,7 +53,7 @@ def migrated_engine(url: str) -> Engine:
     upgrade(url)
     engine = make_engine(url)
     run_in_transaction(
-        make_sessionmaker(engine), lambda s: reference.load(s, now=datetime.now(UTC))
+        make_sessionmaker(engine), lambda s: load_reference(s, now=datetime.now(UTC))
     )
     return engine
 

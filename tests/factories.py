@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from service.db import make_sessionmaker, run_in_transaction
+from service.bank_gateway.signing import signed_headers
+from service.kit.db import make_sessionmaker, run_in_transaction
 from service.registry import institutions
 from service.registry.credentials import create_bank, create_regulator
 from service.registry.identifiers import make_credit_code
 from service.registry.models import Regulator
-from service.signing import signed_headers
 
 SECRET_KEY = "test-secret-key-0123456789"
 _counter = itertools.count(1)
@@ -118,8 +118,8 @@ def school_days(
     """`n` sessions on school days (Mon-Fri, not holidays) from `start`, Beijing time."""
     from datetime import date, timedelta
 
-    from service.clock import SHANGHAI
     from service.fees.calendar import school_day
+    from service.kit.clock import SHANGHAI
 
     out, day = [], date.fromisoformat(start)
     while len(out) < n:

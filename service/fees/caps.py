@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from service.clock import local
 from service.errors import DomainError
-from service.money import format_money
+from service.kit.clock import local
+from service.kit.money import format_money
 
 MAX_LESSONS = 60
 MAX_MONTHS = 3

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from service.fees import rules
 from service.fees.models import Course, CourseSession, SchoolVacation
 from service.fees.prices import load_guidebook
-from service.ids import new_id
+from service.kit.ids import new_id
 from service.registry.models import Institution
 
 
@@ -91,7 +91,7 @@ def file_course(
 
 
 def course_view(course: Course) -> dict[str, Any]:
-    from service.money import format_money
+    from service.kit.money import format_money
 
     return {
         "id": course.id,

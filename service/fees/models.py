@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.types import Money, UTCDateTime
-from service.db import Base
+from service.kit.db import Base
 
 
 class PriceGuide(Base):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import DomainError
 from service.fees.models import PriceGuide, PriceGuideItem
-from service.ids import new_id
+from service.kit.ids import new_id
 from service.registry.regions import ancestry, is_valid_region
 
 FEN = Decimal("0.01")

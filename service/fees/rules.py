@@ -13,10 +13,10 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from service.clock import local
 from service.fees.calendar import school_day
 from service.fees.prices import Band, Guide, GuideBook
-from service.money import format_money
+from service.kit.clock import local
+from service.kit.money import format_money
 
 OFFLINE_END = time(20, 30)
 ONLINE_END = time(21, 0)

@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import Field, StrictInt, model_validator
 
-from service.money import Day, Instant, Money, PositiveMoney
-from service.wire import Strict
+from service.kit.money import Day, Instant, Money, PositiveMoney
+from service.kit.wire import Strict
 
 GradeBand = Literal["preschool", "primary", "junior", "senior"]
 Mode = Literal["offline", "online"]

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from service.fees.models import SchoolVacation
-from service.ids import new_id
+from service.kit.ids import new_id
 
 
 def set_year(

@@ -12,12 +12,12 @@ import ledger
 from service.errors import DomainError
 from service.fees.models import CourseSession
 from service.flows import chart, enrollments
+from service.flows import counters as rollups
 from service.flows.models import Consumption, Enrollment
-from service.ids import new_id
-from service.money import format_money
+from service.kit.ids import new_id
+from service.kit.money import format_money
 from service.registry import policy
 from service.registry.models import Institution
-from service.risk import rollups
 
 
 def report(

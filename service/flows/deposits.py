@@ -19,13 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import ledger
-from service.db import insert_many, update_many
 from service.errors import DomainError
 from service.flows import chart, enrollments
+from service.flows import counters as rollups
 from service.flows.models import Deposit, Enrollment
-from service.ids import new_id
+from service.kit.db import insert_many, update_many
+from service.kit.ids import new_id
 from service.registry.models import Bank, Institution
-from service.risk import rollups
 
 DEEP_DISCOUNT_SHARE = Decimal("0.7")  # DOMAIN.md §5: paid below 70% of the filed price
 
@@ -410,7 +410,7 @@ def match_suspense(
 
 
 def view(d: Deposit) -> dict[str, Any]:
-    from service.money import format_money
+    from service.kit.money import format_money
 
     return {
         "id": d.id,

@@ -15,8 +15,8 @@ from service.errors import DomainError
 from service.fees.caps import Purchase, check_purchase
 from service.fees.models import Course, CourseSession
 from service.flows.models import Enrollment
-from service.ids import keyed_hash, new_access_code, new_id, new_payment_reference
-from service.money import format_money
+from service.kit.ids import keyed_hash, new_access_code, new_id, new_payment_reference
+from service.kit.money import format_money
 from service.registry.models import Institution
 
 ZERO = Decimal("0.00")

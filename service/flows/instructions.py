@@ -28,8 +28,8 @@ from ledger import NewTransfer, Resolve
 from service.errors import DomainError
 from service.flows import chart
 from service.flows.models import Instruction
-from service.ids import new_id
-from service.money import format_money
+from service.kit.ids import new_id
+from service.kit.money import format_money
 from service.registry.models import Institution
 
 # What to do in the rest of the service when an instruction settles: purpose → handler. A

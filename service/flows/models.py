@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.types import Money, UTCDateTime
-from service.db import Base
+from service.kit.db import Base
 
 
 class Enrollment(Base):

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.errors import DomainError
+from service.flows import counters as rollups
 from service.flows.models import Complaint, Enrollment, LoginThrottle, ParentSession
-from service.ids import keyed_hash, new_id, new_token, token_hash
-from service.risk import rollups
+from service.kit.ids import keyed_hash, new_id, new_token, token_hash
 
 # A client's failures for one enrollment decay after a day; its failures over all
 # enrollments, after the lockout window.

@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session
 
 import ledger
 from service.errors import DomainError
+from service.flows import counters as rollups
 from service.flows import enrollments, instructions
 from service.flows.models import Instruction, Refund, RefundEvent
-from service.ids import new_id
-from service.money import format_money
+from service.kit.ids import new_id
+from service.kit.money import format_money
 from service.registry import policy
 from service.registry.models import Institution
-from service.risk import rollups
 
 ACTIVE = ("requested", "accepted", "disputed", "instructed")
 RefundStatus = Literal[

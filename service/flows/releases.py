@@ -1,7 +1,7 @@
 """`release_batch`: one instruction per institution per run, releasing the fees of lessons
 whose confirmation window has passed and that nobody disputed.
 
-Judged as the clock read `as_of` (never later than now: see `service.jobs.check_as_of`), so a
+Judged as the clock read `as_of` (never later than now: see `service.jobs.runner.check_as_of`), so a
 run for a past instant releases only what a run at that instant would have, and recorded at
 `now`: the instruction and its ledger hold are made when they are made."""
 

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt
 
-from service.money import Day, Instant, Money, PositiveMoney
-from service.wire import Strict
+from service.kit.money import Day, Instant, Money, PositiveMoney
+from service.kit.wire import Strict
 
 
 class DepositBody(Strict):

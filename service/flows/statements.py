@@ -20,12 +20,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 import ledger
-from service.clock import end_of_local_day, start_of_local_day
 from service.errors import DomainError
 from service.flows import chart
 from service.flows.models import Deposit, Instruction, Statement, StatementBreak
-from service.ids import new_id
-from service.money import format_money
+from service.kit.clock import end_of_local_day, start_of_local_day
+from service.kit.ids import new_id
+from service.kit.money import format_money
 from service.registry.models import Bank, Institution
 
 

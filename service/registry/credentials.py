@@ -14,11 +14,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.bank_gateway.signing import verify
 from service.errors import DomainError
-from service.ids import new_id, new_token, token_hash
+from service.kit.ids import new_id, new_token, token_hash
 from service.registry.models import Bank, Institution, Regulator
 from service.registry.regions import is_valid_region
-from service.signing import verify
 
 
 def _fernet(secret_key: str) -> Fernet:

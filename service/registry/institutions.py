@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import DomainError
 from service.flows.chart import open_institution_accounts
-from service.ids import new_id, new_token, token_hash
+from service.kit.ids import new_id, new_token, token_hash
 from service.registry.identifiers import credit_code_problem
 from service.registry.models import AuditEvent, Bank, Institution, InstitutionChange, Regulator
 from service.registry.regions import in_scope, is_valid_region

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
-from service.ids import new_id
+from service.kit.ids import new_id
 from service.risk.models import Alert
 from service.risk.scoring import Verdict, rank
 

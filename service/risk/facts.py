@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from service.clock import local_date
 from service.fees.models import CourseSession
+from service.flows.counters import InstitutionDay
 from service.flows.models import (
     Complaint,
     Consumption,
@@ -27,8 +27,8 @@ from service.flows.models import (
     Statement,
     StatementBreak,
 )
+from service.kit.clock import local_date
 from service.registry.models import Institution, InstitutionChange
-from service.risk.rollups import InstitutionDay
 
 ZERO = Decimal("0.00")
 LOOKBACK_DAYS = 120  # the longest window (90) plus the 14 before it, and a margin

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.types import UTCDateTime
-from service.db import Base
+from service.kit.db import Base
 
 
 class RiskEvaluation(Base):

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
-from service.ids import new_id
+from service.kit.ids import new_id
 from service.registry import institutions as registry
 from service.registry import policy
 from service.registry.models import Institution

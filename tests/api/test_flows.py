@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 
 import ledger
 from service.app import create_app
-from service.clock import SHANGHAI
 from service.config import Settings
 from service.flows.balances import institution_balances
+from service.kit.clock import SHANGHAI
 from tests import factories
 from tests.api.conftest import bearer
 from tests.api.test_plumbing import assert_problem

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
+from service.api.idempotency_models import IdempotencyRecord
 from service.app import create_app
-from service.db import make_sessionmaker, session_scope
-from service.idempotency_models import IdempotencyRecord
+from service.kit.db import make_sessionmaker, session_scope
 from tests import factories
 from tests.api.conftest import bearer
 from tests.api.test_flows import World

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from service.clock import SHANGHAI
+from service.kit.clock import SHANGHAI
 from tests.api.conftest import bearer
 from tests.api.test_flows import START, World
 from tests.api.test_plumbing import assert_problem

@@ -7,7 +7,7 @@ import time
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from service.db import make_sessionmaker, session_scope
+from service.kit.db import make_sessionmaker, session_scope
 from service.registry.models import Institution
 from tests import factories
 from tests.api.conftest import bearer

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import Engine, delete
 
-from service.db import make_sessionmaker, session_scope
+from service.kit.db import make_sessionmaker, session_scope
 from service.registry.models import RegionSetting
 from tests import factories
 from tests.api.conftest import bearer

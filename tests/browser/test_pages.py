@@ -42,10 +42,10 @@ def _port() -> int:
 
 def _seed(url: str) -> tuple[str, str, str, str]:
     """A school whose unanswered refund is overdue, swept so it shows as medium with an alert."""
-    from service.clock import utcnow
     from service.config import Settings
-    from service.db import make_engine, make_sessionmaker, session_scope
     from service.flows import consumptions, deposits, enrollments, refunds
+    from service.kit.clock import utcnow
+    from service.kit.db import make_engine, make_sessionmaker, session_scope
     from service.registry import institutions
     from service.registry.credentials import create_bank, create_regulator
     from service.registry.identifiers import make_credit_code

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from service.signing import signed_headers
+from service.bank_gateway.signing import signed_headers
 from tests import factories
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.e2e.test_money_flows import SECRET_KEY, _start, cli, free_port, wait_until

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.signing import signed_headers
+from service.bank_gateway.signing import signed_headers
 from tests import factories
 from tests.conftest import create_pg_database, drop_pg_database
 
@@ -164,7 +164,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         [
             sys.executable,
             "-m",
-            "service.cli",
+            "tools.cli",
             "bank-sim",
             "--port",
             str(sim_port),
@@ -214,7 +214,7 @@ def test_every_flow_end_to_end(stack: Stack) -> None:
     sim.post("/sim/accounts", json={"account_no": escrow})
     from datetime import datetime, timedelta
 
-    from service.clock import SHANGHAI
+    from service.kit.clock import SHANGHAI
 
     start = (datetime.now(SHANGHAI).date() + timedelta(days=1)).isoformat()
     course = api.post(
@@ -393,7 +393,7 @@ def test_reserve_pays_the_refund_the_emptied_escrow_cannot(stack: Stack) -> None
     api, sim, reg = stack.api, stack.sim, stack.reg_headers
     from datetime import datetime, timedelta
 
-    from service.clock import SHANGHAI
+    from service.kit.clock import SHANGHAI
 
     body = factories.institution_body(
         stack.bank_id,

@@ -10,9 +10,9 @@ import time
 import pytest
 from sqlalchemy import select
 
-from service.db import make_engine
-from service.jobs_models import JobRun
-from service.migrate import upgrade
+from service.jobs.models import JobRun
+from service.kit.db import make_engine
+from service.kit.migrate import upgrade
 from tests.conftest import create_pg_database, drop_pg_database
 
 

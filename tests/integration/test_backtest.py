@@ -16,7 +16,7 @@ def test_backtest_levels_day_by_day(tmp_path: Path) -> None:
     env = {**os.environ, "ENVIRONMENT": "development", "LOG_LEVEL": "WARNING"}
     env.pop("DATABASE_URL", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "service.cli", "backtest", str(DATA), "--out", str(out)],
+        [sys.executable, "-m", "tools.cli", "backtest", str(DATA), "--out", str(out)],
         env=env,
         capture_output=True,
         text=True,

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 import ledger
-from service.db import make_sessionmaker, session_scope
+from service.kit.db import make_sessionmaker, session_scope
 from service.registry.credentials import regulator_by_token
 
 

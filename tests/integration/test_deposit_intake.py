@@ -16,10 +16,10 @@ from sqlalchemy.exc import DBAPIError
 
 import ledger
 from service.config import Settings
-from service.db import make_sessionmaker, run_in_transaction, session_scope, update_many
 from service.flows import deposits
 from service.flows import enrollments as enr
 from service.flows.models import Deposit, Enrollment
+from service.kit.db import make_sessionmaker, run_in_transaction, session_scope, update_many
 from service.registry.models import Bank, Institution
 from tests import factories
 

@@ -6,10 +6,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
-import service.models  # noqa: F401
+import service.tables  # noqa: F401
 from ledger.schema import metadata as ledger_metadata
-from service.db import Base
-from service.migrate import current_revision, head_revision
+from service.kit.db import Base
+from service.kit.migrate import current_revision, head_revision
 
 
 def test_fresh_database_is_at_head(fresh_engine: Engine) -> None:

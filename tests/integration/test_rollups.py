@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, select
 
-from service.clock import SHANGHAI
-from service.db import make_sessionmaker, run_in_transaction
-from service.risk import rollups
-from service.risk.rollups import InstitutionDay
+from service.flows import counters as rollups
+from service.flows.counters import InstitutionDay
+from service.kit.clock import SHANGHAI
+from service.kit.db import make_sessionmaker, run_in_transaction
 from tests import factories
 
 

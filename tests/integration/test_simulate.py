@@ -18,7 +18,7 @@ def test_simulate_small_region(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "service.cli",
+            "tools.cli",
             "simulate",
             "--institutions",
             "8",

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from service.clock import SHANGHAI
 from service.errors import DomainError
 from service.fees.caps import Purchase, add_months, check_purchase
+from service.kit.clock import SHANGHAI
 
 NOW = datetime(2026, 9, 1, 10, 0, tzinfo=SHANGHAI)
 

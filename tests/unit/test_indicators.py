@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from service.clock import local_date
+from service.kit.clock import local_date
 from service.risk import config
 from service.risk.facts import Day, Facts
 from service.risk.indicators import INDICATORS, Context

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from service.clock import SHANGHAI
 from service.fees import rules
 from service.fees.prices import Band, Guide, GuideBook
+from service.kit.clock import SHANGHAI
 
 D = Decimal
 

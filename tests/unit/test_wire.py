@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from service.money import Instant, Money, PositiveMoney
+from service.kit.money import Instant, Money, PositiveMoney
 
 
 class M(BaseModel):

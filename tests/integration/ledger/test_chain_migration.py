@@ -14,8 +14,8 @@ from sqlalchemy import bindparam, text
 
 import ledger
 from ledger.types import Money, UTCDateTime
-from service.db import make_engine
-from service.migrate import alembic_config
+from service.kit.db import make_engine
+from service.kit.migrate import alembic_config
 from tests.conftest import drop_pg_database, new_database
 
 BEFORE = "640b048ac46b"  # the last revision with ledger_chains

@@ -1,0 +1,1 @@
+"""The regulator's API: registry, prices, risk, decisions."""

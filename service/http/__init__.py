@@ -1,1 +1,0 @@
-"""HTTP plumbing shared by every router: problems, middleware, sessions, pagination."""

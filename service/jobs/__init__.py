@@ -1,0 +1,1 @@
+"""Named jobs: the runner (leader lock, job runs) and the catalogue of jobs."""

@@ -1,0 +1,226 @@
+"""Named, bounded, re-runnable jobs and the APScheduler set-up that runs them.
+
+Each job is a function `(session, JobContext) -> summary` that runs in its own transaction,
+judges everything as if the clock read `ctx.as_of`, records what it does at `ctx.now` (the real
+clock: history is never written in the past or the future), and acts on `ctx.region_prefix`
+only when one is given (a regulator's run). `as_of` is never later than now beyond a small
+clock skew, nor older than `as_of_max_past_days`, however the job is started. Exactly one
+process runs scheduled jobs at a time: on PostgreSQL the scheduler that holds a session-level
+advisory lock is the leader; on SQLite there is only one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+import ledger
+from service.api.idempotency import purge_expired
+from service.config import Settings
+from service.errors import DomainError
+from service.jobs.models import JobRun
+from service.kit.db import session_scope
+from service.kit.ids import new_id
+
+log = logging.getLogger("tuitionguard.jobs")
+
+
+@dataclass(frozen=True)
+class JobContext:
+    as_of: datetime  # the instant judged
+    now: datetime  # the real clock, when what the job does is recorded
+    settings: Settings
+    region_prefix: str | None = None  # None: every region (the scheduler, the CLI)
+
+
+JobFn = Callable[[Session, JobContext], dict[str, Any]]
+# Runs after the job's transaction committed (e.g. pushing the instructions it made).
+AfterFn = Callable[[sessionmaker[Session], "JobContext", Callable[[], datetime]], dict[str, Any]]
+LEADER_LOCK_KEY = 0x7467_6A6F_6273  # "tgjobs"
+RUNNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    fn: JobFn
+    trigger: dict[str, Any]  # APScheduler trigger arguments
+    after: AfterFn | None = None
+    # Whether the job can act on one region only; only such jobs may be run by a regulator.
+    regional: bool = False
+
+
+def _hold_expiry(session: Session, ctx: JobContext) -> dict[str, Any]:
+    expired = ledger.expire_due(session.connection(), now=ctx.as_of)
+    return {"holds_expired": len(expired)}
+
+
+def _idempotency_purge(session: Session, ctx: JobContext) -> dict[str, Any]:
+    retention = timedelta(days=ctx.settings.idempotency_retention_days)
+    return {"keys_purged": purge_expired(session, now=ctx.as_of, retention=retention)}
+
+
+REGISTRY: dict[str, Job] = {}
+
+
+def register(
+    name: str, fn: JobFn, *, after: AfterFn | None = None, regional: bool = False, **trigger: Any
+) -> None:
+    REGISTRY[name] = Job(name, fn, trigger, after, regional)
+
+
+def check_as_of(as_of: datetime, *, now: datetime, settings: Settings) -> None:
+    """A job or sweep judges as if the clock read `as_of`: never the future (a future-dated
+    evaluation would stand as the latest until real time caught up, and a future-dated release
+    would pay lessons still inside their dispute window), nor further back than the bound."""
+    if as_of > now + timedelta(seconds=settings.clock_skew_seconds):
+        raise DomainError(
+            "as_of_in_future",
+            f"as_of {as_of.isoformat()} is later than now ({now.isoformat()})",
+        )
+    if as_of < now - timedelta(days=settings.as_of_max_past_days):
+        raise DomainError(
+            "as_of_too_old",
+            f"as_of {as_of.isoformat()} is more than {settings.as_of_max_past_days} days ago",
+        )
+
+
+register("hold_expiry", _hold_expiry, trigger="interval", minutes=5)
+register("idempotency_purge", _idempotency_purge, trigger="cron", hour=3, minute=30)
+
+
+def load_domain_jobs() -> None:
+    """Domain packages register their jobs on import."""
+    import service.jobs.catalog  # noqa: F401
+
+
+def run_job(
+    sessions: sessionmaker[Session],
+    name: str,
+    *,
+    as_of: datetime,
+    settings: Settings,
+    now: datetime,
+    clock: Callable[[], datetime] | None = None,
+    region_prefix: str | None = None,
+) -> dict[str, Any]:
+    """Run one job now in its own transaction and record the run. Safe to call twice. With a
+    `region_prefix` (a regulator's run) the job acts on that region only, and a job that cannot
+    be scoped is refused."""
+    load_domain_jobs()
+    job = REGISTRY.get(name)
+    if job is None:
+        raise DomainError("unknown_job", f"no job {name!r}; jobs: {', '.join(sorted(REGISTRY))}")
+    if region_prefix is not None and not job.regional:
+        raise DomainError(
+            "job_not_regional",
+            f"{name} acts on the whole service and is run by the scheduler only; a regulator "
+            f"may run: {', '.join(sorted(n for n, j in REGISTRY.items() if j.regional))}",
+        )
+    check_as_of(as_of, now=now, settings=settings)
+    ctx = JobContext(as_of=as_of, now=now, settings=settings, region_prefix=region_prefix)
+    run_id = new_id("run")
+    with session_scope(sessions) as s:
+        s.add(
+            JobRun(
+                id=run_id, name=name, as_of=as_of, started_at=now, outcome="running", runner=RUNNER
+            )
+        )
+    try:
+        with session_scope(sessions) as s:
+            summary = job.fn(s, ctx)
+    except Exception as exc:
+        with session_scope(sessions) as s:
+            run = s.get(JobRun, run_id)
+            assert run is not None
+            run.outcome, run.finished_at = "failed", now
+            run.error = "".join(traceback.format_exception_only(exc))[-2000:]
+        raise
+    with session_scope(sessions) as s:
+        run = s.get(JobRun, run_id)
+        assert run is not None
+        run.outcome, run.finished_at, run.summary = "ok", now, summary
+    if job.after is not None:
+        summary = {**summary, **job.after(sessions, ctx, clock or (lambda: now))}
+    log.info("job finished", extra={"job": name, "summary": summary})
+    return {"job": name, "as_of": as_of.isoformat(), **summary}
+
+
+class Leader:
+    """Leadership among scheduler processes. On PostgreSQL a session-level advisory lock on a
+    connection kept open for the process's life; released if the process dies."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn: Connection | None = None
+
+    def is_leader(self) -> bool:
+        if self.engine.dialect.name != "postgresql":
+            return True
+        if self.conn is not None:
+            try:
+                self.conn.execute(text("SELECT 1"))
+                return True
+            except Exception:
+                self.conn = None
+        # Autocommit: the lock is the session's, and no transaction should stay open with it.
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK_KEY}).scalar()
+        if got:
+            self.conn = conn
+            return True
+        conn.close()
+        return False
+
+    def release(self) -> None:
+        if self.conn is not None:
+            self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK_KEY})
+            self.conn.close()
+            self.conn = None
+
+
+def start_scheduler(
+    sessions: sessionmaker[Session],
+    *,
+    settings: Settings,
+    engine: Engine,
+    clock: Callable[[], datetime],
+    blocking: bool = False,
+) -> Any:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    load_domain_jobs()
+    leader = Leader(engine)
+    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="Asia/Shanghai")
+
+    def tick(name: str) -> None:
+        if not leader.is_leader():
+            return
+        now = clock()
+        try:
+            run_job(sessions, name, as_of=now, settings=settings, now=now, clock=clock)
+        except Exception:
+            log.exception("job %s failed", name)
+
+    for job in REGISTRY.values():
+        # A tick setting runs every job on one short interval (demos and the scheduler test).
+        trigger = (
+            {"trigger": "interval", "seconds": settings.scheduler_tick_seconds}
+            if settings.scheduler_tick_seconds
+            else job.trigger
+        )
+        scheduler.add_job(
+            tick, args=[job.name], id=job.name, max_instances=1, coalesce=True, **trigger
+        )
+    scheduler.start()
+    return scheduler

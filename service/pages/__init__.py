@@ -1,0 +1,1 @@
+"""The regulator's and the parent's pages."""

@@ -1,1 +1,0 @@
-"""The regulator\x27s API: registry, prices, risk, decisions."""

@@ -1,0 +1,75 @@
+"""Imports every table module so that `Base.metadata` is complete (for Alembic and tests), and
+loads the reference data every migrated database carries."""
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from service.api.idempotency_models import IdempotencyRecord
+from service.fees.models import Course, CourseSession, PriceGuide, PriceGuideItem, SchoolVacation
+from service.fees.prices import seed_published
+from service.flows.counters import InstitutionDay
+from service.flows.models import (
+    Complaint,
+    Consumption,
+    Deposit,
+    Enrollment,
+    Instruction,
+    LoginThrottle,
+    ParentSession,
+    Refund,
+    RefundEvent,
+    Statement,
+    StatementBreak,
+)
+from service.jobs.models import JobRun
+from service.registry.models import (
+    AuditEvent,
+    Bank,
+    Institution,
+    InstitutionChange,
+    Region,
+    RegionSetting,
+    Regulator,
+)
+from service.registry.regions import sync_regions
+from service.risk.models import Alert, RiskEvaluation
+
+
+def load_reference(session: Session, *, now: datetime) -> dict[str, int]:
+    """Region codes and the published guidance price tables, after every migration.
+    Idempotent."""
+    return {"regions": sync_regions(session), "price_guides": seed_published(session, now=now)}
+
+
+__all__ = [
+    "Alert",
+    "AuditEvent",
+    "Bank",
+    "Complaint",
+    "Consumption",
+    "Course",
+    "CourseSession",
+    "Deposit",
+    "Enrollment",
+    "IdempotencyRecord",
+    "Institution",
+    "InstitutionChange",
+    "InstitutionDay",
+    "Instruction",
+    "JobRun",
+    "LoginThrottle",
+    "ParentSession",
+    "PriceGuide",
+    "PriceGuideItem",
+    "Refund",
+    "RefundEvent",
+    "Region",
+    "RegionSetting",
+    "Regulator",
+    "RiskEvaluation",
+    "SchoolVacation",
+    "Statement",
+    "StatementBreak",
+    "load_reference",
+]

@@ -1,0 +1,496 @@
+"""Replaying a recorded history (BACKTEST.md) through the live service's domain code.
+
+Each event is applied with its own `at` as the clock, in its own transaction; a line that
+cannot be applied is reported with its line number and skipped. At the end of every Beijing day
+the bank settles what it would have settled, sends its statements, and the scheduled jobs run
+as if the clock read 23:59:59.999999 that day; then each institution's level is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import IO, Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.config import Settings
+from service.errors import DomainError
+from service.fees import filings, prices
+from service.flows import (
+    consumptions,
+    deposits,
+    enrollments,
+    instructions,
+    parents,
+    refunds,
+    releases,
+)
+from service.flows import statements as stmts
+from service.flows.balances import institution_balances
+from service.flows.models import Consumption, Deposit, Enrollment, Instruction, Refund
+from service.kit.clock import end_of_local_day, local_date, start_of_local_day
+from service.kit.db import session_scope
+from service.kit.ids import new_id
+from service.kit.money import parse_instant, parse_money
+from service.registry import institutions as registry
+from service.registry.credentials import create_bank
+from service.registry.identifiers import make_credit_code
+from service.registry.models import Bank, Institution, Regulator
+from service.risk.models import RiskEvaluation
+from service.risk.sweep import sweep
+
+ZERO = Decimal("0.00")
+
+
+class Skip(Exception):
+    """This line cannot be applied; say why and go on."""
+
+
+@dataclass
+class Replay:
+    sessions: sessionmaker[Session]
+    settings: Settings
+    out: IO[str]
+    err: IO[str] = sys.stderr
+    default_statements: bool = True
+    bank_id: str = ""
+    ids: dict[str, dict[str, str]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )  # kind → label → id
+    stolen: dict[str, list[tuple[str, Decimal, datetime]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    explicit_statements: set[str] = field(default_factory=set)
+    rejected_releases: set[str] = field(default_factory=set)
+    counter: int = 0
+    events: int = 0
+    skipped: int = 0
+    days: int = 0
+
+    # ---------------------------------------------------------------- the run
+    def run(self, lines: Iterable[str]) -> dict[str, int]:
+        with session_scope(self.sessions) as s:
+            self.bank_id = create_bank(
+                s,
+                name="backtest bank",
+                code=f"BT{new_id('x')[-8:]}",
+                instruction_url=None,
+                secret_key=self.settings.secret_key,
+                now=datetime(2000, 1, 1).astimezone(),
+            ).id
+        current: date | None = None
+        for number, event in self._parse(lines):
+            at: datetime = event["_at"]
+            day = local_date(at)
+            while current is not None and current < day:
+                self.end_of_day(current)
+                current += timedelta(days=1)
+            current = current or day
+            self.events += 1
+            try:
+                with session_scope(self.sessions) as s:
+                    self.apply(s, event, at)
+            except (
+                Skip,
+                DomainError,
+                KeyError,
+                ValueError,
+                InvalidOperation,
+                ValidationError,
+            ) as exc:
+                self.skipped += 1
+                reason = exc.detail if isinstance(exc, DomainError) else str(exc)
+                code = f"{exc.code}: " if isinstance(exc, DomainError) else ""
+                print(f"line {number}: {event.get('type')} skipped: {code}{reason}", file=self.err)
+        if current is not None:
+            self.end_of_day(current)
+        summary = {
+            "days": self.days,
+            "institutions": len(self.ids["institution"]),
+            "events": self.events,
+            "skipped": self.skipped,
+        }
+        self.out.write(json.dumps({"summary": summary}) + "\n")
+        return summary
+
+    def _parse(self, lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+                event["_at"] = _instant(event["at"])
+                event["type"]
+            except (ValueError, KeyError, TypeError) as exc:
+                self.skipped += 1
+                print(f"line {number}: unreadable: {exc}", file=self.err)
+                continue
+            yield number, event
+
+    # ---------------------------------------------------------------- events
+    def apply(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        handler: Callable[[Session, dict[str, Any], datetime], None] | None = getattr(
+            self, f"on_{e['type']}", None
+        )
+        if handler is None:
+            raise Skip(f"unknown event type {e['type']!r}")
+        handler(s, e, at)
+
+    def _id(self, kind: str, label: Any) -> str:
+        found = self.ids[kind].get(str(label))
+        if found is None:
+            raise Skip(f"unknown {kind} {label!r}")
+        return found
+
+    def _inst(self, s: Session, label: Any) -> Institution:
+        inst = s.get(Institution, self._id("institution", label))
+        assert inst is not None
+        return inst
+
+    def on_price_guide(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        bands = [
+            prices.Band(
+                i["mode"],
+                i.get("grade_band", "any"),
+                int(i["class_size_min"]),
+                None if i.get("class_size_max") is None else int(i["class_size_max"]),
+                int(i["standard_minutes"]),
+                parse_money(i["base_price"]),
+                parse_money(i.get("max_float_pct", "10")),
+            )
+            for i in e["items"]
+        ]
+        prices.create_guide(
+            s,
+            region_code=e["region_code"],
+            effective_from=date.fromisoformat(e["effective_from"]),
+            bands=bands,
+            now=at,
+        )
+
+    def on_institution(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        if str(e["id"]) in self.ids["institution"]:
+            raise Skip(f"institution {e['id']!r} twice")
+        region = e["region_code"]
+        province = region[:2] + "0000"
+        reg = s.scalar(
+            select(Regulator).where(Regulator.region_code == province, Regulator.name == "backtest")
+        )
+        if reg is None:
+            reg = Regulator(
+                id=new_id("reg"),
+                name="backtest",
+                region_code=province,
+                token_hash=new_id("t"),
+                created_at=at,
+            )
+            s.add(reg)
+            s.flush()
+        self.counter += 1
+        n = self.counter
+        inst, _ = registry.register(
+            s,
+            regulator=reg,
+            now=at,
+            data=registry.NewInstitution(
+                name=str(e.get("name") or e["id"]),
+                credit_code=make_credit_code("52", region, f"BT{n:06d}"),
+                region_code=region,
+                category=e.get("category", "subject"),
+                supervision_mode=e.get("supervision_mode", "custody"),
+                bank_id=self.bank_id,
+                escrow_account_no=f"BT-ESC-{n:08d}",
+                operating_account_no=f"BT-OPR-{n:08d}",
+                reserve_account_no=f"BT-RSV-{n:08d}"
+                if e.get("supervision_mode") == "reserve"
+                else None,
+            ),
+        )
+        self.ids["institution"][str(e["id"])] = inst.id
+
+    def on_course(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        inst = self._inst(s, e["institution"])
+        sessions = tuple((_instant(x["starts_at"]), _instant(x["ends_at"])) for x in e["sessions"])
+        data = filings.CourseData(
+            title=str(e.get("title", e["id"])),
+            subject=str(e.get("subject", "general")),
+            category=e.get("category", inst.category),
+            grade_band=e["grade_band"],
+            mode=e["mode"],
+            class_size=int(e["class_size"]),
+            lesson_minutes=int(e["lesson_minutes"]),
+            lessons_total=len(sessions),
+            price_per_lesson=parse_money(e["price_per_lesson"]),
+            list_price_per_lesson=parse_money(e["list_price_per_lesson"])
+            if e.get("list_price_per_lesson")
+            else None,
+            sessions=sessions,
+        )
+        course = filings.file_course(s, institution=inst, data=data, now=at)
+        if course.status != "approved":
+            rules = ", ".join(sorted({v["rule"] for v in course.violations}))
+            raise Skip(f"course {e['id']!r} rejected: {rules}")
+        self.ids["course"][str(e["id"])] = course.id
+
+    def on_enrollment(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        from service.fees.models import Course
+
+        course = s.get(Course, self._id("course", e["course"]))
+        assert course is not None
+        inst = s.get(Institution, course.institution_id)
+        assert inst is not None
+        enr, _ = enrollments.create(
+            s,
+            institution=inst,
+            course_id=course.id,
+            student_ref=str(e["id"]),
+            lessons=int(e["lessons"]),
+            amount=parse_money(e["amount"]),
+            now=at,
+            settings=self.settings,
+        )
+        self.ids["enrollment"][str(e["id"])] = enr.id
+
+    def on_deposit(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        inst = self._inst(s, e["institution"])
+        reference = "UNMATCHED"
+        if e.get("enrollment") is not None:
+            enr = s.get(Enrollment, self._id("enrollment", e["enrollment"]))
+            assert enr is not None
+            reference = enr.payment_reference
+        bank = s.get(Bank, self.bank_id)
+        assert bank is not None
+        deposits.receive(
+            s,
+            bank=bank,
+            now=at,
+            data=deposits.DepositIn(
+                str(e["bank_txn_id"]),
+                inst.escrow_account_no,
+                reference,
+                parse_money(e["amount"]),
+                at,
+            ),
+        )
+
+    def on_consumption(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        enr = s.get(Enrollment, self._id("enrollment", e["enrollment"]))
+        assert enr is not None
+        inst = s.get(Institution, enr.institution_id)
+        assert inst is not None
+        consumptions.report(
+            s,
+            institution=inst,
+            enrollment_id=enr.id,
+            lessons=int(e["lessons"]),
+            occurred_at=at,
+            session_ref=None,
+            now=at,
+        )
+
+    def on_dispute(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        enr_id = self._id("enrollment", e["enrollment"])
+        last = s.scalar(
+            select(Consumption)
+            .where(Consumption.enrollment_id == enr_id, Consumption.status == "pending")
+            .order_by(Consumption.reported_at.desc())
+            .limit(1)
+        )
+        if last is None:
+            raise Skip("no undisputed lesson to dispute")
+        consumptions.dispute(
+            s, consumption_id=last.id, enrollment_id=enr_id, reason="backtest", now=at
+        )
+
+    def on_refund_request(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        lessons = None if e.get("lessons") is None else int(e["lessons"])
+        r = refunds.request(
+            s,
+            enrollment_id=self._id("enrollment", e["enrollment"]),
+            lessons=lessons,
+            reason="backtest",
+            now=at,
+        )
+        self.ids["refund"][str(e["id"])] = r.id
+
+    def on_refund_answer(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        refund = refunds.lock(s, self._id("refund", e["refund"]))
+        refunds.respond(s, refund=refund, decision=e["decision"], reason="backtest", now=at)
+
+    def on_refund_result(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        refund = s.get(Refund, self._id("refund", e["refund"]))
+        if refund is None or refund.instruction_id is None:
+            raise Skip("the refund has no instruction yet")
+        self._settle(
+            s, refund.instruction_id, "executed" if e["status"] == "executed" else "rejected", at
+        )
+
+    def on_release_result(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        inst_id = self._id("institution", e["institution"])
+        pending = s.scalars(
+            select(Instruction).where(
+                Instruction.institution_id == inst_id,
+                Instruction.purpose == "release",
+                Instruction.status == "pending",
+            )
+        )
+        found = False
+        for ins in pending:
+            self._settle(s, ins.id, "rejected", at)
+            found = True
+        if not found:
+            raise Skip("no pending release to reject")
+
+    def on_bank_debit(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        self._id("institution", e["institution"])
+        self.stolen[str(e["institution"])].append(
+            (str(e["bank_txn_id"]), parse_money(e["amount"]), at)
+        )
+
+    def on_statement(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        self._id("institution", e["institution"])
+        self.explicit_statements.add(str(e["institution"]))
+
+    def on_complaint(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        parents.complain(
+            s,
+            institution_id=self._id("institution", e["institution"]),
+            enrollment_id=None,
+            category=str(e["category"]),
+            text="backtest",
+            now=at,
+        )
+
+    def on_registry_change(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        inst = self._inst(s, e["institution"])
+        if e["field"] not in ("legal_person", "address"):
+            raise Skip(f"unknown registry field {e['field']!r}")
+        registry.record_change(
+            s,
+            institution=inst,
+            field=e["field"],
+            new=f"changed {at.date()}",
+            reason="backtest",
+            actor="backtest",
+            now=at,
+        )
+
+    def _settle(self, s: Session, instruction_id: str, status: str, at: datetime) -> None:
+        instructions.apply_result(
+            s,
+            bank_id=self.bank_id,
+            instruction_id=instruction_id,
+            status=status,
+            bank_txn_id=f"BT-{instruction_id[-12:]}-{status[0]}",
+            executed_at=at,
+            reason=None if status == "executed" else "rejected in the history",
+            now=at,
+        )
+
+    # ---------------------------------------------------------------- the end of a day
+    def end_of_day(self, day: date) -> None:
+        self.days += 1
+        eod = end_of_local_day(day)
+        with session_scope(self.sessions) as s:
+            for ins in s.scalars(select(Instruction).where(Instruction.status == "pending")):
+                due = ins.purpose != "refund" or local_date(ins.created_at) < day
+                if due:
+                    self._settle(s, ins.id, "executed", eod)
+        for label, inst_id in self.ids["institution"].items():
+            if self.default_statements or label in self.explicit_statements:
+                with session_scope(self.sessions) as s:
+                    self._statement(s, label, inst_id, day)
+        self.explicit_statements.clear()
+        with session_scope(self.sessions) as s:
+            refunds.escalate_overdue(s, as_of=eod, now=eod)
+        with session_scope(self.sessions) as s:
+            releases.release_batch(s, as_of=eod, now=eod)
+        with session_scope(self.sessions) as s:
+            sweep(s, as_of=eod, now=eod)
+        with session_scope(self.sessions) as s:
+            self._write_levels(s, day, eod)
+
+    def _statement(self, s: Session, label: str, inst_id: str, day: date) -> None:
+        inst = s.get(Institution, inst_id)
+        bank = s.get(Bank, self.bank_id)
+        assert inst is not None and bank is not None
+        start, end = start_of_local_day(day), end_of_local_day(day)
+        lines = [
+            stmts.Line(d.bank_txn_id, "credit", d.amount, d.paid_at)
+            for d in s.scalars(
+                select(Deposit).where(
+                    Deposit.institution_id == inst_id,
+                    Deposit.target == "escrow",
+                    Deposit.paid_at >= start,
+                    Deposit.paid_at <= end,
+                )
+            )
+        ]
+        lines += [
+            stmts.Line(str(i.result_bank_txn_id), "debit", i.amount, i.executed_at or end)
+            for i in s.scalars(
+                select(Instruction).where(
+                    Instruction.institution_id == inst_id,
+                    Instruction.status == "executed",
+                    Instruction.executed_at >= start,
+                    Instruction.executed_at <= end,
+                )
+            )
+        ]
+        stolen_total = sum((a for _, a, t in self.stolen[label] if t <= end), ZERO)
+        lines += [
+            stmts.Line(txn, "debit", a, t) for txn, a, t in self.stolen[label] if start <= t <= end
+        ]
+        ours = institution_balances(s.connection(), inst_id, as_of=end).escrow
+        closing = ours - stolen_total
+        day_net = sum((ln.amount if ln.direction == "credit" else -ln.amount for ln in lines), ZERO)
+        data = stmts.StatementIn(
+            inst.escrow_account_no, day, closing - day_net, closing, tuple(lines)
+        )
+        stmts.reconcile(s, bank=bank, data=data, now=end)
+
+    def _write_levels(self, s: Session, day: date, eod: datetime) -> None:
+        by_id = {v: k for k, v in self.ids["institution"].items()}
+        rows = s.scalars(select(RiskEvaluation).where(RiskEvaluation.as_of == eod))
+        for r in sorted(rows, key=lambda r: by_id.get(r.institution_id, "")):
+            if r.institution_id not in by_id:
+                continue
+            self.out.write(
+                json.dumps(
+                    {
+                        "date": day.isoformat(),
+                        "institution": by_id[r.institution_id],
+                        "level": r.level,
+                        "score": r.score,
+                        "indicators": [
+                            {
+                                "code": i["code"],
+                                "value": i["value"],
+                                "threshold": i["threshold"],
+                                "contribution": i["contribution"],
+                            }
+                            for i in r.indicators
+                        ],
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+
+
+def _instant(value: Any) -> datetime:
+    parsed = parse_instant(value)
+    if isinstance(parsed, datetime):
+        return parsed
+    out = datetime.fromisoformat(str(parsed).replace("Z", "+00:00"))
+    if out.tzinfo is None:
+        raise ValueError("timestamps need an offset")
+    return out

@@ -1,0 +1,144 @@
+"""A demo region: Jilin province, with institutions in Liaoyuan (220400) and Siping (220300).
+
+Seeding is idempotent; each run re-issues the demo credentials (only hashes are stored, so a
+token cannot be shown twice) and prints them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.kit.ids import new_token, token_hash
+from service.registry import institutions
+from service.registry.credentials import create_bank, create_regulator, encrypt_secret
+from service.registry.identifiers import make_credit_code
+from service.registry.models import Bank, Institution, Regulator
+from service.registry.regions import sync_regions
+
+DEMO_BANK_CODE = "JLB-DEMO"
+DEMO_BANK_ID = "bank_demo_jilin"
+DEMO_BANK_SECRET = "demo-bank-secret-not-for-production"  # noqa: S105 - demo only
+
+REGULATORS = [
+    ("吉林省教育厅 (demo)", "220000"),
+    ("辽源市教育局 (demo)", "220400"),
+    ("四平市教育局 (demo)", "220300"),
+]
+
+INSTITUTIONS = [
+    ("龙山区启明学科培训学校", "220402", "subject", "custody", "MJ100001"),
+    ("西安区博文学科培训中心", "220403", "subject", "custody", "MJ100002"),
+    ("东丰县艺术培训学校", "220421", "non_subject", "custody", "MJ100003"),
+    ("铁西区育才学科培训学校", "220302", "subject", "reserve", "MJ100004"),
+    ("梨树县青苗体育培训中心", "220322", "non_subject", "custody", "MJ100005"),
+]
+
+
+def seed(
+    session: Session, *, settings: Settings, now: datetime, bank_url: str | None
+) -> dict[str, Any]:
+    sync_regions(session)
+    bank = session.scalar(select(Bank).where(Bank.code == DEMO_BANK_CODE))
+    if bank is None:
+        issued = create_bank(
+            session,
+            bank_id=DEMO_BANK_ID,
+            name="吉林银行托管部 (demo)",
+            code=DEMO_BANK_CODE,
+            instruction_url=bank_url,
+            secret_key=settings.secret_key,
+            now=now,
+            secret=DEMO_BANK_SECRET,
+        )
+        bank = session.get(Bank, issued.id)
+        assert bank is not None
+    else:
+        bank.instruction_url = bank_url or bank.instruction_url
+        bank.secret_ciphertext = encrypt_secret(settings.secret_key, DEMO_BANK_SECRET)
+
+    regulators = {}
+    for name, region in REGULATORS:
+        reg = session.scalar(select(Regulator).where(Regulator.name == name))
+        if reg is None:
+            issued = create_regulator(session, name=name, region_code=region, now=now)
+            reg = session.get(Regulator, issued.id)
+            assert reg is not None
+        token = new_token("tgr")
+        reg.token_hash = token_hash(token)
+        regulators[region] = {"name": name, "token": token}
+
+    _demo_guides(session, now)
+    province = session.scalar(select(Regulator).where(Regulator.region_code == "220000"))
+    assert province is not None
+    created = []
+    for i, (name, region, category, mode, org) in enumerate(INSTITUTIONS, start=1):
+        code = make_credit_code("52", region, org)
+        inst = session.scalar(select(Institution).where(Institution.credit_code == code))
+        if inst is None:
+            inst, _ = institutions.register(
+                session,
+                regulator=province,
+                data=institutions.NewInstitution(
+                    name=name,
+                    credit_code=code,
+                    region_code=region,
+                    category=category,
+                    supervision_mode=mode,
+                    bank_id=bank.id,
+                    escrow_account_no=f"62270000{i:08d}",
+                    operating_account_no=f"62280000{i:08d}",
+                    reserve_account_no=f"62290000{i:08d}" if mode == "reserve" else None,
+                    legal_person=f"法人{i}",
+                    address=f"吉林省 {region} 示范路{i}号",
+                ),
+                now=now,
+            )
+        key = new_token("tgi")
+        inst.api_key_hash = token_hash(key)
+        created.append(
+            {
+                "id": inst.id,
+                "name": inst.name,
+                "region": region,
+                "api_key": key,
+                "escrow_account_no": inst.escrow_account_no,
+            }
+        )
+    session.flush()
+    return {
+        "bank": {"id": bank.id, "code": bank.code, "secret": DEMO_BANK_SECRET},
+        "regulators": regulators,
+        "institutions": created,
+    }
+
+
+def _demo_guides(session: Session, now: datetime) -> None:
+    """Liaoyuan and Siping have not published tables we could find; the demo gives them
+    Changchun's (marked as such), so that subject courses there can be priced."""
+    from datetime import date
+    from decimal import Decimal
+
+    from service.fees.models import PriceGuide
+    from service.fees.prices import Band, create_guide
+
+    bands = [
+        Band("offline", "any", 1, 9, 45, Decimal("27.27"), Decimal("10")),
+        Band("offline", "any", 10, 35, 45, Decimal("22.73"), Decimal("10")),
+        Band("offline", "any", 36, None, 45, Decimal("18.18"), Decimal("10")),
+        Band("online", "any", 1, None, 30, Decimal("16.00"), Decimal("10")),
+    ]
+    for region in ("220400", "220300"):
+        if session.scalar(select(PriceGuide.id).where(PriceGuide.region_code == region)) is None:
+            create_guide(
+                session,
+                region_code=region,
+                effective_from=date(2022, 1, 1),
+                bands=bands,
+                now=now,
+                source="demo only: Changchun's table",
+            )
