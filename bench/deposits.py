@@ -44,6 +44,7 @@ def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str]]]:
     """A bank, 20 institutions, one course each, and `enrollments` awaiting payment."""
     from service.config import Settings
     from service.flows import enrollments as enr
+    from service.flows import onboarding
     from service.kit.migrate import upgrade
     from service.registry import institutions
     from service.registry.credentials import create_bank
@@ -70,7 +71,7 @@ def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str]]]:
         out = []
         insts = []
         for i in range(20):
-            inst, _ = institutions.register(
+            inst, _ = onboarding.register_institution(
                 s,
                 regulator=reg,
                 now=now,
@@ -89,7 +90,7 @@ def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str]]]:
             insts.append((inst, course))
         for k in range(enrollments):
             inst, course = insts[k % len(insts)]
-            e, _ = enr.create(
+            e = enr.create(
                 s,
                 institution=inst,
                 course_id=course.id,
@@ -99,7 +100,7 @@ def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str]]]:
                 now=now,
                 settings=settings,
             )
-            out.append((inst.escrow_account_no, e.payment_reference))
+            out.append((inst.escrow_account_no, e.enrollment.payment_reference))
         return bank.id, bank.credential, out
 
     return run_in_transaction(sessions, build)

@@ -113,6 +113,30 @@ def owner_balances(
     return out
 
 
+def kind_balances(conn: Connection, ledgers: Sequence[str]) -> dict[str, dict[str, Balance]]:
+    """Current balances summed per account kind, for many ledgers in one read: by ledger,
+    then kind."""
+    if not ledgers:
+        return {}
+    m = Money()
+    rows = conn.execute(
+        select(
+            accounts.c.ledger,
+            accounts.c.kind,
+            func.sum(accounts.c.debits_posted, type_=m),
+            func.sum(accounts.c.credits_posted, type_=m),
+            func.sum(accounts.c.debits_pending, type_=m),
+            func.sum(accounts.c.credits_pending, type_=m),
+        )
+        .where(one_of(conn, accounts.c.ledger, list(ledgers)))
+        .group_by(accounts.c.ledger, accounts.c.kind)
+    )
+    out: dict[str, dict[str, Balance]] = {lg: {} for lg in ledgers}
+    for lg, kind, *sums in rows:
+        out[lg][kind] = Balance(*(v if v is not None else ZERO for v in sums))
+    return out
+
+
 def history(
     conn: Connection, account_id: str, *, as_of: datetime | None = None, limit: int = 1000
 ) -> list[HistoryLine]:

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
 from service.api import problems
@@ -100,7 +101,6 @@ def _larger_bodies(settings: Settings) -> dict[str, int]:
 def routers() -> list[tuple[APIRouter, str]]:
     """Every router of the service with the prefix it is served under: the route table."""
     from service.api.bank.routes import router as bank_router
-    from service.api.institution.flows_routes import router as institution_flows_router
     from service.api.institution.routes import router as institution_router
     from service.api.parent.routes import router as parent_router
     from service.api.public.routes import router as public_router
@@ -116,7 +116,6 @@ def routers() -> list[tuple[APIRouter, str]]:
         regulator_flows_router,
         regulator_risk_router,
         institution_router,
-        institution_flows_router,
         bank_router,
         parent_router,
         public_router,
@@ -129,13 +128,27 @@ def _include_routers(app: FastAPI) -> None:
         app.include_router(router, prefix=prefix)
 
 
-def _install_ops_routes(app: FastAPI, engine: Engine) -> None:
-    @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        """Alive: the process answers."""
-        return {"status": "ok"}
+class HealthRead(BaseModel):
+    status: str
 
-    @app.get("/readyz", tags=["ops"], response_model=None)
+
+class ReadyRead(BaseModel):
+    status: str
+    schema_revision: str | None = None
+
+
+def _install_ops_routes(app: FastAPI, engine: Engine) -> None:
+    @app.get("/healthz", tags=["ops"], response_model=HealthRead)
+    def healthz() -> HealthRead:
+        """Alive: the process answers."""
+        return HealthRead(status="ok")
+
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        response_model=ReadyRead,
+        responses={503: {"description": "the database is unreachable or not at head"}},
+    )
     def readyz() -> Any:
         """Ready: the database answers and its schema is at the code's head revision."""
         try:
@@ -150,10 +163,16 @@ def _install_ops_routes(app: FastAPI, engine: Engine) -> None:
             return problems.problem_response(
                 "unavailable", f"schema at {current}, code expects {head}"
             )
-        return JSONResponse({"status": "ready", "schema": current})
+        return ReadyRead(status="ready", schema_revision=current)
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     def metrics(_: Request) -> Response:
+        """Prometheus exposition."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

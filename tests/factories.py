@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from service.bank_gateway.signing import signed_headers
+from service.flows import onboarding
 from service.kit.db import make_sessionmaker, run_in_transaction
 from service.registry import institutions
 from service.registry.credentials import create_bank, create_regulator
@@ -102,7 +103,9 @@ def institution(
         s.add(reg)
         s.flush()
         data = institutions.NewInstitution(**institution_body(bank_id, region, **over))
-        inst, key = institutions.register(s, regulator=reg, data=data, now=datetime.now(UTC))
+        inst, key = onboarding.register_institution(
+            s, regulator=reg, data=data, now=datetime.now(UTC)
+        )
         return inst.id, key
 
     return run_in_transaction(make_sessionmaker(engine), work)

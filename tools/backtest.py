@@ -29,6 +29,7 @@ from service.flows import (
     deposits,
     enrollments,
     instructions,
+    onboarding,
     parents,
     refunds,
     releases,
@@ -196,7 +197,7 @@ class Replay:
             s.flush()
         self.counter += 1
         n = self.counter
-        inst, _ = registry.register(
+        inst, _ = onboarding.register_institution(
             s,
             regulator=reg,
             now=at,
@@ -247,7 +248,7 @@ class Replay:
         assert course is not None
         inst = s.get(Institution, course.institution_id)
         assert inst is not None
-        enr, _ = enrollments.create(
+        enr = enrollments.create(
             s,
             institution=inst,
             course_id=course.id,
@@ -257,7 +258,7 @@ class Replay:
             now=at,
             settings=self.settings,
         )
-        self.ids["enrollment"][str(e["id"])] = enr.id
+        self.ids["enrollment"][str(e["id"])] = enr.enrollment.id
 
     def on_deposit(self, s: Session, e: dict[str, Any], at: datetime) -> None:
         inst = self._inst(s, e["institution"])
@@ -323,7 +324,16 @@ class Replay:
 
     def on_refund_answer(self, s: Session, e: dict[str, Any], at: datetime) -> None:
         refund = refunds.lock(s, self._id("refund", e["refund"]))
-        refunds.respond(s, refund=refund, decision=e["decision"], reason="backtest", now=at)
+        inst = s.get(Institution, refund.institution_id)
+        assert inst is not None
+        refunds.respond(
+            s,
+            institution=inst,
+            refund_id=refund.id,
+            decision=e["decision"],
+            reason="backtest",
+            now=at,
+        )
 
     def on_refund_result(self, s: Session, e: dict[str, Any], at: datetime) -> None:
         refund = s.get(Refund, self._id("refund", e["refund"]))

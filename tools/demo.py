@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.flows import onboarding
 from service.kit.ids import new_token, token_hash
 from service.registry import institutions
 from service.registry.credentials import create_bank, create_regulator, encrypt_secret
@@ -80,7 +81,7 @@ def seed(
         code = make_credit_code("52", region, org)
         inst = session.scalar(select(Institution).where(Institution.credit_code == code))
         if inst is None:
-            inst, _ = institutions.register(
+            inst, _ = onboarding.register_institution(
                 session,
                 regulator=province,
                 data=institutions.NewInstitution(

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import BackgroundTasks, Depends, Query, Request
 from sqlalchemy.orm import Session
 
+from service.api.schemas import Page
 from service.config import Settings
 from service.errors import DomainError
 from service.kit.db import session_scope
+from service.kit.paging import Paged, Paging
 from service.kit.wire import has_control
 
 
@@ -26,6 +27,9 @@ def _session(request: Request) -> Iterator[Session]:
 
 # scope="function": commit happens before the response is sent, so a failed commit can never
 # follow an acknowledged request.
+R = TypeVar("R")
+T = TypeVar("T")
+
 SessionDep = Annotated[Session, Depends(_session, scope="function")]
 
 
@@ -46,16 +50,30 @@ def _settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-@dataclass(frozen=True)
-class Page:
-    limit: int
-    after: Any | None
+def _deliver_later(request: Request, tasks: BackgroundTasks) -> Callable[[], None]:
+    """Push new instructions to their banks once the response (and so the commit) is done:
+    an endpoint that may have made one calls what this gives it."""
+
+    def later() -> None:
+        from service.bank_gateway.delivery import deliver_pending
+
+        tasks.add_task(
+            deliver_pending,
+            request.app.state.sessions,
+            settings=request.app.state.settings,
+            clock=request.app.state.clock,
+        )
+
+    return later
+
+
+DeliverLaterDep = Annotated[Callable[[], None], Depends(_deliver_later)]
 
 
 def _page(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> Page:
+) -> Paging:
     after = None
     if cursor:
         try:
@@ -65,31 +83,17 @@ def _page(
         # Cursors this API issues hold an id or a list of sort keys, never control characters.
         if not isinstance(after, str | int | list) or has_control(after):
             raise DomainError("validation_error", "cursor is not one this API issued")
-    return Page(limit, after)
+    return Paging(limit, after)
 
 
-PageDep = Annotated[Page, Depends(_page)]
+PageDep = Annotated[Paging, Depends(_page)]
 
 
 def make_cursor(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
 
 
-def paginate(items: list[Any], page: Page, key: Any) -> dict[str, Any]:
-    """`items` were fetched with limit+1; return the page and a cursor after its last item."""
-    more = len(items) > page.limit
-    items = items[: page.limit]
-    return {"items": items, "next_cursor": make_cursor(key(items[-1])) if more and items else None}
-
-
-def page_of(session: Any, stmt: Any, id_col: Any, page: Page, view: Any) -> dict[str, Any]:
-    """One page of `stmt`, in the order of its opaque id column, each row shown by `view`:
-    the one way every list endpoint pages."""
-    stmt = stmt.order_by(id_col).limit(page.limit + 1)
-    if page.after is not None:
-        stmt = stmt.where(id_col > str(page.after))
-    rows = list(session.scalars(stmt))
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    cursor = make_cursor(getattr(rows[-1], id_col.key)) if more and rows else None
-    return {"items": [view(r) for r in rows], "next_cursor": cursor}
+def page_of(paged: Paged[R], read: Callable[[R], T]) -> Page[T]:
+    """A domain page as a response: each row read by `read`, the next page's cursor."""
+    cursor = make_cursor(paged.next_after) if paged.next_after is not None else None
+    return Page[T](items=[read(r) for r in paged.rows], next_cursor=cursor)

@@ -21,9 +21,9 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.bank_gateway.messages import InstructionMessage
 from service.bank_gateway.signing import signed_headers
 from service.config import Settings
-from service.flows.instructions import wire
 from service.flows.models import Instruction
 from service.kit.db import session_scope
 from service.registry.credentials import decrypt_secret
@@ -84,9 +84,39 @@ def deliver_pending(
     limit: int = 200,
     region_prefix: str | None = None,
 ) -> dict[str, int]:
-    """Push undelivered pending instructions (of one region's institutions, if given)."""
+    """Push undelivered pending instructions (of one region's institutions, if given), each
+    outside any database transaction, and record each attempt."""
+    with session_scope(sessions) as s:
+        outbox = _outbox(s, limit=limit, region_prefix=region_prefix)
+    own = client is None
+    client = client or httpx.Client(timeout=httpx.Timeout(settings.bank_timeout_seconds))
+    delivered = failed = 0
+    try:
+        for ins_id, bank_id, url, cipher, payload in outbox:
+            ok, tries, error = push(
+                client,
+                url=url,
+                bank_id=bank_id,
+                secret=decrypt_secret(settings.secret_key, cipher),
+                payload=payload,
+                attempts=settings.bank_max_attempts,
+                backoff=settings.bank_backoff_base_seconds,
+            )
+            _record(sessions, ins_id, ok=ok, tries=tries, error=error, at=clock())
+            delivered += ok
+            failed += not ok
+    finally:
+        if own:
+            client.close()
+    return {"delivered": delivered, "undelivered": failed}
+
+
+Outbound = tuple[str, str, str, str, dict[str, object]]  # id, bank, url, secret, payload
+
+
+def _outbox(s: Session, *, limit: int, region_prefix: str | None) -> list[Outbound]:
     stmt = (
-        select(Instruction.id, Bank.id, Bank.instruction_url, Bank.secret_ciphertext)
+        select(Instruction, Bank.instruction_url, Bank.secret_ciphertext)
         .join(Bank, Bank.id == Instruction.bank_id)
         .where(
             Instruction.status == "pending",
@@ -100,35 +130,23 @@ def deliver_pending(
                 select(Institution.id).where(Institution.region_code.startswith(region_prefix))
             )
         )
+    rows = s.execute(stmt.order_by(Instruction.created_at).limit(limit)).all()
+    return [
+        (ins.id, ins.bank_id, str(url), cipher, InstructionMessage.of(ins).model_dump(mode="json"))
+        for ins, url, cipher in rows
+    ]
+
+
+def _record(
+    sessions: sessionmaker[Session], ins_id: str, *, ok: bool, tries: int, error: str | None,
+    at: datetime,
+) -> None:  # fmt: skip
     with session_scope(sessions) as s:
-        rows = s.execute(stmt.order_by(Instruction.created_at).limit(limit)).all()
-        payloads = {r[0]: wire(s.get(Instruction, r[0])) for r in rows}  # type: ignore[arg-type]
-    own = client is None
-    client = client or httpx.Client(timeout=httpx.Timeout(settings.bank_timeout_seconds))
-    delivered = failed = 0
-    try:
-        for ins_id, bank_id, url, cipher in rows:
-            ok, tries, error = push(
-                client,
-                url=url,
-                bank_id=bank_id,
-                secret=decrypt_secret(settings.secret_key, cipher),
-                payload=payloads[ins_id],
-                attempts=settings.bank_max_attempts,
-                backoff=settings.bank_backoff_base_seconds,
-            )
-            with session_scope(sessions) as s:
-                ins = s.get(Instruction, ins_id)
-                assert ins is not None
-                ins.delivery_attempts += tries
-                ins.last_delivery_error = error
-                if ok:
-                    ins.delivered_at = clock()
-            delivered += ok
-            failed += not ok
-            if not ok:
-                log.warning("instruction %s not delivered: %s", ins_id, error)
-    finally:
-        if own:
-            client.close()
-    return {"delivered": delivered, "undelivered": failed}
+        ins = s.get(Instruction, ins_id)
+        assert ins is not None
+        ins.delivery_attempts += tries
+        ins.last_delivery_error = error
+        if ok:
+            ins.delivered_at = at
+    if not ok:
+        log.warning("instruction %s not delivered: %s", ins_id, error)

@@ -6,16 +6,18 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.errors import DomainError
 from service.fees import rules
 from service.fees.models import Course, CourseSession, SchoolVacation
 from service.fees.prices import load_guidebook
 from service.kit.ids import new_id
-from service.registry.models import Institution
+from service.kit.paging import Paged, Paging, page_rows
+from service.registry.models import Institution, Regulator
+from service.registry.regions import in_scope, is_valid_region
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,25 @@ def check(session: Session, data: CourseData, *, region_code: str) -> rules.Verd
     return rules.check(data.filing(region_code), load_context(session))
 
 
+def check_for(
+    session: Session, *, regulator: Regulator, data: CourseData, region_code: str | None
+) -> rules.Verdict:
+    """What a filing would get in a region of the regulator's (theirs by default)."""
+    region = region_code or regulator.region_code
+    if not is_valid_region(region):
+        raise DomainError("invalid_region_code", f"unknown region code {region!r}")
+    if not in_scope(regulator.region_code, region):
+        raise DomainError("out_of_region", f"{region} is outside your region")
+    return check(session, data, region_code=region)
+
+
 def file_course(
     session: Session, *, institution: Institution, data: CourseData, now: datetime
 ) -> Course:
+    """File a course, checked against the rules and the guidance price in force: stored
+    approved or rejected with its violations. A frozen institution files nothing."""
+    if institution.status != "active":
+        raise DomainError("institution_frozen", f"the institution is {institution.status}")
     verdict = check(session, data, region_code=institution.region_code)
     course = Course(
         id=new_id("crs"),
@@ -90,25 +108,32 @@ def file_course(
     return course
 
 
-def course_view(course: Course) -> dict[str, Any]:
-    from service.kit.money import format_money
+def courses_of(session: Session, institution_id: str, paging: Paging) -> Paged[Course]:
+    return page_rows(session, select(Course).where(Course.institution_id == institution_id),
+                     Course.id, paging)  # fmt: skip
 
-    return {
-        "id": course.id,
-        "title": course.title,
-        "subject": course.subject,
-        "category": course.category,
-        "grade_band": course.grade_band,
-        "mode": course.mode,
-        "class_size": course.class_size,
-        "lesson_minutes": course.lesson_minutes,
-        "lessons_total": course.lessons_total,
-        "price_per_lesson": format_money(course.price_per_lesson),
-        "list_price_per_lesson": (
-            format_money(course.list_price_per_lesson) if course.list_price_per_lesson else None
-        ),
-        "status": course.status,
-        "violations": course.violations,
-        "price_check": course.price_check,
-        "filed_at": course.filed_at.isoformat(),
-    }
+
+def course_of(session: Session, institution: Institution, course_id: str) -> Course:
+    course = session.get(Course, course_id)
+    if course is None or course.institution_id != institution.id:
+        raise DomainError("not_found", f"no course {course_id}")
+    return course
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    institution: Institution
+    courses: list[Course]  # approved, in the order filed
+
+
+def disclosed(session: Session, credit_code: str) -> Disclosure:
+    """What is public of a registered institution: itself and its approved courses."""
+    inst = session.scalar(select(Institution).where(Institution.credit_code == credit_code.upper()))
+    if inst is None:
+        raise DomainError("not_found", f"no registered institution with credit code {credit_code}")
+    courses = session.scalars(
+        select(Course)
+        .where(Course.institution_id == inst.id, Course.status == "approved")
+        .order_by(Course.filed_at)
+    )
+    return Disclosure(inst, list(courses))

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from service.errors import DomainError
 from service.fees.models import PriceGuide, PriceGuideItem
 from service.kit.ids import new_id
+from service.registry.institutions import audit, region_of_regulator
+from service.registry.models import Regulator
 from service.registry.regions import ancestry, is_valid_region
 
 FEN = Decimal("0.01")
@@ -157,7 +159,65 @@ def _check_bands(bands: list[Band]) -> None:
 
 
 def guide_items(session: Session, guide_id: str) -> list[PriceGuideItem]:
-    return list(session.scalars(select(PriceGuideItem).where(PriceGuideItem.guide_id == guide_id)))
+    """A guide's bands, by mode then class size."""
+    rows = session.scalars(select(PriceGuideItem).where(PriceGuideItem.guide_id == guide_id))
+    return sorted(rows, key=lambda i: (i.mode, i.class_size_min))
+
+
+def publish(
+    session: Session,
+    *,
+    regulator: Regulator,
+    region_code: str,
+    effective_from: date,
+    bands: list[Band],
+    source: str | None,
+    now: datetime,
+) -> PriceGuide:
+    """A regulator publishes a guidance price table for a region of theirs. Audited."""
+    region_of_regulator(regulator, region_code)
+    guide = create_guide(
+        session,
+        region_code=region_code,
+        effective_from=effective_from,
+        bands=bands,
+        now=now,
+        source=source,
+    )
+    audit(session, actor=f"regulator:{regulator.id}", action="price_guide:publish",
+          subject=guide.id, detail={"region_code": region_code,
+                                    "effective_from": effective_from.isoformat()},
+          now=now)  # fmt: skip
+    return guide
+
+
+@dataclass(frozen=True)
+class Applicable:
+    guide: PriceGuide
+    items: list[PriceGuideItem]
+    in_force: bool  # else scheduled to take effect later
+
+
+def applicable(
+    session: Session, *, regulator: Regulator, region_code: str, today: date
+) -> list[Applicable]:
+    """The guides that apply to a region of the regulator's (its own and its parents'): the
+    one in force today for each, and any scheduled later."""
+    region_of_regulator(regulator, region_code)
+    out = []
+    for code in ancestry(region_code):
+        guides = list(
+            session.scalars(
+                select(PriceGuide)
+                .where(PriceGuide.region_code == code)
+                .order_by(PriceGuide.effective_from.desc())
+            )
+        )
+        in_force = next((g for g in guides if g.effective_from <= today), None)
+        for g in guides:
+            if g.effective_from > today or g is in_force:
+                out.append(Applicable(g, guide_items(session, g.id), g is in_force))
+    return out
 
 
 def import_csv(session: Session, text: str, *, now: datetime) -> list[PriceGuide]:

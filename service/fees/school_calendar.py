@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from service.errors import DomainError
 from service.fees.models import SchoolVacation
 from service.kit.ids import new_id
+from service.registry.institutions import audit, region_of_regulator
+from service.registry.models import Regulator
 
 
 def set_year(
@@ -39,3 +42,29 @@ def of_region(session: Session, region_code: str) -> list[SchoolVacation]:
             .order_by(SchoolVacation.start_date)
         )
     )
+
+
+def publish(
+    session: Session,
+    *,
+    regulator: Regulator,
+    region_code: str,
+    year: int,
+    vacations: list[tuple[str, date, date]],
+    now: datetime,
+) -> list[SchoolVacation]:
+    """A regulator sets a region's vacations for a year (each must start in it). Audited."""
+    region_of_regulator(regulator, region_code)
+    for name, start, _ in vacations:
+        if start.year != year:
+            raise DomainError("validation_error", f"vacation {name} does not start in {year}")
+    rows = set_year(session, region_code=region_code, year=year, vacations=vacations)
+    audit(session, actor=f"regulator:{regulator.id}", action="school_calendar:set",
+          subject=region_code, detail={"year": year, "vacations": len(rows)}, now=now)  # fmt: skip
+    return rows
+
+
+def of_regulator(
+    session: Session, *, regulator: Regulator, region_code: str
+) -> list[SchoolVacation]:
+    return of_region(session, region_of_regulator(regulator, region_code))

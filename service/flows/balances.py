@@ -41,15 +41,47 @@ def institution_balances(
     conn: Connection, institution_id: str, *, as_of: datetime | None = None
 ) -> InstitutionBalances:
     kinds = ledger.owner_balances(conn, ledger=institution_id, as_of=as_of)
+    return _from_kinds(kinds, _released(conn, institution_id, as_of))
+
+
+def balances_of(conn: Connection, institution_ids: list[str]) -> dict[str, InstitutionBalances]:
+    """Many institutions' balances now, in two reads whatever their number (a page of a
+    list, not one query per row)."""
+    kinds = ledger.kind_balances(conn, institution_ids)
+    released = _released_many(conn, institution_ids)
+    return {
+        i: _from_kinds(kinds.get(i, {}), released.get(i, Decimal("0.00"))) for i in institution_ids
+    }
+
+
+def _from_kinds(kinds: dict[str, ledger.Balance], released: Decimal) -> InstitutionBalances:
     zero = ledger.Balance()
     return InstitutionBalances(
         escrow=kinds.get("escrow_cash", zero).debit_balance,
         prepaid_outstanding=kinds.get("prepaid", zero).credit_balance,
         earned_unreleased=kinds.get("earned", zero).credit_balance,
         suspense=kinds.get("suspense", zero).credit_balance,
-        released=_released(conn, institution_id, as_of),
+        released=released,
         reserve=kinds.get("reserve", zero).credit_balance,
     )
+
+
+def _released_many(conn: Connection, institution_ids: list[str]) -> dict[str, Decimal]:
+    from sqlalchemy import func, select
+
+    from ledger.types import Money
+    from service.flows.models import Instruction
+
+    rows = conn.execute(
+        select(Instruction.institution_id, func.sum(Instruction.amount, type_=Money()))
+        .where(
+            ledger.one_of(conn, Instruction.institution_id, institution_ids),
+            Instruction.purpose == "release",
+            Instruction.status == "executed",
+        )
+        .group_by(Instruction.institution_id)
+    )
+    return {i: total for i, total in rows}
 
 
 def _released(conn: Connection, institution_id: str, as_of: datetime | None) -> Decimal:

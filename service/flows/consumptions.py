@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,9 +15,15 @@ from service.flows import chart, enrollments
 from service.flows import counters as rollups
 from service.flows.models import Consumption, Enrollment
 from service.kit.ids import new_id
-from service.kit.money import format_money
 from service.registry import policy
-from service.registry.models import Institution
+from service.registry.institutions import audit, in_regulator_scope
+from service.registry.models import Institution, Regulator
+
+
+@dataclass(frozen=True)
+class Reported:
+    consumption: Consumption
+    enrollment: Enrollment  # as the lesson left it
 
 
 def report(
@@ -29,7 +35,8 @@ def report(
     occurred_at: datetime,
     session_ref: str | None,
     now: datetime,
-) -> Consumption:
+) -> Reported:
+    """Lessons delivered (一课一消): prepaid → earned, with the parent's window to dispute."""
     e = enrollments.lock(session, enrollment_id)
     if e.institution_id != institution.id:
         raise DomainError("not_found", f"no enrollment {enrollment_id}")
@@ -89,7 +96,7 @@ def report(
             idempotency_key=f"consumption:{c.id}",
         )
     session.flush()
-    return c
+    return Reported(c, e)
 
 
 def _sessions_started(session: Session, e: Enrollment, by: datetime) -> int:
@@ -115,7 +122,9 @@ def dispute(
         raise DomainError("not_found", f"no consumption {consumption_id}")
     if c.status != "pending" or now > c.confirm_until or c.release_instruction_id is not None:
         raise DomainError(
-            "invalid_state", "only a lesson inside its confirmation window can be disputed"
+            "invalid_state",
+            "only a lesson inside its confirmation window can be disputed",
+            extra={"state": parent_status(c, now)},
         )
     c.status, c.dispute_reason = "disputed", reason
     session.flush()
@@ -123,16 +132,42 @@ def dispute(
 
 
 def decide(
-    session: Session, *, consumption: Consumption, decision: str, now: datetime
+    session: Session,
+    *,
+    regulator: Regulator,
+    consumption_id: str,
+    decision: str,
+    reason: str,
+    now: datetime,
 ) -> Consumption:
-    """A regulator settles a disputed lesson: uphold lets it be released, reverse returns its
-    amount to the parent's balance."""
+    """A regulator settles a disputed lesson in their region: uphold lets it be released,
+    reverse returns its amount to the parent's balance. Audited."""
+    consumption = session.get(Consumption, consumption_id, with_for_update=True)
+    if consumption is None:
+        raise DomainError("not_found", f"no consumption {consumption_id}")
+    in_regulator_scope(session, regulator, consumption.institution_id)
     if consumption.status != "disputed":
-        raise DomainError("invalid_state", f"the lesson is {consumption.status}, not disputed")
+        raise DomainError(
+            "invalid_state",
+            f"the lesson is {consumption.status}, not disputed",
+            extra={"state": consumption.status},
+        )
+    audit(
+        session,
+        actor=f"regulator:{regulator.id}",
+        action=f"consumption:{decision}",
+        subject=consumption.id,
+        detail={"reason": reason},
+        now=now,
+    )
     if decision == "uphold":
         consumption.status = "upheld"
         session.flush()
         return consumption
+    return _reverse(session, consumption, now)
+
+
+def _reverse(session: Session, consumption: Consumption, now: datetime) -> Consumption:
     e = enrollments.lock(session, consumption.enrollment_id)
     e.lessons_consumed -= consumption.lessons
     e.amount_consumed -= consumption.amount
@@ -167,16 +202,12 @@ def parent_status(c: Consumption, now: datetime) -> str:
     return "pending" if now <= c.confirm_until and c.status == "pending" else "confirmed"
 
 
-def view(c: Consumption, now: datetime) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "enrollment_id": c.enrollment_id,
-        "lessons": c.lessons,
-        "amount": format_money(c.amount),
-        "occurred_at": c.occurred_at.isoformat(),
-        "confirm_until": c.confirm_until.isoformat(),
-        "status": parent_status(c, now),
-        "released": c.release_instruction_id is not None,
-        "reported_at": c.reported_at.isoformat(),
-        "off_timetable": c.off_timetable,
-    }
+def of_enrollment(session: Session, enrollment_id: str) -> list[Consumption]:
+    """The lessons reported on one enrollment, in the order they were held."""
+    return list(
+        session.scalars(
+            select(Consumption)
+            .where(Consumption.enrollment_id == enrollment_id)
+            .order_by(Consumption.occurred_at)
+        )
+    )

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Row, or_, select
+from sqlalchemy import Row, Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,9 @@ from service.flows import counters as rollups
 from service.flows.models import Deposit, Enrollment
 from service.kit.db import insert_many, update_many
 from service.kit.ids import new_id
-from service.registry.models import Bank, Institution
+from service.kit.paging import Paged, Paging, page_rows
+from service.registry.institutions import audit, in_regulator_scope
+from service.registry.models import Bank, Institution, Regulator
 
 DEEP_DISCOUNT_SHARE = Decimal("0.7")  # DOMAIN.md §5: paid below 70% of the filed price
 
@@ -51,15 +53,24 @@ class DepositIn:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def answer(d: Mapping[Any, Any]) -> tuple[int, dict[str, Any]]:
-    """The bank's answer for a deposit (a row of `deposits`): 201 posted, or 202 suspense with
-    its reason."""
-    if d["reason"]:
-        return 202, {"status": "suspense", "reason": d["reason"], "deposit_id": d["id"]}
-    return 201, {"status": "posted", "enrollment_id": d["enrollment_id"], "deposit_id": d["id"]}
+@dataclass(frozen=True)
+class DepositAnswer:
+    """What became of a deposit: `posted` to the enrollment it paid, or held in `suspense`
+    with its reason."""
+
+    status: Literal["posted", "suspense"]
+    deposit_id: str
+    enrollment_id: str | None
+    reason: str | None
+
+    @classmethod
+    def of(cls, d: Mapping[Any, Any]) -> DepositAnswer:
+        """From a row of `deposits`."""
+        status: Literal["posted", "suspense"] = "suspense" if d["reason"] else "posted"
+        return cls(status, d["id"], d["enrollment_id"], d["reason"])
 
 
-Outcome = tuple[int, dict[str, Any]] | DomainError
+Outcome = DepositAnswer | DomainError
 
 
 def receive(
@@ -69,7 +80,7 @@ def receive(
     data: DepositIn,
     now: datetime,
     limit: Decimal | None = None,
-) -> tuple[int, dict[str, Any]]:
+) -> DepositAnswer:
     outcome = receive_many(session, bank=bank, items=[data], now=now, limit=limit)[0]
     if isinstance(outcome, DomainError):
         raise outcome
@@ -78,7 +89,7 @@ def receive(
 
 def _replay(seen: Mapping[Any, Any], bank_txn_id: str, digest: str) -> Outcome:
     if seen["request_hash"] == digest:
-        return answer(seen)
+        return DepositAnswer.of(seen)
     return DomainError(
         "idempotency_conflict", f"bank_txn_id {bank_txn_id} was reported with other content"
     )
@@ -247,7 +258,7 @@ def _receive_many(
         elif n in replays:
             answers.append(_replay(replays[n], item.bank_txn_id, digests[n]))
         else:
-            answers.append(answer(fresh[item.bank_txn_id]))
+            answers.append(DepositAnswer.of(fresh[item.bank_txn_id]))
     return answers
 
 
@@ -374,23 +385,31 @@ def fund(
     )
 
 
-def match_suspense(
-    session: Session, *, deposit_id: str, enrollment_id: str, now: datetime
-) -> Deposit:
-    """A regulator attaches cash held in suspense to the enrollment it was meant for."""
+def _suspense_deposit(session: Session, regulator: Regulator, deposit_id: str) -> Deposit:
+    """A deposit held in suspense at an institution of the regulator's region, locked."""
     deposit = session.get(Deposit, deposit_id, with_for_update=True)
     if deposit is None:
         raise DomainError("not_found", f"no deposit {deposit_id}")
+    in_regulator_scope(session, regulator, deposit.institution_id)
     if deposit.status != "suspense":
         raise DomainError(
-            "invalid_state", f"deposit {deposit_id} is {deposit.status}, not in suspense"
+            "deposit_not_in_suspense", f"deposit {deposit_id} is {deposit.status}, not in suspense"
         )
+    return deposit
+
+
+def match_suspense(
+    session: Session, *, regulator: Regulator, deposit_id: str, enrollment_id: str, now: datetime
+) -> Deposit:
+    """A regulator attaches cash held in suspense to the enrollment it was meant for (of the
+    same institution, awaiting exactly that amount). Audited."""
+    deposit = _suspense_deposit(session, regulator, deposit_id)
     enrollment = enrollments.lock(session, enrollment_id)
     if enrollment.institution_id != deposit.institution_id:
-        raise DomainError("invalid_state", "the enrollment belongs to another institution")
+        raise DomainError("not_found", f"no enrollment {enrollment_id} at this institution")
     if enrollment.status != "awaiting_payment" or enrollment.amount_due != deposit.amount:
         raise DomainError(
-            "invalid_state",
+            "deposit_does_not_pay",
             f"the enrollment is {enrollment.status} and owes {enrollment.amount_due}; "
             f"the deposit is {deposit.amount}",
         )
@@ -405,40 +424,19 @@ def match_suspense(
         idempotency_key=f"suspense_match:{deposit.id}",
     )
     deposit.status, deposit.enrollment_id, deposit.resolved_at = "matched", enrollment.id, now
+    audit(session, actor=f"regulator:{regulator.id}", action="deposit:match",
+          subject=deposit.id, detail={"enrollment_id": enrollment.id}, now=now)  # fmt: skip
     session.flush()
     return deposit
 
 
-def view(d: Deposit) -> dict[str, Any]:
-    from service.kit.money import format_money
-
-    return {
-        "id": d.id,
-        "bank_txn_id": d.bank_txn_id,
-        "account_no": d.account_no,
-        "institution_id": d.institution_id,
-        "payment_reference": d.payment_reference,
-        "amount": format_money(d.amount),
-        "paid_at": d.paid_at.isoformat(),
-        "received_at": d.received_at.isoformat(),
-        "status": d.status,
-        "reason": d.reason,
-        "enrollment_id": d.enrollment_id,
-        "target": d.target,
-    }
-
-
-def return_suspense(session: Session, *, deposit_id: str, now: datetime) -> Deposit:
-    """A regulator orders cash held in suspense sent back the way it came."""
+def return_suspense(
+    session: Session, *, regulator: Regulator, deposit_id: str, now: datetime
+) -> Deposit:
+    """A regulator orders cash held in suspense sent back the way it came. Audited."""
     from service.flows import instructions
 
-    deposit = session.get(Deposit, deposit_id, with_for_update=True)
-    if deposit is None:
-        raise DomainError("not_found", f"no deposit {deposit_id}")
-    if deposit.status != "suspense":
-        raise DomainError(
-            "invalid_state", f"deposit {deposit_id} is {deposit.status}, not in suspense"
-        )
+    deposit = _suspense_deposit(session, regulator, deposit_id)
     inst = session.get(Institution, deposit.institution_id)
     assert inst is not None
     instructions.create(
@@ -453,8 +451,19 @@ def return_suspense(session: Session, *, deposit_id: str, now: datetime) -> Depo
         now=now,
     )
     deposit.status, deposit.resolved_at = "returning", now
+    audit(session, actor=f"regulator:{regulator.id}", action="deposit:return",
+          subject=deposit.id, detail={"amount": f"{deposit.amount:.2f}"}, now=now)  # fmt: skip
     session.flush()
     return deposit
+
+
+def listed(
+    session: Session, *, institutions: Select[tuple[str]], status: str | None, paging: Paging
+) -> Paged[Deposit]:
+    stmt = select(Deposit).where(Deposit.institution_id.in_(institutions))
+    if status is not None:
+        stmt = stmt.where(Deposit.status == status)
+    return page_rows(session, stmt, Deposit.id, paging)
 
 
 def _returned(session: Session, ins: Any, now: datetime) -> None:

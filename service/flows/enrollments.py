@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,12 +14,19 @@ from service.config import Settings
 from service.errors import DomainError
 from service.fees.caps import Purchase, check_purchase
 from service.fees.models import Course, CourseSession
+from service.flows.chart import prepaid_account
 from service.flows.models import Enrollment
 from service.kit.ids import keyed_hash, new_access_code, new_id, new_payment_reference
-from service.kit.money import format_money
 from service.registry.models import Institution
 
 ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    enrollment: Enrollment
+    access_code: str  # shown once, to hand to the parent; stored only as a keyed hash
+    escrow_account_no: str  # where the parent pays
 
 
 def create(
@@ -32,32 +39,10 @@ def create(
     amount: Decimal,
     now: datetime,
     settings: Settings,
-) -> tuple[Enrollment, str]:
-    """Returns the enrollment and the parent's access code (shown once, stored as a hash)."""
-    course = session.get(Course, course_id)
-    if course is None or course.institution_id != institution.id:
-        raise DomainError("not_found", f"no course {course_id}")
-    if institution.status == "frozen":
-        raise DomainError(
-            "institution_frozen", "the institution is frozen: it may not collect fees"
-        )
-    if institution.status != "active":
-        raise DomainError("invalid_state", f"the institution is {institution.status}")
-    if course.status != "approved":
-        raise DomainError("course_not_approved", f"course {course.id} was {course.status}")
-    sessions = list(
-        session.scalars(
-            select(CourseSession)
-            .where(CourseSession.course_id == course.id, CourseSession.starts_at > now)
-            .order_by(CourseSession.seq)
-            .limit(lessons)
-        )
-    )
-    if len(sessions) < lessons:
-        raise DomainError(
-            "not_enough_sessions",
-            f"the course has {len(sessions)} sessions left after now; {lessons} asked",
-        )
+) -> Enrolled:
+    """Enrol a student in the course's next `lessons` sessions, within the caps."""
+    course = _enrollable(session, institution, course_id)
+    sessions = _next_sessions(session, course, lessons, now)
     check_purchase(
         Purchase(
             category=course.category,
@@ -93,10 +78,50 @@ def create(
     session.add(enrollment)
     session.flush()
     # The parent's prepaid account exists from the start, so payments never have to open it.
-    from service.flows.chart import prepaid_account
-
     prepaid_account(session.connection(), institution.id, enrollment.id, at=now)
-    return enrollment, code
+    return Enrolled(enrollment, code, institution.escrow_account_no)
+
+
+def _enrollable(session: Session, institution: Institution, course_id: str) -> Course:
+    course = session.get(Course, course_id)
+    if course is None or course.institution_id != institution.id:
+        raise DomainError("not_found", f"no course {course_id}")
+    if institution.status == "frozen":
+        raise DomainError(
+            "institution_frozen", "the institution is frozen: it may not collect fees"
+        )
+    if institution.status != "active":
+        raise DomainError("institution_inactive", f"the institution is {institution.status}")
+    if course.status != "approved":
+        raise DomainError("course_not_approved", f"course {course.id} was {course.status}")
+    return course
+
+
+def _next_sessions(
+    session: Session, course: Course, lessons: int, now: datetime
+) -> list[CourseSession]:
+    sessions = list(
+        session.scalars(
+            select(CourseSession)
+            .where(CourseSession.course_id == course.id, CourseSession.starts_at > now)
+            .order_by(CourseSession.seq)
+            .limit(lessons)
+        )
+    )
+    if len(sessions) < lessons:
+        raise DomainError(
+            "not_enough_sessions",
+            f"the course has {len(sessions)} sessions left after now; {lessons} asked",
+        )
+    return sessions
+
+
+def own(session: Session, institution: Institution, enrollment_id: str) -> Enrollment:
+    """The institution's enrollment; another's is as good as missing."""
+    e = session.get(Enrollment, enrollment_id)
+    if e is None or e.institution_id != institution.id:
+        raise DomainError("not_found", f"no enrollment {enrollment_id}")
+    return e
 
 
 def lock(session: Session, enrollment_id: str) -> Enrollment:
@@ -146,23 +171,3 @@ def settled_status(status: str, lessons: int, consumed: int, refunded: int) -> s
     if lessons - consumed - refunded == 0:
         return "refunded" if refunded else "completed"
     return "active"
-
-
-def view(e: Enrollment) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "course_id": e.course_id,
-        "student_ref": e.student_ref,
-        "status": e.status,
-        "lessons": e.lessons,
-        "lessons_consumed": e.lessons_consumed,
-        "lessons_refunded": e.lessons_refunded,
-        "lessons_remaining": remaining_lessons(e),
-        "amount_due": format_money(e.amount_due),
-        "amount_paid": format_money(e.amount_paid),
-        "amount_consumed": format_money(e.amount_consumed),
-        "amount_refunded": format_money(e.amount_refunded),
-        "balance": format_money(balance(e)),
-        "payment_reference": e.payment_reference,
-        "enrolled_at": e.enrolled_at.isoformat(),
-    }

@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -29,7 +29,7 @@ from service.errors import DomainError
 from service.flows import chart
 from service.flows.models import Instruction
 from service.kit.ids import new_id
-from service.kit.money import format_money
+from service.kit.paging import Paged, Paging, page_rows
 from service.registry.models import Institution
 
 # What to do in the rest of the service when an instruction settles: purpose → handler. A
@@ -71,7 +71,7 @@ def create(
         ]
     else:
         if institution.reserve_account_no is None:
-            raise DomainError("invalid_state", f"institution {institution.id} has no reserve")
+            raise DomainError("no_reserve", f"institution {institution.id} has no reserve")
         account_no = institution.reserve_account_no
         ops = [
             NewTransfer(debit, _account(conn, institution, "reserve_cash"), amount, purpose, True),
@@ -146,13 +146,11 @@ def _account(conn: Connection, institution: Institution, kind: str) -> str:
     return chart.institution_account(conn, institution.id, kind).id
 
 
-def wire(ins: Instruction) -> dict[str, Any]:
-    return {
-        "id": ins.id,
-        "kind": ins.kind,
-        "account_no": ins.account_no,
-        "amount": format_money(ins.amount),
-        "payee": ins.payee,
-        "created_at": ins.created_at.isoformat(),
-        "status": ins.status,
-    }
+def of_bank(
+    session: Session, *, bank_id: str, status: str | None, paging: Paging
+) -> Paged[Instruction]:
+    """A bank's instructions (in one status, if given), a page at a time."""
+    stmt = select(Instruction).where(Instruction.bank_id == bank_id)
+    if status is not None:
+        stmt = stmt.where(Instruction.status == status)
+    return page_rows(session, stmt, Instruction.id, paging)

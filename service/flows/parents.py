@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -11,9 +12,11 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.errors import DomainError
+from service.fees.models import Course
 from service.flows import counters as rollups
 from service.flows.models import Complaint, Enrollment, LoginThrottle, ParentSession
 from service.kit.ids import keyed_hash, new_id, new_token, token_hash
+from service.registry.models import Institution
 
 # A client's failures for one enrollment decay after a day; its failures over all
 # enrollments, after the lockout window.
@@ -136,3 +139,18 @@ def complain(
     rollups.bump(session, institution_id=institution_id, at=now, complaints=1)
     session.flush()
     return c
+
+
+@dataclass(frozen=True)
+class Overview:
+    enrollment: Enrollment
+    institution: Institution
+    course: Course
+
+
+def overview(session: Session, enrollment: Enrollment) -> Overview:
+    """What a parent sees first: the enrollment, whose it is and what it buys."""
+    inst = session.get(Institution, enrollment.institution_id)
+    course = session.get(Course, enrollment.course_id)
+    assert inst is not None and course is not None
+    return Overview(enrollment, inst, course)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -17,9 +17,10 @@ from service.flows import counters as rollups
 from service.flows import enrollments, instructions
 from service.flows.models import Instruction, Refund, RefundEvent
 from service.kit.ids import new_id
-from service.kit.money import format_money
+from service.kit.paging import Paged, Paging, page_rows
 from service.registry import policy
-from service.registry.models import Institution
+from service.registry.institutions import audit, in_regulator_scope
+from service.registry.models import Institution, Regulator
 
 ACTIVE = ("requested", "accepted", "disputed", "instructed")
 RefundStatus = Literal[
@@ -89,10 +90,25 @@ def lock(session: Session, refund_id: str) -> Refund:
 
 
 def respond(
-    session: Session, *, refund: Refund, decision: str, reason: str, now: datetime
+    session: Session,
+    *,
+    institution: Institution,
+    refund_id: str,
+    decision: str,
+    reason: str,
+    now: datetime,
 ) -> Refund:
+    """The institution answers a refund of its own: accept (instructed at once) or dispute
+    (a regulator decides)."""
+    refund = lock(session, refund_id)
+    if refund.institution_id != institution.id:
+        raise DomainError("not_found", f"no refund {refund_id}")
     if refund.status != "requested":
-        raise DomainError("invalid_state", f"the refund is {refund.status}, not awaiting an answer")
+        raise DomainError(
+            "invalid_state",
+            f"the refund is {refund.status}, not awaiting an answer",
+            extra={"state": refund.status},
+        )
     refund.answered_at = now
     if decision == "dispute":
         _event(session, refund, "disputed", now, reason)
@@ -159,10 +175,32 @@ def _original_txns(session: Session, enrollment_id: str) -> list[str]:
 
 
 def decide(
-    session: Session, *, refund: Refund, decision: str, reason: str, now: datetime
+    session: Session,
+    *,
+    regulator: Regulator,
+    refund_id: str,
+    decision: str,
+    reason: str,
+    now: datetime,
 ) -> Refund:
+    """A regulator decides a disputed refund in their region: approve (instructed at once) or
+    deny (the lessons return to the enrollment). Audited."""
+    refund = lock(session, refund_id)
+    in_regulator_scope(session, regulator, refund.institution_id)
     if refund.status != "disputed":
-        raise DomainError("invalid_state", f"the refund is {refund.status}, not disputed")
+        raise DomainError(
+            "invalid_state",
+            f"the refund is {refund.status}, not disputed",
+            extra={"state": refund.status},
+        )
+    audit(
+        session,
+        actor=f"regulator:{regulator.id}",
+        action=f"refund:{decision}",
+        subject=refund.id,
+        detail={"reason": reason},
+        now=now,
+    )
     if decision == "approve":
         return accept(session, refund=refund, now=now, note=f"approved by regulator: {reason}")
     _release_lessons(session, refund)
@@ -254,26 +292,46 @@ instructions.ON_EXECUTED["refund"] = _on_executed
 instructions.ON_REJECTED["refund"] = _on_rejected
 
 
-def view(
-    refund: Refund, session: Session | None = None, *, timeline: bool = False
-) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": refund.id,
-        "enrollment_id": refund.enrollment_id,
-        "institution_id": refund.institution_id,
-        "amount": format_money(refund.amount),
-        "lessons": refund.lessons,
-        "status": refund.status,
-        "reason": refund.reason,
-        "requested_at": refund.requested_at.isoformat(),
-        "respond_by": refund.respond_by.isoformat(),
-        "instruction_id": refund.instruction_id,
-    }
-    if timeline and session is not None:
-        events = session.scalars(
+def timeline(session: Session, refund: Refund) -> list[RefundEvent]:
+    """Every step the refund went through, in order."""
+    return list(
+        session.scalars(
             select(RefundEvent).where(RefundEvent.refund_id == refund.id).order_by(RefundEvent.seq)
         )
-        out["timeline"] = [
-            {"status": ev.status, "at": ev.at.isoformat(), "note": ev.note} for ev in events
-        ]
-    return out
+    )
+
+
+def listed(
+    session: Session,
+    *,
+    institutions: Select[tuple[str]] | str,
+    status: str | None,
+    paging: Paging,
+) -> Paged[Refund]:
+    """Refunds of one institution (its id) or of a set of them (a select of ids)."""
+    stmt = select(Refund)
+    if isinstance(institutions, str):
+        stmt = stmt.where(Refund.institution_id == institutions)
+    else:
+        stmt = stmt.where(Refund.institution_id.in_(institutions))
+    if status is not None:
+        stmt = stmt.where(Refund.status == status)
+    return page_rows(session, stmt, Refund.id, paging)
+
+
+def of_enrollment(session: Session, enrollment_id: str) -> list[Refund]:
+    """An enrollment's refunds, newest first."""
+    return list(
+        session.scalars(
+            select(Refund)
+            .where(Refund.enrollment_id == enrollment_id)
+            .order_by(Refund.requested_at.desc(), Refund.id.desc())
+        )
+    )
+
+
+def of_parent(session: Session, *, enrollment_id: str, refund_id: str) -> Refund:
+    r = session.get(Refund, refund_id)
+    if r is None or r.enrollment_id != enrollment_id:
+        raise DomainError("not_found", f"no refund {refund_id}")
+    return r

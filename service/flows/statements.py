@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -25,7 +25,7 @@ from service.flows import chart
 from service.flows.models import Deposit, Instruction, Statement, StatementBreak
 from service.kit.clock import end_of_local_day, start_of_local_day
 from service.kit.ids import new_id
-from service.kit.money import format_money
+from service.kit.paging import Paged, Paging, page_rows
 from service.registry.models import Bank, Institution
 
 
@@ -59,7 +59,15 @@ class StatementIn:
         return hashlib.sha256(json.dumps(body).encode()).hexdigest()
 
 
-def reconcile(session: Session, *, bank: Bank, data: StatementIn, now: datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Reconciled:
+    """A statement as reconciled, and the breaks found in it (none: `matched`)."""
+
+    statement: Statement
+    breaks: list[StatementBreak]
+
+
+def reconcile(session: Session, *, bank: Bank, data: StatementIn, now: datetime) -> Reconciled:
     inst = session.scalar(
         select(Institution).where(
             Institution.bank_id == bank.id,
@@ -84,7 +92,7 @@ def reconcile(session: Session, *, bank: Bank, data: StatementIn, now: datetime)
         )
     )
     if previous is not None:  # the same statement again: the same answer
-        return answer(session, previous)
+        return _reconciled(session, previous)
 
     start, end = start_of_local_day(data.statement_date), end_of_local_day(data.statement_date)
     deposits = {
@@ -190,30 +198,40 @@ def reconcile(session: Session, *, bank: Bank, data: StatementIn, now: datetime)
         for b in breaks
     )
     session.flush()
-    return answer(session, stmt)
+    return _reconciled(session, stmt)
 
 
-def answer(session: Session, stmt: Statement) -> dict[str, Any]:
+def _reconciled(session: Session, stmt: Statement) -> Reconciled:
     rows = session.scalars(
         select(StatementBreak)
         .where(StatementBreak.statement_id == stmt.id)
         .order_by(StatementBreak.id)
     )
-    return {
-        "status": stmt.status,
-        "statement_id": stmt.id,
-        "breaks": [
-            {
-                k: v
-                for k, v in {
-                    "kind": b.kind,
-                    "direction": b.direction,
-                    "bank_txn_id": b.bank_txn_id,
-                    "expected": format_money(b.expected) if b.expected is not None else None,
-                    "actual": format_money(b.actual) if b.actual is not None else None,
-                }.items()
-                if v is not None
-            }
-            for b in rows
-        ],
-    }
+    return Reconciled(stmt, list(rows))
+
+
+def listed(
+    session: Session,
+    *,
+    institutions: Select[tuple[str]],
+    status: str | None,
+    institution_id: str | None,
+    paging: Paging,
+) -> Paged[Reconciled]:
+    """Statements of these institutions, each with its breaks (read for the whole page at
+    once), a page at a time."""
+    stmt = select(Statement).where(Statement.institution_id.in_(institutions))
+    if status is not None:
+        stmt = stmt.where(Statement.status == status)
+    if institution_id is not None:
+        stmt = stmt.where(Statement.institution_id == institution_id)
+    page = page_rows(session, stmt, Statement.id, paging)
+    found: dict[str, list[StatementBreak]] = {s.id: [] for s in page.rows}
+    if found:
+        for b in session.scalars(
+            select(StatementBreak)
+            .where(StatementBreak.statement_id.in_(list(found)))
+            .order_by(StatementBreak.id)
+        ):
+            found[b.statement_id].append(b)
+    return Paged([Reconciled(s, found[s.id]) for s in page.rows], page.next_after)

@@ -28,8 +28,10 @@ from service.api.idempotency import purge_expired
 from service.config import Settings
 from service.errors import DomainError
 from service.jobs.models import JobRun
+from service.kit.clock import check_as_of
 from service.kit.db import session_scope
 from service.kit.ids import new_id
+from service.registry.institutions import audit
 
 log = logging.getLogger("tuitionguard.jobs")
 
@@ -78,22 +80,6 @@ def register(
     REGISTRY[name] = Job(name, fn, trigger, after, regional)
 
 
-def check_as_of(as_of: datetime, *, now: datetime, settings: Settings) -> None:
-    """A job or sweep judges as if the clock read `as_of`: never the future (a future-dated
-    evaluation would stand as the latest until real time caught up, and a future-dated release
-    would pay lessons still inside their dispute window), nor further back than the bound."""
-    if as_of > now + timedelta(seconds=settings.clock_skew_seconds):
-        raise DomainError(
-            "as_of_in_future",
-            f"as_of {as_of.isoformat()} is later than now ({now.isoformat()})",
-        )
-    if as_of < now - timedelta(days=settings.as_of_max_past_days):
-        raise DomainError(
-            "as_of_too_old",
-            f"as_of {as_of.isoformat()} is more than {settings.as_of_max_past_days} days ago",
-        )
-
-
 register("hold_expiry", _hold_expiry, trigger="interval", minutes=5)
 register("idempotency_purge", _idempotency_purge, trigger="cron", hour=3, minute=30)
 
@@ -112,6 +98,7 @@ def run_job(
     now: datetime,
     clock: Callable[[], datetime] | None = None,
     region_prefix: str | None = None,
+    actor: str | None = None,
 ) -> dict[str, Any]:
     """Run one job now in its own transaction and record the run. Safe to call twice. With a
     `region_prefix` (a regulator's run) the job acts on that region only, and a job that cannot
@@ -138,6 +125,9 @@ def run_job(
     try:
         with session_scope(sessions) as s:
             summary = job.fn(s, ctx)
+            if actor is not None:  # run by someone, not by the schedule: on the audit log
+                audit(s, actor=actor, action=f"job:{name}", subject=region_prefix or "*",
+                      detail={"as_of": as_of.isoformat()}, now=now)  # fmt: skip
     except Exception as exc:
         with session_scope(sessions) as s:
             run = s.get(JobRun, run_id)

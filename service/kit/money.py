@@ -12,7 +12,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    PlainSerializer,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 # Instants and days the service accepts: wide enough for any real history (the rules date from
@@ -77,11 +83,53 @@ def _bounded_day(value: date) -> date:
 
 
 _serialize = PlainSerializer(format_money, return_type=str, when_used="json")
+# What the OpenAPI document says of money: a string, never a number.
+MONEY_IN_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "pattern": r"^(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$",
+        "examples": ["1280.50"],
+        "description": "yuan as a string: at most 13 integer digits and 2 decimals",
+    },
+    mode="validation",
+)
+MONEY_OUT_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "pattern": r"^-?[0-9]+\.[0-9]{2}$",
+        "examples": ["1280.50"],
+        "description": "yuan as a string with exactly 2 decimals",
+    },
+    mode="serialization",
+)
 
-Money = Annotated[Decimal, BeforeValidator(parse_money), _serialize]
-PositiveMoney = Annotated[
-    Decimal, BeforeValidator(parse_money), AfterValidator(_positive), _serialize
+Money = Annotated[
+    Decimal, BeforeValidator(parse_money), _serialize, MONEY_IN_SCHEMA, MONEY_OUT_SCHEMA
 ]
-MoneyOut = Annotated[Decimal, _serialize]
+PositiveMoney = Annotated[
+    Decimal,
+    BeforeValidator(parse_money),
+    AfterValidator(_positive),
+    _serialize,
+    MONEY_IN_SCHEMA,
+    MONEY_OUT_SCHEMA,
+]
+# Money in a response: always a string of exactly two decimals.
+MoneyOut = Annotated[
+    Decimal,
+    PlainSerializer(format_money, return_type=str),
+    WithJsonSchema(MONEY_OUT_SCHEMA.json_schema or {}),
+]
 Instant = Annotated[AwareDatetime, BeforeValidator(parse_instant), AfterValidator(_bounded_instant)]
+# An instant in a response, as `datetime.isoformat()` writes it (with its offset).
+InstantOut = Annotated[
+    datetime,
+    PlainSerializer(lambda v: v.isoformat(), return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 Day = Annotated[date, AfterValidator(_bounded_day)]
+DayOut = Annotated[
+    date,
+    PlainSerializer(lambda v: v.isoformat(), return_type=str),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]

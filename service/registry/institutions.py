@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
-from service.flows.chart import open_institution_accounts
 from service.kit.ids import new_id, new_token, token_hash
+from service.kit.paging import Paged, Paging, page_rows
 from service.registry.identifiers import credit_code_problem
 from service.registry.models import AuditEvent, Bank, Institution, InstitutionChange, Regulator
-from service.registry.regions import in_scope, is_valid_region
+from service.registry.regions import in_scope, is_valid_region, scope_prefix
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def register(
     session: Session, *, regulator: Regulator, data: NewInstitution, now: datetime
 ) -> tuple[Institution, str]:
     """Register an institution in the regulator's region; returns it and its API key (shown
-    once)."""
+    once). Its ledger accounts are opened by the caller (`flows.onboarding`)."""
     problem = credit_code_problem(data.credit_code)
     if problem:
         raise DomainError("invalid_credit_code", f"credit code {data.credit_code!r}: {problem}")
@@ -73,7 +73,6 @@ def register(
     )
     session.add(inst)
     session.flush()
-    open_institution_accounts(session.connection(), inst.id, at=now)
     audit(
         session,
         actor=f"regulator:{regulator.id}",
@@ -98,7 +97,7 @@ def set_status(
         return institution
     if institution.status in ("closed", "blacklisted") and status == "active":
         raise DomainError(
-            "invalid_state", f"a {institution.status} institution cannot be reactivated"
+            "institution_final", f"a {institution.status} institution cannot be reactivated"
         )
     record_change(
         session,
@@ -120,6 +119,82 @@ def set_status(
     )
     session.flush()
     return institution
+
+
+def change_status(
+    session: Session,
+    *,
+    regulator: Regulator,
+    institution_id: str,
+    status: str,
+    reason: str,
+    now: datetime,
+) -> Institution:
+    """A regulator freezes, unfreezes, blacklists or closes an institution of their region,
+    with a reason. Audited, and kept in the institution's change history."""
+    inst = in_regulator_scope(session, regulator, institution_id)
+    if status == "active" and inst.status != "frozen":
+        raise DomainError("institution_not_frozen", f"the institution is {inst.status}, not frozen")
+    return set_status(
+        session,
+        institution=inst,
+        status=status,
+        reason=reason,
+        actor=f"regulator:{regulator.id}",
+        now=now,
+    )
+
+
+def change_registry(
+    session: Session,
+    *,
+    regulator: Regulator,
+    institution_id: str,
+    field: str,
+    value: str,
+    reason: str | None,
+    now: datetime,
+) -> Institution:
+    """A change of legal person or address, recorded by a regulator (a warning sign when
+    recent). Audited."""
+    inst = in_regulator_scope(session, regulator, institution_id)
+    actor = f"regulator:{regulator.id}"
+    record_change(
+        session, institution=inst, field=field, new=value, reason=reason, actor=actor, now=now
+    )
+    audit(session, actor=actor, action=f"registry:{field}", subject=inst.id,
+          detail={"value": value, "reason": reason}, now=now)  # fmt: skip
+    session.flush()
+    return inst
+
+
+def listed(
+    session: Session,
+    *,
+    regulator: Regulator,
+    status: str | None,
+    region_code: str | None,
+    where: ColumnElement[bool] | None,
+    paging: Paging,
+) -> Paged[Institution]:
+    """Institutions of the regulator's region (narrowed to a region of theirs, a status, any
+    condition), a page at a time."""
+    stmt = select(Institution).where(
+        Institution.region_code.startswith(scope_prefix(regulator.region_code))
+    )
+    if region_code is not None:
+        if not in_scope(regulator.region_code, region_code):
+            raise DomainError("out_of_region", f"{region_code} is outside your region")
+        stmt = stmt.where(Institution.region_code.startswith(scope_prefix(region_code)))
+    if status is not None:
+        stmt = stmt.where(Institution.status == status)
+    if where is not None:
+        stmt = stmt.where(where)
+    return page_rows(session, stmt, Institution.id, paging)
+
+
+def banks(session: Session, paging: Paging) -> Paged[Bank]:
+    return page_rows(session, select(Bank), Bank.id, paging)
 
 
 def record_change(
@@ -162,6 +237,22 @@ def audit(
         AuditEvent(
             id=new_id("aud"), at=now, actor=actor, action=action, subject=subject, detail=detail
         )
+    )
+
+
+def region_of_regulator(regulator: Regulator, region_code: str) -> str:
+    """`region_code` if it exists and lies in the regulator's region; refused otherwise."""
+    if not is_valid_region(region_code):
+        raise DomainError("invalid_region_code", f"unknown region code {region_code!r}")
+    if not in_scope(regulator.region_code, region_code):
+        raise DomainError("out_of_region", f"{region_code} is outside your region")
+    return region_code
+
+
+def scoped_ids(regulator: Regulator) -> Select[tuple[str]]:
+    """The ids of the institutions in the regulator's region, as a subquery to filter by."""
+    return select(Institution.id).where(
+        Institution.region_code.startswith(scope_prefix(regulator.region_code))
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
-from service.registry.models import RegionSetting
+from service.registry.models import RegionSetting, Regulator
 from service.registry.regions import ancestry, is_valid_region
 from service.risk import config as risk_config
 
@@ -111,4 +111,27 @@ def put(
     else:
         row.value, row.updated_at = value, now
     session.flush()
+    return row
+
+
+def set_for(
+    session: Session,
+    *,
+    regulator: Regulator,
+    region_code: str,
+    key: str,
+    value: Any,
+    now: datetime,
+) -> RegionSetting:
+    """A regulator sets a policy for a region of theirs. Audited, with the value before."""
+    from service.registry.institutions import audit, region_of_regulator
+
+    if not is_valid_region(region_code):
+        raise DomainError("invalid_region_code", f"unknown region code {region_code!r}")
+    region_of_regulator(regulator, region_code)
+    before = session.get(RegionSetting, (region_code, key))
+    old = before.value if before is not None else None
+    row = put(session, region_code=region_code, key=key, value=value, now=now)
+    audit(session, actor=f"regulator:{regulator.id}", action=f"setting:{key}",
+          subject=region_code, detail={"before": old, "after": row.value}, now=now)  # fmt: skip
     return row

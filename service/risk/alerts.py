@@ -4,13 +4,15 @@ acknowledged and resolved by regulators with a note; never two unresolved for on
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
 from service.kit.ids import new_id
+from service.kit.paging import Paged, Paging, page_rows
+from service.registry.institutions import audit, in_regulator_scope, scoped_ids
+from service.registry.models import Regulator
 from service.risk.models import Alert
 from service.risk.scoring import Verdict, rank
 
@@ -47,9 +49,57 @@ def on_rise(
     return True
 
 
+def _scoped(session: Session, regulator: Regulator, alert_id: str) -> Alert:
+    alert = session.get(Alert, alert_id, with_for_update=True)
+    if alert is None:
+        raise DomainError("not_found", f"no alert {alert_id}")
+    in_regulator_scope(session, regulator, alert.institution_id)
+    return alert
+
+
+def _audited(session: Session, regulator: Regulator, alert: Alert, action: str, note: str,
+             now: datetime) -> None:  # fmt: skip
+    audit(session, actor=f"regulator:{regulator.id}", action=f"alert:{action}",
+          subject=alert.id, detail={"note": note}, now=now)  # fmt: skip
+
+
+def acknowledge_as(
+    session: Session, *, regulator: Regulator, alert_id: str, note: str, now: datetime
+) -> Alert:
+    """A regulator acknowledges an open alert of their region (签收). Audited."""
+    alert = acknowledge(session, _scoped(session, regulator, alert_id), note=note, now=now)
+    _audited(session, regulator, alert, "acknowledge", note, now)
+    return alert
+
+
+def resolve_as(
+    session: Session, *, regulator: Regulator, alert_id: str, note: str, now: datetime
+) -> Alert:
+    """A regulator resolves an alert of their region with a note. Audited."""
+    alert = resolve(session, _scoped(session, regulator, alert_id), note=note, now=now)
+    _audited(session, regulator, alert, "resolve", note, now)
+    return alert
+
+
+def listed(
+    session: Session,
+    *,
+    regulator: Regulator,
+    status: str | None,
+    level: str | None,
+    paging: Paging,
+) -> Paged[Alert]:
+    stmt = select(Alert).where(Alert.institution_id.in_(scoped_ids(regulator)))
+    if status:
+        stmt = stmt.where(Alert.status == status)
+    if level:
+        stmt = stmt.where(Alert.level == level)
+    return page_rows(session, stmt, Alert.id, paging)
+
+
 def acknowledge(session: Session, alert: Alert, *, note: str, now: datetime) -> Alert:
     if alert.status != "open":
-        raise DomainError("invalid_state", f"the alert is {alert.status}, not open")
+        raise DomainError("alert_not_open", f"the alert is {alert.status}, not open")
     alert.status, alert.acknowledged_at, alert.acknowledge_note = "acknowledged", now, note
     session.flush()
     return alert
@@ -57,23 +107,7 @@ def acknowledge(session: Session, alert: Alert, *, note: str, now: datetime) -> 
 
 def resolve(session: Session, alert: Alert, *, note: str, now: datetime) -> Alert:
     if alert.status == "resolved":
-        raise DomainError("invalid_state", "the alert is already resolved")
+        raise DomainError("alert_resolved", "the alert is already resolved")
     alert.status, alert.resolved_at, alert.resolve_note = "resolved", now, note
     session.flush()
     return alert
-
-
-def view(a: Alert) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "institution_id": a.institution_id,
-        "level": a.level,
-        "score": a.score,
-        "status": a.status,
-        "opened_at": a.opened_at.isoformat(),
-        "indicators": a.indicators,
-        "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
-        "acknowledge_note": a.acknowledge_note,
-        "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
-        "resolve_note": a.resolve_note,
-    }

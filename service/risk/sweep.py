@@ -12,10 +12,13 @@ from typing import Any
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
+from service.config import Settings
+from service.kit.clock import check_as_of
 from service.kit.ids import new_id
 from service.registry import institutions as registry
 from service.registry import policy
-from service.registry.models import Institution
+from service.registry.models import Institution, Regulator
+from service.registry.regions import scope_prefix
 from service.risk import alerts, config
 from service.risk.facts import Facts, gather
 from service.risk.indicators import INDICATORS, Context
@@ -133,3 +136,30 @@ def sweep(
         "institutions_frozen": frozen,
         "levels": {lvl: levels.get(lvl, 0) for lvl in config.LEVELS},
     }
+
+
+def sweep_as(
+    session: Session, *, regulator: Regulator, as_of: datetime, now: datetime, settings: Settings
+) -> dict[str, Any]:
+    """A regulator re-evaluates their region as the clock read `as_of` (never later than now,
+    nor before the re-run bound). Audited."""
+    check_as_of(as_of, now=now, settings=settings)
+    out = sweep(session, as_of=as_of, now=now, region_prefix=scope_prefix(regulator.region_code))
+    registry.audit(session, actor=f"regulator:{regulator.id}", action="risk:sweep",
+                   subject=regulator.region_code, detail={"as_of": as_of.isoformat()},
+                   now=now)  # fmt: skip
+    return out
+
+
+def history_of(
+    session: Session, *, regulator: Regulator, institution_id: str, limit: int
+) -> list[RiskEvaluation]:
+    """An institution's evaluations, the latest `limit` of them, oldest first."""
+    registry.in_regulator_scope(session, regulator, institution_id)
+    rows = session.scalars(
+        select(RiskEvaluation)
+        .where(RiskEvaluation.institution_id == institution_id)
+        .order_by(RiskEvaluation.as_of.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(rows)))

@@ -103,7 +103,7 @@ class TestRegistry:
                 f"/api/v1/institutions/{inst}/unfreeze", json={"reason": "x"}, headers=bearer(token)
             ),
             409,
-            "invalid_state",
+            "institution_not_frozen",
         )
         r = client.post(
             f"/api/v1/institutions/{inst}/registry-changes",

@@ -68,7 +68,7 @@ def test_alert_lifecycle_and_as_of(world: World) -> None:
             json={"note": "again"},
         ),
         409,
-        "invalid_state",
+        "alert_not_open",
     )
     world.client.post(
         f"/api/v1/risk/alerts/{alert['id']}/resolve",

@@ -43,7 +43,7 @@ def _port() -> int:
 def _seed(url: str) -> tuple[str, str, str, str]:
     """A school whose unanswered refund is overdue, swept so it shows as medium with an alert."""
     from service.config import Settings
-    from service.flows import consumptions, deposits, enrollments, refunds
+    from service.flows import consumptions, deposits, enrollments, onboarding, refunds
     from service.kit.clock import utcnow
     from service.kit.db import make_engine, make_sessionmaker, session_scope
     from service.registry import institutions
@@ -63,7 +63,7 @@ def _seed(url: str) -> tuple[str, str, str, str]:
             s, name="b", code="B", instruction_url=None, secret_key=settings.secret_key, now=now
         )
         reg = create_regulator(s, name="辽源市教育局", region_code="220000", now=now)
-        inst, _ = institutions.register(
+        inst, _ = onboarding.register_institution(
             s,
             regulator=s.get(Regulator, reg.id),
             now=now,
@@ -84,7 +84,7 @@ def _seed(url: str) -> tuple[str, str, str, str]:
         )
         codes = []
         for k in range(2):
-            e, code = enrollments.create(
+            made = enrollments.create(
                 s,
                 institution=inst,
                 course_id=course.id,
@@ -94,6 +94,7 @@ def _seed(url: str) -> tuple[str, str, str, str]:
                 now=now,
                 settings=settings,
             )
+            e, code = made.enrollment, made.access_code
             deposits.receive(
                 s,
                 bank=s.get(Bank, bank.id),

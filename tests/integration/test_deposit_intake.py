@@ -47,7 +47,7 @@ def enrolled(engine: Engine, settings: Settings, n: int) -> tuple[str, str, list
                 amount=Decimal("200.00"),
                 now=now,
                 settings=settings,
-            )[0].payment_reference
+            ).enrollment.payment_reference
             for k in range(n)
         ]
         return inst.escrow_account_no, refs
@@ -174,7 +174,7 @@ def test_two_batches_with_the_same_deposits_at_once_post_them_once(
         for k, ref in enumerate(refs)
     ]
     answer = send_at_once(engine, bank_id, items, copies=4)
-    assert all(isinstance(o, tuple) and o[0] == 201 for o in answer)
+    assert all(isinstance(o, deposits.DepositAnswer) and o.status == "posted" for o in answer)
     with engine.connect() as c:
         rows = c.execute(select(Deposit.__table__).where(Deposit.bank_id == bank_id)).all()
         assert len(rows) == 100
@@ -256,7 +256,7 @@ def test_the_same_suspense_deposit_in_two_requests_at_once_is_answered_once(
         for k in range(80)
     ]
     answer = send_at_once(engine, bank_id, items, copies=3)
-    assert all(isinstance(o, tuple) and o[0] == 202 for o in answer)
+    assert all(isinstance(o, deposits.DepositAnswer) and o.status == "suspense" for o in answer)
     with engine.connect() as c:
         rows = c.execute(select(Deposit.__table__).where(Deposit.bank_id == bank_id)).all()
         assert len(rows) == 80

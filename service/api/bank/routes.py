@@ -2,91 +2,105 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from fastapi import APIRouter, Query, Response
 
 from service.api.auth import BankDep
+from service.api.bank.schemas import (
+    DepositBatchIn,
+    DepositBatchRead,
+    DepositIn,
+    DepositRead,
+    DepositResultRead,
+    ResultIn,
+    StatementIn,
+    StatementRead,
+    WhoAmIRead,
+)
 from service.api.deps import NowDep, PageDep, SessionDep, SettingsDep, page_of
+from service.api.schemas import Page
+from service.bank_gateway.messages import InstructionMessage
 from service.errors import DomainError
 from service.flows import deposits, instructions, statements
-from service.flows.models import Instruction
-from service.flows.schemas import DepositBatchBody, DepositBody, ResultBody, StatementBody
 
 router = APIRouter(prefix="/bank", tags=["bank"])
 
 
-@router.get("/whoami")
-def whoami(bank: BankDep) -> dict[str, Any]:
+@router.get("/whoami", response_model=WhoAmIRead)
+def whoami(bank: BankDep) -> WhoAmIRead:
     """A signed no-op: lets a bank check its signing before it sends money messages."""
-    return {"bank_id": bank.id, "name": bank.name, "code": bank.code}
+    return WhoAmIRead(bank_id=bank.id, name=bank.name, code=bank.code)
 
 
-def _deposit_in(body: DepositBody) -> deposits.DepositIn:
+def _deposit(body: DepositIn) -> deposits.DepositIn:
     return deposits.DepositIn(
         body.bank_txn_id, body.account_no, body.payment_reference, body.amount, body.paid_at
     )
 
 
-@router.post("/deposits", status_code=201, responses={202: {"description": "held in suspense"}})
+@router.post(
+    "/deposits",
+    status_code=201,
+    response_model=DepositRead,
+    responses={202: {"model": DepositRead, "description": "held in suspense"}},
+)
 def post_deposit(
-    body: DepositBody, bank: BankDep, session: SessionDep, now: NowDep, settings: SettingsDep
-) -> JSONResponse:
-    status, out = deposits.receive(
-        session,
-        bank=bank,
-        data=_deposit_in(body),
-        now=now,
-        limit=settings.max_deposit_amount,
+    body: DepositIn,
+    bank: BankDep,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    response: Response,
+) -> DepositRead:
+    answer = deposits.receive(
+        session, bank=bank, data=_deposit(body), now=now, limit=settings.max_deposit_amount
     )
-    return JSONResponse(out, status_code=status)
+    response.status_code = 201 if answer.status == "posted" else 202
+    return DepositRead.of(answer)
 
 
-@router.post("/deposits/batch")
+def _result(outcome: deposits.Outcome) -> DepositResultRead:
+    if isinstance(outcome, DomainError):
+        return DepositResultRead(status="error", code=outcome.code, detail=outcome.detail)
+    return DepositResultRead(
+        **DepositRead.of(outcome).model_dump(),
+        http_status=201 if outcome.status == "posted" else 202,
+    )
+
+
+@router.post("/deposits/batch", response_model=DepositBatchRead)
 def post_deposits(
-    body: DepositBatchBody, bank: BankDep, session: SessionDep, now: NowDep, settings: SettingsDep
-) -> JSONResponse:
+    body: DepositBatchIn, bank: BankDep, session: SessionDep, now: NowDep, settings: SettingsDep
+) -> DepositBatchRead:
     """Up to 1,000 deposits in one transaction. Each gets the answer it would get alone; a
-    deposit refused on its own (foreign account, conflicting replay) is reported in its slot
-    and changes nothing."""
+    deposit refused on its own (foreign account, conflicting replay, over the limit) is
+    reported in its slot and changes nothing."""
     outcomes = deposits.receive_many(
         session,
         bank=bank,
-        items=[_deposit_in(d) for d in body.deposits],
+        items=[_deposit(d) for d in body.deposits],
         now=now,
         limit=settings.max_deposit_amount,
     )
-    results: list[dict[str, Any]] = []
-    for outcome in outcomes:
-        if isinstance(outcome, DomainError):
-            results.append({"status": "error", "code": outcome.code, "detail": outcome.detail})
-        else:
-            status, out = outcome
-            results.append({**out, "http_status": status})
-    # Encoded as it is (plain strings and ints): FastAPI's generic encoder would walk a
-    # thousand results again at ten times json's cost.
-    return JSONResponse({"results": results})
+    return DepositBatchRead(results=[_result(o) for o in outcomes])
 
 
-@router.get("/instructions")
+@router.get("/instructions", response_model=Page[InstructionMessage])
 def list_instructions(
     bank: BankDep,
     session: SessionDep,
     page: PageDep,
     status: Annotated[Literal["pending", "executed", "rejected"] | None, Query()] = "pending",
-) -> dict[str, Any]:
-    stmt = select(Instruction).where(Instruction.bank_id == bank.id)
-    if status is not None:
-        stmt = stmt.where(Instruction.status == status)
-    return page_of(session, stmt, Instruction.id, page, instructions.wire)
+) -> Page[InstructionMessage]:
+    paged = instructions.of_bank(session, bank_id=bank.id, status=status, paging=page)
+    return page_of(paged, InstructionMessage.of)
 
 
-@router.post("/instructions/{instruction_id}/result")
+@router.post("/instructions/{instruction_id}/result", response_model=InstructionMessage)
 def post_result(
-    instruction_id: str, body: ResultBody, bank: BankDep, session: SessionDep, now: NowDep
-) -> dict[str, Any]:
+    instruction_id: str, body: ResultIn, bank: BankDep, session: SessionDep, now: NowDep
+) -> InstructionMessage:
     ins = instructions.apply_result(
         session,
         bank_id=bank.id,
@@ -97,13 +111,13 @@ def post_result(
         reason=body.reason,
         now=now,
     )
-    return instructions.wire(ins)
+    return InstructionMessage.of(ins)
 
 
-@router.post("/statements")
+@router.post("/statements", response_model=StatementRead)
 def post_statement(
-    body: StatementBody, bank: BankDep, session: SessionDep, now: NowDep
-) -> dict[str, Any]:
+    body: StatementIn, bank: BankDep, session: SessionDep, now: NowDep
+) -> StatementRead:
     data = statements.StatementIn(
         account_no=body.account_no,
         statement_date=body.statement_date,
@@ -114,16 +128,4 @@ def post_statement(
             for t in body.transactions
         ),
     )
-    return statements.reconcile(session, bank=bank, data=data, now=now)
-
-
-def deliver_later(request: Request, tasks: BackgroundTasks) -> None:
-    """Push new instructions once the response (and so the commit) is done."""
-    from service.bank_gateway.delivery import deliver_pending
-
-    tasks.add_task(
-        deliver_pending,
-        request.app.state.sessions,
-        settings=request.app.state.settings,
-        clock=request.app.state.clock,
-    )
+    return StatementRead.of(statements.reconcile(session, bank=bank, data=data, now=now))

@@ -1,21 +1,28 @@
-"""Institution endpoints: course filings (enrollments, lessons and refunds join later)."""
+"""Institution endpoints: course filings, enrollments, lessons, refunds, balances. Each takes
+the authenticated institution, makes one domain call and returns a typed body."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
-from sqlalchemy import select
 
 from service.api.auth import InstitutionDep
-from service.api.deps import NowDep, PageDep, SessionDep, page_of
+from service.api.deps import DeliverLaterDep, NowDep, PageDep, SessionDep, SettingsDep, page_of
 from service.api.either import RegulatorOrInstitutionDep
-from service.errors import DomainError
+from service.api.institution.schemas import (
+    ConsumptionIn,
+    CourseCheckIn,
+    CourseCheckRead,
+    CourseIn,
+    EnrolledRead,
+    EnrollmentIn,
+    ReportedRead,
+    RespondIn,
+)
+from service.api.schemas import BalancesRead, CourseRead, EnrollmentRead, Page, RefundTimelineRead
 from service.fees import filings
-from service.fees.models import Course
-from service.fees.schemas import CourseCheckIn, CourseIn
+from service.flows import consumptions, enrollments, refunds
+from service.flows.balances import institution_balances
 from service.registry.models import Regulator
-from service.registry.regions import in_scope, is_valid_region
 
 router = APIRouter(tags=["institution"])
 
@@ -36,46 +43,105 @@ def _course_data(body: CourseIn) -> filings.CourseData:
     )
 
 
-@router.post("/courses", status_code=201)
+@router.post("/courses", status_code=201, response_model=CourseRead)
 def file_course(
     body: CourseIn, inst: InstitutionDep, session: SessionDep, now: NowDep
-) -> dict[str, Any]:
-    if inst.status != "active":
-        raise DomainError("institution_frozen", f"the institution is {inst.status}")
+) -> CourseRead:
     course = filings.file_course(session, institution=inst, data=_course_data(body), now=now)
-    return filings.course_view(course)
+    return CourseRead.of(course)
 
 
-@router.post("/courses/check")
+@router.post("/courses/check", response_model=CourseCheckRead)
 def check_course(
     body: CourseCheckIn, caller: RegulatorOrInstitutionDep, session: SessionDep
-) -> dict[str, Any]:
-    """Answer what a filing would get, storing nothing: try a price before filing it."""
+) -> CourseCheckRead:
+    """Answer what a filing would get, storing nothing: try a price before filing it. A
+    regulator may ask for any region of theirs (`region_code`)."""
+    data = _course_data(body)
     if isinstance(caller, Regulator):
-        region = body.region_code or caller.region_code
-        if not is_valid_region(region):
-            raise DomainError("invalid_region_code", f"unknown region code {region!r}")
-        if not in_scope(caller.region_code, region):
-            raise DomainError("out_of_region", f"{region} is outside your region")
+        verdict = filings.check_for(
+            session, regulator=caller, data=data, region_code=body.region_code
+        )
     else:
-        region = caller.region_code
-    verdict = filings.check(session, _course_data(body), region_code=region)
-    return {
-        "status": verdict.status,
-        "violations": verdict.violations,
-        "price_check": verdict.price_check,
-    }
+        verdict = filings.check(session, data, region_code=caller.region_code)
+    return CourseCheckRead.model_validate(verdict, from_attributes=True)
 
 
-@router.get("/courses")
-def list_courses(inst: InstitutionDep, session: SessionDep, page: PageDep) -> dict[str, Any]:
-    stmt = select(Course).where(Course.institution_id == inst.id)
-    return page_of(session, stmt, Course.id, page, filings.course_view)
+@router.get("/courses", response_model=Page[CourseRead])
+def list_courses(inst: InstitutionDep, session: SessionDep, page: PageDep) -> Page[CourseRead]:
+    return page_of(filings.courses_of(session, inst.id, page), CourseRead.of)
 
 
-@router.get("/courses/{course_id}")
-def get_course(course_id: str, inst: InstitutionDep, session: SessionDep) -> dict[str, Any]:
-    course = session.get(Course, course_id)
-    if course is None or course.institution_id != inst.id:
-        raise DomainError("not_found", f"no course {course_id}")
-    return filings.course_view(course)
+@router.get("/courses/{course_id}", response_model=CourseRead)
+def get_course(course_id: str, inst: InstitutionDep, session: SessionDep) -> CourseRead:
+    return CourseRead.of(filings.course_of(session, inst, course_id))
+
+
+@router.post("/enrollments", status_code=201, response_model=EnrolledRead)
+def enroll(
+    body: EnrollmentIn,
+    inst: InstitutionDep,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> EnrolledRead:
+    made = enrollments.create(
+        session,
+        institution=inst,
+        course_id=body.course_id,
+        student_ref=body.student_ref,
+        lessons=body.lessons,
+        amount=body.amount,
+        now=now,
+        settings=settings,
+    )
+    return EnrolledRead.of(made)
+
+
+@router.get("/enrollments/{enrollment_id}", response_model=EnrollmentRead)
+def get_enrollment(enrollment_id: str, inst: InstitutionDep, session: SessionDep) -> EnrollmentRead:
+    return EnrollmentRead.of(enrollments.own(session, inst, enrollment_id))
+
+
+@router.post(
+    "/enrollments/{enrollment_id}/consumptions", status_code=201, response_model=ReportedRead
+)
+def consume(
+    enrollment_id: str, body: ConsumptionIn, inst: InstitutionDep, session: SessionDep, now: NowDep
+) -> ReportedRead:
+    reported = consumptions.report(
+        session,
+        institution=inst,
+        enrollment_id=enrollment_id,
+        lessons=body.lessons,
+        occurred_at=body.occurred_at,
+        session_ref=body.session_ref,
+        now=now,
+    )
+    return ReportedRead.of(reported)
+
+
+@router.post("/refunds/{refund_id}/respond", response_model=RefundTimelineRead)
+def respond(
+    refund_id: str,
+    body: RespondIn,
+    inst: InstitutionDep,
+    session: SessionDep,
+    now: NowDep,
+    deliver_later: DeliverLaterDep,
+) -> RefundTimelineRead:
+    refund = refunds.respond(
+        session,
+        institution=inst,
+        refund_id=refund_id,
+        decision=body.decision,
+        reason=body.reason,
+        now=now,
+    )
+    deliver_later()
+    return RefundTimelineRead.with_events(refund, refunds.timeline(session, refund))
+
+
+@router.get("/balances", response_model=BalancesRead)
+def balances(inst: InstitutionDep, session: SessionDep) -> BalancesRead:
+    return BalancesRead.of(institution_balances(session.connection(), inst.id))

@@ -5,19 +5,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from service.api.auth import bearer_token
 from service.api.deps import NowDep, SessionDep, SettingsDep
+from service.api.parent.schemas import (
+    ComplaintIn,
+    ComplaintRead,
+    DisputeIn,
+    ParentEnrollmentRead,
+    RefundIn,
+    RefundRequestedRead,
+    SessionIn,
+    SessionRead,
+)
 from service.api.problems import problem_response
+from service.api.schemas import ConsumptionRead, Page, RefundTimelineRead
 from service.errors import DomainError
-from service.fees.models import Course
-from service.flows import consumptions, enrollments, parents, refunds
-from service.flows.models import Consumption, Enrollment, Refund
-from service.flows.schemas import ComplaintBody, DisputeBody, ParentRefundBody, ParentSessionBody
-from service.kit.money import format_money
-from service.registry.models import Institution
+from service.flows import consumptions, parents, refunds
+from service.flows.models import Enrollment
 
 router = APIRouter(prefix="/parent", tags=["parent"])
 
@@ -32,13 +37,17 @@ def _parent(request: Request, session: SessionDep, now: NowDep) -> Enrollment:
 ParentDep = Annotated[Enrollment, Depends(_parent)]
 
 
-@router.post("/sessions", status_code=201)
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=SessionRead,
+    responses={
+        401: {"description": "invalid_access_code"},
+        429: {"description": "too_many_attempts"},
+    },
+)
 def open_session(
-    body: ParentSessionBody,
-    request: Request,
-    session: SessionDep,
-    now: NowDep,
-    settings: SettingsDep,
+    body: SessionIn, request: Request, session: SessionDep, now: NowDep, settings: SettingsDep
 ) -> Any:
     client = request.client.host if request.client else "unknown"
     out = parents.open_session(
@@ -52,78 +61,59 @@ def open_session(
     if out is None:  # answered, not raised, so that the failure count is committed
         return problem_response("invalid_access_code", "the enrollment id or access code is wrong")
     token, expires = out
-    return JSONResponse({"token": token, "expires_at": expires.isoformat()}, status_code=201)
+    return SessionRead(token=token, expires_at=expires)
 
 
-@router.get("/enrollment")
-def enrollment(e: ParentDep, session: SessionDep) -> dict[str, Any]:
-    inst = session.get(Institution, e.institution_id)
-    course = session.get(Course, e.course_id)
-    assert inst is not None and course is not None
-    return {
-        "id": e.id,
-        "institution": {"name": inst.name, "status": inst.status},
-        "course": {"title": course.title},
-        "lessons": e.lessons,
-        "lessons_consumed": e.lessons_consumed,
-        "lessons_refunded": e.lessons_refunded,
-        "amount_due": format_money(e.amount_due),
-        "amount_paid": format_money(e.amount_paid),
-        "amount_consumed": format_money(e.amount_consumed),
-        "refundable_amount": format_money(
-            enrollments.balance(e) if e.status != "awaiting_payment" else e.amount_paid
-        ),
-        "status": e.status,
-        "payment_reference": e.payment_reference,
-    }
+@router.get("/enrollment", response_model=ParentEnrollmentRead)
+def enrollment(e: ParentDep, session: SessionDep) -> ParentEnrollmentRead:
+    return ParentEnrollmentRead.of(parents.overview(session, e))
 
 
-@router.post("/refunds", status_code=201)
+@router.post("/refunds", status_code=201, response_model=RefundRequestedRead)
 def request_refund(
-    body: ParentRefundBody, e: ParentDep, session: SessionDep, now: NowDep
-) -> dict[str, Any]:
+    body: RefundIn, e: ParentDep, session: SessionDep, now: NowDep
+) -> RefundRequestedRead:
     r = refunds.request(
         session, enrollment_id=e.id, lessons=body.lessons, reason=body.reason, now=now
     )
-    return {
-        "id": r.id,
-        "amount": format_money(r.amount),
-        "lessons": r.lessons,
-        "status": r.status,
-        "respond_by": r.respond_by.isoformat(),
-    }
+    return RefundRequestedRead.of(r)
 
 
-@router.get("/refunds/{refund_id}")
-def get_refund(refund_id: str, e: ParentDep, session: SessionDep) -> dict[str, Any]:
-    r = session.get(Refund, refund_id)
-    if r is None or r.enrollment_id != e.id:
-        raise DomainError("not_found", f"no refund {refund_id}")
-    return refunds.view(r, session, timeline=True)
-
-
-@router.get("/consumptions")
-def list_consumptions(e: ParentDep, session: SessionDep, now: NowDep) -> dict[str, Any]:
-    rows = session.scalars(
-        select(Consumption)
-        .where(Consumption.enrollment_id == e.id)
-        .order_by(Consumption.occurred_at)
+@router.get("/refunds", response_model=Page[RefundTimelineRead])
+def list_refunds(e: ParentDep, session: SessionDep) -> Page[RefundTimelineRead]:
+    """The enrollment's refunds, newest first, each with its timeline."""
+    return Page(
+        items=[
+            RefundTimelineRead.with_events(r, refunds.timeline(session, r))
+            for r in refunds.of_enrollment(session, e.id)
+        ]
     )
-    return {"items": [consumptions.view(c, now) for c in rows], "next_cursor": None}
 
 
-@router.post("/consumptions/{consumption_id}/dispute")
+@router.get("/refunds/{refund_id}", response_model=RefundTimelineRead)
+def get_refund(refund_id: str, e: ParentDep, session: SessionDep) -> RefundTimelineRead:
+    r = refunds.of_parent(session, enrollment_id=e.id, refund_id=refund_id)
+    return RefundTimelineRead.with_events(r, refunds.timeline(session, r))
+
+
+@router.get("/consumptions", response_model=Page[ConsumptionRead])
+def list_consumptions(e: ParentDep, session: SessionDep, now: NowDep) -> Page[ConsumptionRead]:
+    found = consumptions.of_enrollment(session, e.id)
+    return Page(items=[ConsumptionRead.of(c, now) for c in found])
+
+
+@router.post("/consumptions/{consumption_id}/dispute", response_model=ConsumptionRead)
 def dispute(
-    consumption_id: str, body: DisputeBody, e: ParentDep, session: SessionDep, now: NowDep
-) -> dict[str, Any]:
+    consumption_id: str, body: DisputeIn, e: ParentDep, session: SessionDep, now: NowDep
+) -> ConsumptionRead:
     c = consumptions.dispute(
         session, consumption_id=consumption_id, enrollment_id=e.id, reason=body.reason, now=now
     )
-    return consumptions.view(c, now)
+    return ConsumptionRead.of(c, now)
 
 
-@router.post("/complaints", status_code=201)
-def complain(body: ComplaintBody, e: ParentDep, session: SessionDep, now: NowDep) -> dict[str, Any]:
+@router.post("/complaints", status_code=201, response_model=ComplaintRead)
+def complain(body: ComplaintIn, e: ParentDep, session: SessionDep, now: NowDep) -> ComplaintRead:
     c = parents.complain(
         session,
         institution_id=e.institution_id,
@@ -132,4 +122,4 @@ def complain(body: ComplaintBody, e: ParentDep, session: SessionDep, now: NowDep
         text=body.text,
         now=now,
     )
-    return {"id": c.id}
+    return ComplaintRead(id=c.id)

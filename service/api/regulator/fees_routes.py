@@ -2,59 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
 from service.api.auth import RegulatorDep
 from service.api.deps import NowDep, SessionDep
-from service.errors import DomainError
+from service.api.regulator.schemas import (
+    PriceGuideIn,
+    PriceGuideRead,
+    SchoolCalendarIn,
+    SchoolCalendarRead,
+    VacationRead,
+)
+from service.api.schemas import Page
 from service.fees import prices, school_calendar
-from service.fees.models import PriceGuide
-from service.fees.schemas import PriceGuideIn, SchoolCalendarIn
-from service.kit.money import format_money
-from service.registry.models import Regulator
-from service.registry.regions import ancestry, in_scope, is_valid_region
+from service.kit.clock import local_date
 
 router = APIRouter(tags=["regulator"])
+RegionQuery = Annotated[str, Query(pattern=r"^\d{6}$")]
 
 
-def _in_scope(regulator: Regulator, region_code: str) -> None:
-    if not is_valid_region(region_code):
-        raise DomainError("invalid_region_code", f"unknown region code {region_code!r}")
-    if not in_scope(regulator.region_code, region_code):
-        raise DomainError("out_of_region", f"{region_code} is outside your region")
-
-
-def guide_view(session: Any, guide: PriceGuide) -> dict[str, Any]:
-    return {
-        "id": guide.id,
-        "region_code": guide.region_code,
-        "effective_from": guide.effective_from.isoformat(),
-        "source": guide.source,
-        "items": [
-            {
-                "mode": i.mode,
-                "grade_band": i.grade_band,
-                "class_size_min": i.class_size_min,
-                "class_size_max": i.class_size_max,
-                "standard_minutes": i.standard_minutes,
-                "base_price": format_money(i.base_price),
-                "max_float_pct": format_money(i.max_float_pct),
-            }
-            for i in sorted(
-                prices.guide_items(session, guide.id), key=lambda i: (i.mode, i.class_size_min)
-            )
-        ],
-    }
-
-
-@router.post("/price-guides", status_code=201)
+@router.post("/price-guides", status_code=201, response_model=PriceGuideRead)
 def create_price_guide(
     body: PriceGuideIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
-) -> dict[str, Any]:
-    _in_scope(regulator, body.region_code)
+) -> PriceGuideRead:
     bands = [
         prices.Band(
             i.mode,
@@ -67,82 +39,50 @@ def create_price_guide(
         )
         for i in body.items
     ]
-    guide = prices.create_guide(
+    guide = prices.publish(
         session,
+        regulator=regulator,
         region_code=body.region_code,
         effective_from=body.effective_from,
         bands=bands,
-        now=now,
         source=body.source,
+        now=now,
     )
-    return guide_view(session, guide)
+    return PriceGuideRead.of(guide, prices.guide_items(session, guide.id))
 
 
-@router.get("/price-guides")
+@router.get("/price-guides", response_model=Page[PriceGuideRead])
 def list_price_guides(
-    regulator: RegulatorDep,
-    session: SessionDep,
-    now: NowDep,
-    region_code: Annotated[str, Query(pattern=r"^\d{6}$")],
-) -> dict[str, Any]:
+    regulator: RegulatorDep, session: SessionDep, now: NowDep, region_code: RegionQuery
+) -> Page[PriceGuideRead]:
     """The guides that apply to a region (its own and its parents'): the one in force today
     for each region, and any scheduled to take effect later."""
-    _in_scope(regulator, region_code)
-    today = now.date()
-    items = []
-    for code in ancestry(region_code):
-        guides = list(
-            session.scalars(
-                select(PriceGuide)
-                .where(PriceGuide.region_code == code)
-                .order_by(PriceGuide.effective_from.desc())
-            )
-        )
-        in_force = next((g for g in guides if g.effective_from <= today), None)
-        for g in guides:
-            if g.effective_from > today or g is in_force:
-                items.append({**guide_view(session, g), "in_force": g is in_force})
-    return {"items": items, "next_cursor": None}
+    found = prices.applicable(
+        session, regulator=regulator, region_code=region_code, today=local_date(now)
+    )
+    return Page(items=[PriceGuideRead.of(a.guide, a.items, a.in_force) for a in found])
 
 
-@router.post("/school-calendars", status_code=201)
+@router.post("/school-calendars", status_code=201, response_model=SchoolCalendarRead)
 def set_school_calendar(
-    body: SchoolCalendarIn, regulator: RegulatorDep, session: SessionDep
-) -> dict[str, Any]:
-    _in_scope(regulator, body.region_code)
-    for v in body.vacations:
-        if v.start.year != body.year:
-            raise DomainError(
-                "validation_error", f"vacation {v.name} does not start in {body.year}"
-            )
-    rows = school_calendar.set_year(
+    body: SchoolCalendarIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
+) -> SchoolCalendarRead:
+    rows = school_calendar.publish(
         session,
+        regulator=regulator,
         region_code=body.region_code,
         year=body.year,
         vacations=[(v.name, v.start, v.end) for v in body.vacations],
+        now=now,
     )
-    return {
-        "region_code": body.region_code,
-        "year": body.year,
-        "vacations": [
-            {"name": r.name, "start": r.start_date.isoformat(), "end": r.end_date.isoformat()}
-            for r in rows
-        ],
-    }
+    return SchoolCalendarRead(
+        region_code=body.region_code, year=body.year, vacations=[VacationRead.of(r) for r in rows]
+    )
 
 
-@router.get("/school-calendars")
+@router.get("/school-calendars", response_model=Page[VacationRead])
 def get_school_calendar(
-    regulator: RegulatorDep,
-    session: SessionDep,
-    region_code: Annotated[str, Query(pattern=r"^\d{6}$")],
-) -> dict[str, Any]:
-    _in_scope(regulator, region_code)
-    rows = school_calendar.of_region(session, region_code)
-    return {
-        "items": [
-            {"name": r.name, "start": r.start_date.isoformat(), "end": r.end_date.isoformat()}
-            for r in rows
-        ],
-        "next_cursor": None,
-    }
+    regulator: RegulatorDep, session: SessionDep, region_code: RegionQuery
+) -> Page[VacationRead]:
+    rows = school_calendar.of_regulator(session, regulator=regulator, region_code=region_code)
+    return Page(items=[VacationRead.of(r) for r in rows])

@@ -1,151 +1,149 @@
-"""Regulator endpoints. Each authenticates, calls one domain function, returns a body."""
+"""Regulator endpoints for the registry: banks and institutions. Each takes the authenticated
+regulator, makes one domain call (which checks the region and writes the audit record) and
+returns a typed body."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from service.api.auth import RegulatorDep
-from service.api.deps import NowDep, PageDep, SessionDep, page_of, paginate
-from service.api.regulator.schemas import InstitutionIn, ReasonIn, RegistryChangeIn, StatusIn
-from service.api.regulator.views import institution_view
-from service.errors import DomainError
+from service.api.deps import NowDep, PageDep, SessionDep, page_of
+from service.api.regulator.schemas import (
+    BankRead,
+    InstitutionDetailRead,
+    InstitutionIn,
+    InstitutionRead,
+    ReasonIn,
+    RegisteredRead,
+    RegistryChangeIn,
+    StatusIn,
+)
+from service.api.schemas import Page
+from service.flows import onboarding
+from service.flows.balances import balances_of
 from service.registry import institutions
-from service.registry.models import Bank, Institution
-from service.registry.regions import in_scope, scope_prefix
-from service.risk.summary import risk_summary
+from service.registry.models import Institution
+from service.risk.store import latest_evaluations, latest_level_is
 
 router = APIRouter(tags=["regulator"])
+Level = Literal["low", "medium", "high", "critical"]
+Status = Literal["active", "frozen", "blacklisted", "closed"]
 
 
-@router.get("/banks")
-def list_banks(_: RegulatorDep, session: SessionDep, page: PageDep) -> dict[str, Any]:
+@router.get("/banks", response_model=Page[BankRead])
+def list_banks(_: RegulatorDep, session: SessionDep, page: PageDep) -> Page[BankRead]:
     return page_of(
-        session, select(Bank), Bank.id, page, lambda b: {"id": b.id, "name": b.name, "code": b.code}
+        institutions.banks(session, page),
+        lambda b: BankRead.model_validate(b, from_attributes=True),
     )
 
 
-@router.post("/institutions", status_code=201)
+def _detail(session: Session, inst: Institution) -> InstitutionDetailRead:
+    latest = latest_evaluations(session, [inst.id]).get(inst.id)
+    return InstitutionDetailRead.detail(
+        inst, latest, balances_of(session.connection(), [inst.id])[inst.id]
+    )
+
+
+@router.post("/institutions", status_code=201, response_model=RegisteredRead)
 def register_institution(
     body: InstitutionIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
-) -> dict[str, Any]:
-    inst, api_key = institutions.register(
+) -> RegisteredRead:
+    inst, api_key = onboarding.register_institution(
         session, regulator=regulator, data=institutions.NewInstitution(**body.model_dump()), now=now
     )
-    return {**institution_view(session, inst), "api_key": api_key}
+    read = InstitutionRead.of(inst, None, balances_of(session.connection(), [inst.id])[inst.id])
+    return RegisteredRead(**read.model_dump(), api_key=api_key)
 
 
-@router.get("/institutions")
+@router.get("/institutions", response_model=Page[InstitutionRead])
 def list_institutions(
     regulator: RegulatorDep,
     session: SessionDep,
     page: PageDep,
-    risk_level: Annotated[Literal["low", "medium", "high", "critical"] | None, Query()] = None,
-    status: Annotated[Literal["active", "frozen", "blacklisted", "closed"] | None, Query()] = None,
+    risk_level: Annotated[Level | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
     region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-) -> dict[str, Any]:
-    prefix = scope_prefix(regulator.region_code)
-    stmt = select(Institution).where(Institution.region_code.startswith(prefix))
-    if region_code is not None:
-        if not in_scope(regulator.region_code, region_code):
-            raise DomainError("out_of_region", f"{region_code} is outside your region")
-        stmt = stmt.where(Institution.region_code.startswith(scope_prefix(region_code)))
-    if status is not None:
-        stmt = stmt.where(Institution.status == status)
-    if page.after is not None:
-        stmt = stmt.where(Institution.id > str(page.after))
-    stmt = stmt.order_by(Institution.id)
-    items: list[dict[str, Any]] = []
-    # Risk level lives in the latest evaluation; filter in order until the page is full.
-    for inst in session.scalars(stmt):
-        if risk_level is not None:
-            if risk_summary(session, inst.id, with_indicators=False)["level"] != risk_level:
-                continue
-        items.append(institution_view(session, inst))
-        if len(items) > page.limit:
-            break
-    return paginate(items, page, key=lambda i: i["id"])
+) -> Page[InstitutionRead]:
+    paged = institutions.listed(
+        session,
+        regulator=regulator,
+        status=status,
+        region_code=region_code,
+        where=latest_level_is(risk_level) if risk_level else None,
+        paging=page,
+    )
+    ids = [i.id for i in paged.rows]
+    latest = latest_evaluations(session, ids)
+    balances = balances_of(session.connection(), ids)
+    return page_of(paged, lambda i: InstitutionRead.of(i, latest.get(i.id), balances[i.id]))
 
 
-@router.get("/institutions/{institution_id}")
+@router.get("/institutions/{institution_id}", response_model=InstitutionDetailRead)
 def get_institution(
     institution_id: str, regulator: RegulatorDep, session: SessionDep
-) -> dict[str, Any]:
-    inst = institutions.in_regulator_scope(session, regulator, institution_id)
-    return institution_view(session, inst, detail=True)
+) -> InstitutionDetailRead:
+    return _detail(session, institutions.in_regulator_scope(session, regulator, institution_id))
 
 
-@router.post("/institutions/{institution_id}/freeze")
+def _status(
+    session: Session, regulator: RegulatorDep, institution_id: str, status: str, reason: str,
+    now: NowDep,
+) -> InstitutionDetailRead:  # fmt: skip
+    inst = institutions.change_status(
+        session,
+        regulator=regulator,
+        institution_id=institution_id,
+        status=status,
+        reason=reason,
+        now=now,
+    )
+    return _detail(session, inst)
+
+
+@router.post("/institutions/{institution_id}/freeze", response_model=InstitutionDetailRead)
 def freeze(
     institution_id: str, body: ReasonIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
-) -> dict[str, Any]:
-    inst = institutions.in_regulator_scope(session, regulator, institution_id)
-    institutions.set_status(
-        session,
-        institution=inst,
-        status="frozen",
-        reason=body.reason,
-        actor=f"regulator:{regulator.id}",
-        now=now,
-    )
-    return institution_view(session, inst, detail=True)
+) -> InstitutionDetailRead:
+    return _status(session, regulator, institution_id, "frozen", body.reason, now)
 
 
-@router.post("/institutions/{institution_id}/unfreeze")
+@router.post("/institutions/{institution_id}/unfreeze", response_model=InstitutionDetailRead)
 def unfreeze(
     institution_id: str, body: ReasonIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
-) -> dict[str, Any]:
-    inst = institutions.in_regulator_scope(session, regulator, institution_id)
-    if inst.status != "frozen":
-        raise DomainError("invalid_state", f"the institution is {inst.status}, not frozen")
-    institutions.set_status(
-        session,
-        institution=inst,
-        status="active",
-        reason=body.reason,
-        actor=f"regulator:{regulator.id}",
-        now=now,
-    )
-    return institution_view(session, inst, detail=True)
+) -> InstitutionDetailRead:
+    return _status(session, regulator, institution_id, "active", body.reason, now)
 
 
-@router.post("/institutions/{institution_id}/registry-changes")
+@router.post("/institutions/{institution_id}/status", response_model=InstitutionDetailRead)
+def change_status(
+    institution_id: str, body: StatusIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
+) -> InstitutionDetailRead:
+    """Blacklist or close an institution (freeze and unfreeze have their own endpoints)."""
+    return _status(session, regulator, institution_id, body.status, body.reason, now)
+
+
+@router.post(
+    "/institutions/{institution_id}/registry-changes", response_model=InstitutionDetailRead
+)
 def change_registry(
     institution_id: str,
     body: RegistryChangeIn,
     regulator: RegulatorDep,
     session: SessionDep,
     now: NowDep,
-) -> dict[str, Any]:
+) -> InstitutionDetailRead:
     """Record a change of legal person or address (a warning sign when recent)."""
-    inst = institutions.in_regulator_scope(session, regulator, institution_id)
-    institutions.record_change(
+    inst = institutions.change_registry(
         session,
-        institution=inst,
+        regulator=regulator,
+        institution_id=institution_id,
         field=body.field,
-        new=body.value,
+        value=body.value,
         reason=body.reason,
-        actor=f"regulator:{regulator.id}",
         now=now,
     )
-    session.flush()
-    return institution_view(session, inst, detail=True)
-
-
-@router.post("/institutions/{institution_id}/status")
-def change_status(
-    institution_id: str, body: StatusIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
-) -> dict[str, Any]:
-    """Blacklist or close an institution (freeze and unfreeze have their own endpoints)."""
-    inst = institutions.in_regulator_scope(session, regulator, institution_id)
-    institutions.set_status(
-        session,
-        institution=inst,
-        status=body.status,
-        reason=body.reason,
-        actor=f"regulator:{regulator.id}",
-        now=now,
-    )
-    return institution_view(session, inst, detail=True)
+    return _detail(session, inst)

@@ -1,0 +1,133 @@
+"""Request (`…In`) and response (`…Read`) bodies of the institution's API."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, StrictInt, model_validator
+
+from service.api.schemas import Read
+from service.flows import enrollments
+from service.flows.consumptions import Reported
+from service.flows.enrollments import Enrolled
+from service.kit.money import Instant, InstantOut, MoneyOut, PositiveMoney
+from service.kit.wire import Strict
+
+GradeBand = Literal["preschool", "primary", "junior", "senior"]
+Mode = Literal["offline", "online"]
+
+
+class SessionIn(Strict):
+    starts_at: Instant
+    ends_at: Instant
+
+
+class CourseIn(Strict):
+    title: str = Field(min_length=1, max_length=200)
+    subject: str = Field(min_length=1, max_length=60)
+    category: Literal["subject", "non_subject"]
+    grade_band: GradeBand
+    mode: Mode
+    class_size: StrictInt = Field(ge=1, le=10_000)
+    lesson_minutes: StrictInt = Field(ge=1, le=600)
+    lessons_total: StrictInt = Field(ge=1, le=1000)
+    price_per_lesson: PositiveMoney
+    list_price_per_lesson: PositiveMoney | None = None
+    sessions: list[SessionIn] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _sessions_match(self) -> CourseIn:
+        if len(self.sessions) != self.lessons_total:
+            raise ValueError(
+                f"sessions lists {len(self.sessions)} lessons but lessons_total is "
+                f"{self.lessons_total}: give one entry per lesson"
+            )
+        for i, s in enumerate(self.sessions, start=1):
+            minutes = (s.ends_at - s.starts_at).total_seconds() / 60
+            if minutes != self.lesson_minutes:
+                raise ValueError(
+                    f"session {i} lasts {minutes:g} minutes, not lesson_minutes "
+                    f"({self.lesson_minutes})"
+                )
+        starts = sorted(s.starts_at for s in self.sessions)
+        if len(set(starts)) != len(starts):
+            raise ValueError("two sessions start at the same time")
+        return self
+
+
+class CourseCheckIn(CourseIn):
+    region_code: str | None = Field(default=None, pattern=r"^\d{6}$")
+
+
+class EnrollmentIn(Strict):
+    course_id: str = Field(min_length=1, max_length=40)
+    student_ref: str = Field(min_length=1, max_length=100)
+    lessons: StrictInt = Field(ge=1, le=1000)
+    amount: PositiveMoney
+
+
+class ConsumptionIn(Strict):
+    lessons: StrictInt = Field(ge=1, le=1000)
+    occurred_at: Instant
+    session_ref: str | None = Field(default=None, max_length=80)
+
+
+class RespondIn(Strict):
+    decision: Literal["accept", "dispute"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CourseCheckRead(Read):
+    """What a filing would get: approved or rejected, each violation with its rule code."""
+
+    status: Literal["approved", "rejected"]
+    violations: list[dict[str, Any]]
+    price_check: dict[str, Any] | None
+
+
+class EnrolledRead(Read):
+    """The enrollment made. `access_code` is shown this once: hand it to the parent."""
+
+    id: str
+    payment_reference: str
+    access_code: str
+    amount_due: MoneyOut
+    lessons: int
+    status: str
+    escrow_account_no: str
+
+    @classmethod
+    def of(cls, made: Enrolled) -> EnrolledRead:
+        e = made.enrollment
+        return cls(
+            id=e.id,
+            payment_reference=e.payment_reference,
+            access_code=made.access_code,
+            amount_due=e.amount_due,
+            lessons=e.lessons,
+            status=e.status,
+            escrow_account_no=made.escrow_account_no,
+        )
+
+
+class ReportedRead(Read):
+    id: str
+    amount: MoneyOut
+    lessons: int
+    lessons_remaining: int
+    balance: MoneyOut
+    confirm_until: InstantOut
+    off_timetable: bool
+
+    @classmethod
+    def of(cls, r: Reported) -> ReportedRead:
+        c, e = r.consumption, r.enrollment
+        return cls(
+            id=c.id,
+            amount=c.amount,
+            lessons=c.lessons,
+            lessons_remaining=enrollments.remaining_lessons(e),
+            balance=enrollments.balance(e),
+            confirm_until=c.confirm_until,
+            off_timetable=c.off_timetable,
+        )

@@ -1,0 +1,99 @@
+"""Request (`…In`) and response (`…Read`) bodies of the parent's API."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, StrictInt
+
+from service.api.schemas import Read
+from service.flows import enrollments
+from service.flows.models import Refund
+from service.flows.parents import Overview
+from service.kit.money import InstantOut, MoneyOut
+from service.kit.wire import Strict
+
+
+class SessionIn(Strict):
+    enrollment_id: str = Field(min_length=1, max_length=40)
+    access_code: str = Field(min_length=1, max_length=40)
+
+
+class RefundIn(Strict):
+    """`lessons` to refund: all that remain if left out."""
+
+    lessons: StrictInt | None = Field(default=None, ge=1, le=1000)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DisputeIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ComplaintIn(Strict):
+    category: Literal["refund", "teaching_stopped", "asked_to_pay_off_platform", "quality", "other"]
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class SessionRead(Read):
+    token: str
+    expires_at: InstantOut
+
+
+class NamedRead(Read):
+    name: str
+    status: str | None = None
+
+
+class TitledRead(Read):
+    title: str
+
+
+class ParentEnrollmentRead(Read):
+    id: str
+    institution: NamedRead
+    course: TitledRead
+    lessons: int
+    lessons_consumed: int
+    lessons_refunded: int
+    amount_due: MoneyOut
+    amount_paid: MoneyOut
+    amount_consumed: MoneyOut
+    refundable_amount: MoneyOut
+    status: str
+    payment_reference: str
+
+    @classmethod
+    def of(cls, o: Overview) -> ParentEnrollmentRead:
+        e = o.enrollment
+        unpaid = e.status == "awaiting_payment"
+        return cls(
+            id=e.id,
+            institution=NamedRead(name=o.institution.name, status=o.institution.status),
+            course=TitledRead(title=o.course.title),
+            lessons=e.lessons,
+            lessons_consumed=e.lessons_consumed,
+            lessons_refunded=e.lessons_refunded,
+            amount_due=e.amount_due,
+            amount_paid=e.amount_paid,
+            amount_consumed=e.amount_consumed,
+            refundable_amount=e.amount_paid if unpaid else enrollments.balance(e),
+            status=e.status,
+            payment_reference=e.payment_reference,
+        )
+
+
+class RefundRequestedRead(Read):
+    id: str
+    amount: MoneyOut
+    lessons: int
+    status: str
+    respond_by: InstantOut
+
+    @classmethod
+    def of(cls, r: Refund) -> RefundRequestedRead:
+        return cls.model_validate(r, from_attributes=True)
+
+
+class ComplaintRead(Read):
+    id: str

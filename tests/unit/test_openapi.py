@@ -1,0 +1,65 @@
+"""The OpenAPI document describes what the service answers: a body for every 2xx, and money as
+a string, never a number (issue: architecture, typed edges)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from service.app import create_app
+from service.config import Settings
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    app = create_app(
+        Settings(environment="test", database_url="sqlite:///:memory:", secret_key="x" * 20)
+    )
+    return app.openapi()
+
+
+def operations(spec: dict[str, Any]):
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            yield method, path, op
+
+
+def test_every_2xx_declares_a_body(spec: dict[str, Any]) -> None:
+    missing = [
+        (m, p, code)
+        for m, p, op in operations(spec)
+        for code, r in op["responses"].items()
+        if code.startswith("2") and not any(c.get("schema") for c in r.get("content", {}).values())
+    ]
+    assert missing == []
+
+
+def _walk(node: Any, path: str = ""):
+    if isinstance(node, dict):
+        yield path, node
+        for k, v in node.items():
+            yield from _walk(v, f"{path}/{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _walk(v, f"{path}/{i}")
+
+
+MONEY_NAMES = {"amount", "escrow", "balance", "amount_due", "amount_paid", "price_per_lesson"}
+
+
+def test_money_is_a_string_everywhere(spec: dict[str, Any]) -> None:
+    """Every schema property named like money is a string with a pattern (before: `number |
+    string` in places)."""
+    bad = []
+    for where, node in _walk(spec["components"]["schemas"]):
+        for name, prop in (node.get("properties") or {}).items():
+            if name in MONEY_NAMES or name.startswith("amount_"):
+                options = prop.get("anyOf", [prop])
+                types = {o.get("type") for o in options}
+                if "number" in types or not ({"string"} <= types):
+                    bad.append((where, name, prop))
+                for o in options:
+                    if o.get("type") == "string" and "pattern" not in o:
+                        bad.append((where, name, o))
+    assert bad == []
