@@ -67,9 +67,9 @@ def create_app(
     app.state.sessions = sessions
     app.state.clock = clock
 
-    from service.jobs.runner import load_domain_jobs
+    from service.flows.settlement import check_complete
 
-    load_domain_jobs()
+    check_complete()
     problems.install(app)
     _include_routers(app)
     _install_ops_routes(app, engine)

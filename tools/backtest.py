@@ -28,11 +28,11 @@ from service.flows import (
     consumptions,
     deposits,
     enrollments,
-    instructions,
     onboarding,
     parents,
     refunds,
     releases,
+    settlement,
 )
 from service.flows import statements as stmts
 from service.flows.balances import institution_balances
@@ -394,7 +394,7 @@ class Replay:
         )
 
     def _settle(self, s: Session, instruction_id: str, status: str, at: datetime) -> None:
-        instructions.apply_result(
+        settlement.apply_result(
             s,
             bank_id=self.bank_id,
             instruction_id=instruction_id,

@@ -22,7 +22,7 @@ import ledger
 from service.errors import DomainError
 from service.flows import chart, enrollments
 from service.flows import counters as rollups
-from service.flows.models import Deposit, Enrollment
+from service.flows.models import Deposit, Enrollment, Instruction
 from service.kit.db import insert_many, update_many
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
@@ -466,23 +466,13 @@ def listed(
     return page_rows(session, stmt, Deposit.id, paging)
 
 
-def _returned(session: Session, ins: Any, now: datetime) -> None:
+def on_returned(session: Session, ins: Instruction, now: datetime) -> None:
     deposit = session.get(Deposit, ins.subject_id, with_for_update=True)
     assert deposit is not None
     deposit.status = "returned"
 
 
-def _return_rejected(session: Session, ins: Any, now: datetime) -> None:
+def on_return_rejected(session: Session, ins: Instruction, now: datetime) -> None:
     deposit = session.get(Deposit, ins.subject_id, with_for_update=True)
     assert deposit is not None
     deposit.status, deposit.resolved_at = "suspense", None
-
-
-def _register() -> None:
-    from service.flows import instructions
-
-    instructions.ON_EXECUTED["suspense_return"] = _returned
-    instructions.ON_REJECTED["suspense_return"] = _return_rejected
-
-
-_register()

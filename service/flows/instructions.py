@@ -14,7 +14,6 @@ together, so escrow = prepaid + earned + suspense and reserve cash = reserve hol
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -24,7 +23,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 import ledger
-from ledger import NewTransfer, Resolve
+from ledger import NewTransfer
 from service.errors import DomainError
 from service.flows import chart
 from service.flows.models import Instruction
@@ -32,13 +31,9 @@ from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
 from service.registry.models import Institution
 
-# What to do in the rest of the service when an instruction settles: purpose → handler. A
-# handler takes its business-row locks and may return a follow-up to run once the instruction's
-# holds are settled (it may then move money the settlement freed).
-FollowUp = Callable[[], None]
-ResultHandler = Callable[[Session, Instruction, datetime], FollowUp | None]
-ON_EXECUTED: dict[str, ResultHandler] = {}
-ON_REJECTED: dict[str, ResultHandler] = {}
+# Why money leaves a supervised account: each purpose has its settlement (flows/settlement.py).
+Purpose = Literal["refund", "release", "suspense_return"]
+PURPOSES: tuple[Purpose, ...] = ("refund", "release", "suspense_return")
 
 
 def create(
@@ -101,43 +96,6 @@ def create(
         delivery_attempts=0,
     )
     session.add(ins)
-    session.flush()
-    return ins
-
-
-def apply_result(
-    session: Session,
-    *,
-    bank_id: str,
-    instruction_id: str,
-    status: str,
-    bank_txn_id: str,
-    executed_at: datetime,
-    reason: str | None,
-    now: datetime,
-) -> Instruction:
-    """Settle an instruction once. The same result again is a no-op; a different one is 409."""
-    ins = session.get(Instruction, instruction_id, with_for_update=True, populate_existing=True)
-    if ins is None or ins.bank_id != bank_id:
-        raise DomainError("unknown_instruction", f"no instruction {instruction_id} at this bank")
-    if ins.status != "pending":
-        if ins.status == status and ins.result_bank_txn_id == bank_txn_id:
-            return ins
-        raise DomainError(
-            "instruction_settled",
-            f"instruction {instruction_id} is already {ins.status} "
-            f"(bank_txn_id {ins.result_bank_txn_id})",
-        )
-    ins.status, ins.result_bank_txn_id, ins.result_reason = status, bank_txn_id, reason
-    ins.executed_at = executed_at if status == "executed" else None
-    ins.result_at = now
-    handler = (ON_EXECUTED if status == "executed" else ON_REJECTED).get(ins.purpose)
-    # Business rows first, ledger last: the fixed lock order.
-    follow_up = handler(session, ins, now) if handler is not None else None
-    action: Literal["post", "void"] = "post" if status == "executed" else "void"
-    ledger.batch(session.connection(), [Resolve(h, action) for h in ins.hold_ids], at=now)
-    if follow_up is not None:
-        follow_up()
     session.flush()
     return ins
 

@@ -5,6 +5,7 @@ supervision a refund the escrow account could not pay is paid from the reserve i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -245,7 +246,7 @@ def escalate_overdue(
     return {"refunds_accepted": accepted}
 
 
-def _on_executed(session: Session, ins: Instruction, now: datetime) -> None:
+def on_paid(session: Session, ins: Instruction, now: datetime) -> None:
     refund = lock(session, str(ins.subject_id))
     rollups.bump(
         session, institution_id=refund.institution_id, at=now, prepaid_delta=-refund.amount
@@ -253,7 +254,7 @@ def _on_executed(session: Session, ins: Instruction, now: datetime) -> None:
     _event(session, refund, "paid", now, f"bank_txn_id {ins.result_bank_txn_id}")
 
 
-def _on_rejected(session: Session, ins: Instruction, now: datetime) -> instructions.FollowUp | None:
+def on_failed(session: Session, ins: Instruction, now: datetime) -> Callable[[], None] | None:
     refund = lock(session, str(ins.subject_id))
     enrollments.lock(session, refund.enrollment_id)
     _event(session, refund, "failed", now, ins.result_reason or "rejected by the bank")
@@ -286,10 +287,6 @@ def _draw_on_reserve(session: Session, refund: Refund, inst: Institution, now: d
         _event(session, refund, "failed", now, "the risk reserve cannot cover the refund either")
         return
     _instruct(session, refund, inst, now, "reserve")
-
-
-instructions.ON_EXECUTED["refund"] = _on_executed
-instructions.ON_REJECTED["refund"] = _on_rejected
 
 
 def timeline(session: Session, refund: Refund) -> list[RefundEvent]:

@@ -72,13 +72,14 @@ def release_batch(
     }
 
 
-def _on_rejected(session: Session, ins: Instruction, now: datetime) -> None:
-    # The lessons become releasable again on the next run.
+def on_paid(session: Session, ins: Instruction, now: datetime) -> None:
+    """The fees reached the institution: the ledger's posting is all there is to it."""
+
+
+def on_rejected(session: Session, ins: Instruction, now: datetime) -> None:
+    """The lessons become releasable again on the next run."""
     session.execute(
         update(Consumption)
         .where(Consumption.release_instruction_id == ins.id)
         .values(release_instruction_id=None)
     )
-
-
-instructions.ON_REJECTED["release"] = _on_rejected

@@ -1,17 +1,19 @@
-"""Registers the domain's scheduled jobs. Importing this module also registers the handlers
-that settle refunds, releases and suspense returns when a bank reports a result."""
+"""The literal list of named jobs: what each does, when it runs, and whether a regulator may
+run it for their region."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+import ledger
+from service.api.idempotency import purge_expired
 from service.bank_gateway.delivery import deliver_pending
-from service.flows import deposits, refunds, releases  # noqa: F401  (result handlers)
-from service.jobs.runner import JobContext, register
+from service.flows import refunds, releases
+from service.jobs.base import Job, JobContext
 from service.risk.facts import gather
 from service.risk.sweep import sweep
 
@@ -40,15 +42,6 @@ def _release(session: Session, ctx: JobContext) -> dict[str, Any]:
     )
 
 
-register(
-    "refund_escalation", _escalate, after=_deliver, regional=True, trigger="interval", minutes=15
-)
-register("release_batch", _release, after=_deliver, regional=True, trigger="cron", hour=2, minute=0)
-register(
-    "instruction_delivery", _nothing, after=_deliver, regional=True, trigger="interval", minutes=1
-)
-
-
 def _risk_sweep(session: Session, ctx: JobContext) -> dict[str, Any]:
     return sweep(session, as_of=ctx.as_of, now=ctx.now, region_prefix=ctx.region_prefix)
 
@@ -69,5 +62,33 @@ def _statement_missing(session: Session, ctx: JobContext) -> dict[str, Any]:
     return {"institutions_without_statement": len(silent), "alerts_opened": out["alerts_opened"]}
 
 
-register("risk_sweep", _risk_sweep, regional=True, trigger="cron", hour=1, minute=0)
-register("statement_missing", _statement_missing, regional=True, trigger="cron", hour=12, minute=0)
+def _hold_expiry(session: Session, ctx: JobContext) -> dict[str, Any]:
+    expired = ledger.expire_due(session.connection(), now=ctx.as_of)
+    return {"holds_expired": len(expired)}
+
+
+def _idempotency_purge(session: Session, ctx: JobContext) -> dict[str, Any]:
+    retention = timedelta(days=ctx.settings.idempotency_retention_days)
+    return {"keys_purged": purge_expired(session, now=ctx.as_of, retention=retention)}
+
+
+def _interval(minutes: int) -> dict[str, Any]:
+    return {"trigger": "interval", "minutes": minutes}
+
+
+def _daily(hour: int, minute: int = 0) -> dict[str, Any]:
+    return {"trigger": "cron", "hour": hour, "minute": minute}
+
+
+JOBS: dict[str, Job] = {
+    j.name: j
+    for j in (
+        Job("refund_escalation", _escalate, _interval(15), after=_deliver, regional=True),
+        Job("release_batch", _release, _daily(2), after=_deliver, regional=True),
+        Job("instruction_delivery", _nothing, _interval(1), after=_deliver, regional=True),
+        Job("risk_sweep", _risk_sweep, _daily(1), regional=True),
+        Job("statement_missing", _statement_missing, _daily(12), regional=True),
+        Job("hold_expiry", _hold_expiry, _interval(5)),
+        Job("idempotency_purge", _idempotency_purge, _daily(3, 30)),
+    )
+}

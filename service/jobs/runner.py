@@ -16,17 +16,16 @@ import os
 import socket
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-import ledger
-from service.api.idempotency import purge_expired
 from service.config import Settings
 from service.errors import DomainError
+from service.jobs.base import JobContext
+from service.jobs.catalog import JOBS
 from service.jobs.models import JobRun
 from service.kit.clock import check_as_of
 from service.kit.db import session_scope
@@ -36,57 +35,8 @@ from service.registry.institutions import audit
 log = logging.getLogger("tuitionguard.jobs")
 
 
-@dataclass(frozen=True)
-class JobContext:
-    as_of: datetime  # the instant judged
-    now: datetime  # the real clock, when what the job does is recorded
-    settings: Settings
-    region_prefix: str | None = None  # None: every region (the scheduler, the CLI)
-
-
-JobFn = Callable[[Session, JobContext], dict[str, Any]]
-# Runs after the job's transaction committed (e.g. pushing the instructions it made).
-AfterFn = Callable[[sessionmaker[Session], "JobContext", Callable[[], datetime]], dict[str, Any]]
 LEADER_LOCK_KEY = 0x7467_6A6F_6273  # "tgjobs"
 RUNNER = f"{socket.gethostname()}:{os.getpid()}"
-
-
-@dataclass(frozen=True)
-class Job:
-    name: str
-    fn: JobFn
-    trigger: dict[str, Any]  # APScheduler trigger arguments
-    after: AfterFn | None = None
-    # Whether the job can act on one region only; only such jobs may be run by a regulator.
-    regional: bool = False
-
-
-def _hold_expiry(session: Session, ctx: JobContext) -> dict[str, Any]:
-    expired = ledger.expire_due(session.connection(), now=ctx.as_of)
-    return {"holds_expired": len(expired)}
-
-
-def _idempotency_purge(session: Session, ctx: JobContext) -> dict[str, Any]:
-    retention = timedelta(days=ctx.settings.idempotency_retention_days)
-    return {"keys_purged": purge_expired(session, now=ctx.as_of, retention=retention)}
-
-
-REGISTRY: dict[str, Job] = {}
-
-
-def register(
-    name: str, fn: JobFn, *, after: AfterFn | None = None, regional: bool = False, **trigger: Any
-) -> None:
-    REGISTRY[name] = Job(name, fn, trigger, after, regional)
-
-
-register("hold_expiry", _hold_expiry, trigger="interval", minutes=5)
-register("idempotency_purge", _idempotency_purge, trigger="cron", hour=3, minute=30)
-
-
-def load_domain_jobs() -> None:
-    """Domain packages register their jobs on import."""
-    import service.jobs.catalog  # noqa: F401
 
 
 def run_job(
@@ -103,15 +53,14 @@ def run_job(
     """Run one job now in its own transaction and record the run. Safe to call twice. With a
     `region_prefix` (a regulator's run) the job acts on that region only, and a job that cannot
     be scoped is refused."""
-    load_domain_jobs()
-    job = REGISTRY.get(name)
+    job = JOBS.get(name)
     if job is None:
-        raise DomainError("unknown_job", f"no job {name!r}; jobs: {', '.join(sorted(REGISTRY))}")
+        raise DomainError("unknown_job", f"no job {name!r}; jobs: {', '.join(sorted(JOBS))}")
     if region_prefix is not None and not job.regional:
         raise DomainError(
             "job_not_regional",
             f"{name} acts on the whole service and is run by the scheduler only; a regulator "
-            f"may run: {', '.join(sorted(n for n, j in REGISTRY.items() if j.regional))}",
+            f"may run: {', '.join(sorted(n for n, j in JOBS.items() if j.regional))}",
         )
     check_as_of(as_of, now=now, settings=settings)
     ctx = JobContext(as_of=as_of, now=now, settings=settings, region_prefix=region_prefix)
@@ -189,7 +138,6 @@ def start_scheduler(
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    load_domain_jobs()
     leader = Leader(engine)
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="Asia/Shanghai")
 
@@ -202,7 +150,7 @@ def start_scheduler(
         except Exception:
             log.exception("job %s failed", name)
 
-    for job in REGISTRY.values():
+    for job in JOBS.values():
         # A tick setting runs every job on one short interval (demos and the scheduler test).
         trigger = (
             {"trigger": "interval", "seconds": settings.scheduler_tick_seconds}

@@ -22,7 +22,7 @@ from service.api.deps import NowDep, PageDep, SessionDep, SettingsDep, page_of
 from service.api.schemas import Page
 from service.bank_gateway.messages import InstructionMessage
 from service.errors import DomainError
-from service.flows import deposits, instructions, statements
+from service.flows import deposits, instructions, settlement, statements
 
 router = APIRouter(prefix="/bank", tags=["bank"])
 
@@ -101,7 +101,7 @@ def list_instructions(
 def post_result(
     instruction_id: str, body: ResultIn, bank: BankDep, session: SessionDep, now: NowDep
 ) -> InstructionMessage:
-    ins = instructions.apply_result(
+    ins = settlement.apply_result(
         session,
         bank_id=bank.id,
         instruction_id=instruction_id,

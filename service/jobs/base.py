@@ -1,0 +1,37 @@
+"""What a job is: a named function of a session and a context, its schedule, and what runs
+after its transaction commits. The catalogue (`catalog.py`) lists them; the runner
+(`runner.py`) runs them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.config import Settings
+
+
+@dataclass(frozen=True)
+class JobContext:
+    as_of: datetime  # the instant judged
+    now: datetime  # the real clock, when what the job does is recorded
+    settings: Settings
+    region_prefix: str | None = None  # None: every region (the scheduler, the CLI)
+
+
+JobFn = Callable[[Session, JobContext], dict[str, Any]]
+# Runs after the job's transaction committed (e.g. pushing the instructions it made).
+AfterFn = Callable[[sessionmaker[Session], "JobContext", Callable[[], datetime]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    fn: JobFn
+    trigger: dict[str, Any]  # APScheduler trigger arguments
+    after: AfterFn | None = None
+    # Whether the job can act on one region only; only such jobs may be run by a regulator.
+    regional: bool = False
