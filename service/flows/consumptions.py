@@ -15,7 +15,7 @@ from service.flows import chart, enrollments
 from service.flows import counters as rollups
 from service.flows.models import Consumption, Enrollment
 from service.kit.ids import new_id
-from service.registry import policy
+from service.policy import settings as policy
 from service.registry.institutions import audit, in_regulator_scope
 from service.registry.models import Institution, Regulator
 

@@ -26,7 +26,6 @@ class InstitutionDay(Base):
     deposits_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))  # cash received
     deposits_count: Mapped[int] = mapped_column(Integer, default=0)
     enrollments_paid: Mapped[int] = mapped_column(Integer, default=0)
-    enrollments_discounted: Mapped[int] = mapped_column(Integer, default=0)  # paid < 70% of list
     lessons_consumed: Mapped[int] = mapped_column(Integer, default=0)
     refund_requests: Mapped[int] = mapped_column(Integer, default=0)
     complaints: Mapped[int] = mapped_column(Integer, default=0)
@@ -36,7 +35,6 @@ class InstitutionDay(Base):
 COUNTERS = (
     "deposits_count",
     "enrollments_paid",
-    "enrollments_discounted",
     "lessons_consumed",
     "refund_requests",
     "complaints",

@@ -29,8 +29,6 @@ from service.kit.paging import Paged, Paging, page_rows
 from service.registry.institutions import audit, in_regulator_scope
 from service.registry.models import Bank, Institution, Regulator
 
-DEEP_DISCOUNT_SHARE = Decimal("0.7")  # DOMAIN.md §5: paid below 70% of the filed price
-
 
 @dataclass(frozen=True)
 class DepositIn:
@@ -323,7 +321,6 @@ def _post(
                 "deposits_amount": Decimal("0"),
                 "deposits_count": 0,
                 "enrollments_paid": 0,
-                "enrollments_discounted": 0,
                 "prepaid_delta": Decimal("0"),
             },
         )
@@ -336,7 +333,6 @@ def _post(
             )
             paid.append({"id": e.id, "status": status, "amount_paid": d["amount"], "paid_at": now})
             t["enrollments_paid"] += 1
-            t["enrollments_discounted"] += int(d["amount"] < e.list_amount * DEEP_DISCOUNT_SHARE)
             t["prepaid_delta"] += d["amount"]
     update_many(session, _ENROLLMENTS, paid)
     ledger.apply(conn, ops, at=now)
@@ -374,13 +370,11 @@ def fund(
     enrollment.amount_paid = amount
     enrollment.paid_at = at
     _settle(enrollment)
-    discounted = amount < enrollment.list_amount * DEEP_DISCOUNT_SHARE
     rollups.bump(
         session,
         institution_id=enrollment.institution_id,
         at=at,
         enrollments_paid=1,
-        enrollments_discounted=int(discounted),
         prepaid_delta=amount,
     )
 

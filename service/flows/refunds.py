@@ -19,7 +19,7 @@ from service.flows import enrollments, instructions
 from service.flows.models import Instruction, Refund, RefundEvent
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
-from service.registry import policy
+from service.policy import settings as policy
 from service.registry.institutions import audit, in_regulator_scope
 from service.registry.models import Institution, Regulator
 

@@ -14,8 +14,8 @@ from service.api.idempotency import purge_expired
 from service.bank_gateway.delivery import deliver_pending
 from service.flows import refunds, releases
 from service.jobs.base import Job, JobContext
-from service.risk.facts import gather
-from service.risk.sweep import sweep
+from service.risk.facts import Needs, gather
+from service.risk.sweep import region_configs, sweep
 
 
 def _deliver(
@@ -50,7 +50,10 @@ def _statement_missing(session: Session, ctx: JobContext) -> dict[str, Any]:
     """Re-evaluate only the institutions whose escrow account has had no statement for three
     days, so a silent bank is noticed between nightly sweeps."""
     as_of = ctx.as_of
-    facts = gather(session, as_of=as_of, region_prefix=ctx.region_prefix)
+    cfgs = region_configs(session, region_prefix=ctx.region_prefix, institution_ids=None)
+    facts = gather(
+        session, as_of=as_of, needs=Needs.of(cfgs.values()), region_prefix=ctx.region_prefix
+    )
     silent = [
         f.institution_id
         for f in facts.values()

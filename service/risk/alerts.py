@@ -28,7 +28,7 @@ def on_rise(
     session: Session, *, institution_id: str, verdict: Verdict, active: Alert | None, at: datetime
 ) -> bool:
     """Open an alert, or raise the one already open; True if a new alert was opened."""
-    indicators = [i.wire() for i in verdict.indicators]
+    indicators = [i.record() for i in verdict.indicators]
     if active is not None:
         if rank(verdict.level) > rank(active.level):
             active.level, active.score, active.indicators = verdict.level, verdict.score, indicators

@@ -1,20 +1,22 @@
-"""What the service knew about each institution at `as_of`, gathered in a handful of set-based
-queries (one per kind of fact, over all institutions in scope), each bounded by its window.
+"""What the service knew about each institution at `as_of`: one named query per kind of fact,
+each set-based over every institution in scope and bounded by the span the region's knobs
+read (`Needs`). Facts carry dated evidence; each indicator keeps what falls in its own window.
 
 Only facts dated at or before `as_of` are read: a sweep at a past instant is a backtest.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
+import ledger
 from service.fees.models import CourseSession
 from service.flows.counters import InstitutionDay
 from service.flows.models import (
@@ -28,10 +30,13 @@ from service.flows.models import (
     StatementBreak,
 )
 from service.kit.clock import local_date
+from service.policy.knobs import RiskConfig
 from service.registry.models import Institution, InstitutionChange
 
 ZERO = Decimal("0.00")
-LOOKBACK_DAYS = 120  # the longest window (90) plus the 14 before it, and a margin
+ACTIVE_ENROLLMENT_DAYS = 120  # an enrollment paid this recently is active (refund velocity)
+SUSPENSE_LOOKBACK_DAYS = 90  # unmatched cash older than this is a regulator's case already
+Dated = tuple[str, datetime]  # a piece of evidence (its id) and when it happened
 
 
 @dataclass
@@ -39,7 +44,6 @@ class Day:
     deposits_amount: Decimal = ZERO
     deposits_count: int = 0
     enrollments_paid: int = 0
-    enrollments_discounted: int = 0
     lessons_consumed: int = 0
     refund_requests: int = 0
     complaints: int = 0
@@ -52,21 +56,23 @@ class Facts:
     supervision_mode: str
     created_at: datetime
     days: dict[date, Day] = field(default_factory=dict)
-    failed_refunds: list[str] = field(default_factory=list)
-    shortfall: list[str] = field(default_factory=list)
-    overdue_refunds: list[str] = field(default_factory=list)
+    failed_refunds: list[Dated] = field(default_factory=list)  # when the bank rejected it
+    shortfall: list[Dated] = field(default_factory=list)  # money out unseen; bank below ledger
+    overdue_refunds: list[Dated] = field(default_factory=list)  # by respond_by
     active_enrollments: int = 0
-    aged_suspense: list[str] = field(default_factory=list)
-    off_platform_complaints: list[str] = field(default_factory=list)
-    recent_complaints: list[str] = field(default_factory=list)
-    pace_violations: list[str] = field(default_factory=list)
-    sessions_scheduled_recent: int = 0
-    oldest_recent_session: datetime | None = None
+    suspense: list[Dated] = field(default_factory=list)  # unmatched cash, by when it came
+    off_platform_complaints: list[Dated] = field(default_factory=list)
+    complaints: list[Dated] = field(default_factory=list)
+    pace_violations: list[Dated] = field(default_factory=list)  # by when reported
+    # Per stall window (days): sessions bought and scheduled in it, and the oldest of them.
+    stall: dict[int, tuple[int, datetime | None]] = field(default_factory=dict)
+    # Per (window days, price share): enrollments paid in the window below that share.
+    discounted: dict[tuple[int, Decimal], int] = field(default_factory=dict)
     last_statement_at: datetime | None = None
     ever_deposited: bool = False
     reserve: Decimal = ZERO
     prepaid_outstanding: Decimal = ZERO
-    registry_changes: list[str] = field(default_factory=list)
+    registry_changes: list[Dated] = field(default_factory=list)
 
     def total(self, attr: str, as_of: datetime, days: int, offset: int = 0) -> Any:
         """Sum of a daily counter over `days` days ending `offset` days before as_of's day."""
@@ -76,10 +82,32 @@ class Facts:
         return sum((getattr(d, attr) for k, d in self.days.items() if start <= k <= end), zero)
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What the knobs of the regions in scope read: how far back, and the windows and shares
+    that a set-based query must count for."""
+
+    lookback_days: int
+    stall_windows: frozenset[int]
+    discounts: frozenset[tuple[int, Decimal]]
+
+    @classmethod
+    def of(cls, configs: Iterable[RiskConfig]) -> Needs:
+        cfgs = list(configs) or [RiskConfig()]
+        return cls(
+            lookback_days=max(c.lookback_days() for c in cfgs),
+            stall_windows=frozenset(c.consumption_stall.window_days for c in cfgs),
+            discounts=frozenset(
+                (c.deep_discount.window_days, c.deep_discount.price_share) for c in cfgs
+            ),
+        )
+
+
 def gather(
     session: Session,
     *,
     as_of: datetime,
+    needs: Needs,
     institution_ids: list[str] | None = None,
     region_prefix: str | None = None,
 ) -> dict[str, Facts]:
@@ -92,260 +120,246 @@ def gather(
         i.id: Facts(i.id, i.region_code, i.supervision_mode, i.created_at)
         for i in session.scalars(inst_q)
     }
-    if not facts:
-        return facts
-    scope = inst_q.with_only_columns(Institution.id).scalar_subquery()
-
-    def ids(rows: Any) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = defaultdict(list)
-        for inst_id, obj_id in rows:
-            if inst_id in facts:
-                out[inst_id].append(obj_id)
-        return out
-
-    day0 = local_date(as_of) - timedelta(days=LOOKBACK_DAYS)
-    # Plain rows, not ORM objects: this is the largest read of a sweep (institutions × days).
-    t = InstitutionDay.__table__.c
-    for inst_id, day, *values in session.execute(
-        select(
-            t.institution_id,
-            t.day,
-            t.deposits_amount,
-            t.deposits_count,
-            t.enrollments_paid,
-            t.enrollments_discounted,
-            t.lessons_consumed,
-            t.refund_requests,
-            t.complaints,
-        ).where(t.institution_id.in_(scope), t.day >= day0, t.day <= local_date(as_of))
-    ):
-        facts[inst_id].days[day] = Day(*values)
-    w90 = as_of - timedelta(days=90)
-    for k, v in ids(
-        session.execute(
-            select(Refund.institution_id, Refund.id)
-            .join(RefundEvent, RefundEvent.refund_id == Refund.id)
-            .where(
-                Refund.institution_id.in_(scope),
-                RefundEvent.status == "failed",
-                RefundEvent.at > w90,
-                RefundEvent.at <= as_of,
-            )
-        )
-    ).items():
-        facts[k].failed_refunds = k_unique(v)
-
-    # Escrow shortfall: money left with no instruction, or the bank's balance below ours.
-    for k, v in ids(
-        session.execute(
-            select(StatementBreak.institution_id, StatementBreak.id).where(
-                StatementBreak.institution_id.in_(scope),
-                StatementBreak.kind == "missing_in_ledger",
-                StatementBreak.direction == "debit",
-                StatementBreak.at > w90,
-                StatementBreak.at <= as_of,
-            )
-        )
-    ).items():
-        facts[k].shortfall.extend(v)
-    # Each institution's latest escrow statement (by bank day, then arrival), found through
-    # the (account_no, statement_date) index: one short backward index scan per institution,
-    # however long the history. Only the escrow account counts here, so a reserve account's
-    # statement (reserve mode) can neither hide an escrow shortfall nor stand in for a missing
-    # one.
-    latest_id = (
-        select(Statement.id)
-        .where(
-            Statement.account_no == Institution.escrow_account_no,
-            Statement.received_at <= as_of,
-            Statement.received_at > w90,
-        )
-        .order_by(Statement.statement_date.desc(), Statement.received_at.desc())
-        .limit(1)
-        .correlate(Institution)
-        .scalar_subquery()
-    )
-    # Ids first, rows by primary key after: joined in one statement, the planner scans all
-    # statements to hash them.
-    statement_ids = [
-        i for i in session.scalars(select(latest_id).where(Institution.id.in_(scope))) if i
-    ]
-    for start in range(0, len(statement_ids), 5000):  # bounded IN lists (SQLite's limit)
-        chunk = statement_ids[start : start + 5000]
-        for s in session.scalars(select(Statement).where(Statement.id.in_(chunk))):
-            f = facts[s.institution_id]
-            f.last_statement_at = s.received_at
-            if s.closing_balance < s.ledger_balance:
-                f.shortfall.append(s.id)
-
-    for k, v in ids(
-        session.execute(
-            select(Refund.institution_id, Refund.id).where(
-                Refund.institution_id.in_(scope),
-                Refund.respond_by <= as_of,
-                Refund.respond_by > w90,
-                or_(Refund.answered_at.is_(None), Refund.answered_at > Refund.respond_by),
-            )
-        )
-    ).items():
-        facts[k].overdue_refunds = v
-
-    for inst_id, n in session.execute(
-        select(Enrollment.institution_id, func.count())
-        .where(
-            Enrollment.institution_id.in_(scope),
-            Enrollment.paid_at <= as_of,
-            Enrollment.paid_at > as_of - timedelta(days=120),
-        )
-        .group_by(Enrollment.institution_id)
-    ):
-        facts[inst_id].active_enrollments = int(n)
-    for f in facts.values():  # an escrow account in use: cash came in within the lookback window
-        f.ever_deposited = any(d.deposits_count for d in f.days.values())
-
-    for k, v in ids(
-        session.execute(
-            select(Deposit.institution_id, Deposit.id).where(
-                Deposit.institution_id.in_(scope),
-                Deposit.reason.is_not(None),
-                Deposit.reason != "institution_frozen",
-                Deposit.received_at <= as_of - timedelta(days=7),
-                Deposit.received_at > w90,
-                or_(Deposit.resolved_at.is_(None), Deposit.resolved_at > as_of),
-            )
-        )
-    ).items():
-        facts[k].aged_suspense = v
-
-    w30 = as_of - timedelta(days=30)
-    w14 = as_of - timedelta(days=14)
-    for inst_id, cid, cat, at in session.execute(
-        select(
-            Complaint.institution_id, Complaint.id, Complaint.category, Complaint.created_at
-        ).where(
-            Complaint.institution_id.in_(scope),
-            Complaint.created_at > w30,
-            Complaint.created_at <= as_of,
-        )
-    ):
-        if cat == "asked_to_pay_off_platform":
-            facts[inst_id].off_platform_complaints.append(cid)
-        if at > w14:
-            facts[inst_id].recent_complaints.append(cid)
-
-    # Lessons reported faster than the timetable: more consumed than sessions started.
-    recent = select(Consumption.enrollment_id).where(
-        Consumption.institution_id.in_(scope),
-        Consumption.reported_at > w30,
-        Consumption.reported_at <= as_of,
-    )
-    started = (
-        select(func.count())
-        .where(
-            CourseSession.course_id == Enrollment.course_id,
-            CourseSession.seq >= Enrollment.first_session_seq,
-            CourseSession.seq <= Enrollment.last_session_seq,
-            CourseSession.starts_at <= as_of,
-        )
-        .correlate(Enrollment)
-        .scalar_subquery()
-    )
-    consumed = func.sum(Consumption.lessons)
-    for inst_id, enr_id, _, _ in session.execute(
-        select(Enrollment.institution_id, Enrollment.id, consumed, started)
-        .join(
-            Consumption,
-            and_(
-                Consumption.enrollment_id == Enrollment.id,
-                Consumption.reported_at <= as_of,
-                Consumption.status != "reversed",
-            ),
-        )
-        .where(Enrollment.id.in_(recent))
-        .group_by(
-            Enrollment.institution_id,
-            Enrollment.id,
-            Enrollment.course_id,
-            Enrollment.first_session_seq,
-            Enrollment.last_session_seq,
-        )
-        .having(consumed > started)
-    ):
-        facts[inst_id].pace_violations.append(enr_id)
-    # Lessons claimed before the sessions they stand for had started, whenever reported.
-    for k, v in ids(
-        session.execute(
-            select(Consumption.institution_id, Consumption.id).where(
-                Consumption.institution_id.in_(scope),
-                Consumption.off_timetable.is_(True),
-                Consumption.status != "reversed",
-                Consumption.reported_at > w30,
-                Consumption.reported_at <= as_of,
-            )
-        )
-    ).items():
-        facts[k].pace_violations.extend(v)
-
-    # Sessions bought and scheduled in the last 14 days (for a stall), excluding refunded ones.
-    for inst_id, n, oldest in session.execute(
-        select(Enrollment.institution_id, func.count(), func.min(CourseSession.starts_at))
-        .join(
-            CourseSession,
-            and_(
-                CourseSession.course_id == Enrollment.course_id,
-                CourseSession.seq >= Enrollment.first_session_seq,
-                CourseSession.seq <= Enrollment.last_session_seq - Enrollment.lessons_refunded,
-            ),
-        )
-        .where(
-            Enrollment.institution_id.in_(scope),
-            Enrollment.paid_at <= as_of,
-            CourseSession.starts_at > w14,
-            CourseSession.starts_at <= as_of,
-        )
-        .group_by(Enrollment.institution_id)
-    ):
-        facts[inst_id].sessions_scheduled_recent = int(n)
-        facts[inst_id].oldest_recent_session = _aware(oldest)
-
-    for k, v in ids(
-        session.execute(
-            select(InstitutionChange.institution_id, InstitutionChange.id).where(
-                InstitutionChange.institution_id.in_(scope),
-                InstitutionChange.field.in_(("legal_person", "address")),
-                InstitutionChange.at > w90,
-                InstitutionChange.at <= as_of,
-            )
-        )
-    ).items():
-        facts[k].registry_changes = v
-
-    _reserve_positions(session, facts, as_of)
+    if facts:
+        q = _Queries(session, facts, inst_q.with_only_columns(Institution.id), as_of, needs)
+        for fact in q.ALL:
+            fact(q)
     return facts
 
 
-def _reserve_positions(session: Session, facts: dict[str, Facts], as_of: datetime) -> None:
-    """Reserve-mode institutions only: the reserve against what parents are owed."""
-    import ledger
+class _Queries:
+    """The facts of a sweep, one method (one set-based query) each."""
 
-    for f in facts.values():
-        if f.supervision_mode != "reserve":
-            continue
-        kinds = ledger.owner_balances(session.connection(), ledger=f.institution_id, as_of=as_of)
-        f.reserve = kinds.get("reserve", ledger.Balance()).credit_balance
-        f.prepaid_outstanding = kinds.get("prepaid", ledger.Balance()).credit_balance
+    def __init__(
+        self,
+        session: Session,
+        facts: dict[str, Facts],
+        scope: Select[tuple[str]],
+        as_of: datetime,
+        needs: Needs,
+    ) -> None:
+        self.s, self.facts, self.as_of, self.needs = session, facts, as_of, needs
+        self.scope = scope.scalar_subquery()
+        self.since = as_of - timedelta(days=needs.lookback_days)
+
+    def _dated(self, attr: str, rows: Iterable[Any]) -> None:
+        for inst_id, obj_id, at in rows:
+            if inst_id in self.facts:
+                getattr(self.facts[inst_id], attr).append((obj_id, _aware(at)))
+
+    def daily_counters(self) -> None:
+        """The daily rollups (flows/counters.py) over the lookback: plain rows, the largest
+        read of a sweep (institutions × days)."""
+        t = InstitutionDay.__table__.c
+        rows = self.s.execute(
+            select(t.institution_id, t.day, t.deposits_amount, t.deposits_count,
+                   t.enrollments_paid, t.lessons_consumed, t.refund_requests, t.complaints)
+            .where(t.institution_id.in_(self.scope), t.day >= local_date(self.since),
+                   t.day <= local_date(self.as_of))
+        )  # fmt: skip
+        for inst_id, day, *values in rows:
+            self.facts[inst_id].days[day] = Day(*values)
+        for f in self.facts.values():  # the escrow account is in use: cash came in lately
+            f.ever_deposited = any(d.deposits_count for d in f.days.values())
+
+    def failed_refunds(self) -> None:
+        self._dated("failed_refunds", self.s.execute(
+            select(Refund.institution_id, Refund.id, RefundEvent.at)
+            .join(RefundEvent, RefundEvent.refund_id == Refund.id)
+            .where(Refund.institution_id.in_(self.scope), RefundEvent.status == "failed",
+                   RefundEvent.at > self.since, RefundEvent.at <= self.as_of)
+        ))  # fmt: skip
+
+    def unexplained_debits(self) -> None:
+        """Money that left escrow with no instruction behind it (a statement's break)."""
+        self._dated("shortfall", self.s.execute(
+            select(StatementBreak.institution_id, StatementBreak.id, StatementBreak.at)
+            .where(StatementBreak.institution_id.in_(self.scope),
+                   StatementBreak.kind == "missing_in_ledger", StatementBreak.direction == "debit",
+                   StatementBreak.at > self.since, StatementBreak.at <= self.as_of)
+        ))  # fmt: skip
+
+    def latest_statements(self) -> None:
+        """Each institution's latest escrow statement (by bank day, then arrival), found
+        through the (account_no, statement_date) index, one short backward scan each; ids
+        first, rows by primary key after (joined, the planner hashes all statements). Only
+        the escrow account counts: a reserve account's statement can neither hide an escrow
+        shortfall nor stand in for a missing one."""
+        latest_id = (
+            select(Statement.id)
+            .where(Statement.account_no == Institution.escrow_account_no,
+                   Statement.received_at <= self.as_of, Statement.received_at > self.since)
+            .order_by(Statement.statement_date.desc(), Statement.received_at.desc())
+            .limit(1)
+            .correlate(Institution)
+            .scalar_subquery()
+        )  # fmt: skip
+        found = self.s.scalars(select(latest_id).where(Institution.id.in_(self.scope)))
+        ids = [i for i in found if i]
+        for start in range(0, len(ids), 5000):  # bounded IN lists (SQLite's limit)
+            chunk = ids[start : start + 5000]
+            for st in self.s.scalars(select(Statement).where(Statement.id.in_(chunk))):
+                f = self.facts[st.institution_id]
+                f.last_statement_at = st.received_at
+                if st.closing_balance < st.ledger_balance:
+                    f.shortfall.append((st.id, st.received_at))
+
+    def overdue_refunds(self) -> None:
+        self._dated("overdue_refunds", self.s.execute(
+            select(Refund.institution_id, Refund.id, Refund.respond_by)
+            .where(Refund.institution_id.in_(self.scope), Refund.respond_by <= self.as_of,
+                   Refund.respond_by > self.since,
+                   or_(Refund.answered_at.is_(None), Refund.answered_at > Refund.respond_by))
+        ))  # fmt: skip
+
+    def active_enrollments(self) -> None:
+        since = self.as_of - timedelta(days=ACTIVE_ENROLLMENT_DAYS)
+        for inst_id, n in self.s.execute(
+            select(Enrollment.institution_id, func.count())
+            .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at <= self.as_of,
+                   Enrollment.paid_at > since)
+            .group_by(Enrollment.institution_id)
+        ):  # fmt: skip
+            self.facts[inst_id].active_enrollments = int(n)
+
+    def unmatched_cash(self) -> None:
+        """Cash held in suspense and still unresolved at as_of (a frozen institution's is
+        held for the freeze, not unmatched)."""
+        since = self.as_of - timedelta(days=SUSPENSE_LOOKBACK_DAYS)
+        self._dated("suspense", self.s.execute(
+            select(Deposit.institution_id, Deposit.id, Deposit.received_at)
+            .where(Deposit.institution_id.in_(self.scope), Deposit.reason.is_not(None),
+                   Deposit.reason != "institution_frozen", Deposit.received_at <= self.as_of,
+                   Deposit.received_at > since,
+                   or_(Deposit.resolved_at.is_(None), Deposit.resolved_at > self.as_of))
+        ))  # fmt: skip
+
+    def complaints(self) -> None:
+        for inst_id, cid, cat, at in self.s.execute(
+            select(Complaint.institution_id, Complaint.id, Complaint.category,
+                   Complaint.created_at)
+            .where(Complaint.institution_id.in_(self.scope), Complaint.created_at > self.since,
+                   Complaint.created_at <= self.as_of)
+        ):  # fmt: skip
+            f = self.facts[inst_id]
+            f.complaints.append((cid, _aware(at)))
+            if cat == "asked_to_pay_off_platform":
+                f.off_platform_complaints.append((cid, _aware(at)))
+
+    def lessons_ahead_of_timetable(self) -> None:
+        """Enrollments with more lessons consumed than their sessions started by as_of,
+        dated by their latest report."""
+        started = (
+            select(func.count())
+            .where(CourseSession.course_id == Enrollment.course_id,
+                   CourseSession.seq >= Enrollment.first_session_seq,
+                   CourseSession.seq <= Enrollment.last_session_seq,
+                   CourseSession.starts_at <= self.as_of)
+            .correlate(Enrollment)
+            .scalar_subquery()
+        )  # fmt: skip
+        recent = select(Consumption.enrollment_id).where(
+            Consumption.institution_id.in_(self.scope),
+            Consumption.reported_at > self.since,
+            Consumption.reported_at <= self.as_of,
+        )
+        consumed = func.sum(Consumption.lessons)
+        self._dated("pace_violations", self.s.execute(
+            select(Enrollment.institution_id, Enrollment.id, func.max(Consumption.reported_at))
+            .join(Consumption, and_(Consumption.enrollment_id == Enrollment.id,
+                                    Consumption.reported_at <= self.as_of,
+                                    Consumption.status != "reversed"))
+            .where(Enrollment.id.in_(recent))
+            .group_by(Enrollment.institution_id, Enrollment.id, Enrollment.course_id,
+                      Enrollment.first_session_seq, Enrollment.last_session_seq)
+            .having(consumed > started)
+        ))  # fmt: skip
+
+    def lessons_claimed_early(self) -> None:
+        """Lessons claimed before the sessions they stand for had started, whenever
+        reported."""
+        self._dated("pace_violations", self.s.execute(
+            select(Consumption.institution_id, Consumption.id, Consumption.reported_at)
+            .where(Consumption.institution_id.in_(self.scope),
+                   Consumption.off_timetable.is_(True), Consumption.status != "reversed",
+                   Consumption.reported_at > self.since, Consumption.reported_at <= self.as_of)
+        ))  # fmt: skip
+
+    def scheduled_sessions(self) -> None:
+        """Per stall window: sessions bought, not refunded, scheduled in it."""
+        for window in self.needs.stall_windows:
+            since = self.as_of - timedelta(days=window)
+            for inst_id, n, oldest in self.s.execute(
+                select(Enrollment.institution_id, func.count(), func.min(CourseSession.starts_at))
+                .join(CourseSession, and_(
+                    CourseSession.course_id == Enrollment.course_id,
+                    CourseSession.seq >= Enrollment.first_session_seq,
+                    CourseSession.seq <= Enrollment.last_session_seq - Enrollment.lessons_refunded))
+                .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at <= self.as_of,
+                       CourseSession.starts_at > since, CourseSession.starts_at <= self.as_of)
+                .group_by(Enrollment.institution_id)
+            ):  # fmt: skip
+                self.facts[inst_id].stall[window] = (int(n), _aware(oldest))
+
+    def discounted_enrollments(self) -> None:
+        """Per (window, price share): enrollments paid in the window below that share of the
+        filed price."""
+        for window, share in self.needs.discounts:
+            since = self.as_of - timedelta(days=window)
+            # As integer literals on both sides: a bound Decimal would take the money column's
+            # type (integer fen on SQLite, where 0.7 became 70).
+            per_10k = literal_column(str(int((share * 10_000).to_integral_value())))
+            paid_10k = Enrollment.amount_paid * literal_column("10000")
+            below = func.sum(case((paid_10k < Enrollment.list_amount * per_10k, 1), else_=0))
+            for inst_id, n in self.s.execute(
+                select(Enrollment.institution_id, below)
+                .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at > since,
+                       Enrollment.paid_at <= self.as_of)
+                .group_by(Enrollment.institution_id)
+            ):  # fmt: skip
+                self.facts[inst_id].discounted[(window, share)] = int(n or 0)
+
+    def registry_changes(self) -> None:
+        self._dated("registry_changes", self.s.execute(
+            select(InstitutionChange.institution_id, InstitutionChange.id, InstitutionChange.at)
+            .where(InstitutionChange.institution_id.in_(self.scope),
+                   InstitutionChange.field.in_(("legal_person", "address")),
+                   InstitutionChange.at > self.since, InstitutionChange.at <= self.as_of)
+        ))  # fmt: skip
+
+    def reserve_positions(self) -> None:
+        """Reserve-mode institutions only: the reserve against what parents are owed."""
+        for f in self.facts.values():
+            if f.supervision_mode != "reserve":
+                continue
+            kinds = ledger.owner_balances(
+                self.s.connection(), ledger=f.institution_id, as_of=self.as_of
+            )
+            f.reserve = kinds.get("reserve", ledger.Balance()).credit_balance
+            f.prepaid_outstanding = kinds.get("prepaid", ledger.Balance()).credit_balance
+
+    ALL = (
+        daily_counters,
+        failed_refunds,
+        unexplained_debits,
+        latest_statements,
+        overdue_refunds,
+        active_enrollments,
+        unmatched_cash,
+        complaints,
+        lessons_ahead_of_timetable,
+        lessons_claimed_early,
+        scheduled_sessions,
+        discounted_enrollments,
+        registry_changes,
+        reserve_positions,
+    )
 
 
-def k_unique(values: list[str]) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
-def _aware(value: Any) -> datetime | None:
-    """MIN() over a UTC column comes back naive on SQLite."""
-    from datetime import UTC
-
+def _aware(value: Any) -> Any:
+    """Aggregates over a UTC column come back naive (SQLite) or as text."""
     if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
-        return value  # type: ignore[no-any-return]
+        return value
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+    return value.replace(tzinfo=UTC)

@@ -1,5 +1,8 @@
 """The warning signs of DOMAIN.md §5, each a named function of an institution's facts at
-`as_of`, returning its value, threshold, contribution to the score, level floor and evidence."""
+`as_of` and its region's knobs (`service.policy.knobs`), returning its value, threshold,
+contribution to the score, level floor and evidence. Every window and threshold comes from the
+knobs: the facts carry dated evidence over the longest span any region reads, and each
+indicator keeps what falls in its own window."""
 
 from __future__ import annotations
 
@@ -9,9 +12,8 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from service.risk import config as cfg
-from service.risk.config import dec
-from service.risk.facts import Facts
+from service.policy import knobs as k
+from service.risk.facts import Dated, Facts
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,8 @@ class Indicator:
     floor: str | None
     evidence: list[str] = field(default_factory=list)
 
-    def wire(self) -> dict[str, Any]:
+    def record(self) -> dict[str, Any]:
+        """As kept with the evaluation and the alert (at most 20 pieces of evidence)."""
         return {
             "code": self.code,
             "value": self.value,
@@ -40,7 +43,13 @@ class Context:
     region_refund_rate: dict[str, Decimal]  # median refund requests per enrollment, by region
 
 
-IndicatorFn = Callable[[Facts, Context, Any], Indicator | None]
+IndicatorFn = Callable[[Facts, Context, k.RiskConfig], Indicator | None]
+
+
+def within(evidence: list[Dated], as_of: datetime, days: int) -> list[str]:
+    """The evidence dated in the `days` before as_of."""
+    since = as_of - timedelta(days=days)
+    return list(dict.fromkeys(i for i, at in evidence if since < at <= as_of))
 
 
 def _ratio(a: Decimal, b: Decimal) -> Decimal:
@@ -52,64 +61,62 @@ def _shown(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-def refund_failed(f: Facts, ctx: Context, c: cfg.RefundFailed) -> Indicator | None:
-    n = len(f.failed_refunds)
+def _counted(code: str, found: list[str], c: Any) -> Indicator | None:
+    """An indicator that fires on `threshold` or more pieces of evidence."""
+    if len(found) < c.threshold:
+        return None
+    return Indicator(code, str(len(found)), str(c.threshold), c.weight, c.floor, found)
+
+
+def refund_failed(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    c = cfg.refund_failed
+    return _counted("refund_failed", within(f.failed_refunds, ctx.as_of, c.window_days), c)
+
+
+def escrow_shortfall(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    c = cfg.escrow_shortfall
+    return _counted("escrow_shortfall", within(f.shortfall, ctx.as_of, c.window_days), c)
+
+
+def refund_overdue(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    c = cfg.refund_overdue
+    found = within(f.overdue_refunds, ctx.as_of, c.window_days)
+    n = len(found)
     if n < c.threshold:
         return None
-    return Indicator("refund_failed", str(n), str(c.threshold), c.weight, c.floor, f.failed_refunds)
-
-
-def escrow_shortfall(f: Facts, ctx: Context, c: cfg.EscrowShortfall) -> Indicator | None:
-    n = len(f.shortfall)
-    if n < c.threshold:
-        return None
-    return Indicator("escrow_shortfall", str(n), str(c.threshold), c.weight, c.floor, f.shortfall)
-
-
-def refund_overdue(f: Facts, ctx: Context, c: cfg.RefundOverdue) -> Indicator | None:
-    n = len(f.overdue_refunds)
-    if n < c.threshold:
-        return None
-    high = n >= c.high_count
+    floor = c.high_floor if n >= c.high_count else c.floor
     weight = c.weight + 10 * min(n - 1, 2)
-    return Indicator(
-        "refund_overdue",
-        str(n),
-        str(c.threshold),
-        weight,
-        c.high_floor if high else c.floor,
-        f.overdue_refunds,
-    )
+    return Indicator("refund_overdue", str(n), str(c.threshold), weight, floor, found)
 
 
-def refund_velocity(f: Facts, ctx: Context, c: cfg.RefundVelocity) -> Indicator | None:
+def refund_velocity(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    c = cfg.refund_velocity
     recent = f.total("refund_requests", ctx.as_of, c.window_days)
     if recent < c.min_requests or f.active_enrollments == 0:
         return None
     rate = Decimal(recent) / f.active_enrollments
     own = Decimal(f.total("refund_requests", ctx.as_of, c.baseline_days, offset=c.window_days))
     own_rate = own / f.active_enrollments * c.window_days / c.baseline_days
-    baseline = max(
-        own_rate, ctx.region_refund_rate.get(f.region_code[:4], Decimal("0")), Decimal("0.01")
-    )
-    ratio = _ratio(rate, baseline)
-    if ratio < dec(c.threshold):
+    region = ctx.region_refund_rate.get(f.region_code[:4], Decimal("0"))
+    ratio = _ratio(rate, max(own_rate, region, Decimal("0.01")))
+    if ratio < c.threshold:
         return None
     return Indicator("refund_velocity", _shown(ratio), str(c.threshold), c.weight, c.floor)
 
 
-def prepay_surge(f: Facts, ctx: Context, c: cfg.PrepaySurge) -> Indicator | None:
+def prepay_surge(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    c = cfg.prepay_surge
     recent = f.total("deposits_amount", ctx.as_of, c.window_days)
-    if recent <= dec(c.min_amount):
+    if recent <= c.min_amount:
         return None
     trailing = f.total("deposits_amount", ctx.as_of, c.baseline_days, offset=c.window_days)
     fortnight = trailing * c.window_days / c.baseline_days
     if fortnight <= 0:  # no history to surge against (a new institution)
         return None
     ratio = _ratio(recent, fortnight)
-    if ratio < dec(c.threshold):
+    if ratio < c.threshold:
         return None
-    high = ratio >= dec(c.high_threshold)
+    high = ratio >= c.high_threshold
     return Indicator(
         "prepay_surge",
         _shown(ratio),
@@ -119,93 +126,82 @@ def prepay_surge(f: Facts, ctx: Context, c: cfg.PrepaySurge) -> Indicator | None
     )
 
 
-def deep_discount(f: Facts, ctx: Context, c: cfg.DeepDiscount) -> Indicator | None:
+def deep_discount(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    c = cfg.deep_discount
     paid = f.total("enrollments_paid", ctx.as_of, c.window_days)
     if paid < c.min_enrollments:
         return None
-    share = _ratio(
-        Decimal(f.total("enrollments_discounted", ctx.as_of, c.window_days)), Decimal(paid)
-    )
-    if share <= dec(c.threshold):
+    share = _ratio(Decimal(f.discounted.get((c.window_days, c.price_share), 0)), Decimal(paid))
+    if share <= c.threshold:
         return None
     return Indicator("deep_discount", _shown(share), str(c.threshold), c.weight, c.floor)
 
 
-def off_platform(f: Facts, ctx: Context, c: cfg.OffPlatform) -> Indicator | None:
-    evidence = f.aged_suspense + f.off_platform_complaints
-    if len(evidence) < c.threshold:
-        return None
-    return Indicator(
-        "off_platform", str(len(evidence)), str(c.threshold), c.weight, c.floor, evidence
-    )
+def off_platform(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """Cash unmatched for `suspense_days`, or parents asked to pay off the platform."""
+    c = cfg.off_platform
+    aged = ctx.as_of - timedelta(days=c.suspense_days)
+    found = [i for i, at in f.suspense if at <= aged]
+    found += within(f.off_platform_complaints, ctx.as_of, c.window_days)
+    return _counted("off_platform", found, c)
 
 
-def consumption_pace(f: Facts, ctx: Context, c: cfg.ConsumptionPace) -> Indicator | None:
-    n = len(f.pace_violations)
-    if n < c.threshold:
-        return None
-    return Indicator(
-        "consumption_pace", str(n), str(c.threshold), c.weight, c.floor, f.pace_violations
-    )
+def consumption_pace(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    c = cfg.consumption_pace
+    return _counted("consumption_pace", within(f.pace_violations, ctx.as_of, c.window_days), c)
 
 
-def consumption_stall(f: Facts, ctx: Context, c: cfg.ConsumptionStall) -> Indicator | None:
+def consumption_stall(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
     """A week and more of scheduled lessons (at least `min_sessions`) and none reported in
     the window: teaching has stopped, or the lessons are no longer reported."""
-    oldest = f.oldest_recent_session
-    if f.sessions_scheduled_recent < c.min_sessions or oldest is None:
+    c = cfg.consumption_stall
+    scheduled, oldest = f.stall.get(c.window_days, (0, None))
+    if scheduled < c.min_sessions or oldest is None:
         return None
     if oldest > ctx.as_of - timedelta(days=c.min_days):
         return None
-    lessons = f.total("lessons_consumed", ctx.as_of, c.window_days)
-    if lessons > 0:
+    if f.total("lessons_consumed", ctx.as_of, c.window_days) > 0:
         return None
-    return Indicator("consumption_stall", str(c.window_days), str(c.threshold), c.weight, c.floor)
+    days = str(c.window_days)
+    return Indicator("consumption_stall", days, days, c.weight, c.floor)
 
 
-def complaint_surge(f: Facts, ctx: Context, c: cfg.ComplaintSurge) -> Indicator | None:
+def complaint_surge(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    c = cfg.complaint_surge
     recent = f.total("complaints", ctx.as_of, c.window_days)
     if recent < c.min_count:
         return None
     trailing = Decimal(f.total("complaints", ctx.as_of, c.baseline_days, offset=c.window_days))
     fortnight = trailing * c.window_days / c.baseline_days
     ratio = _ratio(Decimal(recent), fortnight) if fortnight > 0 else Decimal("99")
-    if ratio < dec(c.threshold):
+    if ratio < c.threshold:
         return None
-    return Indicator(
-        "complaint_surge",
-        _shown(ratio),
-        str(c.threshold),
-        c.weight,
-        c.floor,
-        f.recent_complaints,
-    )
+    found = within(f.complaints, ctx.as_of, c.window_days)
+    return Indicator("complaint_surge", _shown(ratio), str(c.threshold), c.weight, c.floor, found)
 
 
-def statement_missing(f: Facts, ctx: Context, c: cfg.StatementMissing) -> Indicator | None:
+def statement_missing(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    c = cfg.statement_missing
     if not f.ever_deposited:
         return None
-    since = f.last_statement_at or f.created_at
-    days = (ctx.as_of - since).days
+    days = (ctx.as_of - (f.last_statement_at or f.created_at)).days
     if days < c.threshold:
         return None
     return Indicator("statement_missing", str(days), str(c.threshold), c.weight, c.floor)
 
 
-def reserve_shortfall(f: Facts, ctx: Context, c: cfg.ReserveShortfall) -> Indicator | None:
-    if f.supervision_mode != "reserve" or f.reserve >= f.prepaid_outstanding:
-        return None
+def reserve_shortfall(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """Reserve mode: the reserve short of what parents are owed by more than `threshold`."""
+    c = cfg.reserve_shortfall
     gap = f.prepaid_outstanding - f.reserve
+    if f.supervision_mode != "reserve" or gap <= c.threshold:
+        return None
     return Indicator("reserve_shortfall", f"{gap:.2f}", str(c.threshold), c.weight, c.floor)
 
 
-def registry_change(f: Facts, ctx: Context, c: cfg.RegistryChange) -> Indicator | None:
-    n = len(f.registry_changes)
-    if n < c.threshold:
-        return None
-    return Indicator(
-        "registry_change", str(n), str(c.threshold), c.weight, c.floor, f.registry_changes
-    )
+def registry_change(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    c = cfg.registry_change
+    return _counted("registry_change", within(f.registry_changes, ctx.as_of, c.window_days), c)
 
 
 INDICATORS: dict[str, IndicatorFn] = {

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.risk.config import EDGES, LEVELS
 from service.risk.indicators import Indicator
+
+LEVELS = ("low", "medium", "high", "critical")
+EDGES = ((75, "critical"), (50, "high"), (25, "medium"))
 
 
 @dataclass(frozen=True)

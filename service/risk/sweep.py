@@ -15,22 +15,33 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.kit.clock import check_as_of
 from service.kit.ids import new_id
+from service.policy import settings as policy
+from service.policy.knobs import RiskConfig
 from service.registry import institutions as registry
-from service.registry import policy
 from service.registry.models import Institution, Regulator
 from service.registry.regions import scope_prefix
-from service.risk import alerts, config
-from service.risk.facts import Facts, gather
+from service.risk import alerts
+from service.risk.facts import Facts, Needs, gather
 from service.risk.indicators import INDICATORS, Context
 from service.risk.models import RiskEvaluation
-from service.risk.scoring import Verdict, judge, rank
+from service.risk.scoring import LEVELS, Verdict, judge, rank
 
 
-def evaluate(facts: Facts, ctx: Context, cfg: dict[str, dict[str, Any]]) -> Verdict:
-    fired = [
-        ind for code, fn in INDICATORS.items() if (ind := fn(facts, ctx, cfg[code])) is not None
-    ]
+def evaluate(facts: Facts, ctx: Context, cfg: RiskConfig) -> Verdict:
+    fired = [ind for fn in INDICATORS.values() if (ind := fn(facts, ctx, cfg)) is not None]
     return judge(fired)
+
+
+def region_configs(
+    session: Session, *, region_prefix: str | None, institution_ids: list[str] | None
+) -> dict[str, RiskConfig]:
+    """The risk knobs of every region with an institution in scope, by region code."""
+    stmt = select(Institution.region_code).distinct()
+    if region_prefix:
+        stmt = stmt.where(Institution.region_code.startswith(region_prefix))
+    if institution_ids is not None:
+        stmt = stmt.where(Institution.id.in_(institution_ids))
+    return {code: policy.risk_config(session, code) for code in session.scalars(stmt)}
 
 
 def _region_refund_rates(facts: dict[str, Facts], as_of: datetime) -> dict[str, Decimal]:
@@ -70,12 +81,18 @@ def sweep(
     region_prefix: str | None = None,
     institution_ids: list[str] | None = None,
 ) -> dict[str, Any]:
+    """Evaluate every institution in scope as of an instant with its region's knobs, keep the
+    evaluations, open alerts where levels rose, and freeze where the region says so."""
+    cfgs = region_configs(session, region_prefix=region_prefix, institution_ids=institution_ids)
     facts = gather(
-        session, as_of=as_of, institution_ids=institution_ids, region_prefix=region_prefix
+        session,
+        as_of=as_of,
+        needs=Needs.of(cfgs.values()),
+        institution_ids=institution_ids,
+        region_prefix=region_prefix,
     )
     ids = list(facts)
     ctx = Context(as_of, _region_refund_rates(facts, as_of))
-    cfgs: dict[str, dict[str, dict[str, Any]]] = {}
     previous = _previous_levels(session, ids, as_of)
     active = alerts.active_alerts(session, ids)
     session.execute(
@@ -87,46 +104,15 @@ def sweep(
     opened = frozen = 0
     rows = []
     for inst_id, f in facts.items():
-        if f.region_code not in cfgs:
-            cfgs[f.region_code] = config.merged(
-                policy.get(session, f.region_code, "risk_thresholds")
-            )
-        verdict = evaluate(f, ctx, cfgs[f.region_code])
+        verdict = evaluate(f, ctx, cfgs.get(f.region_code) or RiskConfig())
         levels[verdict.level] += 1
-        rows.append(
-            RiskEvaluation(
-                id=new_id("rev"),
-                institution_id=inst_id,
-                as_of=as_of,
-                score=verdict.score,
-                level=verdict.level,
-                indicators=[i.wire() for i in verdict.indicators],
-                created_at=now,
-            )
-        )
-        before = previous.get(inst_id, "low")
-        if verdict.level != "low" and rank(verdict.level) > rank(before):
+        rows.append(_evaluation(inst_id, as_of, verdict, now))
+        if verdict.level != "low" and rank(verdict.level) > rank(previous.get(inst_id, "low")):
             opened += alerts.on_rise(
-                session,
-                institution_id=inst_id,
-                verdict=verdict,
-                active=active.get(inst_id),
+                session, institution_id=inst_id, verdict=verdict, active=active.get(inst_id),
                 at=as_of,
-            )
-        if verdict.level == "critical" and policy.get(
-            session, f.region_code, "auto_freeze_on_critical"
-        ):
-            inst = session.get(Institution, inst_id)
-            if inst is not None and inst.status == "active":
-                registry.set_status(
-                    session,
-                    institution=inst,
-                    status="frozen",
-                    actor="risk_sweep",
-                    reason=f"critical risk (score {verdict.score}) with auto-freeze policy",
-                    now=now,
-                )
-                frozen += 1
+            )  # fmt: skip
+        frozen += _auto_freeze(session, f, verdict, now)
     session.add_all(rows)
     session.flush()
     return {
@@ -134,8 +120,40 @@ def sweep(
         "institutions_evaluated": len(facts),
         "alerts_opened": opened,
         "institutions_frozen": frozen,
-        "levels": {lvl: levels.get(lvl, 0) for lvl in config.LEVELS},
+        "levels": {lvl: levels.get(lvl, 0) for lvl in LEVELS},
     }
+
+
+def _evaluation(inst_id: str, as_of: datetime, verdict: Verdict, now: datetime) -> RiskEvaluation:
+    return RiskEvaluation(
+        id=new_id("rev"),
+        institution_id=inst_id,
+        as_of=as_of,
+        score=verdict.score,
+        level=verdict.level,
+        indicators=[i.record() for i in verdict.indicators],
+        created_at=now,
+    )
+
+
+def _auto_freeze(session: Session, f: Facts, verdict: Verdict, now: datetime) -> int:
+    """Freeze a critical institution where its region's policy says so; 1 if frozen now."""
+    if verdict.level != "critical" or not policy.get(
+        session, f.region_code, "auto_freeze_on_critical"
+    ):
+        return 0
+    inst = session.get(Institution, f.institution_id)
+    if inst is None or inst.status != "active":
+        return 0
+    registry.set_status(
+        session,
+        institution=inst,
+        status="frozen",
+        actor="risk_sweep",
+        reason=f"critical risk (score {verdict.score}) with auto-freeze policy",
+        now=now,
+    )
+    return 1
 
 
 def sweep_as(

@@ -191,3 +191,49 @@ def test_reserve_statement_does_not_hide_an_escrow_shortfall(world: World) -> No
     risk = w.client.get(f"/api/v1/institutions/{w.inst_id}", headers=bearer(w.reg)).json()["risk"]
     assert risk["level"] == "critical"
     assert "escrow_shortfall" in {i["code"] for i in risk["indicators"]}
+
+
+def test_a_regional_override_reaches_the_facts(world: World, engine) -> None:
+    """The deep-discount share is counted from the enrollments with the region's own share:
+    five enrollments at 60% of the filed price are deep discounts at the default 70%, and not
+    once the district sets 50% (before, the share was fixed at payment time and the knob did
+    nothing)."""
+    from tests import factories
+
+    body = factories.institution_body(world.bank.id, region="220105")
+    inst = world.client.post("/api/v1/institutions", json=body, headers=bearer(world.reg)).json()
+    key = bearer(inst["api_key"])
+    course = world.client.post(
+        "/api/v1/courses", json=factories.course_body("2026-11-23", n=40), headers=key
+    ).json()
+    for n in range(5):
+        e = world.client.post(
+            "/api/v1/enrollments",
+            headers=key,
+            json={"course_id": course["id"], "student_ref": f"s{n}", "lessons": 10,
+                  "amount": "120.00"},
+        ).json()  # fmt: skip
+        paid = world.signed(
+            "POST",
+            "/api/v1/bank/deposits",
+            {"bank_txn_id": f"DD-{inst['id'][-6:]}-{n}", "account_no": body["escrow_account_no"],
+             "payment_reference": e["payment_reference"], "amount": "120.00",
+             "paid_at": world.clock.now.isoformat()},
+        )  # fmt: skip
+        assert paid.status_code == 201, paid.text
+
+    def indicators() -> set[str]:
+        sweep(world, world.clock.now)
+        r = world.client.get(f"/api/v1/institutions/{inst['id']}", headers=bearer(world.reg))
+        return {i["code"] for i in r.json()["risk"]["indicators"]}
+
+    assert "deep_discount" in indicators()
+    r = world.client.post(
+        "/api/v1/region-settings",
+        headers=bearer(world.reg),
+        json={"region_code": "220105", "key": "risk_thresholds",
+              "value": {"deep_discount": {"price_share": "0.5"}}},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    world.clock.now += timedelta(minutes=1)
+    assert "deep_discount" not in indicators()

@@ -8,14 +8,15 @@ from decimal import Decimal
 import pytest
 
 from service.kit.clock import local_date
-from service.risk import config
+from service.policy import knobs
+from service.policy.knobs import RiskConfig
 from service.risk.facts import Day, Facts
 from service.risk.indicators import INDICATORS, Context
 from service.risk.scoring import judge, level_of
 from service.risk.sweep import evaluate
 
 AS_OF = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
-CFG = config.merged(None)
+CFG = RiskConfig()
 D = Decimal
 
 
@@ -28,6 +29,16 @@ def facts(**over) -> Facts:
     return f
 
 
+def ev(*ids: str, ago: timedelta = timedelta(hours=1)) -> list[tuple[str, datetime]]:
+    """Evidence dated `ago` before as_of."""
+    return [(i, AS_OF - ago) for i in ids]
+
+
+def ev_aged(*ids: str) -> list[tuple[str, datetime]]:
+    """Unmatched cash received eight days before as_of (past the 7-day mark)."""
+    return ev(*ids, ago=timedelta(days=8))
+
+
 def ctx(rates: dict[str, Decimal] | None = None) -> Context:
     return Context(AS_OF, rates or {})
 
@@ -38,7 +49,7 @@ def day(n: int) -> date:
 
 
 def fired(code: str, f: Facts, c: Context | None = None) -> bool:
-    return INDICATORS[code](f, c or ctx(), CFG[code]) is not None
+    return INDICATORS[code](f, c or ctx(), CFG) is not None
 
 
 def test_quiet_institution_is_low() -> None:
@@ -48,20 +59,20 @@ def test_quiet_institution_is_low() -> None:
 
 def test_refund_failed_is_critical() -> None:
     assert not fired("refund_failed", facts())
-    v = evaluate(facts(failed_refunds=["ref_1"]), ctx(), CFG)
+    v = evaluate(facts(failed_refunds=ev("ref_1")), ctx(), CFG)
     assert v.level == "critical" and v.indicators[0].evidence == ["ref_1"]
 
 
 def test_escrow_shortfall_is_critical() -> None:
     assert not fired("escrow_shortfall", facts())
-    assert evaluate(facts(shortfall=["brk_1"]), ctx(), CFG).level == "critical"
+    assert evaluate(facts(shortfall=ev("brk_1")), ctx(), CFG).level == "critical"
 
 
 def test_refund_overdue_floors() -> None:
     assert not fired("refund_overdue", facts())
-    assert evaluate(facts(overdue_refunds=["r1"]), ctx(), CFG).level == "medium"
-    assert evaluate(facts(overdue_refunds=["r1", "r2"]), ctx(), CFG).level == "medium"
-    assert evaluate(facts(overdue_refunds=["r1", "r2", "r3"]), ctx(), CFG).level == "high"
+    assert evaluate(facts(overdue_refunds=ev("r1")), ctx(), CFG).level == "medium"
+    assert evaluate(facts(overdue_refunds=ev("r1", "r2")), ctx(), CFG).level == "medium"
+    assert evaluate(facts(overdue_refunds=ev("r1", "r2", "r3")), ctx(), CFG).level == "high"
 
 
 def deposits(recent_per_day: str, trailing_per_day: str) -> dict[date, Day]:
@@ -73,10 +84,7 @@ def deposits(recent_per_day: str, trailing_per_day: str) -> dict[date, Day]:
 def test_prepay_surge_thresholds() -> None:
     # Trailing fortnight: 14 × 500 = 7,000; recent 14 × 1,500 = 21,000 → exactly 3× and > 20,000.
     assert (
-        INDICATORS["prepay_surge"](
-            facts(days=deposits("1500", "500")), ctx(), CFG["prepay_surge"]
-        ).value
-        == "3.00"
+        INDICATORS["prepay_surge"](facts(days=deposits("1500", "500")), ctx(), CFG).value == "3.00"
     )
     assert evaluate(facts(days=deposits("1500", "500")), ctx(), CFG).level == "medium"
     assert not fired("prepay_surge", facts(days=deposits("1499", "500")))  # 2.998×
@@ -86,7 +94,10 @@ def test_prepay_surge_thresholds() -> None:
 
 def test_deep_discount() -> None:
     def with_share(discounted: int, paid: int) -> Facts:
-        return facts(days={day(1): Day(enrollments_paid=paid, enrollments_discounted=discounted)})
+        return facts(
+            days={day(1): Day(enrollments_paid=paid)},
+            discounted={(30, Decimal("0.7")): discounted},
+        )
 
     assert not fired("deep_discount", with_share(3, 10))  # 30% is not over 30%
     assert fired("deep_discount", with_share(4, 10))
@@ -95,41 +106,35 @@ def test_deep_discount() -> None:
 
 def test_off_platform() -> None:
     assert not fired("off_platform", facts())
-    assert evaluate(facts(aged_suspense=["dep_1"]), ctx(), CFG).level == "high"
-    assert evaluate(facts(off_platform_complaints=["cmp_1"]), ctx(), CFG).level == "high"
+    assert evaluate(facts(suspense=ev_aged("dep_1")), ctx(), CFG).level == "high"
+    assert evaluate(facts(off_platform_complaints=ev("cmp_1")), ctx(), CFG).level == "high"
 
 
 def test_consumption_pace() -> None:
     assert not fired("consumption_pace", facts())
-    assert evaluate(facts(pace_violations=["enr_1"]), ctx(), CFG).level == "high"
+    assert evaluate(facts(pace_violations=ev("enr_1")), ctx(), CFG).level == "high"
 
 
 def test_consumption_stall() -> None:
     week_ago = AS_OF - timedelta(days=7)
-    assert not fired("consumption_stall", facts(sessions_scheduled_recent=0))
-    assert fired(
-        "consumption_stall", facts(sessions_scheduled_recent=3, oldest_recent_session=week_ago)
-    )
-    assert not fired(
-        "consumption_stall", facts(sessions_scheduled_recent=2, oldest_recent_session=week_ago)
-    )
+    assert not fired("consumption_stall", facts(stall={14: (0, None)}))
+    assert fired("consumption_stall", facts(stall={14: (3, week_ago)}))
+    assert not fired("consumption_stall", facts(stall={14: (2, week_ago)}))
     assert not fired(
         "consumption_stall",
-        facts(sessions_scheduled_recent=5, oldest_recent_session=week_ago + timedelta(minutes=1)),
+        facts(stall={14: (5, week_ago + timedelta(minutes=1))}),
     )
     assert not fired(
         "consumption_stall",
         facts(
-            sessions_scheduled_recent=5,
-            oldest_recent_session=week_ago,
+            stall={14: (5, week_ago)},
             days={day(13): Day(lessons_consumed=1)},
         ),
     )
     assert fired(
         "consumption_stall",
         facts(
-            sessions_scheduled_recent=5,
-            oldest_recent_session=week_ago,
+            stall={14: (5, week_ago)},
             days={day(14): Day(lessons_consumed=1)},
         ),
     )
@@ -191,7 +196,7 @@ def test_refund_velocity() -> None:
 
 
 def test_registry_change_adds_weight_only() -> None:
-    v = evaluate(facts(registry_changes=["chg_1"]), ctx(), CFG)
+    v = evaluate(facts(registry_changes=ev("chg_1")), ctx(), CFG)
     assert v.score == 10 and v.level == "low"
 
 
@@ -206,18 +211,20 @@ def test_score_edges_and_cap() -> None:
         "critical",
         "critical",
     ]
-    v = evaluate(facts(failed_refunds=["a"], shortfall=["b"], pace_violations=["c"]), ctx(), CFG)
+    v = evaluate(
+        facts(failed_refunds=ev("a"), shortfall=ev("b"), pace_violations=ev("c")), ctx(), CFG
+    )
     assert v.score == 100 and v.level == "critical"
 
 
 def test_thresholds_are_configurable() -> None:
-    strict = config.merged({"statement_missing": {"threshold": 1}})
+    strict = knobs.merged({"statement_missing": {"threshold": 1}})
     f = facts(last_statement_at=AS_OF - timedelta(days=1))
-    assert INDICATORS["statement_missing"](f, ctx(), strict["statement_missing"]) is not None
-    assert INDICATORS["statement_missing"](f, ctx(), CFG["statement_missing"]) is None
+    assert INDICATORS["statement_missing"](f, ctx(), strict) is not None
+    assert INDICATORS["statement_missing"](f, ctx(), CFG) is None
 
 
-@pytest.mark.parametrize("code", list(config.DEFAULTS))
+@pytest.mark.parametrize("code", list(knobs.DEFAULTS))
 def test_every_domain_indicator_exists(code: str) -> None:
     assert code in INDICATORS
 
@@ -227,12 +234,8 @@ def test_judge_sorts_by_contribution() -> None:
         [
             i
             for i in (
-                INDICATORS["registry_change"](
-                    facts(registry_changes=["x"]), ctx(), CFG["registry_change"]
-                ),
-                INDICATORS["refund_failed"](
-                    facts(failed_refunds=["y"]), ctx(), CFG["refund_failed"]
-                ),
+                INDICATORS["registry_change"](facts(registry_changes=ev("x")), ctx(), CFG),
+                INDICATORS["refund_failed"](facts(failed_refunds=ev("y")), ctx(), CFG),
             )
             if i
         ]

@@ -26,7 +26,7 @@ from service.api.schemas import ConsumptionRead, DepositRead, Page, RefundRead, 
 from service.flows import books, consumptions, deposits, refunds, statements
 from service.flows.refunds import RefundStatus
 from service.jobs.runner import run_job
-from service.registry import policy
+from service.policy import settings as policy
 from service.registry.institutions import scoped_ids
 from service.registry.models import Regulator
 from service.registry.regions import scope_prefix

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
+from service.policy import knobs
 from service.registry.models import RegionSetting, Regulator
 from service.registry.regions import ancestry, is_valid_region
-from service.risk import config as risk_config
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,8 @@ def _checked(key: str, value: Any) -> Any:
         raise _invalid("value", f"{key} must be between 0 and 90")
     if key == "risk_thresholds":
         try:
-            return risk_config.validate_overrides(value)
-        except risk_config.InvalidOverride as exc:
+            return knobs.validate_overrides(value)
+        except knobs.InvalidOverride as exc:
             errors = [
                 {"code": "invalid_setting", **e, "field": f"body.value.{e['field']}"}
                 for e in exc.errors
@@ -135,3 +135,8 @@ def set_for(
     audit(session, actor=f"regulator:{regulator.id}", action=f"setting:{key}",
           subject=region_code, detail={"before": old, "after": row.value}, now=now)  # fmt: skip
     return row
+
+
+def risk_config(session: Session, region_code: str) -> knobs.RiskConfig:
+    """The risk knobs in force for a region: the defaults with its overrides."""
+    return knobs.merged(get(session, region_code, "risk_thresholds"))

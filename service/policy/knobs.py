@@ -1,9 +1,10 @@
-"""Indicator thresholds and weights (DOMAIN.md §5), typed: one frozen model per indicator with
-every knob it reads and its default, overridable per region by the `risk_thresholds` policy
-({code: {knob: value}}, the most specific region winning). An override is validated against
-its indicator's model when a regulator sets it, so a setting that is accepted is one that
-takes effect; a stored override that no longer validates is skipped (and logged), never
-allowed to stop a sweep."""
+"""Risk indicator knobs (DOMAIN.md §5), typed: one frozen model per indicator with every window,
+threshold and weight it reads and its default, overridable per region by the
+`risk_thresholds` policy ({code: {knob: value}}, the most specific region winning) and resolved
+into one `RiskConfig` per region. An override is validated against its indicator's model when a
+regulator sets it, so a setting that is accepted is one that takes effect (a test per knob
+holds every indicator to reading it); a stored override that no longer validates is skipped
+(and logged), never allowed to stop a sweep."""
 
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 log = logging.getLogger("tuitionguard.risk")
 
-LEVELS = ("low", "medium", "high", "critical")
-EDGES = ((75, "critical"), (50, "high"), (25, "medium"))
 Level = Literal["low", "medium", "high", "critical"]
 
 
@@ -100,8 +99,7 @@ class ConsumptionPace(Knobs):
 
 
 class ConsumptionStall(Knobs):
-    window_days: int = Field(default=14, ge=1, le=366)
-    threshold: int = Field(default=14, ge=1, le=366)
+    window_days: int = Field(default=14, ge=1, le=366)  # with no lesson reported
     min_sessions: int = Field(default=3, ge=1, le=100_000)
     min_days: int = Field(default=7, ge=1, le=366)
     weight: int = Field(default=15, ge=0, le=100)
@@ -152,7 +150,36 @@ MODELS: dict[str, type[Knobs]] = {
     "registry_change": RegistryChange,
 }
 DEFAULTS: dict[str, Knobs] = {code: model() for code, model in MODELS.items()}
-Config = Mapping[str, Any]  # code -> that indicator's Knobs
+
+
+class RiskConfig(BaseModel):
+    """Every indicator's knobs for one region: what its sweep reads, whole."""
+
+    model_config = ConfigDict(frozen=True)
+    refund_failed: RefundFailed = RefundFailed()
+    escrow_shortfall: EscrowShortfall = EscrowShortfall()
+    refund_overdue: RefundOverdue = RefundOverdue()
+    refund_velocity: RefundVelocity = RefundVelocity()
+    prepay_surge: PrepaySurge = PrepaySurge()
+    deep_discount: DeepDiscount = DeepDiscount()
+    off_platform: OffPlatform = OffPlatform()
+    consumption_pace: ConsumptionPace = ConsumptionPace()
+    consumption_stall: ConsumptionStall = ConsumptionStall()
+    complaint_surge: ComplaintSurge = ComplaintSurge()
+    statement_missing: StatementMissing = StatementMissing()
+    reserve_shortfall: ReserveShortfall = ReserveShortfall()
+    registry_change: RegistryChange = RegistryChange()
+
+    def lookback_days(self) -> int:
+        """The longest span of history any indicator reads back from as_of."""
+        windows = [
+            self.refund_velocity.window_days + self.refund_velocity.baseline_days,
+            self.prepay_surge.window_days + self.prepay_surge.baseline_days,
+            self.complaint_surge.window_days + self.complaint_surge.baseline_days,
+        ]
+        for code in MODELS:
+            windows.append(getattr(getattr(self, code), "window_days", 0))
+        return max(windows) + 1
 
 
 class InvalidOverride(ValueError):
@@ -191,17 +218,13 @@ def validate_overrides(overrides: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def merged(overrides: Mapping[str, Any] | None) -> dict[str, Knobs]:
+def merged(overrides: Mapping[str, Any] | None) -> RiskConfig:
     """Every indicator's knobs with a region's overrides applied. An override that does not
     validate (stored before validation, or by hand) is skipped and logged."""
-    cfg = dict(DEFAULTS)
+    knobs: dict[str, Knobs] = {}
     for code, fields in (overrides or {}).items():
         try:
-            cfg[code] = MODELS[code].model_validate({**DEFAULTS[code].model_dump(), **fields})
+            knobs[code] = MODELS[code].model_validate({**DEFAULTS[code].model_dump(), **fields})
         except (KeyError, TypeError, ValidationError) as exc:
             log.warning("risk override %s ignored: %s", code, exc)
-    return cfg
-
-
-def dec(value: Any) -> Decimal:
-    return Decimal(str(value))
+    return RiskConfig(**knobs)
