@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -98,34 +98,41 @@ def _larger_bodies(settings: Settings) -> dict[str, int]:
     }
 
 
-def routers() -> list[tuple[APIRouter, str]]:
-    """Every router of the service with the prefix it is served under: the route table."""
-    from service.api.bank.routes import router as bank_router
-    from service.api.institution.routes import router as institution_router
-    from service.api.parent.routes import router as parent_router
-    from service.api.public.routes import router as public_router
-    from service.api.regulator.fees_routes import router as regulator_fees_router
-    from service.api.regulator.flows_routes import router as regulator_flows_router
-    from service.api.regulator.risk_routes import router as regulator_risk_router
-    from service.api.regulator.routes import router as regulator_router
-    from service.pages.routes import router as dashboard_router
+def routers() -> list[tuple[APIRouter, str, str]]:
+    """The route table: every router, the prefix it is served under, and the guard (one of
+    `service.api.auth.GUARDS`) attached to all its routes where it is included."""
+    from service.api import common_routes
+    from service.api.bank import routes as bank
+    from service.api.institution import routes as institution
+    from service.api.parent import routes as parent
+    from service.api.public import routes as public
+    from service.api.regulator import fees_routes, flows_routes, jobs_routes, risk_routes
+    from service.api.regulator import routes as regulator
+    from service.pages import routes as pages
 
-    api = [
-        regulator_router,
-        regulator_fees_router,
-        regulator_flows_router,
-        regulator_risk_router,
-        institution_router,
-        bank_router,
-        parent_router,
-        public_router,
+    return [
+        (pages.router, "", "public"),
+        (regulator.router, API, "regulator"),
+        (fees_routes.router, API, "regulator"),
+        (flows_routes.router, API, "regulator"),
+        (risk_routes.router, API, "regulator"),
+        (jobs_routes.router, API, "regulator_outside_tx"),
+        (common_routes.router, API, "regulator_or_institution"),
+        (institution.router, API, "institution"),
+        (bank.router, API, "bank"),
+        (parent.sessions_router, API, "public"),
+        (parent.router, API, "parent"),
+        (public.router, API, "public"),
     ]
-    return [(dashboard_router, ""), *((r, API) for r in api)]
 
 
 def _include_routers(app: FastAPI) -> None:
-    for router, prefix in routers():
-        app.include_router(router, prefix=prefix)
+    from service.api.auth import GUARDS
+
+    for router, prefix, guard in routers():
+        check = GUARDS[guard]
+        dependencies = [Depends(check)] if check is not None else None
+        app.include_router(router, prefix=prefix, dependencies=dependencies)
 
 
 class HealthRead(BaseModel):

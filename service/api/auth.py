@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import SessionDep, SettingsDep
+from service.api.deps import NowDep, SessionDep, SettingsDep
 from service.api.idempotency import Identify
 from service.config import Settings
 from service.errors import DomainError
+from service.flows import parents
+from service.flows.models import Enrollment
 from service.kit.db import session_scope
 from service.registry import credentials
 from service.registry.models import Bank, Institution, Regulator
@@ -114,7 +117,40 @@ def idempotency_caller(sessions: sessionmaker[Session], settings: Settings) -> I
     return identify
 
 
+def _either(request: Request, session: SessionDep) -> Regulator | Institution:
+    """A regulator or an institution (routes API.md gives both callers)."""
+    token = bearer_token(request)
+    found: Regulator | Institution | None = credentials.regulator_by_token(session, token)
+    if found is None:
+        found = credentials.institution_by_key(session, token)
+    if found is None:
+        raise DomainError("unauthenticated", "unknown token")
+    return found
+
+
+def _parent(request: Request, session: SessionDep, now: NowDep) -> Enrollment:
+    """A parent's session: it sees exactly one enrollment."""
+    e = parents.by_token(session, bearer_token(request), now)
+    if e is None:
+        raise DomainError("unauthenticated", "unknown or expired parent session")
+    return e
+
+
 RegulatorDep = Annotated[Regulator, Depends(_regulator)]
 RegulatorOutsideTxDep = Annotated[Regulator, Depends(_regulator_outside_tx)]
 InstitutionDep = Annotated[Institution, Depends(_institution)]
 BankDep = Annotated[Bank, Depends(_bank)]
+RegulatorOrInstitutionDep = Annotated[Regulator | Institution, Depends(_either)]
+ParentDep = Annotated[Enrollment, Depends(_parent)]
+
+# What a router is guarded by, attached where it is included (service/app.py), so that a route
+# added to a guarded router cannot be public by forgetting.
+GUARDS: dict[str, Callable[..., Any] | None] = {
+    "regulator": _regulator,
+    "regulator_outside_tx": _regulator_outside_tx,
+    "institution": _institution,
+    "bank": _bank,
+    "parent": _parent,
+    "regulator_or_institution": _either,
+    "public": None,
+}

@@ -12,7 +12,7 @@ from service.app import routers
 
 def table() -> Counter[tuple[str, str]]:
     seen: Counter[tuple[str, str]] = Counter()
-    for router, prefix in routers():
+    for router, prefix, _ in routers():
         for route in router.routes:
             assert isinstance(route, APIRoute)
             for method in route.methods:
@@ -34,3 +34,24 @@ def test_the_table_has_every_contract_path() -> None:
         ("GET", "/api/v1/parent/enrollment"),
     ]:
         assert needed in paths
+
+
+PUBLIC = {
+    ("POST", "/api/v1/parent/sessions"),
+    ("GET", "/api/v1/public/institutions/{credit_code}"),
+}
+
+
+def test_every_router_is_guarded_where_it_is_included() -> None:
+    """Auth is attached at include (service/app.py), so a route added to a guarded router is
+    guarded; the public API routes are exactly these."""
+    from service.api.auth import GUARDS
+
+    public = set()
+    for router, prefix, guard in routers():
+        assert guard in GUARDS
+        if guard == "public" and prefix:
+            for route in router.routes:
+                assert isinstance(route, APIRoute)
+                public |= {(m, prefix + route.path) for m in route.methods}
+    assert public == PUBLIC

@@ -7,11 +7,8 @@ from fastapi import APIRouter
 
 from service.api.auth import InstitutionDep
 from service.api.deps import DeliverLaterDep, NowDep, PageDep, SessionDep, SettingsDep, page_of
-from service.api.either import RegulatorOrInstitutionDep
 from service.api.institution.schemas import (
     ConsumptionIn,
-    CourseCheckIn,
-    CourseCheckRead,
     CourseIn,
     EnrolledRead,
     EnrollmentIn,
@@ -22,12 +19,11 @@ from service.api.schemas import BalancesRead, CourseRead, EnrollmentRead, Page, 
 from service.fees import filings
 from service.flows import consumptions, enrollments, refunds
 from service.flows.balances import institution_balances
-from service.registry.models import Regulator
 
 router = APIRouter(tags=["institution"])
 
 
-def _course_data(body: CourseIn) -> filings.CourseData:
+def course_data(body: CourseIn) -> filings.CourseData:
     return filings.CourseData(
         title=body.title,
         subject=body.subject,
@@ -47,24 +43,8 @@ def _course_data(body: CourseIn) -> filings.CourseData:
 def file_course(
     body: CourseIn, inst: InstitutionDep, session: SessionDep, now: NowDep
 ) -> CourseRead:
-    course = filings.file_course(session, institution=inst, data=_course_data(body), now=now)
+    course = filings.file_course(session, institution=inst, data=course_data(body), now=now)
     return CourseRead.of(course)
-
-
-@router.post("/courses/check", response_model=CourseCheckRead)
-def check_course(
-    body: CourseCheckIn, caller: RegulatorOrInstitutionDep, session: SessionDep
-) -> CourseCheckRead:
-    """Answer what a filing would get, storing nothing: try a price before filing it. A
-    regulator may ask for any region of theirs (`region_code`)."""
-    data = _course_data(body)
-    if isinstance(caller, Regulator):
-        verdict = filings.check_for(
-            session, regulator=caller, data=data, region_code=body.region_code
-        )
-    else:
-        verdict = filings.check(session, data, region_code=caller.region_code)
-    return CourseCheckRead.model_validate(verdict, from_attributes=True)
 
 
 @router.get("/courses", response_model=Page[CourseRead])

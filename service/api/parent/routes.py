@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from service.api.auth import bearer_token
+from service.api.auth import ParentDep
 from service.api.deps import NowDep, SessionDep, SettingsDep
 from service.api.parent.schemas import (
     ComplaintIn,
@@ -20,24 +20,16 @@ from service.api.parent.schemas import (
 )
 from service.api.problems import problem_response
 from service.api.schemas import ConsumptionRead, Page, RefundTimelineRead
-from service.errors import DomainError
 from service.flows import consumptions, parents, refunds
-from service.flows.models import Enrollment
 
 router = APIRouter(prefix="/parent", tags=["parent"])
 
 
-def _parent(request: Request, session: SessionDep, now: NowDep) -> Enrollment:
-    e = parents.by_token(session, bearer_token(request), now)
-    if e is None:
-        raise DomainError("unauthenticated", "unknown or expired parent session")
-    return e
+# Signing in is the one parent route without a session.
+sessions_router = APIRouter(prefix="/parent", tags=["parent"])
 
 
-ParentDep = Annotated[Enrollment, Depends(_parent)]
-
-
-@router.post(
+@sessions_router.post(
     "/sessions",
     status_code=201,
     response_model=SessionRead,

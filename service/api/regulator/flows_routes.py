@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from service.api.auth import RegulatorDep, RegulatorOutsideTxDep
-from service.api.deps import DeliverLaterDep, NowDep, PageDep, SessionDep, SettingsDep, page_of
-from service.api.either import RegulatorOrInstitutionDep
+from service.api.auth import RegulatorDep
+from service.api.deps import DeliverLaterDep, NowDep, PageDep, SessionDep, page_of
 from service.api.regulator.schemas import (
-    AsOfIn,
     ConsumptionDecisionIn,
-    JobRunRead,
     MatchIn,
     RefundDecisionIn,
     RegionSettingIn,
@@ -22,31 +19,13 @@ from service.api.regulator.schemas import (
     TrialBalanceRead,
     VerifyRead,
 )
-from service.api.schemas import ConsumptionRead, DepositRead, Page, RefundRead, RefundTimelineRead
+from service.api.schemas import ConsumptionRead, DepositRead, Page, RefundTimelineRead
 from service.flows import books, consumptions, deposits, refunds, statements
-from service.flows.refunds import RefundStatus
-from service.jobs.runner import run_job
 from service.policy import settings as policy
 from service.registry.institutions import scoped_ids
-from service.registry.models import Regulator
-from service.registry.regions import scope_prefix
 
 router = APIRouter(tags=["regulator"])
 DepositStatus = Literal["posted", "suspense", "matched", "returning", "returned"]
-
-
-@router.get("/refunds", response_model=Page[RefundRead])
-def list_refunds(
-    caller: RegulatorOrInstitutionDep,
-    session: SessionDep,
-    page: PageDep,
-    status: Annotated[RefundStatus | None, Query()] = None,
-) -> Page[RefundRead]:
-    """Refunds in the caller's scope: a regulator's region, or an institution's own (API.md
-    gives both callers this path, so one route serves both)."""
-    whose = scoped_ids(caller) if isinstance(caller, Regulator) else caller.id
-    paged = refunds.listed(session, institutions=whose, status=status, paging=page)
-    return page_of(paged, RefundRead.of)
 
 
 @router.post("/refunds/{refund_id}/decide", response_model=RefundTimelineRead)
@@ -143,30 +122,6 @@ def list_statements(
         paging=page,
     )
     return page_of(paged, StatementRead.of)
-
-
-@router.post("/jobs/{name}/run", response_model=JobRunRead)
-def run(
-    name: str,
-    body: AsOfIn,
-    regulator: RegulatorOutsideTxDep,
-    request: Request,
-    now: NowDep,
-    settings: SettingsDep,
-) -> JobRunRead:
-    """Run a job for the regulator's region only, as if the clock read `as_of` (default now;
-    never later than now, nor older than the re-run bound). Audited."""
-    out = run_job(
-        request.app.state.sessions,
-        name,
-        as_of=body.as_of or now,
-        settings=settings,
-        now=now,
-        clock=request.app.state.clock,
-        region_prefix=scope_prefix(regulator.region_code),
-        actor=f"regulator:{regulator.id}",
-    )
-    return JobRunRead(**out)
 
 
 @router.get("/ledger/trial-balance", response_model=TrialBalanceRead)
