@@ -8,7 +8,7 @@ PORT    ?= 8000
 BANK_PORT ?= 8100
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test install lint types unit bench clean browser-deps
+.PHONY: run test install lint types imports unit bench clean browser-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,10 +38,15 @@ lint: install
 	$(BIN)/ruff format --check .
 
 types: install
-	$(BIN)/mypy --strict ledger
+	$(BIN)/mypy --strict ledger service tools
 
-## test: lint, types, and the whole suite on SQLite and PostgreSQL (TEST_DATABASE_URL)
-test: install browser-deps lint types
+## imports: the import contracts of pyproject.toml (ledger apart, tools apart, layers one way)
+imports: install
+	$(BIN)/lint-imports
+
+## test: lint, types, import contracts, and the whole suite on SQLite and PostgreSQL
+## (TEST_DATABASE_URL)
+test: install browser-deps lint types imports
 	$(BIN)/pytest -n 2 --dist loadgroup tests
 
 ## bench: every benchmark (PostgreSQL from TEST_DATABASE_URL); figures go in docs/benchmarks.md

@@ -5,7 +5,6 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from service.api.idempotency_models import IdempotencyRecord
 from service.fees.models import Course, CourseSession, PriceGuide, PriceGuideItem, SchoolVacation
 from service.fees.prices import seed_published
 from service.flows.counters import InstitutionDay
@@ -23,6 +22,7 @@ from service.flows.models import (
     StatementBreak,
 )
 from service.jobs.models import JobRun
+from service.kit.request_keys import IdempotencyRecord
 from service.registry.models import (
     AuditEvent,
     Bank,

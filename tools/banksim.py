@@ -226,7 +226,8 @@ class Bank:
             ],
         }
         resp = self._signed_post("/api/v1/bank/statements", body)
-        return resp.json()
+        answer: dict[str, Any] = resp.json()
+        return answer
 
 
 def create_app(bank: Bank, *, window: int = 300) -> FastAPI:

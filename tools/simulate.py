@@ -120,7 +120,8 @@ class World:
     def file_course(self, inst: Inst, day: date) -> None:
         inst.course_seq += 1
         label = f"{inst.label}-C{inst.course_seq}"
-        sessions, cur = [], _at(day + timedelta(days=1), 16)
+        sessions: list[datetime] = []
+        cur = _at(day + timedelta(days=1), 16)
         while len(sessions) < 60:
             if school_day(cur.date())[0]:
                 sessions.append(cur)

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import NowDep, SessionDep, SettingsDep
 from service.api.idempotency import Identify
+from service.bank_gateway import inbound
 from service.config import Settings
 from service.errors import DomainError
 from service.flows import parents
@@ -55,7 +56,7 @@ async def _bank(request: Request, session: SessionDep, settings: SettingsDep) ->
     body = await request.body()
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     bank = await run_in_threadpool(
-        lambda: credentials.bank_by_signature(
+        lambda: inbound.bank_by_signature(
             session,
             secret_key=settings.secret_key,
             window=settings.signature_window_seconds,
@@ -96,7 +97,7 @@ def idempotency_caller(sessions: sessionmaker[Session], settings: Settings) -> I
             if not (bank_id.isascii() and bank_id.isprintable() and timestamp and given):
                 return None
             with session_scope(sessions) as s:
-                bank = credentials.bank_by_signature(
+                bank = inbound.bank_by_signature(
                     s,
                     secret_key=settings.secret_key,
                     window=settings.signature_window_seconds,

@@ -27,15 +27,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api.idempotency_models import IdempotencyRecord
 from service.api.problems import problem_response
 from service.kit.db import session_scope
+from service.kit.request_keys import IdempotencyRecord
 
 log = logging.getLogger("tuitionguard.idempotency")
 
@@ -193,7 +193,7 @@ class IdempotencyMiddleware:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             await run_in_threadpool(self._extend, caller, key, token)
 
-    def _mine(self, caller: str, key: str, token: str) -> tuple[object, ...]:
+    def _mine(self, caller: str, key: str, token: str) -> tuple[ColumnElement[bool], ...]:
         return (
             IdempotencyRecord.caller == caller,
             IdempotencyRecord.key == key,
@@ -239,13 +239,6 @@ class IdempotencyMiddleware:
             )
 
 
-def purge_expired(session: Session, *, now: datetime, retention: timedelta) -> int:
-    result = session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - retention)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 async def _read_body(receive: Receive) -> bytes:
     chunks = []
     while True:
@@ -282,4 +275,4 @@ async def _send_stored(send: Send, record: IdempotencyRecord) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["IdempotencyMiddleware", "Identify", "purge_expired"]
+__all__ = ["IdempotencyMiddleware", "Identify"]

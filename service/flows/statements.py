@@ -102,7 +102,7 @@ def reconcile(session: Session, *, bank: Bank, data: StatementIn, now: datetime)
         )
         if d.bank_txn_id in {t.bank_txn_id for t in data.transactions} or start <= d.paid_at <= end
     }
-    executed = {
+    executed: dict[str | None, Instruction] = {
         i.result_bank_txn_id: i
         for i in session.scalars(
             select(Instruction).where(
@@ -153,7 +153,8 @@ def reconcile(session: Session, *, bank: Bank, data: StatementIn, now: datetime)
                     "actual": None,
                 }
             )
-    for txn, i in executed.items():
+    for txn_or_none, i in executed.items():
+        txn = str(txn_or_none)
         if txn not in seen and i.executed_at is not None and start <= i.executed_at <= end:
             breaks.append(
                 {

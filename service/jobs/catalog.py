@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 import ledger
-from service.api.idempotency import purge_expired
 from service.bank_gateway.delivery import deliver_pending
 from service.flows import refunds, releases
 from service.jobs.base import Job, JobContext
+from service.kit.request_keys import purge_expired
 from service.risk.facts import Needs, gather
 from service.risk.sweep import region_configs, sweep
 

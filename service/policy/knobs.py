@@ -227,4 +227,4 @@ def merged(overrides: Mapping[str, Any] | None) -> RiskConfig:
             knobs[code] = MODELS[code].model_validate({**DEFAULTS[code].model_dump(), **fields})
         except (KeyError, TypeError, ValidationError) as exc:
             log.warning("risk override %s ignored: %s", code, exc)
-    return RiskConfig(**knobs)
+    return RiskConfig.model_validate(knobs)

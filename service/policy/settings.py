@@ -82,7 +82,7 @@ def _checked(key: str, value: Any) -> Any:
         raise _invalid("key", f"unknown setting {key!r}; known: {', '.join(POLICIES)}")
     if not isinstance(value, policy.kind) or (policy.kind is int and isinstance(value, bool)):
         raise _invalid("value", f"{key} must be a {policy.kind.__name__}")
-    if policy.kind is int and not 0 <= value <= 90:
+    if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= 90:
         raise _invalid("value", f"{key} must be between 0 and 90")
     if key == "risk_thresholds":
         try:

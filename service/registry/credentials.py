@@ -14,7 +14,6 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.bank_gateway.signing import verify
 from service.errors import DomainError
 from service.kit.ids import new_id, new_token, token_hash
 from service.registry.models import Bank, Institution, Regulator
@@ -83,36 +82,6 @@ def create_bank(
     session.add(bank)
     session.flush()
     return Issued(bank.id, secret)
-
-
-def bank_by_signature(
-    session: Session,
-    *,
-    secret_key: str,
-    window: int,
-    bank_id: str,
-    timestamp: str,
-    given: str,
-    method: str,
-    path_and_query: str,
-    body: bytes,
-    now: int,
-) -> Bank | None:
-    """The bank whose secret signed this request within `window` seconds of `now`, or None."""
-    bank = session.get(Bank, bank_id)
-    if bank is None:
-        return None
-    ok = verify(
-        decrypt_secret(secret_key, bank.secret_ciphertext),
-        timestamp=timestamp,
-        method=method,
-        path_and_query=path_and_query,
-        body=body,
-        given=given,
-        now=now,
-        window=window,
-    )
-    return bank if ok else None
 
 
 def regulator_by_token(session: Session, token: str) -> Regulator | None:

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -308,7 +308,9 @@ class _Queries:
             since = self.as_of - timedelta(days=window)
             # As integer literals on both sides: a bound Decimal would take the money column's
             # type (integer fen on SQLite, where 0.7 became 70).
-            per_10k = literal_column(str(int((share * 10_000).to_integral_value())))
+            per_10k: ColumnElement[Any] = literal_column(
+                str(int((share * 10_000).to_integral_value()))
+            )
             paid_10k = Enrollment.amount_paid * literal_column("10000")
             below = func.sum(case((paid_10k < Enrollment.list_amount * per_10k, 1), else_=0))
             for inst_id, n in self.s.execute(

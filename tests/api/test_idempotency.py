@@ -13,9 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from service.api.idempotency_models import IdempotencyRecord
 from service.app import create_app
 from service.kit.db import make_sessionmaker, session_scope
+from service.kit.request_keys import IdempotencyRecord
 from tests import factories
 from tests.api.conftest import bearer
 from tests.api.test_flows import World

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Literal
 
 from service.api.schemas import Read
@@ -44,7 +45,7 @@ class PublicInstitutionRead(Read):
     status: str
     list: Literal["white", "black", "closed"]
     supervision_mode: str
-    courses: list[PublicCourseRead]
+    courses: builtins.list[PublicCourseRead]
 
     @classmethod
     def of(cls, d: Disclosure) -> PublicInstitutionRead:

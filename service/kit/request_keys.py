@@ -1,11 +1,12 @@
-"""Stored responses for `Idempotency-Key` replays."""
+"""The store behind `Idempotency-Key` (service/api/idempotency.py): each caller's keys, the
+request each was used for, and the response to replay; purged after the retention."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Integer, LargeBinary, String, delete
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ledger.types import UTCDateTime
 from service.kit.db import Base
@@ -26,3 +27,10 @@ class IdempotencyRecord(Base):
     # a claim whose lease has lapsed belonged to a request that died, and is taken over.
     claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+def purge_expired(session: Session, *, now: datetime, retention: timedelta) -> int:
+    result = session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - retention)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
