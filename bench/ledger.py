@@ -59,7 +59,17 @@ def setup(url: str) -> dict[str, list[str]]:
                 for k in range(ACCOUNTS)
             ]
             ledger.batch(
-                c, [NewTransfer(world.id, a, Decimal("1000000.00"), "seed") for a in accts], at=AT
+                c,
+                [
+                    NewTransfer(
+                        debit_account_id=world.id,
+                        credit_account_id=a,
+                        amount=Decimal("1000000.00"),
+                        code="seed",
+                    )
+                    for a in accts
+                ],
+                at=AT,
             )
             plan[name] = [world.id, *accts]
     engine.dispose()
@@ -129,7 +139,14 @@ def batched(url: str, plan: dict[str, list[str]], batches: int, size: int) -> tu
         ops = []
         for _ in range(size):
             d, c = rng.sample(accts, 2)
-            ops.append(NewTransfer(d, c, Decimal(rng.randint(1, 999)) / 100, "batch"))
+            ops.append(
+                NewTransfer(
+                    debit_account_id=d,
+                    credit_account_id=c,
+                    amount=Decimal(rng.randint(1, 999)) / 100,
+                    code="batch",
+                )
+            )
         prepared.append(ops)
     watch = Stopwatch()
     for ops in prepared:

@@ -60,7 +60,16 @@ def transfer(
     idempotency_key: str | None = None,
 ) -> Transfer:
     """Move `amount` from `debit` to `credit` at once (single-phase)."""
-    op = NewTransfer(debit, credit, amount, code, False, None, reference, idempotency_key)
+    op = NewTransfer(
+        debit_account_id=debit,
+        credit_account_id=credit,
+        amount=amount,
+        code=code,
+        pending=False,
+        expires_at=None,
+        reference=reference,
+        idempotency_key=idempotency_key,
+    )
     return apply(conn, [op], at=at)[0]
 
 
@@ -77,7 +86,16 @@ def hold(
     idempotency_key: str | None = None,
 ) -> Transfer:
     """Reserve `amount` as a pending transfer, to be posted, voided or expired exactly once."""
-    op = NewTransfer(debit, credit, amount, code, True, expires_at, reference, idempotency_key)
+    op = NewTransfer(
+        debit_account_id=debit,
+        credit_account_id=credit,
+        amount=amount,
+        code=code,
+        pending=True,
+        expires_at=expires_at,
+        reference=reference,
+        idempotency_key=idempotency_key,
+    )
     return apply(conn, [op], at=at)[0]
 
 
@@ -90,14 +108,30 @@ def post(
     idempotency_key: str | None = None,
 ) -> Transfer:
     """Post a hold, in full or (`amount`) in part; the rest returns to the accounts."""
-    return apply(conn, [Resolve(pending_id, "post", amount, idempotency_key)], at=at)[0]
+    return apply(
+        conn,
+        [
+            Resolve(
+                pending_id=pending_id, action="post", amount=amount, idempotency_key=idempotency_key
+            )
+        ],
+        at=at,
+    )[0]
 
 
 def void(
     conn: Connection, *, pending_id: str, at: datetime, idempotency_key: str | None = None
 ) -> Transfer:
     """Cancel a hold: the whole amount returns to the accounts."""
-    return apply(conn, [Resolve(pending_id, "void", None, idempotency_key)], at=at)[0]
+    return apply(
+        conn,
+        [
+            Resolve(
+                pending_id=pending_id, action="void", amount=None, idempotency_key=idempotency_key
+            )
+        ],
+        at=at,
+    )[0]
 
 
 def batch(conn: Connection, ops: Sequence[Operation], *, at: datetime) -> list[Transfer]:

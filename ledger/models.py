@@ -107,7 +107,7 @@ class Transfer:
         return cls(**{f: m[f] for f in cls.__dataclass_fields__})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NewTransfer:
     """A transfer to make: single-phase (`pending=False`) or a hold (`pending=True`)."""
 
@@ -121,7 +121,7 @@ class NewTransfer:
     idempotency_key: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Resolve:
     """Resolve a hold: `post` (all, or `amount` of it, the rest returned), `void`, `expire`."""
 

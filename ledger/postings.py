@@ -696,7 +696,7 @@ def expire_due(conn: Connection, *, now: datetime, limit: int = 1000) -> list[Tr
     out: list[Transfer] = []
     by_ledger: dict[str, list[Operation]] = {}
     for r in due:
-        by_ledger.setdefault(r.ledger, []).append(Resolve(r.id, "expire"))
+        by_ledger.setdefault(r.ledger, []).append(Resolve(pending_id=r.id, action="expire"))
     for ledger in sorted(by_ledger):
         out.extend(apply(conn, by_ledger[ledger], at=now))
     return out

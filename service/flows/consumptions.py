@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -83,20 +84,28 @@ def report(
         lessons_consumed=lessons,
         prepaid_delta=-amount,
     )
-    conn = session.connection()
     if amount > 0:
-        ledger.transfer(
-            conn,
-            debit=chart.prepaid_account(conn, institution.id, e.id, at=now).id,
-            credit=chart.institution_account(conn, institution.id, "earned").id,
-            amount=amount,
-            code="consumption",
-            at=now,
-            reference=f"consumption:{c.id}",
-            idempotency_key=f"consumption:{c.id}",
-        )
+        _earn(session, institution.id, e.id, c.id, amount, now)
     session.flush()
     return Reported(c, e)
+
+
+def _earn(
+    session: Session, institution_id: str, enrollment_id: str, consumption_id: str,
+    amount: Decimal, now: datetime,
+) -> None:  # fmt: skip
+    """The lesson's price moves from what the parent is owed to what the institution earned."""
+    conn = session.connection()
+    ledger.transfer(
+        conn,
+        debit=chart.prepaid_account(conn, institution_id, enrollment_id, at=now).id,
+        credit=chart.institution_account(conn, institution_id, "earned").id,
+        amount=amount,
+        code="consumption",
+        at=now,
+        reference=f"consumption:{consumption_id}",
+        idempotency_key=f"consumption:{consumption_id}",
+    )
 
 
 def _sessions_started(session: Session, e: Enrollment, by: datetime) -> int:

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Row, Select, or_, select
+from sqlalchemy import Connection, Row, Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -157,10 +157,23 @@ def _receive_many(
 ) -> list[Outcome]:
     """A bank sends these a thousand at a time, so the work is done on plain rows, not ORM
     objects (which cost more than all of the statements together)."""
-    conn = session.connection()
     session.flush()  # the reads below bypass the ORM: it must have written what it holds
+    insts = _institutions(session, bank, {i.account_no for i in items})
+    payees = _payees(session, {i.payment_reference for i in items})
+    # Read after the enrollments are locked: a concurrent batch carrying the same deposits
+    # (a bank's retry) has then committed them, and they are answered as replays.
+    existing = _existing(session, bank, {i.bank_txn_id for i in items})
+    batch = _Batch(bank, now, limit, insts, payees)
+    for n, item in enumerate(items):
+        batch.take(n, item, existing.get(item.bank_txn_id))
+    if batch.fresh:
+        _post(session, bank=bank, deposits=list(batch.fresh.values()), payees=payees, now=now)
+    return [batch.answer(n, item) for n, item in enumerate(items)]
+
+
+def _institutions(session: Session, bank: Bank, accounts: set[str]) -> dict[str, Institution]:
+    """The bank's institutions by the supervised account numbers named (escrow or reserve)."""
     insts: dict[str, Institution] = {}
-    accounts = {i.account_no for i in items}
     for found in session.scalars(
         select(Institution).where(
             Institution.bank_id == bank.id,
@@ -173,91 +186,103 @@ def _receive_many(
         insts[found.escrow_account_no] = found
         if found.reserve_account_no:
             insts[found.reserve_account_no] = found
-    payees = {
-        r.payment_reference: r
-        for r in session.execute(
-            _PAYEE.where(
-                ledger.one_of(
-                    conn, Enrollment.payment_reference, {i.payment_reference for i in items}
-                )
-            )
-            .order_by(Enrollment.id)
-            .with_for_update()
+    return insts
+
+
+def _payees(session: Session, references: set[str]) -> dict[str, Row[Any]]:
+    """The enrollments the payment references name, locked in id order."""
+    conn = session.connection()
+    rows = session.execute(
+        _PAYEE.where(ledger.one_of(conn, Enrollment.payment_reference, references))
+        .order_by(Enrollment.id)
+        .with_for_update()
+    )
+    return {r.payment_reference: r for r in rows}
+
+
+def _existing(session: Session, bank: Bank, txns: set[str]) -> dict[str, Mapping[Any, Any]]:
+    conn = session.connection()
+    rows = session.execute(
+        select(_DEPOSITS).where(
+            Deposit.bank_id == bank.id, ledger.one_of(conn, Deposit.bank_txn_id, txns)
         )
-    }
-    # Read after the enrollments are locked: a concurrent batch carrying the same deposits
-    # (a bank's retry) has then committed them, and they are answered as replays.
-    existing: dict[str, Mapping[Any, Any]] = {
-        r.bank_txn_id: r._mapping
-        for r in session.execute(
-            select(_DEPOSITS).where(
-                Deposit.bank_id == bank.id,
-                ledger.one_of(conn, Deposit.bank_txn_id, {i.bank_txn_id for i in items}),
-            )
-        )
-    }
-    refused: dict[int, DomainError] = {}
-    replays: dict[int, Mapping[Any, Any]] = {}  # answered once what they repeat is decided
-    digests = [i.digest() for i in items]
-    claimed: set[str] = set()  # enrollments paid by this batch: a second payment is a mismatch
-    fresh: dict[str, dict[str, Any]] = {}  # by bank_txn_id, the first time in this batch
-    for n, item in enumerate(items):
-        seen = existing.get(item.bank_txn_id) or fresh.get(item.bank_txn_id)
+    )
+    return {r.bank_txn_id: r._mapping for r in rows}
+
+
+class _Batch:
+    """Deciding each deposit of a batch in order: a replay, a refusal, or a fresh row."""
+
+    def __init__(
+        self,
+        bank: Bank,
+        now: datetime,
+        limit: Decimal | None,
+        insts: dict[str, Institution],
+        payees: dict[str, Row[Any]],
+    ) -> None:
+        self.bank, self.now, self.limit, self.insts, self.payees = bank, now, limit, insts, payees
+        self.refused: dict[int, DomainError] = {}
+        self.replays: dict[int, tuple[Mapping[Any, Any], str]] = {}  # answered at the end
+        self.claimed: set[str] = set()  # enrollments paid here: a second payment mismatches
+        self.fresh: dict[str, dict[str, Any]] = {}  # by bank_txn_id, the first time here
+
+    def take(self, n: int, item: DepositIn, existing: Mapping[Any, Any] | None) -> None:
+        digest = item.digest()
+        seen = existing or self.fresh.get(item.bank_txn_id)
         if seen is not None:
-            replays[n] = seen
-            continue
-        inst = insts.get(item.account_no)
+            self.replays[n] = (seen, digest)
+            return
+        inst = self.insts.get(item.account_no)
         if inst is None:
-            refused[n] = DomainError(
+            self.refused[n] = DomainError(
                 "foreign_account", f"account {item.account_no} is not supervised at this bank"
             )
-            continue
-        if limit is not None and item.amount > limit:
-            refused[n] = DomainError(
-                "deposit_above_limit", f"a single deposit is at most {limit:.2f} yuan"
+            return
+        if self.limit is not None and item.amount > self.limit:
+            self.refused[n] = DomainError(
+                "deposit_above_limit", f"a single deposit is at most {self.limit:.2f} yuan"
             )
-            continue
+            return
         target = "reserve" if item.account_no == inst.reserve_account_no else "escrow"
-        reason, enrollment_id = None, None
-        if target == "escrow":
-            e = payees.get(item.payment_reference)
-            if inst.status == "frozen":
-                reason = "institution_frozen"
-            elif e is None or e.institution_id != inst.id:
-                reason = "unknown_reference"
-            elif e.status != "awaiting_payment" or item.amount != e.amount_due or e.id in claimed:
-                reason = "amount_mismatch"
-            else:
-                enrollment_id = e.id
-                claimed.add(e.id)
-        fresh[item.bank_txn_id] = {
+        reason, enrollment_id = self._matched(item, inst) if target == "escrow" else (None, None)
+        self.fresh[item.bank_txn_id] = {
             "id": new_id("dep"),
-            "bank_id": bank.id,
+            "bank_id": self.bank.id,
             "bank_txn_id": item.bank_txn_id,
-            "request_hash": digests[n],
+            "request_hash": digest,
             "account_no": item.account_no,
             "institution_id": inst.id,
             "payment_reference": item.payment_reference,
             "amount": item.amount,
             "paid_at": item.paid_at,
-            "received_at": now,
+            "received_at": self.now,
             "status": "suspense" if reason else "posted",
             "reason": reason,
             "target": target,
             "enrollment_id": enrollment_id,
             "resolved_at": None,
         }
-    if fresh:
-        _post(session, bank=bank, deposits=list(fresh.values()), payees=payees, now=now)
-    answers: list[Outcome] = []
-    for n, item in enumerate(items):
-        if n in refused:
-            answers.append(refused[n])
-        elif n in replays:
-            answers.append(_replay(replays[n], item.bank_txn_id, digests[n]))
-        else:
-            answers.append(DepositAnswer.of(fresh[item.bank_txn_id]))
-    return answers
+
+    def _matched(self, item: DepositIn, inst: Institution) -> tuple[str | None, str | None]:
+        """(suspense reason, None), or (None, the enrollment the deposit pays)."""
+        e = self.payees.get(item.payment_reference)
+        if inst.status == "frozen":
+            return "institution_frozen", None
+        if e is None or e.institution_id != inst.id:
+            return "unknown_reference", None
+        if e.status != "awaiting_payment" or item.amount != e.amount_due or e.id in self.claimed:
+            return "amount_mismatch", None
+        self.claimed.add(e.id)
+        return None, e.id
+
+    def answer(self, n: int, item: DepositIn) -> Outcome:
+        if n in self.refused:
+            return self.refused[n]
+        if n in self.replays:
+            seen, digest = self.replays[n]
+            return _replay(seen, item.bank_txn_id, digest)
+        return DepositAnswer.of(self.fresh[item.bank_txn_id])
 
 
 def _post(
@@ -272,21 +297,28 @@ def _post(
     last because they lock rows every concurrent batch for the same institutions needs (its
     escrow cash account, its day): held from there to the commit, those locks are what
     serialises batches, so they are taken when nothing but the commit is left."""
-    conn = session.connection()
+    ops = _transfers(session.connection(), bank, deposits, now)
+    insert_many(session, _DEPOSITS, deposits)
+    paid, totals = _paid_and_counted(deposits, {e.id: e for e in payees.values()}, now)
+    update_many(session, _ENROLLMENTS, paid)
+    ledger.apply(session.connection(), ops, at=now)
+    rollups.bump_many(session, [(inst_id, now, t) for inst_id, t in totals.items()])
+
+
+def _transfers(
+    conn: Connection, bank: Bank, deposits: list[dict[str, Any]], now: datetime
+) -> list[ledger.Operation]:
+    """Each deposit's transfer: into the parent's prepaid account, suspense, or the reserve."""
     ledgers = sorted({d["institution_id"] for d in deposits})
-    keys = [
-        (lg, kind, lg)
-        for lg in ledgers
-        for kind in ("escrow_cash", "suspense", "reserve_cash", "reserve")
-    ]
+    kinds = ("escrow_cash", "suspense", "reserve_cash", "reserve")
+    keys = [(lg, kind, lg) for lg in ledgers for kind in kinds]
     keys += [
         (d["institution_id"], "prepaid", d["enrollment_id"]) for d in deposits if d["enrollment_id"]
     ]
     ids = ledger.account_ids(conn, keys)
     ops: list[ledger.Operation] = []
     for d in deposits:
-        lg = d["institution_id"]
-        code = "deposit"
+        lg, code = d["institution_id"], "deposit"
         if d["target"] == "reserve":
             debit, credit = ids[(lg, "reserve_cash", lg)], ids[(lg, "reserve", lg)]
             code = "reserve_deposit"
@@ -300,16 +332,21 @@ def _post(
             )
         ops.append(
             ledger.NewTransfer(
-                debit,
-                credit,
-                d["amount"],
-                code,
+                debit_account_id=debit,
+                credit_account_id=credit,
+                amount=d["amount"],
+                code=code,
                 reference=f"deposit:{d['id']}",
                 idempotency_key=f"deposit:{bank.id}:{d['bank_txn_id']}",
             )
         )
-    insert_many(session, _DEPOSITS, deposits)
-    by_id = {e.id: e for e in payees.values()}
+    return ops
+
+
+def _paid_and_counted(
+    deposits: list[dict[str, Any]], payees: dict[str, Row[Any]], now: datetime
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The enrollments the batch pays (their new rows), and each institution's day counters."""
     paid: list[dict[str, Any]] = []
     totals: dict[str, dict[str, Any]] = {}
     for d in deposits:
@@ -317,26 +354,20 @@ def _post(
             continue
         t = totals.setdefault(
             d["institution_id"],
-            {
-                "deposits_amount": Decimal("0"),
-                "deposits_count": 0,
-                "enrollments_paid": 0,
-                "prepaid_delta": Decimal("0"),
-            },
-        )
+            {"deposits_amount": Decimal("0"), "deposits_count": 0, "enrollments_paid": 0,
+             "prepaid_delta": Decimal("0")},
+        )  # fmt: skip
         t["deposits_amount"] += d["amount"]
         t["deposits_count"] += 1
         if d["enrollment_id"]:
-            e = by_id[d["enrollment_id"]]
+            e = payees[d["enrollment_id"]]
             status = enrollments.settled_status(
                 "active", e.lessons, e.lessons_consumed, e.lessons_refunded
             )
             paid.append({"id": e.id, "status": status, "amount_paid": d["amount"], "paid_at": now})
             t["enrollments_paid"] += 1
             t["prepaid_delta"] += d["amount"]
-    update_many(session, _ENROLLMENTS, paid)
-    ledger.apply(conn, ops, at=now)
-    rollups.bump_many(session, [(inst_id, now, t) for inst_id, t in totals.items()])
+    return paid, totals
 
 
 def _settle(e: Enrollment) -> None:

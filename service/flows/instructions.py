@@ -14,7 +14,6 @@ together, so escrow = prepaid + earned + suspense and reserve cash = reserve hol
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -59,26 +58,7 @@ def create(
         else chart.institution_account(conn, institution.id, debit_kind_or_account).id
     )
     reference = f"instruction:{instruction_id}"
-    if source == "escrow":
-        account_no = institution.escrow_account_no
-        ops = [
-            NewTransfer(debit, _account(conn, institution, "escrow_cash"), amount, purpose, True)
-        ]
-    else:
-        if institution.reserve_account_no is None:
-            raise DomainError("no_reserve", f"institution {institution.id} has no reserve")
-        account_no = institution.reserve_account_no
-        ops = [
-            NewTransfer(debit, _account(conn, institution, "reserve_cash"), amount, purpose, True),
-            NewTransfer(
-                _account(conn, institution, "reserve"),
-                _account(conn, institution, "earned"),
-                amount,
-                "reserve_cover",
-                True,
-            ),
-        ]
-    ops = [replace(op, reference=reference) for op in ops]
+    account_no, ops = _holds(conn, institution, source, debit, amount, purpose, reference)
     holds = ledger.batch(conn, ops, at=now)
     ins = Instruction(
         id=instruction_id,
@@ -98,6 +78,43 @@ def create(
     session.add(ins)
     session.flush()
     return ins
+
+
+def _holds(
+    conn: Connection,
+    institution: Institution,
+    source: Literal["escrow", "reserve"],
+    debit: str,
+    amount: Decimal,
+    purpose: str,
+    reference: str,
+) -> tuple[str, list[ledger.Operation]]:
+    """The account an instruction pays from, and the holds that reserve its amount there."""
+
+    def hold(debit_id: str, credit_id: str, code: str) -> NewTransfer:
+        return NewTransfer(
+            debit_account_id=debit_id,
+            credit_account_id=credit_id,
+            amount=amount,
+            code=code,
+            pending=True,
+            reference=reference,
+        )
+
+    if source == "escrow":
+        return institution.escrow_account_no, [
+            hold(debit, _account(conn, institution, "escrow_cash"), purpose)
+        ]
+    if institution.reserve_account_no is None:
+        raise DomainError("no_reserve", f"institution {institution.id} has no reserve")
+    return institution.reserve_account_no, [
+        hold(debit, _account(conn, institution, "reserve_cash"), purpose),
+        hold(
+            _account(conn, institution, "reserve"),
+            _account(conn, institution, "earned"),
+            "reserve_cover",
+        ),
+    ]
 
 
 def _account(conn: Connection, institution: Institution, kind: str) -> str:

@@ -79,6 +79,8 @@ class Deposit(Base):
 Index("ix_deposits_status", Deposit.institution_id, Deposit.status, Deposit.received_at)
 # The risk sweep reads every table through a time window; these keep it off the history.
 Index("ix_deposits_received", Deposit.received_at)
+# A statement's day: the deposits paid into its account that day.
+Index("ix_deposits_account_paid", Deposit.account_no, Deposit.paid_at)
 
 
 class Consumption(Base):
@@ -170,6 +172,9 @@ class Instruction(Base):
 
 
 Index("ix_instructions_pending", Instruction.bank_id, Instruction.status, Instruction.created_at)
+# A statement's lines and day: payments by the bank's txn id, and those executed from the account.
+Index("ix_instructions_result_txn", Instruction.bank_id, Instruction.result_bank_txn_id)
+Index("ix_instructions_account_executed", Instruction.account_no, Instruction.executed_at)
 
 
 class Statement(Base):

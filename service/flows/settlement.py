@@ -78,7 +78,9 @@ def apply_result(
     # Business rows first, ledger last: the fixed lock order.
     follow_up = handler(session, ins, now)
     action: Literal["post", "void"] = "post" if status == "executed" else "void"
-    ledger.batch(session.connection(), [Resolve(h, action) for h in ins.hold_ids], at=now)
+    ledger.batch(
+        session.connection(), [Resolve(pending_id=h, action=action) for h in ins.hold_ids], at=now
+    )
     if follow_up is not None:
         follow_up()
     session.flush()

@@ -68,138 +68,173 @@ class Reconciled:
 
 
 def reconcile(session: Session, *, bank: Bank, data: StatementIn, now: datetime) -> Reconciled:
+    """Match a bank's statement of one account and day against the ledger: each line against
+    the deposit or executed instruction with its bank_txn_id, the day's deposits and payments
+    against the lines, the closing balance against the ledger's at the day's end. Only the
+    day's rows are read, by index, whatever the account's history. The same statement again
+    gets the same answer."""
+    inst = _supervised(session, bank, data.account_no)
+    previous = session.scalar(
+        select(Statement).where(
+            Statement.account_no == data.account_no,
+            Statement.statement_date == data.statement_date.isoformat(),
+            Statement.request_hash == data.digest(),
+        )
+    )
+    if previous is not None:
+        return _reconciled(session, previous)
+    start, end = start_of_local_day(data.statement_date), end_of_local_day(data.statement_date)
+    txns = {t.bank_txn_id for t in data.transactions}
+    deposits = _deposits(session, bank, data.account_no, txns, start, end)
+    executed = _executed(session, bank, data.account_no, txns, start, end)
+    breaks = _line_breaks(data, deposits, executed)
+    breaks += _unreported(deposits, executed, txns, start, end)
+    cash_kind = "escrow_cash" if data.account_no == inst.escrow_account_no else "reserve_cash"
+    conn = session.connection()
+    cash = chart.institution_account(conn, inst.id, cash_kind)
+    ours = ledger.balance(conn, cash.id, as_of=min(end, now)).debit_balance
+    if ours != data.closing_balance:
+        breaks.append(_break("balance_differs", None, None, ours, data.closing_balance))
+    return _store(session, bank=bank, inst=inst, data=data, ours=ours, breaks=breaks, now=now)
+
+
+def _supervised(session: Session, bank: Bank, account_no: str) -> Institution:
     inst = session.scalar(
         select(Institution).where(
             Institution.bank_id == bank.id,
             or_(
-                Institution.escrow_account_no == data.account_no,
-                Institution.reserve_account_no == data.account_no,
+                Institution.escrow_account_no == account_no,
+                Institution.reserve_account_no == account_no,
             ),
         )
     )
     if inst is None:
         raise DomainError(
-            "foreign_account",
-            f"account {data.account_no} is not a supervised account at this bank",
+            "foreign_account", f"account {account_no} is not a supervised account at this bank"
         )
-    cash_kind = "escrow_cash" if data.account_no == inst.escrow_account_no else "reserve_cash"
-    day = data.statement_date.isoformat()
-    previous = session.scalar(
-        select(Statement).where(
-            Statement.account_no == data.account_no,
-            Statement.statement_date == day,
-            Statement.request_hash == data.digest(),
-        )
-    )
-    if previous is not None:  # the same statement again: the same answer
-        return _reconciled(session, previous)
+    return inst
 
-    start, end = start_of_local_day(data.statement_date), end_of_local_day(data.statement_date)
-    deposits = {
-        d.bank_txn_id: d
-        for d in session.scalars(
-            select(Deposit).where(Deposit.bank_id == bank.id, Deposit.account_no == data.account_no)
-        )
-        if d.bank_txn_id in {t.bank_txn_id for t in data.transactions} or start <= d.paid_at <= end
-    }
-    executed: dict[str | None, Instruction] = {
-        i.result_bank_txn_id: i
-        for i in session.scalars(
-            select(Instruction).where(
-                Instruction.bank_id == bank.id,
-                Instruction.account_no == data.account_no,
-                Instruction.status == "executed",
-            )
-        )
-        if i.result_bank_txn_id in {t.bank_txn_id for t in data.transactions}
-        or (i.executed_at is not None and start <= i.executed_at <= end)
-    }
 
-    breaks: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for t in data.transactions:
-        seen.add(t.bank_txn_id)
-        ours = (
-            deposits.get(t.bank_txn_id) if t.direction == "credit" else executed.get(t.bank_txn_id)
-        )
-        if ours is None:
-            breaks.append(
-                {
-                    "kind": "missing_in_ledger",
-                    "direction": t.direction,
-                    "bank_txn_id": t.bank_txn_id,
-                    "expected": None,
-                    "actual": t.amount,
-                }
-            )
-        elif ours.amount != t.amount:
-            breaks.append(
-                {
-                    "kind": "amount_differs",
-                    "direction": t.direction,
-                    "bank_txn_id": t.bank_txn_id,
-                    "expected": ours.amount,
-                    "actual": t.amount,
-                }
-            )
-    for txn, d in deposits.items():
-        if txn not in seen and start <= d.paid_at <= end:
-            breaks.append(
-                {
-                    "kind": "missing_in_statement",
-                    "direction": "credit",
-                    "bank_txn_id": txn,
-                    "expected": d.amount,
-                    "actual": None,
-                }
-            )
-    for txn_or_none, i in executed.items():
-        txn = str(txn_or_none)
-        if txn not in seen and i.executed_at is not None and start <= i.executed_at <= end:
-            breaks.append(
-                {
-                    "kind": "missing_in_statement",
-                    "direction": "debit",
-                    "bank_txn_id": txn,
-                    "expected": i.amount,
-                    "actual": None,
-                }
-            )
+def _deposits(
+    session: Session, bank: Bank, account_no: str, txns: set[str], start: datetime, end: datetime
+) -> dict[str, Deposit]:
+    """The deposits a statement's lines name (by the unique index on the bank's txn ids), and
+    those paid into the account on its day (by the account's index on paid_at)."""
     conn = session.connection()
-    cash = chart.institution_account(conn, inst.id, cash_kind)
-    ours_balance = ledger.balance(conn, cash.id, as_of=min(end, now)).debit_balance
-    if ours_balance != data.closing_balance:
-        breaks.append(
-            {
-                "kind": "balance_differs",
-                "direction": None,
-                "bank_txn_id": None,
-                "expected": ours_balance,
-                "actual": data.closing_balance,
-            }
-        )
+    named = select(Deposit).where(
+        Deposit.bank_id == bank.id, ledger.one_of(conn, Deposit.bank_txn_id, txns)
+    )
+    of_day = select(Deposit).where(
+        Deposit.account_no == account_no, Deposit.paid_at >= start, Deposit.paid_at <= end
+    )
+    found = list(session.scalars(named)) if txns else []
+    found += session.scalars(of_day)
+    return {d.bank_txn_id: d for d in found if d.account_no == account_no}
 
+
+def _executed(
+    session: Session, bank: Bank, account_no: str, txns: set[str], start: datetime, end: datetime
+) -> dict[str, Instruction]:
+    """Executed instructions the lines name, and those executed from the account on its day."""
+    conn = session.connection()
+    done = [Instruction.status == "executed", Instruction.account_no == account_no]
+    named = select(Instruction).where(
+        Instruction.bank_id == bank.id,
+        ledger.one_of(conn, Instruction.result_bank_txn_id, txns),
+        *done,
+    )
+    of_day = select(Instruction).where(
+        Instruction.executed_at >= start, Instruction.executed_at <= end, *done
+    )
+    found = list(session.scalars(named)) if txns else []
+    found += session.scalars(of_day)
+    return {str(i.result_bank_txn_id): i for i in found if i.result_bank_txn_id}
+
+
+def _break(
+    kind: str,
+    direction: str | None,
+    txn: str | None,
+    expected: Decimal | None,
+    actual: Decimal | None,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "direction": direction,
+        "bank_txn_id": txn,
+        "expected": expected,
+        "actual": actual,
+    }
+
+
+def _line_breaks(
+    data: StatementIn, deposits: dict[str, Deposit], executed: dict[str, Instruction]
+) -> list[dict[str, Any]]:
+    """Lines the ledger does not know, or knows with another amount."""
+    out = []
+    for t in data.transactions:
+        mine = deposits if t.direction == "credit" else executed
+        ours = mine.get(t.bank_txn_id)
+        if ours is None:
+            out.append(_break("missing_in_ledger", t.direction, t.bank_txn_id, None, t.amount))
+        elif ours.amount != t.amount:
+            out.append(_break("amount_differs", t.direction, t.bank_txn_id, ours.amount, t.amount))
+    return out
+
+
+def _unreported(
+    deposits: dict[str, Deposit],
+    executed: dict[str, Instruction],
+    txns: set[str],
+    start: datetime,
+    end: datetime,
+) -> list[dict[str, Any]]:
+    """The day's deposits and payments the statement does not show."""
+    out = [
+        _break("missing_in_statement", "credit", txn, d.amount, None)
+        for txn, d in deposits.items()
+        if txn not in txns and start <= d.paid_at <= end
+    ]
+    out += [
+        _break("missing_in_statement", "debit", txn, i.amount, None)
+        for txn, i in executed.items()
+        if txn not in txns and i.executed_at is not None and start <= i.executed_at <= end
+    ]
+    return out
+
+
+def _store(
+    session: Session,
+    *,
+    bank: Bank,
+    inst: Institution,
+    data: StatementIn,
+    ours: Decimal,
+    breaks: list[dict[str, Any]],
+    now: datetime,
+) -> Reconciled:
     stmt = Statement(
         id=new_id("stm"),
         bank_id=bank.id,
         institution_id=inst.id,
         account_no=data.account_no,
-        statement_date=day,
+        statement_date=data.statement_date.isoformat(),
         opening_balance=data.opening_balance,
         closing_balance=data.closing_balance,
-        ledger_balance=ours_balance,
+        ledger_balance=ours,
         request_hash=data.digest(),
         status="breaks" if breaks else "matched",
         received_at=now,
     )
     session.add(stmt)
     session.flush()
-    session.add_all(
+    rows = [
         StatementBreak(id=new_id("brk"), statement_id=stmt.id, institution_id=inst.id, at=now, **b)
         for b in breaks
-    )
+    ]
+    session.add_all(rows)
     session.flush()
-    return _reconciled(session, stmt)
+    return Reconciled(stmt, sorted(rows, key=lambda b: b.id))
 
 
 def _reconciled(session: Session, stmt: Statement) -> Reconciled:

@@ -144,9 +144,18 @@ def test_batch_is_all_or_nothing(engine: Engine, books) -> None:
             select(func.count()).select_from(transfers).where(transfers.c.ledger == name)
         ).scalar()
         ops = [
-            NewTransfer(w.id, a.id, D("10.00"), "deposit"),
-            NewTransfer(a.id, b.id, D("100.00"), "consumption"),  # refused: a has only 60
-            NewTransfer(w.id, b.id, D("1.00"), "deposit"),
+            NewTransfer(
+                debit_account_id=w.id, credit_account_id=a.id, amount=D("10.00"), code="deposit"
+            ),
+            NewTransfer(
+                debit_account_id=a.id,
+                credit_account_id=b.id,
+                amount=D("100.00"),
+                code="consumption",
+            ),  # refused: a has only 60
+            NewTransfer(
+                debit_account_id=w.id, credit_account_id=b.id, amount=D("1.00"), code="deposit"
+            ),
         ]
         with pytest.raises(errors.ExceedsCredits) as info:
             ledger.batch(c, ops, at=T0)
@@ -167,8 +176,15 @@ def test_batch_is_sequential(engine: Engine, books) -> None:
         out = ledger.batch(
             c,
             [
-                NewTransfer(w.id, a.id, D("10.00"), "deposit"),
-                NewTransfer(a.id, b.id, D("10.00"), "consumption"),
+                NewTransfer(
+                    debit_account_id=w.id, credit_account_id=a.id, amount=D("10.00"), code="deposit"
+                ),
+                NewTransfer(
+                    debit_account_id=a.id,
+                    credit_account_id=b.id,
+                    amount=D("10.00"),
+                    code="consumption",
+                ),
             ],
             at=T0,
         )
@@ -182,7 +198,11 @@ def test_resolving_twice_in_one_batch_is_refused(engine: Engine, books) -> None:
         ledger.transfer(c, debit=w.id, credit=a.id, amount=D("50.00"), code="deposit", at=T0)
         h = ledger.hold(c, debit=a.id, credit=b.id, amount=D("5.00"), code="x", at=T0)
         with pytest.raises(errors.PendingAlreadyResolved):
-            ledger.batch(c, [Resolve(h.id, "post"), Resolve(h.id, "void")], at=T0)
+            ledger.batch(
+                c,
+                [Resolve(pending_id=h.id, action="post"), Resolve(pending_id=h.id, action="void")],
+                at=T0,
+            )
 
 
 def test_accounts_of_different_ledgers_cannot_transact(engine: Engine, books) -> None:

@@ -91,10 +91,12 @@ def test_a_partial_void_is_refused(engine: Engine) -> None:
         ledger.transfer(c, debit=w.id, credit=a.id, amount=D("80.00"), code="deposit", at=T9)
         hold = ledger.hold(c, debit=a.id, credit=b.id, amount=D("80.00"), code="x", at=T9)
         with pytest.raises(errors.VoidAmountDiffers) as info:
-            ledger.batch(c, [Resolve(hold.id, "void", D("30.00"))], at=T9)
+            ledger.batch(c, [Resolve(pending_id=hold.id, action="void", amount=D("30.00"))], at=T9)
         assert info.value.code == "void_amount_differs"
         assert ledger.balance(c, a.id).debits_pending == D("80.00")
-        whole = ledger.batch(c, [Resolve(hold.id, "void", D("80.00"))], at=T9)[0]
+        whole = ledger.batch(
+            c, [Resolve(pending_id=hold.id, action="void", amount=D("80.00"))], at=T9
+        )[0]
         assert whole.kind == "void_pending" and whole.amount == D("80.00")
         assert ledger.balance(c, a.id).credit_available == D("80.00")
 
@@ -129,7 +131,16 @@ def test_a_hold_recorded_late_cannot_be_born_expired_either(engine: Engine) -> N
         with pytest.raises(errors.InvalidExpiry):
             ledger.batch(
                 c,
-                [NewTransfer(w.id, a.id, D("1.00"), "x", pending=True, expires_at=hours(3))],
+                [
+                    NewTransfer(
+                        debit_account_id=w.id,
+                        credit_account_id=a.id,
+                        amount=D("1.00"),
+                        code="x",
+                        pending=True,
+                        expires_at=hours(3),
+                    )
+                ],
                 at=hours(1),
             )
 
@@ -140,7 +151,19 @@ def test_a_single_phase_transfer_cannot_expire(engine: Engine) -> None:
         w = world(c, name, T9)
         a = liability(c, name, "parent", T9)
         with pytest.raises(errors.InvalidExpiry):
-            ledger.batch(c, [NewTransfer(w.id, a.id, D("1.00"), "x", expires_at=hours(1))], at=T9)
+            ledger.batch(
+                c,
+                [
+                    NewTransfer(
+                        debit_account_id=w.id,
+                        credit_account_id=a.id,
+                        amount=D("1.00"),
+                        code="x",
+                        expires_at=hours(1),
+                    )
+                ],
+                at=T9,
+            )
 
 
 def test_holds_expire_in_the_order_they_fall_due(engine: Engine) -> None:
@@ -202,8 +225,13 @@ def test_a_balance_past_numeric_18_2_is_a_typed_refusal(engine: Engine, size: in
         w = world(c, name, T9)
         a = liability(c, name, "parent", T9)
         ledger.transfer(c, debit=w.id, credit=a.id, amount=big, code="deposit", at=T9)
-        ops = [NewTransfer(w.id, a.id, big, "deposit")] + [
-            NewTransfer(w.id, a.id, D("0.01"), "deposit") for _ in range(size - 1)
+        ops = [
+            NewTransfer(debit_account_id=w.id, credit_account_id=a.id, amount=big, code="deposit")
+        ] + [
+            NewTransfer(
+                debit_account_id=w.id, credit_account_id=a.id, amount=D("0.01"), code="deposit"
+            )
+            for _ in range(size - 1)
         ]
         with pytest.raises(errors.Overflow):
             ledger.batch(c, ops, at=T9)
@@ -245,4 +273,4 @@ def test_a_posted_or_voided_hold_says_which(engine: Engine) -> None:
         with pytest.raises(errors.PendingAlreadyVoided):
             ledger.post(c, pending_id=voided.id, at=T9)
         with pytest.raises(errors.PendingAlreadyVoided):
-            ledger.batch(c, [Resolve(voided.id, "void")], at=T9)
+            ledger.batch(c, [Resolve(pending_id=voided.id, action="void")], at=T9)

@@ -113,10 +113,10 @@ def test_large_batches_store_what_they_return(engine: Engine) -> None:
             c,
             [
                 ledger.NewTransfer(
-                    w.id,
-                    owners[k % 40].id,
-                    D(k + 1) / 4,
-                    "deposit",
+                    debit_account_id=w.id,
+                    credit_account_id=owners[k % 40].id,
+                    amount=D(k + 1) / 4,
+                    code="deposit",
                     pending=k % 3 == 0,
                     expires_at=AT + timedelta(days=1) if k % 3 == 0 else None,
                     reference=f"参考 {k}" if k % 2 else None,
@@ -130,10 +130,22 @@ def test_large_batches_store_what_they_return(engine: Engine) -> None:
         second = ledger.batch(
             c,
             [
-                ledger.Resolve(h.id, "post" if n % 2 else "void", D("0.25") if n % 4 == 1 else None)
+                ledger.Resolve(
+                    pending_id=h.id,
+                    action="post" if n % 2 else "void",
+                    amount=D("0.25") if n % 4 == 1 else None,
+                )
                 for n, h in enumerate(holds)
             ]
-            + [ledger.NewTransfer(owners[k].id, w.id, D("0.01"), "refund") for k in range(30)],
+            + [
+                ledger.NewTransfer(
+                    debit_account_id=owners[k].id,
+                    credit_account_id=w.id,
+                    amount=D("0.01"),
+                    code="refund",
+                )
+                for k in range(30)
+            ],
             at=AT + timedelta(hours=1),
         )
         assert len(second) >= 64
