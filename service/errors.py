@@ -1,11 +1,13 @@
 """The service's one error type with stable codes, and the one table mapping codes to HTTP.
 
 Domain code raises `DomainError(code, detail)`; routers never build HTTP errors for business
-outcomes. Each code's comment says when it fires and whether a retry can succeed.
+outcomes. Each code's entry says when it fires, its HTTP status and whether a retry can
+succeed; docs/errors.md is generated from the table.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ledger import errors as ledger_errors
@@ -39,89 +41,191 @@ class DomainError(Exception):
         return STATUS[self.code][1]
 
 
-# code: (HTTP status, title). Retry hints: 409/422 are final for the same request unless the
-# title says otherwise; 429 and 503 may succeed later.
-STATUS: dict[str, tuple[int, str]] = {
+@dataclass(frozen=True)
+class Code:
+    status: int
+    title: str
+    when: str  # when it fires
+    retry: str  # whether the same request can succeed later, and when
+
+
+def _c(status: int, title: str, when: str, retry: str = "no") -> Code:
+    return Code(status, title, when, retry)
+
+
+LATER = "yes, later"
+# The one error table: every code the service answers, with its HTTP status. docs/errors.md is
+# generated from it (`python -m service.errors`) and a test fails when the two drift.
+CODES: dict[str, Code] = {
     # transport and validation
-    "malformed_json": (400, "The body is not valid JSON"),
-    "bad_request": (400, "The request cannot be read"),
-    "validation_error": (422, "The request does not match the schema"),
-    "not_found": (404, "No such resource"),
-    "method_not_allowed": (405, "Method not allowed on this resource"),
-    "unsupported_media_type": (415, "Send application/json"),
-    "payload_too_large": (413, "The body is too large"),
-    "internal_error": (500, "Internal error"),
-    "unavailable": (503, "Temporarily unavailable; retry later"),
+    "malformed_json": _c(400, "The body is not valid JSON", "the body cannot be parsed"),
+    "bad_request": _c(400, "The request cannot be read", "the request line or framing is bad"),
+    "validation_error": _c(
+        422, "The request does not match the schema",
+        "a field is missing, of the wrong type, out of range or holds a control character; "
+        "`errors` names each field",
+    ),
+    "not_found": _c(404, "No such resource",
+                    "no such object, or one outside the caller's scope (not revealed)"),
+    "method_not_allowed": _c(405, "Method not allowed on this resource",
+                             "the path exists, not with this method; `Allow` lists those it has"),
+    "unsupported_media_type": _c(415, "Send application/json",
+                                 "an API body that is not application/json"),
+    "payload_too_large": _c(413, "The body is too large",
+                            "the body passes its cap (1 MiB; 32 MiB for a bank's batch or "
+                            "statement)"),
+    "internal_error": _c(500, "Internal error", "a bug: it was logged", "perhaps; report it"),
+    "unavailable": _c(503, "Temporarily unavailable; retry later",
+                      "the database is unreachable or not at the code's schema", LATER),
     # credentials
-    "unauthenticated": (401, "Missing or invalid credential"),
-    "invalid_signature": (401, "Missing, wrong or stale bank signature"),
-    "invalid_access_code": (401, "Enrollment id or access code is wrong"),
-    "forbidden": (403, "This credential may not do that"),
-    "out_of_region": (403, "Outside the regulator's region"),
-    "foreign_account": (403, "The account is not held at this bank"),
-    "too_many_attempts": (429, "Too many failed attempts; wait and retry"),
+    "unauthenticated": _c(401, "Missing or invalid credential",
+                          "no bearer credential, or one the service does not know"),
+    "invalid_signature": _c(401, "Missing, wrong or stale bank signature",
+                            "a bank call without a valid HMAC signature within 300 s",
+                            "yes, signed again now"),
+    "invalid_access_code": _c(401, "Enrollment id or access code is wrong",
+                              "a parent signs in with a wrong id or code (counted)"),
+    "forbidden": _c(403, "This credential may not do that", "the credential lacks the right"),
+    "out_of_region": _c(403, "Outside the regulator's region",
+                        "a region or institution outside the regulator's scope"),
+    "foreign_account": _c(403, "The account is not held at this bank",
+                          "a bank names a supervised account of another bank"),
+    "too_many_attempts": _c(429, "Too many failed attempts; wait and retry",
+                            "this client guessed access codes too often; `Retry-After` says "
+                            "how long", "yes, after Retry-After"),
     # idempotency
-    "idempotency_conflict": (409, "Idempotency key reused with a different request"),
-    "idempotency_in_progress": (409, "A request with this idempotency key is still running"),
-    # registry
-    "invalid_credit_code": (422, "Invalid unified social credit code"),
-    "invalid_region_code": (422, "Unknown administrative division code"),
-    "duplicate_credit_code": (409, "An institution with this credit code exists"),
-    "duplicate_account": (409, "This escrow account is already registered"),
-    "duplicate_bank_code": (409, "A bank with this code exists"),
-    "unknown_bank": (422, "No such custody bank"),
-    "invalid_state": (409, "Not allowed in the object's current state"),
-    "institution_inactive": (409, "The institution is closed or blacklisted"),
-    "institution_final": (409, "A closed or blacklisted institution cannot be reactivated"),
-    "institution_not_frozen": (409, "The institution is not frozen"),
-    "no_reserve": (409, "The institution has no reserve account"),
-    "deposit_not_in_suspense": (409, "The deposit is not held in suspense"),
-    "deposit_does_not_pay": (409, "The deposit is not what the enrollment awaits"),
-    "alert_not_open": (409, "The alert is not open"),
-    "alert_resolved": (409, "The alert is already resolved"),
+    "idempotency_conflict": _c(409, "Idempotency key reused with a different request",
+                               "the same key (or bank_txn_id) with another body"),
+    "idempotency_in_progress": _c(409, "A request with this idempotency key is still running",
+                                  "another request with the key is still running after the wait",
+                                  LATER),
+    # registry and policies
+    "invalid_credit_code": _c(422, "Invalid unified social credit code",
+                              "the GB 32100 check digit or format is wrong"),
+    "invalid_region_code": _c(422, "Unknown administrative division code",
+                              "a region code that does not exist"),
+    "duplicate_credit_code": _c(409, "An institution with this credit code exists",
+                                "registering a credit code already registered"),
+    "duplicate_account": _c(409, "This escrow account is already registered",
+                            "an escrow or reserve account already supervised"),
+    "duplicate_bank_code": _c(409, "A bank with this code exists", "creating a bank twice"),
+    "unknown_bank": _c(422, "No such custody bank", "registering with a bank id not known"),
+    "invalid_state": _c(409, "Not allowed in the object's current state",
+                        "a refund not awaiting the answer or decision asked, a lesson outside "
+                        "its window or not disputed (API.md fixes this code there); `state` "
+                        "says the current state"),
+    "institution_inactive": _c(409, "The institution is closed or blacklisted",
+                               "enrolling at a closed or blacklisted institution"),
+    "institution_final": _c(409, "A closed or blacklisted institution cannot be reactivated",
+                            "unfreezing or reactivating a closed or blacklisted institution"),
+    "institution_not_frozen": _c(409, "The institution is not frozen",
+                                 "unfreezing an institution that is not frozen"),
+    "no_reserve": _c(409, "The institution has no reserve account",
+                     "drawing on the reserve of an institution without one"),
+    "deposit_not_in_suspense": _c(409, "The deposit is not held in suspense",
+                                  "matching or returning a deposit already matched or returned"),
+    "deposit_does_not_pay": _c(409, "The deposit is not what the enrollment awaits",
+                               "matching suspense cash to an enrollment not awaiting that amount"),
+    "alert_not_open": _c(409, "The alert is not open", "acknowledging an alert not open"),
+    "alert_resolved": _c(409, "The alert is already resolved", "resolving an alert twice"),
     # fees and enrollments
-    "course_not_approved": (422, "The course was not approved"),
-    "prepay_over_cap": (422, "Prepayment over the cap"),
-    "collected_too_early": (422, "Collection more than one month before the first lesson"),
-    "amount_above_filed_price": (422, "Amount above lessons × filed price"),
-    "not_enough_sessions": (422, "The course has fewer sessions left than requested"),
-    "institution_frozen": (409, "The institution is frozen"),
-    "no_guidance_price": (422, "No guidance price applies"),
+    "course_not_approved": _c(422, "The course was not approved", "enrolling in a rejected course"),
+    "prepay_over_cap": _c(422, "Prepayment over the cap",
+                          "more than 60 lessons, past 3 months, or over 5,000 yuan (non-subject)"),
+    "collected_too_early": _c(422, "Collection more than one month before the first lesson",
+                              "the first lesson bought is more than a month away"),
+    "amount_above_filed_price": _c(422, "Amount above lessons × filed price",
+                                   "charging more than the filed price"),
+    "not_enough_sessions": _c(422, "The course has fewer sessions left than requested",
+                              "buying more lessons than the course has sessions ahead"),
+    "institution_frozen": _c(409, "The institution is frozen",
+                             "a frozen institution files a course or enrols", "yes, once unfrozen"),
+    "no_guidance_price": _c(422, "No guidance price applies",
+                            "no guidance price is in force for the course's band and region"),
     # flows
-    "exceeds_remaining": (422, "More lessons than remain"),
-    "not_funded": (422, "The enrollment is not paid"),
-    "occurred_in_future": (422, "A lesson cannot be reported before it happens"),
-    "occurred_before_payment": (422, "A lesson cannot be dated before its enrollment was paid"),
-    "nothing_to_refund": (422, "Nothing left to refund"),
-    "refund_in_progress": (409, "A refund is already in progress"),
-    "deposit_above_limit": (422, "A single deposit above the configured maximum"),
-    "unknown_instruction": (404, "No such instruction at this bank"),
-    "instruction_settled": (409, "The instruction already has another result"),
-    "unknown_job": (404, "No such job"),
-    "job_not_regional": (403, "This job acts on the whole service; only the scheduler runs it"),
-    "as_of_in_future": (422, "as_of is later than now"),
-    "as_of_too_old": (422, "as_of is further back than a re-run may reach"),
-    # ledger
-    "insufficient_funds": (422, "Not enough funds"),
-    "exceeds_debits": (422, "Would credit past the debits"),
-    "account_not_found": (404, "No such ledger account"),
-    "account_closed": (409, "The ledger account is closed"),
-    "ledger_mismatch": (422, "Accounts in different ledgers"),
-    "invalid_amount": (422, "Invalid amount"),
-    "pending_not_found": (404, "No such pending transfer"),
-    "pending_already_resolved": (409, "The hold is already resolved"),
-    "pending_already_posted": (409, "The hold was already posted"),
-    "pending_already_voided": (409, "The hold was already voided"),
-    "pending_already_expired": (409, "The hold expired"),
-    "void_amount_differs": (422, "A void returns the whole hold"),
-    "invalid_expiry": (422, "A hold must expire after it is made"),
-    "invalid_code": (422, "Transfer code, reference or key out of bounds"),
-    "overflow": (422, "The amount or a balance would exceed what the ledger stores"),
-    "pending_expired": (409, "The hold has expired"),
-    "post_exceeds_pending": (422, "Post larger than the hold"),
-}
+    "exceeds_remaining": _c(422, "More lessons than remain",
+                            "reporting or refunding more lessons than remain"),
+    "not_funded": _c(422, "The enrollment is not paid",
+                     "reporting a lesson on an unpaid enrollment", "yes, once paid"),
+    "occurred_in_future": _c(422, "A lesson cannot be reported before it happens",
+                             "occurred_at later than now", "yes, once it happened"),
+    "occurred_before_payment": _c(422, "A lesson cannot be dated before its enrollment was paid",
+                                  "occurred_at before the enrollment's payment reached escrow"),
+    "nothing_to_refund": _c(422, "Nothing left to refund",
+                            "no paid, unconsumed lessons remain (or more are asked than remain)"),
+    "refund_in_progress": _c(409, "A refund is already in progress",
+                             "a refund is requested while another is open", "yes, once it ends"),
+    "deposit_above_limit": _c(422, "A single deposit above the configured maximum",
+                              "a deposit over MAX_DEPOSIT_AMOUNT (500,000.00)"),
+    "unknown_instruction": _c(404, "No such instruction at this bank",
+                              "a result for an instruction of another bank, or none"),
+    "instruction_settled": _c(409, "The instruction already has another result",
+                              "a second, different result for an instruction"),
+    "unknown_job": _c(404, "No such job", "running a job that does not exist"),
+    "job_not_regional": _c(403, "This job acts on the whole service; only the scheduler runs it",
+                           "a regulator runs hold_expiry or idempotency_purge"),
+    "as_of_in_future": _c(422, "as_of is later than now",
+                          "a job or sweep as_of later than now beyond the clock skew (300 s)",
+                          "yes, once that instant has come"),
+    "as_of_too_old": _c(422, "as_of is further back than a re-run may reach",
+                        "a job or sweep as_of older than AS_OF_MAX_PAST_DAYS (31)"),
+    # the ledger's (docs/ledger.md)
+    "insufficient_funds": _c(422, "Not enough funds",
+                             "a debit past a liability's credits, holds counted",
+                             "yes, once funds arrive or holds are voided"),
+    "exceeds_debits": _c(422, "Would credit past the debits",
+                         "a credit past an asset's debits, holds counted", "yes, likewise"),
+    "account_not_found": _c(404, "No such ledger account", "an account id that does not exist"),
+    "account_closed": _c(409, "The ledger account is closed", "a transfer to a closed account"),
+    "ledger_mismatch": _c(422, "Accounts in different ledgers",
+                          "sides in different ledgers, or the same account twice"),
+    "invalid_amount": _c(422, "Invalid amount",
+                         "an amount not positive, not finite or with more than two decimals"),
+    "pending_not_found": _c(404, "No such pending transfer",
+                            "resolving a hold that does not exist or has not expired"),
+    "pending_already_resolved": _c(409, "The hold is already resolved",
+                                   "resolving a hold twice (the codes below say how it was)"),
+    "pending_already_posted": _c(409, "The hold was already posted",
+                                 "the hold's money went to the credit account already"),
+    "pending_already_voided": _c(409, "The hold was already voided",
+                                 "the hold's money went back to the debit account already"),
+    "pending_already_expired": _c(409, "The hold expired",
+                                  "the hold expired (its money went back) before this"),
+    "void_amount_differs": _c(422, "A void returns the whole hold",
+                              "a void naming an amount other than the hold's"),
+    "invalid_expiry": _c(422, "A hold must expire after it is made",
+                         "an expiry not after the transfer, or on a single-phase one"),
+    "invalid_code": _c(422, "Transfer code, reference or key out of bounds",
+                       "a code empty or over 32 characters, a reference or key over 128"),
+    "overflow": _c(422, "The amount or a balance would exceed what the ledger stores",
+                   "an amount or a balance past 9,999,999,999,999,999.99"),
+    "pending_expired": _c(409, "The hold has expired", "posting or voiding a hold past its expiry"),
+    "post_exceeds_pending": _c(422, "Post larger than the hold", "posting more than the hold"),
+}  # fmt: skip
+STATUS: dict[str, tuple[int, str]] = {k: (c.status, c.title) for k, c in CODES.items()}
+
+
+def markdown() -> str:
+    """docs/errors.md: every code, its HTTP status, when it fires, whether a retry can succeed."""
+    lines = [
+        "# Error codes",
+        "",
+        "Every error is `application/problem+json` (RFC 9457) with a stable `code`. This page is",
+        "generated from the error table in `service/errors.py` (`python -m service.errors >",
+        "docs/errors.md`); a test fails when the two differ.",
+        "",
+        "| code | HTTP | when | retry |",
+        "| --- | --- | --- | --- |",
+    ]
+    for code, c in CODES.items():
+        lines.append(f"| `{code}` | {c.status} | {c.when} | {c.retry} |")
+    return "\n".join(lines) + "\n"
 
 
 def from_ledger(exc: ledger_errors.LedgerError) -> DomainError:
-    code = exc.code if exc.code in STATUS else "invalid_state"
-    return DomainError(code, exc.message)
+    """A ledger refusal as the service answers it: every ledger code is in the table."""
+    return DomainError(exc.code, exc.message)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
