@@ -27,11 +27,13 @@ run: install
 	  > bank-sim.log 2>&1 & echo "bank simulator on http://127.0.0.1:$(BANK_PORT) (log: bank-sim.log)"
 	$(BIN)/tuitionguard serve --host $(HOST) --port $(PORT)
 
-## browser-deps: Debian's chromium for the browser tests (root installs it; others are told)
+## browser-deps: Debian's chromium and a CJK font (文泉驿微米黑) for the browser tests and the
+## screenshots (root installs them; others are told)
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null; \
-	  else echo "chromium missing: browser tests will be skipped (apt-get install chromium)"; fi; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "wenquanyi"; } || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && \
+	    apt-get install -y -qq chromium fonts-wqy-microhei) >/dev/null; \
+	  else echo "chromium or fonts-wqy-microhei missing: browser tests will be skipped"; fi; }
 
 lint: install
 	$(BIN)/ruff check .

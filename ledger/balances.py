@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select, union_all
 
 from ledger.amounts import ZERO
 from ledger.lists import one_of
@@ -111,6 +112,28 @@ def owner_balances(
         kind = kinds[account_id]
         out[kind] = out.get(kind, Balance()) + bal
     return out
+
+
+def kind_positions(kinds: Sequence[str]) -> Select[Any]:
+    """A selectable of each ledger's balance in each of these account kinds, posted, from the
+    ledger's point of view: columns `ledger`, `kind`, `debit_balance` (what an asset holds)
+    and `credit_balance` (what a liability owes). For callers to join with their own tables
+    (one row per ledger and kind)."""
+    m = Money()
+    return (
+        select(
+            accounts.c.ledger,
+            accounts.c.kind,
+            func.sum(accounts.c.debits_posted - accounts.c.credits_posted, type_=m).label(
+                "debit_balance"
+            ),
+            func.sum(accounts.c.credits_posted - accounts.c.debits_posted, type_=m).label(
+                "credit_balance"
+            ),
+        )
+        .where(accounts.c.kind.in_(list(kinds)))
+        .group_by(accounts.c.ledger, accounts.c.kind)
+    )
 
 
 def kind_balances(conn: Connection, ledgers: Sequence[str]) -> dict[str, dict[str, Balance]]:

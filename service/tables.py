@@ -23,6 +23,7 @@ from service.flows.models import (
 )
 from service.jobs.models import JobRun
 from service.kit.request_keys import IdempotencyRecord
+from service.pages.models import PageSession
 from service.registry.models import (
     AuditEvent,
     Bank,
@@ -33,7 +34,7 @@ from service.registry.models import (
     Regulator,
 )
 from service.registry.regions import sync_regions
-from service.risk.models import Alert, RiskEvaluation
+from service.risk.models import Alert, DistrictDay, InstitutionRisk, RiskEvaluation
 
 
 def load_reference(session: Session, *, now: datetime) -> dict[str, int]:
@@ -51,14 +52,17 @@ __all__ = [
     "Course",
     "CourseSession",
     "Deposit",
+    "DistrictDay",
     "Enrollment",
     "IdempotencyRecord",
     "Institution",
     "InstitutionChange",
     "InstitutionDay",
+    "InstitutionRisk",
     "Instruction",
     "JobRun",
     "LoginThrottle",
+    "PageSession",
     "ParentSession",
     "PriceGuide",
     "PriceGuideItem",

@@ -187,7 +187,7 @@ def publish(
     audit(session, actor=f"regulator:{regulator.id}", action="price_guide:publish",
           subject=guide.id, detail={"region_code": region_code,
                                     "effective_from": effective_from.isoformat()},
-          now=now)  # fmt: skip
+          now=now, region_code=region_code)  # fmt: skip
     return guide
 
 

@@ -60,7 +60,8 @@ def publish(
             raise DomainError("validation_error", f"vacation {name} does not start in {year}")
     rows = set_year(session, region_code=region_code, year=year, vacations=vacations)
     audit(session, actor=f"regulator:{regulator.id}", action="school_calendar:set",
-          subject=region_code, detail={"year": year, "vacations": len(rows)}, now=now)  # fmt: skip
+          subject=region_code, detail={"year": year, "vacations": len(rows)}, now=now,
+          region_code=region_code)  # fmt: skip
     return rows
 
 

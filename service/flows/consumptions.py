@@ -15,6 +15,7 @@ from service.fees.models import CourseSession
 from service.flows import chart, enrollments
 from service.flows import counters as rollups
 from service.flows.models import Consumption, Enrollment
+from service.kit.clock import local_date
 from service.kit.ids import new_id
 from service.policy import settings as policy
 from service.registry.institutions import audit, in_regulator_scope
@@ -57,7 +58,9 @@ def report(
     if lessons > remaining:
         raise DomainError("exceeds_remaining", f"{lessons} lessons reported; {remaining} remain")
     amount = enrollments.consumption_amount(e, lessons)
-    window = int(policy.get(session, institution.region_code, "confirmation_window_days"))
+    window = int(
+        policy.get(session, institution.region_code, "confirmation_window_days", on=local_date(now))
+    )
     c = Consumption(
         id=new_id("con"),
         enrollment_id=e.id,
@@ -154,7 +157,7 @@ def decide(
     consumption = session.get(Consumption, consumption_id, with_for_update=True)
     if consumption is None:
         raise DomainError("not_found", f"no consumption {consumption_id}")
-    in_regulator_scope(session, regulator, consumption.institution_id)
+    inst = in_regulator_scope(session, regulator, consumption.institution_id)
     if consumption.status != "disputed":
         raise DomainError(
             "invalid_state",
@@ -166,8 +169,9 @@ def decide(
         actor=f"regulator:{regulator.id}",
         action=f"consumption:{decision}",
         subject=consumption.id,
-        detail={"reason": reason},
+        detail={"reason": reason, "before": "disputed", "after": decision},
         now=now,
+        institution=inst,
     )
     if decision == "uphold":
         consumption.status = "upheld"

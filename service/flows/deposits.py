@@ -410,17 +410,19 @@ def fund(
     )
 
 
-def _suspense_deposit(session: Session, regulator: Regulator, deposit_id: str) -> Deposit:
+def _suspense_deposit(
+    session: Session, regulator: Regulator, deposit_id: str
+) -> tuple[Deposit, Institution]:
     """A deposit held in suspense at an institution of the regulator's region, locked."""
     deposit = session.get(Deposit, deposit_id, with_for_update=True)
     if deposit is None:
         raise DomainError("not_found", f"no deposit {deposit_id}")
-    in_regulator_scope(session, regulator, deposit.institution_id)
+    inst = in_regulator_scope(session, regulator, deposit.institution_id)
     if deposit.status != "suspense":
         raise DomainError(
             "deposit_not_in_suspense", f"deposit {deposit_id} is {deposit.status}, not in suspense"
         )
-    return deposit
+    return deposit, inst
 
 
 def match_suspense(
@@ -428,7 +430,7 @@ def match_suspense(
 ) -> Deposit:
     """A regulator attaches cash held in suspense to the enrollment it was meant for (of the
     same institution, awaiting exactly that amount). Audited."""
-    deposit = _suspense_deposit(session, regulator, deposit_id)
+    deposit, inst = _suspense_deposit(session, regulator, deposit_id)
     enrollment = enrollments.lock(session, enrollment_id)
     if enrollment.institution_id != deposit.institution_id:
         raise DomainError("not_found", f"no enrollment {enrollment_id} at this institution")
@@ -450,7 +452,9 @@ def match_suspense(
     )
     deposit.status, deposit.enrollment_id, deposit.resolved_at = "matched", enrollment.id, now
     audit(session, actor=f"regulator:{regulator.id}", action="deposit:match",
-          subject=deposit.id, detail={"enrollment_id": enrollment.id}, now=now)  # fmt: skip
+          subject=deposit.id, detail={"enrollment_id": enrollment.id, "before": "suspense",
+                                      "after": "matched"},
+          now=now, institution=inst)  # fmt: skip
     session.flush()
     return deposit
 
@@ -461,9 +465,7 @@ def return_suspense(
     """A regulator orders cash held in suspense sent back the way it came. Audited."""
     from service.flows import instructions
 
-    deposit = _suspense_deposit(session, regulator, deposit_id)
-    inst = session.get(Institution, deposit.institution_id)
-    assert inst is not None
+    deposit, inst = _suspense_deposit(session, regulator, deposit_id)
     instructions.create(
         session,
         institution=inst,
@@ -477,7 +479,9 @@ def return_suspense(
     )
     deposit.status, deposit.resolved_at = "returning", now
     audit(session, actor=f"regulator:{regulator.id}", action="deposit:return",
-          subject=deposit.id, detail={"amount": f"{deposit.amount:.2f}"}, now=now)  # fmt: skip
+          subject=deposit.id, detail={"amount": f"{deposit.amount:.2f}", "before": "suspense",
+                                      "after": "returning"},
+          now=now, institution=inst)  # fmt: skip
     session.flush()
     return deposit
 

@@ -192,6 +192,8 @@ class Statement(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(8))  # matched | breaks
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(40), nullable=True)  # a regulator
 
 
 Index("ix_statements_account", Statement.account_no, Statement.statement_date)

@@ -17,6 +17,7 @@ from service.errors import DomainError
 from service.flows import counters as rollups
 from service.flows import enrollments, instructions
 from service.flows.models import Instruction, Refund, RefundEvent
+from service.kit.clock import local_date
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
 from service.policy import settings as policy
@@ -58,7 +59,7 @@ def request(
     amount = enrollments.refund_amount(e, count)
     inst = session.get(Institution, e.institution_id)
     assert inst is not None
-    days = int(policy.get(session, inst.region_code, "refund_respond_days"))
+    days = int(policy.get(session, inst.region_code, "refund_respond_days", on=local_date(now)))
     refund = Refund(
         id=new_id("ref"),
         enrollment_id=e.id,
@@ -187,7 +188,7 @@ def decide(
     """A regulator decides a disputed refund in their region: approve (instructed at once) or
     deny (the lessons return to the enrollment). Audited."""
     refund = lock(session, refund_id)
-    in_regulator_scope(session, regulator, refund.institution_id)
+    inst = in_regulator_scope(session, regulator, refund.institution_id)
     if refund.status != "disputed":
         raise DomainError(
             "invalid_state",
@@ -199,8 +200,9 @@ def decide(
         actor=f"regulator:{regulator.id}",
         action=f"refund:{decision}",
         subject=refund.id,
-        detail={"reason": reason},
+        detail={"reason": reason, "before": "disputed", "after": decision},
         now=now,
+        institution=inst,
     )
     if decision == "approve":
         return accept(session, refund=refund, now=now, note=f"approved by regulator: {reason}")

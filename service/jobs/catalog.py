@@ -50,7 +50,9 @@ def _statement_missing(session: Session, ctx: JobContext) -> dict[str, Any]:
     """Re-evaluate only the institutions whose escrow account has had no statement for three
     days, so a silent bank is noticed between nightly sweeps."""
     as_of = ctx.as_of
-    cfgs = region_configs(session, region_prefix=ctx.region_prefix, institution_ids=None)
+    cfgs = region_configs(
+        session, as_of=as_of, region_prefix=ctx.region_prefix, institution_ids=None
+    )
     facts = gather(
         session, as_of=as_of, needs=Needs.of(cfgs.values()), region_prefix=ctx.region_prefix
     )

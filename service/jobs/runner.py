@@ -75,8 +75,10 @@ def run_job(
         with session_scope(sessions) as s:
             summary = job.fn(s, ctx)
             if actor is not None:  # run by someone, not by the schedule: on the audit log
-                audit(s, actor=actor, action=f"job:{name}", subject=region_prefix or "*",
-                      detail={"as_of": as_of.isoformat()}, now=now)  # fmt: skip
+                region = (region_prefix or "").ljust(6, "0") if region_prefix else None
+                audit(s, actor=actor, action=f"job:{name}", subject=region or "*",
+                      detail={"as_of": as_of.isoformat(), "summary": summary}, now=now,
+                      region_code=region)  # fmt: skip
     except Exception as exc:
         with session_scope(sessions) as s:
             run = s.get(JobRun, run_id)

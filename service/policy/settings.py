@@ -4,16 +4,17 @@ locality may set its own value, keep it per region with a default)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
+from service.kit.clock import local_date
 from service.policy import knobs
 from service.registry.models import RegionSetting, Regulator
-from service.registry.regions import ancestry, is_valid_region
+from service.registry.regions import ancestry, is_valid_region, scope_prefix
 
 
 @dataclass(frozen=True)
@@ -55,20 +56,44 @@ POLICIES = {
 }
 
 
-def get(session: Session, region_code: str, key: str) -> Any:
+def get(session: Session, region_code: str, key: str, *, on: date) -> Any:
+    """The value in effect on `on` (a Beijing day): the latest version taken effect by then,
+    of the most specific region that has one; else the default."""
     policy = POLICIES[key]
-    rows = {
-        r.region_code: r.value
-        for r in session.scalars(
-            select(RegionSetting).where(
-                RegionSetting.key == key, RegionSetting.region_code.in_(ancestry(region_code))
-            )
+    rows: dict[str, RegionSetting] = {}
+    for r in session.scalars(
+        select(RegionSetting)
+        .where(
+            RegionSetting.key == key,
+            RegionSetting.region_code.in_(ancestry(region_code)),
+            RegionSetting.effective_from <= on,
         )
-    }
+        .order_by(RegionSetting.effective_from)
+    ):
+        rows[r.region_code] = r  # the later version of a region replaces the earlier
     for code in ancestry(region_code):
         if code in rows:
-            return rows[code]
+            return rows[code].value
     return policy.default
+
+
+def history(
+    session: Session, *, regulator: Regulator, key: str | None = None
+) -> list[RegionSetting]:
+    """Every version of every setting of the regulator's region and the regions inside it
+    (and of the regions above it, which apply in it), newest first."""
+    prefix = scope_prefix(regulator.region_code)
+    above = ancestry(regulator.region_code)
+    stmt = select(RegionSetting).where(
+        or_(RegionSetting.region_code.startswith(prefix), RegionSetting.region_code.in_(above))
+    )
+    if key is not None:
+        stmt = stmt.where(RegionSetting.key == key)
+    return list(
+        session.scalars(
+            stmt.order_by(RegionSetting.effective_from.desc(), RegionSetting.updated_at.desc())
+        )
+    )
 
 
 def _invalid(field: str, message: str) -> DomainError:
@@ -97,19 +122,32 @@ def _checked(key: str, value: Any) -> Any:
 
 
 def put(
-    session: Session, *, region_code: str, key: str, value: Any, now: datetime
+    session: Session,
+    *,
+    region_code: str,
+    key: str,
+    value: Any,
+    now: datetime,
+    effective_from: date | None = None,
+    reason: str | None = None,
+    actor: str | None = None,
 ) -> RegionSetting:
-    """Set `key` for `region_code` (a real division code), after checking the value is one
-    that takes effect: a setting accepted here is never ignored or failing later."""
+    """Set `key` for `region_code` (a real division code) from `effective_from` (default:
+    today in Beijing; never a past day, which would rewrite what was judged), after checking
+    the value is one that takes effect: a setting accepted here is never ignored or failing
+    later."""
     if not is_valid_region(region_code):
         raise DomainError("invalid_region_code", f"unknown region code {region_code!r}")
     value = _checked(key, value)
-    row = session.get(RegionSetting, (region_code, key))
+    today = local_date(now)
+    start = effective_from or today
+    if start < today:
+        raise _invalid("effective_from", "a setting cannot take effect in the past")
+    row = session.get(RegionSetting, (region_code, key, start))
     if row is None:
-        row = RegionSetting(region_code=region_code, key=key, value=value, updated_at=now)
+        row = RegionSetting(region_code=region_code, key=key, effective_from=start)
         session.add(row)
-    else:
-        row.value, row.updated_at = value, now
+    row.value, row.updated_at, row.reason, row.actor = value, now, reason, actor
     session.flush()
     return row
 
@@ -122,21 +160,29 @@ def set_for(
     key: str,
     value: Any,
     now: datetime,
+    effective_from: date | None = None,
+    reason: str | None = None,
 ) -> RegionSetting:
-    """A regulator sets a policy for a region of theirs. Audited, with the value before."""
+    """A regulator sets a policy for a region of theirs, from a day, with a reason. Audited,
+    with the value in effect before."""
     from service.registry.institutions import audit, region_of_regulator
 
     if not is_valid_region(region_code):
         raise DomainError("invalid_region_code", f"unknown region code {region_code!r}")
     region_of_regulator(regulator, region_code)
-    before = session.get(RegionSetting, (region_code, key))
-    old = before.value if before is not None else None
-    row = put(session, region_code=region_code, key=key, value=value, now=now)
-    audit(session, actor=f"regulator:{regulator.id}", action=f"setting:{key}",
-          subject=region_code, detail={"before": old, "after": row.value}, now=now)  # fmt: skip
+    if key not in POLICIES:
+        raise _invalid("key", f"unknown setting {key!r}; known: {', '.join(POLICIES)}")
+    old = get(session, region_code, key, on=effective_from or local_date(now))
+    actor = f"regulator:{regulator.id}"
+    row = put(session, region_code=region_code, key=key, value=value, now=now,
+              effective_from=effective_from, reason=reason, actor=actor)  # fmt: skip
+    audit(session, actor=actor, action=f"setting:{key}", subject=region_code,
+          detail={"before": old, "after": row.value, "reason": reason,
+                  "effective_from": row.effective_from.isoformat()},
+          now=now, region_code=region_code)  # fmt: skip
     return row
 
 
-def risk_config(session: Session, region_code: str) -> knobs.RiskConfig:
-    """The risk knobs in force for a region: the defaults with its overrides."""
-    return knobs.merged(get(session, region_code, "risk_thresholds"))
+def risk_config(session: Session, region_code: str, *, on: date) -> knobs.RiskConfig:
+    """The risk knobs in force in a region on a day: the defaults with its overrides."""
+    return knobs.merged(get(session, region_code, "risk_thresholds", on=on))

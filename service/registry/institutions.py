@@ -80,6 +80,7 @@ def register(
         subject=inst.id,
         detail={"name": inst.name},
         now=now,
+        institution=inst,
     )
     return inst, api_key
 
@@ -108,14 +109,16 @@ def set_status(
         actor=actor,
         now=now,
     )
+    before = institution.status
     institution.status = status
     audit(
         session,
         actor=actor,
         action=f"status:{status}",
         subject=institution.id,
-        detail={"reason": reason},
+        detail={"reason": reason, "before": before, "after": status},
         now=now,
+        institution=institution,
     )
     session.flush()
     return institution
@@ -159,11 +162,13 @@ def change_registry(
     recent). Audited."""
     inst = in_regulator_scope(session, regulator, institution_id)
     actor = f"regulator:{regulator.id}"
+    before = getattr(inst, field, None)
     record_change(
         session, institution=inst, field=field, new=value, reason=reason, actor=actor, now=now
     )
     audit(session, actor=actor, action=f"registry:{field}", subject=inst.id,
-          detail={"value": value, "reason": reason}, now=now)  # fmt: skip
+          detail={"before": before, "after": value, "reason": reason}, now=now,
+          institution=inst)  # fmt: skip
     session.flush()
     return inst
 
@@ -232,10 +237,22 @@ def audit(
     subject: str,
     detail: dict[str, object],
     now: datetime,
+    institution: Institution | None = None,
+    region_code: str | None = None,
 ) -> None:
+    """On the audit log: who did what to what, when, why, and (in `detail`) the state before
+    and after. It belongs to the institution it concerns, or to a region, so that only the
+    regulators of that region read it."""
     session.add(
         AuditEvent(
-            id=new_id("aud"), at=now, actor=actor, action=action, subject=subject, detail=detail
+            id=new_id("aud"),
+            at=now,
+            actor=actor,
+            action=action,
+            subject=subject,
+            detail=detail,
+            institution_id=institution.id if institution is not None else None,
+            region_code=institution.region_code if institution is not None else region_code,
         )
     )
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.types import UTCDateTime
@@ -22,14 +22,19 @@ class Region(Base):
 
 
 class RegionSetting(Base):
-    """A per-region policy value (confirmation window, refund deadline, risk thresholds…).
-    The most specific region code that sets a key wins; absent everywhere, the default."""
+    """A per-region policy value (confirmation window, refund deadline, risk thresholds…) from
+    the day it takes effect (Beijing). On a day, the most specific region with a value in
+    effect wins; absent everywhere, the default. Past versions are kept: they are the history
+    regulators read, and what a sweep for a past instant applies."""
 
     __tablename__ = "region_settings"
     region_code: Mapped[str] = mapped_column(String(6), primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    effective_from: Mapped[date] = mapped_column(Date, primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    actor: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class Regulator(Base):
@@ -99,4 +104,7 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(80), index=True)
-    detail: Mapped[Any] = mapped_column(JSON)
+    detail: Mapped[Any] = mapped_column(JSON)  # why, and the state before and after
+    # Whose business it was: the region (to scope who may read it) and the institution.
+    region_code: Mapped[str | None] = mapped_column(String(6), nullable=True, index=True)
+    institution_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)

@@ -12,7 +12,7 @@ from service.errors import DomainError
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
 from service.registry.institutions import audit, in_regulator_scope, scoped_ids
-from service.registry.models import Regulator
+from service.registry.models import Institution, Regulator
 from service.risk.models import Alert
 from service.risk.scoring import Verdict, rank
 
@@ -57,10 +57,14 @@ def _scoped(session: Session, regulator: Regulator, alert_id: str) -> Alert:
     return alert
 
 
-def _audited(session: Session, regulator: Regulator, alert: Alert, action: str, note: str,
-             now: datetime) -> None:  # fmt: skip
+def _audited(
+    session: Session, regulator: Regulator, alert: Alert, action: str, now: datetime,
+    **detail: object,
+) -> None:  # fmt: skip
+    inst = session.get(Institution, alert.institution_id)
     audit(session, actor=f"regulator:{regulator.id}", action=f"alert:{action}",
-          subject=alert.id, detail={"note": note}, now=now)  # fmt: skip
+          subject=alert.id, detail={**detail, "after": alert.status}, now=now,
+          institution=inst)  # fmt: skip
 
 
 def acknowledge_as(
@@ -68,7 +72,7 @@ def acknowledge_as(
 ) -> Alert:
     """A regulator acknowledges an open alert of their region (签收). Audited."""
     alert = acknowledge(session, _scoped(session, regulator, alert_id), note=note, now=now)
-    _audited(session, regulator, alert, "acknowledge", note, now)
+    _audited(session, regulator, alert, "acknowledge", now, note=note)
     return alert
 
 
@@ -77,7 +81,7 @@ def resolve_as(
 ) -> Alert:
     """A regulator resolves an alert of their region with a note. Audited."""
     alert = resolve(session, _scoped(session, regulator, alert_id), note=note, now=now)
-    _audited(session, regulator, alert, "resolve", note, now)
+    _audited(session, regulator, alert, "resolve", now, note=note)
     return alert
 
 

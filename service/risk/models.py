@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.types import UTCDateTime
+from ledger.types import Money, UTCDateTime
 from service.kit.db import Base
 
 
@@ -44,6 +45,14 @@ class Alert(Base):
     acknowledge_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     resolve_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The case work of a supervision office (the workbench's alert queue).
+    assignee_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # a regulator
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    snooze_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    escalated_to: Mapped[str | None] = mapped_column(String(6), nullable=True)  # region code
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # no_risk_found | rectified | handled | referred (for enforcement), when closed
+    outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
 
 
 Index(
@@ -54,3 +63,37 @@ Index(
     sqlite_where=text("status <> 'resolved'"),
 )
 Index("ix_risk_alerts_status", Alert.status, Alert.opened_at)
+
+
+class InstitutionRisk(Base):
+    """Each institution's latest evaluation, kept beside the history by every sweep, so that
+    lists and overviews of thousands of institutions read one row each."""
+
+    __tablename__ = "institution_risk"
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), primary_key=True)
+    score: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(16))
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_institution_risk_level", InstitutionRisk.level, InstitutionRisk.score)
+
+
+class DistrictDay(Base):
+    """What a sweep found in one district (a 6-digit division code) on one Beijing day: the
+    count at each level, and the money supervised there. The overview's trends read these
+    instead of every institution's history."""
+
+    __tablename__ = "district_days"
+    region_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    low: Mapped[int] = mapped_column(Integer, default=0)
+    medium: Mapped[int] = mapped_column(Integer, default=0)
+    high: Mapped[int] = mapped_column(Integer, default=0)
+    critical: Mapped[int] = mapped_column(Integer, default=0)
+    escrow: Mapped[Decimal] = mapped_column(Money())  # the ledger's escrow cash
+    bank_balance: Mapped[Decimal] = mapped_column(Money())  # the banks' last statements
+    owed: Mapped[Decimal] = mapped_column(Money())  # prepaid, owed to parents
+
+
+Index("ix_district_days_day", DistrictDay.day)

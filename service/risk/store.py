@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from service.risk.models import RiskEvaluation
+from service.risk.models import InstitutionRisk, RiskEvaluation
 
 
 def latest_evaluation(session: Session, institution_id: str) -> RiskEvaluation | None:
@@ -43,12 +43,6 @@ def latest_level_is(level: str) -> ColumnElement[bool]:
     """A condition on `Institution`: its latest evaluation is at `level`."""
     from service.registry.models import Institution
 
-    newest = (
-        select(RiskEvaluation.level)
-        .where(RiskEvaluation.institution_id == Institution.id)
-        .order_by(RiskEvaluation.as_of.desc(), RiskEvaluation.created_at.desc())
-        .limit(1)
-        .correlate(Institution)
-        .scalar_subquery()
+    return Institution.id.in_(
+        select(InstitutionRisk.institution_id).where(InstitutionRisk.level == level)
     )
-    return newest == level

@@ -10,10 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service.config import Settings
-from service.kit.clock import check_as_of
+from service.flows.positions import Position, by_district
+from service.kit.clock import check_as_of, local_date
 from service.kit.ids import new_id
 from service.policy import settings as policy
 from service.policy.knobs import RiskConfig
@@ -23,7 +25,7 @@ from service.registry.regions import scope_prefix
 from service.risk import alerts
 from service.risk.facts import Facts, Needs, gather
 from service.risk.indicators import INDICATORS, Context
-from service.risk.models import RiskEvaluation
+from service.risk.models import DistrictDay, InstitutionRisk, RiskEvaluation
 from service.risk.scoring import LEVELS, Verdict, judge, rank
 
 
@@ -33,7 +35,11 @@ def evaluate(facts: Facts, ctx: Context, cfg: RiskConfig) -> Verdict:
 
 
 def region_configs(
-    session: Session, *, region_prefix: str | None, institution_ids: list[str] | None
+    session: Session,
+    *,
+    as_of: datetime,
+    region_prefix: str | None,
+    institution_ids: list[str] | None,
 ) -> dict[str, RiskConfig]:
     """The risk knobs of every region with an institution in scope, by region code."""
     stmt = select(Institution.region_code).distinct()
@@ -41,7 +47,10 @@ def region_configs(
         stmt = stmt.where(Institution.region_code.startswith(region_prefix))
     if institution_ids is not None:
         stmt = stmt.where(Institution.id.in_(institution_ids))
-    return {code: policy.risk_config(session, code) for code in session.scalars(stmt)}
+    return {
+        code: policy.risk_config(session, code, on=local_date(as_of))
+        for code in session.scalars(stmt)
+    }
 
 
 def _region_refund_rates(facts: dict[str, Facts], as_of: datetime) -> dict[str, Decimal]:
@@ -83,7 +92,9 @@ def sweep(
 ) -> dict[str, Any]:
     """Evaluate every institution in scope as of an instant with its region's knobs, keep the
     evaluations, open alerts where levels rose, and freeze where the region says so."""
-    cfgs = region_configs(session, region_prefix=region_prefix, institution_ids=institution_ids)
+    cfgs = region_configs(
+        session, as_of=as_of, region_prefix=region_prefix, institution_ids=institution_ids
+    )
     facts = gather(
         session,
         as_of=as_of,
@@ -115,6 +126,10 @@ def sweep(
         frozen += _auto_freeze(session, f, verdict, now)
     session.add_all(rows)
     session.flush()
+    _keep_current(session, rows)
+    # Whole districts only, and today only (money is read as it stands now).
+    if institution_ids is None and local_date(as_of) == local_date(now):
+        _district_days(session, facts, rows, as_of)
     return {
         "as_of": as_of.isoformat(),
         "institutions_evaluated": len(facts),
@@ -122,6 +137,46 @@ def sweep(
         "institutions_frozen": frozen,
         "levels": {lvl: levels.get(lvl, 0) for lvl in LEVELS},
     }
+
+
+def _keep_current(session: Session, rows: list[RiskEvaluation]) -> None:
+    """Each institution's latest evaluation, beside the history: replaced by a sweep at the
+    same or a later instant, never by one for an earlier instant."""
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = InstitutionRisk.__table__
+    stmt = dialect.insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["institution_id"],
+        set_={"score": stmt.excluded.score, "level": stmt.excluded.level,
+              "as_of": stmt.excluded.as_of},
+        where=stmt.excluded.as_of >= table.c.as_of,
+    )  # fmt: skip
+    session.execute(
+        stmt,
+        [{"institution_id": r.institution_id, "score": r.score, "level": r.level,
+          "as_of": r.as_of} for r in rows],
+    )  # fmt: skip
+
+
+def _district_days(
+    session: Session, facts: dict[str, Facts], rows: list[RiskEvaluation], as_of: datetime
+) -> None:
+    """The day's count at each level and the money supervised, per district swept."""
+    counts: dict[str, Counter[str]] = {}
+    for r in rows:
+        counts.setdefault(facts[r.institution_id].region_code, Counter())[r.level] += 1
+    money = by_district(session, select(Institution.id).where(Institution.id.in_(list(facts))))
+    day = local_date(as_of)
+    for code, n in counts.items():
+        p = money.get(code, Position())
+        session.merge(
+            DistrictDay(
+                region_code=code, day=day, low=n["low"], medium=n["medium"], high=n["high"],
+                critical=n["critical"], escrow=p.escrow, bank_balance=p.bank_balance, owed=p.owed,
+            )
+        )  # fmt: skip
 
 
 def _evaluation(inst_id: str, as_of: datetime, verdict: Verdict, now: datetime) -> RiskEvaluation:
@@ -138,8 +193,9 @@ def _evaluation(inst_id: str, as_of: datetime, verdict: Verdict, now: datetime) 
 
 def _auto_freeze(session: Session, f: Facts, verdict: Verdict, now: datetime) -> int:
     """Freeze a critical institution where its region's policy says so; 1 if frozen now."""
+    on = local_date(now)
     if verdict.level != "critical" or not policy.get(
-        session, f.region_code, "auto_freeze_on_critical"
+        session, f.region_code, "auto_freeze_on_critical", on=on
     ):
         return 0
     inst = session.get(Institution, f.institution_id)
@@ -165,7 +221,7 @@ def sweep_as(
     out = sweep(session, as_of=as_of, now=now, region_prefix=scope_prefix(regulator.region_code))
     registry.audit(session, actor=f"regulator:{regulator.id}", action="risk:sweep",
                    subject=regulator.region_code, detail={"as_of": as_of.isoformat()},
-                   now=now)  # fmt: skip
+                   now=now, region_code=regulator.region_code)  # fmt: skip
     return out
 
 

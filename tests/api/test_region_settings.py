@@ -3,7 +3,7 @@ regulator cannot halt monitoring for a province (issue: holes, items 4 and 11)."
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import Engine, delete
@@ -58,6 +58,7 @@ def test_a_bad_row_stored_by_hand_cannot_stop_a_sweep(world: World, engine: Engi
             RegionSetting(
                 region_code="220102",
                 key="risk_thresholds",
+                effective_from=date(2000, 1, 1),
                 value={"refund_failed": {"threshold": "abc"}, "nope": 1},
                 updated_at=datetime.now(world.clock.now.tzinfo),
             )

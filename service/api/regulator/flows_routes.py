@@ -148,5 +148,7 @@ def put_region_setting(
         key=body.key,
         value=body.value,
         now=now,
+        effective_from=body.effective_from,
+        reason=body.reason,
     )
-    return RegionSettingRead(region_code=row.region_code, key=row.key, value=row.value)
+    return RegionSettingRead.model_validate(row, from_attributes=True)

@@ -126,6 +126,8 @@ class RegionSettingIn(Strict):
     region_code: str = Field(pattern=r"^\d{6}$")
     key: str = Field(min_length=1, max_length=64)
     value: StrictInt | StrictBool | dict[str, dict[str, Any]]
+    effective_from: Day | None = Field(default=None, description="default: today (Beijing)")
+    reason: str | None = Field(default=None, max_length=2000)
 
 
 # Responses
@@ -312,6 +314,8 @@ class RegionSettingRead(Read):
     region_code: str
     key: str
     value: Any
+    effective_from: DayOut
+    reason: str | None = None
 
 
 class EvaluationRead(Read):
