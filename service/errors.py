@@ -127,7 +127,10 @@ CODES: dict[str, Code] = {
     "deposit_does_not_pay": _c(409, "The deposit is not what the enrollment awaits",
                                "matching suspense cash to an enrollment not awaiting that amount"),
     "alert_not_open": _c(409, "The alert is not open", "acknowledging an alert not open"),
-    "alert_resolved": _c(409, "The alert is already resolved", "resolving an alert twice"),
+    "alert_resolved": _c(409, "The alert is already resolved",
+                         "resolving, snoozing, assigning or escalating a closed case"),
+    "cannot_escalate": _c(409, "There is no region above to escalate to",
+                          "a province's regulator escalates a case"),
     # fees and enrollments
     "course_not_approved": _c(422, "The course was not approved", "enrolling in a rejected course"),
     "prepay_over_cap": _c(422, "Prepayment over the cap",

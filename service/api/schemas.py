@@ -208,6 +208,10 @@ class AlertRead(Read):
     acknowledge_note: str | None
     resolved_at: InstantOut | None
     resolve_note: str | None
+    assignee_id: str | None = None
+    snoozed_until: InstantOut | None = None
+    escalated_to: str | None = None
+    outcome: str | None = None
 
     @classmethod
     def of(cls, a: Alert) -> AlertRead:

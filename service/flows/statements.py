@@ -26,7 +26,8 @@ from service.flows.models import Deposit, Instruction, Statement, StatementBreak
 from service.kit.clock import end_of_local_day, start_of_local_day
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
-from service.registry.models import Bank, Institution
+from service.registry.institutions import audit, in_regulator_scope
+from service.registry.models import Bank, Institution, Regulator
 
 
 @dataclass(frozen=True)
@@ -271,3 +272,19 @@ def listed(
         ):
             found[b.statement_id].append(b)
     return Paged([Reconciled(s, found[s.id]) for s in page.rows], page.next_after)
+
+
+def review(
+    session: Session, *, regulator: Regulator, statement_id: str, now: datetime
+) -> Statement:
+    """A regulator marks a statement of their region reviewed. Audited."""
+    stmt = session.get(Statement, statement_id, with_for_update=True)
+    if stmt is None:
+        raise DomainError("not_found", f"no statement {statement_id}")
+    inst = in_regulator_scope(session, regulator, stmt.institution_id)
+    stmt.reviewed_at, stmt.reviewed_by = now, regulator.id
+    audit(session, actor=f"regulator:{regulator.id}", action="statement:review",
+          subject=stmt.id, detail={"status": stmt.status}, now=now,
+          institution=inst)  # fmt: skip
+    session.flush()
+    return stmt

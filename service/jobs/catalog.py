@@ -14,6 +14,7 @@ from service.bank_gateway.delivery import deliver_pending
 from service.flows import refunds, releases
 from service.jobs.base import Job, JobContext
 from service.kit.request_keys import purge_expired
+from service.risk import alerts
 from service.risk.facts import Needs, gather
 from service.risk.sweep import region_configs, sweep
 
@@ -67,6 +68,11 @@ def _statement_missing(session: Session, ctx: JobContext) -> dict[str, Any]:
     return {"institutions_without_statement": len(silent), "alerts_opened": out["alerts_opened"]}
 
 
+def _reopen_cases(session: Session, ctx: JobContext) -> dict[str, Any]:
+    reopened = alerts.reopen_due(session, now=ctx.as_of, region_prefix=ctx.region_prefix)
+    return {"cases_reopened": reopened}
+
+
 def _hold_expiry(session: Session, ctx: JobContext) -> dict[str, Any]:
     expired = ledger.expire_due(session.connection(), now=ctx.as_of)
     return {"holds_expired": len(expired)}
@@ -93,6 +99,7 @@ JOBS: dict[str, Job] = {
         Job("instruction_delivery", _nothing, _interval(1), after=_deliver, regional=True),
         Job("risk_sweep", _risk_sweep, _daily(1), regional=True),
         Job("statement_missing", _statement_missing, _daily(12), regional=True),
+        Job("alert_reopen", _reopen_cases, _interval(15), regional=True),
         Job("hold_expiry", _hold_expiry, _interval(5)),
         Job("idempotency_purge", _idempotency_purge, _daily(3, 30)),
     )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
 from service.kit.ids import new_id, new_token, token_hash
-from service.kit.paging import Paged, Paging, page_rows
+from service.kit.paging import Paged, Paging, cut, page_rows
 from service.registry.identifiers import credit_code_problem
 from service.registry.models import AuditEvent, Bank, Institution, InstitutionChange, Regulator
 from service.registry.regions import in_scope, is_valid_region, scope_prefix
@@ -255,6 +255,38 @@ def audit(
             region_code=institution.region_code if institution is not None else region_code,
         )
     )
+
+
+def audit_log(
+    session: Session,
+    *,
+    regulator: Regulator,
+    actor: str | None = None,
+    action: str | None = None,
+    institution_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    paging: Paging,
+) -> Paged[AuditEvent]:
+    """The audit log of the regulator's region: every action on its institutions and
+    settings, newest first, filtered."""
+    prefix = scope_prefix(regulator.region_code)
+    stmt = select(AuditEvent).where(AuditEvent.region_code.startswith(prefix))
+    if actor:
+        stmt = stmt.where(AuditEvent.actor == actor)
+    if action:
+        stmt = stmt.where(AuditEvent.action.startswith(action))
+    if institution_id:
+        stmt = stmt.where(AuditEvent.institution_id == institution_id)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEvent.at <= until)
+    stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(paging.limit + 1)
+    if isinstance(paging.after, list) and len(paging.after) == 2:  # (at, id) of the last seen
+        at, last = datetime.fromisoformat(str(paging.after[0])), str(paging.after[1])
+        stmt = stmt.where(or_(AuditEvent.at < at, and_(AuditEvent.at == at, AuditEvent.id < last)))
+    return cut(list(session.scalars(stmt)), paging, lambda e: [e.at.isoformat(), e.id])
 
 
 def region_of_regulator(regulator: Regulator, region_code: str) -> str:

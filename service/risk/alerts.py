@@ -1,9 +1,14 @@
-"""Alerts: opened when an institution's level rises, carrying the indicators that drove it;
-acknowledged and resolved by regulators with a note; never two unresolved for one institution."""
+"""Alerts, the cases of a supervision office: opened when an institution's level rises,
+carrying the indicators that drove it, each with its evidence; never two unresolved for one
+institution (a partial unique index), new evidence appended to the one open. Regulators of the
+region claim or assign a case, acknowledge it (签收), snooze it until a day (it reopens by
+itself), escalate it to the region above, and close it with an outcome and a note. Every such
+step is audited."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +18,7 @@ from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
 from service.registry.institutions import audit, in_regulator_scope, scoped_ids
 from service.registry.models import Institution, Regulator
+from service.registry.regions import ancestry, in_scope
 from service.risk.models import Alert
 from service.risk.scoring import Verdict, rank
 
@@ -24,16 +30,38 @@ def active_alerts(session: Session, institution_ids: list[str] | None = None) ->
     return {a.institution_id: a for a in session.scalars(stmt)}
 
 
-def on_rise(
-    session: Session, *, institution_id: str, verdict: Verdict, active: Alert | None, at: datetime
-) -> bool:
-    """Open an alert, or raise the one already open; True if a new alert was opened."""
+OUTCOMES = ("no_risk_found", "rectified", "handled", "referred")
+
+
+def merged_indicators(
+    kept: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The case's indicators with a sweep's appended: each indicator's latest figures, and its
+    evidence from every sweep since the case opened (the newest first)."""
+    by_code = {i["code"]: dict(i) for i in kept}
+    for i in new:
+        old = by_code.get(i["code"], {})
+        evidence = list(dict.fromkeys([*i.get("evidence", []), *old.get("evidence", [])]))
+        by_code[i["code"]] = {**i, "evidence": evidence[:50]}
+    return sorted(by_code.values(), key=lambda i: -int(i.get("contribution", 0)))
+
+
+def on_verdict(
+    session: Session, *, institution_id: str, verdict: Verdict, active: Alert | None, at: datetime,
+    rose: bool,
+) -> bool:  # fmt: skip
+    """A sweep's verdict on an institution: its new evidence appended to the open case, the
+    case raised if the level rose past it; or, if there is none and the level rose, a case
+    opened. True if a new case was opened."""
     indicators = [i.record() for i in verdict.indicators]
     if active is not None:
+        active.indicators = merged_indicators(active.indicators, indicators)
         if rank(verdict.level) > rank(active.level):
-            active.level, active.score, active.indicators = verdict.level, verdict.score, indicators
-            if active.status == "acknowledged":  # it got worse: it needs looking at again
-                active.status = "open"
+            active.level, active.score = verdict.level, verdict.score
+            if active.status in ("acknowledged", "snoozed"):  # worse: look at it again
+                active.status, active.snoozed_until = "open", None
+        return False
+    if not rose:
         return False
     session.add(
         Alert(
@@ -99,6 +127,116 @@ def listed(
     if level:
         stmt = stmt.where(Alert.level == level)
     return page_rows(session, stmt, Alert.id, paging)
+
+
+def claim(session: Session, *, regulator: Regulator, alert_id: str, now: datetime) -> Alert:
+    """The regulator takes the case."""
+    return assign(session, regulator=regulator, alert_id=alert_id, assignee_id=regulator.id,
+                  now=now)  # fmt: skip
+
+
+def assign(
+    session: Session, *, regulator: Regulator, alert_id: str, assignee_id: str, now: datetime
+) -> Alert:
+    """Give the case to a regulator whose region holds the institution."""
+    alert = _open_case(session, regulator, alert_id)
+    assignee = session.get(Regulator, assignee_id)
+    inst = session.get(Institution, alert.institution_id)
+    if assignee is None or inst is None or not in_scope(assignee.region_code, inst.region_code):
+        raise DomainError("not_found", f"no regulator {assignee_id} over this institution")
+    before, alert.assignee_id = alert.assignee_id, assignee.id
+    _audited(session, regulator, alert, "assign", now, before=before, assignee=assignee.id)
+    return alert
+
+
+def snooze(
+    session: Session,
+    *,
+    regulator: Regulator,
+    alert_id: str,
+    until: datetime,
+    reason: str,
+    now: datetime,
+) -> Alert:
+    """Put the case aside until `until` (it reopens by itself then), with a reason."""
+    alert = _open_case(session, regulator, alert_id)
+    if until <= now:
+        raise DomainError("validation_error", "a case is snoozed until a later day")
+    before = alert.status
+    alert.status, alert.snoozed_until, alert.snooze_reason = "snoozed", until, reason
+    _audited(session, regulator, alert, "snooze", now, before=before, until=until.isoformat(),
+             reason=reason)  # fmt: skip
+    return alert
+
+
+def reopen_due(session: Session, *, now: datetime, region_prefix: str | None = None) -> int:
+    """Snoozed cases whose day has come are open again. Returns how many."""
+    stmt = select(Alert).where(Alert.status == "snoozed", Alert.snoozed_until <= now)
+    if region_prefix is not None:
+        scope = select(Institution.id).where(Institution.region_code.startswith(region_prefix))
+        stmt = stmt.where(Alert.institution_id.in_(scope))
+    due = list(session.scalars(stmt.with_for_update()))
+    for alert in due:
+        alert.status, alert.snoozed_until = "open", None
+    session.flush()
+    return len(due)
+
+
+def escalate(
+    session: Session, *, regulator: Regulator, alert_id: str, reason: str, now: datetime
+) -> Alert:
+    """Send the case up to the region above the regulator's (a city's to its province)."""
+    alert = _open_case(session, regulator, alert_id)
+    above = [code for code in ancestry(regulator.region_code) if code != regulator.region_code]
+    if not above:
+        raise DomainError("cannot_escalate", "a province's case has no region above it here")
+    alert.escalated_to, alert.escalated_at = above[0], now
+    if alert.status == "snoozed":
+        alert.status, alert.snoozed_until = "open", None
+    _audited(session, regulator, alert, "escalate", now, to=above[0], reason=reason)
+    return alert
+
+
+def close(
+    session: Session, *, regulator: Regulator, alert_id: str, outcome: str, note: str,
+    now: datetime,
+) -> Alert:  # fmt: skip
+    """Close the case with its outcome (no risk found, rectified, handled, referred for
+    enforcement) and a note. Closed cases are kept and searchable."""
+    if outcome not in OUTCOMES:
+        raise DomainError("validation_error", f"outcome is one of {', '.join(OUTCOMES)}")
+    alert = _scoped(session, regulator, alert_id)
+    resolve(session, alert, note=note, now=now)
+    alert.outcome = outcome
+    _audited(session, regulator, alert, "close", now, outcome=outcome, note=note)
+    return alert
+
+
+def raise_case(
+    session: Session, *, regulator: Regulator, institution_id: str, note: str, now: datetime
+) -> Alert:
+    """A regulator opens a case by hand (a statement break, a tip-off), or adds the note to
+    the institution's open case. Audited."""
+    inst = in_regulator_scope(session, regulator, institution_id)
+    manual = {"code": "regulator_note", "value": "1", "threshold": "1", "contribution": 0,
+              "floor": "medium", "evidence": [note[:200]]}  # fmt: skip
+    alert = active_alerts(session, [inst.id]).get(inst.id)
+    if alert is None:
+        alert = Alert(id=new_id("alr"), institution_id=inst.id, level="medium", score=0,
+                      status="open", opened_at=now, indicators=[manual])  # fmt: skip
+        session.add(alert)
+        session.flush()
+    else:
+        alert.indicators = merged_indicators(alert.indicators, [manual])
+    _audited(session, regulator, alert, "raise", now, note=note)
+    return alert
+
+
+def _open_case(session: Session, regulator: Regulator, alert_id: str) -> Alert:
+    alert = _scoped(session, regulator, alert_id)
+    if alert.status == "resolved":
+        raise DomainError("alert_resolved", "the case is closed")
+    return alert
 
 
 def acknowledge(session: Session, alert: Alert, *, note: str, now: datetime) -> Alert:

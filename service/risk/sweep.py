@@ -118,10 +118,11 @@ def sweep(
         verdict = evaluate(f, ctx, cfgs.get(f.region_code) or RiskConfig())
         levels[verdict.level] += 1
         rows.append(_evaluation(inst_id, as_of, verdict, now))
-        if verdict.level != "low" and rank(verdict.level) > rank(previous.get(inst_id, "low")):
-            opened += alerts.on_rise(
+        if verdict.level != "low":
+            rose = rank(verdict.level) > rank(previous.get(inst_id, "low"))
+            opened += alerts.on_verdict(
                 session, institution_id=inst_id, verdict=verdict, active=active.get(inst_id),
-                at=as_of,
+                at=as_of, rose=rose,
             )  # fmt: skip
         frozen += _auto_freeze(session, f, verdict, now)
     session.add_all(rows)

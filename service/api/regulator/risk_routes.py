@@ -8,7 +8,16 @@ from fastapi import APIRouter, Query
 
 from service.api.auth import RegulatorDep
 from service.api.deps import NowDep, PageDep, SessionDep, SettingsDep, page_of
-from service.api.regulator.schemas import AsOfIn, EvaluationRead, NoteIn, SweepRead
+from service.api.regulator.schemas import (
+    AsOfIn,
+    AssignIn,
+    CloseIn,
+    EscalateIn,
+    EvaluationRead,
+    NoteIn,
+    SnoozeIn,
+    SweepRead,
+)
 from service.api.schemas import AlertRead, Page
 from service.risk import alerts
 from service.risk.sweep import history_of, sweep_as
@@ -58,6 +67,53 @@ def resolve(
     alert = alerts.resolve_as(
         session, regulator=regulator, alert_id=alert_id, note=body.note, now=now
     )
+    return AlertRead.of(alert)
+
+
+@router.post("/risk/alerts/{alert_id}/claim", response_model=AlertRead)
+def claim(alert_id: str, regulator: RegulatorDep, session: SessionDep, now: NowDep) -> AlertRead:
+    return AlertRead.of(alerts.claim(session, regulator=regulator, alert_id=alert_id, now=now))
+
+
+@router.post("/risk/alerts/{alert_id}/assign", response_model=AlertRead)
+def assign(
+    alert_id: str, body: AssignIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
+) -> AlertRead:
+    alert = alerts.assign(
+        session, regulator=regulator, alert_id=alert_id, assignee_id=body.assignee_id, now=now
+    )
+    return AlertRead.of(alert)
+
+
+@router.post("/risk/alerts/{alert_id}/snooze", response_model=AlertRead)
+def snooze(
+    alert_id: str, body: SnoozeIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
+) -> AlertRead:
+    alert = alerts.snooze(
+        session, regulator=regulator, alert_id=alert_id, until=body.until, reason=body.reason,
+        now=now,
+    )  # fmt: skip
+    return AlertRead.of(alert)
+
+
+@router.post("/risk/alerts/{alert_id}/escalate", response_model=AlertRead)
+def escalate(
+    alert_id: str, body: EscalateIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
+) -> AlertRead:
+    alert = alerts.escalate(
+        session, regulator=regulator, alert_id=alert_id, reason=body.reason, now=now
+    )
+    return AlertRead.of(alert)
+
+
+@router.post("/risk/alerts/{alert_id}/close", response_model=AlertRead)
+def close(
+    alert_id: str, body: CloseIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
+) -> AlertRead:
+    alert = alerts.close(
+        session, regulator=regulator, alert_id=alert_id, outcome=body.outcome, note=body.note,
+        now=now,
+    )  # fmt: skip
     return AlertRead.of(alert)
 
 

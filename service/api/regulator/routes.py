@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from service.api.auth import RegulatorDep
 from service.api.deps import NowDep, PageDep, SessionDep, page_of
 from service.api.regulator.schemas import (
+    AuditEventRead,
     BankRead,
     InstitutionDetailRead,
     InstitutionIn,
@@ -24,6 +25,7 @@ from service.api.regulator.schemas import (
 from service.api.schemas import Page
 from service.flows import onboarding
 from service.flows.balances import balances_of
+from service.kit.money import Instant
 from service.registry import institutions
 from service.registry.models import Institution
 from service.risk.store import latest_evaluations, latest_level_is
@@ -46,6 +48,25 @@ def _detail(session: Session, inst: Institution) -> InstitutionDetailRead:
     return InstitutionDetailRead.detail(
         inst, latest, balances_of(session.connection(), [inst.id])[inst.id]
     )
+
+
+@router.get("/audit-events", response_model=Page[AuditEventRead])
+def audit_events(
+    regulator: RegulatorDep,
+    session: SessionDep,
+    page: PageDep,
+    actor: Annotated[str | None, Query(max_length=80)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    institution_id: Annotated[str | None, Query(max_length=40)] = None,
+    since: Annotated[Instant | None, Query()] = None,
+    until: Annotated[Instant | None, Query()] = None,
+) -> Page[AuditEventRead]:
+    """Who did what, when, why, before and after, in the regulator's region; newest first."""
+    paged = institutions.audit_log(
+        session, regulator=regulator, actor=actor, action=action, institution_id=institution_id,
+        since=since, until=until, paging=page,
+    )  # fmt: skip
+    return page_of(paged, lambda e: AuditEventRead.model_validate(e, from_attributes=True))
 
 
 @router.post("/institutions", status_code=201, response_model=RegisteredRead)

@@ -318,6 +318,35 @@ class RegionSettingRead(Read):
     reason: str | None = None
 
 
+class AssignIn(Strict):
+    assignee_id: str = Field(min_length=1, max_length=40)
+
+
+class SnoozeIn(Strict):
+    until: Instant
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class EscalateIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CloseIn(Strict):
+    outcome: Literal["no_risk_found", "rectified", "handled", "referred"]
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class AuditEventRead(Read):
+    id: str
+    at: InstantOut
+    actor: str
+    action: str
+    subject: str
+    institution_id: str | None
+    region_code: str | None
+    detail: dict[str, Any]
+
+
 class EvaluationRead(Read):
     as_of: InstantOut
     score: int
