@@ -8,7 +8,7 @@ PORT    ?= 8000
 BANK_PORT ?= 8100
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test install lint types imports unit bench clean browser-deps
+.PHONY: run test install lint types imports unit bench clean browser-deps messages screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,18 @@ bench: install
 	$(PY) bench/rules.py
 	$(PY) bench/deposits.py
 	$(PY) bench/sweep.py
+
+## screenshots: every workbench page, in Chinese and English, on a desktop and at 360 px, taken
+## in headless Chromium against the showcase region (tools/showcase.py), into docs/screenshots/
+screenshots: install browser-deps
+	$(PY) -m tools.screenshots --out docs/screenshots
+
+## messages: extract the pages' messages and merge them into the catalogues (then translate the
+## new entries in service/pages/locale/zh_CN/LC_MESSAGES/messages.po)
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ --no-location --sort-output -o messages.pot .
+	$(BIN)/pybabel update -i messages.pot -d service/pages/locale -D messages -l zh_CN --no-fuzzy-matching
+	rm -f messages.pot
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -50,6 +50,19 @@ class Money(TypeDecorator[Decimal]):
         return Decimal(value).quantize(FEN)
 
 
+class MoneyTotal(Money):
+    """A sum of many accounts (a district's escrow): wider than any one account may hold,
+    NUMERIC(24,2) on PostgreSQL; integer fen on SQLite, like Money."""
+
+    impl = Numeric(24, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(24, 2, asdecimal=True))
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """An aware instant, stored in UTC; naive datetimes are refused rather than guessed."""
 

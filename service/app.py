@@ -19,6 +19,7 @@ from service.api.auth import idempotency_caller
 from service.api.idempotency import IdempotencyMiddleware
 from service.api.middleware import RequestContextMiddleware, RequestGuardMiddleware
 from service.config import Settings, get_settings
+from service.errors import DomainError
 from service.kit import clock as clocks
 from service.kit.db import make_engine, make_sessionmaker
 from service.kit.migrate import current_revision, head_revision
@@ -71,6 +72,7 @@ def create_app(
 
     check_complete()
     problems.install(app)
+    _install_page_errors(app)
     _include_routers(app)
     _install_ops_routes(app, engine)
 
@@ -88,6 +90,40 @@ def create_app(
     )
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def _install_page_errors(app: FastAPI) -> None:
+    """The workbench answers in pages, not problems: sign in first, or an error page (a
+    refusal, a form with a missing or malformed field, an unknown address)."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from service.pages.web import SignInRequired, error_page, sign_in_redirect
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        return sign_in_redirect(exc.next_url)
+
+    def as_page(kind: type[Exception], to_domain: Any) -> None:
+        api: Any = app.exception_handlers[kind]  # the API's handler: async, a problem
+
+        async def handler(request: Request, exc: Exception) -> Response:
+            if request.url.path.startswith("/workbench"):
+                return error_page(request, to_domain(exc))
+            response: Response = await api(request, exc)
+            return response
+
+        app.add_exception_handler(kind, handler)
+
+    as_page(DomainError, lambda exc: exc)
+    as_page(RequestValidationError, _form_problem)
+    as_page(StarletteHTTPException, lambda exc: DomainError(
+        "not_found" if exc.status_code == 404 else "bad_request", str(exc.detail)))  # fmt: skip
+
+
+def _form_problem(exc: Any) -> DomainError:
+    fields = ", ".join(str(e.get("loc", ("",))[-1]) for e in exc.errors())
+    return DomainError("validation_error", f"fields missing or malformed: {fields}")
 
 
 def _larger_bodies(settings: Settings) -> dict[str, int]:
@@ -109,9 +145,12 @@ def routers() -> list[tuple[APIRouter, str, str]]:
     from service.api.regulator import fees_routes, flows_routes, jobs_routes, risk_routes
     from service.api.regulator import routes as regulator
     from service.pages import routes as pages
+    from service.pages import workbench
 
     return [
         (pages.router, "", "public"),
+        # Each workbench page signs the regulator in itself (a session cookie, not a token).
+        *((router, "", "public") for router in workbench.ROUTERS),
         (regulator.router, API, "regulator"),
         (fees_routes.router, API, "regulator"),
         (flows_routes.router, API, "regulator"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -220,7 +220,27 @@ def applicable(
     return out
 
 
-def import_csv(session: Session, text: str, *, now: datetime) -> list[PriceGuide]:
+def import_for(
+    session: Session, *, regulator: Regulator, text: str, now: datetime
+) -> list[PriceGuide]:
+    """A regulator imports guides (the CSV format of shared/data/price_guides.csv) for regions
+    of theirs only; all or nothing. Audited."""
+    guides = import_csv(
+        session, text, now=now, region_check=lambda r: region_of_regulator(regulator, r)
+    )
+    audit(session, actor=f"regulator:{regulator.id}", action="price_guide:import",
+          subject=regulator.region_code, detail={"created": [g.id for g in guides]}, now=now,
+          region_code=regulator.region_code)  # fmt: skip
+    return guides
+
+
+def import_csv(
+    session: Session,
+    text: str,
+    *,
+    now: datetime,
+    region_check: Callable[[str], object] | None = None,
+) -> list[PriceGuide]:
     """Import guides in the format of shared/data/price_guides.csv; a guide (region and
     effective date) that exists already is skipped, so importing twice changes nothing."""
     groups: dict[tuple[str, date], list[Band]] = defaultdict(list)
@@ -242,6 +262,9 @@ def import_csv(session: Session, text: str, *, now: datetime) -> list[PriceGuide
             notes[key] = " ".join(filter(None, [row.get("region_name"), row.get("note")]))
         except (KeyError, ValueError, ArithmeticError) as exc:
             raise DomainError("validation_error", f"line {line}: {exc}") from exc
+    for region, _ in groups:
+        if region_check is not None:
+            region_check(region)
     created = []
     for (region, effective), bands in groups.items():
         exists = session.scalar(

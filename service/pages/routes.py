@@ -6,7 +6,7 @@ from __future__ import annotations
 from importlib import resources
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,8 +26,9 @@ def _page(name: str) -> HTMLResponse:
 
 
 @router.get("/dashboard")
-def dashboard() -> HTMLResponse:
-    return _page("dashboard.html")
+def dashboard() -> RedirectResponse:
+    """The workbench's old address."""
+    return RedirectResponse("/workbench", status_code=308)
 
 
 @router.get("/parent")
@@ -37,7 +38,7 @@ def parent() -> HTMLResponse:
 
 @router.get("/static/{name}")
 def static(name: str) -> Response:
-    if name not in {"dashboard.js", "parent.js", "style.css"}:
+    if name not in {"parent.js", "style.css"}:
         return Response(status_code=404)
     media = "text/css" if name.endswith(".css") else "text/javascript"
     return Response(

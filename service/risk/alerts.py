@@ -132,20 +132,26 @@ def listed(
 def claim(session: Session, *, regulator: Regulator, alert_id: str, now: datetime) -> Alert:
     """The regulator takes the case."""
     return assign(session, regulator=regulator, alert_id=alert_id, assignee_id=regulator.id,
-                  now=now)  # fmt: skip
+                  now=now, action="claim")  # fmt: skip
 
 
 def assign(
-    session: Session, *, regulator: Regulator, alert_id: str, assignee_id: str, now: datetime
+    session: Session,
+    *,
+    regulator: Regulator,
+    alert_id: str,
+    assignee_id: str,
+    now: datetime,
+    action: str = "assign",
 ) -> Alert:
-    """Give the case to a regulator whose region holds the institution."""
+    """Give the case to a regulator whose region holds the institution (one's own: a claim)."""
     alert = _open_case(session, regulator, alert_id)
     assignee = session.get(Regulator, assignee_id)
     inst = session.get(Institution, alert.institution_id)
     if assignee is None or inst is None or not in_scope(assignee.region_code, inst.region_code):
         raise DomainError("not_found", f"no regulator {assignee_id} over this institution")
     before, alert.assignee_id = alert.assignee_id, assignee.id
-    _audited(session, regulator, alert, "assign", now, before=before, assignee=assignee.id)
+    _audited(session, regulator, alert, action, now, before=before, assignee=assignee.id)
     return alert
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.types import Money, UTCDateTime
+from ledger.types import MoneyTotal, UTCDateTime
 from service.kit.db import Base
 
 
@@ -91,9 +91,10 @@ class DistrictDay(Base):
     medium: Mapped[int] = mapped_column(Integer, default=0)
     high: Mapped[int] = mapped_column(Integer, default=0)
     critical: Mapped[int] = mapped_column(Integer, default=0)
-    escrow: Mapped[Decimal] = mapped_column(Money())  # the ledger's escrow cash
-    bank_balance: Mapped[Decimal] = mapped_column(Money())  # the banks' last statements
-    owed: Mapped[Decimal] = mapped_column(Money())  # prepaid, owed to parents
+    # Sums of many accounts: wider than one account (the district's total may exceed any).
+    escrow: Mapped[Decimal] = mapped_column(MoneyTotal())  # the ledger's escrow cash
+    bank_balance: Mapped[Decimal] = mapped_column(MoneyTotal())  # the banks' last statements
+    owed: Mapped[Decimal] = mapped_column(MoneyTotal())  # prepaid, owed to parents
 
 
 Index("ix_district_days_day", DistrictDay.day)

@@ -46,7 +46,7 @@ def test_a_case_is_claimed_snoozed_reopened_escalated_and_closed(world: World, e
         f"/api/v1/audit-events?institution_id={world.inst_id}&limit=50", headers=bearer(world.reg)
     ).json()["items"]
     actions = [e["action"] for e in log]
-    for step in ("alert:assign", "alert:snooze", "alert:escalate", "alert:close"):
+    for step in ("alert:claim", "alert:snooze", "alert:escalate", "alert:close"):
         assert step in actions, actions
 
 

@@ -1,0 +1,175 @@
+"""What the pages call the service's codes, marked for extraction (`N_`) so each has its
+translation in the catalogue; shown with `label(kind, code)` in the templates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def N_(text: str) -> str:
+    return text
+
+
+LEVELS = {
+    "critical": N_("Critical"),
+    "high": N_("High"),
+    "medium": N_("Medium"),
+    "low": N_("Low"),
+    None: N_("Not evaluated"),
+}
+STATUSES = {
+    "active": N_("Active"),
+    "frozen": N_("Frozen"),
+    "blacklisted": N_("Blacklisted"),
+    "closed": N_("Closed"),
+}
+CATEGORIES = {"subject": N_("Subject training"), "non_subject": N_("Non-subject training")}
+MODES = {"custody": N_("Bank custody"), "reserve": N_("Risk reserve")}
+CASE_STATUSES = {
+    "open": N_("Open"),
+    "acknowledged": N_("Acknowledged"),
+    "snoozed": N_("Snoozed"),
+    "resolved": N_("Closed"),
+}
+OUTCOMES = {
+    "no_risk_found": N_("No risk found"),
+    "rectified": N_("Rectified"),
+    "handled": N_("Handled"),
+    "referred": N_("Referred for enforcement"),
+    None: N_("—"),
+}
+REFUND_STATUSES = {
+    "requested": N_("Requested"),
+    "accepted": N_("Accepted"),
+    "disputed": N_("Disputed"),
+    "instructed": N_("Instructed to the bank"),
+    "paid": N_("Paid"),
+    "failed": N_("Failed"),
+    "denied": N_("Denied"),
+}
+LESSON_STATUSES = {
+    "pending": N_("In its dispute window"),
+    "confirmed": N_("Confirmed"),
+    "disputed": N_("Disputed"),
+    "upheld": N_("Upheld"),
+    "reversed": N_("Reversed"),
+}
+STATEMENT_STATUSES = {"matched": N_("Matched"), "breaks": N_("Breaks"), None: N_("Missing")}
+BREAKS = {
+    "missing_in_ledger": N_("Not in the ledger"),
+    "missing_in_statement": N_("Not on the statement"),
+    "amount_differs": N_("Amount differs"),
+    "balance_differs": N_("Balance differs"),
+}
+INDICATORS = {
+    "refund_failed": N_("Refund rejected by the bank"),
+    "escrow_shortfall": N_("Escrow shortfall"),
+    "refund_overdue": N_("Refund unanswered past its deadline"),
+    "refund_velocity": N_("Surge of refund requests"),
+    "prepay_surge": N_("Surge of prepayments"),
+    "deep_discount": N_("Deep discounts"),
+    "off_platform": N_("Money kept off the platform"),
+    "consumption_pace": N_("Lessons reported ahead of the timetable"),
+    "consumption_stall": N_("No lessons reported"),
+    "complaint_surge": N_("Surge of complaints"),
+    "statement_missing": N_("Bank statement missing"),
+    "reserve_shortfall": N_("Reserve below what parents are owed"),
+    "registry_change": N_("Change of legal person or address"),
+    "regulator_note": N_("Raised by a regulator"),
+}
+COMPLAINTS = {
+    "refund": N_("Refund"),
+    "teaching_stopped": N_("Teaching stopped"),
+    "asked_to_pay_off_platform": N_("Asked to pay off the platform"),
+    "quality": N_("Quality"),
+    "other": N_("Other"),
+}
+JOBS = {
+    "refund_escalation": N_("Refund escalation"),
+    "release_batch": N_("Release of earned fees"),
+    "instruction_delivery": N_("Instruction delivery"),
+    "risk_sweep": N_("Risk sweep"),
+    "statement_missing": N_("Missing statements check"),
+    "alert_reopen": N_("Reopen snoozed cases"),
+    "hold_expiry": N_("Expiry of holds"),
+    "idempotency_purge": N_("Purge of idempotency keys"),
+}
+ACTIONS = {
+    "register": N_("Registered the institution"),
+    "alert:claim": N_("Claimed the case"),
+    "alert:assign": N_("Assigned the case"),
+    "alert:acknowledge": N_("Acknowledged the case"),
+    "alert:resolve": N_("Resolved the case"),
+    "alert:snooze": N_("Snoozed the case"),
+    "alert:reopen": N_("The case reopened"),
+    "alert:escalate": N_("Escalated the case"),
+    "alert:close": N_("Closed the case"),
+    "alert:raise": N_("Raised a case"),
+    "status:frozen": N_("Froze the institution"),
+    "status:active": N_("Unfroze the institution"),
+    "status:blacklisted": N_("Blacklisted the institution"),
+    "status:closed": N_("Closed the institution"),
+    "refund:approve": N_("Approved a disputed refund"),
+    "refund:reject": N_("Rejected a disputed refund"),
+    "consumption:uphold": N_("Upheld a disputed lesson"),
+    "consumption:reverse": N_("Reversed a disputed lesson"),
+    "statement:review": N_("Reviewed a statement"),
+    "deposit:match": N_("Matched money in suspense"),
+    "deposit:return": N_("Returned money in suspense"),
+    "price_guide:publish": N_("Published a price guide"),
+    "price_guide:import": N_("Imported a price guide"),
+    "school_calendar:set": N_("Set a school vacation"),
+    "risk:sweep": N_("Ran a risk sweep"),
+    "session:sign_in": N_("Signed in to the workbench"),
+    "session:sign_out": N_("Signed out of the workbench"),
+}
+# Actions named by a prefix and a key (the knob, the registry field, the job): "Changed a
+# threshold: refund_overdue_days".
+ACTION_PREFIXES = {
+    "setting": N_("Changed a threshold"),
+    "registry": N_("Changed the registry"),
+    "job": N_("Ran a job"),
+}
+EVIDENCE = {
+    "ref": N_("Refund"),
+    "brk": N_("Statement break"),
+    "stm": N_("Bank statement"),
+    "dep": N_("Deposit"),
+    "cmp": N_("Complaint"),
+    "con": N_("Lesson report"),
+    "enr": N_("Enrollment"),
+    "chg": N_("Registry change"),
+}
+KINDS: dict[str, Mapping[Any, str]] = {
+    "levels": LEVELS,
+    "statuses": STATUSES,
+    "categories": CATEGORIES,
+    "modes": MODES,
+    "cases": CASE_STATUSES,
+    "outcomes": OUTCOMES,
+    "refunds": REFUND_STATUSES,
+    "lessons": LESSON_STATUSES,
+    "statements": STATEMENT_STATUSES,
+    "breaks": BREAKS,
+    "indicators": INDICATORS,
+    "complaints": COMPLAINTS,
+    "jobs": JOBS,
+    "actions": ACTIONS,
+    "evidence": EVIDENCE,
+}
+
+
+def label(kind: str, code: object) -> str:
+    """The English label of a code (then translated); the code itself if it has none."""
+    return KINDS[kind].get(code, str(code))
+
+
+def action(code: str) -> tuple[str, str | None]:
+    """An audited action as (English label, the key it names or None)."""
+    if code in ACTIONS:
+        return ACTIONS[code], None
+    prefix, _sep, key = code.partition(":")
+    if prefix in ACTION_PREFIXES:
+        return ACTION_PREFIXES[prefix], key or None
+    return code, None

@@ -1,0 +1,580 @@
+"""What the workbench's pages show, read for a regulator's region exactly as the API scopes it
+(`registry.institutions.scoped_ids`): the overview, the sortable institution list, one
+institution's file, the queues. Reads only; every action goes through the domain's use cases.
+Each is a few set-based queries whatever the region's size (the benchmark in
+bench/workbench.py holds them to it at 10,000 institutions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from ledger.types import Money
+from service.fees.models import Course
+from service.flows.balances import InstitutionBalances, institution_balances
+from service.flows.counters import InstitutionDay
+from service.flows.models import (
+    Complaint,
+    Consumption,
+    Deposit,
+    Refund,
+    RefundEvent,
+    Statement,
+    StatementBreak,
+)
+from service.flows.positions import Position, by_district, latest_bank_balance, per_institution
+from service.jobs.models import JobRun
+from service.kit.clock import local_date, start_of_local_day
+from service.registry.institutions import scoped_ids
+from service.registry.models import AuditEvent, Institution, InstitutionChange, Regulator
+from service.registry.regions import known_regions
+from service.risk.models import Alert, DistrictDay, InstitutionRisk, RiskEvaluation
+
+LEVELS = ("critical", "high", "medium", "low")
+
+
+def level_rank(column: Any) -> Any:
+    """critical 4, high 3, medium 2, low 1, none 0: for sorting by severity."""
+    return case(*((column == lvl, n) for n, lvl in enumerate(LEVELS[::-1], start=1)), else_=0)
+
+
+def region_name(code: str) -> str:
+    info = known_regions().get(code)
+    return info.name if info else code
+
+
+# The overview
+
+
+@dataclass
+class Overview:
+    region_code: str
+    region: str
+    levels: dict[str | None, int]  # by level; None: not yet evaluated
+    money: Position
+    districts: list[tuple[str, str, Position, dict[str, int]]]  # code, name, money, levels
+    trend: list[DistrictDay]  # summed over the region, per day, oldest first
+    breaks_today: int
+    overdue_refunds: int
+    disputed_refunds: int
+    disputed_lessons: int
+    open_cases: int
+    jobs: list[JobRun]
+
+
+def overview(session: Session, *, regulator: Regulator, now: datetime) -> Overview:
+    scope = scoped_ids(regulator)
+    levels: dict[str | None, int] = {}
+    per_district: dict[str, dict[str, int]] = {}
+    for code, level, n in session.execute(
+        select(Institution.region_code, InstitutionRisk.level, func.count())
+        .select_from(Institution)
+        .outerjoin(InstitutionRisk, InstitutionRisk.institution_id == Institution.id)
+        .where(Institution.id.in_(scope))
+        .group_by(Institution.region_code, InstitutionRisk.level)
+    ):
+        levels[level] = levels.get(level, 0) + int(n)
+        per_district.setdefault(code, {})[level or "none"] = int(n)
+    money = by_district(session, scope)
+    total = sum(money.values(), Position())
+    districts = [
+        (code, region_name(code), money.get(code, Position()), per_district.get(code, {}))
+        for code in sorted(per_district)
+    ]
+    return Overview(
+        region_code=regulator.region_code,
+        region=region_name(regulator.region_code),
+        levels=levels,
+        money=total,
+        districts=districts,
+        trend=_trend(session, regulator, local_date(now)),
+        **_queues(session, scope, now),
+        jobs=_last_runs(session),
+    )
+
+
+def _trend(session: Session, regulator: Regulator, today: date) -> list[DistrictDay]:
+    from service.registry.regions import scope_prefix
+
+    m = Money()
+    rows = session.execute(
+        select(
+            DistrictDay.day,
+            func.sum(DistrictDay.low),
+            func.sum(DistrictDay.medium),
+            func.sum(DistrictDay.high),
+            func.sum(DistrictDay.critical),
+            func.sum(DistrictDay.escrow, type_=m),
+            func.sum(DistrictDay.bank_balance, type_=m),
+            func.sum(DistrictDay.owed, type_=m),
+        )
+        .where(
+            DistrictDay.region_code.startswith(scope_prefix(regulator.region_code)),
+            DistrictDay.day > today - timedelta(days=90),
+        )
+        .group_by(DistrictDay.day)
+        .order_by(DistrictDay.day)
+    )
+    return [
+        DistrictDay(
+            region_code=regulator.region_code,
+            day=d,
+            low=lo,
+            medium=me,
+            high=hi,
+            critical=cr,
+            escrow=es,
+            bank_balance=bb,
+            owed=ow,
+        )
+        for d, lo, me, hi, cr, es, bb, ow in rows
+    ]
+
+
+def _queues(session: Session, scope: Select[tuple[str]], now: datetime) -> dict[str, int]:
+    def count(stmt: Select[Any]) -> int:
+        return int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+    today = start_of_local_day(local_date(now))
+    return {
+        "breaks_today": count(
+            select(StatementBreak.id).where(
+                StatementBreak.institution_id.in_(scope), StatementBreak.at >= today
+            )
+        ),
+        "overdue_refunds": count(
+            select(Refund.id).where(
+                Refund.institution_id.in_(scope),
+                Refund.status == "requested",
+                Refund.respond_by <= now,
+            )
+        ),
+        "disputed_refunds": count(
+            select(Refund.id).where(Refund.institution_id.in_(scope), Refund.status == "disputed")
+        ),
+        "disputed_lessons": count(
+            select(Consumption.id).where(
+                Consumption.institution_id.in_(scope), Consumption.status == "disputed"
+            )
+        ),
+        "open_cases": count(
+            select(Alert.id).where(Alert.institution_id.in_(scope), Alert.status != "resolved")
+        ),
+    }
+
+
+def _last_runs(session: Session) -> list[JobRun]:
+    latest = (
+        select(JobRun.name, func.max(JobRun.started_at).label("at"))
+        .group_by(JobRun.name)
+        .subquery()
+    )
+    return list(
+        session.scalars(
+            select(JobRun)
+            .join(latest, and_(JobRun.name == latest.c.name, JobRun.started_at == latest.c.at))
+            .order_by(JobRun.name)
+        )
+    )
+
+
+# The institution list
+
+
+@dataclass(frozen=True)
+class Filters:
+    level: str | None = None  # a level, or "none" (not yet evaluated)
+    status: str | None = None
+    district: str | None = None  # a region code inside the regulator's
+    category: str | None = None
+    mode: str | None = None
+    q: str | None = None  # in the name, or the start of the credit code
+    sort: str = "score"
+    desc: bool = True
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    name: str
+    credit_code: str
+    region_code: str
+    status: str
+    category: str
+    mode: str
+    level: str | None
+    score: int | None
+    evaluated_at: datetime | None
+    escrow: Decimal
+    owed: Decimal
+    bank_balance: Decimal | None
+
+    @property
+    def coverage(self) -> Decimal | None:
+        if self.bank_balance is None or not self.escrow:
+            return None
+        return (self.bank_balance / self.escrow).quantize(Decimal("0.0001"))
+
+
+SORTS = ("level", "score", "escrow", "owed", "coverage", "evaluated", "name")
+
+
+def institutions(
+    session: Session, *, regulator: Regulator, filters: Filters, page: int, per_page: int
+) -> tuple[list[Row], int]:
+    """One page of the region's institutions, filtered and sorted; and how many match."""
+    stmt = _listing(regulator, filters)
+    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = session.execute(stmt.limit(per_page).offset(max(page - 1, 0) * per_page))
+    return [Row(*r) for r in rows], total
+
+
+def all_institutions(session: Session, *, regulator: Regulator, filters: Filters) -> list[Row]:
+    """Every institution that matches (the CSV export of the list)."""
+    return [Row(*r) for r in session.execute(_listing(regulator, filters))]
+
+
+def _listing(regulator: Regulator, f: Filters) -> Select[Any]:
+    pos = per_institution()
+    bank = latest_bank_balance().label("bank_balance")
+    zero = literal(0, Money())
+    escrow, owed = func.coalesce(pos.c.escrow, zero), func.coalesce(pos.c.owed, zero)
+    rank = level_rank(InstitutionRisk.level)
+    stmt = (
+        select(
+            Institution.id,
+            Institution.name,
+            Institution.credit_code,
+            Institution.region_code,
+            Institution.status,
+            Institution.category,
+            Institution.supervision_mode,
+            InstitutionRisk.level,
+            InstitutionRisk.score,
+            InstitutionRisk.as_of,
+            escrow.label("escrow"),
+            owed.label("owed"),
+            bank,
+        )
+        .select_from(Institution)
+        .outerjoin(InstitutionRisk, InstitutionRisk.institution_id == Institution.id)
+        .outerjoin(pos, pos.c.institution_id == Institution.id)
+        .where(Institution.id.in_(scoped_ids(regulator)))
+    )
+    stmt = _filtered(stmt, f)
+    keys = {
+        "level": rank,
+        "score": func.coalesce(InstitutionRisk.score, -1),
+        "escrow": escrow,
+        "owed": owed,
+        "coverage": func.coalesce(bank, zero) * 10000 / func.nullif(escrow, 0),
+        "evaluated": InstitutionRisk.as_of,
+        "name": Institution.name,
+    }
+    key = keys.get(f.sort, keys["score"])
+    order = key.desc().nulls_last() if f.desc else key.asc().nulls_first()
+    return stmt.order_by(order, Institution.id)
+
+
+def _filtered(stmt: Select[Any], f: Filters) -> Select[Any]:
+    if f.level == "none":
+        stmt = stmt.where(InstitutionRisk.level.is_(None))
+    elif f.level:
+        stmt = stmt.where(InstitutionRisk.level == f.level)
+    if f.status:
+        stmt = stmt.where(Institution.status == f.status)
+    if f.district:
+        from service.registry.regions import scope_prefix
+
+        stmt = stmt.where(Institution.region_code.startswith(scope_prefix(f.district)))
+    if f.category:
+        stmt = stmt.where(Institution.category == f.category)
+    if f.mode:
+        stmt = stmt.where(Institution.supervision_mode == f.mode)
+    if f.q:
+        like = f"%{f.q.replace('%', '').replace('_', '')}%"
+        stmt = stmt.where(
+            or_(Institution.name.like(like), Institution.credit_code.startswith(f.q.upper()))
+        )
+    return stmt
+
+
+# One institution's file
+
+
+@dataclass
+class File:
+    institution: Institution
+    balances: InstitutionBalances
+    latest: RiskEvaluation | None
+    history: list[RiskEvaluation]
+    changes: list[InstitutionChange]
+    alerts: list[Alert]
+    refunds: list[tuple[Refund, list[RefundEvent]]]
+    lessons: list[Consumption]  # disputed, or flagged off the timetable
+    suspense: list[Deposit]
+    statements: list[tuple[Statement, list[StatementBreak]]]
+    complaints: list[Complaint]
+    courses: list[Course]
+    audit: list[AuditEvent]
+    owed_by_day: list[tuple[date, Decimal]] = field(default_factory=list)
+
+
+def institution_file(session: Session, inst: Institution) -> File:
+    conn = session.connection()
+    history = list(
+        session.scalars(
+            select(RiskEvaluation)
+            .where(RiskEvaluation.institution_id == inst.id)
+            .order_by(RiskEvaluation.as_of.desc())
+            .limit(180)
+        )
+    )[::-1]
+    return File(
+        institution=inst,
+        balances=institution_balances(conn, inst.id),
+        latest=history[-1] if history else None,
+        history=history,
+        changes=_newest(session, InstitutionChange, InstitutionChange.at, inst.id, 50),
+        alerts=_newest(session, Alert, Alert.opened_at, inst.id, 20),
+        refunds=_refunds(session, inst.id),
+        lessons=list(
+            session.scalars(
+                select(Consumption)
+                .where(
+                    Consumption.institution_id == inst.id,
+                    or_(Consumption.status == "disputed", Consumption.off_timetable.is_(True)),
+                )
+                .order_by(Consumption.reported_at.desc())
+                .limit(50)
+            )
+        ),
+        suspense=list(
+            session.scalars(
+                select(Deposit)
+                .where(Deposit.institution_id == inst.id, Deposit.status == "suspense")
+                .order_by(Deposit.received_at.desc())
+                .limit(50)
+            )
+        ),
+        statements=_statements(session, inst.id),
+        complaints=_newest(session, Complaint, Complaint.created_at, inst.id, 50),
+        courses=_newest(session, Course, Course.filed_at, inst.id, 50),
+        audit=list(
+            session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.institution_id == inst.id)
+                .order_by(AuditEvent.at.desc())
+                .limit(50)
+            )
+        ),
+        owed_by_day=_owed_by_day(session, inst.id),
+    )
+
+
+def _newest(session: Session, model: Any, at: Any, institution_id: str, n: int) -> list[Any]:
+    return list(
+        session.scalars(
+            select(model).where(model.institution_id == institution_id).order_by(at.desc()).limit(n)
+        )
+    )
+
+
+def _refunds(session: Session, institution_id: str) -> list[tuple[Refund, list[RefundEvent]]]:
+    refunds = _newest(session, Refund, Refund.requested_at, institution_id, 30)
+    events: dict[str, list[RefundEvent]] = {r.id: [] for r in refunds}
+    if events:
+        for e in session.scalars(
+            select(RefundEvent)
+            .where(RefundEvent.refund_id.in_(list(events)))
+            .order_by(RefundEvent.seq)
+        ):
+            events[e.refund_id].append(e)
+    return [(r, events[r.id]) for r in refunds]
+
+
+def _statements(
+    session: Session, institution_id: str
+) -> list[tuple[Statement, list[StatementBreak]]]:
+    stmts = list(
+        session.scalars(
+            select(Statement)
+            .where(Statement.institution_id == institution_id)
+            .order_by(Statement.statement_date.desc(), Statement.received_at.desc())
+            .limit(90)
+        )
+    )
+    breaks: dict[str, list[StatementBreak]] = {s.id: [] for s in stmts}
+    if breaks:
+        for b in session.scalars(
+            select(StatementBreak).where(StatementBreak.statement_id.in_(list(breaks)))
+        ):
+            breaks[b.statement_id].append(b)
+    return [(s, breaks[s.id]) for s in stmts]
+
+
+def _owed_by_day(session: Session, institution_id: str) -> list[tuple[date, Decimal]]:
+    """What parents were owed at each day's end: the running sum of the day counters."""
+    rows = session.execute(
+        select(InstitutionDay.day, InstitutionDay.prepaid_delta)
+        .where(InstitutionDay.institution_id == institution_id)
+        .order_by(InstitutionDay.day)
+    )
+    running, out = Decimal("0.00"), []
+    for day, delta in rows:
+        running += delta
+        out.append((day, running))
+    return out[-180:]
+
+
+# Queues
+
+
+def cases(
+    session: Session,
+    *,
+    regulator: Regulator,
+    status: str | None,
+    level: str | None,
+    mine: bool,
+    q: str | None,
+    now: datetime,
+) -> list[tuple[Alert, Institution]]:
+    """Cases of the region: the open ones by level then age, or (status "resolved") the closed
+    ones newest first; a snoozed case whose day has come shows as open."""
+    stmt = (
+        select(Alert, Institution)
+        .join(Institution, Institution.id == Alert.institution_id)
+        .where(Institution.id.in_(scoped_ids(regulator)))
+    )
+    if status == "resolved":
+        stmt = stmt.where(Alert.status == "resolved").order_by(Alert.resolved_at.desc())
+    else:
+        stmt = stmt.where(Alert.status != "resolved")
+        if status:
+            stmt = stmt.where(Alert.status == status)
+        stmt = stmt.order_by(level_rank(Alert.level).desc(), Alert.opened_at)
+    if level:
+        stmt = stmt.where(Alert.level == level)
+    if mine:
+        stmt = stmt.where(Alert.assignee_id == regulator.id)
+    if q:
+        stmt = stmt.where(Institution.name.like(f"%{q}%"))
+    return [(a, i) for a, i in session.execute(stmt.limit(200))]
+
+
+def case_file(
+    session: Session, *, regulator: Regulator, alert_id: str
+) -> tuple[Alert, Institution, list[AuditEvent]]:
+    """One case of the region (another region's is not found), and what was done on it."""
+    from service.errors import DomainError
+    from service.registry.institutions import in_regulator_scope
+
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise DomainError("not_found", f"no case {alert_id}")
+    inst = in_regulator_scope(session, regulator, alert.institution_id)
+    history = session.scalars(
+        select(AuditEvent).where(AuditEvent.subject == alert.id).order_by(AuditEvent.at)
+    )
+    return alert, inst, list(history)
+
+
+def disputes(
+    session: Session, *, regulator: Regulator, now: datetime
+) -> tuple[list[tuple[Refund, Institution]], list[tuple[Consumption, Institution]]]:
+    """Refunds overdue or disputed, and lessons disputed, oldest first."""
+    scope = scoped_ids(regulator)
+    refunds = session.execute(
+        select(Refund, Institution)
+        .join(Institution, Institution.id == Refund.institution_id)
+        .where(
+            Refund.institution_id.in_(scope),
+            or_(
+                Refund.status == "disputed",
+                and_(Refund.status == "requested", Refund.respond_by <= now),
+            ),
+        )
+        .order_by(Refund.requested_at)
+        .limit(200)
+    )
+    lessons = session.execute(
+        select(Consumption, Institution)
+        .join(Institution, Institution.id == Consumption.institution_id)
+        .where(Consumption.institution_id.in_(scope), Consumption.status == "disputed")
+        .order_by(Consumption.reported_at)
+        .limit(200)
+    )
+    return [(r, i) for r, i in refunds], [(c, i) for c, i in lessons]
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    institution: Institution
+    statement: Statement | None
+    breaks: int
+
+
+def reconciliation(
+    session: Session, *, regulator: Regulator, day: date, bank_id: str | None
+) -> list[Reconciliation]:
+    """Each escrow account of the region on a bank's day: its statement (or none), the
+    ledger against the bank, how many items did not match."""
+    insts = select(Institution).where(Institution.id.in_(scoped_ids(regulator)))
+    if bank_id:
+        insts = insts.where(Institution.bank_id == bank_id)
+    found = list(session.scalars(insts.order_by(Institution.region_code, Institution.name)))
+    stmts = {
+        s.account_no: s
+        for s in session.scalars(
+            select(Statement)
+            .where(
+                Statement.statement_date == day.isoformat(),
+                Statement.institution_id.in_([i.id for i in found]),
+            )
+            .order_by(Statement.received_at)
+        )
+    }
+    counts: dict[str, int] = dict(
+        session.execute(  # type: ignore[arg-type]
+            select(StatementBreak.statement_id, func.count())
+            .where(StatementBreak.statement_id.in_([s.id for s in stmts.values()]))
+            .group_by(StatementBreak.statement_id)
+        ).all()
+    )
+    out = []
+    for inst in found:
+        s = stmts.get(inst.escrow_account_no)
+        out.append(Reconciliation(inst, s, int(counts.get(s.id, 0)) if s else 0))
+    return out
+
+
+def complaints(
+    session: Session, *, regulator: Regulator, category: str | None
+) -> tuple[list[tuple[Complaint, Institution]], list[tuple[str, str, str, int]]]:
+    """What parents filed (newest first), and the counts by institution and category."""
+    scope = scoped_ids(regulator)
+    stmt = (
+        select(Complaint, Institution)
+        .join(Institution, Institution.id == Complaint.institution_id)
+        .where(Complaint.institution_id.in_(scope))
+    )
+    if category:
+        stmt = stmt.where(Complaint.category == category)
+    recent = [
+        (c, i) for c, i in session.execute(stmt.order_by(Complaint.created_at.desc()).limit(200))
+    ]
+    counts = session.execute(
+        select(Institution.id, Institution.name, Complaint.category, func.count())
+        .join(Complaint, Complaint.institution_id == Institution.id)
+        .where(Institution.id.in_(scope))
+        .group_by(Institution.id, Institution.name, Complaint.category)
+        .order_by(func.count().desc())
+        .limit(100)
+    )
+    return recent, [(a, b, c, int(d)) for a, b, c, d in counts]

@@ -1,0 +1,155 @@
+"""What every page needs: the templates (Jinja2, autoescaped), the language of the request,
+the signed-in regulator, CSRF on every form, and the headers every page is sent with (a
+Content-Security-Policy of `script-src 'self'`: no inline script, nothing from elsewhere)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from service.api.deps import NowDep, SessionDep
+from service.errors import DomainError
+from service.pages import i18n, labels
+from service.pages.signin import COOKIE, SignedIn, csrf_ok, signed_in
+
+SECURITY = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+ENV = Environment(
+    loader=PackageLoader("service.pages", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+ENV.globals.update(money=i18n.money, ratio=i18n.ratio)
+ENV.filters["plain"] = lambda v: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+
+class SignInRequired(Exception):
+    """No valid workbench session: the answer is the sign-in page (handled in app.py)."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def language(request: Request) -> str:
+    return i18n.pick(request.query_params.get("lang"), request.cookies.get("tg_lang"))
+
+
+LangDep = Annotated[str, Depends(language)]
+
+
+def _signed(request: Request, session: SessionDep, now: NowDep) -> SignedIn:
+    found = signed_in(session, cookie=request.cookies.get(COOKIE), now=now)
+    if found is None:
+        raise SignInRequired(
+            request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        )
+    return found
+
+
+SignedDep = Annotated[SignedIn, Depends(_signed)]
+
+
+def _checked(signed: SignedDep, csrf: Annotated[str, Form(max_length=100)] = "") -> SignedIn:
+    """A form post of a signed-in regulator, with the session's CSRF token."""
+    if not csrf_ok(signed.csrf, csrf):
+        raise DomainError("forbidden", "the form is stale or not this session's: reload the page")
+    return signed
+
+
+PostDep = Annotated[SignedIn, Depends(_checked)]
+
+
+def render(
+    request: Request,
+    template: str,
+    lang: str,
+    *,
+    signed: SignedIn | None = None,
+    http_status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    _ = i18n.gettext(lang)
+    context.setdefault("evidence", {})
+    names: dict[str, str] = context.pop("actor_names", {})
+    page = ENV.get_template(template).render(
+        request=request,
+        _=_,
+        lang=lang,
+        html_lang=i18n.HTML_LANG[lang],
+        label=lambda kind, code: _(labels.label(kind, code)),
+        when=lambda v: i18n.instant(v, lang),
+        day=lambda v: i18n.day(v, lang),
+        signed=signed,
+        switch=_switch_url(request, "en" if lang == "zh" else "zh"),
+        url=lambda path, **q: _url(path, q),
+        actor=lambda a: names.get(a, a),
+        action=lambda code: _action(code, _),
+        flash=request.query_params.get("done"),
+        problem=request.query_params.get("problem"),
+        **context,
+    )
+    response = HTMLResponse(page, status_code=http_status, headers=SECURITY)
+    if request.query_params.get("lang") in i18n.LANGUAGES:
+        response.set_cookie("tg_lang", lang, max_age=365 * 86400, samesite="lax",
+                            secure=request.url.scheme == "https")  # fmt: skip
+    return response
+
+
+def _action(code: str, _: Any) -> str:
+    text, key = labels.action(code)
+    if key is None:
+        return str(_(text))
+    shown = _(labels.label("jobs", key)) if code.startswith("job:") else key
+    return f"{_(text)}: {shown}"
+
+
+def _url(path: str, query: Mapping[str, Any]) -> str:
+    kept = {k: v for k, v in query.items() if v not in (None, "")}
+    return path + (f"?{urlencode(kept)}" if kept else "")
+
+
+def _switch_url(request: Request, lang: str) -> str:
+    query = {k: v for k, v in request.query_params.items() if k not in ("lang", "done", "problem")}
+    return _url(request.url.path, {**query, "lang": lang})
+
+
+def back(to: str, *, done: str | None = None, problem: str | None = None) -> RedirectResponse:
+    """After a form: back to the page it came from (post, redirect, get), saying how it went."""
+    sep = "&" if "?" in to else "?"
+    note = (
+        f"{sep}done={quote(done)}"
+        if done
+        else (f"{sep}problem={quote(problem)}" if problem else "")
+    )
+    return RedirectResponse(to + note, status_code=303)
+
+
+def sign_in_redirect(next_url: str) -> RedirectResponse:
+    return RedirectResponse(f"/workbench/sign-in?next={quote(next_url)}", status_code=303)
+
+
+def error_page(request: Request, exc: DomainError) -> HTMLResponse:
+    """A refusal on a page: not found (also what another region's object is), forbidden…"""
+    lang = language(request)
+    _ = i18n.gettext(lang)
+    title = {404: _("Not found"), 403: _("Not allowed"), 422: _("The form is incomplete")}.get(
+        exc.status, _("Refused")
+    )
+    return render(
+        request, "error.html", lang, http_status=exc.status, title=title, detail=exc.detail
+    )

@@ -1,0 +1,33 @@
+"""The regulator's workbench: pages served by the service itself, scoped to the signed-in
+regulator's region exactly as the API is (the same domain functions authorize and audit
+every action). Forms post, then redirect back (post, redirect, get)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.pages.workbench import (
+    audit,
+    cases,
+    institution_pages,
+    overview,
+    prices_pages,
+    queues,
+    rules,
+    signin_pages,
+)
+
+# Each page's router, in the order they are included (all under /workbench, off the schema).
+ROUTERS: list[APIRouter] = [
+    module.router
+    for module in (
+        signin_pages,
+        overview,
+        institution_pages,
+        cases,
+        queues,
+        rules,
+        prices_pages,
+        audit,
+    )
+]

@@ -1,0 +1,201 @@
+"""The case queue and one case: claim, assign, acknowledge, snooze, escalate, close."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
+
+from service.api.deps import NowDep, SessionDep
+from service.kit.clock import SHANGHAI, local_date
+from service.pages import evidence, reads
+from service.pages.labels import N_
+from service.pages.signin import regulators_over
+from service.pages.web import LangDep, PostDep, SignedDep, render
+from service.pages.workbench.common import Opt, Text, act
+from service.risk import alerts
+
+router = APIRouter(prefix="/workbench", include_in_schema=False)
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def case_queue(
+    request: Request,
+    signed: SignedDep,
+    session: SessionDep,
+    now: NowDep,
+    lang: LangDep,
+    status: Opt = None,
+    level: Opt = None,
+    q: Opt = None,
+    mine: str | None = None,
+) -> HTMLResponse:
+    found = reads.cases(
+        session,
+        regulator=signed.regulator,
+        status=status or None,
+        level=level or None,
+        mine=bool(mine),
+        q=q or None,
+        now=now,
+    )
+    names = _names(session, [a.assignee_id for a, _i in found if a.assignee_id])
+    return render(
+        request,
+        "alerts.html",
+        lang,
+        signed=signed,
+        cases=found,
+        case_status=status,
+        lvl=level,
+        q=q,
+        mine=bool(mine),
+        now=now,
+        names=names,
+    )
+
+
+def _names(session: Session, regulator_ids: list[str]) -> dict[str, str]:
+    found = evidence.actor_names(session, (f"regulator:{r}" for r in regulator_ids))
+    return {key.split(":", 1)[1]: name for key, name in found.items()}
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def case_page(
+    alert_id: str,
+    request: Request,
+    signed: SignedDep,
+    session: SessionDep,
+    now: NowDep,
+    lang: LangDep,
+) -> HTMLResponse:
+    alert, inst, history = reads.case_file(session, regulator=signed.regulator, alert_id=alert_id)
+    assignees = regulators_over(session, inst.region_code)
+    actors = [e.actor for e in history]
+    return render(
+        request,
+        "case.html",
+        lang,
+        signed=signed,
+        a=alert,
+        i=inst,
+        history=history,
+        now=now,
+        tomorrow=(local_date(now) + timedelta(days=1)).isoformat(),
+        assignees=assignees,
+        names={r.id: r.name for r in assignees},
+        evidence=evidence.described(session, evidence.of_indicators(alert.indicators)),
+        actor_names=evidence.actor_names(session, actors),
+    )
+
+
+def _case(alert_id: str) -> str:
+    return f"/workbench/alerts/{alert_id}"
+
+
+@router.post("/alerts/{alert_id}/claim")
+def claim(alert_id: str, signed: PostDep, session: SessionDep, now: NowDep) -> RedirectResponse:
+    return act(
+        session,
+        _case(alert_id),
+        lambda: alerts.claim(session, regulator=signed.regulator, alert_id=alert_id, now=now),
+        N_("The case is yours."),
+    )
+
+
+@router.post("/alerts/{alert_id}/assign")
+def assign(
+    alert_id: str,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    assignee_id: Annotated[str, Form(max_length=40)],
+) -> RedirectResponse:
+    return act(
+        session,
+        _case(alert_id),
+        lambda: alerts.assign(
+            session, regulator=signed.regulator, alert_id=alert_id, assignee_id=assignee_id, now=now
+        ),
+        N_("The case is assigned."),
+    )
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+def acknowledge(
+    alert_id: str, signed: PostDep, session: SessionDep, now: NowDep, note: Text
+) -> RedirectResponse:
+    return act(
+        session,
+        _case(alert_id),
+        lambda: alerts.acknowledge_as(
+            session, regulator=signed.regulator, alert_id=alert_id, note=note, now=now
+        ),
+        N_("The case is acknowledged."),
+    )
+
+
+@router.post("/alerts/{alert_id}/snooze")
+def snooze(
+    alert_id: str,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    until: Annotated[date, Form()],
+    reason: Text,
+) -> RedirectResponse:
+    wake = datetime.combine(until, datetime.min.time(), tzinfo=SHANGHAI)
+    return act(
+        session,
+        _case(alert_id),
+        lambda: alerts.snooze(
+            session,
+            regulator=signed.regulator,
+            alert_id=alert_id,
+            until=wake,
+            reason=reason,
+            now=now,
+        ),
+        N_("The case is snoozed."),
+    )
+
+
+@router.post("/alerts/{alert_id}/escalate")
+def escalate(
+    alert_id: str, signed: PostDep, session: SessionDep, now: NowDep, reason: Text
+) -> RedirectResponse:
+    return act(
+        session,
+        _case(alert_id),
+        lambda: alerts.escalate(
+            session, regulator=signed.regulator, alert_id=alert_id, reason=reason, now=now
+        ),
+        N_("The case is escalated."),
+    )
+
+
+@router.post("/alerts/{alert_id}/close")
+def close(
+    alert_id: str,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    outcome: Annotated[str, Form(max_length=24)],
+    note: Text,
+) -> RedirectResponse:
+    return act(
+        session,
+        _case(alert_id),
+        lambda: alerts.close(
+            session,
+            regulator=signed.regulator,
+            alert_id=alert_id,
+            outcome=outcome,
+            note=note,
+            now=now,
+        ),
+        N_("The case is closed."),
+    )

@@ -1,0 +1,73 @@
+"""What the workbench's pages share: form fields, running a use case from a form, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Form, Query
+from fastapi.responses import RedirectResponse, StreamingResponse
+from sqlalchemy.orm import Session
+
+from service.errors import DomainError
+from service.pages.web import back
+
+Text = Annotated[str, Form(min_length=1, max_length=2000)]
+Opt = Annotated[str | None, Query(max_length=100)]
+PER_PAGE = 50
+
+
+def act(session: Session, to: str, action: Callable[[], object], done: str) -> RedirectResponse:
+    """Run one use case from a form; back to the page with what happened, or with the
+    refusal's words. A refused use case leaves nothing behind: it ran in a savepoint. What
+    the regulator may not touch (another region's: not found; not theirs: forbidden) is no
+    refusal to show on the page: it is the error page, as the API would answer it."""
+    try:
+        with session.begin_nested():
+            action()
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return back(to, problem=refusal(exc))
+    return back(to, done=done)
+
+
+def local_path(path: str) -> str:
+    """Only a path of this site (no open redirect)."""
+    return path if path.startswith("/") and not path.startswith("//") else "/workbench"
+
+
+def refusal(exc: DomainError) -> str:
+    errors = exc.extra.get("errors") or []
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors) or exc.detail
+
+
+def query_url(path: str, query: Mapping[str, Any]) -> str:
+    kept = {k: v for k, v in query.items() if v not in (None, "")}
+    return path + (f"?{urlencode(kept)}" if kept else "")
+
+
+def csv_response(name: str, header: list[str], rows: Iterable[list[Any]]) -> StreamingResponse:
+    """A CSV streamed row by row (with a byte-order mark, so spreadsheet programs read the
+    Chinese as UTF-8)."""
+
+    def stream() -> Iterator[str]:
+        out = io.StringIO()
+        out.write("\ufeff")
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row)
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+        yield out.getvalue()
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

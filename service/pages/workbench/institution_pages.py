@@ -1,0 +1,256 @@
+"""The institutions: the sortable, filterable list and its CSV; one institution's file and
+its actions (freeze, unfreeze, raise a case)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+
+from service.api.deps import NowDep, SessionDep
+from service.kit.clock import SHANGHAI, local_date
+from service.pages import charts, evidence, i18n, reads
+from service.pages.labels import N_
+from service.pages.web import LangDep, PostDep, SignedDep, render
+from service.pages.workbench.common import (
+    PER_PAGE,
+    Opt,
+    Text,
+    act,
+    csv_response,
+    local_path,
+    query_url,
+)
+from service.registry import institutions
+from service.risk import alerts
+
+router = APIRouter(prefix="/workbench", include_in_schema=False)
+
+
+def _filters(
+    level: str | None,
+    status: str | None,
+    district: str | None,
+    category: str | None,
+    mode: str | None,
+    q: str | None,
+    sort: str,
+    desc: str,
+) -> reads.Filters:
+    return reads.Filters(
+        level=level or None,
+        status=status or None,
+        district=district or None,
+        category=category or None,
+        mode=mode or None,
+        q=(q or "").strip() or None,
+        sort=sort if sort in reads.SORTS else "score",
+        desc=desc != "0",
+    )
+
+
+@router.get("/institutions", response_class=HTMLResponse)
+def institution_list(
+    request: Request,
+    signed: SignedDep,
+    session: SessionDep,
+    lang: LangDep,
+    level: Opt = None,
+    status: Opt = None,
+    district: Opt = None,
+    category: Opt = None,
+    mode: Opt = None,
+    q: Opt = None,
+    sort: str = "score",
+    desc: str = "1",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> HTMLResponse:
+    f = _filters(level, status, district, category, mode, q, sort, desc)
+    rows, total = reads.institutions(
+        session, regulator=signed.regulator, filters=f, page=page, per_page=PER_PAGE
+    )
+    query = {k: v for k, v in request.query_params.items() if k not in ("page", "done", "problem")}
+
+    def sort_url(key: str) -> str:
+        flip = "0" if f.sort == key and f.desc else "1"
+        return query_url("/workbench/institutions", {**query, "sort": key, "desc": flip})
+
+    return render(
+        request,
+        "institutions.html",
+        lang,
+        signed=signed,
+        f=f,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=(total + PER_PAGE - 1) // PER_PAGE,
+        page_url=lambda n: query_url("/workbench/institutions", {**query, "page": n}),
+        sort_url=sort_url,
+        csv_url=query_url("/workbench/institutions.csv", query),
+    )
+
+
+@router.get("/institutions.csv")
+def institutioncsv_response(
+    signed: SignedDep,
+    session: SessionDep,
+    level: Opt = None,
+    status: Opt = None,
+    district: Opt = None,
+    category: Opt = None,
+    mode: Opt = None,
+    q: Opt = None,
+    sort: str = "score",
+    desc: str = "1",
+) -> StreamingResponse:
+    f = _filters(level, status, district, category, mode, q, sort, desc)
+    rows = reads.all_institutions(session, regulator=signed.regulator, filters=f)
+    header = CSV_HEADER
+    lines = (
+        [
+            r.id,
+            r.name,
+            r.credit_code,
+            r.region_code,
+            r.status,
+            r.category,
+            r.mode,
+            r.level or "",
+            "" if r.score is None else r.score,
+            f"{r.escrow:.2f}",
+            f"{r.owed:.2f}",
+            "" if r.coverage is None else f"{r.coverage}",
+            r.evaluated_at.astimezone(SHANGHAI).isoformat() if r.evaluated_at else "",
+        ]
+        for r in rows
+    )
+    return csv_response("institutions.csv", header, lines)
+
+
+CSV_HEADER = [
+    "id",
+    "name",
+    "credit_code",
+    "region_code",
+    "status",
+    "category",
+    "supervision_mode",
+    "level",
+    "score",
+    "escrow",
+    "owed",
+    "coverage",
+    "evaluated_at",
+]
+
+
+@router.get("/institutions/{institution_id}", response_class=HTMLResponse)
+def institution_page(
+    institution_id: str,
+    request: Request,
+    signed: SignedDep,
+    session: SessionDep,
+    now: NowDep,
+    lang: LangDep,
+) -> HTMLResponse:
+    inst = institutions.in_regulator_scope(session, signed.regulator, institution_id)
+    f = reads.institution_file(session, inst)
+    _ = i18n.gettext(lang)
+    shown = evidence.of_indicators(f.latest.indicators if f.latest else [])
+    return render(
+        request,
+        "institution.html",
+        lang,
+        signed=signed,
+        i=inst,
+        file=f,
+        region=reads.region_name(inst.region_code),
+        balance_chart=_balance_chart(f, _, local_date(now)),
+        score_chart=_score_chart(f, _),
+        evidence=evidence.described(session, shown),
+        actor_names=evidence.actor_names(session, (e.actor for e in f.audit)),
+    )
+
+
+def _balance_chart(f: reads.File, _: Any, today: date) -> str:
+    """The ledger's escrow at each statement's day and now, the bank's closing balances, and
+    what parents were owed at each day's end."""
+    stmts = sorted((date.fromisoformat(s.statement_date), s) for s, _b in f.statements)
+    if not stmts and not f.owed_by_day:
+        return ""
+    ledger = [(d, s.ledger_balance) for d, s in stmts if d < today]
+    series = [
+        charts.Series(_("Escrow by the ledger"), [*ledger, (today, f.balances.escrow)], "series-4"),
+        charts.Series(
+            _("Escrow by the bank"), [(d, s.closing_balance) for d, s in stmts], "series-2"
+        ),
+        charts.Series(_("Owed to parents"), f.owed_by_day, "series-3"),
+    ]
+    return charts.line_chart(
+        _("Escrow by the ledger, by the bank's statements, and what parents are owed"),
+        _("Yuan at each day's end."),
+        [s for s in series if s.points],
+        value_label=_("Yuan"),
+        money=True,
+    )
+
+
+def _score_chart(f: reads.File, _: Any) -> str:
+    if not f.history:
+        return ""
+    points = [(charts.as_day(e.as_of), e.score) for e in f.history]
+    return charts.line_chart(
+        _("Score at each evaluation"),
+        _("Risk score from 0 to 100, by evaluation day."),
+        [charts.Series(_("Score"), points, "series-1")],
+        value_label=_("Score"),
+        money=False,
+    )
+
+
+@router.post("/institutions/{institution_id}/freeze")
+@router.post("/institutions/{institution_id}/unfreeze")
+def freeze(
+    institution_id: str,
+    request: Request,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    reason: Text,
+) -> RedirectResponse:
+    status = "active" if request.url.path.endswith("unfreeze") else "frozen"
+    return act(
+        session,
+        f"/workbench/institutions/{institution_id}",
+        lambda: institutions.change_status(
+            session,
+            regulator=signed.regulator,
+            institution_id=institution_id,
+            status=status,
+            reason=reason,
+            now=now,
+        ),
+        N_("Frozen.") if status == "frozen" else N_("Unfrozen."),
+    )
+
+
+@router.post("/institutions/{institution_id}/raise")
+def raise_case(
+    institution_id: str,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    note: Text,
+    back_to: Annotated[str, Form(max_length=300)] = "",
+) -> RedirectResponse:
+    return act(
+        session,
+        local_path(back_to or f"/workbench/institutions/{institution_id}"),
+        lambda: alerts.raise_case(
+            session, regulator=signed.regulator, institution_id=institution_id, note=note, now=now
+        ),
+        N_("The case is raised."),
+    )

@@ -1,0 +1,139 @@
+"""Refunds and disputed lessons to decide, reconciliation to review, complaints."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from service.api.deps import DeliverLaterDep, NowDep, SessionDep
+from service.flows import consumptions, refunds, statements
+from service.kit.clock import local_date
+from service.pages import reads
+from service.pages.labels import N_
+from service.pages.web import LangDep, PostDep, SignedDep, render
+from service.pages.workbench.common import Opt, Text, act
+from service.registry.models import Bank
+
+router = APIRouter(prefix="/workbench", include_in_schema=False)
+
+
+@router.get("/disputes", response_class=HTMLResponse)
+def disputes(
+    request: Request, signed: SignedDep, session: SessionDep, now: NowDep, lang: LangDep
+) -> HTMLResponse:
+    found, lessons = reads.disputes(session, regulator=signed.regulator, now=now)
+    return render(request, "disputes.html", lang, signed=signed, refunds=found, lessons=lessons)
+
+
+@router.post("/refunds/{refund_id}/decide")
+def decide_refund(
+    refund_id: str,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    deliver_later: DeliverLaterDep,
+    decision: Annotated[str, Form(pattern="^(approve|deny)$")],
+    reason: Text,
+) -> RedirectResponse:
+    def work() -> None:
+        refunds.decide(
+            session,
+            regulator=signed.regulator,
+            refund_id=refund_id,
+            decision=decision,
+            reason=reason,
+            now=now,
+        )
+        deliver_later()  # an approved refund's instruction goes to the bank after the commit
+
+    return act(session, "/workbench/disputes", work, N_("The refund is decided."))
+
+
+@router.post("/lessons/{consumption_id}/decide")
+def decide_lesson(
+    consumption_id: str,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    decision: Annotated[str, Form(pattern="^(uphold|reverse)$")],
+    reason: Text,
+) -> RedirectResponse:
+    return act(
+        session,
+        "/workbench/disputes",
+        lambda: consumptions.decide(
+            session,
+            regulator=signed.regulator,
+            consumption_id=consumption_id,
+            decision=decision,
+            reason=reason,
+            now=now,
+        ),
+        N_("The lesson is decided."),
+    )
+
+
+@router.get("/reconciliation", response_class=HTMLResponse)
+def reconciliation(
+    request: Request,
+    signed: SignedDep,
+    session: SessionDep,
+    now: NowDep,
+    lang: LangDep,
+    day: Annotated[date | None, Query()] = None,
+    bank: Opt = None,
+) -> HTMLResponse:
+    the_day = day or (local_date(now) - timedelta(days=1))
+    rows = reads.reconciliation(
+        session, regulator=signed.regulator, day=the_day, bank_id=bank or None
+    )
+    banks = list(session.query(Bank).order_by(Bank.name))
+    return render(
+        request,
+        "reconciliation.html",
+        lang,
+        signed=signed,
+        rows=rows,
+        the_day=the_day,
+        banks=banks,
+        bank=bank,
+    )
+
+
+@router.post("/statements/{statement_id}/review")
+def review(
+    statement_id: str, signed: PostDep, session: SessionDep, now: NowDep
+) -> RedirectResponse:
+    return act(
+        session,
+        "/workbench/reconciliation",
+        lambda: statements.review(
+            session, regulator=signed.regulator, statement_id=statement_id, now=now
+        ),
+        N_("Marked reviewed."),
+    )
+
+
+@router.get("/complaints", response_class=HTMLResponse)
+def complaint_list(
+    request: Request,
+    signed: SignedDep,
+    session: SessionDep,
+    lang: LangDep,
+    category: Opt = None,
+) -> HTMLResponse:
+    recent, counts = reads.complaints(
+        session, regulator=signed.regulator, category=category or None
+    )
+    return render(
+        request,
+        "complaints.html",
+        lang,
+        signed=signed,
+        recent=recent,
+        counts=counts,
+        category=category,
+    )

@@ -1,0 +1,79 @@
+"""Signing in and out of the workbench."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from service.api.deps import NowDep, SessionDep
+from service.pages.labels import N_
+from service.pages.signin import COOKIE, SESSION_HOURS, sign_in, sign_out
+from service.pages.web import LangDep, PostDep, back, render
+from service.pages.workbench.common import local_path
+
+router = APIRouter(prefix="/workbench", include_in_schema=False)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request, lang: LangDep, next: str = "/workbench") -> HTMLResponse:
+    import secrets
+
+    csrf = request.cookies.get("tg_csrf") or secrets.token_urlsafe(24)
+    page = render(request, "sign_in.html", lang, csrf=csrf, next_url=local_path(next))
+    page.set_cookie(
+        "tg_csrf",
+        csrf,
+        httponly=True,
+        samesite="strict",
+        path="/workbench",
+        secure=request.url.scheme == "https",
+    )
+    return page
+
+
+@router.post("/sign-in")
+def sign_in_post(
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    token: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/workbench",
+) -> RedirectResponse:
+    """The double-submitted CSRF cookie guards this one form (there is no session yet)."""
+    expected = request.cookies.get("tg_csrf")
+    if not expected or expected != csrf:
+        return back(_again(next), problem=N_("The form is stale: try again."))
+    made = sign_in(session, token=token, now=now)
+    if made is None:
+        return back(_again(next), problem=N_("This token is not a regulator's."))
+    cookie, _ = made
+    response = RedirectResponse(local_path(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        cookie,
+        max_age=SESSION_HOURS * 3600,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/sign-out")
+def sign_out_post(
+    request: Request, session: SessionDep, signed: PostDep, now: NowDep
+) -> RedirectResponse:
+    sign_out(session, signed=signed, cookie=request.cookies.get(COOKIE), now=now)
+    response = back("/workbench/sign-in", done=N_("You are signed out."))
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _again(next_url: str) -> str:
+    """The sign-in page again, still going where the regulator was going."""
+    return f"/workbench/sign-in?next={quote(local_path(next_url))}"
