@@ -119,6 +119,32 @@ def build(url: str, args: argparse.Namespace) -> str:
 
 
 @contextmanager
+def _database(keep: str | None) -> Iterator[str]:
+    if keep:
+        yield keep
+        return
+    with temporary_pg_database("tg_bench_workbench") as url:
+        yield url
+
+
+def _built(url: str) -> bool:
+    try:
+        with psycopg.connect(psycopg_dsn(url)) as conn:
+            return bool(conn.execute("SELECT count(*) FROM institution_risk").fetchone()[0])  # type: ignore[index]
+    except psycopg.Error:
+        return False
+
+
+def _regulator(url: str) -> str:
+    sessions = make_sessionmaker(make_engine(url))
+    issued = run_in_transaction(
+        sessions,
+        lambda s: create_regulator(s, name="bench", region_code="220000", now=datetime.now(UTC)),
+    )
+    return issued.credential
+
+
+@contextmanager
 def served(url: str) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -173,13 +199,15 @@ def main() -> None:
     ap.add_argument("--transfers", type=int, default=1_000_000)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--requests", type=int, default=40)
+    ap.add_argument("--keep", metavar="URL", help="build into this database once, and reuse it")
     args = ap.parse_args()
-    with temporary_pg_database("tg_bench_workbench") as url:
+    with _database(args.keep) as url:
         t0 = time.perf_counter()
-        token = build(url, args)
+        token = build(url, args) if not _built(url) else _regulator(url)
         print(f"built {args.institutions:,} institutions with {args.days} days of history "
               f"in {time.perf_counter() - t0:.0f} s", flush=True)  # fmt: skip
-        with served(url) as base_url, signed_in(base_url, token) as client:
+        with served(url) as base_url:
+            client = signed_in(base_url, token)
             pages = {
                 "/healthz (baseline)": "/healthz",
                 "overview": "/workbench",
@@ -187,12 +215,15 @@ def main() -> None:
                 "institutions, by score, high, one district": (
                     "/workbench/institutions?sort=score&level=high&district=220102"
                 ),
-                "institutions, by escrow, page 100": "/workbench/institutions?sort=escrow&page=100",
+                "institutions, by escrow, a middle page": (
+                    f"/workbench/institutions?sort=escrow&page={max(1, args.institutions // 100)}"
+                ),
                 "institutions, searched by name": "/workbench/institutions?q=bench%20777",
-                "one institution's file": "/workbench/institutions/inst_4242",
+                "one institution's file": f"/workbench/institutions/inst_{args.institutions // 2}",
                 "case queue": "/workbench/alerts",
             }
             results = {name: timed(client, path, args.requests) for name, path in pages.items()}
+            client.close()
     healthz = pct(results["/healthz (baseline)"], 95)
     print(f"p50 and p95 over {args.requests} requests each, ms (ratio: p95 / healthz p95):")
     for name, ms in results.items():

@@ -7,7 +7,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
 
 from ledger.amounts import ZERO
 from ledger.lists import one_of
@@ -114,26 +125,19 @@ def owner_balances(
     return out
 
 
-def kind_positions(kinds: Sequence[str]) -> Select[Any]:
-    """A selectable of each ledger's balance in each of these account kinds, posted, from the
-    ledger's point of view: columns `ledger`, `kind`, `debit_balance` (what an asset holds)
-    and `credit_balance` (what a liability owes). For callers to join with their own tables
-    (one row per ledger and kind)."""
+def kind_accounts(*kinds: str) -> Select[Any]:
+    """A selectable of the accounts of these kinds with their posted balances, for callers
+    to join with their own tables by natural key: columns `ledger`, `kind`, `owner`,
+    `debit_balance` (what an asset holds) and `credit_balance` (what a liability owes)."""
     m = Money()
-    return (
-        select(
-            accounts.c.ledger,
-            accounts.c.kind,
-            func.sum(accounts.c.debits_posted - accounts.c.credits_posted, type_=m).label(
-                "debit_balance"
-            ),
-            func.sum(accounts.c.credits_posted - accounts.c.debits_posted, type_=m).label(
-                "credit_balance"
-            ),
-        )
-        .where(accounts.c.kind.in_(list(kinds)))
-        .group_by(accounts.c.ledger, accounts.c.kind)
-    )
+    debit = accounts.c.debits_posted - accounts.c.credits_posted
+    return select(
+        accounts.c.ledger,
+        accounts.c.kind,
+        accounts.c.owner,
+        type_coerce(debit, m).label("debit_balance"),
+        type_coerce(-debit, m).label("credit_balance"),
+    ).where(accounts.c.kind.in_(kinds) if len(kinds) > 1 else accounts.c.kind == kinds[0])
 
 
 def kind_balances(conn: Connection, ledgers: Sequence[str]) -> dict[str, dict[str, Balance]]:

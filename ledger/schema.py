@@ -78,6 +78,14 @@ accounts = Table(
     ),
 )
 Index("ix_ledger_accounts_owner", accounts.c.owner)
+# Accounts of one kind across ledgers (`balances.kind_accounts`: every institution's escrow
+# at once) without reading the far more numerous accounts of other kinds.
+Index(
+    "ix_ledger_accounts_kind",
+    accounts.c.kind,
+    accounts.c.ledger,
+    postgresql_include=["debits_posted", "credits_posted"],
+)
 
 # A transfer: immutable once written (a trigger refuses UPDATE and DELETE on PostgreSQL and
 # SQLite). kind is one of: posted (single-phase), pending (a hold), post_pending, void_pending,

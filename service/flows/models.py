@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -108,6 +109,13 @@ class Consumption(Base):
 
 Index("ix_consumptions_release", Consumption.institution_id, Consumption.confirm_until)
 Index("ix_consumptions_reported", Consumption.reported_at)
+# The few lessons under dispute, for the queues (a partial index: the rest are never read so).
+Index(
+    "ix_consumptions_disputed",
+    Consumption.institution_id,
+    postgresql_where=text("status = 'disputed'"),
+    sqlite_where=text("status = 'disputed'"),
+)
 
 
 class Refund(Base):
@@ -197,6 +205,21 @@ class Statement(Base):
 
 
 Index("ix_statements_account", Statement.account_no, Statement.statement_date)
+
+
+class LatestStatement(Base):
+    """The latest statement of each supervised account (by bank day, then arrival), kept by
+    reconciliation beside the history: what the bank last said it holds, one row an account,
+    so that lists and overviews of thousands of institutions need not search a year of
+    statements each."""
+
+    __tablename__ = "latest_statements"
+    account_no: Mapped[str] = mapped_column(String(64), primary_key=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    statement_id: Mapped[str] = mapped_column(ForeignKey("statements.id"))
+    statement_date: Mapped[Any] = mapped_column(String(10))
+    closing_balance: Mapped[Decimal] = mapped_column(Money())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class StatementBreak(Base):

@@ -15,53 +15,52 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Subquery, case, func, literal, select, type_coerce
+from sqlalchemy import Select, Subquery, and_, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
 import ledger
 from ledger.types import Money
-from service.flows.models import Statement
+from service.flows.models import LatestStatement
 from service.registry.models import Institution
 
 ZERO = Decimal("0.00")
-KINDS = ("escrow_cash", "earned", "suspense", "reserve")
+
+
+ACCOUNTS = {  # a position: its account kind, and the side its balance is read from
+    "escrow": ("escrow_cash", "debit_balance"),
+    "earned": ("earned", "credit_balance"),
+    "suspense": ("suspense", "credit_balance"),
+    "reserve": ("reserve", "credit_balance"),
+}
 
 
 def per_institution() -> Subquery:
-    """Columns `institution_id`, `escrow`, `earned`, `suspense`, `reserve`, `owed`."""
-    k = ledger.kind_positions(KINDS).subquery()
+    """Columns `institution_id`, `escrow`, `earned`, `suspense`, `reserve`, `owed` and
+    `bank_balance` (the latest statement's, or null): each institution's own accounts joined
+    by natural key (one of each kind, owned by the institution), no aggregate."""
     m = Money()
-
-    def of(kind: str, side: str) -> ColumnElement[Any]:
-        value = k.c.debit_balance if side == "debit" else k.c.credit_balance
-        return func.sum(case((k.c.kind == kind, value), else_=literal(0, m)), type_=m)
-
-    escrow, earned = of("escrow_cash", "debit"), of("earned", "credit")
-    suspense, reserve = of("suspense", "credit"), of("reserve", "credit")
+    zero = literal(0, m)
+    joined: Any = Institution.__table__
+    values = {}
+    for name, (kind, side) in ACCOUNTS.items():
+        acc = ledger.kind_accounts(kind).subquery(f"acc_{name}")
+        joined = joined.outerjoin(
+            acc, and_(acc.c.ledger == Institution.id, acc.c.owner == Institution.id)
+        )
+        values[name] = func.coalesce(acc.c[side], zero)
+    joined = joined.outerjoin(
+        LatestStatement, LatestStatement.account_no == Institution.escrow_account_no
+    )
+    owed = values["escrow"] - values["earned"] - values["suspense"]
     return (
         select(
-            k.c.ledger.label("institution_id"),
-            escrow.label("escrow"),
-            earned.label("earned"),
-            suspense.label("suspense"),
-            reserve.label("reserve"),
-            type_coerce(escrow - earned - suspense, m).label("owed"),
+            Institution.id.label("institution_id"),
+            *(type_coerce(v, m).label(k) for k, v in values.items()),
+            type_coerce(owed, m).label("owed"),
+            LatestStatement.closing_balance.label("bank_balance"),
         )
-        .group_by(k.c.ledger)
+        .select_from(joined)
         .subquery("positions")
-    )
-
-
-def latest_bank_balance() -> ColumnElement[Any]:
-    """Correlated to `Institution`: the closing balance of its escrow account's latest
-    statement (by bank day, then arrival), through the (account_no, statement_date) index."""
-    return (
-        select(Statement.closing_balance)
-        .where(Statement.account_no == Institution.escrow_account_no)
-        .order_by(Statement.statement_date.desc(), Statement.received_at.desc())
-        .limit(1)
-        .correlate(Institution)
-        .scalar_subquery()
     )
 
 
@@ -93,25 +92,44 @@ def _values(p: Position) -> tuple[Any, ...]:
 
 
 def by_district(session: Session, scope: Select[tuple[str]]) -> dict[str, Position]:
-    """The money of the institutions whose ids `scope` selects, summed per district."""
-    pos = per_institution()
-    bank = latest_bank_balance()
+    """The money of the institutions whose ids `scope` selects, summed per district: one
+    aggregate of their own accounts by district and kind, one of their latest statements."""
     m = Money()
-    rows = session.execute(
-        select(
-            Institution.region_code,
-            func.coalesce(func.sum(pos.c.escrow), literal(0, m)),
-            func.coalesce(func.sum(bank), literal(0, m)),
-            func.coalesce(func.sum(pos.c.owed), literal(0, m)),
-            func.coalesce(func.sum(pos.c.earned), literal(0, m)),
-            func.coalesce(func.sum(pos.c.suspense), literal(0, m)),
-            func.coalesce(func.sum(pos.c.reserve), literal(0, m)),
-            func.count(),
-            func.count(bank),
+    acc = ledger.kind_accounts(*(kind for kind, _side in ACCOUNTS.values())).subquery()
+    by_kind: dict[str, dict[str, Decimal]] = {}
+    for code, kind, debit, credit in session.execute(
+        select(Institution.region_code, acc.c.kind, func.sum(acc.c.debit_balance, type_=m),
+               func.sum(acc.c.credit_balance, type_=m))
+        # By ledger alone: every account of these kinds in an institution's ledger is its own
+        # (the planner, told owner = ledger too, misjudged the rows and looped over them).
+        .join(acc, acc.c.ledger == Institution.id)
+        .where(Institution.id.in_(scope))
+        .group_by(Institution.region_code, acc.c.kind)
+    ):  # fmt: skip
+        by_kind.setdefault(code, {})[kind] = debit if kind == "escrow_cash" else credit
+    banks = {
+        code: (total, n)
+        for code, total, n in session.execute(
+            select(Institution.region_code, func.sum(LatestStatement.closing_balance, type_=m),
+                   func.count())
+            .join(LatestStatement, LatestStatement.account_no == Institution.escrow_account_no)
+            .where(Institution.id.in_(scope))
+            .group_by(Institution.region_code)
         )
-        .select_from(Institution)
-        .outerjoin(pos, pos.c.institution_id == Institution.id)
+    }  # fmt: skip
+    counts = session.execute(
+        select(Institution.region_code, func.count())
         .where(Institution.id.in_(scope))
         .group_by(Institution.region_code)
     )
-    return {code: Position(*values) for code, *values in rows}
+    return {code: _position(by_kind.get(code, {}), banks.get(code), n) for code, n in counts}
+
+
+def _position(kinds: dict[str, Decimal], bank: tuple[Decimal, int] | None, n: int) -> Position:
+    v = {name: kinds.get(kind, ZERO) for name, (kind, _side) in ACCOUNTS.items()}
+    return Position(
+        escrow=v["escrow"], bank_balance=bank[0] if bank else ZERO,
+        owed=v["escrow"] - v["earned"] - v["suspense"], earned=v["earned"],
+        suspense=v["suspense"], reserve=v["reserve"], institutions=n,
+        with_statement=bank[1] if bank else 0,
+    )  # fmt: skip

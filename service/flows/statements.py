@@ -16,13 +16,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import ledger
 from service.errors import DomainError
 from service.flows import chart
-from service.flows.models import Deposit, Instruction, Statement, StatementBreak
+from service.flows.models import Deposit, Instruction, LatestStatement, Statement, StatementBreak
 from service.kit.clock import end_of_local_day, start_of_local_day
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
@@ -229,6 +230,7 @@ def _store(
     )
     session.add(stmt)
     session.flush()
+    _keep_latest(session, stmt)
     rows = [
         StatementBreak(id=new_id("brk"), statement_id=stmt.id, institution_id=inst.id, at=now, **b)
         for b in breaks
@@ -236,6 +238,29 @@ def _store(
     session.add_all(rows)
     session.flush()
     return Reconciled(stmt, sorted(rows, key=lambda b: b.id))
+
+
+def _keep_latest(session: Session, stmt: Statement) -> None:
+    """The account's latest statement, replaced only by one of a later bank day (or of the
+    same day, arrived later): a late statement of an earlier day does not."""
+    table = LatestStatement.__table__
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    row = {"account_no": stmt.account_no, "institution_id": stmt.institution_id,
+           "statement_id": stmt.id, "statement_date": stmt.statement_date,
+           "closing_balance": stmt.closing_balance, "received_at": stmt.received_at}  # fmt: skip
+    insert = dialect.insert(table).values(row)
+    later = or_(
+        table.c.statement_date < insert.excluded.statement_date,
+        and_(table.c.statement_date == insert.excluded.statement_date,
+             table.c.received_at <= insert.excluded.received_at),
+    )  # fmt: skip
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["account_no"],
+            set_={k: insert.excluded[k] for k in row if k != "account_no"},
+            where=later,
+        )
+    )
 
 
 def _reconciled(session: Session, stmt: Statement) -> Reconciled:

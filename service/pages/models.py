@@ -17,6 +17,8 @@ class PageSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # of the cookie
     regulator_id: Mapped[str] = mapped_column(ForeignKey("regulators.id"))
     csrf: Mapped[str] = mapped_column(String(64))  # every form carries it back
+    # The regulator's token hash at sign-in: a re-issued token ends the session.
+    credential_hash: Mapped[str] = mapped_column(String(64), server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

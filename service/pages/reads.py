@@ -27,7 +27,7 @@ from service.flows.models import (
     Statement,
     StatementBreak,
 )
-from service.flows.positions import Position, by_district, latest_bank_balance, per_institution
+from service.flows.positions import Position, by_district, per_institution
 from service.jobs.models import JobRun
 from service.kit.clock import local_date, start_of_local_day
 from service.registry.institutions import scoped_ids
@@ -224,13 +224,30 @@ class Row:
 SORTS = ("level", "score", "escrow", "owed", "coverage", "evaluated", "name")
 
 
+MONEY_SORTS = ("escrow", "owed", "coverage")
+
+
 def institutions(
     session: Session, *, regulator: Regulator, filters: Filters, page: int, per_page: int
 ) -> tuple[list[Row], int]:
-    """One page of the region's institutions, filtered and sorted; and how many match."""
-    stmt = _listing(regulator, filters)
-    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-    rows = session.execute(stmt.limit(per_page).offset(max(page - 1, 0) * per_page))
+    """One page of the region's institutions, filtered and sorted; and how many match. Sorted
+    by anything but money, the page's institutions are chosen first and only theirs are
+    valued; sorted by money, every institution in scope is (one pass over their accounts)."""
+    chosen = _filtered(_chosen(regulator), filters)
+    total = int(session.scalar(select(func.count()).select_from(chosen.subquery())) or 0)
+    offset = max(page - 1, 0) * per_page
+    if filters.sort in MONEY_SORTS:
+        # The sort key of every institution that matches (only the accounts it needs are
+        # joined: the others' joins are removed by the planner), then the page's rows.
+        pos = per_institution()
+        keys = _keys(pos.c.escrow, pos.c.owed, pos.c.bank_balance)
+        chosen = chosen.outerjoin(pos, pos.c.institution_id == Institution.id)
+    else:
+        keys = _keys(None, None)
+    ids = list(
+        session.scalars(chosen.order_by(*_order(filters, keys)).limit(per_page).offset(offset))
+    )
+    rows = session.execute(_listing(regulator, filters, only=ids))
     return [Row(*r) for r in rows], total
 
 
@@ -239,12 +256,43 @@ def all_institutions(session: Session, *, regulator: Regulator, filters: Filters
     return [Row(*r) for r in session.execute(_listing(regulator, filters))]
 
 
-def _listing(regulator: Regulator, f: Filters) -> Select[Any]:
+def _chosen(regulator: Regulator) -> Select[Any]:
+    """The ids of the region's institutions, with their current risk: what filters and the
+    sorts that are not money need."""
+    return (
+        select(Institution.id)
+        .select_from(Institution)
+        .outerjoin(InstitutionRisk, InstitutionRisk.institution_id == Institution.id)
+        .where(Institution.id.in_(scoped_ids(regulator)))
+    )
+
+
+def _keys(escrow: Any, owed: Any, bank: Any = None) -> dict[str, Any]:
+    zero = literal(0, Money())
+    keys: dict[str, Any] = {
+        "level": level_rank(InstitutionRisk.level),
+        "score": func.coalesce(InstitutionRisk.score, -1),
+        "evaluated": InstitutionRisk.as_of,
+        "name": Institution.name,
+    }
+    if escrow is not None:
+        coverage = func.coalesce(bank, zero) * 10000 / func.nullif(escrow, 0)
+        keys.update(escrow=escrow, owed=owed, coverage=coverage)
+    return keys
+
+
+def _order(f: Filters, keys: dict[str, Any]) -> list[Any]:
+    key = keys.get(f.sort, keys["score"])
+    return [key.desc().nulls_last() if f.desc else key.asc().nulls_first(), Institution.id]
+
+
+def _listing(regulator: Regulator, f: Filters, *, only: list[str] | None = None) -> Select[Any]:
     pos = per_institution()
-    bank = latest_bank_balance().label("bank_balance")
+    # A chosen page: only its institutions' accounts are read.
+    valued = [] if only is None else [pos.c.institution_id.in_(only)]
+    bank = pos.c.bank_balance
     zero = literal(0, Money())
     escrow, owed = func.coalesce(pos.c.escrow, zero), func.coalesce(pos.c.owed, zero)
-    rank = level_rank(InstitutionRisk.level)
     stmt = (
         select(
             Institution.id,
@@ -263,22 +311,14 @@ def _listing(regulator: Regulator, f: Filters) -> Select[Any]:
         )
         .select_from(Institution)
         .outerjoin(InstitutionRisk, InstitutionRisk.institution_id == Institution.id)
-        .outerjoin(pos, pos.c.institution_id == Institution.id)
+        .outerjoin(pos, and_(pos.c.institution_id == Institution.id, *valued))
         .where(Institution.id.in_(scoped_ids(regulator)))
     )
-    stmt = _filtered(stmt, f)
-    keys = {
-        "level": rank,
-        "score": func.coalesce(InstitutionRisk.score, -1),
-        "escrow": escrow,
-        "owed": owed,
-        "coverage": func.coalesce(bank, zero) * 10000 / func.nullif(escrow, 0),
-        "evaluated": InstitutionRisk.as_of,
-        "name": Institution.name,
-    }
-    key = keys.get(f.sort, keys["score"])
-    order = key.desc().nulls_last() if f.desc else key.asc().nulls_first()
-    return stmt.order_by(order, Institution.id)
+    if only is not None:
+        stmt = stmt.where(Institution.id.in_(only))
+    else:
+        stmt = _filtered(stmt, f)
+    return stmt.order_by(*_order(f, _keys(escrow, owed, bank)))
 
 
 def _filtered(stmt: Select[Any], f: Filters) -> Select[Any]:

@@ -41,6 +41,7 @@ def sign_in(session: Session, *, token: str, now: datetime) -> tuple[str, Signed
             token_hash=token_hash(cookie),
             regulator_id=regulator.id,
             csrf=csrf,
+            credential_hash=regulator.token_hash,
             created_at=now,
             expires_at=now + timedelta(hours=SESSION_HOURS),
         )
@@ -62,7 +63,9 @@ def signed_in(session: Session, *, cookie: str | None, now: datetime) -> SignedI
     if row is None or row.expires_at <= now:
         return None
     regulator = session.get(Regulator, row.regulator_id)
-    return None if regulator is None else SignedIn(regulator, row.csrf)
+    if regulator is None or not hmac.compare_digest(regulator.token_hash, row.credential_hash):
+        return None  # the token it was opened with has been re-issued since
+    return SignedIn(regulator, row.csrf)
 
 
 def sign_out(session: Session, *, signed: SignedIn, cookie: str | None, now: datetime) -> None:

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -611,6 +611,41 @@ def test_statement_breaks(world: World) -> None:
     ).json()
     assert bad["status"] == "breaks"
     assert {b["kind"] for b in bad["breaks"]} == {"missing_in_ledger", "balance_differs"}
+
+
+def test_the_latest_statement_is_kept_and_a_late_one_of_an_earlier_day_does_not_replace_it(
+    world: World, engine
+) -> None:
+    """latest_statements holds what the bank last said (by bank day, then arrival): what the
+    workbench's lists and overviews read as the bank's balance."""
+    from sqlalchemy import text
+
+    def send(day: date, closing: str) -> None:
+        body = {"account_no": world.escrow, "statement_date": day.isoformat(),
+                "opening_balance": closing, "closing_balance": closing, "transactions": []}  # fmt: skip
+        assert world.signed("POST", "/api/v1/bank/statements", body).status_code == 200
+
+    def latest() -> tuple[str, Decimal]:
+        with engine.connect() as conn:
+            day, balance = conn.execute(
+                text("SELECT statement_date, closing_balance FROM latest_statements "
+                     "WHERE account_no = :a"), {"a": world.escrow},
+            ).one()  # fmt: skip
+        if engine.dialect.name == "sqlite":
+            balance = Decimal(balance) / 100
+        return day, Decimal(balance).quantize(Decimal("0.01"))
+
+    today = START.date()
+    send(today - timedelta(days=1), "0.00")
+    assert latest() == ((today - timedelta(days=1)).isoformat(), Decimal("0.00"))
+    world.clock.now = START + timedelta(minutes=5)
+    send(today, "7.00")
+    world.clock.now = START + timedelta(minutes=10)
+    send(today - timedelta(days=2), "9.00")  # arrives last, is of an earlier day
+    assert latest() == (today.isoformat(), Decimal("7.00"))
+    world.clock.now = START + timedelta(minutes=15)
+    send(today, "8.00")  # the same day again, later: the bank's correction
+    assert latest() == (today.isoformat(), Decimal("8.00"))
 
 
 def test_ledger_endpoints(world: World) -> None:
