@@ -104,7 +104,7 @@ def build(sessions: sessionmaker[Session], settings: Settings, *, now: datetime)
             shown.institutions[school.key] = _open(s, province, bank.id, school, n, t0)
     for d in range(DAYS):
         with session_scope(sessions) as s:
-            _day(s, settings, shown, start + timedelta(days=d), d)
+            _day(s, settings, shown, start + timedelta(days=d), d, now)
             sweep(
                 s, as_of=_at(start + timedelta(days=d), 23), now=_at(start + timedelta(days=d), 23)
             )
@@ -140,7 +140,7 @@ def _open(s: Session, by: Regulator, bank_id: str, school: School, n: int, at: d
     return inst.id
 
 
-def _day(s: Session, settings: Settings, shown: Showcase, day: date, d: int) -> None:
+def _day(s: Session, settings: Settings, shown: Showcase, day: date, d: int, now: datetime) -> None:
     bank = s.query(Bank).one()
     for school in SCHOOLS:
         inst = s.get(Institution, shown.institutions[school.key])
@@ -155,8 +155,8 @@ def _day(s: Session, settings: Settings, shown: Showcase, day: date, d: int) -> 
         _overdue_refund(s, shown, day)
     if d == 6:
         _report_and_dispute(s, shown, day)
-    if d == DAYS - 2:
-        _statements(s, bank, shown, day)
+    if d == DAYS - 1:
+        _statements(s, bank, shown, day, now)
         _complaint(s, shown, day)
 
 
@@ -242,9 +242,9 @@ def _report_and_dispute(s: Session, shown: Showcase, day: date) -> None:
     )  # fmt: skip
 
 
-def _statements(s: Session, bank: Bank, shown: Showcase, day: date) -> None:
-    """The banks' statements of the day before yesterday: all match but two, where money left
-    escrow with no instruction of ours behind it."""
+def _statements(s: Session, bank: Bank, shown: Showcase, day: date, now: datetime) -> None:
+    """The banks' statements of yesterday: all match but two, where money left escrow with no
+    instruction of ours behind it."""
     from service.flows.models import Deposit
 
     for key, inst_id in shown.institutions.items():
@@ -262,7 +262,7 @@ def _statements(s: Session, bank: Bank, shown: Showcase, day: date) -> None:
         if taken:
             lines.append(Line(f"WD{inst_id[-6:]}", "debit", taken, _at(day, 15)))
         reconcile(
-            s, bank=bank, now=_at(day + timedelta(days=1), 6),
+            s, bank=bank, now=min(_at(day + timedelta(days=1), 6), now - timedelta(minutes=1)),
             data=StatementIn(inst.escrow_account_no, day, before, held - taken, tuple(lines)),
         )  # fmt: skip
 

@@ -78,6 +78,52 @@ INDICATORS = {
     "registry_change": N_("Change of legal person or address"),
     "regulator_note": N_("Raised by a regulator"),
 }
+# What each indicator measures (DOMAIN.md §5), in a line.
+MEASURES = {
+    "refund_failed": N_("A refund the bank rejected within the window."),
+    "escrow_shortfall": N_(
+        "The bank's balance below the ledger's escrow, or money that left the account "
+        "with no instruction behind it."
+    ),
+    "refund_overdue": N_("Refunds not answered by their deadline within the window."),
+    "refund_velocity": N_(
+        "Refund requests per active enrollment in the window, against the institution's "
+        "own baseline rate and its region's median."
+    ),
+    "prepay_surge": N_("Deposits in the window against the trailing average of the baseline."),
+    "deep_discount": N_("The share of new enrollments paid below a share of the filed price."),
+    "off_platform": N_(
+        "Cash in suspense unmatched for days, lessons reported on unfunded enrollments, "
+        "or complaints of being asked to pay off the platform."
+    ),
+    "consumption_pace": N_("Lessons reported faster than the filed timetable allows."),
+    "consumption_stall": N_(
+        "No lessons reported for days while sessions were scheduled and balances are outstanding."
+    ),
+    "complaint_surge": N_("Complaints in the window against the trailing baseline."),
+    "statement_missing": N_("No bank statement for the escrow account for days."),
+    "reserve_shortfall": N_("Risk-reserve mode: the reserve below what parents are owed."),
+    "registry_change": N_("A change of legal person or address within the window."),
+}
+KNOBS = {
+    "weight": N_("Weight in the score"),
+    "floor": N_("Lowest level it sets"),
+    "window_days": N_("Window, days"),
+    "baseline_days": N_("Baseline, days"),
+    "threshold": N_("Threshold"),
+    "high_threshold": N_("Threshold for high"),
+    "high_count": N_("Count for high"),
+    "high_floor": N_("Level at the high threshold"),
+    "high_weight": N_("Weight at the high threshold"),
+    "min_amount": N_("Least amount, yuan"),
+    "min_count": N_("Least count"),
+    "min_requests": N_("Least requests"),
+    "min_enrollments": N_("Least enrollments"),
+    "min_sessions": N_("Least sessions scheduled"),
+    "min_days": N_("Least days"),
+    "price_share": N_("Share of the filed price"),
+    "suspense_days": N_("Days in suspense"),
+}
 COMPLAINTS = {
     "refund": N_("Refund"),
     "teaching_stopped": N_("Teaching stopped"),
@@ -156,6 +202,8 @@ KINDS: dict[str, Mapping[Any, str]] = {
     "complaints": COMPLAINTS,
     "jobs": JOBS,
     "actions": ACTIONS,
+    "measures": MEASURES,
+    "knobs": KNOBS,
     "evidence": EVIDENCE,
 }
 

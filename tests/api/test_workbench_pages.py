@@ -165,7 +165,7 @@ def test_a_refused_use_case_leaves_nothing_behind(site: Site) -> None:
     csrf = sign_in(c, site.shown.tokens["220100"])
     before = site.audit_count()
     r = c.post("/workbench/rules", data={
-        "csrf": csrf, "region_code": "220100", "indicator": "refund_overdue", "knob": "weight",
+        "csrf": csrf, "region_code": "220100", "knob": "refund_overdue:weight",
         "value": "-5", "effective_from": site.clock.now.date().isoformat(), "reason": "x"})  # fmt: skip
     assert r.status_code == 303 and "problem=" in r.headers["location"]
     assert site.audit_count() == before
@@ -205,3 +205,29 @@ def test_another_regions_objects_are_not_found_by_page_or_by_form(site: Site) ->
     assert "铁西区" in csv and "南关区" not in csv
     audit = c.get("/workbench/audit.csv").text
     assert site.shown.institutions["critical"] not in audit
+
+
+def test_a_threshold_changed_on_the_page_takes_effect_on_its_day_and_is_audited(
+    site: Site,
+) -> None:
+    c = site.client()
+    csrf = sign_in(c, site.shown.tokens["220100"])
+    before = site.audit_count()
+    tomorrow = (site.clock.now + timedelta(days=2)).date().isoformat()
+    r = c.post("/workbench/rules", data={
+        "csrf": csrf, "region_code": "220100", "knob": "refund_overdue:weight", "value": "25",
+        "effective_from": tomorrow, "reason": "本市退费投诉增多"})  # fmt: skip
+    assert r.status_code == 303 and "done=" in r.headers["location"], r.headers["location"]
+    assert site.audit_count() == before + 1
+    page = c.get("/workbench/rules").text
+    assert "本市退费投诉增多" in page and tomorrow in page  # in the history, with its day
+    row = page[page.index('id="refund_overdue"') :].split("</tr>", 1)[0]
+    assert "<strong>15</strong>" in row  # not yet: it takes effect on its day
+    saved = site.clock.now
+    try:
+        site.clock.now = saved + timedelta(days=3)
+        csrf = sign_in(c, site.shown.tokens["220100"])
+        row = c.get("/workbench/rules").text.split('id="refund_overdue"', 1)[1].split("</tr>")[0]
+        assert "<strong>25</strong>" in row
+    finally:
+        site.clock.now = saved

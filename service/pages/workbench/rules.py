@@ -30,8 +30,8 @@ def rules(
             [
                 (
                     name,
-                    str(getattr(knobs.DEFAULTS[code], name)),
-                    str(getattr(getattr(here, code), name)),
+                    _shown(getattr(knobs.DEFAULTS[code], name)),
+                    _shown(getattr(getattr(here, code), name)),
                 )
                 for name in model.model_fields
             ],
@@ -50,18 +50,23 @@ def rules(
     )
 
 
+def _shown(value: object) -> str:
+    return "" if value is None else str(value)
+
+
 @router.post("/rules")
 def change_rule(
     signed: PostDep,
     session: SessionDep,
     now: NowDep,
     region_code: Annotated[str, Form(pattern=r"^\d{6}$")],
-    indicator: Annotated[str, Form(max_length=40)],
-    knob: Annotated[str, Form(max_length=40)],
+    knob: Annotated[str, Form(max_length=80, pattern=r"^[a-z_]+:[a-z_]+$")],
     value: Annotated[str, Form(max_length=40)],
     effective_from: Annotated[date, Form()],
     reason: Text,
 ) -> RedirectResponse:
+    indicator, knob = knob.split(":", 1)
+
     def work() -> None:
         current = settings.get(session, region_code, "risk_thresholds", on=effective_from)
         merged = {**current, indicator: {**current.get(indicator, {}), knob: value}}
