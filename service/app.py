@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
@@ -98,17 +98,22 @@ def _install_page_errors(app: FastAPI) -> None:
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
+    from service.pages.parent.signin import ParentSignInRequired
     from service.pages.web import SignInRequired, error_page, sign_in_redirect
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
         return sign_in_redirect(exc.next_url)
 
+    @app.exception_handler(ParentSignInRequired)
+    async def _parent_sign_in(request: Request, exc: ParentSignInRequired) -> Response:
+        return RedirectResponse("/parent", status_code=303)
+
     def as_page(kind: type[Exception], to_domain: Any) -> None:
         api: Any = app.exception_handlers[kind]  # the API's handler: async, a problem
 
         async def handler(request: Request, exc: Exception) -> Response:
-            if request.url.path.startswith("/workbench"):
+            if request.url.path.startswith(("/workbench", "/parent")):
                 return error_page(request, to_domain(exc))
             response: Response = await api(request, exc)
             return response
@@ -144,6 +149,7 @@ def routers() -> list[tuple[APIRouter, str, str]]:
     from service.api.public import routes as public
     from service.api.regulator import fees_routes, flows_routes, jobs_routes, risk_routes
     from service.api.regulator import routes as regulator
+    from service.pages import parent as parent_pages
     from service.pages import routes as pages
     from service.pages import workbench
 
@@ -151,6 +157,8 @@ def routers() -> list[tuple[APIRouter, str, str]]:
         (pages.router, "", "public"),
         # Each workbench page signs the regulator in itself (a session cookie, not a token).
         *((router, "", "public") for router in workbench.ROUTERS),
+        # The parent's pages sign in with the enrollment id and access code (a cookie).
+        *((router, "", "public") for router in parent_pages.ROUTERS),
         (regulator.router, API, "regulator"),
         (fees_routes.router, API, "regulator"),
         (flows_routes.router, API, "regulator"),

@@ -144,8 +144,34 @@ def photograph(base: str, shown: showcase.Showcase, out: Path) -> list[Path]:
                 page.screenshot(path=str(target), full_page=True)
                 written.append(target)
             context.close()
+            written += _parent(browser, base, shown, out, device, width, lang)
         browser.close()
     return written
+
+
+def _parent(
+    browser: Any, base: str, shown: showcase.Showcase, out: Path, device: str, width: int, lang: str
+) -> list[Path]:
+    """The parent's pages, as a phone (touch) or a desktop shows them."""
+    phone = device == "phone"
+    context = browser.new_context(viewport={"width": width, "height": 740 if phone else 800},
+                                  has_touch=phone, is_mobile=phone,
+                                  locale="zh-CN" if lang == "zh" else "en-GB")  # fmt: skip
+    page = context.new_page()
+    enrollment, code = shown.parent
+    page.goto(f"{base}/parent/e/{enrollment}?lang={lang}")
+    shots = [(out / f"parent-sign-in-{lang}-{device}.png", None)]
+    page.screenshot(path=str(shots[0][0]), full_page=True)
+    page.fill("#access_code", code)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=figures]")
+    for name, path in (("parent", "/parent"), ("parent-refund", "/parent/refund?lessons=2")):
+        page.goto(base + path)
+        target = out / f"{name}-{lang}-{device}.png"
+        page.screenshot(path=str(target), full_page=True)
+        shots.append((target, None))
+    context.close()
+    return [t for t, _ in shots]
 
 
 def main(argv: list[str] | None = None) -> int:

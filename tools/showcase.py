@@ -110,6 +110,7 @@ def build(sessions: sessionmaker[Session], settings: Settings, *, now: datetime)
             )
     run_job(sessions, "risk_sweep", as_of=now, settings=settings, now=now)
     with session_scope(sessions) as s:
+        _lesson_this_morning(s, shown, now)
         from service.risk.alerts import active_alerts
 
         shown.case = active_alerts(s, [shown.institutions["critical"]])[
@@ -239,6 +240,16 @@ def _report_and_dispute(s: Session, shown: Showcase, day: date) -> None:
     consumptions.dispute(
         s, consumption_id=last.id, enrollment_id=e, reason="那天孩子生病没有去上课",
         now=_at(day, 21),
+    )  # fmt: skip
+
+
+def _lesson_this_morning(s: Session, shown: Showcase, now: datetime) -> None:
+    """A lesson the parent may still dispute."""
+    inst = s.get(Institution, shown.institutions["disputed"])
+    assert inst is not None
+    consumptions.report(
+        s, institution=inst, enrollment_id=shown.parent[0], lessons=1,
+        occurred_at=now - timedelta(hours=2), session_ref=None, now=now - timedelta(hours=1),
     )  # fmt: skip
 
 

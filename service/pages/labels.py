@@ -55,6 +55,35 @@ LESSON_STATUSES = {
     "upheld": N_("Upheld"),
     "reversed": N_("Reversed"),
 }
+# The parent's words for the same codes.
+PARENT_LESSONS = {
+    "pending": N_("Used · you can still dispute it"),
+    "confirmed": N_("Used"),
+    "disputed": N_("Disputed · not paid to the institution"),
+    "reversed": N_("Not held · back in your balance"),
+}
+LISTS = {
+    "white": N_("White list: its prepayments are supervised"),
+    "black": N_("Black list: do not pay it"),
+    "closed": N_("Closed"),
+}
+NEXT_STEPS = {
+    "respond": N_(
+        "The institution must accept or dispute it by the date shown; if it does not, the refund is accepted for it."  # noqa: E501
+    ),
+    "regulator": N_(
+        "The institution disputes it: the regulator decides, and you will see the decision here."
+    ),
+    "bank": N_(
+        "The refund is accepted: the custody bank pays it from the supervised account, usually within a working day."  # noqa: E501
+    ),
+    "failed": N_(
+        "The bank could not pay it. Your lessons are back in your balance and the regulator has been alerted; you may ask again or file a complaint below."  # noqa: E501
+    ),
+    "denied": N_(
+        "The regulator denied the refund after the institution disputed it; the lessons are back in your balance. You may file a complaint below."  # noqa: E501
+    ),
+}
 STATEMENT_STATUSES = {"matched": N_("Matched"), "breaks": N_("Breaks"), None: N_("Missing")}
 BREAKS = {
     "missing_in_ledger": N_("Not in the ledger"),
@@ -200,6 +229,9 @@ KINDS: dict[str, Mapping[Any, str]] = {
     "breaks": BREAKS,
     "indicators": INDICATORS,
     "complaints": COMPLAINTS,
+    "parent_lessons": PARENT_LESSONS,
+    "lists": LISTS,
+    "next_steps": NEXT_STEPS,
     "jobs": JOBS,
     "actions": ACTIONS,
     "measures": MEASURES,

@@ -21,7 +21,9 @@ import psycopg
 from service.bank_gateway.signing import signed_headers
 from tests import factories
 from tests.conftest import create_pg_database, drop_pg_database
-from tests.e2e.test_money_flows import SECRET_KEY, _start, cli, free_port, wait_until
+from tests.e2e.test_money_flows import SECRET_KEY
+from tests.processes import cli, free_port, wait_until
+from tests.processes import start as _start
 
 LEASE = 2.0
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -21,39 +19,9 @@ import pytest
 from service.bank_gateway.signing import signed_headers
 from tests import factories
 from tests.conftest import create_pg_database, drop_pg_database
+from tests.processes import cli, free_port, start, wait_until
 
 SECRET_KEY = "e2e-secret-key-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(check: Any, timeout: float = 30, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            out = check()
-            if out:
-                return out
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def cli(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
 
 
 @dataclass
@@ -108,11 +76,6 @@ class Stack:
         return {"Authorization": f"Bearer {self.regulator}"}
 
 
-def _start(cmd: list[str], env: dict[str, str], log_path: str) -> subprocess.Popen[bytes]:
-    log = open(log_path, "wb")
-    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     url = create_pg_database()
@@ -145,7 +108,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
     )
     # Two worker processes, as production runs it: every flow below crosses processes.
-    api = _start(
+    api = start(
         [
             sys.executable,
             "-m",
@@ -160,7 +123,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         env,
         str(logs / "api.log"),
     )
-    sim = _start(
+    sim = start(
         [
             sys.executable,
             "-m",

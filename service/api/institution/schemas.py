@@ -95,6 +95,10 @@ class EnrolledRead(Read):
     lessons: int
     status: str
     escrow_account_no: str
+    parent_link: str = Field(
+        description="the parent's sign-in page for this enrollment (the code is still typed)"
+    )
+    parent_qr: str = Field(description="an SVG QR code of parent_link, to print for the parent")
 
     @classmethod
     def of(cls, made: Enrolled) -> EnrolledRead:
@@ -107,6 +111,8 @@ class EnrolledRead(Read):
             lessons=e.lessons,
             status=e.status,
             escrow_account_no=made.escrow_account_no,
+            parent_link=f"/parent/e/{e.id}",
+            parent_qr=f"/parent/e/{e.id}/qr.svg",
         )
 
 

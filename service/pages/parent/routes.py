@@ -1,0 +1,202 @@
+"""The parent's pages. Every change goes through the same use case as the parent API, in a
+savepoint: a refusal leaves nothing and comes back to the page in the parent's words."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from typing import Annotated, Literal, get_args
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from service.api.deps import NowDep, SessionDep, SettingsDep
+from service.errors import DomainError
+from service.flows import consumptions, enrollments, parents, refunds
+from service.pages.labels import N_
+from service.pages.parent import view
+from service.pages.parent.qr import qr_svg
+from service.pages.parent.signin import (
+    COOKIE,
+    PATH,
+    ParentPageDep,
+    ParentPostDep,
+    current,
+    sign_out,
+)
+from service.pages.web import LangDep, back, render
+
+router = APIRouter(prefix=PATH, include_in_schema=False)
+ENROLLMENT_ID = re.compile(r"^enr_[0-9a-f]{32}$")
+CSRF_COOKIE = "tg_pcsrf"
+Reason = Annotated[str, Form(min_length=1, max_length=2000)]
+Category = Literal["refund", "teaching_stopped", "asked_to_pay_off_platform", "quality", "other"]
+
+# What a refusal means to a parent (the API's codes, DOMAIN.md's rules).
+REFUSALS = {
+    "nothing_to_refund": N_("There are no paid, unused lessons left to refund."),
+    "refund_in_progress": N_("A refund is already in progress: follow it below."),
+    "invalid_state": N_("This lesson can no longer be disputed: its confirmation window is over."),
+    "not_found": N_("Not found."),
+}
+
+
+@router.get("", response_class=HTMLResponse)
+def home(
+    request: Request, session: SessionDep, now: NowDep, settings: SettingsDep, lang: LangDep
+) -> Response:
+    signed = current(request, session, now, settings.secret_key)
+    if signed is None:
+        return _sign_in_page(request, lang, enrollment_id=None)
+    shown = view.read(session, signed.enrollment, now)
+    return render(request, "parent.html", lang, v=shown, csrf=signed.csrf, now=now,
+                  categories=list(get_args(Category)))  # fmt: skip
+
+
+@router.get("/e/{enrollment_id}", response_class=HTMLResponse)
+def by_link(request: Request, enrollment_id: str, lang: LangDep) -> Response:
+    """The link (or QR code) an institution hands out: the id is in it, the code is typed."""
+    known = enrollment_id if ENROLLMENT_ID.match(enrollment_id) else None
+    return _sign_in_page(request, lang, enrollment_id=known)
+
+
+@router.get("/e/{enrollment_id}/qr.svg")
+def qr(request: Request, enrollment_id: str) -> Response:
+    if not ENROLLMENT_ID.match(enrollment_id):
+        return Response(status_code=404)
+    link = str(request.base_url).rstrip("/") + f"{PATH}/e/{enrollment_id}"
+    return Response(qr_svg(link), media_type="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
+
+
+def _sign_in_page(request: Request, lang: str, *, enrollment_id: str | None) -> HTMLResponse:
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    page = render(request, "parent_sign_in.html", lang, csrf=csrf, enrollment_id=enrollment_id)
+    page.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", path=PATH,
+                    secure=request.url.scheme == "https")  # fmt: skip
+    return page
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    enrollment_id: Annotated[str, Form(max_length=40)],
+    access_code: Annotated[str, Form(max_length=40)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """The double-submitted CSRF cookie guards this one form (there is no session yet)."""
+    again = f"{PATH}/e/{enrollment_id}" if ENROLLMENT_ID.match(enrollment_id) else PATH
+    if not csrf or request.cookies.get(CSRF_COOKIE) != csrf:
+        return back(again, problem=N_("The form is stale: try again."))
+    client = request.client.host if request.client else "unknown"
+    try:
+        made = parents.open_session(
+            session, enrollment_id=enrollment_id.strip(), access_code=access_code.strip(),
+            client=client, now=now, settings=settings,
+        )  # fmt: skip
+    except DomainError as exc:  # too many attempts: the wait is in the words
+        return back(again, problem=exc.detail)
+    if made is None:  # answered, not raised, so that the failure count is committed
+        return back(again, problem=N_("The enrollment number or the access code is wrong."))
+    token, expires = made
+    response = RedirectResponse(PATH, status_code=303)
+    response.set_cookie(COOKIE, token, expires=expires, httponly=True, samesite="strict",
+                        path=PATH, secure=request.url.scheme == "https")  # fmt: skip
+    return response
+
+
+@router.post("/sign-out")
+def sign_out_post(request: Request, session: SessionDep, signed: ParentPostDep) -> Response:
+    sign_out(session, request.cookies.get(COOKIE))
+    response = back(PATH, done=N_("You are signed out."))
+    response.delete_cookie(COOKIE, path=PATH)
+    return response
+
+
+@router.post("/lessons/{consumption_id}/dispute")
+def dispute(
+    consumption_id: str, session: SessionDep, now: NowDep, signed: ParentPostDep, reason: Reason
+) -> Response:
+    def run() -> None:
+        e = signed.enrollment
+        consumptions.dispute(
+            session, consumption_id=consumption_id, enrollment_id=e.id, reason=reason, now=now
+        )
+
+    return _act(
+        session,
+        "#lessons",
+        run,
+        N_(
+            "The lesson is disputed: it is not paid to the institution until the regulator decides."
+        ),
+    )
+
+
+@router.get("/refund", response_class=HTMLResponse)
+def refund_confirm(
+    request: Request, signed: ParentPageDep, lang: LangDep, lessons: int | None = None
+) -> Response:
+    """The exact amount, before anything is asked of the bank."""
+    e = signed.enrollment
+    left = enrollments.remaining_lessons(e) if e.status != "awaiting_payment" else 0
+    if left == 0:
+        return back(PATH, problem=REFUSALS["nothing_to_refund"])
+    count = left if lessons is None else lessons
+    if not 1 <= count <= left:
+        return back(PATH + "#refund", problem=N_("Choose between 1 and the lessons left."))
+    return render(request, "parent_refund.html", lang, e=e, lessons=count, left=left,
+                  amount=view.quote(e, count), csrf=signed.csrf)  # fmt: skip
+
+
+@router.post("/refunds")
+def refund(
+    session: SessionDep,
+    now: NowDep,
+    signed: ParentPostDep,
+    lessons: Annotated[int, Form(ge=1, le=1000)],
+    reason: Reason,
+) -> Response:
+    def run() -> None:
+        refunds.request(session, enrollment_id=signed.enrollment.id, lessons=lessons,
+                        reason=reason, now=now)  # fmt: skip
+
+    return _act(
+        session,
+        "#refunds",
+        run,
+        N_("Your refund is requested. The institution must answer by the date shown."),
+    )
+
+
+@router.post("/complaints")
+def complain(
+    session: SessionDep,
+    now: NowDep,
+    signed: ParentPostDep,
+    category: Annotated[Category, Form()],
+    text: Annotated[str, Form(min_length=1, max_length=5000)],
+) -> Response:
+    e = signed.enrollment
+
+    def run() -> None:
+        parents.complain(session, institution_id=e.institution_id, enrollment_id=e.id,
+                         category=category, text=text, now=now)  # fmt: skip
+
+    return _act(session, "#complaint", run, N_("Your complaint is filed with the regulator."))
+
+
+def _act(session: Session, anchor: str, action: Callable[[], None], done: str) -> Response:
+    try:
+        with session.begin_nested():
+            action()
+    except DomainError as exc:
+        told = back(PATH, problem=REFUSALS.get(exc.code, exc.detail))
+    else:
+        told = back(PATH, done=done)
+    return RedirectResponse(told.headers["location"] + anchor, status_code=303)
