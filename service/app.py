@@ -61,7 +61,8 @@ def create_app(
         description="Prepaid tuition escrow, fee supervision and risk checks (双减).",
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -75,6 +76,9 @@ def create_app(
     _install_page_errors(app)
     _include_routers(app)
     _install_ops_routes(app, engine)
+    from service.api import openapi_doc
+
+    openapi_doc.install(app, routers())
 
     app.add_middleware(
         IdempotencyMiddleware,

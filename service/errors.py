@@ -133,6 +133,8 @@ CODES: dict[str, Code] = {
                           "a province's regulator escalates a case"),
     # fees and enrollments
     "course_not_approved": _c(422, "The course was not approved", "enrolling in a rejected course"),
+    "sessions_in_past": _c(422, "Every session of the course is already over",
+                           "filing a course none of whose sessions ends after now"),
     "prepay_over_cap": _c(422, "Prepayment over the cap",
                           "more than 60 lessons, past 3 months, or over 5,000 yuan (non-subject)"),
     "collected_too_early": _c(422, "Collection more than one month before the first lesson",

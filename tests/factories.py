@@ -138,7 +138,18 @@ def school_days(
     return out
 
 
-def course_body(start: str = "2026-11-23", n: int = 20, **over: Any) -> dict[str, Any]:
+def next_monday() -> str:
+    """A school week still to come, so that a course filed for it is never already over."""
+    from datetime import timedelta
+
+    from service.kit.clock import SHANGHAI
+
+    today = datetime.now(SHANGHAI).date()
+    return (today + timedelta(days=7 - today.weekday())).isoformat()
+
+
+def course_body(start: str | None = None, n: int = 20, **over: Any) -> dict[str, Any]:
+    start = start or next_monday()
     body = {
         "title": "Junior maths",
         "subject": "math",

@@ -75,6 +75,7 @@ class Replay:
     events: int = 0
     skipped: int = 0
     days: int = 0
+    on_day: Callable[[int], None] | None = None  # told each day replayed
 
     # ---------------------------------------------------------------- the run
     def run(self, lines: Iterable[str]) -> dict[str, int]:
@@ -408,6 +409,8 @@ class Replay:
     # ---------------------------------------------------------------- the end of a day
     def end_of_day(self, day: date) -> None:
         self.days += 1
+        if self.on_day is not None:
+            self.on_day(self.days)
         eod = end_of_local_day(day)
         with session_scope(self.sessions) as s:
             for ins in s.scalars(select(Instruction).where(Instruction.status == "pending")):

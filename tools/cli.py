@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from service.cli import _in_tx, _migrate, parser_and_commands
@@ -93,11 +94,15 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from tools.simulate import simulate
+    from tools.simulate import START, simulate
 
+    if args.days < 1 or args.institutions < 1:
+        raise SystemExit("--days and --institutions must be at least 1")
     url, tmp = _scratch_database(args.database)
     try:
         sessions, settings = _prepared(url)
+        # A region kept to be served ends today; a throwaway one replays a fixed history.
+        start = _today() - timedelta(days=args.days) if args.database else START
         report = simulate(
             sessions,
             settings,
@@ -105,12 +110,44 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             days=args.days,
             seed=args.seed,
             events_path=args.events,
+            start=start,
+            progress=_progress(args.days),
         )
-        print(json.dumps(report, indent=2))
+        if args.database:
+            report["regulator_token"] = _simulated_regulator(sessions)
+        print(json.dumps(report, indent=2, ensure_ascii=False))
     finally:
         if tmp is not None:
             tmp.cleanup()
     return 0
+
+
+def _today() -> Any:
+    from service.kit.clock import local_date, utcnow
+
+    return local_date(utcnow())
+
+
+def _progress(days: int) -> Any:
+    """Days replayed so far on stderr, every tenth of the run (a long run says where it is)."""
+    step = max(1, days // 10)
+
+    def tell(day: int) -> None:
+        if day % step == 0 or day == days:
+            print(f"simulate: {day} of about {days} days replayed", file=sys.stderr, flush=True)
+
+    return tell
+
+
+def _simulated_regulator(sessions: Any) -> str:
+    """A regulator of the simulated city, so the region can be explored in the workbench."""
+    from service.kit.clock import utcnow
+    from service.kit.db import session_scope
+    from service.registry.credentials import create_regulator
+
+    with session_scope(sessions) as s:
+        made = create_regulator(s, name="模拟区域监管员", region_code="220100", now=utcnow())
+        return str(made.credential)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,7 @@ import json
 import math
 import random
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -60,10 +61,18 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
 
 
+def _failure_day(rng: random.Random, days: int) -> int:
+    """When a failing institution fails: after a quarter of a year of history where there is
+    one, else in the second half of a short run (never before day 1, never after the end)."""
+    low = max(1, min(75, days // 2))
+    return rng.randint(low, max(low, days - 10))
+
+
 class World:
-    def __init__(self, n: int, days: int, seed: int) -> None:
+    def __init__(self, n: int, days: int, seed: int, start: date = START) -> None:
         self.rng = random.Random(seed)
         self.days = days
+        self.start = start
         self.events: list[dict[str, Any]] = []
         self.txn = 0
         scenarios = ["healthy"] * n
@@ -76,7 +85,7 @@ class World:
             Inst(
                 f"I{i:04d}",
                 sc,
-                self.rng.randint(75, days - 10) if sc != "healthy" else None,
+                _failure_day(self.rng, days) if sc != "healthy" else None,
                 self.rng.uniform(0.2, 0.35),
             )
             for i, sc in enumerate(scenarios)
@@ -86,7 +95,7 @@ class World:
         self.events.append({"at": at.isoformat(), "type": kind, **fields})
 
     def build(self) -> list[dict[str, Any]]:
-        first = _at(START, 8)
+        first = _at(self.start, 8)
         for inst in self.insts:
             self.emit(
                 first,
@@ -98,7 +107,7 @@ class World:
                 supervision_mode="custody",
             )
         for d in range(self.days):
-            day = START + timedelta(days=d)
+            day = self.start + timedelta(days=d)
             for inst in self.insts:
                 self.day(inst, d, day)
         self.events.sort(key=lambda e: e["at"])
@@ -280,15 +289,18 @@ def simulate(
     days: int,
     seed: int,
     events_path: str | None = None,
+    start: date = START,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    world = World(institutions, days, seed)
+    """Simulate and replay; `progress` is told each day replayed (its number, from 1)."""
+    world = World(institutions, days, seed, start)
     events = world.build()
     lines = [json.dumps(e, ensure_ascii=False) for e in events]
     if events_path:
         with open(events_path, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
     out, err = io.StringIO(), io.StringIO()
-    summary = Replay(sessions, settings, out, err=err).run(lines)
+    summary = Replay(sessions, settings, out, err=err, on_day=progress).run(lines)
     first_high: dict[str, date] = {}
     for line in out.getvalue().splitlines():
         row = json.loads(line)
@@ -302,7 +314,7 @@ def simulate(
     per_scenario: dict[str, dict[str, int]] = {}
     for inst in failing:
         assert inst.fail_day is not None
-        fail = START + timedelta(days=inst.fail_day)
+        fail = world.start + timedelta(days=inst.fail_day)
         seen = first_high.get(inst.label)
         hit = seen is not None and seen < fail
         stats = per_scenario.setdefault(inst.scenario, {"institutions": 0, "detected": 0})

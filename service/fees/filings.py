@@ -72,6 +72,17 @@ def check_for(
     return check(session, data, region_code=region)
 
 
+def _refuse_if_over(data: CourseData, now: datetime) -> None:
+    """A course with nothing left to teach could be approved but never enrolled in."""
+    last_end = max((end for _start, end in data.sessions), default=None)
+    if last_end is not None and last_end <= now:
+        raise DomainError(
+            "sessions_in_past",
+            f"every session is over: the last ended {last_end.isoformat()}; file the sessions "
+            "still to come",
+        )
+
+
 def file_course(
     session: Session, *, institution: Institution, data: CourseData, now: datetime
 ) -> Course:
@@ -79,6 +90,7 @@ def file_course(
     approved or rejected with its violations. A frozen institution files nothing."""
     if institution.status != "active":
         raise DomainError("institution_frozen", f"the institution is {institution.status}")
+    _refuse_if_over(data, now)
     verdict = check(session, data, region_code=institution.region_code)
     course = Course(
         id=new_id("crs"),

@@ -16,7 +16,7 @@ from typing import Any
 from service.fees.calendar import school_day
 from service.fees.prices import Band, Guide, GuideBook
 from service.kit.clock import local
-from service.kit.money import format_money
+from service.kit.money import format_money, format_percent
 
 OFFLINE_END = time(20, 30)
 ONLINE_END = time(21, 0)
@@ -136,8 +136,8 @@ def rule_price(f: Filing, ctx: Context) -> list[Violation]:
     out = []
     if f.price_per_lesson > ceiling:
         excess = format_money(f.price_per_lesson - ceiling)
-        basis = f"base {format_money(band.base_price)} per {band.standard_minutes} min"
-        basis += f" + {band.max_float_pct.normalize()}% float"
+        basis = f"base {format_money(band.base_price)} yuan per {band.standard_minutes} minutes"
+        basis += f", allowed up to {format_percent(band.max_float_pct)}% above it"
         message = f"{format_money(f.price_per_lesson)} yuan per {f.lesson_minutes}-minute lesson"
         message += f" exceeds the ceiling {format_money(ceiling)} ({basis}) by {excess}"
         out.append(

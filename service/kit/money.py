@@ -57,6 +57,12 @@ def format_money(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
+def format_percent(value: Decimal) -> str:
+    """As people write a percentage: 10, 12.5 (never 1E+1)."""
+    shown = f"{value:f}"
+    return shown.rstrip("0").rstrip(".") if "." in shown else shown
+
+
 def parse_instant(value: Any) -> Any:
     if isinstance(value, datetime):
         return value

@@ -1,11 +1,16 @@
-"""The pages' static assets, and the old dashboard's address."""
+"""The front door (`/`), the API's documentation served offline (`/docs`, `/redoc`, their
+assets vendored under static/vendor), the pages' stylesheet, and the old dashboard's address."""
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
-from fastapi import APIRouter
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from service.pages.web import LangDep, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -18,6 +23,57 @@ _SECURITY = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+# Pinned in static/vendor/README.md, with their tarballs' checksums.
+VENDORED = {
+    "swagger-ui/swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui/swagger-ui.css": "text/css",
+    "swagger-ui/favicon-32x32.png": "image/png",
+    "redoc/redoc.standalone.js": "text/javascript",
+}
+_ASSET = "/static/vendor/"
+
+
+@router.get("/", response_class=HTMLResponse)
+def front_door(request: Request, lang: LangDep) -> HTMLResponse:
+    """Where to go: the workbench, the parent's page, the API and its documentation."""
+    return render(request, "front.html", lang)
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def swagger() -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="TuitionGuard API",
+        swagger_js_url=_ASSET + "swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url=_ASSET + "swagger-ui/swagger-ui.css",
+        swagger_favicon_url=_ASSET + "swagger-ui/favicon-32x32.png",
+    )
+
+
+@router.get("/redoc", response_class=HTMLResponse)
+def redoc() -> HTMLResponse:
+    return get_redoc_html(
+        openapi_url="/openapi.json",
+        title="TuitionGuard API",
+        redoc_js_url=_ASSET + "redoc/redoc.standalone.js",
+        redoc_favicon_url=_ASSET + "swagger-ui/favicon-32x32.png",
+        with_google_fonts=False,
+    )
+
+
+@router.get("/static/vendor/{package}/{name}")
+def vendored(package: str, name: str) -> Response:
+    media = VENDORED.get(f"{package}/{name}")
+    if media is None:
+        return Response(status_code=404)
+    return Response(_read(f"vendor/{package}/{name}"), media_type=media,
+                    headers={"Cache-Control": "public, max-age=604800",
+                             "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+@cache
+def _read(path: str) -> bytes:
+    return _STATIC.joinpath(path).read_bytes()
 
 
 @router.get("/dashboard")
@@ -30,6 +86,4 @@ def dashboard() -> RedirectResponse:
 def static(name: str) -> Response:
     if name != "style.css":
         return Response(status_code=404)
-    return Response(
-        _STATIC.joinpath(name).read_text(encoding="utf-8"), media_type="text/css", headers=_SECURITY
-    )
+    return Response(_read(name), media_type="text/css", headers=_SECURITY)

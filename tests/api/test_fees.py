@@ -227,6 +227,30 @@ class TestFilings:
         listed = client.get("/api/v1/courses", headers=bearer(key)).json()["items"]
         assert {c["id"] for c in listed} >= {ok.json()["id"], bad["id"]}
 
+    def test_the_price_message_reads_as_people_write_it(
+        self, client: TestClient, engine: Engine
+    ) -> None:
+        bank = factories.bank(engine)
+        _, key = factories.institution(engine, bank.id, region="220102")
+        body = factories.course_body(price_per_lesson="26.00")
+        bad = client.post("/api/v1/courses", json=body, headers=bearer(key)).json()
+        (message,) = [
+            v["message"] for v in bad["violations"] if v["rule"] == "price_above_guidance"
+        ]
+        assert "up to 10% above" in message and "E+" not in message and "float" not in message
+        assert message.startswith("26.00 yuan per 45-minute lesson exceeds the ceiling 25.00")
+
+    def test_a_course_already_over_is_refused(self, client: TestClient, engine: Engine) -> None:
+        bank = factories.bank(engine)
+        _, key = factories.institution(engine, bank.id, region="220102")
+        before = len(client.get("/api/v1/courses", headers=bearer(key)).json()["items"])
+        body = factories.course_body("2025-09-01", n=10)
+        problem = assert_problem(
+            client.post("/api/v1/courses", json=body, headers=bearer(key)), 422, "sessions_in_past"
+        )
+        assert "file the sessions still to come" in problem["detail"]
+        assert len(client.get("/api/v1/courses", headers=bearer(key)).json()["items"]) == before
+
     def test_sessions_must_match_lessons(self, client: TestClient, engine: Engine) -> None:
         bank = factories.bank(engine)
         _, key = factories.institution(engine, bank.id)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -53,3 +54,37 @@ def test_simulate_small_region(tmp_path: Path) -> None:
         "refund_request",
         "bank_debit",
     }
+
+
+def test_every_length_of_history_builds(tmp_path: Path) -> None:
+    """Runs shorter than a quarter of a year used to crash drawing the failure day."""
+    from tools.simulate import World
+
+    for days in (1, 2, 10, 30, 84, 85):
+        world = World(8, days, seed=3)
+        world.build()
+        failing = [i for i in world.insts if i.fail_day is not None]
+        assert failing and all(1 <= i.fail_day <= max(1, days - 1) for i in failing), days
+
+
+def test_a_kept_region_ends_today_with_a_regulator_to_explore_it(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    from service.kit.clock import local_date, utcnow
+
+    url = f"sqlite:///{tmp_path}/region.db"
+    env = {**os.environ, "ENVIRONMENT": "development", "LOG_LEVEL": "WARNING"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.cli", "simulate", "--institutions", "5", "--days", "12",
+         "--database", url],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "simulate: 10 of about 12 days replayed" in proc.stderr  # progress is told
+    report = json.loads(proc.stdout)
+    assert report["regulator_token"].startswith("tgr_")
+    engine = create_engine(url)
+    with engine.connect() as c:
+        last = c.execute(text("select max(as_of) from risk_evaluations")).scalar()
+    engine.dispose()
+    assert str(local_date(utcnow()) - timedelta(days=2)) <= str(last)[:10]

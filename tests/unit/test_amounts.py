@@ -52,3 +52,14 @@ def test_fen_refuses_lossy_amounts(bad: Decimal) -> None:
 def test_fen_refuses_float() -> None:
     with pytest.raises(TypeError):
         fen(1.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("10.00", "10"), ("12.50", "12.5"), ("0.00", "0"), ("100", "100"), ("1E+1", "10"),
+     ("7.25", "7.25")],
+)  # fmt: skip
+def test_a_percentage_is_written_as_people_write_it(value: str, shown: str) -> None:
+    from service.kit.money import format_percent
+
+    assert format_percent(Decimal(value)) == shown

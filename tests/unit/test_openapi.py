@@ -63,3 +63,36 @@ def test_money_is_a_string_everywhere(spec: dict[str, Any]) -> None:
                     if o.get("type") == "string" and "pattern" not in o:
                         bad.append((where, name, o))
     assert bad == []
+
+
+def test_every_operation_says_who_may_call_it(spec: dict[str, Any]) -> None:
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["regulatorToken"]["scheme"] == "bearer"
+    assert {schemes[n]["name"] for n in ("bankId", "bankTimestamp", "bankSignature")} == {
+        "X-Bank-Id", "X-Timestamp", "X-Signature"}  # fmt: skip
+    public = {"/api/v1/parent/sessions", "/healthz", "/readyz", "/metrics",
+              "/api/v1/public/institutions/{credit_code}"}  # fmt: skip
+    for method, path, op in operations(spec):
+        names = {n for option in op["security"] for n in option}
+        if path.startswith("/api/v1/bank/"):
+            assert names == {"bankId", "bankTimestamp", "bankSignature"}, (method, path)
+        elif path.startswith("/api/v1/parent/") and path not in public:
+            assert names == {"parentSession"}, (method, path)
+        elif path in public:
+            assert op["security"] == [], (method, path)
+        else:
+            assert names and names <= {"regulatorToken", "institutionKey"}, (method, path)
+
+
+def test_every_error_is_a_problem_with_its_codes(spec: dict[str, Any]) -> None:
+    from service.errors import CODES
+
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["properties"]["code"]["enum"]) == set(CODES)
+    for method, path, op in operations(spec):
+        errors = {s: r for s, r in op["responses"].items() if s[0] in "45"}
+        assert "4XX" in errors, (method, path)
+        for status, r in errors.items():
+            assert list(r["content"]) == ["application/problem+json"], (method, path, status)
+    refund = spec["paths"]["/api/v1/parent/sessions"]["post"]["responses"]
+    assert "`invalid_access_code`" in refund["401"]["description"]

@@ -1,0 +1,110 @@
+"""The OpenAPI document as clients need it: who may call each operation (bearer tokens for
+regulators, institutions and parents; the HMAC signature headers for banks), and every error
+as `application/problem+json` with its stable `code` (docs/errors.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, APIRouter
+
+from service.errors import CODES
+
+SCHEMES: dict[str, dict[str, Any]] = {
+    "regulatorToken": {"type": "http", "scheme": "bearer",
+                       "description": "A regulator's API token (tgr_…): its region and below"},
+    "institutionKey": {"type": "http", "scheme": "bearer",
+                       "description": "An institution's API key: its own business"},
+    "parentSession": {"type": "http", "scheme": "bearer",
+                      "description": "From POST /api/v1/parent/sessions: one enrollment"},
+    "bankId": {"type": "apiKey", "in": "header", "name": "X-Bank-Id",
+               "description": "The custody bank's id; with X-Timestamp and X-Signature"},
+    "bankTimestamp": {"type": "apiKey", "in": "header", "name": "X-Timestamp",
+                      "description": "Unix seconds, within the signature window"},
+    "bankSignature": {"type": "apiKey", "in": "header", "name": "X-Signature",
+                      "description": "hex HMAC-SHA256 of timestamp, method, path+query, body"},
+}  # fmt: skip
+BANK: dict[str, list[str]] = {"bankId": [], "bankTimestamp": [], "bankSignature": []}
+BY_GUARD: dict[str, list[dict[str, list[str]]]] = {
+    "regulator": [{"regulatorToken": []}],
+    "regulator_outside_tx": [{"regulatorToken": []}],
+    "institution": [{"institutionKey": []}],
+    "parent": [{"parentSession": []}],
+    "bank": [BANK],
+    "regulator_or_institution": [{"regulatorToken": []}, {"institutionKey": []}],
+    "public": [],
+}
+PROBLEM = {
+    "type": "object",
+    "description": "RFC 9457 problem details. `code` is stable: clients branch on it.",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "enum": sorted(CODES)},
+        "errors": {"type": "array", "items": {"type": "object"},
+                   "description": "for validation_error: each field, its code and message"},
+        "retry_after": {"type": ["integer", "null"]},
+    },
+    "additionalProperties": True,
+}  # fmt: skip
+_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def install(app: FastAPI, table: Iterable[tuple[APIRouter, str, str]]) -> None:
+    guards = {
+        (prefix + route.path, method.lower()): guard
+        for router, prefix, guard in table
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    }
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version,
+                               description=app.description, routes=app.routes)  # fmt: skip
+            app.openapi_schema = document(spec, guards)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def document(spec: dict[str, Any], guards: dict[tuple[str, str], str]) -> dict[str, Any]:
+    components = spec.setdefault("components", {})
+    components["securitySchemes"] = SCHEMES
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            op["security"] = BY_GUARD[guards.get((path, method), "public")]
+            _problems(op)
+    return spec
+
+
+def _problems(op: dict[str, Any]) -> None:
+    """Every declared error becomes a problem with its codes named; any other 4xx too."""
+    responses = op.setdefault("responses", {})
+    for status, r in list(responses.items()):
+        if status[0] in "45":
+            codes = [
+                c for c in str(r.get("description", "")).replace(",", " ").split() if c in CODES
+            ]
+            if status == "422" and not codes:
+                codes = ["validation_error"]
+            described = ", ".join(f"`{c}`" for c in codes) or r.get("description", "")
+            responses[status] = {
+                "description": f"a problem: {described}",
+                "content": {"application/problem+json": {"schema": _REF}},
+            }
+    responses.setdefault("4XX", {
+        "description": "a problem: its code says which (docs/errors.md lists every code)",
+        "content": {"application/problem+json": {"schema": _REF}},
+    })  # fmt: skip
