@@ -7,6 +7,7 @@ Only facts dated at or before `as_of` are read: a sweep at a past instant is a b
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -365,3 +366,34 @@ def _aware(value: Any) -> Any:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC)
+
+
+def peer_refund_rates(session: Session, cities: set[str], as_of: datetime) -> dict[str, Decimal]:
+    """Each city's median refund requests per active enrollment over the last 14 days, what a
+    whole sweep derives from its facts, for a sweep of a few institutions: two aggregates over
+    the cities' institutions instead of all their facts."""
+    if not cities:
+        return {}
+    in_cities = or_(*(Institution.region_code.startswith(c) for c in cities))
+    peers = select(Institution.id).where(in_cities, Institution.created_at <= as_of)
+    since = as_of - timedelta(days=ACTIVE_ENROLLMENT_DAYS)
+    active = dict(session.execute(
+        select(Enrollment.institution_id, func.count())
+        .where(Enrollment.institution_id.in_(peers.scalar_subquery()),
+               Enrollment.paid_at <= as_of, Enrollment.paid_at > since)
+        .group_by(Enrollment.institution_id)
+    ).tuples().all())  # fmt: skip
+    t, end = InstitutionDay.__table__.c, local_date(as_of)
+    recent = dict(session.execute(
+        select(t.institution_id, func.sum(t.refund_requests))
+        .where(t.institution_id.in_(list(active)), t.day > end - timedelta(days=14), t.day <= end)
+        .group_by(t.institution_id)
+    ).tuples().all()) if active else {}  # fmt: skip
+    region = dict(session.execute(
+        select(Institution.id, Institution.region_code).where(Institution.id.in_(list(active)))
+    ).tuples().all()) if active else {}  # fmt: skip
+    rates: dict[str, list[Decimal]] = {}
+    for inst_id, n in active.items():
+        share = Decimal(int(recent.get(inst_id) or 0)) / int(n)
+        rates.setdefault(region[inst_id][:4], []).append(share)
+    return {k: Decimal(statistics.median(v)) for k, v in rates.items()}

@@ -23,7 +23,7 @@ from service.registry import institutions as registry
 from service.registry.models import Institution, Regulator
 from service.registry.regions import scope_prefix
 from service.risk import alerts
-from service.risk.facts import Facts, Needs, gather
+from service.risk.facts import Facts, Needs, gather, peer_refund_rates
 from service.risk.indicators import INDICATORS, Context
 from service.risk.models import DistrictDay, InstitutionRisk, RiskEvaluation
 from service.risk.scoring import LEVELS, Verdict, judge, rank
@@ -103,7 +103,12 @@ def sweep(
         region_prefix=region_prefix,
     )
     ids = list(facts)
-    ctx = Context(as_of, _region_refund_rates(facts, as_of))
+    rates = (
+        _region_refund_rates(facts, as_of)
+        if institution_ids is None
+        else peer_refund_rates(session, {f.region_code[:4] for f in facts.values()}, as_of)
+    )
+    ctx = Context(as_of, rates)
     previous = _previous_levels(session, ids, as_of)
     active = alerts.active_alerts(session, ids)
     session.execute(

@@ -22,7 +22,8 @@ from service.api.deps import NowDep, PageDep, SessionDep, SettingsDep, page_of
 from service.api.schemas import Page
 from service.bank_gateway.messages import InstructionMessage
 from service.errors import DomainError
-from service.flows import deposits, instructions, settlement, statements
+from service.flows import deposits, instructions, statements
+from service.risk import triggers
 
 router = APIRouter(prefix="/bank", tags=["bank"])
 
@@ -101,7 +102,7 @@ def list_instructions(
 def post_result(
     instruction_id: str, body: ResultIn, bank: BankDep, session: SessionDep, now: NowDep
 ) -> InstructionMessage:
-    ins = settlement.apply_result(
+    ins = triggers.result_applied(
         session,
         bank_id=bank.id,
         instruction_id=instruction_id,
@@ -128,4 +129,4 @@ def post_statement(
             for t in body.transactions
         ),
     )
-    return StatementRead.of(statements.reconcile(session, bank=bank, data=data, now=now))
+    return StatementRead.of(triggers.statement_reconciled(session, bank=bank, data=data, now=now))
