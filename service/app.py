@@ -10,12 +10,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
 from service.api import problems
 from service.api.auth import idempotency_caller
+from service.api.business_metrics import BusinessCollector
 from service.api.idempotency import IdempotencyMiddleware
 from service.api.middleware import RequestContextMiddleware, RequestGuardMiddleware
 from service.config import Settings, get_settings
@@ -75,7 +76,9 @@ def create_app(
     problems.install(app)
     _install_page_errors(app)
     _include_routers(app)
-    _install_ops_routes(app, engine)
+    business = CollectorRegistry(auto_describe=False)
+    business.register(BusinessCollector(engine, clock, settings.business_metrics_ttl_seconds))
+    _install_ops_routes(app, engine, business)
     from service.api import openapi_doc
 
     openapi_doc.install(app, routers())
@@ -195,7 +198,7 @@ class ReadyRead(BaseModel):
     schema_revision: str | None = None
 
 
-def _install_ops_routes(app: FastAPI, engine: Engine) -> None:
+def _install_ops_routes(app: FastAPI, engine: Engine, business: CollectorRegistry) -> None:
     @app.get("/healthz", tags=["ops"], response_model=HealthRead)
     def healthz() -> HealthRead:
         """Alive: the process answers."""
@@ -230,8 +233,10 @@ def _install_ops_routes(app: FastAPI, engine: Engine) -> None:
         responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
     )
     def metrics(_: Request) -> Response:
-        """Prometheus exposition."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        """Prometheus exposition: this process's HTTP figures, and the business figures every
+        process shares (service/api/business_metrics.py)."""
+        body = generate_latest() + generate_latest(business)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 def served_app() -> FastAPI:

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     # addresses, as uvicorn's forwarded_allow_ips); empty: none, the peer is the client.
     trusted_proxies: str = ""
+    # /metrics reads the business figures from the database at most this often.
+    business_metrics_ttl_seconds: float = Field(default=15, ge=0, le=300)
 
     @model_validator(mode="after")
     def _enforce_secret(self) -> Settings:
