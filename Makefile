@@ -18,14 +18,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: install, migrate the SQLite database, seed the demo region, start the bank simulator,
-## and serve the API, docs, dashboard and scheduler on http://$(HOST):$(PORT)
+## run: install, then `tuitionguard up`: if the port already serves TuitionGuard, say so and
+## stop; else migrate the SQLite database, seed the demo region (six months of history the
+## first time; the credentials printed last time again), start the bank simulator and serve
+## the API, docs, workbench, parent's page and scheduler on http://$(HOST):$(PORT). Stopping
+## it stops the simulator it started.
 run: install
-	$(BIN)/tuitionguard migrate
-	$(BIN)/tuitionguard demo seed --bank-url http://127.0.0.1:$(BANK_PORT)/instructions
-	@$(BIN)/tuitionguard bank-sim --port $(BANK_PORT) --service-url http://$(HOST):$(PORT) \
-	  > bank-sim.log 2>&1 & echo "bank simulator on http://127.0.0.1:$(BANK_PORT) (log: bank-sim.log)"
-	$(BIN)/tuitionguard serve --host $(HOST) --port $(PORT)
+	$(BIN)/tuitionguard up --host $(HOST) --port $(PORT) --bank-port $(BANK_PORT)
 
 ## browser-deps: Debian's chromium and a CJK font (文泉驿微米黑) for the browser tests and the
 ## screenshots (root installs them; others are told)

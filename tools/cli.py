@@ -21,11 +21,92 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
     from tools.demo import seed
 
     _migrate()
+    known = _read_credentials(args.credentials)
+    settings = get_settings()
     result = _in_tx(
-        lambda s: seed(s, settings=get_settings(), now=clock.utcnow(), bank_url=args.bank_url)
-    )
+        lambda s: seed(s, settings=settings, now=clock.utcnow(), bank_url=args.bank_url,
+                       known=known)
+    )  # fmt: skip
+    if args.history:
+        result["parent"] = _living_history(settings) or known.get("parent")
+    _write_credentials(args.credentials, result)
     print(json.dumps(result, ensure_ascii=False, indent=2))
+    _tell_where(result, args.base_url)
     return 0
+
+
+def _read_credentials(path: str) -> dict[str, Any]:
+    """What the last seed printed (tokens it can print again), or nothing."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            found = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _write_credentials(path: str, result: dict[str, Any]) -> None:
+    """Kept for the next seed, readable by the owner only (they open the demo's doors)."""
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(result, f, ensure_ascii=False, indent=2)
+
+
+def _living_history(settings: Any) -> dict[str, str] | None:
+    """Six months of the demo region's history, replayed once; the parent it made."""
+    import time
+
+    from sqlalchemy import select
+
+    from service.kit.clock import local_date
+    from service.registry.models import Regulator
+    from tools import living
+    from tools.demo import DEMO_BANK_ID, REGULATORS
+
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    with sessions() as s:
+        if living.present(s):
+            return None
+        province = s.scalar(select(Regulator.id).where(Regulator.name == REGULATORS[0][0]))
+    started = time.monotonic()
+    print(f"demo: replaying {living.DAYS} days of {len(living.SCHOOLS)} institutions' history",
+          file=sys.stderr, flush=True)  # fmt: skip
+    parent = living.replay(
+        sessions, settings, bank_id=DEMO_BANK_ID, regulator_id=str(province),
+        today=local_date(clock.utcnow()), progress=_progress(living.DAYS, "demo"),
+    )  # fmt: skip
+    print(f"demo: history ready in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    if parent is None:
+        return None
+    return {"enrollment_id": parent.enrollment_id, "access_code": parent.access_code,
+            "institution": parent.institution}  # fmt: skip
+
+
+def _tell_where(result: dict[str, Any], base: str) -> None:
+    """Where to go first, in plain lines after the JSON."""
+    base = base.rstrip("/")
+    regs = result["regulators"]
+    lines = [
+        f"workbench: {base}/workbench  (Liaoyuan's token: {regs['220400']['token']})",
+        f"API docs:  {base}/docs",
+    ]
+    parent = result.get("parent")
+    if parent:
+        lines.append(f"parent:    {base}/parent/e/{parent['enrollment_id']}  "
+                     f"(access code {parent['access_code']}, {parent['institution']})")  # fmt: skip
+    print("\n".join(lines), file=sys.stderr)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    import os
+
+    from tools.up import up
+
+    here = os.path.join(os.path.dirname(sys.executable), "tuitionguard")
+    exe = here if os.path.exists(here) else "tuitionguard"
+    return up(host=args.host, port=args.port, bank_port=args.bank_port, tuitionguard=exe)
 
 
 def cmd_bank_sim(args: argparse.Namespace) -> int:
@@ -128,13 +209,13 @@ def _today() -> Any:
     return local_date(utcnow())
 
 
-def _progress(days: int) -> Any:
+def _progress(days: int, who: str = "simulate") -> Any:
     """Days replayed so far on stderr, every tenth of the run (a long run says where it is)."""
     step = max(1, days // 10)
 
     def tell(day: int) -> None:
         if day % step == 0 or day == days:
-            print(f"simulate: {day} of about {days} days replayed", file=sys.stderr, flush=True)
+            print(f"{who}: {day} of about {days} days replayed", file=sys.stderr, flush=True)
 
     return tell
 
@@ -155,7 +236,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="action", required=True)
     ds = demo.add_parser("seed", help="seed a demo region (Jilin: Liaoyuan and Siping)")
     ds.add_argument("--bank-url", default=None, help="instruction URL of the demo bank")
+    ds.add_argument(
+        "--credentials", default="demo-credentials.json",
+        help="where the printed credentials are kept, to print them again next time",
+    )  # fmt: skip
+    ds.add_argument("--no-history", dest="history", action="store_false",
+                    help="skip the six months of replayed history")  # fmt: skip
+    ds.add_argument("--base-url", default="http://127.0.0.1:8000", help="for the printed links")
     ds.set_defaults(fn=cmd_demo_seed)
+
+    run = sub.add_parser(
+        "up", help="the demo: seed it, start the bank simulator, serve (what `make run` runs)"
+    )
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--bank-port", type=int, default=8100)
+    run.set_defaults(fn=cmd_up)
 
     sim = sub.add_parser("bank-sim", help="run the custody bank simulator")
     sim.add_argument("--port", type=int, default=8100)

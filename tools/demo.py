@@ -1,7 +1,9 @@
 """A demo region: Jilin province, with institutions in Liaoyuan (220400) and Siping (220300).
 
-Seeding is idempotent; each run re-issues the demo credentials (only hashes are stored, so a
-token cannot be shown twice) and prints them.
+Seeding is idempotent in effect. Only hashes of tokens are stored, so a token can be printed
+again only if it was kept: the caller hands back the credentials printed last time (`known`),
+and each one that still matches its hash is printed again, not re-issued, so a second
+`make run` logs nobody out. A credential missing or no longer matching is issued afresh.
 """
 
 from __future__ import annotations
@@ -40,9 +42,30 @@ INSTITUTIONS = [
 ]
 
 
+def _kept(known: dict[str, Any], *path: str) -> str | None:
+    """A token printed last time, if the file has it."""
+    value: Any = known
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _token(stored_hash: str, previous: str | None, prefix: str) -> str | None:
+    """The previous token where it still opens the door; None where one must be issued."""
+    if previous and previous.startswith(prefix) and token_hash(previous) == stored_hash:
+        return previous
+    return None
+
+
 def seed(
-    session: Session, *, settings: Settings, now: datetime, bank_url: str | None
+    session: Session,
+    *,
+    settings: Settings,
+    now: datetime,
+    bank_url: str | None,
+    known: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    known = known or {}
     sync_regions(session)
     bank = session.scalar(select(Bank).where(Bank.code == DEMO_BANK_CODE))
     if bank is None:
@@ -69,13 +92,18 @@ def seed(
             issued = create_regulator(session, name=name, region_code=region, now=now)
             reg = session.get(Regulator, issued.id)
             assert reg is not None
-        token = new_token("tgr")
-        reg.token_hash = token_hash(token)
+        token = _token(reg.token_hash, _kept(known, "regulators", region, "token"), "tgr_")
+        if token is None:
+            token = new_token("tgr")
+            reg.token_hash = token_hash(token)
         regulators[region] = {"name": name, "token": token}
 
     _demo_guides(session, now)
     province = session.scalar(select(Regulator).where(Regulator.region_code == "220000"))
     assert province is not None
+    before = {
+        i.get("id"): i.get("api_key") for i in known.get("institutions", []) if isinstance(i, dict)
+    }
     created = []
     for i, (name, region, category, mode, org) in enumerate(INSTITUTIONS, start=1):
         code = make_credit_code("52", region, org)
@@ -99,8 +127,10 @@ def seed(
                 ),
                 now=now,
             )
-        key = new_token("tgi")
-        inst.api_key_hash = token_hash(key)
+        key = _token(inst.api_key_hash, before.get(inst.id), "tgi_")
+        if key is None:
+            key = new_token("tgi")
+            inst.api_key_hash = token_hash(key)
         created.append(
             {
                 "id": inst.id,

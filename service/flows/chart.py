@@ -62,6 +62,11 @@ def institution_account(conn: Connection, institution_id: str, kind: str) -> Acc
 def prepaid_account(
     conn: Connection, institution_id: str, enrollment_id: str, *, at: datetime
 ) -> Account:
+    """What an enrollment's parent is owed: opened by its first payment, found after (a lesson
+    or refund reads it; a read is cheaper than an insert that finds it there)."""
+    found = ledger.find_account(conn, ledger=institution_id, kind="prepaid", owner=enrollment_id)
+    if found is not None:
+        return found
     return ledger.open_account(
         conn,
         ledger=institution_id,

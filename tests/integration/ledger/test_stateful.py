@@ -76,6 +76,8 @@ def make_machine(engine: Engine) -> type[RuleBasedStateMachine]:
             self.model: dict[str, ModelAccount] = {}
             self.open_holds: list[ModelHold] = []
             self.n = 0
+            # What every account held at the end of each instant the clock has left behind.
+            self.past: list[tuple[datetime, dict[str, tuple[Decimal, ...]]]] = []
 
         def _apply(
             self, debit: ModelAccount, credit: ModelAccount, amount: Decimal, pending: bool
@@ -213,6 +215,8 @@ def make_machine(engine: Engine) -> type[RuleBasedStateMachine]:
 
         @rule(hours=st.integers(1, 4))
         def tick_and_expire(self, hours: int) -> None:
+            state = {i: (m.dp, m.cp, m.dpend, m.cpend) for i, m in self.model.items()}
+            self.past.append((self.now, state))
             self.now += timedelta(hours=hours)
             with engine.begin() as conn:
                 expired = {t.pending_id for t in ledger.expire_due(conn, now=self.now)}
@@ -295,6 +299,21 @@ def make_machine(engine: Engine) -> type[RuleBasedStateMachine]:
                 assert tb.balanced
                 report = ledger.verify(conn, ledgers=[self.name])
                 assert report.ok, report.problems
+
+        @invariant()
+        def balances_as_of_each_past_instant(self) -> None:
+            """Point-in-time balances (kept figures where an account is untouched since, sums
+            where not) agree with what the model held at each instant."""
+            if not getattr(self, "past", None):
+                return
+            with engine.connect() as conn:
+                for at, state in self.past:
+                    found = ledger.balances(conn, list(state), as_of=at)
+                    for acc_id, want in state.items():
+                        b = found[acc_id]
+                        got = (b.debits_posted, b.credits_posted, b.debits_pending,
+                               b.credits_pending)  # fmt: skip
+                        assert got == want, (acc_id, at)
 
         @precondition(lambda self: False)
         @rule()

@@ -1,0 +1,122 @@
+"""The newcomer's demo: seeding twice logs nobody out, `up` finds what holds its ports, and the
+living history gives the workbench and the parent's page something to show."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from service.config import Settings
+from service.flows.models import Refund, StatementBreak
+from service.kit.clock import local_date, utcnow
+from service.kit.db import make_sessionmaker, session_scope
+from service.registry.credentials import regulator_by_token
+from service.registry.models import Institution
+from service.risk.models import Alert, DistrictDay
+from tests.processes import free_port
+from tools import demo, living
+from tools.up import probe
+
+
+def seeded(engine: Engine, settings: Settings, known: dict | None = None) -> dict:
+    with session_scope(make_sessionmaker(engine)) as s:
+        return demo.seed(s, settings=settings, now=utcnow(), bank_url=None, known=known)
+
+
+def test_a_second_seed_prints_the_same_credentials(engine: Engine, settings: Settings) -> None:
+    first = seeded(engine, settings)
+    again = seeded(engine, settings, known=first)
+    assert again == first
+    with Session(engine) as s:  # the first tokens still open the door
+        assert regulator_by_token(s, first["regulators"]["220400"]["token"]) is not None
+
+
+def test_a_lost_or_stale_credential_is_issued_afresh(engine: Engine, settings: Settings) -> None:
+    first = seeded(engine, settings)
+    stale = json.loads(json.dumps(first))
+    stale["regulators"]["220400"]["token"] = "tgr_not-the-one"
+    del stale["institutions"][0]
+    again = seeded(engine, settings, known=stale)
+    assert again["regulators"]["220400"]["token"] != first["regulators"]["220400"]["token"]
+    assert again["regulators"]["220300"] == first["regulators"]["220300"]
+    assert again["institutions"][0]["api_key"] != first["institutions"][0]["api_key"]
+    assert again["institutions"][1:] == first["institutions"][1:]
+    with Session(engine) as s:
+        assert regulator_by_token(s, first["regulators"]["220400"]["token"]) is None
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    body = b"{}"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def listening() -> Iterator[tuple[int, type[_Answer]]]:
+    handler = type("Handler", (_Answer,), {})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], handler
+    server.shutdown()
+
+
+def test_up_tells_free_from_ours_from_taken(listening: tuple[int, type[_Answer]]) -> None:
+    port, handler = listening
+    assert probe("127.0.0.1", free_port(), "/healthz") == "free"
+    handler.body = b'{"status": "ok"}'
+    assert probe("127.0.0.1", port, "/healthz") == "ours"
+    handler.body = b"<html>somebody else</html>"
+    assert probe("127.0.0.1", port, "/healthz") == "taken"
+
+
+def test_up_refuses_a_port_another_program_holds(
+    listening: tuple[int, type[_Answer]], tmp_path: Path
+) -> None:
+    from tools.up import up
+
+    port, handler = listening
+    handler.body = b"not json"
+    assert up(host="127.0.0.1", port=port, bank_port=free_port(), tuitionguard="false") == 1
+    handler.body = b'{"status": "ok"}'
+    assert up(host="127.0.0.1", port=port, bank_port=free_port(), tuitionguard="false") == 0
+
+
+def test_the_living_history_has_something_to_show(
+    backend: str, fresh_engine: Engine, settings: Settings
+) -> None:
+    """Forty days of the demo's schools (make run replays 182): alerts, refunds, breaks, the
+    overview's trend, and a parent who can sign in; replayed once."""
+    if backend != "sqlite":
+        pytest.skip("the demo is make run's, on the embedded SQLite")
+    seeded(fresh_engine, settings)
+    sessions = make_sessionmaker(fresh_engine)
+    with Session(fresh_engine) as s:
+        assert not living.present(s)
+        province = s.scalar(select(demo.Regulator.id).where(demo.Regulator.region_code == "220000"))
+    today = local_date(utcnow())
+    parent = living.replay(sessions, settings, bank_id=demo.DEMO_BANK_ID,
+                           regulator_id=str(province), today=today, days=40)  # fmt: skip
+    assert parent is not None and parent.access_code
+    with Session(fresh_engine) as s:
+        assert living.present(s)
+        n = s.scalar(select(func.count()).select_from(Institution))
+        assert n == len(demo.INSTITUTIONS) + len(living.SCHOOLS)
+        assert s.scalar(select(func.count()).select_from(Alert)) > 0
+        assert s.scalar(select(func.count()).select_from(Refund)) > 0
+        assert s.scalar(select(func.count()).select_from(StatementBreak)) > 0
+        days = set(s.scalars(select(DistrictDay.day).where(DistrictDay.region_code == "220402")))
+        assert today - timedelta(days=1) in days and len(days) >= 30
