@@ -228,8 +228,9 @@ class Replay:
                 category=e.get("category", "subject"),
                 supervision_mode=e.get("supervision_mode", "custody"),
                 bank_id=self.bank_id,
-                escrow_account_no=f"BT-ESC-{n:08d}",
-                operating_account_no=f"BT-OPR-{n:08d}",
+                # A history may name the accounts (the demo's look like a bank's).
+                escrow_account_no=str(e.get("escrow_account_no") or f"BT-ESC-{n:08d}"),
+                operating_account_no=str(e.get("operating_account_no") or f"BT-OPR-{n:08d}"),
                 reserve_account_no=f"BT-RSV-{n:08d}"
                 if e.get("supervision_mode") == "reserve"
                 else None,

@@ -50,6 +50,7 @@ SCHOOLS = (
     ("双辽市天成学科培训学校", "220382"),
     ("双辽市弘毅学科培训中心", "220382"),
 )
+COURSES = ("初中数学同步提高班", "初中英语阅读写作班", "初中物理实验探究班", "初中语文阅读写作班")
 MARK = SCHOOLS[0][0]  # present: the history is there
 
 
@@ -70,10 +71,16 @@ def events(today: date, days: int = DAYS, seed: int = SEED) -> list[dict[str, An
     """The simulator's history for the demo's schools, ending yesterday."""
     world = World(len(SCHOOLS), days, seed, today - timedelta(days=days))
     out = world.build()
-    names = {inst.label: SCHOOLS[i] for i, inst in enumerate(world.insts)}
+    names = {inst.label: (i, *SCHOOLS[i]) for i, inst in enumerate(world.insts)}
+    terms: dict[str, int] = {}
     for e in out:
         if e["type"] == "institution":
-            e["name"], e["region_code"] = names[e["id"]]
+            n, e["name"], e["region_code"] = names[e["id"]]
+            e["escrow_account_no"] = f"6227100000{n + 1:06d}"
+            e["operating_account_no"] = f"6228100000{n + 1:06d}"
+        if e["type"] == "course":
+            n = terms[e["institution"]] = terms.get(e["institution"], 0) + 1
+            e["title"] = f"{COURSES[n % len(COURSES)]}（第{n}期）"
         if "bank_txn_id" in e:  # the demo bank's own ids, apart from any other history
             e["bank_txn_id"] = f"LD-{e['bank_txn_id']}"
     return out
