@@ -39,9 +39,10 @@ from ledger import errors
 from ledger.amounts import ZERO, fen
 from ledger.bulk import COPY_FROM, copy_rows
 from ledger.chain import content_hash, link_of, link_tail
+from ledger.days import day_start
 from ledger.lists import one_of
 from ledger.models import NewTransfer, Operation, Resolve, Transfer
-from ledger.schema import accounts, transfers
+from ledger.schema import accounts, closes, transfers
 from ledger.types import Money, UTCDateTime
 
 
@@ -62,6 +63,7 @@ class _Working:
     last_at: datetime | None = None
     touched: bool = False
     orig: tuple[Decimal, Decimal, Decimal, Decimal] = (ZERO, ZERO, ZERO, ZERO)
+    orig_seq: int = 0
 
     @classmethod
     def from_row(cls, r: Any) -> _Working:
@@ -79,6 +81,7 @@ class _Working:
             r.last_at,
         )
         w.orig = (w.dp, w.cp, w.dpend, w.cpend)
+        w.orig_seq = w.seq
         return w
 
     def check(self, account_id: str, index: int) -> None:
@@ -496,6 +499,9 @@ def _write(
                 link,
             )
 
+    day_closes = _closes(working, at)
+    if day_closes:
+        conn.execute(insert(closes), day_closes)
     postgresql = conn.dialect.name == "postgresql"
     if postgresql and len(planned) >= COPY_FROM:
         # Linking streams into COPY, so the server appends rows while Python hashes the next.
@@ -508,6 +514,25 @@ def _write(
         rows = list(linked())
         _store_generic(conn, _changes(working, at), rows)
     return written
+
+
+def _closes(working: dict[str, _Working], at: datetime) -> list[dict[str, object]]:
+    """The close of each touched account's last day, if `at` is on a later day: its figures
+    as locked, before this batch changes them."""
+    day = day_start(at)
+    return [
+        {
+            "account_id": account_id,
+            "closed_at": w.last_at,
+            "last_seq": w.orig_seq,
+            "debits_posted": w.orig[0],
+            "credits_posted": w.orig[1],
+            "debits_pending": w.orig[2],
+            "credits_pending": w.orig[3],
+        }
+        for account_id, w in sorted(working.items())
+        if w.touched and w.last_at is not None and w.last_at < day
+    ]
 
 
 def _changes(working: dict[str, _Working], at: datetime) -> list[dict[str, object]]:

@@ -137,6 +137,46 @@ Index(
 )
 
 
+# What an account stood at after the last entry of each day it had entries (Beijing days): the
+# first entry of a later day writes it, from the figures it has just locked, so a balance at
+# any past instant is that day's close plus the few entries after it (`balances`), whatever
+# the length of the history. `last_seq` is the debit chain's head then: the entries after a
+# close are found by their place in the chain, on the index the chain already has. Derived
+# figures, never trusted: `verify` recomputes every close from the transfers.
+closes = Table(
+    "ledger_balance_closes",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("closed_at", UTCDateTime(), primary_key=True),
+    Column("last_seq", Integer(), nullable=False),
+    Column("debits_posted", Money(), nullable=False),
+    Column("credits_posted", Money(), nullable=False),
+    Column("debits_pending", Money(), nullable=False),
+    Column("credits_pending", Money(), nullable=False),
+)
+
+CLOSES_IMMUTABLE_PG = """
+CREATE OR REPLACE FUNCTION ledger_balance_closes_immutable() RETURNS trigger AS $$
+BEGIN
+  RAISE EXCEPTION 'ledger_balance_closes is append-only: % refused', TG_OP;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER ledger_balance_closes_no_update BEFORE UPDATE OR DELETE ON ledger_balance_closes
+  FOR EACH ROW EXECUTE FUNCTION ledger_balance_closes_immutable();
+"""
+CLOSES_IMMUTABLE_SQLITE = [
+    """CREATE TRIGGER ledger_balance_closes_no_update BEFORE UPDATE ON ledger_balance_closes
+       BEGIN SELECT RAISE(ABORT, 'ledger_balance_closes is append-only: UPDATE refused'); END""",
+    """CREATE TRIGGER ledger_balance_closes_no_delete BEFORE DELETE ON ledger_balance_closes
+       BEGIN SELECT RAISE(ABORT, 'ledger_balance_closes is append-only: DELETE refused'); END""",
+]
+
+# The start of the Beijing day of an instant, in SQL (China keeps no daylight saving).
+DAY_START_PG = (
+    "(date_trunc('day', ({at} AT TIME ZONE 'UTC') + interval '8 hours') - interval '8 hours')"
+    " AT TIME ZONE 'UTC'"
+)
+
 IMMUTABLE_TRIGGER_PG = """
 CREATE OR REPLACE FUNCTION ledger_transfers_immutable() RETURNS trigger AS $$
 BEGIN
@@ -175,7 +215,8 @@ IMMUTABLE_TRIGGER_SQLITE = [
 # violation) before it moves to the newest one. Each statement in a function gets a snapshot
 # taken after the locks are held. The function locks both accounts in id order, decides with
 # the same tests `_plan_new` makes, and only if they pass moves the balances, the accounts'
-# latest instant and the debit account's chain head, and appends the linked transfer. On a
+# latest instant and the debit account's chain head (first writing the close of an account's
+# last day, if this is its first entry of a later day), and appends the linked transfer. On a
 # refusal the locks stay held to the end of the transaction, so the caller can read exactly
 # what the function saw. `late` says an account already has an entry after `p_at`: the caller
 # then records the transfer at that instant by the general path.
@@ -192,6 +233,7 @@ DECLARE
   d ledger_accounts;
   c ledger_accounts;
   top constant numeric := 9999999999999999.99;
+  day timestamptz;
 BEGIN
   FOR r IN SELECT * FROM ledger_accounts a WHERE a.id IN (p_debit, p_credit)
            ORDER BY a.id FOR UPDATE LOOP
@@ -211,6 +253,15 @@ BEGIN
              OR NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.idempotency_key = p_key));
   IF NOT written THEN
     RETURN;
+  END IF;
+  day := {DAY_START_PG.format(at="p_at")};
+  IF d.last_at < day THEN
+    INSERT INTO ledger_balance_closes VALUES (d.id, d.last_at, d.last_seq, d.debits_posted,
+        d.credits_posted, d.debits_pending, d.credits_pending);
+  END IF;
+  IF c.last_at < day THEN
+    INSERT INTO ledger_balance_closes VALUES (c.id, c.last_at, c.last_seq, c.debits_posted,
+        c.credits_posted, c.debits_pending, c.credits_pending);
   END IF;
   ledger := d.ledger;
   seq := d.last_seq + 1;

@@ -4,19 +4,20 @@ both sides. Both read only."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select, tuple_
+from sqlalchemy import Connection, Select, func, literal, select, tuple_, union_all
 
 from ledger.amounts import ZERO
-from ledger.balances import _recomputed
+from ledger.balances import _recomputed, entry_changes
 from ledger.chain import link_hash
 from ledger.models import Balance, Transfer
-from ledger.schema import GENESIS_HASH, accounts, transfers
+from ledger.schema import GENESIS_HASH, accounts, closes, transfers
 from ledger.types import Money
 
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -26,7 +27,7 @@ _FAR_PAST = datetime(1, 1, 2, tzinfo=UTC)
 @dataclass(frozen=True)
 class Problem:
     # chain_gap, bad_link, bad_hash, time_regressed, bad_sides, bad_resolution,
-    # balance_differs, head, anchor_missing, anchor_differs
+    # balance_differs, close_differs, head, anchor_missing, anchor_differs
     kind: str
     subject: str  # a transfer id or an account id
     detail: str
@@ -93,6 +94,7 @@ def verify(
                 "head", account_id, f"{account_id}: chain head does not match its last transfer"
             )
     _check_balances(conn, list(owner_ledger), report)
+    _check_closes(conn, list(owner_ledger), report)
     if anchor is not None:
         _check_anchor(conn, anchor, report)
     return report
@@ -198,6 +200,80 @@ def _check_balances(conn: Connection, account_ids: list[str], report: VerifyRepo
                     f"account {account_id} stores {stored[account_id]} but its transfers "
                     f"sum to {computed}",
                 )
+
+
+def _check_closes(conn: Connection, account_ids: list[str], report: VerifyReport) -> None:
+    """Every day's close equals the running sum of its account's entries up to its instant,
+    and its chain seq the debit chain's length then: a close changed (or made up) behind the
+    ledger's back would misstate every past balance read from it."""
+    for start in range(0, len(account_ids), 500):
+        chunk = account_ids[start : start + 500]
+        kept: dict[str, list[Any]] = {}
+        for c in conn.execute(
+            select(closes).where(closes.c.account_id.in_(chunk)).order_by(closes.c.closed_at)
+        ):
+            kept.setdefault(c.account_id, []).append(c)
+        entries = conn.execution_options(yield_per=5000).execute(_entry_sides(chunk))
+        for account_id, rows in groupby(entries, key=lambda e: e.account_id):
+            _walk_closes(account_id, kept.pop(account_id, []), rows, report)
+        for account_id, left in kept.items():
+            _walk_closes(account_id, left, iter(()), report)
+
+
+def _entry_sides(ids: list[str]) -> Select[Any]:
+    """Each transfer once per side among `ids`: account, instant, debit seq and the change to
+    (debits posted, credits posted, debits pending, credits pending), by account and instant."""
+    hold = transfers.alias("hold")
+    posted, pending = entry_changes(hold)
+    zero = literal(0, Money())
+    joined = transfers.outerjoin(hold, hold.c.id == transfers.c.pending_id)
+    sides = union_all(
+        select(
+            transfers.c.debit_account_id.label("account_id"),
+            transfers.c.created_at.label("at"),
+            transfers.c.chain_seq.label("seq"),
+            posted.label("dp"),
+            zero.label("cp"),
+            pending.label("dpend"),
+            zero.label("cpend"),
+        )
+        .select_from(joined)
+        .where(transfers.c.debit_account_id.in_(ids)),
+        select(
+            transfers.c.credit_account_id,
+            transfers.c.created_at,
+            literal(0),
+            zero,
+            posted,
+            zero,
+            pending,
+        )
+        .select_from(joined)
+        .where(transfers.c.credit_account_id.in_(ids)),
+    ).subquery()
+    return select(sides).order_by(sides.c.account_id, sides.c.at)
+
+
+def _walk_closes(
+    account_id: str, kept: list[Any], entries: Iterator[Any], report: VerifyReport
+) -> None:
+    figures = [ZERO, ZERO, ZERO, ZERO]
+    seq = 0
+    entry = next(entries, None)
+    for c in kept:
+        while entry is not None and entry.at <= c.closed_at:
+            change = (entry.dp, entry.cp, entry.dpend, entry.cpend)
+            figures = [f + d for f, d in zip(figures, change, strict=True)]
+            seq = max(seq, entry.seq)
+            entry = next(entries, None)
+        stored = [c.debits_posted, c.credits_posted, c.debits_pending, c.credits_pending]
+        if stored != figures or c.last_seq != seq:
+            report.fail(
+                "close_differs",
+                account_id,
+                f"account {account_id}: its close at {c.closed_at.isoformat()} does not match "
+                "its entries",
+            )
 
 
 @dataclass(frozen=True)

@@ -213,7 +213,7 @@ def make_machine(engine: Engine) -> type[RuleBasedStateMachine]:
             h.resolved = True
             self._release(h, Decimal("0"))
 
-        @rule(hours=st.integers(1, 4))
+        @rule(hours=st.integers(1, 30))
         def tick_and_expire(self, hours: int) -> None:
             state = {i: (m.dp, m.cp, m.dpend, m.cpend) for i, m in self.model.items()}
             self.past.append((self.now, state))
@@ -302,8 +302,9 @@ def make_machine(engine: Engine) -> type[RuleBasedStateMachine]:
 
         @invariant()
         def balances_as_of_each_past_instant(self) -> None:
-            """Point-in-time balances (kept figures where an account is untouched since, sums
-            where not) agree with what the model held at each instant."""
+            """Point-in-time balances (kept figures where an account is untouched since, a
+            day's close and the entries after it where not; ticks cross Beijing days) agree
+            with what the model held at each instant."""
             if not getattr(self, "past", None):
                 return
             with engine.connect() as conn:
