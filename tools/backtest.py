@@ -530,3 +530,17 @@ def _instant(value: Any) -> datetime:
     if out.tzinfo is None:
         raise ValueError("timestamps need an offset")
     return out
+
+
+def first_and_last_day(lines: list[str]) -> tuple[date, date] | None:
+    """The Beijing days of a history's first and last events that parse, if any do."""
+
+    def day(line: str) -> date | None:
+        try:
+            return local_date(_instant(json.loads(line)["at"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    first = next((d for d in map(day, lines) if d is not None), None)
+    last = next((d for d in map(day, reversed(lines)) if d is not None), None)
+    return (first, last) if first is not None and last is not None else None

@@ -160,13 +160,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     url, tmp = _scratch_database(args.database)
     try:
         sessions, settings = _prepared(url)
-        with (
-            open(args.events, encoding="utf-8") as src,
-            open(args.out, "w", encoding="utf-8") as out,
-        ):
+        with open(args.events, encoding="utf-8") as src:
+            lines = src.readlines()
+        with open(args.out, "w", encoding="utf-8") as out:
             summary = Replay(
-                sessions, settings, out, default_statements=not args.no_default_statements
-            ).run(src)
+                sessions,
+                settings,
+                out,
+                default_statements=not args.no_default_statements,
+                on_day=_progress(_days_spanned(lines), "backtest"),
+            ).run(lines)
         print(json.dumps({"summary": summary}))
     finally:
         if tmp is not None:
@@ -207,6 +210,15 @@ def _today() -> Any:
     from service.kit.clock import local_date, utcnow
 
     return local_date(utcnow())
+
+
+def _days_spanned(lines: list[str]) -> int:
+    """About how many days a history covers, from its first and last events' instants (for
+    progress only: a line that does not parse is the replay's to report, not this)."""
+    from tools.backtest import first_and_last_day
+
+    span = first_and_last_day(lines)
+    return (span[1] - span[0]).days + 1 if span else 1
 
 
 def _progress(days: int, who: str = "simulate") -> Any:
