@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection, bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger import errors
@@ -69,19 +69,25 @@ def open_account(
 
 
 def get_account(conn: Connection, account_id: str) -> Account:
-    row = conn.execute(select(accounts).where(accounts.c.id == account_id)).one_or_none()
+    row = conn.execute(_BY_ID, {"id": account_id}).one_or_none()
     if row is None:
         raise errors.AccountNotFound(f"no account {account_id}")
     return Account.from_row(row)
 
 
 def find_account(conn: Connection, *, ledger: str, kind: str, owner: str) -> Account | None:
-    row = conn.execute(
-        select(accounts).where(
-            accounts.c.ledger == ledger, accounts.c.kind == kind, accounts.c.owner == owner
-        )
-    ).one_or_none()
+    row = conn.execute(_BY_KEY, {"ledger": ledger, "kind": kind, "owner": owner}).one_or_none()
     return None if row is None else Account.from_row(row)
+
+
+# Built once: every money flow looks accounts up, and building and keying the statement
+# cost more than the indexed read it runs.
+_BY_ID = select(accounts).where(accounts.c.id == bindparam("id"))
+_BY_KEY = select(accounts).where(
+    accounts.c.ledger == bindparam("ledger"),
+    accounts.c.kind == bindparam("kind"),
+    accounts.c.owner == bindparam("owner"),
+)
 
 
 def account_ids(

@@ -12,7 +12,6 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
-    any_,
     bindparam,
     case,
     func,
@@ -22,10 +21,9 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from ledger.amounts import ZERO
-from ledger.lists import one_of
+from ledger.lists import listed, one_of
 from ledger.models import Balance, HistoryLine, Transfer
 from ledger.postings import lock_and_read
 from ledger.schema import accounts, closes, transfers
@@ -88,11 +86,7 @@ def _as_of_query(postgresql: bool) -> Select[Any]:
     """The statement `_as_of` runs, built once: building it (a dozen aliases and their
     column proxies) and keying it for SQLAlchemy's cache cost three times its execution."""
     as_of = bindparam("as_of", type_=UTCDateTime())
-    if postgresql:
-        ids: Any = accounts.c.id == any_(bindparam("ids", type_=ARRAY(accounts.c.id.type)))
-    else:
-        ids = accounts.c.id.in_(bindparam("ids", expanding=True))
-    base = _close_bounds(ids, as_of)
+    base = _close_bounds(listed(accounts.c.id, "ids", postgresql=postgresql), as_of)
     hold = transfers.alias("hold")
     m = Money()
     posted, pending = entry_changes(hold)

@@ -24,3 +24,12 @@ def one_of(
     if conn.dialect.name == "postgresql":
         return column == any_(bindparam(None, listed, type_=ARRAY(column.type)))
     return column.in_(listed)
+
+
+def listed(column: ColumnElement[Any], name: str, *, postgresql: bool) -> ColumnElement[bool]:
+    """`column IN (:name)` for a statement built once and run with `{name: [values]}`: the
+    same choice as `one_of` (one array parameter on PostgreSQL), for statements kept
+    prebuilt because building and keying them cost more than running them."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))

@@ -40,7 +40,7 @@ from ledger.amounts import ZERO, fen
 from ledger.bulk import COPY_FROM, copy_rows
 from ledger.chain import content_hash, link_of, link_tail
 from ledger.days import day_start
-from ledger.lists import one_of
+from ledger.lists import listed, one_of
 from ledger.models import NewTransfer, Operation, Resolve, Transfer
 from ledger.schema import accounts, closes, transfers
 from ledger.types import Money, UTCDateTime
@@ -277,12 +277,15 @@ def lock_and_read(conn: Connection, ids: Iterable[str]) -> Result[Any]:
         # As plain driver rows: NUMERIC(18,2) arrives as a Decimal of two places already, and
         # converting a thousand accounts' balances again cost more than the query.
         return conn.exec_driver_sql(_PG_LOCK_AND_READ, {"ids": ordered})
-    return conn.execute(
-        select(*_LOCKED)
-        .where(one_of(conn, accounts.c.id, ordered))
-        .order_by(accounts.c.id)
-        .with_for_update()
-    )
+    return conn.execute(_SQLITE_LOCK_AND_READ, {"ids": ordered})
+
+
+_SQLITE_LOCK_AND_READ = (
+    select(*_LOCKED)
+    .where(listed(accounts.c.id, "ids", postgresql=False))
+    .order_by(accounts.c.id)
+    .with_for_update()
+)
 
 
 _PG_LOCK_AND_READ = (
@@ -297,7 +300,7 @@ def _replays(conn: Connection, ops: Sequence[Operation], hashes: list[str]) -> d
         raise errors.IdempotencyConflict("the same idempotency key twice in one batch")
     if not keyed:
         return {}
-    found = conn.execute(select(transfers).where(one_of(conn, transfers.c.idempotency_key, keyed)))
+    found = conn.execute(_BY_KEYS[conn.dialect.name == "postgresql"], {"keys": list(keyed)})
     out: dict[int, Transfer] = {}
     for t in map(Transfer.from_row, found):
         assert t.idempotency_key is not None
@@ -314,12 +317,22 @@ def _resolved(conn: Connection, pending_ids: list[str]) -> dict[str, str]:
     """How each of these holds was resolved already (its resolution's kind), if it was."""
     if not pending_ids:
         return {}
-    rows = conn.execute(
-        select(transfers.c.pending_id, transfers.c.kind).where(
-            one_of(conn, transfers.c.pending_id, pending_ids)
-        )
-    )
+    rows = conn.execute(_RESOLUTIONS[conn.dialect.name == "postgresql"], {"ids": pending_ids})
     return {r.pending_id: r.kind for r in rows}
+
+
+# Built once per dialect (False: SQLite, True: PostgreSQL): every call runs them, and
+# building and keying a statement cost more than these indexed reads.
+_BY_KEYS = {
+    pg: select(transfers).where(listed(transfers.c.idempotency_key, "keys", postgresql=pg))
+    for pg in (False, True)
+}
+_RESOLUTIONS = {
+    pg: select(transfers.c.pending_id, transfers.c.kind).where(
+        listed(transfers.c.pending_id, "ids", postgresql=pg)
+    )
+    for pg in (False, True)
+}
 
 
 def _account(working: dict[str, _Working], account_id: str, index: int) -> _Working:

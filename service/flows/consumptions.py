@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -113,17 +113,17 @@ def _earn(
 
 def _sessions_started(session: Session, e: Enrollment, by: datetime) -> int:
     """How many of the sessions the enrollment bought had started by `by`."""
-    return int(
-        session.scalar(
-            select(func.count()).where(
-                CourseSession.course_id == e.course_id,
-                CourseSession.seq >= e.first_session_seq,
-                CourseSession.seq <= e.last_session_seq,
-                CourseSession.starts_at <= by,
-            )
-        )
-        or 0
-    )
+    bought = {"course": e.course_id, "first": e.first_session_seq, "last": e.last_session_seq}
+    return int(session.scalar(_STARTED, {**bought, "by": by}) or 0)
+
+
+# Built once: run for every lesson reported (see policy.settings._IN_EFFECT).
+_STARTED = select(func.count()).where(
+    CourseSession.course_id == bindparam("course"),
+    CourseSession.seq >= bindparam("first"),
+    CourseSession.seq <= bindparam("last"),
+    CourseSession.starts_at <= bindparam("by"),
+)
 
 
 def dispute(

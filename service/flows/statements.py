@@ -14,9 +14,10 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Executable, Select, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -243,24 +244,30 @@ def _store(
 def _keep_latest(session: Session, stmt: Statement) -> None:
     """The account's latest statement, replaced only by one of a later bank day (or of the
     same day, arrived later): a late statement of an earlier day does not."""
-    table = LatestStatement.__table__
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     row = {"account_no": stmt.account_no, "institution_id": stmt.institution_id,
            "statement_id": stmt.id, "statement_date": stmt.statement_date,
            "closing_balance": stmt.closing_balance, "received_at": stmt.received_at}  # fmt: skip
-    insert = dialect.insert(table).values(row)
+    session.execute(_latest_upsert(session.get_bind().dialect.name), row)
+
+
+@cache
+def _latest_upsert(dialect_name: str) -> Executable:
+    """`_keep_latest`'s upsert, built once: its `excluded` alias alone cost more to build
+    than the statement takes to run."""
+    table = LatestStatement.__table__
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    fields = ("institution_id", "statement_id", "statement_date", "closing_balance",
+              "received_at")  # fmt: skip
+    insert = dialect.insert(table)
     later = or_(
         table.c.statement_date < insert.excluded.statement_date,
         and_(table.c.statement_date == insert.excluded.statement_date,
              table.c.received_at <= insert.excluded.received_at),
     )  # fmt: skip
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["account_no"],
-            set_={k: insert.excluded[k] for k in row if k != "account_no"},
-            where=later,
-        )
+    upsert: Executable = insert.on_conflict_do_update(
+        index_elements=["account_no"], set_={k: insert.excluded[k] for k in fields}, where=later
     )
+    return upsert
 
 
 def _reconciled(session: Session, stmt: Statement) -> Reconciled:

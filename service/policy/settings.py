@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
@@ -61,20 +61,26 @@ def get(session: Session, region_code: str, key: str, *, on: date) -> Any:
     of the most specific region that has one; else the default."""
     policy = POLICIES[key]
     rows: dict[str, RegionSetting] = {}
-    for r in session.scalars(
-        select(RegionSetting)
-        .where(
-            RegionSetting.key == key,
-            RegionSetting.region_code.in_(ancestry(region_code)),
-            RegionSetting.effective_from <= on,
-        )
-        .order_by(RegionSetting.effective_from)
-    ):
+    chain = ancestry(region_code)
+    for r in session.scalars(_IN_EFFECT, {"key": key, "regions": chain, "on": on}):
         rows[r.region_code] = r  # the later version of a region replaces the earlier
-    for code in ancestry(region_code):
+    for code in chain:
         if code in rows:
             return rows[code].value
     return policy.default
+
+
+# Built once: every lesson reported reads a setting, and building and keying the statement
+# cost more than the read.
+_IN_EFFECT = (
+    select(RegionSetting)
+    .where(
+        RegionSetting.key == bindparam("key"),
+        RegionSetting.region_code.in_(bindparam("regions", expanding=True)),
+        RegionSetting.effective_from <= bindparam("on"),
+    )
+    .order_by(RegionSetting.effective_from)
+)
 
 
 def history(
