@@ -57,6 +57,9 @@ bench: install
 	$(PY) bench/deposits.py
 	$(PY) bench/sweep.py
 	$(PY) bench/workbench.py
+	$(PY) bench/balances.py
+	$(PY) bench/reconcile.py
+	$(PY) bench/backtest.py
 
 ## screenshots: every workbench page, in Chinese and English, on a desktop and at 360 px, taken
 ## in headless Chromium against the showcase region (tools/showcase.py), into docs/screenshots/
