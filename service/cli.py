@@ -10,6 +10,7 @@ import hmac
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -136,6 +137,26 @@ def cmd_bank_create(args: argparse.Namespace) -> int:
         )
     )
     print(json.dumps({"bank_id": issued.id, "secret": issued.credential}))
+    return 0
+
+
+def cmd_bank_rotate(args: argparse.Namespace) -> int:
+    from service.registry.credentials import rotate_bank_secret
+
+    settings = get_settings()
+    done = _in_tx(
+        lambda s: rotate_bank_secret(
+            s,
+            bank_id=args.bank_id,
+            secret_key=settings.secret_key,
+            overlap=timedelta(hours=args.overlap_hours),
+            now=clock.utcnow(),
+        )
+    )
+    until = done.previous_valid_until.isoformat()
+    print(
+        json.dumps({"bank_id": done.bank_id, "secret": done.secret, "previous_valid_until": until})
+    )
     return 0
 
 
@@ -272,6 +293,13 @@ def parser_and_commands() -> tuple[argparse.ArgumentParser, Any]:
     bc.add_argument("--code", required=True)
     bc.add_argument("--instruction-url", default=None)
     bc.set_defaults(fn=cmd_bank_create)
+    br = bank.add_parser(
+        "rotate-secret",
+        help="a new secret; the old one still verifies the bank's requests for the overlap",
+    )
+    br.add_argument("--bank-id", required=True)
+    br.add_argument("--overlap-hours", type=float, default=24.0)
+    br.set_defaults(fn=cmd_bank_rotate)
 
     led = sub.add_parser("ledger", help="the escrow ledger").add_subparsers(
         dest="action", required=True

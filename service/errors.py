@@ -110,6 +110,8 @@ CODES: dict[str, Code] = {
                             "an escrow or reserve account already supervised"),
     "duplicate_bank_code": _c(409, "A bank with this code exists", "creating a bank twice"),
     "unknown_bank": _c(422, "No such custody bank", "registering with a bank id not known"),
+    "invalid_overlap": _c(422, "The rotation overlap is out of bounds",
+                          "rotating a bank's secret with an overlap under 0 or over 7 days"),
     "invalid_state": _c(409, "Not allowed in the object's current state",
                         "a refund not awaiting the answer or decision asked, a lesson outside "
                         "its window or not disputed (API.md fixes this code there); `state` "

@@ -23,18 +23,27 @@ def bank_by_signature(
     body: bytes,
     now: int,
 ) -> Bank | None:
-    """The bank whose secret signed this request within `window` seconds of `now`, or None."""
+    """The bank whose secret signed this request within `window` seconds of `now`, or None.
+    The secret a rotation replaced is tried too until its overlap ends (`now` is the caller's
+    clock, so a replaced secret cannot be kept alive by a request's own timestamp)."""
     bank = session.get(Bank, bank_id)
     if bank is None:
         return None
-    ok = verify(
-        decrypt_secret(secret_key, bank.secret_ciphertext),
-        timestamp=timestamp,
-        method=method,
-        path_and_query=path_and_query,
-        body=body,
-        given=given,
-        now=now,
-        window=window,
-    )
-    return bank if ok else None
+    ciphers = [bank.secret_ciphertext]
+    until = bank.previous_secret_until
+    if bank.previous_secret_ciphertext and until is not None and now < until.timestamp():
+        ciphers.append(bank.previous_secret_ciphertext)
+    for cipher in ciphers:
+        ok = verify(
+            decrypt_secret(secret_key, cipher),
+            timestamp=timestamp,
+            method=method,
+            path_and_query=path_and_query,
+            body=body,
+            given=given,
+            now=now,
+            window=window,
+        )
+        if ok:
+            return bank
+    return None

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from cryptography.fernet import Fernet
@@ -82,6 +82,35 @@ def create_bank(
     session.add(bank)
     session.flush()
     return Issued(bank.id, secret)
+
+
+MAX_OVERLAP = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Rotated:
+    bank_id: str
+    secret: str  # the new one, shown once
+    previous_valid_until: datetime
+
+
+def rotate_bank_secret(
+    session: Session, *, bank_id: str, secret_key: str, overlap: timedelta, now: datetime
+) -> Rotated:
+    """A new secret for the bank; the one it replaces stays valid on the bank's requests for
+    `overlap` (at most a week), so the bank can switch its signing without refused requests.
+    A secret older than that is dropped at once: only one previous secret is ever valid."""
+    if not timedelta(0) <= overlap <= MAX_OVERLAP:
+        raise DomainError("invalid_overlap", "the overlap must be between 0 and 7 days")
+    bank = session.get(Bank, bank_id, with_for_update=True, populate_existing=True)
+    if bank is None:
+        raise DomainError("not_found", f"no bank {bank_id}")
+    secret = secrets.token_hex(32)
+    bank.previous_secret_ciphertext = bank.secret_ciphertext
+    bank.previous_secret_until = now + overlap
+    bank.secret_ciphertext = encrypt_secret(secret_key, secret)
+    session.flush()
+    return Rotated(bank.id, secret, now + overlap)
 
 
 def regulator_by_token(session: Session, token: str) -> Regulator | None:

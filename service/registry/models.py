@@ -54,6 +54,10 @@ class Bank(Base):
     name: Mapped[str] = mapped_column(String(200))
     code: Mapped[str] = mapped_column(String(32), unique=True)
     secret_ciphertext: Mapped[str] = mapped_column(Text)
+    # The secret a rotation replaced, still accepted on the bank's requests until the instant
+    # after it, so a bank can switch its signing without a window of refused deposits.
+    previous_secret_ciphertext: Mapped[str | None] = mapped_column(Text, nullable=True)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     instruction_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
