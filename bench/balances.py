@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Connection, Engine
 
 import ledger
-from bench.common import Stopwatch, machine_speed, pct, temporary_pg_database
+from bench.common import Stopwatch, analyze, machine_speed, pct, temporary_pg_database
 from ledger import NewTransfer
 from ledger.balances import _recomputed
 from service.kit.db import make_engine
@@ -96,15 +96,6 @@ def measure(engine: Engine, account: str, opened: datetime, probes: int) -> dict
 
 def report(label: str, ms: list[float]) -> None:
     print(f"  {label:<44} p50 {pct(ms, 50):8.3f} ms   p95 {pct(ms, 95):8.3f} ms", flush=True)
-
-
-def analyze(engine: Engine) -> None:
-    """Statistics as autovacuum keeps them on a table that has grown (it analyzes after a
-    tenth of a table changed): history written in seconds would otherwise be planned for
-    with the figures of an empty table."""
-    with engine.connect() as c:
-        c.exec_driver_sql("ANALYZE")
-        c.commit()
 
 
 def main() -> None:

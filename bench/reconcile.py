@@ -23,11 +23,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 import ledger
-from bench.common import Stopwatch, machine_speed, pct, temporary_pg_database
+from bench.common import Stopwatch, analyze, machine_speed, pct, temporary_pg_database
 from ledger import NewTransfer
 from service.flows import chart, onboarding
 from service.flows.models import Deposit, Instruction
@@ -176,15 +176,6 @@ def measure(
                 assert done.statement.status == "matched", [b.kind for b in done.breaks]
                 s.rollback()
     return times
-
-
-def analyze(engine: Engine) -> None:
-    """Statistics as autovacuum keeps them on a table that has grown (it analyzes after a
-    tenth of a table changed): history written in seconds would otherwise be planned for
-    with the figures of an empty table."""
-    with engine.connect() as c:
-        c.exec_driver_sql("ANALYZE")
-        c.commit()
 
 
 def main() -> None:
