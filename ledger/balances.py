@@ -33,8 +33,8 @@ POSTING_KINDS = ("posted", "post_pending")
 
 
 def balance(conn: Connection, account_id: str, *, as_of: datetime | None = None) -> Balance:
-    """The account's balances; with `as_of`, recomputed from the transfers known at that
-    instant (a hold resolved after `as_of` still counts as pending)."""
+    """The account's balances; with `as_of`, as they stood at that instant (a hold resolved
+    after `as_of` still counts as pending)."""
     return balances(conn, [account_id], as_of=as_of).get(account_id, Balance())
 
 
