@@ -8,6 +8,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -138,6 +139,18 @@ def cmd_bank_create(args: argparse.Namespace) -> int:
     )
     print(json.dumps({"bank_id": issued.id, "secret": issued.credential}))
     return 0
+
+
+def _finite_hours(text: str) -> float:
+    """A number of hours argparse refuses cleanly if it is not one (`nan`, `inf` or a
+    figure beyond any timedelta would otherwise end in a traceback)."""
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = math.nan
+    if not math.isfinite(hours) or abs(hours) > 24 * 365:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours")
+    return hours
 
 
 def cmd_bank_rotate(args: argparse.Namespace) -> int:
@@ -298,7 +311,7 @@ def parser_and_commands() -> tuple[argparse.ArgumentParser, Any]:
         help="a new secret; the old one still verifies the bank's requests for the overlap",
     )
     br.add_argument("--bank-id", required=True)
-    br.add_argument("--overlap-hours", type=float, default=24.0)
+    br.add_argument("--overlap-hours", type=_finite_hours, default=24.0)
     br.set_defaults(fn=cmd_bank_rotate)
 
     led = sub.add_parser("ledger", help="the escrow ledger").add_subparsers(

@@ -105,3 +105,16 @@ def test_the_console_rotates_and_prints_the_new_secret(
     refused = run_cli(database_url, "bank", "rotate-secret", "--bank-id", old.id,
                       "--overlap-hours", "500")  # fmt: skip
     assert refused.returncode == 2 and "invalid_overlap" in refused.stderr
+
+
+@pytest.mark.parametrize("hours", ["nan", "inf", "-inf", "1e300", "soon"])
+def test_the_console_refuses_an_overlap_that_is_not_a_number_of_hours(
+    engine: Engine, database_url: str, hours: str
+) -> None:
+    bank = factories.bank(engine)
+    out = run_cli(database_url, "bank", "rotate-secret", "--bank-id", bank.id,
+                  f"--overlap-hours={hours}")  # fmt: skip
+    assert out.returncode == 2 and "is not a number of hours" in out.stderr
+    assert "Traceback" not in out.stderr
+    with make_sessionmaker(engine)() as s:
+        assert s.get_one(Bank, bank.id).previous_secret_ciphertext is None
