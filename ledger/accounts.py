@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, tuple_, update
@@ -15,10 +16,16 @@ from ledger.models import Account
 from ledger.schema import GENESIS_HASH, accounts
 
 
-def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any], keys: list[str]) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    conn.execute(stmt)
+@cache
+def _open(dialect_name: str) -> Any:
+    """The insert that opens an account unless its natural key exists, returning it if it
+    opened it: built once (building and keying it cost more than running it)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
+        dialect.insert(accounts)
+        .on_conflict_do_nothing(index_elements=["ledger", "kind", "owner"])
+        .returning(*accounts.c)
+    )
 
 
 def open_account(
@@ -35,9 +42,8 @@ def open_account(
     on that natural key, so concurrent first uses of an account cannot create two."""
     if debits_must_not_exceed_credits and credits_must_not_exceed_debits:
         raise errors.LedgerMismatch("an account cannot carry both limit flags")
-    _insert_ignore(
-        conn,
-        accounts,
+    row = conn.execute(
+        _open(conn.dialect.name),
         {
             "id": "acc_" + os.urandom(16).hex(),
             "ledger": ledger,
@@ -52,13 +58,9 @@ def open_account(
             "last_at": at,
             "last_hash": GENESIS_HASH,
         },
-        ["ledger", "kind", "owner"],
-    )
-    row = conn.execute(
-        select(accounts).where(
-            accounts.c.ledger == ledger, accounts.c.kind == kind, accounts.c.owner == owner
-        )
-    ).one()
+    ).one_or_none()
+    if row is None:  # it was there: opened before, or by a concurrent first use
+        row = conn.execute(_BY_KEY, {"ledger": ledger, "kind": kind, "owner": owner}).one()
     account = Account.from_row(row)
     if (
         account.debits_must_not_exceed_credits != debits_must_not_exceed_credits

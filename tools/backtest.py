@@ -26,7 +26,6 @@ from service.config import Settings
 from service.errors import DomainError
 from service.fees import filings, prices
 from service.flows import (
-    chart,
     consumptions,
     deposits,
     enrollments,
@@ -89,10 +88,16 @@ class Replay:
         current: date | None = None
         # A day's events in one transaction, each in a savepoint of its own: an event the
         # domain refuses changes nothing, and a day costs one commit, not one per event.
+        # Lessons reported at the same instant (a class's lesson, a Friday's reports) go to the
+        # domain as one batch, each judged as if reported alone in the file's order.
+        lessons: list[tuple[int, dict[str, Any]]] = []
         s = self.sessions()
         try:
             for number, event in self._parse(lines):
                 at: datetime = event["_at"]
+                if lessons and at != lessons[0][1]["_at"]:
+                    self._apply_lessons(s, lessons)
+                    lessons = []
                 day = local_date(at)
                 if current is not None and current < day:
                     s.commit()
@@ -101,7 +106,14 @@ class Replay:
                     current += timedelta(days=1)
                 current = current or day
                 self.events += 1
-                self._apply_one(s, number, event, at)
+                if event["type"] == "consumption":
+                    lessons.append((number, event))
+                else:
+                    if lessons:
+                        self._apply_lessons(s, lessons)
+                        lessons = []
+                    self._apply_one(s, number, event, at)
+            self._apply_lessons(s, lessons)
             s.commit()
         finally:
             s.close()
@@ -132,10 +144,63 @@ class Replay:
             with s.begin_nested():
                 self.apply(s, event, at)
         except (Skip, DomainError, KeyError, ValueError, InvalidOperation, ValidationError) as exc:
-            self.skipped += 1
-            reason = exc.detail if isinstance(exc, DomainError) else str(exc)
-            code = f"{exc.code}: " if isinstance(exc, DomainError) else ""
-            print(f"line {number}: {event.get('type')} skipped: {code}{reason}", file=self.err)
+            self._skipped(number, event, exc)
+
+    def _skipped(self, number: int, event: dict[str, Any], exc: Exception) -> None:
+        self.skipped += 1
+        reason = exc.detail if isinstance(exc, DomainError) else str(exc)
+        code = f"{exc.code}: " if isinstance(exc, DomainError) else ""
+        print(f"line {number}: {event.get('type')} skipped: {code}{reason}", file=self.err)
+
+    def _apply_lessons(self, s: Session, lines: list[tuple[int, dict[str, Any]]]) -> None:
+        """Consumption lines of one instant: one `report_many` per institution. Should the
+        ledger refuse a batch, its lines are applied one by one instead."""
+        if not lines:
+            return
+        at: datetime = lines[0][1]["_at"]
+        named: dict[int, str] = {}
+        for number, event in lines:
+            try:
+                named[number] = self._id("enrollment", event["enrollment"])
+            except (Skip, KeyError) as exc:
+                self._skipped(number, event, exc)
+        owners = dict(
+            s.execute(
+                select(Enrollment.id, Enrollment.institution_id).where(
+                    Enrollment.id.in_(set(named.values()))
+                )
+            )
+            .tuples()
+            .all()
+        )
+        by_inst: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        for number, event in lines:
+            if number in named:
+                by_inst[owners[named[number]]].append((number, event))
+        for inst_id, mine in by_inst.items():
+            self._report(s, inst_id, mine, named, at)
+
+    def _report(
+        self,
+        s: Session,
+        inst_id: str,
+        lines: list[tuple[int, dict[str, Any]]],
+        named: dict[int, str],
+        at: datetime,
+    ) -> None:
+        inst = self._held(s, Institution, inst_id)
+        assert inst is not None
+        try:
+            items = [consumptions.LessonReport(named[n], int(e["lessons"]), at) for n, e in lines]
+            with s.begin_nested():
+                out = consumptions.report_many(s, institution=inst, items=items, now=at)
+        except (DomainError, ValueError, TypeError, KeyError, ledger.LedgerError):
+            for number, event in lines:
+                self._apply_one(s, number, event, at)
+            return
+        for (number, event), result in zip(lines, out, strict=True):
+            if isinstance(result, DomainError):
+                self._skipped(number, event, result)
 
     def _parse(self, lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
         for number, line in enumerate(lines, start=1):
@@ -452,9 +517,7 @@ class Replay:
                 if due:
                     self._settle(s, ins.id, "executed", eod)
         with session_scope(self.sessions) as s:
-            for label, inst_id in self.ids["institution"].items():
-                if self.default_statements or label in self.explicit_statements:
-                    self._statement(s, label, inst_id, day)
+            self._statements(s, day)
         self.explicit_statements.clear()
         with session_scope(self.sessions) as s:
             refunds.escalate_overdue(s, as_of=eod, now=eod)
@@ -465,46 +528,75 @@ class Replay:
         with session_scope(self.sessions) as s:
             self._write_levels(s, day, eod)
 
-    def _statement(self, s: Session, label: str, inst_id: str, day: date) -> None:
-        inst = self._held(s, Institution, inst_id)
-        bank = self._held(s, Bank, self.bank_id)
-        assert inst is not None and bank is not None
+    def _statements(self, s: Session, day: date) -> None:
+        """The bank's statements of the day, one per escrow account it holds for the history's
+        institutions (all of them, or those the history names), reconciled as one file."""
+        wanted = {
+            inst_id: label
+            for label, inst_id in self.ids["institution"].items()
+            if self.default_statements or label in self.explicit_statements
+        }
+        if not wanted:
+            return
+        bank = s.get(Bank, self.bank_id)
+        assert bank is not None
         start, end = start_of_local_day(day), end_of_local_day(day)
-        lines = [
-            stmts.Line(d.bank_txn_id, "credit", d.amount, d.paid_at)
-            for d in s.scalars(
-                select(Deposit).where(
-                    Deposit.institution_id == inst_id,
-                    Deposit.target == "escrow",
-                    Deposit.paid_at >= start,
-                    Deposit.paid_at <= end,
+        accounts = dict(
+            s.execute(
+                select(Institution.id, Institution.escrow_account_no).where(
+                    Institution.id.in_(list(wanted))
                 )
             )
-        ]
-        lines += [
-            stmts.Line(str(i.result_bank_txn_id), "debit", i.amount, i.executed_at or end)
-            for i in s.scalars(
-                select(Instruction).where(
-                    Instruction.institution_id == inst_id,
-                    Instruction.status == "executed",
-                    Instruction.executed_at >= start,
-                    Instruction.executed_at <= end,
-                )
-            )
-        ]
-        stolen_total = sum((a for _, a, t in self.stolen[label] if t <= end), ZERO)
-        lines += [
-            stmts.Line(txn, "debit", a, t) for txn, a, t in self.stolen[label] if start <= t <= end
-        ]
-        conn = s.connection()
-        cash = chart.institution_account(conn, inst_id, "escrow_cash")
-        ours = ledger.balance(conn, cash.id, as_of=end).debit_balance
-        closing = ours - stolen_total
-        day_net = sum((ln.amount if ln.direction == "credit" else -ln.amount for ln in lines), ZERO)
-        data = stmts.StatementIn(
-            inst.escrow_account_no, day, closing - day_net, closing, tuple(lines)
+            .tuples()
+            .all()
         )
-        stmts.reconcile(s, bank=bank, data=data, now=end)
+        lines = self._lines_of_day(s, set(accounts.values()), start, end)
+        conn = s.connection()
+        keys = {i: (i, "escrow_cash", i) for i in accounts}
+        ids = ledger.account_ids(conn, set(keys.values()))
+        ours = ledger.balances(conn, list(ids.values()), as_of=end)
+        items = []
+        for inst_id, account in accounts.items():
+            label = wanted[inst_id]
+            stolen = self.stolen[label]
+            mine = lines.get(account, [])
+            mine += [stmts.Line(txn, "debit", a, t) for txn, a, t in stolen if start <= t <= end]
+            closing = ours[ids[keys[inst_id]]].debit_balance - sum(
+                (a for _, a, t in stolen if t <= end), ZERO
+            )
+            day_net = sum(
+                (ln.amount if ln.direction == "credit" else -ln.amount for ln in mine), ZERO
+            )
+            items.append(stmts.StatementIn(account, day, closing - day_net, closing, tuple(mine)))
+        stmts.reconcile_many(s, bank=bank, items=items, now=end)
+
+    @staticmethod
+    def _lines_of_day(
+        s: Session, accounts: set[str], start: datetime, end: datetime
+    ) -> dict[str, list[stmts.Line]]:
+        """What the bank booked on the accounts that day: deposits in, executed payments out."""
+        out: dict[str, list[stmts.Line]] = defaultdict(list)
+        for account, txn, amount, at in s.execute(
+            select(Deposit.account_no, Deposit.bank_txn_id, Deposit.amount, Deposit.paid_at).where(
+                Deposit.account_no.in_(accounts), Deposit.paid_at >= start, Deposit.paid_at <= end
+            )
+        ):
+            out[account].append(stmts.Line(txn, "credit", amount, at))
+        for account, txn, amount, at in s.execute(
+            select(
+                Instruction.account_no,
+                Instruction.result_bank_txn_id,
+                Instruction.amount,
+                Instruction.executed_at,
+            ).where(
+                Instruction.account_no.in_(accounts),
+                Instruction.status == "executed",
+                Instruction.executed_at >= start,
+                Instruction.executed_at <= end,
+            )
+        ):
+            out[account].append(stmts.Line(str(txn), "debit", amount, at or end))
+        return out
 
     def _write_levels(self, s: Session, day: date, eod: datetime) -> None:
         by_id = {v: k for k, v in self.ids["institution"].items()}

@@ -75,3 +75,16 @@ def prepaid_account(
         at=at,
         debits_must_not_exceed_credits=True,
     )
+
+
+def prepaid_accounts(
+    conn: Connection, institution_id: str, enrollment_ids: list[str], *, at: datetime
+) -> dict[str, str]:
+    """The prepaid accounts' ids of several enrollments by enrollment, in one lookup; an
+    enrollment with none yet gets it opened (as `prepaid_account`)."""
+    keys = {e: (institution_id, "prepaid", e) for e in enrollment_ids}
+    found = ledger.account_ids(conn, set(keys.values()))
+    return {
+        e: found.get(key) or prepaid_account(conn, institution_id, e, at=at).id
+        for e, key in keys.items()
+    }

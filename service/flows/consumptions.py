@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -28,6 +29,16 @@ class Reported:
     enrollment: Enrollment  # as the lesson left it
 
 
+@dataclass(frozen=True)
+class LessonReport:
+    """Lessons of one enrollment reported as delivered."""
+
+    enrollment_id: str
+    lessons: int
+    occurred_at: datetime
+    session_ref: str | None = None
+
+
 def report(
     session: Session,
     *,
@@ -38,92 +49,161 @@ def report(
     session_ref: str | None,
     now: datetime,
 ) -> Reported:
-    """Lessons delivered (一课一消): prepaid → earned, with the parent's window to dispute."""
-    e = enrollments.lock(session, enrollment_id)
-    if e.institution_id != institution.id:
-        raise DomainError("not_found", f"no enrollment {enrollment_id}")
-    if occurred_at > now:
-        raise DomainError(
-            "occurred_in_future", f"occurred_at {occurred_at.isoformat()} is after now"
-        )
-    if e.status == "awaiting_payment" or e.paid_at is None:
-        raise DomainError("not_funded", "the enrollment has not been paid into escrow")
-    if occurred_at < e.paid_at:
-        raise DomainError(
-            "occurred_before_payment",
-            f"occurred_at {occurred_at.isoformat()} is before the enrollment was paid "
-            f"({e.paid_at.isoformat()})",
-        )
-    remaining = enrollments.remaining_lessons(e)
-    if lessons > remaining:
-        raise DomainError("exceeds_remaining", f"{lessons} lessons reported; {remaining} remain")
-    amount = enrollments.consumption_amount(e, lessons)
+    """Lessons delivered (一课一消): prepaid → earned, with the parent's window to dispute
+    (`report_many` of one)."""
+    item = LessonReport(enrollment_id, lessons, occurred_at, session_ref)
+    out = report_many(session, institution=institution, items=[item], now=now)[0]
+    if isinstance(out, DomainError):
+        raise out
+    return out
+
+
+def report_many(
+    session: Session, *, institution: Institution, items: Sequence[LessonReport], now: datetime
+) -> list[Reported | DomainError]:
+    """Lessons of several enrollments reported at once (a class's lesson), each judged as if
+    reported alone in the order given: a refused report is an error in its slot and changes
+    nothing. The window to dispute runs from the report, never from the date claimed. The
+    ledger's part is one batch: if the ledger refuses it, the caller's transaction must not
+    keep any of it."""
+    locked = _lock_all(session, [i.enrollment_id for i in items])
     window = int(
         policy.get(session, institution.region_code, "confirmation_window_days", on=local_date(now))
     )
+    latest = max((i.occurred_at for i in items), default=now)
+    starts = _session_starts(session, locked.values(), latest)
+    out: list[Reported | DomainError] = []
+    for item in items:
+        e = locked.get(item.enrollment_id)
+        try:
+            if e is None or e.institution_id != institution.id:
+                raise DomainError("not_found", f"no enrollment {item.enrollment_id}")
+            out.append(_take(e, item, starts, window=window, now=now))
+        except DomainError as exc:
+            out.append(exc)
+    done = [r for r in out if isinstance(r, Reported)]
+    session.add_all([r.consumption for r in done])
+    _post(session, institution.id, done, now)
+    session.flush()
+    return out
+
+
+def _lock_all(session: Session, ids: list[str]) -> dict[str, Enrollment]:
+    """The enrollments named, locked in id order (as every writer locks them) and read anew."""
+    conn = session.connection()
+    rows = session.scalars(
+        select(Enrollment)
+        .where(ledger.one_of(conn, Enrollment.id, set(ids)))
+        .order_by(Enrollment.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {e.id: e for e in rows}
+
+
+def _session_starts(
+    session: Session, enrolled: Iterable[Enrollment], by: datetime
+) -> dict[str, list[tuple[int, datetime]]]:
+    """The sessions started by `by` of the courses the enrollments bought, by course."""
+    courses = {e.course_id for e in enrolled}
+    out: dict[str, list[tuple[int, datetime]]] = {c: [] for c in courses}
+    if courses:
+        conn = session.connection()
+        for course_id, seq, starts_at in session.execute(
+            select(CourseSession.course_id, CourseSession.seq, CourseSession.starts_at).where(
+                ledger.one_of(conn, CourseSession.course_id, courses),
+                CourseSession.starts_at <= by,
+            )
+        ):
+            out[course_id].append((seq, starts_at))
+    return out
+
+
+def _take(
+    e: Enrollment,
+    item: LessonReport,
+    starts: dict[str, list[tuple[int, datetime]]],
+    *,
+    window: int,
+    now: datetime,
+) -> Reported:
+    """One report judged against the enrollment as the reports before it left it."""
+    if item.occurred_at > now:
+        raise DomainError(
+            "occurred_in_future", f"occurred_at {item.occurred_at.isoformat()} is after now"
+        )
+    if e.status == "awaiting_payment" or e.paid_at is None:
+        raise DomainError("not_funded", "the enrollment has not been paid into escrow")
+    if item.occurred_at < e.paid_at:
+        raise DomainError(
+            "occurred_before_payment",
+            f"occurred_at {item.occurred_at.isoformat()} is before the enrollment was paid "
+            f"({e.paid_at.isoformat()})",
+        )
+    remaining = enrollments.remaining_lessons(e)
+    if item.lessons > remaining:
+        raise DomainError(
+            "exceeds_remaining", f"{item.lessons} lessons reported; {remaining} remain"
+        )
+    started = sum(
+        1
+        for seq, at in starts.get(e.course_id, ())
+        if e.first_session_seq <= seq <= e.last_session_seq and at <= item.occurred_at
+    )
+    amount = enrollments.consumption_amount(e, item.lessons)
     c = Consumption(
         id=new_id("con"),
         enrollment_id=e.id,
-        institution_id=institution.id,
-        lessons=lessons,
+        institution_id=e.institution_id,
+        lessons=item.lessons,
         amount=amount,
-        occurred_at=occurred_at,
+        occurred_at=item.occurred_at,
         reported_at=now,
         # From the report, never from the date claimed: a lesson claimed long ago still gives
         # the parent the whole window to dispute it.
         confirm_until=now + timedelta(days=window),
-        session_ref=session_ref,
+        session_ref=item.session_ref,
         status="pending",
-        off_timetable=e.lessons_consumed + lessons > _sessions_started(session, e, occurred_at),
+        off_timetable=e.lessons_consumed + item.lessons > started,
     )
-    session.add(c)
-    e.lessons_consumed += lessons
+    e.lessons_consumed += item.lessons
     e.amount_consumed += amount
     enrollments.settle_status(e)
-    rollups.bump(
-        session,
-        institution_id=institution.id,
-        at=now,
-        lessons_consumed=lessons,
-        prepaid_delta=-amount,
-    )
-    if amount > 0:
-        _earn(session, institution.id, e.id, c.id, amount, now)
-    session.flush()
     return Reported(c, e)
 
 
-def _earn(
-    session: Session, institution_id: str, enrollment_id: str, consumption_id: str,
-    amount: Decimal, now: datetime,
-) -> None:  # fmt: skip
-    """The lesson's price moves from what the parent is owed to what the institution earned."""
-    conn = session.connection()
-    ledger.transfer(
-        conn,
-        debit=chart.prepaid_account(conn, institution_id, enrollment_id, at=now).id,
-        credit=chart.institution_account(conn, institution_id, "earned").id,
-        amount=amount,
-        code="consumption",
+def _post(session: Session, institution_id: str, done: list[Reported], now: datetime) -> None:
+    """The day's counters and the ledger's part of the reports taken: each lesson's price
+    moves from what the parent is owed to what the institution earned."""
+    if not done:
+        return
+    rollups.bump(
+        session,
+        institution_id=institution_id,
         at=now,
-        reference=f"consumption:{consumption_id}",
-        idempotency_key=f"consumption:{consumption_id}",
+        lessons_consumed=sum(r.consumption.lessons for r in done),
+        prepaid_delta=-sum((r.consumption.amount for r in done), Decimal("0")),
     )
-
-
-def _sessions_started(session: Session, e: Enrollment, by: datetime) -> int:
-    """How many of the sessions the enrollment bought had started by `by`."""
-    bought = {"course": e.course_id, "first": e.first_session_seq, "last": e.last_session_seq}
-    return int(session.scalar(_STARTED, {**bought, "by": by}) or 0)
-
-
-# Built once: run for every lesson reported (see policy.settings._IN_EFFECT).
-_STARTED = select(func.count()).where(
-    CourseSession.course_id == bindparam("course"),
-    CourseSession.seq >= bindparam("first"),
-    CourseSession.seq <= bindparam("last"),
-    CourseSession.starts_at <= bindparam("by"),
-)
+    paid = [r for r in done if r.consumption.amount > 0]
+    if not paid:
+        return
+    conn = session.connection()
+    ids = chart.prepaid_accounts(conn, institution_id, [r.enrollment.id for r in paid], at=now)
+    earned = chart.institution_account(conn, institution_id, "earned").id
+    ops = [
+        ledger.NewTransfer(
+            debit_account_id=ids[r.enrollment.id],
+            credit_account_id=earned,
+            amount=r.consumption.amount,
+            code="consumption",
+            pending=False,
+            expires_at=None,
+            reference=f"consumption:{r.consumption.id}",
+            idempotency_key=f"consumption:{r.consumption.id}",
+        )
+        for r in paid
+    ]
+    ledger.batch(conn, ops, at=now)
 
 
 def dispute(

@@ -108,6 +108,14 @@ class Consumption(Base):
 
 
 Index("ix_consumptions_release", Consumption.institution_id, Consumption.confirm_until)
+# Lessons not yet released, for the release run: a partial index, so the run reads what is
+# due and never the lessons released before (the history).
+Index(
+    "ix_consumptions_unreleased",
+    Consumption.confirm_until,
+    postgresql_where=text("release_instruction_id IS NULL"),
+    sqlite_where=text("release_instruction_id IS NULL"),
+)
 Index("ix_consumptions_reported", Consumption.reported_at)
 # The few lessons under dispute, for the queues (a partial index: the rest are never read so).
 Index(

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service.flows import instructions
@@ -22,54 +22,74 @@ from service.registry.models import Institution
 def release_batch(
     session: Session, *, as_of: datetime, now: datetime, region_prefix: str | None = None
 ) -> dict[str, Any]:
-    released, skipped_frozen, amount_total = 0, 0, Decimal("0.00")
-    scope = select(Institution).where(Institution.status.in_(("active", "frozen")))
+    """One release instruction per active institution in scope, for its lessons due by
+    `as_of`: read for every institution at once through the index of unreleased lessons, so
+    a run costs what is due, never the lessons released before."""
+    scope = select(Institution.id).where(Institution.status == "active")
     if region_prefix is not None:
         scope = scope.where(Institution.region_code.startswith(region_prefix))
-    for inst in session.scalars(scope.order_by(Institution.id)):
-        if inst.status == "frozen":
-            skipped_frozen += 1
-            continue
-        if not inst.operating_account_no:
-            continue
-        due = list(
-            session.scalars(
-                select(Consumption)
-                .where(
-                    Consumption.institution_id == inst.id,
-                    Consumption.status.in_(("pending", "upheld")),
-                    Consumption.release_instruction_id.is_(None),
-                    Consumption.confirm_until <= as_of,
-                    Consumption.reported_at <= as_of,
-                )
-                .order_by(Consumption.id)
-                .with_for_update()
-            )
+    due: dict[str, list[tuple[str, Decimal]]] = {}
+    for inst_id, c_id, amount in session.execute(
+        select(Consumption.institution_id, Consumption.id, Consumption.amount)
+        .where(
+            Consumption.release_instruction_id.is_(None),
+            Consumption.status.in_(("pending", "upheld")),
+            Consumption.confirm_until <= as_of,
+            Consumption.reported_at <= as_of,
+            Consumption.institution_id.in_(scope.scalar_subquery()),
         )
-        amount = sum((c.amount for c in due), Decimal("0.00"))
-        if amount <= 0:
-            continue
-        ins = instructions.create(
-            session,
-            institution=inst,
-            purpose="release",
-            kind="release",
-            subject_id=None,
-            debit_kind_or_account="earned",
-            amount=amount,
-            payee={"account_no": inst.operating_account_no},
-            now=now,
-        )
-        for c in due:
-            c.release_instruction_id = ins.id
-        released += 1
-        amount_total += amount
+        .order_by(Consumption.institution_id, Consumption.id)
+        .with_for_update()
+    ):
+        due.setdefault(inst_id, []).append((c_id, amount))
+    released, amount_total = 0, Decimal("0.00")
+    insts = session.scalars(select(Institution).where(Institution.id.in_(list(due))))
+    for inst in sorted(insts, key=lambda i: i.id):
+        amount = _instruct(session, inst, due[inst.id], now)
+        if amount > 0:
+            released += 1
+            amount_total += amount
     session.flush()
     return {
         "instructions": released,
         "amount": f"{amount_total:.2f}",
-        "frozen_skipped": skipped_frozen,
+        "frozen_skipped": _frozen(session, region_prefix),
     }
+
+
+def _instruct(
+    session: Session, inst: Institution, due: list[tuple[str, Decimal]], now: datetime
+) -> Decimal:
+    """The release of an institution's lessons due, if it has an account to pay them to."""
+    amount = sum((a for _, a in due), Decimal("0.00"))
+    if amount <= 0 or not inst.operating_account_no:
+        return Decimal("0.00")
+    ins = instructions.create(
+        session,
+        institution=inst,
+        purpose="release",
+        kind="release",
+        subject_id=None,
+        debit_kind_or_account="earned",
+        amount=amount,
+        payee={"account_no": inst.operating_account_no},
+        now=now,
+    )
+    session.execute(
+        update(Consumption)
+        .where(Consumption.id.in_([c for c, _ in due]))
+        .values(release_instruction_id=ins.id)
+        .execution_options(synchronize_session="fetch")
+    )
+    return amount
+
+
+def _frozen(session: Session, region_prefix: str | None) -> int:
+    """Frozen institutions in scope: nothing is released to them."""
+    stmt = select(func.count()).where(Institution.status == "frozen")
+    if region_prefix is not None:
+        stmt = stmt.where(Institution.region_code.startswith(region_prefix))
+    return int(session.scalar(stmt) or 0)
 
 
 def on_paid(session: Session, ins: Instruction, now: datetime) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,7 +24,6 @@ from sqlalchemy.orm import Session
 
 import ledger
 from service.errors import DomainError
-from service.flows import chart
 from service.flows.models import Deposit, Instruction, LatestStatement, Statement, StatementBreak
 from service.kit.clock import end_of_local_day, start_of_local_day
 from service.kit.ids import new_id
@@ -62,6 +62,9 @@ class StatementIn:
         return hashlib.sha256(json.dumps(body).encode()).hexdigest()
 
 
+Key = tuple[str, str, str]  # account, bank day, content digest
+
+
 @dataclass(frozen=True)
 class Reconciled:
     """A statement as reconciled, and the breaks found in it (none: `matched`)."""
@@ -71,76 +74,217 @@ class Reconciled:
 
 
 def reconcile(session: Session, *, bank: Bank, data: StatementIn, now: datetime) -> Reconciled:
-    """Match a bank's statement of one account and day against the ledger: each line against
-    the deposit or executed instruction with its bank_txn_id, the day's deposits and payments
-    against the lines, the closing balance against the ledger's at the day's end. Only the
-    day's rows are read, by index, whatever the account's history. The same statement again
-    gets the same answer."""
-    inst = _supervised(session, bank, data.account_no)
-    previous = session.scalar(
-        select(Statement).where(
-            Statement.account_no == data.account_no,
-            Statement.statement_date == data.statement_date.isoformat(),
-            Statement.request_hash == data.digest(),
-        )
-    )
-    if previous is not None:
-        return _reconciled(session, previous)
-    start, end = start_of_local_day(data.statement_date), end_of_local_day(data.statement_date)
-    txns = {t.bank_txn_id for t in data.transactions}
-    deposits = _deposits(session, bank, data.account_no, txns, start, end)
-    executed = _executed(session, bank, data.account_no, txns, start, end)
-    breaks = _line_breaks(data, deposits, executed)
-    breaks += _unreported(deposits, executed, txns, start, end)
-    cash_kind = "escrow_cash" if data.account_no == inst.escrow_account_no else "reserve_cash"
+    """Match a bank's statement of one account and day against the ledger (`reconcile_many`
+    of one)."""
+    out = reconcile_many(session, bank=bank, items=[data], now=now)[0]
+    if isinstance(out, DomainError):
+        raise out
+    return out
+
+
+def reconcile_many(
+    session: Session, *, bank: Bank, items: Sequence[StatementIn], now: datetime
+) -> list[Reconciled | DomainError]:
+    """Match a bank's statements (its daily file: one per supervised account) against the
+    ledger: each line against the deposit or executed instruction with its bank_txn_id, the
+    day's deposits and payments against the lines, the closing balance against the ledger's
+    at the day's end. Only the statements' days are read, by index, whatever the accounts'
+    history, a day's accounts at once. The same statement again gets the same answer; one
+    for an account that is not this bank's is refused in its slot."""
+    insts = _supervised(session, bank, {d.account_no for d in items})
+    known = _known(session, items)
+    out: list[Reconciled | DomainError | None] = [None] * len(items)
+    fresh: dict[Key, list[int]] = {}
+    for n, d in enumerate(items):
+        key = _key(d)
+        if d.account_no not in insts:
+            out[n] = DomainError(
+                "foreign_account",
+                f"account {d.account_no} is not a supervised account at this bank",
+            )
+        elif key in known:
+            out[n] = known[key]
+        else:
+            fresh.setdefault(key, []).append(n)
+    firsts = [items[ns[0]] for ns in fresh.values()]
+    for ns, done in zip(fresh.values(), _match(session, bank, insts, firsts, now), strict=True):
+        for n in ns:
+            out[n] = done
+    return [r for r in out if r is not None]
+
+
+def _key(d: StatementIn) -> Key:
+    return (d.account_no, d.statement_date.isoformat(), d.digest())
+
+
+def _supervised(session: Session, bank: Bank, account_nos: set[str]) -> dict[str, Institution]:
+    """The bank's institutions by the supervised account numbers named (escrow or reserve)."""
     conn = session.connection()
-    cash = chart.institution_account(conn, inst.id, cash_kind)
-    ours = ledger.balance(conn, cash.id, as_of=min(end, now)).debit_balance
-    if ours != data.closing_balance:
-        breaks.append(_break("balance_differs", None, None, ours, data.closing_balance))
-    return _store(session, bank=bank, inst=inst, data=data, ours=ours, breaks=breaks, now=now)
-
-
-def _supervised(session: Session, bank: Bank, account_no: str) -> Institution:
-    inst = session.scalar(
+    found: dict[str, Institution] = {}
+    for inst in session.scalars(
         select(Institution).where(
             Institution.bank_id == bank.id,
             or_(
-                Institution.escrow_account_no == account_no,
-                Institution.reserve_account_no == account_no,
+                ledger.one_of(conn, Institution.escrow_account_no, account_nos),
+                ledger.one_of(conn, Institution.reserve_account_no, account_nos),
             ),
         )
-    )
-    if inst is None:
-        raise DomainError(
-            "foreign_account", f"account {account_no} is not a supervised account at this bank"
+    ):
+        for account in (inst.escrow_account_no, inst.reserve_account_no):
+            if account in account_nos:
+                found[account] = inst
+    return found
+
+
+def _known(
+    session: Session, items: Sequence[StatementIn]
+) -> dict[tuple[str, str, str], Reconciled]:
+    """Statements received before with the very same content: answered again as they were."""
+    if not items:
+        return {}
+    conn = session.connection()
+    hashes = {d.digest() for d in items}
+    rows = list(
+        session.scalars(
+            select(Statement).where(
+                ledger.one_of(conn, Statement.account_no, {d.account_no for d in items}),
+                ledger.one_of(conn, Statement.request_hash, hashes),
+            )
         )
-    return inst
+    )
+    breaks = _breaks_of(session, [r.id for r in rows])
+    return {
+        (r.account_no, r.statement_date, r.request_hash): Reconciled(r, breaks.get(r.id, []))
+        for r in rows
+    }
+
+
+def _breaks_of(session: Session, statement_ids: list[str]) -> dict[str, list[StatementBreak]]:
+    found: dict[str, list[StatementBreak]] = {}
+    if statement_ids:
+        conn = session.connection()
+        for b in session.scalars(
+            select(StatementBreak)
+            .where(ledger.one_of(conn, StatementBreak.statement_id, statement_ids))
+            .order_by(StatementBreak.id)
+        ):
+            found.setdefault(b.statement_id, []).append(b)
+    return found
+
+
+def _match(
+    session: Session,
+    bank: Bank,
+    insts: dict[str, Institution],
+    items: list[StatementIn],
+    now: datetime,
+) -> list[Reconciled]:
+    """Statements new to the service, matched a bank day at a time and stored together."""
+    by_day: dict[date, list[int]] = {}
+    for n, d in enumerate(items):
+        by_day.setdefault(d.statement_date, []).append(n)
+    found: list[tuple[StatementIn, Decimal, list[dict[str, Any]]]] = []
+    order: list[int] = []
+    for day, ns in by_day.items():
+        day_items = [items[n] for n in ns]
+        found += _match_day(session, bank, insts, day, day_items, now)
+        order += ns
+    stored = _store(session, bank=bank, insts=insts, found=found, now=now)
+    out: list[Reconciled | None] = [None] * len(items)
+    for n, r in zip(order, stored, strict=True):
+        out[n] = r
+    return [r for r in out if r is not None]
+
+
+def _match_day(
+    session: Session,
+    bank: Bank,
+    insts: dict[str, Institution],
+    day: date,
+    items: list[StatementIn],
+    now: datetime,
+) -> list[tuple[StatementIn, Decimal, list[dict[str, Any]]]]:
+    """One bank day's statements: the rows they name or that fall on the day, for all their
+    accounts at once, and each account's ledger balance at the day's end."""
+    start, end = start_of_local_day(day), end_of_local_day(day)
+    accounts = {d.account_no for d in items}
+    txns = {t.bank_txn_id for d in items for t in d.transactions}
+    deposits = _deposits(session, bank, accounts, txns, start, end)
+    executed = _executed(session, bank, accounts, txns, start, end)
+    ours = _ledger_cash(session, insts, accounts, as_of=min(end, now))
+    out = []
+    for d in items:
+        mine_d = deposits.get(d.account_no, {})
+        mine_x = executed.get(d.account_no, {})
+        named = {t.bank_txn_id for t in d.transactions}
+        breaks = _line_breaks(d, mine_d, mine_x)
+        breaks += _unreported(mine_d, mine_x, named, start, end)
+        balance = ours[d.account_no]
+        if balance != d.closing_balance:
+            breaks.append(_break("balance_differs", None, None, balance, d.closing_balance))
+        out.append((d, balance, breaks))
+    return out
+
+
+def _ledger_cash(
+    session: Session, insts: dict[str, Institution], accounts: set[str], *, as_of: datetime
+) -> dict[str, Decimal]:
+    """The ledger's cash in each supervised account (escrow or reserve) at an instant."""
+    conn = session.connection()
+    keys = {}
+    for account in accounts:
+        inst = insts[account]
+        kind = "escrow_cash" if account == inst.escrow_account_no else "reserve_cash"
+        keys[account] = (inst.id, kind, inst.id)
+    ids = ledger.account_ids(conn, set(keys.values()))
+    missing = [k for k in keys.values() if k not in ids]
+    if missing:
+        raise ledger.LedgerCorrupted(f"institution {missing[0][0]} has no {missing[0][1]} account")
+    figures = ledger.balances(conn, list(ids.values()), as_of=as_of)
+    return {account: figures[ids[key]].debit_balance for account, key in keys.items()}
 
 
 def _deposits(
-    session: Session, bank: Bank, account_no: str, txns: set[str], start: datetime, end: datetime
-) -> dict[str, Deposit]:
-    """The deposits a statement's lines name (by the unique index on the bank's txn ids), and
-    those paid into the account on its day (by the account's index on paid_at)."""
+    session: Session,
+    bank: Bank,
+    accounts: set[str],
+    txns: set[str],
+    start: datetime,
+    end: datetime,
+) -> dict[str, dict[str, Deposit]]:
+    """The deposits the statements' lines name (by the unique index on the bank's txn ids),
+    and those paid into the accounts on the day (by the account's index on paid_at), by
+    account and bank_txn_id."""
     conn = session.connection()
     named = select(Deposit).where(
         Deposit.bank_id == bank.id, ledger.one_of(conn, Deposit.bank_txn_id, txns)
     )
     of_day = select(Deposit).where(
-        Deposit.account_no == account_no, Deposit.paid_at >= start, Deposit.paid_at <= end
+        ledger.one_of(conn, Deposit.account_no, accounts),
+        Deposit.paid_at >= start,
+        Deposit.paid_at <= end,
     )
     found = list(session.scalars(named)) if txns else []
     found += session.scalars(of_day)
-    return {d.bank_txn_id: d for d in found if d.account_no == account_no}
+    out: dict[str, dict[str, Deposit]] = {}
+    for d in found:
+        if d.account_no in accounts:
+            out.setdefault(d.account_no, {})[d.bank_txn_id] = d
+    return out
 
 
 def _executed(
-    session: Session, bank: Bank, account_no: str, txns: set[str], start: datetime, end: datetime
-) -> dict[str, Instruction]:
-    """Executed instructions the lines name, and those executed from the account on its day."""
+    session: Session,
+    bank: Bank,
+    accounts: set[str],
+    txns: set[str],
+    start: datetime,
+    end: datetime,
+) -> dict[str, dict[str, Instruction]]:
+    """Executed instructions the lines name, and those executed from the accounts on the day,
+    by account and the bank's txn id."""
     conn = session.connection()
-    done = [Instruction.status == "executed", Instruction.account_no == account_no]
+    done = [Instruction.status == "executed", ledger.one_of(conn, Instruction.account_no, accounts)]
     named = select(Instruction).where(
         Instruction.bank_id == bank.id,
         ledger.one_of(conn, Instruction.result_bank_txn_id, txns),
@@ -151,7 +295,11 @@ def _executed(
     )
     found = list(session.scalars(named)) if txns else []
     found += session.scalars(of_day)
-    return {str(i.result_bank_txn_id): i for i in found if i.result_bank_txn_id}
+    out: dict[str, dict[str, Instruction]] = {}
+    for i in found:
+        if i.result_bank_txn_id:
+            out.setdefault(i.account_no, {})[str(i.result_bank_txn_id)] = i
+    return out
 
 
 def _break(
@@ -210,44 +358,62 @@ def _store(
     session: Session,
     *,
     bank: Bank,
-    inst: Institution,
-    data: StatementIn,
-    ours: Decimal,
-    breaks: list[dict[str, Any]],
+    insts: dict[str, Institution],
+    found: list[tuple[StatementIn, Decimal, list[dict[str, Any]]]],
     now: datetime,
-) -> Reconciled:
-    stmt = Statement(
-        id=new_id("stm"),
-        bank_id=bank.id,
-        institution_id=inst.id,
-        account_no=data.account_no,
-        statement_date=data.statement_date.isoformat(),
-        opening_balance=data.opening_balance,
-        closing_balance=data.closing_balance,
-        ledger_balance=ours,
-        request_hash=data.digest(),
-        status="breaks" if breaks else "matched",
-        received_at=now,
-    )
-    session.add(stmt)
+) -> list[Reconciled]:
+    """The statements and their breaks, written together; each account's latest kept."""
+    out = []
+    for data, ours, breaks in found:
+        inst = insts[data.account_no]
+        stmt = Statement(
+            id=new_id("stm"),
+            bank_id=bank.id,
+            institution_id=inst.id,
+            account_no=data.account_no,
+            statement_date=data.statement_date.isoformat(),
+            opening_balance=data.opening_balance,
+            closing_balance=data.closing_balance,
+            ledger_balance=ours,
+            request_hash=data.digest(),
+            status="breaks" if breaks else "matched",
+            received_at=now,
+        )
+        rows = [
+            StatementBreak(
+                id=new_id("brk"), statement_id=stmt.id, institution_id=inst.id, at=now, **b
+            )
+            for b in breaks
+        ]
+        out.append(Reconciled(stmt, sorted(rows, key=lambda b: b.id)))
+    session.add_all([r.statement for r in out])
     session.flush()
-    _keep_latest(session, stmt)
+    session.add_all([b for r in out for b in r.breaks])
+    session.flush()
+    _keep_latest(session, [r.statement for r in out])
+    return out
+
+
+def _keep_latest(session: Session, stmts: list[Statement]) -> None:
+    """Each account's latest statement, replaced only by one of a later bank day (or of the
+    same day, arrived later): a late statement of an earlier day does not. One row per
+    account (an upsert may not touch a row twice)."""
+    latest: dict[str, Statement] = {}
+    for s in stmts:
+        held = latest.get(s.account_no)
+        if held is None or (held.statement_date, held.received_at) <= (
+            s.statement_date,
+            s.received_at,
+        ):
+            latest[s.account_no] = s
     rows = [
-        StatementBreak(id=new_id("brk"), statement_id=stmt.id, institution_id=inst.id, at=now, **b)
-        for b in breaks
-    ]
-    session.add_all(rows)
-    session.flush()
-    return Reconciled(stmt, sorted(rows, key=lambda b: b.id))
-
-
-def _keep_latest(session: Session, stmt: Statement) -> None:
-    """The account's latest statement, replaced only by one of a later bank day (or of the
-    same day, arrived later): a late statement of an earlier day does not."""
-    row = {"account_no": stmt.account_no, "institution_id": stmt.institution_id,
-           "statement_id": stmt.id, "statement_date": stmt.statement_date,
-           "closing_balance": stmt.closing_balance, "received_at": stmt.received_at}  # fmt: skip
-    session.execute(_latest_upsert(session.get_bind().dialect.name), row)
+        {"account_no": s.account_no, "institution_id": s.institution_id, "statement_id": s.id,
+         "statement_date": s.statement_date, "closing_balance": s.closing_balance,
+         "received_at": s.received_at}
+        for s in latest.values()
+    ]  # fmt: skip
+    if rows:
+        session.execute(_latest_upsert(session.get_bind().dialect.name), rows)
 
 
 @cache
@@ -268,15 +434,6 @@ def _latest_upsert(dialect_name: str) -> Executable:
         index_elements=["account_no"], set_={k: insert.excluded[k] for k in fields}, where=later
     )
     return upsert
-
-
-def _reconciled(session: Session, stmt: Statement) -> Reconciled:
-    rows = session.scalars(
-        select(StatementBreak)
-        .where(StatementBreak.statement_id == stmt.id)
-        .order_by(StatementBreak.id)
-    )
-    return Reconciled(stmt, list(rows))
 
 
 def listed(

@@ -1,0 +1,135 @@
+"""Batch use cases judge each item as if it came alone, on SQLite and PostgreSQL: a class's
+lessons reported at once (`consumptions.report_many`), a bank's daily file of statements
+(`statements.reconcile_many`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+import ledger
+from service.errors import DomainError
+from service.flows import consumptions, statements
+from service.flows.models import Consumption, Deposit, LatestStatement
+from service.kit.clock import local_date
+from service.kit.db import make_sessionmaker
+from service.registry.models import Bank, Institution
+from tests.api.conftest import bearer
+from tests.api.test_flows import START, World
+
+
+def _paid(w: World, n: int) -> list[dict]:
+    out = []
+    for _ in range(n):
+        e = w.enroll(lessons=4, amount="80.00")
+        assert w.pay(e).status_code == 201
+        out.append(e)
+    return out
+
+
+def test_lessons_reported_together_are_judged_one_by_one(world: World, engine: Engine) -> None:
+    a, b = _paid(world, 2)
+    unpaid = world.enroll(lessons=4, amount="80.00")
+    world.clock.now = START + timedelta(days=2, hours=9)  # three sessions have started
+    now = world.clock.now
+    items = [
+        consumptions.LessonReport(a["id"], 2, now),
+        consumptions.LessonReport(b["id"], 1, now),
+        consumptions.LessonReport(a["id"], 2, now),  # after the first, two remain: off timetable
+        consumptions.LessonReport(unpaid["id"], 1, now),
+        consumptions.LessonReport(b["id"], 9, now),
+        consumptions.LessonReport("enr_nobody", 1, now),
+        consumptions.LessonReport(a["id"], 1, now),  # none remain now
+    ]
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as s:
+        inst = s.get(Institution, world.inst_id)
+        assert inst is not None
+        out = consumptions.report_many(s, institution=inst, items=items, now=now)
+    codes = [r.code if isinstance(r, DomainError) else "ok" for r in out]
+    assert codes == ["ok", "ok", "ok", "not_funded", "exceeds_remaining", "not_found",
+                     "exceeds_remaining"]  # fmt: skip
+    taken = [r for r in out if isinstance(r, consumptions.Reported)]
+    assert [r.consumption.amount for r in taken] == [Decimal("40.00"), Decimal("20.00"),
+                                                      Decimal("40.00")]  # fmt: skip
+    assert [r.consumption.off_timetable for r in taken] == [False, False, True]
+    assert all(r.consumption.confirm_until == now + timedelta(days=7) for r in taken)
+    assert world.balances()["earned_unreleased"] == "100.00"
+    got = world.client.get(f"/api/v1/enrollments/{a['id']}", headers=bearer(world.key)).json()
+    assert got["lessons_consumed"] == 4 and got["status"] == "completed"
+    verified = world.client.get("/api/v1/ledger/verify", headers=bearer(world.reg)).json()
+    assert verified["ok"] is True
+
+
+def test_a_refused_ledger_batch_keeps_nothing(world: World, engine: Engine) -> None:
+    """Items pass their checks, the ledger refuses the batch (an account closed behind the
+    service's back): the caller's transaction keeps none of it."""
+    (a,) = _paid(world, 1)
+    world.clock.now = START + timedelta(days=3, hours=9)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as s:
+        conn = s.connection()
+        earned = ledger.find_account(conn, ledger=world.inst_id, kind="earned", owner=world.inst_id)
+        assert earned is not None
+        ledger.close_account(conn, earned.id)
+        inst = s.get(Institution, world.inst_id)
+        assert inst is not None
+        item = consumptions.LessonReport(a["id"], 1, world.clock.now)
+        try:
+            consumptions.report_many(s, institution=inst, items=[item], now=world.clock.now)
+        except ledger.LedgerError:
+            s.rollback()
+        else:
+            raise AssertionError("the ledger took a transfer to a closed account")
+    with sessions() as s:
+        assert (
+            s.scalars(select(Consumption).where(Consumption.enrollment_id == a["id"])).all() == []
+        )
+
+
+def _statement(w: World, s: Session, closing: str) -> statements.StatementIn:
+    lines = tuple(
+        statements.Line(d.bank_txn_id, "credit", d.amount, d.paid_at)
+        for d in s.execute(
+            select(
+                Deposit.bank_txn_id,
+                Deposit.amount,
+                Deposit.paid_at,
+            ).where(Deposit.account_no == w.escrow)
+        )
+    )
+    opening = Decimal(closing) - sum((ln.amount for ln in lines), Decimal("0"))
+    return statements.StatementIn(w.escrow, local_date(START), opening, Decimal(closing), lines)
+
+
+def test_a_daily_file_is_reconciled_as_each_statement_alone(world: World, engine: Engine) -> None:
+    _paid(world, 2)
+    sessions = make_sessionmaker(engine)
+    world.clock.now = START + timedelta(days=1)
+    now = world.clock.now
+    with sessions.begin() as s:
+        bank = s.get(Bank, world.bank.id)
+        assert bank is not None
+        good = _statement(world, s, "160.00")
+        short = _statement(world, s, "150.00")
+        foreign = statements.StatementIn("NOT-OURS", local_date(START), Decimal(0), Decimal(0), ())
+        out = statements.reconcile_many(s, bank=bank, items=[good, short, foreign, good], now=now)
+    first, second, refused, again = out
+    assert isinstance(first, statements.Reconciled) and first.statement.status == "matched"
+    assert isinstance(second, statements.Reconciled)
+    assert [b.kind for b in second.breaks] == ["balance_differs"]
+    assert isinstance(refused, DomainError) and refused.code == "foreign_account"
+    assert isinstance(again, statements.Reconciled) and again.statement is first.statement
+    with sessions.begin() as s:
+        bank = s.get(Bank, world.bank.id)
+        assert bank is not None
+        replay = statements.reconcile(s, bank=bank, data=_statement(world, s, "150.00"), now=now)
+        assert replay.statement.id == second.statement.id
+        assert [b.id for b in replay.breaks] == [b.id for b in second.breaks]
+        latest = s.execute(
+            select(LatestStatement.statement_id).where(LatestStatement.account_no == world.escrow)
+        ).scalar_one()
+        assert latest == second.statement.id  # the same day, arrived later
