@@ -3,6 +3,7 @@ locality may set its own value, keep it per region with a default)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -191,4 +192,25 @@ def set_for(
 
 def risk_config(session: Session, region_code: str, *, on: date) -> knobs.RiskConfig:
     """The risk knobs in force in a region on a day: the defaults with its overrides."""
-    return knobs.merged(get(session, region_code, "risk_thresholds", on=on))
+    return risk_configs(session, [region_code], on=on)[region_code]
+
+
+def risk_configs(
+    session: Session, region_codes: Iterable[str], *, on: date
+) -> dict[str, knobs.RiskConfig]:
+    """The risk knobs in force in each region on a day, from one read of the overrides of
+    all of them and the divisions above them (a sweep covers many districts)."""
+    codes = list(dict.fromkeys(region_codes))
+    chains = {code: ancestry(code) for code in codes}
+    wanted = sorted({c for chain in chains.values() for c in chain})
+    rows: dict[str, RegionSetting] = {}
+    for r in session.scalars(_IN_EFFECT, {"key": "risk_thresholds", "regions": wanted, "on": on}):
+        rows[r.region_code] = r  # the later version of a region replaces the earlier
+    merged: dict[str, knobs.RiskConfig] = {}
+    out = {}
+    for code, chain in chains.items():
+        found = next((c for c in chain if c in rows), "")
+        if found not in merged:
+            merged[found] = knobs.merged(rows[found].value if found else {})
+        out[code] = merged[found]
+    return out

@@ -247,38 +247,11 @@ class _Queries:
             if cat == "asked_to_pay_off_platform":
                 f.off_platform_complaints.append((cid, _aware(at)))
 
-    def lessons_ahead_of_timetable(self) -> None:
-        """Enrollments with more lessons consumed than their sessions started by as_of,
-        dated by their latest report."""
-        started = (
-            select(func.count())
-            .where(CourseSession.course_id == Enrollment.course_id,
-                   CourseSession.seq >= Enrollment.first_session_seq,
-                   CourseSession.seq <= Enrollment.last_session_seq,
-                   CourseSession.starts_at <= self.as_of)
-            .correlate(Enrollment)
-            .scalar_subquery()
-        )  # fmt: skip
-        recent = select(Consumption.enrollment_id).where(
-            Consumption.institution_id.in_(self.scope),
-            Consumption.reported_at > self.since,
-            Consumption.reported_at <= self.as_of,
-        )
-        consumed = func.sum(Consumption.lessons)
-        self._dated("pace_violations", self.s.execute(
-            select(Enrollment.institution_id, Enrollment.id, func.max(Consumption.reported_at))
-            .join(Consumption, and_(Consumption.enrollment_id == Enrollment.id,
-                                    Consumption.reported_at <= self.as_of,
-                                    Consumption.status != "reversed"))
-            .where(Enrollment.id.in_(recent))
-            .group_by(Enrollment.institution_id, Enrollment.id, Enrollment.course_id,
-                      Enrollment.first_session_seq, Enrollment.last_session_seq)
-            .having(consumed > started)
-        ))  # fmt: skip
-
     def lessons_claimed_early(self) -> None:
-        """Lessons claimed before the sessions they stand for had started, whenever
-        reported."""
+        """Lessons reported ahead of the timetable: more consumed, with the report, than the
+        sessions bought had started by the instant claimed (flagged `off_timetable` when
+        reported). An enrollment ahead of its sessions at as_of was flagged by its latest
+        report, so this one read finds it, without counting sessions per enrollment."""
         self._dated("pace_violations", self.s.execute(
             select(Consumption.institution_id, Consumption.id, Consumption.reported_at)
             .where(Consumption.institution_id.in_(self.scope),
@@ -350,7 +323,6 @@ class _Queries:
         active_enrollments,
         unmatched_cash,
         complaints,
-        lessons_ahead_of_timetable,
         lessons_claimed_early,
         scheduled_sessions,
         discounted_enrollments,

@@ -7,9 +7,10 @@ import statistics
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import Executable, and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,10 +48,7 @@ def region_configs(
         stmt = stmt.where(Institution.region_code.startswith(region_prefix))
     if institution_ids is not None:
         stmt = stmt.where(Institution.id.in_(institution_ids))
-    return {
-        code: policy.risk_config(session, code, on=local_date(as_of))
-        for code in session.scalars(stmt)
-    }
+    return policy.risk_configs(session, session.scalars(stmt), on=local_date(as_of))
 
 
 def _region_refund_rates(facts: dict[str, Facts], as_of: datetime) -> dict[str, Decimal]:
@@ -169,20 +167,37 @@ def _keep_current(session: Session, rows: list[RiskEvaluation]) -> None:
 def _district_days(
     session: Session, facts: dict[str, Facts], rows: list[RiskEvaluation], as_of: datetime
 ) -> None:
-    """The day's count at each level and the money supervised, per district swept."""
+    """The day's count at each level and the money supervised, per district swept (one
+    upsert for every district)."""
     counts: dict[str, Counter[str]] = {}
     for r in rows:
         counts.setdefault(facts[r.institution_id].region_code, Counter())[r.level] += 1
     money = by_district(session, select(Institution.id).where(Institution.id.in_(list(facts))))
     day = local_date(as_of)
-    for code, n in counts.items():
-        p = money.get(code, Position())
-        session.merge(
-            DistrictDay(
-                region_code=code, day=day, low=n["low"], medium=n["medium"], high=n["high"],
-                critical=n["critical"], escrow=p.escrow, bank_balance=p.bank_balance, owed=p.owed,
-            )
+    values = []
+    for code in sorted(counts):
+        n, p = counts[code], money.get(code, Position())
+        values.append(
+            {"region_code": code, "day": day, "low": n["low"], "medium": n["medium"],
+             "high": n["high"], "critical": n["critical"], "escrow": p.escrow,
+             "bank_balance": p.bank_balance, "owed": p.owed}
         )  # fmt: skip
+    if values:
+        session.execute(_district_upsert(session.get_bind().dialect.name), values)
+
+
+@cache
+def _district_upsert(dialect_name: str) -> Executable:
+    """A district's day, replaced by a later sweep of the same day: built once."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = DistrictDay.__table__
+    stmt = dialect.insert(table)
+    upsert: Executable = stmt.on_conflict_do_update(
+        index_elements=["region_code", "day"],
+        set_={k: stmt.excluded[k] for k in
+              ("low", "medium", "high", "critical", "escrow", "bank_balance", "owed")},
+    )  # fmt: skip
+    return upsert
 
 
 def _evaluation(inst_id: str, as_of: datetime, verdict: Verdict, now: datetime) -> RiskEvaluation:
