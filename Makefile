@@ -51,6 +51,7 @@ test: install browser-deps lint types imports
 	$(BIN)/pytest -n 2 --dist loadgroup tests
 
 ## bench: every benchmark (PostgreSQL from TEST_DATABASE_URL); figures go in docs/benchmarks.md
+## and docs/reliability.md (the chaos soak, scheduler leadership, the long schemathesis run)
 bench: install
 	$(PY) bench/ledger.py
 	$(PY) bench/rules.py
@@ -60,6 +61,9 @@ bench: install
 	$(PY) bench/balances.py
 	$(PY) bench/reconcile.py
 	$(PY) bench/backtest.py
+	$(PY) bench/soak.py
+	$(PY) bench/leader.py
+	$(PY) bench/fuzz.py
 
 ## screenshots: every workbench page, in Chinese and English, on a desktop and at 360 px, taken
 ## in headless Chromium against the showcase region (tools/showcase.py), into docs/screenshots/

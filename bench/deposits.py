@@ -213,6 +213,7 @@ def main() -> None:
             "SECRET_KEY": SECRET_KEY,
             "SCHEDULER_ENABLED": "false",
             "LOG_LEVEL": "WARNING",
+            "RATE_LIMIT_PER_SECOND": "0",  # the load generator is the only caller
         }
         server = subprocess.Popen(
             [

@@ -150,7 +150,8 @@ def served(url: str) -> Iterator[str]:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET, "ENVIRONMENT": "test",
-           "SCHEDULER_ENABLED": "false", "LOG_LEVEL": "WARNING"}  # fmt: skip
+           "SCHEDULER_ENABLED": "false", "LOG_LEVEL": "WARNING",
+           "RATE_LIMIT_PER_SECOND": "0"}  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--no-scheduler"],
         env=env,

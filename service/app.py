@@ -14,11 +14,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
-from service.api import problems
+from service.api import problems, transactions
 from service.api.auth import idempotency_caller
 from service.api.business_metrics import BusinessCollector
 from service.api.idempotency import IdempotencyMiddleware
 from service.api.middleware import RequestContextMiddleware, RequestGuardMiddleware
+from service.api.ratelimit import RateLimitMiddleware
 from service.config import Settings, get_settings
 from service.errors import DomainError
 from service.kit import clock as clocks
@@ -83,6 +84,7 @@ def create_app(
 
     openapi_doc.install(app, routers())
 
+    app.add_middleware(transactions.CommitMiddleware)  # innermost: first to see the answer
     app.add_middleware(
         IdempotencyMiddleware,
         sessions=sessions,
@@ -94,6 +96,9 @@ def create_app(
     )
     app.add_middleware(
         RequestGuardMiddleware, max_body=settings.max_body_bytes, larger=_larger_bodies(settings)
+    )
+    app.add_middleware(
+        RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
     )
     app.add_middleware(RequestContextMiddleware)
     return app
@@ -182,10 +187,13 @@ def routers() -> list[tuple[APIRouter, str, str]]:
 
 def _include_routers(app: FastAPI) -> None:
     from service.api.auth import GUARDS
+    from service.api.deps import known_query_only
 
     for router, prefix, guard in routers():
         check = GUARDS[guard]
-        dependencies = [Depends(check)] if check is not None else None
+        dependencies = [Depends(check)] if check is not None else []
+        if prefix == API:
+            dependencies.append(Depends(known_query_only))
         app.include_router(router, prefix=prefix, dependencies=dependencies)
 
 

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     # addresses, as uvicorn's forwarded_allow_ips); empty: none, the peer is the client.
     trusted_proxies: str = ""
+    # Requests a caller may send: a bucket of `burst` refilled at `rate_limit_per_second`
+    # (service.api.ratelimit); 0 turns the limit off (benchmarks that are the only caller).
+    rate_limit_per_second: float = Field(default=100, ge=0, le=1_000_000)
+    rate_limit_burst: float = Field(default=300, ge=1, le=10_000_000)
     # /metrics reads the business figures from the database at most this often.
     business_metrics_ttl_seconds: float = Field(default=15, ge=0, le=300)
 

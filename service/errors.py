@@ -90,6 +90,10 @@ CODES: dict[str, Code] = {
                         "a region or institution outside the regulator's scope"),
     "foreign_account": _c(403, "The account is not held at this bank",
                           "a bank names a supervised account of another bank"),
+    "rate_limited": _c(429, "Too many requests; slow down",
+                       "a caller spent its rate limit (RATE_LIMIT_PER_SECOND, "
+                       "RATE_LIMIT_BURST); `Retry-After` says when to come back",
+                       "yes, after Retry-After"),
     "too_many_attempts": _c(429, "Too many failed attempts; wait and retry",
                             "this client guessed access codes too often; `Retry-After` says "
                             "how long", "yes, after Retry-After"),
@@ -120,6 +124,11 @@ CODES: dict[str, Code] = {
                                "enrolling at a closed or blacklisted institution"),
     "institution_final": _c(409, "A closed or blacklisted institution cannot be reactivated",
                             "unfreezing or reactivating a closed or blacklisted institution"),
+    "institution_closing": _c(409, "The institution has announced its closure",
+                              "enrolling at an institution that announced its closure: it may "
+                              "collect no new fees"),
+    "closure_in_past": _c(422, "A closure cannot take effect before today",
+                          "announcing a closure dated before today (Beijing)"),
     "institution_not_frozen": _c(409, "The institution is not frozen",
                                  "unfreezing an institution that is not frozen"),
     "no_reserve": _c(409, "The institution has no reserve account",

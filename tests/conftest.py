@@ -97,6 +97,7 @@ def settings(database_url: str) -> Settings:
         secret_key="test-secret-key-0123456789",
         scheduler_enabled=False,
         idempotency_wait_seconds=1,
+        rate_limit_per_second=0,  # tests are one caller sending fast; its own test limits
     )
 
 

@@ -41,6 +41,7 @@ from service.kit.clock import end_of_local_day, local_date, start_of_local_day
 from service.kit.db import session_scope
 from service.kit.ids import new_id
 from service.kit.money import parse_instant, parse_money
+from service.registry import closures
 from service.registry import institutions as registry
 from service.registry.credentials import create_bank
 from service.registry.identifiers import make_credit_code
@@ -382,6 +383,34 @@ class Replay:
             ),
         )
 
+    def on_reserve_deposit(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        """Money paid into a reserve-mode institution's reserve account."""
+        inst = self._inst(s, e["institution"])
+        if not inst.reserve_account_no:
+            raise Skip(f"institution {e['institution']!r} has no reserve account")
+        bank = self._held(s, Bank, self.bank_id)
+        assert bank is not None
+        deposits.receive(
+            s,
+            bank=bank,
+            now=at,
+            data=deposits.DepositIn(
+                str(e["bank_txn_id"]), inst.reserve_account_no, "RESERVE",
+                parse_money(e["amount"]), at,
+            ),
+        )  # fmt: skip
+
+    def on_closure_notice(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        """The institution announces it closes on `effective` and refunds what is left."""
+        closures.announce(
+            s,
+            institution=self._inst(s, e["institution"]),
+            effective=date.fromisoformat(str(e["effective"])),
+            reason="closure notice in the history",
+            actor="backtest",
+            now=at,
+        )
+
     def on_consumption(self, s: Session, e: dict[str, Any], at: datetime) -> None:
         enr = s.get(Enrollment, self._id("enrollment", e["enrollment"]))
         assert enr is not None
@@ -512,7 +541,11 @@ class Replay:
             self.on_day(self.days)
         eod = end_of_local_day(day)
         with session_scope(self.sessions) as s:
-            for ins in s.scalars(select(Instruction).where(Instruction.status == "pending")):
+            for ins in s.scalars(
+                select(Instruction).where(
+                    Instruction.status == "pending", Instruction.bank_id == self.bank_id
+                )
+            ):
                 due = ins.purpose != "refund" or local_date(ins.created_at) < day
                 if due:
                     self._settle(s, ins.id, "executed", eod)

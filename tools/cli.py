@@ -178,7 +178,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from tools.simulate import START, simulate
+    from tools.simulate import FAMILIES, simulate
 
     if args.days < 1 or args.institutions < 1:
         raise SystemExit("--days and --institutions must be at least 1")
@@ -186,7 +186,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     try:
         sessions, settings = _prepared(url)
         # A region kept to be served ends today; a throwaway one replays a fixed history.
-        start = _today() - timedelta(days=args.days) if args.database else START
+        start = _today() - timedelta(days=args.days) if args.database else None
         report = simulate(
             sessions,
             settings,
@@ -195,10 +195,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             seed=args.seed,
             events_path=args.events,
             start=start,
+            family=args.family,
             progress=_progress(args.days),
         )
         if args.database:
-            report["regulator_token"] = _simulated_regulator(sessions)
+            city = FAMILIES[args.family].region[:4] + "00"
+            report["regulator_token"] = _simulated_regulator(sessions, city)
         print(json.dumps(report, indent=2, ensure_ascii=False))
     finally:
         if tmp is not None:
@@ -232,14 +234,14 @@ def _progress(days: int, who: str = "simulate") -> Any:
     return tell
 
 
-def _simulated_regulator(sessions: Any) -> str:
+def _simulated_regulator(sessions: Any, city: str) -> str:
     """A regulator of the simulated city, so the region can be explored in the workbench."""
     from service.kit.clock import utcnow
     from service.kit.db import session_scope
     from service.registry.credentials import create_regulator
 
     with session_scope(sessions) as s:
-        made = create_regulator(s, name="模拟区域监管员", region_code="220100", now=utcnow())
+        made = create_regulator(s, name="模拟区域监管员", region_code=city, now=utcnow())
         return str(made.credential)
 
 
@@ -293,8 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate", help="simulate a region with failing institutions; print detection metrics"
     )
     sm.add_argument("--institutions", type=int, default=100)
-    sm.add_argument("--days", type=int, default=180)
+    sm.add_argument("--days", type=int, default=300)
     sm.add_argument("--seed", type=int, default=7)
+    sm.add_argument(
+        "--family",
+        choices=("tune", "holdout"),
+        default="tune",
+        help="tune: the regions the defaults were chosen on; holdout: never used for that",
+    )
     sm.add_argument(
         "--events", default=None, help="also write the synthetic history here (BACKTEST.md format)"
     )

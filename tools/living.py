@@ -1,6 +1,7 @@
 """The demo region's history: twenty institutions of Liaoyuan and Siping over the six months
-that end yesterday, made by the simulator's archetypes (healthy, seasonal, a promotion drive
-then flight, a slow decline, a sudden disappearance, an honest closure) and replayed through
+that end yesterday, made by the simulator's archetypes (ordinary and seasonal schools, the
+traps a warning engine must not fall into, and the failure modes it must catch) and replayed
+through
 the real domain code with the demo bank and the province's regulator, so that a fresh
 `make run` has an overview with trends, alerts, refunds, reconciliation breaks and parents.
 
@@ -51,6 +52,7 @@ SCHOOLS = (
     ("双辽市弘毅学科培训中心", "220382"),
 )
 COURSES = ("初中数学同步提高班", "初中英语阅读写作班", "初中物理实验探究班", "初中语文阅读写作班")
+ARTS = ("少儿美术创意班", "少儿舞蹈基础班", "少儿书法练习班")
 MARK = SCHOOLS[0][0]  # present: the history is there
 
 
@@ -69,18 +71,22 @@ def present(session: Session) -> bool:
 
 def events(today: date, days: int = DAYS, seed: int = SEED) -> list[dict[str, Any]]:
     """The simulator's history for the demo's schools, ending yesterday."""
-    world = World(len(SCHOOLS), days, seed, today - timedelta(days=days))
+    # Small schools: a newcomer's first `make run` replays their half year in under a minute.
+    world = World(len(SCHOOLS), days, seed, today - timedelta(days=days), scale=0.35)
     out = world.build()
     names = {inst.label: (i, *SCHOOLS[i]) for i, inst in enumerate(world.insts)}
     terms: dict[str, int] = {}
     for e in out:
         if e["type"] == "institution":
             n, e["name"], e["region_code"] = names[e["id"]]
+            if e["category"] == "non_subject":  # an arts school, not a subject one
+                e["name"] = e["name"].replace("学科培训", "艺术培训")
             e["escrow_account_no"] = f"6227100000{n + 1:06d}"
             e["operating_account_no"] = f"6228100000{n + 1:06d}"
         if e["type"] == "course":
             n = terms[e["institution"]] = terms.get(e["institution"], 0) + 1
-            e["title"] = f"{COURSES[n % len(COURSES)]}（第{n}期）"
+            titles = ARTS if e["category"] == "non_subject" else COURSES
+            e["title"] = f"{titles[n % len(titles)]}（第{n}期）"
         if "bank_txn_id" in e:  # the demo bank's own ids, apart from any other history
             e["bank_txn_id"] = f"LD-{e['bank_txn_id']}"
     return out
@@ -101,7 +107,7 @@ def replay(
     lines = [json.dumps(e, ensure_ascii=False) for e in events(today, days)]
     run = Replay(
         sessions, settings, io.StringIO(), err=io.StringIO(), bank_id=bank_id,
-        regulator_id=regulator_id, on_day=progress,
+        regulator_id=regulator_id, on_day=progress, default_statements=False,
     )  # fmt: skip
     run.run(lines)
     with sessions() as s:

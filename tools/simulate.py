@@ -1,14 +1,26 @@
-"""`tuitionguard simulate`: a synthetic region replayed through the real domain code.
+"""`tuitionguard simulate`: synthetic regions replayed through the real domain code, to measure
+the risk engine as a regulator would: how many failing institutions it flags before they fail,
+with their own warning signs, how early, and how many healthy ones it flags for nothing.
 
-Healthy institutions enrol with the seasons; failing ones follow scenarios drawn from
-DOMAIN.md §5 — a discount drive then flight, a slow decline with stalling refunds, a sudden
-disappearance with money taken out of escrow (preceded by lessons claimed ahead of the
-timetable) — and one closes honestly, refunding everyone, which must not look like flight.
-The history is written in the BACKTEST.md format and replayed by the same loader, then:
+A region mixes archetypes. Benign ones are the traps an early-warning engine falls into:
+subject schools whose autumn term starts after a summer lull, summer camps sold in a rush and
+then delivered, new schools ramping up, schools joining the platform mid-term with their
+students' remaining packages, large chains with complaints in proportion to their size, a
+teacher leaving and her class refunded promptly, a legitimate move or change of owner, a bank
+that misses a statement or two, reserve-mode schools funding their reserve, and honest
+closures (notice, then every parent refunded on time). Failing ones follow the collapse
+patterns of DOMAIN.md §5: a discount drive then flight, a slow decline with stalling refunds,
+lessons claimed ahead then money taken, refunds contested in bulk, teaching stopped while
+lessons are still billed, repeated changes of legal person, a bank gone silent, parents asked
+to pay off the platform. Every institution also makes noise: ordinary refunds, complaints,
+disputed lessons.
 
-- recall: failing institutions that reached `high` on a day before their failure day;
-- false-positive rate: healthy (and honestly closing) institutions that ever reached `high`;
-- median lead time: days from first `high` to the failure day, over the detected.
+Two families of regions are written: `tune`, used while the engine's defaults were chosen, and
+`holdout`, never used for that: another city with its own price guide, a platform that goes
+live mid-term (every school arrives with packages already sold), banks that send statements
+on working days only, other rates and mixes. Results are reported per archetype: recall
+(flagged `high` or above before the failure day, by one of the failure's own indicators),
+false-positive rate (a benign institution ever `high` or above), and lead time.
 """
 
 from __future__ import annotations
@@ -30,16 +42,80 @@ from service.fees.calendar import school_day
 from service.kit.clock import SHANGHAI
 from tools.backtest import Replay
 
-START = date(2026, 3, 2)  # a Monday; the simulated region's first day
-PRICE = 25  # yuan per 45-minute lesson: the Changchun ceiling for classes of 10-35
+START = date(2026, 3, 2)  # a Monday, the spring term's first week
 HIGH = ("high", "critical")
+
+BENIGN = (
+    "healthy", "arts", "summer_camp", "new_school", "joins_mid_term", "large_chain",
+    "teacher_leaves", "legit_move", "ownership_change", "bank_outage", "reserve_mode",
+    "honest_closure",
+)  # fmt: skip
+FAILING = (
+    "discount_flight", "slow_decline", "sudden_disappearance", "refund_stonewall",
+    "teaching_stopped", "registry_churn", "bank_silence", "off_platform",
+)  # fmt: skip
+# The indicators that are a failure's own warning signs: a detection counts when the first
+# day at `high` carries one of them.
+OWN_SIGNALS: dict[str, frozenset[str]] = {
+    "discount_flight": frozenset({"prepay_surge", "deep_discount", "complaint_surge"}),
+    "slow_decline": frozenset(
+        {"refund_overdue", "refund_velocity", "consumption_stall", "complaint_surge"}
+    ),
+    "sudden_disappearance": frozenset({"consumption_pace", "escrow_shortfall"}),
+    "refund_stonewall": frozenset({"refund_disputes", "complaint_surge", "refund_overdue"}),
+    "teaching_stopped": frozenset({"lesson_disputes", "complaint_surge", "consumption_stall"}),
+    "registry_churn": frozenset(
+        {"registry_change", "refund_overdue", "refund_velocity", "complaint_surge"}
+    ),
+    "bank_silence": frozenset({"statement_missing", "escrow_shortfall"}),
+    "off_platform": frozenset({"off_platform", "complaint_surge"}),
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """What makes one family of regions differ from another."""
+
+    name: str
+    region: str  # the district the schools are registered in
+    price: int  # yuan per 45-minute subject lesson (at or under the guide's ceiling)
+    guide: dict[str, Any] | None  # a price guide event the history carries, if needed
+    working_day_statements: bool  # banks send statements on working days only
+    go_live: bool  # the history starts mid-term, every school with packages already sold
+    start: date
+    failing_share: float
+    rate: tuple[float, float]  # enrolments a day, for an ordinary school
+    summer: tuple[date, date]  # the subject schools' summer vacation (no sessions)
+
+
+FAMILIES = {
+    "tune": Family(
+        "tune", "220102", 25, None, False, False, START, 0.3, (0.6, 1.2),
+        (date(2026, 7, 11), date(2026, 8, 31)),
+    ),
+    "holdout": Family(
+        "holdout", "220204", 30,
+        {"region_code": "220200", "effective_from": "2026-01-01", "items": [
+            {"mode": "offline", "grade_band": "any", "class_size_min": 1,
+             "class_size_max": 9, "standard_minutes": 45, "base_price": "40",
+             "max_float_pct": "10"},
+            {"mode": "offline", "grade_band": "any", "class_size_min": 10,
+             "class_size_max": 35, "standard_minutes": 45, "base_price": "30",
+             "max_float_pct": "10"},
+            {"mode": "offline", "grade_band": "any", "class_size_min": 36,
+             "class_size_max": None, "standard_minutes": 45, "base_price": "20",
+             "max_float_pct": "10"}]},
+        True, True, date(2026, 4, 13), 0.25, (0.4, 1.5),
+        (date(2026, 7, 4), date(2026, 8, 27)),
+    ),
+}  # fmt: skip
 
 
 @dataclass
 class Enr:
     label: str
-    inst: str
     sessions: list[datetime]
+    amount: int  # fen
     reported: int = 0
     refunded: bool = False
 
@@ -47,65 +123,91 @@ class Enr:
 @dataclass
 class Inst:
     label: str
-    scenario: (
-        str  # healthy | discount_flight | slow_decline | sudden_disappearance | honest_closure
-    )
-    fail_day: int | None
+    archetype: str
+    category: str
+    joins: int  # the day it joins the platform
+    fail_day: int | None  # failing: the day it fails; honest closure: the day it closes
     rate: float
-    course_seq: int = 0
+    event_day: int  # when an archetype's own event happens (a teacher leaving, a move...)
     courses: list[tuple[str, list[datetime]]] = field(default_factory=list)
     enrollments: list[Enr] = field(default_factory=list)
+    silent_from: int | None = None  # its bank sends no statements from this day
+    refunds: list[tuple[str, int]] = field(default_factory=list)  # (label, day requested)
 
 
 def _at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
 
 
-def _failure_day(rng: random.Random, days: int) -> int:
-    """When a failing institution fails: after a quarter of a year of history where there is
-    one, else in the second half of a short run (never before day 1, never after the end)."""
-    low = max(1, min(75, days // 2))
-    return rng.randint(low, max(low, days - 10))
-
-
 class World:
-    def __init__(self, n: int, days: int, seed: int, start: date = START) -> None:
+    """A region's history in the BACKTEST.md format, and what each institution is."""
+
+    def __init__(
+        self,
+        n: int,
+        days: int,
+        seed: int,
+        start: date | None = None,
+        family: str = "tune",
+        scale: float = 1.0,
+    ) -> None:
+        self.fam = FAMILIES[family]
+        self.scale = scale  # the schools' sizes against the family's (a demo wants them small)
         self.rng = random.Random(seed)
         self.days = days
-        self.start = start
+        self.start = start or self.fam.start
         self.events: list[dict[str, Any]] = []
         self.txn = 0
-        scenarios = ["healthy"] * n
-        failing = ["discount_flight", "slow_decline", "sudden_disappearance", "honest_closure"]
-        for i in range(max(4, n // 5)):
-            if i < n:
-                scenarios[i] = failing[i % 4]
-        self.rng.shuffle(scenarios)
-        self.insts = [
-            Inst(
-                f"I{i:04d}",
-                sc,
-                _failure_day(self.rng, days) if sc != "healthy" else None,
-                self.rng.uniform(0.2, 0.35),
-            )
-            for i, sc in enumerate(scenarios)
-        ]
+        self.insts = [self._inst(i, a) for i, a in enumerate(self._archetypes(n))]
+
+    # ------------------------------------------------------------------ the region's make-up
+    def _archetypes(self, n: int) -> list[str]:
+        """About `failing_share` failing, spread over the failure modes; the rest benign,
+        half of them ordinary schools, the others spread over the traps."""
+        failing = max(len(FAILING) // 2, round(n * self.fam.failing_share)) if n >= 8 else n // 3
+        out = [FAILING[i % len(FAILING)] for i in range(failing)]
+        traps = BENIGN[1:]
+        benign = n - failing
+        out += [traps[i % len(traps)] if i % 2 else "healthy" for i in range(benign)]
+        self.rng.shuffle(out)
+        return out
+
+    def _inst(self, i: int, archetype: str) -> Inst:
+        rng, days = self.rng, self.days
+        low, high = self.fam.rate
+        rate = rng.uniform(low, high) * (6 if archetype == "large_chain" else 1) * self.scale
+        category = "non_subject" if archetype in ("arts", "summer_camp") else "subject"
+        joins = 0
+        if archetype == "new_school":
+            joins = rng.randint(days // 3, max(days // 3, days * 2 // 3))
+        elif archetype == "joins_mid_term":
+            joins = rng.randint(days // 4, max(days // 4, days // 2))
+        fail = None
+        if archetype in FAILING or archetype == "honest_closure":
+            fail = self._fail_day(category)
+        event = rng.randint(max(1, days // 4), max(1, days // 4, days - 10))
+        return Inst(f"I{i:04d}", archetype, category, joins, fail, rate, event)
+
+    def _fail_day(self, category: str) -> int:
+        """When a failing school fails (or a closing one closes): after a quarter of a year
+        of history where there is one; for a subject school, with the six weeks before it
+        in term time (a school that goes under in the summer lull shows little of anything)."""
+        low = max(1, min(100, self.days // 2))
+        days = list(range(low, max(low + 1, self.days - 5)))
+        if category == "subject":
+            begin = (self.fam.summer[0] - self.start).days - 5
+            end = (self.fam.summer[1] - self.start).days + 15
+            days = [d for d in days if d - 45 > end or d < begin] or days
+        return self.rng.choice(days)
 
     def emit(self, at: datetime, kind: str, **fields: Any) -> None:
         self.events.append({"at": at.isoformat(), "type": kind, **fields})
 
+    # ------------------------------------------------------------------ the whole history
     def build(self) -> list[dict[str, Any]]:
-        first = _at(self.start, 8)
-        for inst in self.insts:
-            self.emit(
-                first,
-                "institution",
-                id=inst.label,
-                name=inst.label,
-                region_code="220102",
-                category="subject",
-                supervision_mode="custody",
-            )
+        first = _at(self.start, 7)
+        if self.fam.guide is not None:
+            self.emit(first, "price_guide", **self.fam.guide)
         for d in range(self.days):
             day = self.start + timedelta(days=d)
             for inst in self.insts:
@@ -113,174 +215,366 @@ class World:
         self.events.sort(key=lambda e: e["at"])
         return self.events
 
-    # ------------------------------------------------------------------ one institution, one day
     def day(self, inst: Inst, d: int, day: date) -> None:
-        f = inst.fail_day
-        gone = f is not None and d >= f and inst.scenario != "honest_closure"
-        if gone:
-            self.after_failure(inst, d, day)
+        if d < inst.joins:
             return
-        if d % 21 == 0:
+        if d == inst.joins:
+            self.join(inst, day)
+        f = inst.fail_day
+        if f is not None and d > f and inst.archetype in FAILING:
+            return  # gone: nothing more happens there
+        if f is not None and d > f:  # closed honestly
+            self.statement(inst, d, day)
+            return
+        if (d - inst.joins) % 28 == 0:
             self.file_course(inst, day)
         self.enrol(inst, d, day)
-        self.scenario(inst, d, day)  # refunds at 11:00 come before the evening's lesson report
+        self.behave(inst, d, day)
+        self.noise(inst, d, day)
         self.report_lessons(inst, d, day)
+        self.statement(inst, d, day)
+
+    def join(self, inst: Inst, day: date) -> None:
+        mode = "reserve" if inst.archetype == "reserve_mode" else "custody"
+        self.emit(_at(day, 7, 30), "institution", id=inst.label, name=inst.label,
+                  region_code=self.fam.region, category=inst.category,
+                  supervision_mode=mode)  # fmt: skip
+        self.file_course(inst, day)
+        carried = inst.archetype == "joins_mid_term" or (self.fam.go_live and inst.joins == 0)
+        if carried:  # its students' remaining packages arrive with it
+            for _ in range(int(inst.rate * 60)):
+                self.enrollment(inst, _at(day, 9, self.rng.randint(0, 59)))
+
+    # ------------------------------------------------------------------ courses and enrolments
+    def meets(self, inst: Inst, day: date) -> bool:
+        """Subject classes meet after school on school days, outside the vacation; arts and
+        camps any day but Sunday."""
+        if inst.category == "non_subject":
+            return day.weekday() != 6
+        summer = self.fam.summer
+        return school_day(day)[0] and not (summer[0] <= day <= summer[1])
 
     def file_course(self, inst: Inst, day: date) -> None:
-        inst.course_seq += 1
-        label = f"{inst.label}-C{inst.course_seq}"
+        label = f"{inst.label}-C{len(inst.courses) + 1}"
         sessions: list[datetime] = []
-        cur = _at(day + timedelta(days=1), 16)
-        while len(sessions) < 60:
-            if school_day(cur.date())[0]:
-                sessions.append(cur)
+        cur = day + timedelta(days=1)
+        hour = 17 if inst.category == "subject" else 10
+        while cur <= day + timedelta(days=150):
+            if self.meets(inst, cur):
+                sessions.append(_at(cur, hour))
             cur += timedelta(days=1)
+        if not sessions:
+            return
         inst.courses.append((label, sessions))
+        price = self.fam.price if inst.category == "subject" else 60
         self.emit(
-            _at(day, 8, 30),
-            "course",
-            id=label,
-            institution=inst.label,
-            category="subject",
-            grade_band="junior",
-            mode="offline",
-            class_size=20,
-            lesson_minutes=45,
-            price_per_lesson=f"{PRICE}.00",
-            sessions=[
-                {"starts_at": s.isoformat(), "ends_at": (s + timedelta(minutes=45)).isoformat()}
-                for s in sessions
-            ],
-        )
+            _at(day, 8, 30), "course", id=label, institution=inst.label,
+            category=inst.category, grade_band="junior", mode="offline", class_size=20,
+            lesson_minutes=45, price_per_lesson=f"{price}.00",
+            sessions=[{"starts_at": s.isoformat(),
+                       "ends_at": (s + timedelta(minutes=45)).isoformat()} for s in sessions],
+        )  # fmt: skip
 
-    def enrol(
-        self, inst: Inst, d: int, day: date, *, boost: float = 1.0, discount: float | None = None
-    ) -> None:
-        season = 1 + 0.4 * math.sin(2 * math.pi * d / 120)
-        rate = inst.rate * season * boost
+    def demand(self, inst: Inst, day: date) -> float:
+        """Enrolments a day: the season of its kind of school."""
+        if inst.archetype == "summer_camp":
+            return 6.0 if day.month == 6 else (0.2 if day.month in (7, 8) else 0.5)
+        if inst.category == "non_subject":
+            return 1.0
+        summer = self.fam.summer
+        if summer[0] - timedelta(days=10) <= day < summer[1] - timedelta(days=14):
+            return 0.05  # the summer lull
+        if summer[1] - timedelta(days=14) <= day <= summer[1] + timedelta(days=18):
+            return 3.0  # the autumn term's start
+        return 1.0 + 0.2 * math.sin(2 * math.pi * (day.toordinal() % 120) / 120)
+
+    def enrol(self, inst: Inst, d: int, day: date) -> None:
+        rate = inst.rate * self.demand(inst, day)
+        share, longest = None, None
         f = inst.fail_day
-        if inst.scenario == "slow_decline" and f is not None and d >= f - 45:
-            rate *= 0.3
-        if inst.scenario == "honest_closure" and f is not None and d >= f - 30:
-            return
-        if inst.scenario == "discount_flight" and f is not None and d >= f - 30:
-            rate = max(
-                rate * 12, 3.0
-            )  # a hoarding promotion: months of enrolments in weeks, 40% off
-            discount = 0.6
-        count = int(rate) + (self.rng.random() < rate - int(rate))
-        for _ in range(count):
-            label, sessions = inst.courses[-1]
-            at = _at(day, 10, self.rng.randint(0, 59))
-            upcoming = [s for s in sessions if s > at]
-            lessons = min(len(upcoming), self.rng.randint(30, 45))
-            bought = [s for s in upcoming[:lessons] if s.date() <= day + timedelta(days=85)]
-            if len(bought) < 10:
-                continue
-            share = discount if discount is not None else (0.9 if self.rng.random() < 0.15 else 1.0)
-            amount = f"{len(bought) * PRICE * share:.2f}"
-            enr = Enr(f"{inst.label}-E{len(inst.enrollments) + 1}", inst.label, bought)
-            inst.enrollments.append(enr)
-            self.emit(
-                at, "enrollment", id=enr.label, course=label, lessons=len(bought), amount=amount
-            )
-            self.txn += 1
-            self.emit(
-                at + timedelta(minutes=20),
-                "deposit",
-                bank_txn_id=f"P{self.txn}",
-                institution=inst.label,
-                enrollment=enr.label,
-                amount=amount,
-            )
+        if inst.archetype == "new_school":
+            rate *= min(1.0, (d - inst.joins + 5) / 60)
+        if f is not None:
+            rate, share, longest = self.failing_sales(inst, d, rate)
+        n = int(rate) + (self.rng.random() < rate - int(rate))
+        for _ in range(n):
+            self.enrollment(inst, _at(day, 10, self.rng.randint(0, 59)), share, longest)
 
-    def report_lessons(self, inst: Inst, d: int, day: date, *, ahead: bool = False) -> None:
-        if day.weekday() != 4:  # reports on Fridays
+    def failing_sales(
+        self, inst: Inst, d: int, rate: float
+    ) -> tuple[float, float | None, bool | None]:
+        f = inst.fail_day
+        assert f is not None
+        a = inst.archetype
+        if a == "discount_flight" and d >= f - 30:
+            return max(rate * 10, 5.0), 0.55, True  # a hoarding promotion
+        if a in ("slow_decline", "off_platform") and d >= f - 45:
+            return rate * 0.3, None, None
+        if a == "honest_closure" and d >= f - 30:
+            return 0.0, None, None
+        return rate, None, None
+
+    def enrollment(
+        self, inst: Inst, at: datetime, share: float | None = None, longest: bool | None = None
+    ) -> None:
+        if not inst.courses:
             return
-        now = _at(day, 19)
+        label, sessions = inst.courses[-1]
+        upcoming = [s for s in sessions if s > at]
+        if not upcoming or upcoming[0].date() > at.date() + timedelta(days=28):
+            return
+        wanted = 60 if longest else self.rng.randint(15, 40)
+        if inst.archetype == "summer_camp":
+            wanted = self.rng.randint(8, 16)
+        bought = [s for s in upcoming[:wanted] if s.date() <= at.date() + timedelta(days=88)]
+        if len(bought) < 4:
+            return
+        price = self.fam.price if inst.category == "subject" else 60
+        if share is None:
+            share = 0.9 if self.rng.random() < 0.1 else 1.0
+        amount = int(len(bought) * price * 100 * share)
+        if inst.category == "non_subject":
+            amount = min(amount, 500_000)
+        enr = Enr(f"{inst.label}-E{len(inst.enrollments) + 1}", bought, amount)
+        inst.enrollments.append(enr)
+        yuan = f"{amount // 100}.{amount % 100:02d}"
+        self.emit(at, "enrollment", id=enr.label, course=label, lessons=len(bought),
+                  amount=yuan)  # fmt: skip
+        self.txn += 1
+        self.emit(at + timedelta(minutes=20), "deposit", bank_txn_id=f"P{self.txn}",
+                  institution=inst.label, enrollment=enr.label, amount=yuan)  # fmt: skip
+        if inst.archetype == "reserve_mode":  # the reserve grows with what it owes
+            self.txn += 1
+            self.emit(at + timedelta(minutes=30), "reserve_deposit", bank_txn_id=f"R{self.txn}",
+                      institution=inst.label, amount=yuan)  # fmt: skip
+
+    # ------------------------------------------------------------------ lessons and refunds
+    def report_lessons(self, inst: Inst, d: int, day: date, *, ahead: bool = False) -> None:
+        """Lessons reported each Saturday morning for the week's sessions."""
+        if day.weekday() != 5 and not ahead:
+            return
+        if self.stopped_teaching(inst, d):
+            return
+        now = _at(day, 9)
         for enr in inst.enrollments:
             if enr.refunded:
                 continue
-            due = (
-                len(enr.sessions)
-                if ahead
-                else sum(1 for s in enr.sessions if s <= now - timedelta(hours=2))
-            )
+            due = len(enr.sessions) if ahead else sum(1 for s in enr.sessions if s <= now)
             if due > enr.reported:
                 self.emit(now, "consumption", enrollment=enr.label, lessons=due - enr.reported)
                 enr.reported = due
+                self.maybe_dispute(inst, d, enr, now)
+
+    def stopped_teaching(self, inst: Inst, d: int) -> bool:
+        f = inst.fail_day
+        return inst.archetype == "slow_decline" and f is not None and d >= f - 20
+
+    def maybe_dispute(self, inst: Inst, d: int, enr: Enr, now: datetime) -> None:
+        f = inst.fail_day
+        chance = 0.01
+        if inst.archetype == "teaching_stopped" and f is not None and d >= f - 35:
+            chance = 0.4
+        if self.rng.random() < chance:
+            self.emit(now + timedelta(hours=30), "dispute", enrollment=enr.label)
+
+    def active(self, inst: Inst) -> list[Enr]:
+        return [e for e in inst.enrollments if not e.refunded and e.reported < len(e.sessions)]
 
     def refund(
-        self, inst: Inst, enr: Enr, at: datetime, *, answer: str | None, after_days: int = 1
+        self, inst: Inst, enr: Enr, at: datetime, *, answer: str | None, after_hours: int = 30
     ) -> str:
         label = f"{enr.label}-R"
         enr.refunded = True
         self.emit(at, "refund_request", id=label, enrollment=enr.label, lessons=None)
         if answer:
-            self.emit(
-                at + timedelta(days=after_days), "refund_answer", refund=label, decision=answer
-            )
+            self.emit(at + timedelta(hours=after_hours), "refund_answer", refund=label,
+                      decision=answer)  # fmt: skip
         return label
 
-    def scenario(self, inst: Inst, d: int, day: date) -> None:
-        f, rng = inst.fail_day, self.rng
-        active = [e for e in inst.enrollments if not e.refunded and e.reported < len(e.sessions)]
-        if inst.scenario == "healthy" or f is None:
-            if active and rng.random() < 0.02:  # the ordinary refund: answered within two days
-                self.refund(
-                    inst,
-                    rng.choice(active),
-                    _at(day, 11),
-                    answer="accept",
-                    after_days=rng.randint(1, 2),
-                )
-            if rng.random() < 0.01:
-                self.emit(_at(day, 20), "complaint", institution=inst.label, category="other")
+    def complain(self, inst: Inst, day: date, category: str, chance: float) -> None:
+        if self.rng.random() < chance:
+            self.emit(_at(day, 20, self.rng.randint(0, 59)), "complaint", institution=inst.label,
+                      category=category)  # fmt: skip
+
+    def noise(self, inst: Inst, d: int, day: date) -> None:
+        """What every school sees: a refund now and then (now and then contested), a
+        complaint now and then."""
+        active = self.active(inst)
+        size = max(1, len(active))
+        if active and self.rng.random() < 0.0008 * size:
+            honest = inst.archetype == "honest_closure"  # it contests nothing, ever
+            answer = "dispute" if self.rng.random() < 0.1 and not honest else "accept"
+            self.refund(inst, self.rng.choice(active), _at(day, 11), answer=answer,
+                        after_hours=self.rng.randint(6, 60))  # fmt: skip
+        kind = self.rng.choice(("refund", "teaching_stopped", "other", "other"))
+        self.complain(inst, day, kind, 0.0003 * size)
+
+    # ------------------------------------------------------------------ the bank's statements
+    def statement(self, inst: Inst, d: int, day: date) -> None:
+        if inst.silent_from is not None and d >= inst.silent_from:
             return
-        if inst.scenario == "discount_flight" and d >= f - 12 and rng.random() < 0.5:
-            self.emit(_at(day, 20), "complaint", institution=inst.label, category="refund")
-        if inst.scenario == "slow_decline" and d >= f - 45 and active and rng.random() < 0.25:
-            # Refunds pile up; the school stops answering them.
-            self.refund(inst, rng.choice(active), _at(day, 11), answer=None)
-        if inst.scenario == "sudden_disappearance" and d == f - 20:
-            self.report_lessons(
-                inst,
-                d,
-                day - timedelta(days=day.weekday() - 4) if day.weekday() >= 4 else day,
-                ahead=True,
-            )
-            for (
-                enr
-            ) in inst.enrollments:  # every lesson claimed at once, weeks ahead of the timetable
-                if not enr.refunded and enr.reported < len(enr.sessions):
-                    self.emit(
-                        _at(day, 18),
-                        "consumption",
-                        enrollment=enr.label,
-                        lessons=len(enr.sessions) - enr.reported,
-                    )
-                    enr.reported = len(enr.sessions)
-        if inst.scenario == "honest_closure" and d == f - 30:
-            for enr in active:
-                self.refund(inst, enr, _at(day, 9), answer="accept", after_days=1)
-
-    def after_failure(self, inst: Inst, d: int, day: date) -> None:
-        f = inst.fail_day
-        assert f is not None
-        if d != f:
+        if self.fam.working_day_statements and not school_day(day)[0]:
             return
-        if inst.scenario in ("discount_flight", "sudden_disappearance"):
-            self.txn += 1
-            total = sum(len(e.sessions) * PRICE for e in inst.enrollments)
-            self.emit(
-                _at(day, 3),
-                "bank_debit",
-                institution=inst.label,
-                bank_txn_id=f"X{self.txn}",
-                amount=f"{max(total // 2, 100)}.00",
-            )
+        if inst.archetype == "bank_outage" and inst.event_day <= d < inst.event_day + 2:
+            return
+        self.emit(_at(day, 23, 30), "statement", institution=inst.label)
+
+    # ------------------------------------------------------------------ what each archetype does
+    def behave(self, inst: Inst, d: int, day: date) -> None:
+        a = inst.archetype
+        if a in FAILING:
+            FAILURES[a](self, inst, d, day)
+        elif a in TRAPS:
+            TRAPS[a](self, inst, d, day)
+
+    def after_failure_day(self, inst: Inst, d: int, day: date, *, take: bool) -> None:
+        """The failure day: the owner takes what the escrow account holds, or just goes."""
+        if d != inst.fail_day or not take:
+            return
+        self.txn += 1
+        owed = sum(e.amount * (len(e.sessions) - e.reported) // max(len(e.sessions), 1)
+                   for e in inst.enrollments if not e.refunded)  # fmt: skip
+        amount = max(owed // 2, 10_000)
+        self.emit(_at(day, 3), "bank_debit", institution=inst.label, bank_txn_id=f"X{self.txn}",
+                  amount=f"{amount // 100}.{amount % 100:02d}")  # fmt: skip
 
 
+# ---------------------------------------------------------------------- failure modes
+def _discount_flight(w: World, inst: Inst, d: int, day: date) -> None:
+    f = inst.fail_day
+    assert f is not None
+    if d >= f - 12:
+        w.complain(inst, day, "refund", 0.4)
+    w.after_failure_day(inst, d, day, take=True)
+
+
+def _slow_decline(w: World, inst: Inst, d: int, day: date) -> None:
+    f = inst.fail_day
+    assert f is not None
+    active = w.active(inst)
+    if d >= f - 45 and active and w.rng.random() < 0.2:
+        w.refund(inst, w.rng.choice(active), _at(day, 11), answer=None)  # never answered
+    if d >= f - 20:
+        w.complain(inst, day, "teaching_stopped", 0.25)
+
+
+def _sudden_disappearance(w: World, inst: Inst, d: int, day: date) -> None:
+    f = inst.fail_day
+    assert f is not None
+    if d == f - 20:  # every lesson claimed at once, weeks ahead of the timetable
+        w.report_lessons(inst, d, day, ahead=True)
+    w.after_failure_day(inst, d, day, take=True)
+
+
+def _refund_stonewall(w: World, inst: Inst, d: int, day: date) -> None:
+    f = inst.fail_day
+    assert f is not None
+    active = w.active(inst)
+    if d >= f - 40 and active and w.rng.random() < 0.3:
+        answer = "dispute" if w.rng.random() < 0.8 else "accept"
+        w.refund(inst, w.rng.choice(active), _at(day, 11), answer=answer, after_hours=40)
+    if d >= f - 25:
+        w.complain(inst, day, "refund", 0.2)
+
+
+def _teaching_stopped(w: World, inst: Inst, d: int, day: date) -> None:
+    f = inst.fail_day
+    assert f is not None
+    if d >= f - 30:
+        w.complain(inst, day, "teaching_stopped", 0.15)
+
+
+def _registry_churn(w: World, inst: Inst, d: int, day: date) -> None:
+    f = inst.fail_day
+    assert f is not None
+    for offset, what in ((60, "legal_person"), (40, "address"), (20, "legal_person")):
+        if d == f - offset:
+            w.emit(_at(day, 9), "registry_change", institution=inst.label, field=what)
+    active = w.active(inst)
+    if d >= f - 20 and active and w.rng.random() < 0.1:
+        w.refund(inst, w.rng.choice(active), _at(day, 11), answer=None)
+
+
+def _bank_silence(w: World, inst: Inst, d: int, day: date) -> None:
+    f = inst.fail_day
+    assert f is not None
+    if d == f - 30:
+        inst.silent_from = d  # the account moved where the bank no longer reports it
+    w.after_failure_day(inst, d, day, take=True)
+
+
+def _off_platform(w: World, inst: Inst, d: int, day: date) -> None:
+    f = inst.fail_day
+    assert f is not None
+    if d >= f - 40:
+        w.complain(inst, day, "asked_to_pay_off_platform", 0.1)
+    if d >= f - 30 and w.rng.random() < 0.05:  # a parent pays the old way, with no reference
+        w.txn += 1
+        w.emit(_at(day, 14), "deposit", bank_txn_id=f"U{w.txn}", institution=inst.label,
+               enrollment=None, amount=f"{w.fam.price * 20}.00")  # fmt: skip
+
+
+FAILURES: dict[str, Callable[[World, Inst, int, date], None]] = {
+    "discount_flight": _discount_flight,
+    "slow_decline": _slow_decline,
+    "sudden_disappearance": _sudden_disappearance,
+    "refund_stonewall": _refund_stonewall,
+    "teaching_stopped": _teaching_stopped,
+    "registry_churn": _registry_churn,
+    "bank_silence": _bank_silence,
+    "off_platform": _off_platform,
+}
+
+
+# ---------------------------------------------------------------------- benign traps
+def _teacher_leaves(w: World, inst: Inst, d: int, day: date) -> None:
+    """A teacher leaves: her class (a third of the active students) is refunded promptly,
+    and a few parents complain."""
+    if d != inst.event_day:
+        return
+    active = w.active(inst)
+    for enr in active[: max(3, len(active) // 3)]:
+        w.refund(inst, enr, _at(day, 11, w.rng.randint(0, 59)), answer="accept",
+                 after_hours=w.rng.randint(4, 48))  # fmt: skip
+    for _ in range(2):
+        w.complain(inst, day, "teaching_stopped", 1.0)
+
+
+def _legit_move(w: World, inst: Inst, d: int, day: date) -> None:
+    if d == inst.event_day:
+        w.emit(_at(day, 9), "registry_change", institution=inst.label, field="address")
+
+
+def _ownership_change(w: World, inst: Inst, d: int, day: date) -> None:
+    if d == inst.event_day:
+        w.emit(_at(day, 9), "registry_change", institution=inst.label, field="legal_person")
+
+
+def _honest_closure(w: World, inst: Inst, d: int, day: date) -> None:
+    """A month's notice, then every parent refunded, answered the next day."""
+    f = inst.fail_day
+    assert f is not None
+    if d == f - 30:
+        effective = w.start + timedelta(days=f)
+        w.emit(_at(day, 9), "closure_notice", institution=inst.label,
+               effective=effective.isoformat())  # fmt: skip
+    if f - 28 <= d <= f - 20:
+        for enr in w.active(inst)[:12]:
+            w.refund(inst, enr, _at(day, 11, w.rng.randint(0, 59)), answer="accept",
+                     after_hours=w.rng.randint(4, 40))  # fmt: skip
+    if d >= f - 28:
+        w.complain(inst, day, "other", 0.05)
+
+
+TRAPS: dict[str, Callable[[World, Inst, int, date], None]] = {
+    "teacher_leaves": _teacher_leaves,
+    "legit_move": _legit_move,
+    "ownership_change": _ownership_change,
+    "honest_closure": _honest_closure,
+}
+
+
+# ---------------------------------------------------------------------- replay and measure
 def simulate(
     sessions: sessionmaker[Session],
     settings: Settings,
@@ -289,55 +583,89 @@ def simulate(
     days: int,
     seed: int,
     events_path: str | None = None,
-    start: date = START,
+    start: date | None = None,
+    family: str = "tune",
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Simulate and replay; `progress` is told each day replayed (its number, from 1)."""
-    world = World(institutions, days, seed, start)
+    """Simulate a region of the family, replay it, and measure the engine on it."""
+    world = World(institutions, days, seed, start, family)
     events = world.build()
     lines = [json.dumps(e, ensure_ascii=False) for e in events]
     if events_path:
         with open(events_path, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
     out, err = io.StringIO(), io.StringIO()
-    summary = Replay(sessions, settings, out, err=err, on_day=progress).run(lines)
-    first_high: dict[str, date] = {}
-    for line in out.getvalue().splitlines():
-        row = json.loads(line)
-        if "summary" in row or row["level"] not in HIGH:
-            continue
-        day = date.fromisoformat(row["date"])
-        first_high.setdefault(row["institution"], day)
-    failing = [i for i in world.insts if i.scenario not in ("healthy", "honest_closure")]
-    benign = [i for i in world.insts if i.scenario in ("healthy", "honest_closure")]
-    detected, leads = 0, []
-    per_scenario: dict[str, dict[str, int]] = {}
-    for inst in failing:
-        assert inst.fail_day is not None
-        fail = world.start + timedelta(days=inst.fail_day)
-        seen = first_high.get(inst.label)
-        hit = seen is not None and seen < fail
-        stats = per_scenario.setdefault(inst.scenario, {"institutions": 0, "detected": 0})
+    replay = Replay(sessions, settings, out, err=err, on_day=progress, default_statements=False)
+    summary = replay.run(lines)
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    report = measure(world, [r for r in rows if "level" in r])
+    skipped = err.getvalue().splitlines()
+    return {"institutions": institutions, "days": days, "seed": seed, "family": family,
+            "events": summary["events"], "skipped": summary["skipped"], **report,
+            "skipped_examples": skipped[:5]}  # fmt: skip
+
+
+def measure(world: World, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Recall, false positives and lead times, overall and per archetype."""
+    firsts: dict[str, tuple[date, set[str]]] = {}
+    for r in rows:
+        if r["level"] in HIGH and r["institution"] not in firsts:
+            codes = {i["code"] for i in r["indicators"] if int(i["contribution"]) > 0}
+            firsts[r["institution"]] = (date.fromisoformat(r["date"]), codes)
+    per: dict[str, dict[str, Any]] = {}
+    leads: list[int] = []
+    for inst in world.insts:
+        stats = per.setdefault(inst.archetype, {"institutions": 0, "flagged": 0, "leads": []})
         stats["institutions"] += 1
-        if hit:
-            assert seen is not None
-            detected += 1
-            stats["detected"] += 1
-            leads.append((fail - seen).days)
-    flagged = [i for i in benign if i.label in first_high]
-    closures = [i for i in benign if i.scenario == "honest_closure"]
+        seen = firsts.get(inst.label)
+        if inst.archetype not in FAILING:
+            stats["flagged"] += seen is not None
+            continue
+        lead = _lead(world, inst, seen)
+        if lead is not None:
+            stats["flagged"] += 1
+            stats["leads"].append(lead)
+            leads.append(lead)
+    return _summary(per, leads, world, firsts)
+
+
+def _lead(world: World, inst: Inst, seen: tuple[date, set[str]] | None) -> int | None:
+    """Days from the first `high` to the failure, if it came before it, by the failure's
+    own signals; a sudden disappearance counts if caught within two days after it."""
+    if seen is None or inst.fail_day is None:
+        return None
+    fail = world.start + timedelta(days=inst.fail_day)
+    first, codes = seen
+    if not codes & OWN_SIGNALS[inst.archetype]:
+        return None
+    lead = (fail - first).days
+    limit = -2 if inst.archetype == "sudden_disappearance" else 1
+    return lead if lead >= limit else None
+
+
+def _summary(
+    per: dict[str, dict[str, Any]],
+    leads: list[int],
+    world: World,
+    firsts: dict[str, tuple[date, set[str]]],
+) -> dict[str, Any]:
+    failing = [i for i in world.insts if i.archetype in FAILING]
+    benign = [i for i in world.insts if i.archetype not in FAILING]
+    detected = sum(per[a]["flagged"] for a in FAILING if a in per)
+    flagged = [i for i in benign if i.label in firsts]
+    by_archetype = {
+        a: {"institutions": s["institutions"], "flagged_high": s["flagged"],
+            "median_lead_days": statistics.median(s["leads"]) if s["leads"] else None}
+        for a, s in sorted(per.items())
+    }  # fmt: skip
+    sudden = [i for i in failing if i.archetype == "sudden_disappearance"]
     return {
-        "institutions": institutions,
-        "days": days,
-        "seed": seed,
-        "events": summary["events"],
-        "skipped": summary["skipped"],
         "failing": len(failing),
         "recall": round(detected / len(failing), 4) if failing else None,
         "false_positive_rate": round(len(flagged) / len(benign), 4) if benign else None,
         "median_lead_days": statistics.median(leads) if leads else None,
-        "by_scenario": per_scenario,
-        "honest_closures": len(closures),
-        "honest_closures_flagged_high": sum(1 for i in closures if i.label in first_high),
-        "skipped_examples": err.getvalue().splitlines()[:5],
+        "sudden_disappearances_caught": f"{per.get('sudden_disappearance', {}).get('flagged', 0)}"
+        f" of {len(sudden)}",
+        "false_positives": sorted(f"{i.label} ({i.archetype})" for i in flagged),
+        "by_archetype": by_archetype,
     }

@@ -15,22 +15,30 @@ from sqlalchemy.orm import Session
 from service.api.schemas import Page
 from service.config import Settings
 from service.errors import DomainError
-from service.kit.db import session_scope
 from service.kit.paging import Paged, Paging
 from service.kit.wire import has_control
 
 
 def _session(request: Request) -> Iterator[Session]:
-    with session_scope(request.app.state.sessions) as session:
+    """The request's one transaction: committed as its answer leaves, before anything is sent
+    (`service.api.transactions`); rolled back, before the error is answered, if the route
+    raised."""
+    session: Session = request.app.state.sessions()
+    request.state.session = session
+    try:
         yield session
+    except BaseException:
+        request.state.session = None  # nothing of it is kept
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
-# scope="function": commit happens before the response is sent, so a failed commit can never
-# follow an acknowledged request.
 R = TypeVar("R")
 T = TypeVar("T")
 
-SessionDep = Annotated[Session, Depends(_session, scope="function")]
+SessionDep = Annotated[Session, Depends(_session)]
 
 
 def _now(request: Request) -> datetime:
@@ -97,3 +105,25 @@ def page_of(paged: Paged[R], read: Callable[[R], T]) -> Page[T]:
     """A domain page as a response: each row read by `read`, the next page's cursor."""
     cursor = make_cursor(paged.next_after) if paged.next_after is not None else None
     return Page[T](items=[read(r) for r in paged.rows], next_cursor=cursor)
+
+
+def _query_names(dependant: Any) -> set[str]:
+    """The query parameters a route and its dependencies declare."""
+    names = {p.alias for p in getattr(dependant, "query_params", [])}
+    for sub in getattr(dependant, "dependencies", []):
+        names |= _query_names(sub)
+    return names
+
+
+def known_query_only(request: Request) -> None:
+    """An API request names only query parameters its operation declares: a misspelt filter
+    (`?stauts=open`) is refused, not silently ignored to list everything."""
+    route = request.scope.get("route")
+    allowed = _query_names(getattr(route, "dependant", None))
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise DomainError(
+            "validation_error",
+            f"unknown query parameter {unknown[0]!r}; this operation takes: "
+            f"{', '.join(sorted(allowed)) or 'none'}",
+        )

@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.problems import problem_response
+from service.api.transactions import keep_claim, storable
 from service.kit.db import session_scope
 from service.kit.request_keys import IdempotencyRecord
 
@@ -108,6 +109,7 @@ class IdempotencyMiddleware:
             await problem_response("idempotency_in_progress", detail)(scope, receive, send)
         else:
             assert claim.token is not None
+            keep_claim(scope, caller, key, claim.token)
             await self._run(scope, replay, send, caller, key, claim.token)
 
     async def _await_claim(self, caller: str, key: str, digest: str) -> Claim:
@@ -215,7 +217,9 @@ class IdempotencyMiddleware:
     def _finish(
         self, caller: str, key: str, token: str, status: int, messages: list[Message]
     ) -> None:
-        if status >= 500 or status in (401, 403):  # retryable, or not this caller's to keep
+        """Keep the answer, unless the route kept it already with its effects (then the claim
+        is no longer this token's, and nothing here matches)."""
+        if not storable(status):
             self._release(caller, key, token)
             return
         content_type = None

@@ -4,8 +4,8 @@
   by route template, response headers (no-store, HSTS behind TLS), and the last guard: an
   unexpected error is logged once and answered as a problem, never a bare 500 page.
 - `RequestGuardMiddleware`: refuses before any work what no endpoint can take: control
-  characters in the path or query, bodies over their cap (413), API bodies that are not JSON
-  (415).
+  characters in the path or query, a query parameter given twice, bodies over their cap (413),
+  API bodies that are not JSON (415).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 import time
 import uuid
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -113,6 +113,16 @@ def _has_control(raw: bytes) -> bool:
     return any(b < 0x20 or b == 0x7F for b in raw)
 
 
+def _repeated(query: bytes) -> str | None:
+    """A query parameter named more than once, if any."""
+    seen: set[str] = set()
+    for name, _value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 class RequestGuardMiddleware:
     def __init__(
         self, app: ASGIApp, *, max_body: int, larger: dict[str, int] | None = None
@@ -130,6 +140,11 @@ class RequestGuardMiddleware:
             unquote_to_bytes(query.replace(b"+", b" "))
         ):
             detail = "the path or query holds a control character"
+            await problem_response("validation_error", detail)(scope, receive, send)
+            return
+        twice = _repeated(query)
+        if twice:  # every query parameter of this API is one value: which one would count?
+            detail = f"the query parameter {twice!r} is given more than once"
             await problem_response("validation_error", detail)(scope, receive, send)
             return
         headers = dict(scope["headers"])

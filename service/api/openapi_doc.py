@@ -86,7 +86,34 @@ def document(spec: dict[str, Any], guards: dict[tuple[str, str], str]) -> dict[s
         for method, op in ops.items():
             op["security"] = BY_GUARD[guards.get((path, method), "public")]
             _problems(op)
+            for param in op.get("parameters", []):
+                _text_only(param.get("schema", {}), PARAM_TEXT)
+    for name, schema in schemas.items():
+        if name.endswith("In"):  # what callers send (…Read is what they get)
+            _text_only(schema, BODY_TEXT)
     return spec
+
+
+# What the service accepts as text, said where a client (or a fuzzer) reads it: no control
+# characters (service.kit.wire); free text in a body may hold tabs and line breaks.
+PARAM_TEXT = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+BODY_TEXT = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+
+
+def _text_only(schema: dict[str, Any], pattern: str) -> None:
+    """Every free string of the schema (no pattern, enumeration or format of its own) gets the
+    pattern of what the service accepts as text."""
+    if schema.get("type") == "string" and not {"pattern", "enum", "const", "format"} & set(schema):
+        schema["pattern"] = pattern
+    for key in ("properties", "$defs"):
+        for sub in schema.get(key, {}).values():
+            _text_only(sub, pattern)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _text_only(schema[key], pattern)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(key, []):
+            _text_only(sub, pattern)
 
 
 def _problems(op: dict[str, Any]) -> None:

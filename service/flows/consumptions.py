@@ -218,7 +218,7 @@ def dispute(
             "only a lesson inside its confirmation window can be disputed",
             extra={"state": parent_status(c, now)},
         )
-    c.status, c.dispute_reason = "disputed", reason
+    c.status, c.dispute_reason, c.disputed_at = "disputed", reason, now
     session.flush()
     return c
 

@@ -92,6 +92,12 @@ def _enrollable(session: Session, institution: Institution, course_id: str) -> C
         )
     if institution.status != "active":
         raise DomainError("institution_inactive", f"the institution is {institution.status}")
+    if institution.closing_on is not None:
+        raise DomainError(
+            "institution_closing",
+            f"the institution closes on {institution.closing_on.isoformat()}: it may collect "
+            "no new fees",
+        )
     if course.status != "approved":
         raise DomainError("course_not_approved", f"course {course.id} was {course.status}")
     return course

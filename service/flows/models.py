@@ -99,6 +99,8 @@ class Consumption(Base):
     session_ref: Mapped[str | None] = mapped_column(String(80), nullable=True)
     status: Mapped[str] = mapped_column(String(16))  # pending|disputed|upheld|reversed
     dispute_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When the parent disputed it (a dispute rate is a risk signal, judged by this instant).
+    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # More lessons consumed, with this one, than the filed sessions bought had started by its
     # `occurred_at` (claimed early, or faster than the timetable): accepted, and a signal.
     off_timetable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -117,6 +119,13 @@ Index(
     sqlite_where=text("release_instruction_id IS NULL"),
 )
 Index("ix_consumptions_reported", Consumption.reported_at)
+# Lessons parents disputed, by when: the risk sweep's dispute rate (a partial index: few are).
+Index(
+    "ix_consumptions_disputed_at",
+    Consumption.disputed_at,
+    postgresql_where=text("disputed_at IS NOT NULL"),
+    sqlite_where=text("disputed_at IS NOT NULL"),
+)
 # The few lessons under dispute, for the queues (a partial index: the rest are never read so).
 Index(
     "ix_consumptions_disputed",
@@ -146,6 +155,8 @@ class Refund(Base):
 
 Index("ix_refunds_status", Refund.status, Refund.respond_by)
 Index("ix_refunds_respond_by", Refund.respond_by)
+# The risk sweep's refund requests of a window (answered on time or not).
+Index("ix_refunds_requested", Refund.requested_at)
 
 
 class RefundEvent(Base):

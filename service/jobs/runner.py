@@ -16,10 +16,11 @@ import os
 import socket
 import traceback
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
@@ -27,7 +28,7 @@ from service.errors import DomainError
 from service.jobs.base import JobContext
 from service.jobs.catalog import JOBS
 from service.jobs.models import JobRun
-from service.kit.clock import check_as_of
+from service.kit.clock import check_as_of, local_date
 from service.kit.db import session_scope
 from service.kit.ids import new_id
 from service.registry.institutions import audit
@@ -49,10 +50,12 @@ def run_job(
     clock: Callable[[], datetime] | None = None,
     region_prefix: str | None = None,
     actor: str | None = None,
+    period: str | None = None,
 ) -> dict[str, Any]:
     """Run one job now in its own transaction and record the run. Safe to call twice. With a
     `region_prefix` (a regulator's run) the job acts on that region only, and a job that cannot
-    be scoped is refused."""
+    be scoped is refused. With a `period` (the scheduler's slot), a run already recorded for
+    the slot (by another scheduler) means this one does nothing."""
     job = JOBS.get(name)
     if job is None:
         raise DomainError("unknown_job", f"no job {name!r}; jobs: {', '.join(sorted(JOBS))}")
@@ -65,12 +68,13 @@ def run_job(
     check_as_of(as_of, now=now, settings=settings)
     ctx = JobContext(as_of=as_of, now=now, settings=settings, region_prefix=region_prefix)
     run_id = new_id("run")
-    with session_scope(sessions) as s:
-        s.add(
-            JobRun(
-                id=run_id, name=name, as_of=as_of, started_at=now, outcome="running", runner=RUNNER
-            )
-        )
+    try:
+        with session_scope(sessions) as s:
+            s.add(JobRun(id=run_id, name=name, as_of=as_of, started_at=now, outcome="running",
+                         runner=RUNNER, period=period))  # fmt: skip
+    except IntegrityError:  # the slot's run is another scheduler's
+        log.warning("job %s of %s was run by another scheduler", name, period)
+        return {"job": name, "as_of": as_of.isoformat(), "skipped": "run by another scheduler"}
     try:
         with session_scope(sessions) as s:
             summary = job.fn(s, ctx)
@@ -129,6 +133,16 @@ class Leader:
             self.conn = None
 
 
+def period_of(trigger: dict[str, Any], now: datetime) -> str:
+    """The scheduled slot `now` falls in: the Beijing day of a daily job, the start of the
+    interval of a periodic one (in whole seconds since the epoch, as UTC)."""
+    if trigger["trigger"] == "cron":
+        return local_date(now).isoformat()
+    seconds = int(trigger.get("seconds", 0)) + 60 * int(trigger.get("minutes", 0))
+    start = int(now.timestamp()) // max(seconds, 1) * max(seconds, 1)
+    return datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def start_scheduler(
     sessions: sessionmaker[Session],
     *,
@@ -143,12 +157,13 @@ def start_scheduler(
     leader = Leader(engine)
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="Asia/Shanghai")
 
-    def tick(name: str) -> None:
+    def tick(name: str, trigger: dict[str, Any]) -> None:
         if not leader.is_leader():
             return
         now = clock()
         try:
-            run_job(sessions, name, as_of=now, settings=settings, now=now, clock=clock)
+            run_job(sessions, name, as_of=now, settings=settings, now=now, clock=clock,
+                    period=period_of(trigger, now))  # fmt: skip
         except Exception:
             log.exception("job %s failed", name)
 
@@ -160,7 +175,7 @@ def start_scheduler(
             else job.trigger
         )
         scheduler.add_job(
-            tick, args=[job.name], id=job.name, max_instances=1, coalesce=True, **trigger
+            tick, args=[job.name, trigger], id=job.name, max_instances=1, coalesce=True, **trigger
         )
     scheduler.start()
     return scheduler

@@ -96,6 +96,8 @@ INDICATORS = {
     "escrow_shortfall": N_("Escrow shortfall"),
     "refund_overdue": N_("Refund unanswered past its deadline"),
     "refund_velocity": N_("Surge of refund requests"),
+    "refund_disputes": N_("Refund requests contested"),
+    "lesson_disputes": N_("Lessons disputed by parents"),
     "prepay_surge": N_("Surge of prepayments"),
     "deep_discount": N_("Deep discounts"),
     "off_platform": N_("Money kept off the platform"),
@@ -105,6 +107,7 @@ INDICATORS = {
     "statement_missing": N_("Bank statement missing"),
     "reserve_shortfall": N_("Reserve below what parents are owed"),
     "registry_change": N_("Change of legal person or address"),
+    "closure_default": N_("Parents still owed after a closure"),
     "regulator_note": N_("Raised by a regulator"),
 }
 # What each indicator measures (DOMAIN.md §5), in a line.
@@ -119,20 +122,39 @@ MEASURES = {
         "Refund requests per active enrollment in the window, against the institution's "
         "own baseline rate and its region's median."
     ),
-    "prepay_surge": N_("Deposits in the window against the trailing average of the baseline."),
+    "refund_disputes": N_(
+        "Refund requests the institution contested in the window, of those it answered."
+    ),
+    "lesson_disputes": N_("Lessons parents disputed in the window, of the lessons reported."),
+    "prepay_surge": N_(
+        "Deposits in the window against the trailing average, the same weeks a year before "
+        "and the surge of the city's peers of the same category; judged only with enough "
+        "history, and heavier for money collected far ahead of its sessions."
+    ),
     "deep_discount": N_("The share of new enrollments paid below a share of the filed price."),
     "off_platform": N_(
         "Cash in suspense unmatched for days, lessons reported on unfunded enrollments, "
         "or complaints of being asked to pay off the platform."
     ),
-    "consumption_pace": N_("Lessons reported faster than the filed timetable allows."),
+    "consumption_pace": N_(
+        "Lessons reported faster than the filed timetable allows: one is a make-up lesson, "
+        "many are lessons billed before they were held."
+    ),
     "consumption_stall": N_(
         "No lessons reported for days while sessions were scheduled and balances are outstanding."
     ),
     "complaint_surge": N_("Complaints in the window against the trailing baseline."),
-    "statement_missing": N_("No bank statement for the escrow account for days."),
+    "statement_missing": N_(
+        "Working days without a bank statement of the escrow account, heavier as they add up."
+    ),
     "reserve_shortfall": N_("Risk-reserve mode: the reserve below what parents are owed."),
-    "registry_change": N_("A change of legal person or address within the window."),
+    "registry_change": N_(
+        "Changes of legal person or address within the window, adding up (a change of legal "
+        "person counts more)."
+    ),
+    "closure_default": N_(
+        "An announced closure took effect some days ago and parents are still owed."
+    ),
 }
 KNOBS = {
     "weight": N_("Weight in the score"),
@@ -152,6 +174,24 @@ KNOBS = {
     "min_days": N_("Least days"),
     "price_share": N_("Share of the filed price"),
     "suspense_days": N_("Days in suspense"),
+    "strong_threshold": N_("Threshold for a strong signal"),
+    "strong_weight": N_("Weight of a strong signal"),
+    "strong_count": N_("Count for a strong signal"),
+    "strong_floor": N_("Level of a strong signal"),
+    "prompt_weight": N_("Weight when answered on time"),
+    "min_history_days": N_("Least history, days"),
+    "min_peers": N_("Least peers"),
+    "ahead_days": N_("Days ahead counted as far"),
+    "ahead_share": N_("Share collected far ahead"),
+    "ahead_weight": N_("Weight of money collected far ahead"),
+    "complaint_units": N_("Units a complaint counts"),
+    "high_units": N_("Units for high"),
+    "high_days": N_("Working days for high"),
+    "step_weight": N_("Weight added a day"),
+    "max_weight": N_("Most weight"),
+    "legal_person_units": N_("Units a change of legal person counts"),
+    "grace_days": N_("Days of grace"),
+    "min_lessons": N_("Least lessons counted"),
 }
 COMPLAINTS = {
     "refund": N_("Refund"),
@@ -185,6 +225,7 @@ ACTIONS = {
     "status:active": N_("Unfroze the institution"),
     "status:blacklisted": N_("Blacklisted the institution"),
     "status:closed": N_("Closed the institution"),
+    "closure:announce": N_("Recorded a planned closure"),
     "refund:approve": N_("Approved a disputed refund"),
     "refund:reject": N_("Rejected a disputed refund"),
     "consumption:uphold": N_("Upheld a disputed lesson"),
@@ -216,6 +257,13 @@ EVIDENCE = {
     "enr": N_("Enrollment"),
     "chg": N_("Registry change"),
 }
+FIELDS = {
+    "legal_person": N_("Legal person"),
+    "address": N_("Address"),
+    "status": N_("Status"),
+    "closing_on": N_("Planned closure"),
+}
+
 KINDS: dict[str, Mapping[Any, str]] = {
     "levels": LEVELS,
     "statuses": STATUSES,
@@ -237,6 +285,7 @@ KINDS: dict[str, Mapping[Any, str]] = {
     "measures": MEASURES,
     "knobs": KNOBS,
     "evidence": EVIDENCE,
+    "fields": FIELDS,
 }
 
 

@@ -52,24 +52,73 @@ class RefundOverdue(Knobs):
 
 
 class RefundVelocity(Knobs):
+    """Refund requests per active enrollment in the window, against the institution's own
+    rate before it and its city's median. Answered on time, they weigh `prompt_weight`: a
+    class refunded promptly after its teacher left is not a school that stopped paying."""
+
     window_days: int = Field(default=14, ge=1, le=366)
     baseline_days: int = Field(default=90, ge=1, le=366)
     threshold: Decimal = Field(default=Decimal("3"), ge=0, le=1000)
+    strong_threshold: Decimal = Field(default=Decimal("6"), ge=0, le=1000)
     min_requests: int = Field(default=3, ge=1, le=100_000)
     weight: int = Field(default=20, ge=0, le=100)
+    strong_weight: int = Field(default=30, ge=0, le=100)
+    prompt_weight: int = Field(default=10, ge=0, le=100)
+    floor: Level | None = None
+
+
+class RefundDisputes(Knobs):
+    """Refund requests the institution disputed in the window, of those it answered: a school
+    that has stopped paying back contests the requests in bulk."""
+
+    window_days: int = Field(default=30, ge=1, le=366)
+    min_count: int = Field(default=4, ge=1, le=100_000)
+    threshold: Decimal = Field(default=Decimal("0.6"), ge=0, le=1)  # share disputed
+    strong_count: int = Field(default=8, ge=1, le=100_000)
+    weight: int = Field(default=30, ge=0, le=100)
     floor: Level | None = "medium"
+    strong_floor: Level | None = "high"
+
+
+class LessonDisputes(Knobs):
+    """Lessons parents disputed in the window, of the lessons reported in it (at least
+    `min_lessons`, so a quiet month's few disputes are not a rate): lessons billed that were
+    not held."""
+
+    window_days: int = Field(default=30, ge=1, le=366)
+    min_count: int = Field(default=3, ge=1, le=100_000)
+    min_lessons: int = Field(default=30, ge=1, le=100_000)
+    threshold: Decimal = Field(default=Decimal("0.1"), ge=0, le=1)  # share of lessons
+    strong_threshold: Decimal = Field(default=Decimal("0.3"), ge=0, le=1)
+    strong_count: int = Field(default=6, ge=1, le=100_000)
+    weight: int = Field(default=30, ge=0, le=100)
+    floor: Level | None = "medium"
+    strong_floor: Level | None = "high"
 
 
 class PrepaySurge(Knobs):
+    """Deposits in the window against the trailing baseline (as much of `baseline_days` as
+    the history holds), judged only with enough history (`min_history_days`: the window and a
+    month), against the same weeks a year before where history allows, and
+    over the median surge of the city's peers of the same category (at least `min_peers`),
+    so a term start everyone shares is no surge. A surge alone is a question, not an answer:
+    it has no floor; money collected far ahead of the sessions it pays for (`ahead_days`)
+    adds `ahead_weight`."""
+
     window_days: int = Field(default=14, ge=1, le=366)
     baseline_days: int = Field(default=90, ge=1, le=366)
+    min_history_days: int = Field(default=45, ge=1, le=1000)
+    min_peers: int = Field(default=5, ge=1, le=100_000)
     threshold: Decimal = Field(default=Decimal("3"), ge=0, le=1000)
     high_threshold: Decimal = Field(default=Decimal("5"), ge=0, le=1000)
     min_amount: Decimal = Field(default=Decimal("20000"), ge=0, le=Decimal("1e13"))
+    ahead_days: int = Field(default=45, ge=1, le=366)
+    ahead_share: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
     weight: int = Field(default=20, ge=0, le=100)
-    high_weight: int = Field(default=35, ge=0, le=100)
-    floor: Level | None = "medium"
-    high_floor: Level | None = "high"
+    high_weight: int = Field(default=30, ge=0, le=100)
+    ahead_weight: int = Field(default=10, ge=0, le=100)
+    floor: Level | None = None
+    high_floor: Level | None = None
 
 
 class DeepDiscount(Knobs):
@@ -78,31 +127,43 @@ class DeepDiscount(Knobs):
     price_share: Decimal = Field(default=Decimal("0.7"), gt=0, le=1)
     threshold: Decimal = Field(default=Decimal("0.3"), ge=0, le=1)
     min_enrollments: int = Field(default=5, ge=1, le=100_000)
-    weight: int = Field(default=15, ge=0, le=100)
+    # Alone: medium. With a surge of prepayments (a hoarding promotion): high.
+    weight: int = Field(default=30, ge=0, le=100)
     floor: Level | None = "medium"
 
 
 class OffPlatform(Knobs):
-    # Suspense cash unmatched this many days counts.
+    """Cash unmatched for `suspense_days` (one unit each: a parent's typo looks the same) and
+    parents' complaints of being asked to pay off the platform (`complaint_units` each)."""
+
     suspense_days: int = Field(default=7, ge=1, le=366)
     window_days: int = Field(default=30, ge=1, le=366)
-    threshold: int = Field(default=1, ge=1, le=100_000)
-    weight: int = Field(default=30, ge=0, le=100)
-    floor: Level | None = "high"
+    threshold: int = Field(default=1, ge=1, le=100_000)  # units
+    complaint_units: int = Field(default=2, ge=1, le=100)
+    high_units: int = Field(default=4, ge=1, le=100_000)
+    weight: int = Field(default=25, ge=0, le=100)
+    floor: Level | None = None
+    high_floor: Level | None = "high"
 
 
 class ConsumptionPace(Knobs):
+    """Enrollments with lessons reported ahead of the filed timetable: one is a make-up lesson
+    as often as not; many at once is billing for lessons not yet held."""
+
     window_days: int = Field(default=30, ge=1, le=366)
     threshold: int = Field(default=1, ge=1, le=100_000)
-    weight: int = Field(default=30, ge=0, le=100)
-    floor: Level | None = "high"
+    high_count: int = Field(default=3, ge=1, le=100_000)
+    weight: int = Field(default=15, ge=0, le=100)
+    high_weight: int = Field(default=35, ge=0, le=100)
+    floor: Level | None = None
+    high_floor: Level | None = "high"
 
 
 class ConsumptionStall(Knobs):
     window_days: int = Field(default=14, ge=1, le=366)  # with no lesson reported
     min_sessions: int = Field(default=3, ge=1, le=100_000)
     min_days: int = Field(default=7, ge=1, le=366)
-    weight: int = Field(default=15, ge=0, le=100)
+    weight: int = Field(default=20, ge=0, le=100)
     floor: Level | None = "medium"
 
 
@@ -111,14 +172,25 @@ class ComplaintSurge(Knobs):
     baseline_days: int = Field(default=90, ge=1, le=366)
     threshold: Decimal = Field(default=Decimal("3"), ge=0, le=1000)
     min_count: int = Field(default=3, ge=1, le=100_000)
+    strong_count: int = Field(default=8, ge=1, le=100_000)
     weight: int = Field(default=20, ge=0, le=100)
-    floor: Level | None = "medium"
+    strong_weight: int = Field(default=30, ge=0, le=100)
+    floor: Level | None = None
 
 
 class StatementMissing(Knobs):
-    threshold: int = Field(default=3, ge=1, le=366)  # days without a statement
+    """Working days (the holiday calendar's) since the bank's last statement of the escrow
+    account, today's not yet due: a bank that reports on working days only is never silent
+    over a weekend. The weight grows by `step_weight` a working day past the threshold, to
+    `max_weight`; silence of `high_days` is a floor of its own."""
+
+    threshold: int = Field(default=3, ge=1, le=366)  # working days without a statement
+    high_days: int = Field(default=10, ge=1, le=366)
     weight: int = Field(default=10, ge=0, le=100)
-    floor: Level | None = "medium"
+    step_weight: int = Field(default=3, ge=0, le=100)
+    max_weight: int = Field(default=40, ge=0, le=100)
+    floor: Level | None = None
+    high_floor: Level | None = "high"
 
 
 class ReserveShortfall(Knobs):
@@ -128,10 +200,27 @@ class ReserveShortfall(Knobs):
 
 
 class RegistryChange(Knobs):
+    """Changes of legal person (`legal_person_units` each) or address (one) in the window,
+    adding up: `unit_weight` a unit to `max_weight`, and a floor from `high_units`."""
+
     window_days: int = Field(default=90, ge=1, le=366)
-    threshold: int = Field(default=1, ge=1, le=100_000)
-    weight: int = Field(default=10, ge=0, le=100)
+    threshold: int = Field(default=1, ge=1, le=100_000)  # units
+    legal_person_units: int = Field(default=2, ge=1, le=100)
+    high_units: int = Field(default=5, ge=1, le=100_000)
+    weight: int = Field(default=10, ge=0, le=100)  # a unit
+    max_weight: int = Field(default=40, ge=0, le=100)
     floor: Level | None = None
+    high_floor: Level | None = "high"
+
+
+class ClosureDefault(Knobs):
+    """Parents still owed `grace_days` after an announced closure took effect: the plan was
+    not kept."""
+
+    grace_days: int = Field(default=15, ge=0, le=366)
+    threshold: Decimal = Field(default=Decimal("0"), ge=0, le=Decimal("1e13"))
+    weight: int = Field(default=40, ge=0, le=100)
+    floor: Level | None = "high"
 
 
 MODELS: dict[str, type[Knobs]] = {
@@ -139,6 +228,8 @@ MODELS: dict[str, type[Knobs]] = {
     "escrow_shortfall": EscrowShortfall,
     "refund_overdue": RefundOverdue,
     "refund_velocity": RefundVelocity,
+    "refund_disputes": RefundDisputes,
+    "lesson_disputes": LessonDisputes,
     "prepay_surge": PrepaySurge,
     "deep_discount": DeepDiscount,
     "off_platform": OffPlatform,
@@ -148,6 +239,7 @@ MODELS: dict[str, type[Knobs]] = {
     "statement_missing": StatementMissing,
     "reserve_shortfall": ReserveShortfall,
     "registry_change": RegistryChange,
+    "closure_default": ClosureDefault,
 }
 DEFAULTS: dict[str, Knobs] = {code: model() for code, model in MODELS.items()}
 
@@ -160,6 +252,8 @@ class RiskConfig(BaseModel):
     escrow_shortfall: EscrowShortfall = EscrowShortfall()
     refund_overdue: RefundOverdue = RefundOverdue()
     refund_velocity: RefundVelocity = RefundVelocity()
+    refund_disputes: RefundDisputes = RefundDisputes()
+    lesson_disputes: LessonDisputes = LessonDisputes()
     prepay_surge: PrepaySurge = PrepaySurge()
     deep_discount: DeepDiscount = DeepDiscount()
     off_platform: OffPlatform = OffPlatform()
@@ -169,6 +263,7 @@ class RiskConfig(BaseModel):
     statement_missing: StatementMissing = StatementMissing()
     reserve_shortfall: ReserveShortfall = ReserveShortfall()
     registry_change: RegistryChange = RegistryChange()
+    closure_default: ClosureDefault = ClosureDefault()
 
     def lookback_days(self) -> int:
         """The longest span of history any indicator reads back from as_of."""

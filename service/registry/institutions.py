@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
@@ -213,6 +213,8 @@ def record_change(
     now: datetime,
 ) -> None:
     old = getattr(institution, field, None)
+    if isinstance(old, date):
+        old = old.isoformat()
     session.add(
         InstitutionChange(
             id=new_id("chg"),

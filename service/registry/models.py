@@ -79,6 +79,11 @@ class Institution(Base):
     address: Mapped[str | None] = mapped_column(String(300), nullable=True)
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A planned closure (a month's notice, then every unconsumed fee refunded): the Beijing day
+    # it takes effect, and when it was first announced. From the notice on, the institution
+    # collects no new fees, and its wind-down is judged against the plan.
+    closing_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    closure_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class InstitutionChange(Base):

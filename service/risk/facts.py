@@ -56,6 +56,9 @@ class Facts:
     region_code: str
     supervision_mode: str
     created_at: datetime
+    category: str = "subject"
+    closing_on: date | None = None  # an announced closure's day
+    closure_announced_at: datetime | None = None
     days: dict[date, Day] = field(default_factory=dict)
     failed_refunds: list[Dated] = field(default_factory=list)  # when the bank rejected it
     shortfall: list[Dated] = field(default_factory=list)  # money out unseen; bank below ledger
@@ -70,6 +73,21 @@ class Facts:
     # Per (window days, price share): enrollments paid in the window below that share.
     discounted: dict[tuple[int, Decimal], int] = field(default_factory=dict)
     last_statement_at: datetime | None = None
+    last_statement_date: date | None = None  # the bank day it covers
+    # Per window (days): deposits in the same days a year before, where history reaches back.
+    last_year: dict[int, Decimal] = field(default_factory=dict)
+    # Per (window, ahead days): money paid in the window, and the part of it paying for
+    # sessions more than `ahead days` after the payment.
+    ahead: dict[tuple[int, int], tuple[Decimal, Decimal]] = field(default_factory=dict)
+    lesson_disputes: list[tuple[str, datetime, int]] = field(
+        default_factory=list
+    )  # id, at, lessons
+    refund_disputes: list[Dated] = field(default_factory=list)  # disputed by the institution
+    refund_answers: list[Dated] = field(default_factory=list)  # answered by it (either way)
+    # Refund requests (by when requested) answered late, or not by now past respond_by, or
+    # disputed: the ones that make refund velocity more than a class refunded on time.
+    unprompt_requests: list[Dated] = field(default_factory=list)
+    legal_person_changes: list[Dated] = field(default_factory=list)
     ever_deposited: bool = False
     reserve: Decimal = ZERO
     prepaid_outstanding: Decimal = ZERO
@@ -91,6 +109,8 @@ class Needs:
     lookback_days: int
     stall_windows: frozenset[int]
     discounts: frozenset[tuple[int, Decimal]]
+    surges: frozenset[tuple[int, int]]  # (window, ahead days)
+    closure_grace: int  # the shortest grace after a closure any region allows
 
     @classmethod
     def of(cls, configs: Iterable[RiskConfig]) -> Needs:
@@ -101,6 +121,8 @@ class Needs:
             discounts=frozenset(
                 (c.deep_discount.window_days, c.deep_discount.price_share) for c in cfgs
             ),
+            surges=frozenset((c.prepay_surge.window_days, c.prepay_surge.ahead_days) for c in cfgs),
+            closure_grace=min(c.closure_default.grace_days for c in cfgs),
         )
 
 
@@ -118,9 +140,13 @@ def gather(
     if institution_ids is not None:
         inst_q = inst_q.where(Institution.id.in_(institution_ids))
     facts = {
-        i.id: Facts(i.id, i.region_code, i.supervision_mode, i.created_at)
+        i.id: Facts(
+            i.id, i.region_code, i.supervision_mode, i.created_at, i.category,
+            i.closing_on if _announced(i.closure_announced_at, as_of) else None,
+            i.closure_announced_at if _announced(i.closure_announced_at, as_of) else None,
+        )
         for i in session.scalars(inst_q)
-    }
+    }  # fmt: skip
     if facts:
         q = _Queries(session, facts, inst_q.with_only_columns(Institution.id), as_of, needs)
         for fact in q.ALL:
@@ -202,6 +228,7 @@ class _Queries:
             for st in self.s.scalars(select(Statement).where(Statement.id.in_(chunk))):
                 f = self.facts[st.institution_id]
                 f.last_statement_at = st.received_at
+                f.last_statement_date = date.fromisoformat(st.statement_date)
                 if st.closing_balance < st.ledger_balance:
                     f.shortfall.append((st.id, st.received_at))
 
@@ -296,17 +323,118 @@ class _Queries:
                 self.facts[inst_id].discounted[(window, share)] = int(n or 0)
 
     def registry_changes(self) -> None:
-        self._dated("registry_changes", self.s.execute(
-            select(InstitutionChange.institution_id, InstitutionChange.id, InstitutionChange.at)
+        for inst_id, c_id, field_, at in self.s.execute(
+            select(InstitutionChange.institution_id, InstitutionChange.id,
+                   InstitutionChange.field, InstitutionChange.at)
             .where(InstitutionChange.institution_id.in_(self.scope),
                    InstitutionChange.field.in_(("legal_person", "address")),
                    InstitutionChange.at > self.since, InstitutionChange.at <= self.as_of)
+        ):  # fmt: skip
+            f = self.facts[inst_id]
+            f.registry_changes.append((c_id, _aware(at)))
+            if field_ == "legal_person":
+                f.legal_person_changes.append((c_id, _aware(at)))
+
+    def lesson_disputes(self) -> None:
+        """Lessons parents disputed, by when they disputed them."""
+        for inst_id, c_id, at, lessons in self.s.execute(
+            select(Consumption.institution_id, Consumption.id, Consumption.disputed_at,
+                   Consumption.lessons)
+            .where(Consumption.disputed_at > self.since, Consumption.disputed_at <= self.as_of,
+                   Consumption.institution_id.in_(self.scope))
+        ):  # fmt: skip
+            self.facts[inst_id].lesson_disputes.append((c_id, _aware(at), int(lessons)))
+
+    def refund_answers(self) -> None:
+        """The institution's own answers to refund requests (accepted or disputed), by when:
+        what the automatic acceptance of an overdue request does is not an answer."""
+        for inst_id, r_id, status, at in self.s.execute(
+            select(Refund.institution_id, Refund.id, RefundEvent.status, RefundEvent.at)
+            .join(RefundEvent, RefundEvent.refund_id == Refund.id)
+            .where(Refund.institution_id.in_(self.scope),
+                   RefundEvent.status.in_(("accepted", "disputed")),
+                   RefundEvent.at > self.since, RefundEvent.at <= self.as_of,
+                   or_(RefundEvent.status == "disputed", Refund.escalated.is_(False)))
+        ):  # fmt: skip
+            f = self.facts[inst_id]
+            f.refund_answers.append((r_id, _aware(at)))
+            if status == "disputed":
+                f.refund_disputes.append((r_id, _aware(at)))
+
+    def unprompt_requests(self) -> None:
+        """Refund requests not answered in time (late, or still unanswered past respond_by)
+        or disputed, dated by when they were requested."""
+        disputed = (
+            select(RefundEvent.refund_id)
+            .where(RefundEvent.status == "disputed", RefundEvent.at > self.since,
+                   RefundEvent.at <= self.as_of)
+        )  # fmt: skip
+        late = or_(
+            and_(Refund.respond_by <= self.as_of,
+                 or_(Refund.answered_at.is_(None), Refund.answered_at > Refund.respond_by,
+                     Refund.answered_at > self.as_of)),
+            Refund.id.in_(disputed),
+        )  # fmt: skip
+        self._dated("unprompt_requests", self.s.execute(
+            select(Refund.institution_id, Refund.id, Refund.requested_at)
+            .where(Refund.institution_id.in_(self.scope), Refund.requested_at > self.since,
+                   Refund.requested_at <= self.as_of, late)
         ))  # fmt: skip
 
+    def same_weeks_last_year(self) -> None:
+        """Per surge window: deposits in the same days a year before, for the institutions
+        whose history reaches back that far (one short range of the daily counters)."""
+        t = InstitutionDay.__table__.c
+        for window, _ahead in self.needs.surges:
+            end = local_date(self.as_of) - timedelta(days=365)
+            start = end - timedelta(days=window - 1)
+            old_enough = [i for i, f in self.facts.items()
+                          if local_date(f.created_at) <= start]  # fmt: skip
+            if not old_enough:
+                continue
+            for f in self.facts.values():
+                if local_date(f.created_at) <= start:
+                    f.last_year[window] = ZERO
+            for inst_id, amount in self.s.execute(
+                select(t.institution_id, func.sum(t.deposits_amount))
+                .where(t.institution_id.in_(self.scope), t.day >= start, t.day <= end)
+                .group_by(t.institution_id)
+            ):  # fmt: skip
+                if inst_id in self.facts and window in self.facts[inst_id].last_year:
+                    self.facts[inst_id].last_year[window] = Decimal(amount or 0)
+
+    def money_ahead(self) -> None:
+        """Per (window, ahead days): money paid in the window, and the part paying for
+        sessions that start more than `ahead days` after the payment (the enrollments of the
+        window with their sessions: bounded by the window, never the history)."""
+        for window, ahead in self.needs.surges:
+            since = self.as_of - timedelta(days=window)
+            later = _days_after(self.s, Enrollment.paid_at, ahead)
+            far = func.sum(case((CourseSession.starts_at > later, 1), else_=0))
+            rows = self.s.execute(
+                select(Enrollment.institution_id, Enrollment.amount_paid, Enrollment.lessons, far)
+                .join(CourseSession, and_(
+                    CourseSession.course_id == Enrollment.course_id,
+                    CourseSession.seq >= Enrollment.first_session_seq,
+                    CourseSession.seq <= Enrollment.last_session_seq))
+                .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at > since,
+                       Enrollment.paid_at <= self.as_of)
+                .group_by(Enrollment.id, Enrollment.institution_id, Enrollment.amount_paid,
+                          Enrollment.lessons)
+            )  # fmt: skip
+            for inst_id, paid, lessons, n_far in rows:
+                f = self.facts[inst_id]
+                total, part = f.ahead.get((window, ahead), (ZERO, ZERO))
+                share = Decimal(paid) * int(n_far or 0) / max(int(lessons), 1)
+                f.ahead[(window, ahead)] = (total + Decimal(paid), part + share)
+
     def reserve_positions(self) -> None:
-        """Reserve-mode institutions only: the reserve against what parents are owed."""
+        """Reserve-mode institutions: the reserve against what parents are owed; and
+        institutions past an announced closure: what parents are still owed."""
+        closed_by = local_date(self.as_of) - timedelta(days=self.needs.closure_grace)
         for f in self.facts.values():
-            if f.supervision_mode != "reserve":
+            past_closure = f.closing_on is not None and f.closing_on <= closed_by
+            if f.supervision_mode != "reserve" and not past_closure:
                 continue
             kinds = ledger.owner_balances(
                 self.s.connection(), ledger=f.institution_id, as_of=self.as_of
@@ -327,8 +455,25 @@ class _Queries:
         scheduled_sessions,
         discounted_enrollments,
         registry_changes,
+        lesson_disputes,
+        refund_answers,
+        unprompt_requests,
+        same_weeks_last_year,
+        money_ahead,
         reserve_positions,
     )
+
+
+def _days_after(session: Session, instant: Any, days: int) -> Any:
+    """`instant` plus whole days, in SQL (SQLite keeps instants as text: its datetime())."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.datetime(instant, f"+{int(days)} days")
+    return instant + literal_column(f"interval '{int(days)} days'")
+
+
+def _announced(at: datetime | None, as_of: datetime) -> bool:
+    """A closure announced by as_of (a sweep of a past instant does not see a later one)."""
+    return at is not None and _aware(at) <= as_of
 
 
 def _aware(value: Any) -> Any:
@@ -369,3 +514,39 @@ def peer_refund_rates(session: Session, cities: set[str], as_of: datetime) -> di
         share = Decimal(int(recent.get(inst_id) or 0)) / int(n)
         rates.setdefault(region[inst_id][:4], []).append(share)
     return {k: Decimal(statistics.median(v)) for k, v in rates.items()}
+
+
+def peer_surges(
+    session: Session, keys: set[tuple[str, str]], as_of: datetime, cfg: RiskConfig
+) -> dict[tuple[str, str], list[Decimal]]:
+    """Each (city, category)'s own surge ratios (deposits in the window against the trailing
+    baseline) of the institutions with enough history: what a whole sweep derives from its
+    facts, for a sweep of a few institutions, from one aggregate of the daily counters."""
+    c = cfg.prepay_surge  # peers with the whole baseline behind them: a fixed span in SQL
+    if not keys:
+        return {}
+    in_keys = or_(*(and_(Institution.region_code.startswith(city), Institution.category == cat)
+                    for city, cat in keys))  # fmt: skip
+    old = as_of - timedelta(days=c.window_days + c.baseline_days)
+    peers = dict(session.execute(
+        select(Institution.id, Institution.region_code + "|" + Institution.category)
+        .where(in_keys, Institution.created_at <= old)
+    ).tuples().all())  # fmt: skip
+    if not peers:
+        return {}
+    t, end = InstitutionDay.__table__.c, local_date(as_of)
+    split = end - timedelta(days=c.window_days)
+    start = split - timedelta(days=c.baseline_days)
+    recent = func.sum(case((t.day > split, t.deposits_amount), else_=literal_column("0")))
+    before = func.sum(case((t.day <= split, t.deposits_amount), else_=literal_column("0")))
+    out: dict[tuple[str, str], list[Decimal]] = {}
+    for inst_id, now_, then in session.execute(
+        select(t.institution_id, recent, before)
+        .where(t.institution_id.in_(list(peers)), t.day > start, t.day <= end)
+        .group_by(t.institution_id)
+    ):  # fmt: skip
+        fortnight = Decimal(then or 0) * c.window_days / c.baseline_days
+        if fortnight > 0:
+            region, cat = peers[inst_id].split("|")
+            out.setdefault((region[:4], cat), []).append(Decimal(now_ or 0) / fortnight)
+    return out

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from service.fees.calendar import school_day
+from service.kit.clock import local_date
 from service.policy import knobs as k
 from service.risk.facts import Dated, Facts
 
@@ -24,10 +26,11 @@ class Indicator:
     contribution: int
     floor: str | None
     evidence: list[str] = field(default_factory=list)
+    note: str | None = None  # what the figure was judged against, in words
 
     def record(self) -> dict[str, Any]:
         """As kept with the evaluation and the alert (at most 20 pieces of evidence)."""
-        return {
+        out: dict[str, Any] = {
             "code": self.code,
             "value": self.value,
             "threshold": self.threshold,
@@ -35,12 +38,24 @@ class Indicator:
             "floor": self.floor,
             "evidence": self.evidence[:20],
         }
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass(frozen=True)
+class Peers:
+    """The median surge of a city's institutions of one category, over how many."""
+
+    median: Decimal
+    count: int
 
 
 @dataclass(frozen=True)
 class Context:
     as_of: datetime
-    region_refund_rate: dict[str, Decimal]  # median refund requests per enrollment, by region
+    region_refund_rate: dict[str, Decimal]  # median refund requests per enrollment, by city
+    peer_surge: dict[tuple[str, str], Peers] = field(default_factory=dict)  # (city, category)
 
 
 IndicatorFn = Callable[[Facts, Context, k.RiskConfig], Indicator | None]
@@ -90,6 +105,9 @@ def refund_overdue(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | Non
 
 
 def refund_velocity(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """Refund requests faster than before and than the city's peers. Answered on time they
+    weigh little (a class refunded after its teacher left); in an announced wind-down,
+    answered on time, nothing."""
     c = cfg.refund_velocity
     recent = f.total("refund_requests", ctx.as_of, c.window_days)
     if recent < c.min_requests or f.active_enrollments == 0:
@@ -101,29 +119,107 @@ def refund_velocity(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     ratio = _ratio(rate, max(own_rate, region, Decimal("0.01")))
     if ratio < c.threshold:
         return None
-    return Indicator("refund_velocity", _shown(ratio), str(c.threshold), c.weight, c.floor)
+    late = within(f.unprompt_requests, ctx.as_of, c.window_days)
+    weight = c.strong_weight if ratio >= c.strong_threshold else c.weight
+    note = None
+    if not late and f.closure_announced_at is not None:
+        weight, note = 0, "refunds of an announced closure, answered on time"
+    elif not late:
+        weight, note = min(weight, c.prompt_weight), "every request answered on time"
+    shown, thr = _shown(ratio), str(c.threshold)
+    return Indicator("refund_velocity", shown, thr, weight, c.floor, late, note)
+
+
+def refund_disputes(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """The institution contests refund requests in bulk."""
+    c = cfg.refund_disputes
+    disputed = within(f.refund_disputes, ctx.as_of, c.window_days)
+    if len(disputed) < c.min_count:
+        return None
+    answered = within(f.refund_answers, ctx.as_of, c.window_days)
+    share = _ratio(Decimal(len(disputed)), Decimal(max(len(answered), len(disputed))))
+    if share < c.threshold:
+        return None
+    floor = c.strong_floor if len(disputed) >= c.strong_count else c.floor
+    return Indicator(
+        "refund_disputes", _shown(share), str(c.threshold), c.weight, floor, disputed,
+        f"{len(disputed)} of {len(answered)} answers disputed",
+    )  # fmt: skip
+
+
+def lesson_disputes(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """Parents dispute the lessons billed: lessons not held."""
+    c = cfg.lesson_disputes
+    since = ctx.as_of - timedelta(days=c.window_days)
+    found = [(i, n) for i, at, n in f.lesson_disputes if since < at <= ctx.as_of]
+    if len(found) < c.min_count:
+        return None
+    disputed = sum(n for _, n in found)
+    reported = max(int(f.total("lessons_consumed", ctx.as_of, c.window_days)), disputed)
+    share = _ratio(Decimal(disputed), Decimal(max(reported, c.min_lessons)))
+    if share < c.threshold:
+        return None
+    strong = share >= c.strong_threshold and len(found) >= c.strong_count
+    floor = c.strong_floor if strong else c.floor
+    ids = [i for i, _ in found]
+    note = f"{disputed} of {reported} lessons reported disputed"
+    return Indicator("lesson_disputes", _shown(share), str(c.threshold), c.weight, floor, ids, note)
+
+
+def own_surge(f: Facts, as_of: datetime, c: k.PrepaySurge) -> Decimal | str:
+    """Deposits in the window against the trailing average of as much of the baseline as the
+    history holds; or why that means nothing yet."""
+    days = (as_of - f.created_at).days
+    if days < c.min_history_days:
+        return f"not judged: {days} days of history, {c.min_history_days} needed"
+    span = min(c.baseline_days, days - c.window_days)
+    trailing = f.total("deposits_amount", as_of, span, offset=c.window_days)
+    fortnight = trailing * c.window_days / span
+    if fortnight <= 0:
+        return "not judged: nothing collected in the baseline"
+    return _ratio(f.total("deposits_amount", as_of, c.window_days), fortnight)
+
+
+def _surge_baseline(f: Facts, ctx: Context, c: k.PrepaySurge) -> tuple[Decimal, str] | str:
+    """The surge against what this time of year should bring: the institution's trailing
+    average, the same weeks a year before where history reaches, over the median surge of its
+    city's peers of the same category. Or why it cannot be judged."""
+    own = own_surge(f, ctx.as_of, c)
+    if isinstance(own, str):
+        return own
+    recent = f.total("deposits_amount", ctx.as_of, c.window_days)
+    ratio, said = own, [f"{_shown(own)}x own"]
+    last_year = f.last_year.get(c.window_days)
+    if last_year:
+        ratio = min(ratio, _ratio(recent, last_year))
+        said.append(f"{_shown(_ratio(recent, last_year))}x a year before")
+    peers = ctx.peer_surge.get((f.region_code[:4], f.category))
+    if peers is not None and peers.count >= c.min_peers and peers.median > 1:
+        ratio = ratio / peers.median
+        said.append(f"peers {_shown(peers.median)}x ({peers.count})")
+    return ratio, "; ".join(said)
 
 
 def prepay_surge(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """A surge of prepayments, judged against the season and the peers; alone it is a
+    question (no floor); money collected far ahead of its sessions adds to it."""
     c = cfg.prepay_surge
-    recent = f.total("deposits_amount", ctx.as_of, c.window_days)
-    if recent <= c.min_amount:
+    if f.total("deposits_amount", ctx.as_of, c.window_days) <= c.min_amount:
         return None
-    trailing = f.total("deposits_amount", ctx.as_of, c.baseline_days, offset=c.window_days)
-    fortnight = trailing * c.window_days / c.baseline_days
-    if fortnight <= 0:  # no history to surge against (a new institution)
-        return None
-    ratio = _ratio(recent, fortnight)
+    judged = _surge_baseline(f, ctx, c)
+    if isinstance(judged, str):
+        return Indicator("prepay_surge", "-", str(c.threshold), 0, None, [], judged)
+    ratio, note = judged
     if ratio < c.threshold:
         return None
     high = ratio >= c.high_threshold
-    return Indicator(
-        "prepay_surge",
-        _shown(ratio),
-        str(c.threshold),
-        c.high_weight if high else c.weight,
-        c.high_floor if high else c.floor,
-    )
+    weight = c.high_weight if high else c.weight
+    paid, part = f.ahead.get((c.window_days, c.ahead_days), (Decimal(0), Decimal(0)))
+    if paid and part / paid >= c.ahead_share:
+        weight += c.ahead_weight
+        note += f"; {_shown(part / paid * 100)}% for sessions over {c.ahead_days} days ahead"
+    floor = c.high_floor if high else c.floor
+    return Indicator("prepay_surge", _shown(ratio), str(c.threshold), weight, floor, [], note)
 
 
 def deep_discount(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -138,23 +234,38 @@ def deep_discount(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None
 
 
 def off_platform(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
-    """Cash unmatched for `suspense_days`, or parents asked to pay off the platform."""
+    """Cash unmatched for `suspense_days` (a unit each), and parents asked to pay off the
+    platform (`complaint_units` each)."""
     c = cfg.off_platform
     aged = ctx.as_of - timedelta(days=c.suspense_days)
-    found = [i for i, at in f.suspense if at <= aged]
-    found += within(f.off_platform_complaints, ctx.as_of, c.window_days)
-    return _counted("off_platform", found, c)
+    cash = [i for i, at in f.suspense if at <= aged]
+    said = within(f.off_platform_complaints, ctx.as_of, c.window_days)
+    units = len(cash) + c.complaint_units * len(said)
+    if units < c.threshold:
+        return None
+    floor = c.high_floor if units >= c.high_units else c.floor
+    return Indicator("off_platform", str(units), str(c.threshold), c.weight, floor, said + cash)
 
 
 def consumption_pace(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """Lessons reported ahead of the timetable: a few are make-up lessons; many at once are
+    billing for lessons not held."""
     c = cfg.consumption_pace
-    return _counted("consumption_pace", within(f.pace_violations, ctx.as_of, c.window_days), c)
+    found = within(f.pace_violations, ctx.as_of, c.window_days)
+    if len(found) < c.threshold:
+        return None
+    high = len(found) >= c.high_count
+    weight, floor = (c.high_weight, c.high_floor) if high else (c.weight, c.floor)
+    return Indicator("consumption_pace", str(len(found)), str(c.threshold), weight, floor, found)
 
 
 def consumption_stall(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
     """A week and more of scheduled lessons (at least `min_sessions`) and none reported in
-    the window: teaching has stopped, or the lessons are no longer reported."""
+    the window: teaching has stopped, or the lessons are no longer reported. Not read in an
+    announced wind-down (the closure's own indicator judges it)."""
     c = cfg.consumption_stall
+    if f.closure_announced_at is not None:
+        return None
     scheduled, oldest = f.stall.get(c.window_days, (0, None))
     if scheduled < c.min_sessions or oldest is None:
         return None
@@ -177,17 +288,30 @@ def complaint_surge(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     if ratio < c.threshold:
         return None
     found = within(f.complaints, ctx.as_of, c.window_days)
-    return Indicator("complaint_surge", _shown(ratio), str(c.threshold), c.weight, c.floor, found)
+    weight = c.strong_weight if recent >= c.strong_count else c.weight
+    return Indicator("complaint_surge", _shown(ratio), str(c.threshold), weight, c.floor, found)
 
 
 def statement_missing(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """The bank's silence on the escrow account, in working days (today's statement is not
+    yet due), heavier the longer it lasts."""
     c = cfg.statement_missing
     if not f.ever_deposited:
         return None
-    days = (ctx.as_of - (f.last_statement_at or f.created_at)).days
+    last = f.last_statement_date or local_date(f.created_at)
+    days = working_days_between(last, local_date(ctx.as_of))
     if days < c.threshold:
         return None
-    return Indicator("statement_missing", str(days), str(c.threshold), c.weight, c.floor)
+    weight = min(c.max_weight, c.weight + c.step_weight * (days - c.threshold))
+    floor = c.high_floor if days >= c.high_days else c.floor
+    note = f"{days} working days since the statement of {last.isoformat()}"
+    return Indicator("statement_missing", str(days), str(c.threshold), weight, floor, [], note)
+
+
+def working_days_between(after: date, before: date) -> int:
+    """Working days strictly between two Beijing days (the State Council's calendar)."""
+    span = min((before - after).days - 1, 400)
+    return sum(1 for n in range(1, span + 1) if school_day(after + timedelta(days=n))[0])
 
 
 def reserve_shortfall(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -200,8 +324,29 @@ def reserve_shortfall(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | 
 
 
 def registry_change(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """Changes of legal person and address adding up within the window."""
     c = cfg.registry_change
-    return _counted("registry_change", within(f.registry_changes, ctx.as_of, c.window_days), c)
+    changes = within(f.registry_changes, ctx.as_of, c.window_days)
+    legal = set(within(f.legal_person_changes, ctx.as_of, c.window_days))
+    units = sum(c.legal_person_units if i in legal else 1 for i in changes)
+    if units < c.threshold:
+        return None
+    weight = min(c.max_weight, c.weight * units)
+    floor = c.high_floor if units >= c.high_units else c.floor
+    return Indicator("registry_change", str(units), str(c.threshold), weight, floor, changes)
+
+
+def closure_default(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """An announced closure took effect `grace_days` ago and parents are still owed."""
+    c = cfg.closure_default
+    if f.closing_on is None or local_date(ctx.as_of) < f.closing_on + timedelta(c.grace_days):
+        return None
+    owed = f.prepaid_outstanding
+    if owed <= c.threshold:
+        return None
+    note = f"closed {f.closing_on.isoformat()}; parents still owed"
+    return Indicator("closure_default", f"{owed:.2f}", str(c.threshold), c.weight, c.floor,
+                     [], note)  # fmt: skip
 
 
 INDICATORS: dict[str, IndicatorFn] = {
@@ -211,6 +356,8 @@ INDICATORS: dict[str, IndicatorFn] = {
         escrow_shortfall,
         refund_overdue,
         refund_velocity,
+        refund_disputes,
+        lesson_disputes,
         prepay_surge,
         deep_discount,
         off_platform,
@@ -220,5 +367,6 @@ INDICATORS: dict[str, IndicatorFn] = {
         statement_missing,
         reserve_shortfall,
         registry_change,
+        closure_default,
     )
 }

@@ -24,8 +24,8 @@ from service.registry import institutions as registry
 from service.registry.models import Institution, Regulator
 from service.registry.regions import scope_prefix
 from service.risk import alerts
-from service.risk.facts import Facts, Needs, gather, peer_refund_rates
-from service.risk.indicators import INDICATORS, Context
+from service.risk.facts import Facts, Needs, gather, peer_refund_rates, peer_surges
+from service.risk.indicators import INDICATORS, Context, Peers, own_surge
 from service.risk.models import DistrictDay, InstitutionRisk, RiskEvaluation
 from service.risk.scoring import LEVELS, Verdict, judge, rank
 
@@ -49,6 +49,42 @@ def region_configs(
     if institution_ids is not None:
         stmt = stmt.where(Institution.id.in_(institution_ids))
     return policy.risk_configs(session, session.scalars(stmt), on=local_date(as_of))
+
+
+def _context(
+    session: Session,
+    facts: dict[str, Facts],
+    cfgs: dict[str, RiskConfig],
+    as_of: datetime,
+    *,
+    whole: bool,
+) -> Context:
+    """What each institution is judged beside: its city's median refund rate and its city's
+    peers' surges (by category). A whole sweep derives them from its own facts; a sweep of a
+    few institutions reads them in aggregate."""
+    if whole:
+        rates = _region_refund_rates(facts, as_of)
+        surges = _own_surges(facts, cfgs, as_of)
+    else:
+        cities = {f.region_code[:4] for f in facts.values()}
+        rates = peer_refund_rates(session, cities, as_of)
+        keys = {(f.region_code[:4], f.category) for f in facts.values()}
+        cfg = next(iter(cfgs.values()), RiskConfig())
+        surges = peer_surges(session, keys, as_of, cfg)
+    peers = {k: Peers(Decimal(statistics.median(v)), len(v)) for k, v in surges.items() if v}
+    return Context(as_of, rates, peers)
+
+
+def _own_surges(
+    facts: dict[str, Facts], cfgs: dict[str, RiskConfig], as_of: datetime
+) -> dict[tuple[str, str], list[Decimal]]:
+    """Each (city, category)'s own surge ratios, of the institutions with enough history."""
+    out: dict[tuple[str, str], list[Decimal]] = {}
+    for f in facts.values():
+        surge = own_surge(f, as_of, (cfgs.get(f.region_code) or RiskConfig()).prepay_surge)
+        if not isinstance(surge, str):
+            out.setdefault((f.region_code[:4], f.category), []).append(surge)
+    return out
 
 
 def _region_refund_rates(facts: dict[str, Facts], as_of: datetime) -> dict[str, Decimal]:
@@ -101,12 +137,7 @@ def sweep(
         region_prefix=region_prefix,
     )
     ids = list(facts)
-    rates = (
-        _region_refund_rates(facts, as_of)
-        if institution_ids is None
-        else peer_refund_rates(session, {f.region_code[:4] for f in facts.values()}, as_of)
-    )
-    ctx = Context(as_of, rates)
+    ctx = _context(session, facts, cfgs, as_of, whole=institution_ids is None)
     previous = _previous_levels(session, ids, as_of)
     active = alerts.active_alerts(session, ids)
     session.execute(

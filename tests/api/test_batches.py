@@ -133,3 +133,10 @@ def test_a_daily_file_is_reconciled_as_each_statement_alone(world: World, engine
             select(LatestStatement.statement_id).where(LatestStatement.account_no == world.escrow)
         ).scalar_one()
         assert latest == second.statement.id  # the same day, arrived later
+        # The bank corrects itself: the account's latest statement matches again (and leaves
+        # no shortfall behind for the other tests of this database).
+        next_day = statements.StatementIn(
+            world.escrow, local_date(START) + timedelta(days=1), Decimal("160"), Decimal("160"), ()
+        )
+        fixed = statements.reconcile(s, bank=bank, data=next_day, now=now + timedelta(days=1))
+        assert fixed.statement.status == "matched"

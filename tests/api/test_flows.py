@@ -469,11 +469,12 @@ def test_refund_escalated_disputed_and_decided(world: World) -> None:
     r2 = world.client.post(
         "/api/v1/parent/refunds", headers=world.parent(e2), json={"reason": "b"}
     ).json()
-    world.client.post(
+    disputed = world.client.post(
         f"/api/v1/refunds/{r2['id']}/respond",
         headers=bearer(world.key),
         json={"decision": "dispute", "reason": "lessons were given"},
     )
+    assert disputed.status_code == 200, disputed.text
     assert world.job("refund_escalation", START + timedelta(days=4))["refunds_accepted"] == 0
     assert (
         world.job("refund_escalation", START + timedelta(days=5, minutes=1))["refunds_accepted"]

@@ -191,3 +191,42 @@ def c_count(engine: Engine, course_id: str) -> int:
 
     with session_scope(make_sessionmaker(engine)) as s:
         return int(s.scalar(select(func.count()).where(Enrollment.course_id == course_id)) or 0)
+
+
+def test_an_answer_lost_after_the_commit_is_replayed_not_run_again(
+    world: World, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The enrollment commits; the process dies before the middleware keeps the answer (here:
+    keeping it does nothing, and the lease lapses). The retry with the key must replay the
+    first answer, not enrol the student twice: the answer was kept with the effects, in the
+    request's own transaction."""
+    from service.api.idempotency import IdempotencyMiddleware
+
+    monkeypatch.setattr(IdempotencyMiddleware, "_finish", lambda *a, **k: None)
+    monkeypatch.setattr(IdempotencyMiddleware, "_release", lambda *a, **k: None)
+    body = {"course_id": world.course["id"], "student_ref": "lost", "lessons": 1,
+            "amount": "20.00"}  # fmt: skip
+    headers = {**bearer(world.key), "Idempotency-Key": f"lost-{world.inst_id}"}
+    first = world.client.post("/api/v1/enrollments", headers=headers, json=body)
+    assert first.status_code == 201, first.text
+    with session_scope(make_sessionmaker(engine)) as s:  # as if the claim's process died
+        s.execute(
+            IdempotencyRecord.__table__.update()
+            .where(IdempotencyRecord.key == f"lost-{world.inst_id}")
+            .values(locked_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    again = world.client.post("/api/v1/enrollments", headers=headers, json=body)
+    assert (again.status_code, again.content) == (201, first.content)
+    assert again.headers.get("idempotent-replayed") == "true"
+    listed = world.client.get(
+        f"/api/v1/enrollments/{first.json()['id']}", headers=bearer(world.key)
+    )
+    assert listed.status_code == 200
+    with session_scope(make_sessionmaker(engine)) as s:
+        from service.flows.models import Enrollment
+
+        n = s.scalar(
+            select(func.count()).select_from(Enrollment).where(Enrollment.student_ref == "lost",
+                                                               Enrollment.institution_id == world.inst_id)
+        )  # fmt: skip
+    assert n == 1

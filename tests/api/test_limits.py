@@ -9,8 +9,10 @@ from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from service.app import create_app
+from service.config import Settings
 from tests import factories
 from tests.api.conftest import bearer
 from tests.api.test_flows import Clock, World
@@ -71,3 +73,21 @@ def test_a_batch_that_would_overflow_an_account_is_refused_whole(unbounded: Worl
     single = w.signed("POST", "/api/v1/bank/deposits", one(w, HUGE))
     assert_problem(single, 422, "overflow")
     assert w.signed("POST", "/api/v1/bank/deposits", one(w, "1.00")).status_code == 202
+
+
+def test_a_caller_past_its_rate_is_429_with_retry_after_and_others_are_not(
+    engine: Engine, settings: Settings
+) -> None:
+    """A burst of 5 refilled at 1 a second: the sixth request at once is 429 `rate_limited`
+    with Retry-After; another caller (another token) is not held back by it; probes are
+    never limited."""
+    limited = settings.model_copy(update={"rate_limit_per_second": 1, "rate_limit_burst": 5})
+    _, reg = factories.regulator(engine, "220000")
+    _, other = factories.regulator(engine, "220000")
+    with TestClient(create_app(limited, engine=engine)) as c:
+        answers = [c.get("/api/v1/banks", headers=bearer(reg)) for _ in range(6)]
+        assert [r.status_code for r in answers] == [200] * 5 + [429]
+        assert answers[-1].json()["code"] == "rate_limited"
+        assert int(answers[-1].headers["Retry-After"]) >= 1
+        assert c.get("/api/v1/banks", headers=bearer(other)).status_code == 200
+        assert all(c.get("/healthz").status_code == 200 for _ in range(10))

@@ -84,8 +84,7 @@ def test_alert_lifecycle_and_as_of(world: World) -> None:
     world.result(ins["id"], "rejected", "FAIL-1")
     (again,) = my_alerts(world, "open")  # at once: the rejection re-evaluated it
     assert again["level"] == "critical" and again["id"] != alert["id"]
-    out = sweep(world, START + timedelta(days=8))
-    assert out["alerts_opened"] == 0
+    sweep(world, START + timedelta(days=8))  # (other tests' schools share the region)
     assert [a["id"] for a in my_alerts(world, "open")] == [again["id"]]
     assert {i["code"] for i in again["indicators"]} >= {"refund_failed", "refund_overdue"}
     # Never two open: another sweep at a higher instant keeps the one alert.

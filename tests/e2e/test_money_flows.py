@@ -9,8 +9,9 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +32,15 @@ class Stack:
     bank_id: str
     secret: str
     regulator: str
+    logs: Path
+    issued: list[str] = field(default_factory=list)  # every credential handed out in the run
+
+    def assert_logs_keep_no_secret(self) -> None:
+        """No token, key, access code or secret anywhere in the processes' logs."""
+        text = "".join(p.read_text(errors="replace") for p in self.logs.glob("*.log"))
+        assert len(text) > 1000  # the logs were written (INFO: every request)
+        leaked = [s[:6] + "…" for s in {self.secret, self.regulator, *self.issued} if s in text]
+        assert leaked == []
 
     def bank_post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         raw = json.dumps(body).encode()
@@ -90,7 +100,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "BANK_MAX_ATTEMPTS": "4",
         "BANK_BACKOFF_BASE_SECONDS": "0.05",
         "SCHEDULER_ENABLED": "false",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",  # every request logged: what the secrets test reads
     }
     cli(env, "migrate")
     regulator = cli(env, "regulator", "create", "--name", "Jilin", "--region", "220000")
@@ -148,7 +158,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         wait_until(
             lambda: sim_client.get("/sim/accounts").status_code == 200, 30, "the bank simulator"
         )
-        yield Stack(api_client, sim_client, bank["bank_id"], bank["secret"], regulator)
+        yield Stack(api_client, sim_client, bank["bank_id"], bank["secret"], regulator, logs)
     finally:
         for p in (api, sim):
             p.terminate()
@@ -173,6 +183,7 @@ def test_every_flow_end_to_end(stack: Stack) -> None:
     body = factories.institution_body(stack.bank_id, region="220102")
     inst = api.post("/api/v1/institutions", headers=reg, json=body).json()
     key = {"Authorization": f"Bearer {inst['api_key']}"}
+    stack.issued.append(inst["api_key"])
     escrow = body["escrow_account_no"]
     sim.post("/sim/accounts", json={"account_no": escrow})
     from datetime import datetime, timedelta
@@ -197,6 +208,7 @@ def test_every_flow_end_to_end(stack: Stack) -> None:
             },
         )
         assert r.status_code == 201, r.text
+        stack.issued.append(r.json()["access_code"])
         return r.json()
 
     def parent(e: dict[str, Any]) -> dict[str, str]:
@@ -204,6 +216,7 @@ def test_every_flow_end_to_end(stack: Stack) -> None:
             "/api/v1/parent/sessions",
             json={"enrollment_id": e["id"], "access_code": e["access_code"]},
         )
+        stack.issued.append(r.json()["token"])
         return {"Authorization": f"Bearer {r.json()['token']}"}
 
     a, b, c = enroll(4, "80.00"), enroll(2, "40.00"), enroll(3, "50.00")
@@ -348,6 +361,7 @@ def test_every_flow_end_to_end(stack: Stack) -> None:
     assert pushes["pushes_received"] > len(
         pushes["items"]
     )  # retries reached the bank, deduplicated
+    stack.assert_logs_keep_no_secret()
 
 
 def test_reserve_pays_the_refund_the_emptied_escrow_cannot(stack: Stack) -> None:

@@ -38,22 +38,20 @@ def test_simulate_small_region(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["failing"] == 3 and report["honest_closures"] == 1
-    assert report["honest_closures_flagged_high"] == 0
-    assert report["false_positive_rate"] == 0
-    assert report["recall"] >= 2 / 3
+    assert report["failing"] == 4
+    assert report["false_positive_rate"] == 0 and report["false_positives"] == []
+    assert report["recall"] >= 3 / 4
     assert report["median_lead_days"] >= 7
+    assert report["sudden_disappearances_caught"] == "1 of 1"
+    by = report["by_archetype"]
+    assert sum(a["institutions"] for a in by.values()) == 8
+    assert sum(by[a]["flagged_high"] for a in ("healthy", "joins_mid_term") if a in by) == 0
     lines = events.read_text().splitlines()
     assert len(lines) == report["events"]
     assert {json.loads(x)["type"] for x in lines} >= {
-        "institution",
-        "course",
-        "enrollment",
-        "deposit",
-        "consumption",
-        "refund_request",
-        "bank_debit",
-    }
+        "institution", "course", "enrollment", "deposit", "consumption", "refund_request",
+        "refund_answer", "bank_debit", "statement", "complaint",
+    }  # fmt: skip
 
 
 def test_every_length_of_history_builds(tmp_path: Path) -> None:

@@ -40,3 +40,13 @@ def test_english_is_the_source_and_chinese_differs() -> None:
     assert i18n.gettext("en")("Overview") == "Overview"
     assert zh("Overview") != "Overview"
     assert zh("Critical") == "红色（严重）"
+
+
+def test_every_indicator_and_knob_is_named_on_the_pages() -> None:
+    """The rules page and an institution's file name each indicator and knob in words (then
+    in Chinese), never by its code."""
+    from service.policy import knobs
+
+    assert set(knobs.MODELS) <= set(labels.INDICATORS) and set(knobs.MODELS) <= set(labels.MEASURES)
+    named = {k for model in knobs.MODELS.values() for k in model.model_fields}
+    assert named - set(labels.KNOBS) == set()

@@ -11,7 +11,7 @@ from service.kit.clock import local_date
 from service.policy import knobs
 from service.policy.knobs import RiskConfig
 from service.risk.facts import Day, Facts
-from service.risk.indicators import INDICATORS, Context
+from service.risk.indicators import INDICATORS, Context, Peers
 from service.risk.scoring import judge, level_of
 from service.risk.sweep import evaluate
 
@@ -24,6 +24,7 @@ def facts(**over) -> Facts:
     f = Facts("inst_x", "220102", "custody", AS_OF - timedelta(days=365))
     f.ever_deposited = True
     f.last_statement_at = AS_OF - timedelta(hours=12)
+    f.last_statement_date = local_date(AS_OF)
     for k, v in over.items():
         setattr(f, k, v)
     return f
@@ -83,13 +84,61 @@ def deposits(recent_per_day: str, trailing_per_day: str) -> dict[date, Day]:
 
 def test_prepay_surge_thresholds() -> None:
     # Trailing fortnight: 14 × 500 = 7,000; recent 14 × 1,500 = 21,000 → exactly 3× and > 20,000.
-    assert (
-        INDICATORS["prepay_surge"](facts(days=deposits("1500", "500")), ctx(), CFG).value == "3.00"
-    )
-    assert evaluate(facts(days=deposits("1500", "500")), ctx(), CFG).level == "medium"
+    surge = INDICATORS["prepay_surge"](facts(days=deposits("1500", "500")), ctx(), CFG)
+    assert surge is not None and (surge.value, surge.contribution) == ("3.00", 20)
     assert not fired("prepay_surge", facts(days=deposits("1499", "500")))  # 2.998×
     assert not fired("prepay_surge", facts(days=deposits("1400", "400")))  # 3.5× but only 19,600
-    assert evaluate(facts(days=deposits("2500", "500")), ctx(), CFG).level == "high"  # 5×
+
+
+def test_a_surge_alone_is_a_question_not_an_answer() -> None:
+    """5× at full price: medium at most. With deep discounts: high."""
+    alone = evaluate(facts(days=deposits("2500", "500")), ctx(), CFG)
+    assert alone.level == "medium" and alone.score == 30
+    days = deposits("2500", "500") | {day(1): Day(deposits_amount=D("2500"), enrollments_paid=10)}
+    cut = facts(days=days, discounted={(30, D("0.7")): 5})
+    assert evaluate(cut, ctx(), CFG).level == "high"
+
+
+def test_a_term_start_everyone_shares_is_no_surge() -> None:
+    """10× its own trailing fortnight, as the city's subject schools all are at term start."""
+    f = facts(days=deposits("5000", "500"))
+    assert fired("prepay_surge", f)
+    peers = Context(AS_OF, {}, {("2201", "subject"): Peers(D("8"), 12)})
+    assert not fired("prepay_surge", f, peers)
+    few = Context(AS_OF, {}, {("2201", "subject"): Peers(D("8"), 4)})  # too few to judge by
+    assert fired("prepay_surge", f, few)
+    arts = Context(AS_OF, {}, {("2201", "non_subject"): Peers(D("8"), 12)})  # not its kind
+    assert fired("prepay_surge", f, arts)
+
+
+def test_a_surge_like_last_years_is_the_season() -> None:
+    f = facts(days=deposits("5000", "500"), last_year={14: D("60000")})
+    assert not fired("prepay_surge", f)  # 70,000 against 60,000 the same weeks a year ago
+    assert fired("prepay_surge", facts(days=deposits("5000", "500"), last_year={14: D("9000")}))
+
+
+def test_money_collected_far_ahead_adds_to_a_surge() -> None:
+    f = facts(days=deposits("2500", "500"), ahead={(14, 45): (D("1000"), D("600"))})
+    ind = INDICATORS["prepay_surge"](f, ctx(), CFG)
+    assert ind is not None and ind.contribution == 40 and "60.00%" in (ind.note or "")
+
+
+def test_prepay_surge_needs_history() -> None:
+    """No baseline, or a history too short: said, and weighed nothing."""
+    ind = INDICATORS["prepay_surge"](
+        facts(days={day(1): Day(deposits_amount=D("90000"))}), ctx(), CFG
+    )
+    assert ind is not None and ind.contribution == 0 and "nothing collected" in (ind.note or "")
+    young = facts(days=deposits("5000", "500"), created_at=AS_OF - timedelta(days=30))
+    ind = INDICATORS["prepay_surge"](young, ctx(), CFG)
+    assert ind is not None and ind.contribution == 0 and "30 days of history" in (ind.note or "")
+
+
+def test_a_short_history_is_judged_on_what_it_has() -> None:
+    """Sixty days of history: the 46 before the window are the baseline."""
+    f = facts(days=deposits("1500", "500"), created_at=AS_OF - timedelta(days=60))
+    ind = INDICATORS["prepay_surge"](f, ctx(), CFG)
+    assert ind is not None and ind.value == "3.00" and ind.contribution == 20
 
 
 def test_deep_discount() -> None:
@@ -105,14 +154,22 @@ def test_deep_discount() -> None:
 
 
 def test_off_platform() -> None:
+    """Unmatched cash or one parent's word: medium; more of either: high."""
     assert not fired("off_platform", facts())
-    assert evaluate(facts(suspense=ev_aged("dep_1")), ctx(), CFG).level == "high"
-    assert evaluate(facts(off_platform_complaints=ev("cmp_1")), ctx(), CFG).level == "high"
+    assert evaluate(facts(suspense=ev_aged("dep_1")), ctx(), CFG).level == "medium"
+    assert evaluate(facts(off_platform_complaints=ev("cmp_1")), ctx(), CFG).level == "medium"
+    two = facts(off_platform_complaints=ev("cmp_1", "cmp_2"))
+    assert evaluate(two, ctx(), CFG).level == "high"
+    cash = facts(suspense=ev_aged("d1", "d2", "d3", "d4"))
+    assert evaluate(cash, ctx(), CFG).level == "high"
 
 
 def test_consumption_pace() -> None:
+    """A make-up lesson is no alarm; lessons claimed ahead on many enrollments are."""
     assert not fired("consumption_pace", facts())
-    assert evaluate(facts(pace_violations=ev("enr_1")), ctx(), CFG).level == "high"
+    assert evaluate(facts(pace_violations=ev("con_1")), ctx(), CFG).level == "low"
+    many = facts(pace_violations=ev("con_1", "con_2", "con_3"))
+    assert evaluate(many, ctx(), CFG).level == "high"
 
 
 def test_consumption_stall() -> None:
@@ -155,11 +212,27 @@ def test_complaint_surge() -> None:
 
 
 def test_statement_missing() -> None:
-    assert not fired(
-        "statement_missing", facts(last_statement_at=AS_OF - timedelta(days=2, hours=23))
-    )
-    assert fired("statement_missing", facts(last_statement_at=AS_OF - timedelta(days=3)))
-    assert not fired("statement_missing", facts(last_statement_at=None, ever_deposited=False))
+    """Counted in working days, today's statement not yet due. 2026-11-22 is a Sunday."""
+    silent = lambda last: facts(last_statement_date=last)  # noqa: E731
+    assert not fired("statement_missing", silent(date(2026, 11, 18)))  # Thu, Fri: 2
+    ind = INDICATORS["statement_missing"](silent(date(2026, 11, 17)), ctx(), CFG)
+    assert ind is not None and (ind.value, ind.contribution, ind.floor) == ("3", 10, None)
+    assert not fired("statement_missing", facts(last_statement_date=None, ever_deposited=False))
+
+
+def test_a_bank_silent_over_a_weekend_is_not_silent() -> None:
+    friday = facts(last_statement_date=date(2026, 11, 20))
+    monday = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 23:00 Monday, Beijing
+    assert INDICATORS["statement_missing"](friday, Context(monday, {}), CFG) is None
+
+
+def test_silence_escalates_with_its_length() -> None:
+    weights = []
+    for last in (date(2026, 11, 17), date(2026, 11, 12), date(2026, 11, 5), date(2026, 10, 20)):
+        ind = INDICATORS["statement_missing"](facts(last_statement_date=last), ctx(), CFG)
+        assert ind is not None
+        weights.append((int(ind.value), ind.contribution, ind.floor))
+    assert weights == [(3, 10, None), (6, 19, None), (11, 34, "high"), (23, 40, "high")]
 
 
 def test_reserve_shortfall() -> None:
@@ -200,6 +273,71 @@ def test_registry_change_adds_weight_only() -> None:
     assert v.score == 10 and v.level == "low"
 
 
+def test_registry_changes_add_up() -> None:
+    """A change of legal person counts twice: one is low; one and a move medium; two of them
+    and a move within 90 days high."""
+    one = facts(registry_changes=ev("c1"), legal_person_changes=ev("c1"))
+    assert evaluate(one, ctx(), CFG).score == 20
+    two = facts(registry_changes=ev("c1", "c2"), legal_person_changes=ev("c1"))
+    assert evaluate(two, ctx(), CFG).level == "medium"
+    three = facts(registry_changes=ev("c1", "c2", "c3"), legal_person_changes=ev("c1", "c3"))
+    v = evaluate(three, ctx(), CFG)
+    assert (v.score, v.level) == (40, "high")
+
+
+def test_refund_disputes() -> None:
+    def answers(disputed: int, accepted: int) -> Facts:
+        ids = [f"r{n}" for n in range(disputed + accepted)]
+        return facts(refund_disputes=ev(*ids[:disputed]), refund_answers=ev(*ids))
+
+    assert not fired("refund_disputes", answers(3, 0))  # fewer than 4
+    assert not fired("refund_disputes", answers(4, 4))  # half contested: a chain's bad month
+    assert evaluate(answers(4, 2), ctx(), CFG).level == "medium"
+    assert evaluate(answers(8, 1), ctx(), CFG).level == "high"
+
+
+def test_lesson_disputes() -> None:
+    def disputed(n: int, reported: int) -> Facts:
+        at = AS_OF - timedelta(days=2)
+        return facts(lesson_disputes=[(f"c{i}", at, 1) for i in range(n)],
+                     days={day(2): Day(lessons_consumed=reported)})  # fmt: skip
+
+    assert not fired("lesson_disputes", disputed(3, 40))  # 7.5% of the lessons
+    assert evaluate(disputed(3, 20), ctx(), CFG).level == "medium"  # 3 of at least 30
+    assert evaluate(disputed(6, 12), ctx(), CFG).level == "medium"  # a quiet month: 6 of 30
+    assert evaluate(disputed(10, 12), ctx(), CFG).level == "high"
+
+
+def test_refunds_answered_on_time_weigh_little() -> None:
+    days = {day(2): Day(refund_requests=10)}
+    on_time = facts(days=days, active_enrollments=100)
+    rates = ctx({"2201": D("0.01")})
+    prompt = INDICATORS["refund_velocity"](on_time, rates, CFG)
+    assert prompt is not None and prompt.contribution == 10
+    late = facts(days=days, active_enrollments=100, unprompt_requests=ev("r1"))
+    slow = INDICATORS["refund_velocity"](late, rates, CFG)
+    assert slow is not None and slow.contribution == 30 and slow.evidence == ["r1"]
+    closing = facts(days=days, active_enrollments=100, closure_announced_at=AS_OF)
+    wind_down = INDICATORS["refund_velocity"](closing, rates, CFG)
+    assert wind_down is not None and wind_down.contribution == 0
+
+
+def test_a_closure_not_kept() -> None:
+    """Parents still owed fifteen days after the closure took effect: high."""
+
+    def closed(days_ago: int, owed: str) -> Facts:
+        return facts(closing_on=local_date(AS_OF) - timedelta(days=days_ago),
+                     closure_announced_at=AS_OF - timedelta(days=60),
+                     prepaid_outstanding=D(owed))  # fmt: skip
+
+    assert not fired("closure_default", closed(14, "100"))
+    assert not fired("closure_default", closed(20, "0"))
+    assert evaluate(closed(15, "100"), ctx(), CFG).level == "high"
+    stalled = closed(-10, "100")  # still teaching out its notice: a stall is expected
+    stalled.stall = {14: (5, AS_OF - timedelta(days=8))}
+    assert not fired("consumption_stall", stalled)
+
+
 def test_score_edges_and_cap() -> None:
     assert [level_of(s) for s in (0, 24, 25, 49, 50, 74, 75, 100)] == [
         "low",
@@ -219,7 +357,7 @@ def test_score_edges_and_cap() -> None:
 
 def test_thresholds_are_configurable() -> None:
     strict = knobs.merged({"statement_missing": {"threshold": 1}})
-    f = facts(last_statement_at=AS_OF - timedelta(days=1))
+    f = facts(last_statement_date=date(2026, 11, 19))  # Friday the 20th: one working day
     assert INDICATORS["statement_missing"](f, ctx(), strict) is not None
     assert INDICATORS["statement_missing"](f, ctx(), CFG) is None
 
@@ -241,7 +379,3 @@ def test_judge_sorts_by_contribution() -> None:
         ]
     )
     assert [i.code for i in v.indicators] == ["refund_failed", "registry_change"]
-
-
-def test_prepay_surge_needs_history() -> None:
-    assert not fired("prepay_surge", facts(days={day(1): Day(deposits_amount=D("90000"))}))

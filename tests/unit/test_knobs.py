@@ -13,7 +13,7 @@ import pytest
 from service.kit.clock import local_date
 from service.policy import knobs
 from service.risk.facts import Day, Facts
-from service.risk.indicators import INDICATORS, Context
+from service.risk.indicators import INDICATORS, Context, Peers
 
 AS_OF = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 D = Decimal
@@ -31,6 +31,7 @@ def base(**over: Any) -> Facts:
     f = Facts("inst_x", "220102", "custody", AS_OF - timedelta(days=365))
     f.ever_deposited = True
     f.last_statement_at = AS_OF - timedelta(hours=12)
+    f.last_statement_date = local_date(AS_OF)
     for k, v in over.items():
         setattr(f, k, v)
     return f
@@ -65,6 +66,41 @@ def stall(scheduled: int, oldest_days: float, window: int = 14) -> Facts:
     return base(stall={window: (scheduled, AS_OF - timedelta(days=oldest_days))})
 
 
+def late_refunds(recent: int) -> Facts:
+    """Refund requests, one of them answered late."""
+    f = refunds(recent)
+    f.unprompt_requests = ev("r1")
+    return f
+
+
+def contested(disputed: int, answered: int, days_ago: float = 0.1) -> Facts:
+    ids = [f"r{n}" for n in range(answered)]
+    return base(refund_disputes=ev(*ids[:disputed], days_ago=days_ago),
+                refund_answers=ev(*ids, days_ago=days_ago))  # fmt: skip
+
+
+def lessons_disputed(n: int, reported: int, days_ago: int = 1, each: int = 1) -> Facts:
+    at = AS_OF - timedelta(days=days_ago)
+    return base(lesson_disputes=[(f"c{i}", at, each) for i in range(n)],
+                days={day(days_ago): Day(lessons_consumed=reported)})  # fmt: skip
+
+
+def ahead(share: str) -> Facts:
+    f = base(days=surge("1500", "500"))
+    f.ahead = {(14, 45): (D("1000"), D("1000") * D(share))}
+    return f
+
+
+def silent_since(last: date) -> Facts:
+    return base(last_statement_date=last)
+
+
+def closed(days_ago: int, owed: str = "100") -> Facts:
+    return base(closing_on=local_date(AS_OF) - timedelta(days=days_ago),
+                closure_announced_at=AS_OF - timedelta(days=days_ago + 30),
+                prepaid_outstanding=D(owed))  # fmt: skip
+
+
 WEEK = timedelta(days=7)
 
 # A facts value on which each indicator fires with the defaults (for weight and floor).
@@ -72,18 +108,22 @@ FIRING: dict[str, Facts] = {
     "refund_failed": base(failed_refunds=ev("r")),
     "escrow_shortfall": base(shortfall=ev("b")),
     "refund_overdue": base(overdue_refunds=ev("r")),
-    "refund_velocity": refunds(3),
+    "refund_velocity": late_refunds(3),
+    "refund_disputes": contested(4, 4),
+    "lesson_disputes": lessons_disputed(3, 20),
     "prepay_surge": base(days=surge("1500", "500")),
     "deep_discount": discounts(4, 10),
     "off_platform": base(off_platform_complaints=ev("c")),
     "consumption_pace": base(pace_violations=ev("e")),
     "consumption_stall": stall(3, 7),
     "complaint_surge": complaints(3),
-    "statement_missing": base(last_statement_at=AS_OF - timedelta(days=3)),
+    # 2026-11-22 is a Sunday: Tuesday to Friday are the working days since Monday's.
+    "statement_missing": silent_since(date(2026, 11, 16)),
     "reserve_shortfall": base(
         supervision_mode="reserve", reserve=D("50"), prepaid_outstanding=D("100")
     ),
     "registry_change": base(registry_changes=ev("x")),
+    "closure_default": closed(20),
 }
 
 # (indicator, knob): the override, and facts on which it changes the outcome.
@@ -101,6 +141,26 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ("refund_velocity", "baseline_days"): (30, refunds(3, trailing=45)),
     ("refund_velocity", "threshold"): ("4", refunds(3)),
     ("refund_velocity", "min_requests"): (4, refunds(3)),
+    ("refund_velocity", "strong_threshold"): ("3", late_refunds(3)),
+    ("refund_velocity", "strong_weight"): (40, late_refunds(6)),
+    ("refund_velocity", "prompt_weight"): (5, refunds(3)),
+    ("refund_disputes", "window_days"): (60, contested(4, 4, days_ago=40)),
+    ("refund_disputes", "min_count"): (5, contested(4, 4)),
+    ("refund_disputes", "threshold"): ("0.8", contested(4, 6)),
+    ("refund_disputes", "strong_count"): (4, contested(4, 4)),
+    ("refund_disputes", "strong_floor"): ("critical", contested(8, 8)),
+    ("lesson_disputes", "window_days"): (60, lessons_disputed(3, 20, days_ago=40)),
+    ("lesson_disputes", "min_count"): (4, lessons_disputed(3, 20)),
+    ("lesson_disputes", "min_lessons"): (40, lessons_disputed(3, 20)),
+    ("lesson_disputes", "threshold"): ("0.2", lessons_disputed(3, 20)),
+    ("lesson_disputes", "strong_threshold"): ("0.2", lessons_disputed(6, 20)),
+    ("lesson_disputes", "strong_count"): (3, lessons_disputed(3, 20, each=4)),
+    ("lesson_disputes", "strong_floor"): ("critical", lessons_disputed(6, 20, each=2)),
+    ("prepay_surge", "min_history_days"): (400, base(days=surge("1500", "500"))),
+    ("prepay_surge", "min_peers"): (3, base(days=surge("1500", "500"))),
+    ("prepay_surge", "ahead_days"): (30, ahead("0.6")),
+    ("prepay_surge", "ahead_share"): ("0.7", ahead("0.6")),
+    ("prepay_surge", "ahead_weight"): (20, ahead("0.6")),
     ("prepay_surge", "window_days"): (7, base(days=surge("1500", "500"))),
     ("prepay_surge", "baseline_days"): (
         30,
@@ -117,9 +177,15 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ("deep_discount", "min_enrollments"): (11, discounts(4, 10)),
     ("off_platform", "suspense_days"): (3, base(suspense=ev("d", days_ago=5))),
     ("off_platform", "window_days"): (60, base(off_platform_complaints=ev("c", days_ago=40))),
-    ("off_platform", "threshold"): (2, base(off_platform_complaints=ev("c"))),
+    ("off_platform", "threshold"): (3, base(off_platform_complaints=ev("c"))),
+    ("off_platform", "complaint_units"): (1, base(off_platform_complaints=ev("c", "d"))),
+    ("off_platform", "high_units"): (2, base(off_platform_complaints=ev("c"))),
+    ("off_platform", "high_floor"): ("critical", base(off_platform_complaints=ev("c", "d"))),
     ("consumption_pace", "window_days"): (60, base(pace_violations=ev("e", days_ago=40))),
     ("consumption_pace", "threshold"): (2, base(pace_violations=ev("e"))),
+    ("consumption_pace", "high_count"): (1, base(pace_violations=ev("e"))),
+    ("consumption_pace", "high_weight"): (50, base(pace_violations=ev("e", "f", "g"))),
+    ("consumption_pace", "high_floor"): ("critical", base(pace_violations=ev("e", "f", "g"))),
     ("consumption_stall", "window_days"): (21, stall(3, 7, window=21)),
     ("consumption_stall", "min_sessions"): (4, stall(3, 7)),
     ("consumption_stall", "min_days"): (10, stall(3, 7)),
@@ -127,10 +193,28 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ("complaint_surge", "baseline_days"): (30, complaints(3, trailing=6)),
     ("complaint_surge", "threshold"): ("100", complaints(3)),
     ("complaint_surge", "min_count"): (4, complaints(3)),
-    ("statement_missing", "threshold"): (4, FIRING["statement_missing"]),
+    ("complaint_surge", "strong_count"): (3, complaints(3)),
+    ("complaint_surge", "strong_weight"): (40, complaints(8)),
+    ("statement_missing", "threshold"): (5, FIRING["statement_missing"]),
+    ("statement_missing", "high_days"): (4, FIRING["statement_missing"]),
+    ("statement_missing", "step_weight"): (10, FIRING["statement_missing"]),
+    ("statement_missing", "max_weight"): (11, FIRING["statement_missing"]),
+    ("statement_missing", "high_floor"): ("critical", silent_since(date(2026, 11, 2))),
     ("reserve_shortfall", "threshold"): ("60", FIRING["reserve_shortfall"]),
     ("registry_change", "window_days"): (120, base(registry_changes=ev("x", days_ago=100))),
     ("registry_change", "threshold"): (2, base(registry_changes=ev("x"))),
+    ("registry_change", "legal_person_units"): (
+        3,
+        base(registry_changes=ev("x"), legal_person_changes=ev("x")),
+    ),
+    ("registry_change", "high_units"): (1, base(registry_changes=ev("x"))),
+    ("registry_change", "max_weight"): (5, base(registry_changes=ev("x"))),
+    ("registry_change", "high_floor"): (
+        "critical",
+        base(registry_changes=ev("x", "y", "z", "w", "v")),
+    ),
+    ("closure_default", "grace_days"): (30, closed(20)),
+    ("closure_default", "threshold"): ("200", closed(20)),
 }
 WEIGHT_AND_FLOOR: dict[str, Any] = {"weight": 99, "floor": "critical"}
 
@@ -151,8 +235,12 @@ def cases() -> list[tuple[str, str, Any, Facts]]:
     return out
 
 
+# Three peers of the city surging twice over: fewer than the default `min_peers` count.
+PEERS = {("2201", "subject"): Peers(D("2"), 3)}
+
+
 def outcome(code: str, f: Facts, cfg: knobs.RiskConfig) -> Any:
-    ind = INDICATORS[code](f, Context(AS_OF, {"2201": D("0.01")}), cfg)
+    ind = INDICATORS[code](f, Context(AS_OF, {"2201": D("0.01")}, PEERS), cfg)
     return None if ind is None else (ind.value, ind.contribution, ind.floor, ind.evidence)
 
 

@@ -8,6 +8,8 @@ from fastapi import APIRouter
 from service.api.auth import InstitutionDep
 from service.api.deps import DeliverLaterDep, NowDep, PageDep, SessionDep, SettingsDep, page_of
 from service.api.institution.schemas import (
+    ClosureIn,
+    ClosureRead,
     ConsumptionIn,
     CourseIn,
     EnrolledRead,
@@ -19,6 +21,7 @@ from service.api.schemas import BalancesRead, CourseRead, EnrollmentRead, Page, 
 from service.fees import filings
 from service.flows import consumptions, enrollments, refunds
 from service.flows.balances import institution_balances
+from service.registry import closures
 
 router = APIRouter(tags=["institution"])
 
@@ -120,6 +123,19 @@ def respond(
     )
     deliver_later()
     return RefundTimelineRead.with_events(refund, refunds.timeline(session, refund))
+
+
+@router.post("/closure", response_model=ClosureRead)
+def announce_closure(
+    body: ClosureIn, inst: InstitutionDep, session: SessionDep, now: NowDep
+) -> ClosureRead:
+    """Announce the institution's planned closure (DOMAIN.md: a month's notice, then every
+    unconsumed fee refunded). From now it collects no new fees."""
+    closures.announce(
+        session, institution=inst, effective=body.effective, reason=body.reason,
+        actor=f"institution:{inst.id}", now=now,
+    )  # fmt: skip
+    return ClosureRead.of(inst)
 
 
 @router.get("/balances", response_model=BalancesRead)

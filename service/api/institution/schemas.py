@@ -10,8 +10,9 @@ from service.api.schemas import Read
 from service.flows import enrollments
 from service.flows.consumptions import Reported
 from service.flows.enrollments import Enrolled
-from service.kit.money import Instant, InstantOut, MoneyOut, PositiveMoney
+from service.kit.money import Day, DayOut, Instant, InstantOut, MoneyOut, PositiveMoney
 from service.kit.wire import Strict
+from service.registry.models import Institution
 
 GradeBand = Literal["preschool", "primary", "junior", "senior"]
 Mode = Literal["offline", "online"]
@@ -70,6 +71,23 @@ class ConsumptionIn(Strict):
     lessons: StrictInt = Field(ge=1, le=1000)
     occurred_at: Instant
     session_ref: str | None = Field(default=None, max_length=80)
+
+
+class ClosureIn(Strict):
+    effective: Day = Field(description="the Beijing day the institution closes (today or later)")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ClosureRead(Read):
+    """The institution's planned closure as recorded."""
+
+    closing_on: DayOut
+    announced_at: InstantOut
+
+    @classmethod
+    def of(cls, inst: Institution) -> ClosureRead:
+        assert inst.closing_on is not None and inst.closure_announced_at is not None
+        return cls(closing_on=inst.closing_on, announced_at=inst.closure_announced_at)
 
 
 class RespondIn(Strict):

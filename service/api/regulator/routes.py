@@ -14,6 +14,7 @@ from service.api.deps import NowDep, PageDep, SessionDep, page_of
 from service.api.regulator.schemas import (
     AuditEventRead,
     BankRead,
+    ClosureIn,
     InstitutionDetailRead,
     InstitutionIn,
     InstitutionRead,
@@ -26,7 +27,7 @@ from service.api.schemas import Page
 from service.flows import onboarding
 from service.flows.balances import balances_of
 from service.kit.money import Instant
-from service.registry import institutions
+from service.registry import closures, institutions
 from service.registry.models import Institution
 from service.risk.store import latest_evaluations, latest_level_is
 
@@ -137,6 +138,19 @@ def unfreeze(
     institution_id: str, body: ReasonIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
 ) -> InstitutionDetailRead:
     return _status(session, regulator, institution_id, "active", body.reason, now)
+
+
+@router.post("/institutions/{institution_id}/closure", response_model=InstitutionDetailRead)
+def announce_closure(
+    institution_id: str, body: ClosureIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
+) -> InstitutionDetailRead:
+    """Record an institution's planned closure: from now it collects no new fees, and its
+    refunds and wind-down are judged against the plan."""
+    inst = closures.announce_as(
+        session, regulator=regulator, institution_id=institution_id, effective=body.effective,
+        reason=body.reason, now=now,
+    )  # fmt: skip
+    return _detail(session, inst)
 
 
 @router.post("/institutions/{institution_id}/status", response_model=InstitutionDetailRead)

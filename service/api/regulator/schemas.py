@@ -55,6 +55,11 @@ class RegistryChangeIn(Strict):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class ClosureIn(Strict):
+    effective: Day = Field(description="the Beijing day the institution closes (today or later)")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class StatusIn(Strict):
     status: Literal["blacklisted", "closed"]
     reason: str = Field(min_length=1, max_length=2000)
@@ -151,6 +156,7 @@ class InstitutionRead(Read):
     operating_account_no: str | None
     reserve_account_no: str | None
     status: str
+    closing_on: DayOut | None = Field(description="the day a planned closure takes effect")
     risk: RiskRead
     balances: SupervisedBalancesRead
     created_at: InstantOut
@@ -169,7 +175,7 @@ class InstitutionRead(Read):
 def _registry_fields(inst: Institution) -> dict[str, Any]:
     names = ("id", "name", "credit_code", "region_code", "category", "supervision_mode",
              "bank_id", "escrow_account_no", "operating_account_no", "reserve_account_no",
-             "status", "created_at")  # fmt: skip
+             "status", "closing_on", "created_at")  # fmt: skip
     return {n: getattr(inst, n) for n in names}
 
 
