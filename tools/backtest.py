@@ -368,37 +368,25 @@ class Replay:
             enr = s.get(Enrollment, self._id("enrollment", e["enrollment"]))
             assert enr is not None
             reference = enr.payment_reference
-        bank = self._held(s, Bank, self.bank_id)
-        assert bank is not None
-        deposits.receive(
-            s,
-            bank=bank,
-            now=at,
-            data=deposits.DepositIn(
-                str(e["bank_txn_id"]),
-                inst.escrow_account_no,
-                reference,
-                parse_money(e["amount"]),
-                at,
-            ),
-        )
+        self._receive(s, e, inst.escrow_account_no, reference, at)
 
     def on_reserve_deposit(self, s: Session, e: dict[str, Any], at: datetime) -> None:
         """Money paid into a reserve-mode institution's reserve account."""
         inst = self._inst(s, e["institution"])
         if not inst.reserve_account_no:
             raise Skip(f"institution {e['institution']!r} has no reserve account")
+        self._receive(s, e, inst.reserve_account_no, "RESERVE", at)
+
+    def _receive(
+        self, s: Session, e: dict[str, Any], account_no: str, reference: str, at: datetime
+    ) -> None:
+        """The bank reports the event's money paid into a supervised account."""
         bank = self._held(s, Bank, self.bank_id)
         assert bank is not None
-        deposits.receive(
-            s,
-            bank=bank,
-            now=at,
-            data=deposits.DepositIn(
-                str(e["bank_txn_id"]), inst.reserve_account_no, "RESERVE",
-                parse_money(e["amount"]), at,
-            ),
-        )  # fmt: skip
+        item = deposits.DepositIn(
+            str(e["bank_txn_id"]), account_no, reference, parse_money(e["amount"]), at
+        )
+        deposits.receive(s, bank=bank, now=at, data=item)
 
     def on_closure_notice(self, s: Session, e: dict[str, Any], at: datetime) -> None:
         """The institution announces it closes on `effective` and refunds what is left."""

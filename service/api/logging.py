@@ -38,3 +38,6 @@ def configure(level: str) -> None:
     root.setLevel(level.upper())
     for name in ("uvicorn.access",):
         logging.getLogger(name).disabled = True
+    # APScheduler narrates every job it adds and runs at INFO; the job runs are logged (and
+    # recorded in job_runs) by the service itself.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))

@@ -405,27 +405,31 @@ class _Queries:
 
     def money_ahead(self) -> None:
         """Per (window, ahead days): money paid in the window, and the part paying for
-        sessions that start more than `ahead days` after the payment (the enrollments of the
-        window with their sessions: bounded by the window, never the history)."""
+        sessions that start more than `ahead days` after the payment. Sessions are in time
+        order, so each enrollment needs one probe of the course's sessions by time (the last
+        one before the mark), never a row per session: bounded by the window's enrollments."""
         for window, ahead in self.needs.surges:
             since = self.as_of - timedelta(days=window)
-            later = _days_after(self.s, Enrollment.paid_at, ahead)
-            far = func.sum(case((CourseSession.starts_at > later, 1), else_=0))
+            mark = _days_after(self.s, Enrollment.paid_at, ahead)
+            near = (
+                select(func.max(CourseSession.seq))
+                .where(CourseSession.course_id == Enrollment.course_id,
+                       CourseSession.starts_at <= mark)
+                .correlate(Enrollment)
+                .scalar_subquery()
+            )  # fmt: skip
             rows = self.s.execute(
-                select(Enrollment.institution_id, Enrollment.amount_paid, Enrollment.lessons, far)
-                .join(CourseSession, and_(
-                    CourseSession.course_id == Enrollment.course_id,
-                    CourseSession.seq >= Enrollment.first_session_seq,
-                    CourseSession.seq <= Enrollment.last_session_seq))
+                select(Enrollment.institution_id, Enrollment.amount_paid,
+                       Enrollment.first_session_seq, Enrollment.last_session_seq, near)
                 .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at > since,
                        Enrollment.paid_at <= self.as_of)
-                .group_by(Enrollment.id, Enrollment.institution_id, Enrollment.amount_paid,
-                          Enrollment.lessons)
             )  # fmt: skip
-            for inst_id, paid, lessons, n_far in rows:
+            for inst_id, paid, first, last, near_seq in rows:
                 f = self.facts[inst_id]
                 total, part = f.ahead.get((window, ahead), (ZERO, ZERO))
-                share = Decimal(paid) * int(n_far or 0) / max(int(lessons), 1)
+                lessons = max(int(last) - int(first) + 1, 1)
+                far = int(last) - max(int(near_seq or 0), int(first) - 1)
+                share = Decimal(paid) * min(max(far, 0), lessons) / lessons
                 f.ahead[(window, ahead)] = (total + Decimal(paid), part + share)
 
     def reserve_positions(self) -> None:

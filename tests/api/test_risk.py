@@ -237,3 +237,25 @@ def test_a_regional_override_reaches_the_facts(world: World, engine) -> None:
     assert r.status_code == 200, r.text
     world.clock.now += timedelta(minutes=1)
     assert "deep_discount" not in indicators()
+
+
+def test_money_collected_far_ahead_is_measured_from_the_sessions_bought(
+    world: World, engine
+) -> None:
+    """Twenty lessons bought Monday 23 November at 09:00, one a school day at 16:00: ten days
+    on, 3 December, eight have been held; the twelve after are money collected ahead."""
+    from decimal import Decimal
+
+    from service.kit.db import make_sessionmaker
+    from service.risk.facts import Needs, gather
+
+    e = world.enroll(lessons=20, amount="400.00")
+    assert world.pay(e).status_code == 201
+    needs = Needs(lookback_days=30, stall_windows=frozenset({14}), discounts=frozenset(),
+                  surges=frozenset({(14, 10), (14, 45)}), closure_grace=15)  # fmt: skip
+    with make_sessionmaker(engine)() as s:
+        facts = gather(s, as_of=START + timedelta(hours=1), needs=needs,
+                       institution_ids=[world.inst_id])  # fmt: skip
+    ahead = facts[world.inst_id].ahead
+    assert ahead[(14, 10)] == (Decimal("400.00"), Decimal("240.00"))
+    assert ahead[(14, 45)] == (Decimal("400.00"), Decimal("0"))
