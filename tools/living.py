@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
 from service.flows.models import Consumption, Enrollment
+from service.kit.clock import SHANGHAI
 from service.registry.models import Institution
 from tools.backtest import Replay
 from tools.simulate import World
@@ -73,7 +74,10 @@ def events(today: date, days: int = DAYS, seed: int = SEED) -> list[dict[str, An
     """The simulator's history for the demo's schools, ending yesterday."""
     # Small schools: a newcomer's first `make run` replays their half year in under a minute.
     world = World(len(SCHOOLS), days, seed, today - timedelta(days=days), scale=0.35)
-    out = world.build()
+    # Nothing after yesterday: an answer or a dispute the simulator dates a day or two after
+    # its cause would make today's (or tomorrow's) evaluation, ahead of the real clock.
+    today_starts = datetime(today.year, today.month, today.day, tzinfo=SHANGHAI)
+    out = [e for e in world.build() if datetime.fromisoformat(e["at"]) < today_starts]
     names = {inst.label: (i, *SCHOOLS[i]) for i, inst in enumerate(world.insts)}
     terms: dict[str, int] = {}
     for e in out:
