@@ -8,13 +8,17 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.api import problems, transactions
+from service.api.admission import AdmissionMiddleware
 from service.api.auth import idempotency_caller
 from service.api.business_metrics import BusinessCollector
 from service.api.idempotency import IdempotencyMiddleware
@@ -42,6 +46,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         scheduler = None
         if run_scheduler and settings.scheduler_enabled:
             from service.jobs.runner import start_scheduler
@@ -84,7 +89,15 @@ def create_app(
 
     openapi_doc.install(app, routers())
 
-    app.add_middleware(transactions.CommitMiddleware)  # innermost: first to see the answer
+    _install_middleware(app, settings, sessions, clock)
+    return app
+
+
+def _install_middleware(
+    app: FastAPI, settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime]
+) -> None:
+    # Added innermost first: the commit sees the answer before the idempotency store does.
+    app.add_middleware(transactions.CommitMiddleware)
     app.add_middleware(
         IdempotencyMiddleware,
         sessions=sessions,
@@ -94,6 +107,7 @@ def create_app(
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
         wait=timedelta(seconds=settings.idempotency_wait_seconds),
     )
+    app.add_middleware(AdmissionMiddleware, limit=settings.request_threads)
     app.add_middleware(
         RequestGuardMiddleware, max_body=settings.max_body_bytes, larger=_larger_bodies(settings)
     )
@@ -101,7 +115,6 @@ def create_app(
         RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
     )
     app.add_middleware(RequestContextMiddleware)
-    return app
 
 
 def _install_page_errors(app: FastAPI) -> None:

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # smaller than that opens and closes a PostgreSQL connection (a backend process) per
     # request under load. Mind PostgreSQL's max_connections when scaling `api`.
     database_pool_size: int = Field(default=40, ge=1, le=500)
+    # Worker threads for requests (AnyIO's default limiter, whose own default is 40), and so
+    # the requests admitted at once; more wait their turn (`service.api.admission`).
+    request_threads: int = Field(default=40, ge=1, le=500)
     # Encrypts bank secrets at rest and keys the hashes of parents' short access codes.
     secret_key: str = PLACEHOLDER_SECRET
     log_level: str = "INFO"

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.admission import beside_the_request
 from service.api.problems import problem_response
 from service.api.transactions import keep_claim, storable
 from service.kit.db import session_scope
@@ -193,7 +194,7 @@ class IdempotencyMiddleware:
     async def _renew(self, caller: str, key: str, token: str) -> None:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
-            await run_in_threadpool(self._extend, caller, key, token)
+            await beside_the_request(self._extend, caller, key, token)
 
     def _mine(self, caller: str, key: str, token: str) -> tuple[ColumnElement[bool], ...]:
         return (

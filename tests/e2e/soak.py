@@ -340,7 +340,9 @@ def recovery(tally: Tally, at: float) -> float:
     return round(min(later) - at, 2) if later else float("inf")
 
 
-def run(*, seconds: float, rate: float, clients: int, schools: int, logs: Path) -> Report:
+def run(
+    *, seconds: float, rate: float, clients: int, schools: int, logs: Path, threads: int = 40
+) -> Report:
     pg = Postgres()
     proxy: CommitCutProxy | None = None
     api: Service | None = None
@@ -350,7 +352,7 @@ def run(*, seconds: float, rate: float, clients: int, schools: int, logs: Path) 
         env = {**os.environ, "DATABASE_URL": direct, "ENVIRONMENT": "test",
                "SECRET_KEY": factories.SECRET_KEY, "SCHEDULER_ENABLED": "false",
                "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_SECOND": "0",
-               "DATABASE_POOL_SIZE": "20"}  # fmt: skip
+               "DATABASE_POOL_SIZE": "20", "REQUEST_THREADS": str(threads)}  # fmt: skip
         cli(env, "migrate")
         regulator = cli(env, "regulator", "create", "--name", "Soak", "--region", "220000")
         bank = json.loads(cli(env, "bank", "create", "--name", "Soak Bank", "--code", "SOAK"))
