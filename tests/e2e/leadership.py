@@ -1,7 +1,8 @@
 """Scheduler leadership under faults, shared by the test (`test_leader.py`, short) and the
 benchmark-style command (`bench/leader.py`, ten minutes): several `tuitionguard scheduler`
 processes on one PostgreSQL database, the leader's lock connection killed again and again
-(`pg_terminate_backend`), and then the job-run records checked: never two runs of a job for
+(`pg_terminate_backend`), and the leading process killed outright (SIGKILL, a new one started
+in its place) so that leadership must pass to another, and then the job-run records checked: never two runs of a job for
 one slot, never two schedulers running the same job at once, and how long each failover took
 (the kill to the next run started)."""
 
@@ -29,6 +30,8 @@ LOCK_HOLDER = text(
 @dataclass
 class Outcome:
     kills: int = 0
+    crashes: int = 0
+    handovers: int = 0  # runs by a scheduler other than the one that ran the run before
     failovers: list[float] = field(default_factory=list)  # seconds, kill to the next run
     runs: int = 0
     runners: set[str] = field(default_factory=set)
@@ -66,6 +69,26 @@ def kill_leader_connection(engine: Engine) -> bool:
     return True
 
 
+def latest_runner_pid(engine: Engine) -> int | None:
+    """The process that ran the latest job (runners are `host:pid`)."""
+    with engine.connect() as c:
+        runner = c.scalar(select(JobRun.runner).order_by(JobRun.started_at.desc()).limit(1))
+    return int(runner.rsplit(":", 1)[1]) if runner else None
+
+
+def crash_leader(url: str, engine: Engine, procs: list[subprocess.Popen[bytes]]) -> bool:
+    """SIGKILL the process that leads, and start another in its place."""
+    pid = latest_runner_pid(engine)
+    leader = next((p for p in procs if p.pid == pid), None)
+    if leader is None:
+        return False
+    leader.kill()
+    leader.wait(10)
+    procs.remove(leader)
+    procs.extend(start(url, 1))
+    return True
+
+
 def wait_for_run_after(engine: Engine, after: datetime, timeout: float) -> float | None:
     began = time.monotonic()
     while time.monotonic() - began < timeout:
@@ -76,9 +99,12 @@ def wait_for_run_after(engine: Engine, after: datetime, timeout: float) -> float
     return None
 
 
-def exercise(engine: Engine, url: str, *, processes: int, kills: int, every: float) -> Outcome:
-    """Run the schedulers, cut the leader's connection `kills` times `every` seconds apart,
-    then stop them and judge the records."""
+def exercise(
+    engine: Engine, url: str, *, processes: int, kills: int, every: float, crashes: int = 0
+) -> Outcome:
+    """Run the schedulers; `every` seconds apart, cut the leader's connection `kills` times
+    and kill the leading process `crashes` times (interleaved); then stop them and judge the
+    records."""
     out = Outcome()
     procs = start(url, processes)
     try:
@@ -87,14 +113,18 @@ def exercise(engine: Engine, url: str, *, processes: int, kills: int, every: flo
             if time.monotonic() > deadline:
                 raise AssertionError("no scheduler ran a job within a minute")
             time.sleep(0.2)
-        for _ in range(kills):
+        for fault in faults(kills, crashes):
             time.sleep(every)
             cut_at = latest_start(engine)
             assert cut_at is not None
-            if kill_leader_connection(engine):
+            if fault == "cut" and kill_leader_connection(engine):
                 out.kills += 1
-                took = wait_for_run_after(engine, cut_at, 60)
-                out.failovers.append(took if took is not None else float("inf"))
+            elif fault == "crash" and crash_leader(url, engine, procs):
+                out.crashes += 1
+            else:
+                continue
+            took = wait_for_run_after(engine, cut_at, 60)
+            out.failovers.append(took if took is not None else float("inf"))
         time.sleep(2)
     finally:
         for p in procs:
@@ -102,6 +132,14 @@ def exercise(engine: Engine, url: str, *, processes: int, kills: int, every: flo
             p.wait(10)
     judge(engine, out)
     return out
+
+
+def faults(kills: int, crashes: int) -> list[str]:
+    """Cuts and crashes interleaved, cuts first: cut, crash, cut, crash, ..., then the rest."""
+    order = []
+    for i in range(max(kills, crashes)):
+        order += ["cut"] * (i < kills) + ["crash"] * (i < crashes)
+    return order
 
 
 def judge(engine: Engine, out: Outcome) -> None:
@@ -112,6 +150,8 @@ def judge(engine: Engine, out: Outcome) -> None:
         ))  # fmt: skip
     out.runs = len(rows)
     out.runners = {r.runner for r in rows}
+    in_time = sorted(rows, key=lambda r: r.started_at)
+    out.handovers = sum(a.runner != b.runner for a, b in pairwise(in_time))
     slots = [(r.name, r.period) for r in rows]
     out.duplicate_slots = len(slots) - len(set(slots))
     for a, b in pairwise(rows):

@@ -19,12 +19,13 @@ def test_one_run_per_slot_and_fast_failover_when_the_leaders_connection_is_cut()
         upgrade(url)
         engine = make_engine(url)
         try:
-            out = exercise(engine, url, processes=3, kills=2, every=4.0)
+            out = exercise(engine, url, processes=3, kills=2, crashes=1, every=4.0)
         finally:
             engine.dispose()
     finally:
         drop_pg_database(url)
-    assert out.kills == 2
+    assert out.kills == 2 and out.crashes == 1
+    assert out.handovers >= 1  # the crash passed leadership to another process
     assert out.duplicate_slots == 0 and out.overlaps == []
     assert max(out.failovers) < 30, out.failovers
     assert out.runs >= 20
