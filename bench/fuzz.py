@@ -44,8 +44,10 @@ def main() -> int:
         run_in_transaction(
             make_sessionmaker(engine), lambda s: load_reference(s, now=datetime.now(UTC))
         )
+        # No rate limit, as in the tests: a throttled probe (429) tells nothing of the document,
+        # and the limits have their own tests (tests/api/test_limits.py).
         settings = Settings(environment="test", database_url=url, secret_key=factories.SECRET_KEY,
-                            scheduler_enabled=False)  # fmt: skip
+                            scheduler_enabled=False, rate_limit_per_second=0)  # fmt: skip
         app, callers = world(engine, settings)
         started = time.perf_counter()
         ran, failures = fuzz(load(app, examples=args.examples), callers,

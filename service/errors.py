@@ -76,7 +76,8 @@ CODES: dict[str, Code] = {
                             "statement)"),
     "internal_error": _c(500, "Internal error", "a bug: it was logged", "perhaps; report it"),
     "unavailable": _c(503, "Temporarily unavailable; retry later",
-                      "the database is unreachable or not at the code's schema", LATER),
+                      "the database is unreachable, restarting or not at the code's schema, "
+                      "or it broke a deadlock or a conflict by rolling the request back", LATER),
     # credentials
     "unauthenticated": _c(401, "Missing or invalid credential",
                           "no bearer credential, or one the service does not know"),

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from prometheus_client import Counter, Histogram
+from sqlalchemy import exc as db_errors
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.logging import request_id_var
@@ -84,12 +85,21 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
-        except Exception:
+        except Exception as exc:
             # The one place an unexpected error is logged (once; bound values never, see
             # service.kit.db) and answered: as a problem, if nothing was sent yet.
-            crash_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            if not state["started"]:
+            if transient(exc):
+                cause = type(getattr(exc, "orig", None) or exc).__name__
+                crash_log.warning(
+                    "database unavailable on %s %s: %s", scope["method"], scope["path"], cause
+                )
+                response = problem_response(
+                    "unavailable", "database unavailable: retry", headers={"Retry-After": "1"}
+                )
+            else:
+                crash_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
                 response = problem_response("internal_error", "an unexpected error was logged")
+            if not state["started"]:
                 await response(scope, receive, send_with_headers)
         finally:
             elapsed = time.perf_counter() - start
@@ -107,6 +117,16 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+def transient(exc: BaseException) -> bool:
+    """A database fault a retry can outlive, the request's transaction rolled back (nothing of
+    it happened): the connection lost or refused, the server restarting, a deadlock or a
+    serialization failure the server broke, the connection pool exhausted. A 503 with
+    `Retry-After` tells the caller so; a 500 would say the service is broken."""
+    return isinstance(exc, db_errors.OperationalError | db_errors.TimeoutError) or bool(
+        getattr(exc, "connection_invalidated", False)
+    )
 
 
 def _has_control(raw: bytes) -> bool:

@@ -173,10 +173,30 @@ def _take(
 
 
 def _post(session: Session, institution_id: str, done: list[Reported], now: datetime) -> None:
-    """The day's counters and the ledger's part of the reports taken: each lesson's price
-    moves from what the parent is owed to what the institution earned."""
+    """The ledger's part of the reports taken, then the day's counters (the lock order of every
+    use case: business rows, the ledger, the counters last): each lesson's price moves from
+    what the parent is owed to what the institution earned."""
     if not done:
         return
+    paid = [r for r in done if r.consumption.amount > 0]
+    if paid:
+        conn = session.connection()
+        ids = chart.prepaid_accounts(conn, institution_id, [r.enrollment.id for r in paid], at=now)
+        earned = chart.institution_account(conn, institution_id, "earned").id
+        ops = [
+            ledger.NewTransfer(
+                debit_account_id=ids[r.enrollment.id],
+                credit_account_id=earned,
+                amount=r.consumption.amount,
+                code="consumption",
+                pending=False,
+                expires_at=None,
+                reference=f"consumption:{r.consumption.id}",
+                idempotency_key=f"consumption:{r.consumption.id}",
+            )
+            for r in paid
+        ]
+        ledger.batch(conn, ops, at=now)
     rollups.bump(
         session,
         institution_id=institution_id,
@@ -184,26 +204,6 @@ def _post(session: Session, institution_id: str, done: list[Reported], now: date
         lessons_consumed=sum(r.consumption.lessons for r in done),
         prepaid_delta=-sum((r.consumption.amount for r in done), Decimal("0")),
     )
-    paid = [r for r in done if r.consumption.amount > 0]
-    if not paid:
-        return
-    conn = session.connection()
-    ids = chart.prepaid_accounts(conn, institution_id, [r.enrollment.id for r in paid], at=now)
-    earned = chart.institution_account(conn, institution_id, "earned").id
-    ops = [
-        ledger.NewTransfer(
-            debit_account_id=ids[r.enrollment.id],
-            credit_account_id=earned,
-            amount=r.consumption.amount,
-            code="consumption",
-            pending=False,
-            expires_at=None,
-            reference=f"consumption:{r.consumption.id}",
-            idempotency_key=f"consumption:{r.consumption.id}",
-        )
-        for r in paid
-    ]
-    ledger.batch(conn, ops, at=now)
 
 
 def dispute(
@@ -265,13 +265,6 @@ def _reverse(session: Session, consumption: Consumption, now: datetime) -> Consu
     e.lessons_consumed -= consumption.lessons
     e.amount_consumed -= consumption.amount
     enrollments.settle_status(e)
-    rollups.bump(
-        session,
-        institution_id=consumption.institution_id,
-        at=now,
-        lessons_consumed=-consumption.lessons,
-        prepaid_delta=consumption.amount,
-    )
     consumption.status = "reversed"
     conn = session.connection()
     if consumption.amount > 0:
@@ -285,6 +278,13 @@ def _reverse(session: Session, consumption: Consumption, now: datetime) -> Consu
             reference=f"consumption:{consumption.id}",
             idempotency_key=f"reversal:{consumption.id}",
         )
+    rollups.bump(  # after the ledger: the lock order of every use case
+        session,
+        institution_id=consumption.institution_id,
+        at=now,
+        lessons_consumed=-consumption.lessons,
+        prepaid_delta=consumption.amount,
+    )
     session.flush()
     return consumption
 

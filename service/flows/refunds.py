@@ -224,19 +224,15 @@ def escalate_overdue(
 ) -> dict[str, Any]:
     """`refund_escalation`: accept every refund still `requested` after its `respond_by` as of
     `as_of` (never later than now), recording the acceptance at `now`."""
-    stmt = select(Refund.id).where(Refund.status == "requested", Refund.respond_by <= as_of)
+    stmt = select(Refund).where(Refund.status == "requested", Refund.respond_by <= as_of)
     if region_prefix is not None:
         stmt = stmt.where(
             Refund.institution_id.in_(
                 select(Institution.id).where(Institution.region_code.startswith(region_prefix))
             )
         )
-    due = list(session.scalars(stmt.order_by(Refund.respond_by)))
     accepted = 0
-    for refund_id in due:
-        refund = lock(session, refund_id)
-        if refund.status != "requested":
-            continue
+    for refund in _lock_due(session, stmt):
         refund.escalated = True
         accept(
             session,
@@ -248,12 +244,27 @@ def escalate_overdue(
     return {"refunds_accepted": accepted}
 
 
-def on_paid(session: Session, ins: Instruction, now: datetime) -> None:
+def _lock_due(session: Session, stmt: Select[tuple[Refund]]) -> list[Refund]:
+    """The due refunds and their enrollments, all locked before the first ledger row: refunds,
+    then enrollments, each in id order, as every writer takes them. Locked one by one between
+    acceptances, an escalation held one institution's ledger while it waited for the next
+    refund, whose institution was answering it and waited for that ledger (deadlocks in the
+    chaos soak). A refund another request holds is skipped: it is being answered now, and a
+    later run takes it if it is still due. Accepted institution by institution."""
+    locked = stmt.order_by(Refund.id).with_for_update(of=Refund, skip_locked=True)
+    due = list(session.scalars(locked.execution_options(populate_existing=True)))
+    for enrollment_id in sorted({r.enrollment_id for r in due}):
+        enrollments.lock(session, enrollment_id)
+    return sorted(due, key=lambda r: (r.institution_id, r.id))
+
+
+def on_paid(session: Session, ins: Instruction, now: datetime) -> Callable[[], None]:
     refund = lock(session, str(ins.subject_id))
-    rollups.bump(
+    _event(session, refund, "paid", now, f"bank_txn_id {ins.result_bank_txn_id}")
+    # The day's counters once the ledger has posted the hold: the lock order of every use case.
+    return lambda: rollups.bump(
         session, institution_id=refund.institution_id, at=now, prepaid_delta=-refund.amount
     )
-    _event(session, refund, "paid", now, f"bank_txn_id {ins.result_bank_txn_id}")
 
 
 def on_failed(session: Session, ins: Instruction, now: datetime) -> Callable[[], None] | None:

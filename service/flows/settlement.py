@@ -4,8 +4,10 @@ result. One table, from each instruction purpose to its handlers for `executed` 
 a silent skip (an executed refund that posted its holds and never updated the refund).
 
 A handler takes its business-row locks and may return a follow-up to run once the
-instruction's holds are settled (it may then move money the settlement freed: a refund the
-escrow could not pay is drawn on the reserve)."""
+instruction's holds are settled: to move money the settlement freed (a refund the escrow could
+not pay is drawn on the reserve), or to count the day's figures, which every use case updates
+last (business rows, then the ledger, then the counters: one lock order, or two requests for
+one institution deadlock)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ for good."""
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -17,39 +16,12 @@ from service.app import create_app
 from service.config import Settings
 from service.flows.models import Enrollment
 from service.kit.db import make_sessionmaker, session_scope
-from tests import factories
 from tests.api.conftest import bearer
+from tests.api.school import School
 from tests.live import serving
 
 THREADS = 2
 REPORTS = 8
-
-
-def paid_enrollment(c: httpx.Client, engine: Engine) -> tuple[str, str]:
-    """An institution's key and a paid enrollment of 20 lessons, over HTTP."""
-    bank = factories.bank(engine)
-    body = factories.institution_body(bank.id)
-    _, reg = factories.regulator(engine, "220000")
-    inst = c.post("/api/v1/institutions", json=body, headers=bearer(reg)).json()
-    key = inst["api_key"]
-    course = c.post("/api/v1/courses", json=factories.course_body(n=40), headers=bearer(key)).json()
-    enrollment = c.post(
-        "/api/v1/enrollments",
-        headers=bearer(key),
-        json={"course_id": course["id"], "student_ref": "s", "lessons": 20, "amount": "400.00"},
-    ).json()
-    deposit = {
-        "bank_txn_id": f"T{enrollment['id'][-12:]}",
-        "account_no": body["escrow_account_no"],
-        "payment_reference": enrollment["payment_reference"],
-        "amount": enrollment["amount_due"],
-        "paid_at": datetime.now(UTC).isoformat(),
-    }
-    raw = json.dumps(deposit).encode()
-    path = "/api/v1/bank/deposits"
-    headers = {**bank.headers("POST", path, raw), "content-type": "application/json"}
-    assert c.post(path, content=raw, headers=headers).status_code == 201
-    return key, enrollment["id"]
 
 
 def test_requests_beyond_the_worker_threads_on_one_row_all_complete(
@@ -58,12 +30,14 @@ def test_requests_beyond_the_worker_threads_on_one_row_all_complete(
     app = create_app(settings.model_copy(update={"request_threads": THREADS}), engine=engine)
     answers: list[Any] = []
     with serving(app) as base, httpx.Client(base_url=base, timeout=30) as c:
-        key, enrollment_id = paid_enrollment(c, engine)
+        school = School.register(c, engine)
+        enrollment_id = school.enroll_and_pay(c, lessons=20)
         gate = threading.Barrier(REPORTS)
 
         def report(i: int) -> None:
             gate.wait()
-            headers = {**bearer(key), "Idempotency-Key": f"lesson-{i}"} if i % 2 else bearer(key)
+            key = {"Idempotency-Key": f"lesson-{i}"} if i % 2 else {}
+            headers = {**bearer(school.key), **key}
             with httpx.Client(base_url=base, timeout=20) as own:
                 try:
                     r = own.post(
