@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from service.bank_gateway.signing import signed_headers
 from service.flows import onboarding
+from service.kit.clock import local_date
 from service.kit.db import make_sessionmaker, run_in_transaction
 from service.registry import institutions
 from service.registry.credentials import create_bank, create_regulator
@@ -177,10 +178,20 @@ def file_maths_course(
 
     when = tuple(
         (datetime.fromisoformat(x["starts_at"]), datetime.fromisoformat(x["ends_at"]))
-        for x in school_days(start or now.date().isoformat(), sessions)
+        for x in school_days(start or local_date(now).isoformat(), sessions)
     )
     data = CourseData(
         "初中数学", "math", "subject", "junior", "offline", 20, 45, sessions,
         Decimal("20.00"), None, when,
     )  # fmt: skip
     return file_course(session, institution=institution, now=now, data=data)
+
+
+_addresses = itertools.count(1)
+
+
+def client_address() -> str:
+    """An address no other test client of this process used: a parent's or a guesser's
+    failures then count against no one else."""
+    n = next(_addresses)
+    return f"10.{n // 250 % 250}.{n % 250 + 1}.1"

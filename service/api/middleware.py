@@ -124,9 +124,17 @@ def transient(exc: BaseException) -> bool:
     it happened): the connection lost or refused, the server restarting, a deadlock or a
     serialization failure the server broke, the connection pool exhausted. A 503 with
     `Retry-After` tells the caller so; a 500 would say the service is broken."""
-    return isinstance(exc, db_errors.OperationalError | db_errors.TimeoutError) or bool(
-        getattr(exc, "connection_invalidated", False)
-    )
+    if isinstance(exc, db_errors.TimeoutError) or getattr(exc, "connection_invalidated", False):
+        return True
+    if not isinstance(exc, db_errors.OperationalError):
+        return False
+    # SQLite files its own mistakes (no such table, no such column) as operational errors too:
+    # only a busy or locked database, or one it cannot open or read, is a fault to wait out.
+    name = getattr(exc.orig, "sqlite_errorname", None)
+    return name is None or name.startswith(SQLITE_TRANSIENT)
+
+
+SQLITE_TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
 
 
 def _has_control(raw: bytes) -> bool:

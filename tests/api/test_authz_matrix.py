@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from service.app import create_app
 from service.config import Settings
+from service.kit.clock import local_date
 from tests import factories
 
 NOWHERE = "x_00000000000000000000000000000000"
@@ -71,7 +72,7 @@ def _tenant(c: TestClient, engine: Engine, region: str) -> Tenant:
            json={"decision": "accept", "reason": "m"})  # fmt: skip
     pending = _bank(c, bank, "GET", "/api/v1/bank/instructions?status=pending").json()["items"]
     (ins,) = [i for i in pending if i["account_no"] == t.escrow]
-    short = {"account_no": t.escrow, "statement_date": now.date().isoformat(),
+    short = {"account_no": t.escrow, "statement_date": local_date(now).isoformat(),
              "opening_balance": "0", "closing_balance": "1", "transactions": []}  # fmt: skip
     stmt = _bank(c, bank, "POST", "/api/v1/bank/statements", short).json()
     alerts = c.get("/api/v1/risk/alerts", headers=_auth(reg)).json()["items"]

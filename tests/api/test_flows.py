@@ -519,10 +519,8 @@ def test_frozen_institution(world: World) -> None:
 
 
 def test_parent_sessions_throttled(world: World) -> None:
-    import uuid
-
     # A client address of its own, so that this test's failures lock out nobody else's.
-    guesser = TestClient(world.client.app, client=(f"10.{uuid.uuid4().int % 250}.0.1", 5000))
+    guesser = TestClient(world.client.app, client=(factories.client_address(), 5000))
 
     def login(enrollment: dict[str, Any], code: str) -> Any:
         return guesser.post(

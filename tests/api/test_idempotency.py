@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from service.app import create_app
+from service.kit.clock import local_date
 from service.kit.db import make_sessionmaker, session_scope
 from service.kit.request_keys import IdempotencyRecord
 from tests import factories
@@ -163,7 +164,7 @@ def test_ten_requests_at_once_with_one_key_get_one_answer(
         course = c.post(
             "/api/v1/courses",
             headers=bearer(key),
-            json=factories.course_body(datetime.now(UTC).date().isoformat(), n=10),
+            json=factories.course_body(local_date(datetime.now(UTC)).isoformat(), n=10),
         ).json()
         body = {"course_id": course["id"], "student_ref": "s", "lessons": 1, "amount": "20.00"}
         headers = {**bearer(key), "Idempotency-Key": f"burst-{inst_id}"}

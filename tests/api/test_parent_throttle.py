@@ -3,7 +3,6 @@ holes, item 7), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import httpx
@@ -12,13 +11,16 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.cli import server_options
+from tests import factories
 from tests.api.test_flows import World
 from tests.api.test_plumbing import assert_problem
 from tests.live import serving
 
 
 def guesser(w: World) -> TestClient:
-    return TestClient(w.client.app, client=(f"10.{uuid.uuid4().int % 250}.1.1", 5000))
+    """A client from an address of its own (a random one collided now and then, and the
+    parent then shared a stranger's failures)."""
+    return TestClient(w.client.app, client=(factories.client_address(), 5000))
 
 
 def login(c, e: dict, code: str, **headers: str):

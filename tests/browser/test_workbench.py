@@ -172,11 +172,11 @@ def test_english_changes_every_label(browser: Any, workbench: Workbench) -> None
         text = str(page.evaluate("document.body.innerText"))
         assert [k for k in english if k in text] == [], name
         page.get_by_role("link", name="English").click()
+        page.wait_for_selector("html[lang=en]")  # the English page has loaded: read it
         text = str(page.evaluate("document.body.innerText"))
         assert _foreign_runs(text, _data(workbench.url)) == [], name
-        assert page.locator("html").get_attribute("lang") == "en"
         page.get_by_role("link", name="中文").click()
-        assert page.locator("html").get_attribute("lang") == "zh-CN"
+        page.wait_for_selector('html[lang="zh-CN"]')
 
 
 def test_a_csv_export_has_the_rows_shown(browser: Any, workbench: Workbench) -> None:

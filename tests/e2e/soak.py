@@ -31,6 +31,7 @@ import ledger
 from service.bank_gateway.signing import signed_headers
 from service.flows.balances import institution_balances
 from service.flows.models import Consumption, Enrollment, Instruction, Refund
+from service.kit.clock import local_date
 from tests import factories
 from tests.e2e.chaos import CommitCutProxy, Postgres, Service
 from tests.processes import cli
@@ -225,7 +226,7 @@ class Soak:
         s = self.rng.choice(self.schools)
         fen = self.tally.bank[s.escrow]
         amount = f"{Decimal(fen) / 100:.2f}"
-        body = {"account_no": s.escrow, "statement_date": datetime.now(UTC).date().isoformat(),
+        body = {"account_no": s.escrow, "statement_date": local_date(datetime.now(UTC)).isoformat(),
                 "opening_balance": amount, "closing_balance": amount, "transactions": []}  # fmt: skip
         await self.call(c, "statement", "POST", "/api/v1/bank/statements", body, bank=True)
 
