@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -45,3 +45,24 @@ def serving(app: FastAPI, **options: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+Work = Callable[[httpx.Client], Iterable[tuple[str, httpx.Response]]]
+
+
+def at_once(base: str, works: list[Work]) -> list[tuple[str, int]]:
+    """Each work in a thread of its own, with a client of its own, all released together:
+    every answer's (kind, status)."""
+    gate, answers = threading.Barrier(len(works)), []
+
+    def run(work: Work) -> None:
+        gate.wait()
+        with httpx.Client(base_url=base, timeout=30) as own:
+            answers.extend((kind, r.status_code) for kind, r in work(own))
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in works]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return answers

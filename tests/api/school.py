@@ -59,6 +59,14 @@ class School:
         headers = {**self.bank.headers("POST", path, raw), "content-type": "application/json"}
         return c.post(path, content=raw, headers=headers)
 
+    def report(self, c: httpx.Client, enrollment_id: str, **headers: str) -> httpx.Response:
+        """One lesson, now."""
+        return c.post(
+            f"/api/v1/enrollments/{enrollment_id}/consumptions",
+            headers={**bearer(self.key), **headers},
+            json={"lessons": 1, "occurred_at": datetime.now(UTC).isoformat()},
+        )
+
     def enroll_and_pay(self, c: httpx.Client, *, lessons: int) -> str:
         return str(self.paid(c, lessons=lessons)["id"])
 
