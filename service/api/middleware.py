@@ -88,7 +88,7 @@ class RequestContextMiddleware:
         except Exception as exc:
             # The one place an unexpected error is logged (once; bound values never, see
             # service.kit.db) and answered: as a problem, if nothing was sent yet.
-            if transient(exc):
+            if _transient(exc):
                 cause = type(getattr(exc, "orig", None) or exc).__name__
                 crash_log.warning(
                     "database unavailable on %s %s: %s", scope["method"], scope["path"], cause
@@ -119,7 +119,7 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-def transient(exc: BaseException) -> bool:
+def _transient(exc: BaseException) -> bool:
     """A database fault a retry can outlive, the request's transaction rolled back (nothing of
     it happened): the connection lost or refused, the server restarting, a deadlock or a
     serialization failure the server broke, the connection pool exhausted. A 503 with
