@@ -549,8 +549,8 @@ def peer_surges(
         .where(t.institution_id.in_(list(peers)), t.day > start, t.day <= end)
         .group_by(t.institution_id)
     ):  # fmt: skip
-        fortnight = Decimal(then or 0) * c.window_days / c.baseline_days
-        if fortnight > 0:
+        expected = Decimal(then or 0) * c.window_days / c.baseline_days
+        if expected > 0:
             region, cat = peers[inst_id].split("|")
-            out.setdefault((region[:4], cat), []).append(Decimal(now_ or 0) / fortnight)
+            out.setdefault((region[:4], cat), []).append(Decimal(now_ or 0) / expected)
     return out

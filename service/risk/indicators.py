@@ -174,10 +174,10 @@ def own_surge(f: Facts, as_of: datetime, c: k.PrepaySurge) -> Decimal | str:
         return f"not judged: {days} days of history, {c.min_history_days} needed"
     span = min(c.baseline_days, days - c.window_days)
     trailing = f.total("deposits_amount", as_of, span, offset=c.window_days)
-    fortnight = trailing * c.window_days / span
-    if fortnight <= 0:
+    expected = trailing * c.window_days / span
+    if expected <= 0:
         return "not judged: nothing collected in the baseline"
-    return _ratio(f.total("deposits_amount", as_of, c.window_days), fortnight)
+    return _ratio(f.total("deposits_amount", as_of, c.window_days), expected)
 
 
 def _surge_baseline(f: Facts, ctx: Context, c: k.PrepaySurge) -> tuple[Decimal, str] | str:
@@ -283,8 +283,8 @@ def complaint_surge(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     if recent < c.min_count:
         return None
     trailing = Decimal(f.total("complaints", ctx.as_of, c.baseline_days, offset=c.window_days))
-    fortnight = trailing * c.window_days / c.baseline_days
-    ratio = _ratio(Decimal(recent), fortnight) if fortnight > 0 else Decimal("99")
+    expected = trailing * c.window_days / c.baseline_days
+    ratio = _ratio(Decimal(recent), expected) if expected > 0 else Decimal("99")
     if ratio < c.threshold:
         return None
     found = within(f.complaints, ctx.as_of, c.window_days)
