@@ -37,6 +37,7 @@ from ledger.models import (
     Transfer,
 )
 from ledger.postings import apply, expire_due
+from ledger.prebuilt import prebuilt
 from ledger.schema import metadata
 from ledger.transactions import is_retryable, run_transaction
 from ledger.verify import (
@@ -177,6 +178,7 @@ __all__ = [
     "open_account",
     "owner_balances",
     "post",
+    "prebuilt",
     "run_transaction",
     "slice_amount",
     "split",

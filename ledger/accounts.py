@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Collection
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, tuple_, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger import errors
 from ledger.models import Account
+from ledger.prebuilt import prebuilt
 from ledger.schema import GENESIS_HASH, accounts
+
+_COUNTERS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
 
 
 @cache
 def _open(dialect_name: str) -> Any:
     """The insert that opens an account unless its natural key exists, returning it if it
-    opened it: built once (building and keying it cost more than running it)."""
+    opened it: built and compiled once (building, keying and compiling it cost more than
+    running it)."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return (
+    stmt = (
         dialect.insert(accounts)
         .on_conflict_do_nothing(index_elements=["ledger", "kind", "owner"])
         .returning(*accounts.c)
     )
+    return prebuilt(stmt, dialect_name, returning=tuple(accounts.c))
 
 
 def open_account(
@@ -53,6 +59,7 @@ def open_account(
             "debits_must_not_exceed_credits": debits_must_not_exceed_credits,
             "credits_must_not_exceed_debits": credits_must_not_exceed_debits,
             "closed": False,
+            **dict.fromkeys(_COUNTERS, 0),
             "created_at": at,
             "last_seq": 0,
             "last_at": at,
@@ -113,10 +120,15 @@ def account_ids(
             {"l": [k[0] for k in wanted], "k": [k[1] for k in wanted], "o": [k[2] for k in wanted]},
         )
     else:
-        rows = conn.execute(
-            select(accounts.c.id, accounts.c.ledger, accounts.c.kind, accounts.c.owner).where(
-                tuple_(accounts.c.ledger, accounts.c.kind, accounts.c.owner).in_(wanted)
-            )
+        # SQLite scans the whole table for a row-value IN list (`(a, b, c) IN (VALUES …)`),
+        # so its cost grew with every account ever opened; joined from a JSON array, each
+        # key is one probe of the natural-key index, as the unnest is on PostgreSQL.
+        rows = conn.exec_driver_sql(
+            "SELECT a.id, a.ledger, a.kind, a.owner FROM json_each(?) AS k"
+            " CROSS JOIN ledger_accounts a ON a.ledger = json_extract(k.value, '$[0]')"
+            " AND a.kind = json_extract(k.value, '$[1]')"
+            " AND a.owner = json_extract(k.value, '$[2]')",
+            (json.dumps(wanted),),
         )
     return {(r[1], r[2], r[3]): r[0] for r in rows}
 

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Executable
 
+import ledger
 from ledger.types import Money
 from service.kit.clock import local_date
 from service.kit.db import Base
@@ -74,13 +75,13 @@ def bump_many(session: Session, changes: list[tuple[str, datetime, Deltas]]) -> 
 
 @cache
 def _upsert(dialect_name: str) -> Executable:
-    """One row's upsert, built once: run for many rows it is one executemany, where a
-    multi-row VALUES would be compiled anew for every call."""
+    """One row's upsert, built and compiled once: run for many rows it is one executemany,
+    where a multi-row VALUES would be compiled anew for every call."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     table = InstitutionDay.__table__
     stmt = dialect.insert(table)
-    upsert: Executable = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=["institution_id", "day"],
         set_={k: table.c[k] + stmt.excluded[k] for k in (*COUNTERS, *AMOUNTS)},
     )
-    return upsert
+    return ledger.prebuilt(upsert, dialect_name)

@@ -418,8 +418,8 @@ def _keep_latest(session: Session, stmts: list[Statement]) -> None:
 
 @cache
 def _latest_upsert(dialect_name: str) -> Executable:
-    """`_keep_latest`'s upsert, built once: its `excluded` alias alone cost more to build
-    than the statement takes to run."""
+    """`_keep_latest`'s upsert, built and compiled once: its `excluded` alias alone cost
+    more to build than the statement takes to run."""
     table = LatestStatement.__table__
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     fields = ("institution_id", "statement_id", "statement_date", "closing_balance",
@@ -430,10 +430,10 @@ def _latest_upsert(dialect_name: str) -> Executable:
         and_(table.c.statement_date == insert.excluded.statement_date,
              table.c.received_at <= insert.excluded.received_at),
     )  # fmt: skip
-    upsert: Executable = insert.on_conflict_do_update(
+    upsert = insert.on_conflict_do_update(
         index_elements=["account_no"], set_={k: insert.excluded[k] for k in fields}, where=later
     )
-    return upsert
+    return ledger.prebuilt(upsert, dialect_name)
 
 
 def listed(

@@ -14,6 +14,7 @@ from sqlalchemy import Executable, and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+import ledger
 from service.config import Settings
 from service.flows.positions import Position, by_district
 from service.kit.clock import check_as_of, local_date
@@ -219,16 +220,16 @@ def _district_days(
 
 @cache
 def _district_upsert(dialect_name: str) -> Executable:
-    """A district's day, replaced by a later sweep of the same day: built once."""
+    """A district's day, replaced by a later sweep of the same day: built and compiled once."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     table = DistrictDay.__table__
     stmt = dialect.insert(table)
-    upsert: Executable = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=["region_code", "day"],
         set_={k: stmt.excluded[k] for k in
               ("low", "medium", "high", "critical", "escrow", "bank_balance", "owed")},
     )  # fmt: skip
-    return upsert
+    return ledger.prebuilt(upsert, dialect_name)
 
 
 def _evaluation(inst_id: str, as_of: datetime, verdict: Verdict, now: datetime) -> RiskEvaluation:

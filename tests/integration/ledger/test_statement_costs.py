@@ -1,0 +1,51 @@
+"""Costs per call that must not grow with the books: looking accounts up by natural key reads
+only the keys asked for, and the upserts on every money path are compiled once, not per run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+import ledger
+from ledger.accounts import _open
+from service.flows import counters
+from service.flows.statements import _latest_upsert
+from service.risk.sweep import _district_upsert
+from tests.integration.ledger.helpers import new_ledger
+
+AT = datetime(2026, 9, 1, 2, tzinfo=UTC)
+
+
+def test_accounts_by_key_are_probed_not_scanned(engine: Engine) -> None:
+    """On SQLite a row-value IN list scanned every account ever opened; the lookup must
+    search the natural-key index, whatever the number of accounts."""
+    name = new_ledger()
+    with engine.begin() as c:
+        for n in range(30):
+            ledger.open_account(c, ledger=name, kind="prepaid", owner=f"o{n}", at=AT)
+    seen: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params))
+
+    keys = [(name, "prepaid", "o3"), (name, "prepaid", "o17"), (name, "prepaid", "none")]
+    with engine.connect() as c:
+        event.listen(c, "before_cursor_execute", keep)
+        found = ledger.account_ids(c, keys)
+        event.remove(c, "before_cursor_execute", keep)
+        assert set(found) == set(keys[:2])
+        statement, params = seen[-1]
+        explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+        plan = " ".join(str(r) for r in c.exec_driver_sql(explain + statement, params))
+    if engine.dialect.name == "sqlite":
+        assert "SCAN ledger_accounts" not in plan and "SEARCH a USING INDEX" in plan, plan
+
+
+def test_the_upserts_are_compiled_once(engine: Engine) -> None:
+    """SQLAlchemy cannot key `ON CONFLICT` statements for its cache; these are kept as the
+    text they compile to, which it can."""
+    name = engine.dialect.name
+    for stmt in (_open(name), counters._upsert(name), _latest_upsert(name), _district_upsert(name)):
+        assert stmt._generate_cache_key() is not None
