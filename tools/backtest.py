@@ -38,7 +38,7 @@ from service.flows import (
 from service.flows import statements as stmts
 from service.flows.models import Consumption, Deposit, Enrollment, Instruction, Refund
 from service.kit.clock import end_of_local_day, local_date, start_of_local_day
-from service.kit.db import session_scope
+from service.kit.db import refresh_statistics, session_scope
 from service.kit.ids import new_id
 from service.kit.money import parse_instant, parse_money
 from service.registry import closures
@@ -73,6 +73,9 @@ class Replay:
     )
     explicit_statements: set[str] = field(default_factory=set)
     rejected_releases: set[str] = field(default_factory=set)
+    # A morning's deposits, each resolved when read, written together (see `_deposit_later`).
+    deposits_due: list[tuple[int, dict[str, Any], deposits.DepositIn]] = field(default_factory=list)
+    references: dict[str, str] = field(default_factory=dict)  # enrollment id → its reference
     counter: int = 0
     events: int = 0
     skipped: int = 0
@@ -90,7 +93,8 @@ class Replay:
         # A day's events in one transaction, each in a savepoint of its own: an event the
         # domain refuses changes nothing, and a day costs one commit, not one per event.
         # Lessons reported at the same instant (a class's lesson, a Friday's reports) go to the
-        # domain as one batch, each judged as if reported alone in the file's order.
+        # domain as one batch, each judged as if reported alone in the file's order; so do
+        # the deposits between two events of other kinds than deposits and enrollments.
         lessons: list[tuple[int, dict[str, Any]]] = []
         s = self.sessions()
         try:
@@ -99,8 +103,11 @@ class Replay:
                 if lessons and at != lessons[0][1]["_at"]:
                     self._apply_lessons(s, lessons)
                     lessons = []
+                if event["type"] not in _DEPOSITS_WAIT_FOR:
+                    self._apply_deposits(s)
                 day = local_date(at)
                 if current is not None and current < day:
+                    self._apply_deposits(s)
                     s.commit()
                 while current is not None and current < day:
                     self.end_of_day(current)
@@ -115,6 +122,7 @@ class Replay:
                         lessons = []
                     self._apply_one(s, number, event, at)
             self._apply_lessons(s, lessons)
+            self._apply_deposits(s)
             s.commit()
         finally:
             s.close()
@@ -154,8 +162,9 @@ class Replay:
         print(f"line {number}: {event.get('type')} skipped: {code}{reason}", file=self.err)
 
     def _apply_lessons(self, s: Session, lines: list[tuple[int, dict[str, Any]]]) -> None:
-        """Consumption lines of one instant: one `report_many` per institution. Should the
-        ledger refuse a batch, its lines are applied one by one instead."""
+        """Consumption lines of one instant: one `report_classes` for every institution's.
+        Should the ledger refuse it, each institution's class is reported alone, and then,
+        if need be, each line."""
         if not lines:
             return
         at: datetime = lines[0][1]["_at"]
@@ -178,8 +187,33 @@ class Replay:
         for number, event in lines:
             if number in named:
                 by_inst[owners[named[number]]].append((number, event))
+        classes = {}
         for inst_id, mine in by_inst.items():
-            self._report(s, inst_id, mine, named, at)
+            try:
+                classes[inst_id] = [
+                    consumptions.LessonReport(named[n], int(e["lessons"]), at) for n, e in mine
+                ]
+            except (ValueError, TypeError, KeyError):
+                for number, event in mine:
+                    self._apply_one(s, number, event, at)
+        try:
+            with s.begin_nested():
+                out = consumptions.report_classes(
+                    s, classes=[(self._institution(s, i), c) for i, c in classes.items()], now=at
+                )
+        except (DomainError, ledger.LedgerError):
+            for inst_id in classes:  # one class at a time, and if need be one line
+                self._report(s, inst_id, by_inst[inst_id], named, at)
+            return
+        for inst_id, results in zip(classes, out, strict=True):
+            for (number, event), result in zip(by_inst[inst_id], results, strict=True):
+                if isinstance(result, DomainError):
+                    self._skipped(number, event, result)
+
+    def _institution(self, s: Session, inst_id: str) -> Institution:
+        inst = self._held(s, Institution, inst_id)
+        assert inst is not None
+        return inst
 
     def _report(
         self,
@@ -189,8 +223,7 @@ class Replay:
         named: dict[int, str],
         at: datetime,
     ) -> None:
-        inst = self._held(s, Institution, inst_id)
-        assert inst is not None
+        inst = self._institution(s, inst_id)
         try:
             items = [consumptions.LessonReport(named[n], int(e["lessons"]), at) for n, e in lines]
             with s.begin_nested():
@@ -215,6 +248,7 @@ class Replay:
                 self.skipped += 1
                 print(f"line {number}: unreadable: {exc}", file=self.err)
                 continue
+            event["_line"] = number
             yield number, event
 
     # ---------------------------------------------------------------- events
@@ -360,15 +394,60 @@ class Replay:
         )
         self.ids["enrollment"][str(e["id"])] = enr.enrollment.id
         self.access_codes[enr.enrollment.id] = enr.access_code
+        self.references[enr.enrollment.id] = enr.enrollment.payment_reference
 
     def on_deposit(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        """Resolved now (an enrollment named before it exists is unknown, as it would be
+        alone), written with the deposits around it by `_apply_deposits`, each at its own
+        instant. Nothing a deposit changes is read by the enrollments between them (they
+        read the course and the institution), so the outcome is the same as one by one."""
         inst = self._inst(s, e["institution"])
         reference = "UNMATCHED"
         if e.get("enrollment") is not None:
-            enr = s.get(Enrollment, self._id("enrollment", e["enrollment"]))
-            assert enr is not None
-            reference = enr.payment_reference
-        self._receive(s, e, inst.escrow_account_no, reference, at)
+            enr_id = self._id("enrollment", e["enrollment"])
+            reference = self.references.get(enr_id) or self._reference(s, enr_id)
+        item = deposits.DepositIn(
+            str(e["bank_txn_id"]), inst.escrow_account_no, reference, parse_money(e["amount"]), at
+        )
+        self.deposits_due.append((e["_line"], e, item))
+
+    @staticmethod
+    def _reference(s: Session, enrollment_id: str) -> str:
+        enr = s.get(Enrollment, enrollment_id)
+        assert enr is not None
+        return enr.payment_reference
+
+    def _apply_deposits(self, s: Session) -> None:
+        """The deposits waiting, as one batch; should the batch fail as a whole (the ledger
+        refusing it), each is applied alone instead."""
+        due, self.deposits_due = self.deposits_due, []
+        if not due:
+            return
+        bank = self._held(s, Bank, self.bank_id)
+        assert bank is not None
+        items = [item for _, _, item in due]
+        try:
+            with s.begin_nested():
+                out = deposits.receive_many(
+                    s, bank=bank, items=items, now=items[-1].paid_at,
+                    received=[i.paid_at for i in items],
+                )  # fmt: skip
+        except (DomainError, ledger.LedgerError):
+            for number, event, item in due:
+                self._apply_one_deposit(s, bank, number, event, item)
+            return
+        for (number, event, _), result in zip(due, out, strict=True):
+            if isinstance(result, DomainError):
+                self._skipped(number, event, result)
+
+    def _apply_one_deposit(
+        self, s: Session, bank: Bank, number: int, event: dict[str, Any], item: deposits.DepositIn
+    ) -> None:
+        try:
+            with s.begin_nested():
+                deposits.receive(s, bank=bank, now=item.paid_at, data=item)
+        except (DomainError, ledger.LedgerError) as exc:
+            self._skipped(number, event, exc)
 
     def on_reserve_deposit(self, s: Session, e: dict[str, Any], at: datetime) -> None:
         """Money paid into a reserve-mode institution's reserve account."""
@@ -528,6 +607,9 @@ class Replay:
         if self.on_day is not None:
             self.on_day(self.days)
         eod = end_of_local_day(day)
+        if self.days % 7 == 1:  # the tables grow a little every day: a week's is enough
+            with session_scope(self.sessions) as s:
+                refresh_statistics(s.connection())
         with session_scope(self.sessions) as s:
             for ins in s.scalars(
                 select(Instruction).where(
@@ -646,6 +728,10 @@ class Replay:
                 )
                 + "\n"
             )
+
+
+# Deposits wait through these events (which read nothing a deposit writes) to go as one batch.
+_DEPOSITS_WAIT_FOR = frozenset({"deposit", "enrollment"})
 
 
 def _instant(value: Any) -> datetime:

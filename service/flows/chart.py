@@ -21,6 +21,7 @@ account could not pay, under risk-reserve supervision, is paid from the reserve:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -77,14 +78,19 @@ def prepaid_account(
     )
 
 
-def prepaid_accounts(
-    conn: Connection, institution_id: str, enrollment_ids: list[str], *, at: datetime
-) -> dict[str, str]:
-    """The prepaid accounts' ids of several enrollments by enrollment, in one lookup; an
-    enrollment with none yet gets it opened (as `prepaid_account`)."""
-    keys = {e: (institution_id, "prepaid", e) for e in enrollment_ids}
-    found = ledger.account_ids(conn, set(keys.values()))
-    return {
-        e: found.get(key) or prepaid_account(conn, institution_id, e, at=at).id
-        for e, key in keys.items()
+def lesson_accounts(
+    conn: Connection, owners: Mapping[str, str], *, at: datetime
+) -> tuple[dict[str, str], dict[str, str]]:
+    """For lessons of the enrollments `owners` names (enrollment → institution), in one
+    lookup: each enrollment's prepaid account id, and each institution's earned account id.
+    An enrollment with no prepaid account yet gets it opened (as `prepaid_account`)."""
+    keys = {e: (inst, "prepaid", e) for e, inst in owners.items()}
+    earned_keys = {inst: (inst, "earned", inst) for inst in set(owners.values())}
+    found = ledger.account_ids(conn, {*keys.values(), *earned_keys.values()})
+    missing = [inst for inst, key in earned_keys.items() if key not in found]
+    if missing:
+        raise ledger.LedgerCorrupted(f"institution {missing[0]} has no earned account")
+    prepaid = {
+        e: found.get(key) or prepaid_account(conn, key[0], e, at=at).id for e, key in keys.items()
     }
+    return prepaid, {inst: found[key] for inst, key in earned_keys.items()}

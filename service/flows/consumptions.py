@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -66,12 +65,46 @@ def report_many(
     nothing. The window to dispute runs from the report, never from the date claimed. The
     ledger's part is one batch: if the ledger refuses it, the caller's transaction must not
     keep any of it."""
-    locked = _lock_all(session, [i.enrollment_id for i in items])
-    window = int(
-        policy.get(session, institution.region_code, "confirmation_window_days", on=local_date(now))
-    )
-    latest = max((i.occurred_at for i in items), default=now)
+    return report_classes(session, classes=[(institution, items)], now=now)[0]
+
+
+def report_classes(
+    session: Session,
+    *,
+    classes: Sequence[tuple[Institution, Sequence[LessonReport]]],
+    now: datetime,
+) -> list[list[Reported | DomainError]]:
+    """`report_many` for the classes of several institutions reported at the same instant (a
+    replayed history's evening), in one pass: one lock of all the enrollments named, one
+    read of their sessions, one ledger batch, one write of the day counters."""
+    everything = [i for _, items in classes for i in items]
+    locked = _lock_all(session, [i.enrollment_id for i in everything])
+    latest = max((i.occurred_at for i in everything), default=now)
     starts = _session_starts(session, locked.values(), latest)
+    windows: dict[str, int] = {}
+    out: list[list[Reported | DomainError]] = []
+    for institution, items in classes:
+        region = institution.region_code
+        if region not in windows:
+            windows[region] = int(
+                policy.get(session, region, "confirmation_window_days", on=local_date(now))
+            )
+        out.append(_take_all(institution, items, locked, starts, windows[region], now))
+    done = [r for results in out for r in results if isinstance(r, Reported)]
+    session.add_all([r.consumption for r in done])
+    _post(session, done, now)
+    session.flush()
+    return out
+
+
+def _take_all(
+    institution: Institution,
+    items: Sequence[LessonReport],
+    locked: dict[str, Enrollment],
+    starts: dict[str, list[tuple[int, datetime]]],
+    window: int,
+    now: datetime,
+) -> list[Reported | DomainError]:
     out: list[Reported | DomainError] = []
     for item in items:
         e = locked.get(item.enrollment_id)
@@ -81,10 +114,6 @@ def report_many(
             out.append(_take(e, item, starts, window=window, now=now))
         except DomainError as exc:
             out.append(exc)
-    done = [r for r in out if isinstance(r, Reported)]
-    session.add_all([r.consumption for r in done])
-    _post(session, institution.id, done, now)
-    session.flush()
     return out
 
 
@@ -172,21 +201,21 @@ def _take(
     return Reported(c, e)
 
 
-def _post(session: Session, institution_id: str, done: list[Reported], now: datetime) -> None:
+def _post(session: Session, done: list[Reported], now: datetime) -> None:
     """The ledger's part of the reports taken, then the day's counters (the lock order of every
     use case: business rows, the ledger, the counters last): each lesson's price moves from
-    what the parent is owed to what the institution earned."""
+    what the parent is owed to what its institution earned."""
     if not done:
         return
     paid = [r for r in done if r.consumption.amount > 0]
     if paid:
         conn = session.connection()
-        ids = chart.prepaid_accounts(conn, institution_id, [r.enrollment.id for r in paid], at=now)
-        earned = chart.institution_account(conn, institution_id, "earned").id
+        owners = {r.enrollment.id: r.enrollment.institution_id for r in paid}
+        ids, earned = chart.lesson_accounts(conn, owners, at=now)
         ops = [
             ledger.NewTransfer(
                 debit_account_id=ids[r.enrollment.id],
-                credit_account_id=earned,
+                credit_account_id=earned[r.enrollment.institution_id],
                 amount=r.consumption.amount,
                 code="consumption",
                 pending=False,
@@ -197,13 +226,14 @@ def _post(session: Session, institution_id: str, done: list[Reported], now: date
             for r in paid
         ]
         ledger.batch(conn, ops, at=now)
-    rollups.bump(
+    rollups.bump_many(
         session,
-        institution_id=institution_id,
-        at=now,
-        lessons_consumed=sum(r.consumption.lessons for r in done),
-        prepaid_delta=-sum((r.consumption.amount for r in done), Decimal("0")),
-    )
+        [
+            (r.enrollment.institution_id, now,
+             {"lessons_consumed": r.consumption.lessons, "prepaid_delta": -r.consumption.amount})
+            for r in done
+        ],
+    )  # fmt: skip
 
 
 def dispute(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -117,10 +117,15 @@ def receive_many(
     items: list[DepositIn],
     now: datetime,
     limit: Decimal | None = None,
+    received: Sequence[datetime] | None = None,
 ) -> list[Outcome]:
     """Deposits in bulk, in one transaction: a few set-based reads, one ledger call for all the
     transfers, one write per table. Each item gets the answer it would get alone; an item
     refused on its own (foreign account, conflicting replay) changes nothing.
+
+    `received` gives each item the instant it reached the service, when they arrived apart
+    and are written together (a replayed history's deposits of a morning, each with its own
+    clock); by default all arrived `now`. The ledger records the batch at `now`, the latest.
 
     A bank that sends the same deposit in two requests at once (a retry while the first is
     still being written) gets one answer for both. Deposits that pay an enrollment queue on its
@@ -133,7 +138,8 @@ def receive_many(
     for attempt in range(1, _ATTEMPTS + 1):
         savepoint = session.begin_nested()
         try:
-            answers = _receive_many(session, bank=bank, items=items, now=now, limit=limit)
+            clocks = list(received) if received is not None else [now] * len(items)
+            answers = _receive_many(session, bank, items, clocks, now=now, limit=limit)
         except IntegrityError as exc:
             savepoint.rollback()
             if attempt == _ATTEMPTS or _constraint(exc) != "uq_deposits_bank_txn":
@@ -153,7 +159,13 @@ def _constraint(exc: IntegrityError) -> str | None:
 
 
 def _receive_many(
-    session: Session, *, bank: Bank, items: list[DepositIn], now: datetime, limit: Decimal | None
+    session: Session,
+    bank: Bank,
+    items: list[DepositIn],
+    clocks: list[datetime],
+    *,
+    now: datetime,
+    limit: Decimal | None,
 ) -> list[Outcome]:
     """A bank sends these a thousand at a time, so the work is done on plain rows, not ORM
     objects (which cost more than all of the statements together)."""
@@ -163,9 +175,9 @@ def _receive_many(
     # Read after the enrollments are locked: a concurrent batch carrying the same deposits
     # (a bank's retry) has then committed them, and they are answered as replays.
     existing = _existing(session, bank, {i.bank_txn_id for i in items})
-    batch = _Batch(bank, now, limit, insts, payees)
+    batch = _Batch(bank, limit, insts, payees)
     for n, item in enumerate(items):
-        batch.take(n, item, existing.get(item.bank_txn_id))
+        batch.take(n, item, existing.get(item.bank_txn_id), clocks[n])
     if batch.fresh:
         _post(session, bank=bank, deposits=list(batch.fresh.values()), payees=payees, now=now)
     return [batch.answer(n, item) for n, item in enumerate(items)]
@@ -216,18 +228,19 @@ class _Batch:
     def __init__(
         self,
         bank: Bank,
-        now: datetime,
         limit: Decimal | None,
         insts: dict[str, Institution],
         payees: dict[str, Row[Any]],
     ) -> None:
-        self.bank, self.now, self.limit, self.insts, self.payees = bank, now, limit, insts, payees
+        self.bank, self.limit, self.insts, self.payees = bank, limit, insts, payees
         self.refused: dict[int, DomainError] = {}
         self.replays: dict[int, tuple[Mapping[Any, Any], str]] = {}  # answered at the end
         self.claimed: set[str] = set()  # enrollments paid here: a second payment mismatches
         self.fresh: dict[str, dict[str, Any]] = {}  # by bank_txn_id, the first time here
 
-    def take(self, n: int, item: DepositIn, existing: Mapping[Any, Any] | None) -> None:
+    def take(
+        self, n: int, item: DepositIn, existing: Mapping[Any, Any] | None, now: datetime
+    ) -> None:
         digest = item.digest()
         seen = existing or self.fresh.get(item.bank_txn_id)
         if seen is not None:
@@ -256,7 +269,7 @@ class _Batch:
             "payment_reference": item.payment_reference,
             "amount": item.amount,
             "paid_at": item.paid_at,
-            "received_at": self.now,
+            "received_at": now,
             "status": "suspense" if reason else "posted",
             "reason": reason,
             "target": target,
@@ -299,10 +312,10 @@ def _post(
     serialises batches, so they are taken when nothing but the commit is left."""
     ops = _transfers(session.connection(), bank, deposits, now)
     insert_many(session, _DEPOSITS, deposits)
-    paid, totals = _paid_and_counted(deposits, {e.id: e for e in payees.values()}, now)
+    paid, counted = _paid_and_counted(deposits, {e.id: e for e in payees.values()})
     update_many(session, _ENROLLMENTS, paid)
     ledger.apply(session.connection(), ops, at=now)
-    rollups.bump_many(session, [(inst_id, now, t) for inst_id, t in totals.items()])
+    rollups.bump_many(session, counted)
 
 
 def _transfers(
@@ -344,30 +357,28 @@ def _transfers(
 
 
 def _paid_and_counted(
-    deposits: list[dict[str, Any]], payees: dict[str, Row[Any]], now: datetime
-) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """The enrollments the batch pays (their new rows), and each institution's day counters."""
+    deposits: list[dict[str, Any]], payees: dict[str, Row[Any]]
+) -> tuple[list[dict[str, Any]], list[tuple[str, datetime, rollups.Deltas]]]:
+    """The enrollments the batch pays (their new rows), and what each deposit adds to its
+    institution's day counters (`bump_many` sums them by institution and day)."""
     paid: list[dict[str, Any]] = []
-    totals: dict[str, dict[str, Any]] = {}
+    counted: list[tuple[str, datetime, rollups.Deltas]] = []
     for d in deposits:
         if d["target"] != "escrow":
             continue
-        t = totals.setdefault(
-            d["institution_id"],
-            {"deposits_amount": Decimal("0"), "deposits_count": 0, "enrollments_paid": 0,
-             "prepaid_delta": Decimal("0")},
-        )  # fmt: skip
-        t["deposits_amount"] += d["amount"]
-        t["deposits_count"] += 1
+        deltas: rollups.Deltas = {"deposits_amount": d["amount"], "deposits_count": 1}
         if d["enrollment_id"]:
             e = payees[d["enrollment_id"]]
             status = enrollments.settled_status(
                 "active", e.lessons, e.lessons_consumed, e.lessons_refunded
             )
-            paid.append({"id": e.id, "status": status, "amount_paid": d["amount"], "paid_at": now})
-            t["enrollments_paid"] += 1
-            t["prepaid_delta"] += d["amount"]
-    return paid, totals
+            paid.append(
+                {"id": e.id, "status": status, "amount_paid": d["amount"],
+                 "paid_at": d["received_at"]}
+            )  # fmt: skip
+            deltas |= {"enrollments_paid": 1, "prepaid_delta": d["amount"]}
+        counted.append((d["institution_id"], d["received_at"], deltas))
+    return paid, counted
 
 
 def _settle(e: Enrollment) -> None:

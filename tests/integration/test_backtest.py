@@ -5,14 +5,21 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+import ledger
 from service.config import Settings
+from service.errors import DomainError
+from service.flows import consumptions
+from service.flows.counters import InstitutionDay
+from service.flows.models import Deposit, Enrollment
+from service.kit.clock import local
 from service.kit.db import make_sessionmaker
 from service.registry.models import Institution
 from tools.backtest import Replay
@@ -81,7 +88,9 @@ def test_reserve_deposits_and_closure_notices_are_replayed(engine: Engine) -> No
     ]  # fmt: skip
     out, err = io.StringIO(), io.StringIO()
     settings = Settings(environment="test", database_url="sqlite://", secret_key="k" * 32)
-    replay = Replay(make_sessionmaker(engine), settings, out, err=err)
+    # Numbered apart from other replays into this database (credit codes, account numbers).
+    counter = secrets.randbelow(800_000) + 100_000
+    replay = Replay(make_sessionmaker(engine), settings, out, err=err, counter=counter)
     summary = replay.run(lines)
     assert summary["skipped"] == 2, err.getvalue()
     assert "S-2" not in replay.ids["enrollment"]
@@ -93,3 +102,80 @@ def test_reserve_deposits_and_closure_notices_are_replayed(engine: Engine) -> No
     with make_sessionmaker(engine)() as s:
         closing = s.get(Institution, replay.ids["institution"]["S"])
         assert closing is not None and closing.closing_on == date(2026, 12, 31)
+
+
+def test_batched_deposits_and_lessons_keep_each_line_its_own_clock_and_order(
+    engine: Engine,
+) -> None:
+    """A morning's deposits are written together and an evening's lessons of several schools
+    in one call; each line must still be judged as if applied alone, at its own `at`, in the
+    file's order: a deposit naming an enrollment made after it is unknown, a second payment
+    of one enrollment is held in suspense, and each payment dates the enrollment by itself."""
+    source = DATA.read_text().splitlines()
+    lines = source[:6]  # the schools A, B, C and their courses
+    day = "2026-11-23T"
+    lines += [
+        _line(day + "09:00:00+08:00", "enrollment", id="A1", course="A-maths", lessons=5,
+              amount="100.00"),
+        _line(day + "09:05:00+08:00", "deposit", bank_txn_id="early", institution="B",
+              enrollment="B1", amount="100.00"),  # B1 is enrolled after it: unknown
+        _line(day + "09:10:00+08:00", "enrollment", id="B1", course="B-maths", lessons=5,
+              amount="100.00"),
+        _line(day + "09:15:00+08:00", "deposit", bank_txn_id="a1", institution="A",
+              enrollment="A1", amount="100.00"),
+        _line(day + "09:20:00+08:00", "deposit", bank_txn_id="a1-again", institution="A",
+              enrollment="A1", amount="100.00"),  # paid already: suspense
+        _line(day + "09:40:00+08:00", "deposit", bank_txn_id="b1", institution="B",
+              enrollment="B1", amount="100.00"),
+        _line("2026-11-24T17:00:00+08:00", "consumption", enrollment="A1", lessons=1),
+        _line("2026-11-24T17:00:00+08:00", "consumption", enrollment="B1", lessons=1),
+        _line("2026-11-24T17:00:00+08:00", "consumption", enrollment="B1", lessons=9),
+    ]  # fmt: skip
+    out, err = io.StringIO(), io.StringIO()
+    settings = Settings(environment="test", database_url="sqlite://", secret_key="k" * 32)
+    # Numbered apart from other replays into this database (credit codes, account numbers).
+    counter = secrets.randbelow(800_000) + 100_000
+    replay = Replay(make_sessionmaker(engine), settings, out, err=err, counter=counter)
+    summary = replay.run(lines)
+    assert summary["skipped"] == 2, err.getvalue()
+    assert "line 8: deposit skipped: unknown enrollment 'B1'" in err.getvalue()
+    assert "line 15: consumption skipped: exceeds_remaining" in err.getvalue()
+    ids = replay.ids["enrollment"]
+    with make_sessionmaker(engine)() as s:
+        found = {
+            d.bank_txn_id: d
+            for d in s.scalars(select(Deposit).where(Deposit.bank_id == replay.bank_id))
+        }
+        assert set(found) == {"a1", "a1-again", "b1"}
+        assert {t: (d.status, d.reason) for t, d in found.items()} == {
+            "a1": ("posted", None), "a1-again": ("suspense", "amount_mismatch"),
+            "b1": ("posted", None),
+        }  # fmt: skip
+        minutes = {t: local(d.received_at).minute for t, d in found.items()}
+        assert minutes == {"a1": 15, "a1-again": 20, "b1": 40}
+        paid = {k: s.get(Enrollment, ids[k]) for k in ("A1", "B1")}
+        assert {k: local(e.paid_at).minute for k, e in paid.items() if e
+                and e.paid_at} == {"A1": 15, "B1": 40}  # fmt: skip
+        assert {k: e.lessons_consumed for k, e in paid.items() if e} == {"A1": 1, "B1": 1}
+        days = {
+            (r.institution_id, r.day): (r.deposits_count, r.enrollments_paid, r.lessons_consumed)
+            for r in s.scalars(select(InstitutionDay))
+        }
+    a, b = replay.ids["institution"]["A"], replay.ids["institution"]["B"]
+    assert days[(a, date(2026, 11, 23))] == (2, 1, 0)
+    assert days[(b, date(2026, 11, 23))] == (1, 1, 0)
+    assert days[(a, date(2026, 11, 24))][2] == 1 and days[(b, date(2026, 11, 24))][2] == 1
+    with engine.connect() as c:
+        assert ledger.verify(c).ok
+    # A class names only its own school's enrollments: another's is as good as missing.
+    at = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+    with make_sessionmaker(engine).begin() as s:
+        school_a, school_b = s.get(Institution, a), s.get(Institution, b)
+        assert school_a is not None and school_b is not None
+        item = consumptions.LessonReport(ids["B1"], 1, at)
+        out = consumptions.report_classes(s, classes=[(school_a, [item]), (school_b, [item])],
+                                          now=at)  # fmt: skip
+        assert isinstance(out[0][0], DomainError) and out[0][0].code == "not_found"
+        taken = out[1][0]
+        assert isinstance(taken, consumptions.Reported)
+        assert taken.consumption.institution_id == b and taken.enrollment.lessons_consumed == 2
