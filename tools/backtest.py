@@ -48,6 +48,7 @@ from service.registry.identifiers import make_credit_code
 from service.registry.models import Bank, Institution, Regulator
 from service.risk.models import RiskEvaluation
 from service.risk.sweep import sweep
+from tools.morning import DepositDue, Morning
 
 ZERO = Decimal("0.00")
 _Held = TypeVar("_Held", Institution, Bank)
@@ -73,9 +74,11 @@ class Replay:
     )
     explicit_statements: set[str] = field(default_factory=set)
     rejected_releases: set[str] = field(default_factory=set)
-    # A morning's deposits, each resolved when read, written together (see `_deposit_later`).
-    deposits_due: list[tuple[int, dict[str, Any], deposits.DepositIn]] = field(default_factory=list)
+    # The enrollments and deposits read since the last event of another kind (tools/morning).
+    morning: Morning | None = None
+    morning_labels: dict[str, list[int]] = field(default_factory=dict)  # label → places
     references: dict[str, str] = field(default_factory=dict)  # enrollment id → its reference
+    course_owners: dict[str, str] = field(default_factory=dict)  # course id → institution id
     counter: int = 0
     events: int = 0
     skipped: int = 0
@@ -89,6 +92,7 @@ class Replay:
     def run(self, lines: Iterable[str]) -> dict[str, int]:
         if not self.bank_id:
             self._own_bank()
+        self.morning = Morning(self.settings, self._skipped)
         current: date | None = None
         # A day's events in one transaction, each in a savepoint of its own: an event the
         # domain refuses changes nothing, and a day costs one commit, not one per event.
@@ -103,11 +107,11 @@ class Replay:
                 if lessons and at != lessons[0][1]["_at"]:
                     self._apply_lessons(s, lessons)
                     lessons = []
-                if event["type"] not in _DEPOSITS_WAIT_FOR:
-                    self._apply_deposits(s)
+                if event["type"] not in _MORNING:
+                    self._write_morning(s)
                 day = local_date(at)
                 if current is not None and current < day:
-                    self._apply_deposits(s)
+                    self._write_morning(s)
                     s.commit()
                 while current is not None and current < day:
                     self.end_of_day(current)
@@ -122,7 +126,7 @@ class Replay:
                         lessons = []
                     self._apply_one(s, number, event, at)
             self._apply_lessons(s, lessons)
-            self._apply_deposits(s)
+            self._write_morning(s)
             s.commit()
         finally:
             s.close()
@@ -374,80 +378,69 @@ class Replay:
             rules = ", ".join(sorted({v["rule"] for v in course.violations}))
             raise Skip(f"course {e['id']!r} rejected: {rules}")
         self.ids["course"][str(e["id"])] = course.id
+        self.course_owners[course.id] = inst.id
 
     def on_enrollment(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        """Read now, made with the rest of the morning (tools/morning)."""
+        course_id = self._id("course", e["course"])
+        inst = self._institution(s, self.course_owners.get(course_id) or self._owner(s, course_id))
+        order = enrollments.Order(
+            inst, course_id, str(e["id"]), int(e["lessons"]), parse_money(e["amount"]), at
+        )
+        assert self.morning is not None
+        place = self.morning.order(e["_line"], e, order)
+        self.morning_labels.setdefault(str(e["id"]), []).append(place)
+
+    @staticmethod
+    def _owner(s: Session, course_id: str) -> str:
         from service.fees.models import Course
 
-        course = s.get(Course, self._id("course", e["course"]))
+        course = s.get(Course, course_id)
         assert course is not None
-        inst = self._held(s, Institution, course.institution_id)
-        assert inst is not None
-        enr = enrollments.create(
-            s,
-            institution=inst,
-            course_id=course.id,
-            student_ref=str(e["id"]),
-            lessons=int(e["lessons"]),
-            amount=parse_money(e["amount"]),
-            now=at,
-            settings=self.settings,
-        )
-        self.ids["enrollment"][str(e["id"])] = enr.enrollment.id
-        self.access_codes[enr.enrollment.id] = enr.access_code
-        self.references[enr.enrollment.id] = enr.enrollment.payment_reference
+        return course.institution_id
 
     def on_deposit(self, s: Session, e: dict[str, Any], at: datetime) -> None:
-        """Resolved now (an enrollment named before it exists is unknown, as it would be
-        alone), written with the deposits around it by `_apply_deposits`, each at its own
-        instant. Nothing a deposit changes is read by the enrollments between them (they
-        read the course and the institution), so the outcome is the same as one by one."""
+        """Read now, against the lines before it (an enrollment named before it is made is
+        unknown), and paid with the rest of the morning, at its own instant."""
         inst = self._inst(s, e["institution"])
-        reference = "UNMATCHED"
+        reference, morning = "UNMATCHED", tuple[int, ...]()
         if e.get("enrollment") is not None:
-            enr_id = self._id("enrollment", e["enrollment"])
-            reference = self.references.get(enr_id) or self._reference(s, enr_id)
+            label = str(e["enrollment"])
+            morning = tuple(self.morning_labels.get(label, ()))
+            known = self.ids["enrollment"].get(label)
+            if known is None and not morning:
+                raise Skip(f"unknown enrollment {label!r}")
+            reference = "" if known is None else self._reference(s, known)
         item = deposits.DepositIn(
             str(e["bank_txn_id"]), inst.escrow_account_no, reference, parse_money(e["amount"]), at
         )
-        self.deposits_due.append((e["_line"], e, item))
+        assert self.morning is not None
+        self.morning.deposit(DepositDue(e["_line"], e, item, morning))
 
-    @staticmethod
-    def _reference(s: Session, enrollment_id: str) -> str:
-        enr = s.get(Enrollment, enrollment_id)
-        assert enr is not None
-        return enr.payment_reference
+    def _reference(self, s: Session, enrollment_id: str) -> str:
+        found = self.references.get(enrollment_id)
+        if found is None:
+            enr = s.get(Enrollment, enrollment_id)
+            assert enr is not None
+            found = enr.payment_reference
+        return found
 
-    def _apply_deposits(self, s: Session) -> None:
-        """The deposits waiting, as one batch; should the batch fail as a whole (the ledger
-        refusing it), each is applied alone instead."""
-        due, self.deposits_due = self.deposits_due, []
-        if not due:
+    def _write_morning(self, s: Session) -> None:
+        """The morning's enrollments and deposits, written; its enrollments' labels named."""
+        assert self.morning is not None
+        if not (self.morning.orders or self.morning.deposits):
             return
+        orders = self.morning.orders
         bank = self._held(s, Bank, self.bank_id)
         assert bank is not None
-        items = [item for _, _, item in due]
-        try:
-            with s.begin_nested():
-                out = deposits.receive_many(
-                    s, bank=bank, items=items, now=items[-1].paid_at,
-                    received=[i.paid_at for i in items],
-                )  # fmt: skip
-        except (DomainError, ledger.LedgerError):
-            for number, event, item in due:
-                self._apply_one_deposit(s, bank, number, event, item)
-            return
-        for (number, event, _), result in zip(due, out, strict=True):
-            if isinstance(result, DomainError):
-                self._skipped(number, event, result)
-
-    def _apply_one_deposit(
-        self, s: Session, bank: Bank, number: int, event: dict[str, Any], item: deposits.DepositIn
-    ) -> None:
-        try:
-            with s.begin_nested():
-                deposits.receive(s, bank=bank, now=item.paid_at, data=item)
-        except (DomainError, ledger.LedgerError) as exc:
-            self._skipped(number, event, exc)
+        made = self.morning.write(s, bank)
+        for (_, event, _), enrolled in zip(orders, made, strict=True):
+            if enrolled is not None:
+                enr = enrolled.enrollment
+                self.ids["enrollment"][str(event["id"])] = enr.id
+                self.access_codes[enr.id] = enrolled.access_code
+                self.references[enr.id] = enr.payment_reference
+        self.morning_labels.clear()
 
     def on_reserve_deposit(self, s: Session, e: dict[str, Any], at: datetime) -> None:
         """Money paid into a reserve-mode institution's reserve account."""
@@ -730,8 +723,8 @@ class Replay:
             )
 
 
-# Deposits wait through these events (which read nothing a deposit writes) to go as one batch.
-_DEPOSITS_WAIT_FOR = frozenset({"deposit", "enrollment"})
+# The kinds of event a morning is made of (tools/morning); any other ends it.
+_MORNING = frozenset({"deposit", "enrollment"})
 
 
 def _instant(value: Any) -> datetime:

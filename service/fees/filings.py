@@ -14,6 +14,7 @@ from service.errors import DomainError
 from service.fees import rules
 from service.fees.models import Course, CourseSession, SchoolVacation
 from service.fees.prices import load_guidebook
+from service.kit.db import insert_many
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
 from service.registry.models import Institution, Regulator
@@ -112,12 +113,19 @@ def file_course(
     )
     session.add(course)
     session.flush()
-    session.add_all(
-        CourseSession(course_id=course.id, seq=i, starts_at=s, ends_at=e)
-        for i, (s, e) in enumerate(sorted(data.sessions), start=1)
+    # As plain rows: a term's hundred sessions as objects cost more than writing them.
+    insert_many(
+        session,
+        _SESSIONS,
+        [
+            {"course_id": course.id, "seq": i, "starts_at": s, "ends_at": e}
+            for i, (s, e) in enumerate(sorted(data.sessions), start=1)
+        ],
     )
-    session.flush()
     return course
+
+
+_SESSIONS = CourseSession.metadata.tables[CourseSession.__tablename__]
 
 
 def courses_of(session: Session, institution_id: str, paging: Paging) -> Paged[Course]:

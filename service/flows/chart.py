@@ -66,8 +66,14 @@ def prepaid_account(
     """What an enrollment's parent is owed: opened by its first payment, found after (a lesson
     or refund reads it; a read is cheaper than an insert that finds it there)."""
     found = ledger.find_account(conn, ledger=institution_id, kind="prepaid", owner=enrollment_id)
-    if found is not None:
-        return found
+    return found or open_prepaid_account(conn, institution_id, enrollment_id, at=at)
+
+
+def open_prepaid_account(
+    conn: Connection, institution_id: str, enrollment_id: str, *, at: datetime
+) -> Account:
+    """The prepaid account of an enrollment just made (opening is idempotent: one made by a
+    concurrent first use is returned)."""
     return ledger.open_account(
         conn,
         ledger=institution_id,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from ledger import cumulative_share
@@ -14,7 +15,7 @@ from service.config import Settings
 from service.errors import DomainError
 from service.fees.caps import Purchase, check_purchase
 from service.fees.models import Course, CourseSession
-from service.flows.chart import prepaid_account
+from service.flows.chart import open_prepaid_account
 from service.flows.models import Enrollment
 from service.kit.ids import keyed_hash, new_access_code, new_id, new_payment_reference
 from service.registry.models import Institution
@@ -29,6 +30,18 @@ class Enrolled:
     escrow_account_no: str  # where the parent pays
 
 
+@dataclass(frozen=True)
+class Order:
+    """A student's purchase of a course's next sessions, made at `at`."""
+
+    institution: Institution
+    course_id: str
+    student_ref: str
+    lessons: int
+    amount: Decimal
+    at: datetime
+
+
 def create(
     session: Session,
     *,
@@ -41,13 +54,51 @@ def create(
     settings: Settings,
 ) -> Enrolled:
     """Enrol a student in the course's next `lessons` sessions, within the caps."""
-    course = _enrollable(session, institution, course_id)
-    sessions = _next_sessions(session, course, lessons, now)
+    order = Order(institution, course_id, student_ref, lessons, amount, now)
+    made = create_many(session, [order], settings=settings)[0]
+    if isinstance(made, DomainError):
+        raise made
+    return made
+
+
+def create_many(
+    session: Session, orders: Sequence[Order], *, settings: Settings
+) -> list[Enrolled | DomainError]:
+    """Enrollments made apart and written together (a replayed history's morning), each
+    judged as if made alone at its own instant, in the order given: a refused one is an
+    error in its slot and changes nothing. One read of the courses, one write of the
+    enrollments; each still reads its own next sessions."""
+    courses = _courses(session, {o.course_id for o in orders})
+    out: list[Enrolled | DomainError] = []
+    for order in orders:
+        try:
+            out.append(_made(session, order, courses.get(order.course_id), settings))
+        except DomainError as exc:
+            out.append(exc)
+    made = [m.enrollment for m in out if isinstance(m, Enrolled)]
+    session.add_all(made)
+    session.flush()
+    # The parent's prepaid account exists from the start, so payments never have to open it.
+    conn = session.connection()
+    for e in made:
+        open_prepaid_account(conn, e.institution_id, e.id, at=e.enrolled_at)
+    return out
+
+
+def _courses(session: Session, ids: set[str]) -> dict[str, Course]:
+    return {c.id: c for c in session.scalars(select(Course).where(Course.id.in_(ids)))}
+
+
+def _made(session: Session, order: Order, course: Course | None, settings: Settings) -> Enrolled:
+    """The enrollment an order makes, not yet written; or the first rule it breaks."""
+    institution, now = order.institution, order.at
+    course = _enrollable(institution, course, order.course_id)
+    sessions = _next_sessions(session, course, order.lessons, now)
     check_purchase(
         Purchase(
             category=course.category,
-            lessons=lessons,
-            amount=amount,
+            lessons=order.lessons,
+            amount=order.amount,
             price_per_lesson=course.price_per_lesson,
             first_lesson=sessions[0].starts_at,
             last_lesson=sessions[-1].starts_at,
@@ -59,12 +110,12 @@ def create(
         id=new_id("enr"),
         institution_id=institution.id,
         course_id=course.id,
-        student_ref=student_ref,
-        lessons=lessons,
+        student_ref=order.student_ref,
+        lessons=order.lessons,
         first_session_seq=sessions[0].seq,
         last_session_seq=sessions[-1].seq,
-        amount_due=amount,
-        list_amount=course.price_per_lesson * lessons,
+        amount_due=order.amount,
+        list_amount=course.price_per_lesson * order.lessons,
         amount_paid=ZERO,
         lessons_consumed=0,
         amount_consumed=ZERO,
@@ -75,15 +126,10 @@ def create(
         status="awaiting_payment",
         enrolled_at=now,
     )
-    session.add(enrollment)
-    session.flush()
-    # The parent's prepaid account exists from the start, so payments never have to open it.
-    prepaid_account(session.connection(), institution.id, enrollment.id, at=now)
     return Enrolled(enrollment, code, institution.escrow_account_no)
 
 
-def _enrollable(session: Session, institution: Institution, course_id: str) -> Course:
-    course = session.get(Course, course_id)
+def _enrollable(institution: Institution, course: Course | None, course_id: str) -> Course:
     if course is None or course.institution_id != institution.id:
         raise DomainError("not_found", f"no course {course_id}")
     if institution.status == "frozen":
@@ -105,10 +151,12 @@ def _enrollable(session: Session, institution: Institution, course_id: str) -> C
 
 def _next_sessions(
     session: Session, course: Course, lessons: int, now: datetime
-) -> list[CourseSession]:
+) -> list[Row[tuple[int, datetime]]]:
+    """The sessions bought, as plain rows: made into objects, the sixty of a term cost more
+    than the query."""
     sessions = list(
-        session.scalars(
-            select(CourseSession)
+        session.execute(
+            select(CourseSession.seq, CourseSession.starts_at)
             .where(CourseSession.course_id == course.id, CourseSession.starts_at > now)
             .order_by(CourseSession.seq)
             .limit(lessons)

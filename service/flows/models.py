@@ -119,6 +119,14 @@ Index(
     sqlite_where=text("release_instruction_id IS NULL"),
 )
 Index("ix_consumptions_reported", Consumption.reported_at)
+# Lessons reported ahead of the timetable, for the risk sweep (a partial index: few are). The
+# predicate is each database's rendering of `off_timetable IS true`, which the sweep asks.
+Index(
+    "ix_consumptions_ahead",
+    Consumption.reported_at,
+    postgresql_where=text("off_timetable IS true"),
+    sqlite_where=text("off_timetable IS 1"),
+)
 # Lessons parents disputed, by when: the risk sweep's dispute rate (a partial index: few are).
 Index(
     "ix_consumptions_disputed_at",

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, 
 from sqlalchemy.orm import Session
 
 import ledger
+from service.fees.caps import MAX_MONTHS
 from service.fees.models import CourseSession
 from service.flows.counters import InstitutionDay
 from service.flows.models import (
@@ -37,6 +38,9 @@ from service.registry.models import Institution, InstitutionChange
 ZERO = Decimal("0.00")
 ACTIVE_ENROLLMENT_DAYS = 120  # an enrollment paid this recently is active (refund velocity)
 SUSPENSE_LOOKBACK_DAYS = 90  # unmatched cash older than this is a regulator's case already
+# Longer than any enrollment's span from its making to its last lesson (caps.MAX_MONTHS: at
+# most 92 days, by Beijing dates), with a margin for the instants around those dates.
+PREPAID_SPAN_DAYS = 31 * MAX_MONTHS + 7
 Dated = tuple[str, datetime]  # a piece of evidence (its id) and when it happened
 
 
@@ -287,9 +291,13 @@ class _Queries:
         ))  # fmt: skip
 
     def scheduled_sessions(self) -> None:
-        """Per stall window: sessions bought, not refunded, scheduled in it."""
+        """Per stall window: sessions bought, not refunded, scheduled in it. No enrollment
+        buys a lesson more than three months after it is made (the prepayment cap), and none
+        is paid before it is made, so only enrollments paid since three months before the
+        window can have one in it: the read stays that long, not the whole history's."""
         for window in self.needs.stall_windows:
             since = self.as_of - timedelta(days=window)
+            paid_since = since - timedelta(days=PREPAID_SPAN_DAYS)
             for inst_id, n, oldest in self.s.execute(
                 select(Enrollment.institution_id, func.count(), func.min(CourseSession.starts_at))
                 .join(CourseSession, and_(
@@ -297,6 +305,7 @@ class _Queries:
                     CourseSession.seq >= Enrollment.first_session_seq,
                     CourseSession.seq <= Enrollment.last_session_seq - Enrollment.lessons_refunded))
                 .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at <= self.as_of,
+                       Enrollment.paid_at > paid_since,
                        CourseSession.starts_at > since, CourseSession.starts_at <= self.as_of)
                 .group_by(Enrollment.institution_id)
             ):  # fmt: skip

@@ -107,10 +107,11 @@ def test_reserve_deposits_and_closure_notices_are_replayed(engine: Engine) -> No
 def test_batched_deposits_and_lessons_keep_each_line_its_own_clock_and_order(
     engine: Engine,
 ) -> None:
-    """A morning's deposits are written together and an evening's lessons of several schools
-    in one call; each line must still be judged as if applied alone, at its own `at`, in the
-    file's order: a deposit naming an enrollment made after it is unknown, a second payment
-    of one enrollment is held in suspense, and each payment dates the enrollment by itself."""
+    """A morning's enrollments and deposits are written together and an evening's lessons of
+    several schools in one call; each line must still be judged as if applied alone, at its
+    own `at`, in the file's order: a deposit naming an enrollment made after it, or one the
+    rules refused, is unknown, a second payment of one enrollment is held in suspense, and
+    each payment dates the enrollment by itself."""
     source = DATA.read_text().splitlines()
     lines = source[:6]  # the schools A, B, C and their courses
     day = "2026-11-23T"
@@ -127,6 +128,10 @@ def test_batched_deposits_and_lessons_keep_each_line_its_own_clock_and_order(
               enrollment="A1", amount="100.00"),  # paid already: suspense
         _line(day + "09:40:00+08:00", "deposit", bank_txn_id="b1", institution="B",
               enrollment="B1", amount="100.00"),
+        _line(day + "09:45:00+08:00", "enrollment", id="A2", course="A-maths", lessons=99,
+              amount="100.00"),  # refused when the morning is written
+        _line(day + "09:50:00+08:00", "deposit", bank_txn_id="a2", institution="A",
+              enrollment="A2", amount="100.00"),  # so this one pays nothing known
         _line("2026-11-24T17:00:00+08:00", "consumption", enrollment="A1", lessons=1),
         _line("2026-11-24T17:00:00+08:00", "consumption", enrollment="B1", lessons=1),
         _line("2026-11-24T17:00:00+08:00", "consumption", enrollment="B1", lessons=9),
@@ -137,9 +142,11 @@ def test_batched_deposits_and_lessons_keep_each_line_its_own_clock_and_order(
     counter = secrets.randbelow(800_000) + 100_000
     replay = Replay(make_sessionmaker(engine), settings, out, err=err, counter=counter)
     summary = replay.run(lines)
-    assert summary["skipped"] == 2, err.getvalue()
+    assert summary["skipped"] == 4, err.getvalue()
     assert "line 8: deposit skipped: unknown enrollment 'B1'" in err.getvalue()
-    assert "line 15: consumption skipped: exceeds_remaining" in err.getvalue()
+    assert "line 13: enrollment skipped: not_enough_sessions" in err.getvalue()
+    assert "line 14: deposit skipped: unknown enrollment 'A2'" in err.getvalue()
+    assert "line 17: consumption skipped: exceeds_remaining" in err.getvalue()
     ids = replay.ids["enrollment"]
     with make_sessionmaker(engine)() as s:
         found = {
