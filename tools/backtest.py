@@ -603,28 +603,39 @@ class Replay:
         if self.days % 7 == 1:  # the tables grow a little every day: a week's is enough
             with session_scope(self.sessions) as s:
                 refresh_statistics(s.connection())
+        # The jobs one after another, as the scheduler runs them, in one transaction: a day
+        # costs one commit, not six. Each starts from the rows, as its own session would.
         with session_scope(self.sessions) as s:
-            for ins in s.scalars(
-                select(Instruction).where(
-                    Instruction.status == "pending", Instruction.bank_id == self.bank_id
-                )
-            ):
-                due = ins.purpose != "refund" or local_date(ins.created_at) < day
-                if due:
-                    self._settle(s, ins.id, "executed", eod)
-        with session_scope(self.sessions) as s:
-            self._statements(s, day)
+            for job in (self._settle_due, self._statements, self._escalate, self._release,
+                        self._sweep, self._write_levels):  # fmt: skip
+                job(s, day, eod)
+                s.flush()
+                s.expire_all()
         self.explicit_statements.clear()
-        with session_scope(self.sessions) as s:
-            refunds.escalate_overdue(s, as_of=eod, now=eod)
-        with session_scope(self.sessions) as s:
-            releases.release_batch(s, as_of=eod, now=eod)
-        with session_scope(self.sessions) as s:
-            sweep(s, as_of=eod, now=eod)
-        with session_scope(self.sessions) as s:
-            self._write_levels(s, day, eod)
 
-    def _statements(self, s: Session, day: date) -> None:
+    def _settle_due(self, s: Session, day: date, eod: datetime) -> None:
+        """The bank executes what was instructed: releases the same day, refunds the next."""
+        for ins in s.scalars(
+            select(Instruction).where(
+                Instruction.status == "pending", Instruction.bank_id == self.bank_id
+            )
+        ):
+            if ins.purpose != "refund" or local_date(ins.created_at) < day:
+                self._settle(s, ins.id, "executed", eod)
+
+    @staticmethod
+    def _escalate(s: Session, day: date, eod: datetime) -> None:
+        refunds.escalate_overdue(s, as_of=eod, now=eod)
+
+    @staticmethod
+    def _release(s: Session, day: date, eod: datetime) -> None:
+        releases.release_batch(s, as_of=eod, now=eod)
+
+    @staticmethod
+    def _sweep(s: Session, day: date, eod: datetime) -> None:
+        sweep(s, as_of=eod, now=eod)
+
+    def _statements(self, s: Session, day: date, eod: datetime) -> None:
         """The bank's statements of the day, one per escrow account it holds for the history's
         institutions (all of them, or those the history names), reconciled as one file."""
         wanted = {

@@ -142,13 +142,13 @@ def _scratch_database(url: str | None) -> tuple[str, Any]:
     return f"sqlite:///{tmp.name}/backtest.db", tmp
 
 
-def _prepared(url: str) -> tuple[Any, Any]:
+def _prepared(url: str, *, scratch: bool = False) -> tuple[Any, Any]:
     from service.config import Settings
     from service.kit.migrate import upgrade
     from service.tables import load_reference
 
     upgrade(url)
-    sessions = make_sessionmaker(make_engine(url))
+    sessions = make_sessionmaker(make_engine(url, scratch=scratch))
     run_in_transaction(sessions, lambda s: load_reference(s, now=clock.utcnow()))
     secret = get_settings().secret_key
     return sessions, Settings(database_url=url, secret_key=secret, environment="development")
@@ -159,7 +159,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     url, tmp = _scratch_database(args.database)
     try:
-        sessions, settings = _prepared(url)
+        sessions, settings = _prepared(url, scratch=tmp is not None)
         with open(args.events, encoding="utf-8") as src:
             lines = src.readlines()
         with open(args.out, "w", encoding="utf-8") as out:
@@ -184,7 +184,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise SystemExit("--days and --institutions must be at least 1")
     url, tmp = _scratch_database(args.database)
     try:
-        sessions, settings = _prepared(url)
+        sessions, settings = _prepared(url, scratch=tmp is not None)
         # A region kept to be served ends today; a throwaway one replays a fixed history.
         start = _today() - timedelta(days=args.days) if args.database else None
         report = simulate(

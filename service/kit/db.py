@@ -83,7 +83,10 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, scratch: bool = False, **kwargs: Any) -> Engine:
+    """`scratch`: a SQLite file thrown away after one run (a backtest's, a simulation's), so
+    no write waits for the disk and the journal stays in memory; a crash loses the run,
+    which is started again. Never for a database that keeps anything."""
     url = normalise_url(url)
     # Errors and logs never carry bound values: they include access-code hashes, tokens'
     # hashes and parents' references.
@@ -94,7 +97,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             hide_parameters=kwargs["hide_parameters"],
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, scratch=scratch)
         return engine
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
@@ -140,7 +143,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, scratch: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, open transactions, so that BEGIN IMMEDIATE below
@@ -151,6 +154,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA synchronous=NORMAL")
+        if scratch:  # measured: a year's replay of 100 schools a twelfth faster
+            cur.execute("PRAGMA synchronous=OFF")
+            cur.execute("PRAGMA journal_mode=MEMORY")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 import ledger
-from service.kit.db import make_sessionmaker, session_scope
+from service.kit.db import make_engine, make_sessionmaker, session_scope
 from service.registry.credentials import regulator_by_token
 
 
@@ -132,3 +132,15 @@ def test_job_run_refuses_a_future_as_of(database_url: str, engine: Engine) -> No
         assert "as_of_in_future" in out.stderr
     ok = run_cli(database_url, "job", "run", "idempotency_purge")
     assert ok.returncode == 0, ok.stderr
+
+
+def test_only_a_scratch_database_gives_up_durability(tmp_path: Path) -> None:
+    """A backtest's throwaway SQLite file skips waiting for the disk; any other keeps WAL and
+    its syncs."""
+    for scratch, expected in ((True, ("memory", 0)), (False, ("wal", 1))):
+        engine = make_engine(f"sqlite:///{tmp_path}/{scratch}.db", scratch=scratch)
+        with engine.connect() as c:
+            mode = c.exec_driver_sql("PRAGMA journal_mode").scalar()
+            sync = c.exec_driver_sql("PRAGMA synchronous").scalar()
+        engine.dispose()
+        assert (mode, sync) == expected
