@@ -588,7 +588,7 @@ class Replay:
             bank_id=self.bank_id,
             instruction_id=instruction_id,
             status=status,
-            bank_txn_id=f"BT-{instruction_id[-12:]}-{status[0]}",
+            bank_txn_id=_txn(instruction_id, status),
             executed_at=at,
             reason=None if status == "executed" else "rejected in the history",
             now=at,
@@ -614,14 +614,19 @@ class Replay:
         self.explicit_statements.clear()
 
     def _settle_due(self, s: Session, day: date, eod: datetime) -> None:
-        """The bank executes what was instructed: releases the same day, refunds the next."""
-        for ins in s.scalars(
-            select(Instruction).where(
-                Instruction.status == "pending", Instruction.bank_id == self.bank_id
+        """The bank executes what was instructed, as one file of results: releases the same
+        day, refunds the next."""
+        due = [
+            settlement.Result(ins.id, "executed", _txn(ins.id, "executed"), eod, None)
+            for ins in s.scalars(
+                select(Instruction).where(
+                    Instruction.status == "pending", Instruction.bank_id == self.bank_id
+                )
             )
-        ):
-            if ins.purpose != "refund" or local_date(ins.created_at) < day:
-                self._settle(s, ins.id, "executed", eod)
+            if ins.purpose != "refund" or local_date(ins.created_at) < day
+        ]
+        if due:
+            settlement.apply_results(s, bank_id=self.bank_id, results=due, now=eod)
 
     @staticmethod
     def _escalate(s: Session, day: date, eod: datetime) -> None:
@@ -732,6 +737,11 @@ class Replay:
                 )
                 + "\n"
             )
+
+
+def _txn(instruction_id: str, status: str) -> str:
+    """The bank's transaction id for an instruction's result, as the history's bank gives it."""
+    return f"BT-{instruction_id[-12:]}-{status[0]}"
 
 
 # The kinds of event a morning is made of (tools/morning); any other ends it.

@@ -14,6 +14,8 @@ together, so escrow = prepaid + earned + suspense and reserve cash = reserve hol
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -24,7 +26,6 @@ from sqlalchemy.orm import Session
 import ledger
 from ledger import NewTransfer
 from service.errors import DomainError
-from service.flows import chart
 from service.flows.models import Instruction
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
@@ -33,6 +34,21 @@ from service.registry.models import Institution
 # Why money leaves a supervised account: each purpose has its settlement (flows/settlement.py).
 Purpose = Literal["refund", "release", "suspense_return"]
 PURPOSES: tuple[Purpose, ...] = ("refund", "release", "suspense_return")
+
+
+@dataclass(frozen=True)
+class Order:
+    """An instruction to make: `amount` held from a liability account (a kind of the
+    institution's, or an account id) against the cash of `source`."""
+
+    institution: Institution
+    purpose: str
+    kind: str
+    subject_id: str | None
+    debit_kind_or_account: str
+    amount: Decimal
+    payee: dict[str, Any]
+    source: Literal["escrow", "reserve"] = "escrow"
 
 
 def create(
@@ -50,75 +66,90 @@ def create(
 ) -> Instruction:
     """Hold `amount` from a liability account against the cash of `source`, and record the
     order. Raises a `LedgerError` (and holds nothing) if the cash or the reserve is short."""
+    order = Order(institution, purpose, kind, subject_id, debit_kind_or_account, amount, payee,
+                  source)  # fmt: skip
+    return create_many(session, [order], now=now)[0]
+
+
+def create_many(session: Session, orders: Sequence[Order], *, now: datetime) -> list[Instruction]:
+    """Several instructions (a release run's, one per institution): their accounts found in
+    one lookup, their holds made in one ledger batch. All or nothing: a `LedgerError` if any
+    cash is short, and nothing held."""
     conn = session.connection()
-    instruction_id = new_id("ins")
-    debit = (
-        debit_kind_or_account
-        if debit_kind_or_account.startswith("acc_")
-        else chart.institution_account(conn, institution.id, debit_kind_or_account).id
-    )
-    reference = f"instruction:{instruction_id}"
-    account_no, ops = _holds(conn, institution, source, debit, amount, purpose, reference)
-    holds = ledger.batch(conn, ops, at=now)
-    ins = Instruction(
-        id=instruction_id,
-        bank_id=institution.bank_id,
-        institution_id=institution.id,
-        kind=kind,
-        purpose=purpose,
-        subject_id=subject_id,
-        account_no=account_no,
-        amount=amount,
-        payee=payee,
-        hold_ids=[h.id for h in holds],
-        status="pending",
-        created_at=now,
-        delivery_attempts=0,
-    )
-    session.add(ins)
+    accounts = _accounts(conn, orders)
+    made = [(new_id("ins"), o) for o in orders]
+    planned = [_holds(o, accounts, f"instruction:{ins_id}") for ins_id, o in made]
+    holds = iter(ledger.batch(conn, [op for _, ops in planned for op in ops], at=now))
+    out = [
+        Instruction(
+            id=ins_id,
+            bank_id=o.institution.bank_id,
+            institution_id=o.institution.id,
+            kind=o.kind,
+            purpose=o.purpose,
+            subject_id=o.subject_id,
+            account_no=account_no,
+            amount=o.amount,
+            payee=o.payee,
+            hold_ids=[next(holds).id for _ in ops],
+            status="pending",
+            created_at=now,
+            delivery_attempts=0,
+        )
+        for (ins_id, o), (account_no, ops) in zip(made, planned, strict=True)
+    ]
+    session.add_all(out)
     session.flush()
-    return ins
+    return out
 
 
-def _holds(
-    conn: Connection,
-    institution: Institution,
-    source: Literal["escrow", "reserve"],
-    debit: str,
-    amount: Decimal,
-    purpose: str,
-    reference: str,
-) -> tuple[str, list[ledger.Operation]]:
+_Accounts = dict[tuple[str, str], str]  # (institution id, kind) → account id
+
+
+def _accounts(conn: Connection, orders: Sequence[Order]) -> _Accounts:
+    """The institution accounts the orders name, in one lookup."""
+    wanted: set[tuple[str, str]] = set()
+    for o in orders:
+        kinds = ["escrow_cash"] if o.source == "escrow" else ["reserve_cash", "reserve", "earned"]
+        if not o.debit_kind_or_account.startswith("acc_"):
+            kinds.append(o.debit_kind_or_account)
+        wanted |= {(o.institution.id, k) for k in kinds}
+    found = ledger.account_ids(conn, [(i, k, i) for i, k in wanted])
+    missing = sorted(key for key in wanted if (key[0], key[1], key[0]) not in found)
+    if missing:
+        raise ledger.LedgerCorrupted(f"institution {missing[0][0]} has no {missing[0][1]} account")
+    return {(i, k): found[(i, k, i)] for i, k in wanted}
+
+
+def _holds(o: Order, accounts: _Accounts, reference: str) -> tuple[str, list[ledger.Operation]]:
     """The account an instruction pays from, and the holds that reserve its amount there."""
+    inst = o.institution.id
+    debit = (
+        o.debit_kind_or_account
+        if o.debit_kind_or_account.startswith("acc_")
+        else accounts[(inst, o.debit_kind_or_account)]
+    )
 
     def hold(debit_id: str, credit_id: str, code: str) -> NewTransfer:
         return NewTransfer(
             debit_account_id=debit_id,
             credit_account_id=credit_id,
-            amount=amount,
+            amount=o.amount,
             code=code,
             pending=True,
             reference=reference,
         )
 
-    if source == "escrow":
-        return institution.escrow_account_no, [
-            hold(debit, _account(conn, institution, "escrow_cash"), purpose)
+    if o.source == "escrow":
+        return o.institution.escrow_account_no, [
+            hold(debit, accounts[(inst, "escrow_cash")], o.purpose)
         ]
-    if institution.reserve_account_no is None:
-        raise DomainError("no_reserve", f"institution {institution.id} has no reserve")
-    return institution.reserve_account_no, [
-        hold(debit, _account(conn, institution, "reserve_cash"), purpose),
-        hold(
-            _account(conn, institution, "reserve"),
-            _account(conn, institution, "earned"),
-            "reserve_cover",
-        ),
+    if o.institution.reserve_account_no is None:
+        raise DomainError("no_reserve", f"institution {inst} has no reserve")
+    return o.institution.reserve_account_no, [
+        hold(debit, accounts[(inst, "reserve_cash")], o.purpose),
+        hold(accounts[(inst, "reserve")], accounts[(inst, "earned")], "reserve_cover"),
     ]
-
-
-def _account(conn: Connection, institution: Institution, kind: str) -> str:
-    return chart.institution_account(conn, institution.id, kind).id
 
 
 def of_bank(

@@ -42,46 +42,42 @@ def release_batch(
         .with_for_update()
     ):
         due.setdefault(inst_id, []).append((c_id, amount))
-    released, amount_total = 0, Decimal("0.00")
-    insts = session.scalars(select(Institution).where(Institution.id.in_(list(due))))
-    for inst in sorted(insts, key=lambda i: i.id):
-        amount = _instruct(session, inst, due[inst.id], now)
-        if amount > 0:
-            released += 1
-            amount_total += amount
+    insts = sorted(
+        session.scalars(select(Institution).where(Institution.id.in_(list(due)))),
+        key=lambda i: i.id,
+    )
+    payable = [i for i in insts if _total(due[i.id]) > 0 and i.operating_account_no]
+    orders = [
+        instructions.Order(
+            institution=inst,
+            purpose="release",
+            kind="release",
+            subject_id=None,
+            debit_kind_or_account="earned",
+            amount=_total(due[inst.id]),
+            payee={"account_no": inst.operating_account_no},
+        )
+        for inst in payable
+    ]
+    # One instruction per institution, their holds in one ledger batch.
+    made = instructions.create_many(session, orders, now=now) if orders else []
+    for ins in made:
+        session.execute(
+            update(Consumption)
+            .where(Consumption.id.in_([c for c, _ in due[ins.institution_id]]))
+            .values(release_instruction_id=ins.id)
+            .execution_options(synchronize_session="fetch")
+        )
     session.flush()
     return {
-        "instructions": released,
-        "amount": f"{amount_total:.2f}",
+        "instructions": len(made),
+        "amount": f"{sum((o.amount for o in orders), Decimal('0.00')):.2f}",
         "frozen_skipped": _frozen(session, region_prefix),
     }
 
 
-def _instruct(
-    session: Session, inst: Institution, due: list[tuple[str, Decimal]], now: datetime
-) -> Decimal:
-    """The release of an institution's lessons due, if it has an account to pay them to."""
-    amount = sum((a for _, a in due), Decimal("0.00"))
-    if amount <= 0 or not inst.operating_account_no:
-        return Decimal("0.00")
-    ins = instructions.create(
-        session,
-        institution=inst,
-        purpose="release",
-        kind="release",
-        subject_id=None,
-        debit_kind_or_account="earned",
-        amount=amount,
-        payee={"account_no": inst.operating_account_no},
-        now=now,
-    )
-    session.execute(
-        update(Consumption)
-        .where(Consumption.id.in_([c for c, _ in due]))
-        .values(release_instruction_id=ins.id)
-        .execution_options(synchronize_session="fetch")
-    )
-    return amount
+def _total(due: list[tuple[str, Decimal]]) -> Decimal:
+    return sum((a for _, a in due), Decimal("0.00"))
 
 
 def _frozen(session: Session, region_prefix: str | None) -> int:

@@ -1,6 +1,6 @@
 """Batch use cases judge each item as if it came alone, on SQLite and PostgreSQL: a class's
 lessons reported at once (`consumptions.report_many`), a bank's daily file of statements
-(`statements.reconcile_many`)."""
+(`statements.reconcile_many`), a file of instruction results (`settlement.apply_results`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 import ledger
 from service.errors import DomainError
-from service.flows import consumptions, statements
+from service.flows import consumptions, settlement, statements
 from service.flows.models import Consumption, Deposit, LatestStatement
 from service.kit.clock import local_date
 from service.kit.db import make_sessionmaker
@@ -140,3 +140,36 @@ def test_a_daily_file_is_reconciled_as_each_statement_alone(world: World, engine
         )
         fixed = statements.reconcile(s, bank=bank, data=next_day, now=now + timedelta(days=1))
         assert fixed.statement.status == "matched"
+
+
+def test_a_file_of_instruction_results_is_settled_as_one_by_one(
+    world: World, engine: Engine
+) -> None:
+    """`settlement.apply_results`: each result as if reported alone, in order (the same result
+    again changes nothing, a different one is refused in its slot, an unknown instruction
+    too), the holds of all resolved in one ledger batch."""
+    (a,) = _paid(world, 1)
+    world.clock.now = START + timedelta(days=2, hours=9)
+    world.consume(a["id"], 1)
+    world.clock.now = START + timedelta(days=10)
+    assert world.job("release_batch")["instructions"] >= 1  # others of the database too
+    (release,) = [i for i in world.pending() if i["kind"] == "release"]
+    now = world.clock.now
+
+    def result(ins_id: str, status: str, txn: str) -> settlement.Result:
+        return settlement.Result(ins_id, status, txn, now, None)
+
+    results = [
+        result("ins_nobody", "executed", "X-0"),
+        result(release["id"], "executed", "REL-1"),
+        result(release["id"], "executed", "REL-1"),
+        result(release["id"], "rejected", "REL-2"),
+    ]
+    with make_sessionmaker(engine).begin() as s:
+        out = settlement.apply_results(s, bank_id=world.bank.id, results=results, now=now)
+        codes = [r.code if isinstance(r, DomainError) else r.status for r in out]
+    assert codes == ["unknown_instruction", "executed", "executed", "instruction_settled"]
+    assert world.balances()["released"] == "20.00"
+    assert world.pending() == []
+    verified = world.client.get("/api/v1/ledger/verify", headers=bearer(world.reg)).json()
+    assert verified["ok"] is True
