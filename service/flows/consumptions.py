@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 import ledger
 from service.errors import DomainError
@@ -119,9 +120,36 @@ def report_classes(
         out.append(_take_all(institution, items, locked, starts, windows[region], now))
     done = [r for results in out for r in results if isinstance(r, Reported)]
     insert_many(session, _CONSUMPTIONS, [r.consumption.row() for r in done])
-    _post(session, done, now)
+    with session.no_autoflush:  # the enrollments are written below, in one statement
+        _post(session, done, now)
+    _write_counted({r.enrollment.id: r.enrollment for r in done}.values(), session)
     session.flush()
     return out
+
+
+def _write_counted(enrolled: Collection[Enrollment], session: Session) -> None:
+    """The enrollments as the reports left them, in one executemany (flushed as objects, a
+    class's changes went out as hundreds of small statements, split wherever one's status
+    changed and the next one's did not); the objects are then as written, not dirty."""
+    rows = [
+        {"e_id": e.id, "e_lc": e.lessons_consumed, "e_ac": e.amount_consumed, "e_st": e.status}
+        for e in enrolled
+    ]
+    if not rows:
+        return
+    session.connection().execute(_COUNTED, rows)
+    for e in enrolled:
+        for attr in ("lessons_consumed", "amount_consumed", "status"):
+            set_committed_value(e, attr, getattr(e, attr))
+
+
+_ENROLLMENTS = Enrollment.metadata.tables[Enrollment.__tablename__]
+_COUNTED = (
+    update(_ENROLLMENTS)
+    .where(_ENROLLMENTS.c.id == bindparam("e_id"))
+    .values(lessons_consumed=bindparam("e_lc"), amount_consumed=bindparam("e_ac"),
+            status=bindparam("e_st"))
+)  # fmt: skip
 
 
 _CONSUMPTIONS = Consumption.metadata.tables[Consumption.__tablename__]

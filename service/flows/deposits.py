@@ -135,10 +135,12 @@ def receive_many(
 
     A deposit above `limit` (no parent pays that much for lessons: a broken or hostile caller)
     is refused in its slot, `deposit_above_limit`, and changes nothing."""
+    clocks = list(received) if received is not None else [now] * len(items)
+    if len(clocks) != len(items) or any(c > now for c in clocks):
+        raise ValueError("one arrival per deposit, none after now")
     for attempt in range(1, _ATTEMPTS + 1):
         savepoint = session.begin_nested()
         try:
-            clocks = list(received) if received is not None else [now] * len(items)
             answers = _receive_many(session, bank, items, clocks, now=now, limit=limit)
         except IntegrityError as exc:
             savepoint.rollback()
