@@ -63,6 +63,18 @@ def _line(at: str, kind: str, **fields: object) -> str:
     return json.dumps({"at": at, "type": kind, **fields})
 
 
+def _replayed(
+    engine: Engine, lines: list[str]
+) -> tuple[Replay, dict[str, int], io.StringIO, io.StringIO]:
+    """`lines` replayed into the test database: the replay, its summary, output and errors."""
+    out, err = io.StringIO(), io.StringIO()
+    settings = Settings(environment="test", database_url="sqlite://", secret_key="k" * 32)
+    # Numbered apart from other replays into this database (credit codes, account numbers).
+    counter = secrets.randbelow(800_000) + 100_000
+    replay = Replay(make_sessionmaker(engine), settings, out, err=err, counter=counter)
+    return replay, replay.run(lines), out, err
+
+
 def test_reserve_deposits_and_closure_notices_are_replayed(engine: Engine) -> None:
     """BACKTEST.md's `reserve_deposit` funds a reserve-mode school's reserve, and
     `closure_notice` records its closure (no new enrollment after it), on both databases."""
@@ -86,12 +98,7 @@ def test_reserve_deposits_and_closure_notices_are_replayed(engine: Engine) -> No
         _line("2026-11-24T11:00:00+08:00", "reserve_deposit", bank_txn_id="S-r1",
               institution="X", amount="1.00"),
     ]  # fmt: skip
-    out, err = io.StringIO(), io.StringIO()
-    settings = Settings(environment="test", database_url="sqlite://", secret_key="k" * 32)
-    # Numbered apart from other replays into this database (credit codes, account numbers).
-    counter = secrets.randbelow(800_000) + 100_000
-    replay = Replay(make_sessionmaker(engine), settings, out, err=err, counter=counter)
-    summary = replay.run(lines)
+    replay, summary, out, err = _replayed(engine, lines)
     assert summary["skipped"] == 2, err.getvalue()
     assert "S-2" not in replay.ids["enrollment"]
     assert "institution_closing" in err.getvalue() and "unknown institution 'X'" in err.getvalue()
@@ -136,12 +143,7 @@ def test_batched_deposits_and_lessons_keep_each_line_its_own_clock_and_order(
         _line("2026-11-24T17:00:00+08:00", "consumption", enrollment="B1", lessons=1),
         _line("2026-11-24T17:00:00+08:00", "consumption", enrollment="B1", lessons=9),
     ]  # fmt: skip
-    out, err = io.StringIO(), io.StringIO()
-    settings = Settings(environment="test", database_url="sqlite://", secret_key="k" * 32)
-    # Numbered apart from other replays into this database (credit codes, account numbers).
-    counter = secrets.randbelow(800_000) + 100_000
-    replay = Replay(make_sessionmaker(engine), settings, out, err=err, counter=counter)
-    summary = replay.run(lines)
+    replay, summary, out, err = _replayed(engine, lines)
     assert summary["skipped"] == 4, err.getvalue()
     assert "line 8: deposit skipped: unknown enrollment 'B1'" in err.getvalue()
     assert "line 13: enrollment skipped: not_enough_sessions" in err.getvalue()
