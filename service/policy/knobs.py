@@ -244,6 +244,11 @@ MODELS: dict[str, type[Knobs]] = {
 DEFAULTS: dict[str, Knobs] = {code: model() for code, model in MODELS.items()}
 
 
+# The span of the refund requests per active enrollment whose median over a city is the peers'
+# rate that refund velocity compares with.
+PEER_REFUND_WINDOW_DAYS = 14
+
+
 class RiskConfig(BaseModel):
     """Every indicator's knobs for one region: what its sweep reads, whole."""
 
@@ -275,6 +280,24 @@ class RiskConfig(BaseModel):
         for code in MODELS:
             windows.append(getattr(getattr(self, code), "window_days", 0))
         return max(windows) + 1
+
+    def counter_windows(self) -> set[tuple[str, int, int]]:
+        """The sums of daily counters the indicators read: (counter, days, offset), each over
+        `days` days ending `offset` days before the sweep's day. A sweep has the database sum
+        these, so what it reads per institution does not grow with the lookback."""
+        rv, ps, cs = self.refund_velocity, self.prepay_surge, self.complaint_surge
+        return {
+            ("refund_requests", rv.window_days, 0),
+            ("refund_requests", rv.baseline_days, rv.window_days),
+            ("refund_requests", PEER_REFUND_WINDOW_DAYS, 0),
+            ("lessons_consumed", self.lesson_disputes.window_days, 0),
+            ("lessons_consumed", self.consumption_stall.window_days, 0),
+            ("deposits_amount", ps.window_days, 0),
+            ("deposits_amount", ps.baseline_days, ps.window_days),
+            ("enrollments_paid", self.deep_discount.window_days, 0),
+            ("complaints", cs.window_days, 0),
+            ("complaints", cs.baseline_days, cs.window_days),
+        }
 
 
 class InvalidOverride(ValueError):

@@ -14,7 +14,17 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 import ledger
@@ -32,7 +42,7 @@ from service.flows.models import (
     StatementBreak,
 )
 from service.kit.clock import local_date
-from service.policy.knobs import RiskConfig
+from service.policy.knobs import PEER_REFUND_WINDOW_DAYS, RiskConfig
 from service.registry.models import Institution, InstitutionChange
 
 ZERO = Decimal("0.00")
@@ -42,6 +52,9 @@ SUSPENSE_LOOKBACK_DAYS = 90  # unmatched cash older than this is a regulator's c
 # most 92 days, by Beijing dates), with a margin for the instants around those dates.
 PREPAID_SPAN_DAYS = 31 * MAX_MONTHS + 7
 Dated = tuple[str, datetime]  # a piece of evidence (its id) and when it happened
+# A sum of a daily counter: (counter, days, offset), over `days` days ending `offset` days
+# before the sweep's day.
+Window = tuple[str, int, int]
 
 
 @dataclass
@@ -63,7 +76,9 @@ class Facts:
     category: str = "subject"
     closing_on: date | None = None  # an announced closure's day
     closure_announced_at: datetime | None = None
-    days: dict[date, Day] = field(default_factory=dict)
+    # The daily counters, where read (see `daily_counters`); None: only `sums` are known.
+    days: dict[date, Day] | None = field(default_factory=dict)
+    sums: dict[Window, Any] = field(default_factory=dict)  # summed by the database
     failed_refunds: list[Dated] = field(default_factory=list)  # when the bank rejected it
     shortfall: list[Dated] = field(default_factory=list)  # money out unseen; bank below ledger
     overdue_refunds: list[Dated] = field(default_factory=list)  # by respond_by
@@ -98,7 +113,13 @@ class Facts:
     registry_changes: list[Dated] = field(default_factory=list)
 
     def total(self, attr: str, as_of: datetime, days: int, offset: int = 0) -> Any:
-        """Sum of a daily counter over `days` days ending `offset` days before as_of's day."""
+        """Sum of a daily counter over `days` days ending `offset` days before as_of's day
+        (the day of the sweep whose facts these are)."""
+        summed = self.sums.get((attr, days, offset))
+        if summed is not None:
+            return summed
+        if self.days is None:
+            raise KeyError(f"{attr} over {days} days (offset {offset}) was not summed")
         end = local_date(as_of) - timedelta(days=offset)
         start = end - timedelta(days=days - 1)
         zero: Any = ZERO if attr == "deposits_amount" else 0
@@ -115,11 +136,19 @@ class Needs:
     discounts: frozenset[tuple[int, Decimal]]
     surges: frozenset[tuple[int, int]]  # (window, ahead days)
     closure_grace: int  # the shortest grace after a closure any region allows
+    sums: frozenset[Window] = frozenset()  # the counters' sums the indicators read
+    # An institution younger than this (in whole days) has its surge judged against as much
+    # of the baseline as its history holds, a window of its own: its daily rows are read.
+    short_history_days: int = 0
 
     @classmethod
     def of(cls, configs: Iterable[RiskConfig]) -> Needs:
         cfgs = list(configs) or [RiskConfig()]
         return cls(
+            sums=frozenset(w for c in cfgs for w in c.counter_windows()),
+            short_history_days=max(
+                c.prepay_surge.window_days + c.prepay_surge.baseline_days for c in cfgs
+            ),
             lookback_days=max(c.lookback_days() for c in cfgs),
             stall_windows=frozenset(c.consumption_stall.window_days for c in cfgs),
             discounts=frozenset(
@@ -179,19 +208,53 @@ class _Queries:
                 getattr(self.facts[inst_id], attr).append((obj_id, _aware(at)))
 
     def daily_counters(self) -> None:
-        """The daily rollups (flows/counters.py) over the lookback: plain rows, the largest
-        read of a sweep (institutions × days)."""
+        """The daily rollups (flows/counters.py) over the lookback, as the sums the knobs
+        name: one row per institution whatever the lookback. An institution younger than
+        the longest baseline has its few daily rows read as well (its own shortened one)."""
         t = InstitutionDay.__table__.c
-        rows = self.s.execute(
-            select(t.institution_id, t.day, t.deposits_amount, t.deposits_count,
-                   t.enrollments_paid, t.lessons_consumed, t.refund_requests, t.complaints)
-            .where(t.institution_id.in_(self.scope), t.day >= local_date(self.since),
-                   t.day <= local_date(self.as_of))
-        )  # fmt: skip
-        for inst_id, day, *values in rows:
-            self.facts[inst_id].days[day] = Day(*values)
-        for f in self.facts.values():  # the escrow account is in use: cash came in lately
-            f.ever_deposited = any(d.deposits_count for d in f.days.values())
+        first, last = local_date(self.since), local_date(self.as_of)
+        windows = sorted(self.needs.sums)
+        zero = {w: ZERO if w[0] == "deposits_amount" else 0 for w in windows}
+        for f in self.facts.values():
+            f.sums = dict(zero)
+            f.days = None
+        columns = [self._summed(t, w, last) for w in windows]
+        deposited = func.sum(case((t.deposits_count != 0, 1), else_=0))
+        for inst_id, seen, *sums in self.s.execute(
+            select(t.institution_id, deposited, *columns)
+            .where(t.institution_id.in_(self.scope), t.day >= first, t.day <= last)
+            .group_by(t.institution_id)
+        ):  # fmt: skip
+            f = self.facts[inst_id]
+            f.ever_deposited = bool(seen)  # the escrow account is in use: cash came in lately
+            for w, v in zip(windows, sums, strict=True):
+                f.sums[w] = zero[w] if v is None else v
+        self._young_days(t, first, last)
+
+    @staticmethod
+    def _summed(t: Any, window: Window, last: date) -> ColumnElement[Any]:
+        attr, days, offset = window
+        end = last - timedelta(days=offset)
+        start = end - timedelta(days=days - 1)
+        column = t[attr]
+        inside = case((and_(t.day >= start, t.day <= end), column), else_=literal_column("0"))
+        return func.sum(type_coerce(inside, column.type))
+
+    def _young_days(self, t: Any, first: date, last: date) -> None:
+        young = self.as_of - timedelta(days=self.needs.short_history_days)
+        ids = [i for i, f in self.facts.items() if f.created_at > young]
+        for f in (self.facts[i] for i in ids):
+            f.days = {}
+        for start in range(0, len(ids), 5000):  # bounded IN lists (SQLite's limit)
+            for inst_id, day, *values in self.s.execute(
+                select(t.institution_id, t.day, t.deposits_amount, t.deposits_count,
+                       t.enrollments_paid, t.lessons_consumed, t.refund_requests, t.complaints)
+                .where(t.institution_id.in_(ids[start : start + 5000]), t.day >= first,
+                       t.day <= last)
+            ):  # fmt: skip
+                days = self.facts[inst_id].days
+                assert days is not None
+                days[day] = Day(*values)
 
     def failed_refunds(self) -> None:
         self._dated("failed_refunds", self.s.execute(
@@ -499,9 +562,9 @@ def _aware(value: Any) -> Any:
 
 
 def peer_refund_rates(session: Session, cities: set[str], as_of: datetime) -> dict[str, Decimal]:
-    """Each city's median refund requests per active enrollment over the last 14 days, what a
-    whole sweep derives from its facts, for a sweep of a few institutions: two aggregates over
-    the cities' institutions instead of all their facts."""
+    """Each city's median refund requests per active enrollment over the peers' window, what
+    a whole sweep derives from its facts, for a sweep of a few institutions: two aggregates
+    over the cities' institutions instead of all their facts."""
     if not cities:
         return {}
     in_cities = or_(*(Institution.region_code.startswith(c) for c in cities))
@@ -514,9 +577,10 @@ def peer_refund_rates(session: Session, cities: set[str], as_of: datetime) -> di
         .group_by(Enrollment.institution_id)
     ).tuples().all())  # fmt: skip
     t, end = InstitutionDay.__table__.c, local_date(as_of)
+    start = end - timedelta(days=PEER_REFUND_WINDOW_DAYS)
     recent = dict(session.execute(
         select(t.institution_id, func.sum(t.refund_requests))
-        .where(t.institution_id.in_(list(active)), t.day > end - timedelta(days=14), t.day <= end)
+        .where(t.institution_id.in_(list(active)), t.day > start, t.day <= end)
         .group_by(t.institution_id)
     ).tuples().all()) if active else {}  # fmt: skip
     region = dict(session.execute(

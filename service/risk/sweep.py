@@ -20,7 +20,7 @@ from service.flows.positions import Position, by_district
 from service.kit.clock import check_as_of, local_date
 from service.kit.ids import new_id
 from service.policy import settings as policy
-from service.policy.knobs import RiskConfig
+from service.policy.knobs import PEER_REFUND_WINDOW_DAYS, RiskConfig
 from service.registry import institutions as registry
 from service.registry.models import Institution, Regulator
 from service.registry.regions import scope_prefix
@@ -92,7 +92,7 @@ def _region_refund_rates(facts: dict[str, Facts], as_of: datetime) -> dict[str, 
     rates: dict[str, list[Decimal]] = {}
     for f in facts.values():
         if f.active_enrollments:
-            recent = f.total("refund_requests", as_of, 14)
+            recent = f.total("refund_requests", as_of, PEER_REFUND_WINDOW_DAYS)
             rates.setdefault(f.region_code[:4], []).append(Decimal(recent) / f.active_enrollments)
     return {k: Decimal(statistics.median(v)) for k, v in rates.items()}
 
@@ -180,20 +180,26 @@ def _keep_current(session: Session, rows: list[RiskEvaluation]) -> None:
     same or a later instant, never by one for an earlier instant."""
     if not rows:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        _current_upsert(session.get_bind().dialect.name),
+        [{"institution_id": r.institution_id, "score": r.score, "level": r.level,
+          "as_of": r.as_of} for r in rows],
+    )  # fmt: skip
+
+
+@cache
+def _current_upsert(dialect_name: str) -> Executable:
+    """An institution's latest evaluation, replaced by a later one: compiled once."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     table = InstitutionRisk.__table__
     stmt = dialect.insert(table)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=["institution_id"],
         set_={"score": stmt.excluded.score, "level": stmt.excluded.level,
               "as_of": stmt.excluded.as_of},
         where=stmt.excluded.as_of >= table.c.as_of,
     )  # fmt: skip
-    session.execute(
-        stmt,
-        [{"institution_id": r.institution_id, "score": r.score, "level": r.level,
-          "as_of": r.as_of} for r in rows],
-    )  # fmt: skip
+    return ledger.prebuilt(upsert, dialect_name)
 
 
 def _district_days(
