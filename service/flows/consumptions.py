@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -159,7 +160,7 @@ def _take_all(
     institution: Institution,
     items: Sequence[LessonReport],
     locked: dict[str, Enrollment],
-    starts: dict[str, list[tuple[int, datetime]]],
+    starts: dict[str, _Started],
     window: int,
     now: datetime,
 ) -> list[Reported | DomainError]:
@@ -188,28 +189,43 @@ def _lock_all(session: Session, ids: list[str]) -> dict[str, Enrollment]:
     return {e.id: e for e in rows}
 
 
+@dataclass
+class _Started:
+    """A course's sessions started by an instant, by seq: in time order too (a filing numbers
+    them so), so those started by any earlier instant are a prefix."""
+
+    seqs: list[int] = field(default_factory=list)
+    starts: list[datetime] = field(default_factory=list)
+
+    def count(self, first: int, last: int, by: datetime) -> int:
+        """How many of the sessions `first`..`last` had started by `by`."""
+        n = bisect_right(self.starts, by)
+        return max(0, bisect_right(self.seqs, last, 0, n) - bisect_left(self.seqs, first, 0, n))
+
+
 def _session_starts(
     session: Session, enrolled: Iterable[Enrollment], by: datetime
-) -> dict[str, list[tuple[int, datetime]]]:
+) -> dict[str, _Started]:
     """The sessions started by `by` of the courses the enrollments bought, by course."""
     courses = {e.course_id for e in enrolled}
-    out: dict[str, list[tuple[int, datetime]]] = {c: [] for c in courses}
+    out = {c: _Started() for c in courses}
     if courses:
         conn = session.connection()
         for course_id, seq, starts_at in session.execute(
-            select(CourseSession.course_id, CourseSession.seq, CourseSession.starts_at).where(
-                ledger.one_of(conn, CourseSession.course_id, courses),
-                CourseSession.starts_at <= by,
-            )
-        ):
-            out[course_id].append((seq, starts_at))
+            select(CourseSession.course_id, CourseSession.seq, CourseSession.starts_at)
+            .where(ledger.one_of(conn, CourseSession.course_id, courses),
+                   CourseSession.starts_at <= by)
+            .order_by(CourseSession.course_id, CourseSession.seq)
+        ):  # fmt: skip
+            out[course_id].seqs.append(seq)
+            out[course_id].starts.append(starts_at)
     return out
 
 
 def _take(
     e: Enrollment,
     item: LessonReport,
-    starts: dict[str, list[tuple[int, datetime]]],
+    starts: dict[str, _Started],
     *,
     window: int,
     now: datetime,
@@ -232,11 +248,8 @@ def _take(
         raise DomainError(
             "exceeds_remaining", f"{item.lessons} lessons reported; {remaining} remain"
         )
-    started = sum(
-        1
-        for seq, at in starts.get(e.course_id, ())
-        if e.first_session_seq <= seq <= e.last_session_seq and at <= item.occurred_at
-    )
+    course = starts.get(e.course_id, _Started())
+    started = course.count(e.first_session_seq, e.last_session_seq, item.occurred_at)
     amount = enrollments.consumption_amount(e, item.lessons)
     c = Lesson(
         id=new_id("con"),

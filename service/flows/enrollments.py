@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import ledger
 from ledger import cumulative_share
 from service.config import Settings
 from service.errors import DomainError
@@ -28,6 +30,14 @@ class Enrolled:
     enrollment: Enrollment
     access_code: str  # shown once, to hand to the parent; stored only as a keyed hash
     escrow_account_no: str  # where the parent pays
+
+
+class Planned(NamedTuple):
+    """A course session as an order reads it: made into objects, a term's sixty cost more
+    than the query."""
+
+    seq: int
+    starts_at: datetime
 
 
 @dataclass(frozen=True)
@@ -69,10 +79,13 @@ def create_many(
     error in its slot and changes nothing. One read of the courses, one write of the
     enrollments; each still reads its own next sessions."""
     courses = _courses(session, {o.course_id for o in orders})
+    upcoming = _upcoming(session, [o for o in orders if o.course_id in courses])
     out: list[Enrolled | DomainError] = []
     for order in orders:
         try:
-            out.append(_made(session, order, courses.get(order.course_id), settings))
+            course = _enrollable(order.institution, courses.get(order.course_id), order.course_id)
+            sessions = _next_sessions(upcoming[course.id], order.lessons, order.at)
+            out.append(_made(order, course, sessions, settings))
         except DomainError as exc:
             out.append(exc)
     made = [m.enrollment for m in out if isinstance(m, Enrolled)]
@@ -89,11 +102,24 @@ def _courses(session: Session, ids: set[str]) -> dict[str, Course]:
     return {c.id: c for c in session.scalars(select(Course).where(Course.id.in_(ids)))}
 
 
-def _made(session: Session, order: Order, course: Course | None, settings: Settings) -> Enrolled:
+def _upcoming(session: Session, orders: Sequence[Order]) -> dict[str, list[Planned]]:
+    """The sessions of the orders' courses after the earliest order, in order: one read for
+    a morning's orders (a course holds at most a term's sessions)."""
+    out: dict[str, list[Planned]] = {o.course_id: [] for o in orders}
+    if out:
+        for course_id, seq, starts_at in session.execute(
+            select(CourseSession.course_id, CourseSession.seq, CourseSession.starts_at)
+            .where(ledger.one_of(session.connection(), CourseSession.course_id, out),
+                   CourseSession.starts_at > min(o.at for o in orders))
+            .order_by(CourseSession.course_id, CourseSession.seq)
+        ):  # fmt: skip
+            out[course_id].append(Planned(seq, starts_at))
+    return out
+
+
+def _made(order: Order, course: Course, sessions: list[Planned], settings: Settings) -> Enrolled:
     """The enrollment an order makes, not yet written; or the first rule it breaks."""
     institution, now = order.institution, order.at
-    course = _enrollable(institution, course, order.course_id)
-    sessions = _next_sessions(session, course, order.lessons, now)
     check_purchase(
         Purchase(
             category=course.category,
@@ -149,19 +175,9 @@ def _enrollable(institution: Institution, course: Course | None, course_id: str)
     return course
 
 
-def _next_sessions(
-    session: Session, course: Course, lessons: int, now: datetime
-) -> list[Row[tuple[int, datetime]]]:
-    """The sessions bought, as plain rows: made into objects, the sixty of a term cost more
-    than the query."""
-    sessions = list(
-        session.execute(
-            select(CourseSession.seq, CourseSession.starts_at)
-            .where(CourseSession.course_id == course.id, CourseSession.starts_at > now)
-            .order_by(CourseSession.seq)
-            .limit(lessons)
-        )
-    )
+def _next_sessions(upcoming: list[Planned], lessons: int, now: datetime) -> list[Planned]:
+    """The `lessons` sessions bought by an order made at `now`: the next ones by seq."""
+    sessions = [s for s in upcoming if s.starts_at > now][:lessons]
     if len(sessions) < lessons:
         raise DomainError(
             "not_enough_sessions",
