@@ -139,7 +139,9 @@ def _supervised(session: Session, bank: Bank, account_nos: set[str]) -> dict[str
 def _known(
     session: Session, items: Sequence[StatementIn]
 ) -> dict[tuple[str, str, str], Reconciled]:
-    """Statements received before with the very same content: answered again as they were."""
+    """Statements received before with the very same content: answered again as they were.
+    Looked up by account and bank day (the content is of that day), so the read does not
+    grow with the accounts' history."""
     if not items:
         return {}
     conn = session.connection()
@@ -148,10 +150,12 @@ def _known(
         session.scalars(
             select(Statement).where(
                 ledger.one_of(conn, Statement.account_no, {d.account_no for d in items}),
+                ledger.one_of(conn, Statement.statement_date,
+                              {d.statement_date.isoformat() for d in items}),
                 ledger.one_of(conn, Statement.request_hash, hashes),
             )
         )
-    )
+    )  # fmt: skip
     breaks = _breaks_of(session, [r.id for r in rows])
     return {
         (r.account_no, r.statement_date, r.request_hash): Reconciled(r, breaks.get(r.id, []))
