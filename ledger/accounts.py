@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Collection
 from datetime import datetime
 from functools import cache
@@ -13,6 +12,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger import errors
+from ledger.ids import new_id
 from ledger.models import Account
 from ledger.prebuilt import prebuilt
 from ledger.schema import GENESIS_HASH, accounts
@@ -51,7 +51,7 @@ def open_account(
     row = conn.execute(
         _open(conn.dialect.name),
         {
-            "id": "acc_" + os.urandom(16).hex(),
+            "id": new_id("acc"),
             "ledger": ledger,
             "kind": kind,
             "owner": owner,

@@ -26,7 +26,6 @@ decides a refusal before anything is written.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +39,7 @@ from ledger.amounts import ZERO, fen
 from ledger.bulk import COPY_FROM, copy_rows
 from ledger.chain import content_hash, link_of, link_tail
 from ledger.days import day_start
+from ledger.ids import new_id
 from ledger.lists import listed, one_of
 from ledger.models import NewTransfer, Operation, Resolve, Transfer
 from ledger.schema import accounts, closes, transfers
@@ -104,9 +104,7 @@ class _Working:
 
 
 def _new_id() -> str:
-    # 128 random bits, as uuid4 would give, without building a UUID object (a fifth of its
-    # cost): a batch makes a thousand.
-    return "tr_" + os.urandom(16).hex()
+    return new_id("tr")
 
 
 def _require_aware(at: datetime) -> None:

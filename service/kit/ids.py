@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
+
+from ledger import ids as ledger_ids
 
 
 def new_id(prefix: str) -> str:
-    """128 random bits in hex, as uuid4().hex gives, without building a UUID object: a bank's
-    batch makes a thousand at a time."""
-    return f"{prefix}_{os.urandom(16).hex()}"
+    """A new row's id: time first, then random bits (ledger.ids: why)."""
+    return ledger_ids.new_id(prefix)
 
 
 def new_token(prefix: str) -> str:
