@@ -18,7 +18,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Select, and_, or_, select
+from sqlalchemy import Executable, Select, Table, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ import ledger
 from service.errors import DomainError
 from service.flows.models import Deposit, Instruction, LatestStatement, Statement, StatementBreak
 from service.kit.clock import end_of_local_day, start_of_local_day
+from service.kit.db import insert_many
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
 from service.registry.institutions import audit, in_regulator_scope
@@ -390,12 +391,20 @@ def _store(
             for b in breaks
         ]
         out.append(Reconciled(stmt, sorted(rows, key=lambda b: b.id)))
-    session.add_all([r.statement for r in out])
-    session.flush()
-    session.add_all([b for r in out for b in r.breaks])
-    session.flush()
+    # Written as rows, not flushed as objects (a day's file is a statement per account); the
+    # objects returned are what was written, for reading: none is changed once stored.
+    insert_many(session, _STATEMENTS, [_row(_STATEMENTS, r.statement) for r in out])
+    insert_many(session, _BREAKS, [_row(_BREAKS, b) for r in out for b in r.breaks])
     _keep_latest(session, [r.statement for r in out])
     return out
+
+
+_STATEMENTS = Statement.metadata.tables[Statement.__tablename__]
+_BREAKS = StatementBreak.metadata.tables[StatementBreak.__tablename__]
+
+
+def _row(table: Table, obj: Statement | StatementBreak) -> dict[str, Any]:
+    return {c.name: getattr(obj, c.name) for c in table.columns}
 
 
 def _keep_latest(session: Session, stmts: list[Statement]) -> None:
