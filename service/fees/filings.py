@@ -18,7 +18,7 @@ from service.kit.db import insert_many
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
 from service.registry.models import Institution, Regulator
-from service.registry.regions import in_scope, is_valid_region
+from service.registry.regions import ancestry, in_scope, is_valid_region
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,18 @@ class CourseData:
         )
 
 
-def load_context(session: Session) -> rules.Context:
+def load_context(session: Session, region_code: str) -> rules.Context:
+    """What the rules read for a filing in `region_code`: the guides and vacations of the
+    region and the divisions enclosing it (the rules look no further)."""
+    regions = ancestry(region_code)
     vacations: dict[str, list[rules.Vacation]] = defaultdict(list)
-    for v in session.scalars(select(SchoolVacation)):
+    for v in session.scalars(select(SchoolVacation).where(SchoolVacation.region_code.in_(regions))):
         vacations[v.region_code].append(rules.Vacation(v.name, v.start_date, v.end_date))
-    return rules.Context(guides=load_guidebook(session), vacations=dict(vacations))
+    return rules.Context(guides=load_guidebook(session, regions), vacations=dict(vacations))
 
 
 def check(session: Session, data: CourseData, *, region_code: str) -> rules.Verdict:
-    return rules.check(data.filing(region_code), load_context(session))
+    return rules.check(data.filing(region_code), load_context(session, region_code))
 
 
 def check_for(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -88,9 +88,15 @@ class GuideBook:
         return None
 
 
-def load_guidebook(session: Session) -> GuideBook:
+def load_guidebook(session: Session, regions: Collection[str]) -> GuideBook:
+    """The guides of `regions` (a filing's region and the divisions enclosing it: all that
+    `band_for` reads for it), not the whole country's."""
     items: dict[str, list[Band]] = defaultdict(list)
-    for it in session.scalars(select(PriceGuideItem)):
+    for it in session.scalars(
+        select(PriceGuideItem)
+        .join(PriceGuide, PriceGuide.id == PriceGuideItem.guide_id)
+        .where(PriceGuide.region_code.in_(list(regions)))
+    ):
         items[it.guide_id].append(
             Band(
                 it.mode,
@@ -104,7 +110,9 @@ def load_guidebook(session: Session) -> GuideBook:
         )
     return GuideBook(
         Guide(g.id, g.region_code, g.effective_from, tuple(items[g.id]))
-        for g in session.scalars(select(PriceGuide))
+        for g in session.scalars(
+            select(PriceGuide).where(PriceGuide.region_code.in_(list(regions)))
+        )
     )
 
 
