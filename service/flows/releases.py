@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from service.flows import instructions
 from service.flows.models import Consumption, Instruction
+from service.kit.db import update_many
 from service.registry.models import Institution
 
 
@@ -61,19 +62,21 @@ def release_batch(
     ]
     # One instruction per institution, their holds in one ledger batch.
     made = instructions.create_many(session, orders, now=now) if orders else []
-    for ins in made:
-        session.execute(
-            update(Consumption)
-            .where(Consumption.id.in_([c for c, _ in due[ins.institution_id]]))
-            .values(release_instruction_id=ins.id)
-            .execution_options(synchronize_session="fetch")
-        )
+    update_many(
+        session,
+        _CONSUMPTIONS,
+        [{"id": c, "release_instruction_id": ins.id}
+         for ins in made for c, _ in due[ins.institution_id]],
+    )  # fmt: skip
     session.flush()
     return {
         "instructions": len(made),
         "amount": f"{sum((o.amount for o in orders), Decimal('0.00')):.2f}",
         "frozen_skipped": _frozen(session, region_prefix),
     }
+
+
+_CONSUMPTIONS = Consumption.metadata.tables[Consumption.__tablename__]
 
 
 def _total(due: list[tuple[str, Decimal]]) -> Decimal:
