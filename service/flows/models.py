@@ -82,6 +82,9 @@ Index("ix_deposits_status", Deposit.institution_id, Deposit.status, Deposit.rece
 Index("ix_deposits_received", Deposit.received_at)
 # A statement's day: the deposits paid into its account that day.
 Index("ix_deposits_account_paid", Deposit.account_no, Deposit.paid_at)
+# An enrollment's payments, in order (a refund names them to the bank): without it every
+# refund read all deposits ever received.
+Index("ix_deposits_enrollment", Deposit.enrollment_id, Deposit.received_at)
 
 
 class Consumption(Base):
