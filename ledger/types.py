@@ -29,26 +29,13 @@ class Money(TypeDecorator[Decimal]):
             return dialect.type_descriptor(BigInteger())
         return dialect.type_descriptor(Numeric(18, 2, asdecimal=True))
 
+    # PostgreSQL's way; SQLite's is `_fen_of` and `_yuan_of_fen` (bind_processor, below).
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, float):
-            raise TypeError("money must never be a float")
-        amount = Decimal(value)
-        if amount != amount.quantize(FEN):
-            raise ValueError(f"money has more than two decimals: {amount}")
-        if dialect.name == "sqlite":
-            return int(amount * 100)
-        return amount.quantize(FEN)
+        amount = _checked(value)
+        return None if amount is None else amount.quantize(FEN)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        if dialect.name == "sqlite":
-            if isinstance(value, float):
-                raise TypeError("SQLite returned a float for a money column")
-            return (Decimal(int(value)) / 100).quantize(FEN)
-        return Decimal(value).quantize(FEN)
+        return None if value is None else Decimal(value).quantize(FEN)
 
     # On SQLite one function each way instead of this type's and its integer impl's, chained
     # (what TypeDecorator does): money is read and written a million times in a year's replay.
@@ -63,8 +50,8 @@ class Money(TypeDecorator[Decimal]):
         return _yuan_of_fen
 
 
-def _fen_of(value: Any) -> int | None:
-    """Integer fen, what SQLite stores (the checks of `Money.process_bind_param`)."""
+def _checked(value: Any) -> Decimal | None:
+    """An amount as money may be written: never a float, at most two decimals."""
     if value is None:
         return None
     if isinstance(value, float):
@@ -72,7 +59,13 @@ def _fen_of(value: Any) -> int | None:
     amount = Decimal(value)
     if amount != amount.quantize(FEN):
         raise ValueError(f"money has more than two decimals: {amount}")
-    return int(amount * 100)
+    return amount
+
+
+def _fen_of(value: Any) -> int | None:
+    """Integer fen, what SQLite stores."""
+    amount = _checked(value)
+    return None if amount is None else int(amount * 100)
 
 
 def _yuan_of_fen(value: Any) -> Decimal | None:
@@ -103,13 +96,9 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    # PostgreSQL's way; SQLite's is `_sqlite_text_of` and `_utc_of_sqlite_text` (below).
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if not isinstance(value, datetime) or value.tzinfo is None:
-            raise ValueError("naive datetime refused: instants must carry an offset")
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+        return None if value is None else _aware(value).astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -133,12 +122,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return _utc_of_sqlite_text
 
 
+def _aware(value: Any) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError("naive datetime refused: instants must carry an offset")
+    return value
+
+
 def _sqlite_text_of(value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise ValueError("naive datetime refused: instants must carry an offset")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return _aware(value).astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _utc_of_sqlite_text(value: Any) -> datetime | None:
