@@ -79,6 +79,7 @@ class Facts:
     # The daily counters, where read (see `daily_counters`); None: only `sums` are known.
     days: dict[date, Day] | None = field(default_factory=dict)
     sums: dict[Window, Any] = field(default_factory=dict)  # summed by the database
+    summed_on: date | None = None  # the day the sums end at (the sweep's)
     failed_refunds: list[Dated] = field(default_factory=list)  # when the bank rejected it
     shortfall: list[Dated] = field(default_factory=list)  # money out unseen; bank below ledger
     overdue_refunds: list[Dated] = field(default_factory=list)  # by respond_by
@@ -116,7 +117,7 @@ class Facts:
         """Sum of a daily counter over `days` days ending `offset` days before as_of's day
         (the day of the sweep whose facts these are)."""
         summed = self.sums.get((attr, days, offset))
-        if summed is not None:
+        if summed is not None and self.summed_on == local_date(as_of):
             return summed
         if self.days is None:
             raise KeyError(f"{attr} over {days} days (offset {offset}) was not summed")
@@ -216,7 +217,7 @@ class _Queries:
         windows = sorted(self.needs.sums)
         zero = {w: ZERO if w[0] == "deposits_amount" else 0 for w in windows}
         for f in self.facts.values():
-            f.sums = dict(zero)
+            f.sums, f.summed_on = dict(zero), last
             f.days = None
         columns = [self._summed(t, w, last) for w in windows]
         deposited = func.sum(case((t.deposits_count != 0, 1), else_=0))
