@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -13,6 +11,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
+from service.kit.csv_out import csv_lines
 from service.pages.web import back
 
 Text = Annotated[str, Form(min_length=1, max_length=2000)]
@@ -51,23 +50,10 @@ def query_url(path: str, query: Mapping[str, Any]) -> str:
 
 
 def csv_response(name: str, header: list[str], rows: Iterable[list[Any]]) -> StreamingResponse:
-    """A CSV streamed row by row (with a byte-order mark, so spreadsheet programs read the
-    Chinese as UTF-8)."""
-
-    def stream() -> Iterator[str]:
-        out = io.StringIO()
-        out.write("\ufeff")
-        writer = csv.writer(out)
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow(row)
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-        yield out.getvalue()
-
+    """A CSV streamed row by row by the one writer of every export (`service.kit.csv_out`:
+    no cell a spreadsheet would evaluate as a formula)."""
     return StreamingResponse(
-        stream(),
+        csv_lines(header, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
