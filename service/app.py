@@ -23,7 +23,7 @@ from service.api.auth import idempotency_caller
 from service.api.business_metrics import BusinessCollector
 from service.api.idempotency import IdempotencyMiddleware
 from service.api.middleware import RequestContextMiddleware, RequestGuardMiddleware
-from service.api.ratelimit import RateLimitMiddleware
+from service.api.ratelimit import RateLimitMiddleware, Vouched
 from service.config import Settings, get_settings
 from service.errors import DomainError
 from service.kit import clock as clocks
@@ -111,8 +111,14 @@ def _install_middleware(
     app.add_middleware(
         RequestGuardMiddleware, max_body=settings.max_body_bytes, larger=_larger_bodies(settings)
     )
+    # The guards vouch for a credential once it checks (service.api.auth); until then a
+    # request spends its address's budget, whatever credential it claims.
+    app.state.vouched = Vouched()
     app.add_middleware(
-        RateLimitMiddleware, rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+        RateLimitMiddleware,
+        rate=settings.rate_limit_per_second,
+        burst=settings.rate_limit_burst,
+        vouched=app.state.vouched,
     )
     app.add_middleware(RequestContextMiddleware)
 

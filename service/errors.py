@@ -141,6 +141,10 @@ CODES: dict[str, Code] = {
     "alert_not_open": _c(409, "The alert is not open", "acknowledging an alert not open"),
     "alert_resolved": _c(409, "The alert is already resolved",
                          "resolving, snoozing, assigning or escalating a closed case"),
+    "development_only": _c(403, "Only in a development environment",
+                           "a development tool (`demo seed`, which creates logins whose secrets "
+                           "the repository publishes) run where ENVIRONMENT is not "
+                           "`development`"),
     "cannot_escalate": _c(409, "There is no region above to escalate to",
                           "a province's regulator escalates a case"),
     # fees and enrollments

@@ -18,11 +18,12 @@ from service.kit.db import make_engine, make_sessionmaker, run_in_transaction
 
 
 def cmd_demo_seed(args: argparse.Namespace) -> int:
-    from tools.demo import seed
+    from tools.demo import refuse_outside_development, seed
 
+    settings = get_settings()
+    refuse_outside_development(settings)  # before anything is written, the migration included
     _migrate()
     known = _read_credentials(args.credentials)
-    settings = get_settings()
     result = _in_tx(
         lambda s: seed(s, settings=settings, now=clock.utcnow(), bank_url=args.bank_url,
                        known=known)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.errors import DomainError
 from service.flows import onboarding
 from service.kit.ids import new_token, token_hash
 from service.registry import institutions
@@ -42,6 +43,17 @@ INSTITUTIONS = [
 ]
 
 
+def refuse_outside_development(settings: Settings) -> None:
+    """The demo creates a custody-bank login whose secret (DEMO_BANK_SECRET) and regulators
+    this file publishes: seeded into a production database, anyone could sign deposits."""
+    if settings.environment != "development":
+        raise DomainError(
+            "development_only",
+            f"demo seed runs only where ENVIRONMENT=development (here: {settings.environment}); "
+            "it creates a custody-bank login whose secret is published in the repository",
+        )
+
+
 def _kept(known: dict[str, Any], *path: str) -> str | None:
     """A token printed last time, if the file has it."""
     value: Any = known
@@ -65,6 +77,7 @@ def seed(
     bank_url: str | None,
     known: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    refuse_outside_development(settings)
     known = known or {}
     sync_regions(session)
     bank = session.scalar(select(Bank).where(Bank.code == DEMO_BANK_CODE))

@@ -1,8 +1,19 @@
 """Per-caller rate limits: a token bucket per caller, refilled at `rate` a second up to
 `burst`; a request that finds it empty is 429 `rate_limited` with `Retry-After`, before any
-work. The caller is who the request says it is, keyed so that no one can spend another's
-budget: a bearer credential by its hash (only its holder has it), a bank by its id and the
-address it calls from (a forger elsewhere spends only his own), anyone else by address.
+work.
+
+Whose bucket a request spends is decided before the request runs, so nothing it merely claims
+can choose it: a made-up bearer token or `X-Bank-Id` would otherwise be a fresh bucket per
+request (issue 31, finding 1). A request spends the bucket of its authenticated caller only
+once that claim has authenticated: the guards of `service.api.auth` vouch for a claim (a
+bearer credential's hash, a bank id at the address it calls from) when it checks, and the
+claim stays vouched for `VOUCHED_SECONDS` after its last success. Anything else — no
+credential, a credential never seen to authenticate, a forged one — spends its client
+address's bucket. So a credential's first request (and its first after a quiet spell) counts
+against its address; every later one against the caller, whatever others at its address do.
+
+Callers are keyed by kind (`regulator:…`, `institution:…`, `bank:…`, `parent:…`, `addr:…`)
+so that each kind may be given its own limit (`limits`); the settings give one for all.
 
 Buckets live in the process: with several server processes each keeps its own (the limit is
 per process, which bounds a runaway client all the same)."""
@@ -14,25 +25,76 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.problems import problem_response
 
-MAX_CALLERS = 100_000  # buckets kept; the least recently used are forgotten
+MAX_CALLERS = 100_000  # buckets and vouched claims kept; the least recently used are forgotten
+VOUCHED_SECONDS = 600.0  # a claim that has not authenticated for this long is a stranger again
+KINDS = ("regulator", "institution", "bank", "parent", "addr")
 
 
-def caller_key(scope: Scope) -> str:
+@dataclass(frozen=True)
+class Limit:
+    rate: float  # tokens a second
+    burst: float  # the most a bucket holds
+
+
+def claim_of(scope: Scope) -> str | None:
+    """What the request says it is, before anything checked it: a bearer credential (by its
+    hash: only its holder has it) or a bank id at the address it calls from."""
     headers = dict(scope.get("headers", []))
     scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
     if scheme.lower() == b"bearer" and token.strip():
-        return "auth:" + hashlib.sha256(token.strip()).hexdigest()[:32]
-    peer = (scope.get("client") or ("?", 0))[0]
+        return "bearer:" + hashlib.sha256(token.strip()).hexdigest()[:32]
     bank = headers.get(b"x-bank-id", b"")[:64]
     if bank:
-        return f"bank:{bank.decode('latin-1')}@{peer}"
-    return f"addr:{peer}"
+        return f"bank:{bank.decode('latin-1')}@{address_of(scope)}"
+    return None
+
+
+def address_of(scope: Scope) -> str:
+    return (scope.get("client") or ("?", 0))[0]
+
+
+class Vouched:
+    """Claims seen to authenticate recently, and the caller each one proved to be."""
+
+    def __init__(self, ttl: float = VOUCHED_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self.ttl, self.clock = ttl, clock
+        self.lock = threading.Lock()
+        self.held: OrderedDict[str, tuple[str, float]] = OrderedDict()  # claim → caller, when
+
+    def vouch(self, scope: Scope, caller: str) -> None:
+        """Called by a guard once the request's credential checked (`caller`: `kind:id`)."""
+        claim = claim_of(scope)
+        if claim is None:
+            return
+        with self.lock:
+            self.held.pop(claim, None)
+            self.held[claim] = (caller, self.clock())
+            if len(self.held) > MAX_CALLERS:
+                self.held.popitem(last=False)
+
+    def caller(self, claim: str) -> str | None:
+        with self.lock:
+            found = self.held.get(claim)
+            if found is None:
+                return None
+            if self.clock() - found[1] > self.ttl:
+                del self.held[claim]
+                return None
+            return found[0]
+
+
+def bucket_key(scope: Scope, vouched: Vouched) -> str:
+    """The authenticated caller a vouched claim proved to be; else the client's address."""
+    claim = claim_of(scope)
+    caller = vouched.caller(claim) if claim is not None else None
+    return caller or f"addr:{address_of(scope)}"
 
 
 class Buckets:
@@ -55,15 +117,32 @@ class Buckets:
 
 
 class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, rate: float, burst: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        rate: float,
+        burst: float,
+        vouched: Vouched,
+        limits: Mapping[str, Limit] | None = None,
+    ) -> None:
+        """`rate`/`burst` for every kind of caller, unless `limits` names that kind's own."""
         self.app = app
-        self.buckets = Buckets(rate, burst) if rate > 0 else None
+        self.vouched = vouched
+        given = limits or {}
+        self.buckets: dict[str, Buckets] = {}
+        for kind in KINDS:
+            limit = given.get(kind, Limit(rate, burst))
+            if limit.rate > 0:
+                self.buckets[kind] = Buckets(limit.rate, limit.burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.buckets is None or scope["type"] != "http" or _exempt(scope["path"]):
+        if not self.buckets or scope["type"] != "http" or _exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
-        wait = self.buckets.take(caller_key(scope))
+        key = bucket_key(scope, self.vouched)
+        buckets = self.buckets.get(key.partition(":")[0])
+        wait = buckets.take(key) if buckets is not None else 0.0
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             detail = f"too many requests from this caller; retry in {seconds} s"

@@ -78,16 +78,62 @@ def test_a_batch_that_would_overflow_an_account_is_refused_whole(unbounded: Worl
 def test_a_caller_past_its_rate_is_429_with_retry_after_and_others_are_not(
     engine: Engine, settings: Settings
 ) -> None:
-    """A burst of 5 refilled at 1 a second: the sixth request at once is 429 `rate_limited`
-    with Retry-After; another caller (another token) is not held back by it; probes are
-    never limited."""
+    """A burst of 5 refilled at 1 a second: once its token has checked, a caller spends its own
+    bucket, and the sixth request from it at once is 429 `rate_limited` with Retry-After;
+    another caller (another token) is not held back by it; probes are never limited."""
     limited = settings.model_copy(update={"rate_limit_per_second": 1, "rate_limit_burst": 5})
     _, reg = factories.regulator(engine, "220000")
     _, other = factories.regulator(engine, "220000")
     with TestClient(create_app(limited, engine=engine)) as c:
+        assert c.get("/api/v1/banks", headers=bearer(reg)).status_code == 200  # the address's
         answers = [c.get("/api/v1/banks", headers=bearer(reg)) for _ in range(6)]
         assert [r.status_code for r in answers] == [200] * 5 + [429]
         assert answers[-1].json()["code"] == "rate_limited"
         assert int(answers[-1].headers["Retry-After"]) >= 1
         assert c.get("/api/v1/banks", headers=bearer(other)).status_code == 200
         assert all(c.get("/healthz").status_code == 200 for _ in range(10))
+
+
+def _limited_app(engine: Engine, settings: Settings, burst: int) -> TestClient:
+    """Refilled so slowly that nothing comes back while the test runs."""
+    update = {"rate_limit_per_second": 0.001, "rate_limit_burst": burst}
+    return TestClient(create_app(settings.model_copy(update=update), engine=engine))
+
+
+def test_a_made_up_credential_spends_its_addresss_budget(
+    engine: Engine, settings: Settings
+) -> None:
+    """Issue 31, finding 1: a random bearer token or `X-Bank-Id` on each request was a fresh
+    bucket each, so nothing was ever throttled. Until a credential checks, its request spends
+    its client address's bucket: 20 of 40 forged requests pass the limiter (to be refused
+    401), the other 20 are 429, whichever credential each one claims."""
+    with _limited_app(engine, settings, burst=20) as c:
+        forged = [c.get("/api/v1/banks", headers=bearer(f"tgr_{uuid.uuid4().hex}"))
+                  for _ in range(20)]  # fmt: skip
+        forged += [c.post("/api/v1/bank/deposits", json={},
+                          headers={"X-Bank-Id": uuid.uuid4().hex, "X-Timestamp": "1",
+                                   "X-Signature": "00"}) for _ in range(20)]  # fmt: skip
+    codes = [r.status_code for r in forged]
+    assert codes == [401] * 20 + [429] * 20, codes
+    assert forged[-1].json()["code"] == "rate_limited"
+
+
+def test_an_authenticated_caller_is_not_held_back_by_its_addresss_forgers(
+    engine: Engine, settings: Settings
+) -> None:
+    """A regulator and a bank whose credentials have checked keep their own buckets while a
+    forger at the same address has spent the address's; a forged token of theirs does not."""
+    _, reg = factories.regulator(engine, "220000")
+    bank = factories.bank(engine)
+    with _limited_app(engine, settings, burst=5) as c:
+        assert c.get("/api/v1/banks", headers=bearer(reg)).status_code == 200
+        path = "/api/v1/bank/whoami"
+        assert c.get(path, headers=bank.headers("GET", path)).status_code == 200
+        spent = [c.get("/api/v1/banks", headers=bearer(uuid.uuid4().hex)) for _ in range(10)]
+        assert spent[-1].status_code == 429
+        assert c.get("/api/v1/banks", headers=bearer(reg)).status_code == 200
+        assert c.get(path, headers=bank.headers("GET", path)).status_code == 200
+        # A forger at the bank's own address would spend the bank's budget (docs/security.md).
+        forged = c.get(path, headers={**bank.headers("GET", path), "X-Signature": "00" * 32})
+        assert forged.status_code == 401
+        assert c.get("/api/v1/banks", headers=bearer(reg + "x")).status_code == 429

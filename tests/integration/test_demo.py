@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,11 +18,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
+from service.errors import DomainError
 from service.flows.models import Refund, StatementBreak
 from service.kit.clock import local_date, utcnow
 from service.kit.db import make_sessionmaker, session_scope
 from service.registry.credentials import regulator_by_token
-from service.registry.models import Institution
+from service.registry.models import Bank, Institution, Regulator
 from service.risk.models import Alert, DistrictDay
 from tests.processes import free_port
 from tools import demo, living
@@ -27,8 +31,47 @@ from tools.up import probe
 
 
 def seeded(engine: Engine, settings: Settings, known: dict | None = None) -> dict:
+    development = settings.model_copy(update={"environment": "development"})
     with session_scope(make_sessionmaker(engine)) as s:
-        return demo.seed(s, settings=settings, now=utcnow(), bank_url=None, known=known)
+        return demo.seed(s, settings=development, now=utcnow(), bank_url=None, known=known)
+
+
+@pytest.mark.parametrize("environment", ["production", "test"])
+def test_demo_seed_is_refused_outside_development(
+    engine: Engine, settings: Settings, environment: str
+) -> None:
+    """Issue 31, finding 12: the demo's bank secret is published in the repository; seeded into
+    a production database it would be a working custody-bank login. Refused, nothing written."""
+    elsewhere = settings.model_copy(update={"environment": environment})
+    before = logins(engine)
+    with pytest.raises(DomainError) as refused, session_scope(make_sessionmaker(engine)) as s:
+        demo.seed(s, settings=elsewhere, now=utcnow(), bank_url=None)
+    assert refused.value.code == "development_only"
+    assert environment in refused.value.detail
+    assert logins(engine) == before
+
+
+def test_the_demo_seed_command_is_refused_in_production(database_url: str, engine: Engine) -> None:
+    """The console script says why and exits 2 before it migrates or writes anything."""
+    env = {**os.environ, "DATABASE_URL": database_url, "ENVIRONMENT": "production",
+           "SECRET_KEY": "production-secret-0123456789"}  # fmt: skip
+    before = logins(engine)
+    out = subprocess.run(
+        [sys.executable, "-m", "tools.cli", "demo", "seed", "--no-history",
+         "--credentials", os.devnull],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "refused (development_only)" in out.stderr
+    assert "ENVIRONMENT=development" in out.stderr
+    assert logins(engine) == before
+
+
+def logins(engine: Engine) -> tuple[int, int]:
+    """How many banks and regulators could sign in."""
+    with Session(engine) as s:
+        return (s.scalar(select(func.count()).select_from(Bank)) or 0,
+                s.scalar(select(func.count()).select_from(Regulator)) or 0)  # fmt: skip
 
 
 def test_a_second_seed_prints_the_same_credentials(engine: Engine, settings: Settings) -> None:
