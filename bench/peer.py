@@ -21,7 +21,7 @@ the order rotating between rounds), so a shared machine's changing speed falls o
 alike. Afterwards both books are checked: pgledger's balances sum to zero and each equals its
 entries; ours passes `ledger.verify` and its trial balance.
 
-Run: .venv/bin/python bench/peer.py [--seconds 5] [--rounds 4] [--writers 8]
+Run: .venv/bin/python bench/peer.py [--seconds 2] [--rounds 10] [--writers 8]
 """
 
 from __future__ import annotations
@@ -175,18 +175,24 @@ def check_ours(url: str) -> str:
     with engine.connect() as c:
         report = ledger.verify(c)
         trial = ledger.trial_balance(c)
+        # The writers have disconnected, so their counts have reached the statistics.
+        updates, hot = c.exec_driver_sql(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+            " WHERE relname = 'ledger_accounts'"
+        ).one()
     engine.dispose()
     ok = report.ok and trial.balanced
     return (
         f"{'ok' if ok else 'BROKEN'}: verify ok={report.ok} "
-        f"({report.entries_checked:,} entries), trial balance balanced={trial.balanced}"
+        f"({report.entries_checked:,} entries), trial balance balanced={trial.balanced}; "
+        f"{hot:,} of {updates:,} account updates HOT"
     )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=5, help="per side per round")
-    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=2, help="per side per round")
+    ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--writers", type=int, default=8)
     ap.add_argument("--peer-sql", type=Path, default=PEER_SQL)
     ap.add_argument("--sides", default=",".join(SIDES), help="of: " + ", ".join(SIDES))

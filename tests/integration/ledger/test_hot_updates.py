@@ -1,0 +1,56 @@
+"""A balance change rewrites no index: on PostgreSQL every account update a transfer makes is
+HOT (the new row version beside the old, in the room fillfactor 70 keeps), which it can only
+be while no index of `ledger_accounts` holds a column a transfer changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Connection, Engine
+
+import ledger
+from tests.integration.ledger.helpers import D, new_ledger, world
+
+AT = datetime(2026, 9, 1, tzinfo=UTC)
+
+
+def account_updates(c: Connection) -> tuple[int, int]:
+    """(updates, HOT updates) of ledger_accounts as pg_stat_user_tables counts them."""
+    c.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+    row = c.exec_driver_sql(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'ledger_accounts'"
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def flushed(c: Connection) -> None:
+    """This backend's counts reach the shared statistics when its transaction ends, not up to
+    ten seconds later as an idle backend's would."""
+    c.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+    c.commit()
+
+
+def test_account_updates_of_transfers_are_hot(engine: Engine, backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's heap-only tuples")
+    name = new_ledger()
+    n = 20
+    with engine.connect() as c:
+        source = world(c, name, AT)
+        sinks = [
+            ledger.open_account(c, ledger=name, kind="sink", owner=f"s{k}", at=AT).id
+            for k in range(n)
+        ]
+        flushed(c)
+        upd0, hot0 = account_updates(c)
+        c.commit()
+        for k, sink in enumerate(sinks):
+            at = AT + timedelta(seconds=k)
+            ledger.transfer(c, debit=source.id, credit=sink, amount=D("1.00"), code="t", at=at)
+            c.commit()
+        flushed(c)
+        upd1, hot1 = account_updates(c)
+        c.commit()
+    assert upd1 - upd0 >= 2 * n  # both sides of each transfer
+    assert hot1 - hot0 >= 2 * n, f"{hot1 - hot0} of {upd1 - upd0} account updates were HOT"
