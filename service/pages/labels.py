@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from service.registry.regions import known_regions, scope_prefix
+
 
 def N_(text: str) -> str:
     return text
@@ -257,6 +259,20 @@ EVIDENCE = {
     "enr": N_("Enrollment"),
     "chg": N_("Registry change"),
 }
+PRICE_MODES = {"offline": N_("In a classroom"), "online": N_("Online"), "any": N_("Any")}
+GRADE_BANDS = {
+    "preschool": N_("Preschool"),
+    "primary": N_("Primary school"),
+    "junior": N_("Junior secondary"),
+    "senior": N_("Senior secondary"),
+    "any": N_("Any grade"),
+}
+SETTINGS = {
+    "confirmation_window_days": N_("Days a parent may dispute a lesson"),
+    "refund_respond_days": N_("Days an institution has to answer a refund"),
+    "auto_freeze_on_critical": N_("Freeze releases when an institution turns critical"),
+    "risk_thresholds": N_("Thresholds of the warning signs"),
+}
 FIELDS = {
     "legal_person": N_("Legal person"),
     "address": N_("Address"),
@@ -286,6 +302,9 @@ KINDS: dict[str, Mapping[Any, str]] = {
     "knobs": KNOBS,
     "evidence": EVIDENCE,
     "fields": FIELDS,
+    "price_modes": PRICE_MODES,
+    "grade_bands": GRADE_BANDS,
+    "settings": SETTINGS,
 }
 
 
@@ -302,3 +321,70 @@ def action(code: str) -> tuple[str, str | None]:
     if prefix in ACTION_PREFIXES:
         return ACTION_PREFIXES[prefix], key or None
     return code, None
+
+
+def place(code: str | None) -> str:
+    """A division's name (东丰县) for its code; the code itself only if the list lacks it."""
+    if not code:
+        return "—"
+    info = known_regions().get(code)
+    return info.name if info else code
+
+
+def places(region_code: str) -> list[tuple[str, str]]:
+    """The divisions a regulator of `region_code` oversees, itself first, then each city
+    followed by its districts (a district's name indented under its city's), for a select."""
+    prefix = scope_prefix(region_code)
+    inside = sorted(
+        code
+        for code, info in known_regions().items()
+        if code.startswith(prefix) and code != region_code and info.superseded_by is None
+    )
+    out = [(region_code, place(region_code))]
+    for code in inside:
+        nested = code[4:] != "00" and code[:4] + "00" in inside
+        out.append((code, ("\u3000" if nested else "") + place(code)))
+    return out
+
+
+# What a bank (the demo's simulator, the backtest) gives as its reason for refusing to pay.
+BANK_REASONS = {
+    "insufficient funds in the supervised account": N_(
+        "not enough money in the supervised account"
+    ),
+    "rejected by the bank": N_("refused by the bank"),
+    "rejected by the bank (test)": N_("refused by the bank"),
+    "rejected by the bank (random)": N_("refused by the bank"),
+    "rejected in the history": N_("refused by the bank"),
+}
+# The refund's timeline notes the domain writes itself (service/flows/refunds.py), as a
+# sentence with the part that is data (a reason, the bank's reference) kept apart.
+REFUND_NOTES = (
+    (
+        "drawn on the risk reserve: instruction ",
+        "instructed",
+        N_("Sent to the bank to pay from the risk reserve"),
+    ),
+    ("instruction ", "instructed", N_("Sent to the bank to pay")),
+    ("bank_txn_id ", "paid", N_("Paid by the bank, its reference %(data)s")),
+    ("approved by regulator: ", "accepted", N_("Approved by the regulator: %(data)s")),
+    (
+        "no answer by respond_by",
+        "accepted",
+        N_("Accepted for the institution: it did not answer in time"),
+    ),
+)
+
+
+def refund_note(status: str, note: str | None) -> tuple[str, str | None]:
+    """A refund event's note as (English sentence with `%(data)s` where the data goes, the
+    data); a note that is a person's reason is the data of a sentence that only shows it."""
+    if not note:
+        return "", None
+    for prefix, when, sentence in REFUND_NOTES:
+        if status == when and note.startswith(prefix):
+            data = note[len(prefix) :]
+            return sentence, data if "%(data)s" in sentence else None
+    if status == "failed":
+        return N_("The bank did not pay: %(data)s"), BANK_REASONS.get(note, note)
+    return "%(data)s", note

@@ -99,6 +99,10 @@ def render(
         url=lambda path, **q: _url(path, q),
         actor=lambda a: names.get(a, a),
         action=lambda code: _action(code, _),
+        place=labels.place,
+        places=labels.places,
+        setting_value=lambda key, value: setting_value(key, value, _),
+        refund_note=lambda status, note: _refund_note(status, note, _),
         flash=request.query_params.get("done"),
         problem=request.query_params.get("problem"),
         **context,
@@ -116,6 +120,32 @@ def _action(code: str, _: Any) -> str:
         return str(_(text))
     shown = _(labels.label("jobs", key)) if code.startswith("job:") else key
     return f"{_(text)}: {shown}"
+
+
+def setting_value(key: str, value: Any, _: Any) -> str:
+    """A region's setting in words: each knob of the warning signs by its name, a level by
+    its label, yes or no."""
+    if isinstance(value, bool):
+        return str(_("Yes") if value else _("No"))
+    if isinstance(value, dict):
+        parts = []
+        for code, knobs in value.items():
+            for name, v in knobs.items() if isinstance(knobs, dict) else []:
+                shown = (
+                    (_(labels.label("levels", v)) if v else "—") if name.endswith("floor") else v
+                )
+                sign, knob = _(labels.label("indicators", code)), _(labels.label("knobs", name))
+                parts.append(f"{sign} · {knob}: {shown}")
+        return "; ".join(parts) or "—"
+    return "—" if value is None else str(value)
+
+
+def _refund_note(status: str, note: str | None, _: Any) -> str:
+    sentence, data = labels.refund_note(status, note)
+    if not sentence:
+        return ""
+    shown = _(data) if status == "failed" and data in labels.BANK_REASONS.values() else data
+    return str(_(sentence)) % {"data": shown or ""}
 
 
 def _url(path: str, query: Mapping[str, Any]) -> str:

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from service.api.deps import NowDep, SessionDep
+from service.errors import DomainError
 from service.kit.clock import local_date
+from service.pages import i18n, labels
 from service.pages.labels import N_
 from service.pages.web import LangDep, PostDep, SignedDep, render
 from service.pages.workbench.common import Text, act
@@ -50,6 +52,42 @@ def rules(
     )
 
 
+def _level(lang: str, value: str) -> str:
+    """A level typed by its name (高风险, High) or its code, as its code."""
+    _ = i18n.gettext(lang)
+    names = {_(text).casefold(): code for code, text in labels.LEVELS.items() if code}
+    names.update({text.casefold(): code for code, text in labels.LEVELS.items() if code})
+    return names.get(value.strip().casefold(), value)
+
+
+def _refused(lang: str, indicator: str, knob: str, value: str) -> str:
+    """Why a knob refuses a value, in the page's language: what it takes (a whole number, a
+    number or a level, and between what bounds), not the validator's English."""
+    _ = i18n.gettext(lang)
+    model = knobs.MODELS.get(indicator)
+    field = model.model_fields.get(knob) if model else None
+    if field is None:
+        return _("No such threshold.")
+    bounds = {type(m).__name__: getattr(m, type(m).__name__.lower(), None) for m in field.metadata}
+    if "Literal" in str(field.annotation):
+        levels = ", ".join(
+            _(labels.label("levels", c)) for c in ("low", "medium", "high", "critical")
+        )
+        wants = _("one of the levels: %(levels)s") % {"levels": levels}
+    else:
+        whole = field.annotation is int
+        wants = _("a whole number") if whole else _("a number")
+        if "Ge" in bounds and "Le" in bounds:
+            span = {"what": wants, "low": bounds["Ge"], "high": bounds["Le"]}
+            wants = _("%(what)s from %(low)s to %(high)s") % span
+    return _("“%(knob)s” of “%(sign)s” cannot be “%(value)s”: give %(wants)s.") % {
+        "knob": _(labels.label("knobs", knob)),
+        "sign": _(labels.label("indicators", indicator)),
+        "value": value,
+        "wants": wants,
+    }
+
+
 def _shown(value: object) -> str:
     return "" if value is None else str(value)
 
@@ -64,21 +102,28 @@ def change_rule(
     value: Annotated[str, Form(max_length=40)],
     effective_from: Annotated[date, Form()],
     reason: Text,
+    lang: LangDep,
 ) -> RedirectResponse:
     indicator, knob = knob.split(":", 1)
 
     def work() -> None:
         current = settings.get(session, region_code, "risk_thresholds", on=effective_from)
-        merged = {**current, indicator: {**current.get(indicator, {}), knob: value}}
-        settings.set_for(
-            session,
-            regulator=signed.regulator,
-            region_code=region_code,
-            key="risk_thresholds",
-            value=merged,
-            now=now,
-            effective_from=effective_from,
-            reason=reason,
-        )
+        given = _level(lang, value) if knob.endswith("floor") else value
+        merged = {**current, indicator: {**current.get(indicator, {}), knob: given}}
+        try:
+            settings.set_for(
+                session,
+                regulator=signed.regulator,
+                region_code=region_code,
+                key="risk_thresholds",
+                value=merged,
+                now=now,
+                effective_from=effective_from,
+                reason=reason,
+            )
+        except DomainError as exc:
+            if exc.code != "validation_error":
+                raise
+            raise DomainError("validation_error", _refused(lang, indicator, knob, value)) from exc
 
     return act(session, "/workbench/rules", work, N_("The change is saved."))

@@ -1,0 +1,64 @@
+"""On a Chinese page nothing a person reads is English or a code: places by their names, every
+code by its label, the refund's steps and a refused form's reason as sentences. On SQLite and
+PostgreSQL, in the showcase region (tools/showcase)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from urllib.parse import unquote
+
+from tests.api.test_workbench_pages import Site, sign_in, site  # noqa: F401 - the fixture
+
+
+def _text(page: str) -> str:
+    """What a person reads: the page without its tags and attributes."""
+    return re.sub(r"<[^>]+>", " ", page)
+
+
+def test_districts_are_named_and_chosen_from_a_list(site: Site) -> None:  # noqa: F811
+    c = site.client()
+    sign_in(c, site.shown.tokens["220100"])
+    listed = c.get("/workbench/institutions?lang=zh").text
+    select = listed.split('<select id="district"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="220102">南关区</option>' in select
+    assert not re.search(r"\b2201\d\d\b", _text(listed))
+    found = c.get("/workbench/institutions?district=220102").text
+    assert "南关区启明学科培训学校" in found and "朝阳区博文学科培训中心" not in found
+    overview = c.get("/workbench").text
+    assert "长春市" in overview and not re.search(r"\b2201\d\d\b", _text(overview))
+
+
+def test_the_prices_page_names_modes_grades_and_the_region(site: Site) -> None:  # noqa: F811
+    c = site.client()
+    sign_in(c, site.shown.tokens["220100"])
+    page = _text(c.get("/workbench/prices?region=220100&lang=zh").text)
+    assert not re.search(r"\b(offline|online|any)\b", page)
+    assert "线下" in page or "No guide" not in page
+
+
+def test_a_refused_threshold_says_why_in_chinese(site: Site) -> None:  # noqa: F811
+    c = site.client()
+    csrf = sign_in(c, site.shown.tokens["220100"])
+    c.get("/workbench/rules?lang=zh")
+    r = c.post("/workbench/rules", data={
+        "csrf": csrf, "region_code": "220100", "knob": "refund_overdue:weight", "value": "-5",
+        "effective_from": site.clock.now.date().isoformat(), "reason": "试一试"})  # fmt: skip
+    problem = unquote(r.headers["location"].split("problem=", 1)[1])
+    assert problem == "“退费逾期未答复”的“计分权重”不能设为“-5”：请填写一个整数（0 至 100）。"
+    assert not re.search(r"[A-Za-z]", problem)
+
+
+def test_a_level_is_given_by_its_name(site: Site) -> None:  # noqa: F811
+    c = site.client()
+    csrf = sign_in(c, site.shown.tokens["220100"])
+    c.get("/workbench/rules?lang=zh")
+    later = (site.clock.now + timedelta(days=30)).date().isoformat()
+    r = c.post("/workbench/rules", data={
+        "csrf": csrf, "region_code": "220102", "knob": "refund_overdue:floor",
+        "value": "橙色（高）", "effective_from": later, "reason": "南关区退费投诉多"})  # fmt: skip
+    assert "done=" in r.headers["location"], unquote(r.headers["location"])
+    page = c.get("/workbench/rules").text
+    history = page.split('id="hist-h"', 1)[1]
+    assert "南关区" in history and "退费逾期未答复 · 触发时的最低等级: 橙色（高）" in _text(history)
+    assert "risk_thresholds" not in history and "high" not in _text(history)
