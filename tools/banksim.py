@@ -5,12 +5,19 @@ payments to the service as signed deposits, receives the service's instructions 
 their signatures), executes or rejects them against the balance, calls the result back signed,
 and produces daily statements. Misbehaviour is configurable, to test the service against a
 bank that answers 500, times out, calls back twice or out of order.
+
+Given a state file (`make run` gives `bank-sim.json`), it keeps its accounts, bookings and
+instructions there, written after every change, and reads them back when it starts: a bank
+does not forget its customers' money when it restarts. `tuitionguard demo seed` opens the demo
+institutions' accounts in that file at the balances the demo's history left them
+(`open_accounts`), so a refund or a release the demo instructs is paid, not refused.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -67,6 +74,34 @@ class Bank:
     pushes_received: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+    state_path: str | None = None  # where the books are kept across restarts, if anywhere
+
+    def __post_init__(self) -> None:
+        if self.state_path is None:
+            return
+        state = read_state(self.state_path)
+        self.balances = {k: Decimal(v) for k, v in state.get("balances", {}).items()}
+        self.txns = [
+            Txn(t["bank_txn_id"], t["account_no"], t["direction"], Decimal(t["amount"]),
+                datetime.fromisoformat(t["booked_at"]))
+            for t in state.get("txns", [])
+        ]  # fmt: skip
+        self.instructions = dict(state.get("instructions", {}))
+
+    def save(self) -> None:
+        """Write the books to the state file (the caller holds the lock)."""
+        if self.state_path is None:
+            return
+        txns = [
+            {"bank_txn_id": t.bank_txn_id, "account_no": t.account_no, "direction": t.direction,
+             "amount": f"{t.amount:.2f}", "booked_at": t.booked_at.isoformat()}
+            for t in self.txns
+        ]  # fmt: skip
+        balances = {k: f"{v:.2f}" for k, v in self.balances.items()}
+        _write_state(
+            self.state_path,
+            {"balances": balances, "txns": txns, "instructions": self.instructions},
+        )
 
     def _signed_post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         raw = json.dumps(body, separators=(",", ":")).encode()
@@ -108,6 +143,7 @@ class Bank:
             if not any(t.bank_txn_id == txn for t in self.txns):
                 self.balances[account_no] = self.balances.get(account_no, Decimal("0.00")) + amount
                 self.txns.append(Txn(txn, account_no, "credit", amount, now))
+                self.save()
         resp = self._signed_post(
             "/api/v1/bank/deposits",
             {
@@ -126,6 +162,7 @@ class Bank:
         with self.lock:
             self.balances[account_no] = self.balances.get(account_no, Decimal("0.00")) - amount
             self.txns.append(Txn(txn, account_no, "debit", amount, datetime.now(UTC)))
+            self.save()
         return txn
 
     def receive(self, instruction: dict[str, Any]) -> None:
@@ -133,6 +170,7 @@ class Bank:
             if instruction["id"] in self.instructions:  # a retry: we have it already
                 return
             self.instructions[instruction["id"]] = {**instruction, "result": None}
+            self.save()
         threading.Thread(target=self._execute, args=(instruction["id"],), daemon=True).start()
 
     def _execute(self, instruction_id: str) -> None:
@@ -166,6 +204,7 @@ class Bank:
                 "executed_at": now.isoformat(),
                 "reason": reject,
             }
+            self.save()
         self.callback(instruction_id)
         if b.duplicate_callbacks:
             self.callback(instruction_id)
@@ -264,7 +303,9 @@ def create_app(bank: Bank, *, window: int = 300) -> FastAPI:
 
     @app.post("/sim/accounts")
     def open_account(body: dict[str, Any]) -> dict[str, Any]:
-        bank.balances.setdefault(body["account_no"], Decimal("0.00"))
+        with bank.lock:
+            bank.balances.setdefault(body["account_no"], Decimal("0.00"))
+            bank.save()
         return {"account_no": body["account_no"]}
 
     @app.get("/sim/accounts")
@@ -309,3 +350,32 @@ def create_app(bank: Bank, *, window: int = 300) -> FastAPI:
         return {"items": list(bank.instructions.values()), "pushes_received": bank.pushes_received}
 
     return app
+
+
+def read_state(path: str) -> dict[str, Any]:
+    """The books kept in a state file; none if there is no file yet."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            state = json.load(f)
+    except FileNotFoundError:
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _write_state(path: str, state: dict[str, Any]) -> None:
+    """Whole or not at all: a simulator stopped mid-write leaves the previous books."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
+def open_accounts(path: str, balances: dict[str, Decimal], *, fresh: bool) -> None:
+    """Open these accounts at these balances in the state file of the simulator to come.
+    `fresh` (a new demo region) starts the books anew; otherwise an account the books hold
+    keeps what the simulator made of it since, and only accounts it lacks are opened."""
+    state = {} if fresh else read_state(path)
+    kept = state.setdefault("balances", {})
+    for account, balance in balances.items():
+        kept.setdefault(account, f"{balance:.2f}")
+    _write_state(path, state)

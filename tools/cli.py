@@ -18,7 +18,8 @@ from service.kit.db import make_engine, make_sessionmaker, run_in_transaction
 
 
 def cmd_demo_seed(args: argparse.Namespace) -> int:
-    from tools.demo import refuse_outside_development, seed
+    from tools.banksim import open_accounts
+    from tools.demo import bank_book, refuse_outside_development, seed
 
     settings = get_settings()
     refuse_outside_development(settings)  # before anything is written, the migration included
@@ -28,8 +29,12 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
         lambda s: seed(s, settings=settings, now=clock.utcnow(), bank_url=args.bank_url,
                        known=known)
     )  # fmt: skip
+    replayed = False
     if args.history:
-        result["parent"] = _living_history(settings) or known.get("parent")
+        replayed, parent = _living_history(settings, args.history_days)
+        result["parent"] = parent or known.get("parent")
+    if args.bank_state:  # the simulator to come holds what the history left at the bank
+        open_accounts(args.bank_state, _in_tx(bank_book), fresh=replayed)
     _write_credentials(args.credentials, result)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     _tell_where(result, args.base_url)
@@ -55,8 +60,9 @@ def _write_credentials(path: str, result: dict[str, Any]) -> None:
         json.dump(result, f, ensure_ascii=False, indent=2)
 
 
-def _living_history(settings: Any) -> dict[str, str] | None:
-    """Six months of the demo region's history, replayed once; the parent it made."""
+def _living_history(settings: Any, days: int | None) -> tuple[bool, dict[str, str] | None]:
+    """Six months of the demo region's history, replayed once: whether it was replayed now,
+    and the parent it made."""
     import time
 
     from sqlalchemy import select
@@ -66,22 +72,23 @@ def _living_history(settings: Any) -> dict[str, str] | None:
     from tools import living
     from tools.demo import DEMO_BANK_ID, REGULATORS
 
+    days = days or living.DAYS
     sessions = make_sessionmaker(make_engine(settings.database_url))
     with sessions() as s:
         if living.present(s):
-            return None
+            return False, None
         province = s.scalar(select(Regulator.id).where(Regulator.name == REGULATORS[0][0]))
     started = time.monotonic()
-    print(f"demo: replaying {living.DAYS} days of {len(living.SCHOOLS)} institutions' history",
+    print(f"demo: replaying {days} days of {len(living.SCHOOLS)} institutions' history",
           file=sys.stderr, flush=True)  # fmt: skip
     parent = living.replay(
         sessions, settings, bank_id=DEMO_BANK_ID, regulator_id=str(province),
-        today=local_date(clock.utcnow()), progress=_progress(living.DAYS, "demo"),
+        today=local_date(clock.utcnow()), days=days, progress=_progress(days, "demo"),
     )  # fmt: skip
     print(f"demo: history ready in {time.monotonic() - started:.0f} s", file=sys.stderr)
     if parent is None:
-        return None
-    return {"enrollment_id": parent.enrollment_id, "access_code": parent.access_code,
+        return True, None
+    return True, {"enrollment_id": parent.enrollment_id, "access_code": parent.access_code,
             "institution": parent.institution}  # fmt: skip
 
 
@@ -128,6 +135,7 @@ def cmd_bank_sim(args: argparse.Namespace) -> int:
             duplicate_callbacks=args.duplicate_callbacks,
             shuffle_callbacks=args.shuffle_callbacks,
         ),
+        state_path=args.state,
     )
     uvicorn.run(create_app(bank), host="127.0.0.1", port=args.port, log_level="warning")
     return 0
@@ -258,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--no-history", dest="history", action="store_false",
                     help="skip the six months of replayed history")  # fmt: skip
     ds.add_argument("--base-url", default="http://127.0.0.1:8000", help="for the printed links")
+    ds.add_argument("--history-days", type=int, default=None,
+                    help="days of history to replay (default: six months)")  # fmt: skip
+    ds.add_argument("--bank-state", default=None,
+                    help="the bank simulator's state file: its accounts are opened there at "
+                    "the balances the demo's history left")  # fmt: skip
     ds.set_defaults(fn=cmd_demo_seed)
 
     run = sub.add_parser(
@@ -277,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--error-rate", type=float, default=0.0, help="share of pushes answered 500")
     sim.add_argument("--timeout-rate", type=float, default=0.0, help="share of pushes that hang")
     sim.add_argument("--delay", type=float, default=0.0, help="seconds before executing")
+    sim.add_argument("--state", default=None,
+                     help="keep the accounts, bookings and instructions in this file")  # fmt: skip
     sim.add_argument("--duplicate-callbacks", action="store_true")
     sim.add_argument("--shuffle-callbacks", action="store_true")
     sim.set_defaults(fn=cmd_bank_sim)

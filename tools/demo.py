@@ -8,15 +8,18 @@ and each one that still matches its hash is printed again, not re-issued, so a s
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.errors import DomainError
 from service.flows import onboarding
+from service.flows.models import Deposit, Instruction, Statement
+from service.kit.clock import end_of_local_day
 from service.kit.ids import new_token, token_hash
 from service.registry import institutions
 from service.registry.credentials import create_bank, create_regulator, encrypt_secret
@@ -186,3 +189,46 @@ def _demo_guides(session: Session, now: datetime) -> None:
                 now=now,
                 source="demo only: Changchun's table",
             )
+
+
+def bank_book(session: Session) -> dict[str, Decimal]:
+    """What the demo bank holds on each supervised account (escrow and reserve) of its
+    institutions, as the bank's own records in the service leave it: the last statement's
+    closing balance, then what the bank booked after that day (parents' payments in, executed
+    instructions out); an account never stated, its bookings alone. The simulator `make run`
+    starts opens its accounts at these balances, so that it can pay what the service instructs
+    after the history replay (money taken out without an instruction stays missing)."""
+    bank = session.scalar(select(Bank.id).where(Bank.code == DEMO_BANK_CODE))
+    rows = session.execute(
+        select(Institution.escrow_account_no, Institution.reserve_account_no).where(
+            Institution.bank_id == bank
+        )
+    ).all()
+    accounts = sorted({a for row in rows for a in row if a})
+    return {a: _booked(session, str(bank), a) for a in accounts}
+
+
+def _booked(session: Session, bank: str, account: str) -> Decimal:
+    last = session.execute(
+        select(Statement.statement_date, Statement.closing_balance)
+        .where(Statement.bank_id == bank, Statement.account_no == account)
+        .order_by(Statement.statement_date.desc())
+        .limit(1)
+    ).first()
+    # What the last statement holds, then what was booked after its day (or everything).
+    balance = last[1] if last else Decimal("0.00")
+    since = end_of_local_day(date.fromisoformat(last[0]) if last else date.min)
+    credits = session.scalar(
+        select(func.sum(Deposit.amount)).where(
+            Deposit.bank_id == bank, Deposit.account_no == account, Deposit.paid_at > since
+        )
+    )
+    debits = session.scalar(
+        select(func.sum(Instruction.amount)).where(
+            Instruction.bank_id == bank,
+            Instruction.account_no == account,
+            Instruction.status == "executed",
+            Instruction.executed_at > since,
+        )
+    )
+    return balance + (credits or Decimal("0.00")) - (debits or Decimal("0.00"))

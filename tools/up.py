@@ -4,8 +4,8 @@ It looks at its ports first. A TuitionGuard already serving there is said so and
 (exit 0: the first `make run` is still up); another program on the port is named as the
 problem (exit 1) before anything is written. Then it migrates, seeds the demo region (the
 credentials printed last time are printed again, not re-issued), starts the bank simulator
-unless one of ours already answers, and serves. Stopping it (Ctrl-C, SIGTERM) stops the
-simulator it started."""
+unless one of ours already answers (its books in `bank-sim.json`), and serves. Stopping it
+(Ctrl-C, SIGTERM) stops the simulator it started."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ from typing import Literal
 import httpx
 
 Port = Literal["free", "ours", "taken"]
+# The simulated bank's books, next to the demo's database: the seed opens the demo's accounts
+# there at the balances its history left, and the simulator keeps them across restarts.
+BANK_STATE = "bank-sim.json"
 
 
 def probe(host: str, port: int, path: str) -> Port:
@@ -50,16 +53,24 @@ def up(*, host: str, port: int, bank_port: int, tuitionguard: str) -> int:
         print(f"port {bank_port} is taken by a program that is not the bank simulator: stop "
               f"it, or run `make run BANK_PORT=<another>`", file=sys.stderr)  # fmt: skip
         return 1
-    base = f"http://{host}:{port}"
     # Our own console script, with arguments we built: no shell, nothing from outside.
-    seeded = subprocess.run(  # noqa: S603
-        [tuitionguard, "demo", "seed", "--base-url", base,
-         "--bank-url", f"http://127.0.0.1:{bank_port}/instructions"],
-        check=False,
-    )  # fmt: skip
+    seeded = subprocess.run(seed_argv(tuitionguard, host, port, bank_port), check=False)  # noqa: S603
     if seeded.returncode:
         return seeded.returncode
     return _serve_with_bank(host, port, bank_port, tuitionguard, start_bank=bank == "free")
+
+
+def seed_argv(tuitionguard: str, host: str, port: int, bank_port: int) -> list[str]:
+    """The demo's seed, its bank reached on `bank_port`, its books opened in BANK_STATE."""
+    return [tuitionguard, "demo", "seed", "--base-url", f"http://{host}:{port}",
+            "--bank-state", BANK_STATE,
+            "--bank-url", f"http://127.0.0.1:{bank_port}/instructions"]  # fmt: skip
+
+
+def bank_argv(tuitionguard: str, host: str, port: int, bank_port: int) -> list[str]:
+    """The demo's bank simulator, keeping its books in BANK_STATE, calling the service back."""
+    return [tuitionguard, "bank-sim", "--port", str(bank_port), "--state", BANK_STATE,
+            "--service-url", f"http://{host}:{port}"]  # fmt: skip
 
 
 def _serve_with_bank(
@@ -69,10 +80,8 @@ def _serve_with_bank(
     if start_bank:
         log = open("bank-sim.log", "ab")  # open for the simulator's lifetime
         sim = subprocess.Popen(  # noqa: S603
-            [tuitionguard, "bank-sim", "--port", str(bank_port),
-             "--service-url", f"http://{host}:{port}"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            bank_argv(tuitionguard, host, port, bank_port), stdout=log, stderr=subprocess.STDOUT
+        )
         print(f"bank simulator on http://127.0.0.1:{bank_port} (log: bank-sim.log)",
               file=sys.stderr)  # fmt: skip
     serve = [tuitionguard, "serve", "--host", host, "--port", str(port)]
