@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -28,6 +28,24 @@ ACTIVE = ("requested", "accepted", "disputed", "instructed")
 RefundStatus = Literal[
     "requested", "accepted", "disputed", "instructed", "paid", "failed", "denied"
 ]
+
+
+def overdue(as_of: datetime) -> ColumnElement[bool]:
+    """The one meaning of an overdue refund: still awaiting the institution's answer after its
+    `respond_by`. The overview counts it, the refunds page lists it, the escalation job
+    accepts it; nothing else writes the condition."""
+    return and_(Refund.status == "requested", Refund.respond_by <= as_of)
+
+
+def missed_deadline(as_of: datetime) -> ColumnElement[bool]:
+    """Not answered by its deadline, as seen at `as_of`: overdue then, or answered after
+    `respond_by`. The risk facts' history of an institution's answers: it stays after the
+    escalation job accepted the request (an overdue refund is no longer overdue then, but it
+    was answered late all the same)."""
+    return and_(
+        Refund.respond_by <= as_of,
+        or_(Refund.answered_at.is_(None), Refund.answered_at > Refund.respond_by),
+    )
 
 
 def _event(session: Session, refund: Refund, status: str, at: datetime, note: str | None) -> None:
@@ -224,7 +242,7 @@ def escalate_overdue(
 ) -> dict[str, Any]:
     """`refund_escalation`: accept every refund still `requested` after its `respond_by` as of
     `as_of` (never later than now), recording the acceptance at `now`."""
-    stmt = select(Refund).where(Refund.status == "requested", Refund.respond_by <= as_of)
+    stmt = select(Refund).where(overdue(as_of))
     if region_prefix is not None:
         stmt = stmt.where(
             Refund.institution_id.in_(

@@ -18,11 +18,22 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Select, Table, and_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    Table,
+    and_,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import ledger
+from ledger.types import Money
 from service.errors import DomainError
 from service.flows.models import Deposit, Instruction, LatestStatement, Statement, StatementBreak
 from service.kit.clock import end_of_local_day, start_of_local_day
@@ -449,6 +460,27 @@ def _latest_upsert(dialect_name: str) -> Executable:
     return ledger.prebuilt(upsert, dialect_name)
 
 
+def needs_review() -> ColumnElement[bool]:
+    """A statement whose breaks no regulator has reviewed yet: the one meaning of an open
+    reconciliation item, whatever day it is of (the overview counts them, the reconciliation
+    page and the API list them)."""
+    return and_(Statement.status == "breaks", Statement.reviewed_at.is_(None))
+
+
+def break_amount() -> ColumnElement[Decimal]:
+    """How much a break is about: the difference where both sides have a figure (a balance
+    or an amount that differs), else the one figure there is (an item only one side has)."""
+    m = Money()
+    return type_coerce(
+        func.coalesce(
+            func.abs(StatementBreak.actual - StatementBreak.expected),
+            StatementBreak.actual,
+            StatementBreak.expected,
+        ),
+        m,
+    )
+
+
 def listed(
     session: Session,
     *,
@@ -460,7 +492,9 @@ def listed(
     """Statements of these institutions, each with its breaks (read for the whole page at
     once), a page at a time."""
     stmt = select(Statement).where(Statement.institution_id.in_(institutions))
-    if status is not None:
+    if status == "unreviewed":
+        stmt = stmt.where(needs_review())
+    elif status is not None:
         stmt = stmt.where(Statement.status == status)
     if institution_id is not None:
         stmt = stmt.where(Statement.institution_id == institution_id)

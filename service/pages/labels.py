@@ -93,6 +93,7 @@ BREAKS = {
     "amount_differs": N_("Amount differs"),
     "balance_differs": N_("Balance differs"),
 }
+DIRECTIONS = {"credit": N_("Money in"), "debit": N_("Money out")}
 INDICATORS = {
     "refund_failed": N_("Refund rejected by the bank"),
     "escrow_shortfall": N_("Escrow shortfall"),
@@ -291,6 +292,7 @@ KINDS: dict[str, Mapping[Any, str]] = {
     "lessons": LESSON_STATUSES,
     "statements": STATEMENT_STATUSES,
     "breaks": BREAKS,
+    "directions": DIRECTIONS,
     "indicators": INDICATORS,
     "complaints": COMPLAINTS,
     "parent_lessons": PARENT_LESSONS,

@@ -12,10 +12,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ledger.types import Money
 from service.fees.models import Course
+from service.flows import refunds, statements
 from service.flows.balances import InstitutionBalances, institution_balances
 from service.flows.counters import InstitutionDay
 from service.flows.models import (
@@ -29,10 +30,11 @@ from service.flows.models import (
 )
 from service.flows.positions import Position, by_district, per_institution
 from service.jobs.models import JobRun
-from service.kit.clock import local_date, start_of_local_day
+from service.kit.clock import local_date
 from service.registry.institutions import scoped_ids
 from service.registry.models import AuditEvent, Institution, InstitutionChange, Regulator
 from service.registry.regions import known_regions
+from service.risk import alerts
 from service.risk.models import Alert, DistrictDay, InstitutionRisk, RiskEvaluation
 
 LEVELS = ("critical", "high", "medium", "low")
@@ -59,12 +61,27 @@ class Overview:
     money: Position
     districts: list[tuple[str, str, Position, dict[str, int]]]  # code, name, money, levels
     trend: list[DistrictDay]  # summed over the region, per day, oldest first
-    breaks_today: int
+    unreviewed_breaks: int  # of every day, in statements no regulator has reviewed
     overdue_refunds: int
     disputed_refunds: int
     disputed_lessons: int
     open_cases: int
     jobs: list[JobRun]
+    short_institutions: int = 0  # whose bank's last statement holds less than the ledger
+    breaks: list[BreakItem] = field(default_factory=list)  # the largest unreviewed ones
+
+
+@dataclass(frozen=True)
+class BreakItem:
+    """One unreviewed statement break: whose, which bank day, what kind, how much."""
+
+    institution_id: str
+    institution: str
+    statement_id: str
+    statement_date: str
+    kind: str
+    direction: str | None
+    amount: Decimal
 
 
 def overview(session: Session, *, regulator: Regulator, now: datetime) -> Overview:
@@ -93,8 +110,44 @@ def overview(session: Session, *, regulator: Regulator, now: datetime) -> Overvi
         money=total,
         districts=districts,
         trend=_trend(session, regulator, local_date(now)),
-        **_queues(session, scope, now),
+        **_queues(session, regulator, scope, now),
         jobs=_last_runs(session),
+        short_institutions=_short(session, scope),
+        breaks=unreviewed_breaks(session, scope, limit=OVERVIEW_BREAKS),
+    )
+
+
+OVERVIEW_BREAKS = 10  # the overview names the largest; the reconciliation page lists them all
+
+
+def unreviewed_breaks(
+    session: Session, scope: Select[tuple[str]], *, limit: int | None = None
+) -> list[BreakItem]:
+    """The unreviewed breaks of the institutions `scope` selects, the largest first."""
+    amount = statements.break_amount()
+    stmt = (
+        select(Institution.id, Institution.name, Statement.id, Statement.statement_date,
+               StatementBreak.kind, StatementBreak.direction, amount)
+        .join(Statement, Statement.id == StatementBreak.statement_id)
+        .join(Institution, Institution.id == Statement.institution_id)
+        .where(Statement.institution_id.in_(scope), statements.needs_review())
+        .order_by(amount.desc(), Statement.statement_date.desc(), StatementBreak.id)
+    )  # fmt: skip
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [BreakItem(*row) for row in session.execute(stmt)]
+
+
+def _short(session: Session, scope: Select[tuple[str]]) -> int:
+    """How many institutions' banks last reported less than the ledger's escrow."""
+    pos = per_institution()
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(pos)
+            .where(pos.c.institution_id.in_(scope), pos.c.bank_balance < pos.c.escrow)
+        )
+        or 0
     )
 
 
@@ -136,23 +189,20 @@ def _trend(session: Session, regulator: Regulator, today: date) -> list[District
     ]
 
 
-def _queues(session: Session, scope: Select[tuple[str]], now: datetime) -> dict[str, int]:
+def _queues(
+    session: Session, regulator: Regulator, scope: Select[tuple[str]], now: datetime
+) -> dict[str, int]:
     def count(stmt: Select[Any]) -> int:
         return int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
-    today = start_of_local_day(local_date(now))
     return {
-        "breaks_today": count(
-            select(StatementBreak.id).where(
-                StatementBreak.institution_id.in_(scope), StatementBreak.at >= today
-            )
+        "unreviewed_breaks": count(
+            select(StatementBreak.id)
+            .join(Statement, Statement.id == StatementBreak.statement_id)
+            .where(Statement.institution_id.in_(scope), statements.needs_review())
         ),
         "overdue_refunds": count(
-            select(Refund.id).where(
-                Refund.institution_id.in_(scope),
-                Refund.status == "requested",
-                Refund.respond_by <= now,
-            )
+            select(Refund.id).where(Refund.institution_id.in_(scope), refunds.overdue(now))
         ),
         "disputed_refunds": count(
             select(Refund.id).where(Refund.institution_id.in_(scope), Refund.status == "disputed")
@@ -162,9 +212,7 @@ def _queues(session: Session, scope: Select[tuple[str]], now: datetime) -> dict[
                 Consumption.institution_id.in_(scope), Consumption.status == "disputed"
             )
         ),
-        "open_cases": count(
-            select(Alert.id).where(Alert.institution_id.in_(scope), Alert.status != "resolved")
-        ),
+        "open_cases": count(alerts.queue(regulator, now=now, status="unresolved")),
     }
 
 
@@ -484,28 +532,27 @@ def cases(
     mine: bool,
     q: str | None,
     now: datetime,
-) -> list[tuple[Alert, Institution]]:
-    """Cases of the region: the open ones by level then age, or (status "resolved") the closed
-    ones newest first; a snoozed case whose day has come shows as open."""
-    stmt = (
-        select(Alert, Institution)
-        .join(Institution, Institution.id == Alert.institution_id)
-        .where(Institution.id.in_(scoped_ids(regulator)))
+    page: int,
+    per_page: int,
+) -> tuple[list[tuple[Alert, Institution, str | None]], int]:
+    """One page of the case queue (`alerts.queue`, the API's query; no status: every case not
+    closed), the gravest first, then the oldest; each with its institution and the
+    institution's level now. And how many cases match."""
+    wanted = status or "unresolved"
+    chosen = alerts.queue(
+        regulator, now=now, status=wanted, level=level, mine=mine, institution=q
+    ).subquery()
+    total = int(session.scalar(select(func.count()).select_from(chosen)) or 0)
+    picked = aliased(Alert, chosen)
+    rows = session.execute(
+        select(picked, Institution, InstitutionRisk.level)
+        .join(Institution, Institution.id == picked.institution_id)
+        .outerjoin(InstitutionRisk, InstitutionRisk.institution_id == Institution.id)
+        .order_by(*alerts.queue_order(wanted, picked))
+        .limit(per_page)
+        .offset(max(page - 1, 0) * per_page)
     )
-    if status == "resolved":
-        stmt = stmt.where(Alert.status == "resolved").order_by(Alert.resolved_at.desc())
-    else:
-        stmt = stmt.where(Alert.status != "resolved")
-        if status:
-            stmt = stmt.where(Alert.status == status)
-        stmt = stmt.order_by(level_rank(Alert.level).desc(), Alert.opened_at)
-    if level:
-        stmt = stmt.where(Alert.level == level)
-    if mine:
-        stmt = stmt.where(Alert.assignee_id == regulator.id)
-    if q:
-        stmt = stmt.where(Institution.name.like(f"%{q}%"))
-    return [(a, i) for a, i in session.execute(stmt.limit(200))]
+    return [(a, i, lvl) for a, i, lvl in rows], total
 
 
 def case_file(
@@ -530,15 +577,12 @@ def disputes(
 ) -> tuple[list[tuple[Refund, Institution]], list[tuple[Consumption, Institution]]]:
     """Refunds overdue or disputed, and lessons disputed, oldest first."""
     scope = scoped_ids(regulator)
-    refunds = session.execute(
+    found = session.execute(
         select(Refund, Institution)
         .join(Institution, Institution.id == Refund.institution_id)
         .where(
             Refund.institution_id.in_(scope),
-            or_(
-                Refund.status == "disputed",
-                and_(Refund.status == "requested", Refund.respond_by <= now),
-            ),
+            or_(Refund.status == "disputed", refunds.overdue(now)),
         )
         .order_by(Refund.requested_at)
         .limit(200)
@@ -550,7 +594,7 @@ def disputes(
         .order_by(Consumption.reported_at)
         .limit(200)
     )
-    return [(r, i) for r, i in refunds], [(c, i) for c, i in lessons]
+    return [(r, i) for r, i in found], [(c, i) for c, i in lessons]
 
 
 @dataclass(frozen=True)
@@ -592,6 +636,54 @@ def reconciliation(
         s = stmts.get(inst.escrow_account_no)
         out.append(Reconciliation(inst, s, int(counts.get(s.id, 0)) if s else 0))
     return out
+
+
+@dataclass(frozen=True)
+class Unreviewed:
+    """One institution's statements with breaks nobody has reviewed, of every day (newest
+    first), each with its breaks and their amounts."""
+
+    institution: Institution
+    statements: list[tuple[Statement, list[tuple[StatementBreak, Decimal]]]]
+
+
+def unreviewed(
+    session: Session, *, regulator: Regulator, bank_id: str | None, page: int, per_page: int
+) -> tuple[list[Unreviewed], int]:
+    """A page of the region's institutions with unreviewed breaks (by name), with all of
+    theirs; and how many institutions have any."""
+    stmts = select(Statement.institution_id).where(
+        Statement.institution_id.in_(scoped_ids(regulator)), statements.needs_review()
+    )
+    if bank_id:
+        stmts = stmts.where(Statement.bank_id == bank_id)
+    chosen = select(Institution).where(Institution.id.in_(stmts))
+    total = int(session.scalar(select(func.count()).select_from(chosen.subquery())) or 0)
+    insts = list(
+        session.scalars(
+            chosen.order_by(Institution.name, Institution.id)
+            .limit(per_page)
+            .offset(max(page - 1, 0) * per_page)
+        )
+    )
+    found: dict[str, list[Statement]] = {i.id: [] for i in insts}
+    for st in session.scalars(
+        select(Statement)
+        .where(Statement.institution_id.in_(list(found)), statements.needs_review())
+        .order_by(Statement.statement_date.desc(), Statement.received_at.desc())
+    ):
+        found[st.institution_id].append(st)
+    breaks: dict[str, list[tuple[StatementBreak, Decimal]]] = {}
+    ids = [st.id for sts in found.values() for st in sts]
+    for b, amount in session.execute(
+        select(StatementBreak, statements.break_amount())
+        .where(StatementBreak.statement_id.in_(ids))
+        .order_by(StatementBreak.id)
+    ):
+        breaks.setdefault(b.statement_id, []).append((b, amount))
+    return [
+        Unreviewed(i, [(st, breaks.get(st.id, [])) for st in found[i.id]]) for i in insts
+    ], total
 
 
 def complaints(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
@@ -113,6 +113,61 @@ def resolve_as(
     return alert
 
 
+# What a status asks for in the queue. A snoozed case whose day has come is open (the job that
+# reopens it may not have run yet); "unresolved" is every case not closed.
+QUEUE_STATUSES = ("unresolved", "open", "acknowledged", "snoozed", "resolved")
+
+
+def awake(now: datetime) -> ColumnElement[bool]:
+    """A case waiting for work: open, or snoozed until a day that has come."""
+    return or_(Alert.status == "open", and_(Alert.status == "snoozed", Alert.snoozed_until <= now))
+
+
+def queue(
+    regulator: Regulator,
+    *,
+    now: datetime,
+    status: str | None = None,
+    level: str | None = None,
+    mine: bool = False,
+    institution: str | None = None,
+) -> Select[tuple[Alert]]:
+    """The region's cases that match, unordered: the one query of the case queue, which the
+    API pages by id and the workbench by severity (`queue_order`). `status` None: every case;
+    `institution`: a part of its name."""
+    stmt = select(Alert).where(Alert.institution_id.in_(scoped_ids(regulator)))
+    if status == "unresolved":
+        stmt = stmt.where(Alert.status != "resolved")
+    elif status == "open":
+        stmt = stmt.where(awake(now))
+    elif status == "snoozed":
+        stmt = stmt.where(Alert.status == "snoozed", ~awake(now))
+    elif status:
+        stmt = stmt.where(Alert.status == status)
+    if level:
+        stmt = stmt.where(Alert.level == level)
+    if mine:
+        stmt = stmt.where(Alert.assignee_id == regulator.id)
+    if institution:
+        like = "%" + institution.replace("%", "").replace("_", "") + "%"
+        stmt = stmt.where(
+            Alert.institution_id.in_(select(Institution.id).where(Institution.name.like(like)))
+        )
+    return stmt
+
+
+def queue_order(status: str | None, alert: Any = Alert) -> list[Any]:
+    """The gravest first, then the oldest; closed cases newest first (`alert`: the entity or
+    an alias of it the query selects from)."""
+    if status == "resolved":
+        return [alert.resolved_at.desc(), alert.id]
+    by_level = case(*((alert.level == lvl, n) for lvl, n in LEVEL_RANK.items()), else_=0)
+    return [by_level.desc(), alert.opened_at, alert.id]
+
+
+LEVEL_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1}
+
+
 def listed(
     session: Session,
     *,
@@ -120,12 +175,11 @@ def listed(
     status: str | None,
     level: str | None,
     paging: Paging,
+    now: datetime,
+    mine: bool = False,
+    institution: str | None = None,
 ) -> Paged[Alert]:
-    stmt = select(Alert).where(Alert.institution_id.in_(scoped_ids(regulator)))
-    if status:
-        stmt = stmt.where(Alert.status == status)
-    if level:
-        stmt = stmt.where(Alert.level == level)
+    stmt = queue(regulator, now=now, status=status, level=level, mine=mine, institution=institution)
     return page_rows(session, stmt, Alert.id, paging)
 
 

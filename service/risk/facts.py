@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 import ledger
 from service.fees.caps import MAX_MONTHS
 from service.fees.models import CourseSession
+from service.flows import refunds
 from service.flows.counters import InstitutionDay
 from service.flows.models import (
     Complaint,
@@ -303,9 +304,8 @@ class _Queries:
     def overdue_refunds(self) -> None:
         self._dated("overdue_refunds", self.s.execute(
             select(Refund.institution_id, Refund.id, Refund.respond_by)
-            .where(Refund.institution_id.in_(self.scope), Refund.respond_by <= self.as_of,
-                   Refund.respond_by > self.since,
-                   or_(Refund.answered_at.is_(None), Refund.answered_at > Refund.respond_by))
+            .where(Refund.institution_id.in_(self.scope), Refund.respond_by > self.since,
+                   refunds.missed_deadline(self.as_of))
         ))  # fmt: skip
 
     def active_enrollments(self) -> None:
@@ -442,12 +442,8 @@ class _Queries:
             .where(RefundEvent.status == "disputed", RefundEvent.at > self.since,
                    RefundEvent.at <= self.as_of)
         )  # fmt: skip
-        late = or_(
-            and_(Refund.respond_by <= self.as_of,
-                 or_(Refund.answered_at.is_(None), Refund.answered_at > Refund.respond_by,
-                     Refund.answered_at > self.as_of)),
-            Refund.id.in_(disputed),
-        )  # fmt: skip
+        # (Answered after as_of implies after respond_by: the deadline's own predicate.)
+        late = or_(refunds.missed_deadline(self.as_of), Refund.id.in_(disputed))
         self._dated("unprompt_requests", self.s.execute(
             select(Refund.institution_id, Refund.id, Refund.requested_at)
             .where(Refund.institution_id.in_(self.scope), Refund.requested_at > self.since,

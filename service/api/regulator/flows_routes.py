@@ -111,9 +111,11 @@ def list_statements(
     regulator: RegulatorDep,
     session: SessionDep,
     page: PageDep,
-    status: Annotated[Literal["matched", "breaks"] | None, Query()] = None,
+    status: Annotated[Literal["matched", "breaks", "unreviewed"] | None, Query()] = None,
     institution_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Page[StatementRead]:
+    """Statements of the region; `unreviewed`: those with breaks no regulator has reviewed,
+    of any day (the workbench's reconciliation queue)."""
     paged = statements.listed(
         session,
         institutions=scoped_ids(regulator),

@@ -24,6 +24,7 @@ from service.risk.sweep import history_of, sweep_as
 
 router = APIRouter(tags=["regulator"])
 Level = Literal["low", "medium", "high", "critical"]
+CaseStatus = Literal["unresolved", "open", "acknowledged", "snoozed", "resolved"]
 
 
 @router.post("/risk/sweeps", response_model=SweepRead)
@@ -43,10 +44,25 @@ def list_alerts(
     regulator: RegulatorDep,
     session: SessionDep,
     page: PageDep,
-    status: Annotated[Literal["open", "acknowledged", "resolved"] | None, Query()] = None,
+    now: NowDep,
+    status: Annotated[CaseStatus | None, Query()] = None,
     level: Annotated[Level | None, Query()] = None,
+    mine: Annotated[bool, Query()] = False,
+    institution: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> Page[AlertRead]:
-    paged = alerts.listed(session, regulator=regulator, status=status, level=level, paging=page)
+    """The region's cases, the workbench's queue by the same query (`alerts.queue`): `open`
+    includes a snoozed case whose day has come, `snoozed` only those still asleep,
+    `unresolved` every case not closed; `institution` matches a part of its name."""
+    paged = alerts.listed(
+        session,
+        regulator=regulator,
+        status=status,
+        level=level,
+        mine=mine,
+        institution=institution,
+        paging=page,
+        now=now,
+    )
     return page_of(paged, AlertRead.of)
 
 

@@ -15,7 +15,7 @@ from service.pages import evidence, reads
 from service.pages.labels import N_
 from service.pages.signin import regulators_over
 from service.pages.web import LangDep, PostDep, SignedDep, render
-from service.pages.workbench.common import Opt, Text, act
+from service.pages.workbench.common import PER_PAGE, Opt, PageNo, Text, act, paging
 from service.risk import alerts
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
@@ -32,8 +32,9 @@ def case_queue(
     level: Opt = None,
     q: Opt = None,
     mine: str | None = None,
+    page: PageNo = 1,
 ) -> HTMLResponse:
-    found = reads.cases(
+    found, total = reads.cases(
         session,
         regulator=signed.regulator,
         status=status or None,
@@ -41,8 +42,10 @@ def case_queue(
         mine=bool(mine),
         q=q or None,
         now=now,
+        page=page,
+        per_page=PER_PAGE,
     )
-    names = _names(session, [a.assignee_id for a, _i in found if a.assignee_id])
+    names = _names(session, [a.assignee_id for a, _i, _l in found if a.assignee_id])
     return render(
         request,
         "alerts.html",
@@ -55,6 +58,7 @@ def case_queue(
         mine=bool(mine),
         now=now,
         names=names,
+        **paging(request, "/workbench/alerts", page, total),
     )
 
 

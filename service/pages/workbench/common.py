@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Form, Query
+from fastapi import Form, Query, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,19 @@ from service.pages.web import back
 Text = Annotated[str, Form(min_length=1, max_length=2000)]
 Opt = Annotated[str | None, Query(max_length=100)]
 PER_PAGE = 50
+PageNo = Annotated[int, Query(ge=1, le=10_000)]
+
+
+def paging(request: Request, path: str, page: int, total: int) -> dict[str, Any]:
+    """What the pager macro needs: this page, how many, and each page's address (the same
+    filters, another page)."""
+    query = {k: v for k, v in request.query_params.items() if k not in ("page", "done", "problem")}
+    return {
+        "page": page,
+        "pages": (total + PER_PAGE - 1) // PER_PAGE,
+        "total": total,
+        "page_url": lambda n: query_url(path, {**query, "page": n}),
+    }
 
 
 def act(session: Session, to: str, action: Callable[[], object], done: str) -> RedirectResponse:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -14,7 +14,15 @@ from service.kit.clock import local_date
 from service.pages import reads
 from service.pages.labels import N_
 from service.pages.web import LangDep, PostDep, SignedDep, render
-from service.pages.workbench.common import Opt, Text, act
+from service.pages.workbench.common import (
+    PER_PAGE,
+    Opt,
+    PageNo,
+    Text,
+    act,
+    local_path,
+    paging,
+)
 from service.registry.models import Bank
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
@@ -85,31 +93,51 @@ def reconciliation(
     lang: LangDep,
     day: Annotated[date | None, Query()] = None,
     bank: Opt = None,
+    page: PageNo = 1,
 ) -> HTMLResponse:
-    the_day = day or (local_date(now) - timedelta(days=1))
-    rows = reads.reconciliation(
-        session, regulator=signed.regulator, day=the_day, bank_id=bank or None
-    )
+    """Without a day: every statement with breaks not yet reviewed, of any day, by
+    institution. With one: every escrow account's statement of that bank day."""
     banks = list(session.query(Bank).order_by(Bank.name))
+    common: dict[str, Any] = {"banks": banks, "bank": bank}
+    if day is None:
+        groups, total = reads.unreviewed(
+            session, regulator=signed.regulator, bank_id=bank or None, page=page, per_page=PER_PAGE
+        )
+        return render(
+            request,
+            "reconciliation.html",
+            lang,
+            signed=signed,
+            groups=groups,
+            the_day=None,
+            yesterday=local_date(now) - timedelta(days=1),
+            **common,
+            **paging(request, "/workbench/reconciliation", page, total),
+        )
+    rows = reads.reconciliation(session, regulator=signed.regulator, day=day, bank_id=bank or None)
     return render(
         request,
         "reconciliation.html",
         lang,
         signed=signed,
         rows=rows,
-        the_day=the_day,
-        banks=banks,
-        bank=bank,
+        the_day=day,
+        yesterday=day,
+        **common,
     )
 
 
 @router.post("/statements/{statement_id}/review")
 def review(
-    statement_id: str, signed: PostDep, session: SessionDep, now: NowDep
+    statement_id: str,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    back_to: Annotated[str, Form(max_length=300)] = "",
 ) -> RedirectResponse:
     return act(
         session,
-        "/workbench/reconciliation",
+        local_path(back_to or "/workbench/reconciliation"),
         lambda: statements.review(
             session, regulator=signed.regulator, statement_id=statement_id, now=now
         ),
