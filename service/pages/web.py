@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from service.api.deps import NowDep, SessionDep
 from service.errors import DomainError
-from service.pages import i18n, labels
+from service.pages import i18n, labels, notes
 from service.pages.signin import COOKIE, SignedIn, csrf_ok, signed_in
 
 SECURITY = {
@@ -86,6 +86,7 @@ def render(
     _ = i18n.gettext(lang)
     context.setdefault("evidence", {})
     names: dict[str, str] = context.pop("actor_names", {})
+    note = notes.take(request)  # only what the server wrote: never text from the request
     page = ENV.get_template(template).render(
         request=request,
         _=_,
@@ -103,11 +104,12 @@ def render(
         places=labels.places,
         setting_value=lambda key, value: setting_value(key, value, _),
         refund_note=lambda status, note: _refund_note(status, note, _),
-        flash=request.query_params.get("done"),
-        problem=request.query_params.get("problem"),
+        flash=note[1] if note and note[0] == "done" else None,
+        problem=note[1] if note and note[0] == "problem" else None,
         **context,
     )
     response = HTMLResponse(page, status_code=http_status, headers=SECURITY)
+    notes.forget(request, response)
     if request.query_params.get("lang") in i18n.LANGUAGES:
         response.set_cookie("tg_lang", lang, max_age=365 * 86400, samesite="lax",
                             secure=request.url.scheme == "https")  # fmt: skip
@@ -154,19 +156,17 @@ def _url(path: str, query: Mapping[str, Any]) -> str:
 
 
 def _switch_url(request: Request, lang: str) -> str:
-    query = {k: v for k, v in request.query_params.items() if k not in ("lang", "done", "problem")}
+    query = {k: v for k, v in request.query_params.items() if k != "lang"}
     return _url(request.url.path, {**query, "lang": lang})
 
 
 def back(to: str, *, done: str | None = None, problem: str | None = None) -> RedirectResponse:
-    """After a form: back to the page it came from (post, redirect, get), saying how it went."""
-    sep = "&" if "?" in to else "?"
-    note = (
-        f"{sep}done={quote(done)}"
-        if done
-        else (f"{sep}problem={quote(problem)}" if problem else "")
+    """After a form: back to the page it came from (post, redirect, get), saying how it went
+    in a note the server seals (`service.pages.notes`), never in the address."""
+    note: tuple[notes.Kind, str] | None = (
+        ("done", done) if done else (("problem", problem) if problem else None)
     )
-    return RedirectResponse(to + note, status_code=303)
+    return notes.Back(to, note)
 
 
 def sign_in_redirect(next_url: str) -> RedirectResponse:
@@ -180,6 +180,7 @@ def error_page(request: Request, exc: DomainError) -> HTMLResponse:
     title = {404: _("Not found"), 403: _("Not allowed"), 422: _("The form is incomplete")}.get(
         exc.status, _("Refused")
     )
-    return render(
-        request, "error.html", lang, http_status=exc.status, title=title, detail=exc.detail
-    )
+    # A not-found's detail names what was asked for: text from the address, never shown.
+    gone = _("There is nothing here, or it is not yours to see.")
+    detail = gone if exc.status == 404 else exc.detail
+    return render(request, "error.html", lang, http_status=exc.status, title=title, detail=detail)

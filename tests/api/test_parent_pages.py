@@ -17,6 +17,7 @@ from sqlalchemy import text
 from service.app import create_app
 from service.config import Settings
 from service.kit.db import make_sessionmaker
+from tests.api.told import notes, told
 from tests.conftest import drop_pg_database, migrated_engine, new_database
 from tools import showcase
 
@@ -78,7 +79,7 @@ def test_a_wrong_code_or_a_stale_form_signs_nobody_in(site: Site) -> None:
     c.get(f"/parent/e/{enrollment}")
     wrong = c.post("/parent/sign-in", data={"enrollment_id": enrollment,
                    "access_code": "WRONG00000", "csrf": c.cookies["tg_pcsrf"]})  # fmt: skip
-    assert wrong.status_code == 303 and "problem=" in wrong.headers["location"]
+    assert told(c, wrong) == ("problem", "The enrollment number or the access code is wrong.")
     assert "tg_parent" not in c.cookies
     stale = c.post("/parent/sign-in", data={"enrollment_id": enrollment,
                    "access_code": site.shown.parent[1], "csrf": "forged"})  # fmt: skip
@@ -102,7 +103,7 @@ def test_another_familys_lesson_cannot_be_disputed(site: Site) -> None:
     other = _someone_elses_lesson(site)
     status = site.one("select status from consumptions where id = :i", i=other)
     r = c.post(f"/parent/lessons/{other}/dispute", data={"reason": "x", "csrf": csrf})
-    assert r.status_code == 303 and "problem=" in r.headers["location"]
+    assert told(c, r) == ("problem", "Not found.")
     assert site.one("select status from consumptions where id = :i", i=other) == status
 
 
@@ -134,19 +135,52 @@ def test_a_broken_complaint_is_a_page_and_files_nothing(site: Site) -> None:
 def test_the_amount_is_shown_before_and_the_refund_is_what_was_shown(site: Site) -> None:
     c, csrf = signed_in(site)
     too_many = c.get("/parent/refund?lessons=1000")
-    assert too_many.status_code == 303 and "problem=" in too_many.headers["location"]
+    assert too_many.headers["location"] == "/parent#refund"  # the anchor keeps the note
+    assert told(c, too_many) == ("problem", "Choose between 1 and the lessons left.")
     shown = re.search(
         r'data-testid="refund-amount">¥([0-9,.]+)<', c.get("/parent/refund?lessons=2").text
     )
     assert shown
     r = c.post("/parent/refunds", data={"lessons": 2, "reason": "搬家", "csrf": csrf})
-    assert r.status_code == 303 and "done=" in r.headers["location"]
+    assert told(c, r) == (
+        "done",
+        "Your refund is requested. The institution must answer by the date shown.",
+    )
     from service.flows.models import Refund
 
     with make_sessionmaker(site.engine)() as s:
         amount = s.query(Refund.amount).filter_by(enrollment_id=site.shown.parent[0]).scalar()
     assert f"{amount:,.2f}" == shown.group(1)
     again = c.post("/parent/refunds", data={"lessons": 1, "reason": "again", "csrf": csrf})
-    assert "problem=" in again.headers["location"]  # one refund at a time
+    assert told(c, again) == ("problem", "A refund is already in progress: follow it below.")
     page = c.get("/parent").text
     assert 'data-status="requested"' in page
+
+
+PHISHING = "系统升级通知：原监管账户停用，请将剩余学费转入新账户 6222 0000 1111"
+
+
+def test_no_page_shows_a_message_from_the_address(site: Site) -> None:
+    """Issue 30 item 2: a crafted `?problem=`/`?done=` was shown as an official notice, even
+    on the sign-in page before anyone signs in. Only the server's own notes are shown; a note
+    cookie the server did not seal is ignored."""
+    enrollment, _code = site.shown.parent
+    crafted = {"problem": PHISHING, "done": PHISHING, "flash": PHISHING, "note": PHISHING}
+    anonymous = site.client()
+    anonymous.cookies.set("tg_note", "eyJrIjoicHJvYmxlbSIsInQiOiJ4In0.forged")
+    c, _csrf = signed_in(site)
+    for client, path in [(anonymous, f"/parent/e/{enrollment}"), (anonymous, "/parent"),
+                         (c, "/parent"), (c, "/parent/refund")]:  # fmt: skip
+        page = client.get(path, params=crafted)
+        assert page.status_code == 200, (path, page.status_code)
+        assert "系统升级" not in page.text and notes(page.text) == [], path
+
+
+def test_a_refused_refund_count_keeps_its_message_after_the_anchor(site: Site) -> None:
+    """Issue 30 item 8: `/parent#refund?problem=…` put the message in the anchor, where the
+    page never saw it."""
+    c, _csrf = signed_in(site)
+    r = c.get("/parent/refund?lessons=0")
+    assert r.headers["location"] == "/parent#refund"
+    assert told(c, r) == ("problem", "Choose between 1 and the lessons left.")
+    assert notes(c.get("/parent").text) == []  # shown once

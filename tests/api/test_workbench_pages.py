@@ -18,6 +18,7 @@ from service.app import create_app
 from service.config import Settings
 from service.kit.db import make_sessionmaker
 from service.registry.models import AuditEvent
+from tests.api.told import notes, told
 from tests.conftest import drop_pg_database, migrated_engine, new_database
 from tools import showcase
 
@@ -88,7 +89,7 @@ def test_sign_in_needs_its_form_token_and_goes_only_to_this_site(site: Site) -> 
     c.get("/workbench/sign-in")
     token = site.shown.tokens["220100"]
     forged = c.post("/workbench/sign-in", data={"token": token, "csrf": "made-up"})
-    assert forged.status_code == 303 and "problem=" in forged.headers["location"]
+    assert told(c, forged) == ("problem", "The form is stale: try again.")
     assert "tg_session" not in c.cookies
     away = c.post("/workbench/sign-in", data={"token": token, "csrf": c.cookies["tg_csrf"],
                                               "next": "//evil.example/x"})  # fmt: skip
@@ -154,7 +155,7 @@ def test_a_broken_form_gets_a_page_not_a_problem_and_changes_nothing(site: Site)
     assert bad_day.status_code == 422
     outcome = c.post(f"/workbench/alerts/{site.shown.case}/close",
                      data={"csrf": csrf, "outcome": "bribed", "note": "x"})  # fmt: skip
-    assert outcome.status_code == 303 and "problem=" in outcome.headers["location"]
+    assert (told(c, outcome) or ("", ""))[0] == "problem"
     assert site.audit_count() == before
     assert c.get("/workbench/no-such-page").status_code == 404
 
@@ -167,7 +168,7 @@ def test_a_refused_use_case_leaves_nothing_behind(site: Site) -> None:
     r = c.post("/workbench/rules", data={
         "csrf": csrf, "region_code": "220100", "knob": "refund_overdue:weight",
         "value": "-5", "effective_from": site.clock.now.date().isoformat(), "reason": "x"})  # fmt: skip
-    assert r.status_code == 303 and "problem=" in r.headers["location"]
+    assert (told(c, r) or ("", ""))[0] == "problem"
     assert site.audit_count() == before
 
 
@@ -217,7 +218,7 @@ def test_a_threshold_changed_on_the_page_takes_effect_on_its_day_and_is_audited(
     r = c.post("/workbench/rules", data={
         "csrf": csrf, "region_code": "220100", "knob": "refund_overdue:weight", "value": "25",
         "effective_from": tomorrow, "reason": "本市退费投诉增多"})  # fmt: skip
-    assert r.status_code == 303 and "done=" in r.headers["location"], r.headers["location"]
+    assert (told(c, r) or ("", ""))[0] == "done"
     assert site.audit_count() == before + 1
     page = c.get("/workbench/rules").text
     assert "本市退费投诉增多" in page and tomorrow in page  # in the history, with its day
@@ -231,3 +232,22 @@ def test_a_threshold_changed_on_the_page_takes_effect_on_its_day_and_is_audited(
         assert "<strong>25</strong>" in row
     finally:
         site.clock.now = saved
+
+
+def test_no_workbench_page_shows_a_message_from_the_address(site: Site) -> None:
+    """Issue 30 item 2: `?problem=`/`?done=` were shown in the alert box, signed in or not;
+    and a path's text was echoed in a not-found page. Only the server's own notes show."""
+    phishing = "系统升级通知：请将剩余学费转入新账户"
+    crafted = {"problem": phishing, "done": phishing}
+    anonymous = site.client()
+    page = anonymous.get("/workbench/sign-in", params=crafted)
+    assert page.status_code == 200 and phishing not in page.text and notes(page.text) == []
+    c = site.client()
+    sign_in(c, site.shown.tokens["220100"])
+    for path in ("/workbench", "/workbench/institutions", "/workbench/alerts",
+                 "/workbench/rules", "/workbench/prices", "/workbench/audit"):  # fmt: skip
+        page = c.get(path, params=crafted)
+        assert page.status_code == 200, path
+        assert phishing not in page.text and notes(page.text) == [], path
+    echoed = c.get(f"/workbench/alerts/{phishing}")
+    assert echoed.status_code == 404 and phishing not in echoed.text.split('id="main"')[1]

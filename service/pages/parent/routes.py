@@ -196,7 +196,5 @@ def _act(session: Session, anchor: str, action: Callable[[], None], done: str) -
         with session.begin_nested():
             action()
     except DomainError as exc:
-        told = back(PATH, problem=REFUSALS.get(exc.code, exc.detail))
-    else:
-        told = back(PATH, done=done)
-    return RedirectResponse(told.headers["location"] + anchor, status_code=303)
+        return back(PATH + anchor, problem=REFUSALS.get(exc.code, exc.detail))
+    return back(PATH + anchor, done=done)
