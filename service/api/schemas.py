@@ -212,6 +212,7 @@ class AlertRead(Read):
     snoozed_until: InstantOut | None = None
     escalated_to: str | None = None
     outcome: str | None = None
+    opened_level: str | None = None  # `level` is the case's now (raised as it worsened)
 
     @classmethod
     def of(cls, a: Alert) -> AlertRead:

@@ -557,8 +557,9 @@ def cases(
 
 def case_file(
     session: Session, *, regulator: Regulator, alert_id: str
-) -> tuple[Alert, Institution, list[AuditEvent]]:
-    """One case of the region (another region's is not found), and what was done on it."""
+) -> tuple[Alert, Institution, list[AuditEvent], InstitutionRisk | None]:
+    """One case of the region (another region's is not found), what was done on it, and the
+    institution's level now (its latest sweep's, which may differ from the case's)."""
     from service.errors import DomainError
     from service.registry.institutions import in_regulator_scope
 
@@ -569,7 +570,7 @@ def case_file(
     history = session.scalars(
         select(AuditEvent).where(AuditEvent.subject == alert.id).order_by(AuditEvent.at)
     )
-    return alert, inst, list(history)
+    return alert, inst, list(history), session.get(InstitutionRisk, inst.id)
 
 
 def disputes(

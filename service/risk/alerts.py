@@ -68,6 +68,7 @@ def on_verdict(
             id=new_id("alr"),
             institution_id=institution_id,
             level=verdict.level,
+            opened_level=verdict.level,
             score=verdict.score,
             status="open",
             opened_at=at,
@@ -282,7 +283,8 @@ def raise_case(
               "floor": "medium", "evidence": [note[:200]]}  # fmt: skip
     alert = active_alerts(session, [inst.id]).get(inst.id)
     if alert is None:
-        alert = Alert(id=new_id("alr"), institution_id=inst.id, level="medium", score=0,
+        alert = Alert(id=new_id("alr"), institution_id=inst.id, level="medium",
+                      opened_level="medium", score=0,
                       status="open", opened_at=now, indicators=[manual])  # fmt: skip
         session.add(alert)
         session.flush()

@@ -36,6 +36,7 @@ class Alert(Base):
     __tablename__ = "risk_alerts"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"))
+    # The case's level: raised by a later sweep while the case is open (never lowered).
     level: Mapped[str] = mapped_column(String(16))
     score: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))  # open | acknowledged | resolved
@@ -53,6 +54,8 @@ class Alert(Base):
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # no_risk_found | rectified | handled | referred (for enforcement), when closed
     outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    # The level the case was opened at (null only if `level` was never written).
+    opened_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 Index(

@@ -76,7 +76,9 @@ def case_page(
     now: NowDep,
     lang: LangDep,
 ) -> HTMLResponse:
-    alert, inst, history = reads.case_file(session, regulator=signed.regulator, alert_id=alert_id)
+    alert, inst, history, risk = reads.case_file(
+        session, regulator=signed.regulator, alert_id=alert_id
+    )
     assignees = regulators_over(session, inst.region_code)
     actors = [e.actor for e in history]
     return render(
@@ -86,6 +88,7 @@ def case_page(
         signed=signed,
         a=alert,
         i=inst,
+        risk=risk,
         history=history,
         now=now,
         tomorrow=(local_date(now) + timedelta(days=1)).isoformat(),
@@ -187,7 +190,7 @@ def close(
     signed: PostDep,
     session: SessionDep,
     now: NowDep,
-    outcome: Annotated[str, Form(max_length=24)],
+    outcome: Annotated[str, Form(min_length=1, max_length=24)],
     note: Text,
 ) -> RedirectResponse:
     return act(
