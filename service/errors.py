@@ -147,6 +147,12 @@ CODES: dict[str, Code] = {
                            "`development`"),
     "cannot_escalate": _c(409, "There is no region above to escalate to",
                           "a province's regulator escalates a case"),
+    "complaint_limit": _c(429, "Too many complaints from this enrollment today",
+                          "an enrollment files more than 3 complaints in a Beijing day; "
+                          "`Retry-After` says when the next day begins", "yes, after Retry-After"),
+    "complaint_already_filed": _c(409, "A complaint of this category is already filed",
+                                  "an enrollment files a second complaint of a category within "
+                                  "14 days of the first", LATER),
     # fees and enrollments
     "course_not_approved": _c(422, "The course was not approved", "enrolling in a rejected course"),
     "sessions_in_past": _c(422, "Every session of the course is already over",

@@ -280,6 +280,7 @@ class Complaint(Base):
 
 
 Index("ix_complaints_created", Complaint.created_at)
+Index("ix_complaints_enrollment", Complaint.enrollment_id, Complaint.created_at)
 Index("ix_enrollments_paid", Enrollment.paid_at)
 
 

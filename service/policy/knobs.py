@@ -285,7 +285,7 @@ class RiskConfig(BaseModel):
         """The sums of daily counters the indicators read: (counter, days, offset), each over
         `days` days ending `offset` days before the sweep's day. A sweep has the database sum
         these, so what it reads per institution does not grow with the lookback."""
-        rv, ps, cs = self.refund_velocity, self.prepay_surge, self.complaint_surge
+        rv, ps = self.refund_velocity, self.prepay_surge
         return {
             ("refund_requests", rv.window_days, 0),
             ("refund_requests", rv.baseline_days, rv.window_days),
@@ -295,8 +295,6 @@ class RiskConfig(BaseModel):
             ("deposits_amount", ps.window_days, 0),
             ("deposits_amount", ps.baseline_days, ps.window_days),
             ("enrollments_paid", self.deep_discount.window_days, 0),
-            ("complaints", cs.window_days, 0),
-            ("complaints", cs.baseline_days, cs.window_days),
         }
 
 

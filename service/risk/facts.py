@@ -88,6 +88,8 @@ class Facts:
     suspense: list[Dated] = field(default_factory=list)  # unmatched cash, by when it came
     off_platform_complaints: list[Dated] = field(default_factory=list)
     complaints: list[Dated] = field(default_factory=list)
+    # Who filed each complaint: its enrollment (a parent), or, where none is known, itself.
+    complainant: dict[str, str] = field(default_factory=dict)
     pace_violations: list[Dated] = field(default_factory=list)  # by when reported
     # Per stall window (days): sessions bought and scheduled in it, and the oldest of them.
     stall: dict[int, tuple[int, datetime | None]] = field(default_factory=dict)
@@ -331,14 +333,17 @@ class _Queries:
         ))  # fmt: skip
 
     def complaints(self) -> None:
-        for inst_id, cid, cat, at in self.s.execute(
+        """Complaints over the lookback, each with who filed it: the signals count parents,
+        not rows (one parent's flood is one voice)."""
+        for inst_id, cid, cat, at, enrollment_id in self.s.execute(
             select(Complaint.institution_id, Complaint.id, Complaint.category,
-                   Complaint.created_at)
+                   Complaint.created_at, Complaint.enrollment_id)
             .where(Complaint.institution_id.in_(self.scope), Complaint.created_at > self.since,
                    Complaint.created_at <= self.as_of)
         ):  # fmt: skip
             f = self.facts[inst_id]
             f.complaints.append((cid, _aware(at)))
+            f.complainant[cid] = enrollment_id or cid
             if cat == "asked_to_pay_off_platform":
                 f.off_platform_complaints.append((cid, _aware(at)))
 

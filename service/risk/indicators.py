@@ -67,6 +67,22 @@ def within(evidence: list[Dated], as_of: datetime, days: int) -> list[str]:
     return list(dict.fromkeys(i for i, at in evidence if since < at <= as_of))
 
 
+def on_days(evidence: list[Dated], as_of: datetime, days: int, offset: int = 0) -> list[str]:
+    """The evidence of the `days` Beijing days ending `offset` days before as_of's (the
+    daily counters' windows, `Facts.total`), up to as_of."""
+    end = local_date(as_of) - timedelta(days=offset)
+    start = end - timedelta(days=days - 1)
+    return [i for i, at in evidence if start <= local_date(at) <= end and at <= as_of]
+
+
+def one_per_parent(f: Facts, complaints: list[str]) -> list[str]:
+    """The first complaint of each complainant among these: a parent counts once."""
+    first: dict[str, str] = {}
+    for cid in complaints:
+        first.setdefault(f.complainant.get(cid, cid), cid)
+    return list(first.values())
+
+
 def _ratio(a: Decimal, b: Decimal) -> Decimal:
     """Exact: thresholds are judged on this; only the reported value is rounded."""
     return a / b if b else Decimal("0")
@@ -239,7 +255,7 @@ def off_platform(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
     c = cfg.off_platform
     aged = ctx.as_of - timedelta(days=c.suspense_days)
     cash = [i for i, at in f.suspense if at <= aged]
-    said = within(f.off_platform_complaints, ctx.as_of, c.window_days)
+    said = one_per_parent(f, within(f.off_platform_complaints, ctx.as_of, c.window_days))
     units = len(cash) + c.complaint_units * len(said)
     if units < c.threshold:
         return None
@@ -278,16 +294,19 @@ def consumption_stall(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | 
 
 
 def complaint_surge(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """Parents complaining in the window against the trailing baseline's rate, each parent
+    (enrollment) counted once however often they filed."""
     c = cfg.complaint_surge
-    recent = f.total("complaints", ctx.as_of, c.window_days)
+    found = one_per_parent(f, on_days(f.complaints, ctx.as_of, c.window_days))
+    recent = len(found)
     if recent < c.min_count:
         return None
-    trailing = Decimal(f.total("complaints", ctx.as_of, c.baseline_days, offset=c.window_days))
+    before = on_days(f.complaints, ctx.as_of, c.baseline_days, offset=c.window_days)
+    trailing = Decimal(len(one_per_parent(f, before)))
     expected = trailing * c.window_days / c.baseline_days
     ratio = _ratio(Decimal(recent), expected) if expected > 0 else Decimal("99")
     if ratio < c.threshold:
         return None
-    found = within(f.complaints, ctx.as_of, c.window_days)
     weight = c.strong_weight if recent >= c.strong_count else c.weight
     return Indicator("complaint_surge", _shown(ratio), str(c.threshold), weight, c.floor, found)
 

@@ -92,7 +92,7 @@ def test_summed_windows_equal_the_daily_rows(
         assert got.ever_deposited == any(d.deposits_count for d in (ref.days or {}).values())
     assert facts[old].days is None  # only what the knobs name is read for an old one
     with pytest.raises(KeyError):
-        facts[old].total("complaints", as_of, 3)
+        facts[old].total("lessons_consumed", as_of, 3)
     attr, days, offset = sorted(NEEDS.sums)[0]
     with pytest.raises(KeyError):  # the sums end at the sweep's day, not at another
         facts[old].total(attr, as_of + timedelta(days=1), days, offset)

@@ -197,18 +197,35 @@ def test_consumption_stall() -> None:
     )
 
 
-def test_complaint_surge() -> None:
-    def complaints(recent: int, trailing: int) -> Facts:
-        days = {day(1): Day(complaints=recent)}
-        if trailing:
-            days[day(40)] = Day(complaints=trailing)
-        return facts(days=days)
+def complained(recent: int, trailing: int, *, parents: int | None = None) -> Facts:
+    """`recent` complaints a day before as_of and `trailing` 40 days before, filed by
+    `parents` enrollments in turn (None: each by another parent)."""
+    dated = ev(*(f"cmp_r{i}" for i in range(recent)), ago=timedelta(days=1))
+    dated += ev(*(f"cmp_t{i}" for i in range(trailing)), ago=timedelta(days=40))
+    who = {cid: f"enr_{n % parents}" for n, (cid, _) in enumerate(dated)} if parents else {}
+    return facts(complaints=dated, complainant=who)
 
-    assert not fired("complaint_surge", complaints(2, 0))  # fewer than 3
-    assert fired("complaint_surge", complaints(3, 0))
+
+def test_complaint_surge() -> None:
+    assert not fired("complaint_surge", complained(2, 0))  # fewer than 3
+    assert fired("complaint_surge", complained(3, 0))
     # Baseline: 6 in 90 days → 0.93 per fortnight; 3 recent is 3.2×.
-    assert fired("complaint_surge", complaints(3, 6))
-    assert not fired("complaint_surge", complaints(3, 7))  # 7 → 1.09 per fortnight, 2.75×
+    assert fired("complaint_surge", complained(3, 6))
+    assert not fired("complaint_surge", complained(3, 7))  # 7 → 1.09 per fortnight, 2.75×
+
+
+def test_one_parents_flood_is_one_voice() -> None:
+    """Issue 31, finding 2: 60 complaints from one enrollment took a school from score 0 to
+    55. The signals count parents (enrollments), not rows: one parent's 60 is one, below the
+    three a surge needs; three parents' 60 is three. Asked to pay off the platform, one
+    parent's ten complaints are one parent's word (medium), not ten (high)."""
+    flood = complained(60, 0, parents=1)
+    assert not fired("complaint_surge", flood)
+    assert evaluate(flood, ctx(), CFG).score == 0
+    assert fired("complaint_surge", complained(60, 0, parents=3))
+    said = facts(off_platform_complaints=ev(*(f"cmp_{i}" for i in range(10))),
+                 complainant={f"cmp_{i}": "enr_1" for i in range(10)})  # fmt: skip
+    assert evaluate(said, ctx(), CFG).level == "medium"
 
 
 def test_statement_missing() -> None:

@@ -4,13 +4,13 @@ configuration). A knob added without a case here fails `test_every_knob_has_a_ca
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from service.kit.clock import local_date
+from service.kit.clock import SHANGHAI, local_date
 from service.policy import knobs
 from service.risk.facts import Day, Facts
 from service.risk.indicators import INDICATORS, Context, Peers
@@ -51,10 +51,11 @@ def refunds(recent: int, trailing: int = 0, on_day: int = 2) -> Facts:
 
 
 def complaints(recent: int, trailing: int = 0, on_day: int = 1) -> Facts:
-    days = {day(on_day): Day(complaints=recent)}
-    if trailing:
-        days[day(40)] = Day(complaints=trailing)
-    return base(days=days)
+    """`recent` parents' complaints `on_day` days before as_of's day, `trailing` 40 days."""
+    at = lambda n: datetime.combine(day(n), time(12), tzinfo=SHANGHAI)  # noqa: E731
+    dated = [(f"cmp_r{i}", at(on_day)) for i in range(recent)]
+    dated += [(f"cmp_t{i}", at(40)) for i in range(trailing)]
+    return base(complaints=dated)
 
 
 def discounts(discounted: int, paid: int, share: str = "0.7", on_day: int = 1) -> Facts:

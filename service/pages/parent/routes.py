@@ -40,6 +40,10 @@ REFUSALS = {
     "refund_in_progress": N_("A refund is already in progress: follow it below."),
     "invalid_state": N_("This lesson can no longer be disputed: its confirmation window is over."),
     "not_found": N_("Not found."),
+    "complaint_limit": N_("You have filed three complaints today; you may file again tomorrow."),
+    "complaint_already_filed": N_(
+        "You have already filed a complaint of this kind in the last 14 days; the regulator has it."
+    ),
 }
 
 
