@@ -2,8 +2,8 @@
 day and of its category (issue 31, finding 2), a read that otherwise went through them all.
 
 Revision ID: 3e8c51a0d7b4
-Revises: 9b3e6d2f1a70
-Create Date: 2026-12-07 11:00:00
+Revises: 5d8a1c3e7f92
+Create Date: 2026-12-07 11:10:00
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "3e8c51a0d7b4"
-down_revision: str | Sequence[str] | None = "9b3e6d2f1a70"
+down_revision: str | Sequence[str] | None = "5d8a1c3e7f92"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
