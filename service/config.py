@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     parent_backoff_max_seconds: int = Field(default=3600, ge=1)
     parent_max_failed_per_client: int = 20
     parent_lockout_minutes: int = 15
+    # Where parents and institutions reach the service (scheme, host, port, any path prefix):
+    # the sign-in links and QR codes handed to parents are built from it, never from the
+    # request's Host header (a forged Host, kept by a shared cache, would print codes that send
+    # parents to a fake site). Outside development it must be https.
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", pattern=r"^https?://[^/\s?#@]+(/[^\s?#]*)?$"
+    )
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     # addresses, as uvicorn's forwarded_allow_ips); empty: none, the peer is the client.
     trusted_proxies: str = ""
@@ -80,6 +87,9 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SECRET_KEY is the development placeholder; set a real secret outside development"
             )
+        self.public_base_url = self.public_base_url.rstrip("/")
+        if self.environment == "production" and not self.public_base_url.startswith("https://"):
+            raise ValueError("PUBLIC_BASE_URL must be https:// in production")
         if len(self.secret_key) < 16:
             raise ValueError("SECRET_KEY must be at least 16 characters")
         return self

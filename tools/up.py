@@ -9,6 +9,7 @@ unless one of ours already answers (its books in `bank-sim.json`), and serves. S
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -85,7 +86,9 @@ def _serve_with_bank(
         print(f"bank simulator on http://127.0.0.1:{bank_port} (log: bank-sim.log)",
               file=sys.stderr)  # fmt: skip
     serve = [tuitionguard, "serve", "--host", host, "--port", str(port)]
-    server = subprocess.Popen(serve)  # noqa: S603
+    # The demo's links and QR codes point where it is served, unless told otherwise.
+    public = os.environ.get("PUBLIC_BASE_URL") or f"http://{host}:{port}"
+    server = subprocess.Popen(serve, env={**os.environ, "PUBLIC_BASE_URL": public})  # noqa: S603
 
     def stop(signum: int, _frame: object) -> None:
         server.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)

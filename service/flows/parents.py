@@ -73,6 +73,12 @@ def _count_failure(
         )
 
 
+def sign_in_link(settings: Settings, enrollment_id: str) -> str:
+    """The parent's sign-in page for an enrollment (the code is still typed), at the service's
+    configured public address: what the institution hands out and its QR code encodes."""
+    return f"{settings.public_base_url}/parent/e/{enrollment_id}"
+
+
 def open_session(
     session: Session,
     *,

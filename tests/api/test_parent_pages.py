@@ -184,3 +184,32 @@ def test_a_refused_refund_count_keeps_its_message_after_the_anchor(site: Site) -
     assert r.headers["location"] == "/parent#refund"
     assert told(c, r) == ("problem", "Choose between 1 and the lessons left.")
     assert notes(c.get("/parent").text) == []  # shown once
+
+
+def test_the_qr_code_is_the_public_address_and_no_shared_cache_keeps_it(site: Site) -> None:
+    """Issue 31 item 6: the code encoded the request's Host and was served `public,
+    max-age=86400`: a forged Host kept by a shared cache would print codes to a fake site."""
+    from service.pages.parent.qr import qr_svg
+
+    enrollment, _code = site.shown.parent
+    base = site.app.state.settings.public_base_url
+    r = site.client().get(f"/parent/e/{enrollment}/qr.svg", headers={"Host": "evil.example"})
+    assert r.status_code == 200
+    assert r.content == qr_svg(f"{base}/parent/e/{enrollment}")
+    assert b"evil" not in r.content
+    cache = r.headers["cache-control"]
+    assert "public" not in cache and "no-store" in cache and "private" in cache
+    for path in ("/parent", f"/parent/e/{enrollment}"):
+        assert "public" not in site.client().get(path).headers["cache-control"]
+
+
+def test_the_public_base_url_is_checked() -> None:
+    from pydantic import ValidationError
+
+    made = Settings(environment="development", public_base_url="https://jf.example.cn/tg/")
+    assert made.public_base_url == "https://jf.example.cn/tg"
+    for bad in ("jf.example.cn", "https://a b", "https://x.cn?next=1", "https://u@evil.cn"):
+        with pytest.raises(ValidationError):
+            Settings(environment="development", public_base_url=bad)
+    with pytest.raises(ValidationError, match="https"):
+        Settings(environment="production", secret_key="s" * 32, public_base_url="http://x.cn")

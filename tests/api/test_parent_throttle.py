@@ -76,3 +76,11 @@ def test_forwarded_for_is_believed_only_from_a_configured_proxy(
         assert codes == [401] * 7
     else:
         assert codes == [401] * 5 + [429] * 2
+
+
+def test_the_link_handed_to_the_parent_is_the_public_address(world: World, settings) -> None:
+    """Issue 31 item 6: the enrollment's link and QR code are at PUBLIC_BASE_URL, whatever
+    Host the institution's request named."""
+    e = world.enroll()
+    assert e["parent_link"] == f"{settings.public_base_url}/parent/e/{e['id']}"
+    assert e["parent_qr"] == e["parent_link"] + "/qr.svg"

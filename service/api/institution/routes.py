@@ -78,7 +78,7 @@ def enroll(
         now=now,
         settings=settings,
     )
-    return EnrolledRead.of(made)
+    return EnrolledRead.of(made, settings)
 
 
 @router.get("/enrollments/{enrollment_id}", response_model=EnrollmentRead)

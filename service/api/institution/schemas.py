@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import Field, StrictInt, model_validator
 
 from service.api.schemas import Read
-from service.flows import enrollments
+from service.config import Settings
+from service.flows import enrollments, parents
 from service.flows.consumptions import Reported
 from service.flows.enrollments import Enrolled
 from service.kit.money import Day, DayOut, Instant, InstantOut, MoneyOut, PositiveMoney
@@ -114,13 +115,15 @@ class EnrolledRead(Read):
     status: str
     escrow_account_no: str
     parent_link: str = Field(
-        description="the parent's sign-in page for this enrollment (the code is still typed)"
+        description="the parent's sign-in page for this enrollment, at the service's public "
+        "address (PUBLIC_BASE_URL); the code is still typed"
     )
     parent_qr: str = Field(description="an SVG QR code of parent_link, to print for the parent")
 
     @classmethod
-    def of(cls, made: Enrolled) -> EnrolledRead:
+    def of(cls, made: Enrolled, settings: Settings) -> EnrolledRead:
         e = made.enrollment
+        link = parents.sign_in_link(settings, e.id)
         return cls(
             id=e.id,
             payment_reference=e.payment_reference,
@@ -129,8 +132,8 @@ class EnrolledRead(Read):
             lessons=e.lessons,
             status=e.status,
             escrow_account_no=made.escrow_account_no,
-            parent_link=f"/parent/e/{e.id}",
-            parent_qr=f"/parent/e/{e.id}/qr.svg",
+            parent_link=link,
+            parent_qr=f"{link}/qr.svg",
         )
 
 

@@ -67,12 +67,14 @@ def by_link(request: Request, enrollment_id: str, lang: LangDep) -> Response:
 
 
 @router.get("/e/{enrollment_id}/qr.svg")
-def qr(request: Request, enrollment_id: str) -> Response:
+def qr(enrollment_id: str, settings: SettingsDep) -> Response:
+    """The link is the configured public address's, whatever Host the request named; and a
+    family's code is kept by no cache but the browser's own (private)."""
     if not ENROLLMENT_ID.match(enrollment_id):
         return Response(status_code=404)
-    link = str(request.base_url).rstrip("/") + f"{PATH}/e/{enrollment_id}"
-    return Response(qr_svg(link), media_type="image/svg+xml",
-                    headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
+    code = qr_svg(parents.sign_in_link(settings, enrollment_id))
+    return Response(code, media_type="image/svg+xml",
+                    headers={"Cache-Control": "private, no-store"})  # fmt: skip
 
 
 def _sign_in_page(request: Request, lang: str, *, enrollment_id: str | None) -> HTMLResponse:
