@@ -21,6 +21,7 @@ from service.api import problems, transactions
 from service.api.admission import AdmissionMiddleware
 from service.api.auth import idempotency_caller
 from service.api.business_metrics import BusinessCollector
+from service.api.compression import PageCompression
 from service.api.idempotency import IdempotencyMiddleware
 from service.api.middleware import RequestContextMiddleware, RequestGuardMiddleware
 from service.api.ratelimit import RateLimitMiddleware, Vouched
@@ -121,6 +122,7 @@ def _install_middleware(
         vouched=app.state.vouched,
     )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(PageCompression)  # outermost: it compresses the final page
 
 
 def _install_page_errors(app: FastAPI) -> None:

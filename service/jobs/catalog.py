@@ -13,6 +13,7 @@ import ledger
 from service.bank_gateway.delivery import deliver_pending
 from service.flows import refunds, releases
 from service.jobs.base import Job, JobContext
+from service.kit.clock import SHANGHAI
 from service.kit.request_keys import purge_expired
 from service.risk import alerts
 from service.risk.facts import Needs, gather
@@ -104,3 +105,22 @@ JOBS: dict[str, Job] = {
         Job("idempotency_purge", _idempotency_purge, _daily(3, 30)),
     )
 }
+
+
+def trigger_of(job: Job, tick_seconds: int | None) -> dict[str, Any]:
+    """The job's schedule; with a tick setting, every job on that one short interval (demos and
+    the scheduler test)."""
+    return {"trigger": "interval", "seconds": tick_seconds} if tick_seconds else job.trigger
+
+
+def next_run(trigger: dict[str, Any], now: datetime) -> datetime:
+    """When the scheduler runs a job of this schedule next: a daily one at its hour, Beijing
+    time; a periodic one within its interval (the latest it can be)."""
+    if trigger["trigger"] == "cron":
+        local = now.astimezone(SHANGHAI)
+        at = local.replace(hour=trigger["hour"], minute=trigger.get("minute", 0), second=0,
+                           microsecond=0)  # fmt: skip
+        return at if at > local else at + timedelta(days=1)
+    return now + timedelta(
+        minutes=int(trigger.get("minutes", 0)), seconds=int(trigger.get("seconds", 0))
+    )

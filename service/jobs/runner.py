@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.config import Settings
 from service.errors import DomainError
 from service.jobs.base import JobContext
-from service.jobs.catalog import JOBS
+from service.jobs.catalog import JOBS, trigger_of
 from service.jobs.models import JobRun
 from service.kit.clock import check_as_of, local_date
 from service.kit.db import session_scope
@@ -168,12 +168,7 @@ def start_scheduler(
             log.exception("job %s failed", name)
 
     for job in JOBS.values():
-        # A tick setting runs every job on one short interval (demos and the scheduler test).
-        trigger = (
-            {"trigger": "interval", "seconds": settings.scheduler_tick_seconds}
-            if settings.scheduler_tick_seconds
-            else job.trigger
-        )
+        trigger = trigger_of(job, settings.scheduler_tick_seconds)
         scheduler.add_job(
             tick, args=[job.name, trigger], id=job.name, max_instances=1, coalesce=True, **trigger
         )

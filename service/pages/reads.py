@@ -29,6 +29,7 @@ from service.flows.models import (
     StatementBreak,
 )
 from service.flows.positions import Position, by_district, per_institution
+from service.jobs.catalog import JOBS, next_run
 from service.jobs.models import JobRun
 from service.kit.clock import local_date
 from service.registry.institutions import scoped_ids
@@ -66,7 +67,7 @@ class Overview:
     disputed_refunds: int
     disputed_lessons: int
     open_cases: int
-    jobs: list[JobRun]
+    jobs: list[JobLine]
     short_institutions: int = 0  # whose bank's last statement holds less than the ledger
     breaks: list[BreakItem] = field(default_factory=list)  # the largest unreviewed ones
 
@@ -111,7 +112,7 @@ def overview(session: Session, *, regulator: Regulator, now: datetime) -> Overvi
         districts=districts,
         trend=_trend(session, regulator, local_date(now)),
         **_queues(session, regulator, scope, now),
-        jobs=_last_runs(session),
+        jobs=_job_lines(session, now),
         short_institutions=_short(session, scope),
         breaks=unreviewed_breaks(session, scope, limit=OVERVIEW_BREAKS),
     )
@@ -216,19 +217,39 @@ def _queues(
     }
 
 
-def _last_runs(session: Session) -> list[JobRun]:
+@dataclass(frozen=True)
+class JobLine:
+    """A job of the catalogue: its last run (None before its first) and when it runs next."""
+
+    name: str
+    last: JobRun | None
+    every_minutes: int | None  # a periodic job: within this many minutes
+    next_at: datetime | None  # a daily job: its next run
+
+
+def _job_lines(session: Session, now: datetime) -> list[JobLine]:
+    """Every job, run or not: a fresh region's table is not empty, it says when each runs."""
     latest = (
         select(JobRun.name, func.max(JobRun.started_at).label("at"))
         .group_by(JobRun.name)
         .subquery()
     )
-    return list(
-        session.scalars(
-            select(JobRun)
-            .join(latest, and_(JobRun.name == latest.c.name, JobRun.started_at == latest.c.at))
-            .order_by(JobRun.name)
+    last = {
+        r.name: r
+        for r in session.scalars(
+            select(JobRun).join(
+                latest, and_(JobRun.name == latest.c.name, JobRun.started_at == latest.c.at)
+            )
         )
-    )
+    }
+    return [_job_line(name, last.get(name), now) for name in sorted(JOBS)]
+
+
+def _job_line(name: str, last: JobRun | None, now: datetime) -> JobLine:
+    trigger = JOBS[name].trigger
+    if trigger["trigger"] == "cron":
+        return JobLine(name, last, every_minutes=None, next_at=next_run(trigger, now))
+    return JobLine(name, last, every_minutes=int(trigger["minutes"]), next_at=None)
 
 
 # The institution list
