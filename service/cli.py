@@ -261,13 +261,32 @@ def cmd_job_run(args: argparse.Namespace) -> int:
 
 
 def cmd_prices_import(args: argparse.Namespace) -> int:
+    """The workbench's and the API's use case: as the named regulator, over their region,
+    audited; a bad file is refused whole with every row's problem."""
     from pathlib import Path
 
-    from service.fees.prices import import_csv
+    from service.errors import DomainError
+    from service.fees.guides import Publisher, publish_file
+    from service.registry.models import Regulator
 
-    text = Path(args.file).read_text(encoding="utf-8")
-    created = _in_tx(lambda s: [g.id for g in import_csv(s, text, now=clock.utcnow())])
-    print(json.dumps({"guides_created": len(created), "ids": created}))
+    text = Path(args.file).read_text(encoding="utf-8-sig")
+
+    def work(s: Session) -> dict[str, Any]:
+        regulator = s.get(Regulator, args.regulator)
+        if regulator is None:
+            raise DomainError("not_found", f"no regulator {args.regulator}")
+        done = publish_file(s, by=Publisher.of(regulator, "cli"), text=text, now=clock.utcnow(),
+                            existing="supersede" if args.supersede else "refuse")  # fmt: skip
+        return {"guides_created": len(done.created), "ids": [g.id for g in done.created],
+                "superseded": done.superseded, "unchanged": len(done.unchanged)}  # fmt: skip
+
+    try:
+        print(json.dumps(_in_tx(work)))
+    except DomainError as exc:
+        rows = exc.extra.get("errors") or []
+        print(json.dumps({"refused": exc.code, "detail": exc.detail, "errors": rows},
+                         ensure_ascii=False, indent=2), file=sys.stderr)  # fmt: skip
+        return 2
     return 0
 
 
@@ -331,6 +350,14 @@ def parser_and_commands() -> tuple[argparse.ArgumentParser, Any]:
         "import", help="import guides from a CSV like shared/data/price_guides.csv"
     )
     pi.add_argument("file")
+    pi.add_argument(
+        "--regulator", required=True, help="the regulator publishing (its id): its region bounds"
+    )
+    pi.add_argument(
+        "--supersede",
+        action="store_true",
+        help="replace guides published for the same day (the old ones are kept as history)",
+    )
     pi.set_defaults(fn=cmd_prices_import)
 
     job = sub.add_parser("job", help="jobs").add_subparsers(dest="action", required=True)

@@ -167,6 +167,12 @@ CODES: dict[str, Code] = {
                               "buying more lessons than the course has sessions ahead"),
     "institution_frozen": _c(409, "The institution is frozen",
                              "a frozen institution files a course or enrols", "yes, once unfrozen"),
+    "price_guide_exists": _c(409, "A different guide is published for this region and day",
+                             "publishing a guide for a day that has one, without `supersede`",
+                             "yes, with supersede (the old guide is kept as history)"),
+    "price_guides_rejected": _c(422, "The guides failed their checks; nothing was published",
+                                "a price CSV (or several problems of one guide): `errors` "
+                                "lists each problem with its `line`, `field` and `message`"),
     "no_guidance_price": _c(422, "No guidance price applies",
                             "no guidance price is in force for the course's band and region"),
     # flows

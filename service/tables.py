@@ -5,8 +5,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from service.fees.guides import seed_published
 from service.fees.models import Course, CourseSession, PriceGuide, PriceGuideItem, SchoolVacation
-from service.fees.prices import seed_published
 from service.flows.counters import InstitutionDay
 from service.flows.models import (
     Complaint,

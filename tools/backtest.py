@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import ledger
 from service.config import Settings
 from service.errors import DomainError
-from service.fees import filings, prices
+from service.fees import filings, guides
 from service.flows import (
     consumptions,
     deposits,
@@ -288,25 +288,12 @@ class Replay:
         return inst
 
     def on_price_guide(self, s: Session, e: dict[str, Any], at: datetime) -> None:
-        bands = [
-            prices.Band(
-                i["mode"],
-                i.get("grade_band", "any"),
-                int(i["class_size_min"]),
-                None if i.get("class_size_max") is None else int(i["class_size_max"]),
-                int(i["standard_minutes"]),
-                parse_money(i["base_price"]),
-                parse_money(i.get("max_float_pct", "10")),
-            )
-            for i in e["items"]
-        ]
-        prices.create_guide(
-            s,
-            region_code=e["region_code"],
-            effective_from=date.fromisoformat(e["effective_from"]),
-            bands=bands,
-            now=at,
-        )
+        """The guide as any publisher's: the same checks, audited (by the backtest)."""
+        items = [{"grade_band": "any", "class_size_max": None, **i} for i in e["items"]]
+        fields = {k: e[k] for k in ("region_code", "effective_from", "source") if k in e}
+        draft = guides.GuideDraft.model_validate({**fields, "items": items})
+        by = guides.Publisher(actor="service:backtest", via="backtest")
+        guides.publish_guide(s, by=by, draft=draft, existing="supersede", now=at)
 
     def on_institution(self, s: Session, e: dict[str, Any], at: datetime) -> None:
         if str(e["id"]) in self.ids["institution"]:

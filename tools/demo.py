@@ -168,27 +168,25 @@ def _demo_guides(session: Session, now: datetime) -> None:
     """Liaoyuan and Siping have not published tables we could find; the demo gives them
     Changchun's (marked as such), so that subject courses there can be priced."""
     from datetime import date
-    from decimal import Decimal
 
-    from service.fees.models import PriceGuide
-    from service.fees.prices import Band, create_guide
+    from service.fees.guides import GuideDraft, GuideItem, Publisher, publish_guide
 
-    bands = [
-        Band("offline", "any", 1, 9, 45, Decimal("27.27"), Decimal("10")),
-        Band("offline", "any", 10, 35, 45, Decimal("22.73"), Decimal("10")),
-        Band("offline", "any", 36, None, 45, Decimal("18.18"), Decimal("10")),
-        Band("online", "any", 1, None, 30, Decimal("16.00"), Decimal("10")),
+    def item(mode: str, lo: int, hi: int | None, minutes: int, price: str) -> GuideItem:
+        fields = {"mode": mode, "class_size_min": lo, "class_size_max": hi,
+                  "standard_minutes": minutes, "base_price": price}  # fmt: skip
+        return GuideItem.model_validate(fields)
+
+    items = [
+        item("offline", 1, 9, 45, "27.27"),
+        item("offline", 10, 35, 45, "22.73"),
+        item("offline", 36, None, 45, "18.18"),
+        item("online", 1, None, 30, "16.00"),
     ]
+    by = Publisher(actor="service:demo", via="demo")
     for region in ("220400", "220300"):
-        if session.scalar(select(PriceGuide.id).where(PriceGuide.region_code == region)) is None:
-            create_guide(
-                session,
-                region_code=region,
-                effective_from=date(2022, 1, 1),
-                bands=bands,
-                now=now,
-                source="demo only: Changchun's table",
-            )
+        draft = GuideDraft(region_code=region, effective_from=date(2022, 1, 1), items=items,
+                           source="demo only: Changchun's table")  # fmt: skip
+        publish_guide(session, by=by, draft=draft, existing="keep", now=now)
 
 
 def bank_book(session: Session) -> dict[str, Decimal]:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.types import Money, UTCDateTime
@@ -14,7 +14,9 @@ from service.kit.db import Base
 
 
 class PriceGuide(Base):
-    """A published guidance price table of one region, in force from `effective_from`."""
+    """A published guidance price table of one region, in force from `effective_from`. A
+    guide replaced for its day is kept, with the guide that replaced it and when: only one
+    guide per region and day is current (`superseded_by` empty)."""
 
     __tablename__ = "price_guides"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -22,9 +24,19 @@ class PriceGuide(Base):
     effective_from: Mapped[date] = mapped_column(Date)
     source: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    superseded_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 Index("ix_price_guides_region", PriceGuide.region_code, PriceGuide.effective_from)
+Index(
+    "uq_price_guides_current",
+    PriceGuide.region_code,
+    PriceGuide.effective_from,
+    unique=True,
+    postgresql_where=text("superseded_by IS NULL"),
+    sqlite_where=text("superseded_by IS NULL"),
+)
 
 
 class PriceGuideItem(Base):

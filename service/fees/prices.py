@@ -6,24 +6,19 @@ ceiling = base × (1 + float%) × lesson_minutes / standard_minutes, rounded hal
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from importlib import resources
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.errors import DomainError
 from service.fees.models import PriceGuide, PriceGuideItem
-from service.kit.ids import new_id
-from service.registry.institutions import audit, region_of_regulator
+from service.registry.institutions import region_of_regulator
 from service.registry.models import Regulator
-from service.registry.regions import ancestry, is_valid_region
+from service.registry.regions import ancestry
 
 FEN = Decimal("0.01")
 
@@ -89,13 +84,13 @@ class GuideBook:
 
 
 def load_guidebook(session: Session, regions: Collection[str]) -> GuideBook:
-    """The guides of `regions` (a filing's region and the divisions enclosing it: all that
-    `band_for` reads for it), not the whole country's."""
+    """The current guides of `regions` (a filing's region and the divisions enclosing it:
+    all that `band_for` reads for it), not the whole country's; superseded ones are history."""
     items: dict[str, list[Band]] = defaultdict(list)
     for it in session.scalars(
         select(PriceGuideItem)
         .join(PriceGuide, PriceGuide.id == PriceGuideItem.guide_id)
-        .where(PriceGuide.region_code.in_(list(regions)))
+        .where(PriceGuide.region_code.in_(list(regions)), PriceGuide.superseded_by.is_(None))
     ):
         items[it.guide_id].append(
             Band(
@@ -111,92 +106,17 @@ def load_guidebook(session: Session, regions: Collection[str]) -> GuideBook:
     return GuideBook(
         Guide(g.id, g.region_code, g.effective_from, tuple(items[g.id]))
         for g in session.scalars(
-            select(PriceGuide).where(PriceGuide.region_code.in_(list(regions)))
+            select(PriceGuide).where(
+                PriceGuide.region_code.in_(list(regions)), PriceGuide.superseded_by.is_(None)
+            )
         )
     )
-
-
-def create_guide(
-    session: Session,
-    *,
-    region_code: str,
-    effective_from: date,
-    bands: list[Band],
-    now: datetime,
-    source: str | None = None,
-) -> PriceGuide:
-    if not is_valid_region(region_code):
-        raise DomainError("invalid_region_code", f"unknown region code {region_code!r}")
-    _check_bands(bands)
-    guide = PriceGuide(
-        id=new_id("pg"),
-        region_code=region_code,
-        effective_from=effective_from,
-        source=source,
-        created_at=now,
-    )
-    session.add(guide)
-    session.flush()
-    session.add_all(
-        PriceGuideItem(id=new_id("pgi"), guide_id=guide.id, **b.__dict__) for b in bands
-    )
-    session.flush()
-    return guide
-
-
-def _check_bands(bands: list[Band]) -> None:
-    if not bands:
-        raise DomainError("validation_error", "a guide needs at least one item")
-    for b in bands:
-        if b.class_size_max is not None and b.class_size_max < b.class_size_min:
-            raise DomainError("validation_error", "class_size_max is below class_size_min")
-    # Overlapping bands for the same mode and grade would make a price ambiguous.
-    for i, a in enumerate(bands):
-        for b in bands[i + 1 :]:
-            if (a.mode, a.grade_band) != (b.mode, b.grade_band):
-                continue
-            a_hi = a.class_size_max if a.class_size_max is not None else 10**9
-            b_hi = b.class_size_max if b.class_size_max is not None else 10**9
-            if a.class_size_min <= b_hi and b.class_size_min <= a_hi:
-                raise DomainError(
-                    "validation_error",
-                    f"bands overlap for {a.mode}/{a.grade_band}: class sizes "
-                    f"{a.class_size_min}-{a.class_size_max} and "
-                    f"{b.class_size_min}-{b.class_size_max}",
-                )
 
 
 def guide_items(session: Session, guide_id: str) -> list[PriceGuideItem]:
     """A guide's bands, by mode then class size."""
     rows = session.scalars(select(PriceGuideItem).where(PriceGuideItem.guide_id == guide_id))
     return sorted(rows, key=lambda i: (i.mode, i.class_size_min))
-
-
-def publish(
-    session: Session,
-    *,
-    regulator: Regulator,
-    region_code: str,
-    effective_from: date,
-    bands: list[Band],
-    source: str | None,
-    now: datetime,
-) -> PriceGuide:
-    """A regulator publishes a guidance price table for a region of theirs. Audited."""
-    region_of_regulator(regulator, region_code)
-    guide = create_guide(
-        session,
-        region_code=region_code,
-        effective_from=effective_from,
-        bands=bands,
-        now=now,
-        source=source,
-    )
-    audit(session, actor=f"regulator:{regulator.id}", action="price_guide:publish",
-          subject=guide.id, detail={"region_code": region_code,
-                                    "effective_from": effective_from.isoformat()},
-          now=now, region_code=region_code)  # fmt: skip
-    return guide
 
 
 @dataclass(frozen=True)
@@ -217,7 +137,7 @@ def applicable(
         guides = list(
             session.scalars(
                 select(PriceGuide)
-                .where(PriceGuide.region_code == code)
+                .where(PriceGuide.region_code == code, PriceGuide.superseded_by.is_(None))
                 .order_by(PriceGuide.effective_from.desc())
             )
         )
@@ -226,75 +146,3 @@ def applicable(
             if g.effective_from > today or g is in_force:
                 out.append(Applicable(g, guide_items(session, g.id), g is in_force))
     return out
-
-
-def import_for(
-    session: Session, *, regulator: Regulator, text: str, now: datetime
-) -> list[PriceGuide]:
-    """A regulator imports guides (the CSV format of shared/data/price_guides.csv) for regions
-    of theirs only; all or nothing. Audited."""
-    guides = import_csv(
-        session, text, now=now, region_check=lambda r: region_of_regulator(regulator, r)
-    )
-    audit(session, actor=f"regulator:{regulator.id}", action="price_guide:import",
-          subject=regulator.region_code, detail={"created": [g.id for g in guides]}, now=now,
-          region_code=regulator.region_code)  # fmt: skip
-    return guides
-
-
-def import_csv(
-    session: Session,
-    text: str,
-    *,
-    now: datetime,
-    region_check: Callable[[str], object] | None = None,
-) -> list[PriceGuide]:
-    """Import guides in the format of shared/data/price_guides.csv; a guide (region and
-    effective date) that exists already is skipped, so importing twice changes nothing."""
-    groups: dict[tuple[str, date], list[Band]] = defaultdict(list)
-    notes: dict[tuple[str, date], str] = {}
-    for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-        try:
-            key = (row["region_code"], date.fromisoformat(row["effective_from"]))
-            groups[key].append(
-                Band(
-                    mode=row["mode"],
-                    grade_band=row["grade_band"] or "any",
-                    class_size_min=int(row["class_size_min"]),
-                    class_size_max=int(row["class_size_max"]) if row["class_size_max"] else None,
-                    standard_minutes=int(row["standard_minutes"]),
-                    base_price=Decimal(row["base_price"]).quantize(FEN),
-                    max_float_pct=Decimal(row["max_float_pct"]).quantize(FEN),
-                )
-            )
-            notes[key] = " ".join(filter(None, [row.get("region_name"), row.get("note")]))
-        except (KeyError, ValueError, ArithmeticError) as exc:
-            raise DomainError("validation_error", f"line {line}: {exc}") from exc
-    for region, _ in groups:
-        if region_check is not None:
-            region_check(region)
-    created = []
-    for (region, effective), bands in groups.items():
-        exists = session.scalar(
-            select(PriceGuide.id).where(
-                PriceGuide.region_code == region, PriceGuide.effective_from == effective
-            )
-        )
-        if exists:
-            continue
-        created.append(
-            create_guide(
-                session,
-                region_code=region,
-                effective_from=effective,
-                bands=bands,
-                now=now,
-                source=notes[(region, effective)][:200],
-            )
-        )
-    return created
-
-
-def seed_published(session: Session, *, now: datetime) -> int:
-    text = resources.files("service.data").joinpath("price_guides.csv").read_text(encoding="utf-8")
-    return len(import_csv(session, text, now=now))

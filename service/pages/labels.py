@@ -238,6 +238,7 @@ ACTIONS = {
     "deposit:return": N_("Returned money in suspense"),
     "price_guide:publish": N_("Published a price guide"),
     "price_guide:import": N_("Imported a price guide"),
+    "price_guide:supersede": N_("Replaced a price guide (the old one kept)"),
     "school_calendar:set": N_("Set a school vacation"),
     "risk:sweep": N_("Ran a risk sweep"),
     "session:sign_in": N_("Signed in to the workbench"),

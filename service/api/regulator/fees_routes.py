@@ -16,7 +16,7 @@ from service.api.regulator.schemas import (
     VacationRead,
 )
 from service.api.schemas import Page
-from service.fees import prices, school_calendar
+from service.fees import guides, prices, school_calendar
 from service.kit.clock import local_date
 
 router = APIRouter(tags=["regulator"])
@@ -27,25 +27,11 @@ RegionQuery = Annotated[str, Query(pattern=r"^\d{6}$")]
 def create_price_guide(
     body: PriceGuideIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
 ) -> PriceGuideRead:
-    bands = [
-        prices.Band(
-            i.mode,
-            i.grade_band,
-            i.class_size_min,
-            i.class_size_max,
-            i.standard_minutes,
-            i.base_price,
-            i.max_float_pct,
-        )
-        for i in body.items
-    ]
-    guide = prices.publish(
+    guide = guides.publish_guide(
         session,
-        regulator=regulator,
-        region_code=body.region_code,
-        effective_from=body.effective_from,
-        bands=bands,
-        source=body.source,
+        by=guides.Publisher.of(regulator, "api"),
+        draft=body,
+        existing="supersede" if body.supersede else "refuse",
         now=now,
     )
     return PriceGuideRead.of(guide, prices.guide_items(session, guide.id))

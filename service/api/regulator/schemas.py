@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, StrictBool, StrictInt, model_validator
@@ -16,10 +15,11 @@ from service.api.schemas import (
     SupervisedBalancesRead,
     supervised_balances,
 )
+from service.fees.guides import GuideDraft
 from service.fees.models import PriceGuide, PriceGuideItem, SchoolVacation
 from service.flows.balances import InstitutionBalances
 from service.flows.statements import Reconciled
-from service.kit.money import Day, DayOut, Instant, InstantOut, Money, MoneyOut, PositiveMoney
+from service.kit.money import Day, DayOut, Instant, InstantOut, MoneyOut
 from service.kit.wire import Strict
 from service.registry.models import Institution
 from service.risk.models import RiskEvaluation
@@ -65,27 +65,14 @@ class StatusIn(Strict):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class GuideItemIn(Strict):
-    mode: Mode
-    grade_band: Literal["preschool", "primary", "junior", "senior", "any"]
-    class_size_min: StrictInt = Field(ge=1, le=100_000)
-    class_size_max: StrictInt | None = Field(ge=1, le=100_000)
-    standard_minutes: StrictInt = Field(ge=1, le=240)
-    base_price: PositiveMoney
-    max_float_pct: Money = Field(default=Decimal("10"))
+class PriceGuideIn(GuideDraft):
+    """A guide (the domain's own typed model: every caller is checked the same way)."""
 
-    @model_validator(mode="after")
-    def _float_cap(self) -> GuideItemIn:
-        if self.max_float_pct > 100:
-            raise ValueError("max_float_pct above 100 is not a float cap")
-        return self
-
-
-class PriceGuideIn(Strict):
-    region_code: str = Field(pattern=r"^\d{6}$")
-    effective_from: Day
-    items: list[GuideItemIn] = Field(min_length=1, max_length=200)
-    source: str | None = Field(default=None, max_length=200)
+    supersede: StrictBool = Field(
+        default=False,
+        description="replace the guide published for this region and day (it is kept as "
+        "history, marked superseded); without it such a guide is 409 price_guide_exists",
+    )
 
 
 class VacationIn(Strict):

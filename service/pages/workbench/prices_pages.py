@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from service.api.deps import NowDep, SessionDep
 from service.errors import DomainError
-from service.fees import prices, school_calendar
+from service.fees import guides, prices, school_calendar
 from service.kit.clock import local_date
 from service.pages.labels import N_
+from service.pages.signin import SignedIn
 from service.pages.web import LangDep, PostDep, SignedDep, back, render
 from service.pages.workbench.common import act
 
@@ -28,7 +30,20 @@ def price_page(
     lang: LangDep,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
 ) -> Response:
-    code = region or signed.regulator.region_code
+    return _page(request, signed, session, now, lang, region or signed.regulator.region_code)
+
+
+def _page(
+    request: Request,
+    signed: SignedIn,
+    session: Session,
+    now: datetime,
+    lang: str,
+    code: str,
+    report: list[dict[str, Any]] | None = None,
+) -> Response:
+    """The guides and vacations of a region; after a refused import, its row-by-row report
+    (answered 422, on the page itself: nothing was written)."""
     try:
         guides = prices.applicable(
             session, regulator=signed.regulator, region_code=code, today=local_date(now)
@@ -38,25 +53,38 @@ def price_page(
         )
     except DomainError as exc:
         return back("/workbench/prices", problem=exc.detail)
-    return render(
-        request, "prices.html", lang, signed=signed, region=code, guides=guides, vacations=vacations
-    )
+    status = 422 if report else 200
+    return render(request, "prices.html", lang, signed=signed, region=code, guides=guides,
+                  vacations=vacations, report=report, http_status=status)  # fmt: skip
 
 
-@router.post("/prices/import")
+@router.post("/prices/import", response_model=None)
 async def import_prices(
-    signed: PostDep, session: SessionDep, now: NowDep, file: Annotated[UploadFile, File()]
-) -> RedirectResponse:
+    request: Request,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    lang: LangDep,
+    file: Annotated[UploadFile, File()],
+    supersede: Annotated[bool, Form()] = False,
+) -> Response:
+    """The same use case as the API's and the CLI's: checked whole, all or nothing."""
     raw = await file.read(1_000_001)
     if len(raw) > 1_000_000:
         return back("/workbench/prices", problem=N_("The file is over 1 MB."))
     text = raw.decode("utf-8-sig", errors="replace")
-    return act(
-        session,
-        "/workbench/prices",
-        lambda: prices.import_for(session, regulator=signed.regulator, text=text, now=now),
-        N_("Imported."),
-    )
+    by = guides.Publisher.of(signed.regulator, "workbench")
+    existing: guides.Existing = "supersede" if supersede else "refuse"
+    try:
+        with session.begin_nested():
+            guides.publish_file(session, by=by, text=text, existing=existing, now=now)
+    except DomainError as exc:
+        errors = exc.extra.get("errors") or [{"line": None, "field": "", "message": exc.detail}]
+        if exc.status in (401, 404):
+            raise
+        code = signed.regulator.region_code
+        return _page(request, signed, session, now, lang, code, report=errors)
+    return back("/workbench/prices", done=N_("Imported."))
 
 
 @router.post("/prices/vacations")
