@@ -14,6 +14,7 @@ from service.fees.models import PriceGuide
 from service.kit.db import make_sessionmaker
 from service.registry.models import AuditEvent, Regulator
 from tests.api.test_workbench_pages import Site, sign_in, site  # noqa: F401 (the fixture)
+from tests.api.told import told
 from tests.integration.test_cli import run_cli
 
 HEADER = (
@@ -26,12 +27,6 @@ GOOD = "220102,南关区,2031-03-01,offline,any,1,9,45,{price},10,\n"
 def _guides(site: Site) -> int:  # noqa: F811
     with make_sessionmaker(site.engine)() as s:
         return int(s.scalar(select(func.count()).select_from(PriceGuide)) or 0)
-
-
-def _import(site: Site, token: str, text: str, **form: str) -> Any:  # noqa: F811
-    c = site.client()
-    csrf = sign_in(c, token)
-    return _post(c, csrf, text, **form)
 
 
 def _post(c: Any, csrf: str, text: str, **form: str) -> Any:
@@ -86,15 +81,17 @@ def test_a_bad_file_is_reported_row_by_row_and_writes_nothing(site: Site) -> Non
 
 def test_a_file_is_scoped_audited_and_supersedes_only_when_asked(site: Site) -> None:  # noqa: F811
     token = site.shown.tokens["220100"]
-    r = _import(site, token, HEADER + GOOD.format(price="31.00"))
-    assert r.status_code == 303 and "done=" in r.headers["location"], r.text[:300]
-    again = _import(site, token, HEADER + GOOD.format(price="31.00"))
-    assert again.status_code == 303  # the same guide again: nothing to do
-    changed = _import(site, token, HEADER + GOOD.format(price="33.00"))
+    c = site.client()
+    csrf = sign_in(c, token)
+    r = _post(c, csrf, HEADER + GOOD.format(price="31.00"))
+    assert told(c, r) == ("done", "Imported.")
+    again = _post(c, csrf, HEADER + GOOD.format(price="31.00"))
+    assert told(c, again) == ("done", "Imported.")  # the same guide again: nothing to do
+    changed = _post(c, csrf, HEADER + GOOD.format(price="33.00"))
     assert changed.status_code == 422 and "supersede" in changed.text
     assert _report_lines(changed.text) == [2]
-    replaced = _import(site, token, HEADER + GOOD.format(price="33.00"), supersede="true")
-    assert replaced.status_code == 303, replaced.text[:300]
+    replaced = _post(c, csrf, HEADER + GOOD.format(price="33.00"), supersede="true")
+    assert told(c, replaced) == ("done", "Imported."), replaced.text[:300]
     with make_sessionmaker(site.engine)() as s:
         rows = list(
             s.scalars(
