@@ -216,22 +216,11 @@ def sql_ceiling_writer(
         while time.monotonic() < deadline:
             lg = rng.choice(names)
             d, cr = rng.sample(plan[lg][1:], 2)
-            params = {
-                "d": d,
-                "c": cr,
-                "posted": amount,
-                "pending": zero,
-                "id": f"tr_ceiling_{seed}_{done}",
-                "tail": "t",
-                "kind": "posted",
-                "code": "t",
-                "expires": None,
-                "reference": None,
-                "key": None,
-                "content": "f" * 64,
-                "at": AT,
-            }
-            c.execute(_PG_SINGLE, params).fetchall()
+            params = (
+                d, cr, amount, zero, f"tr_ceiling_{seed}_{done}", "t", "posted", "t",
+                None, None, None, "f" * 64, AT,
+            )  # fmt: skip
+            c.execute(_PG_SINGLE, params, prepare=True).fetchall()
             c.commit()
             done += 1
     out.put(done)

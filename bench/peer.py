@@ -12,6 +12,7 @@ accounts, of 0.01-9.99, in a transaction of its own:
 
   peer     `SELECT * FROM pgledger_create_transfer($1, $2, $3)`, autocommit, prepared (as
            pgledger's own Go benchmark calls it through pgx);
+  ours     `ledger.transfer_alone(engine, …)`: the call for a caller with no wider transaction;
   ours-tx  `ledger.transfer(conn, …)` inside `ledger.run_transaction(engine, …)`: a caller's
            own transaction around the transfer.
 
@@ -58,7 +59,7 @@ PEER_SQL = next(
     ROOT.parent / "shared/peers/pgledger.sql",
 )
 PEER_CALL = "SELECT * FROM pgledger_create_transfer(%s, %s, %s)"
-SIDES = ("peer", "ours-tx")
+SIDES = ("peer", "ours", "ours-tx")
 
 
 def setup_peer(dsn: str, sql: str) -> list[str]:
@@ -99,12 +100,19 @@ class Writer:
         )
         self.calls: dict[str, Callable[[list[str], list[str]], None]] = {
             "peer": self.peer_transfer,
+            "ours": self.ours_transfer,
             "ours-tx": self.ours_transfer_in_transaction,
         }
 
     def peer_transfer(self, peer_ids: list[str], _ours: list[str]) -> None:
         d, c = self.rng.sample(peer_ids, 2)
         self.peer.execute(PEER_CALL, (d, c, amount(self.rng)), prepare=True).fetchall()
+
+    def ours_transfer(self, _peer: list[str], ids: list[str]) -> None:
+        d, c = self.rng.sample(ids, 2)
+        ledger.transfer_alone(
+            self.engine, debit=d, credit=c, amount=amount(self.rng), code="t", at=datetime.now(UTC)
+        )
 
     def ours_transfer_in_transaction(self, _peer: list[str], ids: list[str]) -> None:
         d, c, value = *self.rng.sample(ids, 2), amount(self.rng)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from ledger.accounts import account_ids, close_account, find_account, get_account, open_account
 from ledger.amounts import cumulative_share, fen, slice_amount, split
@@ -36,7 +36,7 @@ from ledger.models import (
     Resolve,
     Transfer,
 )
-from ledger.postings import apply, expire_due
+from ledger.postings import apply, apply_alone, expire_due
 from ledger.prebuilt import prebuilt
 from ledger.schema import metadata
 from ledger.transactions import is_retryable, run_transaction
@@ -73,6 +73,32 @@ def transfer(
         idempotency_key=idempotency_key,
     )
     return apply(conn, [op], at=at)[0]
+
+
+def transfer_alone(
+    engine: Engine,
+    *,
+    debit: str,
+    credit: str,
+    amount: Decimal,
+    code: str,
+    at: datetime,
+    reference: str | None = None,
+    idempotency_key: str | None = None,
+) -> Transfer:
+    """`transfer` as a database transaction of its own, committed when it returns, for a
+    caller with nothing else to do in that transaction: one round trip on PostgreSQL."""
+    op = NewTransfer(
+        debit_account_id=debit,
+        credit_account_id=credit,
+        amount=amount,
+        code=code,
+        pending=False,
+        expires_at=None,
+        reference=reference,
+        idempotency_key=idempotency_key,
+    )
+    return apply_alone(engine, op, at=at)
 
 
 def hold(
@@ -184,6 +210,7 @@ __all__ = [
     "split",
     "sum_transfers",
     "transfer",
+    "transfer_alone",
     "trial_balance",
     "verify",
     "void",

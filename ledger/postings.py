@@ -32,7 +32,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Result, and_, bindparam, insert, or_, select, update
+import psycopg
+from sqlalchemy import Connection, Engine, Result, and_, bindparam, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from ledger import errors
 from ledger.amounts import ZERO, fen
@@ -43,6 +45,7 @@ from ledger.ids import new_id
 from ledger.lists import listed, one_of
 from ledger.models import NewTransfer, Operation, Resolve, Transfer
 from ledger.schema import accounts, closes, transfers
+from ledger.transactions import run_transaction
 from ledger.types import Money, UTCDateTime
 
 
@@ -667,51 +670,148 @@ _SHORT = {
 }
 
 
-# See SINGLE_TRANSFER_PG in ledger/schema.py for why this is a function.
-_PG_SINGLE = """
-SELECT * FROM ledger_transfer_one(%(d)s, %(c)s, %(posted)s, %(pending)s, %(id)s, %(tail)s,
-    %(kind)s, %(code)s, %(expires)s, %(reference)s, %(key)s, %(content)s, %(at)s)
-"""
+# See SINGLE_TRANSFER_PG in ledger/schema.py for why this is a function. Sent prepared
+# (psycopg's `prepare=True` for this statement alone; the service's connections prepare nothing
+# else): parsed and planned once per connection, not on every call. A generic plan costs this
+# statement nothing: it is one function call, and the plans inside the function are cached
+# by PL/pgSQL either way. Positional parameters, read back as a plain tuple: the most common
+# call in the ledger spends no time in SQLAlchemy's result machinery.
+_PG_SINGLE = (
+    "SELECT written, late, ledger, seq, prev, link FROM ledger_transfer_one("
+    + ", ".join(["%s"] * 13)
+    + ")"
+)
+
+
+def _single_params(op: NewTransfer, at: datetime) -> tuple[Any, ...]:
+    """`ledger_transfer_one`'s arguments: everything about the transfer that does not need
+    the accounts, made before anything is locked."""
+    amount = fen(op.amount)
+    kind = "pending" if op.pending else "posted"
+    content = content_hash(op)
+    tail = link_tail(
+        debit_account_id=op.debit_account_id,
+        credit_account_id=op.credit_account_id,
+        amount=amount,
+        kind=kind,
+        code=op.code,
+        pending_id=None,
+        expires_at=op.expires_at,
+        reference=op.reference,
+        idempotency_key=op.idempotency_key,
+        content_hash=content,
+        created_at=at,
+    )
+    posted, pending = (ZERO, amount) if op.pending else (amount, ZERO)
+    return (
+        op.debit_account_id,
+        op.credit_account_id,
+        posted,
+        pending,
+        _new_id(),
+        tail,
+        kind,
+        op.code,
+        op.expires_at,
+        op.reference,
+        op.idempotency_key,
+        content,
+        at,
+    )
+
+
+def _single_written(params: tuple[Any, ...], found: tuple[Any, ...]) -> Transfer:
+    """The transfer `ledger_transfer_one` wrote with `params`, from what it answered."""
+    debit, credit, posted, pending, tid, _, kind, code, expires, reference, key, content, at = (
+        params
+    )
+    _, _, lg, seq, prev, link = found
+    return Transfer(
+        id=tid,
+        ledger=lg,
+        chain_seq=seq,
+        debit_account_id=debit,
+        credit_account_id=credit,
+        amount=pending if kind == "pending" else posted,
+        kind=kind,
+        code=code,
+        pending_id=None,
+        expires_at=expires,
+        reference=reference,
+        idempotency_key=key,
+        content_hash=content,
+        created_at=at,
+        prev_hash=prev,
+        hash=link,
+    )
+
+
+def call_single(driver: Any, params: tuple[Any, ...]) -> tuple[Any, ...]:
+    """One prepared call of `ledger_transfer_one` on a psycopg connection; database errors
+    raised as SQLAlchemy raises every other (so retries and callers see one kind)."""
+    try:
+        with driver.cursor() as cur:
+            cur.execute(_PG_SINGLE, params, prepare=True)
+            found: tuple[Any, ...] = cur.fetchone()
+            return found
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(_PG_SINGLE, None, exc, psycopg.Error) from exc
 
 
 def _single_postgresql(conn: Connection, op: NewTransfer, at: datetime) -> Transfer | None:
     """Make `op` in one round trip; None when it needs the general path: an idempotency key
     already used (a replay or a conflict, which that path tells apart), or an account whose
     latest entry is later than `at` (that path records the transfer at that instant)."""
-    amount = fen(op.amount)
-    row = {**_fields_of(op, amount), "content_hash": content_hash(op), "created_at": at}
-    tail = link_tail(**row)
-    row["id"] = _new_id()
-    found = conn.exec_driver_sql(
-        _PG_SINGLE,
-        {
-            "d": op.debit_account_id,
-            "c": op.credit_account_id,
-            "posted": ZERO if op.pending else amount,
-            "pending": amount if op.pending else ZERO,
-            "id": row["id"],
-            "tail": tail,
-            "kind": row["kind"],
-            "code": op.code,
-            "expires": op.expires_at,
-            "reference": op.reference,
-            "key": op.idempotency_key,
-            "content": row["content_hash"],
-            "at": at,
-        },
-    ).one()
-    if found.written:
-        return Transfer(
-            **row, ledger=found.ledger, chain_seq=found.seq, prev_hash=found.prev, hash=found.link
-        )
+    params = _single_params(op, at)
+    if not conn.in_transaction():
+        # The driver begins the transaction with the call; the caller's commit must end it.
+        conn.begin()
+    found = call_single(conn.connection.driver_connection, params)
+    if found[0]:
+        return _single_written(params, found)
     # Nothing was written. A keyed transfer may be a replay or a conflict, which come before
     # any other refusal, and a late one is recorded later: the general path decides both.
-    if op.idempotency_key is not None or found.late:
+    if op.idempotency_key is not None or found[1]:
         return None
     # The function still holds the locks it took, so this reads exactly what it saw.
     ids = sorted((op.debit_account_id, op.credit_account_id))
     _plan_new(op, 0, {r.id: _Working.from_row(r) for r in lock_and_read(conn, ids)}, at)
     raise errors.LedgerCorrupted("the ledger's SQL refused a transfer its code allows")
+
+
+def apply_alone(engine: Engine, op: NewTransfer, *, at: datetime) -> Transfer:
+    """`op` as a database transaction of its own, for a caller that has nothing else to do in
+    one. On PostgreSQL one round trip: the call of `ledger_transfer_one` in autocommit, so no
+    BEGIN and no COMMIT travel (the function is one statement, so it commits or writes
+    nothing as a whole, exactly as in a transaction of its own). Whatever the function leaves
+    to the general path (a used idempotency key, a late `at`, a refusal, which in autocommit
+    no longer holds its locks) runs there in a transaction, so the answer is the one
+    `transfer` gives."""
+    _require_aware(at)
+    _validate([op], at)
+    if engine.dialect.name == "postgresql":
+        made = _single_autocommit(engine, op, at)
+        if made is not None:
+            return made
+    return run_transaction(engine, lambda conn: apply(conn, [op], at=at)[0])
+
+
+def _single_autocommit(engine: Engine, op: NewTransfer, at: datetime) -> Transfer | None:
+    params = _single_params(op, at)
+    raw = engine.raw_connection()
+    driver: Any = raw.driver_connection
+    try:
+        driver.autocommit = True
+        found = call_single(driver, params)
+        driver.autocommit = False
+    except DBAPIError as exc:
+        raw.invalidate()  # whatever state it is in, the pool gets a new one
+        if getattr(exc.orig, "sqlstate", None) == "23505":
+            return None  # an idempotency key used at the same moment: a replay or a conflict
+        raise
+    finally:
+        raw.close()
+    return _single_written(params, found) if found[0] else None
 
 
 def expire_due(conn: Connection, *, now: datetime, limit: int = 1000) -> list[Transfer]:

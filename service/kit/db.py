@@ -17,6 +17,8 @@ from ledger.schema import metadata as ledger_metadata
 
 T = TypeVar("T")
 
+NEVER_PREPARE_ON_ITS_OWN = 2**62  # psycopg's count of runs before it prepares a statement
+
 
 class Base(DeclarativeBase):
     """The service's own tables. The ledger's tables live in `ledger.schema.metadata`."""
@@ -111,9 +113,13 @@ def make_engine(url: str, *, scratch: bool = False, **kwargs: Any) -> Engine:
     # psycopg would prepare a statement after five runs, and PostgreSQL then plans it once for
     # any parameters (a generic plan) if that looks no dearer. Planned for the one-element
     # arrays of single deposits, the replay lookup of a bank's batch ran as a scan of all the
-    # bank's deposits (measured: 100-330 ms where it takes 1). Statements sent from here are
-    # planned for the parameters at hand (a fraction of a millisecond); the plans inside the
-    # ledger's database function stay cached, which its throughput depends on.
+    # bank's deposits (measured: 100-330 ms where it takes 1). So psycopg never prepares a
+    # statement on its own (a threshold no count reaches; None would also refuse an explicit
+    # `prepare=True`): statements are planned for the parameters at hand (a fraction of a
+    # millisecond). The one statement prepared is the ledger's single-transfer call, by
+    # name (`ledger.postings.call_single`): a function call has one plan whatever its
+    # arguments, and the plans inside the function stay cached, which its throughput
+    # depends on.
     #
     # The planner is also told that a page read at random costs little more than one read in
     # sequence (random_page_cost 1.1, the usual setting for SSDs and for data that stays in
@@ -127,7 +133,7 @@ def make_engine(url: str, *, scratch: bool = False, **kwargs: Any) -> Engine:
     # than the queries saved (measured: 33 ms of a 230 ms query; the service's queries are
     # short, and none runs long enough to repay it).
     kwargs["connect_args"] = {
-        "prepare_threshold": None,
+        "prepare_threshold": NEVER_PREPARE_ON_ITS_OWN,
         "options": "-c random_page_cost=1.1 -c jit=off",
         **kwargs.get("connect_args", {}),
     }

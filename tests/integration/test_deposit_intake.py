@@ -19,7 +19,13 @@ from service.config import Settings
 from service.flows import deposits
 from service.flows import enrollments as enr
 from service.flows.models import Deposit, Enrollment
-from service.kit.db import make_sessionmaker, run_in_transaction, session_scope, update_many
+from service.kit.db import (
+    NEVER_PREPARE_ON_ITS_OWN,
+    make_sessionmaker,
+    run_in_transaction,
+    session_scope,
+    update_many,
+)
 from service.registry.models import Bank, Institution
 from tests import factories
 
@@ -190,13 +196,18 @@ def test_two_batches_with_the_same_deposits_at_once_post_them_once(
 
 def test_postgresql_plans_each_statement_for_its_parameters(engine: Engine, backend: str) -> None:
     """A generic plan made for one-element arrays turned a batch's replay lookup into a scan
-    of every deposit of the bank; the service's statements are never prepared, so never
-    planned generically, and list parameters travel in binary."""
+    of every deposit of the bank; the service's statements are never prepared by psycopg on
+    its own, so never planned generically (only the ledger's single-transfer call is, by
+    name), and list parameters travel in binary."""
     if backend != "postgresql":
         pytest.skip("PostgreSQL's plan cache")
     with engine.connect() as c:
         driver: Any = c.connection.driver_connection
-        assert driver.prepare_threshold is None  # never prepared, so never a generic plan
+        assert driver.prepare_threshold == NEVER_PREPARE_ON_ITS_OWN
+        for _ in range(20):
+            c.exec_driver_sql("SELECT count(*) FROM deposits WHERE bank_id = %(b)s", {"b": "x"})
+        prepared = c.exec_driver_sql("SELECT statement FROM pg_prepared_statements").all()
+        assert not [s for (s,) in prepared if "deposits" in s]
         assert driver.adapters.get_dumper(list, "s").__name__ == "ListBinaryDumper"
 
 
