@@ -7,7 +7,7 @@ replace one at all. Existing twins are settled as the rule engine will read them
 the newest written stands, the others are superseded by it.
 
 Revision ID: b3e8f1c2d4a6
-Revises: 9b3e6d2f1a70
+Revises: 3e8c51a0d7b4
 Create Date: 2026-12-07 11:00:00
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 import ledger.types
 
 revision: str = "b3e8f1c2d4a6"
-down_revision: str | Sequence[str] | None = "9b3e6d2f1a70"
+down_revision: str | Sequence[str] | None = "3e8c51a0d7b4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
