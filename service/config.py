@@ -58,7 +58,8 @@ class Settings(BaseSettings):
     parent_session_hours: int = 12
     # Access-code guessing: free tries per client and enrollment, then a wait that doubles from
     # the base to the cap; and failures per client address over all enrollments in the lockout
-    # window (a school's NAT serves many parents).
+    # window (a school's NAT serves many parents). A wrong code past a limit is 429; the right
+    # 16-symbol code is admitted whatever the limits (docs/security.md: the arithmetic).
     parent_max_failed_attempts: int = 5
     parent_backoff_base_seconds: int = Field(default=60, ge=1)
     parent_backoff_max_seconds: int = Field(default=3600, ge=1)

@@ -19,7 +19,13 @@ from service.fees.caps import Purchase, check_purchase
 from service.fees.models import Course, CourseSession
 from service.flows.chart import open_prepaid_account
 from service.flows.models import Enrollment
-from service.kit.ids import keyed_hash, new_access_code, new_id, new_payment_reference
+from service.kit.ids import (
+    keyed_hash,
+    new_access_code,
+    new_id,
+    new_payment_reference,
+    normal_access_code,
+)
 from service.registry.models import Institution
 
 ZERO = Decimal("0.00")
@@ -148,7 +154,7 @@ def _made(order: Order, course: Course, sessions: list[Planned], settings: Setti
         lessons_refunded=0,
         amount_refunded=ZERO,
         payment_reference=new_payment_reference(),
-        access_code_hash=keyed_hash(settings.secret_key, code),
+        access_code_hash=keyed_hash(settings.secret_key, normal_access_code(code)),
         status="awaiting_payment",
         enrolled_at=now,
     )

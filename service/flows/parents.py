@@ -17,7 +17,14 @@ from service.flows import counters as rollups
 from service.flows import enrollments
 from service.flows.models import Complaint, Enrollment, LoginThrottle, ParentSession
 from service.kit.clock import local_date, start_of_local_day
-from service.kit.ids import keyed_hash, new_id, new_token, token_hash
+from service.kit.ids import (
+    ACCESS_CODE_LENGTH,
+    keyed_hash,
+    new_id,
+    new_token,
+    normal_access_code,
+    token_hash,
+)
 from service.registry.models import Institution
 
 # A client's failures for one enrollment decay after a day; its failures over all
@@ -89,19 +96,25 @@ def open_session(
     settings: Settings,
 ) -> tuple[str, datetime] | None:
     """A token and its expiry, or None for a wrong code. A wrong code is counted (and the
-    count must be committed, so the caller answers 401 without raising); a client past its
-    limits is refused (429, with how long to wait) whatever the code. Nothing is counted per
-    enrollment alone: a stranger's guesses never lock the parent out, and a code of 10
-    characters from 32 (50 bits) is beyond guessing at these rates from any number of
-    clients."""
+    count must be committed, so the caller answers 401 without raising); a wrong code from a
+    client past its limits is refused (429, with how long to wait).
+
+    The right full-length code is admitted whatever the limits say: an address is shared (a
+    mobile network, a school's NAT) and a guesser on it must not lock the parents out. What
+    stops guessing is the code's length, not the lockout (docs/security.md: 80 bits against
+    every address's rate). A code of the old, short format (50 bits) cannot stand without the
+    lockout, so it is still refused while its address or pair is locked."""
     window = timedelta(minutes=settings.parent_lockout_minutes)
     pair = _row(session, f"pair:{client}:{enrollment_id}"[:120], now, PAIR_WINDOW)
     by_client = _row(session, f"client:{client}"[:120], now, window)
-    _refuse_if_locked([pair, by_client], now)
+    code = normal_access_code(access_code)
     enrollment = session.get(Enrollment, enrollment_id)
-    if enrollment is None or not hmac.compare_digest(
-        enrollment.access_code_hash, keyed_hash(settings.secret_key, access_code.upper())
-    ):
+    right = enrollment is not None and hmac.compare_digest(
+        enrollment.access_code_hash, keyed_hash(settings.secret_key, code)
+    )
+    if not (right and len(code) >= ACCESS_CODE_LENGTH):
+        _refuse_if_locked([pair, by_client], now)
+    if not right or enrollment is None:
         _count_failure(pair, by_client, now, settings)
         session.flush()
         return None

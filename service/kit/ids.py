@@ -30,8 +30,22 @@ def keyed_hash(secret_key: str, value: str) -> str:
     return hmac.new(secret_key.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
+ACCESS_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # 32 symbols, none mistaken for another
+# 16 symbols of 32: 80 bits, beyond online guessing with no lockout at all (docs/security.md
+# has the arithmetic). Codes issued before 2026-12-07 have 10 (50 bits) and stay valid.
+ACCESS_CODE_LENGTH = 16
+LEGACY_ACCESS_CODE_LENGTH = 10
+
+
 def new_access_code() -> str:
-    return "".join(secrets.choice("23456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(10))
+    """A parent's access code, shown in groups of four (`7KQM-3XHN-W2PD-8RTC`)."""
+    code = "".join(secrets.choice(ACCESS_ALPHABET) for _ in range(ACCESS_CODE_LENGTH))
+    return "-".join(code[i : i + 4] for i in range(0, ACCESS_CODE_LENGTH, 4))
+
+
+def normal_access_code(typed: str) -> str:
+    """The code as it is hashed: the groups' separators and spaces dropped, upper case."""
+    return "".join(typed.split()).replace("-", "").upper()
 
 
 def new_payment_reference() -> str:

@@ -3,6 +3,8 @@ holes, item 7), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -11,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.cli import server_options
+from service.flows.models import Enrollment
+from service.kit.ids import ACCESS_ALPHABET, ACCESS_CODE_LENGTH, keyed_hash
 from tests import factories
 from tests.api.test_flows import World
 from tests.api.test_plumbing import assert_problem
@@ -35,7 +39,7 @@ def test_the_wait_doubles_and_every_429_says_how_long(world: World) -> None:
     e, g = world.enroll(), guesser(world)
     for _ in range(5):
         assert_problem(login(g, e, "WRONG"), 401, "invalid_access_code")
-    first = login(g, e, e["access_code"])
+    first = login(g, e, "WRONG")
     assert_problem(first, 429, "too_many_attempts")
     assert first.headers["retry-after"] == "60"
     world.clock.now += timedelta(seconds=61)
@@ -44,8 +48,52 @@ def test_the_wait_doubles_and_every_429_says_how_long(world: World) -> None:
     assert_problem(second, 429, "too_many_attempts")
     assert second.headers["retry-after"] == "120"
     world.clock.now += timedelta(seconds=121)
-    assert login(g, e, e["access_code"]).status_code == 201  # and the guesser's slate is clean
+    assert login(g, e, e["access_code"]).status_code == 201  # and the pair's slate is clean
     assert_problem(login(g, e, "WRONG"), 401, "invalid_access_code")
+
+
+def test_a_guesser_on_the_parents_address_never_locks_the_parent_out(world: World) -> None:
+    """Issue 31 item 11: 21 wrong tries on random enrollments locked the address for 900 s,
+    and with it a parent on the same mobile network holding the right code. Now the guesser's
+    wrong codes are refused (429) and the parent's right one is admitted."""
+    e = world.enroll()
+    shared = guesser(world)  # one address: the guesser and the parent behind the same NAT
+    for _ in range(21):
+        made_up = {"id": f"enr_{uuid.uuid4().hex}"}
+        login(shared, made_up, "AAAA-BBBB-CCCC-DDDD")
+    for _ in range(8):  # and on the parent's own enrollment
+        login(shared, e, "AAAA-BBBB-CCCC-DDDD")
+    assert_problem(login(shared, e, "WRONG"), 429, "too_many_attempts")
+    assert login(shared, e, e["access_code"]).status_code == 201
+    other = world.enroll()
+    assert login(shared, other, other["access_code"]).status_code == 201
+    assert_problem(login(shared, other, "WRONG"), 429, "too_many_attempts")  # still locked
+
+
+def test_the_code_is_80_bits_and_typed_in_any_grouping_or_case(world: World) -> None:
+    e = world.enroll()
+    code = e["access_code"]
+    assert re.fullmatch(r"[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}", code), code
+    assert len(ACCESS_ALPHABET) ** ACCESS_CODE_LENGTH == 2**80
+    for typed in (code.replace("-", "").lower(), " ".join(code.split("-"))):
+        assert login(guesser(world), e, typed).status_code == 201
+
+
+def test_an_old_short_code_still_works_and_still_waits_out_a_lock(world: World) -> None:
+    """Codes issued before the 16-symbol format (10 symbols, 50 bits) are kept, hashed as they
+    were; they are too short to stand without the lockout, so a locked address waits."""
+    e = world.enroll()
+    old = "ABCDEFGHJK"
+    with world.client.app.state.sessions.begin() as s:
+        row = s.get(Enrollment, e["id"])
+        row.access_code_hash = keyed_hash(world.client.app.state.settings.secret_key, old)
+    shared = guesser(world)
+    assert login(shared, e, old.lower()).status_code == 201
+    for _ in range(20):
+        login(shared, {"id": f"enr_{uuid.uuid4().hex}"}, "WRONG")
+    assert_problem(login(shared, e, old), 429, "too_many_attempts")
+    world.clock.now += timedelta(minutes=16)
+    assert login(shared, e, old).status_code == 201
 
 
 def test_a_stranger_cannot_lock_the_parent_out(world: World) -> None:
