@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -85,7 +86,7 @@ def create_app(
     _include_routers(app)
     business = CollectorRegistry(auto_describe=False)
     business.register(BusinessCollector(engine, clock, settings.business_metrics_ttl_seconds))
-    _install_ops_routes(app, engine, business)
+    _install_ops_routes(app, engine, business, settings.metrics_token)
     from service.api import openapi_doc
 
     openapi_doc.install(app, routers())
@@ -227,7 +228,9 @@ class ReadyRead(BaseModel):
     schema_revision: str | None = None
 
 
-def _install_ops_routes(app: FastAPI, engine: Engine, business: CollectorRegistry) -> None:
+def _install_ops_routes(
+    app: FastAPI, engine: Engine, business: CollectorRegistry, metrics_token: str
+) -> None:
     @app.get("/healthz", tags=["ops"], response_model=HealthRead)
     def healthz() -> HealthRead:
         """Alive: the process answers."""
@@ -259,13 +262,36 @@ def _install_ops_routes(app: FastAPI, engine: Engine, business: CollectorRegistr
         "/metrics",
         tags=["ops"],
         response_class=PlainTextResponse,
-        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            401: {"description": "unauthenticated: a credential that is not METRICS_TOKEN"},
+        },
     )
-    def metrics(_: Request) -> Response:
-        """Prometheus exposition: this process's HTTP figures, and the business figures every
-        process shares (service/api/business_metrics.py)."""
-        body = generate_latest() + generate_latest(business)
+    def metrics(request: Request) -> Response:
+        """Prometheus exposition: this process's HTTP figures, open; and, for a scraper with
+        `Authorization: Bearer <METRICS_TOKEN>`, the business figures every process shares
+        (service/api/business_metrics.py: money in and out, alerts, breaks)."""
+        body = generate_latest()
+        if _scraper(request, metrics_token):
+            body += generate_latest(business)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _scraper(request: Request, metrics_token: str) -> bool:
+    """True for the scrape credential; False for no credential (the open figures only). Any
+    other credential is refused, so that a misconfigured scraper is told, not shown less."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return False
+    scheme, _, token = header.partition(" ")
+    given = token.strip().encode("utf-8", "surrogateescape")
+    if (
+        metrics_token
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given, metrics_token.encode())
+    ):
+        return True
+    raise DomainError("unauthenticated", "not the scrape credential (METRICS_TOKEN)")
 
 
 def served_app() -> FastAPI:

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     rate_limit_burst: float = Field(default=300, ge=1, le=10_000_000)
     # /metrics reads the business figures from the database at most this often.
     business_metrics_ttl_seconds: float = Field(default=15, ge=0, le=300)
+    # The scrape credential: /metrics adds the business figures (money, alerts, breaks) only
+    # for `Authorization: Bearer <METRICS_TOKEN>`; unset, they are never served. The process
+    # figures (HTTP requests, latency) are open.
+    metrics_token: str = Field(default="", max_length=200)
 
     @model_validator(mode="after")
     def _enforce_secret(self) -> Settings:
@@ -93,6 +97,8 @@ class Settings(BaseSettings):
             raise ValueError("PUBLIC_BASE_URL must be https:// in production")
         if len(self.secret_key) < 16:
             raise ValueError("SECRET_KEY must be at least 16 characters")
+        if self.metrics_token and len(self.metrics_token) < 24:
+            raise ValueError("METRICS_TOKEN must be at least 24 characters (or unset)")
         return self
 
 

@@ -706,29 +706,3 @@ def unreviewed(
     return [
         Unreviewed(i, [(st, breaks.get(st.id, [])) for st in found[i.id]]) for i in insts
     ], total
-
-
-def complaints(
-    session: Session, *, regulator: Regulator, category: str | None
-) -> tuple[list[tuple[Complaint, Institution]], list[tuple[str, str, str, int]]]:
-    """What parents filed (newest first), and the counts by institution and category."""
-    scope = scoped_ids(regulator)
-    stmt = (
-        select(Complaint, Institution)
-        .join(Institution, Institution.id == Complaint.institution_id)
-        .where(Complaint.institution_id.in_(scope))
-    )
-    if category:
-        stmt = stmt.where(Complaint.category == category)
-    recent = [
-        (c, i) for c, i in session.execute(stmt.order_by(Complaint.created_at.desc()).limit(200))
-    ]
-    counts = session.execute(
-        select(Institution.id, Institution.name, Complaint.category, func.count())
-        .join(Complaint, Complaint.institution_id == Institution.id)
-        .where(Institution.id.in_(scope))
-        .group_by(Institution.id, Institution.name, Complaint.category)
-        .order_by(func.count().desc())
-        .limit(100)
-    )
-    return recent, [(a, b, c, int(d)) for a, b, c, d in counts]

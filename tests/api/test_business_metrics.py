@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from service.app import create_app
 from service.config import Settings
 from service.flows import statements
 from service.registry.models import Regulator
@@ -25,19 +27,58 @@ def engine(fresh_engine: Engine) -> Engine:
     return fresh_engine
 
 
+SCRAPER = "scrape-credential-0123456789abcdef"
+MONEY_AND_CASES = ("tg_deposits", "tg_refunds", "tg_alerts", "tg_reconciliation", "tg_statements",
+                   "tg_instructions", "tg_job", "tg_business")  # fmt: skip
+
+
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"business_metrics_ttl_seconds": 0})
+    return settings.model_copy(update={"business_metrics_ttl_seconds": 0, "metrics_token": SCRAPER})
 
 
-def scrape(w: World) -> Figures:
-    r = w.client.get("/metrics")
+def scrape(w: World, token: str | None = SCRAPER) -> Figures:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = w.client.get("/metrics", headers=headers)
     assert r.status_code == 200
     return {
         (s.name, frozenset(s.labels.items())): s.value
         for family in text_string_to_metric_families(r.text)
         for s in family.samples
     }
+
+
+def test_business_figures_need_the_scrape_credential(world: World) -> None:
+    """Issue 31, finding 7: /metrics showed anyone the deposit, suspense and refund totals,
+    open critical alerts and unreviewed breaks. Without a credential it shows the process's
+    HTTP figures only; a credential other than METRICS_TOKEN (a regulator's token included)
+    is 401; METRICS_TOKEN's holder gets the business figures."""
+    e = world.enroll(lessons=2, amount="40.00")
+    world.pay(e)
+    open_ = scrape(world, token=None)
+    assert any(name == "tg_http_requests_total" for name, _ in open_)
+    assert [n for n, _ in open_ if n.startswith(MONEY_AND_CASES)] == []
+    for wrong in (world.reg, SCRAPER + "x", "x"):
+        r = world.client.get("/metrics", headers={"Authorization": f"Bearer {wrong}"})
+        assert r.status_code == 401 and r.json()["code"] == "unauthenticated"
+        assert "tg_deposits" not in r.text
+    assert fig(scrape(world), "tg_deposits_received_yuan_total") == 40.0
+
+
+def test_without_a_scrape_credential_configured_no_one_gets_the_business_figures(
+    engine: Engine, settings: Settings
+) -> None:
+    unset = settings.model_copy(update={"metrics_token": ""})
+    with TestClient(create_app(unset, engine=engine)) as c:
+        c.get("/healthz")
+        assert "tg_http_requests_total" in c.get("/metrics").text
+        assert "tg_business_metrics_up" not in c.get("/metrics").text
+        assert c.get("/metrics", headers={"Authorization": f"Bearer {SCRAPER}"}).status_code == 401
+
+
+def test_a_short_scrape_credential_is_refused_at_start(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="METRICS_TOKEN"):
+        Settings(**{**settings.model_dump(), "metrics_token": "short"})
 
 
 def fig(figures: Figures, name: str, **labels: str) -> float:
@@ -123,7 +164,11 @@ def test_the_sample_dashboard_reads_only_figures_the_service_exposes(world: Worl
     board = json.loads(Path("docs/grafana/tuitionguard.json").read_text())
     exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
     world.enroll()  # an HTTP request, so the HTTP families have samples
-    families = list(text_string_to_metric_families(world.client.get("/metrics").text))
+    families = list(
+        text_string_to_metric_families(
+            world.client.get("/metrics", headers={"Authorization": f"Bearer {SCRAPER}"}).text
+        )
+    )
     exposed = {f.name for f in families} | {s.name for f in families for s in f.samples}
     for expr in exprs:
         for name in re.findall(r"\btg_\w+", expr):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from service.api.deps import DeliverLaterDep, NowDep, SessionDep
-from service.flows import consumptions, refunds, statements
+from service.errors import DomainError
+from service.flows import complaints, consumptions, refunds, statements
 from service.kit.clock import local_date
+from service.kit.paging import Paging
 from service.pages import reads
 from service.pages.labels import N_
 from service.pages.web import LangDep, PostDep, SignedDep, render
@@ -22,7 +24,9 @@ from service.pages.workbench.common import (
     act,
     local_path,
     paging,
+    query_url,
 )
+from service.registry.institutions import scoped_ids
 from service.registry.models import Bank
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
@@ -152,16 +156,53 @@ def complaint_list(
     session: SessionDep,
     lang: LangDep,
     category: Opt = None,
+    institution_id: Opt = None,
+    page: PageNo = 1,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    recent, counts = reads.complaints(
-        session, regulator=signed.regulator, category=category or None
+    """Every complaint of the region, reachable: the groups by institution and category (most
+    parents first) paged, and the complaints newest first, paged by a cursor."""
+    scope = scoped_ids(signed.regulator)
+    f = complaints.Filters(category or None, institution_id or None)
+    groups, total = complaints.groups(session, scope=scope, filters=f, page=page, per_page=PER_PAGE)
+    found = complaints.newest(
+        session, scope=scope, filters=f, paging=Paging(PER_PAGE, _complaint_cursor(cursor))
     )
+    query = {"category": f.category, "institution_id": f.institution_id}
+    older = None
+    if found.next_after is not None:
+        at, cid = found.next_after
+        mark = f"{_utc(at).isoformat()}|{cid}"
+        older = query_url("/workbench/complaints", {**query, "page": page, "cursor": mark})
     return render(
         request,
         "complaints.html",
         lang,
         signed=signed,
-        recent=recent,
-        counts=counts,
-        category=category,
+        recent=found.rows,
+        groups=groups,
+        category=f.category,
+        institution_id=f.institution_id,
+        older_url=older,
+        first_url=query_url("/workbench/complaints", query) if cursor else None,
+        **paging(request, "/workbench/complaints", page, total),
     )
+
+
+def _complaint_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    """The (instant, id) an "older" link carries; anything else is refused, not guessed."""
+    if not cursor:
+        return None
+    at, _, cid = cursor.partition("|")
+    try:
+        instant = datetime.fromisoformat(at)
+    except ValueError:
+        instant = None
+    if instant is None or instant.tzinfo is None or not cid.startswith("cmp_"):
+        raise DomainError("validation_error", "cursor: not one this page gave")
+    return instant, cid
+
+
+def _utc(at: datetime) -> datetime:
+    """SQLite hands instants back naive (they are UTC)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
