@@ -145,6 +145,12 @@ CODES: dict[str, Code] = {
                            "a development tool (`demo seed`, which creates logins whose secrets "
                            "the repository publishes) run where ENVIRONMENT is not "
                            "`development`"),
+    "case_escalated": _c(409, "The case was escalated to the office above",
+                         "an office acts on a case it escalated: the office it went up to "
+                         "(or one above) acts on it now; the sender still reads it"),
+    "snooze_too_long": _c(422, "The snooze is longer than the region allows",
+                          "snoozing a case past case_snooze_max_days (a regional rule, "
+                          "default 30)"),
     "cannot_escalate": _c(409, "There is no region above to escalate to",
                           "a province's regulator escalates a case"),
     "complaint_limit": _c(429, "Too many complaints from this enrollment today",

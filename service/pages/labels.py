@@ -273,6 +273,7 @@ SETTINGS = {
     "confirmation_window_days": N_("Days a parent may dispute a lesson"),
     "refund_respond_days": N_("Days an institution has to answer a refund"),
     "auto_freeze_on_critical": N_("Freeze releases when an institution turns critical"),
+    "case_snooze_max_days": N_("Days a case may be snoozed at most"),
     "risk_thresholds": N_("Thresholds of the warning signs"),
 }
 FIELDS = {

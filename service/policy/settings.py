@@ -48,6 +48,12 @@ POLICIES = {
             "freeze releases automatically when an institution becomes critical",
         ),
         Policy(
+            "case_snooze_max_days",
+            30,
+            int,
+            "the longest a case may be snoozed, in days (0: cases are never snoozed)",
+        ),
+        Policy(
             "risk_thresholds",
             {},
             dict,

@@ -7,15 +7,17 @@ step is audited."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
+from service.kit.clock import local_date
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
+from service.policy import settings
 from service.registry.institutions import audit, in_regulator_scope, scoped_ids
 from service.registry.models import Institution, Regulator
 from service.registry.regions import ancestry, in_scope
@@ -60,6 +62,8 @@ def on_verdict(
             active.level, active.score = verdict.level, verdict.score
             if active.status in ("acknowledged", "snoozed"):  # worse: look at it again
                 active.status, active.snoozed_until = "open", None
+        if _due(active, at):  # the snooze's day has come, whatever the level
+            _wake(session, active, at, by="risk_sweep")
         return False
     if not rose:
         return False
@@ -79,11 +83,34 @@ def on_verdict(
 
 
 def _scoped(session: Session, regulator: Regulator, alert_id: str) -> Alert:
+    """The case, locked, for a regulator about to act on it: of their region, and not
+    escalated past them. An escalated case belongs to the office it went up to (and those
+    above it); the office that sent it up still reads it, but acting on it is refused."""
     alert = session.get(Alert, alert_id, with_for_update=True)
     if alert is None:
         raise DomainError("not_found", f"no alert {alert_id}")
     in_regulator_scope(session, regulator, alert.institution_id)
+    if not may_act(regulator, alert):
+        raise DomainError(
+            "case_escalated",
+            f"the case was escalated to {alert.escalated_to}; only that office acts on it now",
+        )
     return alert
+
+
+def may_act(regulator: Regulator, alert: Alert) -> bool:
+    """Whether the regulator (whose region holds the case) may act on it: not if it was
+    escalated to an office above theirs."""
+    return alert.escalated_to is None or in_scope(regulator.region_code, alert.escalated_to)
+
+
+def latest_wake(session: Session, alert: Alert, now: datetime) -> datetime:
+    """The furthest a case may be snoozed from `now`: `case_snooze_max_days` of the
+    institution's region (a regional rule, 30 days by default)."""
+    inst = session.get(Institution, alert.institution_id)
+    region = inst.region_code if inst is not None else "000000"
+    days = settings.get(session, region, "case_snooze_max_days", on=local_date(now))
+    return now + timedelta(days=int(days))
 
 
 def _audited(
@@ -219,10 +246,15 @@ def snooze(
     reason: str,
     now: datetime,
 ) -> Alert:
-    """Put the case aside until `until` (it reopens by itself then), with a reason."""
+    """Put the case aside until `until` (it reopens by itself then, whatever its level), with
+    a reason; at most `case_snooze_max_days` ahead (a regional rule, 30 days by default)."""
     alert = _open_case(session, regulator, alert_id)
     if until <= now:
         raise DomainError("validation_error", "a case is snoozed until a later day")
+    latest = latest_wake(session, alert, now)
+    if until > latest:
+        raise DomainError("snooze_too_long", "a case is snoozed for at most "
+                          f"{(latest - now).days} days here (until {latest.date()})")  # fmt: skip
     before = alert.status
     alert.status, alert.snoozed_until, alert.snooze_reason = "snoozed", until, reason
     _audited(session, regulator, alert, "snooze", now, before=before, until=until.isoformat(),
@@ -238,9 +270,27 @@ def reopen_due(session: Session, *, now: datetime, region_prefix: str | None = N
         stmt = stmt.where(Alert.institution_id.in_(scope))
     due = list(session.scalars(stmt.with_for_update()))
     for alert in due:
-        alert.status, alert.snoozed_until = "open", None
+        _wake(session, alert, now, by="job:alert_reopen")
     session.flush()
     return len(due)
+
+
+def _due(alert: Alert, at: datetime) -> bool:
+    return (
+        alert.status == "snoozed" and alert.snoozed_until is not None and alert.snoozed_until <= at
+    )
+
+
+def _wake(session: Session, alert: Alert, at: datetime, *, by: str) -> None:
+    """A snoozed case whose day has come is open again, at any level (a critical case cannot
+    rise, so waiting for a worse level would keep it asleep for ever). Audited."""
+    until = alert.snoozed_until
+    alert.status, alert.snoozed_until = "open", None
+    inst = session.get(Institution, alert.institution_id)
+    audit(session, actor=by, action="alert:reopen", subject=alert.id,
+          detail={"before": "snoozed", "after": "open",
+                  "until": until.isoformat() if until else None},
+          now=at, institution=inst)  # fmt: skip
 
 
 def escalate(

@@ -92,6 +92,8 @@ def case_page(
         history=history,
         now=now,
         tomorrow=(local_date(now) + timedelta(days=1)).isoformat(),
+        latest_wake=local_date(alerts.latest_wake(session, alert, now)).isoformat(),
+        may_act=alerts.may_act(signed.regulator, alert),
         assignees=assignees,
         names={r.id: r.name for r in assignees},
         evidence=evidence.described(session, evidence.of_indicators(alert.indicators)),
