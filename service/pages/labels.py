@@ -243,6 +243,9 @@ ACTIONS = {
     "risk:sweep": N_("Ran a risk sweep"),
     "session:sign_in": N_("Signed in to the workbench"),
     "session:sign_out": N_("Signed out of the workbench"),
+    "session:sign_in_failed": N_("Failed to sign in to the workbench"),
+    "export:institutions": N_("Exported the list of institutions (CSV)"),
+    "export:audit": N_("Exported the audit log (CSV)"),
 }
 # Actions named by a prefix and a key (the knob, the registry field, the job): "Changed a
 # threshold: refund_overdue_days".

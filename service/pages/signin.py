@@ -5,6 +5,7 @@ token itself is never kept by the browser. Every form carries the session's CSRF
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +19,8 @@ from service.registry import credentials
 from service.registry.institutions import audit
 from service.registry.models import Regulator
 
+log = logging.getLogger("tuitionguard.security")
+
 COOKIE = "tg_session"
 SESSION_HOURS = 10  # a working day
 
@@ -28,11 +31,17 @@ class SignedIn:
     csrf: str
 
 
-def sign_in(session: Session, *, token: str, now: datetime) -> tuple[str, SignedIn] | None:
+def sign_in(
+    session: Session, *, token: str, now: datetime, address: str
+) -> tuple[str, SignedIn] | None:
     """A new session for the regulator whose API token this is: (cookie value, who), or None
-    for a token nobody has."""
+    for a token nobody has — that failure is audited with the client's address (never the
+    token given, nor its hash: a mistyped token is most of a real one)."""
     regulator = credentials.regulator_by_token(session, token.strip())
     if regulator is None:
+        audit(session, actor=f"address:{address[:64]}", action="session:sign_in_failed",
+              subject=address[:80], detail={"address": address}, now=now)  # fmt: skip
+        log.warning("workbench sign-in failed from %s", address)
         return None
     session.execute(delete(PageSession).where(PageSession.expires_at <= now))
     cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -257,6 +258,23 @@ def audit(
             region_code=institution.region_code if institution is not None else region_code,
         )
     )
+
+
+def audit_export(
+    session: Session,
+    *,
+    regulator: Regulator,
+    export: str,
+    filters: Mapping[str, object],
+    rows: int,
+    now: datetime,
+) -> None:
+    """A regulator took a file out of the service: on the region's audit log, with the filter
+    it was taken with and how many rows it held (an export is a disclosure)."""
+    audit(session, actor=f"regulator:{regulator.id}", action=f"export:{export}",
+          subject=f"{export}.csv", now=now, region_code=regulator.region_code,
+          detail={"filters": {k: v for k, v in filters.items() if v not in (None, "")},
+                  "rows": rows})  # fmt: skip
 
 
 def audit_log(

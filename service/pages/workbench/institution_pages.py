@@ -3,6 +3,7 @@ its actions (freeze, unfreeze, raise a case)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Annotated, Any
 
@@ -97,6 +98,7 @@ def institution_list(
 def institutioncsv_response(
     signed: SignedDep,
     session: SessionDep,
+    now: NowDep,
     level: Opt = None,
     status: Opt = None,
     district: Opt = None,
@@ -108,6 +110,8 @@ def institutioncsv_response(
 ) -> StreamingResponse:
     f = _filters(level, status, district, category, mode, q, sort, desc)
     rows = reads.all_institutions(session, regulator=signed.regulator, filters=f)
+    institutions.audit_export(session, regulator=signed.regulator, export="institutions",
+                              filters=dataclasses.asdict(f), rows=len(rows), now=now)  # fmt: skip
     header = CSV_HEADER
     lines = (
         [

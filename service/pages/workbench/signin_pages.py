@@ -47,7 +47,8 @@ def sign_in_post(
     expected = request.cookies.get("tg_csrf")
     if not expected or expected != csrf:
         return back(_again(next), problem=N_("The form is stale: try again."))
-    made = sign_in(session, token=token, now=now)
+    address = request.client.host if request.client else "unknown"
+    made = sign_in(session, token=token, now=now, address=address)
     if made is None:
         return back(_again(next), problem=N_("This token is not a regulator's."))
     cookie, _ = made
