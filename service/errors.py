@@ -117,6 +117,10 @@ CODES: dict[str, Code] = {
     "unknown_bank": _c(422, "No such custody bank", "registering with a bank id not known"),
     "invalid_overlap": _c(422, "The rotation overlap is out of bounds",
                           "rotating a bank's secret with an overlap under 0 or over 7 days"),
+    "invalid_choice": _c(422, "Not one of the answers this decision takes",
+                         "a use case given a decision or status outside its set (a caller's "
+                         "bug: the API's schema refuses it first); `field` and `allowed` say "
+                         "which"),
     "invalid_state": _c(409, "Not allowed in the object's current state",
                         "a refund not awaiting the answer or decision asked, a lesson outside "
                         "its window or not disputed (API.md fixes this code there); `state` "

@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -19,12 +20,21 @@ from service.fees.models import CourseSession
 from service.flows import chart, enrollments
 from service.flows import counters as rollups
 from service.flows.models import Consumption, Enrollment
+from service.kit.choices import choose
 from service.kit.clock import local_date
 from service.kit.db import insert_many
 from service.kit.ids import new_id
 from service.policy import settings as policy
 from service.registry.institutions import audit, in_regulator_scope
 from service.registry.models import Institution, Regulator
+
+
+class Decision(StrEnum):
+    """A regulator's decision on a disputed lesson: uphold it (it may be released) or reverse
+    it (its amount returns to the parent's balance)."""
+
+    UPHOLD = "uphold"
+    REVERSE = "reverse"
 
 
 @dataclass(frozen=True)
@@ -328,12 +338,14 @@ def decide(
     *,
     regulator: Regulator,
     consumption_id: str,
-    decision: str,
+    decision: Decision,
     reason: str,
     now: datetime,
 ) -> Consumption:
     """A regulator settles a disputed lesson in their region: uphold lets it be released,
-    reverse returns its amount to the parent's balance. Audited."""
+    reverse returns its amount to the parent's balance. Audited. Anything else is refused
+    before the lesson is read."""
+    decision = choose(Decision, decision, field="decision")
     consumption = session.get(Consumption, consumption_id, with_for_update=True)
     if consumption is None:
         raise DomainError("not_found", f"no consumption {consumption_id}")
@@ -347,13 +359,13 @@ def decide(
     audit(
         session,
         actor=f"regulator:{regulator.id}",
-        action=f"consumption:{decision}",
+        action=f"consumption:{decision.value}",
         subject=consumption.id,
-        detail={"reason": reason, "before": "disputed", "after": decision},
+        detail={"reason": reason, "before": "disputed", "after": decision.value},
         now=now,
         institution=inst,
     )
-    if decision == "uphold":
+    if decision is Decision.UPHOLD:
         consumption.status = "upheld"
         session.flush()
         return consumption

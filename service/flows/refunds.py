@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
@@ -17,6 +18,7 @@ from service.errors import DomainError
 from service.flows import counters as rollups
 from service.flows import enrollments, instructions
 from service.flows.models import Instruction, Refund, RefundEvent
+from service.kit.choices import choose
 from service.kit.clock import local_date
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
@@ -46,6 +48,20 @@ def missed_deadline(as_of: datetime) -> ColumnElement[bool]:
         Refund.respond_by <= as_of,
         or_(Refund.answered_at.is_(None), Refund.answered_at > Refund.respond_by),
     )
+
+
+class Answer(StrEnum):
+    """The institution's answer to a refund of its own."""
+
+    ACCEPT = "accept"
+    DISPUTE = "dispute"
+
+
+class Decision(StrEnum):
+    """A regulator's decision on a disputed refund."""
+
+    APPROVE = "approve"
+    DENY = "deny"
 
 
 def _event(session: Session, refund: Refund, status: str, at: datetime, note: str | None) -> None:
@@ -114,12 +130,13 @@ def respond(
     *,
     institution: Institution,
     refund_id: str,
-    decision: str,
+    decision: Answer,
     reason: str,
     now: datetime,
 ) -> Refund:
     """The institution answers a refund of its own: accept (instructed at once) or dispute
-    (a regulator decides)."""
+    (a regulator decides). Anything else is refused before the refund is read."""
+    decision = choose(Answer, decision, field="decision")
     refund = lock(session, refund_id)
     if refund.institution_id != institution.id:
         raise DomainError("not_found", f"no refund {refund_id}")
@@ -130,7 +147,7 @@ def respond(
             extra={"state": refund.status},
         )
     refund.answered_at = now
-    if decision == "dispute":
+    if decision is Answer.DISPUTE:
         _event(session, refund, "disputed", now, reason)
         session.flush()
         return refund
@@ -199,12 +216,14 @@ def decide(
     *,
     regulator: Regulator,
     refund_id: str,
-    decision: str,
+    decision: Decision,
     reason: str,
     now: datetime,
 ) -> Refund:
     """A regulator decides a disputed refund in their region: approve (instructed at once) or
-    deny (the lessons return to the enrollment). Audited."""
+    deny (the lessons return to the enrollment). Audited. Anything else is refused before the
+    refund is read."""
+    decision = choose(Decision, decision, field="decision")
     refund = lock(session, refund_id)
     inst = in_regulator_scope(session, regulator, refund.institution_id)
     if refund.status != "disputed":
@@ -216,13 +235,13 @@ def decide(
     audit(
         session,
         actor=f"regulator:{regulator.id}",
-        action=f"refund:{decision}",
+        action=f"refund:{decision.value}",
         subject=refund.id,
-        detail={"reason": reason, "before": "disputed", "after": decision},
+        detail={"reason": reason, "before": "disputed", "after": decision.value},
         now=now,
         institution=inst,
     )
-    if decision == "approve":
+    if decision is Decision.APPROVE:
         return accept(session, refund=refund, now=now, note=f"approved by regulator: {reason}")
     _release_lessons(session, refund)
     _event(session, refund, "denied", now, reason)

@@ -10,10 +10,19 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
+from service.kit.choices import choose
 from service.kit.ids import new_id, new_token, token_hash
 from service.kit.paging import Paged, Paging, cut, page_rows
 from service.registry.identifiers import credit_code_problem
-from service.registry.models import AuditEvent, Bank, Institution, InstitutionChange, Regulator
+from service.registry.models import (
+    FINAL_STATUSES,
+    AuditEvent,
+    Bank,
+    Institution,
+    InstitutionChange,
+    InstitutionStatus,
+    Regulator,
+)
 from service.registry.regions import in_scope, is_valid_region, scope_prefix
 
 
@@ -90,14 +99,17 @@ def set_status(
     session: Session,
     *,
     institution: Institution,
-    status: str,
+    status: InstitutionStatus,
     reason: str,
     actor: str,
     now: datetime,
 ) -> Institution:
+    """Move an institution to `status` (one of `InstitutionStatus`, else `invalid_choice` and
+    nothing changes), kept in its change history and audited."""
+    status = choose(InstitutionStatus, status, field="status")
     if institution.status == status:
         return institution
-    if institution.status in ("closed", "blacklisted") and status == "active":
+    if institution.status in FINAL_STATUSES and status is InstitutionStatus.ACTIVE:
         raise DomainError(
             "institution_final", f"a {institution.status} institution cannot be reactivated"
         )
@@ -105,19 +117,19 @@ def set_status(
         session,
         institution=institution,
         field="status",
-        new=status,
+        new=status.value,
         reason=reason,
         actor=actor,
         now=now,
     )
     before = institution.status
-    institution.status = status
+    institution.status = status.value
     audit(
         session,
         actor=actor,
-        action=f"status:{status}",
+        action=f"status:{status.value}",
         subject=institution.id,
-        detail={"reason": reason, "before": before, "after": status},
+        detail={"reason": reason, "before": before, "after": status.value},
         now=now,
         institution=institution,
     )
@@ -130,14 +142,15 @@ def change_status(
     *,
     regulator: Regulator,
     institution_id: str,
-    status: str,
+    status: InstitutionStatus,
     reason: str,
     now: datetime,
 ) -> Institution:
     """A regulator freezes, unfreezes, blacklists or closes an institution of their region,
     with a reason. Audited, and kept in the institution's change history."""
+    status = choose(InstitutionStatus, status, field="status")
     inst = in_regulator_scope(session, regulator, institution_id)
-    if status == "active" and inst.status != "frozen":
+    if status is InstitutionStatus.ACTIVE and inst.status != InstitutionStatus.FROZEN:
         raise DomainError("institution_not_frozen", f"the institution is {inst.status}, not frozen")
     return set_status(
         session,

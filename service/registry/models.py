@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text
@@ -10,6 +11,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.types import UTCDateTime
 from service.kit.db import Base
+
+
+class InstitutionStatus(StrEnum):
+    """Where an institution stands: only an active one collects fees and is paid releases."""
+
+    ACTIVE = "active"
+    FROZEN = "frozen"
+    BLACKLISTED = "blacklisted"
+    CLOSED = "closed"
+
+
+FINAL_STATUSES = (InstitutionStatus.CLOSED, InstitutionStatus.BLACKLISTED)
 
 
 class Region(Base):

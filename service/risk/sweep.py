@@ -22,7 +22,7 @@ from service.kit.ids import new_id
 from service.policy import settings as policy
 from service.policy.knobs import PEER_REFUND_WINDOW_DAYS, RiskConfig
 from service.registry import institutions as registry
-from service.registry.models import Institution, Regulator
+from service.registry.models import Institution, InstitutionStatus, Regulator
 from service.registry.regions import scope_prefix
 from service.risk import alerts
 from service.risk.facts import Facts, Needs, gather, peer_refund_rates, peer_surges
@@ -263,7 +263,7 @@ def _auto_freeze(session: Session, f: Facts, verdict: Verdict, now: datetime) ->
     registry.set_status(
         session,
         institution=inst,
-        status="frozen",
+        status=InstitutionStatus.FROZEN,
         actor="risk_sweep",
         reason=f"critical risk (score {verdict.score}) with auto-freeze policy",
         now=now,

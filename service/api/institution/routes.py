@@ -117,7 +117,7 @@ def respond(
         session,
         institution=inst,
         refund_id=refund_id,
-        decision=body.decision,
+        decision=refunds.Answer(body.decision),
         reason=body.reason,
         now=now,
     )

@@ -41,7 +41,7 @@ def decide_refund(
         session,
         regulator=regulator,
         refund_id=refund_id,
-        decision=body.decision,
+        decision=refunds.Decision(body.decision),
         reason=body.reason,
         now=now,
     )
@@ -61,7 +61,7 @@ def decide_consumption(
         session,
         regulator=regulator,
         consumption_id=consumption_id,
-        decision=body.decision,
+        decision=consumptions.Decision(body.decision),
         reason=body.reason,
         now=now,
     )

@@ -28,7 +28,7 @@ from service.flows import onboarding
 from service.flows.balances import balances_of
 from service.kit.money import Instant
 from service.registry import closures, institutions
-from service.registry.models import Institution
+from service.registry.models import Institution, InstitutionStatus
 from service.risk.store import latest_evaluations, latest_level_is
 
 router = APIRouter(tags=["regulator"])
@@ -112,7 +112,8 @@ def get_institution(
 
 
 def _status(
-    session: Session, regulator: RegulatorDep, institution_id: str, status: str, reason: str,
+    session: Session, regulator: RegulatorDep, institution_id: str, status: InstitutionStatus,
+    reason: str,
     now: NowDep,
 ) -> InstitutionDetailRead:  # fmt: skip
     inst = institutions.change_status(
@@ -130,14 +131,14 @@ def _status(
 def freeze(
     institution_id: str, body: ReasonIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
 ) -> InstitutionDetailRead:
-    return _status(session, regulator, institution_id, "frozen", body.reason, now)
+    return _status(session, regulator, institution_id, InstitutionStatus.FROZEN, body.reason, now)
 
 
 @router.post("/institutions/{institution_id}/unfreeze", response_model=InstitutionDetailRead)
 def unfreeze(
     institution_id: str, body: ReasonIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
 ) -> InstitutionDetailRead:
-    return _status(session, regulator, institution_id, "active", body.reason, now)
+    return _status(session, regulator, institution_id, InstitutionStatus.ACTIVE, body.reason, now)
 
 
 @router.post("/institutions/{institution_id}/closure", response_model=InstitutionDetailRead)
@@ -158,7 +159,8 @@ def change_status(
     institution_id: str, body: StatusIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
 ) -> InstitutionDetailRead:
     """Blacklist or close an institution (freeze and unfreeze have their own endpoints)."""
-    return _status(session, regulator, institution_id, body.status, body.reason, now)
+    status = InstitutionStatus(body.status)
+    return _status(session, regulator, institution_id, status, body.reason, now)
 
 
 @router.post(

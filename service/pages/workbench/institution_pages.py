@@ -25,6 +25,7 @@ from service.pages.workbench.common import (
     query_url,
 )
 from service.registry import institutions
+from service.registry.models import InstitutionStatus
 from service.risk import alerts
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
@@ -225,7 +226,8 @@ def freeze(
     now: NowDep,
     reason: Text,
 ) -> RedirectResponse:
-    status = "active" if request.url.path.endswith("unfreeze") else "frozen"
+    unfreeze = request.url.path.endswith("unfreeze")
+    status = InstitutionStatus.ACTIVE if unfreeze else InstitutionStatus.FROZEN
     return act(
         session,
         f"/workbench/institutions/{institution_id}",
@@ -237,7 +239,7 @@ def freeze(
             reason=reason,
             now=now,
         ),
-        N_("Frozen.") if status == "frozen" else N_("Unfrozen."),
+        N_("Unfrozen.") if unfreeze else N_("Frozen."),
     )
 
 

@@ -47,7 +47,7 @@ def decide_refund(
     session: SessionDep,
     now: NowDep,
     deliver_later: DeliverLaterDep,
-    decision: Annotated[str, Form(pattern="^(approve|deny)$")],
+    decision: Annotated[refunds.Decision, Form()],
     reason: Text,
 ) -> RedirectResponse:
     def work() -> None:
@@ -70,7 +70,7 @@ def decide_lesson(
     signed: PostDep,
     session: SessionDep,
     now: NowDep,
-    decision: Annotated[str, Form(pattern="^(uphold|reverse)$")],
+    decision: Annotated[consumptions.Decision, Form()],
     reason: Text,
 ) -> RedirectResponse:
     return act(
