@@ -13,6 +13,8 @@ from html import escape
 
 W, H = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 30, 40
+NARROW = 340  # a phone's chart: drawn for its width, not a wide one scaled down or cut off
+LEGEND_STEP = 150  # the width a legend entry takes
 
 
 @dataclass(frozen=True)
@@ -22,9 +24,25 @@ class Series:
     css: str  # series-1 … series-4 (colours in style.css)
 
 
-def _x(d: date, lo: date, hi: date) -> float:
+@dataclass(frozen=True)
+class Frame:
+    """A chart's size: its width, and the height its legend's rows add below the plot."""
+
+    width: int = W
+    legend_rows: int = 1
+
+    @property
+    def height(self) -> int:
+        return H + 18 * (self.legend_rows - 1)
+
+    @property
+    def plot_bottom(self) -> int:
+        return H - BOTTOM
+
+
+def _x(d: date, lo: date, hi: date, f: Frame) -> float:
     span = max((hi - lo).days, 1)
-    return LEFT + (W - LEFT - RIGHT) * (d - lo).days / span
+    return LEFT + (f.width - LEFT - RIGHT) * (d - lo).days / span
 
 
 def _y(v: float, top: float) -> float:
@@ -45,33 +63,56 @@ def _nice_top(peak: float) -> float:
 def line_chart(
     title: str, description: str, series: list[Series], *, value_label: str, money: bool
 ) -> str:
-    """The chart as an SVG element (safe to put in a page: every text is escaped)."""
+    """The chart as SVG (safe to put in a page: every text is escaped), twice: for a desktop
+    and for a phone (the style sheet shows the one that fits the screen; the other is not
+    displayed, so a screen reader reads one)."""
+    return "".join(
+        draw(title, description, series, value_label=value_label, money=money, width=width)
+        for width in (W, NARROW)
+    )
+
+
+def draw(
+    title: str,
+    description: str,
+    series: list[Series],
+    *,
+    value_label: str,
+    money: bool,
+    width: int = W,
+) -> str:
+    """One SVG chart drawn for `width` (NARROW: a phone's, fewer dates, the legend on more
+    rows)."""
     days = [p[0] for s in series for p in s.points]
     if not days:
         return ""
+    per_row = max((width - LEFT) // LEGEND_STEP, 1)
+    f = Frame(width, -(-len(series) // per_row))
     lo, hi = min(days), max(days)
     top = _nice_top(max(float(p[1]) for s in series for p in s.points))
-    chart_id = f"chart-{abs(hash(title)) % 10**8}"
+    chart_id = f"chart-{width}-{abs(hash(title)) % 10**8}"
+    css = "chart" if width == W else "chart chart-narrow"
     parts = [
-        f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" '
+        f'<svg class="{css}" viewBox="0 0 {f.width} {f.height}" role="img" '
         f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-t">{escape(title)}</title>',
         f'<desc id="{chart_id}-d">{escape(description)}</desc>',
-        *_axes(lo, hi, top, value_label, money),
+        *_axes(lo, hi, top, value_label, money, f),
     ]
     for n, s in enumerate(series):
-        xy = [(_x(d, lo, hi), _y(float(v), top)) for d, v in s.points]
+        xy = [(_x(d, lo, hi, f), _y(float(v), top)) for d, v in s.points]
         pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
         parts.append(f'<polyline class="line {s.css} dash-{n + 1}" fill="none" points="{pts}"/>')
         # Dots where points are few (a lone point draws no line) and on the latest one.
         dots = xy if len(xy) <= 31 else xy[-1:]
         parts += [f'<circle class="dot {s.css}" cx="{x:.1f}" cy="{y:.1f}" r="3"/>' for x, y in dots]
-    parts += _legend(series)
+    parts += _legend(series, f, per_row)
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _axes(lo: date, hi: date, top: float, value_label: str, money: bool) -> list[str]:
+def _axes(lo: date, hi: date, top: float, value_label: str, money: bool, f: Frame) -> list[str]:
+    W = f.width  # the frame's width (the module's W is the desktop default)
     out = [
         f'<line class="axis" x1="{LEFT}" y1="{H - BOTTOM}" x2="{W - RIGHT}" y2="{H - BOTTOM}"/>',
         f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{H - BOTTOM}"/>',
@@ -87,9 +128,10 @@ def _axes(lo: date, hi: date, top: float, value_label: str, money: bool) -> list
             f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{shown}</text>'
         )
     span = (hi - lo).days
-    for k in range(6 if span >= 5 else max(span, 1) + 1):
-        day = lo + (hi - lo) * k / (5 if span >= 5 else max(span, 1))
-        x = _x(day, lo, hi)
+    ticks = 5 if W >= 500 else 3  # dates that fit side by side
+    for k in range(ticks + 1 if span >= ticks else max(span, 1) + 1):
+        day = lo + (hi - lo) * k / (ticks if span >= ticks else max(span, 1))
+        x = _x(day, lo, hi, f)
         out.append(
             f'<text class="tick" x="{x:.1f}" y="{H - BOTTOM + 18}" text-anchor="middle">'
             f"{day.strftime('%m-%d')}</text>"
@@ -97,15 +139,15 @@ def _axes(lo: date, hi: date, top: float, value_label: str, money: bool) -> list
     return out
 
 
-def _legend(series: list[Series]) -> list[str]:
+def _legend(series: list[Series], f: Frame, per_row: int) -> list[str]:
     out = []
     for n, s in enumerate(series):
-        x = LEFT + 8 + n * 170
+        row, col = divmod(n, per_row)
+        x, y = LEFT + 8 + col * LEGEND_STEP, H - 12 + 18 * row
         out.append(
-            f'<line class="line {s.css} dash-{n + 1}" x1="{x}" y1="{H - 12}" x2="{x + 22}" '
-            f'y2="{H - 12}"/>'
+            f'<line class="line {s.css} dash-{n + 1}" x1="{x}" y1="{y}" x2="{x + 22}" y2="{y}"/>'
         )
-        out.append(f'<text class="legend" x="{x + 27}" y="{H - 9}">{escape(s.name)}</text>')
+        out.append(f'<text class="legend" x="{x + 27}" y="{y + 3}">{escape(s.name)}</text>')
     return out
 
 

@@ -594,29 +594,96 @@ def case_file(
     return alert, inst, list(history), session.get(InstitutionRisk, inst.id)
 
 
-def disputes(
-    session: Session, *, regulator: Regulator, now: datetime
-) -> tuple[list[tuple[Refund, Institution]], list[tuple[Consumption, Institution]]]:
-    """Refunds overdue or disputed, and lessons disputed, oldest first."""
+@dataclass(frozen=True)
+class Decision:
+    """A refund or a disputed lesson waiting for a regulator, labelled for a person: whose
+    course, which parent's enrollment (the student as the institution filed them)."""
+
+    item: Any  # a Refund or a Consumption
+    institution: Institution
+    course: str
+    student: str
+    enrollment_id: str
+
+
+DECISION_KINDS = ("refunds", "lessons")
+
+
+def _decision_items(
+    kind: str, scope: Select[tuple[str]], now: datetime, institution_id: str | None,
+    district: str | None,
+) -> tuple[Any, Select[Any]]:  # fmt: skip
+    """The model and the query of one kind of decision: refunds disputed by the institution
+    or overdue (`refunds.overdue`), or lessons disputed by the parent."""
+    from service.flows.models import Enrollment
+    from service.registry.regions import scope_prefix
+
+    model: Any = Refund if kind == "refunds" else Consumption
+    waiting = (
+        or_(Refund.status == "disputed", refunds.overdue(now))
+        if kind == "refunds"
+        else Consumption.status == "disputed"
+    )
+    stmt = (
+        select(model, Institution, Course.title, Enrollment.student_ref, Enrollment.id)
+        .join(Institution, Institution.id == model.institution_id)
+        .join(Enrollment, Enrollment.id == model.enrollment_id)
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(model.institution_id.in_(scope), waiting)
+    )
+    if institution_id:
+        stmt = stmt.where(Institution.id == institution_id)
+    if district:
+        stmt = stmt.where(Institution.region_code.startswith(scope_prefix(district)))
+    return model, stmt
+
+
+def decisions(
+    session: Session, *, regulator: Regulator, now: datetime, kind: str,
+    institution_id: str | None, district: str | None, page: int, per_page: int,
+) -> tuple[list[Decision], int]:  # fmt: skip
+    """One page of the refunds (or disputed lessons) waiting for a regulator's decision,
+    grouped by institution (by name), the oldest first within each; and how many match."""
+    model, stmt = _decision_items(kind, scoped_ids(regulator), now, institution_id, district)
+    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    at = Refund.requested_at if kind == "refunds" else Consumption.occurred_at
+    rows = session.execute(
+        stmt.order_by(Institution.name, Institution.id, at, model.id)
+        .limit(per_page)
+        .offset(max(page - 1, 0) * per_page)
+    )
+    return [Decision(*row) for row in rows], total
+
+
+def decision_counts(
+    session: Session, *, regulator: Regulator, now: datetime, district: str | None
+) -> tuple[dict[str, int], list[tuple[str, str, int, int]]]:
+    """How many of each kind wait; and each institution with any (id, name, refunds,
+    lessons), by name: the page's institution filter."""
     scope = scoped_ids(regulator)
-    found = session.execute(
-        select(Refund, Institution)
-        .join(Institution, Institution.id == Refund.institution_id)
-        .where(
-            Refund.institution_id.in_(scope),
-            or_(Refund.status == "disputed", refunds.overdue(now)),
+    per: dict[str, list[Any]] = {}
+    totals = {}
+    for n, kind in enumerate(DECISION_KINDS):
+        _model, stmt = _decision_items(kind, scope, now, None, district)
+        sub = stmt.subquery()
+        found = session.execute(
+            select(sub.c.institution_id, func.count()).group_by(sub.c.institution_id)
         )
-        .order_by(Refund.requested_at)
-        .limit(200)
+        totals[kind] = 0
+        for inst_id, count in found:
+            per.setdefault(inst_id, [None, 0, 0])[n + 1] = int(count)
+            totals[kind] += int(count)
+    names: dict[str, str] = {
+        i: name
+        for i, name in session.execute(
+            select(Institution.id, Institution.name).where(Institution.id.in_(list(per)))
+        )
+    }
+    listed = sorted(
+        ((i, names.get(i, i), r, le) for i, (_n, r, le) in per.items()),
+        key=lambda t: (t[1], t[0]),
     )
-    lessons = session.execute(
-        select(Consumption, Institution)
-        .join(Institution, Institution.id == Consumption.institution_id)
-        .where(Consumption.institution_id.in_(scope), Consumption.status == "disputed")
-        .order_by(Consumption.reported_at)
-        .limit(200)
-    )
-    return [(r, i) for r, i in found], [(c, i) for c, i in lessons]
+    return totals, listed
 
 
 @dataclass(frozen=True)

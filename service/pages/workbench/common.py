@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import DomainError
 from service.kit.csv_out import csv_lines
+from service.pages import i18n
 from service.pages.web import back
 
 Text = Annotated[str, Form(min_length=1, max_length=2000)]
@@ -45,6 +46,32 @@ def act(session: Session, to: str, action: Callable[[], object], done: str) -> R
             raise
         return back(to, problem=refusal(exc))
     return back(to, done=done)
+
+
+def bulk(
+    session: Session, to: str, ids: list[str], action: Callable[[str], object], lang: str
+) -> RedirectResponse:
+    """Run one use case for each of a selection, each in its own savepoint (a refused one
+    leaves nothing behind, the others stand); back to the page saying how many were done and
+    why any was refused. What the regulator may not touch is the error page, as in `act`,
+    and then nothing of the selection is kept (the request's transaction is rolled back)."""
+    _ = i18n.gettext(lang)
+    done, refused = 0, []
+    for item in dict.fromkeys(ids):  # each once, in the order chosen
+        try:
+            with session.begin_nested():
+                action(item)
+        except DomainError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            refused.append(refusal(exc))
+        else:
+            done += 1
+    told = _("Decided: %(n)s.") % {"n": done}
+    if not refused:
+        return back(to, done=told)
+    why = _("Refused: %(n)s (%(why)s).") % {"n": len(refused), "why": refused[0]}
+    return back(to, problem=f"{told} {why}")
 
 
 def local_path(path: str) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import Field
 
 from service.api.deps import DeliverLaterDep, NowDep, SessionDep
 from service.errors import DomainError
@@ -22,6 +23,7 @@ from service.pages.workbench.common import (
     PageNo,
     Text,
     act,
+    bulk,
     local_path,
     paging,
     query_url,
@@ -34,10 +36,102 @@ router = APIRouter(prefix="/workbench", include_in_schema=False)
 
 @router.get("/disputes", response_class=HTMLResponse)
 def disputes(
-    request: Request, signed: SignedDep, session: SessionDep, now: NowDep, lang: LangDep
+    request: Request,
+    signed: SignedDep,
+    session: SessionDep,
+    now: NowDep,
+    lang: LangDep,
+    kind: Annotated[Literal["refunds", "lessons"], Query()] = "refunds",
+    institution: Opt = None,
+    district: Opt = None,
+    page: PageNo = 1,
 ) -> HTMLResponse:
-    found, lessons = reads.disputes(session, regulator=signed.regulator, now=now)
-    return render(request, "disputes.html", lang, signed=signed, refunds=found, lessons=lessons)
+    """Refunds (or disputed lessons) waiting for a decision: one kind a page, grouped by
+    institution, filtered by institution and district, paged; decided a selection at once."""
+    rows, total = reads.decisions(
+        session, regulator=signed.regulator, now=now, kind=kind, institution_id=institution or None,
+        district=district or None, page=page, per_page=PER_PAGE,
+    )  # fmt: skip
+    counts, institutions = reads.decision_counts(
+        session, regulator=signed.regulator, now=now, district=district or None
+    )
+    return render(
+        request,
+        "disputes.html",
+        lang,
+        signed=signed,
+        kind=kind,
+        rows=rows,
+        groups=_grouped(rows),
+        counts=counts,
+        institutions=institutions,
+        institution=institution,
+        district=district,
+        now=now,
+        **paging(request, "/workbench/disputes", page, total),
+    )
+
+
+def _grouped(rows: list[reads.Decision]) -> list[tuple[Any, list[reads.Decision]]]:
+    """The page's rows under their institutions (they come sorted by institution)."""
+    out: list[tuple[Any, list[reads.Decision]]] = []
+    for row in rows:
+        if not out or out[-1][0].id != row.institution.id:
+            out.append((row.institution, []))
+        out[-1][1].append(row)
+    return out
+
+
+# A selection is one page's worth at most: each item is its own use case, audited.
+MAX_SELECTED = PER_PAGE
+Selected = Annotated[
+    list[Annotated[str, Field(max_length=40)]], Form(min_length=1, max_length=MAX_SELECTED)
+]
+
+
+@router.post("/refunds/decide")
+def decide_refunds(
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    lang: LangDep,
+    deliver_later: DeliverLaterDep,
+    ids: Selected,
+    decision: Annotated[str, Form(pattern="^(approve|deny)$")],
+    reason: Text,
+    back_to: Annotated[str, Form(max_length=300)] = "",
+) -> RedirectResponse:
+    """One decision and one reason for the selected refunds: each is decided by its own call
+    of the use case (its own check, its own audit record); a refused one is told, the others
+    stand."""
+
+    def one(refund_id: str) -> None:
+        refunds.decide(session, regulator=signed.regulator, refund_id=refund_id,
+                       decision=decision, reason=reason, now=now)  # fmt: skip
+
+    out = bulk(session, local_path(back_to or "/workbench/disputes"), ids, one, lang)
+    deliver_later()  # the approved refunds' instructions go to the bank after the commit
+    return out
+
+
+@router.post("/lessons/decide")
+def decide_lessons(
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    lang: LangDep,
+    ids: Selected,
+    decision: Annotated[str, Form(pattern="^(uphold|reverse)$")],
+    reason: Text,
+    back_to: Annotated[str, Form(max_length=300)] = "",
+) -> RedirectResponse:
+    """One decision and one reason for the selected disputed lessons, each its own use case."""
+
+    def one(consumption_id: str) -> None:
+        consumptions.decide(session, regulator=signed.regulator, consumption_id=consumption_id,
+                            decision=decision, reason=reason, now=now)  # fmt: skip
+
+    return bulk(session, local_path(back_to or "/workbench/disputes?kind=lessons"), ids, one, lang)
 
 
 @router.post("/refunds/{refund_id}/decide")
