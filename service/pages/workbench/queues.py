@@ -97,7 +97,7 @@ def decide_refunds(
     lang: LangDep,
     deliver_later: DeliverLaterDep,
     ids: Selected,
-    decision: Annotated[str, Form(pattern="^(approve|deny)$")],
+    decision: Annotated[refunds.Decision, Form()],
     reason: Text,
     back_to: Annotated[str, Form(max_length=300)] = "",
 ) -> RedirectResponse:
@@ -121,7 +121,7 @@ def decide_lessons(
     now: NowDep,
     lang: LangDep,
     ids: Selected,
-    decision: Annotated[str, Form(pattern="^(uphold|reverse)$")],
+    decision: Annotated[consumptions.Decision, Form()],
     reason: Text,
     back_to: Annotated[str, Form(max_length=300)] = "",
 ) -> RedirectResponse:
