@@ -746,16 +746,24 @@ def _single_written(params: tuple[Any, ...], found: tuple[Any, ...]) -> Transfer
     )
 
 
-def call_single(driver: Any, params: tuple[Any, ...]) -> tuple[Any, ...]:
-    """One prepared call of `ledger_transfer_one` on a psycopg connection; database errors
-    raised as SQLAlchemy raises every other (so retries and callers see one kind)."""
+def call_single(pooled: Any, params: tuple[Any, ...]) -> tuple[Any, ...]:
+    """One prepared call of `ledger_transfer_one` on a pooled psycopg connection; database
+    errors raised as SQLAlchemy raises every other (so retries and callers see one kind)."""
+    driver = pooled.driver_connection
+    # One cursor per connection, kept beside it in the pool: making one (and copying the
+    # connection's adapters into it) cost as much as the rest of the client's work.
+    cur = pooled.info.get(_CURSOR)
+    if cur is None or cur.connection is not driver or cur.closed:
+        cur = pooled.info[_CURSOR] = driver.cursor()
     try:
-        with driver.cursor() as cur:
-            cur.execute(_PG_SINGLE, params, prepare=True)
-            found: tuple[Any, ...] = cur.fetchone()
-            return found
+        cur.execute(_PG_SINGLE, params, prepare=True)
+        found: tuple[Any, ...] = cur.fetchone()
+        return found
     except psycopg.Error as exc:
         raise DBAPIError.instance(_PG_SINGLE, None, exc, psycopg.Error) from exc
+
+
+_CURSOR = "ledger.single_cursor"
 
 
 def _single_postgresql(conn: Connection, op: NewTransfer, at: datetime) -> Transfer | None:
@@ -766,7 +774,7 @@ def _single_postgresql(conn: Connection, op: NewTransfer, at: datetime) -> Trans
     if not conn.in_transaction():
         # The driver begins the transaction with the call; the caller's commit must end it.
         conn.begin()
-    found = call_single(conn.connection.driver_connection, params)
+    found = call_single(conn.connection, params)
     if found[0]:
         return _single_written(params, found)
     # Nothing was written. A keyed transfer may be a replay or a conflict, which come before
@@ -802,7 +810,7 @@ def _single_autocommit(engine: Engine, op: NewTransfer, at: datetime) -> Transfe
     driver: Any = raw.driver_connection
     try:
         driver.autocommit = True
-        found = call_single(driver, params)
+        found = call_single(raw, params)
         driver.autocommit = False
     except DBAPIError as exc:
         raw.invalidate()  # whatever state it is in, the pool gets a new one
