@@ -109,8 +109,8 @@ def test_one_round_trip_on_postgresql(
     if backend != "postgresql":
         pytest.skip("PostgreSQL's one-round-trip path")
     _, w, a, _ = accounts(engine)
-    # Without a ping when the pool hands the connection out, which would be a round trip.
-    alone = make_engine(engine.url.render_as_string(hide_password=False), pool_pre_ping=False)
+    # An engine as the service makes them (whose pool hands a connection out without a ping).
+    alone = make_engine(engine.url.render_as_string(hide_password=False))
     ledger.transfer_alone(alone, debit=w, credit=a, amount=D("1.00"), code="t", at=AT)  # connects
     sent: list[tuple[str, bool, Any]] = []
     execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
