@@ -203,6 +203,12 @@ COMPLAINTS = {
     "quality": N_("Quality"),
     "other": N_("Other"),
 }
+WARNING_NEVER = N_("Never: parents are not warned")
+COMPLAINT_STATUSES = {
+    "received": N_("Received by the regulator"),
+    "followed_up": N_("The regulator is looking into this institution"),
+    "concluded": N_("The regulator has concluded a review of this institution"),
+}
 JOBS = {
     "refund_escalation": N_("Refund escalation"),
     "release_batch": N_("Release of earned fees"),
@@ -278,6 +284,8 @@ SETTINGS = {
     "auto_freeze_on_critical": N_("Freeze releases when an institution turns critical"),
     "case_snooze_max_days": N_("Days a case may be snoozed at most"),
     "risk_thresholds": N_("Thresholds of the warning signs"),
+    "parent_warning_from": N_("Lowest risk level parents are warned of"),
+    "parent_warning_score": N_("Parents' warning gives the risk score"),
 }
 FIELDS = {
     "legal_person": N_("Legal person"),
@@ -300,6 +308,7 @@ KINDS: dict[str, Mapping[Any, str]] = {
     "directions": DIRECTIONS,
     "indicators": INDICATORS,
     "complaints": COMPLAINTS,
+    "complaint_statuses": COMPLAINT_STATUSES,
     "parent_lessons": PARENT_LESSONS,
     "lists": LISTS,
     "next_steps": NEXT_STEPS,

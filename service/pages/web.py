@@ -129,6 +129,8 @@ def setting_value(key: str, value: Any, _: Any) -> str:
     its label, yes or no."""
     if isinstance(value, bool):
         return str(_("Yes") if value else _("No"))
+    if key == "parent_warning_from":
+        return str(_(labels.LEVELS.get(value, labels.WARNING_NEVER)))
     if isinstance(value, dict):
         parts = []
         for code, knobs in value.items():

@@ -24,6 +24,11 @@ class Policy:
     default: Any
     kind: type
     meaning: str
+    choices: tuple[str, ...] = ()  # for a text setting: the values it may take
+
+
+# The lowest risk level a region discloses to parents on their page ("never": none).
+WARNING_FROM = ("medium", "high", "critical", "never")
 
 
 POLICIES = {
@@ -52,6 +57,19 @@ POLICIES = {
             30,
             int,
             "the longest a case may be snoozed, in days (0: cases are never snoozed)",
+        ),
+        Policy(
+            "parent_warning_from",
+            "high",
+            str,
+            "the lowest risk level shown to an institution's parents as a warning",
+            WARNING_FROM,
+        ),
+        Policy(
+            "parent_warning_score",
+            False,
+            bool,
+            "whether the warning shown to parents gives the risk score too",
         ),
         Policy(
             "risk_thresholds",
@@ -120,6 +138,8 @@ def _checked(key: str, value: Any) -> Any:
         raise _invalid("key", f"unknown setting {key!r}; known: {', '.join(POLICIES)}")
     if not isinstance(value, policy.kind) or (policy.kind is int and isinstance(value, bool)):
         raise _invalid("value", f"{key} must be a {policy.kind.__name__}")
+    if policy.choices and value not in policy.choices:
+        raise _invalid("value", f"{key} must be one of: {', '.join(policy.choices)}")
     if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= 90:
         raise _invalid("value", f"{key} must be between 0 and 90")
     if key == "risk_thresholds":

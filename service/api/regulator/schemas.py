@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
 from service.api.schemas import (
     BreakRead,
@@ -117,7 +117,12 @@ class MatchIn(Strict):
 class RegionSettingIn(Strict):
     region_code: str = Field(pattern=r"^\d{6}$")
     key: str = Field(min_length=1, max_length=64)
-    value: StrictInt | StrictBool | dict[str, dict[str, Any]]
+    value: (
+        StrictInt
+        | StrictBool
+        | Annotated[StrictStr, Field(max_length=32)]
+        | dict[str, dict[str, Any]]
+    )
     effective_from: Day | None = Field(default=None, description="default: today (Beijing)")
     reason: str | None = Field(default=None, max_length=2000)
 

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from service.flows import consumptions, enrollments, parents, refunds
 from service.flows.models import Consumption, Enrollment, Refund, RefundEvent
+from service.kit.clock import local_date
 from service.registry.models import Bank, Institution
+from service.risk import disclosure
 
 # The public lists (DOMAIN.md §4): supervised institutions are on the white list.
 LIST = {"active": "white", "frozen": "white", "blacklisted": "black", "closed": "closed"}
@@ -56,6 +58,8 @@ class ParentView:
     figures: Figures
     lessons: list[Lesson]
     refunds: list[RefundShown]
+    standing: disclosure.Standing
+    complaints: list[disclosure.Filed]
 
     @property
     def refund_open(self) -> bool:
@@ -83,6 +87,8 @@ def read(session: Session, e: Enrollment, now: datetime) -> ParentView:
         figures=figures(e, lessons, [r.row for r in shown]),
         lessons=lessons,
         refunds=shown,
+        standing=disclosure.standing(session, o.institution, on=local_date(now)),
+        complaints=disclosure.filed(session, e.id, o.institution.id),
     )
 
 
