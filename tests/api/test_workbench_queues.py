@@ -160,3 +160,35 @@ def test_overdue_refund_is_written_once_in_the_domain() -> None:
         if "respond_by <=" in p.read_text(encoding="utf-8")
     ]
     assert writers == ["service/flows/refunds.py"]
+
+
+def test_every_money_tile_is_a_link_and_districts_count_every_institution(
+    site: Site,  # noqa: F811
+) -> None:
+    """An institution registered since the last sweep (not yet evaluated) is in its
+    district's row: the rows add up to the region's institutions."""
+    from service.registry.models import Bank, Regulator
+    from tools import showcase
+
+    with make_sessionmaker(site.engine)() as s, s.begin():
+        province = s.scalars(select(Regulator).where(Regulator.region_code == "220000")).one()
+        bank = s.scalars(select(Bank)).first()
+        assert bank is not None
+        new = showcase.School("new", "南关区新苗艺术培训学校", "220102", "non_subject", "custody")
+        showcase._open(s, province, bank.id, new, 90, site.clock.now)
+    c = site.client()
+    sign_in(c, site.shown.tokens["220100"])
+    page = c.get("/workbench?lang=en").text
+    figures = page[page.index('<dl class="figures">') : page.index("</dl>")]
+    tiles = re.findall(r"<dd>(.*?)</dd>", figures, re.S)
+    assert len(tiles) >= 7 and all(t.startswith("<a href=") for t in tiles), tiles
+    levels = page[page.index('id="levels-h"') : page.index('id="money-h"')]
+    in_region = sum(int(n) for n in re.findall(r"<strong>(\d+)</strong>", levels))
+    table = page[page.index('id="districts-h"') : page.index('id="jobs-h"')]
+    rows = re.findall(r"<tr><th scope=\"row\">.*?</tr>", table, re.S)
+    counted = [re.findall(r">(\d+)</a></td>", row) for row in rows]
+    assert sum(int(r[0]) for r in counted) == in_region == 5  # four swept, one not yet
+    for r in counted:  # each row: its institutions = critical + high + medium + low + none
+        assert int(r[0]) == sum(int(n) for n in r[1:6]), r
+    nanguan = next(r for r, row in zip(counted, rows, strict=True) if "南关区" in row)
+    assert nanguan[0] == "2" and nanguan[5] == "1"  # the new school, not yet evaluated
