@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -24,14 +24,24 @@ def has_control(value: Any) -> bool:
     return False
 
 
+def no_control(value: Any) -> Any:
+    """The one refusal of control characters, for a body's fields (`Strict`) and for a page's
+    form fields and filters (`Clean`)."""
+    if has_control(value):
+        raise PydanticCustomError(
+            "control_character", "text may not hold control characters (NUL and the like)"
+        )
+    return value
+
+
+# For a lone field (a form's, a query's): `Annotated[str, Form(...), Clean]`.
+Clean = BeforeValidator(no_control)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     @field_validator("*", mode="before")
     @classmethod
     def _no_control_characters(cls, value: Any) -> Any:
-        if has_control(value):
-            raise PydanticCustomError(
-                "control_character", "text may not hold control characters (NUL and the like)"
-            )
-        return value
+        return no_control(value)

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from service.api.deps import NowDep, SessionDep
 from service.errors import DomainError
+from service.kit.wire import has_control
 from service.pages import i18n, labels, notes
 from service.pages.signin import COOKIE, SignedIn, csrf_ok, signed_in
 
@@ -64,10 +65,19 @@ def _signed(request: Request, session: SessionDep, now: NowDep) -> SignedIn:
 SignedDep = Annotated[SignedIn, Depends(_signed)]
 
 
-def _checked(signed: SignedDep, csrf: Annotated[str, Form(max_length=100)] = "") -> SignedIn:
-    """A form post of a signed-in regulator, with the session's CSRF token."""
+async def _checked(
+    request: Request, signed: SignedDep, csrf: Annotated[str, Form(max_length=100)] = ""
+) -> SignedIn:
+    """A form post of a signed-in regulator, with the session's CSRF token, and no control
+    character in any field (the API's refusal: PostgreSQL cannot store a NUL, and no field of
+    a form has a use for the others)."""
     if not csrf_ok(signed.csrf, csrf):
         raise DomainError("forbidden", "the form is stale or not this session's: reload the page")
+    form = await request.form()
+    bad = sorted({k for k, v in form.multi_items() if has_control(k) or has_control(v)})
+    if bad:
+        detail = f"text may not hold control characters: {', '.join(repr(b) for b in bad)}"
+        raise DomainError("validation_error", detail)
     return signed
 
 

@@ -16,7 +16,7 @@ from service.kit.clock import SHANGHAI, start_of_local_day
 from service.kit.paging import Paging
 from service.pages import evidence
 from service.pages.web import LangDep, SignedDep, render
-from service.pages.workbench.common import Opt, csv_response, query_url
+from service.pages.workbench.common import DayQuery, Opt, csv_response, query_url
 from service.registry import institutions
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
@@ -52,8 +52,8 @@ def _filters(
     actor: Opt = None,
     action: Opt = None,
     institution_id: Opt = None,
-    since: Annotated[date | None, Query()] = None,
-    until: Annotated[date | None, Query()] = None,
+    since: DayQuery = None,
+    until: DayQuery = None,
 ) -> AuditFilters:
     return AuditFilters(actor or None, action or None, institution_id or None, since, until)
 

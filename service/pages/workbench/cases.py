@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from service.api.deps import NowDep, SessionDep
 from service.kit.clock import SHANGHAI, local_date
+from service.kit.money import Day
 from service.pages import evidence, reads
 from service.pages.labels import N_
 from service.pages.signin import regulators_over
@@ -153,7 +154,7 @@ def snooze(
     signed: PostDep,
     session: SessionDep,
     now: NowDep,
-    until: Annotated[date, Form()],
+    until: Annotated[Day, Form()],
     reason: Text,
 ) -> RedirectResponse:
     wake = datetime.combine(until, datetime.min.time(), tzinfo=SHANGHAI)

@@ -12,11 +12,16 @@ from sqlalchemy.orm import Session
 
 from service.errors import DomainError
 from service.kit.csv_out import csv_lines
+from service.kit.money import Day
+from service.kit.wire import Clean
 from service.pages import i18n
 from service.pages.web import back
 
-Text = Annotated[str, Form(min_length=1, max_length=2000)]
-Opt = Annotated[str | None, Query(max_length=100)]
+# The API's types for the pages' fields: the same bounds and the same control-character
+# refusal (service.kit.wire.Clean; every form field is also checked by PostDep).
+Text = Annotated[str, Form(min_length=1, max_length=2000), Clean]
+Opt = Annotated[str | None, Query(max_length=100), Clean]
+DayQuery = Annotated[Day | None, Query()]
 PER_PAGE = 50
 PageNo = Annotated[int, Query(ge=1, le=10_000)]
 

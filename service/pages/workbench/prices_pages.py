@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -13,6 +13,7 @@ from service.api.deps import NowDep, SessionDep
 from service.errors import DomainError
 from service.fees import guides, prices, school_calendar
 from service.kit.clock import local_date
+from service.kit.money import Day
 from service.pages.labels import N_
 from service.pages.signin import SignedIn
 from service.pages.web import LangDep, PostDep, SignedDep, back, render
@@ -94,8 +95,8 @@ def add_vacation(
     now: NowDep,
     region_code: Annotated[str, Form(pattern=r"^\d{6}$")],
     name: Annotated[str, Form(min_length=1, max_length=40)],
-    start: Annotated[date, Form()],
-    end: Annotated[date, Form()],
+    start: Annotated[Day, Form()],
+    end: Annotated[Day, Form()],
 ) -> RedirectResponse:
     def work() -> None:
         kept = school_calendar.of_regulator(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
@@ -19,6 +19,7 @@ from service.pages.labels import N_
 from service.pages.web import LangDep, PostDep, SignedDep, render
 from service.pages.workbench.common import (
     PER_PAGE,
+    DayQuery,
     Opt,
     PageNo,
     Text,
@@ -189,7 +190,7 @@ def reconciliation(
     session: SessionDep,
     now: NowDep,
     lang: LangDep,
-    day: Annotated[date | None, Query()] = None,
+    day: DayQuery = None,
     bank: Opt = None,
     page: PageNo = 1,
 ) -> HTMLResponse:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -11,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from service.api.deps import NowDep, SessionDep
 from service.errors import DomainError
 from service.kit.clock import local_date
+from service.kit.money import Day
 from service.pages import i18n, labels
 from service.pages.labels import N_
 from service.pages.web import LangDep, PostDep, SignedDep, render
@@ -100,7 +100,7 @@ def change_rule(
     region_code: Annotated[str, Form(pattern=r"^\d{6}$")],
     knob: Annotated[str, Form(max_length=80, pattern=r"^[a-z_]+:[a-z_]+$")],
     value: Annotated[str, Form(max_length=40)],
-    effective_from: Annotated[date, Form()],
+    effective_from: Annotated[Day, Form()],
     reason: Text,
     lang: LangDep,
 ) -> RedirectResponse:
