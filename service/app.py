@@ -25,7 +25,7 @@ from service.api.business_metrics import BusinessCollector
 from service.api.compression import PageCompression
 from service.api.idempotency import IdempotencyMiddleware
 from service.api.middleware import RequestContextMiddleware, RequestGuardMiddleware
-from service.api.ratelimit import RateLimitMiddleware, Vouched
+from service.api.ratelimit import RateLimitMiddleware, Vouched, parse_limits
 from service.config import Settings, get_settings
 from service.errors import DomainError
 from service.kit import clock as clocks
@@ -121,6 +121,8 @@ def _install_middleware(
         rate=settings.rate_limit_per_second,
         burst=settings.rate_limit_burst,
         vouched=app.state.vouched,
+        # RATE_LIMIT_PER_SECOND=0 turns every limit off, the kinds' own too.
+        limits=parse_limits(settings.rate_limits) if settings.rate_limit_per_second else {},
     )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(PageCompression)  # outermost: it compresses the final page

@@ -79,6 +79,18 @@ class Settings(BaseSettings):
     # (service.api.ratelimit); 0 turns the limit off (benchmarks that are the only caller).
     rate_limit_per_second: float = Field(default=100, ge=0, le=1_000_000)
     rate_limit_burst: float = Field(default=300, ge=1, le=10_000_000)
+    # Kinds of caller with a limit of their own, `kind=rate/burst` separated by commas (kinds:
+    # regulator, institution, bank, parent, addr); the others get the two above. A bank's is
+    # set for its real rate (docs/security.md): a province's million enrollments pay a few
+    # deposits a year each, a term's start brings at most a couple a second to its busiest
+    # bank, and a bank sends its bulk in batches (one request per 1,000). 20 a second leaves
+    # ten times that and stays far below what the service answers in single deposits, so a
+    # bank sending singles flat out meets its limit long before the service is busy.
+    rate_limits: str = Field(
+        default="bank=20/200",
+        max_length=300,
+        pattern=r"^\s*(?:[a-z]+=[0-9.]+/[0-9.]+\s*(?:,\s*[a-z]+=[0-9.]+/[0-9.]+\s*)*)?$",
+    )
     # /metrics reads the business figures from the database at most this often.
     business_metrics_ttl_seconds: float = Field(default=15, ge=0, le=300)
     # The scrape credential: /metrics adds the business figures (money, alerts, breaks) only

@@ -92,8 +92,8 @@ CODES: dict[str, Code] = {
     "foreign_account": _c(403, "The account is not held at this bank",
                           "a bank names a supervised account of another bank"),
     "rate_limited": _c(429, "Too many requests; slow down",
-                       "a caller spent its rate limit (RATE_LIMIT_PER_SECOND, "
-                       "RATE_LIMIT_BURST); `Retry-After` says when to come back",
+                       "a caller spent its rate limit (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST, "
+                       "or its kind's in RATE_LIMITS); `Retry-After` says when to come back",
                        "yes, after Retry-After"),
     "too_many_attempts": _c(429, "Too many failed attempts; wait and retry",
                             "this client guessed access codes too often; `Retry-After` says "

@@ -13,7 +13,8 @@ address's bucket. So a credential's first request (and its first after a quiet s
 against its address; every later one against the caller, whatever others at its address do.
 
 Callers are keyed by kind (`regulator:…`, `institution:…`, `bank:…`, `parent:…`, `addr:…`)
-so that each kind may be given its own limit (`limits`); the settings give one for all.
+so that each kind may be given its own limit (`limits`, from the setting `RATE_LIMITS`, e.g.
+`bank=20/200`); the kinds it does not name get `RATE_LIMIT_PER_SECOND`/`RATE_LIMIT_BURST`.
 
 Buckets live in the process: with several server processes each keeps its own (the limit is
 per process, which bounds a runaway client all the same)."""
@@ -41,6 +42,26 @@ KINDS = ("regulator", "institution", "bank", "parent", "addr")
 class Limit:
     rate: float  # tokens a second
     burst: float  # the most a bucket holds
+
+
+def parse_limits(text: str) -> dict[str, Limit]:
+    """`kind=rate/burst,…` (the setting `RATE_LIMITS`) as limits by kind of caller."""
+    limits: dict[str, Limit] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, _, numbers = part.partition("=")
+        rate, _, burst = numbers.partition("/")
+        if kind not in KINDS:
+            raise ValueError(f"RATE_LIMITS: no kind of caller {kind!r} (kinds: {', '.join(KINDS)})")
+        try:
+            limit = Limit(float(rate), float(burst))
+        except ValueError:
+            limit = Limit(0, 0)
+        if not (limit.rate > 0 and limit.burst >= 1):
+            raise ValueError(
+                f"RATE_LIMITS: {part!r} needs kind=rate/burst, a rate above 0, a burst of 1 or more"
+            )
+        limits[kind] = limit
+    return limits
 
 
 def claim_of(scope: Scope) -> str | None:

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from service.api.ratelimit import Limit, parse_limits
 from service.app import create_app
 from service.config import Settings
 from tests import factories
@@ -137,3 +138,29 @@ def test_an_authenticated_caller_is_not_held_back_by_its_addresss_forgers(
         forged = c.get(path, headers={**bank.headers("GET", path), "X-Signature": "00" * 32})
         assert forged.status_code == 401
         assert c.get("/api/v1/banks", headers=bearer(reg + "x")).status_code == 429
+
+
+def test_a_bank_has_a_limit_of_its_own(engine: Engine, settings: Settings) -> None:
+    """`RATE_LIMITS` gives a kind of caller its own limit (a bank's, set for its real rate):
+    a bank past its own burst is 429 while a regulator under the general limit is not."""
+    update = {"rate_limit_per_second": 0.001, "rate_limit_burst": 50, "rate_limits": "bank=0.001/3"}
+    _, reg = factories.regulator(engine, "220000")
+    bank = factories.bank(engine)
+    path = "/api/v1/bank/whoami"
+    with TestClient(create_app(settings.model_copy(update=update), engine=engine)) as c:
+        assert c.get(path, headers=bank.headers("GET", path)).status_code == 200  # vouches
+        codes = [c.get(path, headers=bank.headers("GET", path)).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        assert all(c.get("/api/v1/banks", headers=bearer(reg)).status_code == 200
+                   for _ in range(10))  # fmt: skip
+
+
+def test_the_default_limits_give_a_bank_its_real_rate() -> None:
+    limits = parse_limits(Settings.model_fields["rate_limits"].default)
+    assert set(limits) == {"bank"} and limits["bank"] == Limit(20, 200)
+
+
+@pytest.mark.parametrize("text", ["bank=0/10", "robot=1/1", "bank=1/0.5", "bank=x/1"])
+def test_a_bad_kind_limit_is_refused_at_start(text: str) -> None:
+    with pytest.raises(ValueError, match="RATE_LIMITS"):
+        parse_limits(text)
