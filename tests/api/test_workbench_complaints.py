@@ -78,6 +78,8 @@ def test_a_cursor_the_page_did_not_give_is_refused(site: Site) -> None:  # noqa:
         "2026-01-01T00:00:00|cmp_1",
         "not-a-date|cmp_1",
         "2026-01-01T00:00:00+00:00|x",
+        "0001-01-01T00:00:00+01:00|cmp_1",
+        "9999-12-31T23:59:59-01:00|cmp_1",
     ):
         r = c.get("/workbench/complaints", params={"cursor": bad})
         assert 400 <= r.status_code < 500, (bad, r.status_code)

@@ -290,10 +290,11 @@ def _complaint_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         return None
     at, _, cid = cursor.partition("|")
     try:
-        instant = datetime.fromisoformat(at)
-    except ValueError:
+        given = datetime.fromisoformat(at)
+        instant = given.astimezone(UTC) if given.tzinfo is not None else None
+    except (ValueError, OverflowError):  # not an instant; or one past the calendar's ends
         instant = None
-    if instant is None or instant.tzinfo is None or not cid.startswith("cmp_"):
+    if instant is None or not 2000 <= instant.year <= 2099 or not cid.startswith("cmp_"):
         raise DomainError("validation_error", "cursor: not one this page gave")
     return instant, cid
 

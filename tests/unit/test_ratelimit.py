@@ -1,0 +1,71 @@
+"""Whose bucket a request spends (service.api.ratelimit): a claim only once vouched for, and
+only for as long as it keeps authenticating; each kind of caller may have its own limit."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from service.api.ratelimit import Limit, RateLimitMiddleware, Vouched, bucket_key
+
+
+def scope(headers: dict[str, str] | None = None, client: str = "10.0.0.1") -> dict[str, Any]:
+    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    return {"type": "http", "path": "/api/v1/x", "headers": raw, "client": (client, 1234)}
+
+
+class Tick:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_claim_spends_its_callers_bucket_only_while_vouched_for() -> None:
+    clock = Tick()
+    vouched = Vouched(ttl=600, clock=clock)
+    token = scope({"Authorization": "Bearer tgr_real"})
+    assert bucket_key(token, vouched) == "addr:10.0.0.1"  # never seen to authenticate
+    vouched.vouch(token, "regulator:reg_1")
+    assert bucket_key(token, vouched) == "regulator:reg_1"
+    assert bucket_key(scope({"Authorization": "Bearer tgr_other"}), vouched) == "addr:10.0.0.1"
+    clock.now = 601  # quiet for longer than the vouching lasts: a stranger again
+    assert bucket_key(token, vouched) == "addr:10.0.0.1"
+
+
+def test_a_bank_is_vouched_for_at_the_address_it_proved_itself_from() -> None:
+    vouched = Vouched()
+    here = scope({"X-Bank-Id": "bank_1"}, client="10.0.0.1")
+    vouched.vouch(here, "bank:bank_1")
+    assert bucket_key(here, vouched) == "bank:bank_1"
+    elsewhere = scope({"X-Bank-Id": "bank_1"}, client="10.9.9.9")
+    assert bucket_key(elsewhere, vouched) == "addr:10.9.9.9"
+
+
+def test_each_kind_of_caller_may_have_its_own_limit() -> None:
+    """The settings give one limit to all; `limits` gives a kind its own (issue 38)."""
+    answered: list[int] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        answered.append(200)
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            answered.append(message["status"])
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    vouched = Vouched()
+    banked = scope({"X-Bank-Id": "bank_1"})
+    vouched.vouch(banked, "bank:bank_1")
+    limiter = RateLimitMiddleware(app, rate=0.001, burst=2, vouched=vouched,
+                                  limits={"bank": Limit(0.001, 5)})  # fmt: skip
+    for _ in range(6):
+        asyncio.run(limiter(banked, receive, send))
+    assert answered == [200] * 5 + [429]
+    answered.clear()
+    for _ in range(3):
+        asyncio.run(limiter(scope(), receive, send))
+    assert answered == [200, 200, 429]
