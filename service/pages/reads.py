@@ -416,6 +416,13 @@ def _filtered(stmt: Select[Any], f: Filters) -> Select[Any]:
 # One institution's file
 
 
+# Each list of the file shows so many of its newest entries a page; older ones on the next
+# (`FilePages`: the page each list is at). The charts' windows are time spans, not lists.
+FILE_LISTS = {"changes": 50, "alerts": 20, "refunds": 30, "lessons": 50, "suspense": 50,
+              "statements": 90, "complaints": 50, "courses": 50, "audit": 50}  # fmt: skip
+CHART_DAYS = 180
+
+
 @dataclass
 class File:
     institution: Institution
@@ -432,70 +439,104 @@ class File:
     courses: list[Course]
     audit: list[AuditEvent]
     owed_by_day: list[tuple[date, Decimal]] = field(default_factory=list)
+    pages: dict[str, int] = field(default_factory=dict)  # the page each list is at
+    older: set[str] = field(default_factory=set)  # the lists with older entries than shown
 
 
-def institution_file(session: Session, inst: Institution) -> File:
-    conn = session.connection()
-    history = list(
-        session.scalars(
-            select(RiskEvaluation)
-            .where(RiskEvaluation.institution_id == inst.id)
-            .order_by(RiskEvaluation.as_of.desc())
-            .limit(180)
+class _Pager:
+    """Reads one page of each of the file's lists (one row more than shown: are there
+    older?)."""
+
+    def __init__(self, session: Session, inst_id: str, pages: dict[str, int]) -> None:
+        self.s, self.inst_id, self.pages, self.older = session, inst_id, pages, set[str]()
+
+    def page(self, name: str, stmt: Select[Any]) -> list[Any]:
+        n = FILE_LISTS[name]
+        offset = (max(self.pages.get(name, 1), 1) - 1) * n
+        rows = list(self.s.scalars(stmt.limit(n + 1).offset(offset)))
+        if len(rows) > n:
+            self.older.add(name)
+        return rows[:n]
+
+    def newest(self, name: str, model: Any, at: Any) -> list[Any]:
+        return self.page(
+            name,
+            select(model).where(model.institution_id == self.inst_id).order_by(at.desc(), model.id),
         )
-    )[::-1]
-    return File(
+
+
+def institution_file(
+    session: Session, inst: Institution, pages: dict[str, int] | None = None
+) -> File:
+    from service.risk.store import latest_evaluations
+
+    conn = session.connection()
+    p = _Pager(session, inst.id, pages or {})
+    since = (
+        session.scalar(select(func.max(RiskEvaluation.as_of)).where(
+            RiskEvaluation.institution_id == inst.id))
+    )  # fmt: skip
+    history = (
+        list(
+            session.scalars(
+                select(RiskEvaluation)
+                .where(
+                    RiskEvaluation.institution_id == inst.id,
+                    RiskEvaluation.as_of > since - timedelta(days=CHART_DAYS),
+                )
+                .order_by(RiskEvaluation.as_of)
+            )
+        )
+        if since is not None
+        else []
+    )
+    found = File(
         institution=inst,
         balances=institution_balances(conn, inst.id),
-        latest=history[-1] if history else None,
+        latest=latest_evaluations(session, [inst.id]).get(inst.id),
         history=history,
-        changes=_newest(session, InstitutionChange, InstitutionChange.at, inst.id, 50),
-        alerts=_newest(session, Alert, Alert.opened_at, inst.id, 20),
-        refunds=_refunds(session, inst.id),
-        lessons=list(
-            session.scalars(
-                select(Consumption)
-                .where(
-                    Consumption.institution_id == inst.id,
-                    or_(Consumption.status == "disputed", Consumption.off_timetable.is_(True)),
-                )
-                .order_by(Consumption.reported_at.desc())
-                .limit(50)
+        changes=p.newest("changes", InstitutionChange, InstitutionChange.at),
+        alerts=p.newest("alerts", Alert, Alert.opened_at),
+        refunds=_with_events(session, p.newest("refunds", Refund, Refund.requested_at)),
+        lessons=p.page(
+            "lessons",
+            select(Consumption)
+            .where(
+                Consumption.institution_id == inst.id,
+                or_(Consumption.status == "disputed", Consumption.off_timetable.is_(True)),
             )
+            .order_by(Consumption.reported_at.desc(), Consumption.id),
         ),
-        suspense=list(
-            session.scalars(
-                select(Deposit)
-                .where(Deposit.institution_id == inst.id, Deposit.status == "suspense")
-                .order_by(Deposit.received_at.desc())
-                .limit(50)
-            )
+        suspense=p.page(
+            "suspense",
+            select(Deposit)
+            .where(Deposit.institution_id == inst.id, Deposit.status == "suspense")
+            .order_by(Deposit.received_at.desc(), Deposit.id),
         ),
-        statements=_statements(session, inst.id),
-        complaints=_newest(session, Complaint, Complaint.created_at, inst.id, 50),
-        courses=_newest(session, Course, Course.filed_at, inst.id, 50),
-        audit=list(
-            session.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.institution_id == inst.id)
-                .order_by(AuditEvent.at.desc())
-                .limit(50)
-            )
+        statements=_with_breaks(
+            session,
+            p.page(
+                "statements",
+                select(Statement)
+                .where(Statement.institution_id == inst.id)
+                .order_by(Statement.statement_date.desc(), Statement.received_at.desc()),
+            ),
+        ),
+        complaints=p.newest("complaints", Complaint, Complaint.created_at),
+        courses=p.newest("courses", Course, Course.filed_at),
+        audit=p.page(
+            "audit",
+            select(AuditEvent)
+            .where(AuditEvent.institution_id == inst.id)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id),
         ),
         owed_by_day=_owed_by_day(session, inst.id),
     )
+    found.pages, found.older = {k: max(v, 1) for k, v in p.pages.items()}, p.older
+    return found
 
 
-def _newest(session: Session, model: Any, at: Any, institution_id: str, n: int) -> list[Any]:
-    return list(
-        session.scalars(
-            select(model).where(model.institution_id == institution_id).order_by(at.desc()).limit(n)
-        )
-    )
-
-
-def _refunds(session: Session, institution_id: str) -> list[tuple[Refund, list[RefundEvent]]]:
-    refunds = _newest(session, Refund, Refund.requested_at, institution_id, 30)
+def _with_events(session: Session, refunds: list[Refund]) -> list[tuple[Refund, list[RefundEvent]]]:
     events: dict[str, list[RefundEvent]] = {r.id: [] for r in refunds}
     if events:
         for e in session.scalars(
@@ -507,17 +548,9 @@ def _refunds(session: Session, institution_id: str) -> list[tuple[Refund, list[R
     return [(r, events[r.id]) for r in refunds]
 
 
-def _statements(
-    session: Session, institution_id: str
+def _with_breaks(
+    session: Session, stmts: list[Statement]
 ) -> list[tuple[Statement, list[StatementBreak]]]:
-    stmts = list(
-        session.scalars(
-            select(Statement)
-            .where(Statement.institution_id == institution_id)
-            .order_by(Statement.statement_date.desc(), Statement.received_at.desc())
-            .limit(90)
-        )
-    )
     breaks: dict[str, list[StatementBreak]] = {s.id: [] for s in stmts}
     if breaks:
         for b in session.scalars(
@@ -538,7 +571,7 @@ def _owed_by_day(session: Session, institution_id: str) -> list[tuple[date, Deci
     for day, delta in rows:
         running += delta
         out.append((day, running))
-    return out[-180:]
+    return out[-CHART_DAYS:]
 
 
 # Queues

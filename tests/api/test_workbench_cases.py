@@ -75,3 +75,32 @@ def test_the_case_says_its_level_when_opened_and_the_institutions_now(
                 headers={"Authorization": f"Bearer {site.shown.tokens['220100']}"}).json()  # fmt: skip
     read = next(a for a in api["items"] if a["id"] == case_id)
     assert (read["level"], read["opened_level"]) == ("high", "medium")
+
+
+def test_an_institutions_file_pages_through_every_case_it_has(site: Site) -> None:  # noqa: F811
+    """The file's lists showed their newest entries and stopped: now each has older pages."""
+    from service.kit.ids import new_id
+
+    inst = site.shown.institutions["reserve"]
+    with make_sessionmaker(site.engine)() as s, s.begin():
+        for n in range(45):
+            at = site.clock.now - timedelta(days=200 - n)
+            s.add(Alert(id=new_id("alr"), institution_id=inst, level="low", score=10,
+                        opened_level="low", status="resolved", opened_at=at, indicators=[],
+                        resolved_at=at, resolve_note="已整改", outcome="rectified"))  # fmt: skip
+        total = len(list(s.scalars(select(Alert.id).where(Alert.institution_id == inst))))
+    c = site.client()
+    sign_in(c, site.shown.tokens["220100"])
+    seen: list[str] = []
+    page = 1
+    while True:
+        text = c.get(f"/workbench/institutions/{inst}?alerts={page}&lang=en").text
+        section = text[text.index('id="cases-h"') : text.index('id="refunds-h"')]
+        found = re.findall(r'href="/workbench/alerts/(alr[^"]+)"', section)
+        assert 0 < len(found) <= 20
+        seen += found
+        if "Older entries" not in section:
+            break
+        page += 1
+    assert page == -(-total // 20) and len(seen) == len(set(seen)) == total
+    assert c.get(f"/workbench/institutions/{inst}?alerts=0").status_code == 422

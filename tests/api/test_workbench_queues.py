@@ -192,3 +192,14 @@ def test_every_money_tile_is_a_link_and_districts_count_every_institution(
         assert int(r[0]) == sum(int(n) for n in r[1:6]), r
     nanguan = next(r for r, row in zip(counted, rows, strict=True) if "南关区" in row)
     assert nanguan[0] == "2" and nanguan[5] == "1"  # the new school, not yet evaluated
+
+
+def test_no_list_of_the_pages_or_the_api_stops_at_a_fixed_number() -> None:
+    """Every list pages: a limit is a page's size (with an offset or a cursor after it)."""
+    capped = [
+        f"{p.relative_to(ROOT)}: {m.group(0)}"
+        for folder in ("service/pages", "service/api")
+        for p in (ROOT / folder).rglob("*.py")
+        for m in re.finditer(r"\.limit\(\s*\d+\s*\)", p.read_text(encoding="utf-8"))
+    ]
+    assert capped == []

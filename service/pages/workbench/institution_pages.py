@@ -7,7 +7,7 @@ import dataclasses
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from service.api.deps import NowDep, SessionDep
@@ -18,6 +18,7 @@ from service.pages.web import LangDep, PostDep, SignedDep, render
 from service.pages.workbench.common import (
     PER_PAGE,
     Opt,
+    PageNo,
     Text,
     act,
     csv_response,
@@ -152,6 +153,23 @@ CSV_HEADER = [
 ]
 
 
+def file_pages(
+    changes: PageNo = 1,
+    alerts: PageNo = 1,
+    refunds: PageNo = 1,
+    lessons: PageNo = 1,
+    suspense: PageNo = 1,
+    statements: PageNo = 1,
+    complaints: PageNo = 1,
+    courses: PageNo = 1,
+    audit: PageNo = 1,
+) -> dict[str, int]:
+    """The page each of the file's lists is at (`reads.FILE_LISTS`), from the address."""
+    return {"changes": changes, "alerts": alerts, "refunds": refunds, "lessons": lessons,
+            "suspense": suspense, "statements": statements, "complaints": complaints,
+            "courses": courses, "audit": audit}  # fmt: skip
+
+
 @router.get("/institutions/{institution_id}", response_class=HTMLResponse)
 def institution_page(
     institution_id: str,
@@ -160,9 +178,10 @@ def institution_page(
     session: SessionDep,
     now: NowDep,
     lang: LangDep,
+    pages: Annotated[dict[str, int], Depends(file_pages)],
 ) -> HTMLResponse:
     inst = institutions.in_regulator_scope(session, signed.regulator, institution_id)
-    f = reads.institution_file(session, inst)
+    f = reads.institution_file(session, inst, pages)
     _ = i18n.gettext(lang)
     shown = evidence.of_indicators(f.latest.indicators if f.latest else [])
     return render(
