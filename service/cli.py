@@ -81,7 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 0
     app = create_app(settings, run_scheduler=not args.no_scheduler)
-    uvicorn.run(app, access_log=False, **options)
+    serve_until_stopped(app, access_log=False, **options)
     return 0
 
 
@@ -377,7 +377,28 @@ def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | No
     except DomainError as exc:  # a refusal, not a crash: say why, as the API would
         print(f"refused ({exc.code}): {exc.detail}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C is how a person stops a command: no traceback
+        print("interrupted", file=sys.stderr)
+        return 130
     return code
+
+
+def serve_until_stopped(app: Any, **options: Any) -> None:
+    """uvicorn.run, stopped by Ctrl-C or SIGTERM without a traceback. uvicorn shuts down
+    gracefully on the first signal, then raises it again for the handler that was there
+    before; under asyncio's runner that handler is the one raising KeyboardInterrupt, which
+    then cancelled the lifespan task mid-teardown and was logged at error level with its
+    traceback. The shutdown is done by then: the handlers found here do nothing."""
+    import signal
+
+    import uvicorn
+
+    def done(_signum: int, _frame: object) -> None:
+        """The server has stopped already."""
+
+    signal.signal(signal.SIGINT, done)
+    signal.signal(signal.SIGTERM, done)
+    uvicorn.run(app, **options)
 
 
 if __name__ == "__main__":

@@ -118,8 +118,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_bank_sim(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from service.cli import serve_until_stopped
     from tools.banksim import Bank, Behaviour, create_app
     from tools.demo import DEMO_BANK_ID, DEMO_BANK_SECRET
 
@@ -137,7 +136,7 @@ def cmd_bank_sim(args: argparse.Namespace) -> int:
         ),
         state_path=args.state,
     )
-    uvicorn.run(create_app(bank), host="127.0.0.1", port=args.port, log_level="warning")
+    serve_until_stopped(create_app(bank), host="127.0.0.1", port=args.port, log_level="warning")
     return 0
 
 

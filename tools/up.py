@@ -90,8 +90,11 @@ def _serve_with_bank(
     public = os.environ.get("PUBLIC_BASE_URL") or f"http://{host}:{port}"
     server = subprocess.Popen(serve, env={**os.environ, "PUBLIC_BASE_URL": public})  # noqa: S603
 
-    def stop(signum: int, _frame: object) -> None:
-        server.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+    def stop(_signum: int, _frame: object) -> None:
+        # SIGTERM whatever stopped us: a Ctrl-C reached the server already (the terminal
+        # signals the whole group), and a second SIGINT would make uvicorn cut its
+        # connections short instead of finishing them.
+        server.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
