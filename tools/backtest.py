@@ -453,7 +453,7 @@ class Replay:
             s,
             institution=self._inst(s, e["institution"]),
             effective=date.fromisoformat(str(e["effective"])),
-            reason="closure notice in the history",
+            reason=str(e.get("reason") or "closure notice in the history"),
             actor="backtest",
             now=at,
         )
@@ -484,7 +484,11 @@ class Replay:
         if last is None:
             raise Skip("no undisputed lesson to dispute")
         consumptions.dispute(
-            s, consumption_id=last.id, enrollment_id=enr_id, reason="backtest", now=at
+            s,
+            consumption_id=last.id,
+            enrollment_id=enr_id,
+            reason=str(e.get("reason") or "backtest"),
+            now=at,
         )
 
     def on_refund_request(self, s: Session, e: dict[str, Any], at: datetime) -> None:
@@ -493,7 +497,7 @@ class Replay:
             s,
             enrollment_id=self._id("enrollment", e["enrollment"]),
             lessons=lessons,
-            reason="backtest",
+            reason=str(e.get("reason") or "backtest"),
             now=at,
         )
         self.ids["refund"][str(e["id"])] = r.id
@@ -507,7 +511,7 @@ class Replay:
             institution=inst,
             refund_id=refund.id,
             decision=e["decision"],
-            reason="backtest",
+            reason=str(e.get("reason") or "backtest"),
             now=at,
         )
 
@@ -551,7 +555,7 @@ class Replay:
             institution_id=self._id("institution", e["institution"]),
             enrollment_id=None,
             category=str(e["category"]),
-            text="backtest",
+            text=str(e.get("text") or "backtest"),
             now=at,
         )
 
@@ -563,8 +567,8 @@ class Replay:
             s,
             institution=inst,
             field=e["field"],
-            new=f"changed {at.date()}",
-            reason="backtest",
+            new=str(e.get("new") or f"changed {at.date()}"),
+            reason=str(e.get("reason") or "backtest"),
             actor="backtest",
             now=at,
         )

@@ -25,17 +25,20 @@ from service.registry import institutions
 from service.registry.credentials import create_bank, create_regulator, encrypt_secret
 from service.registry.identifiers import make_credit_code
 from service.registry.models import Bank, Institution, Regulator
-from service.registry.regions import sync_regions
+from service.registry.regions import known_regions, sync_regions
 
 DEMO_BANK_CODE = "JLB-DEMO"
 DEMO_BANK_ID = "bank_demo_jilin"
+DEMO_BANK_NAME = "吉林银行托管部（演示）"
 DEMO_BANK_SECRET = "demo-bank-secret-not-for-production"  # noqa: S105 - demo only
 
 REGULATORS = [
-    ("吉林省教育厅 (demo)", "220000"),
-    ("辽源市教育局 (demo)", "220400"),
-    ("四平市教育局 (demo)", "220300"),
+    ("吉林省教育厅（演示）", "220000"),
+    ("辽源市教育局（演示）", "220400"),
+    ("四平市教育局（演示）", "220300"),
 ]
+# What the demo called them before (a database seeded then is renamed, not seeded twice).
+FORMER = " (demo)"
 
 INSTITUTIONS = [
     ("龙山区启明学科培训学校", "220402", "subject", "custody", "MJ100001"),
@@ -55,6 +58,9 @@ def refuse_outside_development(settings: Settings) -> None:
             f"demo seed runs only where ENVIRONMENT=development (here: {settings.environment}); "
             "it creates a custody-bank login whose secret is published in the repository",
         )
+
+
+LEGAL_PERSONS = ("王建国", "李秀英", "张志强", "刘晓燕", "陈国栋")
 
 
 def _kept(known: dict[str, Any], *path: str) -> str | None:
@@ -88,7 +94,7 @@ def seed(
         issued = create_bank(
             session,
             bank_id=DEMO_BANK_ID,
-            name="吉林银行托管部 (demo)",
+            name=DEMO_BANK_NAME,
             code=DEMO_BANK_CODE,
             instruction_url=bank_url,
             secret_key=settings.secret_key,
@@ -98,12 +104,16 @@ def seed(
         bank = session.get(Bank, issued.id)
         assert bank is not None
     else:
+        bank.name = DEMO_BANK_NAME
         bank.instruction_url = bank_url or bank.instruction_url
         bank.secret_ciphertext = encrypt_secret(settings.secret_key, DEMO_BANK_SECRET)
 
     regulators = {}
     for name, region in REGULATORS:
-        reg = session.scalar(select(Regulator).where(Regulator.name == name))
+        former = name.replace("（演示）", FORMER)
+        reg = session.scalar(select(Regulator).where(Regulator.name.in_((name, former))))
+        if reg is not None:
+            reg.name = name
         if reg is None:
             issued = create_regulator(session, name=name, region_code=region, now=now)
             reg = session.get(Regulator, issued.id)
@@ -138,8 +148,8 @@ def seed(
                     escrow_account_no=f"62270000{i:08d}",
                     operating_account_no=f"62280000{i:08d}",
                     reserve_account_no=f"62290000{i:08d}" if mode == "reserve" else None,
-                    legal_person=f"法人{i}",
-                    address=f"吉林省 {region} 示范路{i}号",
+                    legal_person=LEGAL_PERSONS[i - 1],
+                    address=f"吉林省{known_regions()[region].name}人民大街{i * 17}号",
                 ),
                 now=now,
             )

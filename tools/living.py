@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -23,6 +24,7 @@ from service.config import Settings
 from service.flows.models import Consumption, Enrollment
 from service.kit.clock import SHANGHAI
 from service.registry.models import Institution
+from service.registry.regions import known_regions
 from tools.backtest import Replay
 from tools.simulate import World
 
@@ -55,6 +57,50 @@ SCHOOLS = (
 COURSES = ("初中数学同步提高班", "初中英语阅读写作班", "初中物理实验探究班", "初中语文阅读写作班")
 ARTS = ("少儿美术创意班", "少儿舞蹈基础班", "少儿书法练习班")
 MARK = SCHOOLS[0][0]  # present: the history is there
+
+# What the demo's parents, schools and registry write, in their words (the simulator's
+# history has no text; a recorded one may carry its own, BACKTEST.md's optional fields).
+DISPUTES = (
+    "孩子这天请假没去上课，机构却扣了课时",
+    "当天老师临时调课，实际没有上课",
+    "只上了一节课，却记了两节",
+    "这节是试听课，报名时说好不扣课时",
+    "孩子生病在家，没有去上课",
+    "上课时间只有半小时，不够一节课",
+)
+REFUND_REASONS = (
+    "孩子学业时间冲突，不再继续上课",
+    "全家搬到外地，无法继续上课",
+    "孩子不适应老师的教学方式",
+    "机构更换了授课老师，效果不理想",
+    "课程时间和学校作息冲突",
+    "家庭经济情况有变化，申请退还剩余课时费",
+    "孩子对这门课没有兴趣了",
+)
+ANSWERS = {
+    "accept": ("同意退费，按剩余课时退还", "已与家长沟通，同意退费", "同意，按合同退还剩余课时费"),
+    "dispute": (
+        "家长所说的课时数与签到记录不符",
+        "报名时赠送的课时不在退费范围内",
+        "家长未按合同提前申请，需扣除已发放的教材费",
+    ),
+}
+COMPLAINTS = {
+    "refund": ("申请退费一个多月了，机构一直拖着不办", "机构说要等下个季度才能退费"),
+    "teaching_stopped": (
+        "机构已经两周没有上课，电话也打不通",
+        "老师走了以后一直没有安排新老师上课",
+    ),
+    "asked_to_pay_off_platform": (
+        "机构让我们把学费直接转到老师个人微信上",
+        "前台说交现金可以打八折，不走监管账户",
+    ),
+    "quality": ("老师经常迟到，上课内容和宣传的不一样", "一个班四十多个孩子，老师根本顾不过来"),
+    "other": ("机构搬了地址没有通知家长", "退费时被要求签不合理的补充协议"),
+}
+PEOPLE = ("赵文华", "孙丽娟", "周建军", "吴海燕", "郑国强", "王秀芝", "冯志刚", "陈红梅")
+STREETS = ("人民大街", "解放路", "新华路", "建设街", "胜利路", "长安街")
+CLOSURE = "因生源不足停止办学，剩余课时费将全部退还家长"
 
 
 @dataclass(frozen=True)
@@ -93,7 +139,35 @@ def events(today: date, days: int = DAYS, seed: int = SEED) -> list[dict[str, An
             e["title"] = f"{titles[n % len(titles)]}（第{n}期）"
         if "bank_txn_id" in e:  # the demo bank's own ids, apart from any other history
             e["bank_txn_id"] = f"LD-{e['bank_txn_id']}"
+    _texts(
+        out,
+        random.Random(seed),
+        {e["id"]: e["region_code"] for e in out if e["type"] == "institution"},
+    )
     return out
+
+
+def _texts(history: list[dict[str, Any]], pick: random.Random, regions: dict[str, str]) -> None:
+    """Each dispute, refund, answer, complaint, registry change and closure with the words a
+    parent, a school or the registry would give (varied, the same for the same seed)."""
+    for e in history:
+        kind = e["type"]
+        if kind == "dispute":
+            e["reason"] = pick.choice(DISPUTES)
+        elif kind == "refund_request":
+            e["reason"] = pick.choice(REFUND_REASONS)
+        elif kind == "refund_answer":
+            e["reason"] = pick.choice(ANSWERS.get(str(e["decision"]), ANSWERS["dispute"]))
+        elif kind == "complaint":
+            e["text"] = pick.choice(COMPLAINTS.get(str(e["category"]), COMPLAINTS["other"]))
+        elif kind == "closure_notice":
+            e["reason"] = CLOSURE
+        elif kind == "registry_change" and e["field"] == "legal_person":
+            e["new"], e["reason"] = pick.choice(PEOPLE), "举办者变更，法定代表人随之变更"
+        elif kind == "registry_change":
+            district = known_regions()[regions.get(str(e["institution"]), "220400")].name
+            street = f"{district}{pick.choice(STREETS)}{pick.randint(1, 300)}号"
+            e["new"], e["reason"] = street, "原租赁场地到期，迁至新址办学"
 
 
 def replay(

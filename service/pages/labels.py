@@ -379,22 +379,19 @@ REFUND_NOTES = (
     (
         "drawn on the risk reserve: instruction ",
         "instructed",
-        N_("Sent to the bank to pay from the risk reserve"),
+        N_("to be paid from the risk reserve"),
     ),
-    ("instruction ", "instructed", N_("Sent to the bank to pay")),
-    ("bank_txn_id ", "paid", N_("Paid by the bank, its reference %(data)s")),
-    ("approved by regulator: ", "accepted", N_("Approved by the regulator: %(data)s")),
-    (
-        "no answer by respond_by",
-        "accepted",
-        N_("Accepted for the institution: it did not answer in time"),
-    ),
+    ("instruction ", "instructed", ""),
+    ("bank_txn_id ", "paid", N_("bank reference %(data)s")),
+    ("approved by regulator: ", "accepted", N_("approved by the regulator: %(data)s")),
+    ("no answer by respond_by", "accepted", N_("the institution did not answer in time")),
 )
 
 
 def refund_note(status: str, note: str | None) -> tuple[str, str | None]:
-    """A refund event's note as (English sentence with `%(data)s` where the data goes, the
-    data); a note that is a person's reason is the data of a sentence that only shows it."""
+    """A refund event's note as (English words after its status, with `%(data)s` where the
+    data goes; the data); a note that is a person's reason is shown as it is, and a note
+    that only repeats the status is no words at all."""
     if not note:
         return "", None
     for prefix, when, sentence in REFUND_NOTES:
@@ -402,5 +399,23 @@ def refund_note(status: str, note: str | None) -> tuple[str, str | None]:
             data = note[len(prefix) :]
             return sentence, data if "%(data)s" in sentence else None
     if status == "failed":
-        return N_("The bank did not pay: %(data)s"), BANK_REASONS.get(note, note)
+        return "%(data)s", BANK_REASONS.get(note, note)
     return "%(data)s", note
+
+
+def setting_value(key: str, value: Any, _: Any) -> str:
+    """A region's setting in words: each knob of the warning signs by its name, a level by
+    its label, yes or no."""
+    if isinstance(value, bool):
+        return str(_("Yes") if value else _("No"))
+    if key == "parent_warning_from":
+        return str(_(LEVELS.get(value, WARNING_NEVER)))
+    if isinstance(value, dict):
+        parts = []
+        for code, knobs in value.items():
+            for name, v in knobs.items() if isinstance(knobs, dict) else []:
+                shown = (_(label("levels", v)) if v else "—") if name.endswith("floor") else v
+                sign, knob = _(label("indicators", code)), _(label("knobs", name))
+                parts.append(f"{sign} · {knob}: {shown}")
+        return "; ".join(parts) or "—"
+    return "—" if value is None else str(value)

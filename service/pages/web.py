@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from service.api.deps import NowDep, SessionDep
 from service.errors import DomainError
 from service.kit.wire import has_control
-from service.pages import i18n, labels, notes
+from service.pages import happened, i18n, labels, notes
 from service.pages.signin import COOKIE, SignedIn, csrf_ok, signed_in
 
 SECURITY = {
@@ -108,11 +108,12 @@ def render(
         signed=signed,
         switch=_switch_url(request, "en" if lang == "zh" else "zh"),
         url=lambda path, **q: _url(path, q),
-        actor=lambda a: names.get(a, a),
-        action=lambda code: _action(code, _),
+        actor=lambda a: happened.who(a, names, _),
+        action=lambda code: happened.action(code, _),
         place=labels.place,
         places=labels.places,
-        setting_value=lambda key, value: setting_value(key, value, _),
+        change_value=lambda field, value: happened.state(f"registry:{field}", value, _, lang),
+        setting_value=lambda key, value: labels.setting_value(key, value, _),
         refund_note=lambda status, note: _refund_note(status, note, _),
         flash=note[1] if note and note[0] == "done" else None,
         problem=note[1] if note and note[0] == "problem" else None,
@@ -124,34 +125,6 @@ def render(
         response.set_cookie("tg_lang", lang, max_age=365 * 86400, samesite="lax",
                             secure=request.url.scheme == "https")  # fmt: skip
     return response
-
-
-def _action(code: str, _: Any) -> str:
-    text, key = labels.action(code)
-    if key is None:
-        return str(_(text))
-    shown = _(labels.label("jobs", key)) if code.startswith("job:") else key
-    return f"{_(text)}: {shown}"
-
-
-def setting_value(key: str, value: Any, _: Any) -> str:
-    """A region's setting in words: each knob of the warning signs by its name, a level by
-    its label, yes or no."""
-    if isinstance(value, bool):
-        return str(_("Yes") if value else _("No"))
-    if key == "parent_warning_from":
-        return str(_(labels.LEVELS.get(value, labels.WARNING_NEVER)))
-    if isinstance(value, dict):
-        parts = []
-        for code, knobs in value.items():
-            for name, v in knobs.items() if isinstance(knobs, dict) else []:
-                shown = (
-                    (_(labels.label("levels", v)) if v else "—") if name.endswith("floor") else v
-                )
-                sign, knob = _(labels.label("indicators", code)), _(labels.label("knobs", name))
-                parts.append(f"{sign} · {knob}: {shown}")
-        return "; ".join(parts) or "—"
-    return "—" if value is None else str(value)
 
 
 def _refund_note(status: str, note: str | None, _: Any) -> str:

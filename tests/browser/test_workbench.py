@@ -191,8 +191,8 @@ def test_a_csv_export_has_the_rows_shown(browser: Any, workbench: Workbench) -> 
     rows = list(
         csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8-sig").read()))
     )
-    assert [r["name"] for r in rows] == shown
-    assert {r["level"] for r in rows} == {"medium"}
+    assert [r["Institution"] for r in rows] == shown  # in the page's language, as labelled
+    assert {r["Level"] for r in rows} == {"Medium"}
 
 
 def test_a_case_is_claimed_by_keyboard_alone(browser: Any, workbench: Workbench) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from service.api.deps import NowDep, SessionDep, SettingsDep
 from service.errors import DomainError
 from service.flows import consumptions, enrollments, parents, refunds
+from service.pages import i18n
 from service.pages.labels import N_
 from service.pages.parent import view
 from service.pages.parent.qr import qr_svg
@@ -91,6 +92,7 @@ def sign_in(
     session: SessionDep,
     now: NowDep,
     settings: SettingsDep,
+    lang: LangDep,
     enrollment_id: Annotated[str, Form(max_length=40)],
     access_code: Annotated[str, Form(max_length=40)],
     csrf: Annotated[str, Form(max_length=100)] = "",
@@ -106,7 +108,7 @@ def sign_in(
             client=client, now=now, settings=settings,
         )  # fmt: skip
     except DomainError as exc:  # too many attempts: the wait is in the words
-        return back(again, problem=exc.detail)
+        return back(again, problem=_wait(exc, lang))
     if made is None:  # answered, not raised, so that the failure count is committed
         return back(again, problem=N_("The enrollment number or the access code is wrong."))
     token, expires = made
@@ -114,6 +116,13 @@ def sign_in(
     response.set_cookie(COOKIE, token, expires=expires, httponly=True, samesite="strict",
                         path=PATH, secure=request.url.scheme == "https")  # fmt: skip
     return response
+
+
+def _wait(exc: DomainError, lang: str) -> str:
+    """Too many wrong codes, in the parent's language, with the wait in minutes."""
+    _ = i18n.gettext(lang)
+    minutes = max(1, -(-(exc.retry_after or 60) // 60))
+    return _("Too many wrong codes from this device: try again in %(n)s minutes.") % {"n": minutes}
 
 
 @router.post("/sign-out")

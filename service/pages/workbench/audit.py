@@ -3,21 +3,25 @@ what, which institution and which days, and exported as CSV."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from service.api.deps import NowDep, SessionDep
-from service.kit.clock import SHANGHAI, start_of_local_day
+from service.kit.clock import start_of_local_day
 from service.kit.paging import Paging
-from service.pages import evidence
+from service.pages import happened, i18n, labels
+from service.pages.labels import N_
 from service.pages.web import LangDep, SignedDep, render
 from service.pages.workbench.common import DayQuery, Opt, csv_response, query_url
 from service.registry import institutions
+from service.registry.models import Institution, Regulator
+from service.registry.regions import ancestry, scope_prefix
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 PAGE = 100
@@ -94,38 +98,57 @@ def audit_page(
         "audit.html",
         lang,
         signed=signed,
-        events=paged.rows,
+        lines=happened.lines(paged.rows, happened.names(session, paged.rows), lang),
         f=f,
+        choices=_choices(session, signed, f, lang),
         next_url=next_url,
-        csv_url=query_url("/workbench/audit.csv", f.query()),
-        actor_names=evidence.actor_names(session, (e.actor for e in paged.rows)),
+        csv_url=query_url("/workbench/audit.csv", {**f.query(), "lang": lang}),
     )
 
 
-CSV_HEADER = ["at", "actor", "actor_name", "action", "subject", "institution_id", "region_code",
-              "detail"]  # fmt: skip
+@dataclass(frozen=True)
+class Choices:
+    """What the filters offer, by name: who, which action, the institution asked for."""
+
+    actors: list[tuple[str, str]]
+    actions: list[tuple[str, str]]
+    institution: str | None
+
+
+def _choices(session: Session, signed: Any, f: AuditFilters, lang: str) -> Choices:
+    _ = i18n.gettext(lang)
+    reg = signed.regulator
+    prefix = scope_prefix(reg.region_code)
+    people = session.execute(
+        select(Regulator.id, Regulator.name)
+        .where(or_(Regulator.region_code.startswith(prefix),
+                   Regulator.region_code.in_(ancestry(reg.region_code))))
+        .order_by(Regulator.region_code, Regulator.name)
+    )  # fmt: skip
+    actors = [(f"regulator:{i}", str(n)) for i, n in people]
+    actors += [(code, _(text)) for code, text in happened.ACTORS.items()]
+    actions = [(code, _(text)) for code, text in labels.ACTIONS.items()]
+    actions += [(f"{code}:", _(text)) for code, text in labels.ACTION_PREFIXES.items()]
+    name = None
+    if f.institution_id:
+        name = session.scalar(select(Institution.name).where(Institution.id == f.institution_id))
+    return Choices(actors, actions, name or (_("An institution") if f.institution_id else None))
+
+
+CSV_HEADER = [N_("When"), N_("Who"), N_("Action"), N_("On"), N_("Why"), N_("Before"), N_("After")]
 
 
 @router.get("/audit.csv")
 def audit_csv(
-    signed: SignedDep, session: SessionDep, now: NowDep, f: FiltersDep
+    signed: SignedDep, session: SessionDep, now: NowDep, f: FiltersDep, lang: LangDep
 ) -> StreamingResponse:
     rows = _read(session, signed, f, Paging(100_000, None)).rows
     # The log's own export is on the log (after what it exported: not in its own file).
     institutions.audit_export(session, regulator=signed.regulator, export="audit",
                               filters=f.query(), rows=len(rows), now=now)  # fmt: skip
-    names = evidence.actor_names(session, (e.actor for e in rows))
+    _ = i18n.gettext(lang)
     lines = (
-        [
-            e.at.astimezone(SHANGHAI).isoformat(),
-            e.actor,
-            names.get(e.actor, ""),
-            e.action,
-            e.subject,
-            e.institution_id or "",
-            e.region_code or "",
-            json.dumps(e.detail, ensure_ascii=False),
-        ]
-        for e in rows
+        [x.at, x.who, x.what, x.on, x.why, x.before, x.after]
+        for x in happened.lines(rows, happened.names(session, rows), lang)
     )
-    return csv_response("audit.csv", CSV_HEADER, lines)
+    return csv_response("audit.csv", [_(h) for h in CSV_HEADER], lines)

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from service.api.deps import NowDep, SessionDep
-from service.kit.clock import SHANGHAI, local_date
-from service.pages import charts, evidence, i18n, reads
+from service.kit.clock import local_date
+from service.pages import charts, evidence, i18n, labels, reads
 from service.pages.labels import N_
 from service.pages.web import LangDep, PostDep, SignedDep, render
 from service.pages.workbench.common import (
@@ -92,7 +92,7 @@ def institution_list(
         pages=(total + PER_PAGE - 1) // PER_PAGE,
         page_url=lambda n: query_url("/workbench/institutions", {**query, "page": n}),
         sort_url=sort_url,
-        csv_url=query_url("/workbench/institutions.csv", query),
+        csv_url=query_url("/workbench/institutions.csv", {**query, "lang": lang}),
     )
 
 
@@ -101,6 +101,7 @@ def institutioncsv_response(
     signed: SignedDep,
     session: SessionDep,
     now: NowDep,
+    lang: LangDep,
     level: Opt = None,
     status: Opt = None,
     district: Opt = None,
@@ -110,46 +111,45 @@ def institutioncsv_response(
     sort: str = "score",
     desc: str = "1",
 ) -> StreamingResponse:
+    """The list as the page shows it, in the page's language: names and labels, no codes."""
     f = _filters(level, status, district, category, mode, q, sort, desc)
     rows = reads.all_institutions(session, regulator=signed.regulator, filters=f)
     institutions.audit_export(session, regulator=signed.regulator, export="institutions",
                               filters=dataclasses.asdict(f), rows=len(rows), now=now)  # fmt: skip
-    header = CSV_HEADER
+    _ = i18n.gettext(lang)
     lines = (
         [
-            r.id,
             r.name,
             r.credit_code,
-            r.region_code,
-            r.status,
-            r.category,
-            r.mode,
-            r.level or "",
+            labels.place(r.region_code),
+            _(labels.label("statuses", r.status)),
+            _(labels.label("categories", r.category)),
+            _(labels.label("modes", r.mode)),
+            _(labels.label("levels", r.level)),
             "" if r.score is None else r.score,
             f"{r.escrow:.2f}",
             f"{r.owed:.2f}",
-            "" if r.coverage is None else f"{r.coverage}",
-            r.evaluated_at.astimezone(SHANGHAI).isoformat() if r.evaluated_at else "",
+            "" if r.coverage is None else i18n.ratio(r.coverage),
+            i18n.instant(r.evaluated_at, lang) if r.evaluated_at else "",
         ]
         for r in rows
     )
-    return csv_response("institutions.csv", header, lines)
+    return csv_response("institutions.csv", [_(h) for h in CSV_HEADER], lines)
 
 
 CSV_HEADER = [
-    "id",
-    "name",
-    "credit_code",
-    "region_code",
-    "status",
-    "category",
-    "supervision_mode",
-    "level",
-    "score",
-    "escrow",
-    "owed",
-    "coverage",
-    "evaluated_at",
+    N_("Institution"),
+    N_("Credit code"),
+    N_("District"),
+    N_("Status"),
+    N_("Category"),
+    N_("Supervision"),
+    N_("Level"),
+    N_("Score"),
+    N_("Escrow, yuan"),
+    N_("Owed to parents, yuan"),
+    N_("Coverage"),
+    N_("Last evaluated"),
 ]
 
 

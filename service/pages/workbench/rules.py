@@ -11,7 +11,7 @@ from service.api.deps import NowDep, SessionDep
 from service.errors import DomainError
 from service.kit.clock import local_date
 from service.kit.money import Day
-from service.pages import i18n, labels
+from service.pages import evidence, i18n, labels
 from service.pages.labels import N_
 from service.pages.web import LangDep, PostDep, SignedDep, render
 from service.pages.workbench.common import Text, act
@@ -49,6 +49,7 @@ def rules(
         indicators=indicators,
         history=history,
         today=today,
+        actor_names=evidence.actor_names(session, (v.actor for v in history if v.actor)),
     )
 
 
