@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
+from service.flows import statements as statements_flow
 from service.flows.models import Deposit, Instruction, Refund, Statement, StatementBreak
 from service.jobs.models import JobRun
 from service.risk.models import Alert
@@ -192,7 +193,7 @@ def _reconciliation(session: Session) -> list[Metric]:
     for kind, n in session.execute(
         select(StatementBreak.kind, func.count())
         .join(Statement, Statement.id == StatementBreak.statement_id)
-        .where(Statement.reviewed_at.is_(None))
+        .where(statements_flow.needs_review())
         .group_by(StatementBreak.kind)
     ):
         breaks.add_metric([kind], n)

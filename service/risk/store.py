@@ -2,39 +2,30 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from service.risk.models import InstitutionRisk, RiskEvaluation
 
 
-def latest_evaluation(session: Session, institution_id: str) -> RiskEvaluation | None:
-    return session.scalar(
-        select(RiskEvaluation)
-        .where(RiskEvaluation.institution_id == institution_id)
-        .order_by(RiskEvaluation.as_of.desc(), RiskEvaluation.created_at.desc())
-        .limit(1)
-    )
-
-
 def latest_evaluations(session: Session, institution_ids: list[str]) -> dict[str, RiskEvaluation]:
-    """The latest evaluation of each of these institutions (those evaluated), in one read."""
+    """The evaluation each of these institutions stands at (those evaluated), in one read:
+    the one `InstitutionRisk` holds, which lists filter and sort by and the parent's page
+    discloses, with its indicators from the history. The API, the institution's file and the
+    lists so give one level for an institution."""
     if not institution_ids:
         return {}
-    latest = (
-        select(RiskEvaluation.institution_id, func.max(RiskEvaluation.as_of).label("at"))
-        .where(RiskEvaluation.institution_id.in_(institution_ids))
-        .group_by(RiskEvaluation.institution_id)
-        .subquery()
+    current = and_(
+        InstitutionRisk.institution_id == RiskEvaluation.institution_id,
+        InstitutionRisk.as_of == RiskEvaluation.as_of,
+        InstitutionRisk.level == RiskEvaluation.level,
+        InstitutionRisk.score == RiskEvaluation.score,
     )
     rows = session.scalars(
         select(RiskEvaluation)
-        .join(
-            latest,
-            (RiskEvaluation.institution_id == latest.c.institution_id)
-            & (RiskEvaluation.as_of == latest.c.at),
-        )
-        .order_by(RiskEvaluation.created_at)
+        .join(InstitutionRisk, current)
+        .where(RiskEvaluation.institution_id.in_(institution_ids))
+        .order_by(RiskEvaluation.created_at, RiskEvaluation.id)  # a re-run: the latest written
     )
     return {r.institution_id: r for r in rows}
 

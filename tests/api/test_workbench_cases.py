@@ -104,3 +104,33 @@ def test_an_institutions_file_pages_through_every_case_it_has(site: Site) -> Non
         page += 1
     assert page == -(-total // 20) and len(seen) == len(set(seen)) == total
     assert c.get(f"/workbench/institutions/{inst}?alerts=0").status_code == 422
+
+
+def test_the_api_the_file_and_the_list_give_an_institution_one_level(
+    site: Site,  # noqa: F811
+) -> None:
+    """A sweep re-run at the instant of the last one, finding another level: the list, the
+    institution's file and the API all read the evaluation the institution stands at."""
+    from service.kit.ids import new_id
+    from service.risk.models import RiskEvaluation
+
+    inst = site.shown.institutions["disputed"]
+    with make_sessionmaker(site.engine)() as s, s.begin():
+        risk = s.get(InstitutionRisk, inst)
+        assert risk is not None
+        # The re-run's evaluation: the same instant, written later, and what the store holds.
+        s.add(RiskEvaluation(id=new_id("rev"), institution_id=inst, as_of=risk.as_of, score=99,
+                             level="critical", indicators=[],
+                             created_at=site.clock.now + timedelta(seconds=1)))  # fmt: skip
+        risk.level, risk.score = "critical", 99
+    c = site.client()
+    token = site.shown.tokens["220100"]
+    sign_in(c, token)
+    auth = {"Authorization": f"Bearer {token}"}
+    api = c.get(f"/api/v1/institutions/{inst}", headers=auth).json()["risk"]
+    listed = c.get("/api/v1/institutions?risk_level=critical&limit=100", headers=auth).json()
+    page = c.get(f"/workbench/institutions/{inst}?lang=en").text
+    head = page[page.index("<h1>") : page.index("</p>", page.index("<h1>"))]
+    assert (api["level"], api["score"]) == ("critical", 99)
+    assert [i["risk"]["level"] for i in listed["items"] if i["id"] == inst] == ["critical"]
+    assert "level-critical" in head and "99" in head
