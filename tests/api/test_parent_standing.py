@@ -23,6 +23,7 @@ from service.risk.models import Alert, InstitutionRisk
 
 # The parent pages' site (a showcase database), as a fixture of this module's own.
 from tests.api.test_parent_pages import Site, signed_in, site  # noqa: F401
+from tests.api.told import told
 
 
 def _institution(s: Session, site: Site) -> Institution:
@@ -152,3 +153,29 @@ def test_the_parent_sees_the_complaints_they_filed_and_where_each_stands(site: S
     mine = site.one("select count(*) from complaints where enrollment_id = :e",
                     e=site.shown.parent[0])  # fmt: skip
     assert _page(c).count('data-testid="complaint"') == mine  # this family's, no one else's
+
+
+def test_the_office_sets_what_its_parents_are_told_on_the_rules_page(site: Site) -> None:
+    from tests.api.test_workbench_pages import sign_in
+
+    c, _csrf = signed_in(site)
+    _change(site, status="active", closing_on=None, level="medium", score=31,
+            parent_warning_from="high", parent_warning_score=False)  # fmt: skip
+    assert _shown(_page(c), "notice-warning") is None
+    with make_sessionmaker(site.engine)() as s:
+        region = _institution(s, site).region_code
+    office = site.client()
+    csrf = sign_in(office, site.shown.tokens["220000"])
+    today = local_date(datetime.now(UTC)).isoformat()
+    r = office.post("/workbench/rules/parents", data={
+        "csrf": csrf, "region_code": region, "warning_from": "medium", "with_score": "true",
+        "effective_from": today, "reason": "本市家长反映需要更早的提示"})  # fmt: skip
+    assert told(office, r) == ("done", "The change is saved.")
+    warning = _shown(_page(c), "notice-warning") or ""
+    assert "Medium" in warning and "31" in warning
+    rules = office.get("/workbench/rules", params={"lang": "en"}).text
+    assert "本市家长反映需要更早的提示" in rules
+    bad = office.post("/workbench/rules/parents", data={
+        "csrf": csrf, "region_code": region, "warning_from": "loud",
+        "effective_from": today, "reason": "x"})  # fmt: skip
+    assert bad.status_code == 422

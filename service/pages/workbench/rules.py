@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -41,6 +41,11 @@ def rules(
         for code, model in knobs.MODELS.items()
     ]
     history = settings.history(session, regulator=signed.regulator)
+    code = signed.regulator.region_code
+    disclosed = {
+        key: settings.get(session, code, key, on=today)
+        for key in ("parent_warning_from", "parent_warning_score")
+    }
     return render(
         request,
         "rules.html",
@@ -50,6 +55,8 @@ def rules(
         history=history,
         today=today,
         actor_names=evidence.actor_names(session, (v.actor for v in history if v.actor)),
+        disclosed=disclosed,
+        warning_from=settings.WARNING_FROM,
     )
 
 
@@ -128,3 +135,28 @@ def change_rule(
             raise DomainError("validation_error", _refused(lang, indicator, knob, value)) from exc
 
     return act(session, "/workbench/rules", work, N_("The change is saved."))
+
+
+@router.post("/rules/parents")
+def change_disclosure(
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    region_code: Annotated[str, Form(pattern=r"^\d{6}$")],
+    warning_from: Annotated[Literal["medium", "high", "critical", "never"], Form()],
+    effective_from: Annotated[Day, Form()],
+    reason: Text,
+    with_score: Annotated[bool, Form()] = False,
+) -> RedirectResponse:
+    """What the region tells parents of an institution's risk: from which level, and whether
+    with the score. Two settings, set together (each audited), by the same use case as the
+    API's."""
+
+    def work() -> None:
+        for key, value in (("parent_warning_from", warning_from),
+                           ("parent_warning_score", with_score)):  # fmt: skip
+            settings.set_for(session, regulator=signed.regulator, region_code=region_code,
+                             key=key, value=value, now=now, effective_from=effective_from,
+                             reason=reason)  # fmt: skip
+
+    return act(session, "/workbench/rules#parents-h", work, N_("The change is saved."))
