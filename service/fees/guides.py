@@ -107,9 +107,11 @@ class Problem:
     field: str
     code: str
     message: str
+    kind: str = ""  # what is wrong, as a stable word a page can say in its language
 
     def shown(self) -> dict[str, Any]:
-        return {"line": self.line, "field": self.field, "message": self.message}
+        return {"line": self.line, "field": self.field, "message": self.message,
+                "kind": self.kind or self.code}  # fmt: skip
 
 
 @dataclass
@@ -140,7 +142,9 @@ def publish_file(
     a file with any bad row is refused with every row's problems."""
     entries, problems = parse_file(text)
     if not entries and not problems:
-        problems.append(Problem(2, "file", "validation_error", "the file has no guide"))
+        problems.append(
+            Problem(2, "file", "validation_error", "the file has no guide", "empty_file")
+        )
     problems += [p for e in entries for p in _check(e, by)]
     if problems:  # every row's problem at once, not the first only
         raise _rejected(sorted(problems, key=lambda p: p.line or 0))
@@ -266,7 +270,7 @@ def _overlaps(entry: _Entry) -> list[Problem]:
                 msg = (f"bands overlap for {a.mode}/{a.grade_band}: class sizes "
                        f"{a.class_size_min}-{a.class_size_max or ''} and "
                        f"{b.class_size_min}-{b.class_size_max or ''}")  # fmt: skip
-                out.append(Problem(line, "class_size_min", "validation_error", msg))
+                out.append(Problem(line, "class_size_min", "validation_error", msg, "band_overlap"))
     return out
 
 
@@ -311,27 +315,43 @@ def parse_file(text: str) -> tuple[list[_Entry], list[Problem]]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        return [], [Problem(1, "header", "validation_error", f"missing {', '.join(missing)}")]
+        return [], [
+            Problem(
+                1, "header", "validation_error", f"missing {', '.join(missing)}", "missing_columns"
+            )
+        ]
     try:
         for row in reader:
             line = reader.line_num
             if len(problems) > 200 or line > MAX_FILE_ROWS + 1:
-                problems.append(Problem(line, "file", "validation_error", "too many rows"))
+                problems.append(
+                    Problem(line, "file", "validation_error", "too many rows", "too_many_rows")
+                )
                 break
             parsed = _parse_row(line, row, problems)
             if parsed is not None:
                 rows[(parsed.region_code, parsed.effective_from)].append((line, parsed))
     except csv.Error as exc:
-        problems.append(Problem(reader.line_num, "file", "validation_error", str(exc)))
+        problems.append(
+            Problem(reader.line_num, "file", "validation_error", str(exc), "unreadable")
+        )
     return [_entry(group, problems) for group in rows.values()], problems
 
 
 def _parse_row(line: int, row: dict[str | Any, Any], problems: list[Problem]) -> _Row | None:
     if None in row:
-        problems.append(Problem(line, "row", "validation_error", "more fields than the header"))
+        problems.append(
+            Problem(
+                line, "row", "validation_error", "more fields than the header", "too_many_fields"
+            )
+        )
         return None
     if None in row.values():
-        problems.append(Problem(line, "row", "validation_error", "fewer fields than the header"))
+        problems.append(
+            Problem(
+                line, "row", "validation_error", "fewer fields than the header", "too_few_fields"
+            )
+        )
         return None
     fields = {k: _cell(k, v) for k, v in row.items() if k in _Row.model_fields}
     try:
@@ -340,7 +360,7 @@ def _parse_row(line: int, row: dict[str | Any, Any], problems: list[Problem]) ->
         for e in exc.errors():
             where = ".".join(str(p) for p in e["loc"]) or "row"
             message = e["msg"].removeprefix("Value error, ")
-            problems.append(Problem(line, where, "validation_error", message))
+            problems.append(Problem(line, where, "validation_error", message, e["type"]))
         return None
 
 

@@ -69,7 +69,9 @@ def test_a_bad_file_is_reported_row_by_row_and_writes_nothing(site: Site) -> Non
     lines = _report_lines(r.text)
     # Every bad row (lines 3..) is reported; the overlapping band names its own line.
     assert set(lines) == set(range(3, 3 + len(BAD_ROWS))), lines
-    assert "outside your region" in r.text and "unknown region code" in r.text
+    # Said in the page's language (Chinese by default), what is wrong with each row.
+    assert "不在本部门辖区内" in r.text and "不是有效的行政区划代码" in r.text
+    assert "须为大于零的金额" in r.text and "含有控制字符" in r.text
     assert _guides(site) == before and site.audit_count() == audits
     for name, row in BAD_ROWS.items():
         if name == "overlapping band":
@@ -88,7 +90,7 @@ def test_a_file_is_scoped_audited_and_supersedes_only_when_asked(site: Site) -> 
     again = _post(c, csrf, HEADER + GOOD.format(price="31.00"))
     assert told(c, again) == ("done", "Imported.")  # the same guide again: nothing to do
     changed = _post(c, csrf, HEADER + GOOD.format(price="33.00"))
-    assert changed.status_code == 422 and "supersede" in changed.text
+    assert changed.status_code == 422 and "supersede" in changed.text  # English: told() asked
     assert _report_lines(changed.text) == [2]
     replaced = _post(c, csrf, HEADER + GOOD.format(price="33.00"), supersede="true")
     assert told(c, replaced) == ("done", "Imported."), replaced.text[:300]

@@ -21,6 +21,38 @@ from service.pages.workbench.common import act
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 
+# What a row of a refused import says on a Chinese page, by the kind of problem (English pages
+# show the checker's own words, which name the bound exactly).
+IMPORT_PROBLEMS = {
+    "invalid_money": N_("must be an amount above zero, at most 13 digits and 2 decimals"),
+    "money_not_positive": N_("must be above zero"),
+    "literal_error": N_("is not one of the allowed values"),
+    "int_type": N_("must be a whole number"),
+    "int_parsing": N_("must be a whole number"),
+    "greater_than_equal": N_("is below the smallest allowed value"),
+    "less_than_equal": N_("is above the largest allowed value"),
+    "control_character": N_("holds a control character (NUL and the like)"),
+    "date_out_of_range": N_("must be a day in the years 2000 to 2099"),
+    "date_from_datetime_parsing": N_("must be a day written YYYY-MM-DD"),
+    "date_parsing": N_("must be a day written YYYY-MM-DD"),
+    "string_pattern_mismatch": N_("is not written as expected"),
+    "string_too_long": N_("is too long"),
+    "value_error": N_("the values of the row do not fit together"),
+    "band_overlap": N_("overlaps another band of the same mode and grade"),
+    "out_of_region": N_("is outside your region"),
+    "invalid_region_code": N_("is not a region code that exists"),
+    "price_guide_exists": N_(
+        "a different guide is published for this day; tick the box to replace it (the old one "
+        "is kept)"
+    ),
+    "too_many_fields": N_("has more fields than the header"),
+    "too_few_fields": N_("has fewer fields than the header"),
+    "missing_columns": N_("lacks columns of the published format"),
+    "too_many_rows": N_("the file has too many rows"),
+    "empty_file": N_("the file has no guide"),
+    "unreadable": N_("the file cannot be read as CSV"),
+}
+
 
 @router.get("/prices", response_class=HTMLResponse)
 def price_page(
@@ -56,7 +88,8 @@ def _page(
         return back("/workbench/prices", problem=exc.detail)
     status = 422 if report else 200
     return render(request, "prices.html", lang, signed=signed, region=code, guides=guides,
-                  vacations=vacations, report=report, http_status=status)  # fmt: skip
+                  vacations=vacations, report=report, http_status=status,
+                  problem_kinds=IMPORT_PROBLEMS)  # fmt: skip
 
 
 @router.post("/prices/import", response_model=None)
