@@ -116,6 +116,7 @@ class Enr:
     label: str
     sessions: list[datetime]
     amount: int  # fen
+    paid_at: datetime  # its deposit: a report or a refund comes after it, never before
     reported: int = 0
     refunded: bool = False
 
@@ -335,13 +336,14 @@ class World:
         amount = int(len(bought) * price * 100 * share)
         if inst.category == "non_subject":
             amount = min(amount, 500_000)
-        enr = Enr(f"{inst.label}-E{len(inst.enrollments) + 1}", bought, amount)
+        enr = Enr(f"{inst.label}-E{len(inst.enrollments) + 1}", bought, amount,
+                  at + timedelta(minutes=20))  # fmt: skip
         inst.enrollments.append(enr)
         yuan = f"{amount // 100}.{amount % 100:02d}"
         self.emit(at, "enrollment", id=enr.label, course=label, lessons=len(bought),
                   amount=yuan)  # fmt: skip
         self.txn += 1
-        self.emit(at + timedelta(minutes=20), "deposit", bank_txn_id=f"P{self.txn}",
+        self.emit(enr.paid_at, "deposit", bank_txn_id=f"P{self.txn}",
                   institution=inst.label, enrollment=enr.label, amount=yuan)  # fmt: skip
         if inst.archetype == "reserve_mode":  # the reserve grows with what it owes
             self.txn += 1
@@ -356,8 +358,11 @@ class World:
         if self.stopped_teaching(inst, d):
             return
         now = _at(day, 9)
+        # Only what is paid for by 09:00: a school claiming every lesson ahead on a day it also
+        # sells cannot claim the lessons of an enrollment made at 10:00 (the history named it
+        # before it was made, and the replay skipped the line as an unknown enrollment).
         for enr in inst.enrollments:
-            if enr.refunded:
+            if enr.refunded or enr.paid_at > now:
                 continue
             due = len(enr.sessions) if ahead else sum(1 for s in enr.sessions if s <= now)
             if due > enr.reported:
@@ -385,6 +390,9 @@ class World:
     ) -> str:
         label = f"{enr.label}-R"
         enr.refunded = True
+        # A parent asks back what they paid, so after paying it: an enrollment sold at 10:49
+        # and paid at 11:09 was asked back at 11:00, and the replay found nothing to refund.
+        at = max(at, enr.paid_at + timedelta(minutes=1))
         self.emit(at, "refund_request", id=label, enrollment=enr.label, lessons=None)
         if answer:
             self.emit(at + timedelta(hours=after_hours), "refund_answer", refund=label,

@@ -10,6 +10,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 
 def test_simulate_small_region(tmp_path: Path) -> None:
     events = tmp_path / "history.jsonl"
@@ -86,3 +88,23 @@ def test_a_kept_region_ends_today_with_a_regulator_to_explore_it(tmp_path: Path)
         last = c.execute(text("select max(as_of) from risk_evaluations")).scalar()
     engine.dispose()
     assert str(local_date(utcnow()) - timedelta(days=2)) <= str(last)[:10]
+
+
+@pytest.mark.parametrize(("n", "days", "seed"), [(40, 120, 7), (20, 182, 2021), (100, 300, 7)])
+def test_the_history_names_an_enrollment_only_once_it_is_paid(n: int, days: int, seed: int) -> None:
+    """No line of the simulator's own history is one the replay must skip: a school claiming
+    every lesson ahead at 09:00 claimed an enrollment it sold at 10:16 ("unknown enrollment"),
+    and a refund asked at 11:00 named one paid at 11:09 ("nothing to refund")."""
+    from datetime import datetime
+
+    from tools.simulate import World
+
+    paid: dict[str, datetime] = {}
+    late = []
+    for e in World(n, days, seed).build():
+        at, label = datetime.fromisoformat(e["at"]), e.get("enrollment")
+        if e["type"] == "deposit" and label is not None:
+            paid.setdefault(label, at)
+        elif label is not None and (label not in paid or paid[label] > at):
+            late.append((e["type"], label, e["at"]))
+    assert late == []
