@@ -163,13 +163,13 @@ def _publish(
     if problems:
         raise _rejected(problems)
     done = Published()
-    for e in entries:
-        old = current.get(_key(e.draft))
-        if old is not None and (existing == "keep" or _same(session, old, e.draft)):
-            done.unchanged.append(old)
-        else:
-            _write(session, by, e.draft, old, done, now)
     try:
+        for e in entries:
+            old = current.get(_key(e.draft))
+            if old is not None and (existing == "keep" or _same(session, old, e.draft)):
+                done.unchanged.append(old)
+            else:
+                _write(session, by, e.draft, old, done, now)
         session.flush()
     except IntegrityError as exc:  # another publisher wrote this day's guide meanwhile
         raise DomainError("price_guide_exists", "a guide for this day was just published; "

@@ -6,13 +6,19 @@ explicit, audited supersede of the guide published for a day (the old one kept).
 from __future__ import annotations
 
 import re
+import threading
+from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from service.errors import DomainError
+from service.fees.guides import GuideDraft, Publisher, publish_guide
 from service.fees.models import PriceGuide
 from service.kit.db import make_sessionmaker
 from service.registry.models import AuditEvent, Regulator
+from tests import factories
 from tests.api.test_workbench_pages import Site, sign_in, site  # noqa: F401 (the fixture)
 from tests.api.told import told
 from tests.integration.test_cli import run_cli
@@ -165,3 +171,44 @@ def test_the_cli_import_is_scoped_and_audited(site: Site, tmp_path: Any) -> None
         made = s.scalars(select(AuditEvent).where(AuditEvent.actor == f"regulator:{city}",
                                                   AuditEvent.action == "price_guide:publish"))  # fmt: skip
         assert "cli" in {e.detail["via"] for e in made}
+
+
+def test_two_supersedes_at_once_leave_one_current_guide(backend: str, engine: Any) -> None:
+    """Two regulators replace the same day's guide at the same moment: one wins, the other is
+    told (409 price_guide_exists), never a 500, and one guide stays current. PostgreSQL runs
+    them truly at once; SQLite serialises writers (the loser waits, then fails its write)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers: no two supersedes can interleave")
+    sessions = make_sessionmaker(engine)
+    regulator_id, _ = factories.regulator(engine, "220000")
+
+    def draft(price: str) -> GuideDraft:
+        return GuideDraft.model_validate(_api_guide(price, day="2034-05-01"))
+
+    with sessions.begin() as s:
+        by = Publisher.of(s.get_one(Regulator, regulator_id), "api")
+        publish_guide(s, by=by, draft=draft("30"), existing="refuse", now=datetime.now(UTC))
+    barrier, outcomes = threading.Barrier(2), []
+
+    def replace(price: str) -> None:
+        try:
+            with sessions.begin() as s:
+                by = Publisher.of(s.get_one(Regulator, regulator_id), "api")
+                barrier.wait()
+                publish_guide(s, by=by, draft=draft(price), existing="supersede",
+                              now=datetime.now(UTC))  # fmt: skip
+            outcomes.append("ok")
+        except DomainError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=replace, args=(p,)) for p in ("31", "32")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["ok", "price_guide_exists"], outcomes
+    with sessions() as s:
+        current = s.scalars(select(PriceGuide).where(
+            PriceGuide.region_code == "220102", PriceGuide.superseded_by.is_(None),
+            PriceGuide.effective_from == date(2034, 5, 1))).all()  # fmt: skip
+        assert len(current) == 1
