@@ -167,5 +167,5 @@ def error_page(request: Request, exc: DomainError) -> HTMLResponse:
     )
     # A not-found's detail names what was asked for: text from the address, never shown.
     gone = _("There is nothing here, or it is not yours to see.")
-    detail = gone if exc.status == 404 else exc.detail
+    detail = gone if exc.status == 404 else _(labels.REFUSALS.get(exc.code, "")) or title
     return render(request, "error.html", lang, http_status=exc.status, title=title, detail=detail)

@@ -62,3 +62,25 @@ def test_a_level_is_given_by_its_name(site: Site) -> None:  # noqa: F811
     history = page.split('id="hist-h"', 1)[1]
     assert "南关区" in history and "退费逾期未答复 · 触发时的最低等级: 橙色（高）" in _text(history)
     assert "risk_thresholds" not in history and "high" not in _text(history)
+
+
+def test_every_refusal_has_words_for_the_pages() -> None:
+    """A form refused, or an error page, says why in a person's words and in the page's
+    language: every code the service answers has its sentence (a new code must get one)."""
+    from service.errors import CODES
+    from service.pages import i18n, labels
+
+    assert set(CODES) - set(labels.REFUSALS) == set()
+    zh = i18n.gettext("zh")
+    assert all(not re.search(r"[A-Za-z]", zh(text)) for text in labels.REFUSALS.values())
+
+
+def test_a_refused_form_says_why_in_chinese(site: Site) -> None:  # noqa: F811
+    c = site.client()
+    csrf = sign_in(c, site.shown.tokens["220100"])
+    inst = site.shown.institutions["disputed"]
+    c.get("/workbench?lang=zh")
+    r = c.post(f"/workbench/institutions/{inst}/unfreeze", data={"csrf": csrf, "reason": "试"})
+    page = c.get(r.headers["location"]).text
+    problem = _text(page.split('role="alert">', 1)[1].split("</p>", 1)[0]).strip()
+    assert problem == "该机构未被冻结。"

@@ -14,7 +14,7 @@ from service.errors import DomainError
 from service.kit.csv_out import csv_lines
 from service.kit.money import Day
 from service.kit.wire import Clean
-from service.pages import i18n
+from service.pages import i18n, labels
 from service.pages.web import back
 
 # The API's types for the pages' fields: the same bounds and the same control-character
@@ -69,7 +69,7 @@ def bulk(
         except DomainError as exc:
             if exc.status in (401, 403, 404):
                 raise
-            refused.append(refusal(exc))
+            refused.append(_(refusal(exc)))
         else:
             done += 1
     told = _("Decided: %(n)s.") % {"n": done}
@@ -85,8 +85,12 @@ def local_path(path: str) -> str:
 
 
 def refusal(exc: DomainError) -> str:
-    errors = exc.extra.get("errors") or []
-    return "; ".join(f"{e['field']}: {e['message']}" for e in errors) or exc.detail
+    """What the page says of a refusal: the page's own words where it made them (`shown`),
+    else its code's in labels.REFUSALS (English, translated where the page is drawn), never
+    the API's English detail."""
+    if exc.extra.get("shown"):
+        return exc.detail
+    return labels.REFUSALS.get(exc.code, labels.REFUSALS["invalid_state"])
 
 
 def query_url(path: str, query: Mapping[str, Any]) -> str:

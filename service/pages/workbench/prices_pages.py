@@ -17,7 +17,7 @@ from service.kit.money import Day
 from service.pages.labels import N_
 from service.pages.signin import SignedIn
 from service.pages.web import LangDep, PostDep, SignedDep, back, render
-from service.pages.workbench.common import act
+from service.pages.workbench.common import act, refusal
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 
@@ -85,7 +85,7 @@ def _page(
             session, regulator=signed.regulator, region_code=code
         )
     except DomainError as exc:
-        return back("/workbench/prices", problem=exc.detail)
+        return back("/workbench/prices", problem=refusal(exc))
     status = 422 if report else 200
     return render(request, "prices.html", lang, signed=signed, region=code, guides=guides,
                   vacations=vacations, report=report, http_status=status,

@@ -132,7 +132,8 @@ def change_rule(
         except DomainError as exc:
             if exc.code != "validation_error":
                 raise
-            raise DomainError("validation_error", _refused(lang, indicator, knob, value)) from exc
+            told = _refused(lang, indicator, knob, value)
+            raise DomainError("validation_error", told, extra={"shown": True}) from exc
 
     return act(session, "/workbench/rules", work, N_("The change is saved."))
 
