@@ -88,6 +88,8 @@ def test_the_page_says_how_safe_the_money_is_never_that_it_is_there(site: Site) 
     assert "You may ask for a refund of" in page and "Refundable now" not in page
     zh = _page(c, "zh")
     assert "可申请退款" in zh and "现在可退" not in zh and "已冻结" in zh
+    confirm = c.get("/parent/refund", params={"lessons": 1, "lang": "en"}).text
+    assert "not a promise" in confirm and "You will get back" not in confirm
 
 
 def test_what_a_region_discloses_about_warning_levels_is_its_own_rule(site: Site) -> None:

@@ -132,3 +132,26 @@ def test_the_link_handed_to_the_parent_is_the_public_address(world: World, setti
     e = world.enroll()
     assert e["parent_link"] == f"{settings.public_base_url}/parent/e/{e['id']}"
     assert e["parent_qr"] == e["parent_link"] + "/qr.svg"
+
+
+def test_the_sign_in_page_admits_the_parent_behind_a_guessers_address(world: World) -> None:
+    """The same on the parent's page: the guesser's wrong codes are refused with the wait (the
+    server's note), the parent with the right code from the same address is signed in."""
+    from tests.api.told import told
+
+    e, address = world.enroll(), (factories.client_address(), 5000)
+
+    def page_sign_in(c: TestClient, enrollment_id: str, code: str) -> httpx.Response:
+        c.get(f"/parent/e/{e['id']}")
+        return c.post("/parent/sign-in", data={"enrollment_id": enrollment_id,
+                      "access_code": code, "csrf": c.cookies["tg_pcsrf"]})  # fmt: skip
+
+    guesser_ = TestClient(world.client.app, client=address, follow_redirects=False)
+    for _ in range(21):
+        page_sign_in(guesser_, f"enr_{uuid.uuid4().hex}", "AAAA-BBBB-CCCC-DDDD")
+    refused = page_sign_in(guesser_, e["id"], "AAAA-BBBB-CCCC-DDDD")
+    assert (told(guesser_, refused) or ("", ""))[0] == "problem"
+    parent = TestClient(world.client.app, client=address, follow_redirects=False)
+    r = page_sign_in(parent, e["id"], e["access_code"])
+    assert r.status_code == 303 and r.headers["location"] == "/parent", told(parent, r)
+    assert 'data-testid="figures"' in parent.get("/parent").text

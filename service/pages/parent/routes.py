@@ -111,10 +111,12 @@ def sign_in(
         return back(again, problem=_wait(exc, lang))
     if made is None:  # answered, not raised, so that the failure count is committed
         return back(again, problem=N_("The enrollment number or the access code is wrong."))
-    token, expires = made
+    token, _expires = made
     response = RedirectResponse(PATH, status_code=303)
-    response.set_cookie(COOKIE, token, expires=expires, httponly=True, samesite="strict",
-                        path=PATH, secure=request.url.scheme == "https")  # fmt: skip
+    # A lifetime, not an instant: the browser's clock need not agree with ours.
+    response.set_cookie(COOKIE, token, max_age=settings.parent_session_hours * 3600,
+                        httponly=True, samesite="strict", path=PATH,
+                        secure=request.url.scheme == "https")  # fmt: skip
     return response
 
 
