@@ -123,8 +123,8 @@ CODES: dict[str, Code] = {
                          "which"),
     "invalid_state": _c(409, "Not allowed in the object's current state",
                         "a refund not awaiting the answer or decision asked, a lesson outside "
-                        "its window or not disputed (API.md fixes this code there); `state` "
-                        "says the current state"),
+                        "its window or not disputed (the API's contract fixes this code "
+                        "there); `state` says the current state"),
     "institution_inactive": _c(409, "The institution is closed or blacklisted",
                                "enrolling at a closed or blacklisted institution"),
     "institution_final": _c(409, "A closed or blacklisted institution cannot be reactivated",

@@ -1,4 +1,4 @@
-"""Replaying a recorded history (BACKTEST.md) through the live service's domain code.
+"""Replaying a recorded history (docs/backtest.md) through the live service's domain code.
 
 Each event is applied with its own `at` as the clock, in its own transaction; a line that
 cannot be applied is reported with its line number and skipped. At the end of every Beijing day

@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(fn=cmd_bank_sim)
 
     bt = sub.add_parser(
-        "backtest", help="replay a recorded history (BACKTEST.md) and write daily levels"
+        "backtest", help="replay a recorded history (docs/backtest.md) and write daily levels"
     )
     bt.add_argument("events")
     bt.add_argument("--out", required=True)
@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="tune: the regions the defaults were chosen on; holdout: never used for that",
     )
     sm.add_argument(
-        "--events", default=None, help="also write the synthetic history here (BACKTEST.md format)"
+        "--events", default=None, help="also write the synthetic history here (docs/backtest.md)"
     )
     sm.add_argument("--database", default=None)
     sm.set_defaults(fn=cmd_simulate)

@@ -59,7 +59,7 @@ ARTS = ("少儿美术创意班", "少儿舞蹈基础班", "少儿书法练习班
 MARK = SCHOOLS[0][0]  # present: the history is there
 
 # What the demo's parents, schools and registry write, in their words (the simulator's
-# history has no text; a recorded one may carry its own, BACKTEST.md's optional fields).
+# history has no text; a recorded one may carry its own, docs/backtest.md's optional fields).
 DISPUTES = (
     "孩子这天请假没去上课，机构却扣了课时",
     "当天老师临时调课，实际没有上课",

@@ -9,11 +9,11 @@ students' remaining packages, large chains with complaints in proportion to thei
 teacher leaving and her class refunded promptly, a legitimate move or change of owner, a bank
 that misses a statement or two, reserve-mode schools funding their reserve, and honest
 closures (notice, then every parent refunded on time). Failing ones follow the collapse
-patterns of DOMAIN.md §5: a discount drive then flight, a slow decline with stalling refunds,
-lessons claimed ahead then money taken, refunds contested in bulk, teaching stopped while
-lessons are still billed, repeated changes of legal person, a bank gone silent, parents asked
-to pay off the platform. Every institution also makes noise: ordinary refunds, complaints,
-disputed lessons.
+patterns of docs/domain.md, "Warning signs": a discount drive then flight, a slow decline
+with stalling refunds, lessons claimed ahead then money taken, refunds contested in bulk,
+teaching stopped while lessons are still billed, repeated changes of legal person, a bank gone
+silent, parents asked to pay off the platform. Every institution also makes noise: ordinary
+refunds, complaints, disputed lessons.
 
 Two families of regions are written: `tune`, used while the engine's defaults were chosen, and
 `holdout`, never used for that: another city with its own price guide, a platform that goes
@@ -141,7 +141,7 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 class World:
-    """A region's history in the BACKTEST.md format, and what each institution is."""
+    """A region's history in the docs/backtest.md format, and what each institution is."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""One dependency per kind of caller (API.md "Who calls, and how they prove it")."""
+"""One dependency per kind of caller (docs/api.md "Who calls, and how they prove it")."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def idempotency_caller(sessions: sessionmaker[Session], settings: Settings) -> I
 
 
 def _either(request: Request, session: SessionDep) -> Regulator | Institution:
-    """A regulator or an institution (routes API.md gives both callers)."""
+    """A regulator or an institution (routes docs/api.md gives both callers)."""
     token = bearer_token(request)
     found: Regulator | Institution | None = credentials.regulator_by_token(session, token)
     if found is None:

@@ -1,4 +1,4 @@
-"""Routes API.md gives both regulators and institutions, each answering in the caller's
+"""Routes docs/api.md gives both regulators and institutions, each answering in the caller's
 scope."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def list_refunds(
     page: PageDep,
     status: Annotated[RefundStatus | None, Query()] = None,
 ) -> Page[RefundRead]:
-    """Refunds in the caller's scope: a regulator's region, or an institution's own (API.md
+    """Refunds in the caller's scope: a regulator's region, or an institution's own (docs/api.md
     gives both callers this path, so one route serves both)."""
     whose = scoped_ids(caller) if isinstance(caller, Regulator) else caller.id
     paged = refunds.listed(session, institutions=whose, status=status, paging=page)

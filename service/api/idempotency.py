@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on POST (API.md "Idempotency").
+"""`Idempotency-Key` on POST (docs/api.md "Conventions").
 
 Keys belong to the authenticated caller: a bank whose signature checks, or the holder of a
 bearer credential. A request with no credential, or with a bank signature that does not

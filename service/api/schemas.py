@@ -38,7 +38,7 @@ class Page(Read, Generic[T]):
 
 
 class BalancesRead(Read):
-    """An institution's balances (API.md): escrow = prepaid_outstanding + earned_unreleased +
+    """An institution's balances (docs/api.md): escrow = prepaid_outstanding + earned_unreleased +
     suspense."""
 
     escrow: MoneyOut

@@ -1,4 +1,4 @@
-"""Pushing instructions to banks' `instruction_url` over httpx, signed as API.md says.
+"""Pushing instructions to banks' `instruction_url` over httpx, signed as docs/api.md says.
 
 Delivery happens after the instruction is committed, never inside a database transaction.
 Each attempt has an explicit timeout; failures (timeouts, connection errors, 5xx) are retried

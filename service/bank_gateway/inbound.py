@@ -1,5 +1,6 @@
 """Checking that a request comes from the bank it names: its HMAC signature under that bank's
-secret, within the freshness window (API.md "Bank request signing")."""
+secret, within the freshness window (docs/api.md "Who calls, and
+how they prove it")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""HMAC request signing between the service and custody banks (API.md "Bank request signing").
+"""HMAC request signing between the service and custody banks (docs/api.md,
+"Who calls, and how they prove it").
 
 One function builds the signature; the same code verifies inbound bank calls, signs our
 outbound instructions, and is what the bank simulator uses.

@@ -1,4 +1,4 @@
-"""What one collection of prepaid fees may be (DOMAIN.md §2, API.md enrollment limits)."""
+"""What one collection of prepaid fees may be (docs/domain.md "Prepaid fees")."""
 
 from __future__ import annotations
 

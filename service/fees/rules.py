@@ -1,4 +1,5 @@
-"""The rule engine a course filing is checked against (DOMAIN.md §3-4, API.md rule codes).
+"""The rule engine a course filing is checked against (docs/domain.md, its
+guidance prices and the rules a filing is checked against).
 
 Each rule is a small named function of (filing, context) returning violations: a stable
 `rule` code, a message that states the numbers involved, and the source document. Adding a

@@ -1,4 +1,4 @@
-"""An institution's balances as API.md defines them, read from the ledger.
+"""An institution's balances as docs/api.md defines them, read from the ledger.
 
 escrow = prepaid_outstanding + earned_unreleased + suspense always holds, because every
 transfer into or out of escrow cash has one of those liabilities on its other side. Amounts

@@ -1,4 +1,4 @@
-"""Money and time on the wire (API.md "Conventions").
+"""Money and time on the wire (docs/api.md "Conventions").
 
 Money arrives as a JSON string of yuan with at most two decimals and at most 13 integer
 digits — never a JSON number, never an exponent, NaN or Infinity — and leaves with exactly two

@@ -113,7 +113,7 @@ INDICATORS = {
     "closure_default": N_("Parents still owed after a closure"),
     "regulator_note": N_("Raised by a regulator"),
 }
-# What each indicator measures (DOMAIN.md §5), in a line.
+# What each indicator measures (docs/domain.md "Warning signs"), in a line.
 MEASURES = {
     "refund_failed": N_("A refund the bank rejected within the window."),
     "escrow_shortfall": N_(

@@ -1,10 +1,10 @@
-"""Risk indicator knobs (DOMAIN.md §5), typed: one frozen model per indicator with every window,
-threshold and weight it reads and its default, overridable per region by the
+"""Risk indicator knobs (docs/domain.md "Warning signs"), typed: one frozen model per indicator
+with every window, threshold and weight it reads and its default, overridable per region by the
 `risk_thresholds` policy ({code: {knob: value}}, the most specific region winning) and resolved
 into one `RiskConfig` per region. An override is validated against its indicator's model when a
-regulator sets it, so a setting that is accepted is one that takes effect (a test per knob
-holds every indicator to reading it); a stored override that no longer validates is skipped
-(and logged), never allowed to stop a sweep."""
+regulator sets it, so a setting that is accepted is one that takes effect (a test per knob holds
+every indicator to reading it); a stored override that no longer validates is skipped (and
+logged), never allowed to stop a sweep."""
 
 from __future__ import annotations
 

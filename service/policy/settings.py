@@ -1,4 +1,4 @@
-"""Per-region policy values. The most specific region that sets a key wins (DOMAIN.md: where a
+"""Per-region policy values. The most specific region that sets a key wins (docs/domain.md: where a
 locality may set its own value, keep it per region with a default)."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Planned closures (DOMAIN.md §2): an institution that cannot go on gives notice of the day
-it closes and refunds everything unconsumed through the custody bank. The notice is recorded
-by the institution itself or by a regulator of its region; from then on the institution
-collects no new fees (`institution_closing`), and the risk engine judges its refunds and
-wind-down against the plan instead of reading them as flight."""
+"""Planned closures (docs/domain.md "Prepaid fees"): an institution that cannot go on gives
+notice of the day it closes and refunds everything unconsumed through the custody bank. The
+notice is recorded by the institution itself or by a regulator of its region; from then on the
+institution collects no new fees (`institution_closing`), and the risk engine judges its refunds
+and wind-down against the plan instead of reading them as flight."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""The warning signs of DOMAIN.md §5, each a named function of an institution's facts at
-`as_of` and its region's knobs (`service.policy.knobs`), returning its value, threshold,
-contribution to the score, level floor and evidence. Every window and threshold comes from the
-knobs: the facts carry dated evidence over the longest span any region reads, and each
-indicator keeps what falls in its own window."""
+"""The warning signs of docs/domain.md "Warning signs", each a named function of an
+institution's facts at `as_of` and its region's knobs (`service.policy.knobs`), returning its
+value, threshold, contribution to the score, level floor and evidence. Every window and
+threshold comes from the knobs: the facts carry dated evidence over the longest span any region
+reads, and each indicator keeps what falls in its own window."""
 
 from __future__ import annotations
 

@@ -750,7 +750,7 @@ def test_large_batch_of_deposits_is_stored_as_answered(world: World, engine: Eng
 
 
 def test_an_institution_lists_its_own_refunds(world: World, engine: Engine) -> None:
-    """GET /refunds is the regulator's and the institution's path (API.md): each gets its
+    """GET /refunds is the regulator's and the institution's path (docs/api.md): each gets its
     scope. Before, the regulator's route won and an institution key was 401."""
     e = world.enroll(lessons=2, amount="40.00")
     world.pay(e)

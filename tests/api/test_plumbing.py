@@ -1,4 +1,4 @@
-"""HTTP conventions of API.md: problems, signatures, scopes, idempotency, ops endpoints."""
+"""HTTP conventions of docs/api.md: problems, signatures, scopes, idempotency, ops endpoints."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ class Callers:
 
 
 class BankSignature(requests.auth.AuthBase):
-    """Signs a request as API.md says, over the body as it is sent: only where the request
+    """Signs a request as docs/api.md says, over the body as it is sent: only where the request
     still carries the placeholder `call` gave it, so a probe with other headers (a check
     that auth is not ignored) goes out unsigned, as the check means it to."""
 

@@ -76,7 +76,7 @@ def _replayed(
 
 
 def test_reserve_deposits_and_closure_notices_are_replayed(engine: Engine) -> None:
-    """BACKTEST.md's `reserve_deposit` funds a reserve-mode school's reserve, and
+    """docs/backtest.md's `reserve_deposit` funds a reserve-mode school's reserve, and
     `closure_notice` records its closure (no new enrollment after it), on both databases."""
     course = json.loads(DATA.read_text().splitlines()[3])
     lines = [_line("2026-11-23T08:00:00+08:00", "institution", id=x, name=x,

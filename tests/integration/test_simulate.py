@@ -1,5 +1,5 @@
 """`tuitionguard simulate` end to end at a small scale (the full-scale figures are in
-docs/benchmarks.md): it writes a BACKTEST.md history, replays it, and reports its metrics."""
+docs/benchmarks.md): it writes a docs/backtest.md history, replays it, and reports its metrics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every course rule at its boundary (DOMAIN.md §3-4)."""
+"""Every course rule at its boundary (docs/domain.md)."""
 
 from __future__ import annotations
 

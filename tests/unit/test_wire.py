@@ -1,4 +1,4 @@
-"""Money and time on the wire, exactly as API.md specifies."""
+"""Money and time on the wire, exactly as docs/api.md specifies."""
 
 from __future__ import annotations
 

@@ -129,7 +129,7 @@ def respond(
 def announce_closure(
     body: ClosureIn, inst: InstitutionDep, session: SessionDep, now: NowDep
 ) -> ClosureRead:
-    """Announce the institution's planned closure (DOMAIN.md: a month's notice, then every
+    """Announce the institution's planned closure (docs/domain.md: a month's notice, then every
     unconsumed fee refunded). From now it collects no new fees."""
     closures.announce(
         session, institution=inst, effective=body.effective, reason=body.reason,

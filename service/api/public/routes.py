@@ -1,4 +1,4 @@
-"""Public disclosure: fees must be public before service (DOMAIN.md §4)."""
+"""Public disclosure: fees must be public before service (docs/domain.md)."""
 
 from __future__ import annotations
 

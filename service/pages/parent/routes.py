@@ -35,7 +35,7 @@ CSRF_COOKIE = "tg_pcsrf"
 Reason = Annotated[str, Form(min_length=1, max_length=2000)]
 Category = Literal["refund", "teaching_stopped", "asked_to_pay_off_platform", "quality", "other"]
 
-# What a refusal means to a parent (the API's codes, DOMAIN.md's rules).
+# What a refusal means to a parent (the API's codes, docs/domain.md's rules).
 REFUSALS = {
     "nothing_to_refund": N_("There are no paid, unused lessons left to refund."),
     "refund_in_progress": N_("A refund is already in progress: follow it below."),

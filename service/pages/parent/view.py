@@ -16,7 +16,7 @@ from service.kit.clock import local_date
 from service.registry.models import Bank, Institution
 from service.risk import disclosure
 
-# The public lists (DOMAIN.md §4): supervised institutions are on the white list.
+# The public lists (docs/domain.md): supervised institutions are on the white list.
 LIST = {"active": "white", "frozen": "white", "blacklisted": "black", "closed": "closed"}
 
 
