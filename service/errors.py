@@ -160,9 +160,10 @@ CODES: dict[str, Code] = {
     "complaint_limit": _c(429, "Too many complaints from this enrollment today",
                           "an enrollment files more than 3 complaints in a Beijing day; "
                           "`Retry-After` says when the next day begins", "yes, after Retry-After"),
-    "complaint_already_filed": _c(409, "A complaint of this category is already filed",
-                                  "an enrollment files a second complaint of a category within "
-                                  "14 days of the first", LATER),
+    "complaint_already_filed": _c(409, "A complaint of this category is already open",
+                                  "an enrollment files a complaint of a category while its "
+                                  "last one of it is open (not yet handled by the regulator)",
+                                  "yes, once the regulator has handled it"),
     # fees and enrollments
     "course_not_approved": _c(422, "The course was not approved", "enrolling in a rejected course"),
     "sessions_in_past": _c(422, "Every session of the course is already over",

@@ -12,9 +12,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from service.errors import DomainError
 from service.flows.models import Complaint
 from service.kit.paging import Paged, Paging, cut
-from service.registry.models import Institution
+from service.registry.institutions import audit, in_regulator_scope
+from service.registry.models import Institution, Regulator
 
 
 def complainant() -> ColumnElement[str]:
@@ -29,6 +31,7 @@ class Group:
     category: str
     parents: int  # distinct complainants
     complaints: int
+    still_open: int  # not yet handled
     latest: datetime
 
 
@@ -54,7 +57,8 @@ def groups(
     parents = func.count(func.distinct(complainant()))
     stmt = _where(
         select(Complaint.institution_id, Institution.name, Complaint.category, parents,
-               func.count(), func.max(Complaint.created_at))
+               func.count(), func.count(Complaint.id) - func.count(Complaint.handled_at),
+               func.max(Complaint.created_at))
         .join(Institution, Institution.id == Complaint.institution_id),
         scope, filters,
     ).group_by(Complaint.institution_id, Institution.name, Complaint.category)  # fmt: skip
@@ -64,7 +68,7 @@ def groups(
                       Complaint.institution_id, Complaint.category)
         .limit(per_page).offset((page - 1) * per_page)
     )  # fmt: skip
-    return [Group(i, n, c, int(p), int(k), at) for i, n, c, p, k, at in rows], int(total)
+    return [Group(i, n, c, int(p), int(k), int(o), at) for i, n, c, p, k, o, at in rows], int(total)
 
 
 def newest(
@@ -88,3 +92,22 @@ def newest(
         ).tuples()
     ]
     return cut(rows, paging, lambda r: (r[0].created_at, r[0].id))
+
+
+def handle(
+    session: Session, *, regulator: Regulator, complaint_id: str, now: datetime
+) -> Complaint:
+    """A regulator of its region marks a complaint handled: it leaves the open ones, and its
+    parent may file another of its kind. Audited; a complaint handled already is 409."""
+    c = session.get(Complaint, complaint_id, with_for_update=True, populate_existing=True)
+    if c is None:
+        raise DomainError("not_found", f"no complaint {complaint_id}")
+    inst = in_regulator_scope(session, regulator, c.institution_id)
+    if c.handled_at is not None:
+        raise DomainError("invalid_state", f"complaint {c.id} was handled already",
+                          extra={"state": "handled"})  # fmt: skip
+    c.handled_at, c.handled_by = now, regulator.id
+    audit(session, actor=f"regulator:{regulator.id}", action="complaint:handle", subject=c.id,
+          detail={"category": c.category}, now=now, institution=inst)  # fmt: skip
+    session.flush()
+    return c

@@ -277,6 +277,10 @@ class Complaint(Base):
     category: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Open until a regulator of its region marks it handled: an enrollment has one open
+    # complaint of a category at a time (service.flows.parents.complain).
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    handled_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 Index("ix_complaints_created", Complaint.created_at)

@@ -32,9 +32,8 @@ from service.registry.models import Institution
 PAIR_WINDOW = timedelta(days=1)
 # A parent's voice is one voice (issue 31, finding 2: one enrollment filed 60 complaints in
 # 0.3 s and pushed a school to `high`): a few complaints a Beijing day per enrollment, and one
-# of a category until that one is `SAME_CATEGORY_DAYS` old, longer than the surge's window.
+# open complaint of a category at a time (open until a regulator marks it handled).
 COMPLAINTS_PER_DAY = 3
-SAME_CATEGORY_DAYS = 14
 
 
 def _row(session: Session, key: str, now: datetime, window: timedelta) -> LoginThrottle:
@@ -154,8 +153,8 @@ def complain(
     now: datetime,
 ) -> Complaint:
     """File a complaint. A parent's (with an enrollment) is bounded: `COMPLAINTS_PER_DAY` a
-    day and one a category in `SAME_CATEGORY_DAYS`; concurrent ones queue on the enrollment's
-    lock, so no burst passes the count."""
+    day, and one open of a category; concurrent ones queue on the enrollment's lock, so no
+    burst passes the count."""
     if enrollment_id is not None:
         enrollments.lock(session, enrollment_id)
         _refuse_past_limits(session, enrollment_id, category, now)
@@ -184,20 +183,19 @@ def _refuse_past_limits(session: Session, enrollment_id: str, category: str, now
             f"{COMPLAINTS_PER_DAY} complaints a day per enrollment; file again tomorrow",
             retry_after=max(1, math.ceil(wait.total_seconds())),
         )
-    since = now - timedelta(days=SAME_CATEGORY_DAYS)
-    last = session.scalar(
-        select(func.max(Complaint.created_at)).where(
+    still_open = session.scalar(
+        select(Complaint.id).where(
             Complaint.enrollment_id == enrollment_id,
             Complaint.category == category,
-            Complaint.created_at > since,
+            Complaint.handled_at.is_(None),
         )
     )
-    if last is not None:
+    if still_open is not None:
         raise DomainError(
             "complaint_already_filed",
-            f"this enrollment filed a {category} complaint in the last {SAME_CATEGORY_DAYS} "
-            "days; the regulator has it",
-            extra={"category": category},
+            f"this enrollment's {category} complaint {still_open} is open with the regulator; "
+            "another of the kind may be filed once it is handled",
+            extra={"category": category, "complaint_id": still_open},
         )
 
 

@@ -252,6 +252,7 @@ ACTIONS = {
     "session:sign_in_failed": N_("Failed to sign in to the workbench"),
     "export:institutions": N_("Exported the list of institutions (CSV)"),
     "export:audit": N_("Exported the audit log (CSV)"),
+    "complaint:handle": N_("Handled a complaint"),
 }
 # Actions named by a prefix and a key (the knob, the registry field, the job): "Changed a
 # threshold: refund_overdue_days".

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from service.flows.models import Complaint, Enrollment
 from service.kit.db import make_sessionmaker
 from service.kit.ids import new_id
-from service.registry.models import Institution
+from service.registry.models import AuditEvent, Institution
 from tests.api.test_workbench_pages import Site, sign_in, site  # noqa: F401 (the fixture)
 
 REAL = "老师三周没来上课了"
@@ -83,3 +83,33 @@ def test_a_cursor_the_page_did_not_give_is_refused(site: Site) -> None:  # noqa:
     ):
         r = c.get("/workbench/complaints", params={"cursor": bad})
         assert 400 <= r.status_code < 500, (bad, r.status_code)
+
+
+def test_a_complaint_is_handled_from_the_queue_by_its_region_only(site: Site) -> None:  # noqa: F811
+    """Marked handled by a regulator of its region (audited; its parent may then file another
+    of its kind); another city's regulator gets 404 and changes nothing."""
+    with make_sessionmaker(site.engine).begin() as s:
+        school = s.scalar(select(Institution.id).where(Institution.region_code.startswith("2201")))
+        cid = new_id("cmp")
+        s.add(Complaint(id=cid, institution_id=school, enrollment_id=None, category="quality",
+                        text="没有消防通道", created_at=site.clock.now))  # fmt: skip
+    siping = site.client()
+    csrf = sign_in(siping, site.shown.tokens["220300"])
+    r = siping.post(f"/workbench/complaints/{cid}/handle", data={"csrf": csrf})
+    assert r.status_code == 404
+    c = site.client()
+    csrf = sign_in(c, site.shown.tokens["220100"])
+    page = c.get("/workbench/complaints", params={"institution_id": school}).text
+    assert f'action="/workbench/complaints/{cid}/handle"' in page
+    assert c.post(f"/workbench/complaints/{cid}/handle", data={"csrf": "forged"}).status_code == 403
+    with make_sessionmaker(site.engine)() as s:
+        assert s.get(Complaint, cid).handled_at is None
+    r = c.post(f"/workbench/complaints/{cid}/handle", data={"csrf": csrf})
+    assert r.status_code == 303
+    with make_sessionmaker(site.engine)() as s:
+        done = s.get(Complaint, cid)
+        assert done.handled_at is not None and done.handled_by
+        audited = s.scalar(select(AuditEvent).where(AuditEvent.subject == cid))
+        assert audited is not None and audited.action == "complaint:handle"
+    page = c.get("/workbench/complaints", params={"institution_id": school}).text
+    assert f'action="/workbench/complaints/{cid}/handle"' not in page

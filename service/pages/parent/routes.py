@@ -43,7 +43,8 @@ REFUSALS = {
     "not_found": N_("Not found."),
     "complaint_limit": N_("You have filed three complaints today; you may file again tomorrow."),
     "complaint_already_filed": N_(
-        "You have already filed a complaint of this kind in the last 14 days; the regulator has it."
+        "You already have an open complaint of this kind; the regulator has it. "
+        "You may file another once it is handled."
     ),
 }
 

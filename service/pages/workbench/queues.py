@@ -284,6 +284,26 @@ def complaint_list(
     )
 
 
+@router.post("/complaints/{complaint_id}/handle")
+def handle_complaint(
+    complaint_id: str,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    back_to: Annotated[str, Form(max_length=300)] = "",
+) -> RedirectResponse:
+    """Marked handled: the complaint is no longer open, and its parent may file another of
+    its kind."""
+    return act(
+        session,
+        local_path(back_to or "/workbench/complaints"),
+        lambda: complaints.handle(
+            session, regulator=signed.regulator, complaint_id=complaint_id, now=now
+        ),
+        N_("Marked handled."),
+    )
+
+
 def _complaint_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     """The (instant, id) an "older" link carries; anything else is refused, not guessed."""
     if not cursor:
