@@ -345,7 +345,7 @@ REFUSALS = {
     "snooze_too_long": N_("The snooze is longer than your region allows."),
     "cannot_escalate": N_("There is no office above to escalate to."),
     "complaint_limit": N_("Too many complaints from this enrollment today."),
-    "complaint_already_filed": N_("A complaint of this kind is already filed."),
+    "complaint_already_filed": N_("A complaint of this kind is already open."),
     "course_not_approved": N_("The course was not approved."),
     "sessions_in_past": N_("Every session of the course is already over."),
     "prepay_over_cap": N_("The prepayment is over the cap."),
