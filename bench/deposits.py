@@ -2,11 +2,14 @@
 
 In one run on a fresh database, with the service as a real process on 127.0.0.1:
   1. baseline: GET /api/v1/bank/whoami (signature check and one lookup), 32 concurrent clients;
-  2. POST /api/v1/bank/deposits, one deposit per request, 32 concurrent clients;
+  2. in turns (`--rounds`, `--seconds` each), 32 concurrent clients each: the baseline
+     GET /healthz (no database); POST /api/v1/bank/deposits, one deposit per request; and
+     POST /api/v1/enrollments/{id}/consumptions, a lesson reported on each enrollment paid so
+     far (after 16:00 Beijing on a school day, the courses' first lesson);
   3. POST /api/v1/bank/deposits/batch, 1,000 deposits per request.
 Every deposit matches an enrollment awaiting payment, so each is posted to the ledger.
 
-Run: .venv/bin/python bench/deposits.py [--seconds 10] [--batches 20]
+Run: .venv/bin/python bench/deposits.py [--seconds 10] [--rounds 3] [--batches 20] [--singles N]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -29,6 +33,7 @@ import httpx
 
 from bench.common import machine_speed, pct, temporary_pg_database
 from service.bank_gateway.signing import signed_headers
+from service.kit.clock import SHANGHAI
 from service.kit.db import make_engine, make_sessionmaker, run_in_transaction
 
 SECRET_KEY = "bench-secret-key-0123456789"  # noqa: S105 - a throw-away database
@@ -40,8 +45,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str]]]:
-    """A bank, 20 institutions, one course each, and `enrollments` awaiting payment."""
+def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str, str, str]]]:
+    """A bank, 20 institutions, one course each (its first lesson today, 16:00 Beijing), and
+    `enrollments` awaiting payment: (escrow account, payment reference, enrollment id, the
+    institution's API key) each."""
     from service.config import Settings
     from service.flows import enrollments as enr
     from service.flows import onboarding
@@ -71,7 +78,7 @@ def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str]]]:
         out = []
         insts = []
         for i in range(20):
-            inst, _ = onboarding.register_institution(
+            inst, key = onboarding.register_institution(
                 s,
                 regulator=reg,
                 now=now,
@@ -87,9 +94,9 @@ def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str]]]:
                 ),
             )
             course = file_maths_course(s, inst, now=now, sessions=40)
-            insts.append((inst, course))
+            insts.append((inst, course, key))
         for k in range(enrollments):
-            inst, course = insts[k % len(insts)]
+            inst, course, key = insts[k % len(insts)]
             e = enr.create(
                 s,
                 institution=inst,
@@ -100,7 +107,9 @@ def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str]]]:
                 now=now,
                 settings=settings,
             )
-            out.append((inst.escrow_account_no, e.enrollment.payment_reference))
+            out.append(
+                (inst.escrow_account_no, e.enrollment.payment_reference, e.enrollment.id, key)
+            )
         return bank.id, bank.credential, out
 
     return run_in_transaction(sessions, build)
@@ -110,7 +119,7 @@ async def load(
     base: str,
     bank: str,
     secret: str,
-    requests: list[tuple[str, str, bytes]],
+    requests: list[tuple[str, str, bytes, str | None]],
     clients: int,
     seconds: float | None,
 ) -> tuple[int, list[float], float]:
@@ -123,14 +132,18 @@ async def load(
     async def worker(client: httpx.AsyncClient) -> None:
         nonlocal failures
         while queue and (deadline is None or time.perf_counter() < deadline):
-            method, path, body = queue.pop()
-            headers = signed_headers(
-                secret,
-                bank_id=bank,
-                timestamp=int(time.time()),
-                method=method,
-                path_and_query=path,
-                body=body,
+            method, path, body, key = queue.pop()
+            headers = (
+                {"Authorization": f"Bearer {key}"}
+                if key  # an institution's request
+                else signed_headers(
+                    secret,
+                    bank_id=bank,
+                    timestamp=int(time.time()),
+                    method=method,
+                    path_and_query=path,
+                    body=body,
+                )
             )
             headers["content-type"] = "application/json"
             t0 = time.perf_counter()
@@ -191,14 +204,81 @@ def report(label: str, n: int, lat: list[float], elapsed: float, unit: str = "re
     return rate
 
 
+def lesson_reports(
+    paid: list[tuple[str, str, str, str]],
+) -> list[tuple[str, str, bytes, str | None]] | None:
+    """One lesson reported on each enrollment paid, by its institution
+    (`POST /enrollments/{id}/consumptions`). The courses' first lesson is today at 16:00
+    Beijing (a school day): before it, nothing can be reported yet (None)."""
+    occurred = datetime.now(UTC)
+    first = datetime.now(SHANGHAI).replace(hour=16, minute=0, second=0, microsecond=0)
+    if occurred < first or first.weekday() >= 5:
+        return None
+    return [
+        (
+            "POST",
+            f"/api/v1/enrollments/{enrollment}/consumptions",
+            json.dumps({"lessons": 1, "occurred_at": occurred.isoformat()}).encode(),
+            key,
+        )
+        for _, _, enrollment, key in paid
+    ]
+
+
+class Phase:
+    """Requests sent in turns with the other phases: counts and latencies summed."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.done, self.elapsed = label, 0, 0.0
+        self.latencies: list[float] = []
+
+    def run(self, base: str, bank: str, secret: str, requests: list[Any], args: Any) -> int:
+        n, lat, el = asyncio.run(load(base, bank, secret, requests, args.clients, args.seconds))
+        self.done, self.elapsed = self.done + n, self.elapsed + el
+        self.latencies += lat
+        return n
+
+    def rate(self) -> float:
+        return report(self.label, self.done, self.latencies, self.elapsed)
+
+
+def interleaved(
+    base: str, bank: str, secret: str, enrolled: list[tuple[str, str, str, str]], args: Any
+) -> tuple[float, float, float | None]:
+    """/healthz, single deposits and lesson reports (on the enrollments paid so far) in turns,
+    `--rounds` times `--seconds` each, so a shared machine's changing speed falls on all
+    three alike: (/healthz, deposits, lessons) a second."""
+    health = [("GET", "/healthz", b"", None)] * 1_000_000
+    singles = [
+        ("POST", "/api/v1/bank/deposits", json.dumps(deposit(f"S{k}", a, r)).encode(), None)
+        for k, (a, r, _, _) in enumerate(enrolled)
+    ]
+    phases = {k: Phase(k) for k in ("GET /healthz", "single deposits", "lesson reports")}
+    sent = reported = 0
+    lessons_ok = True
+    for _ in range(args.rounds):
+        phases["GET /healthz"].run(base, bank, secret, health, args)
+        sent += phases["single deposits"].run(base, bank, secret, singles[sent:], args)
+        reports = lesson_reports(enrolled[reported:sent])  # answered in order, all of them
+        lessons_ok = lessons_ok and reports is not None
+        if reports:
+            reported += phases["lesson reports"].run(base, bank, secret, reports, args)
+    rates = [p.rate() if p.done else 0.0 for p in phases.values()]
+    if not lessons_ok:
+        print("  lesson reports: skipped (the courses' first lesson, 16:00 Beijing, is ahead)")
+    return rates[0], rates[1], rates[2] if lessons_ok else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--workers", type=int, default=1, help="server worker processes")
+    ap.add_argument("--singles", type=int, default=12_000, help="enrollments for singles")
+    ap.add_argument("--rounds", type=int, default=3, help="turns of /healthz, singles, lessons")
     args = ap.parse_args()
-    single_budget = 12_000
+    single_budget = args.singles
     with temporary_pg_database("tg_bench_dep") as url:
         t0 = time.perf_counter()
         bank, secret, enrolled = setup(url, single_budget + args.batches * 1000)
@@ -245,15 +325,12 @@ def main() -> None:
                 f"{args.workers} uvicorn worker process(es); machine speed "
                 f"{machine_speed():.0f} ms (a fixed piece of work; lower is faster)"
             )
-            who = [("GET", "/api/v1/bank/whoami", b"")] * 1_000_000
+            who = [("GET", "/api/v1/bank/whoami", b"", None)] * 1_000_000
             n, lat, el = asyncio.run(load(base, bank, secret, who, args.clients, args.seconds))
             base_rate = report("baseline: signed GET /bank/whoami", n, lat, el)
-            singles = [
-                ("POST", "/api/v1/bank/deposits", json.dumps(deposit(f"S{k}", acct, ref)).encode())
-                for k, (acct, ref) in enumerate(enrolled[:single_budget])
-            ]
-            n, lat, el = asyncio.run(load(base, bank, secret, singles, args.clients, args.seconds))
-            single_rate = report("single deposits (POST /bank/deposits)", n, lat, el)
+            health_rate, single_rate, lesson_rate = interleaved(
+                base, bank, secret, enrolled[:single_budget], args
+            )
             rest = enrolled[single_budget:]
             batches = [
                 (
@@ -263,10 +340,13 @@ def main() -> None:
                         {
                             "deposits": [
                                 deposit(f"B{b}-{k}", acct, ref)
-                                for k, (acct, ref) in enumerate(rest[b * 1000 : (b + 1) * 1000])
+                                for k, (acct, ref, _, _) in enumerate(
+                                    rest[b * 1000 : (b + 1) * 1000]
+                                )
                             ]
                         }
                     ).encode(),
+                    None,
                 )
                 for b in range(args.batches)
             ]
@@ -291,7 +371,16 @@ def main() -> None:
             print(
                 f"  single deposits / trivial endpoint   {single_rate / base_rate:6.1%}   (goal >= 30%)"
             )
-            print(f"  batch deposits/s vs 5,000/s goal     {batch_rate / 5000:6.2f}x")
+            print(
+                f"  single deposits / /healthz (in turns)                 "
+                f"{single_rate / health_rate:6.1%}   (goal >= 35%)"
+            )
+            if lesson_rate:
+                print(
+                    f"  lesson reports / /healthz                             "
+                    f"{lesson_rate / health_rate:6.1%}   (goal >= 35%)"
+                )
+            print(f"  batch deposits/s vs 10,000/s goal    {batch_rate / 10000:6.2f}x")
         finally:
             server.terminate()
             server.wait(10)
