@@ -53,4 +53,8 @@ def test_account_updates_of_transfers_are_hot(engine: Engine, backend: str) -> N
         upd1, hot1 = account_updates(c)
         c.commit()
     assert upd1 - upd0 >= 2 * n  # both sides of each transfer
-    assert hot1 - hot0 >= 2 * n, f"{hot1 - hot0} of {upd1 - upd0} account updates were HOT"
+    # With an index on a changed column no update is HOT (0 of 8,000 before the fix). A page
+    # whose room is used up takes a non-HOT update whatever the indexes, which happens in a
+    # database other tests of the run have filled (31 of 40 seen), so most, not all.
+    hot, updates = hot1 - hot0, upd1 - upd0
+    assert hot * 2 >= updates, f"{hot} of {updates} account updates were HOT"
