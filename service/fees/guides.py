@@ -131,7 +131,7 @@ def publish_guide(
     session: Session, *, by: Publisher, draft: GuideDraft, existing: Existing, now: datetime
 ) -> PriceGuide:
     """One guide, as the API sends it. The guide in force for its day afterwards."""
-    done = _publish(session, by=by, entries=[_Entry(draft)], existing=existing, now=now)
+    done = _publish(session, by=by, entries=[_Entry(draft=draft)], existing=existing, now=now)
     return (done.created or done.unchanged)[0]
 
 
@@ -143,7 +143,13 @@ def publish_file(
     entries, problems = parse_file(text)
     if not entries and not problems:
         problems.append(
-            Problem(2, "file", "validation_error", "the file has no guide", "empty_file")
+            Problem(
+                line=2,
+                field="file",
+                code="validation_error",
+                message="the file has no guide",
+                kind="empty_file",
+            )
         )
     problems += [p for e in entries for p in _check(e, by)]
     if problems:  # every row's problem at once, not the first only
@@ -249,10 +255,10 @@ def _check(entry: _Entry, by: Publisher) -> list[Problem]:
     d, line = entry.draft, (entry.lines[0] if entry.lines else None)
     if not is_valid_region(d.region_code):
         msg = f"unknown region code {d.region_code!r}"
-        return [Problem(line, "region_code", "invalid_region_code", msg)]
+        return [Problem(line=line, field="region_code", code="invalid_region_code", message=msg)]
     if by.regulator is not None and not in_scope(by.regulator.region_code, d.region_code):
         msg = f"{d.region_code} is outside your region"
-        return [Problem(line, "region_code", "out_of_region", msg)]
+        return [Problem(line=line, field="region_code", code="out_of_region", message=msg)]
     return _overlaps(entry)
 
 
@@ -270,7 +276,15 @@ def _overlaps(entry: _Entry) -> list[Problem]:
                 msg = (f"bands overlap for {a.mode}/{a.grade_band}: class sizes "
                        f"{a.class_size_min}-{a.class_size_max or ''} and "
                        f"{b.class_size_min}-{b.class_size_max or ''}")  # fmt: skip
-                out.append(Problem(line, "class_size_min", "validation_error", msg, "band_overlap"))
+                out.append(
+                    Problem(
+                        line=line,
+                        field="class_size_min",
+                        code="validation_error",
+                        message=msg,
+                        kind="band_overlap",
+                    )
+                )
     return out
 
 
@@ -278,7 +292,7 @@ def _exists(entry: _Entry, old: PriceGuide) -> Problem:
     line = entry.lines[0] if entry.lines else None
     msg = (f"a different guide for {old.region_code} from {old.effective_from} is published "
            f"({old.id}); supersede it to replace it (it is kept as history)")  # fmt: skip
-    return Problem(line, "effective_from", "price_guide_exists", msg)
+    return Problem(line=line, field="effective_from", code="price_guide_exists", message=msg)
 
 
 def _rejected(problems: list[Problem]) -> DomainError:
@@ -317,7 +331,11 @@ def parse_file(text: str) -> tuple[list[_Entry], list[Problem]]:
     if missing:
         return [], [
             Problem(
-                1, "header", "validation_error", f"missing {', '.join(missing)}", "missing_columns"
+                line=1,
+                field="header",
+                code="validation_error",
+                message=f"missing {', '.join(missing)}",
+                kind="missing_columns",
             )
         ]
     try:
@@ -325,7 +343,13 @@ def parse_file(text: str) -> tuple[list[_Entry], list[Problem]]:
             line = reader.line_num
             if len(problems) > 200 or line > MAX_FILE_ROWS + 1:
                 problems.append(
-                    Problem(line, "file", "validation_error", "too many rows", "too_many_rows")
+                    Problem(
+                        line=line,
+                        field="file",
+                        code="validation_error",
+                        message="too many rows",
+                        kind="too_many_rows",
+                    )
                 )
                 break
             parsed = _parse_row(line, row, problems)
@@ -333,7 +357,13 @@ def parse_file(text: str) -> tuple[list[_Entry], list[Problem]]:
                 rows[(parsed.region_code, parsed.effective_from)].append((line, parsed))
     except csv.Error as exc:
         problems.append(
-            Problem(reader.line_num, "file", "validation_error", str(exc), "unreadable")
+            Problem(
+                line=reader.line_num,
+                field="file",
+                code="validation_error",
+                message=str(exc),
+                kind="unreadable",
+            )
         )
     return [_entry(group, problems) for group in rows.values()], problems
 
@@ -342,14 +372,22 @@ def _parse_row(line: int, row: dict[str | Any, Any], problems: list[Problem]) ->
     if None in row:
         problems.append(
             Problem(
-                line, "row", "validation_error", "more fields than the header", "too_many_fields"
+                line=line,
+                field="row",
+                code="validation_error",
+                message="more fields than the header",
+                kind="too_many_fields",
             )
         )
         return None
     if None in row.values():
         problems.append(
             Problem(
-                line, "row", "validation_error", "fewer fields than the header", "too_few_fields"
+                line=line,
+                field="row",
+                code="validation_error",
+                message="fewer fields than the header",
+                kind="too_few_fields",
             )
         )
         return None
@@ -360,7 +398,11 @@ def _parse_row(line: int, row: dict[str | Any, Any], problems: list[Problem]) ->
         for e in exc.errors():
             where = ".".join(str(p) for p in e["loc"]) or "row"
             message = e["msg"].removeprefix("Value error, ")
-            problems.append(Problem(line, where, "validation_error", message, e["type"]))
+            problems.append(
+                Problem(
+                    line=line, field=where, code="validation_error", message=message, kind=e["type"]
+                )
+            )
         return None
 
 
@@ -387,9 +429,15 @@ def _entry(group: list[tuple[int, _Row]], problems: list[Problem]) -> _Entry:
         source=note,
     )  # fmt: skip
     if len(items) > 200:
-        problems.append(Problem(group[200][0], "items", "validation_error",
-                                "a guide has at most 200 bands"))  # fmt: skip
-    return _Entry(draft, tuple(line for line, _ in group))
+        problems.append(
+            Problem(
+                line=group[200][0],
+                field="items",
+                code="validation_error",
+                message="a guide has at most 200 bands",
+            )
+        )
+    return _Entry(draft=draft, lines=tuple(line for line, _ in group))
 
 
 def seed_published(session: Session, *, now: datetime) -> int:
