@@ -203,3 +203,13 @@ def test_no_list_of_the_pages_or_the_api_stops_at_a_fixed_number() -> None:
         for m in re.finditer(r"\.limit\(\s*\d+\s*\)", p.read_text(encoding="utf-8"))
     ]
     assert capped == []
+
+
+def test_the_reconciliation_form_left_empty_shows_the_unreviewed_view(
+    site: Site,  # noqa: F811
+) -> None:
+    """The filter form sends an empty day when none is picked: every unreviewed break."""
+    c = site.client()
+    sign_in(c, site.shown.tokens["220100"])
+    r = c.get("/workbench/reconciliation?day=&bank=&lang=en")
+    assert r.status_code == 200 and "Institutions with unreviewed breaks" in r.text

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from fastapi import Form, Query, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
@@ -21,7 +22,14 @@ from service.pages.web import back
 # refusal (service.kit.wire.Clean; every form field is also checked by PostDep).
 Text = Annotated[str, Form(min_length=1, max_length=2000), Clean]
 Opt = Annotated[str | None, Query(max_length=100), Clean]
-DayQuery = Annotated[Day | None, Query()]
+
+
+def _blank_is_none(value: object) -> object:
+    """A filter form sends an empty field for a day not picked: no day, not a bad one."""
+    return None if value == "" else value
+
+
+DayQuery = Annotated[Day | None, BeforeValidator(_blank_is_none), Query()]
 PER_PAGE = 50
 PageNo = Annotated[int, Query(ge=1, le=10_000)]
 
