@@ -24,7 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.flows import refunds
-from service.flows.models import Refund
+from service.flows.balances import balances_of
+from service.flows.models import Refund, StatementBreak
 from service.kit.clock import utcnow
 from service.kit.db import make_engine
 from service.registry.models import Institution
@@ -77,6 +78,38 @@ def _disputed_refund(database_url: str, enrollment_id: str, refund_id: str) -> s
         account = inst.escrow_account_no
     engine.dispose()
     return account
+
+
+def _ledger_and_breaks(database_url: str) -> tuple[dict[str, Decimal], set[str]]:
+    """Each institution's escrow by the ledger, by its escrow account; and the accounts whose
+    statements showed a break (money that left the bank with no instruction, say)."""
+    engine = make_engine(database_url)
+    with Session(engine) as s:
+        accounts = dict(
+            s.execute(select(Institution.id, Institution.escrow_account_no)).tuples().all()
+        )
+        held = balances_of(s.connection(), list(accounts))
+        broken = set(
+            s.scalars(
+                select(Institution.escrow_account_no)
+                .join(StatementBreak, StatementBreak.institution_id == Institution.id)
+                .distinct()
+            )
+        )
+    engine.dispose()
+    return {accounts[i]: b.escrow for i, b in held.items()}, broken
+
+
+def test_the_demo_bank_holds_what_the_ledger_holds(demo: dict[str, Any]) -> None:
+    """Every release and refund the ledger can instruct is covered at the bank: an account
+    the history left without a break holds exactly the ledger's escrow."""
+    opened = json.loads((demo["tmp"] / BANK_STATE).read_text())["balances"]
+    ledger, broken = _ledger_and_breaks(demo["env"]["DATABASE_URL"])
+    clean = {a: v for a, v in ledger.items() if a not in broken}
+    assert len(clean) >= len(ledger) // 2 and sum(clean.values()) > 0
+    assert {a: Decimal(opened[a]) for a in clean} == clean
+    for account in broken:  # where money left without an instruction, the bank has less
+        assert Decimal(opened[account]) <= ledger[account]
 
 
 def test_a_refund_approved_in_the_demo_is_paid_by_its_bank(
