@@ -5,8 +5,6 @@ these; `python -m service.cli` runs the service's alone."""
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import math
 import sys
@@ -173,28 +171,21 @@ def cmd_bank_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _anchor_signature(digest: str) -> str:
-    return hmac.new(get_settings().secret_key.encode(), digest.encode(), hashlib.sha256).hexdigest()
-
-
 def cmd_ledger_anchor(args: argparse.Namespace) -> int:
-    """Write down every chain head now. Keep the file (or at least its digest) outside this
-    database — sent to the regulator, say — and `ledger verify --anchor` it later."""
-    import ledger
+    """Write down every chain head now (`service.flows.anchors`). Keep the file (or at least
+    its digest) outside this database — sent to the regulator, say — and `ledger verify
+    --anchor` it later."""
+    from service.flows import anchors
 
-    heads = _in_tx(lambda s: ledger.chain_heads(s.connection()))
-    digest = ledger.anchor_digest(heads)
-    doc = {
-        "at": clock.utcnow().isoformat(),
-        "digest": digest,
-        "signature": _anchor_signature(digest),
-        "heads": {a: [seq, link] for a, (seq, link) in sorted(heads.items())},
-    }
-    text = json.dumps(doc, indent=2)
+    key = get_settings().secret_key
+    anchor = _in_tx(lambda s: anchors.take(s.connection(), secret_key=key, now=clock.utcnow()))
+    text = json.dumps(anchor.document(), indent=2)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text + "\n")
-        print(json.dumps({"digest": digest, "accounts": len(heads), "file": args.out}))
+        print(
+            json.dumps({"digest": anchor.digest, "accounts": len(anchor.heads), "file": args.out})
+        )
     else:
         print(text)
     return 0
@@ -202,24 +193,20 @@ def cmd_ledger_anchor(args: argparse.Namespace) -> int:
 
 def _load_anchor(path: str) -> dict[str, tuple[int, str]] | str:
     """The heads of a signed anchor file, or why it cannot be trusted."""
-    import ledger
+    from service.flows import anchors
 
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
-        heads = {a: (int(seq), str(link)) for a, (seq, link) in doc["heads"].items()}
-        digest, signature = str(doc["digest"]), str(doc["signature"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return anchors.trusted_heads(doc, secret_key=get_settings().secret_key)
+    except (OSError, ValueError) as exc:
         return f"cannot read anchor {path}: {exc}"
-    if ledger.anchor_digest(heads) != digest:
-        return "the anchor's heads do not match its digest"
-    if not hmac.compare_digest(_anchor_signature(digest), signature):
-        return "the anchor's signature is not this service's"
-    return heads
+    except anchors.UntrustedAnchor as exc:
+        return str(exc)
 
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
-    import ledger
+    from service.flows import anchors
 
     anchor = None
     if args.anchor:
@@ -228,7 +215,7 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
             print(json.dumps({"ok": False, "error": loaded}))
             return 2
         anchor = loaded
-    report = _in_tx(lambda s: ledger.verify(s.connection(), anchor=anchor))
+    report = _in_tx(lambda s: anchors.verify(s.connection(), anchor=anchor))
     print(
         json.dumps(
             {
