@@ -6,6 +6,10 @@ cases run, their rate, and every failure; exit 1 if there is one.
 Baseline in the same run: the same number of requests to `/healthz`, for the rate.
 
 Run: .venv/bin/python bench/fuzz.py [--examples 200] [--seed 1] [--sqlite]
+
+With `--cli`: instead, `st run --checks all` (the command line, every phase, the repository's
+schemathesis.toml) against the service served over HTTP, as a regulator and then as an
+institution, `--examples` per operation: the long form of tests/fuzz/test_conformance.py.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -35,6 +40,7 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--cli", action="store_true", help="st run --checks all, both callers")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-fuzz-")
     url = f"sqlite:///{tmp}/fuzz.db" if args.sqlite else create_pg_database()
@@ -49,6 +55,8 @@ def main() -> int:
         settings = Settings(environment="test", database_url=url, secret_key=factories.SECRET_KEY,
                             scheduler_enabled=False, rate_limit_per_second=0)  # fmt: skip
         app, callers = world(engine, settings)
+        if args.cli:
+            return _cli(app, callers, examples=args.examples, seed=args.seed)
         started = time.perf_counter()
         ran, failures = fuzz(load(app, examples=args.examples), callers,
                              examples=args.examples, seed=args.seed)  # fmt: skip
@@ -72,6 +80,24 @@ def main() -> int:
     for f in failures:
         print(f"\n{f.operation} ({f.mode})\n{f.error}")
     return 1 if failures else 0
+
+
+def _cli(app: Any, callers: Any, *, examples: int, seed: int) -> int:
+    from tests.fuzz.test_conformance import st_run
+    from tests.live import serving
+
+    failed = 0
+    with serving(app) as base:
+        for name, token in (("regulator", callers.regulator), ("institution", callers.institution)):
+            began = time.perf_counter()
+            done = st_run(base, token, examples=examples, seed=seed)
+            summary = [line for line in done.stdout.splitlines() if line.startswith("=")][-1:]
+            print(f"as {name}: exit {done.returncode} in {time.perf_counter() - began:.0f} s; "
+                  f"{' '.join(summary)}")  # fmt: skip
+            if done.returncode:
+                failed += 1
+                print(done.stdout[-30000:])
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

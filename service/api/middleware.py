@@ -137,8 +137,14 @@ def _transient(exc: BaseException) -> bool:
 SQLITE_TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
 
 
+# C0, DEL and C1 (U+0080–U+009F, two bytes in UTF-8): what `openapi_doc.PARAM_TEXT` tells
+# clients a path or query may not hold. Bytes alone saw only C0 and DEL, so a C1 character was
+# taken by a filter the document said refuses it.
+_CONTROL_TEXT = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def _has_control(raw: bytes) -> bool:
-    return any(b < 0x20 or b == 0x7F for b in raw)
+    return _CONTROL_TEXT.search(raw.decode("utf-8", "replace")) is not None
 
 
 def _repeated(query: bytes) -> str | None:

@@ -98,13 +98,20 @@ def document(spec: dict[str, Any], guards: dict[tuple[str, str], str]) -> dict[s
 # characters (service.kit.wire); free text in a body may hold tabs and line breaks.
 PARAM_TEXT = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
 BODY_TEXT = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+# A body's text is trimmed before its length is checked (`Strict`: str_strip_whitespace, which
+# trims what Unicode calls white space), so text that must not be empty must hold one
+# character that is neither white space nor control: "\t" alone is empty.
+_CONTROL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f"
+_SPACE = "\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+BODY_TEXT_NOT_BLANK = f"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
 
 
 def _text_only(schema: dict[str, Any], pattern: str) -> None:
     """Every free string of the schema (no pattern, enumeration or format of its own) gets the
     pattern of what the service accepts as text."""
     if schema.get("type") == "string" and not {"pattern", "enum", "const", "format"} & set(schema):
-        schema["pattern"] = pattern
+        blank_refused = pattern == BODY_TEXT and schema.get("minLength", 0) >= 1
+        schema["pattern"] = BODY_TEXT_NOT_BLANK if blank_refused else pattern
     for key in ("properties", "$defs"):
         for sub in schema.get(key, {}).values():
             _text_only(sub, pattern)

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from ledger import LedgerError
 from service.errors import STATUS, DomainError, from_ledger
@@ -82,7 +83,7 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
             400: "bad_request",
             404: "not_found",
@@ -94,6 +95,30 @@ def install(app: FastAPI) -> None:
         }.get(exc.status_code, "bad_request")
         detail = exc.detail if isinstance(exc.detail, str) else STATUS[code][1]
         # 405 keeps its Allow header (RFC 9110), and any other header the exception carries.
-        return problem_response(
-            code, detail, status=exc.status_code, headers=dict(exc.headers or {})
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
+        return problem_response(code, detail, status=exc.status_code, headers=headers)
+
+
+def allowed_methods(request: Request, fallback: str) -> str:
+    """Every method the document gives this path, whoever its caller. The router answers 405
+    with the methods of the first route whose path matched, so a path two routers serve (the
+    institution's POST /courses, the regulator's GET /courses) named only one of them. A path
+    the document does not hold (a page) keeps the router's answer."""
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = [
+            (compile_path(path)[0], path.count("{"), [m.upper() for m in ops])
+            for path, ops in request.app.openapi()["paths"].items()
+        ]
+        request.app.state.allowed_methods = table
+    path = request.scope.get("path", "")
+    matched = [(params, ms) for pattern, params, ms in table if pattern.match(path)]
+    if not matched:
+        return fallback
+    # The path as the document names it: `/courses/check` is its own resource, not
+    # `/courses/{course_id}` with the id "check".
+    fewest = min(params for params, _ in matched)
+    methods = {m for params, ms in matched if params == fewest for m in ms}
+    return ", ".join(sorted(methods))

@@ -31,7 +31,7 @@ from service.errors import DomainError
 from service.fees.models import PriceGuide, PriceGuideItem
 from service.fees.prices import Band
 from service.kit.ids import new_id
-from service.kit.money import Day, Money, PositiveMoney
+from service.kit.money import Day, Percent, PositiveMoney
 from service.kit.wire import Strict
 from service.registry.institutions import audit
 from service.registry.models import Regulator
@@ -55,7 +55,7 @@ class GuideItem(Strict):
     class_size_max: StrictInt | None = Field(ge=1, le=100_000)
     standard_minutes: StrictInt = Field(ge=1, le=240)
     base_price: PositiveMoney
-    max_float_pct: Money = Field(default=Decimal("10"))
+    max_float_pct: Percent = Field(default=Decimal("10"))
 
     @model_validator(mode="after")
     def _bounds(self) -> GuideItem:

@@ -28,7 +28,20 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 _MONEY = re.compile(r"(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?")
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+# What the document says of a day and an instant, and what the service checks, written once:
+# a year 2000 to 2099 as written, a month and day of the calendar's shape (whether that day
+# exists is the `date` format's word, checked by the parser), and for an instant a time and an
+# offset. The year is bounded as written, so every string of the pattern is taken: bounding
+# it in UTC refused 2000-01-01T00:00:00+08:00, which the document allowed.
+DAY_PATTERN = r"20[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+INSTANT_PATTERN = (
+    DAY_PATTERN + r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
+_RFC3339 = re.compile(INSTANT_PATTERN)
+_DAY = re.compile(DAY_PATTERN)
+# A positive amount: the money pattern without zero (0, 0.0, 0.00).
+POSITIVE_MONEY_PATTERN = r"^(?:0\.(?:0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,12}(?:\.[0-9]{1,2})?)$"
 
 
 def parse_money(value: Any) -> Decimal:
@@ -66,6 +79,10 @@ def format_percent(value: Decimal) -> str:
 def parse_instant(value: Any) -> Any:
     if isinstance(value, datetime):
         return value
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,6}-.*", value) and not value[:2] == "20":
+        raise PydanticCustomError(
+            "instant_out_of_range", "instants must lie in the years 2000 to 2099"
+        )
     if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise PydanticCustomError(
             "invalid_timestamp",
@@ -75,10 +92,25 @@ def parse_instant(value: Any) -> Any:
 
 
 def _bounded_instant(value: datetime) -> datetime:
-    if not EARLIEST <= value < LATEST:
+    if not EARLIEST.year <= value.year < LATEST.year:  # as written (its own offset)
         raise PydanticCustomError(
             "instant_out_of_range", "instants must lie in the years 2000 to 2099"
         )
+    return value
+
+
+def parse_day(value: Any) -> Any:
+    """A day is a JSON string `YYYY-MM-DD` (never a number of seconds, which the parser would
+    take for 1970's days)."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        if not value.startswith("20"):
+            raise PydanticCustomError(
+                "date_out_of_range", "dates must lie in the years 2000 to 2099"
+            )
+    if not isinstance(value, str) or not _DAY.fullmatch(value):
+        raise PydanticCustomError("invalid_date", "days are written YYYY-MM-DD, e.g. 2026-09-01")
     return value
 
 
@@ -117,7 +149,32 @@ PositiveMoney = Annotated[
     BeforeValidator(parse_money),
     AfterValidator(_positive),
     _serialize,
-    MONEY_IN_SCHEMA,
+    WithJsonSchema(
+        {
+            **(MONEY_IN_SCHEMA.json_schema or {}),
+            "pattern": POSITIVE_MONEY_PATTERN,
+            "description": "yuan as a string, more than zero: at most 13 integer digits and 2 "
+            "decimals",
+        },
+        mode="validation",
+    ),
+    MONEY_OUT_SCHEMA,
+]
+# A percentage from 0 to 100 written as money is (a price guide's float cap).
+PERCENT_PATTERN = r"^(?:100(?:\.0{1,2})?|(?:0|[1-9][0-9]?)(?:\.[0-9]{1,2})?)$"
+Percent = Annotated[
+    Decimal,
+    BeforeValidator(parse_money),
+    _serialize,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": PERCENT_PATTERN,
+            "examples": ["10"],
+            "description": "a percentage from 0 to 100, as a string with at most 2 decimals",
+        },
+        mode="validation",
+    ),
     MONEY_OUT_SCHEMA,
 ]
 # Money in a response: always a string of exactly two decimals.
@@ -126,14 +183,40 @@ MoneyOut = Annotated[
     PlainSerializer(format_money, return_type=str),
     WithJsonSchema(MONEY_OUT_SCHEMA.json_schema or {}),
 ]
-Instant = Annotated[AwareDatetime, BeforeValidator(parse_instant), AfterValidator(_bounded_instant)]
+Instant = Annotated[
+    AwareDatetime,
+    BeforeValidator(parse_instant),
+    AfterValidator(_bounded_instant),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": f"^{INSTANT_PATTERN}$",
+            "description": "RFC 3339 with an offset, in the years 2000 to 2099",
+        },
+        mode="validation",
+    ),
+]
 # An instant in a response, as `datetime.isoformat()` writes it (with its offset).
 InstantOut = Annotated[
     datetime,
     PlainSerializer(lambda v: v.isoformat(), return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
-Day = Annotated[date, AfterValidator(_bounded_day)]
+Day = Annotated[
+    date,
+    BeforeValidator(parse_day),
+    AfterValidator(_bounded_day),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date",
+            "pattern": f"^{DAY_PATTERN}$",
+            "description": "YYYY-MM-DD, in the years 2000 to 2099",
+        },
+        mode="validation",
+    ),
+]
 DayOut = Annotated[
     date,
     PlainSerializer(lambda v: v.isoformat(), return_type=str),

@@ -5,7 +5,7 @@ the others); tabs and line breaks stay allowed in free text."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
@@ -45,3 +45,17 @@ class Strict(BaseModel):
     @classmethod
     def _no_control_characters(cls, value: Any) -> Any:
         return no_control(value)
+
+
+def _whole(value: Any) -> Any:
+    """A JSON integer: JSON Schema's `integer` is any number with no fraction, so 2070.0 is
+    one (a client's serializer may write it so); a string, a bool or 2070.5 is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+# An integer field of a request body: what the document's `integer` admits, and nothing else.
+WholeNumber = Annotated[int, BeforeValidator(_whole)]

@@ -316,10 +316,12 @@ def audit_log(
     if until is not None:
         stmt = stmt.where(AuditEvent.at <= until)
     stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(paging.limit + 1)
-    if isinstance(paging.after, list) and len(paging.after) == 2:  # (at, id) of the last seen
-        at, last = datetime.fromisoformat(str(paging.after[0])), str(paging.after[1])
+    if paging.after is not None:  # the id of the last event seen: after it in (at, id) order
+        last = str(paging.after)
+        at = select(AuditEvent.at).where(AuditEvent.id == last).scalar_subquery()
+        # An id naming no event has no place in the order: an empty page, not an error.
         stmt = stmt.where(or_(AuditEvent.at < at, and_(AuditEvent.at == at, AuditEvent.id < last)))
-    return cut(list(session.scalars(stmt)), paging, lambda e: [e.at.isoformat(), e.id])
+    return cut(list(session.scalars(stmt)), paging, lambda e: e.id)
 
 
 def region_of_regulator(regulator: Regulator, region_code: str) -> str:

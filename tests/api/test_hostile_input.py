@@ -4,8 +4,6 @@ keep credentials out of caches. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import uuid
 
@@ -52,12 +50,12 @@ def test_nul_in_every_kind_of_text_is_a_4xx(world: World) -> None:
     }
     assert_problem(world.signed("POST", "/api/v1/bank/deposits", deposit), 422, "validation_error")
     assert_problem(c.get("/api/v1/enrollments/a%00b", headers=key), 422, "validation_error")
-    cursor = base64.urlsafe_b64encode(json.dumps(NUL).encode()).decode()
-    assert_problem(
-        c.get(f"/api/v1/risk/alerts?cursor={cursor}", headers=bearer(world.reg)),
-        422,
-        "validation_error",
-    )
+    for cursor in ("a%00b", "a%C2%84b", "a.b", "x" * 101):  # outside the cursor's pattern
+        assert_problem(
+            c.get(f"/api/v1/risk/alerts?cursor={cursor}", headers=bearer(world.reg)),
+            422,
+            "validation_error",
+        )
     assert world.pay(e).status_code == 201  # nothing above changed the enrollment
 
 
@@ -112,7 +110,9 @@ def test_a_statement_date_at_the_edges_is_refused(world: World, day: str) -> Non
     assert_problem(world.signed("POST", "/api/v1/bank/statements", body), 422, "validation_error")
 
 
-@pytest.mark.parametrize("lessons", [True, "1", 1.0])
+# 1.0 is a JSON integer as the document's `integer` (JSON Schema) counts it, and is taken as 1
+# (issue 31, conformance: schemathesis sent 2070.0 for a year and was refused); 1.5 is not.
+@pytest.mark.parametrize("lessons", [True, "1", 1.5])
 def test_lessons_must_be_a_json_integer(world: World, lessons: object) -> None:
     r = world.client.post(
         "/api/v1/enrollments",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, model_validator
 
 from service.api.schemas import Read
 from service.config import Settings
@@ -12,7 +12,7 @@ from service.flows import enrollments, parents
 from service.flows.consumptions import Reported
 from service.flows.enrollments import Enrolled
 from service.kit.money import Day, DayOut, Instant, InstantOut, MoneyOut, PositiveMoney
-from service.kit.wire import Strict
+from service.kit.wire import Strict, WholeNumber
 from service.registry.models import Institution
 
 GradeBand = Literal["preschool", "primary", "junior", "senior"]
@@ -30,9 +30,9 @@ class CourseIn(Strict):
     category: Literal["subject", "non_subject"]
     grade_band: GradeBand
     mode: Mode
-    class_size: StrictInt = Field(ge=1, le=10_000)
-    lesson_minutes: StrictInt = Field(ge=1, le=600)
-    lessons_total: StrictInt = Field(ge=1, le=1000)
+    class_size: WholeNumber = Field(ge=1, le=10_000)
+    lesson_minutes: WholeNumber = Field(ge=1, le=600)
+    lessons_total: WholeNumber = Field(ge=1, le=1000)
     price_per_lesson: PositiveMoney
     list_price_per_lesson: PositiveMoney | None = None
     sessions: list[SessionIn] = Field(min_length=1, max_length=1000)
@@ -64,12 +64,12 @@ class CourseCheckIn(CourseIn):
 class EnrollmentIn(Strict):
     course_id: str = Field(min_length=1, max_length=40)
     student_ref: str = Field(min_length=1, max_length=100)
-    lessons: StrictInt = Field(ge=1, le=1000)
+    lessons: WholeNumber = Field(ge=1, le=1000)
     amount: PositiveMoney
 
 
 class ConsumptionIn(Strict):
-    lessons: StrictInt = Field(ge=1, le=1000)
+    lessons: WholeNumber = Field(ge=1, le=1000)
     occurred_at: Instant
     session_ref: str | None = Field(default=None, max_length=80)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, StrictInt
+from pydantic import Field
 
 from service.api.schemas import Read
 from service.flows import enrollments
 from service.flows.models import Refund
 from service.flows.parents import Overview
 from service.kit.money import InstantOut, MoneyOut
-from service.kit.wire import Strict
+from service.kit.wire import Strict, WholeNumber
 
 
 class SessionIn(Strict):
@@ -22,7 +22,7 @@ class SessionIn(Strict):
 class RefundIn(Strict):
     """`lessons` to refund: all that remain if left out."""
 
-    lessons: StrictInt | None = Field(default=None, ge=1, le=1000)
+    lessons: WholeNumber | None = Field(default=None, ge=1, le=1000)
     reason: str = Field(min_length=1, max_length=2000)
 
 

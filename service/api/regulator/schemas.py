@@ -20,7 +20,7 @@ from service.fees.models import PriceGuide, PriceGuideItem, SchoolVacation
 from service.flows.balances import InstitutionBalances
 from service.flows.statements import Reconciled
 from service.kit.money import Day, DayOut, Instant, InstantOut, MoneyOut
-from service.kit.wire import Strict
+from service.kit.wire import Strict, WholeNumber
 from service.registry.models import Institution
 from service.risk.models import RiskEvaluation
 
@@ -89,7 +89,7 @@ class VacationIn(Strict):
 
 class SchoolCalendarIn(Strict):
     region_code: str = Field(pattern=r"^\d{6}$")
-    year: StrictInt = Field(ge=2000, le=2100)
+    year: WholeNumber = Field(ge=2000, le=2100)
     vacations: list[VacationIn] = Field(max_length=10)
 
 

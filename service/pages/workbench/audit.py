@@ -86,13 +86,10 @@ def audit_page(
     f: FiltersDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    after = cursor.split("|", 1) if cursor else None
-    paged = _read(session, signed, f, Paging(PAGE, after))
+    paged = _read(session, signed, f, Paging(PAGE, cursor or None))
     next_url = None
-    if paged.next_after:
-        next_url = query_url(
-            "/workbench/audit", {**f.query(), "cursor": "|".join(paged.next_after)}
-        )
+    if paged.next_after:  # the last event's id, as the API's cursor
+        next_url = query_url("/workbench/audit", {**f.query(), "cursor": paged.next_after})
     return render(
         request,
         "audit.html",
