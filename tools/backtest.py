@@ -338,6 +338,8 @@ class Replay:
                 reserve_account_no=f"BT-RSV-{n:08d}"
                 if e.get("supervision_mode") == "reserve"
                 else None,
+                legal_person=str(e["legal_person"]) if e.get("legal_person") else None,
+                address=str(e["address"]) if e.get("address") else None,
             ),
         )
         self.ids["institution"][str(e["id"])] = inst.id

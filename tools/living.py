@@ -99,6 +99,7 @@ COMPLAINTS = {
     "other": ("机构搬了地址没有通知家长", "退费时被要求签不合理的补充协议"),
 }
 PEOPLE = ("赵文华", "孙丽娟", "周建军", "吴海燕", "郑国强", "王秀芝", "冯志刚", "陈红梅")
+HEADS = ("李淑华", "高振宇", "杨春燕", "马立新", "何静")
 STREETS = ("人民大街", "解放路", "新华路", "建设街", "胜利路", "长安街")
 CLOSURE = "因生源不足停止办学，剩余课时费将全部退还家长"
 
@@ -131,6 +132,9 @@ def events(today: date, days: int = DAYS, seed: int = SEED) -> list[dict[str, An
             n, e["name"], e["region_code"] = names[e["id"]]
             if e["category"] == "non_subject":  # an arts school, not a subject one
                 e["name"] = e["name"].replace("学科培训", "艺术培训")
+            e["legal_person"] = PEOPLE[n % len(PEOPLE)] if n % 3 else HEADS[n % len(HEADS)]
+            district = known_regions()[e["region_code"]].name
+            e["address"] = f"吉林省{district}{STREETS[n % len(STREETS)]}{n * 13 + 8}号"
             e["escrow_account_no"] = f"6227100000{n + 1:06d}"
             e["operating_account_no"] = f"6228100000{n + 1:06d}"
         if e["type"] == "course":

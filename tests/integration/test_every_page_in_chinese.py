@@ -263,3 +263,22 @@ def test_every_parent_page_is_chinese(living_demo: Demo) -> None:
     crawl.run("/parent/refund?lessons=1")  # the refund's confirmation (a form asks for it)
     assert "/parent/refund" in {urlsplit(u).path for u in crawl.seen}
     assert crawl.found == {}, "\n".join(f"{u}: {w[:6]}" for u, w in crawl.found.items())
+
+
+def test_the_demo_history_speaks_chinese() -> None:
+    """Every text the demo's history gives a dispute, a refund request and its answer, a
+    complaint, a registry change, a closure and a school is realistic Chinese, varied, never
+    'backtest' (the replay's default for a recorded history without its own words)."""
+    history = living.events(local_date(utcnow()), days=120)
+    worded = {"dispute": "reason", "refund_request": "reason", "refund_answer": "reason",
+              "complaint": "text", "registry_change": "new", "closure_notice": "reason",
+              "institution": "address"}  # fmt: skip
+    said: dict[str, set[str]] = {kind: set() for kind in worded}
+    for e in history:
+        if e["type"] in worded:
+            text = str(e.get(worded[e["type"]]) or "")
+            assert re.search(r"[\u4e00-\u9fff]", text) and not re.search(r"[A-Za-z]", text), e
+            said[e["type"]].add(text)
+        if e["type"] == "institution":
+            assert re.fullmatch(r"[\u4e00-\u9fff]{2,3}", str(e.get("legal_person"))), e
+    assert all(len(said[k]) >= 2 for k in ("dispute", "refund_request", "complaint")), said
