@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -18,7 +18,7 @@ from service.errors import DomainError
 from service.fees.caps import Purchase, check_purchase
 from service.fees.models import Course, CourseSession
 from service.flows.chart import open_prepaid_account
-from service.flows.models import Enrollment
+from service.flows.models import Enrollment, ParentSession
 from service.kit.ids import (
     keyed_hash,
     new_access_code,
@@ -26,6 +26,7 @@ from service.kit.ids import (
     new_payment_reference,
     normal_access_code,
 )
+from service.registry.institutions import audit
 from service.registry.models import Institution
 
 ZERO = Decimal("0.00")
@@ -198,6 +199,29 @@ def own(session: Session, institution: Institution, enrollment_id: str) -> Enrol
     if e is None or e.institution_id != institution.id:
         raise DomainError("not_found", f"no enrollment {enrollment_id}")
     return e
+
+
+def new_access_code_for(
+    session: Session, *, institution: Institution, enrollment_id: str, now: datetime,
+    settings: Settings,
+) -> str:  # fmt: skip
+    """A new access code for one of the institution's enrollments, shown this once: how a
+    family with a code of the old, short format gets a full-length one (only keyed hashes are
+    kept, so old codes cannot be lengthened in place), or a code handed to the wrong person is
+    revoked. The old code stops working and the family's open sessions end. Audited."""
+    e = own(session, institution, enrollment_id)
+    code = new_access_code()
+    e.access_code_hash = keyed_hash(settings.secret_key, normal_access_code(code))
+    ended = session.scalars(
+        delete(ParentSession)
+        .where(ParentSession.enrollment_id == e.id)
+        .returning(ParentSession.token_hash)
+    ).all()
+    audit(session, actor=f"institution:{institution.id}", action="enrollment:new_access_code",
+          subject=e.id, detail={"sessions_ended": len(ended)}, now=now,
+          institution=institution)  # fmt: skip
+    session.flush()
+    return code
 
 
 def lock(session: Session, enrollment_id: str) -> Enrollment:

@@ -221,6 +221,7 @@ JOBS = {
 }
 ACTIONS = {
     "register": N_("Registered the institution"),
+    "enrollment:new_access_code": N_("Gave a family a new access code"),
     "alert:claim": N_("Claimed the case"),
     "alert:assign": N_("Assigned the case"),
     "alert:acknowledge": N_("Acknowledged the case"),

@@ -155,3 +155,47 @@ def test_the_sign_in_page_admits_the_parent_behind_a_guessers_address(world: Wor
     r = page_sign_in(parent, e["id"], e["access_code"])
     assert r.status_code == 303 and r.headers["location"] == "/parent", told(parent, r)
     assert 'data-testid="figures"' in parent.get("/parent").text
+
+
+def test_an_institution_gives_a_family_a_new_full_length_code(world: World) -> None:
+    """The migration of old codes: only keyed hashes are kept, so a 10-symbol code cannot be
+    lengthened in place; the institution gives the family a new one (shown once, audited),
+    the old one stops working and the family's open sessions end."""
+    from sqlalchemy import func, select
+
+    from service.registry.models import AuditEvent
+    from tests.api.conftest import bearer
+
+    e = world.enroll()
+    old = "ABCDEFGHJK"
+    with world.client.app.state.sessions.begin() as s:
+        row = s.get(Enrollment, e["id"])
+        row.access_code_hash = keyed_hash(world.client.app.state.settings.secret_key, old)
+    family = guesser(world)
+    token = login(family, e, old).json()["token"]
+    r = world.client.post(f"/api/v1/enrollments/{e['id']}/access-code", headers=bearer(world.key))
+    assert r.status_code == 200, r.text
+    made = r.json()
+    assert re.fullmatch(r"[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}", made["access_code"])
+    assert made["parent_link"].endswith(f"/parent/e/{e['id']}")
+    assert_problem(login(guesser(world), e, old), 401, "invalid_access_code")
+    ended = family.get("/api/v1/parent/enrollment", headers={"Authorization": f"Bearer {token}"})
+    assert ended.status_code == 401
+    assert login(guesser(world), e, made["access_code"]).status_code == 201
+    with world.client.app.state.sessions() as s:
+        audited = s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "enrollment:new_access_code", AuditEvent.subject == e["id"])
+        )
+    assert audited == 1
+
+
+def test_another_institutions_family_gets_no_new_code(world: World, engine) -> None:
+    from tests.api.conftest import bearer
+
+    e = world.enroll()
+    _other, other_key = factories.institution(engine, world.bank.id, region="220102")
+    r = world.client.post(f"/api/v1/enrollments/{e['id']}/access-code", headers=bearer(other_key))
+    assert_problem(r, 404, "not_found")
+    assert login(guesser(world), e, e["access_code"]).status_code == 201  # unchanged

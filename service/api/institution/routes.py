@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from service.api.auth import InstitutionDep
 from service.api.deps import DeliverLaterDep, NowDep, PageDep, SessionDep, SettingsDep, page_of
 from service.api.institution.schemas import (
+    AccessCodeRead,
     ClosureIn,
     ClosureRead,
     ConsumptionIn,
@@ -79,6 +80,19 @@ def enroll(
         settings=settings,
     )
     return EnrolledRead.of(made, settings)
+
+
+@router.post("/enrollments/{enrollment_id}/access-code", response_model=AccessCodeRead)
+def new_access_code(
+    enrollment_id: str, inst: InstitutionDep, session: SessionDep, now: NowDep,
+    settings: SettingsDep,
+) -> AccessCodeRead:  # fmt: skip
+    """A new access code for the family, shown this once (the old one stops working and the
+    family's sessions end): a full-length code for a family holding one of the old, short
+    format, or a code handed to the wrong person revoked."""
+    code = enrollments.new_access_code_for(session, institution=inst, enrollment_id=enrollment_id,
+                                           now=now, settings=settings)  # fmt: skip
+    return AccessCodeRead.of(enrollment_id, code, settings)
 
 
 @router.get("/enrollments/{enrollment_id}", response_model=EnrollmentRead)

@@ -137,6 +137,21 @@ class EnrolledRead(Read):
         )
 
 
+class AccessCodeRead(Read):
+    """A family's new access code, shown this once: hand it to the parent."""
+
+    enrollment_id: str
+    access_code: str
+    parent_link: str
+    parent_qr: str
+
+    @classmethod
+    def of(cls, enrollment_id: str, code: str, settings: Settings) -> AccessCodeRead:
+        link = parents.sign_in_link(settings, enrollment_id)
+        return cls(enrollment_id=enrollment_id, access_code=code, parent_link=link,
+                   parent_qr=f"{link}/qr.svg")  # fmt: skip
+
+
 class ReportedRead(Read):
     id: str
     amount: MoneyOut
