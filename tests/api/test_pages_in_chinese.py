@@ -84,3 +84,15 @@ def test_a_refused_form_says_why_in_chinese(site: Site) -> None:  # noqa: F811
     page = c.get(r.headers["location"]).text
     problem = _text(page.split('role="alert">', 1)[1].split("</p>", 1)[0]).strip()
     assert problem == "该机构未被冻结。"
+
+
+def test_an_incomplete_form_and_a_missing_page_say_so_in_chinese(site: Site) -> None:  # noqa: F811
+    c = site.client()
+    csrf = sign_in(c, site.shown.tokens["220100"])
+    c.get("/workbench?lang=zh")
+    inst = site.shown.institutions["overdue"]
+    incomplete = c.post(f"/workbench/institutions/{inst}/freeze", data={"csrf": csrf})
+    missing = c.get("/workbench/alerts/alr_0000000000000000")
+    for r in (incomplete, missing):
+        main = _text(r.text.split("<main", 1)[1].split(">", 1)[1].split("</main>", 1)[0])
+        assert r.status_code in (404, 422) and not re.search(r"[A-Za-z]{2,}", main), main
