@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.flows import refunds
+from service.errors import DomainError
+from service.flows import consumptions, refunds
 from service.flows.balances import balances_of
-from service.flows.models import Refund, StatementBreak
+from service.flows.models import Enrollment, Refund, StatementBreak
 from service.kit.clock import utcnow
 from service.kit.db import make_engine
 from service.registry.models import Institution
@@ -76,6 +78,32 @@ def _disputed_refund(database_url: str, enrollment_id: str, refund_id: str) -> s
         refunds.respond(s, institution=inst, refund_id=refund_id, decision="dispute",
                         reason="课时已上完", now=utcnow())  # fmt: skip
         account = inst.escrow_account_no
+    engine.dispose()
+    return account
+
+
+def _a_lesson_reported(database_url: str) -> str:
+    """An institution of the history reports a lesson of an enrollment with lessons left (its
+    own use case, in-process, as above); its escrow account."""
+    engine = make_engine(database_url)
+    now = utcnow()
+    with Session(engine) as s, s.begin():
+        for enr in s.scalars(
+            select(Enrollment).where(Enrollment.status == "active").order_by(Enrollment.id)
+        ):
+            inst = s.get(Institution, enr.institution_id)
+            assert inst is not None
+            try:
+                with s.begin_nested():
+                    consumptions.report(s, institution=inst, enrollment_id=enr.id, lessons=1,
+                                        occurred_at=now - timedelta(minutes=5),
+                                        session_ref=None, now=now)  # fmt: skip
+            except DomainError:
+                continue
+            account = inst.escrow_account_no
+            break
+        else:
+            raise AssertionError("no enrollment of the demo has a lesson left")
     engine.dispose()
     return account
 
@@ -159,6 +187,31 @@ def test_a_refund_approved_in_the_demo_is_paid_by_its_bank(
         assert {a: v for a, v in after.items() if a != account} == {
             a: v for a, v in opened.items() if a != account
         }
+
+        # A release: a lesson reported (the region's window set to none, so it is due at
+        # once), the nightly release run by hand; the bank pays it from the same books.
+        setting = httpx.post(f"{base}/region-settings",
+                             headers={"Authorization": f"Bearer {province}"},
+                             json={"region_code": "220000", "key": "confirmation_window_days",
+                                   "value": 0, "reason": "演示：课时即时划拨"})  # fmt: skip
+        assert setting.status_code == 200, setting.text
+        released = _a_lesson_reported(demo["env"]["DATABASE_URL"])
+        run = httpx.post(f"{base}/jobs/release_batch/run", json={},
+                         headers={"Authorization": f"Bearer {province}"}).json()  # fmt: skip
+        assert run["instructions"] >= 1, run
+
+        def releases() -> list[dict[str, Any]] | None:
+            items = httpx.get(f"http://127.0.0.1:{bank_port}/sim/instructions").json()["items"]
+            mine = [i for i in items if i["kind"] == "release"]
+            done = len(mine) >= run["instructions"] and all(i["result"] for i in mine)
+            return mine if done else None
+
+        paid_out = wait_until(releases, 30, "the bank's answer to the release")
+        assert [i["result"]["status"] for i in paid_out] == ["executed"] * len(paid_out)
+        mine = sum(Decimal(i["amount"]) for i in paid_out if i["account_no"] == released)
+        moved = Decimal(after[released]) - Decimal(_accounts(bank_port)[released])
+        assert mine > 0 and moved == mine
+        after = _accounts(bank_port)
 
         # A restart keeps the bank's books: the balances after the refund, not the history's.
         sim.terminate()
