@@ -82,6 +82,9 @@ def test_the_page_says_how_safe_the_money_is_never_that_it_is_there(site: Site) 
     assert "less than" in (_shown(page, "notice-short") or "")
     assert "not a promise" in (_shown(page, "notice-short") or "")
     assert (_shown(page, "bank-balance") or "").startswith("¥100.00")
+    owed, held = _shown(page, "owed") or "", _shown(page, "should-hold") or ""
+    assert owed.startswith("¥") and held.startswith("¥")
+    assert Decimal(owed[1:].replace(",", "")) <= Decimal(held[1:].replace(",", ""))
     coverage = _shown(page, "coverage") or ""
     assert coverage.endswith("%") and Decimal(coverage[:-1]) < 100
     assert "Frozen" in (_shown(page, "status") or "")
