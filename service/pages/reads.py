@@ -408,9 +408,27 @@ def _filtered(stmt: Select[Any], f: Filters) -> Select[Any]:
     if f.q:
         like = f"%{f.q.replace('%', '').replace('_', '')}%"
         stmt = stmt.where(
-            or_(Institution.name.like(like), Institution.credit_code.startswith(f.q.upper()))
+            or_(
+                Institution.name.like(like),
+                Institution.credit_code.startswith(f.q.upper()),
+                *_in_places_named(f.q),
+            )
         )
     return stmt
+
+
+def _in_places_named(q: str) -> list[Any]:
+    """A search for 东丰县 (or 东丰) finds the schools of that county whatever their names:
+    conditions on the divisions whose names hold the text (a few at most; none for one
+    character, which half the country's names hold)."""
+    from service.registry.regions import scope_prefix
+
+    if len(q) < 2:
+        return []
+    codes = [c for c, info in known_regions().items() if q in info.name]
+    if not codes or len(codes) > 20:
+        return []
+    return [Institution.region_code.startswith(scope_prefix(c)) for c in codes]
 
 
 # One institution's file

@@ -96,3 +96,23 @@ def test_an_incomplete_form_and_a_missing_page_say_so_in_chinese(site: Site) -> 
     for r in (incomplete, missing):
         main = _text(r.text.split("<main", 1)[1].split(">", 1)[1].split("</main>", 1)[0])
         assert r.status_code in (404, 422) and not re.search(r"[A-Za-z]{2,}", main), main
+
+
+def test_a_search_by_a_district_name_finds_its_schools(site: Site) -> None:  # noqa: F811
+    """Typing 南关区 (or 南关) in the search finds the county's schools whatever their names."""
+    from sqlalchemy import select
+
+    from service.kit.db import make_sessionmaker
+    from service.registry.models import Bank
+    from tests.factories import institution_body
+
+    with make_sessionmaker(site.engine)() as s:
+        bank_id = s.scalars(select(Bank.id)).first()
+    auth = {"Authorization": f"Bearer {site.shown.tokens['220100']}"}
+    body = institution_body(str(bank_id), region="220102", name="启智教育培训学校")
+    assert site.client().post("/api/v1/institutions", json=body, headers=auth).status_code == 201
+    c = site.client()
+    sign_in(c, site.shown.tokens["220100"])
+    for q in ("南关区", "南关"):
+        assert "启智教育培训学校" in c.get("/workbench/institutions", params={"q": q}).text
+    assert "启智教育培训学校" not in c.get("/workbench/institutions?q=宽城区").text
