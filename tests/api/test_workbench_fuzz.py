@@ -107,7 +107,7 @@ def test_no_workbench_form_or_filter_answers_500(site: Site) -> None:  # noqa: F
     c = site.client()
     csrf = sign_in(c, site.shown.tokens["220100"])
     ids = _ids(site)
-    started, sent, failures = time.monotonic(), 0, []
+    started, cpu, sent, failures = time.monotonic(), time.process_time(), 0, []
     routes = _routes()
     assert len(routes) >= 25  # the route table was read, not an empty list
     for method, template, query, form in routes:
@@ -127,10 +127,12 @@ def test_no_workbench_form_or_filter_answers_500(site: Site) -> None:  # noqa: F
                 if r.status_code >= 500:
                     failures.append((method, path, field, value[:20], r.status_code))
     sent += _paths_files_and_sign_in(site, c, csrf, routes, failures)
-    elapsed = time.monotonic() - started
+    elapsed, used = time.monotonic() - started, time.process_time() - cpu
     assert failures == [], failures[:20]
-    assert sent > 500 and elapsed < 60, (sent, elapsed)
-    print(f"{sent} hostile requests in {elapsed:.1f} s")
+    # The bound is on this test's own work (its CPU time: the client, the app and SQLite run
+    # in this process); the wall clock of a machine shared with other runs measures them too.
+    assert sent > 500 and used < 60, (sent, used, elapsed)
+    print(f"{sent} hostile requests in {elapsed:.1f} s ({used:.1f} s of CPU)")
 
 
 def test_the_forms_refuse_what_the_api_refuses_and_store_nothing(site: Site) -> None:  # noqa: F811
