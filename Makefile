@@ -39,7 +39,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 types: install
-	$(BIN)/mypy --strict ledger service tools
+	$(BIN)/mypy --strict ledger service tools tgproof
 
 ## imports: the import contracts of pyproject.toml (ledger apart, tools apart, layers one way)
 imports: install

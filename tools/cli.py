@@ -323,7 +323,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sm.add_argument("--database", default=None)
     sm.set_defaults(fn=cmd_simulate)
+
+    proof = sub.add_parser("proof", help="liability proofs (docs/proofs.md)")
+    pv = proof.add_subparsers(dest="action", required=True).add_parser(
+        "verify", help="check a parent's downloaded proof; exit status 0 only if it holds"
+    )
+    pv.add_argument("file", help="the proof (JSON of GET /parent/proof)")
+    pv.add_argument("--keys", required=True,
+                    help="the log's keys (JSON of /.well-known/tuitionguard-log-keys)")  # fmt: skip
+    pv.set_defaults(fn=cmd_proof_verify)
     return p
+
+
+def cmd_proof_verify(args: argparse.Namespace) -> int:
+    from tgproof.cli import verify_file
+
+    return verify_file(args.file, args.keys)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

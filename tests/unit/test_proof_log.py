@@ -1,0 +1,123 @@
+"""The public log (docs/proofs.md §4–5): RFC 9162 inclusion and consistency between every pair
+of sizes up to 64, a rewritten entry caught, and checkpoints that count only with the log's
+signature and a quorum of witness cosignatures."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from service.proofs.log import MerkleLog
+from service.proofs.signing import checkpoint_body, cosignature, log_signature, signed_note
+from tgproof import log, note
+from tgproof.errors import ProofError
+from tools.proofvectors import ORIGIN, WITNESSES, cosigned_checkpoint, keys, seeded_key
+
+ENTRIES = [f'{{"n":{i}}}'.encode() for i in range(64)]
+FULL = MerkleLog(ENTRIES)
+
+
+def test_the_root_follows_rfc_9162() -> None:
+    a, b, c = (log.leaf_hash(e) for e in ENTRIES[:3])
+    assert MerkleLog().root() == log.EMPTY_ROOT
+    assert FULL.root(1) == a
+    assert FULL.root(3) == log.node_hash(log.node_hash(a, b), c)
+
+
+def test_inclusion_of_every_entry_in_every_size_up_to_64() -> None:
+    for size in range(1, 65):
+        root = FULL.root(size)
+        for index in range(size):
+            log.verify_inclusion(FULL.leaves[index], index, size, FULL.inclusion(index, size), root)
+        with pytest.raises(ProofError):
+            log.verify_inclusion(FULL.leaves[0], size, size, [], root)
+
+
+def test_consistency_between_every_pair_of_sizes_up_to_64() -> None:
+    for second in range(1, 65):
+        for first in range(0, second + 1):
+            proof = FULL.consistency(first, second)
+            log.verify_consistency(first, second, proof, FULL.root(first), FULL.root(second))
+            if 0 < first < second:  # a proof for one pair does not pass for a wrong root
+                with pytest.raises(ProofError):
+                    log.verify_consistency(first, second, proof, FULL.root(first - 1),
+                                           FULL.root(second))  # fmt: skip
+
+
+@pytest.mark.parametrize("rewritten", [0, 5, 31, 32, 40])
+def test_a_rewritten_entry_is_caught(rewritten: int) -> None:
+    """Anyone holding the checkpoint at size 41 rejects every later log that changed entry
+    `rewritten`, whatever proof it serves."""
+    old_size, old_root = 41, FULL.root(41)
+    forged = MerkleLog([b"rewritten" if i == rewritten else e for i, e in enumerate(ENTRIES)])
+    for second in range(old_size, 65):
+        with pytest.raises(ProofError):
+            log.verify_consistency(old_size, second, forged.consistency(old_size, second),
+                                   old_root, forged.root(second))  # fmt: skip
+    with pytest.raises(ProofError):
+        log.verify_inclusion(forged.leaves[rewritten], rewritten, old_size,
+                             forged.inclusion(rewritten, old_size), old_root)  # fmt: skip
+
+
+def test_a_cosigned_checkpoint_verifies_and_names_its_size_and_root() -> None:
+    found = note.verify_checkpoint(cosigned_checkpoint(FULL, 17), keys())
+    assert (found.origin, found.size, found.root) == (ORIGIN, 17, FULL.root(17))
+
+
+def test_too_few_cosignatures_fail_the_quorum() -> None:
+    with pytest.raises(ProofError, match="fewer than the quorum of 2"):
+        note.verify_checkpoint(cosigned_checkpoint(FULL, 17, quorum=1), keys())
+    note.verify_checkpoint(cosigned_checkpoint(FULL, 17, quorum=1), keys(quorum=1))
+
+
+def test_one_witness_signing_twice_counts_once() -> None:
+    body = checkpoint_body(ORIGIN, FULL, 9)
+    w = WITNESSES[0]
+    text = signed_note(body, [log_signature(body, ORIGIN, seeded_key(ORIGIN)),
+                              cosignature(body, w, seeded_key(w), 1),
+                              cosignature(body, w, seeded_key(w), 2)])  # fmt: skip
+    with pytest.raises(ProofError, match="has 1 valid witness"):
+        note.verify_checkpoint(text, keys())
+
+
+def test_a_tampered_root_or_a_wrong_key_fails() -> None:
+    text = cosigned_checkpoint(FULL, 9)
+    other = base64.b64encode(FULL.root(10)).decode()
+    tampered = text.replace(base64.b64encode(FULL.root(9)).decode(), other)
+    with pytest.raises(ProofError, match="signature of the log"):
+        note.verify_checkpoint(tampered, keys())
+    body = checkpoint_body(ORIGIN, FULL, 9)
+    forged = signed_note(body, [log_signature(body, ORIGIN, seeded_key("someone else"))] +
+                         [cosignature(body, w, seeded_key(w), 1) for w in WITNESSES])  # fmt: skip
+    with pytest.raises(ProofError, match="signature of the log"):
+        note.verify_checkpoint(forged, keys())
+
+
+def test_a_witness_cosignature_cannot_stand_for_the_log_nor_the_log_for_a_witness() -> None:
+    """Key IDs differ by type byte (0x01 the log, 0x04 a witness), so a signature made with
+    the right private key under the wrong type is not accepted."""
+    body = checkpoint_body(ORIGIN, FULL, 9)
+    as_witness = cosignature(body, ORIGIN, seeded_key(ORIGIN), 1)
+    lines = [as_witness] + [cosignature(body, w, seeded_key(w), 1) for w in WITNESSES]
+    with pytest.raises(ProofError, match="signature of the log"):
+        note.verify_checkpoint(signed_note(body, lines), keys())
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "no blank line\n", "a\n3\nAAAA\n\n— a AAAA\n", "a\n03\n" + "A" * 43 + "=\n\n— a x\n"],
+)
+def test_malformed_notes_fail_cleanly(text: str) -> None:
+    with pytest.raises(ProofError):
+        note.verify_checkpoint(text, keys())
+
+
+def test_vkeys_check_their_key_id() -> None:
+    good = keys().log.vkey()
+    assert note.parse_vkey(good, note.LOG_KEY_TYPE) == keys().log
+    name, _, key = good.split("+", 2)
+    with pytest.raises(ProofError, match="key ID"):
+        note.parse_vkey(f"{name}+{'0' * 8}+{key}", note.LOG_KEY_TYPE)
+    with pytest.raises(ProofError):
+        note.parse_vkey(good, note.COSIGNATURE_KEY_TYPE)
