@@ -62,7 +62,19 @@ def transfer(
     idempotency_key: str | None = None,
 ) -> Transfer:
     """Move `amount` from `debit` to `credit` at once (single-phase)."""
-    op = NewTransfer(
+    op = _single_phase(debit, credit, amount, code, reference, idempotency_key)
+    return apply(conn, [op], at=at)[0]
+
+
+def _single_phase(
+    debit: str,
+    credit: str,
+    amount: Decimal,
+    code: str,
+    reference: str | None,
+    idempotency_key: str | None,
+) -> NewTransfer:
+    return NewTransfer(
         debit_account_id=debit,
         credit_account_id=credit,
         amount=amount,
@@ -72,7 +84,6 @@ def transfer(
         reference=reference,
         idempotency_key=idempotency_key,
     )
-    return apply(conn, [op], at=at)[0]
 
 
 def transfer_alone(
@@ -88,16 +99,7 @@ def transfer_alone(
 ) -> Transfer:
     """`transfer` as a database transaction of its own, committed when it returns, for a
     caller with nothing else to do in that transaction: one round trip on PostgreSQL."""
-    op = NewTransfer(
-        debit_account_id=debit,
-        credit_account_id=credit,
-        amount=amount,
-        code=code,
-        pending=False,
-        expires_at=None,
-        reference=reference,
-        idempotency_key=idempotency_key,
-    )
+    op = _single_phase(debit, credit, amount, code, reference, idempotency_key)
     return apply_alone(engine, op, at=at)
 
 
