@@ -1,6 +1,8 @@
-"""`tuitionguard proof verify FILE --keys KEYS`: check a parent's downloaded proof against the
-log's published keys (the JSON of `/.well-known/tuitionguard-log-keys`), with nothing of the
-service. Exit status 0 when it holds, 1 when it fails, 2 when a file cannot be read."""
+"""`tuitionguard proof verify FILE --keys KEYS` checks a parent's downloaded proof, and
+`tuitionguard proof consistency OLD NEW PROOF --keys KEYS` that a newer checkpoint extends an
+older one, against the log's published keys (the JSON of `/.well-known/tuitionguard-log-keys`),
+with nothing of the service. Exit status 0 when it holds, 1 when it fails, 2 when a file
+cannot be read."""
 
 from __future__ import annotations
 
@@ -8,17 +10,23 @@ import json
 import sys
 from typing import TextIO
 
-from tgproof import note
+from tgproof import log, note
 from tgproof.errors import ProofError
-from tgproof.proof import verify_parent_proof, yuan
+from tgproof.proof import hex32, verify_parent_proof, whole, yuan
 
 
-def verify_file(proof_path: str, keys_path: str, out: TextIO = sys.stdout) -> int:
+def _read(*paths: str) -> list[str]:
+    found = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            found.append(f.read())
+    return found
+
+
+def verify_file(proof_path: str, keys_path: str, out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # looked up now: the caller may have redirected it
     try:
-        with open(proof_path, encoding="utf-8") as f:
-            proof_text = f.read()
-        with open(keys_path, encoding="utf-8") as f:
-            keys_text = f.read()
+        proof_text, keys_text = _read(proof_path, keys_path)
     except OSError as e:
         print(f"cannot read: {e}", file=out)
         return 2
@@ -39,4 +47,37 @@ def verify_file(proof_path: str, keys_path: str, out: TextIO = sys.stdout) -> in
         f"signed by the log and cosigned by at least {keys.quorum} witnesses",
         file=out,
     )
+    return 0
+
+
+def verify_consistency_files(
+    old_path: str, new_path: str, proof_path: str, keys_path: str, out: TextIO | None = None
+) -> int:
+    """Both checkpoints signed and cosigned, and the proof (`{from, to, hashes}` of
+    `GET /public/log/proof/consistency`) showing the newer extends the older."""
+    out = out or sys.stdout
+    try:
+        old_text, new_text, proof_text, keys_text = _read(old_path, new_path, proof_path, keys_path)
+    except OSError as e:
+        print(f"cannot read: {e}", file=out)
+        return 2
+    try:
+        keys = note.parse_keys(keys_text)
+        old = note.verify_checkpoint(old_text, keys)
+        new = note.verify_checkpoint(new_text, keys)
+        try:
+            proof = json.loads(proof_text)
+            hashes = [hex32(h, "consistency hash") for h in proof["hashes"]]
+            sizes = (whole(proof["from"], "from"), whole(proof["to"], "to"))
+        except (ValueError, KeyError, TypeError) as e:
+            raise ProofError("the consistency proof is not {from, to, hashes}") from e
+        if sizes != (old.size, new.size):
+            raise ProofError(
+                f"the proof is from {sizes[0]} to {sizes[1]}, not {old.size} to {new.size}"
+            )
+        log.verify_consistency(old.size, new.size, hashes, old.root, new.root)
+    except ProofError as e:
+        print(f"FAILED: {e}", file=out)
+        return 1
+    print(f"OK: the log at size {new.size} extends the log at size {old.size}", file=out)
     return 0

@@ -150,7 +150,7 @@ def _ed25519_ok(public_key: bytes, signature: bytes, message: bytes) -> bool:
     return True
 
 
-def _signed_by(verifier: Verifier, body: str, signatures: Sequence[Signature]) -> bool:
+def signed_by(verifier: Verifier, body: str, signatures: Sequence[Signature]) -> bool:
     for sig in signatures:
         if sig.name != verifier.name or sig.blob[:4] != verifier.key_id:
             continue
@@ -171,9 +171,9 @@ def verify_checkpoint(text: str, keys: Keys) -> Checkpoint:
     checkpoint = parse_checkpoint(body)
     if checkpoint.origin != keys.log.name:
         raise ProofError(f"checkpoint origin {checkpoint.origin!r} is not the log's key name")
-    if not _signed_by(keys.log, body, signatures):
+    if not signed_by(keys.log, body, signatures):
         raise ProofError("the checkpoint does not carry a valid signature of the log's key")
-    cosigned = {w.vkey() for w in keys.witnesses if _signed_by(w, body, signatures)}
+    cosigned = {w.vkey() for w in keys.witnesses if signed_by(w, body, signatures)}
     if len(cosigned) < keys.quorum:
         raise ProofError(
             f"the checkpoint has {len(cosigned)} valid witness cosignatures, "

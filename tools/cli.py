@@ -325,13 +325,19 @@ def build_parser() -> argparse.ArgumentParser:
     sm.set_defaults(fn=cmd_simulate)
 
     proof = sub.add_parser("proof", help="liability proofs (docs/proofs.md)")
-    pv = proof.add_subparsers(dest="action", required=True).add_parser(
+    proofs = proof.add_subparsers(dest="action", required=True)
+    pv = proofs.add_parser(
         "verify", help="check a parent's downloaded proof; exit status 0 only if it holds"
     )
     pv.add_argument("file", help="the proof (JSON of GET /parent/proof)")
-    pv.add_argument("--keys", required=True,
-                    help="the log's keys (JSON of /.well-known/tuitionguard-log-keys)")  # fmt: skip
-    pv.set_defaults(fn=cmd_proof_verify)
+    pc = proofs.add_parser("consistency", help="check that a newer checkpoint extends an older one")
+    pc.add_argument("old", help="the older checkpoint (text)")
+    pc.add_argument("new", help="the newer checkpoint (text)")
+    pc.add_argument("proof", help="JSON of GET /public/log/proof/consistency")
+    for command, fn in ((pv, cmd_proof_verify), (pc, cmd_proof_consistency)):
+        keys_help = "the log's keys (JSON of /.well-known/tuitionguard-log-keys)"
+        command.add_argument("--keys", required=True, help=keys_help)
+        command.set_defaults(fn=fn)
     return p
 
 
@@ -339,6 +345,12 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
     from tgproof.cli import verify_file
 
     return verify_file(args.file, args.keys)
+
+
+def cmd_proof_consistency(args: argparse.Namespace) -> int:
+    from tgproof.cli import verify_consistency_files
+
+    return verify_consistency_files(args.old, args.new, args.proof, args.keys)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

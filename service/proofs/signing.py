@@ -1,5 +1,5 @@
-"""Checkpoints signed by the log and cosigned by witnesses (docs/proofs.md §5), the log's
-entries (§4) and a parent's full proof (§3)."""
+"""Checkpoints signed by the log (docs/proofs.md §5; witnesses cosign with
+`tgproof.witness`), the log's entries (§4) and a parent's full proof (§3)."""
 
 from __future__ import annotations
 
@@ -32,14 +32,6 @@ def log_signature(body: str, name: str, key: Ed25519PrivateKey) -> str:
     """The log's signature line over a checkpoint body."""
     kid = note.key_id(name, note.LOG_KEY_TYPE, public_bytes(key))
     blob = kid + key.sign(body.encode())
-    return f"{note.SIGNATURE_DASH}{name} {base64.b64encode(blob).decode()}\n"
-
-
-def cosignature(body: str, name: str, key: Ed25519PrivateKey, timestamp: int) -> str:
-    """A witness's tlog-cosignature/v1 line over a checkpoint body at unix time `timestamp`."""
-    kid = note.key_id(name, note.COSIGNATURE_KEY_TYPE, public_bytes(key))
-    signed = key.sign(note.cosigned_message(body, timestamp))
-    blob = kid + timestamp.to_bytes(8, "big") + signed
     return f"{note.SIGNATURE_DASH}{name} {base64.b64encode(blob).decode()}\n"
 
 

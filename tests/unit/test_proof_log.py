@@ -5,14 +5,25 @@ signature and a quorum of witness cosignatures."""
 from __future__ import annotations
 
 import base64
+import json
+from pathlib import Path
 
 import pytest
 
 from service.proofs.log import MerkleLog
-from service.proofs.signing import checkpoint_body, cosignature, log_signature, signed_note
+from service.proofs.signing import checkpoint_body, log_signature, signed_note
 from tgproof import log, note
 from tgproof.errors import ProofError
-from tools.proofvectors import ORIGIN, WITNESSES, cosigned_checkpoint, keys, seeded_key
+from tgproof.witness import cosignature
+from tools.cli import main
+from tools.proofvectors import (
+    ORIGIN,
+    WITNESSES,
+    cosigned_checkpoint,
+    keys,
+    keys_json,
+    seeded_key,
+)
 
 ENTRIES = [f'{{"n":{i}}}'.encode() for i in range(64)]
 FULL = MerkleLog(ENTRIES)
@@ -121,3 +132,35 @@ def test_vkeys_check_their_key_id() -> None:
         note.parse_vkey(f"{name}+{'0' * 8}+{key}", note.LOG_KEY_TYPE)
     with pytest.raises(ProofError):
         note.parse_vkey(good, note.COSIGNATURE_KEY_TYPE)
+
+
+def test_the_cli_checks_consistency_between_two_checkpoints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    forged = MerkleLog([b"rewritten" if i == 2 else e for i, e in enumerate(ENTRIES)])
+    files = {
+        "keys.json": keys_json(keys()),
+        "old.txt": cosigned_checkpoint(FULL, 10),
+        "new.txt": cosigned_checkpoint(FULL, 30),
+        "forged.txt": cosigned_checkpoint(forged, 30),  # the log itself signed a fork
+        "proof.json": json.dumps(
+            {"from": 10, "to": 30, "hashes": [h.hex() for h in FULL.consistency(10, 30)]}
+        ),
+        "forged-proof.json": json.dumps(
+            {"from": 10, "to": 30, "hashes": [h.hex() for h in forged.consistency(10, 30)]}
+        ),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+
+    def run(*names: str) -> int:
+        args = [str(tmp_path / n) for n in names]
+        return main(["proof", "consistency", *args, "--keys", str(tmp_path / "keys.json")])
+
+    assert run("old.txt", "new.txt", "proof.json") == 0
+    assert "OK: the log at size 30 extends the log at size 10" in capsys.readouterr().out
+    assert run("old.txt", "forged.txt", "forged-proof.json") == 1
+    assert run("old.txt", "forged.txt", "proof.json") == 1
+    assert run("new.txt", "old.txt", "proof.json") == 1  # from/to do not name these sizes
+    assert "FAILED: " in capsys.readouterr().out
+    assert run("old.txt", "missing.txt", "proof.json") == 2
