@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import sqlite3
+import threading
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -24,6 +25,11 @@ def cosignature(body: str, name: str, key: Ed25519PrivateKey, timestamp: int) ->
     signed = key.sign(note.cosigned_message(body, timestamp))
     blob = kid + timestamp.to_bytes(8, "big") + signed
     return f"{note.SIGNATURE_DASH}{name} {base64.b64encode(blob).decode()}\n"
+
+
+def public_vkey(name: str, key: Ed25519PrivateKey, key_type: int) -> str:
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return note.Verifier(name, key_type, public).vkey()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,7 @@ class Witness:
     ) -> None:
         self.name, self.key = name, key
         self.logs = {v.name: v for v in logs}
+        self.lock = threading.Lock()  # one connection, shared by the server's threads
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS latest (origin TEXT PRIMARY KEY, size INTEGER NOT NULL,"
@@ -93,11 +100,12 @@ class Witness:
             return Answer(404, "unknown log\n")
         if not note.signed_by(known, body, signatures):
             return Answer(403, "not signed by the log's key\n")
-        self.db.execute("BEGIN IMMEDIATE")  # one add-checkpoint at a time per file
-        try:
-            answer = self._extend(checkpoint, request, body, now)
-        finally:
-            self.db.execute("COMMIT")
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")  # and one writer per file, across processes
+            try:
+                answer = self._extend(checkpoint, request, body, now)
+            finally:
+                self.db.execute("COMMIT")
         return answer
 
     def _extend(self, checkpoint: note.Checkpoint, request: Request, body: str, now: int) -> Answer:

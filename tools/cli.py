@@ -338,7 +338,59 @@ def build_parser() -> argparse.ArgumentParser:
         keys_help = "the log's keys (JSON of /.well-known/tuitionguard-log-keys)"
         command.add_argument("--keys", required=True, help=keys_help)
         command.set_defaults(fn=fn)
+    _witness_commands(sub)
     return p
+
+
+def _witness_commands(sub: Any) -> None:
+    witness = sub.add_parser("witness", help="a log witness (docs/proofs.md)")
+    wc = witness.add_subparsers(dest="action", required=True)
+    wk = wc.add_parser("key", help="make a witness's private key file and print its vkey")
+    wk.add_argument("--name", required=True, help="the witness's key name, e.g. bank.example/w")
+    wk.add_argument("--out", required=True, help="the new key file (refused if it exists)")
+    wk.set_defaults(fn=cmd_witness_key)
+    ws = wc.add_parser("serve", help="serve POST /add-checkpoint (C2SP tlog-witness)")
+    ws.add_argument("--name", required=True, help="the witness's key name")
+    ws.add_argument("--key", required=True, help="the key file `witness key` made")
+    log_help = "the log's site URL (its /.well-known/tuitionguard-log-keys) or its vkey"
+    ws.add_argument("--log", required=True, help=log_help)
+    ws.add_argument("--db", required=True, help="the witness's own SQLite file")
+    ws.add_argument("--host", default="127.0.0.1")
+    ws.add_argument("--port", type=int, default=8200)
+    ws.set_defaults(fn=cmd_witness_serve)
+
+
+def cmd_witness_key(args: argparse.Namespace) -> int:
+    from tgproof import note
+    from tgproof.serve import write_key
+    from tgproof.witness import public_vkey
+
+    try:
+        key = write_key(args.out)
+    except FileExistsError:
+        print(f"{args.out} exists: a witness's key is never overwritten", file=sys.stderr)
+        return 2
+    print(public_vkey(args.name, key, note.COSIGNATURE_KEY_TYPE))
+    return 0
+
+
+def cmd_witness_serve(args: argparse.Namespace) -> int:
+    from tgproof import note
+    from tgproof.serve import log_key_from, make_server, read_key
+    from tgproof.witness import Witness
+
+    if "://" in args.log:
+        log_key = log_key_from(args.log)
+    else:
+        log_key = note.parse_vkey(args.log, note.LOG_KEY_TYPE)
+    witness = Witness(args.name, read_key(args.key), [log_key], args.db)
+    server = make_server(witness, args.host, args.port)
+    print(f"witness {args.name} for {log_key.name} on http://{args.host}:{args.port}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
 
 
 def cmd_proof_verify(args: argparse.Namespace) -> int:

@@ -5,14 +5,19 @@ its own, and remembers it across restarts."""
 from __future__ import annotations
 
 import base64
+import os
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from service.proofs.log import MerkleLog
 from service.proofs.signing import checkpoint_body, log_signature, signed_note, verifier
 from tgproof import note
+from tgproof.serve import make_server, read_key
 from tgproof.witness import Witness
+from tools.cli import main
 from tools.proofvectors import ORIGIN, seeded_key
 
 ENTRIES = [f'{{"n":{i}}}'.encode() for i in range(20)]
@@ -94,3 +99,34 @@ def test_the_witness_remembers_across_restarts(tmp_path: Path) -> None:
     assert extend(first, LOG, 0, 9)[0] == 200
     again = Witness(NAME, seeded_key(NAME), [log_key], path)
     assert extend(again, FORGED, 0, 12) == (409, "9\n")
+
+
+def test_the_witness_serves_add_checkpoint_over_http(witness: Witness) -> None:
+    server = make_server(witness, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        first = httpx.post(f"{url}/add-checkpoint", content=request(0, [], signed(LOG, 5)))
+        assert first.status_code == 200 and first.text.startswith(f"— {NAME} ")
+        fork = request(5, FORGED.consistency(5, 9), signed(FORGED, 9))
+        refused = httpx.post(f"{url}/add-checkpoint", content=fork)
+        assert (refused.status_code, refused.text) == (409, "5\n")
+        assert refused.headers["content-type"] == "text/x.tlog.size"
+        assert httpx.post(f"{url}/other", content="x").status_code == 404
+        assert httpx.post(f"{url}/add-checkpoint", content=b"\xff\n").status_code == 400
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_witness_key_makes_a_key_once_and_prints_its_vkey(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(tmp_path / "w.key")
+    assert main(["witness", "key", "--name", NAME, "--out", path]) == 0
+    vkey = capsys.readouterr().out.strip()
+    found = note.parse_vkey(vkey, note.COSIGNATURE_KEY_TYPE)
+    assert found == verifier(NAME, read_key(path), note.COSIGNATURE_KEY_TYPE)
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    assert main(["witness", "key", "--name", NAME, "--out", path]) == 2
