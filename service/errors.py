@@ -186,6 +186,9 @@ CODES: dict[str, Code] = {
                                 "lists each problem with its `line`, `field` and `message`"),
     "no_guidance_price": _c(422, "No guidance price applies",
                             "no guidance price is in force for the course's band and region"),
+    "calendar_out_of_range": _c(422, "The day lies outside the working-day calendar",
+                                "a count of working days that starts or ends outside 2000 to "
+                                "2099 (the years the holiday calendar is computed for)"),
     # flows
     "exceeds_remaining": _c(422, "More lessons than remain",
                             "reporting or refunding more lessons than remain"),

@@ -6,15 +6,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 
 from service.api.auth import RegulatorOrInstitutionDep
 from service.api.deps import PageDep, SessionDep, page_of
 from service.api.institution.routes import course_data
 from service.api.institution.schemas import CourseCheckIn, CourseCheckRead
-from service.api.schemas import Page, RefundRead
-from service.fees import filings
+from service.api.schemas import Page, Read, RefundRead
+from service.fees import filings, working_days
 from service.flows import refunds
 from service.flows.refunds import RefundStatus
+from service.kit.money import Instant, InstantOut
 from service.registry.institutions import scoped_ids
 from service.registry.models import Regulator
 
@@ -49,3 +51,31 @@ def check_course(
     else:
         verdict = filings.check(session, data, region_code=caller.region_code)
     return CourseCheckRead.model_validate(verdict, from_attributes=True)
+
+
+class WorkingDaysRead(Read):
+    """The instant `count` working days after `from`; `provisional` when a day counted lies in
+    a year whose holiday arrangement is not yet published (counted on the statutory holidays
+    alone)."""
+
+    from_: InstantOut = Field(alias="from")
+    count: int
+    date: InstantOut
+    provisional: bool
+
+
+@router.get("/working-days", response_model=WorkingDaysRead)
+def get_working_days(
+    caller: RegulatorOrInstitutionDep,
+    start: Annotated[Instant, Query(alias="from")],
+    count: Annotated[int, Query(ge=0, le=working_days.MAX_COUNT)],
+    region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+) -> WorkingDaysRead:
+    """Count working days as deadlines are counted (the State Council's arrangement, same
+    Beijing time of day). Public knowledge, so any regulator or institution may ask for any
+    region; `region_code` defaults to the caller's own."""
+    region = region_code or caller.region_code
+    end = working_days.deadline_in(region, start, count)
+    return WorkingDaysRead.model_validate(
+        {"from": start, "count": count, "date": end.at, "provisional": end.provisional}
+    )
