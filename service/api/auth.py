@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import NowDep, SessionDep, SettingsDep
 from service.api.idempotency import Identify
-from service.api.ratelimit import Vouched
+from service.api.ratelimit import Vouched, session_claim
 from service.bank_gateway import inbound
 from service.config import Settings
 from service.errors import DomainError
@@ -32,7 +32,7 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def _vouch(request: Request, kind: str, caller_id: object) -> None:
+def vouch(request: Request, kind: str, caller_id: object) -> None:
     """The credential checked: from now on the request's claim spends its caller's rate budget,
     not its address's (service.api.ratelimit)."""
     vouched: Vouched | None = getattr(request.app.state, "vouched", None)
@@ -40,11 +40,19 @@ def _vouch(request: Request, kind: str, caller_id: object) -> None:
         vouched.vouch(request.scope, f"{kind}:{caller_id}")
 
 
+def vouch_session(request: Request, cookie: str, kind: str, caller_id: object) -> None:
+    """A page's sign-in set this session cookie: its next requests spend the caller's budget
+    from the first on (a flood at the address cannot keep a parent from their page)."""
+    vouched: Vouched | None = getattr(request.app.state, "vouched", None)
+    if vouched is not None:
+        vouched.vouch_claim(session_claim(cookie), f"{kind}:{caller_id}")
+
+
 def _regulator(request: Request, session: SessionDep) -> Regulator:
     reg = credentials.regulator_by_token(session, bearer_token(request))
     if reg is None:
         raise DomainError("unauthenticated", "unknown regulator token")
-    _vouch(request, "regulator", reg.id)
+    vouch(request, "regulator", reg.id)
     return reg
 
 
@@ -52,7 +60,7 @@ def _institution(request: Request, session: SessionDep) -> Institution:
     inst = credentials.institution_by_key(session, bearer_token(request))
     if inst is None:
         raise DomainError("unauthenticated", "unknown institution API key")
-    _vouch(request, "institution", inst.id)
+    vouch(request, "institution", inst.id)
     return inst
 
 
@@ -82,7 +90,7 @@ async def _bank(request: Request, session: SessionDep, settings: SettingsDep) ->
     )
     if bank is None:
         raise DomainError("invalid_signature", "the signature is missing, wrong or stale")
-    _vouch(request, "bank", bank.id)
+    vouch(request, "bank", bank.id)
     return bank
 
 
@@ -94,7 +102,7 @@ def _regulator_outside_tx(request: Request) -> Regulator:
         if reg is None:
             raise DomainError("unauthenticated", "unknown regulator token")
         session.expunge(reg)
-        _vouch(request, "regulator", reg.id)
+        vouch(request, "regulator", reg.id)
         return reg
 
 
@@ -139,7 +147,7 @@ def _either(request: Request, session: SessionDep) -> Regulator | Institution:
         found = credentials.institution_by_key(session, token)
     if found is None:
         raise DomainError("unauthenticated", "unknown token")
-    _vouch(request, "regulator" if isinstance(found, Regulator) else "institution", found.id)
+    vouch(request, "regulator" if isinstance(found, Regulator) else "institution", found.id)
     return found
 
 
@@ -148,7 +156,7 @@ def _parent(request: Request, session: SessionDep, now: NowDep) -> Enrollment:
     e = parents.by_token(session, bearer_token(request), now)
     if e is None:
         raise DomainError("unauthenticated", "unknown or expired parent session")
-    _vouch(request, "parent", e.id)
+    vouch(request, "parent", e.id)
     return e
 
 

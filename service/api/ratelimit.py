@@ -12,6 +12,12 @@ credential, a credential never seen to authenticate, a forged one — spends its
 address's bucket. So a credential's first request (and its first after a quiet spell) counts
 against its address; every later one against the caller, whatever others at its address do.
 
+The pages' sessions are authenticated callers too: a request carrying the workbench's or the
+parent's session cookie claims that session (by the cookie's hash), and the pages' guards
+vouch for it when it checks, and at sign-in for the cookie they set. Without this every page
+request spent its address's bucket, so a flood from a parent's mobile network or a
+regulator's office held every signed-in page there at 429.
+
 Callers are keyed by kind (`regulator:…`, `institution:…`, `bank:…`, `parent:…`, `addr:…`)
 so that each kind may be given its own limit (`limits`, from the setting `RATE_LIMITS`, e.g.
 `bank=20/200`); the kinds it does not name get `RATE_LIMIT_PER_SECOND`/`RATE_LIMIT_BURST`.
@@ -29,6 +35,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.problems import problem_response
@@ -36,6 +43,9 @@ from service.api.problems import problem_response
 MAX_CALLERS = 100_000  # buckets and vouched claims kept; the least recently used are forgotten
 VOUCHED_SECONDS = 600.0  # a claim that has not authenticated for this long is a stranger again
 KINDS = ("regulator", "institution", "bank", "parent", "addr")
+# The pages' session cookies, by the paths they are sent to: the parent's (scoped to /parent)
+# and the workbench's.
+PARENT_COOKIE, WORKBENCH_COOKIE = "tg_parent", "tg_session"
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,18 @@ def claim_of(scope: Scope) -> str | None:
     bank = headers.get(b"x-bank-id", b"")[:64]
     if bank:
         return f"bank:{bank.decode('latin-1')}@{address_of(scope)}"
+    cookie = headers.get(b"cookie")
+    if cookie:
+        name = PARENT_COOKIE if scope.get("path", "").startswith("/parent") else WORKBENCH_COOKIE
+        value = cookie_parser(cookie.decode("latin-1")).get(name)
+        if value:
+            return session_claim(value)
     return None
+
+
+def session_claim(cookie: str) -> str:
+    """The claim of a page session's cookie (by its hash: only its holder has it)."""
+    return "session:" + hashlib.sha256(cookie.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def address_of(scope: Scope) -> str:
@@ -92,8 +113,11 @@ class Vouched:
     def vouch(self, scope: Scope, caller: str) -> None:
         """Called by a guard once the request's credential checked (`caller`: `kind:id`)."""
         claim = claim_of(scope)
-        if claim is None:
-            return
+        if claim is not None:
+            self.vouch_claim(claim, caller)
+
+    def vouch_claim(self, claim: str, caller: str) -> None:
+        """For a claim the request does not carry yet: the session cookie a sign-in sets."""
         with self.lock:
             self.held.pop(claim, None)
             self.held[claim] = (caller, self.clock())

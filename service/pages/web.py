@@ -13,6 +13,7 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from service.api.auth import vouch
 from service.api.deps import NowDep, SessionDep
 from service.errors import DomainError
 from service.kit.wire import has_control
@@ -59,6 +60,7 @@ def _signed(request: Request, session: SessionDep, now: NowDep) -> SignedIn:
         raise SignInRequired(
             request.url.path + (f"?{request.url.query}" if request.url.query else "")
         )
+    vouch(request, "regulator", found.regulator.id)
     return found
 
 

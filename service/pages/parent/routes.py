@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from service.api.auth import vouch_session
 from service.api.deps import NowDep, SessionDep, SettingsDep
 from service.errors import DomainError
 from service.flows import consumptions, enrollments, parents, refunds
@@ -113,6 +114,7 @@ def sign_in(
     if made is None:  # answered, not raised, so that the failure count is committed
         return back(again, problem=N_("The enrollment number or the access code is wrong."))
     token, _expires = made
+    vouch_session(request, token, "parent", enrollment_id.strip())
     response = RedirectResponse(PATH, status_code=303)
     # A lifetime, not an instant: the browser's clock need not agree with ours.
     response.set_cookie(COOKIE, token, max_age=settings.parent_session_hours * 3600,

@@ -13,6 +13,7 @@ from fastapi import Depends, Form, Request
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from service.api.auth import vouch
 from service.api.deps import NowDep, SessionDep, SettingsDep
 from service.errors import DomainError
 from service.flows import parents
@@ -49,6 +50,7 @@ def _signed(request: Request, session: SessionDep, now: NowDep, settings: Settin
     found = current(request, session, now, settings.secret_key)
     if found is None:
         raise ParentSignInRequired()
+    vouch(request, "parent", found.enrollment.id)
     return found
 
 

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from service.api.auth import vouch_session
 from service.api.deps import NowDep, SessionDep
 from service.pages.labels import N_
 from service.pages.signin import COOKIE, SESSION_HOURS, sign_in, sign_out
@@ -51,7 +52,8 @@ def sign_in_post(
     made = sign_in(session, token=token, now=now, address=address)
     if made is None:
         return back(_again(next), problem=N_("This token is not a regulator's."))
-    cookie, _ = made
+    cookie, signed = made
+    vouch_session(request, cookie, "regulator", signed.regulator.id)
     response = RedirectResponse(local_path(next), status_code=303)
     response.set_cookie(
         COOKIE,
