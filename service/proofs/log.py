@@ -1,5 +1,7 @@
 """The public log's Merkle tree, the builder's side (RFC 9162 §2.1): the root of any prefix,
-inclusion proofs (§2.1.3.1) and consistency proofs (§2.1.4.1), over the entries' leaf hashes."""
+inclusion proofs (§2.1.3.1) and consistency proofs (§2.1.4.1), over the entries' leaf hashes.
+A perfect subtree (aligned, a power of two wide) never changes once full, so its hash is
+computed once: a proof then costs O(log n) hashes, not a pass over the whole log."""
 
 from __future__ import annotations
 
@@ -13,54 +15,78 @@ def largest_power_of_two_below(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+class _Tree:
+    """MTH over leaves[lo:hi], with the perfect subtrees' hashes kept in `cache`."""
+
+    def __init__(self, leaves: Sequence[bytes], cache: dict[tuple[int, int], bytes]) -> None:
+        self.leaves, self.cache = leaves, cache
+
+    def root(self, lo: int, hi: int) -> bytes:
+        n = hi - lo
+        if n == 0:
+            return log.EMPTY_ROOT
+        if n == 1:
+            return self.leaves[lo]
+        perfect = n & (n - 1) == 0
+        if perfect and (lo, hi) in self.cache:
+            return self.cache[(lo, hi)]
+        k = largest_power_of_two_below(n)
+        found = log.node_hash(self.root(lo, lo + k), self.root(lo + k, hi))
+        if perfect:
+            self.cache[(lo, hi)] = found
+        return found
+
+    def path(self, index: int, lo: int, hi: int) -> list[bytes]:
+        if hi - lo == 1:
+            return []
+        k = largest_power_of_two_below(hi - lo)
+        if index < lo + k:
+            return [*self.path(index, lo, lo + k), self.root(lo + k, hi)]
+        return [*self.path(index, lo + k, hi), self.root(lo, lo + k)]
+
+    def subproof(self, m: int, lo: int, hi: int, complete: bool) -> list[bytes]:
+        n = hi - lo
+        if m == n:
+            return [] if complete else [self.root(lo, hi)]
+        k = largest_power_of_two_below(n)
+        if m <= k:
+            return [*self.subproof(m, lo, lo + k, complete), self.root(lo + k, hi)]
+        return [*self.subproof(m - k, lo + k, hi, False), self.root(lo, lo + k)]
+
+
 def root(leaves: Sequence[bytes]) -> bytes:
     """MTH over leaf hashes."""
-    if not leaves:
-        return log.EMPTY_ROOT
-    if len(leaves) == 1:
-        return leaves[0]
-    k = largest_power_of_two_below(len(leaves))
-    return log.node_hash(root(leaves[:k]), root(leaves[k:]))
+    return _Tree(leaves, {}).root(0, len(leaves))
 
 
-def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+def inclusion_proof(
+    leaves: Sequence[bytes], index: int, cache: dict[tuple[int, int], bytes] | None = None
+) -> list[bytes]:
     """PATH(index, leaves)."""
     if not 0 <= index < len(leaves):
         raise ValueError(f"index {index} outside a log of {len(leaves)} entries")
-    if len(leaves) == 1:
-        return []
-    k = largest_power_of_two_below(len(leaves))
-    if index < k:
-        return [*inclusion_proof(leaves[:k], index), root(leaves[k:])]
-    return [*inclusion_proof(leaves[k:], index - k), root(leaves[:k])]
+    return _Tree(leaves, {} if cache is None else cache).path(index, 0, len(leaves))
 
 
-def consistency_proof(leaves: Sequence[bytes], first: int) -> list[bytes]:
+def consistency_proof(
+    leaves: Sequence[bytes], first: int, cache: dict[tuple[int, int], bytes] | None = None
+) -> list[bytes]:
     """PROOF(first, leaves): that the first `first` entries are a prefix of all of them."""
     if not 0 <= first <= len(leaves):
         raise ValueError(f"no consistency from size {first} to size {len(leaves)}")
     if first in (0, len(leaves)):
         return []
-    return _subproof(first, leaves, True)
-
-
-def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
-    n = len(leaves)
-    if m == n:
-        return [] if complete else [root(leaves)]
-    k = largest_power_of_two_below(n)
-    if m <= k:
-        return [*_subproof(m, leaves[:k], complete), root(leaves[k:])]
-    return [*_subproof(m - k, leaves[k:], False), root(leaves[:k])]
+    return _Tree(leaves, {} if cache is None else cache).subproof(first, 0, len(leaves), True)
 
 
 class MerkleLog:
-    """An append-only list of entries (in memory; the service keeps its entries in the
-    database and builds this from them)."""
+    """An append-only list of entries (in memory; the service will keep its entries in the
+    database and build this from them)."""
 
     def __init__(self, entries: Sequence[bytes] = ()) -> None:
         self.entries: list[bytes] = []
         self.leaves: list[bytes] = []
+        self._cache: dict[tuple[int, int], bytes] = {}  # perfect subtrees: valid forever
         for entry in entries:
             self.append(entry)
 
@@ -73,11 +99,18 @@ class MerkleLog:
     def size(self) -> int:
         return len(self.leaves)
 
+    def _upto(self, size: int | None) -> Sequence[bytes]:
+        size = self.size if size is None else size
+        if not 0 <= size <= self.size:
+            raise ValueError(f"the log has {self.size} entries, not {size}")
+        return self.leaves[:size]
+
     def root(self, size: int | None = None) -> bytes:
-        return root(self.leaves[: self.size if size is None else size])
+        leaves = self._upto(size)
+        return _Tree(leaves, self._cache).root(0, len(leaves))
 
     def inclusion(self, index: int, size: int | None = None) -> list[bytes]:
-        return inclusion_proof(self.leaves[: self.size if size is None else size], index)
+        return inclusion_proof(self._upto(size), index, self._cache)
 
     def consistency(self, first: int, second: int | None = None) -> list[bytes]:
-        return consistency_proof(self.leaves[: self.size if second is None else second], first)
+        return consistency_proof(self._upto(second), first, self._cache)

@@ -228,3 +228,28 @@ def test_the_cli_verifies_a_downloaded_proof_and_fails_an_altered_one(tmp_path: 
     assert out.read_text(encoding="utf-8").startswith("FAILED: ")
     with out.open("w", encoding="utf-8") as f:
         assert verify_file(str(tmp_path / "missing.json"), str(keys), f) == 2
+
+
+@FAST
+@given(balances_st, st.integers(0, 2**32))
+def test_no_two_leaves_share_a_holder_so_no_two_parents_share_a_leaf(
+    balances: dict[str, int], seed: int
+) -> None:
+    """A leaf's holder binds its enrollment and part (salted), so a leaf shown to one parent
+    recomputes only for that parent's enrollment."""
+    snapshot = build_snapshot(SID, balances.items(), SeededEntropy(seed))
+    holders = [leaf.holder for leaf in snapshot.leaves]
+    assert len(set(holders)) == len(holders)
+    for enrollment, indexes in snapshot.where.items():
+        assert [snapshot.leaves[i].part for i in indexes] in ([0, 1], [1, 0])
+        assert all(snapshot.leaves[i].enrollment_id == enrollment for i in indexes)
+
+
+def test_a_liability_list_with_an_enrollment_twice_or_a_bad_amount_is_refused() -> None:
+    with pytest.raises(ValueError, match="listed twice"):
+        build_snapshot(SID, [("e1", 1), ("e1", 2)])
+    for bad in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="whole number of fen"):
+            build_snapshot(SID, [("e1", bad)])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="out of range"):
+        build_snapshot(SID, [("e1", 2**62), ("e2", 2**62)])
