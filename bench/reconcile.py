@@ -96,10 +96,10 @@ class Account:
         start = start_of_local_day(day)
         return [
             Line(
-                f"T{day:%Y%m%d}{k:05d}",
-                "debit" if k % 3 == 2 else "credit",
-                OUT if k % 3 == 2 else IN,
-                start + timedelta(hours=9, seconds=k * 30),
+                bank_txn_id=f"T{day:%Y%m%d}{k:05d}",
+                direction="debit" if k % 3 == 2 else "credit",
+                amount=OUT if k % 3 == 2 else IN,
+                booked_at=start + timedelta(hours=9, seconds=k * 30),
             )
             for k in range(count)
         ]

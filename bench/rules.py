@@ -35,17 +35,23 @@ def guidebook() -> GuideBook:
         for r in csv.DictReader(f):
             groups[(r["region_code"], r["effective_from"])].append(
                 Band(
-                    r["mode"],
-                    r["grade_band"],
-                    int(r["class_size_min"]),
-                    int(r["class_size_max"]) if r["class_size_max"] else None,
-                    int(r["standard_minutes"]),
-                    Decimal(r["base_price"]),
-                    Decimal(r["max_float_pct"]),
+                    mode=r["mode"],
+                    grade_band=r["grade_band"],
+                    class_size_min=int(r["class_size_min"]),
+                    class_size_max=int(r["class_size_max"]) if r["class_size_max"] else None,
+                    standard_minutes=int(r["standard_minutes"]),
+                    base_price=Decimal(r["base_price"]),
+                    max_float_pct=Decimal(r["max_float_pct"]),
                 )
             )
     return GuideBook(
-        Guide(f"{k[0]}-{k[1]}", k[0], date.fromisoformat(k[1]), tuple(v)) for k, v in groups.items()
+        Guide(
+            id=f"{k[0]}-{k[1]}",
+            region_code=k[0],
+            effective_from=date.fromisoformat(k[1]),
+            bands=tuple(v),
+        )
+        for k, v in groups.items()
     )
 
 
@@ -87,7 +93,7 @@ def main() -> None:
     args = ap.parse_args()
     batch = filings(args.filings)
     sessions = sum(len(f.sessions) for f in batch)
-    ctx = rules.Context(guidebook())
+    ctx = rules.Context(guides=guidebook())
 
     watch = Stopwatch()
     for f in batch:

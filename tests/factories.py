@@ -181,8 +181,8 @@ def file_maths_course(
         for x in school_days(start or local_date(now).isoformat(), sessions)
     )
     data = CourseData(
-        "初中数学", "math", "subject", "junior", "offline", 20, 45, sessions,
-        Decimal("20.00"), None, when,
+        title="初中数学", subject="math", category="subject", grade_band="junior", mode="offline", class_size=20, lesson_minutes=45, lessons_total=sessions,
+        price_per_lesson=Decimal("20.00"), list_price_per_lesson=None, sessions=when,
     )  # fmt: skip
     return file_course(session, institution=institution, now=now, data=data)
 

@@ -195,7 +195,10 @@ class Replay:
         for inst_id, mine in by_inst.items():
             try:
                 classes[inst_id] = [
-                    consumptions.LessonReport(named[n], int(e["lessons"]), at) for n, e in mine
+                    consumptions.LessonReport(
+                        enrollment_id=named[n], lessons=int(e["lessons"]), occurred_at=at
+                    )
+                    for n, e in mine
                 ]
             except (ValueError, TypeError, KeyError):
                 for number, event in mine:
@@ -229,7 +232,12 @@ class Replay:
     ) -> None:
         inst = self._institution(s, inst_id)
         try:
-            items = [consumptions.LessonReport(named[n], int(e["lessons"]), at) for n, e in lines]
+            items = [
+                consumptions.LessonReport(
+                    enrollment_id=named[n], lessons=int(e["lessons"]), occurred_at=at
+                )
+                for n, e in lines
+            ]
             with s.begin_nested():
                 out = consumptions.report_many(s, institution=inst, items=items, now=at)
         except (DomainError, ValueError, TypeError, KeyError, ledger.LedgerError):
@@ -374,7 +382,12 @@ class Replay:
         course_id = self._id("course", e["course"])
         inst = self._institution(s, self.course_owners.get(course_id) or self._owner(s, course_id))
         order = enrollments.Order(
-            inst, course_id, str(e["id"]), int(e["lessons"]), parse_money(e["amount"]), at
+            institution=inst,
+            course_id=course_id,
+            student_ref=str(e["id"]),
+            lessons=int(e["lessons"]),
+            amount=parse_money(e["amount"]),
+            at=at,
         )
         assert self.morning is not None
         place = self.morning.order(e["_line"], e, order)
@@ -401,7 +414,11 @@ class Replay:
                 raise Skip(f"unknown enrollment {label!r}")
             reference = "" if known is None else self._reference(s, known)
         item = deposits.DepositIn(
-            str(e["bank_txn_id"]), inst.escrow_account_no, reference, parse_money(e["amount"]), at
+            bank_txn_id=str(e["bank_txn_id"]),
+            account_no=inst.escrow_account_no,
+            payment_reference=reference,
+            amount=parse_money(e["amount"]),
+            paid_at=at,
         )
         assert self.morning is not None
         self.morning.deposit(DepositDue(e["_line"], e, item, morning))
@@ -445,7 +462,11 @@ class Replay:
         bank = self._held(s, Bank, self.bank_id)
         assert bank is not None
         item = deposits.DepositIn(
-            str(e["bank_txn_id"]), account_no, reference, parse_money(e["amount"]), at
+            bank_txn_id=str(e["bank_txn_id"]),
+            account_no=account_no,
+            payment_reference=reference,
+            amount=parse_money(e["amount"]),
+            paid_at=at,
         )
         deposits.receive(s, bank=bank, now=at, data=item)
 
@@ -610,7 +631,13 @@ class Replay:
         """The bank executes what was instructed, as one file of results: releases the same
         day, refunds the next."""
         due = [
-            settlement.Result(ins.id, "executed", _txn(ins.id, "executed"), eod, None)
+            settlement.Result(
+                instruction_id=ins.id,
+                status="executed",
+                bank_txn_id=_txn(ins.id, "executed"),
+                executed_at=eod,
+                reason=None,
+            )
             for ins in s.scalars(
                 select(Instruction).where(
                     Instruction.status == "pending", Instruction.bank_id == self.bank_id
@@ -665,14 +692,26 @@ class Replay:
             label = wanted[inst_id]
             stolen = self.stolen[label]
             mine = lines.get(account, [])
-            mine += [stmts.Line(txn, "debit", a, t) for txn, a, t in stolen if start <= t <= end]
+            mine += [
+                stmts.Line(bank_txn_id=txn, direction="debit", amount=a, booked_at=t)
+                for txn, a, t in stolen
+                if start <= t <= end
+            ]
             closing = ours[ids[keys[inst_id]]].debit_balance - sum(
                 (a for _, a, t in stolen if t <= end), ZERO
             )
             day_net = sum(
                 (ln.amount if ln.direction == "credit" else -ln.amount for ln in mine), ZERO
             )
-            items.append(stmts.StatementIn(account, day, closing - day_net, closing, tuple(mine)))
+            items.append(
+                stmts.StatementIn(
+                    account_no=account,
+                    statement_date=day,
+                    opening_balance=closing - day_net,
+                    closing_balance=closing,
+                    transactions=tuple(mine),
+                )
+            )
         stmts.reconcile_many(s, bank=bank, items=items, now=end)
 
     @staticmethod
@@ -686,7 +725,9 @@ class Replay:
                 Deposit.account_no.in_(accounts), Deposit.paid_at >= start, Deposit.paid_at <= end
             )
         ):
-            out[account].append(stmts.Line(txn, "credit", amount, at))
+            out[account].append(
+                stmts.Line(bank_txn_id=txn, direction="credit", amount=amount, booked_at=at)
+            )
         for account, txn, amount, at in s.execute(
             select(
                 Instruction.account_no,
@@ -700,7 +741,11 @@ class Replay:
                 Instruction.executed_at <= end,
             )
         ):
-            out[account].append(stmts.Line(str(txn), "debit", amount, at or end))
+            out[account].append(
+                stmts.Line(
+                    bank_txn_id=str(txn), direction="debit", amount=amount, booked_at=at or end
+                )
+            )
         return out
 
     def _write_levels(self, s: Session, day: date, eod: datetime) -> None:

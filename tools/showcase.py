@@ -164,10 +164,18 @@ def _day(s: Session, settings: Settings, shown: Showcase, day: date, d: int, now
 def _course(s: Session, inst: Institution, day: date) -> None:
     sessions = _school_days(day + timedelta(days=1), 40)
     data = CourseData(
-        "初中数学" if inst.category == "subject" else "少儿篮球", "math" if inst.category ==
-        "subject" else "basketball", inst.category, "junior", "offline", 20, 45, len(sessions),
-        PRICE, None, sessions,
-    )  # fmt: skip
+        title="初中数学" if inst.category == "subject" else "少儿篮球",
+        subject="math" if inst.category == "subject" else "basketball",
+        category=inst.category,
+        grade_band="junior",
+        mode="offline",
+        class_size=20,
+        lesson_minutes=45,
+        lessons_total=len(sessions),
+        price_per_lesson=PRICE,
+        list_price_per_lesson=None,
+        sessions=sessions,
+    )
     course = file_course(s, institution=inst, now=_at(day, 8), data=data)
     assert course.status == "approved", (inst.name, course.violations)
 
@@ -190,10 +198,13 @@ def _enrol(
             bank=bank,
             now=at + timedelta(minutes=3),
             data=deposits.DepositIn(
-                f"DEP{inst.escrow_account_no[-3:]}{d}{k}", inst.escrow_account_no,
-                made.enrollment.payment_reference, PRICE * 20, at + timedelta(minutes=2),
+                bank_txn_id=f"DEP{inst.escrow_account_no[-3:]}{d}{k}",
+                account_no=inst.escrow_account_no,
+                payment_reference=made.enrollment.payment_reference,
+                amount=PRICE * 20,
+                paid_at=at + timedelta(minutes=2),
             ),
-        )  # fmt: skip
+        )
         if not shown.parent[0] and inst.category == "non_subject":
             shown.parent = (made.enrollment.id, made.access_code)
 
@@ -202,10 +213,17 @@ def _reserve(s: Session, bank: Bank, inst: Institution, day: date) -> None:
     assert inst.reserve_account_no is not None
     at = _at(day, 11)
     deposits.receive(
-        s, bank=bank, now=at,
-        data=deposits.DepositIn("RSV-0001", inst.reserve_account_no, "reserve",
-                                Decimal("3000.00"), at),
-    )  # fmt: skip
+        s,
+        bank=bank,
+        now=at,
+        data=deposits.DepositIn(
+            bank_txn_id="RSV-0001",
+            account_no=inst.reserve_account_no,
+            payment_reference="reserve",
+            amount=Decimal("3000.00"),
+            paid_at=at,
+        ),
+    )
 
 
 def _first_enrollment(s: Session, inst_id: str) -> str:
@@ -263,7 +281,9 @@ def _statements(s: Session, bank: Bank, shown: Showcase, day: date, now: datetim
         assert inst is not None
         deps = s.query(Deposit).filter_by(account_no=inst.escrow_account_no).all()
         lines = [
-            Line(d.bank_txn_id, "credit", d.amount, d.paid_at)
+            Line(
+                bank_txn_id=d.bank_txn_id, direction="credit", amount=d.amount, booked_at=d.paid_at
+            )
             for d in deps
             if local_date(d.paid_at) == day
         ]
@@ -271,11 +291,26 @@ def _statements(s: Session, bank: Bank, shown: Showcase, day: date, now: datetim
         before = sum((d.amount for d in deps if local_date(d.paid_at) < day), Decimal("0"))
         taken = Decimal("1200.00") if key in ("critical", "elsewhere") else Decimal("0")
         if taken:
-            lines.append(Line(f"WD{inst_id[-6:]}", "debit", taken, _at(day, 15)))
+            lines.append(
+                Line(
+                    bank_txn_id=f"WD{inst_id[-6:]}",
+                    direction="debit",
+                    amount=taken,
+                    booked_at=_at(day, 15),
+                )
+            )
         reconcile(
-            s, bank=bank, now=min(_at(day + timedelta(days=1), 6), now - timedelta(minutes=1)),
-            data=StatementIn(inst.escrow_account_no, day, before, held - taken, tuple(lines)),
-        )  # fmt: skip
+            s,
+            bank=bank,
+            now=min(_at(day + timedelta(days=1), 6), now - timedelta(minutes=1)),
+            data=StatementIn(
+                account_no=inst.escrow_account_no,
+                statement_date=day,
+                opening_balance=before,
+                closing_balance=held - taken,
+                transactions=tuple(lines),
+            ),
+        )
 
 
 def _complaint(s: Session, shown: Showcase, day: date) -> None:

@@ -92,7 +92,7 @@ def _page(
         ),
     ] = None,
 ) -> Paging:
-    return Paging(limit, cursor or None)
+    return Paging(limit=limit, after=cursor or None)
 
 
 PageDep = Annotated[Paging, Depends(_page)]

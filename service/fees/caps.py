@@ -29,7 +29,7 @@ def add_months(day: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Purchase:
     category: str
     lessons: int

@@ -21,7 +21,7 @@ from service.registry.models import Institution, Regulator
 from service.registry.regions import ancestry, in_scope, is_valid_region
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CourseData:
     title: str
     subject: str
@@ -56,7 +56,9 @@ def load_context(session: Session, region_code: str) -> rules.Context:
     regions = ancestry(region_code)
     vacations: dict[str, list[rules.Vacation]] = defaultdict(list)
     for v in session.scalars(select(SchoolVacation).where(SchoolVacation.region_code.in_(regions))):
-        vacations[v.region_code].append(rules.Vacation(v.name, v.start_date, v.end_date))
+        vacations[v.region_code].append(
+            rules.Vacation(name=v.name, start=v.start_date, end=v.end_date)
+        )
     return rules.Context(guides=load_guidebook(session, regions), vacations=dict(vacations))
 
 
@@ -143,7 +145,7 @@ def course_of(session: Session, institution: Institution, course_id: str) -> Cou
     return course
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Disclosure:
     institution: Institution
     courses: list[Course]  # approved, in the order filed
@@ -159,4 +161,4 @@ def disclosed(session: Session, credit_code: str) -> Disclosure:
         .where(Course.institution_id == inst.id, Course.status == "approved")
         .order_by(Course.filed_at)
     )
-    return Disclosure(inst, list(courses))
+    return Disclosure(institution=inst, courses=list(courses))

@@ -86,7 +86,7 @@ class GuideDraft(Strict):
     source: str | None = Field(default=None, max_length=200)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Publisher:
     """Who publishes, over what: a regulator over their region, or the service itself (the
     reference tables it ships with: `regulator` None, every region). `via` says which door
@@ -101,7 +101,7 @@ class Publisher:
         return cls(actor=f"regulator:{regulator.id}", via=via, regulator=regulator)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Problem:
     line: int | None  # the file's line, None for a guide sent as one body
     field: str
@@ -114,14 +114,14 @@ class Problem:
                 "kind": self.kind or self.code}  # fmt: skip
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Published:
     created: list[PriceGuide] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)  # ids of the guides replaced
     unchanged: list[PriceGuide] = field(default_factory=list)  # the same guide, already there
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Entry:
     draft: GuideDraft
     lines: tuple[int, ...] = ()  # the file's lines it came from

@@ -23,7 +23,7 @@ from service.registry.regions import ancestry
 FEN = Decimal("0.01")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Band:
     mode: str
     grade_band: str
@@ -46,7 +46,7 @@ class Band:
         return (self.base_price * factor).quantize(FEN, rounding=ROUND_HALF_UP)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Guide:
     id: str
     region_code: str
@@ -94,17 +94,22 @@ def load_guidebook(session: Session, regions: Collection[str]) -> GuideBook:
     ):
         items[it.guide_id].append(
             Band(
-                it.mode,
-                it.grade_band,
-                it.class_size_min,
-                it.class_size_max,
-                it.standard_minutes,
-                it.base_price,
-                it.max_float_pct,
+                mode=it.mode,
+                grade_band=it.grade_band,
+                class_size_min=it.class_size_min,
+                class_size_max=it.class_size_max,
+                standard_minutes=it.standard_minutes,
+                base_price=it.base_price,
+                max_float_pct=it.max_float_pct,
             )
         )
     return GuideBook(
-        Guide(g.id, g.region_code, g.effective_from, tuple(items[g.id]))
+        Guide(
+            id=g.id,
+            region_code=g.region_code,
+            effective_from=g.effective_from,
+            bands=tuple(items[g.id]),
+        )
         for g in session.scalars(
             select(PriceGuide).where(
                 PriceGuide.region_code.in_(list(regions)), PriceGuide.superseded_by.is_(None)
@@ -119,7 +124,7 @@ def guide_items(session: Session, guide_id: str) -> list[PriceGuideItem]:
     return sorted(rows, key=lambda i: (i.mode, i.class_size_min))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Applicable:
     guide: PriceGuide
     items: list[PriceGuideItem]
@@ -144,5 +149,7 @@ def applicable(
         in_force = next((g for g in guides if g.effective_from <= today), None)
         for g in guides:
             if g.effective_from > today or g is in_force:
-                out.append(Applicable(g, guide_items(session, g.id), g is in_force))
+                out.append(
+                    Applicable(guide=g, items=guide_items(session, g.id), in_force=g is in_force)
+                )
     return out

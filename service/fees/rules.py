@@ -32,7 +32,7 @@ SRC_PRICE_LAW = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Filing:
     category: str  # subject | non_subject
     grade_band: str
@@ -46,14 +46,14 @@ class Filing:
     region_code: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Vacation:
     name: str
     start: date
     end: date
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Context:
     guides: GuideBook
     vacations: dict[str, list[Vacation]] = field(default_factory=dict)  # by region code
@@ -77,7 +77,7 @@ Violation = dict[str, Any]
 RuleFn = Callable[[Filing, Context], list[Violation]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Rule:
     code: str
     source: str
@@ -290,26 +290,26 @@ def rule_preschool(f: Filing, ctx: Context) -> list[Violation]:
 
 
 RULES: list[Rule] = [
-    Rule("price_above_guidance", SRC_PRICES, rule_price),
-    Rule("weekend_or_holiday_session", SRC_DOUBLE_REDUCTION, rule_school_days),
-    Rule("vacation_session", SRC_DOUBLE_REDUCTION, rule_vacations),
+    Rule(code="price_above_guidance", source=SRC_PRICES, check=rule_price),
+    Rule(code="weekend_or_holiday_session", source=SRC_DOUBLE_REDUCTION, check=rule_school_days),
+    Rule(code="vacation_session", source=SRC_DOUBLE_REDUCTION, check=rule_vacations),
     Rule(
-        "late_end_offline",
-        SRC_NON_SUBJECT,
-        _ends_after(OFFLINE_END, "late_end_offline", "offline", SRC_NON_SUBJECT),
+        code="late_end_offline",
+        source=SRC_NON_SUBJECT,
+        check=_ends_after(OFFLINE_END, "late_end_offline", "offline", SRC_NON_SUBJECT),
     ),
     Rule(
-        "late_end_online",
-        SRC_DOUBLE_REDUCTION,
-        _ends_after(ONLINE_END, "late_end_online", "online", SRC_DOUBLE_REDUCTION),
+        code="late_end_online",
+        source=SRC_DOUBLE_REDUCTION,
+        check=_ends_after(ONLINE_END, "late_end_online", "online", SRC_DOUBLE_REDUCTION),
     ),
-    Rule("online_lesson_too_long", SRC_DOUBLE_REDUCTION, rule_online_length),
-    Rule("online_break_too_short", SRC_DOUBLE_REDUCTION, rule_online_breaks),
-    Rule("preschool", SRC_DOUBLE_REDUCTION, rule_preschool),
+    Rule(code="online_lesson_too_long", source=SRC_DOUBLE_REDUCTION, check=rule_online_length),
+    Rule(code="online_break_too_short", source=SRC_DOUBLE_REDUCTION, check=rule_online_breaks),
+    Rule(code="preschool", source=SRC_DOUBLE_REDUCTION, check=rule_preschool),
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Verdict:
     status: str  # approved | rejected
     violations: list[Violation]
@@ -318,4 +318,8 @@ class Verdict:
 
 def check(f: Filing, ctx: Context) -> Verdict:
     violations = [v for rule in RULES for v in rule.check(f, ctx)]
-    return Verdict("rejected" if violations else "approved", violations, price_check(f, ctx))
+    return Verdict(
+        status="rejected" if violations else "approved",
+        violations=violations,
+        price_check=price_check(f, ctx),
+    )

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 import ledger
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class InstitutionBalances:
     escrow: Decimal  # cash the ledger says is in the supervised account
     prepaid_outstanding: Decimal  # owed to parents for lessons not yet delivered

@@ -24,7 +24,7 @@ def complainant() -> ColumnElement[str]:
     return func.coalesce(Complaint.enrollment_id, Complaint.id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Group:
     institution_id: str
     institution_name: str
@@ -35,7 +35,7 @@ class Group:
     latest: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Filters:
     category: str | None = None
     institution_id: str | None = None
@@ -68,7 +68,18 @@ def groups(
                       Complaint.institution_id, Complaint.category)
         .limit(per_page).offset((page - 1) * per_page)
     )  # fmt: skip
-    return [Group(i, n, c, int(p), int(k), int(o), at) for i, n, c, p, k, o, at in rows], int(total)
+    return [
+        Group(
+            institution_id=i,
+            institution_name=n,
+            category=c,
+            parents=int(p),
+            complaints=int(k),
+            still_open=int(o),
+            latest=at,
+        )
+        for i, n, c, p, k, o, at in rows
+    ], int(total)
 
 
 def newest(

@@ -37,7 +37,7 @@ class Decision(StrEnum):
     REVERSE = "reverse"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Lesson:
     """A report taken, as its row in `consumptions` is written: a class's hundreds are
     written as plain rows (as objects they cost more than the rest of the report)."""
@@ -61,13 +61,13 @@ class Lesson:
         return dict(vars(self))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Reported:
     consumption: Lesson
     enrollment: Enrollment  # as the lesson left it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LessonReport:
     """Lessons of one enrollment reported as delivered."""
 
@@ -89,7 +89,12 @@ def report(
 ) -> Reported:
     """Lessons delivered (一课一消): prepaid → earned, with the parent's window to dispute
     (`report_many` of one)."""
-    item = LessonReport(enrollment_id, lessons, occurred_at, session_ref)
+    item = LessonReport(
+        enrollment_id=enrollment_id,
+        lessons=lessons,
+        occurred_at=occurred_at,
+        session_ref=session_ref,
+    )
     out = report_many(session, institution=institution, items=[item], now=now)[0]
     if isinstance(out, DomainError):
         raise out
@@ -199,7 +204,7 @@ def _lock_all(session: Session, ids: list[str]) -> dict[str, Enrollment]:
     return {e.id: e for e in rows}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Started:
     """A course's sessions started by an instant, by seq: in time order too (a filing numbers
     them so), so those started by any earlier instant are a prefix."""
@@ -278,7 +283,7 @@ def _take(
     e.lessons_consumed += item.lessons
     e.amount_consumed += amount
     enrollments.settle_status(e)
-    return Reported(c, e)
+    return Reported(consumption=c, enrollment=e)
 
 
 def _post(session: Session, done: list[Reported], now: datetime) -> None:

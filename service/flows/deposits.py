@@ -30,7 +30,7 @@ from service.registry.institutions import audit, in_regulator_scope
 from service.registry.models import Bank, Institution, Regulator
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DepositIn:
     bank_txn_id: str
     account_no: str
@@ -51,7 +51,7 @@ class DepositIn:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DepositAnswer:
     """What became of a deposit: `posted` to the enrollment it paid, or held in `suspense`
     with its reason."""
@@ -65,7 +65,9 @@ class DepositAnswer:
     def of(cls, d: Mapping[Any, Any]) -> DepositAnswer:
         """From a row of `deposits`."""
         status: Literal["posted", "suspense"] = "suspense" if d["reason"] else "posted"
-        return cls(status, d["id"], d["enrollment_id"], d["reason"])
+        return cls(
+            status=status, deposit_id=d["id"], enrollment_id=d["enrollment_id"], reason=d["reason"]
+        )
 
 
 Outcome = DepositAnswer | DomainError

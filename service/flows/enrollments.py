@@ -32,7 +32,7 @@ from service.registry.models import Institution
 ZERO = Decimal("0.00")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Enrolled:
     enrollment: Enrollment
     access_code: str  # shown once, to hand to the parent; stored only as a keyed hash
@@ -47,7 +47,7 @@ class Planned(NamedTuple):
     starts_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Order:
     """A student's purchase of a course's next sessions, made at `at`."""
 
@@ -71,7 +71,14 @@ def create(
     settings: Settings,
 ) -> Enrolled:
     """Enrol a student in the course's next `lessons` sessions, within the caps."""
-    order = Order(institution, course_id, student_ref, lessons, amount, now)
+    order = Order(
+        institution=institution,
+        course_id=course_id,
+        student_ref=student_ref,
+        lessons=lessons,
+        amount=amount,
+        at=now,
+    )
     made = create_many(session, [order], settings=settings)[0]
     if isinstance(made, DomainError):
         raise made
@@ -159,7 +166,9 @@ def _made(order: Order, course: Course, sessions: list[Planned], settings: Setti
         status="awaiting_payment",
         enrolled_at=now,
     )
-    return Enrolled(enrollment, code, institution.escrow_account_no)
+    return Enrolled(
+        enrollment=enrollment, access_code=code, escrow_account_no=institution.escrow_account_no
+    )
 
 
 def _enrollable(institution: Institution, course: Course | None, course_id: str) -> Course:

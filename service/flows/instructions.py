@@ -36,7 +36,7 @@ Purpose = Literal["refund", "release", "suspense_return"]
 PURPOSES: tuple[Purpose, ...] = ("refund", "release", "suspense_return")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Order:
     """An instruction to make: `amount` held from a liability account (a kind of the
     institution's, or an account id) against the cash of `source`."""
@@ -66,8 +66,16 @@ def create(
 ) -> Instruction:
     """Hold `amount` from a liability account against the cash of `source`, and record the
     order. Raises a `LedgerError` (and holds nothing) if the cash or the reserve is short."""
-    order = Order(institution, purpose, kind, subject_id, debit_kind_or_account, amount, payee,
-                  source)  # fmt: skip
+    order = Order(
+        institution=institution,
+        purpose=purpose,
+        kind=kind,
+        subject_id=subject_id,
+        debit_kind_or_account=debit_kind_or_account,
+        amount=amount,
+        payee=payee,
+        source=source,
+    )
     return create_many(session, [order], now=now)[0]
 
 

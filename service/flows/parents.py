@@ -199,7 +199,7 @@ def _refuse_past_limits(session: Session, enrollment_id: str, category: str, now
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Overview:
     enrollment: Enrollment
     institution: Institution
@@ -211,4 +211,4 @@ def overview(session: Session, enrollment: Enrollment) -> Overview:
     inst = session.get(Institution, enrollment.institution_id)
     course = session.get(Course, enrollment.course_id)
     assert inst is not None and course is not None
-    return Overview(enrollment, inst, course)
+    return Overview(enrollment=enrollment, institution=inst, course=course)

@@ -64,7 +64,7 @@ def per_institution() -> Subquery:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Position:
     escrow: Decimal = ZERO  # cash the ledger says is in the supervised accounts
     bank_balance: Decimal = ZERO  # what the banks' latest statements say

@@ -30,16 +30,18 @@ FollowUp = Callable[[], None]
 Handler = Callable[[Session, Instruction, datetime], FollowUp | None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settlement:
     on_executed: Handler
     on_rejected: Handler
 
 
 SETTLEMENTS: dict[str, Settlement] = {
-    "refund": Settlement(refunds.on_paid, refunds.on_failed),
-    "release": Settlement(releases.on_paid, releases.on_rejected),
-    "suspense_return": Settlement(deposits.on_returned, deposits.on_return_rejected),
+    "refund": Settlement(on_executed=refunds.on_paid, on_rejected=refunds.on_failed),
+    "release": Settlement(on_executed=releases.on_paid, on_rejected=releases.on_rejected),
+    "suspense_return": Settlement(
+        on_executed=deposits.on_returned, on_rejected=deposits.on_return_rejected
+    ),
 }
 
 
@@ -50,7 +52,7 @@ def check_complete() -> None:
         raise RuntimeError(f"instruction purposes without settlement: {sorted(missing)}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Result:
     """What the bank reports of one instruction."""
 
@@ -73,7 +75,13 @@ def apply_result(
     now: datetime,
 ) -> Instruction:
     """Settle an instruction once. The same result again is a no-op; a different one is 409."""
-    result = Result(instruction_id, status, bank_txn_id, executed_at, reason)
+    result = Result(
+        instruction_id=instruction_id,
+        status=status,
+        bank_txn_id=bank_txn_id,
+        executed_at=executed_at,
+        reason=reason,
+    )
     out = apply_results(session, bank_id=bank_id, results=[result], now=now)[0]
     if isinstance(out, DomainError):
         raise out

@@ -44,7 +44,7 @@ from service.registry.institutions import audit, in_regulator_scope
 from service.registry.models import Bank, Institution, Regulator
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Line:
     bank_txn_id: str
     direction: str  # credit | debit
@@ -52,7 +52,7 @@ class Line:
     booked_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StatementIn:
     account_no: str
     statement_date: date
@@ -77,7 +77,7 @@ class StatementIn:
 Key = tuple[str, str, str]  # account, bank day, content digest
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Reconciled:
     """A statement as reconciled, and the breaks found in it (none: `matched`)."""
 
@@ -170,7 +170,9 @@ def _known(
     )  # fmt: skip
     breaks = _breaks_of(session, [r.id for r in rows])
     return {
-        (r.account_no, r.statement_date, r.request_hash): Reconciled(r, breaks.get(r.id, []))
+        (r.account_no, r.statement_date, r.request_hash): Reconciled(
+            statement=r, breaks=breaks.get(r.id, [])
+        )
         for r in rows
     }
 
@@ -401,7 +403,7 @@ def _store(
             )
             for b in breaks
         ]
-        out.append(Reconciled(stmt, sorted(rows, key=lambda b: b.id)))
+        out.append(Reconciled(statement=stmt, breaks=sorted(rows, key=lambda b: b.id)))
     # Written as rows, not flushed as objects (a day's file is a statement per account); the
     # objects returned are what was written, for reading: none is changed once stored.
     insert_many(session, _STATEMENTS, [_row(_STATEMENTS, r.statement) for r in out])
@@ -507,7 +509,10 @@ def listed(
             .order_by(StatementBreak.id)
         ):
             found[b.statement_id].append(b)
-    return Paged([Reconciled(s, found[s.id]) for s in page.rows], page.next_after)
+    return Paged(
+        rows=[Reconciled(statement=s, breaks=found[s.id]) for s in page.rows],
+        next_after=page.next_after,
+    )
 
 
 def review(

@@ -12,13 +12,13 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Paging:
     limit: int = 50
     after: Any | None = None  # the last key of the previous page
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Paged(Generic[T]):
     rows: list[T]
     next_after: Any | None  # the key to start the next page after, None at the end
@@ -39,4 +39,4 @@ def cut(rows: list[T], paging: Paging, key: Any) -> Paged[T]:
     """`rows` were fetched with limit + 1: the page, and where the next one starts."""
     more = len(rows) > paging.limit
     rows = rows[: paging.limit]
-    return Paged(rows, key(rows[-1]) if more and rows else None)
+    return Paged(rows=rows, next_after=key(rows[-1]) if more and rows else None)

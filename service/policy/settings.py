@@ -18,7 +18,7 @@ from service.registry.models import RegionSetting, Regulator
 from service.registry.regions import ancestry, is_valid_region, scope_prefix
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Policy:
     key: str
     default: Any
@@ -35,47 +35,47 @@ POLICIES = {
     p.key: p
     for p in [
         Policy(
-            "confirmation_window_days",
-            7,
-            int,
-            "days after a lesson in which the parent may dispute it; released after",
+            key="confirmation_window_days",
+            default=7,
+            kind=int,
+            meaning="days after a lesson in which the parent may dispute it; released after",
         ),
         Policy(
-            "refund_respond_days",
-            5,
-            int,
-            "days the institution has to answer a refund before it is accepted for it",
+            key="refund_respond_days",
+            default=5,
+            kind=int,
+            meaning="days the institution has to answer a refund before it is accepted for it",
         ),
         Policy(
-            "auto_freeze_on_critical",
-            False,
-            bool,
-            "freeze releases automatically when an institution becomes critical",
+            key="auto_freeze_on_critical",
+            default=False,
+            kind=bool,
+            meaning="freeze releases automatically when an institution becomes critical",
         ),
         Policy(
-            "case_snooze_max_days",
-            30,
-            int,
-            "the longest a case may be snoozed, in days (0: cases are never snoozed)",
+            key="case_snooze_max_days",
+            default=30,
+            kind=int,
+            meaning="the longest a case may be snoozed, in days (0: cases are never snoozed)",
         ),
         Policy(
-            "parent_warning_from",
-            "high",
-            str,
-            "the lowest risk level shown to an institution's parents as a warning",
-            WARNING_FROM,
+            key="parent_warning_from",
+            default="high",
+            kind=str,
+            meaning="the lowest risk level shown to an institution's parents as a warning",
+            choices=WARNING_FROM,
         ),
         Policy(
-            "parent_warning_score",
-            False,
-            bool,
-            "whether the warning shown to parents gives the risk score too",
+            key="parent_warning_score",
+            default=False,
+            kind=bool,
+            meaning="whether the warning shown to parents gives the risk score too",
         ),
         Policy(
-            "risk_thresholds",
-            {},
-            dict,
-            "overrides of risk indicator thresholds and weights, by indicator code",
+            key="risk_thresholds",
+            default={},
+            kind=dict,
+            meaning="overrides of risk indicator thresholds and weights, by indicator code",
         ),
     ]
 }

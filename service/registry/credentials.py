@@ -35,7 +35,7 @@ def decrypt_secret(secret_key: str, ciphertext: str) -> str:
     return _fernet(secret_key).decrypt(ciphertext.encode()).decode()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Issued:
     id: str
     credential: str
@@ -54,7 +54,7 @@ def create_regulator(session: Session, *, name: str, region_code: str, now: date
     )
     session.add(reg)
     session.flush()
-    return Issued(reg.id, token)
+    return Issued(id=reg.id, credential=token)
 
 
 def create_bank(
@@ -81,13 +81,13 @@ def create_bank(
     )
     session.add(bank)
     session.flush()
-    return Issued(bank.id, secret)
+    return Issued(id=bank.id, credential=secret)
 
 
 MAX_OVERLAP = timedelta(days=7)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Rotated:
     bank_id: str
     secret: str  # the new one, shown once
@@ -110,7 +110,7 @@ def rotate_bank_secret(
     bank.previous_secret_until = now + overlap
     bank.secret_ciphertext = encrypt_secret(secret_key, secret)
     session.flush()
-    return Rotated(bank.id, secret, now + overlap)
+    return Rotated(bank_id=bank.id, secret=secret, previous_valid_until=now + overlap)
 
 
 def regulator_by_token(session: Session, token: str) -> Regulator | None:

@@ -26,7 +26,7 @@ from service.registry.models import (
 from service.registry.regions import in_scope, is_valid_region, scope_prefix
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NewInstitution:
     name: str
     credit_code: str

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from service.registry.models import Region
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RegionInfo:
     code: str
     name: str
@@ -24,7 +24,12 @@ class RegionInfo:
 def known_regions() -> dict[str, RegionInfo]:
     text = resources.files("service.data").joinpath("regions.csv").read_text(encoding="utf-8")
     rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    return {r["code"]: RegionInfo(r["code"], r["name"], r["superseded_by"] or None) for r in rows}
+    return {
+        r["code"]: RegionInfo(
+            code=r["code"], name=r["name"], superseded_by=r["superseded_by"] or None
+        )
+        for r in rows
+    }
 
 
 def is_valid_region(code: str) -> bool:

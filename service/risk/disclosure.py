@@ -24,7 +24,7 @@ from service.risk.models import Alert, InstitutionRisk
 from service.risk.scoring import LEVELS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Standing:
     status: str  # active | frozen | blacklisted | closed
     closing_on: date | None  # a planned closure: it is winding down, refunding everything
@@ -84,7 +84,7 @@ def standing(session: Session, institution: Institution, *, on: date) -> Standin
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Filed:
     complaint: Complaint
     status: str  # received | followed_up | concluded
@@ -110,8 +110,8 @@ def filed(session: Session, enrollment: str, institution_id: str) -> list[Filed]
 
 def _stands(c: Complaint, open_case: Alert | None, cases: Sequence[Alert]) -> Filed:
     if open_case is not None:
-        return Filed(c, "followed_up", open_case.opened_at)
+        return Filed(complaint=c, status="followed_up", since=open_case.opened_at)
     closed = [a.resolved_at for a in cases if a.resolved_at and a.resolved_at >= c.created_at]
     if closed:
-        return Filed(c, "concluded", max(closed))
-    return Filed(c, "received", None)
+        return Filed(complaint=c, status="concluded", since=max(closed))
+    return Filed(complaint=c, status="received", since=None)

@@ -58,7 +58,7 @@ Dated = tuple[str, datetime]  # a piece of evidence (its id) and when it happene
 Window = tuple[str, int, int]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Day:
     deposits_amount: Decimal = ZERO
     deposits_count: int = 0
@@ -68,7 +68,7 @@ class Day:
     complaints: int = 0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Facts:
     institution_id: str
     region_code: str
@@ -130,7 +130,7 @@ class Facts:
         return sum((getattr(d, attr) for k, d in self.days.items() if start <= k <= end), zero)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Needs:
     """What the knobs of the regions in scope read: how far back, and the windows and shares
     that a set-based query must count for."""
@@ -178,12 +178,18 @@ def gather(
         inst_q = inst_q.where(Institution.id.in_(institution_ids))
     facts = {
         i.id: Facts(
-            i.id, i.region_code, i.supervision_mode, i.created_at, i.category,
-            i.closing_on if _announced(i.closure_announced_at, as_of) else None,
-            i.closure_announced_at if _announced(i.closure_announced_at, as_of) else None,
+            institution_id=i.id,
+            region_code=i.region_code,
+            supervision_mode=i.supervision_mode,
+            created_at=i.created_at,
+            category=i.category,
+            closing_on=i.closing_on if _announced(i.closure_announced_at, as_of) else None,
+            closure_announced_at=i.closure_announced_at
+            if _announced(i.closure_announced_at, as_of)
+            else None,
         )
         for i in session.scalars(inst_q)
-    }  # fmt: skip
+    }
     if facts:
         q = _Queries(session, facts, inst_q.with_only_columns(Institution.id), as_of, needs)
         for fact in q.ALL:
@@ -250,7 +256,7 @@ class _Queries:
         for f in (self.facts[i] for i in ids):
             f.days = {}
         for start in range(0, len(ids), 5000):  # bounded IN lists (SQLite's limit)
-            for inst_id, day, *values in self.s.execute(
+            for inst_id, day, amount, count, paid, consumed, asked, complained in self.s.execute(
                 select(t.institution_id, t.day, t.deposits_amount, t.deposits_count,
                        t.enrollments_paid, t.lessons_consumed, t.refund_requests, t.complaints)
                 .where(t.institution_id.in_(ids[start : start + 5000]), t.day >= first,
@@ -258,7 +264,9 @@ class _Queries:
             ):  # fmt: skip
                 days = self.facts[inst_id].days
                 assert days is not None
-                days[day] = Day(*values)
+                days[day] = Day(deposits_amount=amount, deposits_count=count,
+                                enrollments_paid=paid, lessons_consumed=consumed,
+                                refund_requests=asked, complaints=complained)  # fmt: skip
 
     def failed_refunds(self) -> None:
         self._dated("failed_refunds", self.s.execute(

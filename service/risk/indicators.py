@@ -18,7 +18,7 @@ from service.policy import knobs as k
 from service.risk.facts import Dated, Facts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Indicator:
     code: str
     value: str
@@ -43,7 +43,7 @@ class Indicator:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Peers:
     """The median surge of a city's institutions of one category, over how many."""
 
@@ -51,7 +51,7 @@ class Peers:
     count: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Context:
     as_of: datetime
     region_refund_rate: dict[str, Decimal]  # median refund requests per enrollment, by city
@@ -96,7 +96,14 @@ def _counted(code: str, found: list[str], c: Any) -> Indicator | None:
     """An indicator that fires on `threshold` or more pieces of evidence."""
     if len(found) < c.threshold:
         return None
-    return Indicator(code, str(len(found)), str(c.threshold), c.weight, c.floor, found)
+    return Indicator(
+        code=code,
+        value=str(len(found)),
+        threshold=str(c.threshold),
+        contribution=c.weight,
+        floor=c.floor,
+        evidence=found,
+    )
 
 
 def refund_failed(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -117,7 +124,14 @@ def refund_overdue(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | Non
         return None
     floor = c.high_floor if n >= c.high_count else c.floor
     weight = c.weight + 10 * min(n - 1, 2)
-    return Indicator("refund_overdue", str(n), str(c.threshold), weight, floor, found)
+    return Indicator(
+        code="refund_overdue",
+        value=str(n),
+        threshold=str(c.threshold),
+        contribution=weight,
+        floor=floor,
+        evidence=found,
+    )
 
 
 def refund_velocity(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -143,7 +157,15 @@ def refund_velocity(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     elif not late:
         weight, note = min(weight, c.prompt_weight), "every request answered on time"
     shown, thr = _shown(ratio), str(c.threshold)
-    return Indicator("refund_velocity", shown, thr, weight, c.floor, late, note)
+    return Indicator(
+        code="refund_velocity",
+        value=shown,
+        threshold=thr,
+        contribution=weight,
+        floor=c.floor,
+        evidence=late,
+        note=note,
+    )
 
 
 def refund_disputes(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -158,9 +180,14 @@ def refund_disputes(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
         return None
     floor = c.strong_floor if len(disputed) >= c.strong_count else c.floor
     return Indicator(
-        "refund_disputes", _shown(share), str(c.threshold), c.weight, floor, disputed,
-        f"{len(disputed)} of {len(answered)} answers disputed",
-    )  # fmt: skip
+        code="refund_disputes",
+        value=_shown(share),
+        threshold=str(c.threshold),
+        contribution=c.weight,
+        floor=floor,
+        evidence=disputed,
+        note=f"{len(disputed)} of {len(answered)} answers disputed",
+    )
 
 
 def lesson_disputes(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -179,7 +206,15 @@ def lesson_disputes(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     floor = c.strong_floor if strong else c.floor
     ids = [i for i, _ in found]
     note = f"{disputed} of {reported} lessons reported disputed"
-    return Indicator("lesson_disputes", _shown(share), str(c.threshold), c.weight, floor, ids, note)
+    return Indicator(
+        code="lesson_disputes",
+        value=_shown(share),
+        threshold=str(c.threshold),
+        contribution=c.weight,
+        floor=floor,
+        evidence=ids,
+        note=note,
+    )
 
 
 def own_surge(f: Facts, as_of: datetime, c: k.PrepaySurge) -> Decimal | str:
@@ -224,7 +259,15 @@ def prepay_surge(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
         return None
     judged = _surge_baseline(f, ctx, c)
     if isinstance(judged, str):
-        return Indicator("prepay_surge", "-", str(c.threshold), 0, None, [], judged)
+        return Indicator(
+            code="prepay_surge",
+            value="-",
+            threshold=str(c.threshold),
+            contribution=0,
+            floor=None,
+            evidence=[],
+            note=judged,
+        )
     ratio, note = judged
     if ratio < c.threshold:
         return None
@@ -235,7 +278,15 @@ def prepay_surge(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
         weight += c.ahead_weight
         note += f"; {_shown(part / paid * 100)}% for sessions over {c.ahead_days} days ahead"
     floor = c.high_floor if high else c.floor
-    return Indicator("prepay_surge", _shown(ratio), str(c.threshold), weight, floor, [], note)
+    return Indicator(
+        code="prepay_surge",
+        value=_shown(ratio),
+        threshold=str(c.threshold),
+        contribution=weight,
+        floor=floor,
+        evidence=[],
+        note=note,
+    )
 
 
 def deep_discount(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -246,7 +297,13 @@ def deep_discount(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None
     share = _ratio(Decimal(f.discounted.get((c.window_days, c.price_share), 0)), Decimal(paid))
     if share <= c.threshold:
         return None
-    return Indicator("deep_discount", _shown(share), str(c.threshold), c.weight, c.floor)
+    return Indicator(
+        code="deep_discount",
+        value=_shown(share),
+        threshold=str(c.threshold),
+        contribution=c.weight,
+        floor=c.floor,
+    )
 
 
 def off_platform(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -260,7 +317,14 @@ def off_platform(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
     if units < c.threshold:
         return None
     floor = c.high_floor if units >= c.high_units else c.floor
-    return Indicator("off_platform", str(units), str(c.threshold), c.weight, floor, said + cash)
+    return Indicator(
+        code="off_platform",
+        value=str(units),
+        threshold=str(c.threshold),
+        contribution=c.weight,
+        floor=floor,
+        evidence=said + cash,
+    )
 
 
 def consumption_pace(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -272,7 +336,14 @@ def consumption_pace(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | N
         return None
     high = len(found) >= c.high_count
     weight, floor = (c.high_weight, c.high_floor) if high else (c.weight, c.floor)
-    return Indicator("consumption_pace", str(len(found)), str(c.threshold), weight, floor, found)
+    return Indicator(
+        code="consumption_pace",
+        value=str(len(found)),
+        threshold=str(c.threshold),
+        contribution=weight,
+        floor=floor,
+        evidence=found,
+    )
 
 
 def consumption_stall(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -290,7 +361,9 @@ def consumption_stall(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | 
     if f.total("lessons_consumed", ctx.as_of, c.window_days) > 0:
         return None
     days = str(c.window_days)
-    return Indicator("consumption_stall", days, days, c.weight, c.floor)
+    return Indicator(
+        code="consumption_stall", value=days, threshold=days, contribution=c.weight, floor=c.floor
+    )
 
 
 def complaint_surge(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -308,7 +381,14 @@ def complaint_surge(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     if ratio < c.threshold:
         return None
     weight = c.strong_weight if recent >= c.strong_count else c.weight
-    return Indicator("complaint_surge", _shown(ratio), str(c.threshold), weight, c.floor, found)
+    return Indicator(
+        code="complaint_surge",
+        value=_shown(ratio),
+        threshold=str(c.threshold),
+        contribution=weight,
+        floor=c.floor,
+        evidence=found,
+    )
 
 
 def statement_missing(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -324,7 +404,15 @@ def statement_missing(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | 
     weight = min(c.max_weight, c.weight + c.step_weight * (days - c.threshold))
     floor = c.high_floor if days >= c.high_days else c.floor
     note = f"{days} working days since the statement of {last.isoformat()}"
-    return Indicator("statement_missing", str(days), str(c.threshold), weight, floor, [], note)
+    return Indicator(
+        code="statement_missing",
+        value=str(days),
+        threshold=str(c.threshold),
+        contribution=weight,
+        floor=floor,
+        evidence=[],
+        note=note,
+    )
 
 
 def working_days_between(after: date, before: date) -> int:
@@ -339,7 +427,13 @@ def reserve_shortfall(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | 
     gap = f.prepaid_outstanding - f.reserve
     if f.supervision_mode != "reserve" or gap <= c.threshold:
         return None
-    return Indicator("reserve_shortfall", f"{gap:.2f}", str(c.threshold), c.weight, c.floor)
+    return Indicator(
+        code="reserve_shortfall",
+        value=f"{gap:.2f}",
+        threshold=str(c.threshold),
+        contribution=c.weight,
+        floor=c.floor,
+    )
 
 
 def registry_change(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -352,7 +446,14 @@ def registry_change(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
         return None
     weight = min(c.max_weight, c.weight * units)
     floor = c.high_floor if units >= c.high_units else c.floor
-    return Indicator("registry_change", str(units), str(c.threshold), weight, floor, changes)
+    return Indicator(
+        code="registry_change",
+        value=str(units),
+        threshold=str(c.threshold),
+        contribution=weight,
+        floor=floor,
+        evidence=changes,
+    )
 
 
 def closure_default(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
@@ -364,8 +465,15 @@ def closure_default(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     if owed <= c.threshold:
         return None
     note = f"closed {f.closing_on.isoformat()}; parents still owed"
-    return Indicator("closure_default", f"{owed:.2f}", str(c.threshold), c.weight, c.floor,
-                     [], note)  # fmt: skip
+    return Indicator(
+        code="closure_default",
+        value=f"{owed:.2f}",
+        threshold=str(c.threshold),
+        contribution=c.weight,
+        floor=c.floor,
+        evidence=[],
+        note=note,
+    )
 
 
 INDICATORS: dict[str, IndicatorFn] = {

@@ -11,7 +11,7 @@ LEVELS = ("low", "medium", "high", "critical")
 EDGES = ((75, "critical"), (50, "high"), (25, "medium"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Verdict:
     score: int
     level: str
@@ -35,4 +35,6 @@ def judge(indicators: list[Indicator]) -> Verdict:
     for i in indicators:
         if i.floor and rank(i.floor) > rank(level):
             level = i.floor
-    return Verdict(score, level, sorted(indicators, key=lambda i: -i.contribution))
+    return Verdict(
+        score=score, level=level, indicators=sorted(indicators, key=lambda i: -i.contribution)
+    )

@@ -72,8 +72,10 @@ def _context(
         keys = {(f.region_code[:4], f.category) for f in facts.values()}
         cfg = next(iter(cfgs.values()), RiskConfig())
         surges = peer_surges(session, keys, as_of, cfg)
-    peers = {k: Peers(Decimal(statistics.median(v)), len(v)) for k, v in surges.items() if v}
-    return Context(as_of, rates, peers)
+    peers = {
+        k: Peers(median=Decimal(statistics.median(v)), count=len(v)) for k, v in surges.items() if v
+    }
+    return Context(as_of=as_of, region_refund_rate=rates, peer_surge=peers)
 
 
 def _own_surges(

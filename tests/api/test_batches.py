@@ -36,13 +36,17 @@ def test_lessons_reported_together_are_judged_one_by_one(world: World, engine: E
     world.clock.now = START + timedelta(days=2, hours=9)  # three sessions have started
     now = world.clock.now
     items = [
-        consumptions.LessonReport(a["id"], 2, now),
-        consumptions.LessonReport(b["id"], 1, now),
-        consumptions.LessonReport(a["id"], 2, now),  # after the first, two remain: off timetable
-        consumptions.LessonReport(unpaid["id"], 1, now),
-        consumptions.LessonReport(b["id"], 9, now),
-        consumptions.LessonReport("enr_nobody", 1, now),
-        consumptions.LessonReport(a["id"], 1, now),  # none remain now
+        consumptions.LessonReport(enrollment_id=a["id"], lessons=2, occurred_at=now),
+        consumptions.LessonReport(enrollment_id=b["id"], lessons=1, occurred_at=now),
+        consumptions.LessonReport(
+            enrollment_id=a["id"], lessons=2, occurred_at=now
+        ),  # after the first, two remain: off timetable
+        consumptions.LessonReport(enrollment_id=unpaid["id"], lessons=1, occurred_at=now),
+        consumptions.LessonReport(enrollment_id=b["id"], lessons=9, occurred_at=now),
+        consumptions.LessonReport(enrollment_id="enr_nobody", lessons=1, occurred_at=now),
+        consumptions.LessonReport(
+            enrollment_id=a["id"], lessons=1, occurred_at=now
+        ),  # none remain now
     ]
     sessions = make_sessionmaker(engine)
     with sessions.begin() as s:
@@ -77,7 +81,9 @@ def test_a_refused_ledger_batch_keeps_nothing(world: World, engine: Engine) -> N
         ledger.close_account(conn, earned.id)
         inst = s.get(Institution, world.inst_id)
         assert inst is not None
-        item = consumptions.LessonReport(a["id"], 1, world.clock.now)
+        item = consumptions.LessonReport(
+            enrollment_id=a["id"], lessons=1, occurred_at=world.clock.now
+        )
         try:
             consumptions.report_many(s, institution=inst, items=[item], now=world.clock.now)
         except ledger.LedgerError:
@@ -92,7 +98,9 @@ def test_a_refused_ledger_batch_keeps_nothing(world: World, engine: Engine) -> N
 
 def _statement(w: World, s: Session, closing: str) -> statements.StatementIn:
     lines = tuple(
-        statements.Line(d.bank_txn_id, "credit", d.amount, d.paid_at)
+        statements.Line(
+            bank_txn_id=d.bank_txn_id, direction="credit", amount=d.amount, booked_at=d.paid_at
+        )
         for d in s.execute(
             select(
                 Deposit.bank_txn_id,
@@ -102,7 +110,13 @@ def _statement(w: World, s: Session, closing: str) -> statements.StatementIn:
         )
     )
     opening = Decimal(closing) - sum((ln.amount for ln in lines), Decimal("0"))
-    return statements.StatementIn(w.escrow, local_date(START), opening, Decimal(closing), lines)
+    return statements.StatementIn(
+        account_no=w.escrow,
+        statement_date=local_date(START),
+        opening_balance=opening,
+        closing_balance=Decimal(closing),
+        transactions=lines,
+    )
 
 
 def test_a_daily_file_is_reconciled_as_each_statement_alone(world: World, engine: Engine) -> None:
@@ -115,7 +129,13 @@ def test_a_daily_file_is_reconciled_as_each_statement_alone(world: World, engine
         assert bank is not None
         good = _statement(world, s, "160.00")
         short = _statement(world, s, "150.00")
-        foreign = statements.StatementIn("NOT-OURS", local_date(START), Decimal(0), Decimal(0), ())
+        foreign = statements.StatementIn(
+            account_no="NOT-OURS",
+            statement_date=local_date(START),
+            opening_balance=Decimal(0),
+            closing_balance=Decimal(0),
+            transactions=(),
+        )
         out = statements.reconcile_many(s, bank=bank, items=[good, short, foreign, good], now=now)
     first, second, refused, again = out
     assert isinstance(first, statements.Reconciled) and first.statement.status == "matched"
@@ -136,7 +156,11 @@ def test_a_daily_file_is_reconciled_as_each_statement_alone(world: World, engine
         # The bank corrects itself: the account's latest statement matches again (and leaves
         # no shortfall behind for the other tests of this database).
         next_day = statements.StatementIn(
-            world.escrow, local_date(START) + timedelta(days=1), Decimal("160"), Decimal("160"), ()
+            account_no=world.escrow,
+            statement_date=local_date(START) + timedelta(days=1),
+            opening_balance=Decimal("160"),
+            closing_balance=Decimal("160"),
+            transactions=(),
         )
         fixed = statements.reconcile(s, bank=bank, data=next_day, now=now + timedelta(days=1))
         assert fixed.statement.status == "matched"
@@ -157,7 +181,9 @@ def test_a_file_of_instruction_results_is_settled_as_one_by_one(
     now = world.clock.now
 
     def result(ins_id: str, status: str, txn: str) -> settlement.Result:
-        return settlement.Result(ins_id, status, txn, now, None)
+        return settlement.Result(
+            instruction_id=ins_id, status=status, bank_txn_id=txn, executed_at=now, reason=None
+        )
 
     results = [
         result("ins_nobody", "executed", "X-0"),

@@ -51,7 +51,7 @@ def test_the_case_says_its_level_when_opened_and_the_institutions_now(
                                  now=site.clock.now)  # fmt: skip
         assert case.opened_level == "medium"
         # A later sweep finds the institution worse: the case's level rises, its opening stays.
-        alerts.on_verdict(s, institution_id=inst, verdict=Verdict(80, "high", []), active=case,
+        alerts.on_verdict(s, institution_id=inst, verdict=Verdict(score=80, level="high", indicators=[]), active=case,
                           at=site.clock.now + timedelta(minutes=1), rose=True)  # fmt: skip
         assert (case.level, case.opened_level) == ("high", "medium")
         case_id = case.id

@@ -181,7 +181,7 @@ def test_batched_deposits_and_lessons_keep_each_line_its_own_clock_and_order(
     with make_sessionmaker(engine).begin() as s:
         school_a, school_b = s.get(Institution, a), s.get(Institution, b)
         assert school_a is not None and school_b is not None
-        item = consumptions.LessonReport(ids["B1"], 1, at)
+        item = consumptions.LessonReport(enrollment_id=ids["B1"], lessons=1, occurred_at=at)
         out = consumptions.report_classes(s, classes=[(school_a, [item]), (school_b, [item])],
                                           now=at)  # fmt: skip
         assert isinstance(out[0][0], DomainError) and out[0][0].code == "not_found"

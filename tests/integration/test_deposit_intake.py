@@ -176,7 +176,13 @@ def test_two_batches_with_the_same_deposits_at_once_post_them_once(
     bank_id, account, refs = enrolled(engine, settings, 100)
     paid_at = datetime.now(UTC)
     items = [
-        deposits.DepositIn(f"R-{k}", account, ref, Decimal("200.00"), paid_at)
+        deposits.DepositIn(
+            bank_txn_id=f"R-{k}",
+            account_no=account,
+            payment_reference=ref,
+            amount=Decimal("200.00"),
+            paid_at=paid_at,
+        )
         for k, ref in enumerate(refs)
     ]
     answer = send_at_once(engine, bank_id, items, copies=4)
@@ -263,7 +269,13 @@ def test_the_same_suspense_deposit_in_two_requests_at_once_is_answered_once(
     bank_id, account, _ = enrolled(engine, settings, 1)
     paid_at = datetime.now(UTC)
     items = [
-        deposits.DepositIn(f"U-{k}", account, f"NOSUCH{k}", Decimal("99.00"), paid_at)
+        deposits.DepositIn(
+            bank_txn_id=f"U-{k}",
+            account_no=account,
+            payment_reference=f"NOSUCH{k}",
+            amount=Decimal("99.00"),
+            paid_at=paid_at,
+        )
         for k in range(80)
     ]
     answer = send_at_once(engine, bank_id, items, copies=3)

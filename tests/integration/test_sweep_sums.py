@@ -40,8 +40,8 @@ def _rows(engine: Engine, inst: str, first: date, last: date) -> dict[date, Day]
     t = InstitutionDay
     with make_sessionmaker(engine)() as s:
         return {
-            r.day: Day(r.deposits_amount, r.deposits_count, r.enrollments_paid,
-                       r.lessons_consumed, r.refund_requests, r.complaints)
+            r.day: Day(deposits_amount=r.deposits_amount, deposits_count=r.deposits_count, enrollments_paid=r.enrollments_paid,
+                       lessons_consumed=r.lessons_consumed, refund_requests=r.refund_requests, complaints=r.complaints)
             for r in s.scalars(select(t).where(t.institution_id == inst, t.day >= first,
                                                t.day <= last))
         }  # fmt: skip
@@ -83,7 +83,7 @@ def test_summed_windows_equal_the_daily_rows(
     first = local_date(as_of - timedelta(days=NEEDS.lookback_days))
     for inst in (old, young):
         got = facts[inst]
-        ref = Facts(inst, got.region_code, got.supervision_mode, got.created_at,
+        ref = Facts(institution_id=inst, region_code=got.region_code, supervision_mode=got.supervision_mode, created_at=got.created_at,
                     days=_rows(engine, inst, first, local_date(as_of)))  # fmt: skip
         for attr, days, offset in NEEDS.sums:
             expected = ref.total(attr, as_of, days, offset)

@@ -21,7 +21,12 @@ D = Decimal
 
 
 def facts(**over) -> Facts:
-    f = Facts("inst_x", "220102", "custody", AS_OF - timedelta(days=365))
+    f = Facts(
+        institution_id="inst_x",
+        region_code="220102",
+        supervision_mode="custody",
+        created_at=AS_OF - timedelta(days=365),
+    )
     f.ever_deposited = True
     f.last_statement_at = AS_OF - timedelta(hours=12)
     f.last_statement_date = local_date(AS_OF)
@@ -41,7 +46,7 @@ def ev_aged(*ids: str) -> list[tuple[str, datetime]]:
 
 
 def ctx(rates: dict[str, Decimal] | None = None) -> Context:
-    return Context(AS_OF, rates or {})
+    return Context(as_of=AS_OF, region_refund_rate=rates or {})
 
 
 def day(n: int) -> date:
@@ -103,11 +108,23 @@ def test_a_term_start_everyone_shares_is_no_surge() -> None:
     """10× its own trailing fortnight, as the city's subject schools all are at term start."""
     f = facts(days=deposits("5000", "500"))
     assert fired("prepay_surge", f)
-    peers = Context(AS_OF, {}, {("2201", "subject"): Peers(D("8"), 12)})
+    peers = Context(
+        as_of=AS_OF,
+        region_refund_rate={},
+        peer_surge={("2201", "subject"): Peers(median=D("8"), count=12)},
+    )
     assert not fired("prepay_surge", f, peers)
-    few = Context(AS_OF, {}, {("2201", "subject"): Peers(D("8"), 4)})  # too few to judge by
+    few = Context(
+        as_of=AS_OF,
+        region_refund_rate={},
+        peer_surge={("2201", "subject"): Peers(median=D("8"), count=4)},
+    )  # too few to judge by
     assert fired("prepay_surge", f, few)
-    arts = Context(AS_OF, {}, {("2201", "non_subject"): Peers(D("8"), 12)})  # not its kind
+    arts = Context(
+        as_of=AS_OF,
+        region_refund_rate={},
+        peer_surge={("2201", "non_subject"): Peers(median=D("8"), count=12)},
+    )  # not its kind
     assert fired("prepay_surge", f, arts)
 
 
@@ -240,7 +257,10 @@ def test_statement_missing() -> None:
 def test_a_bank_silent_over_a_weekend_is_not_silent() -> None:
     friday = facts(last_statement_date=date(2026, 11, 20))
     monday = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 23:00 Monday, Beijing
-    assert INDICATORS["statement_missing"](friday, Context(monday, {}), CFG) is None
+    assert (
+        INDICATORS["statement_missing"](friday, Context(as_of=monday, region_refund_rate={}), CFG)
+        is None
+    )
 
 
 def test_silence_escalates_with_its_length() -> None:

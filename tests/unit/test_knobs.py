@@ -28,7 +28,12 @@ def ev(*ids: str, days_ago: float = 0.1) -> list[tuple[str, datetime]]:
 
 
 def base(**over: Any) -> Facts:
-    f = Facts("inst_x", "220102", "custody", AS_OF - timedelta(days=365))
+    f = Facts(
+        institution_id="inst_x",
+        region_code="220102",
+        supervision_mode="custody",
+        created_at=AS_OF - timedelta(days=365),
+    )
     f.ever_deposited = True
     f.last_statement_at = AS_OF - timedelta(hours=12)
     f.last_statement_date = local_date(AS_OF)
@@ -237,11 +242,13 @@ def cases() -> list[tuple[str, str, Any, Facts]]:
 
 
 # Three peers of the city surging twice over: fewer than the default `min_peers` count.
-PEERS = {("2201", "subject"): Peers(D("2"), 3)}
+PEERS = {("2201", "subject"): Peers(median=D("2"), count=3)}
 
 
 def outcome(code: str, f: Facts, cfg: knobs.RiskConfig) -> Any:
-    ind = INDICATORS[code](f, Context(AS_OF, {"2201": D("0.01")}, PEERS), cfg)
+    ind = INDICATORS[code](
+        f, Context(as_of=AS_OF, region_refund_rate={"2201": D("0.01")}, peer_surge=PEERS), cfg
+    )
     return None if ind is None else (ind.value, ind.contribution, ind.floor, ind.evidence)
 
 

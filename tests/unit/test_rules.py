@@ -16,15 +16,26 @@ D = Decimal
 
 def guides() -> GuideBook:
     def offline(region: str, eff: date, prices: list[tuple[int, int | None, str]]) -> list[Band]:
-        return [Band("offline", "any", lo, hi, 45, D(p), D("10")) for lo, hi, p in prices]
+        return [
+            Band(
+                mode="offline",
+                grade_band="any",
+                class_size_min=lo,
+                class_size_max=hi,
+                standard_minutes=45,
+                base_price=D(p),
+                max_float_pct=D("10"),
+            )
+            for lo, hi, p in prices
+        ]
 
     return GuideBook(
         [
             Guide(
-                "jilin",
-                "220000",
-                date(2022, 1, 1),
-                tuple(
+                id="jilin",
+                region_code="220000",
+                effective_from=date(2022, 1, 1),
+                bands=tuple(
                     offline(
                         "220000",
                         date(2022, 1, 1),
@@ -33,10 +44,10 @@ def guides() -> GuideBook:
                 ),
             ),
             Guide(
-                "changchun",
-                "220100",
-                date(2022, 1, 1),
-                tuple(
+                id="changchun",
+                region_code="220100",
+                effective_from=date(2022, 1, 1),
+                bands=tuple(
                     offline(
                         "220100",
                         date(2022, 1, 1),
@@ -45,10 +56,10 @@ def guides() -> GuideBook:
                 ),
             ),
             Guide(
-                "changchun-2027",
-                "220100",
-                date(2027, 3, 1),
-                tuple(
+                id="changchun-2027",
+                region_code="220100",
+                effective_from=date(2027, 3, 1),
+                bands=tuple(
                     offline(
                         "220100",
                         date(2027, 3, 1),
@@ -57,13 +68,37 @@ def guides() -> GuideBook:
                 ),
             ),
             Guide(
-                "bj",
-                "110000",
-                date(2022, 2, 21),
-                (
-                    Band("offline", "any", 1, 9, 45, D("80.00"), D("10")),
-                    Band("offline", "any", 10, 35, 45, D("60.00"), D("10")),
-                    Band("online", "any", 1, None, 30, D("20.00"), D("10")),
+                id="bj",
+                region_code="110000",
+                effective_from=date(2022, 2, 21),
+                bands=(
+                    Band(
+                        mode="offline",
+                        grade_band="any",
+                        class_size_min=1,
+                        class_size_max=9,
+                        standard_minutes=45,
+                        base_price=D("80.00"),
+                        max_float_pct=D("10"),
+                    ),
+                    Band(
+                        mode="offline",
+                        grade_band="any",
+                        class_size_min=10,
+                        class_size_max=35,
+                        standard_minutes=45,
+                        base_price=D("60.00"),
+                        max_float_pct=D("10"),
+                    ),
+                    Band(
+                        mode="online",
+                        grade_band="any",
+                        class_size_min=1,
+                        class_size_max=None,
+                        standard_minutes=30,
+                        base_price=D("20.00"),
+                        max_float_pct=D("10"),
+                    ),
                 ),
             ),
         ]
@@ -95,7 +130,7 @@ def filing(**over) -> rules.Filing:
 
 
 def codes(f: rules.Filing, ctx: rules.Context | None = None) -> list[str]:
-    return [v["rule"] for v in rules.check(f, ctx or rules.Context(guides())).violations]
+    return [v["rule"] for v in rules.check(f, ctx or rules.Context(guides=guides())).violations]
 
 
 def one_session(
@@ -106,7 +141,7 @@ def one_session(
 
 
 def test_clean_filing_is_approved() -> None:
-    verdict = rules.check(filing(), rules.Context(guides()))
+    verdict = rules.check(filing(), rules.Context(guides=guides()))
     assert verdict.status == "approved" and verdict.violations == []
     assert verdict.price_check["ceiling_per_lesson"] == "25.00"  # 22.73 × 1.1 = 25.003
 
@@ -117,7 +152,9 @@ class TestPrice:
         assert codes(filing(price_per_lesson=D("25.01"))) == ["price_above_guidance"]
 
     def test_violation_reports_the_numbers(self) -> None:
-        v = rules.check(filing(price_per_lesson=D("30.00")), rules.Context(guides())).violations[0]
+        v = rules.check(
+            filing(price_per_lesson=D("30.00")), rules.Context(guides=guides())
+        ).violations[0]
         assert (
             v["base_price"] == "22.73"
             and v["ceiling_per_lesson"] == "25.00"
@@ -131,7 +168,7 @@ class TestPrice:
             sessions=one_session(MONDAY, (16, 0), 90),
             price_per_lesson=D("50.01"),
         )
-        check = rules.check(f90, rules.Context(guides()))
+        check = rules.check(f90, rules.Context(guides=guides()))
         assert check.price_check["ceiling_per_lesson"] == "50.01"  # 22.73 × 1.1 × 2 = 50.006
         assert codes(f90) == []
         assert codes(
@@ -171,15 +208,21 @@ class TestPrice:
 
     def test_class_size_band_edges(self) -> None:
         assert (
-            rules.check(filing(class_size=9), rules.Context(guides())).price_check["base_price"]
+            rules.check(filing(class_size=9), rules.Context(guides=guides())).price_check[
+                "base_price"
+            ]
             == "27.27"
         )
         assert (
-            rules.check(filing(class_size=10), rules.Context(guides())).price_check["base_price"]
+            rules.check(filing(class_size=10), rules.Context(guides=guides())).price_check[
+                "base_price"
+            ]
             == "22.73"
         )
         assert (
-            rules.check(filing(class_size=36), rules.Context(guides())).price_check["base_price"]
+            rules.check(filing(class_size=36), rules.Context(guides=guides())).price_check[
+                "base_price"
+            ]
             == "18.18"
         )
 
@@ -280,8 +323,14 @@ class TestCalendar:
 
     def test_configured_vacation_fails_for_subject_only(self) -> None:
         ctx = rules.Context(
-            guides(),
-            {"220000": [rules.Vacation("winter vacation", date(2027, 1, 18), date(2027, 2, 28))]},
+            guides=guides(),
+            vacations={
+                "220000": [
+                    rules.Vacation(
+                        name="winter vacation", start=date(2027, 1, 18), end=date(2027, 2, 28)
+                    )
+                ]
+            },
         )
         assert codes(filing(sessions=one_session(date(2027, 1, 19), (16, 0), 45)), ctx) == [
             "vacation_session"
@@ -299,10 +348,18 @@ class TestCalendar:
 
     def test_city_calendar_overrides_province(self) -> None:
         ctx = rules.Context(
-            guides(),
-            {
-                "220000": [rules.Vacation("winter vacation", date(2027, 1, 18), date(2027, 2, 28))],
-                "220100": [rules.Vacation("winter vacation", date(2027, 1, 25), date(2027, 2, 28))],
+            guides=guides(),
+            vacations={
+                "220000": [
+                    rules.Vacation(
+                        name="winter vacation", start=date(2027, 1, 18), end=date(2027, 2, 28)
+                    )
+                ],
+                "220100": [
+                    rules.Vacation(
+                        name="winter vacation", start=date(2027, 1, 25), end=date(2027, 2, 28)
+                    )
+                ],
             },
         )
         assert codes(filing(sessions=one_session(date(2027, 1, 19), (16, 0), 45)), ctx) == []
@@ -334,6 +391,6 @@ def test_every_session_is_reported(n: int) -> None:
         for k in range(n)
     )
     violations = rules.check(
-        filing(lessons_total=n, sessions=sessions), rules.Context(guides())
+        filing(lessons_total=n, sessions=sessions), rules.Context(guides=guides())
     ).violations
     assert [v["session"] for v in violations] == list(range(1, n + 1))

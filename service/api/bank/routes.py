@@ -36,7 +36,11 @@ def whoami(bank: BankDep) -> WhoAmIRead:
 
 def _deposit(body: DepositIn) -> deposits.DepositIn:
     return deposits.DepositIn(
-        body.bank_txn_id, body.account_no, body.payment_reference, body.amount, body.paid_at
+        bank_txn_id=body.bank_txn_id,
+        account_no=body.account_no,
+        payment_reference=body.payment_reference,
+        amount=body.amount,
+        paid_at=body.paid_at,
     )
 
 
@@ -125,7 +129,12 @@ def post_statement(
         opening_balance=body.opening_balance,
         closing_balance=body.closing_balance,
         transactions=tuple(
-            statements.Line(t.bank_txn_id, t.direction, t.amount, t.booked_at)
+            statements.Line(
+                bank_txn_id=t.bank_txn_id,
+                direction=t.direction,
+                amount=t.amount,
+                booked_at=t.booked_at,
+            )
             for t in body.transactions
         ),
     )

@@ -86,7 +86,7 @@ def audit_page(
     f: FiltersDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    paged = _read(session, signed, f, Paging(PAGE, cursor or None))
+    paged = _read(session, signed, f, Paging(limit=PAGE, after=cursor or None))
     next_url = None
     if paged.next_after:  # the last event's id, as the API's cursor
         next_url = query_url("/workbench/audit", {**f.query(), "cursor": paged.next_after})
@@ -139,7 +139,7 @@ CSV_HEADER = [N_("When"), N_("Who"), N_("Action"), N_("On"), N_("Why"), N_("Befo
 def audit_csv(
     signed: SignedDep, session: SessionDep, now: NowDep, f: FiltersDep, lang: LangDep
 ) -> StreamingResponse:
-    rows = _read(session, signed, f, Paging(100_000, None)).rows
+    rows = _read(session, signed, f, Paging(limit=100_000, after=None)).rows
     # The log's own export is on the log (after what it exported: not in its own file).
     institutions.audit_export(session, regulator=signed.regulator, export="audit",
                               filters=f.query(), rows=len(rows), now=now)  # fmt: skip

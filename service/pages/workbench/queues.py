@@ -258,10 +258,13 @@ def complaint_list(
     """Every complaint of the region, reachable: the groups by institution and category (most
     parents first) paged, and the complaints newest first, paged by a cursor."""
     scope = scoped_ids(signed.regulator)
-    f = complaints.Filters(category or None, institution_id or None)
+    f = complaints.Filters(category=category or None, institution_id=institution_id or None)
     groups, total = complaints.groups(session, scope=scope, filters=f, page=page, per_page=PER_PAGE)
     found = complaints.newest(
-        session, scope=scope, filters=f, paging=Paging(PER_PAGE, _complaint_cursor(cursor))
+        session,
+        scope=scope,
+        filters=f,
+        paging=Paging(limit=PER_PAGE, after=_complaint_cursor(cursor)),
     )
     query = {"category": f.category, "institution_id": f.institution_id}
     older = None
