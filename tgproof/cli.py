@@ -12,7 +12,7 @@ from typing import TextIO
 
 from tgproof import log, note
 from tgproof.errors import ProofError
-from tgproof.proof import hex32, verify_parent_proof, whole, yuan
+from tgproof.proof import hex32, verify_log_entry, verify_parent_proof, whole, yuan
 
 
 def _read(*paths: str) -> list[str]:
@@ -80,4 +80,29 @@ def verify_consistency_files(
         print(f"FAILED: {e}", file=out)
         return 1
     print(f"OK: the log at size {new.size} extends the log at size {old.size}", file=out)
+    return 0
+
+
+def verify_entry_file(entry_path: str, keys_path: str, out: TextIO | None = None) -> int:
+    """A logged entry (`{index, entry, inclusion, checkpoint}`, a proof's `log` part or a
+    ledger anchor's) included in a signed, cosigned checkpoint; prints the entry."""
+    out = out or sys.stdout
+    try:
+        entry_text, keys_text = _read(entry_path, keys_path)
+    except OSError as e:
+        print(f"cannot read: {e}", file=out)
+        return 2
+    try:
+        keys = note.parse_keys(keys_text)
+        try:
+            part = json.loads(entry_text)
+        except ValueError as e:
+            raise ProofError("the entry file is not JSON") from e
+        entry, index, checkpoint = verify_log_entry(part, keys)
+    except ProofError as e:
+        print(f"FAILED: {e}", file=out)
+        return 1
+    print(f"OK: entry {index} of the checkpoint of size {checkpoint.size}, signed by the log and "
+          f"cosigned by at least {keys.quorum} witnesses: {json.dumps(entry, ensure_ascii=False)}",
+          file=out)  # fmt: skip
     return 0

@@ -120,17 +120,26 @@ def _sibling(value: Any) -> sumtree.Node:
     return sumtree.Node(hex32(value.get("hash"), "path hash"), whole(value.get("sum"), "path sum"))
 
 
-def verify_entry(proof: dict[str, Any], root: sumtree.Node) -> bytes:
-    """The log entry's bytes, if it is canonical and names this snapshot's root and total."""
-    if whole(proof.get("version"), "version") != 1:
-        raise ProofError("only version 1 proofs are known")
-    entry_text = text((proof.get("log") or {}).get("entry"), "log.entry")
+def parse_entry(entry_text: str) -> dict[str, Any]:
+    """A log entry (§4): a JSON object in canonical form, with a known `kind`."""
     try:
         entry = json.loads(entry_text)
     except ValueError as e:
         raise ProofError("log.entry is not JSON") from e
     if not isinstance(entry, dict) or canonical(entry) != entry_text.encode():
         raise ProofError("log.entry is not canonical JSON")
+    if entry.get("kind") not in ("liabilities", "ledger_anchor"):
+        raise ProofError(f"log.entry is of no known kind: {entry.get('kind')!r}")
+    return entry
+
+
+def verify_entry(proof: dict[str, Any], root: sumtree.Node) -> bytes:
+    """The log entry's bytes, if it is canonical and names this snapshot's root and total."""
+    if whole(proof.get("version"), "version") != 1:
+        raise ProofError("only version 1 proofs are known")
+    part = proof.get("log")
+    entry_text = text(part.get("entry") if isinstance(part, dict) else None, "log.entry")
+    entry = parse_entry(entry_text)
     institution = text(proof.get("institution_id"), "institution_id")
     date = text(proof.get("date"), "date")
     wanted = {
@@ -164,6 +173,17 @@ def verify_logged(
     path = [hex32(h, "log.inclusion hash") for h in hashes]
     log.verify_inclusion(log.leaf_hash(entry), index, checkpoint.size, path, checkpoint.root)
     return index, checkpoint
+
+
+def verify_log_entry(part: Any, keys: note.Keys) -> tuple[dict[str, Any], int, note.Checkpoint]:
+    """Any logged entry (a snapshot's root or a ledger anchor) as `{index, entry, inclusion,
+    checkpoint}`: canonical, included at `index` in a signed, cosigned checkpoint."""
+    if not isinstance(part, dict):
+        raise ProofError("a logged entry is {index, entry, inclusion, checkpoint}")
+    entry_text = text(part.get("entry"), "log.entry")
+    entry = parse_entry(entry_text)
+    index, checkpoint = verify_logged({"log": part}, entry_text.encode(), keys)
+    return entry, index, checkpoint
 
 
 def verify_parent_proof(proof: Any, keys: note.Keys) -> Verified:

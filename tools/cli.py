@@ -334,7 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("old", help="the older checkpoint (text)")
     pc.add_argument("new", help="the newer checkpoint (text)")
     pc.add_argument("proof", help="JSON of GET /public/log/proof/consistency")
-    for command, fn in ((pv, cmd_proof_verify), (pc, cmd_proof_consistency)):
+    pe = proofs.add_parser(
+        "entry", help="check a logged entry (a ledger anchor, a root) against a checkpoint"
+    )
+    pe.add_argument("file", help="JSON {index, entry, inclusion, checkpoint}")
+    for command, fn in ((pv, cmd_proof_verify), (pc, cmd_proof_consistency), (pe, cmd_proof_entry)):
         keys_help = "the log's keys (JSON of /.well-known/tuitionguard-log-keys)"
         command.add_argument("--keys", required=True, help=keys_help)
         command.set_defaults(fn=fn)
@@ -397,6 +401,12 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
     from tgproof.cli import verify_file
 
     return verify_file(args.file, args.keys)
+
+
+def cmd_proof_entry(args: argparse.Namespace) -> int:
+    from tgproof.cli import verify_entry_file
+
+    return verify_entry_file(args.file, args.keys)
 
 
 def cmd_proof_consistency(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from service.proofs.log import MerkleLog
-from service.proofs.signing import checkpoint_body, log_signature, signed_note
+from service.proofs.signing import anchor_entry, checkpoint_body, log_signature, signed_note
 from tgproof import log, note
 from tgproof.errors import ProofError
 from tgproof.witness import cosignature
@@ -164,3 +164,27 @@ def test_the_cli_checks_consistency_between_two_checkpoints(
     assert run("new.txt", "old.txt", "proof.json") == 1  # from/to do not name these sizes
     assert "FAILED: " in capsys.readouterr().out
     assert run("old.txt", "missing.txt", "proof.json") == 2
+
+
+def test_the_cli_checks_a_logged_anchor_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    anchored = MerkleLog([*ENTRIES[:5], anchor_entry("2027-03-01", 12, bytes(range(32)))])
+    checkpoint = cosigned_checkpoint(anchored)
+    logged = {"index": 5, "entry": anchored.entries[5].decode(),
+              "inclusion": [h.hex() for h in anchored.inclusion(5)], "checkpoint": checkpoint}  # fmt: skip
+    (tmp_path / "keys.json").write_text(keys_json(keys()), encoding="utf-8")
+
+    def run(part: dict[str, object]) -> int:
+        (tmp_path / "entry.json").write_text(json.dumps(part), encoding="utf-8")
+        args = [str(tmp_path / "entry.json"), "--keys", str(tmp_path / "keys.json")]
+        return main(["proof", "entry", *args])
+
+    assert run(logged) == 0
+    assert '"kind": "ledger_anchor"' in capsys.readouterr().out
+    other_digest = logged["entry"].replace('"digest":"00', '"digest":"ff')  # type: ignore[attr-defined]
+    assert run({**logged, "entry": other_digest}) == 1
+    assert run({**logged, "entry": logged["entry"].replace(":", ": ")}) == 1  # type: ignore[attr-defined]
+    assert run({**logged, "index": 4}) == 1
+    assert run({**logged, "entry": '{"kind":"other"}'}) == 1
+    assert "FAILED: " in capsys.readouterr().out
