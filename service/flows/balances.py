@@ -1,4 +1,5 @@
-"""An institution's balances as docs/api.md defines them, read from the ledger.
+"""An institution's balances as docs/api.md defines them: its valuation
+(`positions.valuations`, the one every caller reads) and what was released to it so far.
 
 escrow = prepaid_outstanding + earned_unreleased + suspense always holds, because every
 transfer into or out of escrow cash has one of those liabilities on its other side. Amounts
@@ -8,12 +9,13 @@ held for instructions in flight stay in all three until the bank reports them ex
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Connection
 
 import ledger
+from service.flows.positions import Valuation, coverage, valuations
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,6 +26,12 @@ class InstitutionBalances:
     suspense: Decimal  # cash received that matches no enrollment
     released: Decimal  # total paid out to the institution so far
     reserve: Decimal  # the risk reserve held for the institution (reserve mode)
+    bank_balance: Decimal | None = None  # the escrow account's latest statement, if any
+    bank_day: date | None = None  # that statement's bank day
+
+    @property
+    def coverage(self) -> Decimal | None:
+        return coverage(self.bank_balance, self.escrow)
 
     def as_wire(self, *, with_released: bool = True) -> dict[str, Decimal]:
         out = {
@@ -40,29 +48,28 @@ class InstitutionBalances:
 def institution_balances(
     conn: Connection, institution_id: str, *, as_of: datetime | None = None
 ) -> InstitutionBalances:
-    kinds = ledger.owner_balances(conn, ledger=institution_id, as_of=as_of)
-    return _from_kinds(kinds, _released(conn, institution_id, as_of))
+    v = valuations(conn, [institution_id], as_of=as_of)[institution_id]
+    return _of(v, _released(conn, institution_id, as_of))
 
 
 def balances_of(conn: Connection, institution_ids: list[str]) -> dict[str, InstitutionBalances]:
-    """Many institutions' balances now, in two reads whatever their number (a page of a
+    """Many institutions' balances now, in a few reads whatever their number (a page of a
     list, not one query per row)."""
-    kinds = ledger.kind_balances(conn, institution_ids)
+    valued = valuations(conn, institution_ids)
     released = _released_many(conn, institution_ids)
-    return {
-        i: _from_kinds(kinds.get(i, {}), released.get(i, Decimal("0.00"))) for i in institution_ids
-    }
+    return {i: _of(valued[i], released.get(i, Decimal("0.00"))) for i in institution_ids}
 
 
-def _from_kinds(kinds: dict[str, ledger.Balance], released: Decimal) -> InstitutionBalances:
-    zero = ledger.Balance()
+def _of(v: Valuation, released: Decimal) -> InstitutionBalances:
     return InstitutionBalances(
-        escrow=kinds.get("escrow_cash", zero).debit_balance,
-        prepaid_outstanding=kinds.get("prepaid", zero).credit_balance,
-        earned_unreleased=kinds.get("earned", zero).credit_balance,
-        suspense=kinds.get("suspense", zero).credit_balance,
+        escrow=v.escrow,
+        prepaid_outstanding=v.owed,
+        earned_unreleased=v.earned,
+        suspense=v.suspense,
         released=released,
-        reserve=kinds.get("reserve", zero).credit_balance,
+        reserve=v.reserve,
+        bank_balance=v.bank_balance,
+        bank_day=v.bank_day,
     )
 
 

@@ -28,7 +28,7 @@ from service.flows.models import (
     Statement,
     StatementBreak,
 )
-from service.flows.positions import Position, by_district, per_institution
+from service.flows.positions import Position, by_district, coverage, per_institution
 from service.jobs.catalog import JOBS, next_run
 from service.jobs.models import JobRun
 from service.kit.clock import local_date
@@ -285,9 +285,7 @@ class Row:
 
     @property
     def coverage(self) -> Decimal | None:
-        if self.bank_balance is None or not self.escrow:
-            return None
-        return (self.bank_balance / self.escrow).quantize(Decimal("0.0001"))
+        return coverage(self.bank_balance, self.escrow)
 
 
 SORTS = ("level", "score", "escrow", "owed", "coverage", "evaluated", "name")
@@ -337,7 +335,6 @@ def _chosen(regulator: Regulator) -> Select[Any]:
 
 
 def _keys(escrow: Any, owed: Any, bank: Any = None) -> dict[str, Any]:
-    zero = literal(0, Money())
     keys: dict[str, Any] = {
         "level": level_rank(InstitutionRisk.level),
         "score": func.coalesce(InstitutionRisk.score, -1),
@@ -345,8 +342,9 @@ def _keys(escrow: Any, owed: Any, bank: Any = None) -> dict[str, Any]:
         "name": Institution.name,
     }
     if escrow is not None:
-        coverage = func.coalesce(bank, zero) * 10000 / func.nullif(escrow, 0)
-        keys.update(escrow=escrow, owed=owed, coverage=coverage)
+        # An institution whose bank has not reported has no coverage (its row shows "—"):
+        # a null key, listed first in the ascending sort the overview links to, not as 0%.
+        keys.update(escrow=escrow, owed=owed, coverage=bank * 10000 / func.nullif(escrow, 0))
     return keys
 
 

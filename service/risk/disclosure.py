@@ -16,8 +16,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.flows.models import Complaint, LatestStatement
-from service.flows.positions import Position, per_institution
+from service.flows.models import Complaint
+from service.flows.positions import coverage, valuation
 from service.policy import settings as policy
 from service.registry.models import Institution
 from service.risk.models import Alert, InstitutionRisk
@@ -37,10 +37,8 @@ class Standing:
 
     @property
     def coverage(self) -> Decimal | None:
-        """The same ratio the regulator sees (`Position.coverage`)."""
-        if self.bank_balance is None:
-            return None
-        return Position(escrow=self.should_hold, bank_balance=self.bank_balance).coverage
+        """The same ratio the regulator sees (`positions.coverage`)."""
+        return coverage(self.bank_balance, self.should_hold)
 
     @property
     def short(self) -> bool:
@@ -61,26 +59,16 @@ def standing(session: Session, institution: Institution, *, on: date) -> Standin
     shown_from = policy.get(session, institution.region_code, "parent_warning_from", on=on)
     with_score = policy.get(session, institution.region_code, "parent_warning_score", on=on)
     warned = risk is not None and warning_shown(risk.level, shown_from)
-    pos = per_institution()
-    escrow, owed, bank = session.execute(
-        select(pos.c.escrow, pos.c.owed, pos.c.bank_balance).where(
-            pos.c.institution_id == institution.id
-        )
-    ).one()
-    day = session.scalar(
-        select(LatestStatement.statement_date).where(
-            LatestStatement.account_no == institution.escrow_account_no
-        )
-    )
+    v = valuation(session.connection(), institution.id)
     return Standing(
         status=institution.status,
         closing_on=institution.closing_on,
         warning=risk.level if warned and risk is not None else None,
         score=risk.score if warned and with_score and risk is not None else None,
-        owed=owed,
-        should_hold=escrow,
-        bank_balance=bank,
-        bank_day=date.fromisoformat(str(day)[:10]) if day is not None else None,
+        owed=v.owed,
+        should_hold=v.escrow,
+        bank_balance=v.bank_balance,
+        bank_day=v.bank_day,
     )
 
 

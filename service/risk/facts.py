@@ -27,7 +27,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-import ledger
 from service.fees.caps import MAX_MONTHS
 from service.fees.models import CourseSession
 from service.flows import refunds
@@ -42,6 +41,7 @@ from service.flows.models import (
     Statement,
     StatementBreak,
 )
+from service.flows.positions import valuations
 from service.kit.clock import local_date
 from service.policy.knobs import PEER_REFUND_WINDOW_DAYS, RiskConfig
 from service.registry.models import Institution, InstitutionChange
@@ -518,15 +518,16 @@ class _Queries:
         """Reserve-mode institutions: the reserve against what parents are owed; and
         institutions past an announced closure: what parents are still owed."""
         closed_by = local_date(self.as_of) - timedelta(days=self.needs.closure_grace)
-        for f in self.facts.values():
-            past_closure = f.closing_on is not None and f.closing_on <= closed_by
-            if f.supervision_mode != "reserve" and not past_closure:
-                continue
-            kinds = ledger.owner_balances(
-                self.s.connection(), ledger=f.institution_id, as_of=self.as_of
-            )
-            f.reserve = kinds.get("reserve", ledger.Balance()).credit_balance
-            f.prepaid_outstanding = kinds.get("prepaid", ledger.Balance()).credit_balance
+        wanted = [
+            f.institution_id
+            for f in self.facts.values()
+            if f.supervision_mode == "reserve"
+            or (f.closing_on is not None and f.closing_on <= closed_by)
+        ]
+        # One valuation for all of them (the one the pages and the API read), as of the sweep.
+        for inst_id, v in valuations(self.s.connection(), wanted, as_of=self.as_of).items():
+            f = self.facts[inst_id]
+            f.reserve, f.prepaid_outstanding = v.reserve, v.owed
 
     ALL = (
         daily_counters,
