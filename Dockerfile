@@ -4,6 +4,8 @@ WORKDIR /app
 COPY pyproject.toml alembic.ini ./
 COPY ledger ledger
 COPY service service
+COPY tgproof tgproof
+COPY tools tools
 COPY alembic alembic
 RUN pip install --no-cache-dir -e . && useradd --system tuitionguard
 USER tuitionguard

@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.proofs.entropy import SeededEntropy
+from service.proofs.log import MerkleLog
+from service.proofs.signing import liabilities_entry, parent_proof
 from service.proofs.snapshot import (
     Leaf,
     Snapshot,
@@ -27,7 +29,7 @@ from tgproof import sumtree
 from tgproof.cli import verify_file
 from tgproof.errors import ProofError
 from tgproof.proof import verify_parent_proof, yuan
-from tools.proofvectors import build_world, keys_json
+from tools.proofvectors import build_world, cosigned_checkpoint, keys, keys_json
 
 SID = "inst_t/2027-03-01"
 balances_st = st.lists(st.integers(0, 10**10), min_size=1, max_size=30).map(
@@ -253,3 +255,21 @@ def test_a_liability_list_with_an_enrollment_twice_or_a_bad_amount_is_refused() 
             build_snapshot(SID, [("e1", bad)])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="out of range"):
         build_snapshot(SID, [("e1", 2**62), ("e2", 2**62)])
+
+
+def test_a_proof_for_65536_leaves_with_its_log_part_is_under_8_kb() -> None:
+    """Issue 36's bound: 32,768 enrollments make 65,536 leaves (16 siblings a part), in a log
+    of 70,000 entries, with a checkpoint cosigned by two witnesses."""
+    institution, date = "inst_0123456789abcdef0123", "2027-03-01"
+    snapshot = build_snapshot(
+        f"{institution}/{date}", [(f"enr_{i:020d}", 10**9 + i) for i in range(32_768)]
+    )
+    assert snapshot.leaf_count == 65_536
+    merkle_log = MerkleLog([f'{{"n":{i}}}'.encode() for i in range(70_000)])
+    index = merkle_log.append(liabilities_entry(snapshot, institution, date, "1.00", "st_1"))
+    checkpoint = cosigned_checkpoint(merkle_log)
+    proof = parent_proof(snapshot, institution, date, "enr_00000000000000000007", merkle_log,
+                         index, checkpoint)  # fmt: skip
+    verify_parent_proof(proof, keys())
+    size = len(json.dumps(proof, separators=(",", ":"), ensure_ascii=False).encode())
+    assert size < 8 * 1024
