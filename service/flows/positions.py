@@ -18,7 +18,7 @@ bank has reported; one that has not is counted apart (`Position.unreported`), ne
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -50,7 +50,7 @@ def coverage(bank_balance: Decimal | None, escrow: Decimal) -> Decimal | None:
     return (bank_balance / escrow).quantize(Decimal("0.0001"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Valuation:
     """What one institution holds and owes: the ledger's figures and the bank's last word."""
 
@@ -113,8 +113,11 @@ def _as_of(conn: Connection, ids: list[str], as_of: datetime) -> dict[str, Valua
     for i in ids:
         x = {name: v[i].get(name, ZERO) for name in ACCOUNTS}
         bank, day = banks.get(i, (None, None))
-        out[i] = Valuation(i, x["escrow"], x["escrow"] - x["earned"] - x["suspense"], x["earned"],
-                           x["suspense"], x["reserve"], bank, day)  # fmt: skip
+        out[i] = Valuation(
+            institution_id=i, escrow=x["escrow"], owed=x["escrow"] - x["earned"] - x["suspense"],
+            earned=x["earned"], suspense=x["suspense"], reserve=x["reserve"], bank_balance=bank,
+            bank_day=day,
+        )  # fmt: skip
     return out
 
 
@@ -188,7 +191,9 @@ class Position:
     escrow_reported: Decimal = ZERO  # the ledger's escrow of those with a statement
 
     def __add__(self, o: Position) -> Position:
-        return Position(*(a + b for a, b in zip(_values(self), _values(o), strict=True)))
+        return Position(
+            **{f.name: getattr(self, f.name) + getattr(o, f.name) for f in fields(self)}
+        )
 
     @property
     def coverage(self) -> Decimal | None:
@@ -207,11 +212,6 @@ class Position:
     def unreported(self) -> int:
         """How many institutions' banks have not reported a statement yet."""
         return self.institutions - self.with_statement
-
-
-def _values(p: Position) -> tuple[Any, ...]:
-    return (p.escrow, p.bank_balance, p.owed, p.earned, p.suspense, p.reserve, p.institutions,
-            p.with_statement, p.escrow_reported)  # fmt: skip
 
 
 def by_district(session: Session, scope: Select[tuple[str]]) -> dict[str, Position]:
