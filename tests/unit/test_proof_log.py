@@ -209,3 +209,19 @@ def test_the_cli_checks_a_logged_anchor_entry(
     assert run({**logged, "index": 4}) == 1
     assert run({**logged, "entry": '{"kind":"other"}'}) == 1
     assert "FAILED: " in capsys.readouterr().out
+
+
+def test_a_signed_note_from_go_s_note_package_verifies() -> None:
+    """The example of golang.org/x/mod/sumdb/note (the C2SP signed-note reference): its vkey's
+    key ID and its Ed25519 signature line check out with our code, and an altered body fails."""
+    vkey = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+    text = (
+        "If you think cryptography is the answer to your problem,\n"
+        "then you don't know what your problem is.\n\n"
+        "— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdn"
+        "gotpRZb6KE6RyyBwJnAM=\n"
+    )
+    known = note.parse_vkey(vkey, note.LOG_KEY_TYPE)
+    body, signatures = note.split_note(text)
+    assert note.signed_by(known, body, signatures)
+    assert not note.signed_by(known, body.replace("answer", "question"), signatures)
