@@ -39,6 +39,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.problems import problem_response
+from service.kit.net import address_key
 
 MAX_CALLERS = 100_000  # buckets and vouched claims kept; the least recently used are forgotten
 VOUCHED_SECONDS = 600.0  # a claim that has not authenticated for this long is a stranger again
@@ -99,7 +100,8 @@ def session_claim(cookie: str) -> str:
 
 
 def address_of(scope: Scope) -> str:
-    return (scope.get("client") or ("?", 0))[0]
+    """The client's address, an IPv6 one by its /64 (service.kit.net.address_key)."""
+    return address_key((scope.get("client") or ("?", 0))[0])
 
 
 class Vouched:

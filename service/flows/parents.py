@@ -25,6 +25,7 @@ from service.kit.ids import (
     normal_access_code,
     token_hash,
 )
+from service.kit.net import address_key
 from service.registry.models import Institution
 
 # A client's failures for one enrollment decay after a day; its failures over all
@@ -104,6 +105,7 @@ def open_session(
     every address's rate). A code of the old, short format (50 bits) cannot stand without the
     lockout, so it is still refused while its address or pair is locked."""
     window = timedelta(minutes=settings.parent_lockout_minutes)
+    client = address_key(client)  # an IPv6 subscriber is one client however it rotates
     pair = _row(session, f"pair:{client}:{enrollment_id}"[:120], now, PAIR_WINDOW)
     by_client = _row(session, f"client:{client}"[:120], now, window)
     code = normal_access_code(access_code)

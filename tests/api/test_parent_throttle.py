@@ -199,3 +199,24 @@ def test_another_institutions_family_gets_no_new_code(world: World, engine) -> N
     r = world.client.post(f"/api/v1/enrollments/{e['id']}/access-code", headers=bearer(other_key))
     assert_problem(r, 404, "not_found")
     assert login(guesser(world), e, e["access_code"]).status_code == 201  # unchanged
+
+
+def test_a_guesser_cannot_take_a_fresh_address_from_their_ipv6_network(world: World) -> None:
+    """Found by the attacker probe after issue 31's fixes: the throttles counted an IPv6
+    client by its full address, and one subscriber is given a whole /64 (a phone on a Chinese
+    mobile network: 2^64 addresses), so a guesser took a fresh address for every try and was
+    never counted. An IPv6 client is counted by its /64, like one IPv4 address."""
+    e = world.enroll()
+    net = f"2001:db8:{uuid.uuid4().int % 0xFFFF:x}:7"
+    answers = []
+    for n in range(6):
+        here = TestClient(world.client.app, client=(f"{net}:{n + 1:x}::{n + 9:x}", 5000))
+        answers.append(login(here, e, "AAAA-BBBB-CCCC-DDDD").status_code)
+    assert answers == [401] * 5 + [429], answers
+    mapped = TestClient(world.client.app, client=("::ffff:192.0.2.77", 5000))
+    plain = TestClient(world.client.app, client=("192.0.2.77", 5000))
+    for _ in range(5):
+        login(mapped, e, "WRONG")
+    assert_problem(login(plain, e, "WRONG"), 429, "too_many_attempts")
+    assert login(TestClient(world.client.app, client=(f"{net}::1", 5000)), e,
+                 e["access_code"]).status_code == 201  # fmt: skip

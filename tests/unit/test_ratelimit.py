@@ -69,3 +69,14 @@ def test_each_kind_of_caller_may_have_its_own_limit() -> None:
     for _ in range(3):
         asyncio.run(limiter(scope(), receive, send))
     assert answered == [200, 200, 429]
+
+
+def test_an_ipv6_client_is_one_bucket_for_its_network() -> None:
+    """One subscriber's /64 is one address to the limiter (it may pick any of 2^64); an
+    IPv4-mapped address is its IPv4 address; anything else is taken as given."""
+    vouched = Vouched()
+    one = bucket_key(scope(client="2001:db8:1:2::1"), vouched)
+    assert one == bucket_key(scope(client="2001:db8:1:2:ffff:ffff:ffff:fffe"), vouched)
+    assert one != bucket_key(scope(client="2001:db8:1:3::1"), vouched)
+    assert bucket_key(scope(client="::ffff:10.0.0.1"), vouched) == "addr:10.0.0.1"
+    assert bucket_key(scope(client="testclient"), vouched) == "addr:testclient"
