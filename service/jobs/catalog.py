@@ -15,8 +15,10 @@ from service.flows import refunds, releases
 from service.jobs.base import Job, JobContext
 from service.kit.clock import SHANGHAI
 from service.kit.request_keys import purge_expired
+from service.policy.knobs import RiskConfig
 from service.risk import alerts
 from service.risk.facts import Needs, gather
+from service.risk.indicators import statement_overdue
 from service.risk.sweep import region_configs, sweep
 
 
@@ -49,8 +51,10 @@ def _risk_sweep(session: Session, ctx: JobContext) -> dict[str, Any]:
 
 
 def _statement_missing(session: Session, ctx: JobContext) -> dict[str, Any]:
-    """Re-evaluate only the institutions whose escrow account has had no statement for three
-    days, so a silent bank is noticed between nightly sweeps."""
+    """Re-evaluate only the institutions whose escrow account has had no statement for their
+    region's `statement_missing` threshold of working days (the indicator's own predicate: a
+    bank silent over a weekend or a holiday is not silent), so a silent bank is noticed
+    between nightly sweeps."""
     as_of = ctx.as_of
     cfgs = region_configs(
         session, as_of=as_of, region_prefix=ctx.region_prefix, institution_ids=None
@@ -61,7 +65,7 @@ def _statement_missing(session: Session, ctx: JobContext) -> dict[str, Any]:
     silent = [
         f.institution_id
         for f in facts.values()
-        if f.ever_deposited and (as_of - (f.last_statement_at or f.created_at)).days >= 3
+        if statement_overdue(f, as_of, cfgs.get(f.region_code, RiskConfig())) is not None
     ]
     if not silent:
         return {"institutions_without_statement": 0}

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from service.fees.calendar import school_day
+from service.fees import working_days
 from service.kit.clock import local_date
 from service.policy import knobs as k
 from service.risk.facts import Dated, Facts
@@ -395,12 +395,10 @@ def statement_missing(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | 
     """The bank's silence on the escrow account, in working days (today's statement is not
     yet due), heavier the longer it lasts."""
     c = cfg.statement_missing
-    if not f.ever_deposited:
+    silence = statement_overdue(f, ctx.as_of, cfg)
+    if silence is None:
         return None
-    last = f.last_statement_date or local_date(f.created_at)
-    days = working_days_between(last, local_date(ctx.as_of))
-    if days < c.threshold:
-        return None
+    last, days = silence
     weight = min(c.max_weight, c.weight + c.step_weight * (days - c.threshold))
     floor = c.high_floor if days >= c.high_days else c.floor
     note = f"{days} working days since the statement of {last.isoformat()}"
@@ -415,10 +413,23 @@ def statement_missing(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | 
     )
 
 
-def working_days_between(after: date, before: date) -> int:
-    """Working days strictly between two Beijing days (the State Council's calendar)."""
-    span = min((before - after).days - 1, 400)
-    return sum(1 for n in range(1, span + 1) if school_day(after + timedelta(days=n))[0])
+def statement_silence(f: Facts, as_of: datetime) -> tuple[date, int]:
+    """The bank day of the escrow account's last statement (the institution's first day when
+    none came) and the working days since it, today's not yet due. Counted over at most 600
+    calendar days: more working days than the knob's largest threshold (366)."""
+    last = f.last_statement_date or local_date(f.created_at)
+    before = min(local_date(as_of), last + timedelta(days=600)) - timedelta(days=1)
+    return last, working_days.working_days_between(last, before).days
+
+
+def statement_overdue(f: Facts, as_of: datetime, cfg: k.RiskConfig) -> tuple[date, int] | None:
+    """The silence (as `statement_silence`) when the bank has been silent on an account that
+    holds money for at least the region's threshold of working days, else None: what the
+    indicator fires on and what the midday job looks for, one predicate for both."""
+    if not f.ever_deposited:
+        return None
+    last, days = statement_silence(f, as_of)
+    return (last, days) if days >= cfg.statement_missing.threshold else None
 
 
 def reserve_shortfall(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:

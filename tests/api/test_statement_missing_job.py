@@ -1,0 +1,78 @@
+"""The midday `statement_missing` job counts working days and the region's threshold, as the
+indicator does (issue 33: it counted three calendar days where its knob counts working days).
+On a database of its own (the job's summary counts every institution in the region), SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import Engine
+
+from service.kit.clock import SHANGHAI
+from tests.api.conftest import bearer
+from tests.api.test_flows import World
+
+
+@pytest.fixture
+def engine(fresh_engine: Engine) -> Engine:
+    return fresh_engine
+
+
+def _statement_on_friday(w: World) -> None:
+    """The escrow account funded on Monday 23 November 2026, its statement sent on Friday 27."""
+    e = w.enroll(lessons=2, amount="40.00")
+    assert w.pay(e, txn="DEP-1").status_code == 201
+    w.clock.now = datetime(2026, 11, 27, 18, 0, tzinfo=SHANGHAI)
+    r = w.signed(
+        "POST",
+        "/api/v1/bank/statements",
+        {
+            "account_no": w.escrow,
+            "statement_date": "2026-11-27",
+            "opening_balance": "0.00",
+            "closing_balance": "40.00",
+            "transactions": [
+                {
+                    "bank_txn_id": "DEP-1",
+                    "direction": "credit",
+                    "amount": "40.00",
+                    "booked_at": "2026-11-23T09:00:00+08:00",
+                }
+            ],
+        },
+    )
+    assert r.status_code == 200 and r.json()["status"] == "matched", r.text
+
+
+def _silent(w: World, at: datetime) -> int:
+    return int(w.job("statement_missing", at)["institutions_without_statement"])
+
+
+def test_a_bank_silent_over_a_weekend_is_not_silent(world: World) -> None:
+    _statement_on_friday(world)
+    # Monday 20:00: three calendar days and two hours after Friday's statement, but no working
+    # day has passed without one (Monday's is not yet due).
+    assert _silent(world, datetime(2026, 11, 30, 20, 0, tzinfo=SHANGHAI)) == 0
+    # Thursday noon: Monday, Tuesday and Wednesday passed without a statement.
+    assert _silent(world, datetime(2026, 12, 3, 12, 0, tzinfo=SHANGHAI)) == 1
+
+
+def test_the_job_follows_the_regions_threshold(world: World) -> None:
+    _statement_on_friday(world)
+    r = world.client.post(
+        "/api/v1/region-settings",
+        headers=bearer(world.reg),
+        json={
+            "region_code": "220102",
+            "key": "risk_thresholds",
+            "value": {"statement_missing": {"threshold": 5}},
+        },
+    )
+    assert r.status_code in (200, 201), r.text
+    # Three working days silent: under this region's five.
+    assert _silent(world, datetime(2026, 12, 3, 12, 0, tzinfo=SHANGHAI)) == 0
+    # Friday 4 December noon: four (30 November to 3 December); Saturday 5 December: five.
+    assert _silent(world, datetime(2026, 12, 4, 12, 0, tzinfo=SHANGHAI)) == 0
+    assert _silent(world, datetime(2026, 12, 5, 12, 0, tzinfo=SHANGHAI)) == 1
