@@ -33,7 +33,7 @@ LAST_DAY = date(2099, 12, 31)
 MAX_COUNT = 5000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Day:
     """Whether a day is a working day, and whether that rests on a published arrangement."""
 
@@ -42,7 +42,7 @@ class Day:
     provisional: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Deadline:
     """The day (or instant) a count of working days ends on; `provisional` when any day
     counted lies in a year whose arrangement is not published."""
@@ -51,13 +51,13 @@ class Deadline:
     provisional: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class InstantDeadline:
     at: datetime
     provisional: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Count:
     """How many working days; `provisional` as for `Deadline`."""
 
@@ -77,7 +77,7 @@ def arrangement_published(year: int) -> bool:
 
 def is_working_day(day: date) -> Day:
     _within(day)
-    return Day(day, school_day(day)[0], not arrangement_published(day.year))
+    return Day(day=day, working=school_day(day)[0], provisional=not arrangement_published(day.year))
 
 
 def add_working_days(start: date, n: int) -> Deadline:
@@ -91,7 +91,7 @@ def add_working_days(start: date, n: int) -> Deadline:
         day += timedelta(days=1)
         _within(day)
         left -= school_day(day)[0]
-    return Deadline(day, _provisional(start, day))
+    return Deadline(date=day, provisional=_provisional(start, day))
 
 
 def add_working_days_at(start: datetime, n: int) -> InstantDeadline:
@@ -99,7 +99,8 @@ def add_working_days_at(start: datetime, n: int) -> InstantDeadline:
     days are Beijing's: the rules about the clock are judged there)."""
     local = start.astimezone(SHANGHAI)
     end = add_working_days(local.date(), n)
-    return InstantDeadline(datetime.combine(end.date, local.timetz()), end.provisional)
+    at = datetime.combine(end.date, local.timetz())
+    return InstantDeadline(at=at, provisional=end.provisional)
 
 
 def deadline_in(region_code: str, start: datetime, n: int) -> InstantDeadline:
@@ -117,9 +118,9 @@ def working_days_between(start: date, end: date) -> Count:
     _within(start)
     _within(end)
     if end <= start:
-        return Count(0, False)
+        return Count(days=0, provisional=False)
     days = sum(school_day(start + timedelta(days=k))[0] for k in range(1, (end - start).days + 1))
-    return Count(days, _provisional(start, end))
+    return Count(days=days, provisional=_provisional(start, end))
 
 
 def _provisional(start: date, end: date) -> bool:
