@@ -13,7 +13,7 @@ from tgproof import sumtree
 from tgproof.errors import ProofError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Leaf:
     """One leaf: a parent's part (enrollment_id, part, salt kept) or padding (holder only)."""
 
@@ -24,7 +24,7 @@ class Leaf:
     salt: bytes | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Snapshot:
     snapshot_id: str
     leaves: list[Leaf]
@@ -64,7 +64,11 @@ def split_leaves(
         for part, amount in ((0, first), (1, owed - first)):
             salt = entropy.token()
             holder = sumtree.holder_hash(enrollment_id, part, salt)
-            leaves.append(Leaf(holder, amount, enrollment_id, part, salt))
+            leaves.append(
+                Leaf(
+                    holder=holder, amount=amount, enrollment_id=enrollment_id, part=part, salt=salt
+                )
+            )
     return leaves
 
 
@@ -77,9 +81,9 @@ def build_snapshot(
     entropy = entropy or SystemEntropy()
     leaves = split_leaves(snapshot_id, liabilities, entropy)
     count = leaf_count_for(len(leaves))
-    leaves += [Leaf(entropy.token(), 0) for _ in range(count - len(leaves))]
+    leaves += [Leaf(holder=entropy.token(), amount=0) for _ in range(count - len(leaves))]
     entropy.shuffle(leaves)
-    snapshot = Snapshot(snapshot_id, leaves)
+    snapshot = Snapshot(snapshot_id=snapshot_id, leaves=leaves)
     try:
         snapshot.levels = tree_levels(snapshot_id, leaves)
     except ProofError as e:

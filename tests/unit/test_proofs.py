@@ -5,6 +5,7 @@ naive verifier and not ours."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -92,7 +93,10 @@ def test_splits_salts_and_order_are_fresh_for_every_snapshot() -> None:
 
 def _tampered(snapshot: Snapshot, leaves: list[Leaf]) -> Snapshot:
     """The operator's altered tree, built honestly from altered leaves and published."""
-    altered = Snapshot(snapshot.snapshot_id, leaves, tree_levels(snapshot.snapshot_id, leaves))
+    altered = Snapshot(
+        snapshot_id=snapshot.snapshot_id, leaves=leaves,
+        levels=tree_levels(snapshot.snapshot_id, leaves),
+    )  # fmt: skip
     for index, leaf in enumerate(leaves):
         if leaf.enrollment_id is not None:
             altered.where.setdefault(leaf.enrollment_id, []).append(index)
@@ -120,11 +124,10 @@ def test_omitting_changing_duplicating_or_moving_a_leaf_fails_some_parent(
     i = data.draw(st.sampled_from(mine))
     leaves = list(honest.leaves)
     if how == "omit":
-        leaves[i] = Leaf(bytes(32), 0)
+        leaves[i] = Leaf(holder=bytes(32), amount=0)
     elif how == "change":
         new = data.draw(st.integers(0, 10**10).filter(lambda a: a != leaves[i].amount))
-        leaves[i] = Leaf(leaves[i].holder, new, leaves[i].enrollment_id, leaves[i].part,
-                         leaves[i].salt)  # fmt: skip
+        leaves[i] = dataclasses.replace(leaves[i], amount=new)
     elif how == "duplicate":
         j = data.draw(st.sampled_from([k for k in mine if leaves[k].holder != leaves[i].holder]))
         leaves[j] = leaves[i]
@@ -153,7 +156,7 @@ def test_lowering_any_nodes_sum_fails_some_parent(balances: dict[str, int], data
     for h in range(height + 1, len(levels)):
         below = levels[h - 1]
         levels[h] = [sumtree.node(below[n], below[n + 1]) for n in range(0, len(below), 2)]
-    lowered = Snapshot(SID, honest.leaves, levels, honest.where)
+    lowered = Snapshot(snapshot_id=SID, leaves=honest.leaves, levels=levels, where=honest.where)
     assert lowered.root.sum < honest.root.sum
     assert _someone_fails(lowered, balances)
 
