@@ -381,10 +381,11 @@ class Replay:
         """Read now, made with the rest of the morning (tools/morning)."""
         course_id = self._id("course", e["course"])
         inst = self._institution(s, self.course_owners.get(course_id) or self._owner(s, course_id))
+        student = str(e.get("student") or e["id"])  # the line's label when it names nobody
         order = enrollments.Order(
             institution=inst,
             course_id=course_id,
-            student_ref=str(e["id"]),
+            student_ref=student,
             lessons=int(e["lessons"]),
             amount=parse_money(e["amount"]),
             at=at,

@@ -101,6 +101,11 @@ COMPLAINTS = {
 PEOPLE = ("赵文华", "孙丽娟", "周建军", "吴海燕", "郑国强", "王秀芝", "冯志刚", "陈红梅")
 HEADS = ("李淑华", "高振宇", "杨春燕", "马立新", "何静")
 STREETS = ("人民大街", "解放路", "新华路", "建设街", "胜利路", "长安街")
+# A student's name as the school filed it (the workbench's 学员 column), not the simulator's
+# label ("I0003-E6"), which an office would read as a code.
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何林高罗"
+GIVEN = ("子涵", "欣怡", "浩然", "梓轩", "雨桐", "宇航", "思彤", "俊杰", "佳怡", "一诺", "子墨",
+         "诗涵", "博文", "可馨", "天佑", "语嫣")  # fmt: skip
 CLOSURE = "因生源不足停止办学，剩余课时费将全部退还家长"
 
 
@@ -127,20 +132,23 @@ def events(today: date, days: int = DAYS, seed: int = SEED) -> list[dict[str, An
     out = [e for e in world.build() if datetime.fromisoformat(e["at"]) < today_starts]
     names = {inst.label: (i, *SCHOOLS[i]) for i, inst in enumerate(world.insts)}
     terms: dict[str, int] = {}
+    students = random.Random(seed + 1)  # apart from _texts' draws: its words stay as they were
     for e in out:
         if e["type"] == "institution":
             n, e["name"], e["region_code"] = names[e["id"]]
             if e["category"] == "non_subject":  # an arts school, not a subject one
                 e["name"] = e["name"].replace("学科培训", "艺术培训")
             e["legal_person"] = PEOPLE[n % len(PEOPLE)] if n % 3 else HEADS[n % len(HEADS)]
-            district = known_regions()[e["region_code"]].name
-            e["address"] = f"吉林省{district}{STREETS[n % len(STREETS)]}{n * 13 + 8}号"
+            street = f"{STREETS[n % len(STREETS)]}{n * 13 + 8}号"
+            e["address"] = _address(str(e["region_code"]), street)
             e["escrow_account_no"] = f"6227100000{n + 1:06d}"
             e["operating_account_no"] = f"6228100000{n + 1:06d}"
         if e["type"] == "course":
             n = terms[e["institution"]] = terms.get(e["institution"], 0) + 1
             titles = ARTS if e["category"] == "non_subject" else COURSES
             e["title"] = f"{titles[n % len(titles)]}（第{n}期）"
+        if e["type"] == "enrollment":
+            e["student"] = students.choice(SURNAMES) + students.choice(GIVEN)
         if "bank_txn_id" in e:  # the demo bank's own ids, apart from any other history
             e["bank_txn_id"] = f"LD-{e['bank_txn_id']}"
     _texts(
@@ -169,9 +177,16 @@ def _texts(history: list[dict[str, Any]], pick: random.Random, regions: dict[str
         elif kind == "registry_change" and e["field"] == "legal_person":
             e["new"], e["reason"] = pick.choice(PEOPLE), "举办者变更，法定代表人随之变更"
         elif kind == "registry_change":
-            district = known_regions()[regions.get(str(e["institution"]), "220400")].name
-            street = f"{district}{pick.choice(STREETS)}{pick.randint(1, 300)}号"
+            region = regions.get(str(e["institution"]), "220400")
+            street = _address(region, f"{pick.choice(STREETS)}{pick.randint(1, 300)}号")
             e["new"], e["reason"] = street, "原租赁场地到期，迁至新址办学"
+
+
+def _address(district: str, street: str) -> str:
+    """Province, city, district, street: 西安区 alone is also a district of 牡丹江 (黑龙江)."""
+    regions = known_regions()
+    city = regions[district[:4] + "00"].name
+    return f"吉林省{city}{regions[district].name}{street}"
 
 
 def replay(

@@ -209,6 +209,34 @@ def test_a_complaint_is_filed_and_the_public_record_shown(browser: Any, stack: S
     assert filed == [("asked_to_pay_off_platform", "老师让我们微信转账续费")]
 
 
+def test_the_bank_day_and_a_message_keep_to_the_parent_column(browser: Any, stack: Stack) -> None:
+    """A newcomer's first hour: at 360 px the bank's day broke as "2026-" / "12-06" under a
+    long balance, and the page's message box spanned the desktop window beside a 40rem column."""
+    e = stack.enrolled(10, "200.00")
+    yesterday = (datetime.now(SHANGHAI).date() - timedelta(days=1)).isoformat()
+    sent = stack.sim.post("/sim/statements", json={"date": yesterday, "accounts": [stack.escrow]})
+    assert sent.status_code == 200, sent.text
+    page = _phone(browser)
+    _sign_in_by_link(page, stack, e)
+    page.set_viewport_size({"width": 320, "height": 740})  # the smallest phone still sold
+    assert yesterday in _figure(page, "bank-balance")
+    lines = page.evaluate(
+        """(day) => { const dd = document.querySelector('[data-testid=bank-balance]');
+        const walk = document.createTreeWalker(dd, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+          const at = n.data.indexOf(day); if (at < 0) continue;
+          const r = document.createRange(); r.setStart(n, at); r.setEnd(n, at + day.length);
+          return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; } }""",
+        yesterday,
+    )
+    assert lines == 1, f"the bank's day is drawn on {lines} lines"
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(stack.base + "/parent/refund?lessons=999")  # refused: a message on the page
+    page.wait_for_selector(".problem")
+    box, column = page.locator(".problem").bounding_box(), page.locator(".parent").bounding_box()
+    assert box["x"] >= column["x"] - 1 and box["width"] <= column["width"] + 1, (box, column)
+
+
 def test_a_wrong_code_is_refused_and_nothing_is_shown(browser: Any, stack: Stack) -> None:
     e = stack.enrolled(1, "20.00")
     page = _phone(browser)

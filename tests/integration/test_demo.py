@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.errors import DomainError
-from service.flows.models import Refund, StatementBreak
+from service.flows.models import Enrollment, Refund, StatementBreak
 from service.kit.clock import local_date, utcnow
 from service.kit.db import make_sessionmaker, session_scope
 from service.registry.credentials import regulator_by_token
@@ -164,3 +165,6 @@ def test_the_living_history_has_something_to_show(
         assert s.scalar(select(func.count()).select_from(StatementBreak)) > 0
         days = set(s.scalars(select(DistrictDay.day).where(DistrictDay.region_code == "220402")))
         assert today - timedelta(days=1) in days and len(days) >= 30
+        # The replay files each student under the history's name for them, not its label.
+        named = set(s.scalars(select(Enrollment.student_ref)))
+        assert named and all(re.fullmatch(r"[\u4e00-\u9fff]{2,3}", n) for n in named), named

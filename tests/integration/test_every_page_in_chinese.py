@@ -281,4 +281,14 @@ def test_the_demo_history_speaks_chinese() -> None:
             said[e["type"]].add(text)
         if e["type"] == "institution":
             assert re.fullmatch(r"[\u4e00-\u9fff]{2,3}", str(e.get("legal_person"))), e
+        if e["type"] == "enrollment":  # the workbench's 学员 column: a name, not "I0003-E6"
+            assert re.fullmatch(r"[\u4e00-\u9fff]{2,3}", str(e.get("student"))), e
+            said.setdefault("student", set()).add(str(e["student"]))
     assert all(len(said[k]) >= 2 for k in ("dispute", "refund_request", "complaint")), said
+    assert len(said["student"]) >= 20, said["student"]
+    # An address names its city: 西安区 alone is as much 牡丹江's (黑龙江) as 辽源's.
+    cities = ("吉林省辽源市", "吉林省四平市")
+    moved = {str(e["new"]) for e in history if e.get("field") == "address"}
+    assert moved and said["institution"]
+    for address in said["institution"] | moved:
+        assert address.startswith(cities), address
