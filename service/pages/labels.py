@@ -94,6 +94,12 @@ BREAKS = {
     "balance_differs": N_("Balance differs"),
 }
 DIRECTIONS = {"credit": N_("Money in"), "debit": N_("Money out")}
+# Why a deposit waits in suspense (service.flows.deposits: _Batch._matched).
+SUSPENSE = {
+    "unknown_reference": N_("its payment reference matches no enrollment of this institution"),
+    "amount_mismatch": N_("not the amount the enrollment awaits, or already paid"),
+    "institution_frozen": N_("the institution is frozen"),
+}
 INDICATORS = {
     "refund_failed": N_("Refund rejected by the bank"),
     "escrow_shortfall": N_("Escrow shortfall"),
@@ -401,6 +407,7 @@ KINDS: dict[str, Mapping[Any, str]] = {
     "statements": STATEMENT_STATUSES,
     "breaks": BREAKS,
     "directions": DIRECTIONS,
+    "suspense": SUSPENSE,
     "indicators": INDICATORS,
     "complaints": COMPLAINTS,
     "complaint_statuses": COMPLAINT_STATUSES,

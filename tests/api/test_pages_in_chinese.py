@@ -116,3 +116,32 @@ def test_a_search_by_a_district_name_finds_its_schools(site: Site) -> None:  # n
     for q in ("南关区", "南关"):
         assert "启智教育培训学校" in c.get("/workbench/institutions", params={"q": q}).text
     assert "启智教育培训学校" not in c.get("/workbench/institutions?q=宽城区").text
+
+
+def test_money_in_suspense_says_why_in_chinese(site: Site) -> None:  # noqa: F811
+    """A newcomer's first hour: a school's file listed cash in suspense with its reason as the
+    code the intake gives it ("unknown_reference") and the bank's id bare."""
+    from decimal import Decimal
+
+    from service.flows import deposits
+    from service.kit.db import make_sessionmaker, session_scope
+    from service.registry.models import Bank, Institution
+
+    school = next(iter(site.shown.institutions.values()))
+    with session_scope(make_sessionmaker(site.engine)) as s:
+        inst = s.get(Institution, school)
+        assert inst is not None
+        bank = s.get(Bank, inst.bank_id)
+        assert bank is not None
+        held = deposits.receive(s, bank=bank, now=site.clock.now, data=deposits.DepositIn(
+            bank_txn_id="SUSP-NEWCOMER-1", account_no=inst.escrow_account_no,
+            payment_reference="NO-SUCH-REF", amount=Decimal("88.00"), paid_at=site.clock.now,
+        ))  # fmt: skip
+        assert held.reason == "unknown_reference"
+    c = site.client()
+    sign_in(c, site.shown.tokens["220100"])
+    page = c.get(f"/workbench/institutions/{school}?lang=zh").text
+    listed = _text(page.split('id="susp-h"', 1)[1].split("</section>", 1)[0])
+    assert "付款附言与本机构的任何报名均不匹配" in listed, listed
+    assert "银行流水号 SUSP-NEWCOMER-1" in listed
+    assert "unknown_reference" not in listed
