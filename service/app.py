@@ -183,7 +183,13 @@ def routers() -> list[tuple[APIRouter, str, str]]:
     from service.api.institution import routes as institution
     from service.api.parent import routes as parent
     from service.api.public import routes as public
-    from service.api.regulator import fees_routes, flows_routes, jobs_routes, risk_routes
+    from service.api.regulator import (
+        fees_routes,
+        flows_routes,
+        jobs_routes,
+        officers_routes,
+        risk_routes,
+    )
     from service.api.regulator import routes as regulator
     from service.pages import parent as parent_pages
     from service.pages import routes as pages
@@ -200,6 +206,8 @@ def routers() -> list[tuple[APIRouter, str, str]]:
         (flows_routes.router, API, "regulator"),
         (risk_routes.router, API, "regulator"),
         (jobs_routes.router, API, "regulator_outside_tx"),
+        (officers_routes.router, API, "regulator"),
+        (officers_routes.sessions_router, API, "public"),
         (common_routes.router, API, "regulator_or_institution"),
         (institution.router, API, "institution"),
         (bank.router, API, "bank"),

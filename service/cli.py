@@ -121,6 +121,37 @@ def cmd_regulator_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_officer_create(args: argparse.Namespace) -> int:
+    """An officer of the region's office (`--office` where the region has several); prints
+    `{officer_id, username, password, totp_secret}` last: the password and secret are shown
+    this once."""
+    from sqlalchemy import select
+
+    from service.errors import DomainError
+    from service.registry import officers
+    from service.registry.models import Regulator
+
+    def create(s: Session) -> officers.Created:
+        query = select(Regulator).where(Regulator.region_code == args.region)
+        if args.office:
+            query = query.where(Regulator.id == args.office)
+        offices = list(s.scalars(query))
+        if len(offices) != 1:
+            raise DomainError("not_found", f"{len(offices)} offices match: name one by --office")
+        return officers.create_officer(
+            s, regulator=offices[0], name=args.name, role=args.role, now=clock.utcnow(),
+            secret_key=get_settings().secret_key, actor="cli",
+        )  # fmt: skip
+
+    try:
+        made = _in_tx(create)
+    except DomainError as exc:
+        print(f"{exc.code}: {exc.detail}", file=sys.stderr)
+        return 2
+    print(json.dumps(made.as_dict()))
+    return 0
+
+
 def cmd_bank_create(args: argparse.Namespace) -> int:
     from service.registry.credentials import create_bank
 
@@ -305,6 +336,16 @@ def parser_and_commands() -> tuple[argparse.ArgumentParser, Any]:
     rc.add_argument("--name", required=True)
     rc.add_argument("--region", required=True)
     rc.set_defaults(fn=cmd_regulator_create)
+
+    off = sub.add_parser("officer", help="officers of an office").add_subparsers(
+        dest="action", required=True
+    )
+    oc = off.add_parser("create", help="create an officer; prints its credentials last")
+    oc.add_argument("--region", required=True)
+    oc.add_argument("--name", required=True)
+    oc.add_argument("--role", required=True, choices=["viewer", "officer", "supervisor", "admin"])
+    oc.add_argument("--office", default=None, help="the office's id, where a region has several")
+    oc.set_defaults(fn=cmd_officer_create)
 
     bank = sub.add_parser("bank", help="custody banks").add_subparsers(dest="action", required=True)
     bc = bank.add_parser("create", help="create a bank; prints {bank_id, secret} last")

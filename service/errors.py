@@ -87,6 +87,16 @@ CODES: dict[str, Code] = {
     "invalid_access_code": _c(401, "Enrollment id or access code is wrong",
                               "a parent signs in with a wrong id or code (counted)"),
     "forbidden": _c(403, "This credential may not do that", "the credential lacks the right"),
+    "invalid_credentials": _c(401, "Username, password or code is wrong",
+                              "an officer's sign-in with a wrong part, or a disabled officer's "
+                              "(the same answer whichever; counted)"),
+    "role_forbidden": _c(403, "The officer's role may not do that",
+                         "a viewer's write, or an action the role lacks (docs/security.md "
+                         "\"Officers and roles\")"),
+    "weak_password": _c(422, "The password is too short or too common",
+                        "a password under 12 characters, on the common list, or holding the "
+                        "username"),
+    "duplicate_username": _c(409, "The username is taken", "creating an officer twice"),
     "out_of_region": _c(403, "Outside the regulator's region",
                         "a region or institution outside the regulator's scope"),
     "foreign_account": _c(403, "The account is not held at this bank",
@@ -96,8 +106,8 @@ CODES: dict[str, Code] = {
                        "or its kind's in RATE_LIMITS); `Retry-After` says when to come back",
                        "yes, after Retry-After"),
     "too_many_attempts": _c(429, "Too many failed attempts; wait and retry",
-                            "this client guessed access codes too often; `Retry-After` says "
-                            "how long", "yes, after Retry-After"),
+                            "this client guessed access codes (or an officer's password) too "
+                            "often; `Retry-After` says how long", "yes, after Retry-After"),
     # idempotency
     "idempotency_conflict": _c(409, "Idempotency key reused with a different request",
                                "the same key (or bank_txn_id) with another body"),

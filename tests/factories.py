@@ -53,6 +53,20 @@ def regulator(engine: Engine, region: str = "220000") -> tuple[str, str]:
     return issued.id, issued.credential
 
 
+def officer(engine: Engine, regulator_id: str, role: str = "officer") -> Any:
+    """An officer of the office (`service.registry.officers.Created`: id, username, password,
+    TOTP secret)."""
+    from service.registry import officers
+
+    def make(s: Any) -> Any:
+        return officers.create_officer(
+            s, regulator=s.get(Regulator, regulator_id), name=f"officer-{uuid.uuid4().hex[:6]}",
+            role=role, now=datetime.now(UTC), secret_key=SECRET_KEY, actor="test",
+        )  # fmt: skip
+
+    return run_in_transaction(make_sessionmaker(engine), make)
+
+
 def bank(engine: Engine, url: str | None = None) -> BankCred:
     issued = run_in_transaction(
         make_sessionmaker(engine),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -20,8 +21,10 @@ from service.errors import DomainError
 from service.flows import parents
 from service.flows.models import Enrollment
 from service.kit.db import session_scope
-from service.registry import credentials
-from service.registry.models import Bank, Institution, Regulator
+from service.registry import credentials, officers
+from service.registry.models import Bank, Institution, Officer, Regulator
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def bearer_token(request: Request) -> str:
@@ -48,11 +51,32 @@ def vouch_session(request: Request, cookie: str, kind: str, caller_id: object) -
         vouched.vouch_claim(session_claim(cookie), f"{kind}:{caller_id}")
 
 
-def _regulator(request: Request, session: SessionDep) -> Regulator:
-    reg = credentials.regulator_by_token(session, bearer_token(request))
-    if reg is None:
-        raise DomainError("unauthenticated", "unknown regulator token")
+def office_of(session: Session, token: str, now: datetime) -> tuple[Regulator, Officer | None]:
+    """The office a bearer token speaks for: its own token (no officer), or a live token of
+    one of its officers (not expired, not disabled, password unchanged)."""
+    reg = credentials.regulator_by_token(session, token)
+    if reg is not None:
+        return reg, None
+    officer = officers.by_token(session, token, now)
+    office = session.get(Regulator, officer.regulator_id) if officer is not None else None
+    if officer is None or office is None:
+        raise DomainError("unauthenticated", "unknown regulator or officer token")
+    return office, officer
+
+
+def enter_as(session: Session, method: str, officer: Officer | None) -> None:
+    """The officer's role bounds the request (a viewer writes nothing), and every audit record
+    it writes names them."""
+    if method.upper() not in SAFE_METHODS:
+        officers.require(officer.role if officer else None, officers.Permission.ACT)
+    officers.acting(session, officer)
+
+
+def _regulator(request: Request, session: SessionDep, now: NowDep) -> Regulator:
+    reg, officer = office_of(session, bearer_token(request), now)
     vouch(request, "regulator", reg.id)
+    enter_as(session, request.method, officer)
+    request.state.officer = officer
     return reg
 
 
@@ -98,9 +122,8 @@ def _regulator_outside_tx(request: Request) -> Regulator:
     """For endpoints that run their own transactions (jobs): authenticate in a transaction of
     its own, closed before the endpoint runs, so that on SQLite no write lock is held."""
     with session_scope(request.app.state.sessions) as session:
-        reg = credentials.regulator_by_token(session, bearer_token(request))
-        if reg is None:
-            raise DomainError("unauthenticated", "unknown regulator token")
+        reg, officer = office_of(session, bearer_token(request), request.app.state.clock())
+        enter_as(session, request.method, officer)
         session.expunge(reg)
         vouch(request, "regulator", reg.id)
         return reg
@@ -139,14 +162,13 @@ def idempotency_caller(sessions: sessionmaker[Session], settings: Settings) -> I
     return identify
 
 
-def _either(request: Request, session: SessionDep) -> Regulator | Institution:
+def _either(request: Request, session: SessionDep, now: NowDep) -> Regulator | Institution:
     """A regulator or an institution (routes docs/api.md gives both callers)."""
     token = bearer_token(request)
-    found: Regulator | Institution | None = credentials.regulator_by_token(session, token)
+    found: Regulator | Institution | None = credentials.institution_by_key(session, token)
     if found is None:
-        found = credentials.institution_by_key(session, token)
-    if found is None:
-        raise DomainError("unauthenticated", "unknown token")
+        found, officer = office_of(session, token, now)
+        enter_as(session, request.method, officer)
     vouch(request, "regulator" if isinstance(found, Regulator) else "institution", found.id)
     return found
 

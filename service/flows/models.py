@@ -294,13 +294,3 @@ class ParentSession(Base):
     enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollments.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class LoginThrottle(Base):
-    """Failed access-code attempts per client address, and per client and enrollment."""
-
-    __tablename__ = "login_throttles"
-    key: Mapped[str] = mapped_column(String(120), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer)
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

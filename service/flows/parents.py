@@ -15,7 +15,7 @@ from service.errors import DomainError
 from service.fees.models import Course
 from service.flows import counters as rollups
 from service.flows import enrollments
-from service.flows.models import Complaint, Enrollment, LoginThrottle, ParentSession
+from service.flows.models import Complaint, Enrollment, ParentSession
 from service.kit.clock import local_date, start_of_local_day
 from service.kit.ids import (
     ACCESS_CODE_LENGTH,
@@ -26,7 +26,7 @@ from service.kit.ids import (
     token_hash,
 )
 from service.kit.net import address_key
-from service.registry.models import Institution
+from service.registry.models import Institution, LoginThrottle
 
 # A client's failures for one enrollment decay after a day; its failures over all
 # enrollments, after the lockout window.

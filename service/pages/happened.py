@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from service.pages import evidence, i18n, labels
 from service.pages.labels import N_
-from service.registry.models import AuditEvent, Institution
+from service.registry.models import AuditEvent, Institution, Officer
 
 Gettext = Callable[[str], str]
 
@@ -63,8 +63,14 @@ def names(session: Session, events: list[AuditEvent]) -> Names:
     found = session.execute(
         select(Institution.id, Institution.name).where(Institution.id.in_(insts))
     )
+    actors = evidence.actor_names(session, [e.actor for e in events])
+    people = {e.officer_id for e in events if e.officer_id}
+    for officer_id, name in session.execute(
+        select(Officer.id, Officer.name).where(Officer.id.in_(people))
+    ):
+        actors[f"officer:{officer_id}"] = str(name)
     return Names(
-        evidence.actor_names(session, [e.actor for e in events]),
+        actors,
         {str(i): str(n) for i, n in found},
         evidence.described(session, [e.subject for e in events]),
     )
@@ -73,6 +79,13 @@ def names(session: Session, events: list[AuditEvent]) -> Names:
 def lines(events: Iterable[AuditEvent], known: Names, lang: str) -> list[Line]:
     _ = i18n.gettext(lang)
     return [_line(e, known, _, lang) for e in events]
+
+
+def _person(e: AuditEvent, known: Names, _: Gettext) -> str:
+    """The office, and the officer of it who acted where one signed in."""
+    office = who(e.actor, known.actors, _)
+    person = known.actors.get(f"officer:{e.officer_id}") if e.officer_id else None
+    return f"{office} · {person}" if person else office
 
 
 def who(actor: str, named: dict[str, str], _: Gettext) -> str:
@@ -100,7 +113,7 @@ def _line(e: AuditEvent, known: Names, _: Gettext, lang: str) -> Line:
     why = detail.get("reason") or detail.get("note") or ""
     return Line(
         at=i18n.instant(e.at, lang),
-        who=who(e.actor, known.actors, _),
+        who=_person(e, known, _),
         what=action(e.action, _),
         on=on,
         href=href,

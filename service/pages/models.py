@@ -19,6 +19,8 @@ class PageSession(Base):
     csrf: Mapped[str] = mapped_column(String(64))  # every form carries it back
     # The regulator's token hash at sign-in: a re-issued token ends the session.
     credential_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    # The officer signed in (None: the office's own token, as before officers).
+    officer_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

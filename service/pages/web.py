@@ -19,6 +19,7 @@ from service.errors import DomainError
 from service.kit.wire import has_control
 from service.pages import happened, i18n, labels, notes
 from service.pages.signin import COOKIE, SignedIn, csrf_ok, signed_in
+from service.registry import officers
 
 SECURITY = {
     "Content-Security-Policy": (
@@ -72,7 +73,14 @@ async def _checked(
 ) -> SignedIn:
     """A form post of a signed-in regulator, with the session's CSRF token, and no control
     character in any field (the API's refusal: PostgreSQL cannot store a NUL, and no field of
-    a form has a use for the others)."""
+    a form has a use for the others). Every form post is a write: the officer's role must
+    allow acting (a viewer's is 403 `role_forbidden`, as on the API)."""
+    await _form_checked(request, signed, csrf)
+    officers.require(signed.role, officers.Permission.ACT)
+    return signed
+
+
+async def _form_checked(request: Request, signed: SignedIn, csrf: str) -> None:
     if not csrf_ok(signed.csrf, csrf):
         raise DomainError("forbidden", "the form is stale or not this session's: reload the page")
     form = await request.form()
@@ -80,10 +88,18 @@ async def _checked(
     if bad:
         detail = f"text may not hold control characters: {', '.join(repr(b) for b in bad)}"
         raise DomainError("validation_error", detail)
+
+
+async def _checked_any_role(
+    request: Request, signed: SignedDep, csrf: Annotated[str, Form(max_length=100)] = ""
+) -> SignedIn:
+    """A form post any signed-in person may send whatever their role (signing out)."""
+    await _form_checked(request, signed, csrf)
     return signed
 
 
 PostDep = Annotated[SignedIn, Depends(_checked)]
+AnyRolePostDep = Annotated[SignedIn, Depends(_checked_any_role)]
 
 
 def render(

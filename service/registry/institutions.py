@@ -245,6 +245,10 @@ def record_change(
         setattr(institution, field, new)
 
 
+# The key of `Session.info` naming the officer a request acts as.
+ACTING_OFFICER = "acting_officer"
+
+
 def audit(
     session: Session,
     *,
@@ -255,10 +259,13 @@ def audit(
     now: datetime,
     institution: Institution | None = None,
     region_code: str | None = None,
+    officer_id: str | None = None,
 ) -> None:
     """On the audit log: who did what to what, when, why, and (in `detail`) the state before
     and after. It belongs to the institution it concerns, or to a region, so that only the
-    regulators of that region read it."""
+    regulators of that region read it. Where an officer signed in acted for the office, the
+    record names them: the request's session carries who (service.registry.officers.acting),
+    so no use case has to pass the person along."""
     session.add(
         AuditEvent(
             id=new_id("aud"),
@@ -269,6 +276,7 @@ def audit(
             detail=detail,
             institution_id=institution.id if institution is not None else None,
             region_code=institution.region_code if institution is not None else region_code,
+            officer_id=officer_id or session.info.get(ACTING_OFFICER),
         )
     )
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.types import UTCDateTime
@@ -57,6 +57,47 @@ class Regulator(Base):
     region_code: Mapped[str] = mapped_column(String(6))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per client address, and per client and enrollment (a parent's access
+    code) or officer (service.registry.officers)."""
+
+    __tablename__ = "login_throttles"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Officer(Base):
+    """A person of an office (a regulator), with a role (service.registry.officers.PERMISSIONS).
+    Disabled, never deleted: the audit log keeps naming them."""
+
+    __tablename__ = "officers"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    regulator_id: Mapped[str] = mapped_column(ForeignKey("regulators.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # viewer | officer | supervisor | admin
+    password_hash: Mapped[str] = mapped_column(Text)  # Argon2id, with its parameters
+    totp_secret_ciphertext: Mapped[str] = mapped_column(Text)  # encrypted: we must use it
+    # The last TOTP time step accepted: a code is good once (no replay within its window).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OfficerSession(Base):
+    """An officer's bearer token (`POST /officer-sessions`), kept as a hash, for a working day;
+    it names the password it was opened with, so a password change ends it."""
+
+    __tablename__ = "officer_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    officer_id: Mapped[str] = mapped_column(ForeignKey("officers.id"), index=True)
+    credential_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class Bank(Base):
@@ -130,3 +171,5 @@ class AuditEvent(Base):
     # Whose business it was: the region (to scope who may read it) and the institution.
     region_code: Mapped[str | None] = mapped_column(String(6), nullable=True, index=True)
     institution_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    # The person who acted, where an officer signed in acted for the office (`actor`).
+    officer_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)

@@ -82,7 +82,8 @@ def _tenant(c: TestClient, engine: Engine, region: str) -> Tenant:
              "enrollment_id": e["id"], "consumption_id": lesson["id"], "refund_id": refund["id"],
              "deposit_id": cash.json()["deposit_id"], "alert_id": alert["id"],
              "instruction_id": ins["id"], "statement_id": stmt.get("id", NOWHERE),
-             "regulator_id": reg_id}  # fmt: skip
+             "regulator_id": reg_id,
+             "officer_id": factories.officer(engine, reg_id).officer_id}  # fmt: skip
     return t
 
 

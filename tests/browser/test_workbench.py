@@ -51,12 +51,10 @@ def test_the_workbench_asks_to_sign_in_and_keeps_no_token(
     page = _page(browser)
     page.goto(f"{workbench.base}/workbench/institutions?level=critical")
     assert "/workbench/sign-in" in page.url
-    page.fill("#token", "tgr_not-a-token")
-    page.click("button[type=submit]")
+    screenshots.token_form(page, "tgr_not-a-token")
     refused = i18n.gettext("zh")("This token is not a regulator's.")
     assert CJK.search(refused) and page.locator(".problem").inner_text() == refused
-    page.fill("#token", workbench.shown.tokens["220100"])
-    page.click("button[type=submit]")
+    screenshots.token_form(page, workbench.shown.tokens["220100"])
     page.wait_for_url(f"{workbench.base}/workbench/institutions?level=critical")  # back to it
     cookie = next(c for c in page.context.cookies() if c["name"] == "tg_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"

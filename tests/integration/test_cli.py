@@ -52,6 +52,33 @@ def test_regulator_create_rejects_unknown_region(database_url: str) -> None:
     assert out.returncode != 0
 
 
+def test_officer_create_prints_credentials_last(database_url: str, engine: Engine) -> None:
+    """`officer create` makes a person of the region's office who can sign in (issue 32)."""
+    from datetime import UTC, datetime
+
+    import pyotp
+
+    from service.registry import officers
+
+    made = run_cli(database_url, "regulator", "create", "--name", "Baishan", "--region", "220600")
+    assert made.returncode == 0, made.stderr
+    out = run_cli(database_url, "officer", "create", "--region", "220600", "--name", "Zhao Min",
+                  "--role", "supervisor")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    printed = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(printed) == {"officer_id", "username", "password", "totp_secret"}
+    with session_scope(make_sessionmaker(engine)) as s:
+        officer = officers.authenticate(
+            s, username=printed["username"], password=printed["password"],
+            totp=pyotp.TOTP(printed["totp_secret"]).now(), client="cli-test",
+            now=datetime.now(UTC), secret_key="test-secret-key-0123456789",
+        )  # fmt: skip
+        assert officer is not None and officer.role == "supervisor"
+    bad = run_cli(database_url, "officer", "create", "--region", "999999", "--name", "X",
+                  "--role", "viewer")  # fmt: skip
+    assert bad.returncode == 2 and "not_found" in bad.stderr
+
+
 def test_bank_create_prints_json_last(database_url: str) -> None:
     out = run_cli(
         database_url,

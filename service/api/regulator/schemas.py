@@ -342,6 +342,7 @@ class AuditEventRead(Read):
     subject: str
     institution_id: str | None
     region_code: str | None
+    officer_id: str | None = None  # the person who acted for the office, where one signed in
     detail: dict[str, Any]
 
 

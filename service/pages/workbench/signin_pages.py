@@ -9,10 +9,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from service.api.auth import vouch_session
-from service.api.deps import NowDep, SessionDep
+from service.api.deps import NowDep, SessionDep, SettingsDep
+from service.kit.wire import Clean
 from service.pages.labels import N_
-from service.pages.signin import COOKIE, SESSION_HOURS, sign_in, sign_out
-from service.pages.web import LangDep, PostDep, back, render
+from service.pages.signin import COOKIE, SESSION_HOURS, sign_in, sign_in_officer, sign_out
+from service.pages.web import AnyRolePostDep, LangDep, back, render
 from service.pages.workbench.common import local_path
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
@@ -35,23 +36,40 @@ def sign_in_page(request: Request, lang: LangDep, next: str = "/workbench") -> H
     return page
 
 
+Field = Annotated[str, Form(max_length=200), Clean]
+
+
 @router.post("/sign-in")
 def sign_in_post(
     request: Request,
     session: SessionDep,
     now: NowDep,
-    token: Annotated[str, Form(max_length=200)],
+    settings: SettingsDep,
+    token: Field = "",
+    username: Field = "",
+    password: Field = "",
+    totp: Field = "",
     csrf: Annotated[str, Form(max_length=100)] = "",
     next: Annotated[str, Form(max_length=500)] = "/workbench",
 ) -> RedirectResponse:
-    """The double-submitted CSRF cookie guards this one form (there is no session yet)."""
+    """An officer's username, password and code; or the office's token (machine clients and
+    offices without officers yet). The double-submitted CSRF cookie guards this one form
+    (there is no session yet)."""
     expected = request.cookies.get("tg_csrf")
     if not expected or expected != csrf:
         return back(_again(next), problem=N_("The form is stale: try again."))
     address = request.client.host if request.client else "unknown"
-    made = sign_in(session, token=token, now=now, address=address)
-    if made is None:
-        return back(_again(next), problem=N_("This token is not a regulator's."))
+    if username:
+        made = sign_in_officer(
+            session, username=username, password=password, totp=totp, now=now,
+            address=address, secret_key=settings.secret_key,
+        )  # fmt: skip
+        if made is None:
+            return back(_again(next), problem=N_("The username, password or code is wrong."))
+    else:
+        made = sign_in(session, token=token, now=now, address=address)
+        if made is None:
+            return back(_again(next), problem=N_("This token is not a regulator's."))
     cookie, signed = made
     vouch_session(request, cookie, "regulator", signed.regulator.id)
     response = RedirectResponse(local_path(next), status_code=303)
@@ -69,7 +87,7 @@ def sign_in_post(
 
 @router.post("/sign-out")
 def sign_out_post(
-    request: Request, session: SessionDep, signed: PostDep, now: NowDep
+    request: Request, session: SessionDep, signed: AnyRolePostDep, now: NowDep
 ) -> RedirectResponse:
     sign_out(session, signed=signed, cookie=request.cookies.get(COOKIE), now=now)
     response = back("/workbench/sign-in", done=N_("You are signed out."))
