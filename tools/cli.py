@@ -100,6 +100,12 @@ def _tell_where(result: dict[str, Any], base: str) -> None:
         f"workbench: {base}/workbench  (Liaoyuan's token: {regs['220400']['token']})",
         f"API docs:  {base}/docs",
     ]
+    lines.append("officers (username / password / TOTP secret; the otpauth:// link adds the "
+                 "secret to an authenticator app):")  # fmt: skip
+    for reg in regs.values():
+        for o in reg.get("officers", []):
+            lines.append(f"  {o['username']:<18} {o['role']:<10} {o['password']}  "
+                         f"{o['totp_secret']}  {o['otpauth']}")  # fmt: skip
     parent = result.get("parent")
     if parent:
         lines.append(f"parent:    {base}/parent/e/{parent['enrollment_id']}  "

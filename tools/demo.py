@@ -122,7 +122,11 @@ def seed(
         if token is None:
             token = new_token("tgr")
             reg.token_hash = token_hash(token)
-        regulators[region] = {"name": name, "token": token}
+        regulators[region] = {
+            "name": name,
+            "token": token,
+            "officers": _demo_officers(session, reg, settings.secret_key, now),
+        }
 
     _demo_guides(session, now)
     province = session.scalar(select(Regulator).where(Regulator.region_code == "220000"))
@@ -172,6 +176,48 @@ def seed(
         "regulators": regulators,
         "institutions": created,
     }
+
+
+# Each demo office's people: a clerk who reads, an officer who works cases, a chief who signs
+# off (docs/security.md "Officers and roles").
+DEMO_OFFICERS = (("clerk", "科员", "viewer"), ("officer", "经办人", "officer"),
+                 ("chief", "科长", "supervisor"))  # fmt: skip
+
+
+def _demo_officers(
+    session: Session, office: Regulator, secret_key: str, now: datetime
+) -> list[dict[str, str]]:
+    """The office's three demo officers, with credentials derived from the service's secret key
+    (the same on every run of a development database; the demo runs nowhere else): username,
+    password, TOTP secret and its otpauth:// link for an authenticator app."""
+    import base64
+    import hashlib
+    import hmac
+
+    from service.registry import officers
+    from service.registry.models import Officer
+
+    out = []
+    for handle, title, role in DEMO_OFFICERS:
+        username = f"{office.region_code}.{handle}"
+        seed = hmac.new(secret_key.encode(), f"demo-officer:{username}".encode(), hashlib.sha256)
+        password = base64.urlsafe_b64encode(seed.digest()[:15]).decode()
+        totp_secret = base64.b32encode(seed.digest()[15:35]).decode()
+        found = session.scalar(select(Officer).where(Officer.username == username))
+        if found is None:
+            officers.create_officer(
+                session, regulator=office, name=f"{office.name.split('（')[0]}{title}",
+                role=role, now=now, secret_key=secret_key, actor="demo", username=username,
+                password=password, totp_secret=totp_secret,
+            )  # fmt: skip
+        elif officers.stale_demo_credentials(found, password, totp_secret, secret_key):
+            officers.reset_credentials(found, password, totp_secret, secret_key)
+        out.append({
+            "username": username, "role": role, "password": password,
+            "totp_secret": totp_secret,
+            "otpauth": officers.otpauth_uri(username, totp_secret),
+        })  # fmt: skip
+    return out
 
 
 def _demo_guides(session: Session, now: datetime) -> None:

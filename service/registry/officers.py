@@ -19,6 +19,7 @@ from enum import StrEnum
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.fernet import InvalidToken
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -204,6 +205,29 @@ def of_office(session: Session, regulator: Regulator) -> list[Officer]:
             select(Officer).where(Officer.regulator_id == regulator.id).order_by(Officer.username)
         )
     )
+
+
+def stale_demo_credentials(
+    officer: Officer, password: str, totp_secret: str, secret_key: str
+) -> bool:
+    """Whether the officer's stored password or TOTP secret differ from these (the demo
+    derives them from the secret key, which may have changed since the database was seeded)."""
+    try:
+        HASHER.verify(officer.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return True
+    try:
+        return decrypt_secret(secret_key, officer.totp_secret_ciphertext) != totp_secret
+    except InvalidToken:
+        return True
+
+
+def reset_credentials(officer: Officer, password: str, totp_secret: str, secret_key: str) -> None:
+    """A new password and TOTP secret: every session opened with the old password ends."""
+    check_password(password, officer.username)
+    officer.password_hash = HASHER.hash(password)
+    officer.totp_secret_ciphertext = encrypt_secret(secret_key, totp_secret)
+    officer.totp_last_step = None
 
 
 def otpauth_uri(officer_username: str, totp_secret: str, issuer: str = "TuitionGuard") -> str:

@@ -84,6 +84,33 @@ def test_a_second_seed_prints_the_same_credentials(engine: Engine, settings: Set
         assert regulator_by_token(s, first["regulators"]["220400"]["token"]) is not None
 
 
+def test_each_demo_office_has_a_clerk_an_officer_and_a_chief_who_can_sign_in(
+    engine: Engine, settings: Settings
+) -> None:
+    """Issue 32: three people per office, their credentials printed (development only) with the
+    TOTP secret and an otpauth:// link; the same on every seed."""
+    import pyotp
+
+    from service.registry import officers
+
+    first = seeded(engine, settings)
+    for region, reg in first["regulators"].items():
+        people = reg["officers"]
+        assert [o["role"] for o in people] == ["viewer", "officer", "supervisor"]
+        assert {o["username"] for o in people} == {f"{region}.clerk", f"{region}.officer",
+                                                   f"{region}.chief"}  # fmt: skip
+        assert all(o["otpauth"].startswith("otpauth://totp/") for o in people)
+    chief = first["regulators"]["220400"]["officers"][2]
+    with session_scope(make_sessionmaker(engine)) as s:
+        found = officers.authenticate(
+            s, username=chief["username"], password=chief["password"],
+            totp=pyotp.TOTP(chief["totp_secret"]).now(), client="demo-test", now=utcnow(),
+            secret_key=settings.secret_key,
+        )  # fmt: skip
+        assert found is not None and found.role == "supervisor"
+    assert seeded(engine, settings, known=first)["regulators"] == first["regulators"]
+
+
 def test_a_lost_or_stale_credential_is_issued_afresh(engine: Engine, settings: Settings) -> None:
     first = seeded(engine, settings)
     stale = json.loads(json.dumps(first))
