@@ -73,3 +73,26 @@ def test_the_case_queue_keeps_names_readable_and_accounts_whole(
         box = accounts.nth(n).bounding_box()
         assert lines == 1 and box is not None and box["x"] + box["width"] <= 360
     page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_overviews_tables_keep_names_readable(
+    browser: Any, workbench: Workbench, lang: str
+) -> None:
+    """The breaks' institutions and the districts squeezed to two or three characters a line
+    ("龙山/区") at 360 px: a district is one line, an institution at least eight characters wide."""
+    page = _phone(browser, workbench, lang)
+    page.goto(f"{workbench.base}/workbench")
+    districts = page.locator("#districts-h ~ div tbody th[scope=row] a")
+    assert districts.count() >= 2
+    for n in range(districts.count()):
+        lines = districts.nth(n).evaluate(
+            "a => new Set([...a.getClientRects()].map(x => Math.round(x.top))).size"
+        )
+        assert lines == 1, districts.nth(n).inner_text()
+    names = page.locator("tbody th.name[scope=row] a")
+    for n in range(names.count()):
+        width = names.nth(n).evaluate("a => a.closest('th').getBoundingClientRect().width")
+        size = names.nth(n).evaluate("a => parseFloat(getComputedStyle(a).fontSize)")
+        assert width >= 8 * size, (names.nth(n).inner_text(), width)
+    page.context.close()
