@@ -207,7 +207,7 @@ def _demo_officers(
         if found is None:
             officers.create_officer(
                 session, regulator=office, name=f"{office.name.split('（')[0]}{title}",
-                role=role, now=now, secret_key=secret_key, actor="demo", username=username,
+                role=role, now=now, secret_key=secret_key, actor="service:demo", username=username,
                 password=password, totp_secret=totp_secret,
             )  # fmt: skip
         elif officers.stale_demo_credentials(found, password, totp_secret, secret_key):

@@ -65,6 +65,7 @@ def names(session: Session, events: list[AuditEvent]) -> Names:
     )
     actors = evidence.actor_names(session, [e.actor for e in events])
     people = {e.officer_id for e in events if e.officer_id}
+    people |= {e.subject for e in events if e.subject.startswith("off_")}
     for officer_id, name in session.execute(
         select(Officer.id, Officer.name).where(Officer.id.in_(people))
     ):
@@ -155,6 +156,8 @@ def _object(e: AuditEvent, known: Names, _: Gettext, lang: str) -> tuple[str, st
         return labels.place(subject), page
     if kind == "reg":
         return known.actors.get(f"regulator:{subject}", _("A regulator")), None
+    if kind == "off":
+        return known.actors.get(f"officer:{subject}", _("An officer")), None
     if kind == "pg":
         return _("A price guide"), "/workbench/prices"
     if subject == "*":

@@ -87,6 +87,9 @@ def test_a_selection_is_decided_with_one_reason_each_its_own_audited_call(
     c = site.client()
     csrf = sign_in(c, site.shown.tokens["220100"])
     page = c.get("/workbench/disputes?kind=lessons&lang=en").text  # the notes: in English
+    if len(ROW.findall(page)) < 4:  # run apart from the first test (another xdist worker)
+        _dispute_many(site, 1)
+        page = c.get("/workbench/disputes?kind=lessons&lang=en").text
     chosen = [i for i, _row in ROW.findall(page)][:3]
     assert len(chosen) == 3
     before = site.audit_count()

@@ -70,7 +70,7 @@ def test_every_operation_says_who_may_call_it(spec: dict[str, Any]) -> None:
     assert schemes["regulatorToken"]["scheme"] == "bearer"
     assert {schemes[n]["name"] for n in ("bankId", "bankTimestamp", "bankSignature")} == {
         "X-Bank-Id", "X-Timestamp", "X-Signature"}  # fmt: skip
-    public = {"/api/v1/parent/sessions", "/healthz", "/readyz", "/metrics",
+    public = {"/api/v1/parent/sessions", "/api/v1/officer-sessions", "/healthz", "/readyz", "/metrics",
               "/api/v1/public/institutions/{credit_code}"}  # fmt: skip
     for method, path, op in operations(spec):
         names = {n for option in op["security"] for n in option}

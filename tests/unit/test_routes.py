@@ -38,6 +38,7 @@ def test_the_table_has_every_contract_path() -> None:
 
 PUBLIC = {
     ("POST", "/api/v1/parent/sessions"),
+    ("POST", "/api/v1/officer-sessions"),  # signing in: a password and a code, throttled
     ("GET", "/api/v1/public/institutions/{credit_code}"),
 }
 
