@@ -26,6 +26,7 @@ from service.kit.ids import (
     token_hash,
 )
 from service.kit.net import address_key
+from service.registry import throttle
 from service.registry.models import Institution, LoginThrottle
 
 # A client's failures for one enrollment decay after a day; its failures over all
@@ -35,29 +36,6 @@ PAIR_WINDOW = timedelta(days=1)
 # 0.3 s and pushed a school to `high`): a few complaints a Beijing day per enrollment, and one
 # open complaint of a category at a time (open until a regulator marks it handled).
 COMPLAINTS_PER_DAY = 3
-
-
-def _row(session: Session, key: str, now: datetime, window: timedelta) -> LoginThrottle:
-    row = session.get(LoginThrottle, key, with_for_update=True)
-    if row is None:
-        row = LoginThrottle(key=key, failures=0, window_start=now, locked_until=None)
-        session.add(row)
-    elif now - row.window_start > window and (row.locked_until is None or row.locked_until <= now):
-        row.failures, row.window_start, row.locked_until = 0, now, None
-    return row
-
-
-def _refuse_if_locked(rows: list[LoginThrottle], now: datetime) -> None:
-    until = max(
-        (r.locked_until for r in rows if r.locked_until and r.locked_until > now), default=None
-    )
-    if until is not None:
-        wait = max(1, math.ceil((until - now).total_seconds()))
-        raise DomainError(
-            "too_many_attempts",
-            f"too many failed attempts from this client; try again in {wait} seconds",
-            retry_after=wait,
-        )
 
 
 def _count_failure(
@@ -106,15 +84,15 @@ def open_session(
     lockout, so it is still refused while its address or pair is locked."""
     window = timedelta(minutes=settings.parent_lockout_minutes)
     client = address_key(client)  # an IPv6 subscriber is one client however it rotates
-    pair = _row(session, f"pair:{client}:{enrollment_id}"[:120], now, PAIR_WINDOW)
-    by_client = _row(session, f"client:{client}"[:120], now, window)
+    pair = throttle.counter(session, f"pair:{client}:{enrollment_id}", now, PAIR_WINDOW)
+    by_client = throttle.counter(session, f"client:{client}", now, window)
     code = normal_access_code(access_code)
     enrollment = session.get(Enrollment, enrollment_id)
     right = enrollment is not None and hmac.compare_digest(
         enrollment.access_code_hash, keyed_hash(settings.secret_key, code)
     )
     if not (right and len(code) >= ACCESS_CODE_LENGTH):
-        _refuse_if_locked([pair, by_client], now)
+        throttle.refuse_if_locked([pair, by_client], now, "attempts from this client")
     if not right or enrollment is None:
         _count_failure(pair, by_client, now, settings)
         session.flush()

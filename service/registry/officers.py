@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from service.errors import DomainError
 from service.kit.choices import choose
 from service.kit.ids import new_id, new_token, token_hash
+from service.registry import throttle
 from service.registry.credentials import decrypt_secret, encrypt_secret
 from service.registry.institutions import ACTING_OFFICER, audit
 from service.registry.models import LoginThrottle, Officer, OfficerSession, Regulator
@@ -262,28 +262,6 @@ def _totp_step(officer: Officer, code: str, secret_key: str, now: datetime) -> i
     return None
 
 
-def _throttle_row(session: Session, key: str, now: datetime, window: timedelta) -> LoginThrottle:
-    row = session.get(LoginThrottle, key[:120], with_for_update=True)
-    if row is None:
-        row = LoginThrottle(key=key[:120], failures=0, window_start=now, locked_until=None)
-        session.add(row)
-    elif now - row.window_start > window and (row.locked_until is None or row.locked_until <= now):
-        row.failures, row.window_start, row.locked_until = 0, now, None
-    return row
-
-
-def _refuse_if_locked(rows: list[LoginThrottle], now: datetime) -> None:
-    until = max(
-        (r.locked_until for r in rows if r.locked_until and r.locked_until > now), default=None
-    )
-    if until is not None:
-        wait = max(1, math.ceil((until - now).total_seconds()))
-        raise DomainError(
-            "too_many_attempts", f"too many failed sign-ins; try again in {wait} seconds",
-            retry_after=wait,
-        )  # fmt: skip
-
-
 def _count_failure(rows: list[LoginThrottle], client: LoginThrottle, now: datetime) -> None:
     """Backoff per (client, account) and per account: free tries, then waits that double to a
     cap; and a cap on a client's failures over all accounts in its window."""
@@ -337,13 +315,13 @@ def authenticate(
     caller commits it and answers 401. A wrong attempt while a limit holds is 429 with how long
     to wait; the right password with a right code is admitted whatever the limits say."""
     username = username.strip().casefold()[:64]
-    pair = _throttle_row(session, f"officer-pair:{client}:{username}", now, PAIR_WINDOW)
-    account = _throttle_row(session, f"officer-account:{username}", now, PAIR_WINDOW)
-    by_client = _throttle_row(session, f"officer-client:{client}", now, CLIENT_WINDOW)
+    pair = throttle.counter(session, f"officer-pair:{client}:{username}", now, PAIR_WINDOW)
+    account = throttle.counter(session, f"officer-account:{username}", now, PAIR_WINDOW)
+    by_client = throttle.counter(session, f"officer-client:{client}", now, CLIENT_WINDOW)
     officer = session.scalar(select(Officer).where(Officer.username == username))
     step = _verified(officer, password, totp, secret_key, now)
     if officer is None or step is None or officer.disabled_at is not None:
-        _refuse_if_locked([pair, account, by_client], now)
+        throttle.refuse_if_locked([pair, account, by_client], now, "sign-ins")
         _count_failure([pair, account], by_client, now)
         audit(session, actor=f"address:{client[:64]}", action="officer:sign_in_failed",
               subject=username[:80] or "-", detail={"address": client}, now=now)  # fmt: skip
