@@ -77,6 +77,7 @@ def _regulator(request: Request, session: SessionDep, now: NowDep) -> Regulator:
     vouch(request, "regulator", reg.id)
     enter_as(session, request.method, officer)
     request.state.officer = officer
+    request.state.officer_id = officer.id if officer is not None else None
     return reg
 
 
@@ -126,6 +127,7 @@ def _regulator_outside_tx(request: Request) -> Regulator:
         enter_as(session, request.method, officer)
         session.expunge(reg)
         vouch(request, "regulator", reg.id)
+        request.state.officer_id = officer.id if officer is not None else None
         return reg
 
 
@@ -180,6 +182,12 @@ def _parent(request: Request, session: SessionDep, now: NowDep) -> Enrollment:
         raise DomainError("unauthenticated", "unknown or expired parent session")
     vouch(request, "parent", e.id)
     return e
+
+
+def officer_id_of(request: Request) -> str | None:
+    """The officer a regulator's request was authenticated as (None: the office's token)."""
+    found = getattr(request.state, "officer_id", None)
+    return str(found) if found else None
 
 
 RegulatorDep = Annotated[Regulator, Depends(_regulator)]

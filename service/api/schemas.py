@@ -209,6 +209,7 @@ class AlertRead(Read):
     resolved_at: InstantOut | None
     resolve_note: str | None
     assignee_id: str | None = None
+    assignee_officer_id: str | None = None  # the officer of that office who claimed it
     snoozed_until: InstantOut | None = None
     escalated_to: str | None = None
     outcome: str | None = None

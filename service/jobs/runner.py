@@ -31,7 +31,7 @@ from service.jobs.models import JobRun
 from service.kit.clock import check_as_of, local_date
 from service.kit.db import session_scope
 from service.kit.ids import new_id
-from service.registry.institutions import audit
+from service.registry.institutions import ACTING_OFFICER, audit
 
 log = logging.getLogger("tuitionguard.jobs")
 
@@ -51,11 +51,13 @@ def run_job(
     region_prefix: str | None = None,
     actor: str | None = None,
     period: str | None = None,
+    officer_id: str | None = None,
 ) -> dict[str, Any]:
     """Run one job now in its own transaction and record the run. Safe to call twice. With a
     `region_prefix` (a regulator's run) the job acts on that region only, and a job that cannot
     be scoped is refused. With a `period` (the scheduler's slot), a run already recorded for
-    the slot (by another scheduler) means this one does nothing."""
+    the slot (by another scheduler) means this one does nothing. `officer_id`: the person who
+    ran it for the office, named on every audit record the job writes."""
     job = JOBS.get(name)
     if job is None:
         raise DomainError("unknown_job", f"no job {name!r}; jobs: {', '.join(sorted(JOBS))}")
@@ -77,6 +79,8 @@ def run_job(
         return {"job": name, "as_of": as_of.isoformat(), "skipped": "run by another scheduler"}
     try:
         with session_scope(sessions) as s:
+            if officer_id is not None:  # this transaction is theirs, as a request's would be
+                s.info[ACTING_OFFICER] = officer_id
             summary = job.fn(s, ctx)
             if actor is not None:  # run by someone, not by the schedule: on the audit log
                 region = (region_prefix or "").ljust(6, "0") if region_prefix else None

@@ -63,18 +63,31 @@ def names(session: Session, events: list[AuditEvent]) -> Names:
     found = session.execute(
         select(Institution.id, Institution.name).where(Institution.id.in_(insts))
     )
-    actors = evidence.actor_names(session, [e.actor for e in events])
-    people = {e.officer_id for e in events if e.officer_id}
-    people |= {e.subject for e in events if e.subject.startswith("off_")}
-    for officer_id, name in session.execute(
-        select(Officer.id, Officer.name).where(Officer.id.in_(people))
-    ):
-        actors[f"officer:{officer_id}"] = str(name)
     return Names(
-        actors,
+        actor_names(session, events),
         {str(i): str(n) for i, n in found},
         evidence.described(session, [e.subject for e in events]),
     )
+
+
+def actor_names(session: Session, events: Iterable[AuditEvent]) -> dict[str, str]:
+    """The names of the events' actors (`regulator:…` and the like) and of the officers who
+    acted or were acted on (`officer:<id>`): what `person` reads."""
+    events = list(events)
+    actors = evidence.actor_names(session, [e.actor for e in events])
+    people = {e.officer_id for e in events if e.officer_id}
+    people |= {e.subject for e in events if e.subject.startswith("off_")}
+    actors.update(officer_names(session, people))
+    return actors
+
+
+def officer_names(session: Session, officer_ids: Iterable[str]) -> dict[str, str]:
+    """`officer:<id>` → the officer's name (a disabled officer's too: they keep their name)."""
+    wanted = {i for i in officer_ids if i}
+    if not wanted:
+        return {}
+    found = session.execute(select(Officer.id, Officer.name).where(Officer.id.in_(wanted)))
+    return {f"officer:{i}": str(n) for i, n in found}
 
 
 def lines(events: Iterable[AuditEvent], known: Names, lang: str) -> list[Line]:
@@ -82,11 +95,12 @@ def lines(events: Iterable[AuditEvent], known: Names, lang: str) -> list[Line]:
     return [_line(e, known, _, lang) for e in events]
 
 
-def _person(e: AuditEvent, known: Names, _: Gettext) -> str:
-    """The office, and the officer of it who acted where one signed in."""
-    office = who(e.actor, known.actors, _)
-    person = known.actors.get(f"officer:{e.officer_id}") if e.officer_id else None
-    return f"{office} · {person}" if person else office
+def person(e: AuditEvent, named: dict[str, str], _: Gettext) -> str:
+    """The office, and the officer of it who acted where one signed in (`named`: as
+    `actor_names` gives)."""
+    office = who(e.actor, named, _)
+    officer = named.get(f"officer:{e.officer_id}") if e.officer_id else None
+    return f"{office} · {officer}" if officer else office
 
 
 def who(actor: str, named: dict[str, str], _: Gettext) -> str:
@@ -114,7 +128,7 @@ def _line(e: AuditEvent, known: Names, _: Gettext, lang: str) -> Line:
     why = detail.get("reason") or detail.get("note") or ""
     return Line(
         at=i18n.instant(e.at, lang),
-        who=_person(e, known, _),
+        who=person(e, known.actors, _),
         what=action(e.action, _),
         on=on,
         href=href,

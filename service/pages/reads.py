@@ -32,7 +32,7 @@ from service.flows.positions import Position, by_district, coverage, per_institu
 from service.jobs.catalog import JOBS, next_run
 from service.jobs.models import JobRun
 from service.kit.clock import local_date
-from service.registry.institutions import scoped_ids
+from service.registry.institutions import acting_officer, scoped_ids
 from service.registry.models import AuditEvent, Institution, InstitutionChange, Regulator
 from service.registry.regions import known_regions
 from service.risk import alerts
@@ -610,8 +610,9 @@ def cases(
     institution's level now. And how many cases match."""
     wanted = status or "unresolved"
     chosen = alerts.queue(
-        regulator, now=now, status=wanted, level=level, mine=mine, institution=q
-    ).subquery()
+        regulator, now=now, status=wanted, level=level, mine=mine, institution=q,
+        officer_id=acting_officer(session),
+    ).subquery()  # fmt: skip
     total = int(session.scalar(select(func.count()).select_from(chosen)) or 0)
     picked = aliased(Alert, chosen)
     rows = session.execute(

@@ -127,6 +127,7 @@ def render(
         switch=_switch_url(request, "en" if lang == "zh" else "zh"),
         url=lambda path, **q: _url(path, q),
         actor=lambda a: happened.who(a, names, _),
+        person=lambda e: happened.person(e, names, _),
         action=lambda code: happened.action(code, _),
         place=labels.place,
         places=labels.places,

@@ -249,6 +249,12 @@ def record_change(
 ACTING_OFFICER = "acting_officer"
 
 
+def acting_officer(session: Session) -> str | None:
+    """The officer the session's request acts as (service.registry.officers.acting), if any."""
+    found = session.info.get(ACTING_OFFICER)
+    return str(found) if found else None
+
+
 def audit(
     session: Session,
     *,
@@ -276,7 +282,7 @@ def audit(
             detail=detail,
             institution_id=institution.id if institution is not None else None,
             region_code=institution.region_code if institution is not None else region_code,
-            officer_id=officer_id or session.info.get(ACTING_OFFICER),
+            officer_id=officer_id or acting_officer(session),
         )
     )
 
@@ -310,10 +316,13 @@ def audit_log(
     paging: Paging,
 ) -> Paged[AuditEvent]:
     """The audit log of the regulator's region: every action on its institutions and
-    settings, newest first, filtered."""
+    settings, newest first, filtered. `actor` is an actor as recorded (`regulator:…`, a job)
+    or `officer:<id>`, the person who acted for an office."""
     prefix = scope_prefix(regulator.region_code)
     stmt = select(AuditEvent).where(AuditEvent.region_code.startswith(prefix))
-    if actor:
+    if actor and actor.startswith("officer:"):  # a person: whatever they did for the office
+        stmt = stmt.where(AuditEvent.officer_id == actor.partition(":")[2])
+    elif actor:
         stmt = stmt.where(AuditEvent.actor == actor)
     if action:
         stmt = stmt.where(AuditEvent.action.startswith(action))

@@ -86,6 +86,11 @@ class Officer(Base):
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # "Sign out everywhere": every session (API or workbench) opened before this instant ends.
+    sessions_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A TOTP secret being enrolled: it replaces the current one once a code of it is given.
+    totp_pending_ciphertext: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class OfficerSession(Base):
@@ -98,6 +103,31 @@ class OfficerSession(Base):
     credential_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class OfficerToken(Base):
+    """A named API token of one officer, for a script run in their name: it expires, is
+    listed and revoked, kept as a hash and shown once (service.registry.officer_tokens)."""
+
+    __tablename__ = "officer_tokens"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    officer_id: Mapped[str] = mapped_column(ForeignKey("officers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OfficerRecoveryCode(Base):
+    """One of the officer's single-use codes for a lost authenticator, kept keyed-hashed."""
+
+    __tablename__ = "officer_recovery_codes"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    officer_id: Mapped[str] = mapped_column(ForeignKey("officers.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Bank(Base):
@@ -138,6 +168,22 @@ class Institution(Base):
     # collects no new fees, and its wind-down is judged against the plan.
     closing_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     closure_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class InstitutionKey(Base):
+    """One of an institution's named API keys (service.registry.institution_keys): several may
+    be live at once, so a key is rotated by issuing the next before the last is revoked. Kept
+    as a hash, shown once."""
+
+    __tablename__ = "institution_keys"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set by a rotation: the replaced key keeps working until then (None: until revoked).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class InstitutionChange(Base):

@@ -18,7 +18,7 @@ from service.kit.clock import local_date
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
 from service.policy import settings
-from service.registry.institutions import audit, in_regulator_scope, scoped_ids
+from service.registry.institutions import acting_officer, audit, in_regulator_scope, scoped_ids
 from service.registry.models import Institution, Regulator
 from service.registry.regions import ancestry, in_scope
 from service.risk.models import Alert
@@ -159,10 +159,12 @@ def queue(
     level: str | None = None,
     mine: bool = False,
     institution: str | None = None,
+    officer_id: str | None = None,
 ) -> Select[tuple[Alert]]:
     """The region's cases that match, unordered: the one query of the case queue, which the
     API pages by id and the workbench by severity (`queue_order`). `status` None: every case;
-    `institution`: a part of its name."""
+    `institution`: a part of its name; `mine`: the cases the officer claimed (`officer_id`,
+    the person signed in), or the office's when the office's own token asks."""
     stmt = select(Alert).where(Alert.institution_id.in_(scoped_ids(regulator)))
     if status == "unresolved":
         stmt = stmt.where(Alert.status != "resolved")
@@ -174,7 +176,9 @@ def queue(
         stmt = stmt.where(Alert.status == status)
     if level:
         stmt = stmt.where(Alert.level == level)
-    if mine:
+    if mine and officer_id is not None:
+        stmt = stmt.where(Alert.assignee_officer_id == officer_id)
+    elif mine:
         stmt = stmt.where(Alert.assignee_id == regulator.id)
     if institution:
         like = "%" + institution.replace("%", "").replace("_", "") + "%"
@@ -207,12 +211,13 @@ def listed(
     mine: bool = False,
     institution: str | None = None,
 ) -> Paged[Alert]:
-    stmt = queue(regulator, now=now, status=status, level=level, mine=mine, institution=institution)
+    stmt = queue(regulator, now=now, status=status, level=level, mine=mine, institution=institution,
+                 officer_id=acting_officer(session))  # fmt: skip
     return page_rows(session, stmt, Alert.id, paging)
 
 
 def claim(session: Session, *, regulator: Regulator, alert_id: str, now: datetime) -> Alert:
-    """The regulator takes the case."""
+    """The regulator takes the case: the officer signed in, by name (the case's 经办人)."""
     return assign(session, regulator=regulator, alert_id=alert_id, assignee_id=regulator.id,
                   now=now, action="claim")  # fmt: skip
 
@@ -233,6 +238,8 @@ def assign(
     if assignee is None or inst is None or not in_scope(assignee.region_code, inst.region_code):
         raise DomainError("not_found", f"no regulator {assignee_id} over this institution")
     before, alert.assignee_id = alert.assignee_id, assignee.id
+    # A claim names the person who claimed; an assignment gives the case to an office.
+    alert.assignee_officer_id = acting_officer(session) if action == "claim" else None
     _audited(session, regulator, alert, action, now, before=before, assignee=assignee.id)
     return alert
 

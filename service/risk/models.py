@@ -48,6 +48,8 @@ class Alert(Base):
     resolve_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The case work of a supervision office (the workbench's alert queue).
     assignee_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # a regulator
+    # The person of that office who claimed it (None: given to the office as a whole).
+    assignee_officer_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     snooze_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     escalated_to: Mapped[str | None] = mapped_column(String(6), nullable=True)  # region code

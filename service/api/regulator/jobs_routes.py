@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from service.api.auth import RegulatorOutsideTxDep
+from service.api.auth import RegulatorOutsideTxDep, officer_id_of
 from service.api.deps import NowDep, SettingsDep
 from service.api.regulator.schemas import AsOfIn, JobRunRead
 from service.jobs.runner import run_job
@@ -36,5 +36,6 @@ def run(
         clock=request.app.state.clock,
         region_prefix=scope_prefix(regulator.region_code),
         actor=f"regulator:{regulator.id}",
+        officer_id=officer_id_of(request),
     )
     return JobRunRead(**out)

@@ -20,7 +20,7 @@ from service.pages.labels import N_
 from service.pages.web import LangDep, SignedDep, render
 from service.pages.workbench.common import DayQuery, Opt, csv_response, query_url
 from service.registry import institutions
-from service.registry.models import Institution, Regulator
+from service.registry.models import Institution, Officer, Regulator
 from service.registry.regions import ancestry, scope_prefix
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
@@ -122,7 +122,15 @@ def _choices(session: Session, signed: Any, f: AuditFilters, lang: str) -> Choic
                    Regulator.region_code.in_(ancestry(reg.region_code))))
         .order_by(Regulator.region_code, Regulator.name)
     )  # fmt: skip
-    actors = [(f"regulator:{i}", str(n)) for i, n in people]
+    offices = {str(i): str(n) for i, n in people}
+    actors = [(f"regulator:{i}", n) for i, n in offices.items()]
+    # The people of those offices, by name (disabled ones too: the log keeps naming them).
+    staff = session.execute(
+        select(Officer.id, Officer.name, Officer.regulator_id)
+        .where(Officer.regulator_id.in_(list(offices)))
+        .order_by(Officer.regulator_id, Officer.name)
+    )
+    actors += [(f"officer:{i}", f"{offices[str(r)]} · {n}") for i, n, r in staff]
     actors += [(code, _(text)) for code, text in happened.ACTORS.items()]
     actions = [(code, _(text)) for code, text in labels.ACTIONS.items()]
     actions += [(f"{code}:", _(text)) for code, text in labels.ACTION_PREFIXES.items()]

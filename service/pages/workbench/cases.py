@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 from service.api.deps import NowDep, SessionDep
 from service.kit.clock import SHANGHAI, local_date
 from service.kit.money import Day
-from service.pages import evidence, reads
+from service.pages import evidence, happened, reads
 from service.pages.labels import N_
 from service.pages.signin import regulators_over
 from service.pages.web import LangDep, PostDep, SignedDep, render
 from service.pages.workbench.common import PER_PAGE, Opt, PageNo, Text, act, paging
 from service.risk import alerts
+from service.risk.models import Alert
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 
@@ -46,7 +47,7 @@ def case_queue(
         page=page,
         per_page=PER_PAGE,
     )
-    names = _names(session, [a.assignee_id for a, _i, _l in found if a.assignee_id])
+    names = _names(session, [a for a, _i, _l in found])
     return render(
         request,
         "alerts.html",
@@ -63,8 +64,11 @@ def case_queue(
     )
 
 
-def _names(session: Session, regulator_ids: list[str]) -> dict[str, str]:
-    found = evidence.actor_names(session, (f"regulator:{r}" for r in regulator_ids))
+def _names(session: Session, cases: list[Alert]) -> dict[str, str]:
+    """The assignees' names by id: the offices', and the officers' who claimed (经办人)."""
+    offices = (f"regulator:{a.assignee_id}" for a in cases if a.assignee_id)
+    found = evidence.actor_names(session, offices)
+    found |= happened.officer_names(session, (a.assignee_officer_id or "" for a in cases))
     return {key.split(":", 1)[1]: name for key, name in found.items()}
 
 
@@ -81,7 +85,6 @@ def case_page(
         session, regulator=signed.regulator, alert_id=alert_id
     )
     assignees = regulators_over(session, inst.region_code)
-    actors = [e.actor for e in history]
     return render(
         request,
         "case.html",
@@ -96,9 +99,9 @@ def case_page(
         latest_wake=local_date(alerts.latest_wake(session, alert, now)).isoformat(),
         may_act=alerts.may_act(signed.regulator, alert),
         assignees=assignees,
-        names={r.id: r.name for r in assignees},
+        names={r.id: r.name for r in assignees} | _names(session, [alert]),
         evidence=evidence.described(session, evidence.of_indicators(alert.indicators)),
-        actor_names=evidence.actor_names(session, actors),
+        actor_names=happened.actor_names(session, history),
     )
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from service.api.deps import NowDep, SessionDep
 from service.kit.clock import local_date
-from service.pages import charts, evidence, i18n, labels, reads
+from service.pages import charts, evidence, happened, i18n, labels, reads
 from service.pages.labels import N_
 from service.pages.web import LangDep, PostDep, SignedDep, render
 from service.pages.workbench.common import (
@@ -195,7 +195,7 @@ def institution_page(
         balance_chart=_balance_chart(f, _, local_date(now)),
         score_chart=_score_chart(f, _),
         evidence=evidence.described(session, shown),
-        actor_names=evidence.actor_names(session, (e.actor for e in f.audit)),
+        actor_names=happened.actor_names(session, f.audit),
     )
 
 
