@@ -64,7 +64,9 @@ def setup(url: str, enrollments: int) -> tuple[str, str, list[tuple[str, str, st
     sessions = make_sessionmaker(make_engine(url))
     now = datetime.now(UTC)
     run_in_transaction(sessions, lambda s: load_reference(s, now=now))
-    settings = Settings(environment="test", database_url=url, secret_key=SECRET_KEY)
+    settings = Settings(
+        environment="test", log_signing_key="ab" * 32, database_url=url, secret_key=SECRET_KEY
+    )
 
     def build(s):  # type: ignore[no-untyped-def]
         bank = create_bank(

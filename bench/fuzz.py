@@ -52,7 +52,7 @@ def main() -> int:
         )
         # No rate limit, as in the tests: a throttled probe (429) tells nothing of the document,
         # and the limits have their own tests (tests/api/test_limits.py).
-        settings = Settings(environment="test", database_url=url, secret_key=factories.SECRET_KEY,
+        settings = Settings(environment="test", log_signing_key="ab" * 32, database_url=url, secret_key=factories.SECRET_KEY,
                             scheduler_enabled=False, rate_limit_per_second=0)  # fmt: skip
         app, callers = world(engine, settings)
         if args.cli:

@@ -149,7 +149,7 @@ def served(url: str) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET, "ENVIRONMENT": "test",
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET, "LOG_SIGNING_KEY": "ab" * 32, "ENVIRONMENT": "test",
            "SCHEDULER_ENABLED": "false", "LOG_LEVEL": "WARNING",
            "RATE_LIMIT_PER_SECOND": "0"}  # fmt: skip
     server = subprocess.Popen(

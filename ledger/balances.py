@@ -343,3 +343,25 @@ def sum_transfers(
         stmt = stmt.where(transfers.c.created_at <= as_of)
     total = conn.execute(stmt).scalar()
     return total if total is not None else ZERO
+
+
+def kind_balances_as_of(
+    conn: Connection, ledgers: Sequence[str], kind: str, *, as_of: datetime
+) -> dict[str, dict[str, Balance]]:
+    """The balances of every account of one kind in these ledgers as they stood at `as_of`
+    (accounts opened after it left out): by ledger, then owner. What a day's snapshot of
+    every parent's prepaid balance reads, in one statement per call."""
+    if not ledgers:
+        return {}
+    rows = conn.execute(
+        select(accounts.c.id, accounts.c.ledger, accounts.c.owner).where(
+            one_of(conn, accounts.c.ledger, list(ledgers)),
+            accounts.c.kind == kind,
+            accounts.c.created_at <= as_of,
+        )
+    ).all()
+    held = balances(conn, [r.id for r in rows], as_of=as_of)
+    out: dict[str, dict[str, Balance]] = {lg: {} for lg in ledgers}
+    for r in rows:
+        out[r.ledger][r.owner] = held[r.id]
+    return out

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Table,
@@ -68,4 +69,5 @@ _BINARY: list[tuple[type[TypeEngine[Any]], str]] = [
     (DateTime, "timestamptz"),
     (Date, "date"),
     (String, "text"),  # varchar(n) and text share one binary form
+    (LargeBinary, "bytea"),
 ]

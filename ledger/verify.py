@@ -11,7 +11,7 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, literal, select, tuple_, union_all
+from sqlalchemy import Connection, Select, and_, func, literal, select, tuple_, union_all
 
 from ledger.amounts import ZERO
 from ledger.balances import _recomputed, entry_changes
@@ -303,3 +303,51 @@ def trial_balance(conn: Connection, *, ledgers: Sequence[str] | None = None) -> 
         stmt = stmt.where(accounts.c.ledger.in_(list(ledgers)))
     row = conn.execute(stmt).one()
     return TrialBalance(*(v if v is not None else ZERO for v in row))
+
+
+def chain_heads_at_day_end(
+    conn: Connection, *, day_end: datetime, ledgers: Sequence[str] | None = None
+) -> dict[str, tuple[int, str]]:
+    """Every account's chain head at `day_end`, the last instant of a Beijing day, for the
+    accounts opened by then: the head now if nothing came after, else the head its close of
+    that day (or of its last earlier day with entries) wrote down — a later day's first entry
+    writes the close of the account's last day before it, so no entry lies between that close
+    and the day's end."""
+    stmt = select(accounts.c.id, accounts.c.last_seq, accounts.c.last_hash, accounts.c.last_at)
+    stmt = stmt.where(accounts.c.created_at <= day_end)
+    if ledgers is not None:
+        stmt = stmt.where(accounts.c.ledger.in_(list(ledgers)))
+    rows = conn.execute(stmt).all()
+    heads = {r.id: (r.last_seq, r.last_hash) for r in rows if r.last_at <= day_end}
+    later = [r.id for r in rows if r.last_at > day_end]
+    for start in range(0, len(later), 1000):
+        chunk = later[start : start + 1000]
+        latest = (
+            select(closes.c.account_id, func.max(closes.c.closed_at).label("at"))
+            .where(closes.c.account_id.in_(chunk), closes.c.closed_at <= day_end)
+            .group_by(closes.c.account_id)
+            .subquery()
+        )
+        seqs = {
+            r.account_id: r.last_seq
+            for r in conn.execute(
+                select(closes.c.account_id, closes.c.last_seq).join(
+                    latest,
+                    and_(closes.c.account_id == latest.c.account_id,
+                         closes.c.closed_at == latest.c.at),
+                )
+            )
+        }  # fmt: skip
+        wanted = [(a, s) for a, s in seqs.items() if s > 0]
+        links: dict[tuple[str, int], str] = {}
+        if wanted:
+            found = conn.execute(
+                select(transfers.c.debit_account_id, transfers.c.chain_seq, transfers.c.hash).where(
+                    tuple_(transfers.c.debit_account_id, transfers.c.chain_seq).in_(wanted)
+                )
+            )
+            links = {(r[0], r[1]): r[2] for r in found}
+        for account_id in chunk:
+            seq = seqs.get(account_id, 0)
+            heads[account_id] = (seq, links[(account_id, seq)] if seq else GENESIS_HASH)
+    return heads

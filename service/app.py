@@ -214,6 +214,7 @@ def routers() -> list[tuple[APIRouter, str, str]]:
         (parent.sessions_router, API, "public"),
         (parent.router, API, "parent"),
         (public.router, API, "public"),
+        (public.well_known_router, "", "public"),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
@@ -11,6 +12,11 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "dev-only-change-me"  # noqa: S105 - a known placeholder, refused outside dev
+# The public log's signing key in development: a seed everyone can read, refused elsewhere.
+PLACEHOLDER_LOG_KEY = "dev-only-log-key-change-me"
+
+
+_LOG_KEY = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def _default_database_url() -> str:
@@ -97,6 +103,15 @@ class Settings(BaseSettings):
     # for `Authorization: Bearer <METRICS_TOKEN>`; unset, they are never served. The process
     # figures (HTTP requests, latency) are open.
     metrics_token: str = Field(default="", max_length=200)
+    # The public log (docs/proofs.md): its origin line (and the name of its key), the Ed25519
+    # key that signs its checkpoints (the 32-byte seed in hex, kept like SECRET_KEY), and the
+    # witnesses it asks for cosignatures after each append, `vkey@url` separated by commas.
+    # A checkpoint counts with `log_quorum` cosignatures (default: every witness listed).
+    log_origin: str = Field(default="tuitionguard.localhost/log", pattern=r"^[^\s+]+$")
+    log_signing_key: str = PLACEHOLDER_LOG_KEY
+    log_witnesses: str = Field(default="", max_length=4000)
+    log_quorum: int | None = Field(default=None, ge=0, le=16)
+    log_witness_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _enforce_secret(self) -> Settings:
@@ -107,6 +122,14 @@ class Settings(BaseSettings):
         self.public_base_url = self.public_base_url.rstrip("/")
         if self.environment == "production" and not self.public_base_url.startswith("https://"):
             raise ValueError("PUBLIC_BASE_URL must be https:// in production")
+        if self.environment != "development" and self.log_signing_key == PLACEHOLDER_LOG_KEY:
+            raise ValueError(
+                "LOG_SIGNING_KEY is the development placeholder; set a real key outside development"
+            )
+        if self.log_signing_key != PLACEHOLDER_LOG_KEY and not _LOG_KEY.fullmatch(
+            self.log_signing_key
+        ):
+            raise ValueError("LOG_SIGNING_KEY is an Ed25519 seed: 64 hexadecimal digits")
         if len(self.secret_key) < 16:
             raise ValueError("SECRET_KEY must be at least 16 characters")
         if self.metrics_token and len(self.metrics_token) < 24:

@@ -23,6 +23,14 @@ from service.flows.models import (
 from service.jobs.models import JobRun
 from service.kit.request_keys import IdempotencyRecord
 from service.pages.models import PageSession
+from service.proofs.models import (
+    Checkpoint,
+    LogEntry,
+    LogNode,
+    ProofParent,
+    ProofSnapshot,
+    WitnessState,
+)
 from service.registry.models import (
     AuditEvent,
     Bank,
@@ -49,6 +57,7 @@ __all__ = [
     "Alert",
     "AuditEvent",
     "Bank",
+    "Checkpoint",
     "Complaint",
     "Consumption",
     "Course",
@@ -63,6 +72,8 @@ __all__ = [
     "InstitutionRisk",
     "Instruction",
     "JobRun",
+    "LogEntry",
+    "LogNode",
     "LoginThrottle",
     "Officer",
     "OfficerSession",
@@ -70,6 +81,8 @@ __all__ = [
     "ParentSession",
     "PriceGuide",
     "PriceGuideItem",
+    "ProofParent",
+    "ProofSnapshot",
     "Refund",
     "RefundEvent",
     "Region",
@@ -79,5 +92,6 @@ __all__ = [
     "SchoolVacation",
     "Statement",
     "StatementBreak",
+    "WitnessState",
     "load_reference",
 ]

@@ -95,6 +95,7 @@ def settings(database_url: str) -> Settings:
         environment="test",
         database_url=database_url,
         secret_key="test-secret-key-0123456789",
+        log_signing_key="ab" * 32,
         scheduler_enabled=False,
         idempotency_wait_seconds=1,
         rate_limit_per_second=0,  # tests are one caller sending fast; its own test limits

@@ -149,7 +149,12 @@ def render(doc: dict[str, Any]) -> str:
 
 def markdown() -> str:
     """docs/api.md, from the OpenAPI document of an app that needs no database to describe."""
-    settings = Settings(environment="test", database_url="sqlite://", secret_key="apidoc" * 4)
+    settings = Settings(
+        environment="test",
+        log_signing_key="ab" * 32,
+        database_url="sqlite://",
+        secret_key="apidoc" * 4,
+    )
     return render(create_app(settings).openapi())
 
 

@@ -53,7 +53,9 @@ def prepare(url: str, *, now: Any = None) -> showcase.Showcase:
     sessions = make_sessionmaker(make_engine(url))
     at = now or utcnow()
     run_in_transaction(sessions, lambda s: load_reference(s, now=at))
-    settings = Settings(environment="test", database_url=url, secret_key=SECRET)
+    settings = Settings(
+        environment="test", log_signing_key="ab" * 32, database_url=url, secret_key=SECRET
+    )
     return showcase.build(sessions, settings, now=at)
 
 
@@ -66,7 +68,8 @@ def served(url: str) -> Iterator[str]:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     env = {**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "test", "SECRET_KEY": SECRET,
-           "SCHEDULER_ENABLED": "false", "LOG_LEVEL": "WARNING"}  # fmt: skip
+           "LOG_SIGNING_KEY": "ab" * 32, "SCHEDULER_ENABLED": "false",
+           "LOG_LEVEL": "WARNING"}  # fmt: skip
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--no-scheduler"],
         env=env,

@@ -16,6 +16,8 @@ from service.jobs.base import Job, JobContext
 from service.kit.clock import SHANGHAI
 from service.kit.request_keys import purge_expired
 from service.policy.knobs import RiskConfig
+from service.proofs.cosign import cosign_latest
+from service.proofs.daily import day_before, publish_day
 from service.risk import alerts
 from service.risk.facts import Needs, gather
 from service.risk.indicators import statement_overdue
@@ -88,6 +90,19 @@ def _idempotency_purge(session: Session, ctx: JobContext) -> dict[str, Any]:
     return {"keys_purged": purge_expired(session, now=ctx.as_of, retention=retention)}
 
 
+def _publish_proofs(session: Session, ctx: JobContext) -> dict[str, Any]:
+    """The day that ended before `as_of`: every institution's liabilities, the ledger's anchor,
+    appended to the public log and the checkpoint signed (docs/proofs.md)."""
+    day = day_before(ctx.as_of)
+    return publish_day(session, ctx.settings, day=day, now=ctx.now).summary()
+
+
+def _cosign(
+    sessions: sessionmaker[Session], ctx: JobContext, clock: Callable[[], datetime]
+) -> dict[str, Any]:
+    return cosign_latest(sessions, ctx.settings, now=clock())
+
+
 def _interval(minutes: int) -> dict[str, Any]:
     return {"trigger": "interval", "minutes": minutes}
 
@@ -107,6 +122,9 @@ JOBS: dict[str, Job] = {
         Job("alert_reopen", _reopen_cases, _interval(15), regional=True),
         Job("hold_expiry", _hold_expiry, _interval(5)),
         Job("idempotency_purge", _idempotency_purge, _daily(3, 30)),
+        # After the banks' statements of the day before have come (the attested balance), and
+        # published by 06:00; the witnesses are asked once the append has committed.
+        Job("proof_publish", _publish_proofs, _daily(5), after=_cosign),
     )
 }
 

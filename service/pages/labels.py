@@ -224,6 +224,7 @@ JOBS = {
     "alert_reopen": N_("Reopen snoozed cases"),
     "hold_expiry": N_("Expiry of holds"),
     "idempotency_purge": N_("Purge of idempotency keys"),
+    "proof_publish": N_("Publication of liability proofs"),
 }
 ACTIONS = {
     "register": N_("Registered the institution"),

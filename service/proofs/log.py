@@ -5,7 +5,7 @@ computed once: a proof then costs O(log n) hashes, not a pass over the whole log
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 
 from tgproof import log
 
@@ -18,7 +18,9 @@ def largest_power_of_two_below(n: int) -> int:
 class _Tree:
     """MTH over leaves[lo:hi], with the perfect subtrees' hashes kept in `cache`."""
 
-    def __init__(self, leaves: Sequence[bytes], cache: dict[tuple[int, int], bytes]) -> None:
+    def __init__(
+        self, leaves: Sequence[bytes], cache: MutableMapping[tuple[int, int], bytes]
+    ) -> None:
         self.leaves, self.cache = leaves, cache
 
     def root(self, lo: int, hi: int) -> bytes:
@@ -59,8 +61,13 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return _Tree(leaves, {}).root(0, len(leaves))
 
 
+def tree_root(leaves: Sequence[bytes], cache: MutableMapping[tuple[int, int], bytes]) -> bytes:
+    """MTH over leaf hashes, with known perfect subtrees in `cache`."""
+    return _Tree(leaves, cache).root(0, len(leaves))
+
+
 def inclusion_proof(
-    leaves: Sequence[bytes], index: int, cache: dict[tuple[int, int], bytes] | None = None
+    leaves: Sequence[bytes], index: int, cache: MutableMapping[tuple[int, int], bytes] | None = None
 ) -> list[bytes]:
     """PATH(index, leaves)."""
     if not 0 <= index < len(leaves):
@@ -69,7 +76,7 @@ def inclusion_proof(
 
 
 def consistency_proof(
-    leaves: Sequence[bytes], first: int, cache: dict[tuple[int, int], bytes] | None = None
+    leaves: Sequence[bytes], first: int, cache: MutableMapping[tuple[int, int], bytes] | None = None
 ) -> list[bytes]:
     """PROOF(first, leaves): that the first `first` entries are a prefix of all of them."""
     if not 0 <= first <= len(leaves):

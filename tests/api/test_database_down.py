@@ -23,7 +23,7 @@ def test_an_unreachable_database_is_503_unavailable(kind: str, tmp_path: Path) -
         if kind == "postgresql"
         else f"sqlite:///{tmp_path}/no/such/folder/db.sqlite"
     )
-    settings = Settings(environment="test", database_url=url, scheduler_enabled=False,
+    settings = Settings(environment="test", log_signing_key="ab" * 32, database_url=url, scheduler_enabled=False,
                         secret_key="test-secret-key-0123456789", rate_limit_per_second=0)  # fmt: skip
     app = create_app(settings, engine=make_engine(url))
     with TestClient(app, raise_server_exceptions=False) as c:

@@ -32,7 +32,7 @@ def limited(
     the test runs."""
     url = new_database(backend, str(tmp_path_factory.mktemp("limits")))
     engine = migrated_engine(url)
-    settings = Settings(environment="test", database_url=url,
+    settings = Settings(environment="test", log_signing_key="ab" * 32, database_url=url,
                         secret_key="limits-secret-0123456789",
                         rate_limit_per_second=0.001, rate_limit_burst=BURST)  # fmt: skip
     from datetime import UTC, datetime

@@ -40,7 +40,12 @@ class Site:
 def site(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     url = new_database(backend, str(tmp_path_factory.mktemp("parent")))
     engine = migrated_engine(url)
-    settings = Settings(environment="test", database_url=url, secret_key="parent-secret-0123456789")
+    settings = Settings(
+        environment="test",
+        log_signing_key="ab" * 32,
+        database_url=url,
+        secret_key="parent-secret-0123456789",
+    )
     now = datetime.now(UTC)
     shown = showcase.build(make_sessionmaker(engine), settings, now=now)
     yield Site(create_app(settings, engine=engine, clock=lambda: now), shown, engine)
@@ -212,4 +217,9 @@ def test_the_public_base_url_is_checked() -> None:
         with pytest.raises(ValidationError):
             Settings(environment="development", public_base_url=bad)
     with pytest.raises(ValidationError, match="https"):
-        Settings(environment="production", secret_key="s" * 32, public_base_url="http://x.cn")
+        Settings(
+            environment="production",
+            log_signing_key="ab" * 32,
+            secret_key="s" * 32,
+            public_base_url="http://x.cn",
+        )

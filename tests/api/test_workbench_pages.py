@@ -50,7 +50,12 @@ class Site:
 def site(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     url = new_database(backend, str(tmp_path_factory.mktemp("pages")))
     engine = migrated_engine(url)
-    settings = Settings(environment="test", database_url=url, secret_key="pages-secret-0123456789")
+    settings = Settings(
+        environment="test",
+        log_signing_key="ab" * 32,
+        database_url=url,
+        secret_key="pages-secret-0123456789",
+    )
     clock = Clock(datetime.now(UTC))
     shown = showcase.build(make_sessionmaker(engine), settings, now=clock.now)
     yield Site(create_app(settings, engine=engine, clock=clock), clock, shown, engine)

@@ -73,7 +73,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("parent")
     api_port, sim_port = free_port(), free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/parent.db", "ENVIRONMENT": "test",
-           "SECRET_KEY": SECRET, "SCHEDULER_ENABLED": "false", "LOG_LEVEL": "WARNING",
+           "SECRET_KEY": SECRET, "LOG_SIGNING_KEY": "ab" * 32, "SCHEDULER_ENABLED": "false", "LOG_LEVEL": "WARNING",
            "PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}"}  # fmt: skip
     cli(env, "migrate")
     token = cli(env, "regulator", "create", "--name", "Changchun", "--region", "220100")

@@ -40,7 +40,7 @@ class Outcome:
 
 
 def start(url: str, n: int) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "test", "SECRET_KEY": "s" * 32,
+    env = {**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "test", "SECRET_KEY": "s" * 32, "LOG_SIGNING_KEY": "ab" * 32,
            "SCHEDULER_TICK_SECONDS": "1", "LOG_LEVEL": "WARNING"}  # fmt: skip
     return [
         subprocess.Popen(

@@ -351,7 +351,7 @@ def run(
         pg.start()
         direct = pg.url()
         env = {**os.environ, "DATABASE_URL": direct, "ENVIRONMENT": "test",
-               "SECRET_KEY": factories.SECRET_KEY, "SCHEDULER_ENABLED": "false",
+               "SECRET_KEY": factories.SECRET_KEY, "LOG_SIGNING_KEY": "ab" * 32, "SCHEDULER_ENABLED": "false",
                "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_SECOND": "0",
                "DATABASE_POOL_SIZE": "20", "REQUEST_THREADS": str(threads)}  # fmt: skip
         cli(env, "migrate")

@@ -41,6 +41,7 @@ def test_a_retry_after_the_server_was_killed_mid_request_is_answered(tmp_path: P
         "DATABASE_URL": url,
         "ENVIRONMENT": "test",
         "SECRET_KEY": SECRET_KEY,
+        "LOG_SIGNING_KEY": "ab" * 32,
         "SCHEDULER_ENABLED": "false",
         "LOG_LEVEL": "WARNING",
         "IDEMPOTENCY_LEASE_SECONDS": str(LEASE),

@@ -96,6 +96,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "DATABASE_URL": url,
         "ENVIRONMENT": "test",
         "SECRET_KEY": SECRET_KEY,
+        "LOG_SIGNING_KEY": "ab" * 32,
         "BANK_TIMEOUT_SECONDS": "1",
         "BANK_MAX_ATTEMPTS": "4",
         "BANK_BACKOFF_BASE_SECONDS": "0.05",

@@ -32,6 +32,7 @@ def test_two_schedulers_one_leader() -> None:
             "DATABASE_URL": url,
             "ENVIRONMENT": "test",
             "SECRET_KEY": "s" * 32,
+            "LOG_SIGNING_KEY": "ab" * 32,
             "SCHEDULER_TICK_SECONDS": "1",
             "LOG_LEVEL": "WARNING",
         }

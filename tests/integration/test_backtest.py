@@ -68,7 +68,9 @@ def _replayed(
 ) -> tuple[Replay, dict[str, int], io.StringIO, io.StringIO]:
     """`lines` replayed into the test database: the replay, its summary, output and errors."""
     out, err = io.StringIO(), io.StringIO()
-    settings = Settings(environment="test", database_url="sqlite://", secret_key="k" * 32)
+    settings = Settings(
+        environment="test", log_signing_key="ab" * 32, database_url="sqlite://", secret_key="k" * 32
+    )
     # Numbered apart from other replays into this database (credit codes, account numbers).
     counter = secrets.randbelow(800_000) + 100_000
     replay = Replay(make_sessionmaker(engine), settings, out, err=err, counter=counter)

@@ -27,6 +27,7 @@ def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
         "DATABASE_URL": database_url,
         "ENVIRONMENT": "test",
         "SECRET_KEY": "test-secret-key-0123456789",
+        "LOG_SIGNING_KEY": "ab" * 32,
     }
     return subprocess.run(
         [sys.executable, "-m", "service.cli", *args],

@@ -55,7 +55,7 @@ def test_demo_seed_is_refused_outside_development(
 def test_the_demo_seed_command_is_refused_in_production(database_url: str, engine: Engine) -> None:
     """The console script says why and exits 2 before it migrates or writes anything."""
     env = {**os.environ, "DATABASE_URL": database_url, "ENVIRONMENT": "production",
-           "SECRET_KEY": "production-secret-0123456789",
+           "SECRET_KEY": "production-secret-0123456789", "LOG_SIGNING_KEY": "ab" * 32,
            "PUBLIC_BASE_URL": "https://tuitionguard.example.gov.cn"}  # fmt: skip
     before = logins(engine)
     out = subprocess.run(

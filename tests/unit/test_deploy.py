@@ -41,6 +41,8 @@ def test_docker_compose_config_is_valid() -> None:
         env={
             "POSTGRES_PASSWORD": "x",
             "SECRET_KEY": "y" * 32,
+            "LOG_SIGNING_KEY": "ab" * 32,
+            "LOG_ORIGIN": "log.example",
             "PATH": "/usr/bin:/bin:/usr/local/bin",
         },
         capture_output=True,

@@ -14,7 +14,12 @@ from service.config import Settings
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
     app = create_app(
-        Settings(environment="test", database_url="sqlite:///:memory:", secret_key="x" * 20)
+        Settings(
+            environment="test",
+            log_signing_key="ab" * 32,
+            database_url="sqlite:///:memory:",
+            secret_key="x" * 20,
+        )
     )
     return app.openapi()
 
@@ -71,7 +76,12 @@ def test_every_operation_says_who_may_call_it(spec: dict[str, Any]) -> None:
     assert {schemes[n]["name"] for n in ("bankId", "bankTimestamp", "bankSignature")} == {
         "X-Bank-Id", "X-Timestamp", "X-Signature"}  # fmt: skip
     public = {"/api/v1/parent/sessions", "/api/v1/officer-sessions", "/healthz", "/readyz", "/metrics",
-              "/api/v1/public/institutions/{credit_code}"}  # fmt: skip
+              "/api/v1/public/institutions/{credit_code}",
+              "/api/v1/public/institutions/{institution_id}/liabilities",
+              "/api/v1/public/log/checkpoint", "/api/v1/public/log/checkpoints",
+              "/api/v1/public/log/entries", "/api/v1/public/log/proof/inclusion",
+              "/api/v1/public/log/proof/consistency",
+              "/.well-known/tuitionguard-log-keys"}  # fmt: skip
     for method, path, op in operations(spec):
         names = {n for option in op["security"] for n in option}
         if path.startswith("/api/v1/bank/"):

@@ -24,7 +24,9 @@ def test_docs_api_md_is_generated_from_the_openapi_document() -> None:
 
 
 def test_every_endpoint_says_what_it_does() -> None:
-    settings = Settings(environment="test", database_url="sqlite://", secret_key="x" * 20)
+    settings = Settings(
+        environment="test", log_signing_key="ab" * 32, database_url="sqlite://", secret_key="x" * 20
+    )
     doc = create_app(settings).openapi()
     ops = {f"{m.upper()} {p}": op for p, item in doc["paths"].items() for m, op in item.items()}
     undescribed = [k for k, op in ops.items() if not op.get("description") and k not in apidoc.WHAT]

@@ -40,6 +40,13 @@ PUBLIC = {
     ("POST", "/api/v1/parent/sessions"),
     ("POST", "/api/v1/officer-sessions"),  # signing in: a password and a code, throttled
     ("GET", "/api/v1/public/institutions/{credit_code}"),
+    # Liability proofs and the public log (docs/proofs.md): anyone may check them.
+    ("GET", "/api/v1/public/institutions/{institution_id}/liabilities"),
+    ("GET", "/api/v1/public/log/checkpoint"),
+    ("GET", "/api/v1/public/log/checkpoints"),
+    ("GET", "/api/v1/public/log/entries"),
+    ("GET", "/api/v1/public/log/proof/inclusion"),
+    ("GET", "/api/v1/public/log/proof/consistency"),
 }
 
 

@@ -25,4 +25,11 @@ def test_a_missing_handler_is_an_error_at_start(monkeypatch: pytest.MonkeyPatch)
     from service.config import Settings
 
     with pytest.raises(RuntimeError, match="refund"):
-        create_app(Settings(environment="test", database_url="sqlite://", secret_key="x" * 20))
+        create_app(
+            Settings(
+                environment="test",
+                log_signing_key="ab" * 32,
+                database_url="sqlite://",
+                secret_key="x" * 20,
+            )
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,6 +14,7 @@ from service.api.parent.schemas import (
     ComplaintRead,
     DisputeIn,
     ParentEnrollmentRead,
+    ProofRead,
     RefundIn,
     RefundRequestedRead,
     SessionIn,
@@ -21,6 +23,7 @@ from service.api.parent.schemas import (
 from service.api.problems import problem_response
 from service.api.schemas import ConsumptionRead, Page, RefundTimelineRead
 from service.flows import consumptions, parents, refunds
+from service.proofs import serving as proofs
 
 router = APIRouter(prefix="/parent", tags=["parent"])
 
@@ -115,3 +118,14 @@ def complain(body: ComplaintIn, e: ParentDep, session: SessionDep, now: NowDep) 
         now=now,
     )
     return ComplaintRead(id=c.id)
+
+
+@router.get("/proof", response_model=ProofRead)
+def proof(
+    e: ParentDep, session: SessionDep, settings: SettingsDep, date: date | None = None
+) -> dict[str, Any]:
+    """The parent's inclusion proof of the day (the latest snapshot counting this enrollment
+    when no date is given): docs/proofs.md §3, checked by the parent's own browser."""
+    return proofs.parent_proof(
+        session, settings, institution_id=e.institution_id, enrollment_id=e.id, day=date
+    )

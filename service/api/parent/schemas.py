@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -97,3 +97,31 @@ class RefundRequestedRead(Read):
 
 class ComplaintRead(Read):
     id: str
+
+
+class ProofRootRead(Read):
+    hash: str
+    sum: int  # fen
+
+
+class ProofLogRead(Read):
+    index: int
+    entry: str
+    inclusion: list[str]
+    checkpoint: str
+
+
+class ProofRead(Read):
+    """A parent's proof, format v1 (docs/proofs.md §3). Each leaf is `{part, salt, amount (fen,
+    an integer), index, path: [{hash, sum}]}`."""
+
+    version: int
+    snapshot_id: str
+    institution_id: str
+    date: str
+    leaf_count: int
+    root: ProofRootRead
+    enrollment_id: str
+    amount: MoneyOut
+    leaves: list[dict[str, Any]]
+    log: ProofLogRead
