@@ -14,7 +14,15 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import NowDep, SessionDep, SettingsDep
 from service.api.idempotency import Identify
-from service.api.ratelimit import Vouched, session_claim
+from service.api.ratelimit import (
+    CHARGE,
+    OVER,
+    Charge,
+    Vouched,
+    bearer_claim,
+    seconds_of,
+    session_claim,
+)
 from service.bank_gateway import inbound
 from service.config import Settings
 from service.errors import DomainError
@@ -37,10 +45,36 @@ def bearer_token(request: Request) -> str:
 
 def vouch(request: Request, kind: str, caller_id: object) -> None:
     """The credential checked: from now on the request's claim spends its caller's rate budget,
-    not its address's (service.api.ratelimit)."""
+    not its address's (service.api.ratelimit). A request the limiter left for its guard to
+    charge (a bank's) spends the caller's budget now: 429 if it is spent."""
+    caller = f"{kind}:{caller_id}"
     vouched: Vouched | None = getattr(request.app.state, "vouched", None)
     if vouched is not None:
-        vouched.vouch(request.scope, f"{kind}:{caller_id}")
+        vouched.vouch(request.scope, caller)
+    charge: Charge | None = request.scope.get("state", {}).get(CHARGE)
+    if charge is not None and not charge.spent:
+        wait = charge.caller(caller)
+        if wait > 0:
+            seconds = seconds_of(wait)
+            raise DomainError(
+                "rate_limited", f"too many requests from this caller; retry in {seconds} s",
+                retry_after=seconds,
+            )  # fmt: skip
+
+
+def vouch_token(request: Request, token: str, kind: str, caller_id: object) -> None:
+    """A sign-in handed out this bearer token: its next requests spend the caller's budget
+    from the first on (a flood at the address cannot keep a parent from their enrollment)."""
+    vouched: Vouched | None = getattr(request.app.state, "vouched", None)
+    if vouched is not None:
+        vouched.vouch_claim(bearer_claim(token), f"{kind}:{caller_id}")
+
+
+def over_address_budget(request: Request) -> int | None:
+    """For a sign-in (service.api.ratelimit.SIGN_INS): the seconds its address must wait if it
+    came past its address's spent budget; the right secret is admitted all the same."""
+    wait: int | None = request.scope.get("state", {}).get(OVER)
+    return wait
 
 
 def vouch_session(request: Request, cookie: str, kind: str, caller_id: object) -> None:

@@ -18,6 +18,20 @@ vouch for it when it checks, and at sign-in for the cookie they set. Without thi
 request spent its address's bucket, so a flood from a parent's mobile network or a
 regulator's office held every signed-in page there at 429.
 
+A bank's id is no secret: only its signature, checked by the bank's guard over the body,
+proves who sends it. So a request claiming a bank vouched for at its address is not charged
+up front: the guard charges the bank it proved (429 there once the bank's budget is spent),
+and a request whose signature fails, or that meets no bank's guard, is charged to its
+address after its answer. A forger at the bank's own address (or an unsigned probe) spends
+that address's budget, never the bank's, and is told 401, not the bank's 429 (issue 31's
+limiter leftovers: before, `bank:ID@address` chose the bucket before the signature checked).
+
+A parent signing in with the access code (`SIGN_INS`) has no credential yet: such a request
+spends its address's bucket, but one that finds it empty still goes on, marked as over the
+address's budget (`over_address_budget`), so that the right code is admitted whatever others
+on the address did (issue 31, finding 11) and only a wrong one is 429 `rate_limited`.
+Guessing is bounded by the code's length (docs/security.md), not by the address's budget.
+
 Callers are keyed by kind (`regulator:…`, `institution:…`, `bank:…`, `parent:…`, `addr:…`)
 so that each kind may be given its own limit (`limits`, from the setting `RATE_LIMITS`, e.g.
 `bank=20/200`); the kinds it does not name get `RATE_LIMIT_PER_SECOND`/`RATE_LIMIT_BURST`.
@@ -29,6 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -36,6 +51,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from starlette.requests import cookie_parser
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.problems import problem_response
@@ -75,13 +91,22 @@ def parse_limits(text: str) -> dict[str, Limit]:
     return limits
 
 
+# The sign-ins that take a secret and admit the right one whatever the address did: the
+# parent's access code, over the API and on the parent's page, and that page's form (the
+# link an institution hands out; it reads nothing).
+SIGN_INS = frozenset({("POST", "/api/v1/parent/sessions"), ("POST", "/parent/sign-in")})
+SIGN_IN_FORM = re.compile(r"/parent/e/[^/]+")
+# Where the middleware leaves, in the request's state, what a guard or a sign-in reads.
+CHARGE, OVER = "rate_charge", "over_address_budget"
+
+
 def claim_of(scope: Scope) -> str | None:
     """What the request says it is, before anything checked it: a bearer credential (by its
     hash: only its holder has it) or a bank id at the address it calls from."""
     headers = dict(scope.get("headers", []))
     scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
     if scheme.lower() == b"bearer" and token.strip():
-        return "bearer:" + hashlib.sha256(token.strip()).hexdigest()[:32]
+        return bearer_claim(token.strip())
     bank = headers.get(b"x-bank-id", b"")[:64]
     if bank:
         return f"bank:{bank.decode('latin-1')}@{address_of(scope)}"
@@ -92,6 +117,12 @@ def claim_of(scope: Scope) -> str | None:
         if value:
             return session_claim(value)
     return None
+
+
+def bearer_claim(token: str | bytes) -> str:
+    """The claim of a bearer credential (by its hash: only its holder has it)."""
+    raw = token.encode("utf-8", "replace") if isinstance(token, str) else token
+    return "bearer:" + hashlib.sha256(raw).hexdigest()[:32]
 
 
 def session_claim(cookie: str) -> str:
@@ -138,7 +169,8 @@ class Vouched:
 
 
 def bucket_key(scope: Scope, vouched: Vouched) -> str:
-    """The authenticated caller a vouched claim proved to be; else the client's address."""
+    """The authenticated caller a vouched claim proved to be; else the client's address. A
+    bank's is only where to look: its guard charges it once the signature checks (`Charge`)."""
     claim = claim_of(scope)
     caller = vouched.caller(claim) if claim is not None else None
     return caller or f"addr:{address_of(scope)}"
@@ -161,6 +193,24 @@ class Buckets:
             if len(self.held) > MAX_CALLERS:
                 self.held.popitem(last=False)
         return wait
+
+
+class Charge:
+    """A request whose bucket only its authentication can name (a bank's): the guard that
+    proves the caller charges it (`caller`); if none does, the address pays after the answer."""
+
+    def __init__(self, limiter: RateLimitMiddleware, address: str) -> None:
+        self.limiter, self.address, self.spent = limiter, address, False
+
+    def caller(self, key: str) -> float:
+        """Charge the authenticated caller: 0, or the seconds until its bucket has a token."""
+        self.spent = True
+        return self.limiter.take(key)
+
+    def settle(self) -> None:
+        if not self.spent:
+            self.spent = True
+            self.limiter.take(self.address)
 
 
 class RateLimitMiddleware:
@@ -187,17 +237,44 @@ class RateLimitMiddleware:
         if not self.buckets or scope["type"] != "http" or _exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
-        key = bucket_key(scope, self.vouched)
-        buckets = self.buckets.get(key.partition(":")[0])
-        wait = buckets.take(key) if buckets is not None else 0.0
+        key, address = bucket_key(scope, self.vouched), f"addr:{address_of(scope)}"
+        if key.startswith("bank:"):  # its signature, checked by its guard, says whose it is
+            charge = Charge(self, address)
+            scope.setdefault("state", {})[CHARGE] = charge
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                charge.settle()
+            return
+        wait = self.take(key)
+        if wait > 0 and key == address and _sign_in(scope["method"], scope["path"]):
+            scope.setdefault("state", {})[OVER] = seconds_of(wait)
+            wait = 0
         if wait > 0:
-            seconds = max(1, math.ceil(wait))
-            detail = f"too many requests from this caller; retry in {seconds} s"
-            await problem_response(
-                "rate_limited", detail, headers={"Retry-After": str(seconds)}, retry_after=seconds
-            )(scope, receive, send)
+            await refusal(seconds_of(wait))(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def take(self, key: str) -> float:
+        """0 if the caller `key` (`kind:…`) may go now; else the seconds until it may."""
+        buckets = self.buckets.get(key.partition(":")[0])
+        return buckets.take(key) if buckets is not None else 0.0
+
+
+def _sign_in(method: str, path: str) -> bool:
+    return (method, path) in SIGN_INS or (method == "GET" and bool(SIGN_IN_FORM.fullmatch(path)))
+
+
+def seconds_of(wait: float) -> int:
+    return max(1, math.ceil(wait))
+
+
+def refusal(seconds: int) -> Response:
+    """429 `rate_limited` with `Retry-After`."""
+    detail = f"too many requests from this caller; retry in {seconds} s"
+    return problem_response(
+        "rate_limited", detail, headers={"Retry-After": str(seconds)}, retry_after=seconds
+    )
 
 
 def _exempt(path: str) -> bool:

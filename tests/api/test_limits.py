@@ -3,6 +3,7 @@ that would take a balance past NUMERIC(18,2) is refused with a code, on SQLite a
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -134,7 +135,6 @@ def test_an_authenticated_caller_is_not_held_back_by_its_addresss_forgers(
         assert spent[-1].status_code == 429
         assert c.get("/api/v1/banks", headers=bearer(reg)).status_code == 200
         assert c.get(path, headers=bank.headers("GET", path)).status_code == 200
-        # A forger at the bank's own address would spend the bank's budget (docs/security.md).
         forged = c.get(path, headers={**bank.headers("GET", path), "X-Signature": "00" * 32})
         assert forged.status_code == 401
         assert c.get("/api/v1/banks", headers=bearer(reg + "x")).status_code == 429
@@ -153,6 +153,36 @@ def test_a_bank_has_a_limit_of_its_own(engine: Engine, settings: Settings) -> No
         assert codes == [200, 200, 200, 429]
         assert all(c.get("/api/v1/banks", headers=bearer(reg)).status_code == 200
                    for _ in range(10))  # fmt: skip
+
+
+def test_a_forger_at_a_banks_address_spends_the_address_never_the_bank(
+    engine: Engine, settings: Settings
+) -> None:
+    """Issue 31, the limiter's leftovers: a request naming a bank that had checked from this
+    address spent that bank's bucket before its signature was checked, so a forger at the
+    bank's own address (or an unsigned probe) held the bank at 429, and a missing signature
+    was answered 429 before 401. Now the bank's bucket is charged once its signature checks:
+    forged and unsigned requests are 401 and spend the address's bucket, never the bank's."""
+    update = {"rate_limit_per_second": 0.001, "rate_limit_burst": 12,
+              "rate_limits": "bank=0.001/3"}  # fmt: skip
+    bank = factories.bank(engine)
+    path = "/api/v1/bank/whoami"
+    unsigned = {"X-Bank-Id": bank.id, "X-Timestamp": str(int(time.time()))}
+    app = create_app(settings.model_copy(update=update), engine=engine)
+    with TestClient(app, client=(factories.client_address(), 5000)) as c:
+        assert c.get(path, headers=bank.headers("GET", path)).status_code == 200  # vouches
+        for _ in range(5):
+            forged = {**bank.headers("GET", path), "X-Signature": "00" * 32}
+            assert_problem(c.get(path, headers=forged), 401, "invalid_signature")
+            assert_problem(c.get(path, headers=unsigned), 401, "invalid_signature")
+        answers = [c.get(path, headers=bank.headers("GET", path)) for _ in range(4)]
+        assert [r.status_code for r in answers] == [200, 200, 200, 429]
+        assert_problem(answers[-1], 429, "rate_limited")
+        assert int(answers[-1].headers["Retry-After"]) >= 1
+        # The bank's budget is spent; a missing signature is still told it is missing.
+        assert_problem(c.get(path, headers=unsigned), 401, "invalid_signature")
+        # The forgers spent their address's: 1 + 10 + 1 of its 12.
+        assert_problem(c.get("/api/v1/banks"), 429, "rate_limited")
 
 
 def test_the_default_limits_give_a_bank_its_real_rate() -> None:

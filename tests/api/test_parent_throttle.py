@@ -220,3 +220,32 @@ def test_a_guesser_cannot_take_a_fresh_address_from_their_ipv6_network(world: Wo
     assert_problem(login(plain, e, "WRONG"), 429, "too_many_attempts")
     assert login(TestClient(world.client.app, client=(f"{net}::1", 5000)), e,
                  e["access_code"]).status_code == 201  # fmt: skip
+
+
+def test_a_flood_on_the_parents_address_does_not_keep_the_right_code_out(
+    world: World, engine, settings
+) -> None:
+    """Issue 31, finding 11, against the rate limit (the limiter's leftovers): a sign-in has
+    no credential, so it spent its address's budget, and a flood from the parent's mobile
+    network held the right code at 429 `rate_limited` before it was compared. Now a sign-in
+    past its address's spent budget is still compared: the right code is admitted (over the
+    API and on the page, whose form is served too) and its session spends the parent's own
+    budget; a wrong one is 429 `rate_limited`."""
+    e = world.enroll()
+    limited = settings.model_copy(update={"rate_limit_per_second": 0.001, "rate_limit_burst": 5})
+    app = create_app(limited, engine=engine)
+    address = (factories.client_address(), 5000)
+    with TestClient(app, client=address, follow_redirects=False) as c:
+        flood = [c.get("/api/v1/banks").status_code for _ in range(8)]
+        assert flood[-1] == 429, flood
+        assert_problem(login(c, e, "AAAA-BBBB-CCCC-DDDD"), 429, "rate_limited")
+        made = login(c, e, e["access_code"])
+        assert made.status_code == 201, made.text
+        mine = {"Authorization": f"Bearer {made.json()['token']}"}
+        assert c.get("/api/v1/parent/enrollment", headers=mine).status_code == 200
+        assert c.get(f"/parent/e/{e['id']}").status_code == 200  # the page's sign-in form
+        page = c.post("/parent/sign-in", data={"enrollment_id": e["id"],
+                      "access_code": e["access_code"], "csrf": c.cookies["tg_pcsrf"]})  # fmt: skip
+        assert page.status_code == 303 and page.headers["location"] == "/parent"
+        assert 'data-testid="figures"' in c.get("/parent").text
+        assert_problem(c.get("/api/v1/banks"), 429, "rate_limited")  # the flood is still held

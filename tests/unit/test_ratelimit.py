@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from service.api.ratelimit import Limit, RateLimitMiddleware, Vouched, bucket_key
+from service.api.ratelimit import CHARGE, Limit, RateLimitMiddleware, Vouched, bucket_key
 
 
 def scope(headers: dict[str, str] | None = None, client: str = "10.0.0.1") -> dict[str, Any]:
     raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    return {"type": "http", "path": "/api/v1/x", "headers": raw, "client": (client, 1234)}
+    return {"type": "http", "method": "GET", "path": "/api/v1/x", "headers": raw,
+            "client": (client, 1234)}  # fmt: skip
 
 
 class Tick:
@@ -58,17 +59,45 @@ def test_each_kind_of_caller_may_have_its_own_limit() -> None:
         return {"type": "http.request", "body": b""}
 
     vouched = Vouched()
-    banked = scope({"X-Bank-Id": "bank_1"})
-    vouched.vouch(banked, "bank:bank_1")
+    keyed = scope({"Authorization": "Bearer tgi_key"})
+    vouched.vouch(keyed, "institution:inst_1")
     limiter = RateLimitMiddleware(app, rate=0.001, burst=2, vouched=vouched,
-                                  limits={"bank": Limit(0.001, 5)})  # fmt: skip
+                                  limits={"institution": Limit(0.001, 5)})  # fmt: skip
     for _ in range(6):
-        asyncio.run(limiter(banked, receive, send))
+        asyncio.run(limiter(keyed, receive, send))
     assert answered == [200] * 5 + [429]
     answered.clear()
     for _ in range(3):
         asyncio.run(limiter(scope(), receive, send))
     assert answered == [200, 200, 429]
+
+
+def test_a_banks_bucket_is_charged_by_its_guard_and_its_address_pays_otherwise() -> None:
+    """A bank's id is no secret: the limiter leaves the charge to the guard that checks the
+    signature (`Charge.caller`); a request that meets no guard, or fails it, is charged to
+    its address after its answer, never to the bank."""
+    proven: list[bool] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if proven.pop(0):  # the guard checked the signature
+            assert scope["state"][CHARGE].caller("bank:bank_1") == 0
+
+    async def send(message: Any) -> None:
+        pass
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    vouched = Vouched()
+    banked = scope({"X-Bank-Id": "bank_1"})
+    vouched.vouch(banked, "bank:bank_1")
+    limiter = RateLimitMiddleware(app, rate=0.001, burst=3, vouched=vouched,
+                                  limits={"bank": Limit(0.001, 2)})  # fmt: skip
+    proven.extend([False] * 3 + [True] * 2)
+    for _ in range(5):
+        asyncio.run(limiter(dict(banked), receive, send))
+    assert limiter.take("addr:10.0.0.1") > 0  # the three that proved nothing spent it
+    assert limiter.take("bank:bank_1") > 0  # the two that did spent the bank's
 
 
 def test_an_ipv6_client_is_one_bucket_for_its_network() -> None:

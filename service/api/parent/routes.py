@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from service.api.auth import ParentDep
+from service.api.auth import ParentDep, over_address_budget, vouch_token
 from service.api.deps import NowDep, SessionDep, SettingsDep
 from service.api.parent.schemas import (
     ComplaintIn,
@@ -21,6 +21,7 @@ from service.api.parent.schemas import (
     SessionRead,
 )
 from service.api.problems import problem_response
+from service.api.ratelimit import refusal
 from service.api.schemas import ConsumptionRead, Page, RefundTimelineRead
 from service.flows import consumptions, parents, refunds
 from service.proofs import serving as proofs
@@ -38,7 +39,7 @@ sessions_router = APIRouter(prefix="/parent", tags=["parent"])
     response_model=SessionRead,
     responses={
         401: {"description": "invalid_access_code"},
-        429: {"description": "too_many_attempts"},
+        429: {"description": "too_many_attempts, rate_limited"},
     },
 )
 def open_session(
@@ -54,8 +55,12 @@ def open_session(
         settings=settings,
     )
     if out is None:  # answered, not raised, so that the failure count is committed
+        wait = over_address_budget(request)
+        if wait is not None:  # the address's budget is spent: only the right code goes past
+            return refusal(wait)
         return problem_response("invalid_access_code", "the enrollment id or access code is wrong")
     token, expires = out
+    vouch_token(request, token, "parent", body.enrollment_id)
     return SessionRead(token=token, expires_at=expires)
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from service.api.auth import vouch_session
+from service.api.auth import over_address_budget, vouch_session
 from service.api.deps import NowDep, SessionDep, SettingsDep
 from service.errors import DomainError
 from service.flows import consumptions, enrollments, parents, refunds
@@ -112,6 +112,11 @@ def sign_in(
     except DomainError as exc:  # too many attempts: the wait is in the words
         return back(again, problem=_wait(exc, lang))
     if made is None:  # answered, not raised, so that the failure count is committed
+        wait = over_address_budget(request)
+        if wait is not None:  # the address's budget is spent: only the right code goes past
+            return back(
+                again, problem=_wait(DomainError("rate_limited", "", retry_after=wait), lang)
+            )
         return back(again, problem=N_("The enrollment number or the access code is wrong."))
     token, _expires = made
     vouch_session(request, token, "parent", enrollment_id.strip())
