@@ -22,6 +22,7 @@ from ledger.balances import (
     kind_balances,
     kind_balances_as_of,
     locked_balances,
+    owned_accounts,
     owner_balances,
     sum_transfers,
 )
@@ -208,6 +209,7 @@ __all__ = [
     "metadata",
     "one_of",
     "open_account",
+    "owned_accounts",
     "owner_balances",
     "post",
     "prebuilt",

@@ -259,6 +259,21 @@ def owner_balances(
     return out
 
 
+def owned_accounts(conn: Connection, *, ledger: str, kind: str) -> dict[str, tuple[str, Balance]]:
+    """Every account of one kind in a ledger, by owner: its id and its balances now, in one
+    read (a wind-down's claims are every prepaid account of an institution)."""
+    rows = conn.execute(
+        select(accounts).where(accounts.c.ledger == ledger, accounts.c.kind == kind)
+    )
+    return {
+        r.owner: (
+            r.id,
+            Balance(r.debits_posted, r.credits_posted, r.debits_pending, r.credits_pending),
+        )
+        for r in rows
+    }
+
+
 def kind_accounts(*kinds: str) -> Select[Any]:
     """A selectable of the accounts of these kinds with their posted balances, for callers
     to join with their own tables by natural key: columns `ledger`, `kind`, `owner`,

@@ -189,6 +189,7 @@ def routers() -> list[tuple[APIRouter, str, str]]:
         jobs_routes,
         officers_routes,
         risk_routes,
+        winddown_routes,
     )
     from service.api.regulator import routes as regulator
     from service.pages import parent as parent_pages
@@ -205,6 +206,7 @@ def routers() -> list[tuple[APIRouter, str, str]]:
         (fees_routes.router, API, "regulator"),
         (flows_routes.router, API, "regulator"),
         (risk_routes.router, API, "regulator"),
+        (winddown_routes.router, API, "regulator"),
         (jobs_routes.router, API, "regulator_outside_tx"),
         (officers_routes.router, API, "regulator"),
         (officers_routes.sessions_router, API, "public"),

@@ -142,6 +142,22 @@ CODES: dict[str, Code] = {
     "institution_closing": _c(409, "The institution has announced its closure",
                               "enrolling at an institution that announced its closure: it may "
                               "collect no new fees"),
+    "wind_down_exists": _c(409, "The institution is already being wound up",
+                           "opening a wind-down of an institution that has one"),
+    "institution_winding_down": _c(409, "The institution is being wound up",
+                                   "a deposit, enrollment, lesson, refund or status change at "
+                                   "an institution being wound up: its parents' claims are paid "
+                                   "in the wind-down's rounds (a deposit is refused at the bank "
+                                   "gate and returned to its payer)"),
+    "nothing_to_distribute": _c(422, "Nothing to distribute",
+                                "a wind-down round with no money available or no claim left "
+                                "to pay", LATER),
+    "round_above_available": _c(422, "More than the wind-down can distribute",
+                                "a round's amount above the money available or above what the "
+                                "claims have not yet been given; the detail says both"),
+    "effective_in_future": _c(422, "A wind-down takes effect at an instant already past",
+                              "opening a wind-down effective after now (a planned closure is "
+                              "announced instead) or before the institution existed"),
     "closure_in_past": _c(422, "A closure cannot take effect before today",
                           "announcing a closure dated before today (Beijing)"),
     "institution_not_frozen": _c(409, "The institution is not frozen",

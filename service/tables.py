@@ -9,6 +9,7 @@ from service.fees.guides import seed_published
 from service.fees.models import Course, CourseSession, PriceGuide, PriceGuideItem, SchoolVacation
 from service.flows.counters import InstitutionDay
 from service.flows.models import (
+    Claim,
     Complaint,
     Consumption,
     Deposit,
@@ -19,6 +20,9 @@ from service.flows.models import (
     RefundEvent,
     Statement,
     StatementBreak,
+    WindDown,
+    WindDownPayment,
+    WindDownRound,
 )
 from service.jobs.models import JobRun
 from service.kit.request_keys import IdempotencyRecord
@@ -58,6 +62,7 @@ __all__ = [
     "AuditEvent",
     "Bank",
     "Checkpoint",
+    "Claim",
     "Complaint",
     "Consumption",
     "Course",
@@ -92,6 +97,9 @@ __all__ = [
     "SchoolVacation",
     "Statement",
     "StatementBreak",
+    "WindDown",
+    "WindDownPayment",
+    "WindDownRound",
     "WitnessState",
     "load_reference",
 ]

@@ -8,6 +8,8 @@ earned        institution  liability  dr<=cr     earned by lessons, not yet rele
 suspense      institution  liability  dr<=cr     cash that matches no enrollment
 reserve_cash  institution  asset      cr<=dr     cash in the risk-reserve account
 reserve       institution  liability  dr<=cr     the reserve, owed back to the institution
+receivable    institution  asset      cr<=dr     owed by an institution being wound up: money
+                                                 that left escrow with no instruction
 
 (dr<=cr is debits_must_not_exceed_credits; cr<=dr is credits_must_not_exceed_debits.)
 
@@ -17,6 +19,9 @@ refund (prepaid → escrow_cash, held), suspense_match (suspense → prepaid), s
 (suspense → escrow_cash, held), reserve_deposit (reserve_cash → reserve). A refund the escrow
 account could not pay, under risk-reserve supervision, is paid from the reserve: refund
 (prepaid → reserve_cash, held) together with reserve_cover (reserve → earned, held).
+In a wind-down (docs/winddown.md): shortfall (receivable → escrow_cash: an unexplained debit
+booked against the institution), recovery (escrow_cash → receivable, then earned), wind_down
+(prepaid → escrow_cash or reserve_cash, held: a round's payment).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from sqlalchemy import Connection
 import ledger
 from ledger import Account
 
-ASSET = {"escrow_cash", "reserve_cash"}
+ASSET = {"escrow_cash", "reserve_cash", "receivable"}
 
 
 def open_institution_accounts(conn: Connection, institution_id: str, *, at: datetime) -> None:

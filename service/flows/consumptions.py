@@ -19,7 +19,7 @@ from service.errors import DomainError
 from service.fees.models import CourseSession
 from service.flows import chart, enrollments
 from service.flows import counters as rollups
-from service.flows.models import Consumption, Enrollment
+from service.flows.models import Claim, Consumption, Enrollment
 from service.kit.choices import choose
 from service.kit.clock import local_date
 from service.kit.db import insert_many
@@ -185,6 +185,8 @@ def _take_all(
         try:
             if e is None or e.institution_id != institution.id:
                 raise DomainError("not_found", f"no enrollment {item.enrollment_id}")
+            if institution.status == "winding_down":
+                raise DomainError("institution_winding_down", "the institution is being wound up")
             out.append(_take(e, item, starts, window=window, now=now))
         except DomainError as exc:
             out.append(exc)
@@ -374,11 +376,19 @@ def decide(
         consumption.status = "upheld"
         session.flush()
         return consumption
-    return _reverse(session, consumption, now)
+    return reverse(session, consumption, now)
 
 
-def _reverse(session: Session, consumption: Consumption, now: datetime) -> Consumption:
+def reverse(session: Session, consumption: Consumption, now: datetime) -> Consumption:
+    """The lesson's amount back to the parent's balance; in a wind-down, to their claim."""
     e = enrollments.lock(session, consumption.enrollment_id)
+    claim = session.scalar(
+        select(Claim).where(Claim.enrollment_id == e.id).with_for_update()
+    )  # a business row: locked before the ledger
+    if claim is not None:
+        claim.amount += consumption.amount
+        if claim.status == "paid":
+            claim.status = "open"
     e.lessons_consumed -= consumption.lessons
     e.amount_consumed -= consumption.amount
     enrollments.settle_status(e)

@@ -22,7 +22,7 @@ import ledger
 from service.errors import DomainError
 from service.flows import chart, enrollments
 from service.flows import counters as rollups
-from service.flows.models import Deposit, Enrollment, Instruction
+from service.flows.models import Deposit, Enrollment, Instruction, WindDown
 from service.kit.db import insert_many, update_many
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
@@ -179,7 +179,7 @@ def _receive_many(
     # Read after the enrollments are locked: a concurrent batch carrying the same deposits
     # (a bank's retry) has then committed them, and they are answered as replays.
     existing = _existing(session, bank, {i.bank_txn_id for i in items})
-    batch = _Batch(bank, limit, insts, payees)
+    batch = _Batch(bank, limit, insts, payees, _wind_downs(session, insts))
     for n, item in enumerate(items):
         batch.take(n, item, existing.get(item.bank_txn_id), clocks[n])
     if batch.fresh:
@@ -203,6 +203,21 @@ def _institutions(session: Session, bank: Bank, accounts: set[str]) -> dict[str,
         if found.reserve_account_no:
             insts[found.reserve_account_no] = found
     return insts
+
+
+def _wind_downs(session: Session, insts: dict[str, Institution]) -> dict[str, str]:
+    """The payment reference of each named institution being wound up, by institution."""
+    winding = {i.id for i in insts.values() if i.status == "winding_down"}
+    if not winding:
+        return {}
+    return {
+        k: v
+        for k, v in session.execute(
+            select(WindDown.institution_id, WindDown.payment_reference).where(
+                WindDown.institution_id.in_(sorted(winding))
+            )
+        )
+    }
 
 
 def _payees(session: Session, references: set[str]) -> dict[str, Row[Any]]:
@@ -235,8 +250,10 @@ class _Batch:
         limit: Decimal | None,
         insts: dict[str, Institution],
         payees: dict[str, Row[Any]],
+        wind_downs: dict[str, str],
     ) -> None:
         self.bank, self.limit, self.insts, self.payees = bank, limit, insts, payees
+        self.wind_downs = wind_downs  # institution → the wind-down's payment reference
         self.refused: dict[int, DomainError] = {}
         self.replays: dict[int, tuple[Mapping[Any, Any], str]] = {}  # answered at the end
         self.claimed: set[str] = set()  # enrollments paid here: a second payment mismatches
@@ -262,7 +279,18 @@ class _Batch:
             )
             return
         target = "reserve" if item.account_no == inst.reserve_account_no else "escrow"
-        reason, enrollment_id = self._matched(item, inst) if target == "escrow" else (None, None)
+        recovery = inst.id in self.wind_downs and target == "escrow"
+        if recovery and item.payment_reference != self.wind_downs[inst.id]:
+            # Nobody pays fees to an institution being wound up: the bank returns the money.
+            self.refused[n] = DomainError(
+                "institution_winding_down",
+                f"the institution is being wound up: deposit {item.bank_txn_id} is refused, "
+                "return it to its payer",
+            )
+            return
+        reason, enrollment_id = (
+            self._matched(item, inst) if target == "escrow" and not recovery else (None, None)
+        )
         self.fresh[item.bank_txn_id] = {
             "id": new_id("dep"),
             "bank_id": self.bank.id,
@@ -274,7 +302,7 @@ class _Batch:
             "amount": item.amount,
             "paid_at": item.paid_at,
             "received_at": now,
-            "status": "suspense" if reason else "posted",
+            "status": "recovered" if recovery else "suspense" if reason else "posted",
             "reason": reason,
             "target": target,
             "enrollment_id": enrollment_id,
@@ -327,15 +355,19 @@ def _transfers(
 ) -> list[ledger.Operation]:
     """Each deposit's transfer: into the parent's prepaid account, suspense, or the reserve."""
     ledgers = sorted({d["institution_id"] for d in deposits})
-    kinds = ("escrow_cash", "suspense", "reserve_cash", "reserve")
+    kinds = ("escrow_cash", "suspense", "reserve_cash", "reserve", "earned", "receivable")
     keys = [(lg, kind, lg) for lg in ledgers for kind in kinds]
     keys += [
         (d["institution_id"], "prepaid", d["enrollment_id"]) for d in deposits if d["enrollment_id"]
     ]
     ids = ledger.account_ids(conn, keys)
+    owed = _receivables(conn, ids, deposits)
     ops: list[ledger.Operation] = []
     for d in deposits:
         lg, code = d["institution_id"], "deposit"
+        if d["status"] == "recovered":
+            ops += _recovery(d, ids, owed, bank)
+            continue
         if d["target"] == "reserve":
             debit, credit = ids[(lg, "reserve_cash", lg)], ids[(lg, "reserve", lg)]
             code = "reserve_deposit"
@@ -358,6 +390,42 @@ def _transfers(
             )
         )
     return ops
+
+
+def _receivables(
+    conn: Connection, ids: dict[tuple[str, str, str], str], deposits: list[dict[str, Any]]
+) -> dict[str, Decimal]:
+    """What each institution receiving a recovery still owes its wind-down (the receivable
+    booked for money that left escrow with no instruction)."""
+    out: dict[str, Decimal] = {}
+    for lg in sorted({d["institution_id"] for d in deposits if d["status"] == "recovered"}):
+        account = ids.get((lg, "receivable", lg))
+        out[lg] = ledger.balance(conn, account).debit_available if account else Decimal("0.00")
+    return out
+
+
+def _recovery(
+    d: dict[str, Any], ids: dict[tuple[str, str, str], str], owed: dict[str, Decimal], bank: Bank
+) -> list[ledger.Operation]:
+    """Money recovered for a wind-down: it pays the owner's debt to the wind-down first (the
+    receivable), and what is beyond it is the institution's own money put in (earned); either
+    way it is escrow cash the next round can pay parents with."""
+    lg = d["institution_id"]
+    to_receivable = min(d["amount"], owed[lg])
+    owed[lg] -= to_receivable
+    parts = [("receivable", to_receivable), ("earned", d["amount"] - to_receivable)]
+    return [
+        ledger.NewTransfer(
+            debit_account_id=ids[(lg, "escrow_cash", lg)],
+            credit_account_id=ids[(lg, kind, lg)],
+            amount=amount,
+            code="recovery",
+            reference=f"deposit:{d['id']}",
+            idempotency_key=f"recovery:{bank.id}:{d['bank_txn_id']}:{kind}",
+        )
+        for kind, amount in parts
+        if amount > 0
+    ]
 
 
 def _paid_and_counted(

@@ -178,6 +178,8 @@ def _enrollable(institution: Institution, course: Course | None, course_id: str)
         raise DomainError(
             "institution_frozen", "the institution is frozen: it may not collect fees"
         )
+    if institution.status == "winding_down":
+        raise DomainError("institution_winding_down", "the institution is being wound up")
     if institution.status != "active":
         raise DomainError("institution_inactive", f"the institution is {institution.status}")
     if institution.closing_on is not None:

@@ -32,8 +32,8 @@ from service.kit.paging import Paged, Paging, page_rows
 from service.registry.models import Institution
 
 # Why money leaves a supervised account: each purpose has its settlement (flows/settlement.py).
-Purpose = Literal["refund", "release", "suspense_return"]
-PURPOSES: tuple[Purpose, ...] = ("refund", "release", "suspense_return")
+Purpose = Literal["refund", "release", "suspense_return", "wind_down"]
+PURPOSES: tuple[Purpose, ...] = ("refund", "release", "suspense_return", "wind_down")
 
 
 @dataclass(frozen=True, kw_only=True)

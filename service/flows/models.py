@@ -294,3 +294,80 @@ class ParentSession(Base):
     enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollments.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WindDown(Base):
+    """An institution that closed, absconded or lost its licence, being wound up: its parents'
+    claims fixed at `effective_at` and paid in rounds (service/flows/winddowns.py). One an
+    institution: a second opening is `wind_down_exists`."""
+
+    __tablename__ = "wind_downs"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"), unique=True)
+    reason: Mapped[str] = mapped_column(String(16))  # closed | absconded | revoked
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(Text)
+    # What the bank puts on a recovery paid into the escrow account for this wind-down.
+    payment_reference: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(8))  # open | closed
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    opened_by: Mapped[str] = mapped_column(String(80))
+    # Money the bank reported leaving escrow with no instruction, booked as a receivable
+    # from the institution (the owner's debt to the wind-down).
+    shortfall: Mapped[Decimal] = mapped_column(Money())
+
+
+class Claim(Base):
+    """A parent's claim in a wind-down: the enrollment's unconsumed prepayment at the
+    effective instant, and how much of it was allocated, paid, is on its way, or waits for an
+    account to pay it to. All amounts yuan, owed to the parent."""
+
+    __tablename__ = "wind_down_claims"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    wind_down_id: Mapped[str] = mapped_column(ForeignKey("wind_downs.id"), index=True)
+    enrollment_id: Mapped[str] = mapped_column(ForeignKey("enrollments.id"), unique=True)
+    amount: Mapped[Decimal] = mapped_column(Money())  # the claim
+    allocated: Mapped[Decimal] = mapped_column(Money())  # given it by rounds so far
+    paid: Mapped[Decimal] = mapped_column(Money())  # executed by the bank
+    in_flight: Mapped[Decimal] = mapped_column(Money())  # instructed, not yet answered
+    # Allocated but not paid: the bank rejected the payment (the claim is `unreachable`
+    # until the parent names an account) or there was no account to pay it to.
+    held: Mapped[Decimal] = mapped_column(Money())
+    status: Mapped[str] = mapped_column(String(12))  # open|paid|unreachable|transferred
+    payee_account_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    successor_institution_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WindDownRound(Base):
+    """One distribution: `amount` of new money allocated to the claims pro rata (or in full),
+    and `reissued` of earlier allocations paid now to accounts parents named."""
+
+    __tablename__ = "wind_down_rounds"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    wind_down_id: Mapped[str] = mapped_column(ForeignKey("wind_downs.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    reissued: Mapped[Decimal] = mapped_column(Money())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_by: Mapped[str] = mapped_column(String(80))
+    __table_args__ = (UniqueConstraint("wind_down_id", "seq", name="uq_wind_down_rounds_seq"),)
+
+
+class WindDownPayment(Base):
+    """A round's part for one claim from one source (escrow or reserve): an instruction to
+    the bank, or `held` when there is no account to pay it to."""
+
+    __tablename__ = "wind_down_payments"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    round_id: Mapped[str] = mapped_column(ForeignKey("wind_down_rounds.id"), index=True)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("wind_down_claims.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    source: Mapped[str] = mapped_column(String(8))  # escrow | reserve
+    instruction_id: Mapped[str | None] = mapped_column(String(40), nullable=True, unique=True)
+    status: Mapped[str] = mapped_column(String(12))  # instructed|paid|rejected|held
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    __table_args__ = (
+        UniqueConstraint("round_id", "claim_id", "source", name="uq_wind_down_payments_part"),
+    )

@@ -17,7 +17,7 @@ import ledger
 from service.errors import DomainError
 from service.flows import counters as rollups
 from service.flows import enrollments, instructions
-from service.flows.models import Instruction, Refund, RefundEvent
+from service.flows.models import Claim, Instruction, Refund, RefundEvent
 from service.kit.choices import choose
 from service.kit.clock import local_date
 from service.kit.ids import new_id
@@ -79,6 +79,13 @@ def request(
     session: Session, *, enrollment_id: str, lessons: int | None, reason: str, now: datetime
 ) -> Refund:
     e = enrollments.lock(session, enrollment_id)
+    inst = session.get(Institution, e.institution_id)
+    assert inst is not None
+    if inst.status == "winding_down":
+        raise DomainError(
+            "institution_winding_down",
+            "the institution is being wound up: the balance is your claim in the wind-down",
+        )
     busy = session.scalar(
         select(Refund.id).where(Refund.enrollment_id == e.id, Refund.status.in_(ACTIVE))
     )
@@ -91,8 +98,6 @@ def request(
     if count > remaining:
         raise DomainError("nothing_to_refund", f"{count} lessons asked; {remaining} remain")
     amount = enrollments.refund_amount(e, count)
-    inst = session.get(Institution, e.institution_id)
-    assert inst is not None
     days = int(policy.get(session, inst.region_code, "refund_respond_days", on=local_date(now)))
     refund = Refund(
         id=new_id("ref"),
@@ -310,6 +315,17 @@ def on_failed(session: Session, ins: Instruction, now: datetime) -> Callable[[],
     _event(session, refund, "failed", now, ins.result_reason or "rejected by the bank")
     inst = session.get(Institution, refund.institution_id)
     assert inst is not None
+    if inst.status == "winding_down":
+        # Settled first: the refund the bank would not pay is part of the parent's claim.
+        _release_lessons(session, refund)
+        claim = session.scalar(
+            select(Claim).where(Claim.enrollment_id == refund.enrollment_id).with_for_update()
+        )
+        if claim is not None:
+            claim.amount += refund.amount
+            if claim.status == "paid":
+                claim.status = "open"
+        return None
     if (
         inst.supervision_mode != "reserve"
         or inst.reserve_account_no is None

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 import ledger
 from ledger import Resolve
 from service.errors import DomainError
-from service.flows import deposits, refunds, releases
+from service.flows import deposits, refunds, releases, rounds
 from service.flows.instructions import PURPOSES
 from service.flows.models import Instruction
 
@@ -42,6 +42,7 @@ SETTLEMENTS: dict[str, Settlement] = {
     "suspense_return": Settlement(
         on_executed=deposits.on_returned, on_rejected=deposits.on_return_rejected
     ),
+    "wind_down": Settlement(on_executed=rounds.on_paid, on_rejected=rounds.on_rejected),
 }
 
 

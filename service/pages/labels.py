@@ -25,6 +25,7 @@ STATUSES = {
     "frozen": N_("Frozen"),
     "blacklisted": N_("Blacklisted"),
     "closed": N_("Closed"),
+    "winding_down": N_("Winding down"),
 }
 CATEGORIES = {"subject": N_("Subject training"), "non_subject": N_("Non-subject training")}
 MODES = {"custody": N_("Bank custody"), "reserve": N_("Risk reserve")}
@@ -349,6 +350,16 @@ REFUSALS = {
     "institution_inactive": N_("The institution is closed or blacklisted."),
     "institution_final": N_("A closed or blacklisted institution cannot be reactivated."),
     "institution_closing": N_("The institution has announced its closure."),
+    "wind_down_exists": N_("The institution is already being wound up."),
+    "institution_winding_down": N_(
+        "The institution is being wound up: it takes no fees, and what parents prepaid is "
+        "paid back through the wind-down."
+    ),
+    "nothing_to_distribute": N_("There is no money to distribute, or no claim left to pay."),
+    "round_above_available": N_(
+        "The amount is more than the wind-down has available or than the claims are still owed."
+    ),
+    "effective_in_future": N_("A wind-down takes effect at an instant already past."),
     "closure_in_past": N_("A closure cannot take effect before today."),
     "institution_not_frozen": N_("The institution is not frozen."),
     "no_reserve": N_("The institution has no reserve account."),

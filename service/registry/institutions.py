@@ -109,6 +109,14 @@ def set_status(
     status = choose(InstitutionStatus, status, field="status")
     if institution.status == status:
         return institution
+    if (
+        institution.status == InstitutionStatus.WINDING_DOWN
+        and status is not InstitutionStatus.CLOSED
+    ):
+        # Only the wind-down moves its institution, and only on to closed.
+        raise DomainError(
+            "institution_winding_down", "the institution is being wound up: it can only close"
+        )
     if institution.status in FINAL_STATUSES and status is InstitutionStatus.ACTIVE:
         raise DomainError(
             "institution_final", f"a {institution.status} institution cannot be reactivated"

@@ -20,6 +20,8 @@ class InstitutionStatus(StrEnum):
     FROZEN = "frozen"
     BLACKLISTED = "blacklisted"
     CLOSED = "closed"
+    # Being wound up (service/flows/winddowns.py): no fees, no releases, claims paid in rounds.
+    WINDING_DOWN = "winding_down"
 
 
 FINAL_STATUSES = (InstitutionStatus.CLOSED, InstitutionStatus.BLACKLISTED)
@@ -158,7 +160,7 @@ class Institution(Base):
     escrow_account_no: Mapped[str] = mapped_column(String(64), unique=True)
     operating_account_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reserve_account_no: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
-    status: Mapped[str] = mapped_column(String(16))  # active | frozen | blacklisted | closed
+    status: Mapped[str] = mapped_column(String(16))  # InstitutionStatus
     legal_person: Mapped[str | None] = mapped_column(String(100), nullable=True)
     address: Mapped[str | None] = mapped_column(String(300), nullable=True)
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -78,11 +78,16 @@ def _tenant(c: TestClient, engine: Engine, region: str) -> Tenant:
     alerts = c.get("/api/v1/risk/alerts", headers=_auth(reg)).json()["items"]
     (alert,) = [a for a in alerts if a["institution_id"] == inst["id"]]
     assert "id" in lesson and "id" in refund, (lesson, refund)
+    # A second school of the region, wound up (the first goes on trading for the others).
+    gone = c.post("/api/v1/institutions", headers=_auth(reg),
+                  json=factories.institution_body(bank.id, region=region)).json()  # fmt: skip
+    wd = c.post(f"/api/v1/institutions/{gone['id']}/wind-down", headers=_auth(reg),
+                json={"reason": "closed", "effective_at": now.isoformat(), "note": "m"}).json()  # fmt: skip
     t.ids = {"institution_id": inst["id"], "course_id": course.json()["id"],
              "enrollment_id": e["id"], "consumption_id": lesson["id"], "refund_id": refund["id"],
              "deposit_id": cash.json()["deposit_id"], "alert_id": alert["id"],
              "instruction_id": ins["id"], "statement_id": stmt.get("id", NOWHERE),
-             "regulator_id": reg_id,
+             "regulator_id": reg_id, "wind_down_id": wd["id"],
              "officer_id": factories.officer(engine, reg_id).officer_id}  # fmt: skip
     return t
 
@@ -114,6 +119,9 @@ def _bodies(own: Tenant) -> dict[str, Any]:
         "consumptions": {"lessons": 1, "occurred_at": datetime.now(UTC).isoformat()},
         "respond": {"decision": "accept", **reason},
         "result": {"status": "executed", "bank_txn_id": "MATRIX", "executed_at": soon},
+        "wind-down": {"reason": "closed", "effective_at": datetime.now(UTC).isoformat(),
+                      "note": "m"},
+        "rounds": {},
     }  # fmt: skip
 
 

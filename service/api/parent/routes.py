@@ -14,6 +14,8 @@ from service.api.parent.schemas import (
     ComplaintRead,
     DisputeIn,
     ParentEnrollmentRead,
+    ParentWindDownRead,
+    PayeeIn,
     ProofRead,
     RefundIn,
     RefundRequestedRead,
@@ -23,7 +25,7 @@ from service.api.parent.schemas import (
 from service.api.problems import problem_response
 from service.api.ratelimit import refusal
 from service.api.schemas import ConsumptionRead, Page, RefundTimelineRead
-from service.flows import consumptions, parents, refunds
+from service.flows import consumptions, parents, refunds, rounds, winddowns
 from service.proofs import serving as proofs
 
 router = APIRouter(prefix="/parent", tags=["parent"])
@@ -134,3 +136,18 @@ def proof(
     return proofs.parent_proof(
         session, settings, institution_id=e.institution_id, enrollment_id=e.id, day=date
     )
+
+
+@router.get("/wind-down", response_model=ParentWindDownRead)
+def wind_down(e: ParentDep, session: SessionDep) -> ParentWindDownRead:
+    """The parent's claim in the institution's wind-down and every round's part of it; 404
+    where the institution is not being wound up."""
+    return ParentWindDownRead.of(winddowns.of_parent(session, e.id))
+
+
+@router.post("/wind-down/payee", response_model=ParentWindDownRead)
+def name_payee(body: PayeeIn, e: ParentDep, session: SessionDep, now: NowDep) -> ParentWindDownRead:
+    """The account to pay when the bank could not pay back by the route the money came in:
+    the part held for the parent is paid there in the next round."""
+    rounds.name_payee(session, enrollment_id=e.id, account_no=body.account_no, now=now)
+    return ParentWindDownRead.of(winddowns.of_parent(session, e.id))

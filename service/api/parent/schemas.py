@@ -10,6 +10,7 @@ from service.api.schemas import Read
 from service.flows import enrollments
 from service.flows.models import Refund
 from service.flows.parents import Overview
+from service.flows.winddowns import ParentView
 from service.kit.money import InstantOut, MoneyOut
 from service.kit.wire import Strict, WholeNumber
 
@@ -125,3 +126,41 @@ class ProofRead(Read):
     amount: MoneyOut
     leaves: list[dict[str, Any]]
     log: ProofLogRead
+
+
+class PayeeIn(Strict):
+    """The account a payment the bank could not make by the original route goes to."""
+
+    account_no: str = Field(min_length=4, max_length=64, pattern=r"^[0-9A-Za-z-]{4,64}$")
+
+
+class WindDownPartRead(Read):
+    round: int
+    amount: MoneyOut
+    status: Literal["instructed", "paid", "rejected", "held"]
+    paid_at: InstantOut | None
+
+
+class ParentWindDownRead(Read):
+    wind_down_id: str
+    reason: str
+    effective_at: InstantOut
+    claim: MoneyOut
+    paid: MoneyOut
+    outstanding: MoneyOut
+    status: Literal["open", "paid", "unreachable", "transferred"]
+    payee_account_no: str | None
+    rounds: list[WindDownPartRead]
+
+    @classmethod
+    def of(cls, v: ParentView) -> ParentWindDownRead:
+        c = v.claim
+        return cls(
+            wind_down_id=v.wind_down.id, reason=v.wind_down.reason,
+            effective_at=v.wind_down.effective_at, claim=c.amount, paid=c.paid,
+            outstanding=c.amount - c.paid, status=c.status,  # type: ignore[arg-type]
+            payee_account_no=c.payee_account_no,
+            rounds=[WindDownPartRead(round=p.round_seq, amount=p.amount,
+                                     status=p.status, paid_at=p.paid_at)  # type: ignore[arg-type]
+                    for p in v.parts],
+        )  # fmt: skip

@@ -18,6 +18,7 @@ LIST: dict[str, Literal["white", "black", "closed"]] = {
     "frozen": "white",
     "blacklisted": "black",
     "closed": "closed",
+    "winding_down": "closed",  # no longer trading: its parents are paid by the wind-down
 }
 
 

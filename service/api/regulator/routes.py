@@ -33,7 +33,7 @@ from service.risk.store import latest_evaluations, latest_level_is
 
 router = APIRouter(tags=["regulator"])
 Level = Literal["low", "medium", "high", "critical"]
-Status = Literal["active", "frozen", "blacklisted", "closed"]
+Status = Literal["active", "frozen", "blacklisted", "closed", "winding_down"]
 
 
 @router.get("/banks", response_model=Page[BankRead])

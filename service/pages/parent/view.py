@@ -17,7 +17,8 @@ from service.registry.models import Bank, Institution
 from service.risk import disclosure
 
 # The public lists (docs/domain.md): supervised institutions are on the white list.
-LIST = {"active": "white", "frozen": "white", "blacklisted": "black", "closed": "closed"}
+LIST = {"active": "white", "frozen": "white", "blacklisted": "black", "closed": "closed",
+        "winding_down": "closed"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,162 @@
+"""Regulator endpoints of wind-downs (docs/winddown.md): open one, read it, its claims (a page
+at a time, or every claim with every payment as CSV for a court or an administrator), and
+distribute a round. Each is one use case of service/flows/winddowns.py or rounds.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from service.api.auth import RegulatorDep
+from service.api.deps import DeliverLaterDep, NowDep, PageDep, SessionDep, page_of
+from service.api.regulator.winddown_schemas import (
+    ClaimRead,
+    RoundIn,
+    RoundMadeRead,
+    WindDownIn,
+    WindDownRead,
+)
+from service.api.schemas import Page
+from service.flows import rounds, winddowns
+from service.flows.models import Claim
+from service.kit.csv_out import csv_lines
+from service.registry.institutions import audit_export
+
+router = APIRouter(tags=["regulator"])
+
+
+@router.post(
+    "/institutions/{institution_id}/wind-down",
+    status_code=201,
+    response_model=WindDownRead,
+    responses={409: {"description": "wind_down_exists"}},
+)
+def open_wind_down(
+    institution_id: str, body: WindDownIn, regulator: RegulatorDep, session: SessionDep,
+    now: NowDep,
+) -> WindDownRead:  # fmt: skip
+    """Open the wind-down of an institution of the region: from `effective_at` it takes no
+    fees and is released nothing; each parent's claim is fixed."""
+    wd = winddowns.open_wind_down(
+        session, regulator=regulator, institution_id=institution_id,
+        reason=winddowns.Reason(body.reason), effective_at=body.effective_at, note=body.note,
+        now=now,
+    )  # fmt: skip
+    return WindDownRead.of(winddowns.overview(session, wd))
+
+
+@router.get("/wind-downs/{wind_down_id}", response_model=WindDownRead)
+def get_wind_down(wind_down_id: str, regulator: RegulatorDep, session: SessionDep) -> WindDownRead:
+    """A wind-down's ledger: its claims, the money in (escrow, reserve, recoveries), paid out
+    and in flight, and its rounds."""
+    wd = winddowns.of_regulator(session, regulator=regulator, wind_down_id=wind_down_id)
+    return WindDownRead.of(winddowns.overview(session, wd))
+
+
+@router.get("/wind-downs/{wind_down_id}/claims", response_model=Page[ClaimRead])
+def list_claims(
+    wind_down_id: str, regulator: RegulatorDep, session: SessionDep, page: PageDep
+) -> Page[ClaimRead]:
+    """Every parent's claim: what it is, what was paid, what is outstanding, and where it
+    stands (open, paid, unreachable, transferred)."""
+    wd = winddowns.of_regulator(session, regulator=regulator, wind_down_id=wind_down_id)
+    return page_of(winddowns.claims(session, wd, page), ClaimRead.of)
+
+
+CSV_HEADER = [
+    "enrollment_id", "student_ref", "claim", "paid", "outstanding", "status",
+    "successor_institution_id", "round", "payment_id", "payment_amount", "payment_source",
+    "payment_status", "instruction_id", "bank_txn_id", "payee",
+]  # fmt: skip
+
+
+@router.get(
+    "/wind-downs/{wind_down_id}/claims.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "every claim and every payment, one line a payment",
+        }
+    },
+)
+def claims_csv(
+    wind_down_id: str, regulator: RegulatorDep, session: SessionDep, now: NowDep
+) -> StreamingResponse:
+    """Every claim with every payment made on it (one line a payment; a claim never paid has
+    one line), with the instruction and the bank's transaction ids a bank can trace."""
+    wd = winddowns.of_regulator(session, regulator=regulator, wind_down_id=wind_down_id)
+    rows = list(_csv_rows(session, wd))
+    audit_export(session, regulator=regulator, export="wind_down_claims",
+                 filters={"wind_down_id": wd.id}, rows=len(rows), now=now)  # fmt: skip
+    return StreamingResponse(
+        csv_lines(CSV_HEADER, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="wind-down-{wd.id}.csv"'},
+    )
+
+
+def _csv_rows(session: Any, wd: Any) -> Iterator[list[Any]]:
+    from service.flows.models import Enrollment, WindDownRound
+
+    claims = list(
+        session.execute(
+            select(Claim, Enrollment.student_ref)
+            .join(Enrollment, Enrollment.id == Claim.enrollment_id)
+            .where(Claim.wind_down_id == wd.id)
+            .order_by(Claim.enrollment_id)
+        )
+    )
+    payments = winddowns.payments_of(session, [c.id for c, _ in claims])
+    seqs = {
+        k: v
+        for k, v in session.execute(
+            select(WindDownRound.id, WindDownRound.seq).where(WindDownRound.wind_down_id == wd.id)
+        )
+    }
+    ins = winddowns.instructions_of(
+        session, [str(p.instruction_id) for ps in payments.values() for p in ps if p.instruction_id]
+    )
+    for c, student in claims:
+        head = [c.enrollment_id, student, f"{c.amount:.2f}", f"{c.paid:.2f}",
+                f"{c.amount - c.paid:.2f}", c.status, c.successor_institution_id or ""]  # fmt: skip
+        mine = payments.get(c.id, [])
+        if not mine:
+            yield head + [""] * 8
+        for p in mine:
+            i = ins.get(p.instruction_id or "")
+            payee = "" if i is None else _payee_text(i.payee)
+            yield [*head, seqs.get(p.round_id, ""), p.id, f"{p.amount:.2f}", p.source,
+                   p.status, p.instruction_id or "", (i.result_bank_txn_id or "") if i else "",
+                   payee]  # fmt: skip
+
+
+def _payee_text(payee: Any) -> str:
+    if isinstance(payee, dict) and payee.get("account_no"):
+        return f"account {payee['account_no']}"
+    if isinstance(payee, dict):
+        return "back to " + " ".join(payee.get("original_bank_txn_ids", []))
+    return ""
+
+
+@router.post(
+    "/wind-downs/{wind_down_id}/rounds",
+    status_code=201,
+    response_model=RoundMadeRead,
+    responses={422: {"description": "nothing_to_distribute"}},
+)
+def make_round(
+    wind_down_id: str, body: RoundIn, regulator: RegulatorDep, session: SessionDep,
+    now: NowDep, deliver_later: DeliverLaterDep,
+) -> RoundMadeRead:  # fmt: skip
+    """Share the money available among the claims (in full where it covers them, else pro
+    rata) and instruct the bank to pay each."""
+    made = rounds.make_round(
+        session, regulator=regulator, wind_down_id=wind_down_id, amount=body.amount, now=now
+    )
+    deliver_later()
+    return RoundMadeRead.of(made)

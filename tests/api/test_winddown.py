@@ -1,0 +1,296 @@
+"""Wind-downs (issue 34) through the API, in process, on SQLite and PostgreSQL: opening one
+fixes each parent's claim to the fen, books the money that left escrow with no instruction
+against the institution, shuts the gate on deposits; rounds pay pro rata by cumulative rounding
+through the bank's instructions; a rejected payment waits for the parent's account; recoveries
+pay the owner's debt and the next round; the ledger verifies throughout."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+import ledger
+from service.errors import DomainError
+from service.flows import rounds, statements
+from service.kit.db import make_sessionmaker
+from service.registry.models import Regulator
+from tests.api.conftest import bearer
+from tests.api.test_flows import World
+from tests.api.test_plumbing import assert_problem
+
+D = Decimal
+
+
+def books(engine: Engine, inst_id: str) -> dict[str, Decimal]:
+    """The institution's ledger by kind: cash as debit balances, liabilities as credit."""
+    with engine.connect() as c:
+        kinds = ledger.owner_balances(c, ledger=inst_id)
+    asset = {"escrow_cash", "reserve_cash", "receivable"}
+    return {k: (b.debit_balance if k in asset else b.credit_balance) for k, b in kinds.items()}
+
+
+def assert_books(engine: Engine, inst_id: str) -> None:
+    """The ledger verifies, and escrow plus what the owner owes the wind-down equals what is
+    owed to parents, earned and in suspense (docs/winddown.md "The books")."""
+    b = books(engine, inst_id)
+    assert b["escrow_cash"] + b.get("receivable", D(0)) == (
+        b.get("prepaid", D(0)) + b["earned"] + b["suspense"]
+    )
+    with engine.connect() as c:
+        assert ledger.verify(c).ok
+
+
+def statement_with_flight(w: World, engine: Engine, taken: str) -> None:
+    """The bank's statement of today: every deposit as booked, and `taken` yuan debited with
+    no instruction; reviewed by the regulator."""
+    with engine.connect() as c:
+        from sqlalchemy import text
+
+        deposits = c.execute(
+            text("SELECT bank_txn_id, amount FROM deposits WHERE account_no = :a"),
+            {"a": w.escrow},
+        ).all()
+    lines = [
+        {"bank_txn_id": t, "direction": "credit", "amount": f"{a:.2f}",
+         "booked_at": w.clock.now.isoformat()}
+        for t, a in deposits
+    ]  # fmt: skip
+    lines.append({"bank_txn_id": "XFLIGHT1", "direction": "debit", "amount": taken,
+                  "booked_at": w.clock.now.isoformat()})  # fmt: skip
+    paid_in = sum((D(a) for _, a in deposits), D(0))
+    body = {"account_no": w.escrow, "statement_date": w.clock.now.date().isoformat(),
+            "opening_balance": "0.00", "closing_balance": f"{paid_in - D(taken):.2f}",
+            "transactions": lines}  # fmt: skip
+    r = w.signed("POST", "/api/v1/bank/statements", body)
+    assert r.status_code == 200 and r.json()["status"] == "breaks", r.text
+    reviewed(w, engine)
+
+
+def reviewed(w: World, engine: Engine) -> None:
+    regulator_id = regulator_of(w, engine)
+    with make_sessionmaker(engine).begin() as s:
+        from sqlalchemy import select
+
+        from service.flows.models import Statement
+
+        for sid in s.scalars(select(Statement.id).where(Statement.account_no == w.escrow)):
+            statements.review(s, regulator=s.get_one(Regulator, regulator_id), statement_id=sid,
+                              now=w.clock.now)  # fmt: skip
+
+
+def regulator_of(w: World, engine: Engine) -> str:
+    from sqlalchemy import select
+
+    from service.kit.ids import token_hash
+
+    with make_sessionmaker(engine)() as s:
+        found = s.scalar(select(Regulator.id).where(Regulator.token_hash == token_hash(w.reg)))
+    assert found is not None
+    return found
+
+
+def open_it(w: World, **over: Any) -> Any:
+    body = {"reason": "absconded", "effective_at": w.clock.now.isoformat(),
+            "note": "the owner left; the doors are shut"} | over  # fmt: skip
+    return w.client.post(
+        f"/api/v1/institutions/{w.inst_id}/wind-down", json=body, headers=bearer(w.reg)
+    )
+
+
+def claims(w: World, wd_id: str) -> dict[str, dict[str, Any]]:
+    r = w.client.get(f"/api/v1/wind-downs/{wd_id}/claims?limit=500", headers=bearer(w.reg))
+    assert r.status_code == 200, r.text
+    return {c["enrollment_id"]: c for c in r.json()["items"]}
+
+
+def a_round(w: World, wd_id: str, **body: str) -> Any:
+    return w.client.post(f"/api/v1/wind-downs/{wd_id}/rounds", json=body, headers=bearer(w.reg))
+
+
+def settle_all(w: World, reject: set[str] = frozenset()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    """The bank answers every pending instruction of the escrow account: executed, except
+    those paying the enrollments in `reject`'s payee routes."""
+    pending = w.pending()
+    for n, ins in enumerate(pending):
+        txns = ins["payee"].get("original_bank_txn_ids", [])
+        status = "rejected" if set(txns) & reject else "executed"
+        r = w.result(ins["id"], status, f"R{ins['id'][-10:]}{n}")
+        assert r.status_code == 200, r.text
+    return pending
+
+
+def test_wind_down_claims_rounds_recovery_and_a_rejected_payment(
+    world: World, engine: Engine
+) -> None:
+    w = world
+    es = [w.enroll(lessons=10, amount="200.00") for _ in range(5)]
+    for e in es:
+        assert w.pay(e).status_code == 201
+    txn = {e["id"]: f"T{w.inst_id[-8:]}{n + 1}" for n, e in enumerate(es)}
+    w.clock.now += timedelta(days=2)
+    assert w.consume(es[0]["id"], 2).status_code == 201  # 40.00 consumed
+    lesson = w.consume(es[1]["id"], 1).json()
+    parent1 = w.parent(es[1])
+    r = w.client.post(f"/api/v1/parent/consumptions/{lesson['id']}/dispute",
+                      json={"reason": "no lesson that day"}, headers=parent1)  # fmt: skip
+    assert r.status_code == 200, r.text
+    parent2 = w.parent(es[2])
+    assert w.client.post("/api/v1/parent/refunds", json={"reason": "moving"},
+                         headers=parent2).status_code == 201  # fmt: skip
+    parent3 = w.parent(es[3])
+    rid3 = w.client.post("/api/v1/parent/refunds", json={"reason": "moving"},
+                         headers=parent3).json()["id"]  # fmt: skip
+    assert w.client.post(f"/api/v1/refunds/{rid3}/respond", headers=bearer(w.key),
+                         json={"decision": "accept", "reason": "ok"}).status_code == 200  # fmt: skip
+    statement_with_flight(w, engine, "300.00")
+
+    opened = open_it(w)
+    assert opened.status_code == 201, opened.text
+    wd = opened.json()
+    assert wd["shortfall"] == "300.00"
+    assert wd["money"]["escrow"] == "700.00"  # the bank's: 1000 paid in, 300 taken
+    # e0: 200 - 40; e1: its disputed lesson counts as not consumed; e2: its refund, not yet
+    # instructed, is closed into the claim; e3: its refund is with the bank (claim 0 for now).
+    cs = claims(w, wd["id"])
+    assert {e["id"]: cs[e["id"]]["claim"] for e in es} == {
+        es[0]["id"]: "160.00", es[1]["id"]: "200.00", es[2]["id"]: "200.00",
+        es[3]["id"]: "0.00", es[4]["id"]: "200.00",
+    }  # fmt: skip
+    assert wd["claims"]["total"] == "760.00"
+    assert_problem(open_it(w), 409, "wind_down_exists")
+    assert_books(engine, w.inst_id)
+
+    # The gate is shut: no fees, no enrollments, no lessons, no refunds.
+    late = w.pay(es[0], amount="200.00", txn="TLATE1")
+    assert_problem(late, 409, "institution_winding_down")
+    r = w.client.post("/api/v1/enrollments", headers=bearer(w.key),
+                      json={"course_id": w.course["id"], "student_ref": "x", "lessons": 2,
+                            "amount": "40.00"})  # fmt: skip
+    assert_problem(r, 409, "institution_winding_down")
+    assert_problem(w.consume(es[4]["id"], 1), 409, "institution_winding_down")
+    r = w.client.post("/api/v1/parent/refunds", json={"reason": "x"}, headers=w.parent(es[4]))
+    assert_problem(r, 409, "institution_winding_down")
+
+    # The refund in flight is settled first: the bank rejects it, so it joins the claim.
+    (refund_ins,) = w.pending()
+    assert w.result(refund_ins["id"], "rejected", "RREF3").status_code == 200
+    assert claims(w, wd["id"])[es[3]["id"]]["claim"] == "200.00"
+
+    # Round 1: 700 of 960 owed: pro rata, cumulative rounding, to the fen.
+    r1 = a_round(w, wd["id"])
+    assert r1.status_code == 201, r1.text
+    assert r1.json()["amount"] == "700.00" and r1.json()["instructions"] == 5
+    cs = claims(w, wd["id"])
+    in_flight = [D(c["in_flight"]) for c in cs.values()]
+    assert sum(in_flight) == D("700.00")
+    for c in cs.values():
+        exact = D("700") * D(c["claim"]) / D("960")
+        assert abs(D(c["in_flight"]) - exact) < D("0.01")
+    assert_problem(a_round(w, wd["id"]), 422, "nothing_to_distribute")
+    assert_books(engine, w.inst_id)
+    settle_all(w, reject={txn[es[4]["id"]]})
+    cs = claims(w, wd["id"])
+    assert cs[es[4]["id"]]["status"] == "unreachable"
+    assert D(cs[es[4]["id"]]["held"]) > 0
+    assert sum(D(c["paid"]) for c in cs.values()) == D("700.00") - D(cs[es[4]["id"]]["held"])
+
+    # A recovery: the bank pays 400 in with the wind-down's reference.
+    rec = w.pay({"payment_reference": wd["payment_reference"], "amount_due": "400.00"},
+                txn="TRECOVER1")  # fmt: skip
+    assert rec.status_code == 201, rec.text
+    view = w.client.get(f"/api/v1/wind-downs/{wd['id']}", headers=bearer(w.reg)).json()
+    assert view["money"]["recovered"] == "400.00"
+    b = books(engine, w.inst_id)
+    assert b["receivable"] == D("0.00")  # the owner's 300 repaid first, 100 more put in
+    assert_books(engine, w.inst_id)
+
+    # Round 2 shares the 260 still owed; the unreachable parent's share is held too.
+    r2 = a_round(w, wd["id"])
+    assert r2.status_code == 201, r2.text
+    assert r2.json()["amount"] == "260.00"
+    settle_all(w)
+    cs = claims(w, wd["id"])
+    assert all(c["status"] == "paid" for e, c in cs.items() if e != es[4]["id"])
+    assert cs[es[4]["id"]]["status"] == "unreachable"
+    assert cs[es[4]["id"]]["held"] == "200.00"
+
+    # The parent names an account; the next round pays it there, whole.
+    parent4 = w.parent(es[4])
+    page = w.client.get("/api/v1/parent/wind-down", headers=parent4).json()
+    assert page["claim"] == "200.00" and page["outstanding"] == "200.00"
+    r = w.client.post("/api/v1/parent/wind-down/payee", json={"account_no": "6222020000001"},
+                      headers=parent4)  # fmt: skip
+    assert r.status_code == 200 and r.json()["status"] == "open", r.text
+    r3 = a_round(w, wd["id"])
+    assert r3.status_code == 201, r3.text
+    assert r3.json()["reissued"] == "200.00" and r3.json()["amount"] == "0.00"
+    (ins,) = w.pending()
+    assert ins["payee"] == {"account_no": "6222020000001"} and ins["amount"] == "200.00"
+    settle_all(w)
+    cs = claims(w, wd["id"])
+    assert all(c["status"] == "paid" and c["outstanding"] == "0.00" for c in cs.values())
+    page = w.client.get("/api/v1/parent/wind-down", headers=parent4).json()
+    assert page["paid"] == "200.00" and page["outstanding"] == "0.00"
+    view = w.client.get(f"/api/v1/wind-downs/{wd['id']}", headers=bearer(w.reg)).json()
+    assert view["claims"]["paid"] == view["claims"]["total"] == "960.00"
+    assert [r["status"] for r in view["rounds"]] == ["settled"] * 3
+    assert_books(engine, w.inst_id)
+
+    csv = w.client.get(f"/api/v1/wind-downs/{wd['id']}/claims.csv", headers=bearer(w.reg))
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    body = csv.text
+    assert "6222020000001" in body and "rejected" in body
+    assert body.count("\n") >= 1 + 5 + 5  # header, round 1's five, round 2's, round 3's
+
+
+def test_opening_is_scoped_and_checked(world: World, engine: Engine) -> None:
+    w = world
+    from tests import factories
+
+    _, other = factories.regulator(engine, "110000")
+    body = {"reason": "absconded", "effective_at": w.clock.now.isoformat(), "note": "n"}
+    r = w.client.post(f"/api/v1/institutions/{w.inst_id}/wind-down", json=body,
+                      headers=bearer(other))  # fmt: skip
+    assert_problem(r, 404, "not_found")
+    assert_problem(open_it(w, reason="bankrupt"), 422, "validation_error")
+    later = (w.clock.now + timedelta(days=1)).isoformat()
+    assert_problem(open_it(w, effective_at=later), 422, "effective_in_future")
+    assert open_it(w).status_code == 201
+
+
+def test_two_rounds_at_once_one_distributes(world: World, engine: Engine, backend: str) -> None:
+    """Two regulators' requests at once: the wind-down's row queues them; the second finds
+    everything allocated."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers: no two rounds can interleave")
+    w = world
+    for _ in range(3):
+        assert w.pay(w.enroll(lessons=10, amount="200.00")).status_code == 201
+    wd = open_it(w).json()
+    regulator_id = regulator_of(w, engine)
+    sessions = make_sessionmaker(engine)
+    barrier, outcomes = threading.Barrier(2), []
+
+    def run() -> None:
+        try:
+            with sessions.begin() as s:
+                barrier.wait()
+                rounds.make_round(s, regulator=s.get_one(Regulator, regulator_id),
+                                  wind_down_id=wd["id"], amount=None, now=w.clock.now)  # fmt: skip
+            outcomes.append("ok")
+        except DomainError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["nothing_to_distribute", "ok"], outcomes
+    assert len(w.pending()) == 3
+    assert_books(engine, w.inst_id)
