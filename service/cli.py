@@ -203,45 +203,60 @@ def cmd_bank_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_anchor(args: argparse.Namespace) -> int:
-    """Write down every chain head now (`service.flows.anchors`). Keep the file (or at least
-    its digest) outside this database — sent to the regulator, say — and `ledger verify
-    --anchor` it later."""
-    from service.flows import anchors
+    """The ledger's anchor of a day as the public log holds it (`service.proofs.anchors`):
+    `{index, entry, inclusion, checkpoint}`, which anyone can check with `proof entry` and
+    this service with `ledger verify --anchor`."""
+    from datetime import date
 
-    key = get_settings().secret_key
-    anchor = _in_tx(lambda s: anchors.take(s.connection(), secret_key=key, now=clock.utcnow()))
-    text = json.dumps(anchor.document(), indent=2)
+    from service.proofs import anchors
+
+    settings = get_settings()
+    day = date.fromisoformat(args.date) if args.date else None
+    try:
+        found = _in_tx(lambda s: anchors.logged_anchor(s, settings, day))
+    except LookupError as exc:
+        print(json.dumps({"ok": False, "error": str(exc)}))
+        return 2
+    text = json.dumps(found, indent=2, ensure_ascii=False)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text + "\n")
-        print(
-            json.dumps({"digest": anchor.digest, "accounts": len(anchor.heads), "file": args.out})
-        )
+        print(json.dumps({"index": found["index"], "entry": json.loads(found["entry"]),
+                          "file": args.out}, ensure_ascii=False))  # fmt: skip
     else:
         print(text)
     return 0
 
 
-def _load_anchor(path: str) -> dict[str, tuple[int, str]] | str:
-    """The heads of a signed anchor file, or why it cannot be trusted."""
-    from service.flows import anchors
+def _load_anchor(path: str, keys_path: str | None) -> dict[str, Any] | str:
+    """The anchor entry of a logged-anchor file, trusted against the log's keys (this
+    service's, or the `--keys` file of `/.well-known/tuitionguard-log-keys`), or why not."""
+    from service.proofs import anchors
+    from service.proofs import keys as log_keys
+    from tgproof import note
+    from tgproof.errors import ProofError
 
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
-        return anchors.trusted_heads(doc, secret_key=get_settings().secret_key)
+        if keys_path:
+            with open(keys_path, encoding="utf-8") as f:
+                keys = note.parse_keys(f.read())
+        else:
+            keys = log_keys.keys(get_settings())
+        return anchors.trusted_entry(doc, keys)
     except (OSError, ValueError) as exc:
         return f"cannot read anchor {path}: {exc}"
-    except anchors.UntrustedAnchor as exc:
+    except (anchors.UntrustedAnchor, ProofError) as exc:
         return str(exc)
 
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
-    from service.flows import anchors
+    from service.proofs import anchors
 
     anchor = None
     if args.anchor:
-        loaded = _load_anchor(args.anchor)
+        loaded = _load_anchor(args.anchor, args.keys)
         if isinstance(loaded, str):
             print(json.dumps({"ok": False, "error": loaded}))
             return 2
@@ -365,9 +380,13 @@ def parser_and_commands() -> tuple[argparse.ArgumentParser, Any]:
         dest="action", required=True
     )
     lv = led.add_parser("verify", help="recompute balances, check every hash link")
-    lv.add_argument("--anchor", help="also check the chain heads written down in this file")
+    lv.add_argument(
+        "--anchor", help="also check against a logged anchor (the file `ledger anchor` writes)"
+    )
+    lv.add_argument("--keys", help="the log's keys to trust it by (default: this service's)")
     lv.set_defaults(fn=cmd_ledger_verify)
-    la = led.add_parser("anchor", help="write down every chain head, signed, to keep elsewhere")
+    la = led.add_parser("anchor", help="a day's ledger anchor from the public log, to keep")
+    la.add_argument("--date", help="the Beijing day (default: the latest anchored)")
     la.add_argument("--out", help="file to write (default: print it)")
     la.set_defaults(fn=cmd_ledger_anchor)
 

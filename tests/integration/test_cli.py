@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-import ledger
 from service.kit.db import make_engine, make_sessionmaker, session_scope
 from service.registry.credentials import regulator_by_token
 
@@ -120,28 +119,32 @@ def test_ledger_verify_clean(database_url: str, command: list[str]) -> None:
 
 
 def test_ledger_anchor_then_verify_against_it(database_url: str, tmp_path: Path) -> None:
+    """The day's publication logs the anchor; `ledger anchor` writes it out as the log holds
+    it; `ledger verify --anchor` checks the ledger against it, and refuses (exit 2) a file
+    whose entry was edited or whose checkpoint the log did not sign."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).isoformat()
+    out = run_cli(database_url, "job", "run", "proof_publish", "--as-of", now)
+    assert out.returncode == 0, out.stdout + out.stderr
     anchor = tmp_path / "anchor.json"
     out = run_cli(database_url, "ledger", "anchor", "--out", str(anchor))
     assert out.returncode == 0, out.stdout + out.stderr
     written = json.loads(anchor.read_text())
-    assert json.loads(out.stdout)["digest"] == written["digest"]
+    assert json.loads(out.stdout)["entry"]["kind"] == "ledger_anchor"
+    assert set(written) == {"index", "entry", "inclusion", "checkpoint"}
     out = run_cli(database_url, "ledger", "verify", "--anchor", str(anchor))
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(out.stdout)["anchor_checked"] is True
-    # A head edited in the file breaks its digest; a re-digested file lacks the signature.
-    if written["heads"]:
-        first = next(iter(written["heads"]))
-        written["heads"][first][1] = "f" * 64
-    else:
-        written["heads"]["acc_forged"] = [1, "f" * 64]
-    anchor.write_text(json.dumps(written))
+    entry = json.loads(written["entry"])
+    edited = {**written, "entry": written["entry"].replace(entry["digest"], "f" * 64)}
+    anchor.write_text(json.dumps(edited))
     out = run_cli(database_url, "ledger", "verify", "--anchor", str(anchor))
-    assert out.returncode == 2 and "digest" in json.loads(out.stdout)["error"]
-    heads = {a: (s, h) for a, (s, h) in written["heads"].items()}
-    written["digest"] = ledger.anchor_digest(heads)
-    anchor.write_text(json.dumps(written))
+    assert out.returncode == 2 and "inclusion" in json.loads(out.stdout)["error"]
+    unsigned = {**written, "checkpoint": written["checkpoint"].split("\n\n")[0] + "\n\n"}
+    anchor.write_text(json.dumps(unsigned))
     out = run_cli(database_url, "ledger", "verify", "--anchor", str(anchor))
-    assert out.returncode == 2 and "signature" in json.loads(out.stdout)["error"]
+    assert out.returncode == 2, out.stdout
 
 
 def test_serve_with_workers_refuses_to_run_the_scheduler_in_each(database_url: str) -> None:
