@@ -16,6 +16,8 @@ Each replay is a process of its own, timed from start to exit (wall clock).
 
 Run: .venv/bin/python bench/backtest.py [--institutions 100] [--days 300] [--seed 7]
      [--baseline ba0e8c3 | --no-baseline] [--scale 200x600]
+     [--baseline-module tools.cli --generator tools.simulate:World]  (a baseline from after
+     the tools left `service`: main before a change, measured beside it)
 """
 
 from __future__ import annotations
@@ -107,6 +109,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--baseline", default="ba0e8c3")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--baseline-module",
+        default="service.cli",
+        help="the module whose `backtest` command the baseline tree runs (tools.cli since the "
+        "tools left service)",
+    )
     parser.add_argument("--scale", help="a second history, INSTITUTIONSxDAYS, this tree only")
     parser.add_argument(
         "--generator",
@@ -136,7 +144,7 @@ def _run(args: argparse.Namespace, work: Path, base_tree: Path) -> None:
     now = replay(ROOT, "tools.cli", events, work / "now.jsonl")
     figures("this tree", now, n, inst_days)
     if not args.no_baseline:
-        base = replay(base_tree, "service.cli", events, work / "base.jsonl")
+        base = replay(base_tree, args.baseline_module, events, work / "base.jsonl")
         figures(f"baseline {args.baseline}", base, n, inst_days)
         ours, theirs = levels(work / "now.jsonl"), levels(work / "base.jsonl")
         same = sum(a == b for a, b in zip(ours, theirs, strict=False))

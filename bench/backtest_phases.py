@@ -29,7 +29,8 @@ from sqlalchemy.engine import Engine
 
 from bench.backtest import ROOT, history, worktree
 
-JOBS = ("_settle_due", "_statements", "_escalate", "_release", "_sweep", "_write_levels")
+# The replay's own steps of a day's end; the catalogue's jobs are timed one by one beside them.
+STEPS = ("_settle_due", "_statements", "_write_levels")
 
 
 class Clock:
@@ -61,6 +62,9 @@ class Clock:
 def replay(events: Path) -> Clock:
     os.environ.setdefault("ENVIRONMENT", "development")
     os.environ.pop("DATABASE_URL", None)
+    from dataclasses import replace
+
+    from service.jobs import catalog
     from tools import backtest, morning
     from tools.cli import _prepared
 
@@ -71,12 +75,12 @@ def replay(events: Path) -> Clock:
     r._apply_lessons = clock.wrap(r._apply_lessons, lambda a: "lessons (batched)")
     m = morning.Morning
     m.write = clock.wrap(m.write, lambda a: "enrollments + deposits (batched)")
-    for job in JOBS:
-        raw, name = r.__dict__[job], f"end of day: {job[1:]}"
-        if isinstance(raw, staticmethod):
-            setattr(r, job, staticmethod(clock.wrap(raw.__func__, lambda a, n=name: n)))
-        else:
-            setattr(r, job, clock.wrap(raw, lambda a, n=name: n))
+    for step in STEPS:
+        raw, name = r.__dict__[step], f"end of day: {step[1:]}"
+        setattr(r, step, clock.wrap(raw, lambda a, n=name: n))
+    for key, job in list(catalog.JOBS.items()):
+        timed = clock.wrap(job.fn, lambda a, n=f"end of day: job {key}": n)
+        catalog.JOBS[key] = replace(job, fn=timed)
     with tempfile.TemporaryDirectory() as tmp:
         sessions, settings = _prepared(f"sqlite:///{tmp}/phases.db", scratch=True)
         lines = events.read_text(encoding="utf-8").splitlines()

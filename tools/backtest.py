@@ -2,8 +2,11 @@
 
 Each event is applied with its own `at` as the clock, in its own transaction; a line that
 cannot be applied is reported with its line number and skipped. At the end of every Beijing day
-the bank settles what it would have settled, sends its statements, and the scheduled jobs run
-as if the clock read 23:59:59.999999 that day; then each institution's level is written.
+the bank settles what it would have settled and sends its statements, through the use cases
+the bank's API calls (a rejected payment or an alarming statement re-evaluates its institution
+at once, as there), and every job of the catalogue runs in the scheduler's order
+(`service.jobs.runner.run_day`) as if the clock read 23:59:59.999999 that day; then each
+institution's level is written. Each event goes through the use case its API route calls.
 """
 
 from __future__ import annotations
@@ -32,11 +35,11 @@ from service.flows import (
     onboarding,
     parents,
     refunds,
-    releases,
     settlement,
 )
 from service.flows import statements as stmts
 from service.flows.models import Consumption, Deposit, Enrollment, Instruction, Refund
+from service.jobs.runner import run_day
 from service.kit.clock import end_of_local_day, local_date, start_of_local_day
 from service.kit.db import refresh_statistics, session_scope
 from service.kit.ids import new_id
@@ -46,12 +49,12 @@ from service.registry import institutions as registry
 from service.registry.credentials import create_bank
 from service.registry.identifiers import make_credit_code
 from service.registry.models import Bank, Institution, Regulator
+from service.risk import triggers
 from service.risk.models import RiskEvaluation
-from service.risk.sweep import sweep
 from tools.morning import DepositDue, Morning
 
 ZERO = Decimal("0.00")
-_Held = TypeVar("_Held", Institution, Bank)
+_Held = TypeVar("_Held", Institution, Bank, Regulator)
 
 
 class Skip(Exception):
@@ -307,26 +310,7 @@ class Replay:
         if str(e["id"]) in self.ids["institution"]:
             raise Skip(f"institution {e['id']!r} twice")
         region = e["region_code"]
-        province = region[:2] + "0000"
-        reg = (
-            s.get(Regulator, self.regulator_id)
-            if self.regulator_id
-            else s.scalar(
-                select(Regulator).where(
-                    Regulator.region_code == province, Regulator.name == "backtest"
-                )
-            )
-        )
-        if reg is None:
-            reg = Regulator(
-                id=new_id("reg"),
-                name="backtest",
-                region_code=province,
-                token_hash=new_id("t"),
-                created_at=at,
-            )
-            s.add(reg)
-            s.flush()
+        reg = self._regulator(s, region, at)
         self.counter += 1
         n = self.counter
         inst, _ = onboarding.register_institution(
@@ -351,6 +335,31 @@ class Replay:
             ),
         )
         self.ids["institution"][str(e["id"])] = inst.id
+
+    def _regulator(self, s: Session, region: str, at: datetime) -> Regulator:
+        """The province's regulator the history's institutions are registered and supervised
+        by: the one given (a region kept to be served), else the replay's own."""
+        province = region[:2] + "0000"
+        reg = (
+            self._held(s, Regulator, self.regulator_id)
+            if self.regulator_id
+            else s.scalar(
+                select(Regulator).where(
+                    Regulator.region_code == province, Regulator.name == "backtest"
+                )
+            )
+        )
+        if reg is None:
+            reg = Regulator(
+                id=new_id("reg"),
+                name="backtest",
+                region_code=province,
+                token_hash=new_id("t"),
+                created_at=at,
+            )
+            s.add(reg)
+            s.flush()
+        return reg
 
     def on_course(self, s: Session, e: dict[str, Any], at: datetime) -> None:
         inst = self._inst(s, e["institution"])
@@ -472,13 +481,15 @@ class Replay:
         deposits.receive(s, bank=bank, now=at, data=item)
 
     def on_closure_notice(self, s: Session, e: dict[str, Any], at: datetime) -> None:
-        """The institution announces it closes on `effective` and refunds what is left."""
+        """The institution announces it closes on `effective` and refunds what is left (as
+        its API route records it: audited, in the institution's name)."""
+        inst = self._inst(s, e["institution"])
         closures.announce(
             s,
-            institution=self._inst(s, e["institution"]),
+            institution=inst,
             effective=date.fromisoformat(str(e["effective"])),
             reason=str(e.get("reason") or "closure notice in the history"),
-            actor="backtest",
+            actor=f"institution:{inst.id}",
             now=at,
         )
 
@@ -534,7 +545,7 @@ class Replay:
             s,
             institution=inst,
             refund_id=refund.id,
-            decision=e["decision"],
+            decision=refunds.Answer(e["decision"]),
             reason=str(e.get("reason") or "backtest"),
             now=at,
         )
@@ -584,21 +595,23 @@ class Replay:
         )
 
     def on_registry_change(self, s: Session, e: dict[str, Any], at: datetime) -> None:
+        """Recorded by the regulator, as its API route records it (scoped, audited)."""
         inst = self._inst(s, e["institution"])
         if e["field"] not in ("legal_person", "address"):
             raise Skip(f"unknown registry field {e['field']!r}")
-        registry.record_change(
+        registry.change_registry(
             s,
-            institution=inst,
+            regulator=self._regulator(s, inst.region_code, at),
+            institution_id=inst.id,
             field=e["field"],
-            new=str(e.get("new") or f"changed {at.date()}"),
+            value=str(e.get("new") or f"changed {at.date()}"),
             reason=str(e.get("reason") or "backtest"),
-            actor="backtest",
             now=at,
         )
 
     def _settle(self, s: Session, instruction_id: str, status: str, at: datetime) -> None:
-        settlement.apply_result(
+        """The bank's result, as its API takes it: a rejection re-evaluates the institution."""
+        triggers.result_applied(
             s,
             bank_id=self.bank_id,
             instruction_id=instruction_id,
@@ -618,19 +631,21 @@ class Replay:
         if self.days % 7 == 1:  # the tables grow a little every day: a week's is enough
             with session_scope(self.sessions) as s:
                 refresh_statistics(s.connection())
-        # The jobs one after another, as the scheduler runs them, in one transaction: a day
-        # costs one commit, not six. Each starts from the rows, as its own session would.
+        # The bank's day, then every job of the catalogue in the scheduler's order, in one
+        # transaction: a day costs one commit, not one per job. Each starts from the rows, as
+        # its own session would.
         with session_scope(self.sessions) as s:
-            for job in (self._settle_due, self._statements, self._escalate, self._release,
-                        self._sweep, self._write_levels):  # fmt: skip
-                job(s, day, eod)
+            for bank_side in (self._settle_due, self._statements):
+                bank_side(s, day, eod)
                 s.flush()
                 s.expire_all()
+            run_day(s, as_of=eod, settings=self.settings)
+            self._write_levels(s, day, eod)
         self.explicit_statements.clear()
 
     def _settle_due(self, s: Session, day: date, eod: datetime) -> None:
-        """The bank executes what was instructed, as one file of results: releases the same
-        day, refunds the next."""
+        """The bank executes what was instructed, as one file of results taken as its API takes
+        each: releases the same day, refunds the next."""
         due = [
             settlement.Result(
                 instruction_id=ins.id,
@@ -647,23 +662,12 @@ class Replay:
             if ins.purpose != "refund" or local_date(ins.created_at) < day
         ]
         if due:
-            settlement.apply_results(s, bank_id=self.bank_id, results=due, now=eod)
-
-    @staticmethod
-    def _escalate(s: Session, day: date, eod: datetime) -> None:
-        refunds.escalate_overdue(s, as_of=eod, now=eod)
-
-    @staticmethod
-    def _release(s: Session, day: date, eod: datetime) -> None:
-        releases.release_batch(s, as_of=eod, now=eod)
-
-    @staticmethod
-    def _sweep(s: Session, day: date, eod: datetime) -> None:
-        sweep(s, as_of=eod, now=eod)
+            triggers.results_applied(s, bank_id=self.bank_id, results=due, now=eod)
 
     def _statements(self, s: Session, day: date, eod: datetime) -> None:
         """The bank's statements of the day, one per escrow account it holds for the history's
-        institutions (all of them, or those the history names), reconciled as one file."""
+        institutions (all of them, or those the history names), reconciled as one file as its
+        API reconciles each: one showing a warning sign re-evaluates its institution."""
         wanted = {
             inst_id: label
             for label, inst_id in self.ids["institution"].items()
@@ -713,7 +717,7 @@ class Replay:
                     transactions=tuple(mine),
                 )
             )
-        stmts.reconcile_many(s, bank=bank, items=items, now=end)
+        triggers.statements_reconciled(s, bank=bank, items=items, now=end)
 
     @staticmethod
     def _lines_of_day(

@@ -4,7 +4,7 @@ run it for their region."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,7 +19,7 @@ from service.policy.knobs import RiskConfig
 from service.proofs.cosign import cosign_latest
 from service.proofs.daily import day_before, publish_day
 from service.risk import alerts
-from service.risk.facts import Needs, gather
+from service.risk.facts import SILENCE_FACTS, Needs, gather
 from service.risk.indicators import statement_overdue
 from service.risk.sweep import region_configs, sweep
 
@@ -62,8 +62,9 @@ def _statement_missing(session: Session, ctx: JobContext) -> dict[str, Any]:
         session, as_of=as_of, region_prefix=ctx.region_prefix, institution_ids=None
     )
     facts = gather(
-        session, as_of=as_of, needs=Needs.of(cfgs.values()), region_prefix=ctx.region_prefix
-    )
+        session, as_of=as_of, needs=Needs.of(cfgs.values()), region_prefix=ctx.region_prefix,
+        only=SILENCE_FACTS,
+    )  # fmt: skip
     silent = [
         f.institution_id
         for f in facts.values()
@@ -146,3 +147,15 @@ def next_run(trigger: dict[str, Any], now: datetime) -> datetime:
     return now + timedelta(
         minutes=int(trigger.get("minutes", 0)), seconds=int(trigger.get("seconds", 0))
     )
+
+
+def in_day_order() -> list[Job]:
+    """The catalogue's jobs in the order a day of the scheduler first runs them after Beijing
+    midnight: each periodic one within its interval, each daily one at its hour (the risk sweep
+    at 01:00 before the release at 02:00, so a release the sweep's freeze would hold is held);
+    jobs due at one moment in the catalogue's order. The scheduler registers its jobs in this
+    order and a replayed day (`runner.run_day`: the backtest, the simulator) runs them in it:
+    one order, read from the schedules, for both."""
+    midnight = datetime.combine(date(2026, 1, 5), time(0), tzinfo=SHANGHAI)
+    listed = list(JOBS.values())
+    return sorted(listed, key=lambda j: (next_run(j.trigger, midnight) - midnight, listed.index(j)))

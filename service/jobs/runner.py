@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.config import Settings
 from service.errors import DomainError
 from service.jobs.base import JobContext
-from service.jobs.catalog import JOBS, trigger_of
+from service.jobs.catalog import JOBS, in_day_order, trigger_of
 from service.jobs.models import JobRun
 from service.kit.clock import check_as_of, local_date
 from service.kit.db import session_scope
@@ -104,6 +104,23 @@ def run_job(
     return {"job": name, "as_of": as_of.isoformat(), **summary}
 
 
+def run_day(
+    session: Session, *, as_of: datetime, settings: Settings, now: datetime | None = None
+) -> dict[str, dict[str, Any]]:
+    """A replayed day's jobs (the backtest, the simulator): every job of the catalogue once,
+    in the scheduler's order of a day (`in_day_order`), each judging as if the clock read
+    `as_of`, in the caller's transaction, each starting from the rows as its own session
+    would. No run is recorded (a replay's day is not the scheduler's), and what runs after a
+    job's commit is left out: a replay's bank reads and settles its instructions itself."""
+    ctx = JobContext(as_of=as_of, now=now or as_of, settings=settings)
+    out: dict[str, dict[str, Any]] = {}
+    for job in in_day_order():
+        out[job.name] = job.fn(session, ctx)
+        session.flush()
+        session.expire_all()
+    return out
+
+
 class Leader:
     """Leadership among scheduler processes. On PostgreSQL a session-level advisory lock on a
     connection kept open for the process's life; released if the process dies."""
@@ -171,7 +188,7 @@ def start_scheduler(
         except Exception:
             log.exception("job %s failed", name)
 
-    for job in JOBS.values():
+    for job in in_day_order():  # jobs due at one moment fire in the order they were added
         trigger = trigger_of(job, settings.scheduler_tick_seconds)
         scheduler.add_job(
             tick, args=[job.name, trigger], id=job.name, max_instances=1, coalesce=True, **trigger

@@ -163,6 +163,11 @@ class Needs:
         )
 
 
+# The facts `indicators.statement_overdue` reads (whether cash came in lately, the latest
+# statement): all the midday `statement_missing` job gathers, not a whole sweep's.
+SILENCE_FACTS = frozenset({"daily_counters", "latest_statements"})
+
+
 def gather(
     session: Session,
     *,
@@ -170,7 +175,10 @@ def gather(
     needs: Needs,
     institution_ids: list[str] | None = None,
     region_prefix: str | None = None,
+    only: frozenset[str] | None = None,
 ) -> dict[str, Facts]:
+    """Each institution's facts at `as_of`, one set-based query per kind (`only` those kinds,
+    by their names in `_Queries`, when given: the others keep their empty defaults)."""
     inst_q = select(Institution).where(Institution.created_at <= as_of)
     if region_prefix:
         inst_q = inst_q.where(Institution.region_code.startswith(region_prefix))
@@ -193,7 +201,8 @@ def gather(
     if facts:
         q = _Queries(session, facts, inst_q.with_only_columns(Institution.id), as_of, needs)
         for fact in q.ALL:
-            fact(q)
+            if only is None or fact.__name__ in only:
+                fact(q)
     return facts
 
 

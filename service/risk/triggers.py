@@ -8,10 +8,12 @@ same recorded facts, evaluates it then. Nothing is lost; only the alert waits.""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from service.errors import DomainError
 from service.flows import settlement, statements
 from service.flows.models import Instruction
 from service.registry.models import Bank
@@ -45,24 +47,57 @@ def result_applied(
     reason: str | None,
     now: datetime,
 ) -> Instruction:
-    """Settle a bank's result; a rejected refund or release re-evaluates its institution (a
-    replayed result again, which is harmless: the evaluation is of the same facts)."""
-    ins = settlement.apply_result(
-        session, bank_id=bank_id, instruction_id=instruction_id, status=status,
-        bank_txn_id=bank_txn_id, executed_at=executed_at, reason=reason, now=now,
+    """Settle a bank's result (`results_applied` of one); a refused one is raised."""
+    result = settlement.Result(
+        instruction_id=instruction_id, status=status, bank_txn_id=bank_txn_id,
+        executed_at=executed_at, reason=reason,
     )  # fmt: skip
-    if ins.status == "rejected":
-        reevaluate(session, ins.institution_id, now=now, why=f"{ins.purpose} rejected")
-    return ins
+    out = results_applied(session, bank_id=bank_id, results=[result], now=now)[0]
+    if isinstance(out, DomainError):
+        raise out
+    return out
+
+
+def results_applied(
+    session: Session, *, bank_id: str, results: Sequence[settlement.Result], now: datetime
+) -> list[Instruction | DomainError]:
+    """Settle a bank's results (the API's one, a replayed day's file); each institution with a
+    refund or release rejected is re-evaluated, once (a replayed result again too, which is
+    harmless: the evaluation is of the same facts). A refused result is an error in its slot."""
+    out = settlement.apply_results(session, bank_id=bank_id, results=results, now=now)
+    rejected: dict[str, Instruction] = {}
+    for ins in out:
+        if isinstance(ins, Instruction) and ins.status == "rejected":
+            rejected.setdefault(ins.institution_id, ins)
+    for inst_id, ins in rejected.items():
+        reevaluate(session, inst_id, now=now, why=f"{ins.purpose} rejected")
+    return out
 
 
 def statement_reconciled(
     session: Session, *, bank: Bank, data: statements.StatementIn, now: datetime
 ) -> statements.Reconciled:
-    """Reconcile a statement; one that shows a warning sign re-evaluates its institution."""
-    out = statements.reconcile(session, bank=bank, data=data, now=now)
-    if any(_alarming(b.kind, b.direction) for b in out.breaks):
-        reevaluate(session, out.statement.institution_id, now=now, why="statement breaks")
+    """Reconcile a statement (`statements_reconciled` of one); a refused one is raised."""
+    out = statements_reconciled(session, bank=bank, items=[data], now=now)[0]
+    if isinstance(out, DomainError):
+        raise out
+    return out
+
+
+def statements_reconciled(
+    session: Session, *, bank: Bank, items: Sequence[statements.StatementIn], now: datetime
+) -> list[statements.Reconciled | DomainError]:
+    """Reconcile a bank's statements (the API's one, a replayed day's file); each institution
+    whose statement shows a warning sign is re-evaluated, once."""
+    out = statements.reconcile_many(session, bank=bank, items=items, now=now)
+    alarming = [
+        r.statement.institution_id
+        for r in out
+        if isinstance(r, statements.Reconciled)
+        and any(_alarming(b.kind, b.direction) for b in r.breaks)
+    ]
+    for inst_id in dict.fromkeys(alarming):
+        reevaluate(session, inst_id, now=now, why="statement breaks")
     return out
 
 

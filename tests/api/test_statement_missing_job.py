@@ -76,3 +76,31 @@ def test_the_job_follows_the_regions_threshold(world: World) -> None:
     # Friday 4 December noon: four (30 November to 3 December); Saturday 5 December: five.
     assert _silent(world, datetime(2026, 12, 4, 12, 0, tzinfo=SHANGHAI)) == 0
     assert _silent(world, datetime(2026, 12, 5, 12, 0, tzinfo=SHANGHAI)) == 1
+
+
+def test_the_job_gathers_what_the_predicate_reads(world: World, engine: Engine) -> None:
+    """The job reads only `SILENCE_FACTS`, not a whole sweep's: on them the predicate answers
+    as on every fact, before and after the silence, funded or not."""
+    from service.kit.db import make_sessionmaker
+    from service.policy.knobs import RiskConfig
+    from service.risk.facts import SILENCE_FACTS, Needs, _Queries, gather
+    from service.risk.indicators import statement_overdue
+
+    assert {f.__name__ for f in _Queries.ALL} >= SILENCE_FACTS
+    instants = [datetime(2026, 11, d, 12, 0, tzinfo=SHANGHAI) for d in (24, 30)]
+    instants += [datetime(2026, 12, d, 12, 0, tzinfo=SHANGHAI) for d in (3, 9, 20)]
+    answers = []
+    for funded in (False, True):
+        if funded:
+            _statement_on_friday(world)
+        with make_sessionmaker(engine)() as s:
+            for at in instants:
+                needs = Needs.of([RiskConfig()])
+                whole = gather(s, as_of=at, needs=needs)
+                part = gather(s, as_of=at, needs=needs, only=SILENCE_FACTS)
+                assert set(whole) == set(part)
+                for i, f in whole.items():
+                    expected = statement_overdue(f, at, RiskConfig())
+                    assert statement_overdue(part[i], at, RiskConfig()) == expected
+                    answers.append(expected is not None)
+    assert any(answers) and not all(answers)  # silent at some instants, not at others
