@@ -35,3 +35,6 @@ class Job:
     after: AfterFn | None = None
     # Whether the job can act on one region only; only such jobs may be run by a regulator.
     regional: bool = False
+    # Whether a replayed day (the backtest, the simulator: `runner.run_day`) runs it: every job
+    # that judges, moves or holds money does; one that only publishes what happened does not.
+    replayed: bool = True

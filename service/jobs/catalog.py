@@ -124,8 +124,10 @@ JOBS: dict[str, Job] = {
         Job("hold_expiry", _hold_expiry, _interval(5)),
         Job("idempotency_purge", _idempotency_purge, _daily(3, 30)),
         # After the banks' statements of the day before have come (the attested balance), and
-        # published by 06:00; the witnesses are asked once the append has committed.
-        Job("proof_publish", _publish_proofs, _daily(5), after=_cosign),
+        # published by 06:00; the witnesses are asked once the append has committed. Not in a
+        # replayed day: it changes nothing the engine judges, and a replay would append past
+        # days to a public log, signed at the replay's clock (and it was half a replay's time).
+        Job("proof_publish", _publish_proofs, _daily(5), after=_cosign, replayed=False),
     )
 }
 

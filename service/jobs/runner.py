@@ -107,14 +107,15 @@ def run_job(
 def run_day(
     session: Session, *, as_of: datetime, settings: Settings, now: datetime | None = None
 ) -> dict[str, dict[str, Any]]:
-    """A replayed day's jobs (the backtest, the simulator): every job of the catalogue once,
-    in the scheduler's order of a day (`in_day_order`), each judging as if the clock read
-    `as_of`, in the caller's transaction, each starting from the rows as its own session
-    would. No run is recorded (a replay's day is not the scheduler's), and what runs after a
-    job's commit is left out: a replay's bank reads and settles its instructions itself."""
+    """A replayed day's jobs (the backtest, the simulator): every job of the catalogue a replay
+    runs (`Job.replayed`) once, in the scheduler's order of a day (`in_day_order`), each
+    judging as if the clock read `as_of`, in the caller's transaction, each starting from the
+    rows as its own session would. No run is recorded (a replay's day is not the scheduler's),
+    and what runs after a job's commit is left out: a replay's bank reads and settles its
+    instructions itself."""
     ctx = JobContext(as_of=as_of, now=now or as_of, settings=settings)
     out: dict[str, dict[str, Any]] = {}
-    for job in in_day_order():
+    for job in (j for j in in_day_order() if j.replayed):
         out[job.name] = job.fn(session, ctx)
         session.flush()
         session.expire_all()
