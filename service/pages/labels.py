@@ -124,8 +124,8 @@ INDICATORS = {
 MEASURES = {
     "refund_failed": N_("A refund the bank rejected within the window."),
     "escrow_shortfall": N_(
-        "The bank's balance below the ledger's escrow, or money that left the account "
-        "with no instruction behind it."
+        "The bank's balance below the ledger's escrow or below a day's published "
+        "liabilities to parents, or money that left the account with no instruction behind it."
     ),
     "refund_overdue": N_("Refunds not answered by their deadline within the window."),
     "refund_velocity": N_(

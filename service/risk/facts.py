@@ -44,6 +44,7 @@ from service.flows.models import (
 from service.flows.positions import valuations
 from service.kit.clock import local_date
 from service.policy.knobs import PEER_REFUND_WINDOW_DAYS, RiskConfig
+from service.proofs.models import ProofSnapshot
 from service.registry.models import Institution, InstitutionChange
 
 ZERO = Decimal("0.00")
@@ -294,6 +295,17 @@ class _Queries:
                    StatementBreak.at > self.since, StatementBreak.at <= self.as_of)
         ))  # fmt: skip
 
+    def uncovered_liabilities(self) -> None:
+        """Days whose published liabilities the custody bank's closing balance did not cover
+        (attested coverage under 100%, docs/proofs.md): the bank holds less than is owed to
+        parents alone. Dated when published; the snapshot's id is the evidence."""
+        self._dated("shortfall", self.s.execute(
+            select(ProofSnapshot.institution_id, ProofSnapshot.id, ProofSnapshot.created_at)
+            .where(ProofSnapshot.institution_id.in_(self.scope),
+                   ProofSnapshot.attested_balance < ProofSnapshot.total,
+                   ProofSnapshot.created_at > self.since, ProofSnapshot.created_at <= self.as_of)
+        ))  # fmt: skip
+
     def latest_statements(self) -> None:
         """Each institution's latest escrow statement (by bank day, then arrival), found
         through the (account_no, statement_date) index, one short backward scan each; ids
@@ -542,6 +554,7 @@ class _Queries:
         daily_counters,
         failed_refunds,
         unexplained_debits,
+        uncovered_liabilities,
         latest_statements,
         overdue_refunds,
         active_enrollments,

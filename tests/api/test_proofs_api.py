@@ -198,3 +198,37 @@ def test_a_parent_without_a_snapshot_gets_404_and_no_one_else_gets_a_proof(
     assert answer.status_code == 404
     assert w.client.get("/api/v1/parent/proof").status_code == 401
     assert w.client.get("/api/v1/parent/proof", headers=bearer(w.key)).status_code == 401
+
+
+def test_the_banks_balance_is_attested_beside_the_root_and_a_gap_is_a_shortfall(
+    proof_world: World, engine: Engine, witnessed: tuple[Settings, list[Witness]]
+) -> None:
+    """The escrow account's closing balance on the bank's statement of the day stands beside
+    the day's root (coverage = attested ÷ total, in the log entry too); under 100% the
+    snapshot is evidence of `escrow_shortfall`."""
+    settings, _ = witnessed
+    w = proof_world
+    e = w.enroll(lessons=10, amount="200.00")
+    assert w.pay(e, txn="COV-1").status_code == 201
+    day = START.date().isoformat()
+    statement = {"account_no": w.escrow, "statement_date": day, "opening_balance": "0",
+                 "closing_balance": "150.00",
+                 "transactions": [{"bank_txn_id": "COV-1", "direction": "credit",
+                                   "amount": "200.00", "booked_at": START.isoformat()}]}  # fmt: skip
+    assert w.signed("POST", "/api/v1/bank/statements", statement).status_code == 200
+    w.clock.now = START + timedelta(days=1)
+    publish(engine, settings, w.clock.now)
+    body = w.client.get(f"/api/v1/public/institutions/{w.inst_id}/liabilities").json()
+    assert (body["date"], body["total"], body["attested_balance"], body["coverage"]) == (
+        day, "200.00", "150.00", "0.7500")  # fmt: skip
+    proof = w.client.get("/api/v1/parent/proof", headers=w.parent(e)).json()
+    entry = json.loads(proof["log"]["entry"])
+    assert entry["attested_balance"] == "150.00" and entry["statement_id"].startswith("stm_")
+    verify_parent_proof(proof, keys_of(w.client))
+
+    sweep = w.client.post("/api/v1/risk/sweeps", headers=bearer(w.reg),
+                          json={"as_of": w.clock.now.isoformat()})  # fmt: skip
+    assert sweep.status_code == 200, sweep.text
+    inst = w.client.get(f"/api/v1/institutions/{w.inst_id}", headers=bearer(w.reg)).json()
+    shortfall = [i for i in inst["risk"]["indicators"] if i["code"] == "escrow_shortfall"]
+    assert shortfall and f"{w.inst_id}/{day}" in shortfall[0]["evidence"]
