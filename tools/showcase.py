@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.config import Settings
 from service.fees.filings import CourseData, file_course
 from service.flows import consumptions, deposits, enrollments, onboarding, parents, refunds
-from service.flows.statements import Line, StatementIn, reconcile
+from service.flows.statements import Line, StatementIn
 from service.jobs.runner import run_job
 from service.kit.clock import SHANGHAI, local_date
 from service.kit.db import session_scope
@@ -31,6 +31,7 @@ from service.registry import institutions
 from service.registry.credentials import create_bank, create_regulator
 from service.registry.identifiers import make_credit_code
 from service.registry.models import Bank, Institution, Regulator
+from service.risk import triggers
 from service.risk.sweep import sweep
 
 DAYS = 14
@@ -299,7 +300,7 @@ def _statements(s: Session, bank: Bank, shown: Showcase, day: date, now: datetim
                     booked_at=_at(day, 15),
                 )
             )
-        reconcile(
+        triggers.statement_reconciled(  # as the bank's API takes it: money gone is judged at once
             s,
             bank=bank,
             now=min(_at(day + timedelta(days=1), 6), now - timedelta(minutes=1)),
