@@ -184,6 +184,7 @@ def routers() -> list[tuple[APIRouter, str, str]]:
     from service.api.parent import routes as parent
     from service.api.public import routes as public
     from service.api.regulator import (
+        account_routes,
         fees_routes,
         flows_routes,
         jobs_routes,
@@ -210,6 +211,7 @@ def routers() -> list[tuple[APIRouter, str, str]]:
         (jobs_routes.router, API, "regulator_outside_tx"),
         (officers_routes.router, API, "regulator"),
         (officers_routes.sessions_router, API, "public"),
+        (account_routes.router, API, "officer"),
         (common_routes.router, API, "regulator_or_institution"),
         (institution.router, API, "institution"),
         (bank.router, API, "bank"),

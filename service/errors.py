@@ -97,6 +97,20 @@ CODES: dict[str, Code] = {
                         "a password under 12 characters, on the common list, or holding the "
                         "username"),
     "duplicate_username": _c(409, "The username is taken", "creating an officer twice"),
+    "wrong_password": _c(403, "The current password is wrong",
+                         "changing a password without the right current one (counted; past "
+                         "the free tries 429 `too_many_attempts`)"),
+    "invalid_totp": _c(422, "The code is not the new authenticator's",
+                       "confirming an authenticator's enrolment with a wrong or stale code"),
+    "no_enrolment": _c(409, "No authenticator enrolment is pending",
+                       "confirming an enrolment never started (or already confirmed)"),
+    "person_required": _c(403, "Sign in as a person for this",
+                          "the office's own token, or an officer's API token, managing an "
+                          "officer's own credentials (sessions, password, authenticator, "
+                          "tokens)"),
+    "last_key": _c(409, "The institution's last key",
+                   "revoking an institution's only live API key (it could never sign in "
+                   "again): issue the next one first"),
     "out_of_region": _c(403, "Outside the regulator's region",
                         "a region or institution outside the regulator's scope"),
     "foreign_account": _c(403, "The account is not held at this bank",

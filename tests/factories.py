@@ -67,6 +67,32 @@ def officer(engine: Engine, regulator_id: str, role: str = "officer") -> Any:
     return run_in_transaction(make_sessionmaker(engine), make)
 
 
+def officer_token(engine: Engine, officer_id: str) -> tuple[str, str]:
+    """An API token of the officer: (its id, the token)."""
+    from service.registry import officer_tokens
+    from service.registry.models import Officer
+
+    def make(s: Any) -> tuple[str, str]:
+        o = s.get(Officer, officer_id)
+        made = officer_tokens.issue(s, officer=o, region_code="000000", name="test", days=30,
+                                    now=datetime.now(UTC))  # fmt: skip
+        return made.row.id, made.token
+
+    return run_in_transaction(make_sessionmaker(engine), make)
+
+
+def officer_session(engine: Engine, officer_id: str) -> str:
+    """A bearer session of the officer as signing in opens one (no TOTP step spent)."""
+    from service.registry import officers
+    from service.registry.models import Officer
+
+    def make(s: Any) -> str:
+        opened = officers._open(s, s.get(Officer, officer_id), datetime.now(UTC))
+        return opened.token
+
+    return run_in_transaction(make_sessionmaker(engine), make)
+
+
 def bank(engine: Engine, url: str | None = None) -> BankCred:
     issued = run_in_transaction(
         make_sessionmaker(engine),

@@ -43,6 +43,7 @@ at `/docs` and `/redoc`.
 | custody bank | headers `X-Bank-Id`, `X-Timestamp` (seconds, within the freshness window) and `X-Signature`: hex HMAC-SHA256 with the bank's secret over the timestamp, method, path and query, and body | reports parents' payments (deposits, one or in batches), answers the service's payment instructions (executed or rejected), sends daily statements of each supervised account, pulls instructions it may have missed |
 | institution | `Authorization: Bearer tgi_…` (its API key) | files courses (checked against the guidance prices and training rules), enrols students (within the caps; the answer carries the payment reference and the parent's access code, link and QR), reports lessons given, answers refunds (accept or dispute), reads its balances |
 | regulator | `Authorization: Bearer tgr_…` | registers institutions and banks, publishes price guides and school calendars, sets its region's policies and thresholds, decides disputed refunds and lessons, freezes and unfreezes, works the case queue, reads balances, reconciliation, audit and risk, runs a regional job |
+| officer | `Authorization: Bearer` the session token `POST /api/v1/officer-sessions` gives for a username, password and TOTP code (a working day), or one of the officer's API tokens (`tgp_…`, named, expiring) | what the office does, bounded by the officer's role (a `viewer` reads only; an `admin` manages the office's officers), every audit record naming the person; their own account: sign out everywhere, password, authenticator and recovery codes, API tokens (a session only, not a token) |
 | parent | `Authorization: Bearer` the session token `POST /api/v1/parent/sessions` gives for an enrollment id and access code | sees what was paid, used and left, disputes a lesson, asks for a refund, complains to the regulator |
 | anyone | none | the public record of an institution (`/api/v1/public/…`), health (`/healthz`, `/readyz`) |
 
@@ -56,6 +57,7 @@ CALLERS = (
     ("bank", "Custody banks"),
     ("institution", "Institutions"),
     ("regulator", "Regulators"),
+    ("officers", "Officers of a regulator"),
     ("parent", "Parents"),
     ("public", "Public"),
     ("ops", "Operations"),

@@ -115,6 +115,18 @@ def _regulator(request: Request, session: SessionDep, now: NowDep) -> Regulator:
     return reg
 
 
+def _officer(request: Request, session: SessionDep, now: NowDep) -> Officer:
+    """An officer's own account (sessions, password, authenticator, API tokens): the person
+    signed in with their password and a code, whatever their role (a viewer too changes their
+    password). Neither the office's token nor an API token manages a person's credentials."""
+    _office, officer = office_of(session, bearer_token(request), now)
+    if officer is None or session.info.get(officers.CREDENTIAL) != "session":
+        raise DomainError("person_required", "sign in as the officer (POST /officer-sessions)")
+    vouch(request, "regulator", officer.regulator_id)
+    officers.acting(session, officer)
+    return officer
+
+
 def _institution(request: Request, session: SessionDep) -> Institution:
     inst = credentials.institution_by_key(session, bearer_token(request))
     if inst is None:
@@ -225,6 +237,7 @@ def officer_id_of(request: Request) -> str | None:
 
 
 RegulatorDep = Annotated[Regulator, Depends(_regulator)]
+OfficerDep = Annotated[Officer, Depends(_officer)]
 RegulatorOutsideTxDep = Annotated[Regulator, Depends(_regulator_outside_tx)]
 InstitutionDep = Annotated[Institution, Depends(_institution)]
 BankDep = Annotated[Bank, Depends(_bank)]
@@ -236,6 +249,7 @@ ParentDep = Annotated[Enrollment, Depends(_parent)]
 GUARDS: dict[str, Callable[..., Any] | None] = {
     "regulator": _regulator,
     "regulator_outside_tx": _regulator_outside_tx,
+    "officer": _officer,
     "institution": _institution,
     "bank": _bank,
     "parent": _parent,

@@ -31,6 +31,7 @@ BANK: dict[str, list[str]] = {"bankId": [], "bankTimestamp": [], "bankSignature"
 BY_GUARD: dict[str, list[dict[str, list[str]]]] = {
     "regulator": [{"regulatorToken": []}],
     "regulator_outside_tx": [{"regulatorToken": []}],
+    "officer": [{"regulatorToken": []}],
     "institution": [{"institutionKey": []}],
     "parent": [{"parentSession": []}],
     "bank": [BANK],

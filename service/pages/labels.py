@@ -263,6 +263,14 @@ ACTIONS = {
     "officer:disable": N_("Disabled an officer"),
     "officer:sign_in": N_("An officer signed in to the API"),
     "officer:sign_in_failed": N_("Failed officer sign-in"),
+    "officer:sign_out_everywhere": N_("An officer signed out everywhere"),
+    "officer:password_change": N_("An officer changed their password"),
+    "officer:totp_enrol": N_("An officer enrolled a new authenticator"),
+    "officer:token_issue": N_("An officer issued an API token"),
+    "officer:token_revoke": N_("An officer revoked an API token"),
+    "officer:roles": N_("Changed an officer's role"),
+    "institution:key_issue": N_("An institution issued an API key"),
+    "institution:key_revoke": N_("An institution's API key was revoked"),
     "export:institutions": N_("Exported the list of institutions (CSV)"),
     "export:audit": N_("Exported the audit log (CSV)"),
     "complaint:handle": N_("Handled a complaint"),
@@ -330,6 +338,11 @@ REFUSALS = {
     "invalid_credentials": N_("The username, password or code is wrong."),
     "weak_password": N_("The password is too short or too common: choose a longer one."),
     "duplicate_username": N_("This username is taken: choose another."),
+    "wrong_password": N_("The current password is wrong."),
+    "invalid_totp": N_("That code is not the new authenticator's: type the six digits it shows."),
+    "no_enrolment": N_("Start by showing a new QR code."),
+    "person_required": N_("Only an officer signed in as themselves may do this."),
+    "last_key": N_("This is the institution's last key: issue the next one before revoking it."),
     "out_of_region": N_("This is outside your region."),
     "foreign_account": N_("The account is not held at this bank."),
     "rate_limited": N_("Too many requests: wait a moment and try again."),
@@ -416,7 +429,15 @@ REFUSALS = {
     "post_exceeds_pending": N_("The ledger refused the transfer."),
 }
 
+ROLES = {
+    "viewer": N_("Clerk (reads)"),
+    "officer": N_("Officer (works cases)"),
+    "supervisor": N_("Supervisor (also approves)"),
+    "admin": N_("Administrator (also manages officers)"),
+}
+
 KINDS: dict[str, Mapping[Any, str]] = {
+    "roles": ROLES,
     "levels": LEVELS,
     "statuses": STATUSES,
     "categories": CATEGORIES,

@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 import pyotp
 from argon2 import PasswordHasher
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 from service.errors import DomainError
 from service.kit.choices import choose
 from service.kit.ids import new_id, new_token, token_hash
-from service.registry import throttle
+from service.registry import officer_tokens, recovery_codes, throttle
 from service.registry.credentials import decrypt_secret, encrypt_secret
 from service.registry.institutions import ACTING_OFFICER, audit
 from service.registry.models import LoginThrottle, Officer, OfficerSession, Regulator
@@ -59,9 +60,8 @@ SESSION_HOURS = 10  # a working day, as the workbench's
 MIN_PASSWORD = 12
 # Argon2id at argon2-cffi's RFC 9106 "low memory" profile: t=3, m=64 MiB, p=4.
 HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4)
-# A small list of the passwords people choose first; the length rule refuses the rest of the
-# usual lists' head already (they are mostly under 12 characters).
-COMMON_PASSWORDS = frozenset(
+# Passwords people choose first that the public lists (below) miss: pinyin and this service's.
+OUR_COMMON_PASSWORDS = frozenset(
     {
         "123456789012", "password1234", "passwordpassword", "qwertyuiopas",
         "111111111111", "000000000000", "123123123123", "abc123abc123",
@@ -98,12 +98,34 @@ def require(role: str | None, permission: Permission) -> None:
         )
 
 
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords of the leaks zxcvbn's authors counted (shipped with
+    the zxcvbn package, read once), and ours."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"]) | OUR_COMMON_PASSWORDS
+
+
+_DECORATION = re.compile(r"^[\d\W_]+|[\d\W_]+$")
+
+
+def is_common(password: str) -> bool:
+    """One of the common passwords, as typed or under the digits and signs people add around
+    one to pass a length rule ("password2024!", "!!iloveyou123"), or one character over."""
+    folded = password.casefold()
+    core = _DECORATION.sub("", folded)
+    known = common_passwords()
+    return folded in known or (len(core) >= 4 and core in known) or len(set(folded)) <= 2
+
+
 def check_password(password: str, username: str = "") -> None:
-    """A minimum length and not one of the common passwords (nor the username)."""
+    """A minimum length, not one of the common passwords (`is_common`), nor holding the
+    username."""
     if len(password) < MIN_PASSWORD:
         raise DomainError("weak_password", f"a password has at least {MIN_PASSWORD} characters")
     folded = password.casefold()
-    if folded in COMMON_PASSWORDS or (username and username.casefold() in folded):
+    if is_common(password) or (username and username.casefold() in folded):
         raise DomainError("weak_password", "this password is too common or holds the username")
 
 
@@ -235,9 +257,13 @@ def otpauth_uri(officer_username: str, totp_secret: str, issuer: str = "TuitionG
 
 
 def credential_hash(officer: Officer) -> str:
-    """What a session remembers of the password it was opened with: a new password (a new
-    Argon2 hash, salted afresh) ends every session opened before."""
-    return hashlib.sha256(officer.password_hash.encode()).hexdigest()
+    """What a session remembers of the password it was opened with and of the officer's last
+    "sign out everywhere": a new password (a new Argon2 hash, salted afresh) or signing out
+    everywhere ends every session opened before, API and workbench alike."""
+    raw = officer.password_hash
+    if officer.sessions_ended_at is not None:
+        raw += "|" + officer.sessions_ended_at.isoformat()
+    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def live(officer: Officer | None, remembered: str) -> bool:
@@ -319,7 +345,7 @@ def authenticate(
     account = throttle.counter(session, f"officer-account:{username}", now, PAIR_WINDOW)
     by_client = throttle.counter(session, f"officer-client:{client}", now, CLIENT_WINDOW)
     officer = session.scalar(select(Officer).where(Officer.username == username))
-    step = _verified(officer, password, totp, secret_key, now)
+    step = _verified(session, officer, password, totp, secret_key, now)
     if officer is None or step is None or officer.disabled_at is not None:
         throttle.refuse_if_locked([pair, account, by_client], now, "sign-ins")
         _count_failure([pair, account], by_client, now)
@@ -338,16 +364,27 @@ def authenticate(
 
 
 def _verified(
-    officer: Officer | None, password: str, totp: str, secret_key: str, now: datetime
+    session: Session,
+    officer: Officer | None,
+    password: str,
+    totp: str,
+    secret_key: str,
+    now: datetime,
 ) -> int | None:
-    """The TOTP step of a right password and code, else None. An unknown username still costs
-    one Argon2 verification, so timing does not tell which usernames exist."""
+    """The TOTP step of a right password and code, else None; a right password with one of
+    the officer's unused recovery codes instead of a code uses it up (the last step accepted
+    stays as it was). An unknown username still costs one Argon2 verification, so timing does
+    not tell which usernames exist."""
     try:
         HASHER.verify(officer.password_hash if officer else _DUMMY, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if officer is None:
         return None
+    if recovery_codes.looks_like(totp):
+        used = recovery_codes.use(session, officer_id=officer.id, typed=totp,
+                                  secret_key=secret_key, now=now)  # fmt: skip
+        return (officer.totp_last_step or 0) if used else None
     return _totp_step(officer, totp, secret_key, now)
 
 
@@ -381,14 +418,27 @@ def _open(session: Session, officer: Officer, now: datetime) -> Opened:
     return Opened(token, expires, officer, regulator)
 
 
+# The key of `Session.info` saying what the request's officer proved themselves with: a
+# "session" (signed in with the password and a code) or a "token" (an API token, which may not
+# manage the officer's credentials: service.api.auth.CredentialOwner).
+CREDENTIAL = "officer_credential"
+
+
 def by_token(session: Session, token: str, now: datetime) -> Officer | None:
-    """The officer of a live bearer token: not expired, the officer not disabled, the password
-    not changed since."""
+    """The officer of a live bearer token: a session's (not expired, the officer not disabled,
+    the password not changed nor every session ended since) or an API token's (neither
+    revoked nor expired, the officer not disabled)."""
     row = session.get(OfficerSession, token_hash(token))
-    if row is None or row.expires_at <= now:
+    if row is not None and row.expires_at > now:
+        officer = session.get(Officer, row.officer_id)
+        session.info[CREDENTIAL] = "session"
+        return officer if live(officer, row.credential_hash) else None
+    holder = officer_tokens.holder(session, token, now)
+    officer = session.get(Officer, holder) if holder is not None else None
+    if officer is None or officer.disabled_at is not None:
         return None
-    officer = session.get(Officer, row.officer_id)
-    return officer if live(officer, row.credential_hash) else None
+    session.info[CREDENTIAL] = "token"
+    return officer
 
 
 def acting(session: Session, officer: Officer | None) -> None:

@@ -88,7 +88,8 @@ def _tenant(c: TestClient, engine: Engine, region: str) -> Tenant:
              "deposit_id": cash.json()["deposit_id"], "alert_id": alert["id"],
              "instruction_id": ins["id"], "statement_id": stmt.get("id", NOWHERE),
              "regulator_id": reg_id, "wind_down_id": wd["id"],
-             "officer_id": factories.officer(engine, reg_id).officer_id}  # fmt: skip
+             "officer_id": (officer := factories.officer(engine, reg_id)).officer_id,
+             "token_id": factories.officer_token(engine, officer.officer_id)[0]}  # fmt: skip
     return t
 
 

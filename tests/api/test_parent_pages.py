@@ -194,7 +194,7 @@ def test_a_refused_refund_count_keeps_its_message_after_the_anchor(site: Site) -
 def test_the_qr_code_is_the_public_address_and_no_shared_cache_keeps_it(site: Site) -> None:
     """Issue 31 item 6: the code encoded the request's Host and was served `public,
     max-age=86400`: a forged Host kept by a shared cache would print codes to a fake site."""
-    from service.pages.parent.qr import qr_svg
+    from service.kit.qr import qr_svg
 
     enrollment, _code = site.shown.parent
     base = site.app.state.settings.public_base_url

@@ -25,7 +25,7 @@ router = APIRouter(tags=["officers"])
 class OfficerSessionIn(Strict):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
-    totp: str = Field(min_length=1, max_length=10)
+    totp: str = Field(min_length=1, max_length=16)  # six digits, or a recovery code
 
 
 class OfficerBrief(Read):

@@ -16,10 +16,10 @@ from service.api.auth import over_address_budget, vouch_session
 from service.api.deps import NowDep, SessionDep, SettingsDep
 from service.errors import DomainError
 from service.flows import consumptions, enrollments, parents, refunds
+from service.kit.qr import qr_svg
 from service.pages import i18n
 from service.pages.labels import N_
 from service.pages.parent import view
-from service.pages.parent.qr import qr_svg
 from service.pages.parent.signin import (
     COOKIE,
     PATH,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.pages.workbench import (
+    account,
     audit,
     cases,
     institution_pages,
@@ -29,5 +30,6 @@ ROUTERS: list[APIRouter] = [
         rules,
         prices_pages,
         audit,
+        account,
     )
 ]
