@@ -398,6 +398,8 @@ def cmd_witness_serve(args: argparse.Namespace) -> int:
     print(f"witness {args.name} for {log_key.name} on http://{args.host}:{args.port}", flush=True)
     try:
         server.serve_forever()
+    except KeyboardInterrupt:  # Ctrl-C under `make run`: a quiet stop
+        pass
     finally:
         server.server_close()
     return 0
