@@ -229,6 +229,10 @@ CODES: dict[str, Code] = {
     "calendar_out_of_range": _c(422, "The day lies outside the working-day calendar",
                                 "a count of working days that starts or ends outside 2000 to "
                                 "2099 (the years the holiday calendar is computed for)"),
+    "invalid_rule": _c(422, "A rule of the pack is not one the service can obey",
+                       "a rule pack names an unknown rule, a value outside the rule's bounds, a "
+                       "source without a title or issuer, or a region-wide rule in one sector's "
+                       "layer; `rule` and `field` name it"),
     # flows
     "exceeds_remaining": _c(422, "More lessons than remain",
                             "reporting or refunding more lessons than remain"),

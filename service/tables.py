@@ -27,6 +27,8 @@ from service.flows.models import (
 from service.jobs.models import JobRun
 from service.kit.request_keys import IdempotencyRecord
 from service.pages.models import PageSession
+from service.policy import seeds
+from service.policy.models import RulePackVersion
 from service.proofs.models import (
     Checkpoint,
     LogEntry,
@@ -44,7 +46,6 @@ from service.registry.models import (
     Officer,
     OfficerSession,
     Region,
-    RegionSetting,
     Regulator,
 )
 from service.registry.regions import sync_regions
@@ -52,9 +53,14 @@ from service.risk.models import Alert, DistrictDay, InstitutionRisk, RiskEvaluat
 
 
 def load_reference(session: Session, *, now: datetime) -> dict[str, int]:
-    """Region codes and the published guidance price tables, after every migration.
+    """Region codes, the published guidance price tables and the seeded rule packs, after
+    every migration.
     Idempotent."""
-    return {"regions": sync_regions(session), "price_guides": seed_published(session, now=now)}
+    return {
+        "regions": sync_regions(session),
+        "price_guides": seed_published(session, now=now),
+        "rule_packs": seeds.seed(session, now=now),
+    }
 
 
 __all__ = [
@@ -91,9 +97,9 @@ __all__ = [
     "Refund",
     "RefundEvent",
     "Region",
-    "RegionSetting",
     "Regulator",
     "RiskEvaluation",
+    "RulePackVersion",
     "SchoolVacation",
     "Statement",
     "StatementBreak",

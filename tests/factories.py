@@ -235,3 +235,62 @@ def client_address() -> str:
     failures then count against no one else."""
     n = next(_addresses)
     return f"10.{n // 250 % 250}.{n % 250 + 1}.1"
+
+
+def pack_override(
+    engine: Engine,
+    region: str,
+    rules: dict[str, Any],
+    *,
+    sector: str = "all",
+    effective_from: Any = None,
+) -> None:
+    """A version of a region's pack written as a row (as by hand: from a past day, or with a
+    value the API would refuse), and the packs' cache emptied. `rules` is {name: value}."""
+    from datetime import date
+
+    from sqlalchemy import func, select
+
+    from service.policy import packs
+    from service.policy.models import RulePackVersion
+
+    def work(s: Any) -> None:
+        last = s.scalar(
+            select(func.max(RulePackVersion.version)).where(
+                RulePackVersion.region_code == region, RulePackVersion.sector == sector
+            )
+        )
+        s.add(
+            RulePackVersion(
+                id=f"rpk_{uuid.uuid4().hex[:20]}",
+                region_code=region,
+                sector=sector,
+                version=(last or 0) + 1,
+                effective_from=effective_from or date(2000, 1, 1),
+                rules={
+                    k: {"value": v, "source": {"title": "test", "issuer": "tests"}}
+                    for k, v in rules.items()
+                },
+                changed=sorted(rules),
+                reason=None,
+                actor="tests",
+                created_at=datetime.now(UTC),
+            )
+        )
+
+    run_in_transaction(make_sessionmaker(engine), work)
+    packs.forget()
+
+
+def drop_pack_overrides(engine: Engine, region: str) -> None:
+    """Every version of a region's packs gone (a test's own district, after it)."""
+    from sqlalchemy import delete
+
+    from service.policy import packs
+    from service.policy.models import RulePackVersion
+
+    run_in_transaction(
+        make_sessionmaker(engine),
+        lambda s: s.execute(delete(RulePackVersion).where(RulePackVersion.region_code == region)),
+    )
+    packs.forget()

@@ -22,6 +22,7 @@ import chinese_calendar
 from service.errors import DomainError
 from service.fees.calendar import school_day
 from service.kit.clock import SHANGHAI
+from service.policy.rules import Span
 from service.registry.regions import is_valid_region
 
 # The days the calendar answers for: the computed fallback's lunar calendar (`lunardate`)
@@ -145,3 +146,11 @@ def _count_bounds(n: int) -> None:
         raise DomainError(
             "validation_error", f"a count of working days runs from 0 to {MAX_COUNT}, not {n}"
         )
+
+
+def span_end(start: datetime, span: Span) -> InstantDeadline:
+    """The end of a rule's span from `start`: `working_days` counted on the arrangement (at
+    the same Beijing time of day), or `days` on the calendar (never provisional)."""
+    if span.working_days is not None:
+        return add_working_days_at(start, span.working_days)
+    return InstantDeadline(at=start + timedelta(days=span.days or 0), provisional=False)

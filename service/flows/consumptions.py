@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 import ledger
 from service.errors import DomainError
 from service.fees.models import CourseSession
+from service.fees.working_days import span_end
 from service.flows import chart, enrollments
 from service.flows import counters as rollups
 from service.flows.models import Claim, Consumption, Enrollment
@@ -24,7 +25,7 @@ from service.kit.choices import choose
 from service.kit.clock import local_date
 from service.kit.db import insert_many
 from service.kit.ids import new_id
-from service.policy import settings as policy
+from service.policy import packs
 from service.registry.institutions import audit, in_regulator_scope
 from service.registry.models import Institution, Regulator
 
@@ -125,15 +126,16 @@ def report_classes(
     locked = _lock_all(session, [i.enrollment_id for i in everything])
     latest = max((i.occurred_at for i in everything), default=now)
     starts = _session_starts(session, locked.values(), latest)
-    windows: dict[str, int] = {}
+    # Each region's and sector's window ends at one instant for every lesson reported now:
+    # resolved (from the packs' cache) and counted once, not per lesson.
+    ends: dict[tuple[str, str], datetime] = {}
     out: list[list[Reported | DomainError]] = []
     for institution, items in classes:
-        region = institution.region_code
-        if region not in windows:
-            windows[region] = int(
-                policy.get(session, region, "confirmation_window_days", on=local_date(now))
-            )
-        out.append(_take_all(institution, items, locked, starts, windows[region], now))
+        key = (institution.region_code, packs.sector_of(institution.category))
+        if key not in ends:
+            pack = packs.resolve(session, *key, on=local_date(now))
+            ends[key] = span_end(now, pack.values.confirmation_window).at
+        out.append(_take_all(institution, items, locked, starts, ends[key], now))
     done = [r for results in out for r in results if isinstance(r, Reported)]
     insert_many(session, _CONSUMPTIONS, [r.consumption.row() for r in done])
     with session.no_autoflush:  # the enrollments are written below, in one statement
@@ -176,7 +178,7 @@ def _take_all(
     items: Sequence[LessonReport],
     locked: dict[str, Enrollment],
     starts: dict[str, _Started],
-    window: int,
+    confirm_until: datetime,
     now: datetime,
 ) -> list[Reported | DomainError]:
     out: list[Reported | DomainError] = []
@@ -187,7 +189,7 @@ def _take_all(
                 raise DomainError("not_found", f"no enrollment {item.enrollment_id}")
             if institution.status == "winding_down":
                 raise DomainError("institution_winding_down", "the institution is being wound up")
-            out.append(_take(e, item, starts, window=window, now=now))
+            out.append(_take(e, item, starts, confirm_until=confirm_until, now=now))
         except DomainError as exc:
             out.append(exc)
     return out
@@ -244,7 +246,7 @@ def _take(
     item: LessonReport,
     starts: dict[str, _Started],
     *,
-    window: int,
+    confirm_until: datetime,
     now: datetime,
 ) -> Reported:
     """One report judged against the enrollment as the reports before it left it."""
@@ -278,7 +280,7 @@ def _take(
         reported_at=now,
         # From the report, never from the date claimed: a lesson claimed long ago still gives
         # the parent the whole window to dispute it.
-        confirm_until=now + timedelta(days=window),
+        confirm_until=confirm_until,
         session_ref=item.session_ref,
         off_timetable=e.lessons_consumed + item.lessons > started,
     )

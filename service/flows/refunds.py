@@ -6,7 +6,7 @@ supervision a refund the escrow account could not pay is paid from the reserve i
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 import ledger
 from service.errors import DomainError
+from service.fees.working_days import span_end
 from service.flows import counters as rollups
 from service.flows import enrollments, instructions
 from service.flows.models import Claim, Instruction, Refund, RefundEvent
@@ -22,7 +23,7 @@ from service.kit.choices import choose
 from service.kit.clock import local_date
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
-from service.policy import settings as policy
+from service.policy import packs
 from service.registry.institutions import audit, in_regulator_scope
 from service.registry.models import Institution, Regulator
 
@@ -98,7 +99,8 @@ def request(
     if count > remaining:
         raise DomainError("nothing_to_refund", f"{count} lessons asked; {remaining} remain")
     amount = enrollments.refund_amount(e, count)
-    days = int(policy.get(session, inst.region_code, "refund_respond_days", on=local_date(now)))
+    pack = packs.for_institution(session, inst, on=local_date(now))
+    respond_by = span_end(now, pack.values.refund_answer_deadline).at
     refund = Refund(
         id=new_id("ref"),
         enrollment_id=e.id,
@@ -108,7 +110,7 @@ def request(
         status="requested",
         reason=reason,
         requested_at=now,
-        respond_by=now + timedelta(days=days),
+        respond_by=respond_by,
         escalated=False,
     )
     session.add(refund)

@@ -384,6 +384,9 @@ REFUSALS = {
     "case_escalated": N_("The case was escalated: it is the office above's now."),
     "snooze_too_long": N_("The snooze is longer than your region allows."),
     "calendar_out_of_range": N_("Working days are counted only for 2000 to 2099."),
+    "invalid_rule": N_(
+        "A rule of the pack is unknown or outside its bounds; the rule and its field are named."
+    ),
     "cannot_escalate": N_("There is no office above to escalate to."),
     "complaint_limit": N_("Too many complaints from this enrollment today."),
     "complaint_already_filed": N_("A complaint of this kind is already open."),

@@ -36,22 +36,6 @@ class Region(Base):
     superseded_by: Mapped[str | None] = mapped_column(String(6), nullable=True)
 
 
-class RegionSetting(Base):
-    """A per-region policy value (confirmation window, refund deadline, risk thresholds…) from
-    the day it takes effect (Beijing). On a day, the most specific region with a value in
-    effect wins; absent everywhere, the default. Past versions are kept: they are the history
-    regulators read, and what a sweep for a past instant applies."""
-
-    __tablename__ = "region_settings"
-    region_code: Mapped[str] = mapped_column(String(6), primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    effective_from: Mapped[date] = mapped_column(Date, primary_key=True)
-    value: Mapped[Any] = mapped_column(JSON)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    actor: Mapped[str | None] = mapped_column(String(80), nullable=True)
-
-
 class Regulator(Base):
     __tablename__ = "regulators"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

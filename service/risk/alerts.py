@@ -17,7 +17,8 @@ from service.errors import DomainError
 from service.kit.clock import local_date
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
-from service.policy import settings
+from service.policy import packs
+from service.policy import rules as r
 from service.registry.institutions import acting_officer, audit, in_regulator_scope, scoped_ids
 from service.registry.models import Institution, Regulator
 from service.registry.regions import ancestry, in_scope
@@ -108,9 +109,9 @@ def latest_wake(session: Session, alert: Alert, now: datetime) -> datetime:
     """The furthest a case may be snoozed from `now`: `case_snooze_max_days` of the
     institution's region (a regional rule, 30 days by default)."""
     inst = session.get(Institution, alert.institution_id)
-    region = inst.region_code if inst is not None else "000000"
-    days = settings.get(session, region, "case_snooze_max_days", on=local_date(now))
-    return now + timedelta(days=int(days))
+    region = inst.region_code if inst is not None else r.NATIONAL
+    pack = packs.resolve(session, region, r.ALL, on=local_date(now)).values
+    return now + timedelta(days=pack.case_snooze_max.days)
 
 
 def _audited(

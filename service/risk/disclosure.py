@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from service.flows.models import Complaint
 from service.flows.positions import coverage, valuation
-from service.policy import settings as policy
+from service.policy import packs
+from service.policy import rules as r
 from service.registry.models import Institution
 from service.risk.models import Alert, InstitutionRisk
 from service.risk.scoring import LEVELS
@@ -56,8 +57,9 @@ def warning_shown(level: str | None, shown_from: str) -> bool:
 def standing(session: Session, institution: Institution, *, on: date) -> Standing:
     """The institution's standing as its parents may see it on `on` (a Beijing day)."""
     risk = session.get(InstitutionRisk, institution.id)
-    shown_from = policy.get(session, institution.region_code, "parent_warning_from", on=on)
-    with_score = policy.get(session, institution.region_code, "parent_warning_score", on=on)
+    pack = packs.resolve(session, institution.region_code, r.ALL, on=on).values
+    shown_from = pack.parent_warning_from.level
+    with_score = pack.parent_warning_score.enabled
     warned = risk is not None and warning_shown(risk.level, shown_from)
     v = valuation(session.connection(), institution.id)
     return Standing(

@@ -19,8 +19,9 @@ from service.config import Settings
 from service.flows.positions import Position, by_district
 from service.kit.clock import check_as_of, local_date
 from service.kit.ids import new_id
-from service.policy import settings as policy
+from service.policy import packs
 from service.policy.knobs import PEER_REFUND_WINDOW_DAYS, RiskConfig
+from service.policy.rules import ALL
 from service.registry import institutions as registry
 from service.registry.models import Institution, InstitutionStatus, Regulator
 from service.registry.regions import scope_prefix
@@ -49,7 +50,7 @@ def region_configs(
         stmt = stmt.where(Institution.region_code.startswith(region_prefix))
     if institution_ids is not None:
         stmt = stmt.where(Institution.id.in_(institution_ids))
-    return policy.risk_configs(session, session.scalars(stmt), on=local_date(as_of))
+    return packs.risk_configs(session, session.scalars(stmt), on=local_date(as_of))
 
 
 def _context(
@@ -255,9 +256,9 @@ def _evaluation(inst_id: str, as_of: datetime, verdict: Verdict, now: datetime) 
 def _auto_freeze(session: Session, f: Facts, verdict: Verdict, now: datetime) -> int:
     """Freeze a critical institution where its region's policy says so; 1 if frozen now."""
     on = local_date(now)
-    if verdict.level != "critical" or not policy.get(
-        session, f.region_code, "auto_freeze_on_critical", on=on
-    ):
+    if verdict.level != "critical":
+        return 0
+    if not packs.resolve(session, f.region_code, ALL, on=on).values.auto_freeze_on_critical.enabled:
         return 0
     inst = session.get(Institution, f.institution_id)
     if inst is None or inst.status != "active":

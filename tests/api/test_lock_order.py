@@ -7,15 +7,13 @@ deposit took them after, and PostgreSQL broke the cycles by failing requests (24
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
 
 import httpx
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 
 from service.app import create_app
 from service.config import Settings
-from service.kit.db import make_sessionmaker, session_scope
-from service.registry.models import RegionSetting
+from tests import factories
 from tests.api.conftest import bearer
 from tests.api.school import School
 from tests.live import Work, at_once, serving
@@ -65,15 +63,12 @@ def test_refunds_escalated_while_the_school_answers_them_never_fail(
         # A district of its own, whose refunds are overdue at once (the database is shared
         # with the tests that run after this one: the setting goes when the test ends).
         school = School.register(c, engine, region=REGION)
-        with session_scope(make_sessionmaker(engine)) as s:
-            s.add(RegionSetting(region_code=REGION, key="refund_respond_days", value=0,
-                                effective_from=date(2000, 1, 1), updated_at=datetime.now(UTC)))  # fmt: skip
+        factories.pack_override(engine, REGION, {"refund_answer_deadline": {"days": 0}})
         try:
             answers = escalate_while_answered(base, c, school)
             left = school.pending_refunds(c)
         finally:
-            with session_scope(make_sessionmaker(engine)) as s:
-                s.execute(delete(RegionSetting).where(RegionSetting.region_code == REGION))
+            factories.drop_pack_overrides(engine, REGION)
     failed = [a for a in answers if a[1] not in (200, 201, 409)]
     assert failed == [] and len(answers) == 3 + 3 * ROUNDS + ROUNDS, failed
     assert len(left) == 3 * ROUNDS  # every refund instructed once, by the job or the school

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from service.flows.models import Enrollment, LatestStatement
 from service.kit.clock import local_date
 from service.kit.db import make_sessionmaker
-from service.policy import settings as policy
+from service.policy import region_settings as policy
 from service.registry.models import Institution
 from service.risk.models import Alert, InstitutionRisk
 

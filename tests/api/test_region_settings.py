@@ -3,13 +3,9 @@ regulator cannot halt monitoring for a province (issue: holes, items 4 and 11)."
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 import pytest
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 
-from service.kit.db import make_sessionmaker, session_scope
-from service.registry.models import RegionSetting
 from tests import factories
 from tests.api.conftest import bearer
 from tests.api.test_flows import World
@@ -53,23 +49,15 @@ def test_a_refused_setting_leaves_monitoring_running(world: World) -> None:
 def test_a_bad_row_stored_by_hand_cannot_stop_a_sweep(world: World, engine: Engine) -> None:
     """Rows written before validation existed, or by hand: the override is skipped, logged,
     and the province's sweep goes on with the defaults."""
-    with session_scope(make_sessionmaker(engine)) as s:
-        s.merge(
-            RegionSetting(
-                region_code="220102",
-                key="risk_thresholds",
-                effective_from=date(2000, 1, 1),
-                value={"refund_failed": {"threshold": "abc"}, "nope": 1},
-                updated_at=datetime.now(world.clock.now.tzinfo),
-            )
-        )
+    factories.pack_override(
+        engine, "220102", {"risk_thresholds": {"refund_failed": {"threshold": "abc"}, "nope": 1}}
+    )
     try:
         r = world.client.post("/api/v1/risk/sweeps", headers=bearer(world.reg), json={})
         assert r.status_code == 200, r.text
         assert world.job("risk_sweep")["institutions_evaluated"] >= 1
     finally:
-        with session_scope(make_sessionmaker(engine)) as s:
-            s.execute(delete(RegionSetting).where(RegionSetting.region_code == "220102"))
+        factories.drop_pack_overrides(engine, "220102")
 
 
 def test_a_good_override_is_stored_as_it_takes_effect(world: World) -> None:

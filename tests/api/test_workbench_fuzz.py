@@ -18,7 +18,8 @@ from service.fees.models import SchoolVacation
 from service.flows.models import Complaint, Consumption, Refund, Statement
 from service.kit.db import make_sessionmaker
 from service.pages import workbench
-from service.registry.models import AuditEvent, RegionSetting, Regulator
+from service.policy.models import RulePackVersion
+from service.registry.models import AuditEvent, Regulator
 from tests.api.test_workbench_pages import Site, sign_in, site  # noqa: F401 (the fixture)
 
 HOSTILE = [
@@ -162,7 +163,7 @@ def test_the_forms_refuse_what_the_api_refuses_and_store_nothing(site: Site) -> 
     with make_sessionmaker(site.engine)() as s:
         days = s.execute(select(SchoolVacation.start_date, SchoolVacation.end_date)).all()
         assert all(2000 <= d.year < 2100 for row in days for d in row), days
-        rules = s.scalars(select(RegionSetting.effective_from)).all()
+        rules = s.scalars(select(RulePackVersion.effective_from)).all()
         assert all(d.year < 2100 for d in rules), rules
 
 

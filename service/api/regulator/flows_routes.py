@@ -21,7 +21,7 @@ from service.api.regulator.schemas import (
 )
 from service.api.schemas import ConsumptionRead, DepositRead, Page, RefundTimelineRead
 from service.flows import books, consumptions, deposits, refunds, statements
-from service.policy import settings as policy
+from service.policy import region_settings
 from service.registry.institutions import scoped_ids
 
 router = APIRouter(tags=["regulator"])
@@ -143,7 +143,7 @@ def verify(regulator: RegulatorDep, session: SessionDep) -> VerifyRead:
 def put_region_setting(
     body: RegionSettingIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
 ) -> RegionSettingRead:
-    row = policy.set_for(
+    row = region_settings.set_for(
         session,
         regulator=regulator,
         region_code=body.region_code,

@@ -15,7 +15,8 @@ from service.pages import evidence, i18n, labels
 from service.pages.labels import N_
 from service.pages.web import LangDep, PostDep, SignedDep, render
 from service.pages.workbench.common import Text, act
-from service.policy import knobs, settings
+from service.policy import knobs, packs, region_settings
+from service.policy.rules import ALL, WARNING_FROM
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 
@@ -25,7 +26,7 @@ def rules(
     request: Request, signed: SignedDep, session: SessionDep, now: NowDep, lang: LangDep
 ) -> HTMLResponse:
     today = local_date(now)
-    here = settings.risk_config(session, signed.regulator.region_code, on=today)
+    here = packs.risk_config(session, signed.regulator.region_code, on=today)
     indicators = [
         (
             code,
@@ -40,10 +41,11 @@ def rules(
         )
         for code, model in knobs.MODELS.items()
     ]
-    history = settings.history(session, regulator=signed.regulator)
+    history = region_settings.history(session, regulator=signed.regulator)
     code = signed.regulator.region_code
+    pack = packs.resolve(session, code, ALL, on=today)
     disclosed = {
-        key: settings.get(session, code, key, on=today)
+        key: region_settings.value_of(pack, key)
         for key in ("parent_warning_from", "parent_warning_score")
     }
     return render(
@@ -56,7 +58,7 @@ def rules(
         today=today,
         actor_names=evidence.actor_names(session, (v.actor for v in history if v.actor)),
         disclosed=disclosed,
-        warning_from=settings.WARNING_FROM,
+        warning_from=WARNING_FROM,
     )
 
 
@@ -115,11 +117,12 @@ def change_rule(
     indicator, knob = knob.split(":", 1)
 
     def work() -> None:
-        current = settings.get(session, region_code, "risk_thresholds", on=effective_from)
+        pack = packs.resolve(session, region_code, ALL, on=effective_from)
+        current = pack.values.risk_thresholds
         given = _level(lang, value) if knob.endswith("floor") else value
         merged = {**current, indicator: {**current.get(indicator, {}), knob: given}}
         try:
-            settings.set_for(
+            region_settings.set_for(
                 session,
                 regulator=signed.regulator,
                 region_code=region_code,
@@ -156,7 +159,7 @@ def change_disclosure(
     def work() -> None:
         for key, value in (("parent_warning_from", warning_from),
                            ("parent_warning_score", with_score)):  # fmt: skip
-            settings.set_for(session, regulator=signed.regulator, region_code=region_code,
+            region_settings.set_for(session, regulator=signed.regulator, region_code=region_code,
                              key=key, value=value, now=now, effective_from=effective_from,
                              reason=reason)  # fmt: skip
 

@@ -1,0 +1,137 @@
+"""Conformance: the same course, enrollment, lesson and refund run under two packs give the two
+outcomes the texts require. Jinan (370102) holds the national defaults (a 7-day confirmation
+window, 5 days to answer a refund); Zhejiang (330106) counts 7 working days on the State
+Council's arrangement, across National Day 2026 (1 to 7 October off; 20 September and 10
+October worked)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from service.app import create_app
+from service.config import Settings
+from service.kit.clock import SHANGHAI
+from tests import factories
+from tests.api.conftest import bearer
+from tests.api.test_flows import Clock
+
+REPORTED = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)  # the day before National Day
+
+
+@dataclass
+class School:
+    key: str
+    escrow: str
+    course_id: str
+
+
+@dataclass
+class Town:
+    client: TestClient
+    clock: Clock
+    bank: factories.BankCred
+    schools: dict[str, School]
+
+    def funded(self, where: str) -> dict[str, Any]:
+        school = self.schools[where]
+        r = self.client.post(
+            "/api/v1/enrollments",
+            headers=bearer(school.key),
+            json={"course_id": school.course_id, "student_ref": "stu-1", "lessons": 10,
+                  "amount": "1000.00"},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        e = r.json()
+        body = {
+            "bank_txn_id": f"T{e['id'][-10:]}",
+            "account_no": school.escrow,
+            "payment_reference": e["payment_reference"],
+            "amount": e["amount_due"],
+            "paid_at": self.clock.now.isoformat(),
+        }
+        raw = factories.dumps(body)
+        headers = {**self.bank.headers("POST", "/api/v1/bank/deposits", raw),
+                   "content-type": "application/json"}  # fmt: skip
+        paid = self.client.post("/api/v1/bank/deposits", content=raw, headers=headers)
+        assert paid.status_code == 201, paid.text
+        return e
+
+
+@pytest.fixture
+def town(engine: Engine, settings: Settings) -> Iterator[Town]:
+    clock = Clock(now=datetime(2026, 9, 28, 9, 0, tzinfo=SHANGHAI))
+    app = create_app(settings, engine=engine, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        bank = factories.bank(engine)
+        schools = {}
+        for where, province in (("370102", "370000"), ("330106", "330000")):
+            _, reg = factories.regulator(engine, province)
+            body = factories.institution_body(bank.id, where, category="non_subject")
+            r = client.post("/api/v1/institutions", json=body, headers=bearer(reg))
+            assert r.status_code == 201, r.text
+            inst = r.json()
+            course = client.post(
+                "/api/v1/courses",
+                json=factories.course_body("2026-10-12", n=20, category="non_subject",
+                                           subject="basketball", price_per_lesson="100.00"),
+                headers=bearer(inst["api_key"]),
+            ).json()  # fmt: skip
+            assert course["status"] == "approved", course
+            schools[where] = School(inst["api_key"], body["escrow_account_no"], course["id"])
+        yield Town(client, clock, bank, schools)
+
+
+@pytest.mark.parametrize(
+    ("where", "confirm_until"),
+    [
+        ("370102", datetime(2026, 10, 7, 10, 0, tzinfo=SHANGHAI)),  # 7 calendar days
+        ("330106", datetime(2026, 10, 15, 10, 0, tzinfo=SHANGHAI)),  # 7 working days
+    ],
+)
+def test_a_lesson_is_released_after_the_packs_window(
+    town: Town, where: str, confirm_until: datetime
+) -> None:
+    e = town.funded(where)
+    town.clock.now = REPORTED
+    r = town.client.post(
+        f"/api/v1/enrollments/{e['id']}/consumptions",
+        headers=bearer(town.schools[where].key),
+        json={"lessons": 1, "occurred_at": REPORTED.isoformat()},
+    )
+    assert r.status_code == 201, r.text
+    assert datetime.fromisoformat(r.json()["confirm_until"]) == confirm_until
+
+
+@pytest.mark.parametrize(
+    ("where", "respond_by"),
+    [
+        ("370102", datetime(2026, 10, 5, 10, 0, tzinfo=SHANGHAI)),  # 5 calendar days
+        ("330106", datetime(2026, 10, 13, 10, 0, tzinfo=SHANGHAI)),  # a Zhejiang override
+    ],
+)
+def test_a_refund_is_answered_within_the_packs_deadline(
+    town: Town, engine: Engine, where: str, respond_by: datetime
+) -> None:
+    if where == "330106":  # the city's own rule: 5 working days (an override for this test)
+        factories.pack_override(engine, "330106", {"refund_answer_deadline": {"working_days": 5}})
+    try:
+        e = town.funded(where)
+        town.clock.now = REPORTED
+        parent = town.client.post(
+            "/api/v1/parent/sessions",
+            json={"enrollment_id": e["id"], "access_code": e["access_code"]},
+        ).json()["token"]
+        r = town.client.post(
+            "/api/v1/parent/refunds", headers=bearer(parent), json={"reason": "moving"}
+        )
+        assert r.status_code == 201, r.text
+        assert datetime.fromisoformat(r.json()["respond_by"]) == respond_by
+    finally:
+        factories.drop_pack_overrides(engine, "330106")
