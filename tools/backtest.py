@@ -478,7 +478,7 @@ class Replay:
             amount=parse_money(e["amount"]),
             paid_at=at,
         )
-        deposits.receive(s, bank=bank, now=at, data=item)
+        deposits.receive(s, bank=bank, now=at, data=item, limit=self.settings.max_deposit_amount)
 
     def on_closure_notice(self, s: Session, e: dict[str, Any], at: datetime) -> None:
         """The institution announces it closes on `effective` and refunds what is left (as

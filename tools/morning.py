@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -102,10 +103,10 @@ class Morning:
             with s.begin_nested():
                 out = deposits.receive_many(
                     s, bank=bank, items=items, now=items[-1].paid_at,
-                    received=[i.paid_at for i in items],
+                    received=[i.paid_at for i in items], limit=self.settings.max_deposit_amount,
                 )  # fmt: skip
         except (DomainError, ledger.LedgerError):
-            out = [_receive_alone(s, bank, i) for i in items]
+            out = [_receive_alone(s, bank, i, self.settings.max_deposit_amount) for i in items]
         for d, result in zip(due, out, strict=True):
             if isinstance(result, DomainError):
                 self.skipped(d.line, d.event, result)
@@ -123,10 +124,12 @@ def _with_reference(d: DepositDue, made: list[enrollments.Enrolled | None]) -> D
     return replace(d, item=item)
 
 
-def _receive_alone(s: Session, bank: Bank, item: deposits.DepositIn) -> deposits.Outcome:
+def _receive_alone(
+    s: Session, bank: Bank, item: deposits.DepositIn, limit: Decimal
+) -> deposits.Outcome:
     try:
         with s.begin_nested():
-            return deposits.receive(s, bank=bank, now=item.paid_at, data=item)
+            return deposits.receive(s, bank=bank, now=item.paid_at, data=item, limit=limit)
     except DomainError as exc:
         return exc
     except ledger.LedgerError as exc:

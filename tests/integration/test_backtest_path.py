@@ -163,3 +163,15 @@ def test_registry_changes_and_closures_are_recorded_as_the_api_records_them(
     change = audited[(a, "registry:legal_person")]
     assert change.actor.startswith("regulator:") and change.detail["after"] == "Zhang San"
     assert audited[(b, "closure:announce")].actor == f"institution:{b}"
+
+
+def test_a_deposit_over_the_limit_is_refused_as_the_bank_api_refuses_it(engine: Engine) -> None:
+    source = DATA.read_text().splitlines()
+    lines = [*source[:8], source[9]]  # the schools, courses and enrollments; A1 paid
+    lines += [
+        _line("2026-11-23T09:40:00+08:00", "deposit", bank_txn_id="HUGE", institution="B",
+              enrollment="B1", amount="600000.00"),  # over max_deposit_amount (500,000)
+    ]  # fmt: skip
+    _, summary, _, err = _replayed(engine, lines)
+    assert "line 10: deposit skipped: deposit_above_limit" in err.getvalue(), err.getvalue()
+    assert summary["skipped"] == 1, err.getvalue()
