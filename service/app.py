@@ -178,7 +178,7 @@ def _larger_bodies(settings: Settings) -> dict[str, int]:
 def routers() -> list[tuple[APIRouter, str, str]]:
     """The route table: every router, the prefix it is served under, and the guard (one of
     `service.api.auth.GUARDS`) attached to all its routes where it is included."""
-    from service.api import common_routes
+    from service.api import common_routes, rule_pack_routes
     from service.api.bank import routes as bank
     from service.api.institution import routes as institution
     from service.api.parent import routes as parent
@@ -213,6 +213,8 @@ def routers() -> list[tuple[APIRouter, str, str]]:
         (officers_routes.sessions_router, API, "public"),
         (account_routes.router, API, "officer"),
         (common_routes.router, API, "regulator_or_institution"),
+        (rule_pack_routes.router, API, "regulator_or_institution"),
+        (rule_pack_routes.change_router, API, "regulator"),
         (institution.router, API, "institution"),
         (bank.router, API, "bank"),
         (parent.sessions_router, API, "public"),

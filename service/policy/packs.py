@@ -247,7 +247,7 @@ def invalid(rule: str, field: str, message: str) -> DomainError:
     return DomainError(
         "invalid_rule",
         f"{rule}: {message}" if not field else f"{rule}.{field}: {message}",
-        extra={"rule": rule, "field": field or None, "errors": errors},
+        extra={"rule": rule, "field": field, "errors": errors},
     )
 
 
@@ -261,15 +261,15 @@ def checked(sector: str, given: Mapping[str, Any]) -> dict[str, r.Entry]:
             extra={"errors": [{"field": "body.sector", "message": "unknown sector"}]},
         )
     if not given:
-        raise invalid("", "", "name at least one rule")
+        raise invalid("", "rules", "name at least one rule")
     out: dict[str, r.Entry] = {}
     for name, entry in given.items():
         if name not in r.NAMES:
-            raise invalid(name, "", f"no rule {name!r}; known: {', '.join(r.NAMES)}")
+            raise invalid(name, "name", f"no rule {name!r}; known: {', '.join(r.NAMES)}")
         if not isinstance(entry, Mapping) or set(entry) - {"value", "source"}:
-            raise invalid(name, "", "give {value, source}")
+            raise invalid(name, "entry", "give {value, source}")
         if name in r.REGION_WIDE and sector != r.ALL:
-            raise invalid(name, "", f"{name} is read for the whole region: define it for 'all'")
+            raise invalid(name, "sector", f"{name} is read for a whole region: define it in 'all'")
         if "value" not in entry:
             raise invalid(name, "value", "missing")
         try:
@@ -361,3 +361,10 @@ def risk_configs(
 
 def risk_config(session: Session, region_code: str, *, on: date) -> knobs.RiskConfig:
     return risk_configs(session, [region_code], on=on)[region_code]
+
+
+def four_eyes(session: Session, region_code: str, *, on: date) -> frozenset[str]:
+    """The actions that wait for a second person in a region on a day: its pack's `four_eyes`
+    rule (the default list of API.md where no region says otherwise). The approvals registry
+    (issue 32, worktree `foureyes`) is to ask this, not keep a list of its own."""
+    return frozenset(resolve(session, region_code, r.ALL, on=on).values.four_eyes)
