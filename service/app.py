@@ -180,6 +180,7 @@ def routers() -> list[tuple[APIRouter, str, str]]:
     `service.api.auth.GUARDS`) attached to all its routes where it is included."""
     from service.api import common_routes, rule_pack_routes
     from service.api.bank import routes as bank
+    from service.api.institution import keys_routes
     from service.api.institution import routes as institution
     from service.api.parent import routes as parent
     from service.api.public import routes as public
@@ -216,6 +217,7 @@ def routers() -> list[tuple[APIRouter, str, str]]:
         (rule_pack_routes.router, API, "regulator_or_institution"),
         (rule_pack_routes.change_router, API, "regulator"),
         (institution.router, API, "institution"),
+        (keys_routes.router, API, "institution"),
         (bank.router, API, "bank"),
         (parent.sessions_router, API, "public"),
         (parent.router, API, "parent"),

@@ -29,7 +29,7 @@ from service.errors import DomainError
 from service.flows import parents
 from service.flows.models import Enrollment
 from service.kit.db import session_scope
-from service.registry import credentials, officers
+from service.registry import credentials, institution_keys, officers
 from service.registry.models import Bank, Institution, Officer, Regulator
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -127,8 +127,8 @@ def _officer(request: Request, session: SessionDep, now: NowDep) -> Officer:
     return officer
 
 
-def _institution(request: Request, session: SessionDep) -> Institution:
-    inst = credentials.institution_by_key(session, bearer_token(request))
+def _institution(request: Request, session: SessionDep, now: NowDep) -> Institution:
+    inst = institution_keys.institution_by_key(session, bearer_token(request), now)
     if inst is None:
         raise DomainError("unauthenticated", "unknown institution API key")
     vouch(request, "institution", inst.id)
@@ -213,7 +213,7 @@ def idempotency_caller(sessions: sessionmaker[Session], settings: Settings) -> I
 def _either(request: Request, session: SessionDep, now: NowDep) -> Regulator | Institution:
     """A regulator or an institution (routes docs/api.md gives both callers)."""
     token = bearer_token(request)
-    found: Regulator | Institution | None = credentials.institution_by_key(session, token)
+    found: Regulator | Institution | None = institution_keys.institution_by_key(session, token, now)
     if found is None:
         found, officer = office_of(session, token, now)
         enter_as(session, request.method, officer)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import DomainError
 from service.kit.ids import new_id, new_token, token_hash
-from service.registry.models import Bank, Institution, Regulator
+from service.registry.models import Bank, Regulator
 from service.registry.regions import is_valid_region
 
 
@@ -115,9 +115,3 @@ def rotate_bank_secret(
 
 def regulator_by_token(session: Session, token: str) -> Regulator | None:
     return session.scalar(select(Regulator).where(Regulator.token_hash == token_hash(token)))
-
-
-def institution_by_key(session: Session, api_key: str) -> Institution | None:
-    return session.scalar(
-        select(Institution).where(Institution.api_key_hash == token_hash(api_key))
-    )

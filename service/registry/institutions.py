@@ -20,6 +20,7 @@ from service.registry.models import (
     Bank,
     Institution,
     InstitutionChange,
+    InstitutionKey,
     InstitutionStatus,
     Regulator,
 )
@@ -82,6 +83,11 @@ def register(
         **data.__dict__,
     )
     session.add(inst)
+    session.flush()
+    # Its first named key (service.registry.institution_keys: the institution names, rotates
+    # and revokes its keys from here on; `api_key_hash` keeps this first one's hash).
+    session.add(InstitutionKey(id=new_id("key"), institution_id=inst.id, name="first key",
+                               key_hash=inst.api_key_hash, created_at=now))  # fmt: skip
     session.flush()
     audit(
         session,

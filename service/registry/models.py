@@ -147,6 +147,8 @@ class Institution(Base):
     status: Mapped[str] = mapped_column(String(16))  # InstitutionStatus
     legal_person: Mapped[str | None] = mapped_column(String(100), nullable=True)
     address: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The first key's hash, as issued at registration; `institution_keys` decides which keys
+    # work (the migration copied this one there), this column is not read.
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # A planned closure (a month's notice, then every unconsumed fee refunded): the Beijing day

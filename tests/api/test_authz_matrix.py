@@ -89,7 +89,8 @@ def _tenant(c: TestClient, engine: Engine, region: str) -> Tenant:
              "instruction_id": ins["id"], "statement_id": stmt.get("id", NOWHERE),
              "regulator_id": reg_id, "wind_down_id": wd["id"],
              "officer_id": (officer := factories.officer(engine, reg_id)).officer_id,
-             "token_id": factories.officer_token(engine, officer.officer_id)[0]}  # fmt: skip
+             "token_id": factories.officer_token(engine, officer.officer_id)[0],
+             "key_id": c.get("/api/v1/api-keys", headers=_auth(t.key)).json()["items"][0]["id"]}  # fmt: skip
     return t
 
 
@@ -120,6 +121,7 @@ def _bodies(own: Tenant) -> dict[str, Any]:
         "consumptions": {"lessons": 1, "occurred_at": datetime.now(UTC).isoformat()},
         "respond": {"decision": "accept", **reason},
         "result": {"status": "executed", "bank_txn_id": "MATRIX", "executed_at": soon},
+        "rotate": {"overlap_hours": 1},
         "wind-down": {"reason": "closed", "effective_at": datetime.now(UTC).isoformat(),
                       "note": "m"},
         "rounds": {},
