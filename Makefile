@@ -64,6 +64,7 @@ bench: install
 	$(PY) bench/soak.py
 	$(PY) bench/leader.py
 	$(PY) bench/fuzz.py
+	$(PY) bench/signin.py
 
 ## screenshots: every workbench page, in Chinese and English, on a desktop and at 360 px, taken
 ## in headless Chromium against the showcase region (tools/showcase.py), into docs/screenshots/
