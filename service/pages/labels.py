@@ -209,6 +209,7 @@ COMPLAINTS = {
     "asked_to_pay_off_platform": N_("Asked to pay off the platform"),
     "quality": N_("Quality"),
     "other": N_("Other"),
+    "proof_failed": N_("The liability proof failed"),
 }
 WARNING_NEVER = N_("Never: parents are not warned")
 COMPLAINT_STATUSES = {

@@ -83,7 +83,7 @@ def dashboard() -> RedirectResponse:
 
 
 # The project's own files under static/ (the icon is ours, drawn for it: nothing to pin).
-_OWN = {"style.css": "text/css", "favicon.svg": "image/svg+xml"}
+_OWN = {"style.css": "text/css", "favicon.svg": "image/svg+xml", "proof.js": "text/javascript"}
 
 
 @router.get("/static/{name}")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from service.api.auth import over_address_budget, vouch_session
@@ -29,6 +29,7 @@ from service.pages.parent.signin import (
     sign_out,
 )
 from service.pages.web import LangDep, back, render
+from service.proofs import serving as proofs
 
 router = APIRouter(prefix=PATH, include_in_schema=False)
 ENROLLMENT_ID = re.compile(r"^enr_[0-9a-f]{32}$")
@@ -197,6 +198,41 @@ def refund(
         run,
         N_("Your refund is requested. The institution must answer by the date shown."),
     )
+
+
+@router.get("/proof.json")
+def proof_json(signed: ParentPageDep, session: SessionDep, settings: SettingsDep) -> Response:
+    """The parent's proof (docs/proofs.md §3), for the page's own check in the browser: the
+    API's answer, through the page's session."""
+    e = signed.enrollment
+    try:
+        found = proofs.parent_proof(
+            session, settings, institution_id=e.institution_id, enrollment_id=e.id, day=None
+        )
+    except DomainError as exc:
+        return JSONResponse({"code": exc.code, "detail": exc.detail}, status_code=exc.status)
+    return JSONResponse(found, headers={"Cache-Control": "private, no-store"})
+
+
+@router.post("/proof-failed")
+def proof_failed(
+    session: SessionDep,
+    now: NowDep,
+    signed: ParentPostDep,
+    reason: Annotated[str, Form(min_length=1, max_length=500)],
+    proof: Annotated[str, Form(max_length=65536)] = "",
+) -> Response:
+    """One click from a failed check: a complaint to the regulator with what failed and the
+    proof as the browser received it."""
+    e = signed.enrollment
+    text = f"{reason}\n\n{proof}" if proof else reason
+
+    def run() -> None:
+        parents.complain(session, institution_id=e.institution_id, enrollment_id=e.id,
+                         category="proof_failed", text=text, now=now)  # fmt: skip
+
+    done = N_("Your complaint, with the failed proof attached, is filed with the regulator.")
+    return _act(session, "#complaints", run, done)
 
 
 @router.post("/complaints")
