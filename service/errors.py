@@ -229,6 +229,10 @@ CODES: dict[str, Code] = {
     "calendar_out_of_range": _c(422, "The day lies outside the working-day calendar",
                                 "a count of working days that starts or ends outside 2000 to "
                                 "2099 (the years the holiday calendar is computed for)"),
+    "entry_gate_closed": _c(409, "The region's entry gate is not yet open to this institution",
+                            "an enrollment in the months after the licence that the region's "
+                            "pack closes to prepaid sales (`entry_gate`); `opens_on` says when",
+                            "yes, from opens_on"),
     "invalid_rule": _c(422, "A rule of the pack is not one the service can obey",
                        "a rule pack names an unknown rule, a value outside the rule's bounds, a "
                        "source without a title or issuer, or a region-wide rule in one sector's "

@@ -43,6 +43,7 @@ def pages(shown: showcase.Showcase) -> dict[str, str]:
         "reconciliation": "/workbench/reconciliation",
         "complaints": "/workbench/complaints",
         "rules": "/workbench/rules",
+        "packs": f"/workbench/packs?institution_id={shown.institutions['disputed']}",
         "prices": "/workbench/prices",
         "audit": "/workbench/audit",
     }

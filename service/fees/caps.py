@@ -1,4 +1,5 @@
-"""What one collection of prepaid fees may be (docs/domain.md "Prepaid fees")."""
+"""What one collection of prepaid fees may be (docs/domain.md "Prepaid fees"): the caps of the
+region's rule pack for the institution's sector (docs/rules.md)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from decimal import Decimal
 from service.errors import DomainError
 from service.kit.clock import local
 from service.kit.money import format_money
+from service.policy.rules import EarliestCollection, PrepayCaps
 
-MAX_LESSONS = 60
-MAX_MONTHS = 3
-NON_SUBJECT_MAX = Decimal("5000.00")
-EARLIEST_MONTHS = 1
-SOURCE = "教监管函〔2021〕2号; 国办发〔2018〕80号; MOE non-subject opinion (2022-12)"
+# The span one collection of training may cover (the education packs' `prepay_caps.months`,
+# national and every seeded locality): how far back the risk engine looks for enrollments
+# still being taught. A fitness pack's longer memberships (Shanghai: 24 months) paid before
+# that are not seen by the consumption-stall indicator (docs/rules.md).
+EDUCATION_MONTHS = 3
 
 
 def add_months(day: date, months: int) -> date:
@@ -40,37 +42,39 @@ class Purchase:
     enrolled_at: datetime
 
 
-def check_purchase(p: Purchase) -> None:
-    """Raise the API's error code for the first cap the purchase breaks."""
-    if p.lessons > MAX_LESSONS:
+def check_purchase(p: Purchase, *, caps: PrepayCaps, earliest: EarliestCollection) -> None:
+    """Raise the API's error code for the first cap the purchase breaks: the caps and the
+    earliest collection of the pack in force for the institution's region and sector."""
+    if p.lessons > caps.lessons:
         raise DomainError(
             "prepay_over_cap",
-            f"{p.lessons} lessons in one collection; at most {MAX_LESSONS}",
-            extra={"cap": "lessons", "limit": MAX_LESSONS},
+            f"{p.lessons} lessons in one collection; at most {caps.lessons}",
+            extra={"cap": "lessons", "limit": caps.lessons},
         )
     enrolled = local(p.enrolled_at).date()
-    last_allowed = add_months(enrolled, MAX_MONTHS)
+    last_allowed = add_months(enrolled, caps.months)
     if local(p.last_lesson).date() > last_allowed:
         raise DomainError(
             "prepay_over_cap",
             f"the last lesson bought ({local(p.last_lesson).date()}) is more than "
-            f"{MAX_MONTHS} months after the enrollment ({enrolled}); latest "
+            f"{caps.months} months after the enrollment ({enrolled}); latest "
             f"{last_allowed}",
-            extra={"cap": "months", "limit": MAX_MONTHS},
+            extra={"cap": "months", "limit": caps.months},
         )
-    if p.category == "non_subject" and p.amount > NON_SUBJECT_MAX:
-        raise DomainError(
-            "prepay_over_cap",
-            f"{format_money(p.amount)} yuan in one collection for non-subject "
-            f"training; at most {format_money(NON_SUBJECT_MAX)}",
-            extra={"cap": "amount", "limit": format_money(NON_SUBJECT_MAX)},
-        )
-    earliest = add_months(enrolled, EARLIEST_MONTHS)
-    if local(p.first_lesson).date() > earliest:
+    for limit in (caps.amount, caps.per_consumer):
+        if limit is not None and p.amount > limit:
+            raise DomainError(
+                "prepay_over_cap",
+                f"{format_money(p.amount)} yuan in one collection; at most {format_money(limit)}",
+                extra={"cap": "amount", "limit": format_money(limit)},
+            )
+    months = earliest.months_before_start
+    latest_start = add_months(enrolled, months)
+    if local(p.first_lesson).date() > latest_start:
         raise DomainError(
             "collected_too_early",
             f"the first lesson bought ({local(p.first_lesson).date()}) is more than "
-            f"one month after the collection ({enrolled})",
+            f"{months} month(s) after the collection ({enrolled})",
         )
     ceiling = p.price_per_lesson * p.lessons
     if p.amount > ceiling:

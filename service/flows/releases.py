@@ -1,5 +1,6 @@
 """`release_batch`: one instruction per institution per run, releasing the fees of lessons
-whose confirmation window has passed and that nobody disputed.
+whose confirmation window has passed and that nobody disputed, as far as the region's pack
+allows (its cadence, complaints, minimum balance and payout cap: service.flows.release_rules).
 
 Judged as the clock read `as_of` (never later than now: see `service.jobs.runner.check_as_of`), so a
 run for a past instant releases only what a run at that instant would have, and recorded at
@@ -14,9 +15,14 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from service.fees.working_days import add_working_days_at
 from service.flows import instructions
-from service.flows.models import Consumption, Instruction
+from service.flows.balances import institution_balances
+from service.flows.models import Complaint, Consumption, Enrollment, Instruction
+from service.flows.release_rules import Due, Facts, needs_facts, releasable
+from service.kit.clock import local_date, start_of_local_day
 from service.kit.db import update_many
+from service.policy import packs
 from service.registry.models import Institution
 
 
@@ -29,9 +35,15 @@ def release_batch(
     scope = select(Institution.id).where(Institution.status == "active")
     if region_prefix is not None:
         scope = scope.where(Institution.region_code.startswith(region_prefix))
-    due: dict[str, list[tuple[str, Decimal]]] = {}
-    for inst_id, c_id, amount in session.execute(
-        select(Consumption.institution_id, Consumption.id, Consumption.amount)
+    due: dict[str, list[Due]] = {}
+    for inst_id, c_id, amount, e_id, reported_at in session.execute(
+        select(
+            Consumption.institution_id,
+            Consumption.id,
+            Consumption.amount,
+            Consumption.enrollment_id,
+            Consumption.reported_at,
+        )
         .where(
             Consumption.release_instruction_id.is_(None),
             Consumption.status.in_(("pending", "upheld")),
@@ -42,11 +54,23 @@ def release_batch(
         .order_by(Consumption.institution_id, Consumption.id)
         .with_for_update()
     ):
-        due.setdefault(inst_id, []).append((c_id, amount))
+        due.setdefault(inst_id, []).append(
+            Due(id=c_id, enrollment_id=e_id, amount=amount, reported_at=reported_at)
+        )
     insts = sorted(
         session.scalars(select(Institution).where(Institution.id.in_(list(due)))),
         key=lambda i: i.id,
     )
+    day = local_date(as_of)
+    for inst in insts:
+        pack = packs.resolve(session, inst.region_code, packs.sector_of(inst.category), on=day)
+        if needs_facts(pack.values):
+            facts = _facts(session, inst, due[inst.id], as_of)
+            due[inst.id] = releasable(pack.values, due[inst.id], facts, as_of=as_of,
+                                      order_end=_working_days_after)  # fmt: skip
+        elif pack.values.release_cadence.mode == "weekly":
+            due[inst.id] = releasable(pack.values, due[inst.id], Facts(), as_of=as_of,
+                                      order_end=_working_days_after)  # fmt: skip
     payable = [i for i in insts if _total(due[i.id]) > 0 and i.operating_account_no]
     orders = [
         instructions.Order(
@@ -65,8 +89,8 @@ def release_batch(
     update_many(
         session,
         _CONSUMPTIONS,
-        [{"id": c, "release_instruction_id": ins.id}
-         for ins in made for c, _ in due[ins.institution_id]],
+        [{"id": d.id, "release_instruction_id": ins.id}
+         for ins in made for d in due[ins.institution_id]],
     )  # fmt: skip
     session.flush()
     return {
@@ -79,8 +103,54 @@ def release_batch(
 _CONSUMPTIONS = Consumption.metadata.tables[Consumption.__tablename__]
 
 
-def _total(due: list[tuple[str, Decimal]]) -> Decimal:
-    return sum((a for _, a in due), Decimal("0.00"))
+def _total(due: list[Due]) -> Decimal:
+    return sum((d.amount for d in due), Decimal("0.00"))
+
+
+def _working_days_after(at: datetime, n: int) -> datetime:
+    return add_working_days_at(at, n).at
+
+
+def _facts(session: Session, inst: Institution, due: list[Due], as_of: datetime) -> Facts:
+    """What the pack's rules beyond the per-lesson cadence read of one institution."""
+    complained = set(
+        session.scalars(
+            select(Complaint.enrollment_id).where(
+                Complaint.institution_id == inst.id,
+                Complaint.handled_at.is_(None),
+                Complaint.created_at <= as_of,
+            )
+        )
+    )
+    enrolled = {d.enrollment_id for d in due}
+    finished = set(
+        session.scalars(
+            select(Enrollment.id).where(
+                Enrollment.id.in_(enrolled), Enrollment.status.in_(("completed", "refunded"))
+            )
+        )
+    )
+    owed = session.scalar(
+        select(func.coalesce(func.sum(Enrollment.amount_paid - Enrollment.amount_refunded), 0))
+        .where(Enrollment.institution_id == inst.id, Enrollment.status == "active")
+    )  # fmt: skip
+    month_start = start_of_local_day(local_date(as_of).replace(day=1))
+    released = session.scalar(
+        select(func.coalesce(func.sum(Instruction.amount), 0)).where(
+            Instruction.institution_id == inst.id,
+            Instruction.kind == "release",
+            Instruction.status != "rejected",
+            Instruction.created_at >= month_start,
+        )
+    )
+    balances = institution_balances(session.connection(), inst.id, as_of=as_of)
+    return Facts(
+        complained=complained,
+        finished=finished,
+        escrow=balances.escrow - balances.suspense,
+        owed=Decimal(owed or 0),
+        released_this_month=Decimal(released or 0),
+    )
 
 
 def _frozen(session: Session, region_prefix: str | None) -> int:

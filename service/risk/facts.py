@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from service.fees.caps import MAX_MONTHS
+from service.fees.caps import EDUCATION_MONTHS
 from service.fees.models import CourseSession
 from service.flows import refunds
 from service.flows.counters import InstitutionDay
@@ -50,9 +50,10 @@ from service.registry.models import Institution, InstitutionChange
 ZERO = Decimal("0.00")
 ACTIVE_ENROLLMENT_DAYS = 120  # an enrollment paid this recently is active (refund velocity)
 SUSPENSE_LOOKBACK_DAYS = 90  # unmatched cash older than this is a regulator's case already
-# Longer than any enrollment's span from its making to its last lesson (caps.MAX_MONTHS: at
-# most 92 days, by Beijing dates), with a margin for the instants around those dates.
-PREPAID_SPAN_DAYS = 31 * MAX_MONTHS + 7
+# Longer than an education enrollment's span from its making to its last lesson
+# (caps.EDUCATION_MONTHS: at most 92 days, by Beijing dates), with a margin for the instants
+# around those dates.
+PREPAID_SPAN_DAYS = 31 * EDUCATION_MONTHS + 7
 Dated = tuple[str, datetime]  # a piece of evidence (its id) and when it happened
 # A sum of a daily counter: (counter, days, offset), over `days` days ending `offset` days
 # before the sweep's day.

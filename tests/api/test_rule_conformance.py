@@ -135,3 +135,43 @@ def test_a_refund_is_answered_within_the_packs_deadline(
         assert datetime.fromisoformat(r.json()["respond_by"]) == respond_by
     finally:
         factories.drop_pack_overrides(engine, "330106")
+
+
+def test_an_entry_gate_closes_the_first_months_to_prepaid_sales(town: Town, engine: Engine) -> None:
+    """Siping's 2025 draft: no prepaid sales in the first 6 months after the licence (the
+    registration stands for it). Jinan has no gate."""
+    factories.pack_override(engine, "330106", {"entry_gate": {"months_after_licence": 6}})
+    try:
+        assert town.funded("370102")["status"] == "awaiting_payment"
+        school = town.schools["330106"]
+        r = town.client.post(
+            "/api/v1/enrollments",
+            headers=bearer(school.key),
+            json={"course_id": school.course_id, "student_ref": "stu-2", "lessons": 10,
+                  "amount": "1000.00"},
+        )  # fmt: skip
+        assert r.status_code == 409 and r.json()["code"] == "entry_gate_closed", r.text
+        assert r.json()["opens_on"] == "2027-03-28"
+    finally:
+        factories.drop_pack_overrides(engine, "330106")
+
+
+def test_a_sectors_amount_cap_comes_from_its_pack(town: Town, engine: Engine) -> None:
+    """Non-subject training: 5,000 yuan a collection nationally; a locality may say less."""
+    factories.pack_override(
+        engine, "330106", {"prepay_caps": {"lessons": 60, "months": 3, "amount": "800"}},
+        sector="education_non_subject",
+    )  # fmt: skip
+    try:
+        for where, status in (("370102", 201), ("330106", 422)):
+            school = town.schools[where]
+            r = town.client.post(
+                "/api/v1/enrollments",
+                headers=bearer(school.key),
+                json={"course_id": school.course_id, "student_ref": "stu-3", "lessons": 10,
+                      "amount": "1000.00"},
+            )  # fmt: skip
+            assert r.status_code == status, (where, r.text)
+        assert r.json()["code"] == "prepay_over_cap" and r.json()["limit"] == "800.00"
+    finally:
+        factories.drop_pack_overrides(engine, "330106")

@@ -19,7 +19,7 @@ from service.jobs import catalog
 from service.jobs.base import JobContext
 from service.kit.clock import local_date
 from service.kit.db import make_sessionmaker, session_scope
-from service.policy import settings as policy
+from service.policy import region_settings as policy
 from service.registry.models import AuditEvent, Institution
 from service.risk import triggers
 from service.risk.models import RiskEvaluation

@@ -1,4 +1,5 @@
-"""Enrollment caps: 60 lessons, 3 months, 5,000 yuan non-subject, one month ahead, filed price."""
+"""Enrollment caps as the national packs set them: 60 lessons, 3 months, 5,000 yuan non-subject,
+one month ahead, filed price; and a fitness pack's (Shanghai 2025)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from service.errors import DomainError
 from service.fees.caps import Purchase, add_months, check_purchase
 from service.kit.clock import SHANGHAI
+from service.policy.rules import EarliestCollection, PrepayCaps
 
 NOW = datetime(2026, 9, 1, 10, 0, tzinfo=SHANGHAI)
 
@@ -28,9 +30,16 @@ def purchase(**over) -> Purchase:
     return Purchase(**base)
 
 
+# The national packs' caps (service.policy.seeds): the same for both sectors but the amount.
+SUBJECT = PrepayCaps(lessons=60, months=3)
+NON_SUBJECT = PrepayCaps(lessons=60, months=3, amount=Decimal("5000"))
+EARLIEST = EarliestCollection(months_before_start=1)
+
+
 def code_of(p: Purchase) -> str | None:
+    caps = NON_SUBJECT if p.category == "non_subject" else SUBJECT
     try:
-        check_purchase(p)
+        check_purchase(p, caps=caps, earliest=EARLIEST)
     except DomainError as e:
         return e.code
     return None
@@ -83,3 +92,24 @@ def test_add_months_clamps(start: str, months: int, expected: str) -> None:
     from datetime import date
 
     assert add_months(date.fromisoformat(start), months) == date.fromisoformat(expected)
+
+
+def test_a_fitness_pack_caps_sessions_months_and_amount() -> None:
+    gym = PrepayCaps(lessons=60, months=24, amount=Decimal("20000"), per_consumer=Decimal("20000"))
+    sessions = dict(category="fitness", lessons=60, price_per_lesson=Decimal("400.00"))
+    year = NOW + timedelta(days=365)
+
+    def code(**over: object) -> str | None:
+        try:
+            check_purchase(purchase(**{**sessions, **over}), caps=gym, earliest=EARLIEST)
+        except DomainError as e:
+            return str(e.extra.get("cap", e.code))
+        return None
+
+    assert code(amount=Decimal("20000.00"), last_lesson=year) is None  # a year: within 24 months
+    assert code(amount=Decimal("20000.01")) == "amount"
+    assert code(lessons=61, amount=Decimal("100.00")) == "lessons"
+    assert code(amount=Decimal("100.00"), last_lesson=NOW + timedelta(days=800)) == "months"
+    # The same year of sessions under an education pack: over its three months.
+    assert code_of(purchase(**{**sessions, "category": "subject"}, amount=Decimal("100.00"),
+                            last_lesson=year)) == "prepay_over_cap"  # fmt: skip
