@@ -29,8 +29,10 @@ from service.api.ratelimit import RateLimitMiddleware, Vouched, parse_limits
 from service.config import Settings, get_settings
 from service.errors import DomainError
 from service.kit import clock as clocks
+from service.kit import replica as replicas
 from service.kit.db import make_engine, make_sessionmaker
 from service.kit.migrate import current_revision, head_revision
+from service.kit.replica import Reads
 
 API = "/api/v1"
 
@@ -41,10 +43,12 @@ def create_app(
     engine: Engine | None = None,
     clock: Callable[[], datetime] = clocks.utcnow,
     run_scheduler: bool = False,
+    reads: Reads | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = make_sessionmaker(engine)
+    reads = reads or replicas.configured(settings, engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,7 +57,9 @@ def create_app(
         if run_scheduler and settings.scheduler_enabled:
             from service.jobs.runner import start_scheduler
 
-            scheduler = start_scheduler(sessions, settings=settings, engine=engine, clock=clock)
+            scheduler = start_scheduler(
+                sessions, settings=settings, engine=engine, clock=clock, reads=reads
+            )
         # What exists once the app is up (modules, routes, compiled schemas) lives as long as
         # the process: out of the collector's sight, full collections no longer walk it while
         # a bank's batch of a thousand deposits is being allocated.
@@ -76,6 +82,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
+    app.state.reads = reads
     app.state.clock = clock
 
     from service.flows.settlement import check_complete
@@ -86,7 +93,7 @@ def create_app(
     _include_routers(app)
     business = CollectorRegistry(auto_describe=False)
     business.register(BusinessCollector(engine, clock, settings.business_metrics_ttl_seconds))
-    _install_ops_routes(app, engine, business, settings.metrics_token)
+    _install_ops_routes(app, engine, reads, business, settings.metrics_token)
     from service.api import openapi_doc
 
     openapi_doc.install(app, routers())
@@ -242,13 +249,20 @@ class HealthRead(BaseModel):
     status: str
 
 
+class ReadReplicaRead(BaseModel):
+    configured: bool
+    used: bool  # whether reads that may lag go to the replica now
+    lag_seconds: float | None  # None: not configured, or it did not answer
+
+
 class ReadyRead(BaseModel):
     status: str
     schema_revision: str | None = None
+    read_replica: ReadReplicaRead
 
 
 def _install_ops_routes(
-    app: FastAPI, engine: Engine, business: CollectorRegistry, metrics_token: str
+    app: FastAPI, engine: Engine, reads: Reads, business: CollectorRegistry, metrics_token: str
 ) -> None:
     @app.get("/healthz", tags=["ops"], response_model=HealthRead)
     def healthz() -> HealthRead:
@@ -262,7 +276,9 @@ def _install_ops_routes(
         responses={503: {"description": "the database is unreachable or not at head"}},
     )
     def readyz() -> Any:
-        """Ready: the database answers and its schema is at the code's head revision."""
+        """Ready: the database answers and its schema is at the code's head revision. The
+        read replica, if any, is reported (a replica that lags or is away is no reason to be
+        unready: the primary answers its reads)."""
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -275,7 +291,14 @@ def _install_ops_routes(
             return problems.problem_response(
                 "unavailable", f"schema at {current}, code expects {head}"
             )
-        return ReadyRead(status="ready", schema_revision=current)
+        replica = reads.status()
+        return ReadyRead(
+            status="ready",
+            schema_revision=current,
+            read_replica=ReadReplicaRead(
+                configured=replica.configured, used=replica.used, lag_seconds=replica.lag_seconds
+            ),
+        )
 
     @app.get(
         "/metrics",

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from service.config import get_settings
 from service.kit import clock
+from service.kit import replica as replicas
 from service.kit.db import make_engine, make_sessionmaker, run_in_transaction
 
 
@@ -106,6 +107,7 @@ def cmd_scheduler(_: argparse.Namespace) -> int:
         engine=engine,
         clock=clock.utcnow,
         blocking=True,
+        reads=replicas.configured(settings, engine),
     )
     return 0
 

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = Field(default_factory=_default_database_url)
+    # A streaming replica of DATABASE_URL's primary for the reads that may lag (the pages, the
+    # public disclosure, lists, the sweep's facts: service.kit.replica); unset, the primary
+    # answers them. Used while no further behind than both bounds, and while it answers.
+    database_read_url: str | None = Field(default=None, max_length=1000)
+    read_replica_max_lag_seconds: float = Field(default=30, ge=0, le=3600)
+    read_replica_max_lag_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
     # Connections kept open per process. Requests run on AnyIO's 40 worker threads, so a pool
     # smaller than that opens and closes a PostgreSQL connection (a backend process) per
     # request under load. Mind PostgreSQL's max_connections when scaling `api`.

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from service.api.auth import RegulatorOrInstitutionDep
-from service.api.deps import PageDep, SessionDep, page_of
+from service.api.deps import PageDep, ReadSessionDep, SessionDep, page_of
 from service.api.institution.routes import course_data
 from service.api.institution.schemas import CourseCheckIn, CourseCheckRead
 from service.api.schemas import Page, Read, RefundRead
@@ -26,7 +26,7 @@ router = APIRouter(tags=["regulator", "institution"])
 @router.get("/refunds", response_model=Page[RefundRead])
 def list_refunds(
     caller: RegulatorOrInstitutionDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     page: PageDep,
     status: Annotated[RefundStatus | None, Query()] = None,
 ) -> Page[RefundRead]:

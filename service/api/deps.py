@@ -8,12 +8,14 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import BackgroundTasks, Depends, Query, Request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from service.api.schemas import Page
 from service.config import Settings
 from service.errors import DomainError
 from service.kit.paging import Paged, Paging
+from service.kit.replica import WROTE_COOKIE, Freshness, Reads
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -30,6 +32,31 @@ def _session(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def _read_session(request: Request, session: SessionDep) -> Iterator[Session]:
+    """A session for reads that may lag (`service.kit.replica`): the replica's while it is
+    close enough behind, else the request's own (the primary's). Nothing that decides about
+    money takes it: a route that writes never does (tests/unit/test_read_replica_rule.py).
+    A replica that fails mid-read is set aside until it is measured again."""
+    reads: Reads = request.app.state.reads
+    factory, request.state.freshness = reads.pick()
+    if factory is not None and WROTE_COOKIE in request.cookies:
+        factory, request.state.freshness = None, Freshness(replica=False, lag_seconds=0.0)
+    if factory is None:
+        yield session
+        return
+    replica = factory()
+    try:
+        yield replica
+    except DBAPIError:
+        reads.failed()
+        raise
+    finally:
+        replica.close()
+
+
+ReadSessionDep = Annotated[Session, Depends(_read_session)]
 
 
 R = TypeVar("R")

@@ -4,7 +4,8 @@ after its transaction commits. The catalogue (`catalog.py`) lists them; the runn
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
+from service.kit.replica import Reads
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,20 @@ class JobContext:
     now: datetime  # the real clock, when what the job does is recorded
     settings: Settings
     region_prefix: str | None = None  # None: every region (the scheduler, the CLI)
+    # The read replica, for the facts a job reads that may lag (service.kit.replica).
+    reads: Reads | None = None
+
+
+@contextmanager
+def lagging_reads(session: Session, ctx: JobContext) -> Iterator[Session]:
+    """A session for the reads of a job that may lag: the replica's while it is close enough
+    behind, else the job's own (the primary's). Never for what decides about money."""
+    factory = ctx.reads.pick()[0] if ctx.reads is not None else None
+    if factory is None:
+        yield session
+        return
+    with factory() as replica:
+        yield replica
 
 
 JobFn = Callable[[Session, JobContext], dict[str, Any]]

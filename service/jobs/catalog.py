@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import ledger
 from service.bank_gateway.delivery import deliver_pending
 from service.flows import refunds, releases
-from service.jobs.base import Job, JobContext
+from service.jobs.base import Job, JobContext, lagging_reads
 from service.kit.clock import SHANGHAI
 from service.kit.request_keys import purge_expired
 from service.policy.knobs import RiskConfig
@@ -49,7 +49,14 @@ def _release(session: Session, ctx: JobContext) -> dict[str, Any]:
 
 
 def _risk_sweep(session: Session, ctx: JobContext) -> dict[str, Any]:
-    return sweep(session, as_of=ctx.as_of, now=ctx.now, region_prefix=ctx.region_prefix)
+    with lagging_reads(session, ctx) as facts_from:
+        return sweep(
+            session,
+            as_of=ctx.as_of,
+            now=ctx.now,
+            region_prefix=ctx.region_prefix,
+            facts_from=facts_from,
+        )
 
 
 def _statement_missing(session: Session, ctx: JobContext) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from service.jobs.models import JobRun
 from service.kit.clock import check_as_of, local_date
 from service.kit.db import session_scope
 from service.kit.ids import new_id
+from service.kit.replica import Reads
 from service.registry.institutions import ACTING_OFFICER, audit
 
 log = logging.getLogger("tuitionguard.jobs")
@@ -52,6 +53,7 @@ def run_job(
     actor: str | None = None,
     period: str | None = None,
     officer_id: str | None = None,
+    reads: Reads | None = None,
 ) -> dict[str, Any]:
     """Run one job now in its own transaction and record the run. Safe to call twice. With a
     `region_prefix` (a regulator's run) the job acts on that region only, and a job that cannot
@@ -68,7 +70,9 @@ def run_job(
             f"may run: {', '.join(sorted(n for n, j in JOBS.items() if j.regional))}",
         )
     check_as_of(as_of, now=now, settings=settings)
-    ctx = JobContext(as_of=as_of, now=now, settings=settings, region_prefix=region_prefix)
+    ctx = JobContext(
+        as_of=as_of, now=now, settings=settings, region_prefix=region_prefix, reads=reads
+    )
     run_id = new_id("run")
     try:
         with session_scope(sessions) as s:
@@ -172,6 +176,7 @@ def start_scheduler(
     engine: Engine,
     clock: Callable[[], datetime],
     blocking: bool = False,
+    reads: Reads | None = None,
 ) -> Any:
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -185,7 +190,7 @@ def start_scheduler(
         now = clock()
         try:
             run_job(sessions, name, as_of=now, settings=settings, now=now, clock=clock,
-                    period=period_of(trigger, now))  # fmt: skip
+                    period=period_of(trigger, now), reads=reads)  # fmt: skip
         except Exception:
             log.exception("job %s failed", name)
 

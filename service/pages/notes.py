@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import math
 from typing import Literal
 
 from fastapi.responses import RedirectResponse
@@ -20,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from service.kit.ids import keyed_hash
+from service.kit.replica import WROTE_COOKIE
 
 COOKIE = "tg_note"
 LIFETIME_SECONDS = 120  # the redirect is followed at once; a note left behind is soon gone
@@ -64,6 +66,11 @@ class Back(RedirectResponse):
         self.note = note
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        reads = scope["app"].state.reads
+        if reads.configured:  # this browser wrote: its next pages read the primary
+            self.set_cookie(WROTE_COOKIE, "1", max_age=max(1, math.ceil(reads.max_lag_seconds)),
+                            httponly=True, samesite="lax", path="/",
+                            secure=scope.get("scheme") == "https")  # fmt: skip
         if self.note is not None:
             secret = scope["app"].state.settings.secret_key
             self.set_cookie(COOKIE, seal(secret, *self.note), max_age=LIFETIME_SECONDS,

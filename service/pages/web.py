@@ -5,7 +5,10 @@ Content-Security-Policy of `script-src 'self'`: no inline script, nothing from e
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -16,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from service.api.auth import vouch
 from service.api.deps import NowDep, SessionDep
 from service.errors import DomainError
+from service.kit.replica import Freshness
 from service.kit.wire import has_control
 from service.pages import happened, i18n, labels, notes
 from service.pages.signin import COOKIE, SignedIn, csrf_ok, signed_in
@@ -136,6 +140,7 @@ def render(
         refund_note=lambda status, note: _refund_note(status, note, _),
         flash=note[1] if note and note[0] == "done" else None,
         problem=note[1] if note and note[0] == "problem" else None,
+        freshness=_freshness(request),
         **context,
     )
     response = HTMLResponse(page, status_code=http_status, headers=SECURITY)
@@ -144,6 +149,27 @@ def render(
         response.set_cookie("tg_lang", lang, max_age=365 * 86400, samesite="lax",
                             secure=request.url.scheme == "https")  # fmt: skip
     return response
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How current a page's figures are, as the page says it."""
+
+    replica: bool
+    as_of: datetime
+    seconds: int
+
+
+def _freshness(request: Request) -> Shown | None:
+    """For a page that read with the read session (`service.api.deps.ReadSessionDep`): the
+    instant its figures stand at, and whether a replica (how far behind) or the primary read
+    them. Other pages say nothing."""
+    fresh: Freshness | None = getattr(request.state, "freshness", None)
+    if fresh is None:
+        return None
+    now: datetime = request.app.state.clock()
+    seconds = math.ceil(fresh.lag_seconds)
+    return Shown(replica=fresh.replica, as_of=now - timedelta(seconds=seconds), seconds=seconds)
 
 
 def _refund_note(status: str, note: str | None, _: Any) -> str:

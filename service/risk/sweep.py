@@ -127,14 +127,18 @@ def sweep(
     now: datetime,
     region_prefix: str | None = None,
     institution_ids: list[str] | None = None,
+    facts_from: Session | None = None,
 ) -> dict[str, Any]:
     """Evaluate every institution in scope as of an instant with its region's knobs, keep the
-    evaluations, open alerts where levels rose, and freeze where the region says so."""
+    evaluations, open alerts where levels rose, and freeze where the region says so. The
+    facts are read with `facts_from` if given (a read replica's session: they may lag it by
+    its bound, service.kit.replica), else with `session`; what the sweep writes, and the
+    levels and alerts it compares with, are the primary's."""
     cfgs = region_configs(
         session, as_of=as_of, region_prefix=region_prefix, institution_ids=institution_ids
     )
     facts = gather(
-        session,
+        facts_from or session,
         as_of=as_of,
         needs=Needs.of(cfgs.values()),
         institution_ids=institution_ids,

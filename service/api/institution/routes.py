@@ -6,7 +6,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.auth import InstitutionDep
-from service.api.deps import DeliverLaterDep, NowDep, PageDep, SessionDep, SettingsDep, page_of
+from service.api.deps import (
+    DeliverLaterDep,
+    NowDep,
+    PageDep,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    page_of,
+)
 from service.api.institution.schemas import (
     AccessCodeRead,
     ClosureIn,
@@ -52,7 +60,7 @@ def file_course(
 
 
 @router.get("/courses", response_model=Page[CourseRead])
-def list_courses(inst: InstitutionDep, session: SessionDep, page: PageDep) -> Page[CourseRead]:
+def list_courses(inst: InstitutionDep, session: ReadSessionDep, page: PageDep) -> Page[CourseRead]:
     return page_of(filings.courses_of(session, inst.id, page), CourseRead.of)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from service.api.deps import SessionDep, SettingsDep
+from service.api.deps import ReadSessionDep, SessionDep, SettingsDep
 from service.api.public.schemas import (
     ConsistencyRead,
     InclusionRead,
@@ -35,7 +35,7 @@ CHECKPOINT: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/institutions/{credit_code}", response_model=PublicInstitutionRead)
-def disclose(credit_code: str, session: SessionDep) -> PublicInstitutionRead:
+def disclose(credit_code: str, session: ReadSessionDep) -> PublicInstitutionRead:
     return PublicInstitutionRead.of(disclosed(session, credit_code))
 
 

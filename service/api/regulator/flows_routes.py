@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from service.api.auth import RegulatorDep
-from service.api.deps import DeliverLaterDep, NowDep, PageDep, SessionDep, page_of
+from service.api.deps import DeliverLaterDep, NowDep, PageDep, ReadSessionDep, SessionDep, page_of
 from service.api.regulator.schemas import (
     ConsumptionDecisionIn,
     MatchIn,
@@ -71,7 +71,7 @@ def decide_consumption(
 @router.get("/deposits", response_model=Page[DepositRead])
 def list_deposits(
     regulator: RegulatorDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     page: PageDep,
     status: Annotated[DepositStatus | None, Query()] = None,
 ) -> Page[DepositRead]:
@@ -109,7 +109,7 @@ def return_deposit(
 @router.get("/statements", response_model=Page[StatementRead])
 def list_statements(
     regulator: RegulatorDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     page: PageDep,
     status: Annotated[Literal["matched", "breaks", "unreviewed"] | None, Query()] = None,
     institution_id: Annotated[str | None, Query(max_length=40)] = None,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from service.api.auth import RegulatorDep
-from service.api.deps import NowDep, PageDep, SessionDep, SettingsDep, page_of
+from service.api.deps import NowDep, PageDep, ReadSessionDep, SessionDep, SettingsDep, page_of
 from service.api.regulator.schemas import (
     AsOfIn,
     AssignIn,
@@ -42,7 +42,7 @@ def run_sweep(
 @router.get("/risk/alerts", response_model=Page[AlertRead])
 def list_alerts(
     regulator: RegulatorDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     page: PageDep,
     now: NowDep,
     status: Annotated[CaseStatus | None, Query()] = None,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from service.api.auth import RegulatorDep
-from service.api.deps import NowDep, PageDep, SessionDep, page_of
+from service.api.deps import NowDep, PageDep, ReadSessionDep, SessionDep, page_of
 from service.api.regulator.schemas import (
     AuditEventRead,
     BankRead,
@@ -37,7 +37,7 @@ Status = Literal["active", "frozen", "blacklisted", "closed", "winding_down"]
 
 
 @router.get("/banks", response_model=Page[BankRead])
-def list_banks(_: RegulatorDep, session: SessionDep, page: PageDep) -> Page[BankRead]:
+def list_banks(_: RegulatorDep, session: ReadSessionDep, page: PageDep) -> Page[BankRead]:
     return page_of(
         institutions.banks(session, page),
         lambda b: BankRead.model_validate(b, from_attributes=True),
@@ -54,7 +54,7 @@ def _detail(session: Session, inst: Institution) -> InstitutionDetailRead:
 @router.get("/audit-events", response_model=Page[AuditEventRead])
 def audit_events(
     regulator: RegulatorDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     page: PageDep,
     actor: Annotated[str | None, Query(max_length=80)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
@@ -84,7 +84,7 @@ def register_institution(
 @router.get("/institutions", response_model=Page[InstitutionRead])
 def list_institutions(
     regulator: RegulatorDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     page: PageDep,
     risk_level: Annotated[Level | None, Query()] = None,
     status: Annotated[Status | None, Query()] = None,

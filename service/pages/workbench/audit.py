@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from service.api.deps import NowDep, SessionDep
+from service.api.deps import NowDep, ReadSessionDep, SessionDep
 from service.kit.clock import start_of_local_day
 from service.kit.paging import Paging
 from service.pages import happened, i18n, labels
@@ -81,7 +81,7 @@ def _read(session: Any, signed: Any, f: AuditFilters, paging: Paging) -> Any:
 def audit_page(
     request: Request,
     signed: SignedDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     lang: LangDep,
     f: FiltersDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -145,11 +145,16 @@ CSV_HEADER = [N_("When"), N_("Who"), N_("Action"), N_("On"), N_("Why"), N_("Befo
 
 @router.get("/audit.csv")
 def audit_csv(
-    signed: SignedDep, session: SessionDep, now: NowDep, f: FiltersDep, lang: LangDep
+    signed: SignedDep,
+    session: ReadSessionDep,
+    primary: SessionDep,
+    now: NowDep,
+    f: FiltersDep,
+    lang: LangDep,
 ) -> StreamingResponse:
     rows = _read(session, signed, f, Paging(limit=100_000, after=None)).rows
     # The log's own export is on the log (after what it exported: not in its own file).
-    institutions.audit_export(session, regulator=signed.regulator, export="audit",
+    institutions.audit_export(primary, regulator=signed.regulator, export="audit",
                               filters=f.query(), rows=len(rows), now=now)  # fmt: skip
     _ = i18n.gettext(lang)
     lines = (

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from service.api.deps import NowDep, SessionDep
+from service.api.deps import NowDep, ReadSessionDep, SessionDep
 from service.kit.clock import SHANGHAI, local_date
 from service.kit.money import Day
 from service.pages import evidence, happened, reads
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/workbench", include_in_schema=False)
 def case_queue(
     request: Request,
     signed: SignedDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     now: NowDep,
     lang: LangDep,
     status: Opt = None,
@@ -77,7 +77,7 @@ def case_page(
     alert_id: str,
     request: Request,
     signed: SignedDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     now: NowDep,
     lang: LangDep,
 ) -> HTMLResponse:

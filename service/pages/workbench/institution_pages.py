@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
-from service.api.deps import NowDep, SessionDep
+from service.api.deps import NowDep, ReadSessionDep, SessionDep
 from service.kit.clock import local_date
 from service.pages import charts, evidence, happened, i18n, labels, reads
 from service.pages.labels import N_
@@ -58,7 +58,7 @@ def _filters(
 def institution_list(
     request: Request,
     signed: SignedDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     lang: LangDep,
     level: Opt = None,
     status: Opt = None,
@@ -99,7 +99,8 @@ def institution_list(
 @router.get("/institutions.csv")
 def institutioncsv_response(
     signed: SignedDep,
-    session: SessionDep,
+    session: ReadSessionDep,
+    primary: SessionDep,
     now: NowDep,
     lang: LangDep,
     level: Opt = None,
@@ -111,10 +112,11 @@ def institutioncsv_response(
     sort: str = "score",
     desc: str = "1",
 ) -> StreamingResponse:
-    """The list as the page shows it, in the page's language: names and labels, no codes."""
+    """The list as the page shows it, in the page's language: names and labels, no codes.
+    Read where the page reads (it may lag); the export's own audit record is the primary's."""
     f = _filters(level, status, district, category, mode, q, sort, desc)
     rows = reads.all_institutions(session, regulator=signed.regulator, filters=f)
-    institutions.audit_export(session, regulator=signed.regulator, export="institutions",
+    institutions.audit_export(primary, regulator=signed.regulator, export="institutions",
                               filters=dataclasses.asdict(f), rows=len(rows), now=now)  # fmt: skip
     _ = i18n.gettext(lang)
     lines = (
@@ -175,7 +177,7 @@ def institution_page(
     institution_id: str,
     request: Request,
     signed: SignedDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     now: NowDep,
     lang: LangDep,
     pages: Annotated[dict[str, int], Depends(file_pages)],

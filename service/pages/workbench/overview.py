@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from service.api.deps import NowDep, SessionDep
+from service.api.deps import NowDep, ReadSessionDep
 from service.pages import charts, i18n, reads
 from service.pages.web import LangDep, SignedDep, render
 
@@ -22,7 +22,7 @@ LEVEL_SERIES = (
 
 @router.get("", response_class=HTMLResponse)
 def overview(
-    request: Request, signed: SignedDep, session: SessionDep, now: NowDep, lang: LangDep
+    request: Request, signed: SignedDep, session: ReadSessionDep, now: NowDep, lang: LangDep
 ) -> HTMLResponse:
     o = reads.overview(session, regulator=signed.regulator, now=now)
     _ = i18n.gettext(lang)

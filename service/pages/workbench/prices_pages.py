@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from service.api.deps import NowDep, SessionDep
+from service.api.deps import NowDep, ReadSessionDep, SessionDep
 from service.errors import DomainError
 from service.fees import guides, prices, school_calendar
 from service.kit.clock import local_date
@@ -58,7 +58,7 @@ IMPORT_PROBLEMS = {
 def price_page(
     request: Request,
     signed: SignedDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     now: NowDep,
     lang: LangDep,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,

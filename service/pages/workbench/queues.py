@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import Field
 
-from service.api.deps import DeliverLaterDep, NowDep, SessionDep
+from service.api.deps import DeliverLaterDep, NowDep, ReadSessionDep, SessionDep
 from service.errors import DomainError
 from service.flows import complaints, consumptions, refunds, statements
 from service.kit.clock import local_date
@@ -39,7 +39,7 @@ router = APIRouter(prefix="/workbench", include_in_schema=False)
 def disputes(
     request: Request,
     signed: SignedDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     now: NowDep,
     lang: LangDep,
     kind: Annotated[Literal["refunds", "lessons"], Query()] = "refunds",
@@ -187,7 +187,7 @@ def decide_lesson(
 def reconciliation(
     request: Request,
     signed: SignedDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     now: NowDep,
     lang: LangDep,
     day: DayQuery = None,
@@ -248,7 +248,7 @@ def review(
 def complaint_list(
     request: Request,
     signed: SignedDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     lang: LangDep,
     category: Opt = None,
     institution_id: Opt = None,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from service.api.deps import NowDep, SessionDep
+from service.api.deps import NowDep, ReadSessionDep, SessionDep
 from service.errors import DomainError
 from service.kit.clock import local_date
 from service.kit.money import Day
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/workbench", include_in_schema=False)
 
 @router.get("/rules", response_class=HTMLResponse)
 def rules(
-    request: Request, signed: SignedDep, session: SessionDep, now: NowDep, lang: LangDep
+    request: Request, signed: SignedDep, session: ReadSessionDep, now: NowDep, lang: LangDep
 ) -> HTMLResponse:
     today = local_date(now)
     here = packs.risk_config(session, signed.regulator.region_code, on=today)

@@ -1,0 +1,1 @@
+"""A province stack on this machine: scratch PostgreSQL servers, Patroni, etcd, HAProxy."""
