@@ -54,8 +54,12 @@ class CommitMiddleware:
             return
         state: dict[str, Any] = scope.setdefault("state", {})
         held: list[Message] = []
+        replaced = False  # the commit failed and a 503 went out instead of the route's answer
 
         async def commit_then_send(message: Message) -> None:
+            nonlocal replaced
+            if replaced:  # the rest of the answer the 503 replaced (its body after its start)
+                return
             session: Session | None = state.get(SESSION)
             if session is None:  # no session, or committed already: pass through
                 await send(message)
@@ -74,6 +78,7 @@ class CommitMiddleware:
                     scope, receive, send
                 )
                 held.clear()
+                replaced = True
                 return
             for m in held:
                 await send(m)
