@@ -8,7 +8,8 @@ PORT    ?= 8000
 BANK_PORT ?= 8100
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test install lint types imports unit bench clean browser-deps messages screenshots
+.PHONY: run test install lint types imports unit bench clean browser-deps messages screenshots \
+	cluster-deps cluster cluster-hold bench-failover
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +34,31 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && \
 	    apt-get install -y -qq chromium fonts-wqy-microhei) >/dev/null; \
 	  else echo "chromium or fonts-wqy-microhei missing: browser tests will be skipped"; fi; }
+
+## cluster-deps: Debian's patroni, etcd (server and client) and haproxy for `make cluster` and
+## the failover benchmark (root installs them; others are told). PostgreSQL 15 is already here.
+cluster-deps:
+	@{ command -v patroni >/dev/null 2>&1 && command -v etcd >/dev/null 2>&1 && \
+	   command -v haproxy >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && \
+	    apt-get install -y -qq patroni etcd-server etcd-client haproxy) >/dev/null; \
+	  else echo "patroni, etcd-server, etcd-client or haproxy missing: as root, make cluster-deps"; fi; }
+
+## cluster: a province's stack on this machine from one command (tools/cluster/province.py):
+## etcd, Patroni over two PostgreSQL 15 servers (one synchronous standby), HAProxy (writes to
+## the leader, reads to the replica, HTTP over two API processes), two schedulers; a smoke
+## check through HAProxy; then everything stopped and its folder removed. `cluster-hold`
+## stays up until Ctrl-C.
+cluster: install cluster-deps
+	$(PY) -m tools.cluster.province
+
+cluster-hold: install cluster-deps
+	$(PY) -m tools.cluster.province --hold
+
+## bench-failover: the province under a load of lesson reports and releases, its leader killed
+## in the middle (bench/failover.py; minutes, not in `make test`); figures in docs/scaling.md
+bench-failover: install cluster-deps
+	$(PY) bench/failover.py
 
 lint: install
 	$(BIN)/ruff check .
@@ -65,6 +91,7 @@ bench: install
 	$(PY) bench/leader.py
 	$(PY) bench/fuzz.py
 	$(PY) bench/signin.py
+	$(PY) bench/failover.py
 
 ## screenshots: every workbench page, in Chinese and English, on a desktop and at 360 px, taken
 ## in headless Chromium against the showcase region (tools/showcase.py), into docs/screenshots/
