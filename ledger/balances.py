@@ -369,14 +369,20 @@ def kind_balances_as_of(
     if not ledgers:
         return {}
     rows = conn.execute(
-        select(accounts.c.id, accounts.c.ledger, accounts.c.owner).where(
+        select(accounts).where(
             one_of(conn, accounts.c.ledger, list(ledgers)),
             accounts.c.kind == kind,
             accounts.c.created_at <= as_of,
         )
     ).all()
-    held = balances(conn, [r.id for r in rows], as_of=as_of)
+    # An account with no entry after the instant stood then as it stands now (time never
+    # runs backwards in an account): only those moved since are looked up as of then —
+    # the few touched since midnight, for a snapshot taken the next morning.
+    moved = [r.id for r in rows if r.last_at > as_of]
+    held = balances(conn, moved, as_of=as_of)
     out: dict[str, dict[str, Balance]] = {lg: {} for lg in ledgers}
     for r in rows:
-        out[r.ledger][r.owner] = held[r.id]
+        out[r.ledger][r.owner] = held[r.id] if r.last_at > as_of else Balance(
+            r.debits_posted, r.credits_posted, r.debits_pending, r.credits_pending
+        )
     return out

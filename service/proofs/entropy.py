@@ -20,6 +20,10 @@ class Entropy(Protocol):
         """32 random bytes."""
         ...
 
+    def tokens(self, n: int) -> list[bytes]:
+        """n × 32 random bytes."""
+        ...
+
     def shuffle(self, items: list[T]) -> None: ...
 
 
@@ -34,8 +38,17 @@ class SystemEntropy:
     def token(self) -> bytes:
         return secrets.token_bytes(32)
 
+    def tokens(self, n: int) -> list[bytes]:
+        data = secrets.token_bytes(32 * n)  # one read of the generator, not n
+        return [data[i : i + 32] for i in range(0, 32 * n, 32)]
+
     def shuffle(self, items: list[T]) -> None:
-        self._rng.shuffle(items)
+        """A uniform order: the items sorted by 128 random bits each (two keys alike, the
+        only source of bias, has odds of about n² / 2^129). One read of the generator and a
+        sort in C, where Fisher–Yates asks the generator once per item."""
+        keys = secrets.token_bytes(16 * len(items))
+        order = sorted(range(len(items)), key=lambda i: keys[16 * i : 16 * i + 16])
+        items[:] = [items[i] for i in order]
 
 
 class SeededEntropy:
@@ -49,6 +62,9 @@ class SeededEntropy:
 
     def token(self) -> bytes:
         return self._rng.randbytes(32)
+
+    def tokens(self, n: int) -> list[bytes]:
+        return [self.token() for _ in range(n)]
 
     def shuffle(self, items: list[T]) -> None:
         self._rng.shuffle(items)

@@ -9,7 +9,7 @@ from collections.abc import Iterator, MutableMapping, Sequence
 from datetime import datetime
 from typing import overload
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from service.config import Settings
@@ -29,6 +29,17 @@ class _Nodes:
         self.session = session
         self.known: dict[tuple[int, int], bytes] = {}
 
+    def load(self, keys: set[tuple[int, int]]) -> None:
+        """These nodes read in one statement (a proof's O(log n) of them)."""
+        wanted = sorted(keys - self.known.keys())
+        if wanted:
+            rows = self.session.execute(
+                select(LogNode.level, LogNode.idx, LogNode.hash).where(
+                    tuple_(LogNode.level, LogNode.idx).in_(wanted)
+                )
+            )
+            self.known.update({(lv, i): bytes(h) for lv, i, h in rows})
+
     def get(self, level: int, idx: int) -> bytes:
         key = (level, idx)
         if key not in self.known:
@@ -37,6 +48,19 @@ class _Nodes:
                 raise LookupError(f"the log has no node {key}")
             self.known[key] = bytes(found.hash)
         return self.known[key]
+
+
+class _Recorder(_Nodes):
+    """Answers any node with zeros and notes which were asked: a dry run finds what a proof
+    will read, so that it is read in one statement."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.asked: set[tuple[int, int]] = set()
+
+    def get(self, level: int, idx: int) -> bytes:
+        self.asked.add((level, idx))
+        return bytes(32)
 
 
 class _Leaves(Sequence[bytes]):
@@ -156,10 +180,16 @@ class PublicLog:
 
     def inclusion(self, index: int, size: int) -> list[bytes]:
         self._within(size)
+        dry = _Recorder(self.session)
+        inclusion_proof(_Leaves(dry, size), index, _Perfect(dry, size))
+        self.nodes.load(dry.asked)
         return inclusion_proof(_Leaves(self.nodes, size), index, _Perfect(self.nodes, size))
 
     def consistency(self, first: int, second: int) -> list[bytes]:
         self._within(second)
+        dry = _Recorder(self.session)
+        consistency_proof(_Leaves(dry, second), first, _Perfect(dry, second))
+        self.nodes.load(dry.asked)
         return consistency_proof(_Leaves(self.nodes, second), first, _Perfect(self.nodes, second))
 
     def entries(self, start: int, end: int) -> list[LogEntry]:
