@@ -382,7 +382,9 @@ def kind_balances_as_of(
     held = balances(conn, moved, as_of=as_of)
     out: dict[str, dict[str, Balance]] = {lg: {} for lg in ledgers}
     for r in rows:
-        out[r.ledger][r.owner] = held[r.id] if r.last_at > as_of else Balance(
-            r.debits_posted, r.credits_posted, r.debits_pending, r.credits_pending
+        out[r.ledger][r.owner] = (
+            held[r.id]
+            if r.last_at > as_of
+            else Balance(r.debits_posted, r.credits_posted, r.debits_pending, r.credits_pending)
         )
     return out
