@@ -91,6 +91,7 @@ bench: install
 	$(PY) bench/leader.py
 	$(PY) bench/fuzz.py
 	$(PY) bench/signin.py
+	$(PY) bench/replica_lag.py
 	$(PY) bench/failover.py
 
 ## screenshots: every workbench page, in Chinese and English, on a desktop and at 360 px, taken
