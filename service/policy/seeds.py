@@ -22,8 +22,8 @@ from service.policy import packs
 from service.policy import rules as r
 from service.policy.models import RulePackVersion
 
-UNVERIFIED_NUMBER = "document number not verified"
-UNVERIFIED = "title, number and article not verified against the published text"
+UNVERIFIED_NUMBER = "文号未核实"
+UNVERIFIED = "标题、文号和条款均未与公开文本逐字核对"
 
 
 def src(title: str, issuer: str, **more: str) -> dict[str, str]:
@@ -35,20 +35,20 @@ MOE_2021_2 = src(
     "关于加强校外培训机构预收费监管工作的通知",
     "教育部办公厅、国家发展改革委办公厅、中国人民银行办公厅等六部门",
     number="教监管函〔2021〕2号",
-    note="the caps' exact national sentence not verified word for word (DOMAIN.md §2)",
+    note="上限的全国性原文表述未逐字核对（见领域参考第2节）",
 )
 NON_SUBJECT_2022 = src(
     "关于规范面向中小学生的非学科类校外培训的意见",
     "教育部等十三部门",
-    note=f"issued 2022-12; {UNVERIFIED_NUMBER}",
+    note=f"2022年12月印发；{UNVERIFIED_NUMBER}",
 )
 GOV_2018_80 = src(
     "国务院办公厅关于规范校外培训机构发展的意见", "国务院办公厅", number="国办发〔2018〕80号"
 )
 RESERVE_DEFAULT = src(
-    "Inner Mongolia's reserve rule, taken as the default (DOMAIN.md §2)",
+    "内蒙古自治区风险保证金规定（作为默认值，见领域参考第2节）",
     "内蒙古自治区教育厅",
-    note="the national text says only 'a certain amount'; " + UNVERIFIED,
+    note="全国性文件仅称“一定数额”；" + UNVERIFIED,
 )
 
 
@@ -74,7 +74,7 @@ SEEDS: tuple[Seed, ...] = (
             "prepay_caps": (CAPS, MOE_2021_2),
             "reserve_requirement": ({"share_of_owed": "1"}, RESERVE_DEFAULT),
         },
-        reason="national defaults for subject training",
+        reason="学科类培训的全国默认规则",
     ),
     Seed(
         name="national-non-subject",
@@ -85,7 +85,7 @@ SEEDS: tuple[Seed, ...] = (
             "prepay_caps": ({**CAPS, "amount": "5000"}, NON_SUBJECT_2022),
             "reserve_requirement": ({"share_of_owed": "1"}, RESERVE_DEFAULT),
         },
-        reason="national defaults for non-subject training",
+        reason="非学科类培训的全国默认规则",
     ),
     Seed(
         name="national-all",
@@ -99,13 +99,13 @@ SEEDS: tuple[Seed, ...] = (
                 src(
                     **{
                         **GOV_2018_80,
-                        "note": "the one-month rule is several provinces' "
-                        "(DOMAIN.md §2), applied everywhere by default",
+                        "note": "首课前一个月的限制系多个省份的规定（见领域参考第2节），"
+                        "此处默认适用于各地",
                     }
                 ),
             ),
         },
-        reason="national defaults for every sector",
+        reason="各行业通用的全国默认规则",
     ),
     # -- Jilin (the demo) ----------------------------------------------------------------------
     *(
@@ -118,16 +118,14 @@ SEEDS: tuple[Seed, ...] = (
                 "prepay_caps": (
                     {**CAPS, **({"amount": "5000"} if sector.endswith("non_subject") else {})},
                     src(
-                        "吉林省校外培训机构预收费监管办法 (the province's double-reduction "
-                        "measures: the seed text of DOMAIN.md)",
+                        "吉林省校外培训机构预收费监管办法",
                         "吉林省教育厅等部门",
                         article="第七条",
-                        note=f"article as DOMAIN.md cites it; {UNVERIFIED_NUMBER}; title "
-                        "not verified",
+                        note=f"条款依领域参考所引；{UNVERIFIED_NUMBER}；标题未核实",
                     ),
                 )
             },
-            reason="Jilin's caps (the demo's province; its cities inherit them)",
+            reason="吉林省的收费上限（演示省份，其下各市沿用）",
         )
         for sector in ("education_subject", "education_non_subject")
     ),
@@ -147,12 +145,12 @@ SEEDS: tuple[Seed, ...] = (
                 src(
                     "四平市预付式消费管理办法（征求意见稿）",
                     "四平市人民政府",
-                    note="a 2025 draft (征求意见稿), not in force; the day it applies here "
-                    "(2027-01-01) is the demo's assumption; " + UNVERIFIED,
+                    note="2025年征求意见稿，尚未施行；此处自2027-01-01起适用系演示假设；"
+                    + UNVERIFIED,
                 ),
             )
         },
-        reason="Siping's 2025 draft: no prepaid sales in the first 6 months, none while listed",
+        reason="四平市2025年征求意见稿：取得许可后6个月内及列入名单期间不得预收费",
     ),
     # -- Zhejiang and Hangzhou -----------------------------------------------------------------
     Seed(
@@ -166,12 +164,12 @@ SEEDS: tuple[Seed, ...] = (
                 src(
                     "浙江省校外培训机构预收费资金监管办法",
                     "浙江省教育厅等部门",
-                    note="release after the parent confirms; 7 working days of silence are "
-                    "consent (DOMAIN.md §2); " + UNVERIFIED,
+                    note="家长确认后拨付，7个工作日未提出异议视为同意（见领域参考第2节）；"
+                    + UNVERIFIED,
                 ),
             )
         },
-        reason="Zhejiang: release on confirmation, silence is consent after 7 working days",
+        reason="浙江省：确认后拨付，7个工作日无异议视为同意",
     ),
     Seed(
         name="hangzhou",
@@ -184,12 +182,11 @@ SEEDS: tuple[Seed, ...] = (
                 src(
                     "杭州市校外培训机构预收费资金监管实施细则",
                     "杭州市教育局",
-                    note="the bank warns of large daily and weekly withdrawals; the amounts "
-                    "are the demo's, not the text's; " + UNVERIFIED,
+                    note="银行对单日、单周大额支取预警；金额为演示数值，并非原文；" + UNVERIFIED,
                 ),
             )
         },
-        reason="Hangzhou: bank-side warnings on withdrawals",
+        reason="杭州市：银行端支取预警",
     ),
     # -- Beijing, Shanghai ---------------------------------------------------------------------
     Seed(
@@ -207,7 +204,7 @@ SEEDS: tuple[Seed, ...] = (
                 ),
             )
         },
-        reason="Beijing: the national caps as the city's own text sets them",
+        reason="北京市：本市文件重申的全国收费上限",
     ),
     Seed(
         name="shanghai",
@@ -224,7 +221,7 @@ SEEDS: tuple[Seed, ...] = (
                 ),
             )
         },
-        reason="Shanghai: the national caps as the city's own text sets them",
+        reason="上海市：本市文件重申的全国收费上限",
     ),
     Seed(
         name="shanghai-fitness",
@@ -235,10 +232,9 @@ SEEDS: tuple[Seed, ...] = (
             "prepay_caps": (
                 {"lessons": 60, "months": 24, "amount": "20000", "per_consumer": "20000"},
                 src(
-                    "上海市体育健身行业单用途预付卡管理规定 (2025)",
+                    "上海市体育健身行业单用途预付卡管理规定（2025年）",
                     "上海市体育局",
-                    note="sessions at most 20,000 yuan and 60 sessions; at most 20,000 yuan "
-                    "per consumer; " + UNVERIFIED,
+                    note="次卡不超过2万元、60次；每位消费者不超过2万元；" + UNVERIFIED,
                 ),
             ),
             "card_caps": (
@@ -250,11 +246,13 @@ SEEDS: tuple[Seed, ...] = (
                     "stored_value_amount": "5000",
                 },
                 src(
-                    "上海市体育健身行业单用途预付卡管理规定 (2025)", "上海市体育局", note=UNVERIFIED
+                    "上海市体育健身行业单用途预付卡管理规定（2025年）",
+                    "上海市体育局",
+                    note=UNVERIFIED,
                 ),
             ),
         },
-        reason="Shanghai's 2025 fitness rules: the gym in the demo",
+        reason="上海市2025年体育健身规定：演示中的健身房",
     ),
     # -- Sichuan: Chengdu, Zigong --------------------------------------------------------------
     Seed(
@@ -268,8 +266,8 @@ SEEDS: tuple[Seed, ...] = (
                 src(
                     "成都市校外培训机构预收费监管办法",
                     "成都市教育局等部门",
-                    note="three accounts (custody, reserve, basic); release in step with "
-                    "consumption (DOMAIN.md §2); " + UNVERIFIED,
+                    note="三个账户（托管、风险保证金、基本户）；随消费进度拨付（见领域参考第2节）；"
+                    + UNVERIFIED,
                 ),
             ),
             "refund_payment_deadline": (
@@ -277,8 +275,7 @@ SEEDS: tuple[Seed, ...] = (
                 src(
                     "成都市校外培训机构预收费监管办法",
                     "成都市教育局等部门",
-                    note="refund before the start within 5 days; whether working days not "
-                    "verified; " + UNVERIFIED,
+                    note="开课前退费5日内办结；是否按工作日计未核实；" + UNVERIFIED,
                 ),
             ),
             "reserve_requirement": (
@@ -286,11 +283,11 @@ SEEDS: tuple[Seed, ...] = (
                 src(
                     "成都市校外培训机构预收费监管办法",
                     "成都市教育局等部门",
-                    note="custody and a reserve at once; the reserve's share not verified",
+                    note="托管与风险保证金并行；保证金比例未核实",
                 ),
             ),
         },
-        reason="Chengdu: three accounts, release in step with consumption",
+        reason="成都市：三账户管理，随消费进度拨付",
     ),
     Seed(
         name="zigong",
@@ -303,11 +300,11 @@ SEEDS: tuple[Seed, ...] = (
                 src(
                     "自贡市校外培训机构预收费资金监管办法",
                     "自贡市教育和体育局等部门",
-                    note="the supervised account keeps 20% of what is owed; " + UNVERIFIED,
+                    note="监管账户留存应退金额的20%；" + UNVERIFIED,
                 ),
             )
         },
-        reason="Zigong: a minimum balance of 20% of what is owed",
+        reason="自贡市：最低留存应退金额的20%",
     ),
     # -- Anhui: Wuhu; Fujian: Xiamen; Shandong: Rongcheng; Gansu --------------------------------
     Seed(
@@ -321,8 +318,7 @@ SEEDS: tuple[Seed, ...] = (
                 src(
                     "芜湖市校外培训机构预收费资金监管办法",
                     "芜湖市教育局等部门",
-                    note="the whole order 15 working days after the last lesson (DOMAIN.md §2); "
-                    + UNVERIFIED,
+                    note="整单于最后一课后15个工作日拨付（见领域参考第2节）；" + UNVERIFIED,
                 ),
             ),
             "complaint_holds_release": (
@@ -330,11 +326,11 @@ SEEDS: tuple[Seed, ...] = (
                 src(
                     "芜湖市校外培训机构预收费资金监管办法",
                     "芜湖市教育局等部门",
-                    note="later if a complaint is open; " + UNVERIFIED,
+                    note="有未办结投诉时顺延；" + UNVERIFIED,
                 ),
             ),
         },
-        reason="Wuhu: release after the last lesson, held while a complaint is open",
+        reason="芜湖市：最后一课后拨付，有投诉时暂停",
     ),
     Seed(
         name="xiamen",
@@ -347,11 +343,11 @@ SEEDS: tuple[Seed, ...] = (
                 src(
                     "厦门市校外培训机构预收费资金监管办法",
                     "厦门市教育局等部门",
-                    note="released weekly; the weekday (Monday here) not verified; " + UNVERIFIED,
+                    note="按周拨付；拨付日（此处为星期一）未核实；" + UNVERIFIED,
                 ),
             )
         },
-        reason="Xiamen: weekly release",
+        reason="厦门市：按周拨付",
     ),
     Seed(
         name="rongcheng",
@@ -364,7 +360,7 @@ SEEDS: tuple[Seed, ...] = (
                 src(
                     "荣成市预付式消费资金监管办法",
                     "荣成市人民政府",
-                    note="a month's payout at most twice the minimum balance; " + UNVERIFIED,
+                    note="每月拨付不超过最低余额的两倍；" + UNVERIFIED,
                 ),
             ),
             "minimum_balance": (
@@ -372,11 +368,11 @@ SEEDS: tuple[Seed, ...] = (
                 src(
                     "荣成市预付式消费资金监管办法",
                     "荣成市人民政府",
-                    note="the minimum balance's share not verified (the payout cap needs one)",
+                    note="最低余额比例未核实（拨付上限以其为基数）",
                 ),
             ),
         },
-        reason="Rongcheng: monthly payouts capped at twice the minimum balance",
+        reason="荣成市：每月拨付不超过最低余额的两倍",
     ),
     Seed(
         name="gansu",
@@ -387,18 +383,17 @@ SEEDS: tuple[Seed, ...] = (
             "refund_payment_deadline": (
                 {"working_days": 7},
                 src(
-                    "甘肃省预付式消费管理办法 (all industries)",
+                    "甘肃省预付式消费管理办法（全行业）",
                     "甘肃省人民政府",
-                    note="an all-industry prepaid-consumption rule; the refund period and "
-                    + UNVERIFIED,
+                    note="全行业预付式消费规定；退款期限及" + UNVERIFIED,
                 ),
             ),
             "complaint_holds_release": (
                 {"enabled": True},
-                src("甘肃省预付式消费管理办法 (all industries)", "甘肃省人民政府", note=UNVERIFIED),
+                src("甘肃省预付式消费管理办法（全行业）", "甘肃省人民政府", note=UNVERIFIED),
             ),
         },
-        reason="Gansu: the all-industry prepaid rules",
+        reason="甘肃省：全行业预付式消费规定",
     ),
 )
 

@@ -175,3 +175,37 @@ def test_a_sectors_amount_cap_comes_from_its_pack(town: Town, engine: Engine) ->
         assert r.json()["code"] == "prepay_over_cap" and r.json()["limit"] == "800.00"
     finally:
         factories.drop_pack_overrides(engine, "330106")
+
+
+def test_a_lesson_report_reads_no_pack_once_the_days_pack_is_resolved(
+    town: Town, engine: Engine
+) -> None:
+    """The hot path gains no read per event: the pack is resolved once per region, sector and
+    day and kept (service.policy.packs), so the second report of the day reads no version."""
+    import sqlalchemy as sa
+
+    e = town.funded("330106")
+    town.clock.now = REPORTED
+    school = town.schools["330106"]
+
+    def report() -> None:
+        r = town.client.post(
+            f"/api/v1/enrollments/{e['id']}/consumptions",
+            headers=bearer(school.key),
+            json={"lessons": 1, "occurred_at": REPORTED.isoformat()},
+        )
+        assert r.status_code == 201, r.text  # fmt: skip
+
+    report()
+    seen: list[str] = []
+
+    def statement(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    sa.event.listen(engine, "before_cursor_execute", statement)
+    try:
+        report()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", statement)
+    assert seen, "the report ran statements"
+    assert not [q for q in seen if "rule_packs" in q], seen

@@ -60,10 +60,11 @@ def pack_page(
         }
         for name, c in pack.cited.items()
     ]
-    versions = [
-        v for code in packs.chain(region) for v in packs.versions(session, code)
-        if v.sector in (r.ALL, chosen)
-    ]  # fmt: skip
+    versions = sorted(
+        (v for code in packs.chain(region) for v in packs.versions(session, code)
+         if v.sector in (r.ALL, chosen)),
+        key=lambda v: (v.effective_from, v.created_at), reverse=True,
+    )  # fmt: skip
     return render(
         request,
         "rule_pack.html",
