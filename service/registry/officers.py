@@ -225,6 +225,29 @@ def disable(
     return officer
 
 
+def set_role(
+    session: Session, *, regulator: Regulator, officer_id: str, role: str, actor: str,
+    now: datetime, by: str | None = None,
+) -> Officer:  # fmt: skip
+    """The officer's new role, from their next request on (a session reads the role each
+    time). `by`: the admin acting, who may not change their own role (nor lock the office out
+    of its last admin that way). Audited with the role before and after."""
+    checked = choose(Role, role, field="role")
+    officer = in_office(session, regulator, officer_id)
+    if officer.id == by:
+        raise DomainError("invalid_state", "an admin does not change their own role")
+    if officer.disabled_at is not None:
+        raise DomainError("invalid_state", "a disabled officer has no role to change")
+    before = officer.role
+    if before != checked.value:
+        officer.role = checked.value
+        audit(session, actor=actor, action="officer:roles", subject=officer.id, now=now,
+              region_code=regulator.region_code,
+              detail={"name": officer.name, "before": before, "after": officer.role})  # fmt: skip
+    session.flush()
+    return officer
+
+
 def of_office(session: Session, regulator: Regulator) -> list[Officer]:
     return list(
         session.scalars(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 
 from service.api.auth import RegulatorDep
@@ -17,9 +17,18 @@ from service.kit.wire import Strict
 from service.registry import officers
 from service.registry.models import Officer, Regulator
 
+
+def _admin(request: Request) -> None:
+    """An admin of the office: judged before the body is read, so that whoever may not manage
+    officers is refused the same way whatever they send."""
+    officer: Officer | None = getattr(request.state, "officer", None)
+    officers.require(officer.role if officer else None, officers.Permission.MANAGE_OFFICERS)
+
+
 # Signing in is the one officer route without a credential.
 sessions_router = APIRouter(tags=["officers"])
-router = APIRouter(tags=["officers"])
+# Managing the office's officers: its admin only.
+router = APIRouter(tags=["officers"], dependencies=[Depends(_admin)])
 
 
 class OfficerSessionIn(Strict):
@@ -114,17 +123,9 @@ def open_session(
     )
 
 
-def _admin(request: Request) -> None:
-    officer: Officer | None = getattr(request.state, "officer", None)
-    officers.require(officer.role if officer else None, officers.Permission.MANAGE_OFFICERS)
-
-
 @router.get("/officers", response_model=Page[OfficerRead])
-def list_officers(
-    regulator: RegulatorDep, request: Request, session: SessionDep
-) -> Page[OfficerRead]:
+def list_officers(regulator: RegulatorDep, session: SessionDep) -> Page[OfficerRead]:
     """The office's officers, disabled ones included (an `admin` of the office only)."""
-    _admin(request)
     found = officers.of_office(session, regulator)
     return Page[OfficerRead](items=[OfficerRead.of(o) for o in found], next_cursor=None)
 
@@ -133,14 +134,12 @@ def list_officers(
 def create_officer(
     body: OfficerIn,
     regulator: RegulatorDep,
-    request: Request,
     session: SessionDep,
     now: NowDep,
     settings: SettingsDep,
 ) -> OfficerCreatedRead:
     """A new officer of the office (an `admin` only): the answer is what `officer create`
     prints, the password and TOTP secret shown this once."""
-    _admin(request)
     made = officers.create_officer(
         session, regulator=regulator, name=body.name, role=body.role, now=now,
         secret_key=settings.secret_key, actor=f"regulator:{regulator.id}",
@@ -150,13 +149,35 @@ def create_officer(
 
 @router.post("/officers/{officer_id}/disable", response_model=OfficerRead)
 def disable_officer(
-    officer_id: str, regulator: RegulatorDep, request: Request, session: SessionDep, now: NowDep
+    officer_id: str, regulator: RegulatorDep, session: SessionDep, now: NowDep
 ) -> OfficerRead:
     """Disable an officer of the office (an `admin` only): their tokens and workbench sessions
     stop at once. Officers are never deleted: the audit log keeps naming them."""
-    _admin(request)
     done = officers.disable(
         session, regulator=regulator, officer_id=officer_id, actor=f"regulator:{regulator.id}",
         now=now,
+    )  # fmt: skip
+    return OfficerRead.of(done)
+
+
+class RoleIn(Strict):
+    role: Literal["viewer", "officer", "supervisor", "admin"]
+
+
+@router.post("/officers/{officer_id}/role", response_model=OfficerRead)
+def change_role(
+    officer_id: str,
+    body: RoleIn,
+    regulator: RegulatorDep,
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+) -> OfficerRead:
+    """Give an officer of the office another role (an `admin` only; not their own): it holds
+    from the officer's next request on. Audited with the role before and after."""
+    me: Officer | None = getattr(request.state, "officer", None)
+    done = officers.set_role(
+        session, regulator=regulator, officer_id=officer_id, role=body.role, now=now,
+        actor=f"regulator:{regulator.id}", by=me.id if me else None,
     )  # fmt: skip
     return OfficerRead.of(done)

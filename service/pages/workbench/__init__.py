@@ -11,6 +11,7 @@ from service.pages.workbench import (
     audit,
     cases,
     institution_pages,
+    officers_pages,
     overview,
     packs_page,
     prices_pages,
@@ -33,5 +34,6 @@ ROUTERS: list[APIRouter] = [
         prices_pages,
         audit,
         account,
+        officers_pages,
     )
 ]
