@@ -87,7 +87,7 @@ def test_the_replica_follows_and_is_used_within_its_bounds(pair: Pair) -> None:
     assert lag is not None and lag.bytes < 1024 * 1024 and lag.seconds < 30
     app = create_app(
         Settings(environment="test", database_url=pair.primary.url,
-                 secret_key="replica-secret-0123456789"),
+                 secret_key="replica-secret-0123456789", log_signing_key="ab" * 32),
         engine=pair.primary_engine, reads=reads,
     )  # fmt: skip
     with TestClient(app) as c:
@@ -111,15 +111,15 @@ def test_a_replica_whose_replay_is_paused_falls_behind_and_the_primary_answers(
     finally:
         with pair.replica_engine.connect() as c:
             c.execute(text("SELECT pg_wal_replay_resume()"))
-    pglocal.wait_until(lambda: reads.pick()[0] is reads.replica, 30, "caught up")
-    assert _count_on(pair.replica_engine, "behind") == 2000
+    pglocal.wait_until(lambda: _count_on(pair.replica_engine, "behind") == 2000, 60, "replayed")
+    pglocal.wait_until(lambda: reads.pick()[0] is reads.replica, 30, "used again")
 
 
 def test_the_sweep_reads_its_facts_on_the_replica_and_writes_on_the_primary(pair: Pair) -> None:
     reads = Reads(pair.primary_engine, pair.replica_engine, check_every=0)
     now = datetime.now(UTC)
     settings = Settings(environment="test", database_url=pair.primary.url,
-                        secret_key="replica-secret-0123456789")  # fmt: skip
+                        secret_key="replica-secret-0123456789", log_signing_key="ab" * 32)  # fmt: skip
     out = run_job(make_sessionmaker(pair.primary_engine), "risk_sweep", as_of=now,
                   settings=settings, now=now, reads=reads)  # fmt: skip
     assert out["institutions_evaluated"] == 0 and "skipped" not in out
