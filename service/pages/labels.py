@@ -230,6 +230,9 @@ JOBS = {
 }
 ACTIONS = {
     "register": N_("Registered the institution"),
+    "wind_down:open": N_("Opened the wind-down"),
+    "wind_down:round": N_("Distributed a wind-down round"),
+    "status:winding_down": N_("The institution began winding down"),
     "enrollment:new_access_code": N_("Gave a family a new access code"),
     "alert:claim": N_("Claimed the case"),
     "alert:assign": N_("Assigned the case"),
@@ -441,8 +444,32 @@ ROLES = {
     "admin": N_("Administrator (also manages officers)"),
 }
 
+# A wind-down's words (docs/winddown.md).
+WIND_DOWN_REASONS = {
+    "closed": N_("Closed"),
+    "absconded": N_("Absconded"),
+    "revoked": N_("Licence revoked"),
+}
+CLAIM_STATUSES = {
+    "open": N_("Owed"),
+    "paid": N_("Paid in full"),
+    "unreachable": N_("Unreachable: the bank could not pay"),
+    "transferred": N_("Transferred to another school"),
+}
+ROUND_STATUSES = {"instructed": N_("With the bank"), "settled": N_("Settled")}
+PAYMENT_STATUSES = {
+    "instructed": N_("With the bank"),
+    "paid": N_("Paid"),
+    "rejected": N_("Rejected by the bank"),
+    "held": N_("Held until an account is named"),
+}
+
 KINDS: dict[str, Mapping[Any, str]] = {
     "roles": ROLES,
+    "wind_down_reasons": WIND_DOWN_REASONS,
+    "claims": CLAIM_STATUSES,
+    "rounds": ROUND_STATUSES,
+    "payments": PAYMENT_STATUSES,
     "levels": LEVELS,
     "statuses": STATUSES,
     "categories": CATEGORIES,

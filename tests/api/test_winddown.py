@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 import ledger
 from service.errors import DomainError
 from service.flows import rounds, statements
+from service.kit.clock import SHANGHAI
 from service.kit.db import make_sessionmaker
 from service.registry.models import Regulator
 from tests.api.conftest import bearer
@@ -294,3 +295,51 @@ def test_two_rounds_at_once_one_distributes(world: World, engine: Engine, backen
     assert sorted(outcomes) == ["nothing_to_distribute", "ok"], outcomes
     assert len(w.pending()) == 3
     assert_books(engine, w.inst_id)
+
+
+def test_from_the_workbench_and_the_parents_page(world: World, engine: Engine) -> None:
+    """Two pages, in Chinese and English: the institution's file opens the wind-down, the
+    wind-down's page distributes a round; the parent's page shows the claim and each round."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from tests.api.test_workbench_pages import sign_in
+    from tests.api.told import told
+
+    w = world
+    es = [w.enroll(lessons=10, amount="200.00") for _ in range(3)]
+    for e in es:
+        assert w.pay(e).status_code == 201
+    c = TestClient(w.client.app, raise_server_exceptions=False, follow_redirects=False)
+    csrf = sign_in(c, w.reg)
+    page = c.get(f"/workbench/institutions/{w.inst_id}")
+    assert "/wind-down" in page.text and "启动清算" in page.text
+    at = w.clock.now.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
+    r = c.post(f"/workbench/institutions/{w.inst_id}/wind-down",
+               data={"csrf": csrf, "reason": "absconded", "effective_at": at, "note": "跑路"})  # fmt: skip
+    assert r.status_code == 303, r.text[:300]
+    where = r.headers["location"]
+    assert where.startswith("/workbench/wind-downs/wdn_"), where
+    wd_id = where.split("?")[0].rsplit("/", 1)[1]
+    zh = c.get(f"/workbench/wind-downs/{wd_id}")
+    assert zh.status_code == 200 and "债权合计" in zh.text and "¥600.00" in zh.text
+    en = c.get(f"/workbench/wind-downs/{wd_id}?lang=en")
+    assert "Claims in all" in en.text and "Absconded" in en.text
+    r = c.post(f"/workbench/wind-downs/{wd_id}/rounds", data={"csrf": csrf, "amount": "abc"})
+    assert told(c, r) == ("problem", "The amount is not valid.") and len(w.pending()) == 0
+    r = c.post(f"/workbench/wind-downs/{wd_id}/rounds", data={"csrf": csrf, "amount": ""})
+    assert told(c, r) == ("done", "The round is instructed to the bank.")
+    assert len(w.pending()) == 3
+    settle_all(w)
+
+    p = TestClient(w.client.app, raise_server_exceptions=False, follow_redirects=False)
+    assert p.get(f"/parent/e/{es[0]['id']}").status_code == 200
+    r = p.post("/parent/sign-in", data={"enrollment_id": es[0]["id"],
+                                        "access_code": es[0]["access_code"],
+                                        "csrf": p.cookies["tg_pcsrf"]})  # fmt: skip
+    assert r.status_code == 303, r.text[:300]
+    mine = p.get("/parent")
+    assert "您的债权" in mine.text and "第 1 轮" in mine.text and "已全额支付" in mine.text
+    assert re.search(r'data-testid="claim">\s*¥200\.00', mine.text)
+    assert "Your claim" in p.get("/parent?lang=en").text

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from service.api.auth import over_address_budget, vouch_session
 from service.api.deps import NowDep, SessionDep, SettingsDep
 from service.errors import DomainError
-from service.flows import consumptions, enrollments, parents, refunds
+from service.flows import consumptions, enrollments, parents, refunds, rounds
 from service.kit.qr import qr_svg
 from service.pages import i18n
 from service.pages.labels import N_
@@ -43,6 +43,10 @@ REFUSALS = {
     "refund_in_progress": N_("A refund is already in progress: follow it below."),
     "invalid_state": N_("This lesson can no longer be disputed: its confirmation window is over."),
     "not_found": N_("Not found."),
+    "institution_winding_down": N_(
+        "The institution is being wound up: your balance is your claim, paid in the "
+        "wind-down's rounds (below)."
+    ),
     "complaint_limit": N_("You have filed three complaints today; you may file again tomorrow."),
     "complaint_already_filed": N_(
         "You already have an open complaint of this kind; the regulator has it. "
@@ -250,6 +254,23 @@ def complain(
                          category=category, text=text, now=now)  # fmt: skip
 
     return _act(session, "#complaint", run, N_("Your complaint is filed with the regulator."))
+
+
+@router.post("/wind-down/payee")
+def name_payee(
+    session: SessionDep,
+    now: NowDep,
+    signed: ParentPostDep,
+    account_no: Annotated[str, Form(min_length=4, max_length=64, pattern=r"^[0-9A-Za-z-]{4,64}$")],
+) -> Response:
+    """The account the wind-down pays when the bank could not pay back by the original route
+    (the API's use case: `POST /api/v1/parent/wind-down/payee`)."""
+
+    def run() -> None:
+        rounds.name_payee(session, enrollment_id=signed.enrollment.id, account_no=account_no,
+                          now=now)  # fmt: skip
+
+    return _act(session, "#wind-down", run, N_("Thank you: the next round pays that account."))
 
 
 def _act(session: Session, anchor: str, action: Callable[[], None], done: str) -> Response:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from service.flows import consumptions, enrollments, parents, refunds
+from service.flows import consumptions, enrollments, parents, refunds, winddowns
 from service.flows.models import Consumption, Enrollment, Refund, RefundEvent
 from service.kit.clock import local_date
 from service.registry.models import Bank, Institution
@@ -61,6 +61,7 @@ class ParentView:
     refunds: list[RefundShown]
     standing: disclosure.Standing
     complaints: list[disclosure.Filed]
+    wind_down: winddowns.ParentView | None = None  # the claim, where the school is wound up
 
     @property
     def refund_open(self) -> bool:
@@ -90,6 +91,11 @@ def read(session: Session, e: Enrollment, now: datetime) -> ParentView:
         refunds=shown,
         standing=disclosure.standing(session, o.institution, on=local_date(now)),
         complaints=disclosure.filed(session, e.id, o.institution.id),
+        wind_down=(
+            winddowns.of_parent(session, e.id)
+            if winddowns.claim_of_enrollment(session, e.id) is not None
+            else None
+        ),
     )
 
 

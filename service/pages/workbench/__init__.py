@@ -18,6 +18,7 @@ from service.pages.workbench import (
     queues,
     rules,
     signin_pages,
+    winddown_pages,
 )
 
 # Each page's router, in the order they are included (all under /workbench, off the schema).
@@ -35,5 +36,6 @@ ROUTERS: list[APIRouter] = [
         audit,
         account,
         officers_pages,
+        winddown_pages,
     )
 ]

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from service.api.deps import NowDep, ReadSessionDep, SessionDep
+from service.flows import winddowns
 from service.kit.clock import local_date
 from service.pages import charts, evidence, happened, i18n, labels, reads
 from service.pages.labels import N_
@@ -198,6 +199,7 @@ def institution_page(
         score_chart=_score_chart(f, _),
         evidence=evidence.described(session, shown),
         actor_names=happened.actor_names(session, f.audit),
+        wind_down=winddowns.of_institution(session, inst.id),
     )
 
 

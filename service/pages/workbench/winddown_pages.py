@@ -1,0 +1,123 @@
+"""A wind-down on the workbench (docs/winddown.md): opening one from the institution's file,
+and its ledger — claims, money in, rounds, what is outstanding, the parents the bank could not
+pay — with a round distributed from the page and every claim as CSV (the API's CSV, one
+writer). Each form runs the same use case as the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import func, select
+
+from service.api.deps import NowDep, SessionDep
+from service.errors import DomainError
+from service.flows import rounds, winddowns
+from service.flows.models import Claim, Enrollment
+from service.kit.clock import SHANGHAI
+from service.kit.wire import Clean
+from service.pages.labels import N_
+from service.pages.web import LangDep, PostDep, SignedDep, render
+from service.pages.workbench.common import PER_PAGE, PageNo, Text, act, paging
+from service.registry.institutions import in_regulator_scope
+
+router = APIRouter(prefix="/workbench", include_in_schema=False)
+Field = Annotated[str, Form(max_length=40), Clean]
+
+
+@router.get("/wind-downs/{wind_down_id}", response_class=HTMLResponse)
+def wind_down_page(
+    wind_down_id: str,
+    request: Request,
+    signed: SignedDep,
+    session: SessionDep,
+    lang: LangDep,
+    page: PageNo = 1,
+) -> HTMLResponse:
+    wd = winddowns.of_regulator(session, regulator=signed.regulator, wind_down_id=wind_down_id)
+    o = winddowns.overview(session, wd)
+    inst = in_regulator_scope(session, signed.regulator, wd.institution_id)
+    total = session.scalar(select(func.count(Claim.id)).where(Claim.wind_down_id == wd.id)) or 0
+    rows = session.execute(
+        select(Claim, Enrollment.student_ref)
+        .join(Enrollment, Enrollment.id == Claim.enrollment_id)
+        .where(Claim.wind_down_id == wd.id)
+        # The parents the bank could not pay first: they are the ones to reach.
+        .order_by((Claim.status == "unreachable").desc(), Claim.enrollment_id)
+        .offset((page - 1) * PER_PAGE)
+        .limit(PER_PAGE)
+    ).all()
+    return render(
+        request, "winddown.html", lang, signed=signed, o=o, i=inst, claims=rows,
+        paged=paging(request, f"/workbench/wind-downs/{wd.id}", page, total),
+    )  # fmt: skip
+
+
+@router.post("/institutions/{institution_id}/wind-down")
+def open_wind_down(
+    institution_id: str,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    reason: Field,
+    effective_at: Field,
+    note: Text,
+) -> RedirectResponse:
+    """Open the wind-down; the effective instant is typed in Beijing time."""
+    back_to = f"/workbench/institutions/{institution_id}"
+
+    def run() -> None:
+        when = _beijing(effective_at)
+        wd = winddowns.open_wind_down(
+            session, regulator=signed.regulator, institution_id=institution_id,
+            reason=reason,  # type: ignore[arg-type]  # the use case chooses (invalid_choice)
+            effective_at=when, note=note, now=now,
+        )  # fmt: skip
+        opened.append(wd.id)
+
+    opened: list[str] = []
+    answer = act(session, back_to, run, N_("The wind-down is open."))
+    if opened:
+        return act(session, f"/workbench/wind-downs/{opened[0]}", lambda: None,
+                   N_("The wind-down is open."))  # fmt: skip
+    return answer
+
+
+def _beijing(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+    except ValueError:
+        raise DomainError("validation_error", f"{text!r} is not a date and time") from None
+
+
+@router.post("/wind-downs/{wind_down_id}/rounds")
+def make_round(
+    wind_down_id: str,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    amount: Annotated[str, Form(max_length=20), Clean] = "",
+) -> RedirectResponse:
+    def run() -> None:
+        rounds.make_round(
+            session, regulator=signed.regulator, wind_down_id=wind_down_id,
+            amount=_amount(amount), now=now,
+        )  # fmt: skip
+
+    return act(session, f"/workbench/wind-downs/{wind_down_id}", run,
+               N_("The round is instructed to the bank."))  # fmt: skip
+
+
+def _amount(text: str) -> Decimal | None:
+    if not text.strip():
+        return None
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise DomainError("invalid_amount", f"{text!r} is not an amount") from None
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        raise DomainError("invalid_amount", f"{text!r} is not an amount")
+    return value.quantize(Decimal("0.01"))
