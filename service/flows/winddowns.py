@@ -102,7 +102,7 @@ def open_wind_down(
     # Business rows first (refunds, then lessons and their enrollments), the ledger after.
     _close_refunds(session, inst, now)
     _reverse_lessons(session, inst, wd.effective_at, now)
-    why = f"wind-down {wd.id} ({reason.value}): {note}"
+    why = note  # the officer's words; the wind-down's own record names its id and grounds
     set_status(
         session, institution=inst, status=InstitutionStatus.WINDING_DOWN, reason=why,
         actor=actor, now=now,
@@ -110,7 +110,7 @@ def open_wind_down(
     wd.shortfall = book_shortfalls(session, wd, inst, now)
     count, total = _make_claims(session, wd, inst, now)
     audit(session, actor=actor, action="wind_down:open", subject=wd.id,
-          detail={"reason": reason.value, "effective_at": wd.effective_at.isoformat(),
+          detail={"grounds": reason.value, "effective_at": wd.effective_at.isoformat(),
                   "note": note, "claims": count, "total": f"{total:.2f}",
                   "shortfall": f"{wd.shortfall:.2f}"},
           now=now, institution=inst)  # fmt: skip
@@ -485,3 +485,50 @@ def of_parent(session: Session, enrollment_id: str) -> ParentView:
         for p in payments_of(session, [claim.id]).get(claim.id, [])
     ]  # fmt: skip
     return ParentView(wind_down=wd, claim=claim, parts=parts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerLine:
+    """One line of a wind-down's ledger for a court or an administrator: a claim, with one of
+    its payments (None: a claim never paid), and the ids the bank can trace."""
+
+    claim: Claim
+    student_ref: str
+    payment: WindDownPayment | None
+    round_seq: int | None
+    instruction: Instruction | None
+
+
+def ledger_lines(session: Session, wd: WindDown) -> list[LedgerLine]:
+    """Every claim with every payment made on it, by enrollment, oldest payment first: the one
+    reading both exports (the API's and the workbench's) write."""
+    rows = list(
+        session.execute(
+            select(Claim, Enrollment.student_ref)
+            .join(Enrollment, Enrollment.id == Claim.enrollment_id)
+            .where(Claim.wind_down_id == wd.id)
+            .order_by(Claim.enrollment_id)
+        ).tuples()
+    )
+    payments = payments_of(session, [c.id for c, _ in rows])
+    seqs = {
+        k: v
+        for k, v in session.execute(
+            select(WindDownRound.id, WindDownRound.seq).where(WindDownRound.wind_down_id == wd.id)
+        )
+    }
+    ins = instructions_of(
+        session, [str(p.instruction_id) for ps in payments.values() for p in ps if p.instruction_id]
+    )
+    out: list[LedgerLine] = []
+    for c, student in rows:
+        mine = payments.get(c.id, [])
+        if not mine:
+            out.append(LedgerLine(claim=c, student_ref=student, payment=None, round_seq=None,
+                                  instruction=None))  # fmt: skip
+        for p in mine:
+            line = LedgerLine(claim=c, student_ref=student, payment=p,
+                              round_seq=seqs.get(p.round_id),
+                              instruction=ins.get(p.instruction_id or ""))  # fmt: skip
+            out.append(line)
+    return out

@@ -277,6 +277,7 @@ ACTIONS = {
     "institution:key_revoke": N_("An institution's API key was revoked"),
     "export:institutions": N_("Exported the list of institutions (CSV)"),
     "export:audit": N_("Exported the audit log (CSV)"),
+    "export:wind_down_claims": N_("Exported a wind-down's claims and payments (CSV)"),
     "complaint:handle": N_("Handled a complaint"),
 }
 # Actions named by a prefix and a key (the knob, the registry field, the job): "Changed a

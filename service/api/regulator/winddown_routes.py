@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 
 from service.api.auth import RegulatorDep
 from service.api.deps import DeliverLaterDep, NowDep, PageDep, SessionDep, page_of
@@ -22,7 +21,6 @@ from service.api.regulator.winddown_schemas import (
 )
 from service.api.schemas import Page
 from service.flows import rounds, winddowns
-from service.flows.models import Claim
 from service.kit.csv_out import csv_lines
 from service.registry.institutions import audit_export
 
@@ -101,41 +99,20 @@ def claims_csv(
 
 
 def _csv_rows(session: Any, wd: Any) -> Iterator[list[Any]]:
-    from service.flows.models import Enrollment, WindDownRound
-
-    claims = list(
-        session.execute(
-            select(Claim, Enrollment.student_ref)
-            .join(Enrollment, Enrollment.id == Claim.enrollment_id)
-            .where(Claim.wind_down_id == wd.id)
-            .order_by(Claim.enrollment_id)
-        )
-    )
-    payments = winddowns.payments_of(session, [c.id for c, _ in claims])
-    seqs = {
-        k: v
-        for k, v in session.execute(
-            select(WindDownRound.id, WindDownRound.seq).where(WindDownRound.wind_down_id == wd.id)
-        )
-    }
-    ins = winddowns.instructions_of(
-        session, [str(p.instruction_id) for ps in payments.values() for p in ps if p.instruction_id]
-    )
-    for c, student in claims:
-        head = [c.enrollment_id, student, f"{c.amount:.2f}", f"{c.paid:.2f}",
+    for line in winddowns.ledger_lines(session, wd):
+        c, p, i = line.claim, line.payment, line.instruction
+        head = [c.enrollment_id, line.student_ref, f"{c.amount:.2f}", f"{c.paid:.2f}",
                 f"{c.amount - c.paid:.2f}", c.status, c.successor_institution_id or ""]  # fmt: skip
-        mine = payments.get(c.id, [])
-        if not mine:
+        if p is None:
             yield head + [""] * 8
-        for p in mine:
-            i = ins.get(p.instruction_id or "")
-            payee = "" if i is None else _payee_text(i.payee)
-            yield [*head, seqs.get(p.round_id, ""), p.id, f"{p.amount:.2f}", p.source,
-                   p.status, p.instruction_id or "", (i.result_bank_txn_id or "") if i else "",
-                   payee]  # fmt: skip
+            continue
+        yield [*head, line.round_seq or "", p.id, f"{p.amount:.2f}", p.source, p.status,
+               p.instruction_id or "", (i.result_bank_txn_id or "") if i else "",
+               payee_text(i.payee) if i else ""]  # fmt: skip
 
 
-def _payee_text(payee: Any) -> str:
+def payee_text(payee: Any) -> str:
+    """Where a payment goes, for a reader: the account named, or back by the bank's ids."""
     if isinstance(payee, dict) and payee.get("account_no"):
         return f"account {payee['account_no']}"
     if isinstance(payee, dict):
