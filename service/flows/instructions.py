@@ -83,32 +83,42 @@ def create_many(session: Session, orders: Sequence[Order], *, now: datetime) -> 
     """Several instructions (a release run's, one per institution): their accounts found in
     one lookup, their holds made in one ledger batch. All or nothing: a `LedgerError` if any
     cash is short, and nothing held."""
+    out = [Instruction(**row) for row in _made(session, orders, now)]
+    session.add_all(out)
+    session.flush()
+    return out
+
+
+def create_rows(session: Session, orders: Sequence[Order], *, now: datetime) -> list[str]:
+    """`create_many` for thousands at once (a wind-down's round): the same instructions and
+    holds, written as rows rather than ORM objects (which cost more than the ledger's part);
+    returns their ids, in the orders' order."""
+    rows = _made(session, orders, now)
+    if rows:
+        session.execute(_INSTRUCTIONS.insert(), rows)
+    return [str(r["id"]) for r in rows]
+
+
+_INSTRUCTIONS = Instruction.metadata.tables[Instruction.__tablename__]
+
+
+def _made(session: Session, orders: Sequence[Order], now: datetime) -> list[dict[str, Any]]:
+    """The orders' rows, their holds made in one ledger batch."""
     conn = session.connection()
     accounts = _accounts(conn, orders)
     made = [(new_id("ins"), o) for o in orders]
     planned = [_holds(o, accounts, f"instruction:{ins_id}") for ins_id, o in made]
     holds = iter(ledger.batch(conn, [op for _, ops in planned for op in ops], at=now))
-    out = [
-        Instruction(
-            id=ins_id,
-            bank_id=o.institution.bank_id,
-            institution_id=o.institution.id,
-            kind=o.kind,
-            purpose=o.purpose,
-            subject_id=o.subject_id,
-            account_no=account_no,
-            amount=o.amount,
-            payee=o.payee,
-            hold_ids=[next(holds).id for _ in ops],
-            status="pending",
-            created_at=now,
-            delivery_attempts=0,
-        )
+    return [
+        {"id": ins_id, "bank_id": o.institution.bank_id, "institution_id": o.institution.id,
+         "kind": o.kind, "purpose": o.purpose, "subject_id": o.subject_id,
+         "account_no": account_no, "amount": o.amount, "payee": o.payee,
+         "hold_ids": [next(holds).id for _ in ops], "status": "pending", "created_at": now,
+         "delivery_attempts": 0, "result_bank_txn_id": None, "executed_at": None,
+         "result_reason": None, "result_at": None, "delivered_at": None,
+         "last_delivery_error": None}
         for (ins_id, o), (account_no, ops) in zip(made, planned, strict=True)
-    ]
-    session.add_all(out)
-    session.flush()
-    return out
+    ]  # fmt: skip
 
 
 _Accounts = dict[tuple[str, str], str]  # (institution id, kind) → account id

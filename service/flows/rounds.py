@@ -185,8 +185,8 @@ def _instruct(
             row["in_flight"] += total
         row["status"] = claim_status({**c, **row})
         changed.append(row)
-    made = instructions.create_many(session, orders, now=now)
-    by_payment = {i.subject_id: i.id for i in made}
+    made = instructions.create_rows(session, orders, now=now)
+    by_payment = {o.subject_id: i for o, i in zip(orders, made, strict=True)}
     for pay in payments:
         pay["instruction_id"] = by_payment.get(pay["id"])
     insert_many(session, _PAYMENTS, payments)

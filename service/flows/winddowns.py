@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from sqlalchemy import Connection, func, select
@@ -47,9 +47,11 @@ from service.flows.models import (
     WindDownRound,
 )
 from service.kit.choices import choose
+from service.kit.clock import local_date
 from service.kit.db import insert_many
 from service.kit.ids import new_id, new_payment_reference
 from service.kit.paging import Paged, Paging, page_rows
+from service.policy import packs
 from service.registry.institutions import audit, in_regulator_scope, set_status
 from service.registry.models import Institution, InstitutionStatus, Regulator
 from service.registry.regions import in_scope
@@ -244,6 +246,7 @@ def _make_claims(
     # A balance wholly on its way back by a refund is a claim of nothing for now: the bank's
     # answer settles it (a rejected refund adds its amount: refunds.on_failed).
     owed = [(o, b.credit_available) for o, (_, b) in sorted(held.items()) if b.credit_balance > 0]
+    owed = _with_interest(session, wd, inst, owed, {o: acc for o, (acc, _) in held.items()}, now)
     rows = [
         {"id": new_id("clm"), "wind_down_id": wd.id, "enrollment_id": owner, "amount": amount,
          "allocated": ZERO, "paid": ZERO, "in_flight": ZERO, "held": ZERO,
@@ -253,6 +256,47 @@ def _make_claims(
     ]  # fmt: skip
     insert_many(session, _CLAIMS, rows)
     return len(rows), sum((a for _, a in owed), ZERO)
+
+
+def interest(principal: Decimal, rate: Decimal, days: int) -> Decimal:
+    """Simple interest, to the fen (half up): principal × annual rate × days / 365."""
+    return (principal * rate * days / 365).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _with_interest(
+    session: Session,
+    wd: WindDown,
+    inst: Institution,
+    owed: list[tuple[str, Decimal]],
+    accounts: dict[str, str],
+    now: datetime,
+) -> list[tuple[str, Decimal]]:
+    """Where the region's `wind_down` rule sets an annual rate (法释〔2025〕4号: the balance with
+    interest), each claim is its balance plus simple interest from the effective day to the
+    opening day (Beijing), booked as the institution's debt: receivable → the parent's prepaid
+    account (docs/winddown.md "Interest")."""
+    rate = packs.for_institution(session, inst, on=local_date(now))
+    annual = rate.values.wind_down.interest_rate_annual
+    days = (local_date(now) - local_date(wd.effective_at)).days
+    if not annual or days <= 0:
+        return owed
+    receivable = receivable_account(session.connection(), inst, now).id
+    added = [(o, a, interest(a, annual, days)) for o, a in owed]
+    ops: list[ledger.Operation] = [
+        ledger.NewTransfer(
+            debit_account_id=receivable,
+            credit_account_id=accounts[o],
+            amount=i,
+            code="wind_down_interest",
+            reference=f"wind_down:{wd.id}",
+            idempotency_key=f"wind_down_interest:{wd.id}:{o}",
+        )
+        for o, _, i in added
+        if i > 0
+    ]
+    if ops:
+        ledger.batch(session.connection(), ops, at=now)
+    return [(o, a + i) for o, a, i in added]
 
 
 # ---- reading ------------------------------------------------------------------------------

@@ -343,3 +343,32 @@ def test_from_the_workbench_and_the_parents_page(world: World, engine: Engine) -
     assert "您的债权" in mine.text and "第 1 轮" in mine.text and "已全额支付" in mine.text
     assert re.search(r'data-testid="claim">\s*¥200\.00', mine.text)
     assert "Your claim" in p.get("/parent?lang=en").text
+
+
+def test_interest_where_the_regions_rule_sets_a_rate(world: World, engine: Engine) -> None:
+    """The region's `wind_down.interest_rate_annual`: each claim is its balance plus simple
+    interest from the effective day to the opening, booked as the institution's debt."""
+    from tests import factories
+
+    w = world
+    e = w.enroll(lessons=10, amount="200.00")
+    assert w.pay(e).status_code == 201
+    rule = {"wind_down": {"value": {"interest_rate_annual": "0.0365"},
+                          "source": {"title": "预付式消费司法解释", "issuer": "最高人民法院",
+                                     "number": "法释〔2025〕4号"}}}  # fmt: skip
+    try:
+        made = w.client.post("/api/v1/rule-packs", headers=bearer(w.reg), json={
+            "region_code": "220102", "sector": "all",
+            "effective_from": w.clock.now.astimezone(SHANGHAI).date().isoformat(),
+            "rules": rule, "reason": "interest on prepaid balances"})  # fmt: skip
+        assert made.status_code in (201, 202), made.text
+        ten_days_ago = (w.clock.now - timedelta(days=10)).isoformat()
+        opened = open_it(w, effective_at=ten_days_ago)
+        assert opened.status_code == 201, opened.text
+        wd = opened.json()
+        # 200.00 × 3.65% × 10 / 365 = 0.20
+        assert claims(w, wd["id"])[e["id"]]["claim"] == "200.20"
+        assert books(engine, w.inst_id)["receivable"] == D("0.20")
+        assert_books(engine, w.inst_id)
+    finally:
+        factories.drop_pack_overrides(engine, "220102")
