@@ -146,8 +146,9 @@ def main() -> int:
               f"{statistics.median(after) * 1000:.0f} ms, p99 {p99(after) * 1000:.0f} ms")  # fmt: skip
     print(f"  kill of {old.name} (Patroni + PostgreSQL SIGKILL) to Patroni's new leader: "
           f"{events.get('new leader', float('inf')) - k:.1f} s")  # fmt: skip
-    print(f"  kill to the next acknowledged write: {recovery(t, k)} s; "
-          f"longest gap between acknowledgements: {_gap(t.ok_times):.1f} s")  # fmt: skip
+    print(f"  kill to the next acknowledgement (it may be one already in flight at the kill): "
+          f"{recovery(t, k)} s; the outage, the longest gap between two acknowledgements: "
+          f"{_gap(t.ok_times):.1f} s")  # fmt: skip
     seconds = [s for at, s, _ in lag if at < k and s is not None]
     nbytes = [b for at, _, b in lag if at < k and b is not None]
     if seconds:
@@ -160,7 +161,8 @@ def main() -> int:
                                                 for m in members))  # fmt: skip
     print("  acknowledged by kind: " + ", ".join(f"{a} {n}" for a, n in t.acknowledged.items()))
     print("  errors (each failed attempt, retried): " + (", ".join(
-        f"{a} x{n}" for a, n in t.errors.most_common(12)) or "none"))  # fmt: skip
+        f"{a} x{n}" for a, n in t.errors.most_common()) or "none"))  # fmt: skip
+    print(f"  500 answers: {sum(n for a, n in t.errors.items() if a.endswith(': 500'))}")
     print(f"  enrollments {details['enrollments']}, instructions {details['instructions']}")
     for name, ok in checks.items():
         print(f"  {'ok  ' if ok else 'FAIL'} {name}")
