@@ -193,6 +193,7 @@ def routers() -> list[tuple[APIRouter, str, str]]:
     from service.api.public import routes as public
     from service.api.regulator import (
         account_routes,
+        approvals_routes,
         fees_routes,
         flows_routes,
         jobs_routes,
@@ -218,6 +219,7 @@ def routers() -> list[tuple[APIRouter, str, str]]:
         (winddown_routes.router, API, "regulator"),
         (jobs_routes.router, API, "regulator_outside_tx"),
         (officers_routes.router, API, "regulator"),
+        (approvals_routes.router, API, "regulator"),
         (officers_routes.sessions_router, API, "public"),
         (account_routes.router, API, "officer"),
         (common_routes.router, API, "regulator_or_institution"),

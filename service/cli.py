@@ -301,7 +301,8 @@ def cmd_prices_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from service.errors import DomainError
-    from service.fees.guides import Publisher, publish_file
+    from service.fees.guides import submit_file
+    from service.policy import approvals
     from service.registry.models import Regulator
 
     text = Path(args.file).read_text(encoding="utf-8-sig")
@@ -310,10 +311,16 @@ def cmd_prices_import(args: argparse.Namespace) -> int:
         regulator = s.get(Regulator, args.regulator)
         if regulator is None:
             raise DomainError("not_found", f"no regulator {args.regulator}")
-        done = publish_file(s, by=Publisher.of(regulator, "cli"), text=text, now=clock.utcnow(),
-                            existing="supersede" if args.supersede else "refuse")  # fmt: skip
-        return {"guides_created": len(done.created), "ids": [g.id for g in done.created],
-                "superseded": done.superseded, "unchanged": len(done.unchanged)}  # fmt: skip
+        done = submit_file(s, regulator=regulator, via="cli", text=text, now=clock.utcnow(),
+                           existing="supersede" if args.supersede else "refuse")  # fmt: skip
+        if isinstance(done, approvals.Pending):  # four eyes: a supervisor decides it
+            a = done.approval
+            return {"approval": {"id": a.id, "action": a.action, "status": a.status,
+                                 "expires_at": a.expires_at.isoformat()}}  # fmt: skip
+        answer = done.answer
+        created, unchanged = answer["created"], answer["unchanged"]
+        return {"guides_created": len(created), "ids": created,
+                "superseded": answer["superseded"], "unchanged": len(unchanged)}  # fmt: skip
 
     try:
         print(json.dumps(_in_tx(work)))

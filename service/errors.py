@@ -93,6 +93,17 @@ CODES: dict[str, Code] = {
     "role_forbidden": _c(403, "The officer's role may not do that",
                          "a viewer's write, or an action the role lacks (docs/security.md "
                          "\"Officers and roles\")"),
+    "role_cannot_approve": _c(403, "This caller may request but not approve",
+                              "an approval decided by the office's own token, a viewer or an "
+                              "officer: only a supervisor or an admin approves or rejects"),
+    "approval_by_requester": _c(403, "A request is approved by another person",
+                                "the officer who asked approves or rejects their own request"),
+    "approval_decided": _c(409, "The approval is already decided",
+                           "approving or rejecting an approval approved or rejected before "
+                           "(by you or another supervisor, even at the same moment)"),
+    "approval_expired": _c(409, "The approval has expired",
+                           "deciding an approval 72 hours or more after it was asked: ask "
+                           "again", "no; a new request can be approved"),
     "weak_password": _c(422, "The password is too short or too common",
                         "a password under 12 characters, on the common list, or holding the "
                         "username"),

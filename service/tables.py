@@ -38,6 +38,7 @@ from service.proofs.models import (
     WitnessState,
 )
 from service.registry.models import (
+    Approval,
     AuditEvent,
     Bank,
     Institution,
@@ -65,6 +66,7 @@ def load_reference(session: Session, *, now: datetime) -> dict[str, int]:
 
 __all__ = [
     "Alert",
+    "Approval",
     "AuditEvent",
     "Bank",
     "Checkpoint",

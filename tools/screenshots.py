@@ -45,6 +45,7 @@ def pages(shown: showcase.Showcase) -> dict[str, str]:
         "rules": "/workbench/rules",
         "packs": f"/workbench/packs?institution_id={shown.institutions['disputed']}",
         "prices": "/workbench/prices",
+        "approvals": "/workbench/approvals",
         "audit": "/workbench/audit",
     }
 

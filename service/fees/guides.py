@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -33,8 +35,9 @@ from service.fees.prices import Band
 from service.kit.ids import new_id
 from service.kit.money import Day, Percent, PositiveMoney
 from service.kit.wire import Strict
+from service.policy import approvals
 from service.registry.institutions import audit
-from service.registry.models import Regulator
+from service.registry.models import Approval, Regulator
 from service.registry.regions import in_scope, is_valid_region
 
 Mode = Literal["offline", "online"]
@@ -140,6 +143,10 @@ def publish_file(
 ) -> Published:
     """Every guide of a CSV in the format of service/data/price_guides.csv, all or nothing:
     a file with any bad row is refused with every row's problems."""
+    return _publish(session, by=by, entries=_checked_file(text, by), existing=existing, now=now)
+
+
+def _checked_file(text: str, by: Publisher) -> list[_Entry]:
     entries, problems = parse_file(text)
     if not entries and not problems:
         problems.append(
@@ -154,7 +161,7 @@ def publish_file(
     problems += [p for e in entries for p in _check(e, by)]
     if problems:  # every row's problem at once, not the first only
         raise _rejected(sorted(problems, key=lambda p: p.line or 0))
-    return _publish(session, by=by, entries=entries, existing=existing, now=now)
+    return entries
 
 
 def _publish(
@@ -446,3 +453,124 @@ def seed_published(session: Session, *, now: datetime) -> int:
     text = resources.files("service.data").joinpath("price_guides.csv").read_text(encoding="utf-8")
     by = Publisher(actor="service:reference_data", via="reference_data")
     return len(publish_file(session, by=by, text=text, existing="keep", now=now).created)
+
+
+# Four eyes (service.policy.approvals): publishing guides is `price_guide_publish`. A
+# regulator's guide, through any door (the API, the workbench's import, the CLI's), is
+# published at once or waits for a second person, as the region's pack says; the reference
+# data the service ships with and a backtest's copy publish directly (no regulator decides
+# them).
+
+
+def submit_guide(
+    session: Session,
+    *,
+    regulator: Regulator,
+    via: str,
+    draft: GuideDraft,
+    existing: Existing,
+    now: datetime,
+) -> approvals.Done | approvals.Pending:
+    """One guide, as the API sends it: published (the answer names it) or pending."""
+    return _submit(session, regulator, via, [_Entry(draft=draft)], existing, now)
+
+
+def submit_file(
+    session: Session, *, regulator: Regulator, via: str, text: str, existing: Existing,
+    now: datetime,
+) -> approvals.Done | approvals.Pending:  # fmt: skip
+    """A CSV's guides, checked whole first (a bad file is refused with every row's problem,
+    never held for approval): published, or pending as one approval."""
+    entries = _checked_file(text, Publisher.of(regulator, via))
+    return _submit(session, regulator, via, entries, existing, now)
+
+
+def _submit(
+    session: Session,
+    regulator: Regulator,
+    via: str,
+    entries: list[_Entry],
+    existing: Existing,
+    now: datetime,
+) -> approvals.Done | approvals.Pending:
+    if existing != "supersede":
+        # The same guides again change nothing: answered at once, with nothing to approve.
+        trial = session.begin_nested()
+        try:
+            probe = _publish(session, by=Publisher.of(regulator, via), entries=entries,
+                             existing=existing, now=now)  # fmt: skip
+            unchanged = [g.id for g in probe.unchanged]
+        finally:
+            trial.rollback()
+        if not probe.created:
+            return approvals.Done(answer={"created": [], "superseded": [], "unchanged": unchanged})
+    drafts = [e.draft for e in entries]
+    regions = sorted({d.region_code for d in drafts})
+    region = regions[0] if len(regions) == 1 else regulator.region_code
+    target = (f"{region}:{drafts[0].effective_from.isoformat()}" if len(drafts) == 1
+              else f"{len(drafts)} guides")  # fmt: skip
+    payload = {"via": via, "existing": existing,
+               "guides": [json.loads(d.model_dump_json()) for d in drafts],
+               "lines": [list(e.lines) for e in entries]}  # fmt: skip
+    return approvals.submit(
+        session,
+        action="price_guide_publish",
+        office=regulator,
+        target=target,
+        region_code=region,
+        payload=payload,
+        now=now,
+    )
+
+
+def _drafts(payload: Mapping[str, Any]) -> list[GuideDraft]:
+    return [GuideDraft.model_validate_json(json.dumps(g)) for g in payload["guides"]]
+
+
+def _run_publish(
+    session: Session, office: Regulator, payload: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    by = Publisher.of(office, str(payload["via"]))
+    lines = payload.get("lines") or [[] for _ in payload["guides"]]
+    entries = [
+        _Entry(draft=d, lines=tuple(n)) for d, n in zip(_drafts(payload), lines, strict=True)
+    ]
+    done = _publish(session, by=by, entries=entries, existing=payload["existing"], now=now)
+    return {"created": [g.id for g in done.created], "superseded": done.superseded,
+            "unchanged": [g.id for g in done.unchanged]}  # fmt: skip
+
+
+def _describe_publish(session: Session, approval: Approval) -> list[approvals.Fact]:
+    p = approval.payload
+    facts = [
+        approvals.Fact(label="via", value=p["via"]),
+        approvals.Fact(label="replace_existing", value=p["existing"] == "supersede"),
+    ]
+    entries = [_Entry(draft=d) for d in _drafts(p)]
+    current = _current_unlocked(session, entries)
+    for d in _drafts(p):
+        old = current.get(_key(d))
+        facts.append(approvals.Fact(label="guide", value={
+            "region_code": d.region_code, "effective_from": d.effective_from.isoformat(),
+            "source": d.source, "replaces": old.id if old is not None else None,
+            "items": [json.loads(i.model_dump_json()) for i in d.items]}))  # fmt: skip
+    return facts
+
+
+def _current_unlocked(
+    session: Session, entries: list[_Entry]
+) -> dict[tuple[str, date], PriceGuide]:
+    """`_current` for a page to read (no lock)."""
+    regions = sorted({e.draft.region_code for e in entries})
+    wanted = {_key(e.draft) for e in entries}
+    rows = session.scalars(
+        select(PriceGuide).where(
+            PriceGuide.region_code.in_(regions), PriceGuide.superseded_by.is_(None)
+        )
+    )
+    return {k: g for g in rows if (k := (g.region_code, g.effective_from)) in wanted}
+
+
+approvals.register(
+    approvals.Approvable(name="price_guide_publish", run=_run_publish, describe=_describe_publish)
+)

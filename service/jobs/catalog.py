@@ -15,6 +15,7 @@ from service.flows import refunds, releases
 from service.jobs.base import Job, JobContext, lagging_reads
 from service.kit.clock import SHANGHAI
 from service.kit.request_keys import purge_expired
+from service.policy import approvals
 from service.policy.knobs import RiskConfig
 from service.proofs.cosign import cosign_latest
 from service.proofs.daily import day_before, publish_day
@@ -111,6 +112,12 @@ def _cosign(
     return cosign_latest(sessions, ctx.settings, now=clock())
 
 
+def _approval_expiry(session: Session, ctx: JobContext) -> dict[str, Any]:
+    """Four-eyes requests 72 hours old are expired (by the service clock), so the queue and
+    its count show only what can still be decided."""
+    return {"approvals_expired": approvals.expire_due(session, now=ctx.now)}
+
+
 def _interval(minutes: int) -> dict[str, Any]:
     return {"trigger": "interval", "minutes": minutes}
 
@@ -135,6 +142,7 @@ JOBS: dict[str, Job] = {
         # replayed day: it changes nothing the engine judges, and a replay would append past
         # days to a public log, signed at the replay's clock (and it was half a replay's time).
         Job("proof_publish", _publish_proofs, _daily(5), after=_cosign, replayed=False),
+        Job("approval_expiry", _approval_expiry, _interval(15)),
     )
 }
 

@@ -33,6 +33,7 @@ ACTORS = {
     "service:reference_data": N_("The published tables shipped with the service"),
     "service:backtest": N_("The imported history"),
     "service:demo": N_("The demo's setup"),
+    "job:approval_expiry": N_("The expiry of requests awaiting approval"),
 }
 
 

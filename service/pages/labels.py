@@ -227,6 +227,7 @@ JOBS = {
     "hold_expiry": N_("Expiry of holds"),
     "idempotency_purge": N_("Purge of idempotency keys"),
     "proof_publish": N_("Publication of liability proofs"),
+    "approval_expiry": N_("Expiry of requests awaiting approval"),
 }
 ACTIONS = {
     "register": N_("Registered the institution"),
@@ -279,6 +280,10 @@ ACTIONS = {
     "export:audit": N_("Exported the audit log (CSV)"),
     "export:wind_down_claims": N_("Exported a wind-down's claims and payments (CSV)"),
     "complaint:handle": N_("Handled a complaint"),
+    "approval:request": N_("Asked for an approval (four eyes)"),
+    "approval:approved": N_("Approved a request (four eyes)"),
+    "approval:rejected": N_("Rejected a request (four eyes)"),
+    "approval:expired": N_("A request expired unapproved"),
 }
 # Actions named by a prefix and a key (the knob, the registry field, the job): "Changed a
 # threshold: refund_overdue_days".
@@ -340,6 +345,14 @@ REFUSALS = {
     "invalid_access_code": N_("The enrollment number or the access code is wrong."),
     "forbidden": N_("You may not do this, or the form is stale: reload the page and try again."),
     "role_forbidden": N_("Your role may read but not change anything here."),
+    "role_cannot_approve": N_(
+        "Only a supervisor signed in as a person may approve or reject a request."
+    ),
+    "approval_by_requester": N_(
+        "You asked for this yourself: another supervisor must approve or reject it."
+    ),
+    "approval_decided": N_("This request has already been approved or rejected."),
+    "approval_expired": N_("This request is more than 72 hours old and has expired: ask again."),
     "invalid_credentials": N_("The username, password or code is wrong."),
     "weak_password": N_("The password is too short or too common: choose a longer one."),
     "duplicate_username": N_("This username is taken: choose another."),
@@ -464,6 +477,38 @@ PAYMENT_STATUSES = {
     "rejected": N_("Rejected by the bank"),
     "held": N_("Held until an account is named"),
 }
+# Four eyes (service.policy.approvals): what each approvable action is, what each line of
+# its description says, and where a request stands.
+APPROVABLE = {
+    "unfreeze": N_("Unfreeze an institution"),
+    "rule_pack_change": N_("Change a rule of the region"),
+    "price_guide_publish": N_("Publish a price guide"),
+    "wind_down_open": N_("Open a wind-down"),
+    "wind_down_round": N_("Pay a round of a wind-down"),
+    "successor_offer": N_("Offer parents a successor institution"),
+}
+APPROVAL_FACTS = {
+    "institution": N_("Institution"),
+    "institution_id": N_("Institution's id"),
+    "region": N_("Region"),
+    "status_now": N_("Status now"),
+    "status_after": N_("Status once approved"),
+    "reason": N_("Reason given"),
+    "setting": N_("Rule"),
+    "value_now": N_("In force now"),
+    "value_after": N_("Once approved"),
+    "effective_from": N_("Takes effect from"),
+    "via": N_("Sent from"),
+    "replace_existing": N_("Replaces a guide published for the same day"),
+    "guide": N_("Price guide"),
+}
+APPROVAL_STATUSES = {
+    "pending": N_("Awaiting approval"),
+    "approved": N_("Approved"),
+    "rejected": N_("Rejected"),
+    "expired": N_("Expired"),
+}
+DOORS = {"api": N_("The API"), "workbench": N_("The workbench"), "cli": N_("The command line")}
 
 KINDS: dict[str, Mapping[Any, str]] = {
     "roles": ROLES,
@@ -498,6 +543,10 @@ KINDS: dict[str, Mapping[Any, str]] = {
     "price_modes": PRICE_MODES,
     "grade_bands": GRADE_BANDS,
     "settings": SETTINGS,
+    "approvable": APPROVABLE,
+    "approval_facts": APPROVAL_FACTS,
+    "approval_statuses": APPROVAL_STATUSES,
+    "doors": DOORS,
 }
 
 

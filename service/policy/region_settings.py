@@ -5,7 +5,7 @@ table is gone (migration 2026-12-07-1430), its rows moved into packs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from service.errors import DomainError
 from service.kit.clock import local_date
-from service.policy import knobs, packs
+from service.policy import approvals, knobs, packs
 from service.policy import rules as r
-from service.registry.models import Regulator
+from service.registry.models import Approval, Regulator
 from service.registry.regions import is_valid_region
 
 
@@ -205,3 +205,63 @@ def history(session: Session, *, regulator: Regulator) -> list[Setting]:
                                effective_from=v.effective_from, reason=v.reason,
                                actor=v.actor, updated_at=v.created_at))  # fmt: skip
     return out
+
+
+# Four eyes (service.policy.approvals): a regional setting is a rule of the region's pack, and
+# changing one is `rule_pack_change`. The payload of this door names the old key
+# (`{"key", "value", ...}`); `POST /rule-packs` (service.policy.pack_changes) is to send its
+# own shape (`{"rules", "sector", ...}`) and this runner to dispatch on it.
+
+
+def change(
+    session: Session,
+    *,
+    regulator: Regulator,
+    region_code: str,
+    key: str,
+    value: Any,
+    now: datetime,
+    effective_from: date | None = None,
+    reason: str | None = None,
+) -> approvals.Done | approvals.Pending:
+    """Every door's way to change a regional setting (the API, the workbench's forms): at once,
+    or a pending `rule_pack_change` where the region's pack asks for four eyes. The answer of
+    a change done is the setting as `RegionSettingRead` shows it."""
+    start = effective_from.isoformat() if effective_from else None
+    payload = {"region_code": region_code, "key": key, "value": value, "reason": reason,
+               "effective_from": start}  # fmt: skip
+    return approvals.submit(session, action="rule_pack_change", office=regulator,
+                            target=f"{region_code}:{key}"[:80], region_code=region_code,
+                            payload=payload, now=now)  # fmt: skip
+
+
+def _run_change(
+    session: Session, office: Regulator, payload: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    start = payload.get("effective_from")
+    row = set_for(session, regulator=office, region_code=str(payload["region_code"]),
+                  key=str(payload["key"]), value=payload["value"], now=now,
+                  effective_from=date.fromisoformat(start) if start else None,
+                  reason=payload.get("reason"))  # fmt: skip
+    return {"region_code": row.region_code, "key": row.key, "value": row.value,
+            "effective_from": row.effective_from.isoformat(), "reason": row.reason}  # fmt: skip
+
+
+def _describe_change(session: Session, approval: Approval) -> list[approvals.Fact]:
+    p = approval.payload
+    start = p.get("effective_from")
+    on = date.fromisoformat(start) if start else local_date(approval.requested_at)
+    before = None
+    if p["key"] in KEYS and is_valid_region(p["region_code"]):
+        before = value_of(packs.resolve(session, p["region_code"], r.ALL, on=on), p["key"])
+    return [approvals.Fact(label="region", value=p["region_code"]),
+            approvals.Fact(label="setting", value=p["key"]),
+            approvals.Fact(label="value_now", value=before),
+            approvals.Fact(label="value_after", value=p["value"]),
+            approvals.Fact(label="effective_from", value=start),
+            approvals.Fact(label="reason", value=p.get("reason"))]  # fmt: skip
+
+
+approvals.register(
+    approvals.Approvable(name="rule_pack_change", run=_run_change, describe=_describe_change)
+)

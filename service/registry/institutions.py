@@ -261,6 +261,9 @@ def record_change(
 
 # The key of `Session.info` naming the officer a request acts as.
 ACTING_OFFICER = "acting_officer"
+# The key naming the four-eyes approval an action runs for (service.policy.approvals): its
+# records name the requester as well as the approver who acts.
+ON_REQUEST_OF = "on_request_of"
 
 
 def acting_officer(session: Session) -> str | None:
@@ -285,7 +288,11 @@ def audit(
     and after. It belongs to the institution it concerns, or to a region, so that only the
     regulators of that region read it. Where an officer signed in acted for the office, the
     record names them: the request's session carries who (service.registry.officers.acting),
-    so no use case has to pass the person along."""
+    so no use case has to pass the person along. An action run on approval also names the
+    approval and the person who asked for it (`detail["approval"]`)."""
+    request = session.info.get(ON_REQUEST_OF)
+    if request is not None:
+        detail = {**detail, "approval": request}
     session.add(
         AuditEvent(
             id=new_id("aud"),

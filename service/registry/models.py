@@ -207,3 +207,33 @@ class AuditEvent(Base):
     institution_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     # The person who acted, where an officer signed in acted for the office (`actor`).
     officer_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+
+
+class Approval(Base):
+    """A four-eyes request (service.policy.approvals): an action that a region's rule pack
+    says two people decide, asked by one and waiting for a supervisor of the same office or of
+    an office above to approve or reject it. `payload` is everything the action needs to run
+    as if asked at the moment it is approved; `result` what running it gave."""
+
+    __tablename__ = "approvals"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(80))
+    payload: Mapped[Any] = mapped_column(JSON)
+    # Whose business it is: the region of what it acts on (who may see it), and the office
+    # that asked (who may decide it: that office or one above).
+    region_code: Mapped[str] = mapped_column(String(6), index=True)
+    office_id: Mapped[str] = mapped_column(ForeignKey("regulators.id"), index=True)
+    office_region_code: Mapped[str] = mapped_column(String(6))
+    # The officer who asked; None where the office's own token did.
+    requested_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))  # pending | approved | rejected | expired
+    decided_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+Index("ix_approvals_status_expires_at", Approval.status, Approval.expires_at)

@@ -90,8 +90,17 @@ def _tenant(c: TestClient, engine: Engine, region: str) -> Tenant:
              "regulator_id": reg_id, "wind_down_id": wd["id"],
              "officer_id": (officer := factories.officer(engine, reg_id)).officer_id,
              "token_id": factories.officer_token(engine, officer.officer_id)[0],
-             "key_id": c.get("/api/v1/api-keys", headers=_auth(t.key)).json()["items"][0]["id"]}  # fmt: skip
+             "key_id": c.get("/api/v1/api-keys", headers=_auth(t.key)).json()["items"][0]["id"],
+             "approval_id": _pending_approval(c, reg, region)}  # fmt: skip
     return t
+
+
+def _pending_approval(c: TestClient, reg: str, region: str) -> str:
+    """A four-eyes request of the office: a rule pack change waiting for a supervisor."""
+    r = c.post("/api/v1/region-settings", headers=_auth(reg), json={
+        "region_code": region, "key": "case_snooze_max_days", "value": 20})  # fmt: skip
+    assert r.status_code == 202, r.text
+    return str(r.json()["approval"]["id"])
 
 
 @pytest.fixture
@@ -125,6 +134,7 @@ def _bodies(own: Tenant) -> dict[str, Any]:
         "wind-down": {"reason": "closed", "effective_at": datetime.now(UTC).isoformat(),
                       "note": "m"},
         "rounds": {},
+        "approve": {"note": "m"}, "reject": {"note": "m"},
     }  # fmt: skip
 
 
@@ -200,3 +210,54 @@ def test_ids_in_bodies_and_queries_are_scoped_too(tenants: Any) -> None:
         a, b = (c.get(path, headers=_auth(mine.reg), params={"institution_id": i})
                 for i in (theirs.ids["institution_id"], NOWHERE))  # fmt: skip
         assert (a.status_code, a.json().get("items")) == (b.status_code, b.json().get("items"))
+
+
+# Every role against every regulator route (issue 32): a viewer reads everything and writes
+# nothing; an officer and the office's own token act and request but never decide a request;
+# a supervisor and an admin decide another person's.
+
+
+def _regulator_operations(c: TestClient) -> list[tuple[str, str, list[str]]]:
+    out = []
+    for path, ops in c.app.openapi()["paths"].items():  # type: ignore[attr-defined]
+        for method, op in ops.items():
+            schemes = {s for req in op.get("security", []) for s in req}
+            if "regulatorToken" in schemes:
+                names = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
+                out.append((method.upper(), path, names))
+    return out
+
+
+def test_every_role_against_every_regulator_route(tenants: Any, engine: Engine) -> None:
+    from tests.api.approving import person
+
+    c, mine, _ = tenants
+    office = mine.ids["regulator_id"]
+    roles = {r: person(c, engine, office, r) for r in ("viewer", "officer", "supervisor", "admin")}
+    bodies = _bodies(mine)
+    ops = _regulator_operations(c)
+    assert len(ops) >= 40  # the document names them: an empty matrix is a broken one
+    wrong = []
+    for method, template, names in ops:
+        if template.startswith("/api/v1/officer-"):
+            continue  # one's own account (password, authenticator, tokens): every role's
+        path = template.format(**{n: mine.ids.get(n, "risk_sweep") for n in names})
+        body = _body(bodies, template) if method == "POST" else None
+        r = c.request(method, path, headers=_auth(roles["viewer"]), json=body)
+        seen = (r.status_code, None) if method == "GET" else _seen(r)  # a GET may be a CSV
+        if method == "GET" and seen[0] in (401, 403) and template != "/api/v1/officers":
+            wrong.append(f"viewer {method} {template}: {seen}")
+        if method != "GET" and seen != (403, "role_forbidden"):
+            wrong.append(f"viewer {method} {template}: {seen}")
+    assert wrong == [], "\n".join(wrong)
+    decide = f"/api/v1/approvals/{mine.ids['approval_id']}/approve"
+    for who in (roles["officer"], mine.reg):  # they may request, never approve
+        seen = _seen(c.post(decide, headers=_auth(who), json={"note": "m"}))
+        assert seen == (403, "role_cannot_approve"), seen
+    asked = c.post("/api/v1/region-settings", headers=_auth(roles["officer"]), json={
+        "region_code": "220103", "key": "case_snooze_max_days", "value": 21})  # fmt: skip
+    assert asked.status_code == 202, asked.text
+    for who, approval in ((roles["supervisor"], mine.ids["approval_id"]),
+                          (roles["admin"], asked.json()["approval"]["id"])):  # fmt: skip
+        r = c.post(f"/api/v1/approvals/{approval}/approve", headers=_auth(who), json={"note": "m"})
+        assert r.status_code == 200 and r.json()["result"]["ok"], r.text

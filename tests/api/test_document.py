@@ -12,8 +12,10 @@ from urllib.parse import quote
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Engine
 
 from service.api.deps import CURSOR
+from tests.api.approving import through
 from tests.api.conftest import bearer
 from tests.api.test_flows import World, world  # noqa: F401 - the fixture
 from tests.api.test_plumbing import assert_problem
@@ -49,12 +51,13 @@ def test_every_cursor_the_document_allows_is_taken(world: World) -> None:  # noq
     _any_documented_cursor_is_taken(world)
 
 
-def test_the_audit_log_pages_by_its_cursor(world: World) -> None:  # noqa: F811
+def test_the_audit_log_pages_by_its_cursor(world: World, engine: Engine) -> None:  # noqa: F811
     for _ in range(3):  # audited actions of this test's own
         world.client.post(f"/api/v1/institutions/{world.inst_id}/freeze",
                           headers=bearer(world.reg), json={"reason": "x"})  # fmt: skip
-        world.client.post(f"/api/v1/institutions/{world.inst_id}/unfreeze",
-                          headers=bearer(world.reg), json={"reason": "y"})  # fmt: skip
+        asked = world.client.post(f"/api/v1/institutions/{world.inst_id}/unfreeze",
+                                  headers=bearer(world.reg), json={"reason": "y"})  # fmt: skip
+        through(world.client, engine, asked)  # four eyes: a supervisor approves
     url = f"/api/v1/audit-events?institution_id={world.inst_id}&limit=2"
     everything = world.client.get(f"{url[:-1]}500", headers=bearer(world.reg)).json()["items"]
     seen, cursor = [], None

@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from tests import factories
+from tests.api.approving import through
 from tests.api.conftest import bearer
 from tests.api.test_plumbing import assert_problem
 
@@ -97,7 +98,8 @@ class TestRegistry:
             json={"reason": "resolved"},
             headers=bearer(token),
         )
-        assert r.json()["status"] == "active"
+        assert r.status_code == 202  # four eyes: a supervisor approves
+        assert through(client, engine, r)["status"] == "active"
         assert_problem(
             client.post(
                 f"/api/v1/institutions/{inst}/unfreeze", json={"reason": "x"}, headers=bearer(token)
@@ -142,8 +144,9 @@ class TestPriceGuides:
             ],
         }
         r = client.post("/api/v1/price-guides", json=guide, headers=bearer(token))
-        assert r.status_code == 201, r.text
-        assert r.json()["items"][0]["base_price"] == "30.00"
+        assert r.status_code == 202, r.text  # four eyes: a supervisor approves
+        assert r.json()["approval"]["payload"]["guides"][0]["items"][0]["base_price"] == "30.00"
+        assert through(client, engine, r)["created"]
         check = factories.course_body(n=2, price_per_lesson="31.50") | {"region_code": "220402"}
         out = client.post("/api/v1/courses/check", json=check, headers=bearer(token)).json()
         assert out["status"] == "approved" and out["price_check"]["ceiling_per_lesson"] == "31.50"

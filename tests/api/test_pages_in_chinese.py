@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from tests.api.approving import approve_pending, office_of_region
 from tests.api.test_workbench_pages import Site, sign_in, site  # noqa: F401 - the fixture
 
 
@@ -59,6 +60,12 @@ def test_a_level_is_given_by_its_name(site: Site) -> None:  # noqa: F811
         "value": "橙色（高）", "effective_from": later, "reason": "南关区退费投诉多"})  # fmt: skip
     page = c.get(r.headers["location"]).text
     assert 'role="alert"' not in page, page
+    assert "已提交审批" in page  # four eyes: a supervisor approves it
+    office = office_of_region(site.engine, "220100")
+    assert [
+        x and x["ok"] for x in approve_pending(site.engine, office, lambda: site.clock.now)
+    ] == [True]
+    page = c.get("/workbench/rules").text
     history = page.split('id="hist-h"', 1)[1]
     assert "南关区" in history and "退费逾期未答复 · 触发时的最低等级: 橙色（高）" in _text(history)
     assert "risk_thresholds" not in history and "high" not in _text(history)

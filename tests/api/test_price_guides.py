@@ -17,8 +17,10 @@ from service.errors import DomainError
 from service.fees.guides import GuideDraft, Publisher, publish_guide
 from service.fees.models import PriceGuide
 from service.kit.db import make_sessionmaker
+from service.pages.workbench.common import SUBMITTED
 from service.registry.models import AuditEvent, Regulator
 from tests import factories
+from tests.api.approving import approve_pending, office_of_region
 from tests.api.test_workbench_pages import Site, sign_in, site  # noqa: F401 (the fixture)
 from tests.api.told import told
 from tests.integration.test_cli import run_cli
@@ -92,14 +94,20 @@ def test_a_file_is_scoped_audited_and_supersedes_only_when_asked(site: Site) -> 
     c = site.client()
     csrf = sign_in(c, token)
     r = _post(c, csrf, HEADER + GOOD.format(price="31.00"))
-    assert told(c, r) == ("done", "Imported.")
+    assert told(c, r) == ("done", SUBMITTED)  # four eyes: a supervisor approves
+    assert [
+        x and x["ok"] for x in approve_pending(site.engine, office_of_region(site.engine, "220100"))
+    ] == [True]
     again = _post(c, csrf, HEADER + GOOD.format(price="31.00"))
     assert told(c, again) == ("done", "Imported.")  # the same guide again: nothing to do
     changed = _post(c, csrf, HEADER + GOOD.format(price="33.00"))
     assert changed.status_code == 422 and "supersede" in changed.text  # English: told() asked
     assert _report_lines(changed.text) == [2]
     replaced = _post(c, csrf, HEADER + GOOD.format(price="33.00"), supersede="true")
-    assert told(c, replaced) == ("done", "Imported."), replaced.text[:300]
+    assert told(c, replaced) == ("done", SUBMITTED), replaced.text[:300]
+    assert [
+        x and x["ok"] for x in approve_pending(site.engine, office_of_region(site.engine, "220100"))
+    ] == [True]
     with make_sessionmaker(site.engine)() as s:
         rows = list(
             s.scalars(
@@ -136,16 +144,20 @@ def test_the_api_refuses_what_the_file_refuses_and_supersedes_explicitly(
     for bad in ("-80.00", "0", "12345678901234567890"):
         r = api.post("/api/v1/price-guides", json=_api_guide(bad), headers=auth)
         assert r.status_code == 422, (bad, r.text)
+    office = office_of_region(site.engine, "220100")
     first = api.post("/api/v1/price-guides", json=_api_guide("30"), headers=auth)
-    assert first.status_code == 201, first.text
+    assert first.status_code == 202, first.text  # four eyes: a supervisor approves
+    ((first_id,),) = [x["answer"]["created"] for x in approve_pending(site.engine, office) if x]
     twin = api.post("/api/v1/price-guides", json=_api_guide("35"), headers=auth)
     assert twin.status_code == 409 and twin.json()["code"] == "price_guide_exists"
     same = api.post("/api/v1/price-guides", json=_api_guide("30"), headers=auth)
-    assert same.status_code == 201 and same.json()["id"] == first.json()["id"]
+    assert same.status_code == 201 and same.json()["id"] == first_id  # nothing to approve
     sup = api.post("/api/v1/price-guides", json=_api_guide("35", supersede=True), headers=auth)
-    assert sup.status_code == 201 and sup.json()["id"] != first.json()["id"]
+    assert sup.status_code == 202, sup.text
+    ((sup_id,),) = [x["answer"]["created"] for x in approve_pending(site.engine, office) if x]
+    assert sup_id != first_id
     listed = api.get("/api/v1/price-guides?region_code=220102", headers=auth).json()["items"]
-    assert [g["id"] for g in listed if g["effective_from"] == "2032-01-01"] == [sup.json()["id"]]
+    assert [g["id"] for g in listed if g["effective_from"] == "2032-01-01"] == [sup_id]
     other = api.post("/api/v1/price-guides", json=_api_guide("30") | {"region_code": "220302"},
                      headers=auth)  # fmt: skip
     assert other.status_code == 403 and other.json()["code"] == "out_of_region"
@@ -167,6 +179,8 @@ def test_the_cli_import_is_scoped_and_audited(site: Site, tmp_path: Any) -> None
     good.write_text(HEADER + GOOD.format(price="29").replace("2031", "2033"))
     out = run_cli(url, "prices", "import", str(good), "--regulator", city)
     assert out.returncode == 0, out.stderr
+    assert '"status": "pending"' in out.stdout  # four eyes on every door, the CLI's too
+    assert [x and x["ok"] for x in approve_pending(site.engine, city)] == [True]
     with make_sessionmaker(site.engine)() as s:
         made = s.scalars(select(AuditEvent).where(AuditEvent.actor == f"regulator:{city}",
                                                   AuditEvent.action == "price_guide:publish"))  # fmt: skip

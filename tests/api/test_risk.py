@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import Engine
+
+from tests.api.approving import through
 from tests.api.conftest import bearer
 from tests.api.test_flows import START, World, reserve_world
 from tests.api.test_plumbing import assert_problem
@@ -92,12 +95,13 @@ def test_alert_lifecycle_and_as_of(world: World) -> None:
     assert len(my_alerts(world, "open")) == 1
 
 
-def test_auto_freeze_on_critical(world: World) -> None:
-    world.client.post(
+def test_auto_freeze_on_critical(world: World, engine: Engine) -> None:
+    asked = world.client.post(
         "/api/v1/region-settings",
         headers=bearer(world.reg),
         json={"region_code": "220102", "key": "auto_freeze_on_critical", "value": True},
     )
+    assert through(world.client, engine, asked)["value"] is True  # four eyes: approved
     e = world.enroll(lessons=2, amount="40.00")
     world.pay(e)
     day = START.date().isoformat()
@@ -234,7 +238,8 @@ def test_a_regional_override_reaches_the_facts(world: World, engine) -> None:
         json={"region_code": "220105", "key": "risk_thresholds",
               "value": {"deep_discount": {"price_share": "0.5"}}},
     )  # fmt: skip
-    assert r.status_code == 200, r.text
+    assert r.status_code == 202, r.text  # a rule pack change: four eyes
+    through(world.client, engine, r)
     world.clock.now += timedelta(minutes=1)
     assert "deep_discount" not in indicators()
 

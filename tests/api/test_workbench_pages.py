@@ -17,7 +17,9 @@ from sqlalchemy import func, select, text
 from service.app import create_app
 from service.config import Settings
 from service.kit.db import make_sessionmaker
+from service.pages.workbench.common import SUBMITTED
 from service.registry.models import AuditEvent
+from tests.api.approving import approve_pending, office_of_region
 from tests.api.told import notes, told
 from tests.conftest import drop_pg_database, migrated_engine, new_database
 from tools import showcase
@@ -223,8 +225,13 @@ def test_a_threshold_changed_on_the_page_takes_effect_on_its_day_and_is_audited(
     r = c.post("/workbench/rules", data={
         "csrf": csrf, "region_code": "220100", "knob": "refund_overdue:weight", "value": "25",
         "effective_from": tomorrow, "reason": "本市退费投诉增多"})  # fmt: skip
-    assert (told(c, r) or ("", ""))[0] == "done"
+    assert told(c, r) == ("done", SUBMITTED)  # four eyes: the request is audited
     assert site.audit_count() == before + 1
+    office = office_of_region(site.engine, "220100")
+    results = approve_pending(site.engine, office, now=lambda: site.clock.now)
+    assert [x and x["ok"] for x in results] == [True]
+    # The supervisor made for it, the approval, and the change it made.
+    assert site.audit_count() == before + 4
     page = c.get("/workbench/rules").text
     assert "本市退费投诉增多" in page and tomorrow in page  # in the history, with its day
     row = page[page.index('id="refund_overdue"') :].split("</tr>", 1)[0]

@@ -33,6 +33,7 @@ from service.flows.balances import institution_balances
 from service.flows.models import Consumption, Enrollment, Instruction, Refund
 from service.kit.clock import local_date
 from tests import factories
+from tests.api.approving import approve_over_http, sign_in_over_http
 from tests.e2e.chaos import CommitCutProxy, Postgres, Service
 from tests.processes import cli
 
@@ -264,13 +265,18 @@ class Soak:
                     return
 
 
-def seed(base: str, regulator: str, bank_id: str, schools: int) -> list[School]:
-    """Schools of Changchun whose lessons are released and whose refunds are accepted at once."""
+def seed(
+    base: str, regulator: str, bank_id: str, schools: int, chief: dict[str, str]
+) -> list[School]:
+    """Schools of Changchun whose lessons are released and whose refunds are accepted at once
+    (rule pack changes, approved by the office's supervisor `chief`: four eyes)."""
     with httpx.Client(base_url=base, timeout=30) as c:
         reg = {"Authorization": f"Bearer {regulator}"}
+        approver = sign_in_over_http(c, chief)
         for key, value in (("confirmation_window_days", 0), ("refund_respond_days", 0)):
-            c.post("/api/v1/region-settings", headers=reg,
-                   json={"region_code": "220100", "key": key, "value": value}).raise_for_status()  # fmt: skip
+            asked = c.post("/api/v1/region-settings", headers=reg,
+                           json={"region_code": "220100", "key": key, "value": value})  # fmt: skip
+            approve_over_http(c, approver, asked)
         out = []
         for _ in range(schools):
             body = factories.institution_body(bank_id, region="220102")
@@ -357,11 +363,13 @@ def run(
         cli(env, "migrate")
         regulator = cli(env, "regulator", "create", "--name", "Soak", "--region", "220000")
         bank = json.loads(cli(env, "bank", "create", "--name", "Soak Bank", "--code", "SOAK"))
+        chief = json.loads(cli(env, "officer", "create", "--region", "220000", "--name", "Chief",
+                               "--role", "supervisor"))  # fmt: skip
         proxy = CommitCutProxy(pg.port)
         api = Service({**env, "DATABASE_URL": pg.url(proxy.port)}, logs / "soak-api.log")
         api.start()
         soak = Soak(api.base, bank["bank_id"], bank["secret"], regulator,
-                    seed(api.base, regulator, bank["bank_id"], schools))  # fmt: skip
+                    seed(api.base, regulator, bank["bank_id"], schools, chief))  # fmt: skip
         faults: dict[str, float] = {}
 
         async def storm() -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from service.bank_gateway.signing import signed_headers
 from tests import factories
+from tests.api.approving import approve_over_http, sign_in_over_http
 from tests.conftest import create_pg_database, drop_pg_database
 from tests.processes import cli, free_port, start, wait_until
 
@@ -33,6 +34,7 @@ class Stack:
     secret: str
     regulator: str
     logs: Path
+    chief: str  # a supervisor of the regulator's office: approves its four-eyes requests
     issued: list[str] = field(default_factory=list)  # every credential handed out in the run
 
     def assert_logs_keep_no_secret(self) -> None:
@@ -159,7 +161,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         wait_until(
             lambda: sim_client.get("/sim/accounts").status_code == 200, 30, "the bank simulator"
         )
-        yield Stack(api_client, sim_client, bank["bank_id"], bank["secret"], regulator, logs)
+        chief = json.loads(cli(env, "officer", "create", "--region", "220000", "--name", "Chief",
+                               "--role", "supervisor"))  # fmt: skip
+        chief_token = sign_in_over_http(api_client, chief)
+        yield Stack(api_client, sim_client, bank["bank_id"], bank["secret"], regulator, logs,
+                    chief_token)  # fmt: skip
     finally:
         for p in (api, sim):
             p.terminate()
@@ -172,15 +178,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def test_every_flow_end_to_end(stack: Stack) -> None:
     api, sim, reg = stack.api, stack.sim, stack.reg_headers
     # Policy for the test region: lessons releasable at once, refunds escalated at once.
+    # Rule pack changes: four eyes, approved by the office's supervisor.
     for key, value in (("confirmation_window_days", 1), ("refund_respond_days", 0)):
-        assert (
-            api.post(
-                "/api/v1/region-settings",
-                headers=reg,
-                json={"region_code": "220100", "key": key, "value": value},
-            ).status_code
-            == 200
-        )
+        asked = api.post("/api/v1/region-settings", headers=reg,
+                         json={"region_code": "220100", "key": key, "value": value})  # fmt: skip
+        assert approve_over_http(api, stack.chief, asked)["value"] == value
     body = factories.institution_body(stack.bank_id, region="220102")
     inst = api.post("/api/v1/institutions", headers=reg, json=body).json()
     key = {"Authorization": f"Bearer {inst['api_key']}"}
@@ -272,7 +274,8 @@ def test_every_flow_end_to_end(stack: Stack) -> None:
     assert disputed.status_code == 200 and disputed.json()["status"] == "disputed"
     # The district releases per lesson (一课一销): no window for lessons reported from now on.
     setting = {"region_code": "220102", "key": "confirmation_window_days", "value": 0}
-    assert api.post("/api/v1/region-settings", headers=reg, json=setting).status_code == 200
+    asked = api.post("/api/v1/region-settings", headers=reg, json=setting)
+    assert approve_over_http(api, stack.chief, asked)["value"] == 0
     assert [consume(c, 1)["amount"] for _ in range(3)] == ["16.67", "16.66", "16.67"]
     consume(a, 1)
     consume(a, 1)

@@ -31,6 +31,7 @@ from service.flows.models import Enrollment, Refund, StatementBreak
 from service.kit.clock import utcnow
 from service.kit.db import make_engine
 from service.registry.models import Institution
+from tests.api.approving import approve_over_http, sign_in_over_http
 from tests.processes import free_port, start, wait_until
 from tools.up import BANK_STATE, bank_argv, seed_argv
 
@@ -194,7 +195,11 @@ def test_a_refund_approved_in_the_demo_is_paid_by_its_bank(
                              headers={"Authorization": f"Bearer {province}"},
                              json={"region_code": "220000", "key": "confirmation_window_days",
                                    "value": 0, "reason": "演示：课时即时划拨"})  # fmt: skip
-        assert setting.status_code == 200, setting.text
+        # A rule pack change: four eyes, approved by the province's chief (a demo officer).
+        (chief,) = [o for o in creds["regulators"]["220000"]["officers"]
+                    if o["role"] == "supervisor"]  # fmt: skip
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as site:
+            approve_over_http(site, sign_in_over_http(site, chief), setting)
         released = _a_lesson_reported(demo["env"]["DATABASE_URL"])
         run = httpx.post(f"{base}/jobs/release_batch/run", json={},
                          headers={"Authorization": f"Bearer {province}"}).json()  # fmt: skip

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from service.api.auth import RegulatorDep
 from service.api.deps import NowDep, SessionDep
+from service.api.regulator.approvals_routes import PENDING_RESPONSE, accepted
 from service.api.regulator.schemas import (
     PriceGuideIn,
     PriceGuideRead,
@@ -17,23 +18,36 @@ from service.api.regulator.schemas import (
 )
 from service.api.schemas import Page
 from service.fees import guides, prices, school_calendar
+from service.fees.models import PriceGuide
 from service.kit.clock import local_date
+from service.policy import approvals
 
 router = APIRouter(tags=["regulator"])
 RegionQuery = Annotated[str, Query(pattern=r"^\d{6}$")]
 
 
-@router.post("/price-guides", status_code=201, response_model=PriceGuideRead)
+@router.post("/price-guides", status_code=201, response_model=PriceGuideRead,
+             responses=PENDING_RESPONSE)  # fmt: skip
 def create_price_guide(
     body: PriceGuideIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
-) -> PriceGuideRead:
-    guide = guides.publish_guide(
+) -> Any:
+    """Publish a guidance-price table for a region of the regulator's, from the day it takes
+    effect. Audited. Where the region's rule pack asks for four eyes on `price_guide_publish`
+    (the default), 202 `{approval}` and nothing is published until a supervisor approves."""
+    draft = guides.GuideDraft.model_validate_json(body.model_dump_json(exclude={"supersede"}))
+    done = guides.submit_guide(
         session,
-        by=guides.Publisher.of(regulator, "api"),
-        draft=body,
+        regulator=regulator,
+        via="api",
+        draft=draft,
         existing="supersede" if body.supersede else "refuse",
         now=now,
     )
+    if isinstance(done, approvals.Pending):
+        return accepted(session, done.approval, now)
+    guide_id = (done.answer["created"] or done.answer["unchanged"])[0]
+    guide = session.get(PriceGuide, guide_id)
+    assert guide is not None  # just published
     return PriceGuideRead.of(guide, prices.guide_items(session, guide.id))
 
 

@@ -3,12 +3,13 @@ and region settings."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from service.api.auth import RegulatorDep
 from service.api.deps import DeliverLaterDep, NowDep, PageDep, ReadSessionDep, SessionDep, page_of
+from service.api.regulator.approvals_routes import PENDING_RESPONSE, accepted
 from service.api.regulator.schemas import (
     ConsumptionDecisionIn,
     MatchIn,
@@ -21,7 +22,7 @@ from service.api.regulator.schemas import (
 )
 from service.api.schemas import ConsumptionRead, DepositRead, Page, RefundTimelineRead
 from service.flows import books, consumptions, deposits, refunds, statements
-from service.policy import region_settings
+from service.policy import approvals, region_settings
 from service.registry.institutions import scoped_ids
 
 router = APIRouter(tags=["regulator"])
@@ -139,11 +140,15 @@ def verify(regulator: RegulatorDep, session: SessionDep) -> VerifyRead:
     )
 
 
-@router.post("/region-settings", response_model=RegionSettingRead)
+@router.post("/region-settings", response_model=RegionSettingRead, responses=PENDING_RESPONSE)
 def put_region_setting(
     body: RegionSettingIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
-) -> RegionSettingRead:
-    row = region_settings.set_for(
+) -> Any:
+    """Set a policy or threshold for a region of the regulator's, from an effective day, with a
+    reason; every version kept. Audited. A rule of the region's pack: where the pack asks for
+    four eyes on `rule_pack_change` (the default), 202 `{approval}` and nothing changes until a
+    supervisor approves; it then takes effect as if set at that moment."""
+    done = region_settings.change(
         session,
         regulator=regulator,
         region_code=body.region_code,
@@ -153,4 +158,6 @@ def put_region_setting(
         effective_from=body.effective_from,
         reason=body.reason,
     )
-    return RegionSettingRead.model_validate(row, from_attributes=True)
+    if isinstance(done, approvals.Pending):
+        return accepted(session, done.approval, now)
+    return RegionSettingRead.model_validate(done.answer)

@@ -4,13 +4,14 @@ returns a typed body."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from service.api.auth import RegulatorDep
 from service.api.deps import NowDep, PageDep, ReadSessionDep, SessionDep, page_of
+from service.api.regulator.approvals_routes import PENDING_RESPONSE, accepted
 from service.api.regulator.schemas import (
     AuditEventRead,
     BankRead,
@@ -27,6 +28,7 @@ from service.api.schemas import Page
 from service.flows import onboarding
 from service.flows.balances import balances_of
 from service.kit.money import Instant
+from service.policy import approvals, unfreezing
 from service.registry import closures, institutions
 from service.registry.models import Institution, InstitutionStatus
 from service.risk.store import latest_evaluations, latest_level_is
@@ -134,11 +136,20 @@ def freeze(
     return _status(session, regulator, institution_id, InstitutionStatus.FROZEN, body.reason, now)
 
 
-@router.post("/institutions/{institution_id}/unfreeze", response_model=InstitutionDetailRead)
+@router.post("/institutions/{institution_id}/unfreeze", response_model=InstitutionDetailRead,
+             responses=PENDING_RESPONSE)  # fmt: skip
 def unfreeze(
     institution_id: str, body: ReasonIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
-) -> InstitutionDetailRead:
-    return _status(session, regulator, institution_id, InstitutionStatus.ACTIVE, body.reason, now)
+) -> Any:
+    """Lift a freeze, with a reason. Audited. Where the institution's region's rule pack asks
+    for four eyes on `unfreeze` (the default), 202 `{approval}`: nothing changes until a
+    supervisor of the office or of one above, not the requester, approves."""
+    done = unfreezing.unfreeze(
+        session, regulator=regulator, institution_id=institution_id, reason=body.reason, now=now
+    )
+    if isinstance(done, approvals.Pending):
+        return accepted(session, done.approval, now)
+    return _detail(session, institutions.in_regulator_scope(session, regulator, institution_id))
 
 
 @router.post("/institutions/{institution_id}/closure", response_model=InstitutionDetailRead)

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from service.pages.workbench import (
     account,
+    approvals_pages,
     audit,
     cases,
     institution_pages,
@@ -33,6 +34,7 @@ ROUTERS: list[APIRouter] = [
         rules,
         packs_page,
         prices_pages,
+        approvals_pages,
         audit,
         account,
         officers_pages,

@@ -16,7 +16,9 @@ from service.kit.csv_out import csv_lines
 from service.kit.money import Day
 from service.kit.wire import Clean
 from service.pages import i18n, labels
+from service.pages.labels import N_
 from service.pages.web import back
+from service.policy import approvals
 
 # The API's types for the pages' fields: the same bounds and the same control-character
 # refusal (service.kit.wire.Clean; every form field is also checked by PostDep).
@@ -53,12 +55,25 @@ def act(session: Session, to: str, action: Callable[[], object], done: str) -> R
     refusal to show on the page: it is the error page, as the API would answer it."""
     try:
         with session.begin_nested():
-            action()
+            outcome = action()
     except DomainError as exc:
         if exc.status in (401, 403, 404):
             raise
         return back(to, problem=refusal(exc))
+    if waits(outcome):
+        return back(to, done=SUBMITTED)
     return back(to, done=done)
+
+
+# What a form says when its action waits for a second person (four eyes).
+SUBMITTED = N_("Submitted for approval: a supervisor decides it in the approvals queue.")
+
+
+def waits(outcome: object) -> bool:
+    """Whether a use case's outcome (or any of several) is a request waiting for approval."""
+    if isinstance(outcome, list | tuple):
+        return any(waits(o) for o in outcome)
+    return isinstance(outcome, approvals.Pending)
 
 
 def bulk(

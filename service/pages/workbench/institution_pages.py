@@ -26,6 +26,7 @@ from service.pages.workbench.common import (
     local_path,
     query_url,
 )
+from service.policy import unfreezing
 from service.registry import institutions
 from service.registry.models import InstitutionStatus
 from service.risk import alerts
@@ -249,21 +250,26 @@ def freeze(
     now: NowDep,
     reason: Text,
 ) -> RedirectResponse:
+    """Freezing is protective and done at once; unfreezing waits for a second person where the
+    region's rule pack asks for four eyes (the API's use cases)."""
     unfreeze = request.url.path.endswith("unfreeze")
-    status = InstitutionStatus.ACTIVE if unfreeze else InstitutionStatus.FROZEN
-    return act(
-        session,
-        f"/workbench/institutions/{institution_id}",
-        lambda: institutions.change_status(
-            session,
-            regulator=signed.regulator,
-            institution_id=institution_id,
-            status=status,
-            reason=reason,
-            now=now,
-        ),
-        N_("Unfrozen.") if unfreeze else N_("Frozen."),
-    )
+
+    def work() -> object:
+        if unfreeze:
+            return unfreezing.unfreeze(
+                session,
+                regulator=signed.regulator,
+                institution_id=institution_id,
+                reason=reason,
+                now=now,
+            )
+        return institutions.change_status(session, regulator=signed.regulator,
+                                          institution_id=institution_id,
+                                          status=InstitutionStatus.FROZEN, reason=reason,
+                                          now=now)  # fmt: skip
+
+    return act(session, f"/workbench/institutions/{institution_id}", work,
+               N_("Unfrozen.") if unfreeze else N_("Frozen."))  # fmt: skip
 
 
 @router.post("/institutions/{institution_id}/raise")

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from service.api.deps import NowDep, ReadSessionDep
 from service.pages import charts, i18n, reads
 from service.pages.web import LangDep, SignedDep, render
+from service.policy import approvals
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 
@@ -58,6 +59,7 @@ def overview(
         lang,
         signed=signed,
         o=o,
+        approvals_pending=approvals.pending_count(session, office=signed.regulator, now=now),
         level_chart=level_chart,
         coverage_chart=coverage_chart,
     )

@@ -17,7 +17,7 @@ from service.kit.money import Day
 from service.pages.labels import N_
 from service.pages.signin import SignedIn
 from service.pages.web import LangDep, PostDep, SignedDep, back, render
-from service.pages.workbench.common import act, refusal
+from service.pages.workbench.common import SUBMITTED, act, refusal, waits
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 
@@ -107,17 +107,19 @@ async def import_prices(
     if len(raw) > 1_000_000:
         return back("/workbench/prices", problem=N_("The file is over 1 MB."))
     text = raw.decode("utf-8-sig", errors="replace")
-    by = guides.Publisher.of(signed.regulator, "workbench")
     existing: guides.Existing = "supersede" if supersede else "refuse"
     try:
         with session.begin_nested():
-            guides.publish_file(session, by=by, text=text, existing=existing, now=now)
+            done = guides.submit_file(session, regulator=signed.regulator, via="workbench",
+                                      text=text, existing=existing, now=now)  # fmt: skip
     except DomainError as exc:
         errors = exc.extra.get("errors") or [{"line": None, "field": "", "message": exc.detail}]
         if exc.status in (401, 404):
             raise
         code = signed.regulator.region_code
         return _page(request, signed, session, now, lang, code, report=errors)
+    if waits(done):
+        return back("/workbench/prices", done=SUBMITTED)
     return back("/workbench/prices", done=N_("Imported."))
 
 

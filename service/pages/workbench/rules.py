@@ -116,13 +116,13 @@ def change_rule(
 ) -> RedirectResponse:
     indicator, knob = knob.split(":", 1)
 
-    def work() -> None:
+    def work() -> object:
         pack = packs.resolve(session, region_code, ALL, on=effective_from)
         current = pack.values.risk_thresholds
         given = _level(lang, value) if knob.endswith("floor") else value
         merged = {**current, indicator: {**current.get(indicator, {}), knob: given}}
         try:
-            region_settings.set_for(
+            return region_settings.change(
                 session,
                 regulator=signed.regulator,
                 region_code=region_code,
@@ -156,11 +156,13 @@ def change_disclosure(
     with the score. Two settings, set together (each audited), by the same use case as the
     API's."""
 
-    def work() -> None:
-        for key, value in (("parent_warning_from", warning_from),
-                           ("parent_warning_score", with_score)):  # fmt: skip
-            region_settings.set_for(session, regulator=signed.regulator, region_code=region_code,
-                             key=key, value=value, now=now, effective_from=effective_from,
-                             reason=reason)  # fmt: skip
+    def work() -> object:
+        return [
+            region_settings.change(session, regulator=signed.regulator, region_code=region_code,
+                                   key=key, value=value, now=now, effective_from=effective_from,
+                                   reason=reason)
+            for key, value in (("parent_warning_from", warning_from),
+                               ("parent_warning_score", with_score))
+        ]  # fmt: skip
 
     return act(session, "/workbench/rules#parents-h", work, N_("The change is saved."))
