@@ -239,6 +239,15 @@ def describe(session: Session, approval: Approval) -> list[Fact]:
     return _spec(approval.action).describe(session, approval)
 
 
+def may_decide(officer: Officer | None) -> Officer:
+    """The person, if their role approves (a supervisor or an admin); the office's own token
+    and every other role may request but never decide: 403 `role_cannot_approve`."""
+    if officer is None or not officers.may(officer.role, officers.Permission.APPROVE):
+        who = f"the role {officer.role}" if officer is not None else "the office's own token"
+        raise DomainError("role_cannot_approve", f"{who} may request but not approve")
+    return officer
+
+
 @dataclass(frozen=True, kw_only=True)
 class Decided:
     approval: Approval
@@ -259,10 +268,10 @@ def decide(
     approves (a supervisor or an admin; never the office's own token), of the requesting office
     or one above, other than the requester. Two deciding at once: the conditional update lets
     exactly one through (the other waits on the row, then finds it decided)."""
+    # The role first: whoever may not decide is told so for any id, theirs or not (nothing
+    # about another office's requests is revealed either way).
+    officer = may_decide(officer)
     approval = in_office_scope(session, office, approval_id)
-    if officer is None or not officers.may(officer.role, officers.Permission.APPROVE):
-        who = f"the role {officer.role}" if officer is not None else "the office's own token"
-        raise DomainError("role_cannot_approve", f"{who} may request but not approve")
     if approval.requested_by == officer.id:
         raise DomainError("approval_by_requester", "a request is decided by another person")
     _still_pending(approval, now)

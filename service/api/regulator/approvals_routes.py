@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from sqlalchemy import select
@@ -125,6 +125,13 @@ def _decide(
     return DecidedRead(approval=ApprovalRead.of(session, done.approval, now), result=done.result)
 
 
+def _approver(request: Request) -> None:
+    """Whoever may not decide a request is told so before anything else (their body, the
+    id): the office's own token and every role without `approve`."""
+    officer: Officer | None = getattr(request.state, "officer", None)
+    approvals.may_decide(officer)
+
+
 DECISION_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "approval_by_requester, role_cannot_approve, role_forbidden"},
     404: {"description": "not_found"},
@@ -133,7 +140,7 @@ DECISION_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/approvals/{approval_id}/approve", response_model=DecidedRead,
-             responses=DECISION_ERRORS)  # fmt: skip
+             responses=DECISION_ERRORS, dependencies=[Depends(_approver)])  # fmt: skip
 def approve(
     approval_id: str,
     body: DecisionIn,
@@ -149,7 +156,7 @@ def approve(
 
 
 @router.post("/approvals/{approval_id}/reject", response_model=DecidedRead,
-             responses=DECISION_ERRORS)  # fmt: skip
+             responses=DECISION_ERRORS, dependencies=[Depends(_approver)])  # fmt: skip
 def reject(
     approval_id: str,
     body: DecisionIn,
