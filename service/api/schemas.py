@@ -117,6 +117,9 @@ class RefundRead(Read):
     reason: str | None
     requested_at: InstantOut
     respond_by: InstantOut
+    respond_by_provisional: bool = Field(
+        description="counted over a year whose holiday arrangement is not yet published"
+    )
     instruction_id: str | None
 
     @classmethod
@@ -143,6 +146,9 @@ class ConsumptionRead(Read):
     occurred_at: InstantOut
     reported_at: InstantOut
     confirm_until: InstantOut
+    confirm_until_provisional: bool = Field(
+        description="counted over a year whose holiday arrangement is not yet published"
+    )
     status: str = Field(description="pending | confirmed | disputed | reversed")
     released: bool
     off_timetable: bool
@@ -159,6 +165,7 @@ class ConsumptionRead(Read):
             occurred_at=c.occurred_at,
             reported_at=c.reported_at,
             confirm_until=c.confirm_until,
+            confirm_until_provisional=c.confirm_until_provisional,
             status=parent_status(c, now),
             released=c.release_instruction_id is not None,
             off_timetable=c.off_timetable,

@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 import ledger
 from service.errors import DomainError
 from service.fees.models import CourseSession
-from service.fees.working_days import span_end
+from service.fees.working_days import InstantDeadline, span_end
 from service.flows import chart, enrollments
 from service.flows import counters as rollups
 from service.flows.models import Claim, Consumption, Enrollment
@@ -51,6 +51,7 @@ class Lesson:
     occurred_at: datetime
     reported_at: datetime
     confirm_until: datetime
+    confirm_until_provisional: bool
     session_ref: str | None
     off_timetable: bool
     status: str = "pending"
@@ -128,13 +129,13 @@ def report_classes(
     starts = _session_starts(session, locked.values(), latest)
     # Each region's and sector's window ends at one instant for every lesson reported now:
     # resolved (from the packs' cache) and counted once, not per lesson.
-    ends: dict[tuple[str, str], datetime] = {}
+    ends: dict[tuple[str, str], InstantDeadline] = {}
     out: list[list[Reported | DomainError]] = []
     for institution, items in classes:
         key = (institution.region_code, packs.sector_of(institution.category))
         if key not in ends:
             pack = packs.resolve(session, *key, on=local_date(now))
-            ends[key] = span_end(now, pack.values.confirmation_window).at
+            ends[key] = span_end(now, pack.values.confirmation_window)
         out.append(_take_all(institution, items, locked, starts, ends[key], now))
     done = [r for results in out for r in results if isinstance(r, Reported)]
     insert_many(session, _CONSUMPTIONS, [r.consumption.row() for r in done])
@@ -178,7 +179,7 @@ def _take_all(
     items: Sequence[LessonReport],
     locked: dict[str, Enrollment],
     starts: dict[str, _Started],
-    confirm_until: datetime,
+    confirm_until: InstantDeadline,
     now: datetime,
 ) -> list[Reported | DomainError]:
     out: list[Reported | DomainError] = []
@@ -246,7 +247,7 @@ def _take(
     item: LessonReport,
     starts: dict[str, _Started],
     *,
-    confirm_until: datetime,
+    confirm_until: InstantDeadline,
     now: datetime,
 ) -> Reported:
     """One report judged against the enrollment as the reports before it left it."""
@@ -280,7 +281,8 @@ def _take(
         reported_at=now,
         # From the report, never from the date claimed: a lesson claimed long ago still gives
         # the parent the whole window to dispute it.
-        confirm_until=confirm_until,
+        confirm_until=confirm_until.at,
+        confirm_until_provisional=confirm_until.provisional,
         session_ref=item.session_ref,
         off_timetable=e.lessons_consumed + item.lessons > started,
     )

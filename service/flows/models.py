@@ -99,6 +99,11 @@ class Consumption(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     confirm_until: Mapped[datetime] = mapped_column(UTCDateTime())  # end of the dispute window
+    # Counted in working days over a year whose holiday arrangement was not yet published
+    # (service.fees.working_days): shown as provisional, never as settled.
+    confirm_until_provisional: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     session_ref: Mapped[str | None] = mapped_column(String(80), nullable=True)
     status: Mapped[str] = mapped_column(String(16))  # pending|disputed|upheld|reversed
     dispute_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -159,6 +164,9 @@ class Refund(Base):
     reason: Mapped[str] = mapped_column(Text)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
     respond_by: Mapped[datetime] = mapped_column(UTCDateTime())
+    respond_by_provisional: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     escalated: Mapped[bool] = mapped_column(default=False)
     instruction_id: Mapped[str | None] = mapped_column(String(40), nullable=True)

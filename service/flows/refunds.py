@@ -100,7 +100,7 @@ def request(
         raise DomainError("nothing_to_refund", f"{count} lessons asked; {remaining} remain")
     amount = enrollments.refund_amount(e, count)
     pack = packs.for_institution(session, inst, on=local_date(now))
-    respond_by = span_end(now, pack.values.refund_answer_deadline).at
+    respond_by = span_end(now, pack.values.refund_answer_deadline)
     refund = Refund(
         id=new_id("ref"),
         enrollment_id=e.id,
@@ -110,7 +110,8 @@ def request(
         status="requested",
         reason=reason,
         requested_at=now,
-        respond_by=respond_by,
+        respond_by=respond_by.at,
+        respond_by_provisional=respond_by.provisional,
         escalated=False,
     )
     session.add(refund)

@@ -209,3 +209,34 @@ def test_a_lesson_report_reads_no_pack_once_the_days_pack_is_resolved(
         sa.event.remove(engine, "before_cursor_execute", statement)
     assert seen, "the report ran statements"
     assert not [q for q in seen if "rule_packs" in q], seen
+
+
+@pytest.mark.parametrize(
+    ("where", "confirm_until", "provisional"),
+    [
+        ("370102", datetime(2027, 1, 4, 10, 0, tzinfo=SHANGHAI), False),  # calendar days
+        # 7 working days reach 2027, whose arrangement is not published: counted on the
+        # statutory holidays (New Year's Day off) and said to be provisional.
+        ("330106", datetime(2027, 1, 7, 10, 0, tzinfo=SHANGHAI), True),
+    ],
+)
+def test_a_window_reaching_an_unpublished_year_is_provisional(
+    town: Town, where: str, confirm_until: datetime, provisional: bool
+) -> None:
+    e = town.funded(where)
+    town.clock.now = datetime(2026, 12, 28, 10, 0, tzinfo=SHANGHAI)
+    r = town.client.post(
+        f"/api/v1/enrollments/{e['id']}/consumptions",
+        headers=bearer(town.schools[where].key),
+        json={"lessons": 1, "occurred_at": town.clock.now.isoformat()},
+    )
+    assert r.status_code == 201, r.text
+    assert datetime.fromisoformat(r.json()["confirm_until"]) == confirm_until
+    assert r.json()["confirm_until_provisional"] is provisional
+    parent = town.client.post(
+        "/api/v1/parent/sessions",
+        json={"enrollment_id": e["id"], "access_code": e["access_code"]},
+    ).json()["token"]
+    lessons = town.client.get("/api/v1/parent/consumptions", headers=bearer(parent))
+    assert lessons.status_code == 200, lessons.text
+    assert [c["confirm_until_provisional"] for c in lessons.json()["items"]] == [provisional]

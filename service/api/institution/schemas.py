@@ -159,6 +159,7 @@ class ReportedRead(Read):
     lessons_remaining: int
     balance: MoneyOut
     confirm_until: InstantOut
+    confirm_until_provisional: bool
     off_timetable: bool
 
     @classmethod
@@ -171,5 +172,6 @@ class ReportedRead(Read):
             lessons_remaining=enrollments.remaining_lessons(e),
             balance=enrollments.balance(e),
             confirm_until=c.confirm_until,
+            confirm_until_provisional=c.confirm_until_provisional,
             off_timetable=c.off_timetable,
         )

@@ -90,6 +90,7 @@ class RefundRequestedRead(Read):
     lessons: int
     status: str
     respond_by: InstantOut
+    respond_by_provisional: bool
 
     @classmethod
     def of(cls, r: Refund) -> RefundRequestedRead:
