@@ -3,7 +3,7 @@ over a year whose holiday arrangement is not yet published (issue 33: provisiona
 shown). Earlier rows were counted in calendar days: never provisional.
 
 Revision ID: 8c4f2a6e1b93
-Revises: 5e2b8c1d7f30
+Revises: 3e8b6d1f4a72
 Create Date: 2026-12-07 14:50:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "8c4f2a6e1b93"
-down_revision: str | Sequence[str] | None = "5e2b8c1d7f30"
+down_revision: str | Sequence[str] | None = "3e8b6d1f4a72"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
