@@ -76,3 +76,43 @@ def test_a_key_is_rotated_without_downtime(world: World) -> None:
 def test_a_regulator_or_a_parent_has_no_keys_here(world: World) -> None:
     r = world.client.get(KEYS, headers=bearer(world.reg))
     assert r.status_code == 401
+
+
+def test_two_revocations_at_once_leave_a_key_that_works(world: World, engine: Engine) -> None:
+    """The institution's two live keys revoked by two callers at once: exactly one revocation
+    holds, the other is refused (the last key), and one key still opens the door."""
+    import threading
+    from datetime import UTC, datetime
+
+    from service.errors import DomainError
+    from service.registry import institution_keys
+    from service.registry.models import Institution
+
+    second = world.client.post(KEYS, headers=bearer(world.key), json={"name": "second"}).json()
+    ids = [k["id"] for k in world.client.get(KEYS, headers=bearer(world.key)).json()["items"]]
+    assert len(ids) == 2
+    sessions = make_sessionmaker(engine)
+    barrier, outcomes = threading.Barrier(2), []
+
+    def revoke(key_id: str) -> None:
+        try:
+            with session_scope(sessions) as s:
+                inst = s.get(Institution, world.inst_id)
+                assert inst is not None
+                if engine.dialect.name == "postgresql":  # SQLite's writers queue at BEGIN
+                    barrier.wait(timeout=10)
+                institution_keys.revoke(s, institution=inst, key_id=key_id,
+                                        now=datetime.now(UTC), actor="test")  # fmt: skip
+            outcomes.append("revoked")
+        except DomainError as exc:
+            outcomes.append(exc.code)
+        except Exception as exc:  # a write the database refused: a loser too
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=revoke, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert outcomes.count("revoked") == 1, outcomes
+    assert _works(world, world.key) != _works(world, second["api_key"])  # exactly one works
