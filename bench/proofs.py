@@ -78,7 +78,7 @@ def seed(engine: Engine, institutions: int, enrollments: int) -> None:
                 "INSERT INTO ledger_accounts (id, ledger, kind, owner, credits_posted,"
                 " debits_must_not_exceed_credits, created_at, last_at)"
                 f" SELECT 'acc_' || :tag || i, {ledger_of}, 'prepaid', 'enr_' || :tag || i,"
-                " 1 + (i * 7919) % 500000 / 100.0, true, :at, :at"
+                " 1 + (i::bigint * 7919) % 500000 / 100.0, true, :at, :at"
                 " FROM generate_series(0, :count - 1) AS i"),
                 {"n": institutions, "count": count, "at": OPENED,
                  "tag": "b" if ledger_of.startswith("'inst_big") else ""})  # fmt: skip

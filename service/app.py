@@ -203,6 +203,7 @@ def routers() -> list[tuple[APIRouter, str, str]]:
     )
     from service.api.regulator import routes as regulator
     from service.pages import parent as parent_pages
+    from service.pages import proofs as proof_pages
     from service.pages import routes as pages
     from service.pages import workbench
 
@@ -212,6 +213,8 @@ def routers() -> list[tuple[APIRouter, str, str]]:
         *((router, "", "public") for router in workbench.ROUTERS),
         # The parent's pages sign in with the enrollment id and access code (a cookie).
         *((router, "", "public") for router in parent_pages.ROUTERS),
+        # The proofs' public pages: anyone may read them.
+        (proof_pages.router, "", "public"),
         (regulator.router, API, "regulator"),
         (fees_routes.router, API, "regulator"),
         (flows_routes.router, API, "regulator"),

@@ -232,3 +232,26 @@ def test_the_banks_balance_is_attested_beside_the_root_and_a_gap_is_a_shortfall(
     inst = w.client.get(f"/api/v1/institutions/{w.inst_id}", headers=bearer(w.reg)).json()
     shortfall = [i for i in inst["risk"]["indicators"] if i["code"] == "escrow_shortfall"]
     assert shortfall and f"{w.inst_id}/{day}" in shortfall[0]["evidence"]
+
+
+def test_the_public_pages_show_each_institutions_liabilities_and_the_log(
+    proof_world: World, engine: Engine, witnessed: tuple[Settings, list[Witness]]
+) -> None:
+    settings, _ = witnessed
+    w = proof_world
+    assert w.pay(w.enroll(lessons=10, amount="200.00")).status_code == 201
+    w.clock.now = START + timedelta(days=1)
+    publish(engine, settings, w.clock.now)
+    mine = w.client.get(f"/proofs/institutions/{w.inst_id}?lang=zh")
+    assert mine.status_code == 200, mine.text
+    assert (
+        "¥200.00" in mine.text
+        and "对家长的负债" in mine.text
+        and START.date().isoformat() in mine.text
+    )
+    english = w.client.get(f"/proofs/institutions/{w.inst_id}?lang=en")
+    assert "Liabilities to parents" in english.text and "¥200.00" in english.text
+    log_page = w.client.get("/proofs?lang=zh")
+    assert log_page.status_code == 200 and "负债公开日志" in log_page.text
+    assert f"/proofs/institutions/{w.inst_id}" in log_page.text and "账本锚点" in log_page.text
+    assert w.client.get("/proofs/institutions/inst_nobody").status_code == 404

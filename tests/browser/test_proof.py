@@ -224,3 +224,29 @@ def test_a_root_older_than_36_hours_is_shown_as_stale(browser: Any, family: Fami
     assert state == "stale"
     assert "超过 36 小时" in page.inner_text("[data-testid=proof-stale]")
     page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("width", [360, 1280])
+def test_the_public_pages_fit_a_phone_and_a_desktop(
+    browser: Any, family: Family, lang: str, width: int
+) -> None:
+    """The log's page and the institution's, in both languages, at 360 px and on a desktop:
+    no sideways scroll of the page (a wide table scrolls in its own box)."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(f"{family.base}/proofs?lang={lang}")
+    link = page.locator("[data-testid=entries] a").first
+    href = str(link.get_attribute("href"))
+    shots = os.environ.get("PROOF_SHOTS")
+    if shots:
+        page.screenshot(path=f"{shots}/log-{lang}-{width}.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.goto(f"{family.base}{href}?lang={lang}")
+    assert page.inner_text("[data-testid=total]").strip() == "¥400.00"
+    assert page.inner_text("[data-testid=attested]").strip() == "¥300.00"
+    assert page.inner_text("[data-testid=coverage]").strip() == "75.0%"
+    if shots:
+        page.screenshot(path=f"{shots}/institution-{lang}-{width}.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    context.close()
