@@ -12,12 +12,13 @@ from pydantic import Field
 
 from service.api.auth import RegulatorDep, RegulatorOrInstitutionDep
 from service.api.deps import NowDep, SessionDep
+from service.api.regulator.approvals_routes import PENDING_RESPONSE, accepted
 from service.api.schemas import Read
 from service.errors import DomainError
 from service.kit.clock import local_date
 from service.kit.money import Day, DayOut, InstantOut
 from service.kit.wire import Strict
-from service.policy import pack_changes, packs
+from service.policy import approvals, pack_changes, packs
 from service.policy import rules as r
 from service.policy.models import RulePackVersion
 from service.registry.models import Institution
@@ -178,13 +179,15 @@ def versions(
     )
 
 
-@change_router.post("/rule-packs", status_code=201, response_model=RulePackVersionRead)
-def change(
-    body: RulePackIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
-) -> RulePackVersionRead:
+@change_router.post(
+    "/rule-packs", status_code=201, response_model=RulePackVersionRead, responses=PENDING_RESPONSE
+)
+def change(body: RulePackIn, regulator: RegulatorDep, session: SessionDep, now: NowDep) -> Any:
     """A new version of a region's pack, from a day (today or later), with a reason. 422
-    `invalid_rule` names the rule and the field."""
-    row = pack_changes.change(
+    `invalid_rule` names the rule and the field. Where the region's pack asks for four eyes on
+    `rule_pack_change` (the default list), 202 `{approval}` and nothing changes until a
+    supervisor approves."""
+    done = pack_changes.submit(
         session,
         regulator=regulator,
         region_code=body.region_code,
@@ -194,4 +197,6 @@ def change(
         reason=body.reason,
         now=now,
     )
-    return RulePackVersionRead.of(row)
+    if isinstance(done, approvals.Pending):
+        return accepted(session, done.approval, now)
+    return RulePackVersionRead.model_validate(done.answer)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import DomainError
 from service.kit.clock import local_date
-from service.policy import approvals, knobs, packs
+from service.policy import approvals, knobs, pack_changes, packs
 from service.policy import rules as r
 from service.registry.models import Approval, Regulator
 from service.registry.regions import is_valid_region
@@ -238,6 +238,8 @@ def change(
 def _run_change(
     session: Session, office: Regulator, payload: Mapping[str, Any], now: datetime
 ) -> dict[str, Any]:
+    if "rules" in payload:  # POST /rule-packs' door
+        return pack_changes.run(session, office, payload, now)
     start = payload.get("effective_from")
     row = set_for(session, regulator=office, region_code=str(payload["region_code"]),
                   key=str(payload["key"]), value=payload["value"], now=now,
@@ -249,6 +251,8 @@ def _run_change(
 
 def _describe_change(session: Session, approval: Approval) -> list[approvals.Fact]:
     p = approval.payload
+    if "rules" in p:
+        return pack_changes.describe(p)
     start = p.get("effective_from")
     on = date.fromisoformat(start) if start else local_date(approval.requested_at)
     before = None

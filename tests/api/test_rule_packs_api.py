@@ -3,10 +3,11 @@ was defined, every version, and a change refused rule by rule (`invalid_rule`)."
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from service.kit.clock import local_date
@@ -20,7 +21,10 @@ REGION = "220382"  # Shuangliao: a district the other tests leave alone
 
 @pytest.fixture
 def clean(engine: Engine):  # type: ignore[no-untyped-def]
+    """The district with no version but one that lets a change run at once (no four eyes):
+    what the change does, not who approves it, is under test here."""
     factories.drop_pack_overrides(engine, REGION)
+    factories.pack_override(engine, REGION, {"four_eyes": []}, effective_from=date(2000, 1, 1))
     yield
     factories.drop_pack_overrides(engine, REGION)
 
@@ -72,7 +76,7 @@ def test_a_change_is_a_new_version_in_force_from_its_day(world: World, clean: No
     made = post(world, {"minimum_balance": {"value": {"share_of_owed": "0.2"},
                                             "source": source()}}, on=later)  # fmt: skip
     assert made.status_code == 201, made.text
-    assert made.json()["version"] == 1 and made.json()["changed"] == ["minimum_balance"]
+    assert made.json()["version"] == 2 and made.json()["changed"] == ["minimum_balance"]
 
     def balance(on: date) -> dict[str, Any]:
         r = world.client.get("/api/v1/rule-packs/effective", headers=bearer(world.reg),
@@ -82,10 +86,10 @@ def test_a_change_is_a_new_version_in_force_from_its_day(world: World, clean: No
     assert balance(later - timedelta(days=1))["value"] == {"share_of_owed": "0"}
     after = balance(later)
     assert after["value"] == {"share_of_owed": "0.2"} and after["region_code"] == REGION
-    assert after["source"]["article"] == "第五条" and after["version"] == 1
+    assert after["source"]["article"] == "第五条" and after["version"] == 2
     listed = world.client.get("/api/v1/rule-packs", headers=bearer(world.reg),
                               params={"region_code": REGION})  # fmt: skip
-    assert [v["version"] for v in listed.json()["items"]] == [1]
+    assert [v["version"] for v in listed.json()["items"]] == [2, 1]  # 1: the fixture's
 
 
 @pytest.mark.parametrize(
@@ -108,7 +112,7 @@ def test_a_bad_rule_is_refused_naming_the_rule_and_the_field(
     assert body["rule"] == rule and body["field"] == field, body
     listed = world.client.get("/api/v1/rule-packs", headers=bearer(world.reg),
                               params={"region_code": REGION})  # fmt: skip
-    assert listed.json()["items"] == []
+    assert len(listed.json()["items"]) == 1  # the fixture's only
 
 
 def test_a_region_wide_rule_belongs_to_the_all_layer(world: World, clean: None) -> None:
@@ -128,3 +132,49 @@ def test_who_may_change_a_pack(world: World, engine: Engine, clean: None) -> Non
     assert_problem(post(world, rules, region="000000"), 403, "out_of_region")
     yesterday = local_date(world.clock.now) - timedelta(days=1)
     assert_problem(post(world, rules, on=yesterday), 422, "validation_error")
+
+
+def test_under_four_eyes_a_change_waits_for_a_second_person(world: World, engine: Engine) -> None:
+    """The default list has `rule_pack_change`: 202 with the approval; nothing changes."""
+    factories.drop_pack_overrides(engine, REGION)
+    try:
+        rules = {"case_snooze_max": {"value": {"days": 3}, "source": source()}}
+        r = post(world, rules)
+        assert r.status_code == 202, r.text
+        assert r.json()["approval"]["status"] == "pending"
+        assert r.json()["approval"]["action"] == "rule_pack_change"
+        listed = world.client.get("/api/v1/rule-packs", headers=bearer(world.reg),
+                                  params={"region_code": REGION})  # fmt: skip
+        assert listed.json()["items"] == []
+        bad = {"minimum_balance": {"value": {"share_of_owed": "2"}, "source": source()}}
+        assert_problem(post(world, bad), 422, "invalid_rule")  # refused at once, not approved
+    finally:
+        factories.drop_pack_overrides(engine, REGION)
+
+
+def test_an_approved_change_runs_once(client: TestClient, engine: Engine) -> None:
+    from tests.api.test_approvals import _decide, _office
+
+    office = _office(client, engine, "220300")  # Siping: Shuangliao is in it
+    factories.drop_pack_overrides(engine, REGION)
+    try:
+        day = local_date(datetime.now(UTC)) + timedelta(days=2)
+        asked = client.post("/api/v1/rule-packs", headers=bearer(office.officer), json={
+            "region_code": REGION, "sector": "education_subject",
+            "effective_from": day.isoformat(), "reason": "the city's new text",
+            "rules": {"minimum_balance": {"value": {"share_of_owed": "0.3"},
+                                          "source": source()}}})  # fmt: skip
+        assert asked.status_code == 202, asked.text
+        approval = asked.json()["approval"]
+        assert approval["description"], "what it will do is shown"
+        r = _decide(client, office.chief, approval["id"])
+        assert r.status_code == 200 and r.json()["approval"]["status"] == "approved", r.text
+        listed = client.get("/api/v1/rule-packs", headers=bearer(office.token),
+                            params={"region_code": REGION})  # fmt: skip
+        assert [(v["version"], v["changed"]) for v in listed.json()["items"]] == [
+            (1, ["minimum_balance"])
+        ]
+        again = _decide(client, office.chief, approval["id"])
+        assert again.status_code == 409  # decided: it never runs twice
+    finally:
+        factories.drop_pack_overrides(engine, REGION)
