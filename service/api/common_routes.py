@@ -17,6 +17,7 @@ from service.fees import filings, working_days
 from service.flows import refunds
 from service.flows.refunds import RefundStatus
 from service.kit.money import Instant, InstantOut
+from service.kit.wire import RegionCode
 from service.registry.institutions import scoped_ids
 from service.registry.models import Regulator
 
@@ -69,7 +70,7 @@ def get_working_days(
     caller: RegulatorOrInstitutionDep,
     start: Annotated[Instant, Query(alias="from")],
     count: Annotated[int, Query(ge=0, le=working_days.MAX_COUNT)],
-    region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    region_code: Annotated[RegionCode | None, Query()] = None,
 ) -> WorkingDaysRead:
     """Count working days as deadlines are counted (the State Council's arrangement, same
     Beijing time of day). Public knowledge, so any regulator or institution may ask for any

@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, APIRouter
 
 from service.errors import CODES
+from service.kit.wire import REGION_CODE_MARK
 
 SCHEMES: dict[str, dict[str, Any]] = {
     "regulatorToken": {"type": "http", "scheme": "bearer",
@@ -81,11 +82,14 @@ def document(spec: dict[str, Any], guards: dict[tuple[str, str], str]) -> dict[s
     components["securitySchemes"] = SCHEMES
     schemas = components.setdefault("schemas", {})
     schemas["Problem"] = PROBLEM
+    schemas["RegionCode"] = region_codes()
+    _refer(spec, REGION_CODE_MARK, "#/components/schemas/RegionCode")
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             op["security"] = BY_GUARD[guards.get((path, method), "public")]
+            _refusals(op, spec)
             _problems(op)
             for param in op.get("parameters", []):
                 _text_only(param.get("schema", {}), PARAM_TEXT)
@@ -122,6 +126,74 @@ def _text_only(schema: dict[str, Any], pattern: str) -> None:
     for key in ("anyOf", "oneOf", "allOf"):
         for sub in schema.get(key, []):
             _text_only(sub, pattern)
+
+
+def region_codes() -> dict[str, Any]:
+    """What a region code is (service.kit.wire.RegionCode). That it is one of the 3,220 codes
+    shipped is the service's to check (422 `invalid_region_code`, named on each operation
+    that takes one): as an `enum` the list makes a fuzzer's coverage phase send every code to
+    every operation, and as one pattern it takes seconds to draw a value from."""
+    return {
+        "type": "string",
+        "pattern": "^\\d{6}$",
+        "description": "a GB/T 2260 administrative division code (6 digits) that exists: "
+        "service/data/regions.csv, a retired code staying valid. Any other is 422 "
+        "`invalid_region_code`",
+    }
+
+
+def _refer(node: Any, mark: str, ref: str) -> None:
+    """Every schema carrying `mark` becomes a reference to `ref` (keeping its title)."""
+    if isinstance(node, list):
+        for item in node:
+            _refer(item, mark, ref)
+    elif isinstance(node, dict):
+        if node.get(mark):
+            kept = {k: v for k, v in node.items() if k in ("title", "description")}
+            node.clear()
+            node.update({"$ref": ref, **kept})
+        for value in node.values():
+            _refer(value, mark, ref)
+
+
+# Refusals of data the schema allows, by what the operation takes: the codes join the 422 it
+# documents (an operation's own rules are in its route's `responses`).
+BY_INPUT = {"RegionCode": "invalid_region_code"}
+
+
+def _refusals(op: dict[str, Any], spec: dict[str, Any]) -> None:
+    """Name on the operation's 422 the codes its inputs can meet (a region code not in the
+    list): read from the schemas it references, its body's included."""
+    found = {
+        code
+        for name, code in BY_INPUT.items()
+        if _mentions(op.get("parameters", []), name, spec, set())
+        or _mentions(op.get("requestBody", {}), name, spec, set())
+    }
+    if not found:
+        return
+    responses = op.setdefault("responses", {})
+    said = str(responses.get("422", {}).get("description", ""))
+    codes = [c for c in said.replace(",", " ").split() if c in CODES] or ["validation_error"]
+    codes += sorted(found - set(codes))
+    responses["422"] = {"description": ", ".join(codes)}
+
+
+def _mentions(node: Any, name: str, spec: dict[str, Any], seen: set[str]) -> bool:
+    """Whether `node` refers to the component `name`, directly or through other components."""
+    if isinstance(node, list):
+        return any(_mentions(n, name, spec, seen) for n in node)
+    if not isinstance(node, dict):
+        return False
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        target = ref.rsplit("/", 1)[1]
+        if target == name:
+            return True
+        if target not in seen:
+            seen.add(target)
+            return _mentions(spec["components"]["schemas"].get(target), name, spec, seen)
+    return any(_mentions(v, name, spec, seen) for v in node.values())
 
 
 def _problems(op: dict[str, Any]) -> None:

@@ -16,6 +16,18 @@ from service.errors import STATUS, DomainError, from_ledger
 PROBLEM = "application/problem+json"
 
 
+def refusals(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """An operation's `responses` for the refusals of data its schema allows (an id that does
+    not exist, a state, a rule no schema states): each code under its status, so that the
+    document names them (service.api.openapi_doc); a 422 names `validation_error` too."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        status = STATUS[code][0]
+        said = out.setdefault(status, {"description": "validation_error" if status == 422 else ""})
+        said["description"] = ", ".join(filter(None, [said["description"], code]))
+    return out
+
+
 def problem_response(
     code: str,
     detail: str,

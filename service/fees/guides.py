@@ -34,7 +34,7 @@ from service.fees.models import PriceGuide, PriceGuideItem
 from service.fees.prices import Band
 from service.kit.ids import new_id
 from service.kit.money import Day, Percent, PositiveMoney
-from service.kit.wire import Strict
+from service.kit.wire import RegionCode, Strict
 from service.policy import approvals
 from service.registry.institutions import audit
 from service.registry.models import Approval, Regulator
@@ -83,7 +83,7 @@ class GuideItem(Strict):
 class GuideDraft(Strict):
     """A guide to publish: a region's bands, in force from a day."""
 
-    region_code: str = Field(pattern=r"^\d{6}$")
+    region_code: RegionCode
     effective_from: Day
     items: list[GuideItem] = Field(min_length=1, max_length=200)
     source: str | None = Field(default=None, max_length=200)
@@ -323,7 +323,7 @@ _SMALL_INT = re.compile(r"[0-9]{1,9}")
 
 
 class _Row(GuideItem):
-    region_code: str = Field(pattern=r"^\d{6}$")
+    region_code: RegionCode
     effective_from: Day
     region_name: str | None = Field(default=None, max_length=100)
     note: str | None = Field(default=None, max_length=500)

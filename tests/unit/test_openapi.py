@@ -106,3 +106,67 @@ def test_every_error_is_a_problem_with_its_codes(spec: dict[str, Any]) -> None:
             assert list(r["content"]) == ["application/problem+json"], (method, path, status)
     refund = spec["paths"]["/api/v1/parent/sessions"]["post"]["responses"]
     assert "`invalid_access_code`" in refund["401"]["description"]
+
+
+def test_a_region_code_is_one_the_service_takes(spec: dict[str, Any]) -> None:
+    """Issue 31, conformance: `region_code=000000` was allowed by the document and refused by
+    the service with a code its operation did not name. Every region code a caller sends is
+    now the component `RegionCode`, and each operation that takes one names
+    `invalid_region_code` on its 422 and is one schemathesis.toml lets refuse valid data."""
+    import json
+    import re
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / "schemathesis.toml").read_text())
+    admitted = {
+        name
+        for entry in config["operations"]
+        for name in ([entry["include-name"]] if isinstance(entry["include-name"], str)
+                     else entry["include-name"])
+    }  # fmt: skip
+    taking = set()
+    for method, path, op in operations(spec):
+        inputs = json.dumps([op.get("parameters", []), op.get("requestBody", {})])
+        bodies = re.findall(r"#/components/schemas/(\w+)", inputs)
+        seen = inputs + "".join(json.dumps(spec["components"]["schemas"][b]) for b in bodies)
+        if "#/components/schemas/RegionCode" in seen:
+            taking.add(f"{method.upper()} {path}")
+            assert "invalid_region_code" in op["responses"]["422"]["description"], (method, path)
+    assert {"POST /api/v1/institutions", "GET /api/v1/working-days"} <= taking
+    assert taking <= admitted, taking - admitted
+    loose = [
+        (m, p, param["name"])
+        for m, p, op in operations(spec)
+        for param in op.get("parameters", [])
+        if param["name"] == "region_code" and "RegionCode" not in json.dumps(param["schema"])
+    ]
+    assert loose == []
+
+
+def test_only_the_operations_schemathesis_toml_names_may_refuse_valid_data(
+    spec: dict[str, Any],
+) -> None:
+    """Issue 31, conformance: schemathesis.toml admitted 422 for schema-valid data everywhere.
+    Now no operation may answer it but those the file names, each with its reason in a comment
+    above it; each names a real operation whose 422 the document describes, and no statement
+    of the file admits 422 for every operation."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "schemathesis.toml").read_text()
+    config = tomllib.loads(text)
+    assert "422" not in str(config.get("checks", {}))
+    names = {f"{m.upper()} {p}": op for m, p, op in operations(spec)}
+    entries = config["operations"]
+    blocks = re.split(r"\n(?=\[\[operations\]\])", text)[1:]
+    assert len(blocks) == len(entries)
+    for block, entry in zip(blocks, entries, strict=True):
+        assert set(entry) == {"include-name", "checks"}, entry
+        named = entry["include-name"]
+        for name in [named] if isinstance(named, str) else named:
+            assert name in names, name
+            assert "422" in names[name]["responses"], name
+        previous = text[: text.index(block)].rstrip().splitlines()[-1]
+        assert previous.startswith("# "), f"no reason given above {named}"

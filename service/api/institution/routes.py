@@ -26,6 +26,7 @@ from service.api.institution.schemas import (
     ReportedRead,
     RespondIn,
 )
+from service.api.problems import refusals
 from service.api.schemas import BalancesRead, CourseRead, EnrollmentRead, Page, RefundTimelineRead
 from service.fees import filings
 from service.flows import consumptions, enrollments, refunds
@@ -51,7 +52,14 @@ def course_data(body: CourseIn) -> filings.CourseData:
     )
 
 
-@router.post("/courses", status_code=201, response_model=CourseRead)
+@router.post(
+    "/courses",
+    status_code=201,
+    response_model=CourseRead,
+    # Sessions that each last `lesson_minutes`, one a lesson, none at the same start
+    # (`validation_error`), and not all over already: what no schema states.
+    responses=refusals("sessions_in_past", "institution_frozen"),
+)
 def file_course(
     body: CourseIn, inst: InstitutionDep, session: SessionDep, now: NowDep
 ) -> CourseRead:

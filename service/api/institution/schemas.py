@@ -12,7 +12,7 @@ from service.flows import enrollments, parents
 from service.flows.consumptions import Reported
 from service.flows.enrollments import Enrolled
 from service.kit.money import Day, DayOut, Instant, InstantOut, MoneyOut, PositiveMoney
-from service.kit.wire import Strict, WholeNumber
+from service.kit.wire import RegionCode, Strict, WholeNumber
 from service.registry.models import Institution
 
 GradeBand = Literal["preschool", "primary", "junior", "senior"]
@@ -58,7 +58,7 @@ class CourseIn(Strict):
 
 
 class CourseCheckIn(CourseIn):
-    region_code: str | None = Field(default=None, pattern=r"^\d{6}$")
+    region_code: RegionCode | None = None
 
 
 class EnrollmentIn(Strict):

@@ -20,10 +20,11 @@ from service.api.schemas import Page
 from service.fees import guides, prices, school_calendar
 from service.fees.models import PriceGuide
 from service.kit.clock import local_date
+from service.kit.wire import RegionCode
 from service.policy import approvals
 
 router = APIRouter(tags=["regulator"])
-RegionQuery = Annotated[str, Query(pattern=r"^\d{6}$")]
+RegionQuery = Annotated[RegionCode, Query()]
 
 
 @router.post("/price-guides", status_code=201, response_model=PriceGuideRead,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 
 from service.api.auth import RegulatorOutsideTxDep, officer_id_of
 from service.api.deps import NowDep, SettingsDep
+from service.api.problems import refusals
 from service.api.regulator.schemas import AsOfIn, JobRunRead
 from service.jobs.runner import run_job
 from service.registry.regions import scope_prefix
@@ -16,7 +17,12 @@ from service.registry.regions import scope_prefix
 router = APIRouter(tags=["regulator"])
 
 
-@router.post("/jobs/{name}/run", response_model=JobRunRead)
+@router.post(
+    "/jobs/{name}/run",
+    response_model=JobRunRead,
+    # `as_of` inside the re-run window: bounds that move with the clock.
+    responses=refusals("as_of_in_future", "as_of_too_old", "unknown_job", "job_not_regional"),
+)
 def run(
     name: str,
     body: AsOfIn,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from service.api.auth import RegulatorDep
 from service.api.deps import NowDep, PageDep, ReadSessionDep, SessionDep, SettingsDep, page_of
+from service.api.problems import refusals
 from service.api.regulator.schemas import (
     AsOfIn,
     AssignIn,
@@ -27,7 +28,12 @@ Level = Literal["low", "medium", "high", "critical"]
 CaseStatus = Literal["unresolved", "open", "acknowledged", "snoozed", "resolved"]
 
 
-@router.post("/risk/sweeps", response_model=SweepRead)
+@router.post(
+    "/risk/sweeps",
+    response_model=SweepRead,
+    # `as_of` inside the re-run window: bounds that move with the clock.
+    responses=refusals("as_of_in_future", "as_of_too_old"),
+)
 def run_sweep(
     body: AsOfIn, regulator: RegulatorDep, session: SessionDep, now: NowDep, settings: SettingsDep
 ) -> SweepRead:
@@ -101,7 +107,12 @@ def assign(
     return AlertRead.of(alert)
 
 
-@router.post("/risk/alerts/{alert_id}/snooze", response_model=AlertRead)
+@router.post(
+    "/risk/alerts/{alert_id}/snooze",
+    response_model=AlertRead,
+    # Until a later day, and no longer than the region's rule: bounds the schema cannot fix.
+    responses=refusals("snooze_too_long", "not_found", "alert_resolved", "case_escalated"),
+)
 def snooze(
     alert_id: str, body: SnoozeIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
 ) -> AlertRead:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from service.api.auth import RegulatorDep
 from service.api.deps import NowDep, PageDep, ReadSessionDep, SessionDep, page_of
+from service.api.problems import refusals
 from service.api.regulator.approvals_routes import PENDING_RESPONSE, accepted
 from service.api.regulator.schemas import (
     AuditEventRead,
@@ -28,6 +29,7 @@ from service.api.schemas import Page
 from service.flows import onboarding
 from service.flows.balances import balances_of
 from service.kit.money import Instant
+from service.kit.wire import RegionCode
 from service.policy import approvals, unfreezing
 from service.registry import closures, institutions
 from service.registry.models import Institution, InstitutionStatus
@@ -72,7 +74,19 @@ def audit_events(
     return page_of(paged, lambda e: AuditEventRead.model_validate(e, from_attributes=True))
 
 
-@router.post("/institutions", status_code=201, response_model=RegisteredRead)
+@router.post(
+    "/institutions",
+    status_code=201,
+    response_model=RegisteredRead,
+    # A credit code's two check characters and a bank that exists: no schema states them.
+    responses=refusals(
+        "invalid_credit_code",
+        "invalid_region_code",
+        "unknown_bank",
+        "out_of_region",
+        "duplicate_credit_code",
+    ),
+)
 def register_institution(
     body: InstitutionIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
 ) -> RegisteredRead:
@@ -90,7 +104,7 @@ def list_institutions(
     page: PageDep,
     risk_level: Annotated[Level | None, Query()] = None,
     status: Annotated[Status | None, Query()] = None,
-    region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    region_code: Annotated[RegionCode | None, Query()] = None,
 ) -> Page[InstitutionRead]:
     paged = institutions.listed(
         session,
@@ -152,7 +166,12 @@ def unfreeze(
     return _detail(session, institutions.in_regulator_scope(session, regulator, institution_id))
 
 
-@router.post("/institutions/{institution_id}/closure", response_model=InstitutionDetailRead)
+@router.post(
+    "/institutions/{institution_id}/closure",
+    response_model=InstitutionDetailRead,
+    # Not before today: a day the schema cannot fix.
+    responses=refusals("closure_in_past", "not_found", "institution_inactive"),
+)
 def announce_closure(
     institution_id: str, body: ClosureIn, regulator: RegulatorDep, session: SessionDep, now: NowDep
 ) -> InstitutionDetailRead:

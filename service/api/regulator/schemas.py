@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr, model_validator
 
 from service.api.schemas import (
     BreakRead,
@@ -20,7 +20,9 @@ from service.fees.models import PriceGuide, PriceGuideItem, SchoolVacation
 from service.flows.balances import InstitutionBalances
 from service.flows.statements import Reconciled
 from service.kit.money import Day, DayOut, Instant, InstantOut, MoneyOut
-from service.kit.wire import Strict, WholeNumber
+from service.kit.wire import RegionCode, Strict, WholeNumber
+from service.policy.settings import POLICIES
+from service.registry.identifiers import CREDIT_CODE_PATTERN
 from service.registry.models import Institution
 from service.risk.models import RiskEvaluation
 
@@ -29,8 +31,8 @@ Mode = Literal["offline", "online"]
 
 class InstitutionIn(Strict):
     name: str = Field(min_length=1, max_length=200)
-    credit_code: str = Field(min_length=1, max_length=40)
-    region_code: str = Field(min_length=1, max_length=12)
+    credit_code: str = Field(pattern=CREDIT_CODE_PATTERN)
+    region_code: RegionCode
     category: Literal["subject", "non_subject"]
     supervision_mode: Literal["custody", "reserve"]
     bank_id: str = Field(min_length=1, max_length=64)
@@ -88,7 +90,7 @@ class VacationIn(Strict):
 
 
 class SchoolCalendarIn(Strict):
-    region_code: str = Field(pattern=r"^\d{6}$")
+    region_code: RegionCode
     year: WholeNumber = Field(ge=2000, le=2100)
     vacations: list[VacationIn] = Field(max_length=10)
 
@@ -115,8 +117,12 @@ class MatchIn(Strict):
 
 
 class RegionSettingIn(Strict):
-    region_code: str = Field(pattern=r"^\d{6}$")
-    key: str = Field(min_length=1, max_length=64)
+    region_code: RegionCode
+    # The settings there are, listed in the document; the value's type and range are the
+    # key's own (422 `validation_error` naming `body.value`), which no schema here states.
+    key: str = Field(
+        min_length=1, max_length=64, json_schema_extra={"enum": list[JsonValue](sorted(POLICIES))}
+    )
     value: (
         StrictInt
         | StrictBool
