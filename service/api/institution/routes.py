@@ -155,7 +155,12 @@ def respond(
     return RefundTimelineRead.with_events(refund, refunds.timeline(session, refund))
 
 
-@router.post("/closure", response_model=ClosureRead)
+@router.post(
+    "/closure",
+    response_model=ClosureRead,
+    # Not before today: a day the schema cannot fix.
+    responses=refusals("closure_in_past", "institution_inactive"),
+)
 def announce_closure(
     body: ClosureIn, inst: InstitutionDep, session: SessionDep, now: NowDep
 ) -> ClosureRead:
