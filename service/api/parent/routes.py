@@ -22,7 +22,7 @@ from service.api.parent.schemas import (
     SessionIn,
     SessionRead,
 )
-from service.api.problems import problem_response
+from service.api.problems import problem_response, refusals
 from service.api.ratelimit import refusal
 from service.api.schemas import ConsumptionRead, Page, RefundTimelineRead
 from service.flows import consumptions, parents, refunds, rounds, winddowns
@@ -71,7 +71,13 @@ def enrollment(e: ParentDep, session: SessionDep) -> ParentEnrollmentRead:
     return ParentEnrollmentRead.of(parents.overview(session, e))
 
 
-@router.post("/refunds", status_code=201, response_model=RefundRequestedRead)
+@router.post(
+    "/refunds",
+    status_code=201,
+    response_model=RefundRequestedRead,
+    # What is left to refund is the enrollment's state, not the request's.
+    responses=refusals("nothing_to_refund", "refund_in_progress"),
+)
 def request_refund(
     body: RefundIn, e: ParentDep, session: SessionDep, now: NowDep
 ) -> RefundRequestedRead:
