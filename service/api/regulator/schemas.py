@@ -21,7 +21,7 @@ from service.flows.balances import InstitutionBalances
 from service.flows.statements import Reconciled
 from service.kit.money import Day, DayOut, Instant, InstantOut, MoneyOut
 from service.kit.wire import RegionCode, Strict, WholeNumber
-from service.policy.settings import POLICIES
+from service.policy.region_settings import KEYS
 from service.registry.identifiers import CREDIT_CODE_PATTERN
 from service.registry.models import Institution
 from service.risk.models import RiskEvaluation
@@ -121,7 +121,7 @@ class RegionSettingIn(Strict):
     # The settings there are, listed in the document; the value's type and range are the
     # key's own (422 `validation_error` naming `body.value`), which no schema here states.
     key: str = Field(
-        min_length=1, max_length=64, json_schema_extra={"enum": list[JsonValue](sorted(POLICIES))}
+        min_length=1, max_length=64, json_schema_extra={"enum": list[JsonValue](sorted(KEYS))}
     )
     value: (
         StrictInt
