@@ -137,8 +137,8 @@ def region_codes() -> dict[str, Any]:
         "type": "string",
         "pattern": "^\\d{6}$",
         "description": "a GB/T 2260 administrative division code (6 digits) that exists: "
-        "service/data/regions.csv, a retired code staying valid. Any other is 422 "
-        "`invalid_region_code`",
+        "service/data/regions.csv, a retired code staying valid (and 000000, the national "
+        "level, where an operation says so). Any other is 422 `invalid_region_code`",
     }
 
 

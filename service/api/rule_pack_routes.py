@@ -12,12 +12,13 @@ from pydantic import Field
 
 from service.api.auth import RegulatorDep, RegulatorOrInstitutionDep
 from service.api.deps import NowDep, SessionDep
+from service.api.problems import refusals
 from service.api.regulator.approvals_routes import PENDING_RESPONSE, accepted
 from service.api.schemas import Read
 from service.errors import DomainError
 from service.kit.clock import local_date
 from service.kit.money import Day, DayOut, InstantOut
-from service.kit.wire import Strict
+from service.kit.wire import RegionCode, Strict
 from service.policy import approvals, pack_changes, packs
 from service.policy import rules as r
 from service.policy.models import RulePackVersion
@@ -26,8 +27,12 @@ from service.registry.regions import is_valid_region
 
 router = APIRouter(tags=["regulator", "institution"])
 change_router = APIRouter(tags=["regulator"])
-Region = Annotated[str, Query(pattern=r"^\d{6}$")]
-SectorQuery = Annotated[str | None, Query(pattern=r"^[a-z_]{1,32}$")]
+Region = Annotated[RegionCode, Query(description="a region, or 000000: the national level")]
+# The sectors there are, listed in the document (any other is 422 `validation_error`).
+SectorQuery = Annotated[
+    str | None,
+    Query(pattern=r"^[a-z_]{1,32}$", json_schema_extra={"enum": [r.ALL, *r.SECTORS]}),
+]
 
 
 class SourceRead(Read):
@@ -114,7 +119,7 @@ class RulePackVersionsRead(Read):
 
 
 class RulePackIn(Strict):
-    region_code: str = Field(pattern=r"^\d{6}$")
+    region_code: RegionCode
     sector: str = Field(min_length=1, max_length=32, description="a sector, or `all`")
     effective_from: Day
     rules: dict[str, Any] = Field(
@@ -146,7 +151,11 @@ def _sector(sector: str | None, caller: Any) -> str:
     return sector
 
 
-@router.get("/rule-packs/effective", response_model=EffectivePackRead)
+@router.get(
+    "/rule-packs/effective",
+    response_model=EffectivePackRead,
+    responses=refusals("invalid_region_code"),
+)
 def effective(
     caller: RegulatorOrInstitutionDep,
     session: SessionDep,
@@ -163,7 +172,9 @@ def effective(
     return EffectivePackRead.of(pack)
 
 
-@router.get("/rule-packs", response_model=RulePackVersionsRead)
+@router.get(
+    "/rule-packs", response_model=RulePackVersionsRead, responses=refusals("invalid_region_code")
+)
 def versions(
     caller: RegulatorOrInstitutionDep,
     session: SessionDep,
@@ -180,7 +191,14 @@ def versions(
 
 
 @change_router.post(
-    "/rule-packs", status_code=201, response_model=RulePackVersionRead, responses=PENDING_RESPONSE
+    "/rule-packs",
+    status_code=201,
+    response_model=RulePackVersionRead,
+    # Each rule's value is checked by the rule itself (`invalid_rule`), in a free-form map.
+    responses={
+        **PENDING_RESPONSE,
+        **refusals("invalid_rule", "invalid_region_code", "out_of_region"),
+    },
 )
 def change(body: RulePackIn, regulator: RegulatorDep, session: SessionDep, now: NowDep) -> Any:
     """A new version of a region's pack, from a day (today or later), with a reason. 422
