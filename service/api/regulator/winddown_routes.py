@@ -31,7 +31,11 @@ router = APIRouter(tags=["regulator"])
     "/institutions/{institution_id}/wind-down",
     status_code=201,
     response_model=WindDownRead,
-    responses={409: {"description": "wind_down_exists"}},
+    # Effective at an instant already past: a bound that moves with the clock.
+    responses={
+        409: {"description": "wind_down_exists"},
+        422: {"description": "validation_error, effective_in_future"},
+    },
 )
 def open_wind_down(
     institution_id: str, body: WindDownIn, regulator: RegulatorDep, session: SessionDep,
