@@ -1,4 +1,4 @@
-"""Rule packs over HTTP (API.md "Rule packs and working days"): the pack in force and every
+"""Rule packs over HTTP (docs/api.md, the rule-pack routes): the pack in force and every
 version, for any regulator or institution (the rules are public texts); a change, for a
 regulator of the region."""
 

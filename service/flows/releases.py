@@ -32,45 +32,13 @@ def release_batch(
     """One release instruction per active institution in scope, for its lessons due by
     `as_of`: read for every institution at once through the index of unreleased lessons, so
     a run costs what is due, never the lessons released before."""
-    scope = select(Institution.id).where(Institution.status == "active")
-    if region_prefix is not None:
-        scope = scope.where(Institution.region_code.startswith(region_prefix))
-    due: dict[str, list[Due]] = {}
-    for inst_id, c_id, amount, e_id, reported_at in session.execute(
-        select(
-            Consumption.institution_id,
-            Consumption.id,
-            Consumption.amount,
-            Consumption.enrollment_id,
-            Consumption.reported_at,
-        )
-        .where(
-            Consumption.release_instruction_id.is_(None),
-            Consumption.status.in_(("pending", "upheld")),
-            Consumption.confirm_until <= as_of,
-            Consumption.reported_at <= as_of,
-            Consumption.institution_id.in_(scope.scalar_subquery()),
-        )
-        .order_by(Consumption.institution_id, Consumption.id)
-        .with_for_update()
-    ):
-        due.setdefault(inst_id, []).append(
-            Due(id=c_id, enrollment_id=e_id, amount=amount, reported_at=reported_at)
-        )
+    due = _due_lessons(session, as_of, region_prefix)
     insts = sorted(
         session.scalars(select(Institution).where(Institution.id.in_(list(due)))),
         key=lambda i: i.id,
     )
-    day = local_date(as_of)
     for inst in insts:
-        pack = packs.resolve(session, inst.region_code, packs.sector_of(inst.category), on=day)
-        if needs_facts(pack.values):
-            facts = _facts(session, inst, due[inst.id], as_of)
-            due[inst.id] = releasable(pack.values, due[inst.id], facts, as_of=as_of,
-                                      order_end=_working_days_after)  # fmt: skip
-        elif pack.values.release_cadence.mode == "weekly":
-            due[inst.id] = releasable(pack.values, due[inst.id], Facts(), as_of=as_of,
-                                      order_end=_working_days_after)  # fmt: skip
+        due[inst.id] = _by_pack(session, inst, due[inst.id], as_of)
     payable = [i for i in insts if _total(due[i.id]) > 0 and i.operating_account_no]
     orders = [
         instructions.Order(
@@ -98,6 +66,52 @@ def release_batch(
         "amount": f"{sum((o.amount for o in orders), Decimal('0.00')):.2f}",
         "frozen_skipped": _frozen(session, region_prefix),
     }
+
+
+def _due_lessons(
+    session: Session, as_of: datetime, region_prefix: str | None
+) -> dict[str, list[Due]]:
+    """Every active institution's lessons past their confirmation window by `as_of`, locked,
+    read at once through the index of unreleased lessons."""
+    scope = select(Institution.id).where(Institution.status == "active")
+    if region_prefix is not None:
+        scope = scope.where(Institution.region_code.startswith(region_prefix))
+    due: dict[str, list[Due]] = {}
+    for inst_id, c_id, amount, e_id, reported_at in session.execute(
+        select(
+            Consumption.institution_id,
+            Consumption.id,
+            Consumption.amount,
+            Consumption.enrollment_id,
+            Consumption.reported_at,
+        )
+        .where(
+            Consumption.release_instruction_id.is_(None),
+            Consumption.status.in_(("pending", "upheld")),
+            Consumption.confirm_until <= as_of,
+            Consumption.reported_at <= as_of,
+            Consumption.institution_id.in_(scope.scalar_subquery()),
+        )
+        .order_by(Consumption.institution_id, Consumption.id)
+        .with_for_update()
+    ):
+        due.setdefault(inst_id, []).append(
+            Due(id=c_id, enrollment_id=e_id, amount=amount, reported_at=reported_at)
+        )
+    return due
+
+
+def _by_pack(session: Session, inst: Institution, due: list[Due], as_of: datetime) -> list[Due]:
+    """What the institution's rule pack of the day lets go of `due` (its cadence, minimum
+    balance, payout cap, complaint hold); facts are read only where the pack asks for them."""
+    pack = packs.resolve(session, inst.region_code, packs.sector_of(inst.category),
+                         on=local_date(as_of))  # fmt: skip
+    if needs_facts(pack.values):
+        facts = _facts(session, inst, due, as_of)
+        return releasable(pack.values, due, facts, as_of=as_of, order_end=_working_days_after)
+    if pack.values.release_cadence.mode == "weekly":
+        return releasable(pack.values, due, Facts(), as_of=as_of, order_end=_working_days_after)
+    return due
 
 
 _CONSUMPTIONS = Consumption.metadata.tables[Consumption.__tablename__]

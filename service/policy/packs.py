@@ -1,6 +1,6 @@
 """Rule packs: stored by version, resolved down the region tree, cached.
 
-Resolution (API.md "Rule packs and working days"): for a region, a sector and a day, start
+Resolution (docs/api.md, the rule-pack routes): for a region, a sector and a day, start
 from the service's defaults (`rules.root`), then for each division from the national pack down
 to the region itself (national → province → city → district) lay over, rule by rule, the
 versions in force that day of that division's `all` layer and then of its sector's layer, each
@@ -365,6 +365,6 @@ def risk_config(session: Session, region_code: str, *, on: date) -> knobs.RiskCo
 
 def four_eyes(session: Session, region_code: str, *, on: date) -> frozenset[str]:
     """The actions that wait for a second person in a region on a day: its pack's `four_eyes`
-    rule (the default list of API.md where no region says otherwise). The approvals registry
-    (issue 32, worktree `foureyes`) is to ask this, not keep a list of its own."""
+    rule (the default list of docs/security.md where no region says otherwise). The approvals
+    registry asks this and keeps no list of its own."""
     return frozenset(resolve(session, region_code, r.ALL, on=on).values.four_eyes)

@@ -1,4 +1,4 @@
-"""The rules of a rule pack (`../shared/API.md` "Rule packs and working days"), typed.
+"""The rules of a rule pack (docs/rules.md), typed.
 
 Every rule is a frozen model with bounds: a value accepted here is one the domain can obey, so
 a pack that is stored is never refused or ignored later. A pack *defines* some rules (each with
@@ -33,7 +33,7 @@ ALL = "all"
 Sector = Literal["education_subject", "education_non_subject", "fitness"]
 # The root of the region tree: the national pack (not a GB/T 2260 code; no regulator's scope).
 NATIONAL = "000000"
-# The actions that may wait for a second officer (API.md "Four-eyes").
+# The actions that may wait for a second officer (docs/security.md, four eyes).
 FOUR_EYES_ACTIONS = (
     "unfreeze",
     "rule_pack_change",

@@ -1,4 +1,4 @@
-"""The rule packs the service ships with, each rule citing its text (`../shared/DOMAIN.md`).
+"""The rule packs the service ships with, each rule citing its text (docs/domain.md).
 
 Loaded with the reference data after every migration (`service.tables.load_reference`), each
 seed once: a seed is a version of its region's layer written by `seed:<name>`, and one already
@@ -30,7 +30,7 @@ def src(title: str, issuer: str, **more: str) -> dict[str, str]:
     return {"title": title, "issuer": issuer, **more}
 
 
-# National texts (DOMAIN.md §1).
+# National texts (docs/domain.md, "The texts").
 MOE_2021_2 = src(
     "关于加强校外培训机构预收费监管工作的通知",
     "教育部办公厅、国家发展改革委办公厅、中国人民银行办公厅等六部门",
@@ -93,7 +93,7 @@ SEEDS: tuple[Seed, ...] = (
         sector=r.ALL,
         effective_from=date(2018, 8, 22),
         rules={
-            # No fee collection spanning more than three months (DOMAIN.md §1).
+            # No fee collection spanning more than three months (docs/domain.md, "Prepaid fees").
             "earliest_collection": (
                 {"months_before_start": 1},
                 src(

@@ -1,4 +1,4 @@
-"""The rule-pack endpoints of API.md: the pack in force with each rule's source and where it
+"""The rule-pack endpoints of docs/api.md: the pack in force with each rule's source and where it
 was defined, every version, and a change refused rule by rule (`invalid_rule`)."""
 
 from __future__ import annotations
