@@ -13,7 +13,7 @@ from service.api.auth import InstitutionDep
 from service.api.deps import NowDep, SessionDep
 from service.api.schemas import Page, Read
 from service.kit.money import InstantOut
-from service.kit.wire import Strict
+from service.kit.wire import Strict, WholeNumber
 from service.registry import institution_keys
 from service.registry.models import InstitutionKey
 
@@ -42,7 +42,7 @@ class KeyIssuedRead(KeyRead):
 
 
 class RotateIn(Strict):
-    overlap_hours: int = Field(default=24, ge=0, le=168)
+    overlap_hours: WholeNumber = Field(default=24, ge=0, le=168)
 
 
 class RotatedRead(Read):
