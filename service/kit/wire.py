@@ -7,7 +7,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+import annotated_types
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -43,8 +52,24 @@ class Strict(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_control_characters(cls, value: Any) -> Any:
-        return no_control(value)
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        value = no_control(value)
+        if isinstance(value, str) and info.field_name is not None:
+            _within_length(value, cls.model_fields[info.field_name].metadata)
+        return value
+
+
+def _within_length(value: str, metadata: list[Any]) -> None:
+    """A text's `maxLength` holds for what was sent, before the trimming: the document says
+    at most N characters, so N + 1 with a space in front is refused, not trimmed and taken
+    (schemathesis: a schema-violating request accepted)."""
+    for rule in metadata:
+        if isinstance(rule, annotated_types.MaxLen) and len(value) > rule.max_length:
+            raise PydanticCustomError(
+                "string_too_long",
+                "String should have at most {max_length} characters",
+                {"max_length": rule.max_length},
+            )
 
 
 def _whole(value: Any) -> Any:

@@ -175,6 +175,10 @@ def _object(e: AuditEvent, known: Names, _: Gettext, lang: str) -> tuple[str, st
         return known.actors.get(f"officer:{subject}", _("An officer")), None
     if kind == "pg":
         return _("A price guide"), "/workbench/prices"
+    if kind == "apr":  # a four-eyes request: what it was for is in the action and the detail
+        return " · ".join(p for p in (_("A request for approval"), inst_name) if p), (
+            "/workbench/approvals"
+        )
     if subject == "*":
         return _("The whole region"), None
     return (inst_name or subject), inst_page

@@ -22,7 +22,7 @@ from service.pages.web import LangDep, PostDep, SignedDep, back, render
 from service.pages.workbench.common import Text, refusal
 from service.policy import approvals
 from service.registry import officers
-from service.registry.models import Approval, Officer, Regulator
+from service.registry.models import Approval, Institution, Officer, Regulator
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 SHOWN = 100  # the queue is short: a request waits three days at most
@@ -87,7 +87,14 @@ def queue(
     ]
     return render(request, "approvals.html", lang, signed=signed, shown=shown, status=status,
                   more=paged.next_after is not None, statuses=approvals.STATUSES,
-                  refusals=labels.REFUSALS)  # fmt: skip
+                  refusals=labels.REFUSALS, institutions=_institutions(session, shown))  # fmt: skip
+
+
+def _institutions(session: Session, shown: list[Shown]) -> dict[str, str]:
+    """The names of the institutions the requests are about: a person reads a name, not an id."""
+    ids = {str(f.value) for s in shown for f in s.facts if f.label == "institution_id"}
+    rows = session.execute(select(Institution.id, Institution.name).where(Institution.id.in_(ids)))
+    return dict(rows.tuples().all())
 
 
 @router.post("/approvals/{approval_id}/approve")
