@@ -501,6 +501,11 @@ APPROVAL_FACTS = {
     "via": N_("Sent from"),
     "replace_existing": N_("Replaces a guide published for the same day"),
     "guide": N_("Price guide"),
+    "wind_down_reason": N_("Why the institution is wound up"),
+    "effective_at": N_("Effective instant"),
+    "note": N_("Note"),
+    "wind_down_id": N_("Wind-down's id"),
+    "amount": N_("Amount to share"),
 }
 APPROVAL_STATUSES = {
     "pending": N_("Awaiting approval"),

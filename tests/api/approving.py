@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pyotp
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
@@ -57,10 +58,15 @@ def through(client: TestClient, engine: Engine, asked: Any) -> Any:
 
 
 def approve_pending(
-    engine: Engine, office_id: str, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    engine: Engine,
+    office_id: str,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    action: str | None = None,
+    note: str = "approved in a test",
 ) -> list[dict[str, Any] | None]:
-    """Approve every pending approval the office asked for (a page's or the CLI's request), as
-    a new supervisor of the office, through the domain; their results."""
+    """Approve every pending approval the office asked for (a page's or the CLI's request;
+    only of `action` if given), as a new supervisor of the office, through the domain; their
+    results."""
     chief = factories.officer(engine, office_id, "supervisor").officer_id
     out = []
     with session_scope(make_sessionmaker(engine)) as s:
@@ -68,10 +74,11 @@ def approve_pending(
         assert officer is not None and office is not None
         officers.acting(s, officer)
         waiting = s.scalars(select(Approval.id).where(
-            Approval.office_id == office_id, Approval.status == "pending")).all()  # fmt: skip
+            Approval.office_id == office_id, Approval.status == "pending",
+            Approval.action == action if action else Approval.id.is_not(None))).all()  # fmt: skip
         for approval_id in waiting:
             done = approvals.decide(s, office=office, officer=officer, approval_id=approval_id,
-                                    approve=True, note="approved in a test", now=now())  # fmt: skip
+                                    approve=True, note=note, now=now())  # fmt: skip
             out.append(done.result)
     return out
 
@@ -105,3 +112,22 @@ def approve_over_http(client: Any, chief: str, pending: Any) -> Any:
                     headers={"Authorization": f"Bearer {chief}"}, json={"note": "checked"})  # fmt: skip
     assert r.status_code == 200 and r.json()["result"]["ok"], r.text
     return r.json()["result"]["answer"]
+
+
+def at_once(
+    client: TestClient, engine: Engine, asked: Any, status: int, read: Callable[[Any], Any]
+) -> Any:
+    """The response an action answers once done, for tests written before it waited for a
+    second person: a refusal or an answer given at once as it is; a 202 approved by a new
+    supervisor of the office (which must succeed), then `read(answer)` as the response with
+    `status`."""
+    if asked.status_code != 202:
+        return asked
+    answer = through(client, engine, asked)
+    return httpx.Response(status, json=read(answer))
+
+
+def engine_of(client: TestClient) -> Engine:
+    """The engine of the app the client talks to."""
+    bound: Engine = client.app.state.sessions.kw["bind"]  # type: ignore[attr-defined]
+    return bound

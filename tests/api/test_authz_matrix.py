@@ -20,6 +20,7 @@ from service.app import create_app
 from service.config import Settings
 from service.kit.clock import local_date
 from tests import factories
+from tests.api.approving import through
 
 NOWHERE = "x_00000000000000000000000000000000"
 
@@ -81,8 +82,9 @@ def _tenant(c: TestClient, engine: Engine, region: str) -> Tenant:
     # A second school of the region, wound up (the first goes on trading for the others).
     gone = c.post("/api/v1/institutions", headers=_auth(reg),
                   json=factories.institution_body(bank.id, region=region)).json()  # fmt: skip
-    wd = c.post(f"/api/v1/institutions/{gone['id']}/wind-down", headers=_auth(reg),
-                json={"reason": "closed", "effective_at": now.isoformat(), "note": "m"}).json()  # fmt: skip
+    asked = c.post(f"/api/v1/institutions/{gone['id']}/wind-down", headers=_auth(reg),
+                   json={"reason": "closed", "effective_at": now.isoformat(), "note": "m"})  # fmt: skip
+    wd = {"id": through(c, engine, asked)["wind_down_id"]}  # four eyes: approved
     t.ids = {"institution_id": inst["id"], "course_id": course.json()["id"],
              "enrollment_id": e["id"], "consumption_id": lesson["id"], "refund_id": refund["id"],
              "deposit_id": cash.json()["deposit_id"], "alert_id": alert["id"],

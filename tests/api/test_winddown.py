@@ -20,6 +20,7 @@ from service.flows import rounds, statements
 from service.kit.clock import SHANGHAI
 from service.kit.db import make_sessionmaker
 from service.registry.models import Regulator
+from tests.api.approving import approve_pending, at_once, engine_of, through
 from tests.api.conftest import bearer
 from tests.api.test_flows import World
 from tests.api.test_plumbing import assert_problem
@@ -98,9 +99,12 @@ def regulator_of(w: World, engine: Engine) -> str:
 def open_it(w: World, **over: Any) -> Any:
     body = {"reason": "absconded", "effective_at": w.clock.now.isoformat(),
             "note": "the owner left; the doors are shut"} | over  # fmt: skip
-    return w.client.post(
+    asked = w.client.post(
         f"/api/v1/institutions/{w.inst_id}/wind-down", json=body, headers=bearer(w.reg)
     )
+    # Four eyes (wind_down_open, in the default list): a second supervisor approves.
+    return at_once(w.client, engine_of(w.client), asked, 201, lambda a: w.client.get(
+        f"/api/v1/wind-downs/{a['wind_down_id']}", headers=bearer(w.reg)).json())  # fmt: skip
 
 
 def claims(w: World, wd_id: str) -> dict[str, dict[str, Any]]:
@@ -110,7 +114,14 @@ def claims(w: World, wd_id: str) -> dict[str, dict[str, Any]]:
 
 
 def a_round(w: World, wd_id: str, **body: str) -> Any:
-    return w.client.post(f"/api/v1/wind-downs/{wd_id}/rounds", json=body, headers=bearer(w.reg))
+    asked = w.client.post(f"/api/v1/wind-downs/{wd_id}/rounds", json=body, headers=bearer(w.reg))
+    return at_once(w.client, engine_of(w.client), asked, 201, round_made)  # wind_down_round
+
+
+def round_made(answer: dict[str, Any]) -> dict[str, Any]:
+    """POST /wind-downs/{id}/rounds's 201 body from the approved round's answer."""
+    return {"id": answer["round_id"]} | {k: answer[k] for k in (
+        "seq", "amount", "reissued", "claims_paid", "instructions")}  # fmt: skip
 
 
 def settle_all(w: World, reject: set[str] = frozenset()) -> list[dict[str, Any]]:  # type: ignore[assignment]
@@ -304,6 +315,7 @@ def test_from_the_workbench_and_the_parents_page(world: World, engine: Engine) -
 
     from fastapi.testclient import TestClient
 
+    from service.pages.workbench.common import SUBMITTED
     from tests.api.test_workbench_pages import sign_in
     from tests.api.told import told
 
@@ -318,18 +330,20 @@ def test_from_the_workbench_and_the_parents_page(world: World, engine: Engine) -
     at = w.clock.now.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
     r = c.post(f"/workbench/institutions/{w.inst_id}/wind-down",
                data={"csrf": csrf, "reason": "absconded", "effective_at": at, "note": "跑路"})  # fmt: skip
-    assert r.status_code == 303, r.text[:300]
-    where = r.headers["location"]
-    assert where.startswith("/workbench/wind-downs/wdn_"), where
-    wd_id = where.split("?")[0].rsplit("/", 1)[1]
-    zh = c.get(f"/workbench/wind-downs/{wd_id}")
+    assert told(c, r) == ("done", SUBMITTED)  # four eyes: a second supervisor opens it
+    (opened,) = approve_pending(engine, regulator_of(w, engine), lambda: w.clock.now)
+    assert opened is not None and opened["ok"], opened
+    wd_id = opened["answer"]["wind_down_id"]
+    zh = c.get(f"/workbench/wind-downs/{wd_id}?lang=zh")
     assert zh.status_code == 200 and "债权合计" in zh.text and "¥600.00" in zh.text
     en = c.get(f"/workbench/wind-downs/{wd_id}?lang=en")
     assert "Claims in all" in en.text and "Absconded" in en.text
     r = c.post(f"/workbench/wind-downs/{wd_id}/rounds", data={"csrf": csrf, "amount": "abc"})
     assert told(c, r) == ("problem", "The amount is not valid.") and len(w.pending()) == 0
     r = c.post(f"/workbench/wind-downs/{wd_id}/rounds", data={"csrf": csrf, "amount": ""})
-    assert told(c, r) == ("done", "The round is instructed to the bank.")
+    assert told(c, r) == ("done", SUBMITTED) and len(w.pending()) == 0
+    (made,) = approve_pending(engine, regulator_of(w, engine), lambda: w.clock.now)
+    assert made is not None and made["ok"] and made["answer"]["claims_paid"] == 3, made
     assert len(w.pending()) == 3
     settle_all(w)
 
@@ -362,6 +376,7 @@ def test_interest_where_the_regions_rule_sets_a_rate(world: World, engine: Engin
             "effective_from": w.clock.now.astimezone(SHANGHAI).date().isoformat(),
             "rules": rule, "reason": "interest on prepaid balances"})  # fmt: skip
         assert made.status_code in (201, 202), made.text
+        through(w.client, engine, made)  # rule_pack_change is four-eyes too: approved here
         ten_days_ago = (w.clock.now - timedelta(days=10)).isoformat()
         opened = open_it(w, effective_at=ten_days_ago)
         assert opened.status_code == 201, opened.text
@@ -372,3 +387,63 @@ def test_interest_where_the_regions_rule_sets_a_rate(world: World, engine: Engin
         assert_books(engine, w.inst_id)
     finally:
         factories.drop_pack_overrides(engine, "220102")
+
+
+def test_opening_and_a_round_each_wait_for_a_second_supervisor(
+    world: World, engine: Engine
+) -> None:
+    """Four eyes (docs/api.md, the default list has both): each request answers 202 and
+    changes nothing; the requester, a supervisor, cannot approve it; another supervisor's
+    approval runs it once."""
+    from tests import factories
+    from tests.api.approving import sign_in
+
+    w = world
+    for _ in range(2):
+        assert w.pay(w.enroll(lessons=10, amount="150.00")).status_code == 201
+    office = regulator_of(w, engine)
+    asker, chief = (sign_in(w.client, factories.officer(engine, office, "supervisor"))
+                    for _ in range(2))  # fmt: skip
+
+    def decide(token: str, approval: dict[str, Any]) -> Any:
+        return w.client.post(f"/api/v1/approvals/{approval['id']}/approve",
+                             headers=bearer(token), json={"note": "seen"})  # fmt: skip
+
+    body = {"reason": "absconded", "effective_at": w.clock.now.isoformat(), "note": "gone"}
+    asked = w.client.post(f"/api/v1/institutions/{w.inst_id}/wind-down", json=body,
+                          headers=bearer(asker))  # fmt: skip
+    assert asked.status_code == 202, asked.text
+    opening = asked.json()["approval"]
+    assert (opening["action"], opening["status"]) == ("wind_down_open", "pending")
+    facts = {f["label"]: f["value"] for f in opening["description"]}
+    assert facts["institution_id"] == w.inst_id and facts["wind_down_reason"] == "absconded"
+    assert facts["effective_at"] == body["effective_at"] and facts["note"] == "gone"
+    inst = w.client.get(f"/api/v1/institutions/{w.inst_id}", headers=bearer(w.reg)).json()
+    assert inst["status"] != "winding_down"
+    assert w.pay(w.enroll(lessons=10, amount="50.00")).status_code == 201  # still trading
+    assert_problem(decide(asker, opening), 403, "approval_by_requester")
+    done = decide(chief, opening)
+    assert done.status_code == 200 and done.json()["result"]["ok"], done.text
+    wd_id = done.json()["result"]["answer"]["wind_down_id"]
+    assert_problem(decide(chief, opening), 409, "approval_decided")  # opened once
+    view = w.client.get(f"/api/v1/wind-downs/{wd_id}", headers=bearer(w.reg)).json()
+    assert Decimal(view["claims"]["total"]) == Decimal("350.00"), view
+
+    asked = w.client.post(f"/api/v1/wind-downs/{wd_id}/rounds", json={"amount": "35.00"},
+                          headers=bearer(asker))  # fmt: skip
+    assert asked.status_code == 202, asked.text
+    rnd = asked.json()["approval"]
+    assert (rnd["action"], rnd["status"]) == ("wind_down_round", "pending")
+    facts = {f["label"]: f["value"] for f in rnd["description"]}
+    assert (facts["wind_down_id"], facts["amount"]) == (wd_id, "35.00")
+    assert w.pending() == [] and not w.client.get(
+        f"/api/v1/wind-downs/{wd_id}", headers=bearer(w.reg)).json()["rounds"]  # fmt: skip
+    assert_problem(decide(asker, rnd), 403, "approval_by_requester")
+    done = decide(chief, rnd)
+    assert done.status_code == 200 and done.json()["result"]["ok"], done.text
+    assert done.json()["result"]["answer"]["amount"] == "35.00"
+    assert_problem(decide(chief, rnd), 409, "approval_decided")
+    assert len(w.pending()) == 3  # one instruction a claim, once
+    view = w.client.get(f"/api/v1/wind-downs/{wd_id}", headers=bearer(w.reg)).json()
+    assert [r["seq"] for r in view["rounds"]] == [1]
+    assert_books(engine, w.inst_id)

@@ -26,8 +26,9 @@ from service.kit.clock import SHANGHAI
 from service.kit.db import make_sessionmaker
 from service.registry.models import Regulator
 from tests import factories
+from tests.api.approving import at_once
 from tests.api.conftest import bearer
-from tests.api.test_winddown import assert_books, books
+from tests.api.test_winddown import assert_books, books, round_made
 from tools.banksim import Bank
 
 D = Decimal
@@ -110,9 +111,12 @@ def test_two_hundred_parents_63_percent_a_recovery_and_a_closed_card(
     assert answer["status"] == "breaks"
     _review(engine, reg, escrow)
 
-    opened = c.post(f"/api/v1/institutions/{inst['id']}/wind-down", headers=bearer(reg),
-                    json={"reason": "absconded", "effective_at": datetime.now(UTC).isoformat(),
-                          "note": "the owner is gone"})  # fmt: skip
+    asked = c.post(f"/api/v1/institutions/{inst['id']}/wind-down", headers=bearer(reg),
+                   json={"reason": "absconded", "effective_at": datetime.now(UTC).isoformat(),
+                         "note": "the owner is gone"})  # fmt: skip
+    # Four eyes (wind_down_open, wind_down_round): a second supervisor approves each.
+    opened = at_once(c, engine, asked, 201, lambda a: c.get(
+        f"/api/v1/wind-downs/{a['wind_down_id']}", headers=bearer(reg)).json())  # fmt: skip
     assert opened.status_code == 201, opened.text
     wd = opened.json()
     assert D(wd["money"]["escrow"]) == bank.balances[escrow] == target
@@ -123,7 +127,8 @@ def test_two_hundred_parents_63_percent_a_recovery_and_a_closed_card(
 
     closed_card = es[7]["id"]
     bank.closed.add(txn[closed_card])
-    r1 = c.post(f"/api/v1/wind-downs/{wd['id']}/rounds", json={}, headers=bearer(reg))
+    r1 = at_once(c, engine, c.post(f"/api/v1/wind-downs/{wd['id']}/rounds", json={},
+                                   headers=bearer(reg)), 201, round_made)  # fmt: skip
     assert r1.status_code == 201, r1.text
     assert D(r1.json()["amount"]) == target and r1.json()["claims_paid"] == PARENTS
     assert bank.pull() == PARENTS
@@ -140,7 +145,8 @@ def test_two_hundred_parents_63_percent_a_recovery_and_a_closed_card(
     recovered = (claims_total * D("0.25")).quantize(D("0.01"))
     paid = bank.pay(escrow, wd["payment_reference"], recovered)
     assert paid["status_code"] == 201, paid
-    r2 = c.post(f"/api/v1/wind-downs/{wd['id']}/rounds", json={}, headers=bearer(reg))
+    r2 = at_once(c, engine, c.post(f"/api/v1/wind-downs/{wd['id']}/rounds", json={},
+                                   headers=bearer(reg)), 201, round_made)  # fmt: skip
     assert r2.status_code == 201, r2.text
     assert D(r2.json()["amount"]) == recovered
     bank.pull()
@@ -156,7 +162,8 @@ def test_two_hundred_parents_63_percent_a_recovery_and_a_closed_card(
     named = c.post("/api/v1/parent/wind-down/payee", json={"account_no": "6217000000000007"},
                    headers=parent)  # fmt: skip
     assert named.status_code == 200, named.text
-    r3 = c.post(f"/api/v1/wind-downs/{wd['id']}/rounds", json={}, headers=bearer(reg))
+    r3 = at_once(c, engine, c.post(f"/api/v1/wind-downs/{wd['id']}/rounds", json={},
+                                   headers=bearer(reg)), 201, round_made)  # fmt: skip
     assert r3.status_code == 201, r3.text
     assert r3.json()["claims_paid"] == 1 and D(r3.json()["amount"]) == 0
     assert bank.pull() == 1

@@ -26,6 +26,7 @@ from service.config import Settings
 from service.kit.clock import SHANGHAI, local_date, utcnow
 from service.kit.db import make_sessionmaker, session_scope
 from service.registry.regions import known_regions
+from tests.api.approving import approve_pending, engine_of, office_of_region
 from tests.conftest import migrated_engine, new_database
 from tools import demo, living
 
@@ -245,9 +246,16 @@ def _a_day_of_work(c: TestClient) -> None:
     at = utcnow().astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
     r = c.post(f"/workbench/institutions/{gone}/wind-down",
                data={"reason": "absconded", "effective_at": at, "note": "负责人失联", "csrf": csrf})  # fmt: skip
-    assert r.status_code == 303 and "/workbench/wind-downs/" in r.headers["location"], r.text
-    r = c.post(r.headers["location"].split("#")[0] + "/rounds", data={"amount": "", "csrf": csrf})
     assert r.status_code == 303 and c.get(r.headers["location"]).status_code == 200
+    # Four eyes (wind_down_open, wind_down_round): another supervisor of the office approves.
+    engine, office = engine_of(c), office_of_region(engine_of(c), "220400")
+    (opened,) = approve_pending(engine, office, utcnow, "wind_down_open", "已核实")
+    assert opened is not None and opened["ok"], opened
+    wd_page = f"/workbench/wind-downs/{opened['answer']['wind_down_id']}"
+    r = c.post(wd_page + "/rounds", data={"amount": "", "csrf": csrf})
+    assert r.status_code == 303 and c.get(r.headers["location"]).status_code == 200
+    (made,) = approve_pending(engine, office, utcnow, "wind_down_round", "已核实")
+    assert made is not None and made["ok"], made
 
 
 @pytest.mark.parametrize("region", ["220400", "220000"])

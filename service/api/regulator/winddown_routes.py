@@ -5,6 +5,7 @@ distribute a round. Each is one use case of service/flows/winddowns.py or rounds
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter
@@ -12,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from service.api.auth import RegulatorDep
 from service.api.deps import DeliverLaterDep, NowDep, PageDep, SessionDep, page_of
+from service.api.regulator.approvals_routes import PENDING_RESPONSE, accepted
 from service.api.regulator.winddown_schemas import (
     ClaimRead,
     RoundIn,
@@ -20,8 +22,9 @@ from service.api.regulator.winddown_schemas import (
     WindDownRead,
 )
 from service.api.schemas import Page
-from service.flows import rounds, winddowns
+from service.flows import winddown_requests, winddowns
 from service.kit.csv_out import csv_lines
+from service.policy import approvals
 from service.registry.institutions import audit_export
 
 router = APIRouter(tags=["regulator"])
@@ -33,6 +36,7 @@ router = APIRouter(tags=["regulator"])
     response_model=WindDownRead,
     # Effective at an instant already past: a bound that moves with the clock.
     responses={
+        **PENDING_RESPONSE,
         409: {"description": "wind_down_exists"},
         422: {"description": "validation_error, effective_in_future"},
     },
@@ -40,14 +44,20 @@ router = APIRouter(tags=["regulator"])
 def open_wind_down(
     institution_id: str, body: WindDownIn, regulator: RegulatorDep, session: SessionDep,
     now: NowDep,
-) -> WindDownRead:  # fmt: skip
+) -> Any:  # fmt: skip
     """Open the wind-down of an institution of the region: from `effective_at` it takes no
-    fees and is released nothing; each parent's claim is fixed."""
-    wd = winddowns.open_wind_down(
-        session, regulator=regulator, institution_id=institution_id,
-        reason=winddowns.Reason(body.reason), effective_at=body.effective_at, note=body.note,
-        now=now,
+    fees and is released nothing; each parent's claim is fixed. Where the institution's
+    region's rule pack asks for four eyes on `wind_down_open` (the default), 202 `{approval}`:
+    nothing changes until a supervisor of the office or of one above, not the requester,
+    approves."""
+    done = winddown_requests.open_wind_down(
+        session, regulator=regulator, institution_id=institution_id, reason=body.reason,
+        effective_at=body.effective_at, note=body.note, now=now,
     )  # fmt: skip
+    if isinstance(done, approvals.Pending):
+        return accepted(session, done.approval, now)
+    wd = winddowns.of_regulator(session, regulator=regulator,
+                                wind_down_id=done.answer["wind_down_id"])  # fmt: skip
     return WindDownRead.of(winddowns.overview(session, wd))
 
 
@@ -128,16 +138,23 @@ def payee_text(payee: Any) -> str:
     "/wind-downs/{wind_down_id}/rounds",
     status_code=201,
     response_model=RoundMadeRead,
-    responses={422: {"description": "nothing_to_distribute"}},
+    responses={**PENDING_RESPONSE, 422: {"description": "nothing_to_distribute"}},
 )
 def make_round(
     wind_down_id: str, body: RoundIn, regulator: RegulatorDep, session: SessionDep,
     now: NowDep, deliver_later: DeliverLaterDep,
-) -> RoundMadeRead:  # fmt: skip
+) -> Any:  # fmt: skip
     """Share the money available among the claims (in full where it covers them, else pro
-    rata) and instruct the bank to pay each."""
-    made = rounds.make_round(
+    rata) and instruct the bank to pay each. Where the institution's region's rule pack asks
+    for four eyes on `wind_down_round` (the default), 202 `{approval}`: nothing is shared
+    until a supervisor approves, and the money available is judged then."""
+    done = winddown_requests.make_round(
         session, regulator=regulator, wind_down_id=wind_down_id, amount=body.amount, now=now
     )
+    if isinstance(done, approvals.Pending):
+        return accepted(session, done.approval, now)
     deliver_later()
-    return RoundMadeRead.of(made)
+    a = done.answer
+    return RoundMadeRead(id=a["round_id"], seq=a["seq"], amount=Decimal(a["amount"]),
+                         reissued=Decimal(a["reissued"]), claims_paid=a["claims_paid"],
+                         instructions=a["instructions"])  # fmt: skip

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from service.api.deps import NowDep, SessionDep
 from service.errors import DomainError
-from service.flows import rounds, winddowns
+from service.flows import winddown_requests, winddowns
 from service.flows.models import Claim, Enrollment
 from service.kit.clock import SHANGHAI
 from service.kit.wire import Clean
@@ -23,6 +23,7 @@ from service.pages import i18n, labels
 from service.pages.labels import N_
 from service.pages.web import LangDep, PostDep, SignedDep, render
 from service.pages.workbench.common import PER_PAGE, PageNo, Text, act, csv_response, paging
+from service.policy import approvals
 from service.registry.institutions import audit_export, in_regulator_scope
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
@@ -107,14 +108,15 @@ def open_wind_down(
     """Open the wind-down; the effective instant is typed in Beijing time."""
     back_to = f"/workbench/institutions/{institution_id}"
 
-    def run() -> None:
+    def run() -> object:
         when = _beijing(effective_at)
-        wd = winddowns.open_wind_down(
+        done = winddown_requests.open_wind_down(
             session, regulator=signed.regulator, institution_id=institution_id,
-            reason=reason,  # type: ignore[arg-type]  # the use case chooses (invalid_choice)
-            effective_at=when, note=note, now=now,
+            reason=reason, effective_at=when, note=note, now=now,
         )  # fmt: skip
-        opened.append(wd.id)
+        if isinstance(done, approvals.Done):
+            opened.append(done.answer["wind_down_id"])
+        return done
 
     opened: list[str] = []
     answer = act(session, back_to, run, N_("The wind-down is open."))
@@ -139,8 +141,8 @@ def make_round(
     now: NowDep,
     amount: Annotated[str, Form(max_length=20), Clean] = "",
 ) -> RedirectResponse:
-    def run() -> None:
-        rounds.make_round(
+    def run() -> object:
+        return winddown_requests.make_round(
             session, regulator=signed.regulator, wind_down_id=wind_down_id,
             amount=_amount(amount), now=now,
         )  # fmt: skip
