@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 from service.flows.models import Enrollment, LatestStatement
 from service.kit.clock import local_date
 from service.kit.db import make_sessionmaker
+
+# The parent pages' site (a showcase database), as a fixture of this module's own.
+from service.pages.workbench.common import SUBMITTED
 from service.policy import region_settings as policy
 from service.registry.models import Institution
 from service.risk.models import Alert, InstitutionRisk
-
-# The parent pages' site (a showcase database), as a fixture of this module's own.
+from tests.api.approving import approve_pending, office_of_region
 from tests.api.test_parent_pages import Site, signed_in, site  # noqa: F401
 from tests.api.told import told
 
@@ -175,7 +177,9 @@ def test_the_office_sets_what_its_parents_are_told_on_the_rules_page(site: Site)
     r = office.post("/workbench/rules/parents", data={
         "csrf": csrf, "region_code": region, "warning_from": "medium", "with_score": "true",
         "effective_from": today, "reason": "本市家长反映需要更早的提示"})  # fmt: skip
-    assert told(office, r) == ("done", "The change is saved.")
+    assert told(office, r) == ("done", SUBMITTED)  # four eyes: a second person approves
+    results = approve_pending(site.engine, office_of_region(site.engine, "220000"))
+    assert [x and x["ok"] for x in results] == [True]
     warning = _shown(_page(c), "notice-warning") or ""
     assert "Medium" in warning and "31" in warning
     rules = office.get("/workbench/rules", params={"lang": "en"}).text

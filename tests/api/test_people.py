@@ -80,7 +80,7 @@ def test_a_claim_names_the_officer_and_mine_is_the_officers(world: World, engine
     assert mine(wang_token) == [case["id"]]
     assert mine(li_token) == []  # the same office, another person: not hers
     assert mine(office_token) == [case["id"]]  # the office's own token: the office's cases
-    (event,) = _events(engine, action="alert:claim")
+    (event,) = _events(engine, action="alert:claim", subject=case["id"])
     assert event.officer_id == wang.officer_id
     # Given to the office as a whole, the case names nobody of it.
     again = post(world, f"{case['id']}/assign", li_token, assignee_id=reg_id)

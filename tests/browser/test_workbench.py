@@ -8,12 +8,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from service.pages import i18n
+from service.policy import seeds as seeds_module
 from tests.browser.axe import assert_clean
 from tests.browser.conftest import Workbench, needs_chromium
 from tools import screenshots
@@ -148,6 +150,10 @@ def _data(url: str) -> set[str]:
     for table in tables:
         for row in db.execute(f'select * from "{table}"'):
             found.update(v for v in row if isinstance(v, str) and CJK.search(v))
+    # The rule packs' citations ship as reference data in code (titles of the texts, their
+    # issuers and notes, in Chinese in either language): data, not labels.
+    seeds = Path(seeds_module.__file__).read_text(encoding="utf-8")
+    found.update(m for m in re.findall(r'"([^"]*)"', seeds) if CJK.search(m))
     return found
 
 

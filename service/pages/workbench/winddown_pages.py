@@ -5,8 +5,9 @@ writer). Each form runs the same use case as the API."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -18,6 +19,7 @@ from service.errors import DomainError
 from service.flows import winddown_requests, winddowns
 from service.flows.models import Claim, Enrollment
 from service.kit.clock import SHANGHAI
+from service.kit.money import POSITIVE_MONEY_PATTERN
 from service.kit.wire import Clean
 from service.pages import i18n, labels
 from service.pages.labels import N_
@@ -152,12 +154,11 @@ def make_round(
 
 
 def _amount(text: str) -> Decimal | None:
-    if not text.strip():
+    """The API's grammar of a positive amount (at most 13 digits, two decimals): `1e309` is
+    refused as the API refuses it, not handed to quantize."""
+    text = text.strip()
+    if not text:
         return None
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise DomainError("invalid_amount", f"{text!r} is not an amount") from None
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+    if not re.fullmatch(POSITIVE_MONEY_PATTERN, text):
         raise DomainError("invalid_amount", f"{text!r} is not an amount")
-    return value.quantize(Decimal("0.01"))
+    return Decimal(text).quantize(Decimal("0.01"))
