@@ -179,7 +179,7 @@ def test_the_office_sets_what_its_parents_are_told_on_the_rules_page(site: Site)
         "effective_from": today, "reason": "本市家长反映需要更早的提示"})  # fmt: skip
     assert told(office, r) == ("done", SUBMITTED)  # four eyes: a second person approves
     results = approve_pending(site.engine, office_of_region(site.engine, "220000"))
-    assert [x and x["ok"] for x in results] == [True]
+    assert results and all(x and x["ok"] for x in results)  # the showcase may hold others
     warning = _shown(_page(c), "notice-warning") or ""
     assert "Medium" in warning and "31" in warning
     rules = office.get("/workbench/rules", params={"lang": "en"}).text
