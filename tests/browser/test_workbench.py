@@ -162,7 +162,7 @@ def _foreign_runs(text: str, data: set[str]) -> list[str]:
     of one): labels left untranslated."""
     words = re.findall(r"[0-9A-Za-z\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+", text)
     # A note joined from parts (the packs' citations: "文号未核实；标题未核实") is judged part by part.
-    runs = {p for w in words for p in re.split(r"[；，。、]", w) if CJK.search(p)}
+    runs = {p for w in words for p in re.split(r"[；，。]", w) if CJK.search(p)}
     blob = "\n".join(data)
     data = data | {"中文"}  # the switch back names its language in it
     return sorted(r for r in runs if r not in data and not (len(r) >= 4 and r in blob))
