@@ -155,21 +155,16 @@ def put(
                    reason=reason, actor=actor, updated_at=row.created_at)  # fmt: skip
 
 
-def set_for(
-    session: Session,
-    *,
-    regulator: Regulator,
-    region_code: str,
-    key: str,
-    value: Any,
-    now: datetime,
-    effective_from: date | None = None,
-    reason: str | None = None,
+def _set_for(
+    session: Session, regulator: Regulator, payload: Mapping[str, Any], now: datetime
 ) -> Setting:
-    """A regulator sets an old key for a region of theirs, from a day, with a reason. Audited,
-    with the value in effect before."""
+    """A regulator sets an old key for a region of theirs, from a day, with a reason (the
+    payload `change` writes). Audited, with the value in effect before."""
     from service.registry.institutions import audit, region_of_regulator
 
+    region_code, key = str(payload["region_code"]), str(payload["key"])
+    value, reason, start = payload["value"], payload.get("reason"), payload.get("effective_from")
+    effective_from = date.fromisoformat(start) if start else None
     region_of_regulator(regulator, region_code)
     if key not in KEYS:
         raise _invalid("key", f"unknown setting {key!r}; known: {', '.join(KEYS)}")
@@ -240,11 +235,7 @@ def _run_change(
 ) -> dict[str, Any]:
     if "rules" in payload:  # POST /rule-packs' door
         return pack_changes.run(session, office, payload, now)
-    start = payload.get("effective_from")
-    row = set_for(session, regulator=office, region_code=str(payload["region_code"]),
-                  key=str(payload["key"]), value=payload["value"], now=now,
-                  effective_from=date.fromisoformat(start) if start else None,
-                  reason=payload.get("reason"))  # fmt: skip
+    row = _set_for(session, office, payload, now)
     return {"region_code": row.region_code, "key": row.key, "value": row.value,
             "effective_from": row.effective_from.isoformat(), "reason": row.reason}  # fmt: skip
 
