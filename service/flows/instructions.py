@@ -102,8 +102,21 @@ def create_rows(session: Session, orders: Sequence[Order], *, now: datetime) -> 
 _INSTRUCTIONS = Instruction.metadata.tables[Instruction.__tablename__]
 
 
+# `session.info` key: this session made instructions (`made_any`), whoever asked for them.
+_MADE = "instructions_made"
+
+
+def made_any(session: Session) -> bool:
+    """Whether this session has made bank instructions: a door (an API route, a page, the
+    approvals queue deciding any action) pushes them to the bank once its commit is done, the
+    same whichever use case or approval made them."""
+    return bool(session.info.get(_MADE))
+
+
 def _made(session: Session, orders: Sequence[Order], now: datetime) -> list[dict[str, Any]]:
     """The orders' rows, their holds made in one ledger batch."""
+    if orders:
+        session.info[_MADE] = True
     conn = session.connection()
     accounts = _accounts(conn, orders)
     made = [(new_id("ins"), o) for o in orders]

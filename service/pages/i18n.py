@@ -52,10 +52,13 @@ def pick(query: str | None, cookie: str | None) -> str:
     return DEFAULT
 
 
-def money(value: Decimal | None) -> str:
-    """¥12,345.67 (and -¥12.00); an em dash for none."""
+def money(value: Decimal | str | None) -> str:
+    """¥12,345.67 (and -¥12.00); an em dash for none. A string is an amount as the wire
+    writes it (an approval's payload: `"35.00"`)."""
     if value is None:
         return "—"
+    if isinstance(value, str):
+        value = Decimal(value)
     shown = format_decimal(abs(value), "#,##0.00", locale="en")
     return f"-¥{shown}" if value < 0 else f"¥{shown}"
 

@@ -6,6 +6,7 @@ pay the owner's debt and the next round; the ledger verifies throughout."""
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -447,3 +448,72 @@ def test_opening_and_a_round_each_wait_for_a_second_supervisor(
     view = w.client.get(f"/api/v1/wind-downs/{wd_id}", headers=bearer(w.reg)).json()
     assert [r["seq"] for r in view["rounds"]] == [1]
     assert_books(engine, w.inst_id)
+
+
+def test_an_approved_round_goes_to_the_bank_at_once_by_either_door(
+    world: World, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round approved in the approvals queue (the API's or the workbench's) is pushed to the
+    bank when the approval commits, as a round asked without four eyes is: nothing waits for
+    the next delivery job."""
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import update
+
+    from service.bank_gateway import delivery
+    from service.registry.models import Bank
+    from tests import factories
+    from tests.api.approving import sign_in
+    from tests.api.test_officers import _page_sign_in
+
+    w = world
+    with make_sessionmaker(engine).begin() as s:
+        s.execute(update(Bank).where(Bank.id == w.bank.id)
+                  .values(instruction_url="https://bank.test/instructions"))  # fmt: skip
+    pushed: list[str] = []
+
+    def push(client: Any, *, url: str, payload: dict[str, Any], **_: Any) -> tuple[bool, int, None]:
+        pushed.append(str(payload["id"]))
+        return True, 1, None
+
+    monkeypatch.setattr(delivery, "push", push)
+    for _ in range(2):
+        assert w.pay(w.enroll(lessons=10, amount="150.00")).status_code == 201
+    office = regulator_of(w, engine)
+    asker, chief = (sign_in(w.client, factories.officer(engine, office, "supervisor"))
+                    for _ in range(2))  # fmt: skip
+    wd_id = open_it(w).json()["id"]
+
+    asked = w.client.post(f"/api/v1/wind-downs/{wd_id}/rounds", json={"amount": "30.00"},
+                          headers=bearer(asker))  # fmt: skip
+    assert asked.status_code == 202 and pushed == [], asked.text
+    done = w.client.post(f"/api/v1/approvals/{asked.json()['approval']['id']}/approve",
+                         headers=bearer(chief), json={"note": "seen"})  # fmt: skip
+    assert done.status_code == 200 and done.json()["result"]["ok"], done.text
+    assert len(pushed) == 2  # both payments pushed when the approval committed
+    with engine.connect() as c:
+        from sqlalchemy import text
+
+        undelivered = c.execute(text("SELECT count(*) FROM instructions WHERE institution_id = "
+                                     ":i AND delivered_at IS NULL"), {"i": w.inst_id}).scalar()  # fmt: skip
+    assert undelivered == 0
+
+    def pages(role: str) -> tuple[TestClient, str]:
+        page = TestClient(w.client.app, follow_redirects=False, raise_server_exceptions=False)
+        made = factories.officer(engine, office, role)
+        page.cookies.update(_page_sign_in(page, made, w.clock.now - datetime.now(UTC)))
+        found = re.search(r'name="csrf" value="([^"]+)"', page.get("/workbench").text)
+        assert found is not None
+        return page, found.group(1)
+
+    officer, csrf = pages("officer")
+    r = officer.post(f"/workbench/wind-downs/{wd_id}/rounds", data={"csrf": csrf, "amount": "20"})
+    assert r.status_code == 303 and len(pushed) == 2  # waits for a second person
+    head, head_csrf = pages("supervisor")
+    queue = head.get("/workbench/approvals?lang=en").text
+    (approval,) = set(re.findall(r"/workbench/approvals/(apr_[A-Za-z0-9]+)/approve", queue))
+    r = head.post(f"/workbench/approvals/{approval}/approve",
+                  data={"csrf": head_csrf, "note": "看过"})  # fmt: skip
+    assert r.status_code == 303 and len(pushed) == 4, r.text  # pushed by the queue's commit
+    assert len(set(pushed)) == 4

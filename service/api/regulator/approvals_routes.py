@@ -4,6 +4,7 @@ action that waits for approval answers 202 `{approval}` through `accepted`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.api.auth import RegulatorDep
-from service.api.deps import NowDep, PageDep, SessionDep, page_of
+from service.api.deps import DeliverLaterDep, NowDep, PageDep, SessionDep, page_of
 from service.api.schemas import Page, Read
+from service.flows import instructions
 from service.kit.money import InstantOut
 from service.kit.wire import Strict
 from service.policy import approvals
@@ -117,11 +119,13 @@ def list_approvals(
 
 def _decide(
     approval_id: str, approve: bool, body: DecisionIn, regulator: RegulatorDep, request: Request,
-    session: Session, now: Any,
+    session: Session, now: Any, deliver_later: Callable[[], None],
 ) -> DecidedRead:  # fmt: skip
     officer: Officer | None = getattr(request.state, "officer", None)
     done = approvals.decide(session, office=regulator, officer=officer, approval_id=approval_id,
                             approve=approve, note=body.note, now=now)  # fmt: skip
+    if instructions.made_any(session):
+        deliver_later()  # an approved round's payments go to the bank as an unapproved one's
     return DecidedRead(approval=ApprovalRead.of(session, done.approval, now), result=done.result)
 
 
@@ -148,11 +152,12 @@ def approve(
     request: Request,
     session: SessionDep,
     now: NowDep,
+    deliver_later: DeliverLaterDep,
 ) -> DecidedRead:
     """Approve another person's request (a supervisor or admin of the office or of one above):
     the action runs now, once, as your act on their request. A refusal of the action at this
     moment is `result`, and the approval is decided all the same."""
-    return _decide(approval_id, True, body, regulator, request, session, now)
+    return _decide(approval_id, True, body, regulator, request, session, now, deliver_later)
 
 
 @router.post("/approvals/{approval_id}/reject", response_model=DecidedRead,
@@ -166,4 +171,4 @@ def reject(
     now: NowDep,
 ) -> DecidedRead:
     """Reject another person's request, with a note: nothing of it is done."""
-    return _decide(approval_id, False, body, regulator, request, session, now)
+    return _decide(approval_id, False, body, regulator, request, session, now, lambda: None)

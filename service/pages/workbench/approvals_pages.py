@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.api.deps import NowDep, SessionDep
+from service.api.deps import DeliverLaterDep, NowDep, SessionDep
 from service.errors import DomainError
+from service.flows import instructions
 from service.kit.paging import Paging
 from service.pages import labels
 from service.pages.labels import N_
@@ -106,6 +107,7 @@ def decide(
     session: SessionDep,
     now: NowDep,
     note: Text,
+    deliver_later: DeliverLaterDep,
 ) -> RedirectResponse:
     """Approve (the action runs now, once, as your act on their request) or reject, with a
     note. What the role may not do, or another office's request, is the error page, as the
@@ -126,6 +128,8 @@ def decide(
         if exc.status in (401, 403, 404):
             raise
         return back("/workbench/approvals", problem=refusal(exc))
+    if instructions.made_any(session):
+        deliver_later()  # an approved round's payments go to the bank as an unapproved one's
     return back("/workbench/approvals", **_told(done.result))
 
 

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from sqlalchemy import func, select
 
-from service.api.deps import NowDep, SessionDep
+from service.api.deps import DeliverLaterDep, NowDep, SessionDep
 from service.errors import DomainError
-from service.flows import winddown_requests, winddowns
+from service.flows import instructions, winddown_requests, winddowns
 from service.flows.models import Claim, Enrollment
 from service.kit.clock import SHANGHAI
 from service.kit.money import POSITIVE_MONEY_PATTERN
@@ -141,6 +141,7 @@ def make_round(
     signed: PostDep,
     session: SessionDep,
     now: NowDep,
+    deliver_later: DeliverLaterDep,
     amount: Annotated[str, Form(max_length=20), Clean] = "",
 ) -> RedirectResponse:
     def run() -> object:
@@ -149,8 +150,11 @@ def make_round(
             amount=_amount(amount), now=now,
         )  # fmt: skip
 
-    return act(session, f"/workbench/wind-downs/{wind_down_id}", run,
-               N_("The round is instructed to the bank."))  # fmt: skip
+    answer = act(session, f"/workbench/wind-downs/{wind_down_id}", run,
+                 N_("The round is instructed to the bank."))  # fmt: skip
+    if instructions.made_any(session):
+        deliver_later()  # as the API's round: its payments go to the bank after the commit
+    return answer
 
 
 def _amount(text: str) -> Decimal | None:
