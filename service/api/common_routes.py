@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from service.api.auth import RegulatorOrInstitutionDep
-from service.api.deps import PageDep, ReadSessionDep, SessionDep, page_of
+from service.api.deps import NowDep, PageDep, ReadSessionDep, SessionDep, page_of
 from service.api.institution.routes import course_data
 from service.api.institution.schemas import CourseCheckIn, CourseCheckRead
 from service.api.schemas import Page, Read, RefundRead
@@ -29,13 +29,14 @@ def list_refunds(
     caller: RegulatorOrInstitutionDep,
     session: ReadSessionDep,
     page: PageDep,
+    now: NowDep,
     status: Annotated[RefundStatus | None, Query()] = None,
 ) -> Page[RefundRead]:
     """Refunds in the caller's scope: a regulator's region, or an institution's own (docs/api.md
     gives both callers this path, so one route serves both)."""
     whose = scoped_ids(caller) if isinstance(caller, Regulator) else caller.id
     paged = refunds.listed(session, institutions=whose, status=status, paging=page)
-    return page_of(paged, RefundRead.of)
+    return page_of(paged, lambda r: RefundRead.of(r, now))
 
 
 @router.post("/courses/check", response_model=CourseCheckRead)

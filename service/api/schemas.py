@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.fees.models import Course
-from service.flows import enrollments
+from service.flows import enrollments, refunds
 from service.flows.balances import InstitutionBalances
 from service.flows.models import (
     Consumption,
@@ -121,10 +121,24 @@ class RefundRead(Read):
         description="counted over a year whose holiday arrangement is not yet published"
     )
     instruction_id: str | None
+    pay_by: InstantOut | None = Field(
+        default=None,
+        description="consented to: the bank is to pay it by then (the pack's "
+        "refund_payment_deadline, in working days)",
+    )
+    pay_by_provisional: bool = Field(
+        default=False,
+        description="pay_by counted over a year whose holiday arrangement is not yet published",
+    )
+    payment_overdue: bool = Field(
+        default=False, description="instructed and still not paid after pay_by"
+    )
 
     @classmethod
-    def of(cls, r: Refund) -> RefundRead:
-        return cls.model_validate(r, from_attributes=True)
+    def of(cls, r: Refund, now: datetime | None = None) -> RefundRead:
+        read = cls.model_validate(r, from_attributes=True)
+        as_of = now or datetime.now(UTC)
+        return read.model_copy(update={"payment_overdue": refunds.is_payment_overdue(r, as_of)})
 
 
 class RefundTimelineRead(RefundRead):
@@ -133,9 +147,11 @@ class RefundTimelineRead(RefundRead):
     timeline: list[TimelineEventRead]
 
     @classmethod
-    def with_events(cls, r: Refund, events: list[RefundEvent]) -> RefundTimelineRead:
+    def with_events(
+        cls, r: Refund, events: list[RefundEvent], now: datetime | None = None
+    ) -> RefundTimelineRead:
         steps = [TimelineEventRead.model_validate(e, from_attributes=True) for e in events]
-        return cls(**RefundRead.of(r).model_dump(), timeline=steps)
+        return cls(**RefundRead.of(r, now).model_dump(), timeline=steps)
 
 
 class ConsumptionRead(Read):

@@ -170,9 +170,14 @@ class Refund(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     escalated: Mapped[bool] = mapped_column(default=False)
     instruction_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # Consented to (answered, accepted for the institution, approved): the bank is to pay it
+    # by then (the pack's `refund_payment_deadline`, in working days).
+    pay_by: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    pay_by_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 Index("ix_refunds_status", Refund.status, Refund.respond_by)
+Index("ix_refunds_pay_by", Refund.status, Refund.pay_by)
 Index("ix_refunds_respond_by", Refund.respond_by)
 # The risk sweep's refund requests of a window (answered on time or not).
 Index("ix_refunds_requested", Refund.requested_at)

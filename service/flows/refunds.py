@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 import ledger
 from service.errors import DomainError
-from service.fees.working_days import span_end
+from service.fees.working_days import add_working_days_at, span_end
 from service.flows import counters as rollups
 from service.flows import enrollments, instructions
 from service.flows.models import Claim, Instruction, Refund, RefundEvent
@@ -38,6 +38,17 @@ def overdue(as_of: datetime) -> ColumnElement[bool]:
     `respond_by`. The overview counts it, the refunds page lists it, the escalation job
     accepts it; nothing else writes the condition."""
     return and_(Refund.status == "requested", Refund.respond_by <= as_of)
+
+
+def payment_overdue(as_of: datetime) -> ColumnElement[bool]:
+    """Consented to and instructed, but not paid by the bank by its `pay_by` (the pack's
+    `refund_payment_deadline`): shown with the refund, and evidence of an overdue refund."""
+    return and_(Refund.status == "instructed", Refund.pay_by <= as_of)
+
+
+def is_payment_overdue(refund: Refund, as_of: datetime) -> bool:
+    """`payment_overdue` for one refund in hand."""
+    return refund.status == "instructed" and refund.pay_by is not None and refund.pay_by <= as_of
 
 
 def missed_deadline(as_of: datetime) -> ColumnElement[bool]:
@@ -168,6 +179,9 @@ def accept(session: Session, *, refund: Refund, now: datetime, note: str) -> Ref
     enrollments.lock(session, refund.enrollment_id)  # lock order: enrollment before the ledger
     inst = session.get(Institution, refund.institution_id)
     assert inst is not None
+    pack = packs.for_institution(session, inst, on=local_date(now))
+    pay_by = add_working_days_at(now, pack.values.refund_payment_deadline.working_days)
+    refund.pay_by, refund.pay_by_provisional = pay_by.at, pay_by.provisional
     _instruct(session, refund, inst, now, "escrow")
     session.flush()
     return refund

@@ -43,6 +43,7 @@ from service.flows.models import (
 )
 from service.flows.positions import valuations
 from service.kit.clock import local_date
+from service.policy import packs
 from service.policy.knobs import PEER_REFUND_WINDOW_DAYS, RiskConfig
 from service.proofs.models import ProofSnapshot
 from service.registry.models import Institution, InstitutionChange
@@ -116,6 +117,8 @@ class Facts:
     ever_deposited: bool = False
     reserve: Decimal = ZERO
     prepaid_outstanding: Decimal = ZERO
+    # The share of what is owed the reserve must cover (the pack's `reserve_requirement`).
+    reserve_share: Decimal = Decimal(1)
     registry_changes: list[Dated] = field(default_factory=list)
 
     def total(self, attr: str, as_of: datetime, days: int, offset: int = 0) -> Any:
@@ -334,10 +337,17 @@ class _Queries:
                     f.shortfall.append((st.id, st.received_at))
 
     def overdue_refunds(self) -> None:
+        """Refunds not answered by `respond_by`, and refunds consented to but not paid by the
+        bank by `pay_by` (the pack's `refund_payment_deadline`): each dated by its deadline."""
         self._dated("overdue_refunds", self.s.execute(
             select(Refund.institution_id, Refund.id, Refund.respond_by)
             .where(Refund.institution_id.in_(self.scope), Refund.respond_by > self.since,
                    refunds.missed_deadline(self.as_of))
+        ))  # fmt: skip
+        self._dated("overdue_refunds", self.s.execute(
+            select(Refund.institution_id, Refund.id, Refund.pay_by)
+            .where(Refund.institution_id.in_(self.scope), Refund.pay_by > self.since,
+                   refunds.payment_overdue(self.as_of))
         ))  # fmt: skip
 
     def active_enrollments(self) -> None:
@@ -547,9 +557,13 @@ class _Queries:
             or (f.closing_on is not None and f.closing_on <= closed_by)
         ]
         # One valuation for all of them (the one the pages and the API read), as of the sweep.
+        on = local_date(self.as_of)
         for inst_id, v in valuations(self.s.connection(), wanted, as_of=self.as_of).items():
             f = self.facts[inst_id]
             f.reserve, f.prepaid_outstanding = v.reserve, v.owed
+            if f.supervision_mode == "reserve":  # a pack cached per region, sector and day
+                pack = packs.for_institution(self.s, f, on=on)
+                f.reserve_share = pack.values.reserve_requirement.share_of_owed
 
     ALL = (
         daily_counters,

@@ -433,17 +433,21 @@ def statement_overdue(f: Facts, as_of: datetime, cfg: k.RiskConfig) -> tuple[dat
 
 
 def reserve_shortfall(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
-    """Reserve mode: the reserve short of what parents are owed by more than `threshold`."""
+    """Reserve mode: the reserve short of the share of what parents are owed that the pack's
+    `reserve_requirement` asks for (all of it by default) by more than `threshold`."""
     c = cfg.reserve_shortfall
-    gap = f.prepaid_outstanding - f.reserve
+    required = (f.prepaid_outstanding * f.reserve_share).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    gap = required - f.reserve
     if f.supervision_mode != "reserve" or gap <= c.threshold:
         return None
+    share = f"{f.reserve_share * 100:.0f}%"
     return Indicator(
         code="reserve_shortfall",
         value=f"{gap:.2f}",
         threshold=str(c.threshold),
         contribution=c.weight,
         floor=c.floor,
+        note=None if f.reserve_share == 1 else f"required: {share} of {f.prepaid_outstanding:.2f}",
     )
 
 

@@ -240,3 +240,63 @@ def test_a_window_reaching_an_unpublished_year_is_provisional(
     lessons = town.client.get("/api/v1/parent/consumptions", headers=bearer(parent))
     assert lessons.status_code == 200, lessons.text
     assert [c["confirm_until_provisional"] for c in lessons.json()["items"]] == [provisional]
+
+
+def _refund_accepted(town: Town, where: str) -> dict[str, Any]:
+    """A parent asks for the rest back on 30 September; the school accepts at once."""
+    e = town.funded(where)
+    town.clock.now = REPORTED
+    parent = town.client.post(
+        "/api/v1/parent/sessions",
+        json={"enrollment_id": e["id"], "access_code": e["access_code"]},
+    ).json()["token"]
+    asked = town.client.post(
+        "/api/v1/parent/refunds", headers=bearer(parent), json={"reason": "moving"}
+    )
+    assert asked.status_code == 201, asked.text
+    r = town.client.post(
+        f"/api/v1/refunds/{asked.json()['id']}/respond",
+        headers=bearer(town.schools[where].key),
+        json={"decision": "accept", "reason": "agreed"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "instructed", r.json()
+    return r.json()
+
+
+@pytest.mark.parametrize(
+    ("where", "pay_by", "overdue_on_9_october"),
+    [
+        # The national default: 5 working days (8, 9, 10 (worked), 12, 13 October).
+        ("370102", datetime(2026, 10, 13, 10, 0, tzinfo=SHANGHAI), False),
+        # A pack of 2 working days: 8 and 9 October; overdue after.
+        ("330106", datetime(2026, 10, 9, 10, 0, tzinfo=SHANGHAI), True),
+    ],
+)
+def test_a_consented_refund_is_paid_within_the_packs_deadline(
+    town: Town, engine: Engine, where: str, pay_by: datetime, overdue_on_9_october: bool
+) -> None:
+    """`refund_payment_deadline`: a refund consented to is to be paid by the bank within N
+    working days; unpaid after that it is overdue, on the API and as risk evidence."""
+    from service.kit.db import make_sessionmaker
+    from service.policy import knobs
+    from service.risk import facts
+
+    factories.pack_override(engine, "330106", {"refund_payment_deadline": {"working_days": 2}})
+    try:
+        refund = _refund_accepted(town, where)
+        assert datetime.fromisoformat(refund["pay_by"]) == pay_by
+        assert refund["pay_by_provisional"] is False and refund["payment_overdue"] is False
+        town.clock.now = datetime(2026, 10, 9, 12, 0, tzinfo=SHANGHAI)
+        listed = town.client.get("/api/v1/refunds", headers=bearer(town.schools[where].key)).json()[
+            "items"
+        ]
+        assert [r["payment_overdue"] for r in listed] == [overdue_on_9_october]
+        with make_sessionmaker(engine)() as s:
+            found = facts.gather(
+                s, as_of=town.clock.now, needs=facts.Needs.of([knobs.RiskConfig()]),
+                institution_ids=[refund["institution_id"]],
+            )[refund["institution_id"]]  # fmt: skip
+        assert (refund["id"] in [i for i, _ in found.overdue_refunds]) is overdue_on_9_october
+    finally:
+        factories.drop_pack_overrides(engine, "330106")

@@ -152,7 +152,7 @@ def respond(
         now=now,
     )
     deliver_later()
-    return RefundTimelineRead.with_events(refund, refunds.timeline(session, refund))
+    return RefundTimelineRead.with_events(refund, refunds.timeline(session, refund), now)
 
 
 @router.post(

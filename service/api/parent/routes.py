@@ -88,20 +88,22 @@ def request_refund(
 
 
 @router.get("/refunds", response_model=Page[RefundTimelineRead])
-def list_refunds(e: ParentDep, session: SessionDep) -> Page[RefundTimelineRead]:
+def list_refunds(e: ParentDep, session: SessionDep, now: NowDep) -> Page[RefundTimelineRead]:
     """The enrollment's refunds, newest first, each with its timeline."""
     return Page(
         items=[
-            RefundTimelineRead.with_events(r, refunds.timeline(session, r))
+            RefundTimelineRead.with_events(r, refunds.timeline(session, r), now)
             for r in refunds.of_enrollment(session, e.id)
         ]
     )
 
 
 @router.get("/refunds/{refund_id}", response_model=RefundTimelineRead)
-def get_refund(refund_id: str, e: ParentDep, session: SessionDep) -> RefundTimelineRead:
+def get_refund(
+    refund_id: str, e: ParentDep, session: SessionDep, now: NowDep
+) -> RefundTimelineRead:
     r = refunds.of_parent(session, enrollment_id=e.id, refund_id=refund_id)
-    return RefundTimelineRead.with_events(r, refunds.timeline(session, r))
+    return RefundTimelineRead.with_events(r, refunds.timeline(session, r), now)
 
 
 @router.get("/consumptions", response_model=Page[ConsumptionRead])

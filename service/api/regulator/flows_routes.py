@@ -47,7 +47,7 @@ def decide_refund(
         now=now,
     )
     deliver_later()
-    return RefundTimelineRead.with_events(refund, refunds.timeline(session, refund))
+    return RefundTimelineRead.with_events(refund, refunds.timeline(session, refund), now)
 
 
 @router.post("/consumptions/{consumption_id}/decide", response_model=ConsumptionRead)
