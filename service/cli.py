@@ -154,6 +154,34 @@ def cmd_officer_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_officer_reset_totp(args: argparse.Namespace) -> int:
+    """A new authenticator for an officer (by username): for an office whose only admin
+    cannot sign in (a lost phone, or a secret stored under an earlier SECRET_KEY). Prints
+    `{officer_id, username, totp_secret, otpauth_uri}` last, shown this once."""
+    from sqlalchemy import select
+
+    from service.errors import DomainError
+    from service.registry import officers
+    from service.registry.models import Officer
+
+    def reset(s: Session) -> officers.SecondFactor:
+        found = s.scalar(select(Officer).where(Officer.username == args.username.casefold()))
+        if found is None:
+            raise DomainError("not_found", f"no officer {args.username!r}")
+        return officers.reset_second_factor(
+            s, regulator=officers.office(s, found), officer_id=found.id, now=clock.utcnow(),
+            actor="cli", secret_key=get_settings().secret_key,
+        )  # fmt: skip
+
+    try:
+        done = _in_tx(reset)
+    except DomainError as exc:
+        print(f"{exc.code}: {exc.detail}", file=sys.stderr)
+        return 2
+    print(json.dumps(done.as_dict()))
+    return 0
+
+
 def cmd_bank_create(args: argparse.Namespace) -> int:
     from service.registry.credentials import create_bank
 
@@ -370,6 +398,9 @@ def parser_and_commands() -> tuple[argparse.ArgumentParser, Any]:
     oc.add_argument("--role", required=True, choices=["viewer", "officer", "supervisor", "admin"])
     oc.add_argument("--office", default=None, help="the office's id, where a region has several")
     oc.set_defaults(fn=cmd_officer_create)
+    ot = off.add_parser("reset-totp", help="a new authenticator for an officer; prints it last")
+    ot.add_argument("--username", required=True)
+    ot.set_defaults(fn=cmd_officer_reset_totp)
 
     bank = sub.add_parser("bank", help="custody banks").add_subparsers(dest="action", required=True)
     bc = bank.add_parser("create", help="create a bank; prints {bank_id, secret} last")

@@ -113,6 +113,12 @@ CODES: dict[str, Code] = {
                          "the free tries 429 `too_many_attempts`)"),
     "invalid_totp": _c(422, "The code is not the new authenticator's",
                        "confirming an authenticator's enrolment with a wrong or stale code"),
+    "second_factor_reset_required": _c(409, "The officer's authenticator must be set up again",
+                                       "an officer's sign-in with the right password whose "
+                                       "stored TOTP secret the server's key no longer opens (the "
+                                       "SECRET_KEY changed): an admin of the office resets the "
+                                       "second factor (POST /officers/{id}/totp-reset)",
+                                       "no; after an admin's reset"),
     "no_enrolment": _c(409, "No authenticator enrolment is pending",
                        "confirming an enrolment never started (or already confirmed)"),
     "person_required": _c(403, "Sign in as a person for this",

@@ -274,6 +274,7 @@ ACTIONS = {
     "officer:token_issue": N_("An officer issued an API token"),
     "officer:token_revoke": N_("An officer revoked an API token"),
     "officer:roles": N_("Changed an officer's role"),
+    "officer:totp_reset": N_("Set up a new authenticator for an officer"),
     "institution:key_issue": N_("An institution issued an API key"),
     "institution:key_revoke": N_("An institution's API key was revoked"),
     "export:institutions": N_("Exported the list of institutions (CSV)"),
@@ -359,6 +360,10 @@ REFUSALS = {
     "wrong_password": N_("The current password is wrong."),
     "invalid_totp": N_("That code is not the new authenticator's: type the six digits it shows."),
     "no_enrolment": N_("Start by showing a new QR code."),
+    "second_factor_reset_required": N_(
+        "Your authenticator can no longer be checked: ask an administrator of your office to "
+        "set up a new one for you."
+    ),
     "person_required": N_("Only an officer signed in as themselves may do this."),
     "last_key": N_("This is the institution's last key: issue the next one before revoking it."),
     "out_of_region": N_("This is outside your region."),

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.fernet import InvalidToken
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
@@ -98,11 +99,22 @@ def start_totp(
     return Enrolment(secret, uri, qr_svg(uri, title=issuer).decode())
 
 
-def pending(officer: Officer, *, secret_key: str, issuer: str = "TuitionGuard") -> Enrolment | None:
-    """The enrolment started and not yet confirmed, to show its QR code again."""
+def _pending_secret(officer: Officer, secret_key: str) -> str | None:
+    """The enrolment's new secret; none pending, or one stored under another server key (the
+    SECRET_KEY changed since: start again), is None."""
     if officer.totp_pending_ciphertext is None:
         return None
-    secret = decrypt_secret(secret_key, officer.totp_pending_ciphertext)
+    try:
+        return decrypt_secret(secret_key, officer.totp_pending_ciphertext)
+    except InvalidToken:
+        return None
+
+
+def pending(officer: Officer, *, secret_key: str, issuer: str = "TuitionGuard") -> Enrolment | None:
+    """The enrolment started and not yet confirmed, to show its QR code again."""
+    secret = _pending_secret(officer, secret_key)
+    if secret is None:
+        return None
     uri = officers.otpauth_uri(officer.username, secret, issuer)
     return Enrolment(secret, uri, qr_svg(uri, title=issuer).decode())
 
@@ -113,16 +125,17 @@ def confirm_totp(
     """The pending secret becomes the officer's, given one valid code of it (the previous,
     current or next step); a new set of recovery codes is answered, shown once. A wrong code
     is 422 `invalid_totp` and nothing changes; none pending is 409 `no_enrolment`."""
-    if officer.totp_pending_ciphertext is None:
+    secret = _pending_secret(officer, secret_key)
+    if secret is None:
         raise DomainError("no_enrolment", "start an enrolment first: POST /officer-totp")
-    totp = pyotp.TOTP(decrypt_secret(secret_key, officer.totp_pending_ciphertext))
+    totp = pyotp.TOTP(secret)
     code, current = code.strip(), int(now.timestamp()) // officers.TOTP_STEP
     steps = [
         s for s in (current - 1, current, current + 1) if totp.at(s * officers.TOTP_STEP) == code
     ]
     if not (len(code) == 6 and code.isdigit()) or not steps:
         raise DomainError("invalid_totp", "that code is not the new authenticator's")
-    officer.totp_secret_ciphertext = officer.totp_pending_ciphertext
+    officer.totp_secret_ciphertext = encrypt_secret(secret_key, secret)
     officer.totp_pending_ciphertext = None
     officer.totp_last_step = steps[-1]  # this code is used: good once, as at sign-in
     codes = recovery_codes.renew(session, officer_id=officer.id, secret_key=secret_key, now=now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -29,7 +30,15 @@ from service.kit.ids import new_id, new_token, token_hash
 from service.registry import officer_tokens, recovery_codes, throttle
 from service.registry.credentials import decrypt_secret, encrypt_secret
 from service.registry.institutions import ACTING_OFFICER, audit
-from service.registry.models import LoginThrottle, Officer, OfficerSession, Regulator
+from service.registry.models import (
+    LoginThrottle,
+    Officer,
+    OfficerRecoveryCode,
+    OfficerSession,
+    Regulator,
+)
+
+log = logging.getLogger("tuitionguard.security")
 
 
 class Role(StrEnum):
@@ -279,6 +288,47 @@ def reset_credentials(officer: Officer, password: str, totp_secret: str, secret_
     officer.totp_last_step = None
 
 
+@dataclass(frozen=True)
+class SecondFactor:
+    officer_id: str
+    username: str
+    totp_secret: str  # shown once, to the admin who reset it
+
+    def as_dict(self) -> dict[str, str]:
+        link = otpauth_uri(self.username, self.totp_secret)
+        return {"officer_id": self.officer_id, "username": self.username,
+                "totp_secret": self.totp_secret, "otpauth_uri": link}  # fmt: skip
+
+
+def reset_second_factor(
+    session: Session, *, regulator: Regulator, officer_id: str, actor: str, now: datetime,
+    secret_key: str, by: str | None = None,
+) -> SecondFactor:  # fmt: skip
+    """A new TOTP secret for an officer of the office, chosen by its admin (`by`, never for
+    themselves: their own is enrolled on their account page) when the officer's phone is lost
+    or the stored secret no longer opens under the server's key: the pending enrolment and the
+    recovery codes go, every session of the officer ends, and the new secret is shown once to
+    hand over in person. Audited."""
+    officer = in_office(session, regulator, officer_id)
+    if officer.id == by:
+        raise DomainError("invalid_state", "an admin sets up their own authenticator on their "
+                          "account page")  # fmt: skip
+    if officer.disabled_at is not None:
+        raise DomainError("invalid_state", "a disabled officer signs in no more")
+    secret = pyotp.random_base32()
+    officer.totp_secret_ciphertext = encrypt_secret(secret_key, secret)
+    officer.totp_pending_ciphertext = None
+    officer.totp_last_step = None
+    ended = officer.sessions_ended_at
+    officer.sessions_ended_at = ended + timedelta(microseconds=1) if ended and ended >= now else now
+    session.execute(delete(OfficerSession).where(OfficerSession.officer_id == officer.id))
+    session.execute(delete(OfficerRecoveryCode).where(OfficerRecoveryCode.officer_id == officer.id))
+    audit(session, actor=actor, action="officer:totp_reset", subject=officer.id, now=now,
+          region_code=regulator.region_code, detail={"name": officer.name})  # fmt: skip
+    session.flush()
+    return SecondFactor(officer.id, officer.username, secret)
+
+
 def otpauth_uri(officer_username: str, totp_secret: str, issuer: str = "TuitionGuard") -> str:
     return pyotp.TOTP(totp_secret).provisioning_uri(name=officer_username, issuer_name=issuer)
 
@@ -301,13 +351,28 @@ def live(officer: Officer | None, remembered: str) -> bool:
     )
 
 
+def totp_secret_of(officer: Officer, secret_key: str) -> str:
+    """The officer's TOTP secret. One the server's key no longer opens (SECRET_KEY changed
+    since it was stored) is 409 `second_factor_reset_required`: no code can be checked until
+    an admin of the office resets the second factor (`reset_second_factor`)."""
+    try:
+        return decrypt_secret(secret_key, officer.totp_secret_ciphertext)
+    except InvalidToken:
+        log.warning("officer %s: the TOTP secret does not open with this SECRET_KEY", officer.id)
+        raise DomainError(
+            "second_factor_reset_required",
+            "the authenticator's secret was stored under another server key: an admin of the "
+            "office resets this officer's second factor",
+        ) from None
+
+
 def _totp_step(officer: Officer, code: str, secret_key: str, now: datetime) -> int | None:
     """The time step whose code this is, among the previous, the current and the next one
     (a clock a step off either way), and newer than the last one accepted (no replay)."""
     code = code.strip()
     if not (len(code) == 6 and code.isdigit()):
         return None
-    totp = pyotp.TOTP(decrypt_secret(secret_key, officer.totp_secret_ciphertext))
+    totp = pyotp.TOTP(totp_secret_of(officer, secret_key))
     current = int(now.timestamp()) // TOTP_STEP
     for step in (current - 1, current, current + 1):
         if hmac.compare_digest(totp.at(step * TOTP_STEP), code):
@@ -408,6 +473,8 @@ def _verified(
         return None
     if officer is None:
         return None
+    if officer.disabled_at is None:  # the right password: say why no code can be checked
+        totp_secret_of(officer, secret_key)
     if recovery_codes.looks_like(totp):
         used = recovery_codes.use(session, officer_id=officer.id, typed=totp,
                                   secret_key=secret_key, now=now)  # fmt: skip

@@ -79,6 +79,36 @@ def test_officer_create_prints_credentials_last(database_url: str, engine: Engin
     assert bad.returncode == 2 and "not_found" in bad.stderr
 
 
+def test_officer_reset_totp_prints_the_new_secret_last(database_url: str, engine: Engine) -> None:
+    """`officer reset-totp`: for an office whose only admin cannot sign in (a lost phone, or a
+    secret stored under an earlier SECRET_KEY)."""
+    from datetime import UTC, datetime
+
+    import pyotp
+
+    from service.registry import officers
+
+    assert run_cli(database_url, "regulator", "create", "--name", "Tonghua", "--region",
+                   "220500").returncode == 0  # fmt: skip
+    out = run_cli(database_url, "officer", "create", "--region", "220500", "--name", "Sun Li",
+                  "--role", "admin")  # fmt: skip
+    made = json.loads(out.stdout.strip().splitlines()[-1])
+    out = run_cli(database_url, "officer", "reset-totp", "--username", made["username"])
+    assert out.returncode == 0, out.stderr
+    printed = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(printed) == {"officer_id", "username", "totp_secret", "otpauth_uri"}
+    assert printed["totp_secret"] != made["totp_secret"]
+    with session_scope(make_sessionmaker(engine)) as s:
+        officer = officers.authenticate(
+            s, username=made["username"], password=made["password"],
+            totp=pyotp.TOTP(printed["totp_secret"]).now(), client="cli-test",
+            now=datetime.now(UTC), secret_key="test-secret-key-0123456789",
+        )  # fmt: skip
+        assert officer is not None
+    bad = run_cli(database_url, "officer", "reset-totp", "--username", "nobody.here")
+    assert bad.returncode == 2 and "not_found" in bad.stderr
+
+
 def test_bank_create_prints_json_last(database_url: str) -> None:
     out = run_cli(
         database_url,

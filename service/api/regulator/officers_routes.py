@@ -91,6 +91,7 @@ def _brief(o: Officer, office: Regulator) -> OfficerBrief:
     response_model=OfficerSessionRead,
     responses={
         401: {"description": "invalid_credentials"},
+        409: {"description": "second_factor_reset_required"},
         429: {"description": "too_many_attempts"},
     },
 )
@@ -104,7 +105,10 @@ def open_session(
     """Sign in as an officer: username, password and the current TOTP code give a bearer token
     for a working day, scoped to the office's region and limited by the officer's role. Any
     wrong part is the same 401 `invalid_credentials`; repeated failures are 429 with
-    `Retry-After`, yet the right password with the current code is always admitted."""
+    `Retry-After`, yet the right password with the current code is always admitted. The right
+    password of an officer whose stored TOTP secret the server's key no longer opens (the key
+    changed) is 409 `second_factor_reset_required`: an admin resets it
+    (`/officers/{id}/totp-reset`)."""
     opened = officers.sign_in(
         session,
         username=body.username,
@@ -181,3 +185,33 @@ def change_role(
         actor=f"regulator:{regulator.id}", by=me.id if me else None,
     )  # fmt: skip
     return OfficerRead.of(done)
+
+
+class SecondFactorRead(Read):
+    officer_id: str
+    username: str
+    totp_secret: str = Field(description="the new authenticator's secret, shown this once")
+    otpauth_uri: str
+
+
+@router.post("/officers/{officer_id}/totp-reset", response_model=SecondFactorRead)
+def reset_second_factor(
+    officer_id: str,
+    regulator: RegulatorDep,
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> SecondFactorRead:
+    """A new authenticator for an officer of the office (an `admin` only; not their own): for
+    a lost phone, or a secret the server's key no longer opens (sign-in answered 409
+    `second_factor_reset_required`). The recovery codes and any pending enrolment go, every
+    session of the officer ends; the new secret is shown this once, to hand over in person.
+    Audited."""
+    me: Officer | None = getattr(request.state, "officer", None)
+    done = officers.reset_second_factor(
+        session, regulator=regulator, officer_id=officer_id, now=now,
+        actor=f"regulator:{regulator.id}", secret_key=settings.secret_key,
+        by=me.id if me else None,
+    )  # fmt: skip
+    return SecondFactorRead(**done.as_dict())

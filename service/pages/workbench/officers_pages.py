@@ -1,7 +1,8 @@
 """The office's officers, for its admin: who they are and in which role, a new officer (the
 password and authenticator shown once, as `officer create` prints them, with the QR code the
-new officer scans), another role, disabling. The same domain calls as the API's
-(service.registry.officers), the same rule: the admin of the office only."""
+new officer scans), another role, a new authenticator (shown once the same way), disabling.
+The same domain calls as the API's (service.registry.officers), the same rule: the admin of
+the office only."""
 
 from __future__ import annotations
 
@@ -106,3 +107,27 @@ def disable(officer_id: str, signed: PostDep, session: SessionDep, now: NowDep) 
         ),
         N_("The officer is disabled: their sessions and tokens stopped."),
     )
+
+
+@router.post("/officers/{officer_id}/totp-reset", response_class=HTMLResponse)
+def reset_second_factor(
+    officer_id: str,
+    request: Request,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    lang: LangDep,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    """A new authenticator for an officer (a lost phone, or a secret the server's key no
+    longer opens): the new key and its QR code shown once, to hand over in person."""
+    _admin(signed)
+    done = officers.reset_second_factor(
+        session, regulator=signed.regulator, officer_id=officer_id, now=now,
+        actor=f"regulator:{signed.regulator.id}", secret_key=settings.secret_key,
+        by=signed.officer.id if signed.officer else None,
+    )  # fmt: skip
+    person = officers.in_office(session, signed.regulator, officer_id)
+    link = officers.otpauth_uri(done.username, done.totp_secret)
+    return _page(request, signed, session, lang, reset=done, reset_name=person.name,
+                 qr=qr_svg(link).decode())  # fmt: skip

@@ -10,11 +10,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from service.api.auth import vouch_session
 from service.api.deps import NowDep, SessionDep, SettingsDep
+from service.errors import DomainError
 from service.kit.wire import Clean
 from service.pages.labels import N_
 from service.pages.signin import COOKIE, SESSION_HOURS, sign_in, sign_in_officer, sign_out
 from service.pages.web import AnyRolePostDep, LangDep, back, render
-from service.pages.workbench.common import local_path
+from service.pages.workbench.common import local_path, refusal
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 
@@ -60,10 +61,16 @@ def sign_in_post(
         return back(_again(next), problem=N_("The form is stale: try again."))
     address = request.client.host if request.client else "unknown"
     if username:
-        made = sign_in_officer(
-            session, username=username, password=password, totp=totp, now=now,
-            address=address, secret_key=settings.secret_key,
-        )  # fmt: skip
+        try:
+            made = sign_in_officer(
+                session, username=username, password=password, totp=totp, now=now,
+                address=address, secret_key=settings.secret_key,
+            )  # fmt: skip
+        except DomainError as exc:
+            if exc.code != "second_factor_reset_required":
+                raise
+            # The right password, a secret the server's key no longer opens: say who can help.
+            return back(_again(next), problem=refusal(exc))
         if made is None:
             return back(_again(next), problem=N_("The username, password or code is wrong."))
     else:
