@@ -118,6 +118,7 @@ INDICATORS = {
     "reserve_shortfall": N_("Reserve below what parents are owed"),
     "registry_change": N_("Change of legal person or address"),
     "closure_default": N_("Parents still owed after a closure"),
+    "bank_warning": N_("The bank's warning on withdrawals or balance"),
     "regulator_note": N_("Raised by a regulator"),
 }
 # What each indicator measures (docs/domain.md "Warning signs"), in a line.
@@ -164,6 +165,10 @@ MEASURES = {
     ),
     "closure_default": N_(
         "An announced closure took effect some days ago and parents are still owed."
+    ),
+    "bank_warning": N_(
+        "What left the supervised account in a day or a week passed the amount the region's "
+        "rules set for the bank to warn on, or the account fell below their minimum balance."
     ),
 }
 KNOBS = {

@@ -223,6 +223,15 @@ class ClosureDefault(Knobs):
     floor: Level | None = "high"
 
 
+class BankWarning(Knobs):
+    """The bank's warning on what leaves the supervised account (the pack's `bank_warnings`:
+    Hangzhou's daily and weekly withdrawals, a minimum balance): the thresholds are the pack's,
+    the weight and floor these."""
+
+    weight: int = Field(default=20, ge=0, le=100)
+    floor: Level | None = "medium"
+
+
 MODELS: dict[str, type[Knobs]] = {
     "refund_failed": RefundFailed,
     "escrow_shortfall": EscrowShortfall,
@@ -240,6 +249,7 @@ MODELS: dict[str, type[Knobs]] = {
     "reserve_shortfall": ReserveShortfall,
     "registry_change": RegistryChange,
     "closure_default": ClosureDefault,
+    "bank_warning": BankWarning,
 }
 DEFAULTS: dict[str, Knobs] = {code: model() for code, model in MODELS.items()}
 
@@ -269,6 +279,7 @@ class RiskConfig(BaseModel):
     reserve_shortfall: ReserveShortfall = ReserveShortfall()
     registry_change: RegistryChange = RegistryChange()
     closure_default: ClosureDefault = ClosureDefault()
+    bank_warning: BankWarning = BankWarning()
 
     def lookback_days(self) -> int:
         """The longest span of history any indicator reads back from as_of."""

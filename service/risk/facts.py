@@ -30,21 +30,24 @@ from sqlalchemy.orm import Session
 from service.fees.caps import EDUCATION_MONTHS
 from service.fees.models import CourseSession
 from service.flows import refunds
+from service.flows.balances import institution_balances
 from service.flows.counters import InstitutionDay
 from service.flows.models import (
     Complaint,
     Consumption,
     Deposit,
     Enrollment,
+    Instruction,
     Refund,
     RefundEvent,
     Statement,
     StatementBreak,
 )
 from service.flows.positions import valuations
-from service.kit.clock import local_date
+from service.kit.clock import local_date, start_of_local_day
 from service.policy import packs
 from service.policy.knobs import PEER_REFUND_WINDOW_DAYS, RiskConfig
+from service.policy.rules import BankWarnings
 from service.proofs.models import ProofSnapshot
 from service.registry.models import Institution, InstitutionChange
 
@@ -59,6 +62,8 @@ Dated = tuple[str, datetime]  # a piece of evidence (its id) and when it happene
 # A sum of a daily counter: (counter, days, offset), over `days` days ending `offset` days
 # before the sweep's day.
 Window = tuple[str, int, int]
+
+NO_BANK_WARNINGS = BankWarnings()
 
 
 @dataclass(kw_only=True)
@@ -117,6 +122,11 @@ class Facts:
     ever_deposited: bool = False
     reserve: Decimal = ZERO
     prepaid_outstanding: Decimal = ZERO
+    # The pack's `bank_warnings` where it sets any (Hangzhou), what left the supervised account
+    # in the 7 Beijing days to as_of (instruction id, when, amount), and its balance then.
+    bank_warnings: BankWarnings | None = None
+    withdrawals: list[tuple[str, datetime, Decimal]] = field(default_factory=list)
+    escrow_balance: Decimal | None = None
     # The share of what is owed the reserve must cover (the pack's `reserve_requirement`).
     reserve_share: Decimal = Decimal(1)
     registry_changes: list[Dated] = field(default_factory=list)
@@ -565,6 +575,38 @@ class _Queries:
                 pack = packs.for_institution(self.s, f, on=on)
                 f.reserve_share = pack.values.reserve_requirement.share_of_owed
 
+    def bank_withdrawals(self) -> None:
+        """Institutions whose pack sets bank warnings: releases and refunds drawn on the
+        supervised account in the 7 Beijing days to as_of, and its balance (packs cached per
+        region, sector and day: no read for the others)."""
+        on = local_date(self.as_of)
+        watched: list[str] = []
+        for f in self.facts.values():
+            rule = packs.for_institution(self.s, f, on=on).values.bank_warnings
+            if rule != NO_BANK_WARNINGS:
+                f.bank_warnings = rule
+                watched.append(f.institution_id)
+        if not watched:
+            return
+        rows = self.s.execute(
+            select(Instruction.institution_id, Instruction.id, Instruction.created_at,
+                   Instruction.amount)
+            .join(Institution, Institution.id == Instruction.institution_id)
+            .where(Instruction.institution_id.in_(watched),
+                   Instruction.account_no == Institution.escrow_account_no,
+                   Instruction.status != "rejected",
+                   Instruction.created_at >= start_of_local_day(on - timedelta(days=6)),
+                   Instruction.created_at <= self.as_of)
+        )  # fmt: skip
+        for inst_id, ins_id, at, amount in rows:
+            self.facts[inst_id].withdrawals.append((ins_id, _aware(at), Decimal(amount)))
+        conn = self.s.connection()
+        for inst_id in watched:
+            f = self.facts[inst_id]
+            if f.bank_warnings is not None and f.bank_warnings.minimum_balance is not None:
+                b = institution_balances(conn, inst_id, as_of=self.as_of)
+                f.escrow_balance = b.escrow - b.suspense
+
     ALL = (
         daily_counters,
         failed_refunds,
@@ -585,6 +627,7 @@ class _Queries:
         same_weeks_last_year,
         money_ahead,
         reserve_positions,
+        bank_withdrawals,
     )
 
 

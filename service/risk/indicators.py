@@ -491,6 +491,42 @@ def closure_default(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     )
 
 
+def bank_warning(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """The bank's warning under the pack's `bank_warnings` (Hangzhou): what left the supervised
+    account on the day of as_of, or in the 7 days to it, over the pack's amount; or the
+    account below the pack's minimum balance. Evidence: the instructions of the window."""
+    rule = f.bank_warnings
+    if rule is None:
+        return None
+    today = local_date(ctx.as_of)
+    seen = [(i, local_date(at), a) for i, at, a in f.withdrawals if at <= ctx.as_of]
+    week = [(i, a) for i, on, a in seen if today - timedelta(days=6) <= on <= today]
+    day = [(i, a) for i, on, a in seen if on == today]
+    crossed: list[tuple[str, Decimal, Decimal, list[str]]] = []
+    for what, limit, rows in (("daily withdrawals", rule.daily_withdrawals, day),
+                              ("weekly withdrawals", rule.weekly_withdrawals, week)):  # fmt: skip
+        total = sum((a for _, a in rows), Decimal("0"))
+        if limit is not None and total > limit:
+            crossed.append((what, total, limit, [i for i, _ in rows]))
+    low = rule.minimum_balance
+    if low is not None and f.escrow_balance is not None and f.escrow_balance < low:
+        crossed.append(("balance", f.escrow_balance, low, []))
+    if not crossed:
+        return None
+    what, value, limit, _ = crossed[0]
+    return Indicator(
+        code="bank_warning",
+        value=_shown(value),
+        threshold=_shown(limit),
+        contribution=cfg.bank_warning.weight,
+        floor=cfg.bank_warning.floor,
+        evidence=list(dict.fromkeys(i for *_, ids in crossed for i in ids)),
+        note="; ".join(f"{w} {_shown(v)} over {_shown(t)}" if w != "balance"
+                       else f"balance {_shown(v)} below {_shown(t)}"
+                       for w, v, t, _ in crossed),
+    )  # fmt: skip
+
+
 INDICATORS: dict[str, IndicatorFn] = {
     fn.__name__: fn
     for fn in (
@@ -510,5 +546,6 @@ INDICATORS: dict[str, IndicatorFn] = {
         reserve_shortfall,
         registry_change,
         closure_default,
+        bank_warning,
     )
 }

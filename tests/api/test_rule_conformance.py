@@ -300,3 +300,34 @@ def test_a_consented_refund_is_paid_within_the_packs_deadline(
         assert (refund["id"] in [i for i, _ in found.overdue_refunds]) is overdue_on_9_october
     finally:
         factories.drop_pack_overrides(engine, "330106")
+
+
+@pytest.mark.parametrize(("where", "warned"), [("370102", False), ("330106", True)])
+def test_the_bank_warns_on_withdrawals_over_the_packs_amount(
+    town: Town, engine: Engine, where: str, warned: bool
+) -> None:
+    """`bank_warnings` (Hangzhou): the same refund of 1,000 yuan drawn on the supervised
+    account is a warning where the pack sets 500 a day, nothing where no pack warns."""
+    from service.kit.db import make_sessionmaker
+    from service.policy import knobs
+    from service.risk import facts
+    from service.risk.indicators import INDICATORS, Context
+
+    factories.pack_override(engine, "330106", {"bank_warnings": {"daily_withdrawals": "500"}})
+    try:
+        refund = _refund_accepted(town, where)
+        town.clock.now = datetime(2026, 9, 30, 12, 0, tzinfo=SHANGHAI)
+        cfg = knobs.RiskConfig()
+        with make_sessionmaker(engine)() as s:
+            found = facts.gather(
+                s, as_of=town.clock.now, needs=facts.Needs.of([cfg]),
+                institution_ids=[refund["institution_id"]],
+            )[refund["institution_id"]]  # fmt: skip
+        ind = INDICATORS["bank_warning"](found, Context(as_of=town.clock.now,
+                                                        region_refund_rate={}), cfg)  # fmt: skip
+        assert (ind is not None) is warned
+        if ind is not None:
+            assert (ind.value, ind.threshold) == ("1000.00", "500.00")
+            assert ind.evidence == [refund["instruction_id"]]
+    finally:
+        factories.drop_pack_overrides(engine, "330106")

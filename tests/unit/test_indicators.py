@@ -416,3 +416,22 @@ def test_judge_sorts_by_contribution() -> None:
         ]
     )
     assert [i.code for i in v.indicators] == ["refund_failed", "registry_change"]
+
+
+def test_bank_warning_on_the_packs_amounts() -> None:
+    """Hangzhou's bank warnings: the day's, the week's withdrawals, the balance."""
+    from service.policy.rules import BankWarnings
+
+    rule = BankWarnings(daily_withdrawals=D("100"), weekly_withdrawals=D("300"),
+                        minimum_balance=D("50"))  # fmt: skip
+    at = ctx().as_of
+    drawn = [("i1", at - timedelta(days=3), D("90")), ("i2", at - timedelta(days=1), D("90")),
+             ("i3", at - timedelta(minutes=1), D("90")), ("i4", at - timedelta(days=8), D("999"))]  # fmt: skip
+    assert not fired("bank_warning", facts(withdrawals=drawn))  # no pack warns: nothing
+    assert not fired("bank_warning", facts(bank_warnings=rule, withdrawals=drawn))
+    over_day = [*drawn, ("i5", at - timedelta(minutes=2), D("11"))]
+    ind = INDICATORS["bank_warning"](facts(bank_warnings=rule, withdrawals=over_day), ctx(), CFG)
+    assert ind is not None and (ind.value, ind.threshold) == ("101.00", "100.00")
+    assert ind.evidence == ["i3", "i5"]  # the day's; the week (281.00) stays under 300
+    low = facts(bank_warnings=rule, withdrawals=drawn, escrow_balance=D("49.99"))
+    assert fired("bank_warning", low)

@@ -12,6 +12,7 @@ import pytest
 
 from service.kit.clock import SHANGHAI, local_date
 from service.policy import knobs
+from service.policy.rules import BankWarnings
 from service.risk.facts import Day, Facts
 from service.risk.indicators import INDICATORS, Context, Peers
 
@@ -130,6 +131,10 @@ FIRING: dict[str, Facts] = {
     ),
     "registry_change": base(registry_changes=ev("x")),
     "closure_default": closed(20),
+    "bank_warning": base(
+        bank_warnings=BankWarnings(daily_withdrawals=D("100")),
+        withdrawals=[("ins", AS_OF - timedelta(minutes=5), D("150"))],
+    ),
 }
 
 # (indicator, knob): the override, and facts on which it changes the outcome.
