@@ -194,6 +194,7 @@ def routers() -> list[tuple[APIRouter, str, str]]:
     from service.api.regulator import (
         account_routes,
         approvals_routes,
+        credit_list_routes,
         fees_routes,
         flows_routes,
         jobs_routes,
@@ -223,6 +224,7 @@ def routers() -> list[tuple[APIRouter, str, str]]:
         (jobs_routes.router, API, "regulator_outside_tx"),
         (officers_routes.router, API, "regulator"),
         (approvals_routes.router, API, "regulator"),
+        (credit_list_routes.router, API, "regulator"),
         (officers_routes.sessions_router, API, "public"),
         (account_routes.router, API, "officer"),
         (common_routes.router, API, "regulator_or_institution"),

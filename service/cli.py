@@ -360,6 +360,41 @@ def cmd_prices_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_credit_list(args: argparse.Namespace) -> int:
+    """Put an institution on a regulator's list, take it off, or print the lists (as the named
+    regulator, over their region, audited; without one, as the service: the demo's seeding)."""
+    from service.errors import DomainError
+    from service.policy import credit_lists
+    from service.registry.models import Regulator
+
+    def work(s: Session) -> Any:
+        regulator = None
+        if args.regulator:
+            regulator = s.get(Regulator, args.regulator)
+            if regulator is None:
+                raise DomainError("not_found", f"no regulator {args.regulator}")
+        if args.action == "show":
+            rows = credit_lists.entries(s, regulator=regulator, list_name=args.list)
+            return [
+                {"list": e.list_name, "institution_id": e.institution_id, "reason": e.reason,
+                 "listed_at": e.listed_at.isoformat()}
+                for e in rows
+            ]  # fmt: skip
+        change = credit_lists.add if args.action == "add" else credit_lists.remove
+        e = change(s, regulator=regulator, list_name=args.list, institution_id=args.institution,
+                   reason=args.reason, now=clock.utcnow())  # fmt: skip
+        return {"list": e.list_name, "institution_id": e.institution_id,
+                "listed": e.removed_at is None}  # fmt: skip
+
+    try:
+        print(json.dumps(_in_tx(work), ensure_ascii=False))
+    except DomainError as exc:
+        print(json.dumps({"refused": exc.code, "detail": exc.detail}, ensure_ascii=False),
+              file=sys.stderr)  # fmt: skip
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     return parser_and_commands()[0]
 
@@ -446,6 +481,24 @@ def parser_and_commands() -> tuple[argparse.ArgumentParser, Any]:
         help="replace guides published for the same day (the old ones are kept as history)",
     )
     pi.set_defaults(fn=cmd_prices_import)
+
+    cl = sub.add_parser(
+        "credit-list", help="the lists an entry gate refuses prepaid sales on"
+    ).add_subparsers(dest="action", required=True)
+    for action, what in (("add", "put an institution on a list"),
+                         ("remove", "take an institution off a list")):  # fmt: skip
+        ca = cl.add_parser(action, help=what)
+        ca.add_argument(
+            "--list", required=True, choices=("dishonest_debtors", "abnormal_operations")
+        )
+        ca.add_argument("--institution", required=True, help="the institution's id")
+        ca.add_argument("--reason", required=True)
+        ca.add_argument("--regulator", help="the regulator acting (its id); default: the service")
+        ca.set_defaults(fn=cmd_credit_list)
+    cs = cl.add_parser("show", help="the institutions on a list now")
+    cs.add_argument("--list", choices=("dishonest_debtors", "abnormal_operations"))
+    cs.add_argument("--regulator", help="only the regulator's region (its id)")
+    cs.set_defaults(fn=cmd_credit_list)
 
     job = sub.add_parser("job", help="jobs").add_subparsers(dest="action", required=True)
     jr = job.add_parser("run", help="run one named job now")

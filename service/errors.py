@@ -250,6 +250,11 @@ CODES: dict[str, Code] = {
                             "an enrollment in the months after the licence that the region's "
                             "pack closes to prepaid sales (`entry_gate`); `opens_on` says when",
                             "yes, from opens_on"),
+    "credit_listed": _c(409, "The institution is on a list that closes prepaid sales",
+                        "an enrollment while the institution is on a list the regulator keeps "
+                        "(dishonest debtors, abnormal operations) that the region's pack's "
+                        "entry gate names (`entry_gate.credit_lists`); `list` names it",
+                        "yes, once the regulator takes it off the list"),
     "invalid_rule": _c(422, "A rule of the pack is not one the service can obey",
                        "a rule pack names an unknown rule, a value outside the rule's bounds, a "
                        "source without a title or issuer, or a region-wide rule in one sector's "

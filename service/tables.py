@@ -28,7 +28,7 @@ from service.jobs.models import JobRun
 from service.kit.request_keys import IdempotencyRecord
 from service.pages.models import PageSession
 from service.policy import seeds
-from service.policy.models import RulePackVersion
+from service.policy.models import CreditListEntry, RulePackVersion
 from service.proofs.models import (
     Checkpoint,
     LogEntry,
@@ -75,6 +75,7 @@ __all__ = [
     "Consumption",
     "Course",
     "CourseSession",
+    "CreditListEntry",
     "Deposit",
     "DistrictDay",
     "Enrollment",

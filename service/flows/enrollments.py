@@ -27,7 +27,7 @@ from service.kit.ids import (
     new_payment_reference,
     normal_access_code,
 )
-from service.policy import packs
+from service.policy import credit_lists, packs
 from service.policy.rules import RulePack
 from service.registry.institutions import audit
 from service.registry.models import Institution
@@ -108,6 +108,7 @@ def create_many(
             pack = packs.resolve(session, order.institution.region_code, sector,
                                  on=local_date(order.at))  # fmt: skip
             _through_the_gate(order.institution, pack, order.at)
+            _off_the_lists(session, order.institution, pack, order.at)
             out.append(_made(order, course, sessions, settings, pack))
         except DomainError as exc:
             out.append(exc)
@@ -187,7 +188,7 @@ def _made(
 def _through_the_gate(institution: Institution, pack: RulePack, at: datetime) -> None:
     """The pack's entry gate (Siping's 2025 draft): no prepaid sales in the first months.
     The service records no licence date: the day the institution was registered with the
-    service stands for it (docs/rules.md). The gate's credit lists are not checked yet."""
+    service stands for it (docs/rules.md). The gate's credit lists: `_off_the_lists`."""
     months = pack.values.entry_gate.months_after_licence
     if months == 0:
         return
@@ -198,6 +199,23 @@ def _through_the_gate(institution: Institution, pack: RulePack, at: datetime) ->
             f"no prepaid sales in the first {months} months after the licence: from "
             f"{opens.isoformat()}",
             extra={"opens_on": opens.isoformat()},
+        )
+
+
+def _off_the_lists(
+    session: Session, institution: Institution, pack: RulePack, at: datetime
+) -> None:
+    """The entry gate's credit lists (Siping's 2025 draft): no prepaid sales while the
+    institution is on a list the regulator keeps. Read only where the pack names a list."""
+    lists = pack.values.entry_gate.credit_lists
+    if not lists:
+        return
+    on = credit_lists.listed_on(session, institution.id, lists, at)
+    if on is not None:
+        raise DomainError(
+            "credit_listed",
+            f"no prepaid sales while on the regulator's {on} list",
+            extra={"list": on},
         )
 
 

@@ -413,6 +413,9 @@ REFUSALS = {
     "snooze_too_long": N_("The snooze is longer than your region allows."),
     "calendar_out_of_range": N_("Working days are counted only for 2000 to 2099."),
     "entry_gate_closed": N_("The region does not yet allow this institution to take prepayments."),
+    "credit_listed": N_(
+        "The institution is on a list the regulator keeps and may not take prepayments."
+    ),
     "invalid_rule": N_(
         "A rule of the pack is unknown or outside its bounds; the rule and its field are named."
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.types import UTCDateTime
@@ -37,3 +37,25 @@ class RulePackVersion(Base):
 
 
 Index("ix_rule_packs_in_effect", RulePackVersion.region_code, RulePackVersion.effective_from)
+
+
+class CreditListEntry(Base):
+    """An institution on a list a regulator keeps (`dishonest_debtors`, `abnormal_operations`):
+    from `listed_at` until `removed_at`. An entry gate naming the list refuses prepaid sales
+    while it is on it (service.policy.credit_lists). Entries are closed, never deleted."""
+
+    __tablename__ = "credit_list_entries"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    list_name: Mapped[str] = mapped_column(String(32))
+    institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    listed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    listed_by: Mapped[str] = mapped_column(String(80))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    removed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    removal_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+Index(
+    "ix_credit_list_entries_institution", CreditListEntry.institution_id, CreditListEntry.list_name
+)

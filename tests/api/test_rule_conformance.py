@@ -30,6 +30,7 @@ class School:
     key: str
     escrow: str
     course_id: str
+    id: str
 
 
 @dataclass
@@ -84,7 +85,9 @@ def town(engine: Engine, settings: Settings) -> Iterator[Town]:
                 headers=bearer(inst["api_key"]),
             ).json()  # fmt: skip
             assert course["status"] == "approved", course
-            schools[where] = School(inst["api_key"], body["escrow_account_no"], course["id"])
+            schools[where] = School(
+                inst["api_key"], body["escrow_account_no"], course["id"], inst["id"]
+            )
         yield Town(client, clock, bank, schools)
 
 
@@ -329,5 +332,46 @@ def test_the_bank_warns_on_withdrawals_over_the_packs_amount(
         if ind is not None:
             assert (ind.value, ind.threshold) == ("1000.00", "500.00")
             assert ind.evidence == [refund["instruction_id"]]
+    finally:
+        factories.drop_pack_overrides(engine, "330106")
+
+
+def test_an_entry_gate_closes_prepaid_sales_while_on_a_credit_list(
+    town: Town, engine: Engine
+) -> None:
+    """Siping's 2025 draft: no prepaid sales while on the dishonest-debtor list the regulator
+    keeps. Both schools are on it; only the one whose pack's gate names the list is refused,
+    and takes prepayments again once a regulator of its region takes it off."""
+    factories.pack_override(
+        engine, "330106", {"entry_gate": {"months_after_licence": 0,
+                                          "credit_lists": ["dishonest_debtors"]}},
+    )  # fmt: skip
+    _, reg = factories.regulator(engine, "330000")
+    try:
+        schools = {where: school.id for where, school in town.schools.items()}
+        for where, inst_id in schools.items():
+            region_reg = reg if where == "330106" else factories.regulator(engine, "370000")[1]
+            r = town.client.post(
+                "/api/v1/credit-lists/entries", headers=bearer(region_reg),
+                json={"list": "dishonest_debtors", "institution_id": inst_id,
+                      "reason": "court judgment unpaid"},
+            )  # fmt: skip
+            assert r.status_code == 201, r.text
+        assert town.funded("370102")["status"] == "awaiting_payment"
+        school = town.schools["330106"]
+        order = {"course_id": school.course_id, "student_ref": "stu-4", "lessons": 10,
+                 "amount": "1000.00"}  # fmt: skip
+        r = town.client.post("/api/v1/enrollments", headers=bearer(school.key), json=order)
+        assert r.status_code == 409 and r.json()["code"] == "credit_listed", r.text
+        assert r.json()["list"] == "dishonest_debtors"
+        listed = town.client.get("/api/v1/credit-lists", headers=bearer(reg)).json()["items"]
+        assert [e["institution_id"] for e in listed] == [schools["330106"]]  # its region only
+        r = town.client.post(
+            "/api/v1/credit-lists/removals", headers=bearer(reg),
+            json={"list": "dishonest_debtors", "institution_id": schools["330106"],
+                  "reason": "judgment paid"},
+        )  # fmt: skip
+        assert r.status_code == 200 and r.json()["removed_at"], r.text
+        assert town.funded("330106")["status"] == "awaiting_payment"
     finally:
         factories.drop_pack_overrides(engine, "330106")

@@ -205,3 +205,27 @@ def test_only_a_scratch_database_gives_up_durability(tmp_path: Path) -> None:
             sync = c.exec_driver_sql("PRAGMA synchronous").scalar()
         engine.dispose()
         assert (mode, sync) == expected
+
+
+def test_credit_list_add_show_remove(database_url: str, engine: Engine) -> None:
+    """The lists an entry gate refuses on, kept from the command line (the demo seeds them so):
+    as a regulator of the region, audited; another region's regulator does not see it."""
+    from tests import factories
+
+    bank = factories.bank(engine)
+    inst_id, _ = factories.institution(engine, bank.id, "220302")
+    reg_id, _ = factories.regulator(engine, "220300")
+    other, _ = factories.regulator(engine, "330000")
+    base = ["--list", "abnormal_operations", "--institution", inst_id, "--reason", "r"]
+    out = run_cli(database_url, "credit-list", "add", *base, "--regulator", reg_id)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"list": "abnormal_operations", "institution_id": inst_id,
+                                      "listed": True}  # fmt: skip
+    assert run_cli(database_url, "credit-list", "add", *base, "--regulator", other).returncode == 2
+    shown = run_cli(database_url, "credit-list", "show", "--regulator", reg_id)
+    assert [e["institution_id"] for e in json.loads(shown.stdout)] == [inst_id]
+    elsewhere = run_cli(database_url, "credit-list", "show", "--regulator", other)
+    assert json.loads(elsewhere.stdout) == []
+    out = run_cli(database_url, "credit-list", "remove", *base, "--regulator", reg_id)
+    assert out.returncode == 0 and json.loads(out.stdout)["listed"] is False, out.stderr
+    assert run_cli(database_url, "credit-list", "remove", *base).returncode == 2  # not on it
