@@ -141,6 +141,9 @@ def _signed_in(browser: Any, family: Family, tamper: Any = None, clock: datetime
             answer = route.fetch()
             route.fulfill(response=answer, body=json.dumps(tamper(answer.json())))
 
+        # Every load of the parent's page fetches its proof (the complaint's redirect back to
+        # it too): `_closed` waits for this handler before the context goes, or its response
+        # is disposed under it and the error surfaces in whichever test runs next.
         page.route("**/parent/proof.json", altered)
     e = family.enrollment
     page.goto(f"{family.base}/parent/e/{e['id']}?lang={lang}")
@@ -148,6 +151,14 @@ def _signed_in(browser: Any, family: Family, tamper: Any = None, clock: datetime
     page.locator("button[type=submit]").click()
     page.wait_for_selector("[data-testid=proof][data-state]")
     return page
+
+
+def _closed(page: Any) -> None:
+    """Closes the page's context once its proof is checked and no route handler still runs
+    (the handler reads a fetched response that closing the context would dispose)."""
+    page.wait_for_selector("[data-testid=proof][data-state]")
+    page.unroute_all(behavior="wait")
+    page.context.close()
 
 
 def _state(page: Any) -> tuple[str, str]:
@@ -164,7 +175,7 @@ def test_a_parent_sees_the_verified_line_on_signing_in(browser: Any, family: Fam
     assert page.locator("[data-testid=proof-complain]").is_hidden()
     assert page.locator("[data-testid=proof-stale]").is_hidden()
     assert "日志第" in page.inner_text("[data-testid=proof-detail]")
-    page.context.close()
+    _closed(page)
 
 
 def _root(proof: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +216,7 @@ def test_a_proof_that_does_not_check_out_is_shown_as_failed(
     state, line = _state(page)
     assert state == "failed" and line.startswith("证明核验未通过") and why in line, line
     assert page.locator("[data-testid=proof-complain]").is_visible()
-    page.context.close()
+    _closed(page)
 
 
 def test_one_click_files_a_complaint_with_the_failed_proof(browser: Any, family: Family) -> None:
@@ -214,20 +225,16 @@ def test_one_click_files_a_complaint_with_the_failed_proof(browser: Any, family:
     page.wait_for_selector("[data-testid=complaint]")
     filed = page.inner_text("[data-testid=complaint]")
     assert "负债证明核验未通过" in filed and '"root"' in filed and "0" * 64 in filed
-    page.context.close()
+    _closed(page)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="flaky: Playwright disposes the routed response before .json() (2 of ~8 runs with other modules); cause not found",
-)
 def test_a_root_older_than_36_hours_is_shown_as_stale(browser: Any, family: Family) -> None:
     later = datetime.now(SHANGHAI) + timedelta(days=3)
     page = _signed_in(browser, family, clock=later)
     state, _ = _state(page)
     assert state == "stale"
     assert "超过 36 小时" in page.inner_text("[data-testid=proof-stale]")
-    page.context.close()
+    _closed(page)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
