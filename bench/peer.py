@@ -14,7 +14,8 @@ accounts, of 0.01-9.99, in a transaction of its own:
            pgledger's own Go benchmark calls it through pgx);
   ours     `ledger.transfer_alone(engine, …)`: the call for a caller with no wider transaction;
   ours-tx  `ledger.transfer(conn, …)` inside `ledger.run_transaction(engine, …)`: a caller's
-           own transaction around the transfer.
+           own transaction around the transfer (BEGIN and the call in one pipeline, then
+           COMMIT: two round trips).
 
 Both sides are warmed up first (2,000 transfers each, then `VACUUM ANALYZE`), then measured in
 rounds that take turns (each round runs every side for the same seconds, one after the other,

@@ -32,7 +32,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, Engine, Result, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
@@ -47,6 +46,7 @@ from ledger.models import NewTransfer, Operation, Resolve, Transfer
 from ledger.schema import accounts, closes, transfers
 from ledger.transactions import run_transaction
 from ledger.types import Money, UTCDateTime
+from ledger.wire import call_single
 
 
 @dataclass
@@ -670,17 +670,8 @@ _SHORT = {
 }
 
 
-# See SINGLE_TRANSFER_PG in ledger/schema.py for why this is a function. Sent prepared
-# (psycopg's `prepare=True` for this statement alone; the service's connections prepare nothing
-# else): parsed and planned once per connection, not on every call. A generic plan costs this
-# statement nothing: it is one function call, and the plans inside the function are cached
-# by PL/pgSQL either way. Positional parameters, read back as a plain tuple: the most common
-# call in the ledger spends no time in SQLAlchemy's result machinery.
-_PG_SINGLE = (
-    "SELECT written, late, ledger, seq, prev, link FROM ledger_transfer_one("
-    + ", ".join(["%s"] * 13)
-    + ")"
-)
+# See SINGLE_TRANSFER_PG in ledger/schema.py for why this is a function, and ledger/wire.py
+# for how it is sent: prepared by name, at the level of libpq, in one round trip.
 
 
 def _single_params(op: NewTransfer, at: datetime) -> tuple[Any, ...]:
@@ -746,33 +737,13 @@ def _single_written(params: tuple[Any, ...], found: tuple[Any, ...]) -> Transfer
     )
 
 
-def call_single(pooled: Any, params: tuple[Any, ...]) -> tuple[Any, ...]:
-    """One prepared call of `ledger_transfer_one` on a pooled psycopg connection; database
-    errors raised as SQLAlchemy raises every other (so retries and callers see one kind)."""
-    driver = pooled.driver_connection
-    # One cursor per connection, kept beside it in the pool: making one (and copying the
-    # connection's adapters into it) cost as much as the rest of the client's work.
-    cur = pooled.info.get(_CURSOR)
-    if cur is None or cur.connection is not driver or cur.closed:
-        cur = pooled.info[_CURSOR] = driver.cursor()
-    try:
-        cur.execute(_PG_SINGLE, params, prepare=True)
-        found: tuple[Any, ...] = cur.fetchone()
-        return found
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(_PG_SINGLE, None, exc, psycopg.Error) from exc
-
-
-_CURSOR = "ledger.single_cursor"
-
-
 def _single_postgresql(conn: Connection, op: NewTransfer, at: datetime) -> Transfer | None:
     """Make `op` in one round trip; None when it needs the general path: an idempotency key
     already used (a replay or a conflict, which that path tells apart), or an account whose
     latest entry is later than `at` (that path records the transfer at that instant)."""
     params = _single_params(op, at)
     if not conn.in_transaction():
-        # The driver begins the transaction with the call; the caller's commit must end it.
+        # BEGIN travels with the call (ledger/wire.py); the caller's commit must end it.
         conn.begin()
     found = call_single(conn.connection, params)
     if found[0]:
@@ -789,12 +760,12 @@ def _single_postgresql(conn: Connection, op: NewTransfer, at: datetime) -> Trans
 
 def apply_alone(engine: Engine, op: NewTransfer, *, at: datetime) -> Transfer:
     """`op` as a database transaction of its own, for a caller that has nothing else to do in
-    one. On PostgreSQL one round trip: the call of `ledger_transfer_one` in autocommit, so no
-    BEGIN and no COMMIT travel (the function is one statement, so it commits or writes
-    nothing as a whole, exactly as in a transaction of its own). Whatever the function leaves
-    to the general path (a used idempotency key, a late `at`, a refusal, which in autocommit
-    no longer holds its locks) runs there in a transaction, so the answer is the one
-    `transfer` gives."""
+    one. On PostgreSQL one round trip: the call of `ledger_transfer_one` alone, which the
+    server commits as a statement of its own, so no BEGIN and no COMMIT travel (the function
+    is one statement, so it commits or writes nothing as a whole, exactly as in a transaction
+    of its own). Whatever the function leaves to the general path (a used idempotency key, a
+    late `at`, a refusal, whose locks are released by then) runs there in a transaction, so
+    the answer is the one `transfer` gives."""
     _require_aware(at)
     _validate([op], at)
     if engine.dialect.name == "postgresql":
@@ -807,11 +778,8 @@ def apply_alone(engine: Engine, op: NewTransfer, *, at: datetime) -> Transfer:
 def _single_autocommit(engine: Engine, op: NewTransfer, at: datetime) -> Transfer | None:
     params = _single_params(op, at)
     raw = engine.raw_connection()
-    driver: Any = raw.driver_connection
     try:
-        driver.autocommit = True
-        found = call_single(raw, params)
-        driver.autocommit = False
+        found = call_single(raw, params, alone=True)
     except DBAPIError as exc:
         raw.invalidate()  # whatever state it is in, the pool gets a new one
         if getattr(exc.orig, "sqlstate", None) == "23505":

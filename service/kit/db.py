@@ -123,7 +123,7 @@ def make_engine(url: str, *, scratch: bool = False, **kwargs: Any) -> Engine:
     # statement on its own (a threshold no count reaches; None would also refuse an explicit
     # `prepare=True`): statements are planned for the parameters at hand (a fraction of a
     # millisecond). The one statement prepared is the ledger's single-transfer call, by
-    # name (`ledger.postings.call_single`): a function call has one plan whatever its
+    # name (`ledger.wire.call_single`): a function call has one plan whatever its
     # arguments, and the plans inside the function stay cached, which its throughput
     # depends on.
     #

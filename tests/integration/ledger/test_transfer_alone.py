@@ -1,5 +1,5 @@
 """`transfer_alone`: a transfer that is a database transaction of its own. On PostgreSQL one
-round trip (the prepared call in autocommit: no BEGIN, no COMMIT); every guarantee of
+round trip (the prepared call as a statement of its own: no BEGIN, no COMMIT); every guarantee of
 `transfer` holds: what it returns is stored and verifies, a refusal is the same typed error
 and writes nothing, an idempotency key replays or conflicts, and a late `at` is recorded at
 the accounts' latest entry."""
@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 import ledger
-from ledger import errors
+from ledger import errors, wire
 from ledger.schema import transfers
 from service.kit.db import make_engine
 from tests.integration.ledger.helpers import D, liability, new_ledger, world
@@ -101,36 +101,122 @@ def test_a_late_instant_is_recorded_at_the_accounts_latest_entry(engine: Engine)
         assert ledger.verify(c, ledgers=[name]).ok
 
 
-def test_one_round_trip_on_postgresql(
-    engine: Engine, backend: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """One statement sent, in autocommit (so no BEGIN before it and no COMMIT after), and
-    prepared: the server keeps it by name for the next call."""
-    if backend != "postgresql":
-        pytest.skip("PostgreSQL's one-round-trip path")
-    _, w, a, _ = accounts(engine)
-    # An engine as the service makes them (whose pool hands a connection out without a ping).
-    alone = make_engine(engine.url.render_as_string(hide_password=False))
-    ledger.transfer_alone(alone, debit=w, credit=a, amount=D("1.00"), code="t", at=AT)  # connects
-    sent: list[tuple[str, bool, Any]] = []
+def _spied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What travels to the server: each libpq send-and-wait of the ledger's call (`wire._run`,
+    one round trip however many messages it carries), every statement psycopg executes, and
+    every COMMIT."""
+    sent: list[str] = []
+    run = wire._run
     execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
 
+    def spy_run(driver: Any) -> list[Any]:
+        sent.append("round trip")
+        return run(driver)
+
     def spy_execute(self: psycopg.Cursor[Any], query: Any, *args: Any, **kw: Any) -> Any:
-        sent.append((str(query), self.connection.autocommit, kw.get("prepare")))
+        sent.append(str(query))
         return execute(self, query, *args, **kw)
 
     def spy_commit(self: psycopg.Connection[Any]) -> None:
-        sent.append(("COMMIT", self.autocommit, None))
+        sent.append("COMMIT")
         commit(self)
 
+    monkeypatch.setattr(wire, "_run", spy_run)
     monkeypatch.setattr(psycopg.Cursor, "execute", spy_execute)
     monkeypatch.setattr(psycopg.Connection, "commit", spy_commit)
-    ledger.transfer_alone(alone, debit=w, credit=a, amount=D("1.00"), code="t", at=AT)
+    return sent
+
+
+def test_one_round_trip_on_postgresql(
+    engine: Engine, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One message sent and answered: the prepared call, committed by the server as a
+    statement of its own (no BEGIN before it, no COMMIT after); the server keeps the
+    statement by name for the next call."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's one-round-trip path")
+    name, w, a, _ = accounts(engine)
+    # An engine as the service makes them (whose pool hands a connection out without a ping).
+    alone = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1)
+    ledger.transfer_alone(alone, debit=w, credit=a, amount=D("1.00"), code="t", at=AT)  # connects
+    sent = _spied(monkeypatch)
+    made = ledger.transfer_alone(alone, debit=w, credit=a, amount=D("1.00"), code="t", at=AT)
     monkeypatch.undo()
-    assert len(sent) == 1, sent
-    query, autocommit, prepare = sent[0]
-    assert "ledger_transfer_one" in query and autocommit and prepare
+    assert sent == ["round trip"]
+    assert stored(engine, made.id) == made  # committed: another connection reads it
     with alone.connect() as c:
-        names = c.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars()
-        assert any("ledger_transfer_one" in s for s in names)
+        names = c.exec_driver_sql("SELECT name FROM pg_prepared_statements").scalars()
+        assert "ledger_transfer_one" in list(names)
+        assert ledger.verify(c, ledgers=[name]).ok
     alone.dispose()
+
+
+def test_in_a_transaction_begin_travels_with_the_call(
+    engine: Engine, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`transfer` as the first statement of a caller's transaction: BEGIN and the call in one
+    pipeline (one round trip), then the caller's COMMIT; the transfer belongs to the caller's
+    transaction, so a rollback undoes it."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's pipelined path")
+    name, w, a, _ = accounts(engine)
+    with engine.begin() as c:  # the call prepared on the connection
+        ledger.transfer(c, debit=w, credit=a, amount=D("1.00"), code="t", at=AT)
+    with engine.connect() as c:
+        c.begin()
+        sent = _spied(monkeypatch)
+        undone = ledger.transfer(c, debit=w, credit=a, amount=D("2.00"), code="t", at=AT)
+        monkeypatch.undo()
+        assert sent == ["round trip"]
+        c.rollback()
+        sent = _spied(monkeypatch)
+        with c.begin():
+            kept = ledger.transfer(c, debit=w, credit=a, amount=D("3.00"), code="t", at=AT)
+        monkeypatch.undo()
+        assert sent == ["round trip", "COMMIT"]
+    with engine.connect() as c:
+        assert c.execute(select(transfers.c.id).where(transfers.c.id == undone.id)).first() is None
+        assert ledger.balance(c, a).credits_posted == D("4.00")
+        assert ledger.verify(c, ledgers=[name]).ok
+    assert stored(engine, kept.id) == kept
+
+
+def test_the_call_outlives_psycopg_dropping_every_prepared_statement(
+    engine: Engine, backend: str
+) -> None:
+    """psycopg sends DEALLOCATE ALL on the rollback after any statement it prepared itself
+    (`executemany` always prepares): the ledger's call is prepared again, even in the middle
+    of a caller's transaction. A DEALLOCATE ALL psycopg does not see is met by preparing
+    again where no work of the caller's is lost (a transaction of the call's own)."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's prepared call")
+    name, w, a, _ = accounts(engine)
+    one = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1)
+
+    def prepared(c: Any) -> bool:
+        names = c.exec_driver_sql("SELECT name FROM pg_prepared_statements").scalars()
+        return "ledger_transfer_one" in list(names)
+
+    with one.connect() as c:
+        with c.begin():
+            ledger.transfer(c, debit=w, credit=a, amount=D("1.00"), code="t", at=AT)
+        c.begin()
+        c.connection.driver_connection.cursor().executemany("SELECT %s", [(1,), (2,)])
+        c.rollback()
+        assert not prepared(c)
+        c.rollback()
+        with c.begin():
+            c.exec_driver_sql("SELECT 1")  # the caller's transaction is under way
+            ledger.transfer(c, debit=w, credit=a, amount=D("2.00"), code="t", at=AT)
+        with c.begin():
+            c.exec_driver_sql("DEALLOCATE ALL")
+    ledger.transfer_alone(one, debit=w, credit=a, amount=D("4.00"), code="t", at=AT)
+    with one.connect() as c, c.begin():
+        c.exec_driver_sql("DEALLOCATE ALL")
+    with one.begin() as c:
+        ledger.transfer(c, debit=w, credit=a, amount=D("8.00"), code="t", at=AT)
+    with one.connect() as c:
+        assert prepared(c)
+        assert ledger.balance(c, a).credits_posted == D("15.00")
+        assert ledger.verify(c, ledgers=[name]).ok
+    one.dispose()
