@@ -9,7 +9,7 @@ BANK_PORT ?= 8100
 STAMP   := $(VENV)/.installed
 
 .PHONY: run test install lint types imports unit bench clean browser-deps messages screenshots \
-	cluster-deps cluster cluster-hold bench-failover
+	cluster-deps cluster cluster-hold bench-failover national bench-national
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,18 @@ cluster-hold: install cluster-deps
 bench-failover: install cluster-deps
 	$(PY) bench/failover.py
 
+## national: the national view on this machine (tools/cluster/national.py): two provinces and
+## the national database, each a scratch PostgreSQL 15 of its own, joined by logical replication
+## (a publication per province, a subscription per province); a scheduler per province keeps
+## its rollups current; the national workbench checked; then everything stopped and removed.
+national: install
+	$(PY) -m tools.cluster.national
+
+## bench-national: the national rollups' lag behind the provinces under a load of deposits
+## (bench/national.py; minutes, not in `make test`); figures in docs/scaling.md
+bench-national: install
+	$(PY) bench/national.py
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -93,6 +105,7 @@ bench: install
 	$(PY) bench/signin.py
 	$(PY) bench/replica_lag.py
 	$(PY) bench/failover.py
+	$(PY) bench/national.py
 
 ## screenshots: every workbench page, in Chinese and English, on a desktop and at 360 px, taken
 ## in headless Chromium against the showcase region (tools/showcase.py), into docs/screenshots/

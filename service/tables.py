@@ -26,6 +26,13 @@ from service.flows.models import (
 )
 from service.jobs.models import JobRun
 from service.kit.request_keys import IdempotencyRecord
+from service.national.models import (
+    NationalAlert,
+    NationalDistrict,
+    NationalInstitution,
+    NationalProvince,
+    NationalWindDown,
+)
 from service.pages.models import PageSession
 from service.policy import seeds
 from service.policy.models import CreditListEntry, RulePackVersion
@@ -89,6 +96,11 @@ __all__ = [
     "LogEntry",
     "LogNode",
     "LoginThrottle",
+    "NationalAlert",
+    "NationalDistrict",
+    "NationalInstitution",
+    "NationalProvince",
+    "NationalWindDown",
     "Officer",
     "OfficerSession",
     "PageSession",

@@ -15,6 +15,7 @@ from service.flows import refunds, releases
 from service.jobs.base import Job, JobContext, lagging_reads
 from service.kit.clock import SHANGHAI
 from service.kit.request_keys import purge_expired
+from service.national import rollups
 from service.policy import approvals
 from service.policy.knobs import RiskConfig
 from service.proofs.cosign import cosign_latest
@@ -118,8 +119,19 @@ def _approval_expiry(session: Session, ctx: JobContext) -> dict[str, Any]:
     return {"approvals_expired": approvals.expire_due(session, now=ctx.now)}
 
 
+def _national_rollups(session: Session, ctx: JobContext) -> dict[str, Any]:
+    """The province's rollups for the national view, rewritten where they changed (published
+    by logical replication; docs/scaling.md). Stamped with the real clock: the national view
+    says how current each province's figures are."""
+    return rollups.refresh(session, now=ctx.now)
+
+
 def _interval(minutes: int) -> dict[str, Any]:
     return {"trigger": "interval", "minutes": minutes}
+
+
+def _every(seconds: int) -> dict[str, Any]:
+    return {"trigger": "interval", "seconds": seconds}
 
 
 def _daily(hour: int, minute: int = 0) -> dict[str, Any]:
@@ -143,6 +155,8 @@ JOBS: dict[str, Job] = {
         # days to a public log, signed at the replay's clock (and it was half a replay's time).
         Job("proof_publish", _publish_proofs, _daily(5), after=_cosign, replayed=False),
         Job("approval_expiry", _approval_expiry, _interval(15)),
+        # Not in a replayed day: it judges nothing and publishes the present, not a past day.
+        Job("national_rollups", _national_rollups, _every(rollups.EVERY_SECONDS), replayed=False),
     )
 }
 

@@ -233,6 +233,7 @@ JOBS = {
     "idempotency_purge": N_("Purge of idempotency keys"),
     "proof_publish": N_("Publication of liability proofs"),
     "approval_expiry": N_("Expiry of requests awaiting approval"),
+    "national_rollups": N_("Rollups for the national view"),
 }
 ACTIONS = {
     "register": N_("Registered the institution"),

@@ -225,6 +225,7 @@ class JobLine:
     last: JobRun | None
     every_minutes: int | None  # a periodic job: within this many minutes
     next_at: datetime | None  # a daily job: its next run
+    every_seconds: int | None = None  # a periodic job of less than a minute (national_rollups)
 
 
 def _job_lines(session: Session, now: datetime) -> list[JobLine]:
@@ -249,6 +250,9 @@ def _job_line(name: str, last: JobRun | None, now: datetime) -> JobLine:
     trigger = JOBS[name].trigger
     if trigger["trigger"] == "cron":
         return JobLine(name, last, every_minutes=None, next_at=next_run(trigger, now))
+    if "minutes" not in trigger:
+        return JobLine(name, last, every_minutes=None, next_at=None,
+                       every_seconds=int(trigger["seconds"]))  # fmt: skip
     return JobLine(name, last, every_minutes=int(trigger["minutes"]), next_at=None)
 
 

@@ -111,7 +111,9 @@ def test_the_jobs_table_of_a_fresh_region_says_when_each_check_runs(
     assert all("Not run yet" in r for r in rows)
     for name, job in JOBS.items():
         row = next(r for r in rows if r.startswith(str(KINDS["jobs"][name])))
-        if job.trigger["trigger"] == "interval":
+        if job.trigger["trigger"] == "interval" and "seconds" in job.trigger:
+            assert f"Within {job.trigger['seconds']} s" in row  # national_rollups: 15 s
+        elif job.trigger["trigger"] == "interval":
             assert f"Within {job.trigger['minutes']} min" in row
         else:
             assert f"{job.trigger['hour']:02d}:{job.trigger.get('minute', 0):02d}" in row

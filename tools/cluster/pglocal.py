@@ -79,16 +79,18 @@ class Server:
             subprocess.run(as_server_user(argv), capture_output=True)
 
 
-def primary(root: Path, port: int | None = None) -> Server:
+def primary(
+    root: Path, port: int | None = None, *, name: str = "primary", wal_level: str = "replica"
+) -> Server:
     """A new primary, trusting local connections (a scratch server), with room for a
-    replica's WAL sender."""
+    replica's WAL sender; `wal_level="logical"` for a publisher of logical replication."""
     root.mkdir(parents=True, exist_ok=True)
     hand_over(root)
-    server = Server(root / "primary", port or free_port())
+    server = Server(root / name, port or free_port())
     _run([str(BIN / "initdb"), "-D", str(server.data), "-A", "trust", "-U", "postgres",
           "--no-sync", "-E", "UTF8", "--locale", "C"])  # fmt: skip
     with (server.data / "postgresql.conf").open("a") as conf:
-        conf.write("listen_addresses = '127.0.0.1'\nfsync = off\nwal_level = replica\n"
+        conf.write(f"listen_addresses = '127.0.0.1'\nfsync = off\nwal_level = {wal_level}\n"
                    "max_wal_senders = 5\nwal_keep_size = '256MB'\n")  # fmt: skip
     server.start()
     return server

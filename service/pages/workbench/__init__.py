@@ -12,6 +12,7 @@ from service.pages.workbench import (
     audit,
     cases,
     institution_pages,
+    national_pages,
     officers_pages,
     overview,
     packs_page,
@@ -39,5 +40,6 @@ ROUTERS: list[APIRouter] = [
         account,
         officers_pages,
         winddown_pages,
+        national_pages,
     )
 ]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from service.api.deps import NowDep, ReadSessionDep
+from service.national.rollups import NATIONAL
 from service.pages import charts, i18n, reads
 from service.pages.web import LangDep, SignedDep, render
 from service.policy import approvals
@@ -21,10 +22,12 @@ LEVEL_SERIES = (
 )
 
 
-@router.get("", response_class=HTMLResponse)
+@router.get("", response_class=HTMLResponse, response_model=None)
 def overview(
     request: Request, signed: SignedDep, session: ReadSessionDep, now: NowDep, lang: LangDep
-) -> HTMLResponse:
+) -> HTMLResponse | RedirectResponse:
+    if signed.regulator.region_code == NATIONAL:  # no institution of its own: the provinces
+        return RedirectResponse("/workbench/national", status_code=303)
     o = reads.overview(session, regulator=signed.regulator, now=now)
     _ = i18n.gettext(lang)
     level_chart = coverage_chart = ""
