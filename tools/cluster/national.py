@@ -76,7 +76,7 @@ class Province:
     server: pglocal.Server
     engine: Engine
     bank_id: str = ""
-    institutions: list[str] = field(default_factory=list)
+    institutions: list[str] = field(default_factory=list)  # those open to deposits
     scheduler: subprocess.Popen[bytes] | None = None
 
 
@@ -247,7 +247,8 @@ def _seed(p: Province, n: int, rng: random.Random) -> None:
                 s.add(Alert(id=f"alr_{uuid.uuid4().hex[:16]}", institution_id=inst_id,
                             level=level, score=90, status="open", opened_at=now, indicators=[],
                             opened_level=level))  # fmt: skip
-        winddowns.open_wind_down(s, regulator=reg, institution_id=p.institutions[-1],
+        # The last is wound up, and takes no more deposits: the list keeps those that do.
+        winddowns.open_wind_down(s, regulator=reg, institution_id=p.institutions.pop(),
                                  reason=winddowns.Reason.ABSCONDED,
                                  effective_at=now - timedelta(hours=1), note="负责人失联",
                                  now=now)  # fmt: skip
