@@ -2,8 +2,8 @@
 replication and the national database receives, the province in every key.
 
 Revision ID: 5d2e9a7c4b18
-Revises: 5d2a9c7e3f10
-Create Date: 2026-12-07 17:10:00
+Revises: 7a1e4b9d2c65
+Create Date: 2026-12-07 17:20:00
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 import ledger.types
 
 revision: str = "5d2e9a7c4b18"
-down_revision: str | Sequence[str] | None = "5d2a9c7e3f10"
+down_revision: str | Sequence[str] | None = "7a1e4b9d2c65"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
