@@ -528,9 +528,13 @@ APPROVAL_STATUSES = {
     "expired": N_("Expired"),
 }
 DOORS = {"api": N_("The API"), "workbench": N_("The workbench"), "cli": N_("The command line")}
+# The one key name the service gives itself (an institution's first key,
+# service.registry.institutions.register); the names an institution gives are shown as given.
+KEY_NAMES = {"first key": N_("First key")}
 
 KINDS: dict[str, Mapping[Any, str]] = {
     "roles": ROLES,
+    "key_names": KEY_NAMES,
     "wind_down_reasons": WIND_DOWN_REASONS,
     "claims": CLAIM_STATUSES,
     "rounds": ROUND_STATUSES,

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from service.errors import DomainError
 from service.kit.ids import new_id, new_token, token_hash
-from service.registry.institutions import audit
-from service.registry.models import Institution, InstitutionKey
+from service.registry.institutions import audit, in_regulator_scope
+from service.registry.models import Institution, InstitutionKey, Regulator
 
 PREFIX = "tgi"
 MAX_OVERLAP = timedelta(days=7)
@@ -102,6 +102,25 @@ def revoke(
           detail={"key": row.id, "name": row.name}, now=now, institution=institution)  # fmt: skip
     session.flush()
     return row
+
+
+def of_institution_in_scope(
+    session: Session, *, regulator: Regulator, institution_id: str
+) -> list[InstitutionKey]:
+    """A supervised institution's keys, for its regulator (404 outside the region)."""
+    return of_institution(session, in_regulator_scope(session, regulator, institution_id))
+
+
+def revoke_as_regulator(
+    session: Session, *, regulator: Regulator, institution_id: str, key_id: str, now: datetime
+) -> InstitutionKey:
+    """The regulator stops one of a supervised institution's keys at once (a key leaked, a
+    system retired): the institution's own revocation, the same rule (409 `last_key`: freeze
+    the institution to stop it altogether), audited as the regulator's act, naming the
+    officer. Outside the region 404, as every scoped route."""
+    inst = in_regulator_scope(session, regulator, institution_id)
+    return revoke(session, institution=inst, key_id=key_id, now=now,
+                  actor=f"regulator:{regulator.id}")  # fmt: skip
 
 
 def rotate(

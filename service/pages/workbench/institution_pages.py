@@ -1,5 +1,5 @@
 """The institutions: the sortable, filterable list and its CSV; one institution's file and
-its actions (freeze, unfreeze, raise a case)."""
+its actions (freeze, unfreeze, raise a case, revoke one of its API keys)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from service.pages.workbench.common import (
     query_url,
 )
 from service.policy import unfreezing
-from service.registry import institutions
+from service.registry import institution_keys, institutions
 from service.registry.models import InstitutionStatus
 from service.risk import alerts
 
@@ -201,6 +201,9 @@ def institution_page(
         evidence=evidence.described(session, shown),
         actor_names=happened.actor_names(session, f.audit),
         wind_down=winddowns.of_institution(session, inst.id),
+        keys=institution_keys.of_institution(session, inst),
+        key_names=labels.KEY_NAMES,
+        now=now,
     )
 
 
@@ -289,3 +292,20 @@ def raise_case(
         ),
         N_("The case is raised."),
     )
+
+
+@router.post("/institutions/{institution_id}/api-keys/{key_id}/revoke")
+def revoke_key(
+    institution_id: str, key_id: str, signed: PostDep, session: SessionDep, now: NowDep
+) -> RedirectResponse:
+    """One of the institution's API keys stopped at once (the API's use case, audited naming
+    the officer); its last live key stays (`last_key`: freeze the institution instead)."""
+    return act(
+        session,
+        f"/workbench/institutions/{institution_id}#keys-h",
+        lambda: institution_keys.revoke_as_regulator(
+            session, regulator=signed.regulator, institution_id=institution_id, key_id=key_id,
+            now=now,
+        ),
+        N_("The key is revoked: it stopped working at once."),
+    )  # fmt: skip
