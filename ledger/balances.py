@@ -262,9 +262,11 @@ def owner_balances(
 def owned_accounts(conn: Connection, *, ledger: str, kind: str) -> dict[str, tuple[str, Balance]]:
     """Every account of one kind in a ledger, by owner: its id and its balances now, in one
     read (a wind-down's claims are every prepaid account of an institution)."""
-    rows = conn.execute(
-        select(accounts).where(accounts.c.ledger == ledger, accounts.c.kind == kind)
-    )
+    a = accounts.c
+    rows = conn.execute(  # only what is returned: a whole row's instants cost more to read
+        select(a.owner, a.id, a.debits_posted, a.credits_posted, a.debits_pending,
+               a.credits_pending).where(a.ledger == ledger, a.kind == kind)
+    )  # fmt: skip
     return {
         r.owner: (
             r.id,

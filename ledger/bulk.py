@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Connection,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -70,4 +72,6 @@ _BINARY: list[tuple[type[TypeEngine[Any]], str]] = [
     (Date, "date"),
     (String, "text"),  # varchar(n) and text share one binary form
     (LargeBinary, "bytea"),
+    (JSONB, "jsonb"),  # a document (dict, list) dumped by psycopg as `json.dumps` writes it
+    (JSON, "json"),
 ]

@@ -514,9 +514,12 @@ def _write(
             )
 
     day_closes = _closes(working, at)
-    if day_closes:
-        conn.execute(insert(closes), day_closes)
     postgresql = conn.dialect.name == "postgresql"
+    if postgresql and len(day_closes) >= COPY_FROM:  # a batch over thousands of accounts
+        names = [c.name for c in closes.columns]
+        copy_rows(conn, closes, ([c[n] for n in names] for c in day_closes))
+    elif day_closes:
+        conn.execute(insert(closes), day_closes)
     if postgresql and len(planned) >= COPY_FROM:
         # Linking streams into COPY, so the server appends rows while Python hashes the next.
         copy_rows(conn, transfers, linked())

@@ -27,6 +27,7 @@ import ledger
 from ledger import NewTransfer
 from service.errors import DomainError
 from service.flows.models import Instruction
+from service.kit.db import insert_many
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
 from service.registry.models import Institution
@@ -94,8 +95,7 @@ def create_rows(session: Session, orders: Sequence[Order], *, now: datetime) -> 
     holds, written as rows rather than ORM objects (which cost more than the ledger's part);
     returns their ids, in the orders' order."""
     rows = _made(session, orders, now)
-    if rows:
-        session.execute(_INSTRUCTIONS.insert(), rows)
+    insert_many(session, _INSTRUCTIONS, rows)  # COPY on PostgreSQL
     return [str(r["id"]) for r in rows]
 
 

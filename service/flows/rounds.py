@@ -36,7 +36,7 @@ from service.flows.models import (
     WindDownPayment,
     WindDownRound,
 )
-from service.kit.db import insert_many, update_many
+from service.kit.db import collector_paused, insert_many, update_many
 from service.kit.ids import new_id
 from service.registry.institutions import audit
 from service.registry.models import Institution, Regulator
@@ -62,6 +62,7 @@ class _Part:
     reissue: Decimal  # held from earlier rounds, paid now to the account named
 
 
+@collector_paused()  # tens of thousands of rows built at once
 def make_round(
     session: Session,
     *,

@@ -48,7 +48,7 @@ from service.flows.models import (
 )
 from service.kit.choices import choose
 from service.kit.clock import local_date
-from service.kit.db import insert_many
+from service.kit.db import collector_paused, insert_many
 from service.kit.ids import new_id, new_payment_reference
 from service.kit.paging import Paged, Paging, page_rows
 from service.policy import packs
@@ -67,6 +67,7 @@ class Reason(StrEnum):
     REVOKED = "revoked"
 
 
+@collector_paused()  # tens of thousands of rows built at once
 def open_wind_down(
     session: Session,
     *,

@@ -154,6 +154,39 @@ def test_a_batch_closes_the_days_of_the_accounts_it_touches(engine: Engine) -> N
         assert ledger.verify(c, ledgers=[name]).ok
 
 
+def test_a_batch_over_many_accounts_closes_each_of_their_days(engine: Engine) -> None:
+    """A batch touching more accounts than `COPY_FROM` (a wind-down's round holds every
+    parent's account) writes their closes in bulk: the same rows, each account's figures as
+    they stood, and point-in-time balances agree with the full sum."""
+    from ledger.balances import _recomputed
+    from ledger.bulk import COPY_FROM
+
+    name = new_ledger()
+    n = COPY_FROM + 6
+    with engine.begin() as c:
+        w = world(c, name, START)
+        xs = [liability(c, name, f"p{i}", START) for i in range(n)]
+        ops = [ledger.NewTransfer(debit_account_id=w.id, credit_account_id=x.id,
+                                  amount=D(f"{10 + i}.00"), code="deposit", pending=False,
+                                  expires_at=None, reference=None, idempotency_key=None)
+               for i, x in enumerate(xs)]  # fmt: skip
+        ledger.apply(c, ops, at=START)
+        later = START + timedelta(days=1)
+        holds = [ledger.NewTransfer(debit_account_id=x.id, credit_account_id=w.id,
+                                    amount=D("1.00"), code="hold", pending=True, expires_at=None,
+                                    reference=None, idempotency_key=None) for x in xs]  # fmt: skip
+        ledger.apply(c, holds, at=later)
+        got = {
+            r.account_id: (r.closed_at, r.credits_posted, r.debits_pending)
+            for r in c.execute(select(closes).where(closes.c.account_id.in_([x.id for x in xs])))
+        }
+        assert got == {x.id: (START, D(f"{10 + i}.00"), D("0.00")) for i, x in enumerate(xs)}
+        ids = [x.id for x in xs]
+        for probe in (START, later - timedelta(seconds=1), later):
+            assert ledger.balances(c, ids, as_of=probe) == _recomputed(c, ids, probe), probe
+        assert ledger.verify(c, ledgers=[name]).ok
+
+
 def test_the_migration_fills_the_same_closes_for_history_written_before_it(
     fresh_engine: Engine,
 ) -> None:
