@@ -21,16 +21,18 @@ from service.flows.models import (
     Refund,
     Statement,
     StatementBreak,
+    WindDown,
 )
 from service.registry.models import Bank, Institution, InstitutionChange, Regulator
 
 
 @dataclass(frozen=True)
 class Evidence:
-    kind: str  # the id's prefix: ref, brk, stm, dep, cmp, con, enr, chg
+    kind: str  # the id's prefix: ref, brk, stm, dep, cmp, con, enr, chg, wdn
     at: datetime | date | None
     amount: Decimal | None
     anchored: bool  # the institution's page shows it under this id
+    page: str | None = None  # its own page, where it has one (a wind-down's)
 
 
 def _rows(session: Session, model: Any, ids: list[str]) -> list[Any]:
@@ -58,6 +60,8 @@ def _one(kind: str, row: Any) -> Evidence:
         return Evidence(kind, row.occurred_at, row.amount, shown)
     if kind == "enr":
         return Evidence(kind, row.paid_at or row.enrolled_at, row.amount_paid, False)
+    if kind == "wdn":
+        return Evidence(kind, row.effective_at, None, False, f"/workbench/wind-downs/{row.id}")
     return Evidence(kind, row.at, None, kind == "chg")
 
 
@@ -70,6 +74,7 @@ MODELS: dict[str, Any] = {
     "con": Consumption,
     "enr": Enrollment,
     "chg": InstitutionChange,
+    "wdn": WindDown,
 }
 
 

@@ -119,6 +119,7 @@ INDICATORS = {
     "registry_change": N_("Change of legal person or address"),
     "closure_default": N_("Parents still owed after a closure"),
     "bank_warning": N_("The bank's warning on withdrawals or balance"),
+    "wind_down": N_("Being wound up"),
     "regulator_note": N_("Raised by a regulator"),
 }
 # What each indicator measures (docs/domain.md "Warning signs"), in a line.
@@ -169,6 +170,9 @@ MEASURES = {
     "bank_warning": N_(
         "What left the supervised account in a day or a week passed the amount the region's "
         "rules set for the bank to warn on, or the account fell below their minimum balance."
+    ),
+    "wind_down": N_(
+        "A regulator opened the institution's wind-down: the failure itself, judged by it alone."
     ),
 }
 KNOBS = {
@@ -308,6 +312,7 @@ EVIDENCE = {
     "con": N_("Lesson report"),
     "enr": N_("Enrollment"),
     "chg": N_("Registry change"),
+    "wdn": N_("Wind-down"),
 }
 PRICE_MODES = {"offline": N_("In a classroom"), "online": N_("Online"), "any": N_("Any")}
 GRADE_BANDS = {

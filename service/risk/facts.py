@@ -42,6 +42,7 @@ from service.flows.models import (
     RefundEvent,
     Statement,
     StatementBreak,
+    WindDown,
 )
 from service.flows.positions import valuations
 from service.kit.clock import local_date, start_of_local_day
@@ -130,6 +131,9 @@ class Facts:
     # The share of what is owed the reserve must cover (the pack's `reserve_requirement`).
     reserve_share: Decimal = Decimal(1)
     registry_changes: list[Dated] = field(default_factory=list)
+    # Its wind-down, if one was opened by as_of: (id, reason, effective instant). The event
+    # itself: such an institution is judged by it alone (indicators.wind_down).
+    wind_down: tuple[str, str, datetime] | None = None
 
     def total(self, attr: str, as_of: datetime, days: int, offset: int = 0) -> Any:
         """Sum of a daily counter over `days` days ending `offset` days before as_of's day
@@ -607,7 +611,18 @@ class _Queries:
                 b = institution_balances(conn, inst_id, as_of=self.as_of)
                 f.escrow_balance = b.escrow - b.suspense
 
+    def wind_downs(self) -> None:
+        """The wind-down opened by as_of, if any (one an institution)."""
+        for inst_id, wd_id, reason, effective, opened in self.s.execute(
+            select(WindDown.institution_id, WindDown.id, WindDown.reason,
+                   WindDown.effective_at, WindDown.opened_at)
+            .where(WindDown.institution_id.in_(self.scope))
+        ):  # fmt: skip
+            if inst_id in self.facts and _aware(opened) <= self.as_of:
+                self.facts[inst_id].wind_down = (wd_id, reason, _aware(effective))
+
     ALL = (
+        wind_downs,
         daily_counters,
         failed_refunds,
         unexplained_debits,

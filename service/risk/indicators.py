@@ -527,6 +527,25 @@ def bank_warning(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
     )  # fmt: skip
 
 
+def wind_down(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """The institution is being wound up (docs/winddown.md): the failure the other signs
+    foretell has happened. Not a figure against a threshold: the event, at the top level,
+    with the wind-down as its evidence. While it stands the institution is judged by it
+    alone (`sweep.evaluate`): a school that no longer trades is not scored on its trading."""
+    if f.wind_down is None:
+        return None
+    wd_id, reason, effective = f.wind_down
+    return Indicator(
+        code="wind_down",
+        value=reason,
+        threshold="",
+        contribution=100,
+        floor="critical",
+        evidence=[wd_id],
+        note=f"wound up from {local_date(effective).isoformat()}",
+    )
+
+
 INDICATORS: dict[str, IndicatorFn] = {
     fn.__name__: fn
     for fn in (

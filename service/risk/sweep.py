@@ -27,12 +27,18 @@ from service.registry.models import Institution, InstitutionStatus, Regulator
 from service.registry.regions import scope_prefix
 from service.risk import alerts
 from service.risk.facts import Facts, Needs, gather, peer_refund_rates, peer_surges
-from service.risk.indicators import INDICATORS, Context, Peers, own_surge
+from service.risk.indicators import INDICATORS, Context, Peers, own_surge, wind_down
 from service.risk.models import DistrictDay, InstitutionRisk, RiskEvaluation
 from service.risk.scoring import LEVELS, Verdict, judge, rank
 
 
 def evaluate(facts: Facts, ctx: Context, cfg: RiskConfig) -> Verdict:
+    """The institution's verdict from every warning sign; an institution being wound up is
+    judged by its wind-down alone (critical, the wind-down its evidence), not scored as a
+    live school on the trading it no longer does."""
+    winding = wind_down(facts, ctx, cfg)
+    if winding is not None:
+        return judge([winding])
     fired = [ind for fn in INDICATORS.values() if (ind := fn(facts, ctx, cfg)) is not None]
     return judge(fired)
 

@@ -517,3 +517,57 @@ def test_an_approved_round_goes_to_the_bank_at_once_by_either_door(
                   data={"csrf": head_csrf, "note": "看过"})  # fmt: skip
     assert r.status_code == 303 and len(pushed) == 4, r.text  # pushed by the queue's commit
     assert len(set(pushed)) == 4
+
+
+def test_the_risk_engine_judges_a_wound_up_school_by_its_wind_down(
+    world: World, engine: Engine
+) -> None:
+    """Once its wind-down is open, a sweep shows the institution critical with the wind-down
+    alone as its sign and evidence (its trading signs, a surge or a silent bank, are not
+    scored); the case already open for its escrow shortfall takes the wind-down, at its top,
+    and no second case is opened, sweep after sweep; a sweep of an instant before the
+    opening does not see it. The workbench names the sign, the reason and links the
+    wind-down, in Chinese."""
+    from fastapi.testclient import TestClient
+
+    from tests.api.test_risk import level, my_alerts, sweep
+    from tests.api.test_workbench_pages import sign_in
+
+    w = world
+    for _ in range(3):
+        assert w.pay(w.enroll(lessons=10, amount="200.00")).status_code == 201
+    statement_with_flight(w, engine, "300.00")
+    before = w.clock.now
+    sweep(w, before)
+    assert "escrow_shortfall" in {i["code"] for i in level(w)["indicators"]}
+    (case,) = my_alerts(w)
+    w.clock.now += timedelta(hours=1)
+    wd = open_it(w).json()
+
+    for hours in (2, 30):  # two sweeps: one case all along
+        sweep(w, before + timedelta(hours=hours))
+        risk = level(w)
+        assert (risk["level"], risk["score"]) == ("critical", 100), risk
+        assert [(i["code"], i["value"], i["evidence"]) for i in risk["indicators"]] == [
+            ("wind_down", "absconded", [wd["id"]])
+        ]
+        cases = my_alerts(w)
+        assert [a["id"] for a in cases] == [case["id"]], cases
+        assert cases[0]["level"] == "critical"
+        assert cases[0]["indicators"][0]["code"] == "wind_down"
+        assert "escrow_shortfall" in {i["code"] for i in cases[0]["indicators"]}
+    inst = w.client.get(f"/api/v1/institutions/{w.inst_id}", headers=bearer(w.reg)).json()
+    assert inst["status"] == "winding_down"  # not frozen by the critical level: wound up
+
+    sweep(w, before + timedelta(minutes=30))  # as of before the opening: not seen
+    history = w.client.get(f"/api/v1/institutions/{w.inst_id}/risk-history",
+                           headers=bearer(w.reg)).json()  # fmt: skip
+    earlier = [h for h in history["items"] if "wind_down" not in {
+        i["code"] for i in h["indicators"]}]  # fmt: skip
+    assert len(earlier) == 2, history  # the sweep before the opening and the one back in time
+
+    pages = TestClient(w.client.app, raise_server_exceptions=False, follow_redirects=False)
+    sign_in(pages, w.reg)
+    page = pages.get(f"/workbench/institutions/{w.inst_id}?lang=zh").text
+    assert "清算中" in page and "跑路" in page, page[:2000]
+    assert f'href="/workbench/wind-downs/{wd["id"]}"' in page
