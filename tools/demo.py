@@ -182,15 +182,16 @@ def seed(
 
 
 # Each demo office's people: a clerk who reads, an officer who works cases, a chief who signs
-# off (docs/security.md "Officers and roles").
+# off, and an administrator who manages the office's officers in the workbench
+# (docs/security.md "Officers and roles").
 DEMO_OFFICERS = (("clerk", "科员", "viewer"), ("officer", "经办人", "officer"),
-                 ("chief", "科长", "supervisor"))  # fmt: skip
+                 ("chief", "科长", "supervisor"), ("admin", "系统管理员", "admin"))  # fmt: skip
 
 
 def _demo_officers(
     session: Session, office: Regulator, secret_key: str, now: datetime
 ) -> list[dict[str, str]]:
-    """The office's three demo officers, with credentials derived from the service's secret key
+    """The office's four demo officers, with credentials derived from the service's secret key
     (the same on every run of a development database; the demo runs nowhere else): username,
     password, TOTP secret and its otpauth:// link for an authenticator app."""
     import base64

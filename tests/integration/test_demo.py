@@ -85,21 +85,27 @@ def test_a_second_seed_prints_the_same_credentials(engine: Engine, settings: Set
 
 
 def test_each_demo_office_has_a_clerk_an_officer_and_a_chief_who_can_sign_in(
-    engine: Engine, settings: Settings
+    engine: Engine, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 32: three people per office, their credentials printed (development only) with the
-    TOTP secret and an otpauth:// link; the same on every seed."""
+    """Issue 32: three people per office and an administrator, their credentials printed
+    (development only) with the TOTP secret and an otpauth:// link; the same on every seed."""
     import pyotp
 
     from service.registry import officers
+    from tools.cli import _tell_where
 
     first = seeded(engine, settings)
     for region, reg in first["regulators"].items():
         people = reg["officers"]
-        assert [o["role"] for o in people] == ["viewer", "officer", "supervisor"]
+        assert [o["role"] for o in people] == ["viewer", "officer", "supervisor", "admin"]
         assert {o["username"] for o in people} == {f"{region}.clerk", f"{region}.officer",
-                                                   f"{region}.chief"}  # fmt: skip
+                                                   f"{region}.chief", f"{region}.admin"}  # fmt: skip
         assert all(o["otpauth"].startswith("otpauth://totp/") for o in people)
+    _tell_where(first, "http://127.0.0.1:8000")
+    printed = capsys.readouterr().err
+    for reg in first["regulators"].values():
+        for o in reg["officers"]:
+            assert f"{o['password']}  {o['totp_secret']}  {o['otpauth']}" in printed
     chief = first["regulators"]["220400"]["officers"][2]
     with session_scope(make_sessionmaker(engine)) as s:
         found = officers.authenticate(
@@ -109,6 +115,28 @@ def test_each_demo_office_has_a_clerk_an_officer_and_a_chief_who_can_sign_in(
         )  # fmt: skip
         assert found is not None and found.role == "supervisor"
     assert seeded(engine, settings, known=first)["regulators"] == first["regulators"]
+
+
+def test_each_demo_office_has_an_admin_who_creates_officers(
+    engine: Engine, settings: Settings
+) -> None:
+    """The office's admin signs in and creates an officer (over the API; the workbench's
+    Officers page is the same use case: tests/api/test_officers_admin.py)."""
+    import pyotp
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    first = seeded(engine, settings)
+    (admin,) = [o for o in first["regulators"]["220400"]["officers"] if o["role"] == "admin"]
+    with TestClient(create_app(settings, engine=engine)) as c:
+        r = c.post("/api/v1/officer-sessions", json={
+            "username": admin["username"], "password": admin["password"],
+            "totp": pyotp.TOTP(admin["totp_secret"]).now()})  # fmt: skip
+        assert r.status_code == 201 and r.json()["officer"]["role"] == "admin", r.text
+        token = {"Authorization": f"Bearer {r.json()['token']}"}
+        made = c.post("/api/v1/officers", headers=token, json={"name": "新同事", "role": "viewer"})
+        assert made.status_code == 201, made.text
 
 
 def test_a_lost_or_stale_credential_is_issued_afresh(engine: Engine, settings: Settings) -> None:
