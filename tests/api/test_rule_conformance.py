@@ -243,10 +243,14 @@ def test_a_window_reaching_an_unpublished_year_is_provisional(
     lessons = town.client.get("/api/v1/parent/consumptions", headers=bearer(parent))
     assert lessons.status_code == 200, lessons.text
     assert [c["confirm_until_provisional"] for c in lessons.json()["items"]] == [provisional]
+    # The parent's page says so too, in Chinese.
+    page = _parent_page(town, e)
+    assert ("暂定" in page) is provisional and ">provisional<" not in page
 
 
 def _refund_accepted(town: Town, where: str) -> dict[str, Any]:
-    """A parent asks for the rest back on 30 September; the school accepts at once."""
+    """A parent asks for the rest back on 30 September; the school accepts at once (the
+    enrollment under `enrollment`)."""
     e = town.funded(where)
     town.clock.now = REPORTED
     parent = town.client.post(
@@ -264,7 +268,7 @@ def _refund_accepted(town: Town, where: str) -> dict[str, Any]:
     )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "instructed", r.json()
-    return r.json()
+    return {**r.json(), "enrollment": e}
 
 
 @pytest.mark.parametrize(
@@ -301,6 +305,8 @@ def test_a_consented_refund_is_paid_within_the_packs_deadline(
                 institution_ids=[refund["institution_id"]],
             )[refund["institution_id"]]  # fmt: skip
         assert (refund["id"] in [i for i, _ in found.overdue_refunds]) is overdue_on_9_october
+        page = _parent_page(town, refund["enrollment"])
+        assert "银行应于" in page and ("逾期未付" in page) is overdue_on_9_october
     finally:
         factories.drop_pack_overrides(engine, "330106")
 
@@ -375,3 +381,19 @@ def test_an_entry_gate_closes_prepaid_sales_while_on_a_credit_list(
         assert town.funded("330106")["status"] == "awaiting_payment"
     finally:
         factories.drop_pack_overrides(engine, "330106")
+
+
+def _parent_page(town: Town, e: dict[str, Any]) -> str:
+    """The parent's page of the enrollment, signed in by the link, in Chinese."""
+    import re
+
+    c = town.client
+    zh = {"Accept-Language": "zh-CN"}
+    assert c.get(f"/parent/e/{e['id']}", headers=zh).status_code == 200
+    r = c.post("/parent/sign-in", headers=zh, follow_redirects=False,
+               data={"enrollment_id": e["id"], "access_code": e["access_code"],
+                     "csrf": c.cookies["tg_pcsrf"]})  # fmt: skip
+    assert r.status_code == 303, r.text[:300]
+    page = c.get("/parent", headers=zh).text
+    assert re.search(r'lang="zh', page), page[:300]
+    return page

@@ -36,6 +36,7 @@ class RefundShown:
     row: Refund
     events: list[RefundEvent]
     next_step: str | None  # what happens now, in words the page translates
+    payment_overdue: bool = False  # instructed, and the bank has not paid by `pay_by`
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,9 @@ def read(session: Session, e: Enrollment, now: datetime) -> ParentView:
     bank = session.get(Bank, o.institution.bank_id)
     assert bank is not None
     shown = [
-        RefundShown(r, refunds.timeline(session, r), next_step(r))
+        RefundShown(
+            r, refunds.timeline(session, r), next_step(r), refunds.is_payment_overdue(r, now)
+        )
         for r in refunds.of_enrollment(session, e.id)
     ]
     return ParentView(
