@@ -373,16 +373,38 @@ class _NoSession:
     pass
 
 
-def test_every_default_action_available_now_is_registered() -> None:
-    import service.app  # noqa: F401  (every domain registers its actions when imported)
+def _every_door_imported() -> None:
+    """Every domain registers its actions when imported; the app's routes import them all."""
+    from service.app import routers
 
-    # The wind-down's three are registered by the wind-down's module when it lands.
-    later = {"wind_down_open", "wind_down_round", "successor_offer"}
+    routers()
+
+
+def test_every_default_action_available_now_is_registered() -> None:
+    _every_door_imported()
+
+    # The wind-down's opening and rounds are registered (service.flows.winddown_requests);
+    # the successor's offer is registered by its module when it lands.
+    later = {"successor_offer"}
     assert approvals.DEFAULT_FOUR_EYES - later <= approvals.registered()
     assert not approvals.PROTECTIVE & approvals.registered()
     with pytest.raises(ValueError):
         approvals.register(approvals.Approvable(name="freeze", run=lambda *a: {},
                                                 describe=lambda *a: []))  # fmt: skip
+
+
+def test_every_registered_default_action_waits_under_the_default_packs(engine: Engine) -> None:
+    """Each action of the default list that is registered waits for a second person in a
+    region whose packs say nothing of four eyes (the national pack's default list), and a
+    protective act never does: the one function every door asks (`approvals.submit`; an
+    action asked before its module registered it is refused, never run unguarded)."""
+    _every_door_imported()
+
+    now = datetime.now(UTC)
+    with session_scope(make_sessionmaker(engine)) as s:
+        for action in approvals.DEFAULT_FOUR_EYES & approvals.registered():
+            assert approvals.required(s, action, "220402", now), action
+        assert not any(approvals.required(s, a, "220402", now) for a in approvals.PROTECTIVE)
 
 
 # Two supervisors approving the same request at the same moment: exactly one runs it.
