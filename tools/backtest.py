@@ -332,6 +332,7 @@ class Replay:
                 else None,
                 legal_person=str(e["legal_person"]) if e.get("legal_person") else None,
                 address=str(e["address"]) if e.get("address") else None,
+                sponsor=str(e["sponsor"])[:200] if e.get("sponsor") else None,
             ),
         )
         self.ids["institution"][str(e["id"])] = inst.id

@@ -120,6 +120,12 @@ INDICATORS = {
     "closure_default": N_("Parents still owed after a closure"),
     "bank_warning": N_("The bank's warning on withdrawals or balance"),
     "wind_down": N_("Being wound up"),
+    "chain_sibling": N_("A campus of the same sponsor in trouble"),
+    "refund_latency": N_("Refunds answered later and later"),
+    "dispute_trend": N_("Contested share of refunds rising"),
+    "renewal_decline": N_("New money falling at full price"),
+    "young_school": N_("A young school collecting ahead of what it delivers"),
+    "delivery_share": N_("Lessons delivered short of the timetable"),
     "regulator_note": N_("Raised by a regulator"),
 }
 # What each indicator measures (docs/domain.md "Warning signs"), in a line.
@@ -174,6 +180,25 @@ MEASURES = {
     "wind_down": N_(
         "A regulator opened the institution's wind-down: the failure itself, judged by it alone."
     ),
+    "chain_sibling": N_(
+        "Another campus of the same sponsor with money gone, refunds rejected or left "
+        "unanswered, or a closure not refunded; heavier with signs of this campus's own."
+    ),
+    "refund_latency": N_(
+        "Working days taken to answer refunds, against the institution's own past and its "
+        "city's peers."
+    ),
+    "dispute_trend": N_("The share of refund requests contested, against its own past."),
+    "renewal_decline": N_(
+        "New money against its own pace, beside the pace of the city's peers, at full price."
+    ),
+    "young_school": N_(
+        "A school licensed lately: deep discounts, money for sessions far ahead and packages "
+        "longer than its peers'; the months since its licence."
+    ),
+    "delivery_share": N_(
+        "Lessons reported against the sessions scheduled, as a share, beside the city's peers."
+    ),
 }
 KNOBS = {
     "weight": N_("Weight in the score"),
@@ -211,6 +236,17 @@ KNOBS = {
     "legal_person_units": N_("Units a change of legal person counts"),
     "grace_days": N_("Days of grace"),
     "min_lessons": N_("Least lessons counted"),
+    "own_min": N_("Own signs that make a sibling weigh more"),
+    "signs_weight": N_("Weight with signs of its own"),
+    "min_answers": N_("Least answers"),
+    "min_increase": N_("Least increase, working days"),
+    "strong_days": N_("Working days for a strong signal"),
+    "min_share": N_("Least share"),
+    "base_share": N_("Least past share counted"),
+    "peer_floor": N_("Peers' pace below which nothing is judged"),
+    "young_days": N_("Young for, days"),
+    "long_ratio": N_("Package length against peers"),
+    "lag_days": N_("Days reports follow lessons"),
 }
 COMPLAINTS = {
     "refund": N_("Refund"),

@@ -232,6 +232,112 @@ class BankWarning(Knobs):
     floor: Level | None = "medium"
 
 
+class ChainSibling(Knobs):
+    """A sibling campus (the same sponsor, 举办者) with a hard signal (money gone, a refund the
+    bank rejected, refunds left unanswered, a reserve short, a closure whose refunds did not
+    follow) is evidence here: `weight` alone, `signs_weight` when this campus shows signs of
+    its own worth `own_min` or more. An honest closure refunded in full is no hard signal.
+    A sibling outside the sweep counts by its latest evaluation of the last 30 days."""
+
+    own_min: int = Field(default=10, ge=0, le=100)
+    weight: int = Field(default=15, ge=0, le=100)
+    signs_weight: int = Field(default=30, ge=0, le=100)
+    floor: Level | None = None
+
+
+class RefundLatency(Knobs):
+    """How long refunds take to be answered, in working days (a holiday is not slowness),
+    over the window against the institution's own past (`baseline_days` before it) and the
+    median of its city's peers (at least `min_peers`): slower by `threshold` times both and
+    by `min_increase` working days, on `min_answers` answers at least. Refunds answered
+    inside the deadline weigh here when they are answered later and later."""
+
+    window_days: int = Field(default=30, ge=1, le=366)
+    baseline_days: int = Field(default=60, ge=1, le=366)
+    min_answers: int = Field(default=4, ge=1, le=100_000)
+    min_peers: int = Field(default=5, ge=1, le=100_000)
+    threshold: Decimal = Field(default=Decimal("2"), ge=1, le=1000)
+    min_increase: Decimal = Field(default=Decimal("1.5"), ge=0, le=366)
+    strong_days: Decimal = Field(default=Decimal("3"), ge=0, le=366)
+    weight: int = Field(default=20, ge=0, le=100)
+    strong_weight: int = Field(default=30, ge=0, le=100)
+    floor: Level | None = None
+
+
+class DisputeTrend(Knobs):
+    """The share of refund requests the institution contests, rising: in the window against
+    the `baseline_days` before it (`threshold` times, the past share counted at least
+    `base_share`), with `min_count` contested and `min_share` at least."""
+
+    window_days: int = Field(default=30, ge=1, le=366)
+    baseline_days: int = Field(default=60, ge=1, le=366)
+    min_count: int = Field(default=2, ge=1, le=100_000)
+    min_share: Decimal = Field(default=Decimal("0.25"), ge=0, le=1)
+    base_share: Decimal = Field(default=Decimal("0.1"), gt=0, le=1)
+    threshold: Decimal = Field(default=Decimal("2"), ge=1, le=1000)
+    weight: int = Field(default=15, ge=0, le=100)
+    floor: Level | None = None
+
+
+class RenewalDecline(Knobs):
+    """New money at full price falling (the slow bleed): deposits in the window against the
+    `baseline_days` before it, over the same ratio's median among the city's peers of the
+    category (at least `min_peers`; a season everyone shares is no decline, and the peers must
+    hold `peer_floor` of their own pace). Fires at `threshold` or under, with `min_amount`
+    collected in the baseline, and not in a discount drive or an announced wind-down."""
+
+    window_days: int = Field(default=28, ge=1, le=183)
+    baseline_days: int = Field(default=56, ge=1, le=183)
+    min_peers: int = Field(default=5, ge=1, le=100_000)
+    min_amount: Decimal = Field(default=Decimal("10000"), ge=0, le=Decimal("1e13"))
+    threshold: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
+    peer_floor: Decimal = Field(default=Decimal("0.6"), ge=0, le=1000)
+    weight: int = Field(default=15, ge=0, le=100)
+    floor: Level | None = None
+
+
+class YoungSchool(Knobs):
+    """A school licensed less than `young_days` ago is judged on what it collects against
+    what it delivers, and against its peers: deep discounts (deep_discount's own measure),
+    money for sessions far ahead (`ahead_share` of the surge window's money paying for
+    sessions over prepay_surge.ahead_days ahead), the longest packages (lessons per
+    enrollment in `window_days`, `long_ratio` times the city's median, at least `min_peers`).
+    `weight` a sign; `high_units` of them is a floor. The months since the licence are
+    always shown (the entry gate a region may write down)."""
+
+    young_days: int = Field(default=183, ge=1, le=3660)
+    window_days: int = Field(default=30, ge=1, le=366)
+    min_enrollments: int = Field(default=5, ge=1, le=100_000)
+    min_peers: int = Field(default=5, ge=1, le=100_000)
+    ahead_share: Decimal = Field(default=Decimal("0.3"), ge=0, le=1)
+    long_ratio: Decimal = Field(default=Decimal("1.4"), ge=1, le=100)
+    weight: int = Field(default=10, ge=0, le=100)  # a sign
+    high_units: int = Field(default=3, ge=1, le=100)
+    floor: Level | None = None
+    high_floor: Level | None = "high"
+
+
+class DeliveryShare(Knobs):
+    """Lessons reported in the window against the sessions scheduled (bought, not refunded)
+    in the window `lag_days` earlier (reports follow lessons): under `threshold` weighs
+    `weight`, under `strong_threshold` `strong_weight` and a floor. Classes cancelled in
+    waves, not stopped. Not judged under `min_sessions`, in an announced wind-down, nor when
+    the city's peers (at least `min_peers`) deliver under `peer_floor` themselves (a
+    suspension by order is one notice, not a hundred cases)."""
+
+    window_days: int = Field(default=14, ge=1, le=92)
+    lag_days: int = Field(default=7, ge=0, le=92)
+    min_sessions: int = Field(default=20, ge=1, le=100_000)
+    min_peers: int = Field(default=5, ge=1, le=100_000)
+    threshold: Decimal = Field(default=Decimal("0.6"), ge=0, le=1)
+    strong_threshold: Decimal = Field(default=Decimal("0.35"), ge=0, le=1)
+    peer_floor: Decimal = Field(default=Decimal("0.6"), ge=0, le=10)
+    weight: int = Field(default=20, ge=0, le=100)
+    strong_weight: int = Field(default=35, ge=0, le=100)
+    floor: Level | None = None
+    strong_floor: Level | None = "high"
+
+
 MODELS: dict[str, type[Knobs]] = {
     "refund_failed": RefundFailed,
     "escrow_shortfall": EscrowShortfall,
@@ -250,6 +356,12 @@ MODELS: dict[str, type[Knobs]] = {
     "registry_change": RegistryChange,
     "closure_default": ClosureDefault,
     "bank_warning": BankWarning,
+    "chain_sibling": ChainSibling,
+    "refund_latency": RefundLatency,
+    "dispute_trend": DisputeTrend,
+    "renewal_decline": RenewalDecline,
+    "young_school": YoungSchool,
+    "delivery_share": DeliveryShare,
 }
 DEFAULTS: dict[str, Knobs] = {code: model() for code, model in MODELS.items()}
 
@@ -280,6 +392,12 @@ class RiskConfig(BaseModel):
     registry_change: RegistryChange = RegistryChange()
     closure_default: ClosureDefault = ClosureDefault()
     bank_warning: BankWarning = BankWarning()
+    chain_sibling: ChainSibling = ChainSibling()
+    refund_latency: RefundLatency = RefundLatency()
+    dispute_trend: DisputeTrend = DisputeTrend()
+    renewal_decline: RenewalDecline = RenewalDecline()
+    young_school: YoungSchool = YoungSchool()
+    delivery_share: DeliveryShare = DeliveryShare()
 
     def lookback_days(self) -> int:
         """The longest span of history any indicator reads back from as_of."""
@@ -287,6 +405,10 @@ class RiskConfig(BaseModel):
             self.refund_velocity.window_days + self.refund_velocity.baseline_days,
             self.prepay_surge.window_days + self.prepay_surge.baseline_days,
             self.complaint_surge.window_days + self.complaint_surge.baseline_days,
+            self.refund_latency.window_days + self.refund_latency.baseline_days,
+            self.dispute_trend.window_days + self.dispute_trend.baseline_days,
+            self.renewal_decline.window_days + self.renewal_decline.baseline_days,
+            self.delivery_share.window_days + self.delivery_share.lag_days,
         ]
         for code in MODELS:
             windows.append(getattr(getattr(self, code), "window_days", 0))
@@ -296,7 +418,7 @@ class RiskConfig(BaseModel):
         """The sums of daily counters the indicators read: (counter, days, offset), each over
         `days` days ending `offset` days before the sweep's day. A sweep has the database sum
         these, so what it reads per institution does not grow with the lookback."""
-        rv, ps = self.refund_velocity, self.prepay_surge
+        rv, ps, rd = self.refund_velocity, self.prepay_surge, self.renewal_decline
         return {
             ("refund_requests", rv.window_days, 0),
             ("refund_requests", rv.baseline_days, rv.window_days),
@@ -306,6 +428,10 @@ class RiskConfig(BaseModel):
             ("deposits_amount", ps.window_days, 0),
             ("deposits_amount", ps.baseline_days, ps.window_days),
             ("enrollments_paid", self.deep_discount.window_days, 0),
+            ("deposits_amount", rd.window_days, 0),
+            ("deposits_amount", rd.baseline_days, rd.window_days),
+            ("lessons_consumed", self.delivery_share.window_days, 0),
+            ("enrollments_paid", self.young_school.window_days, 0),
         }
 
 

@@ -40,6 +40,7 @@ class NewInstitution:
     reserve_account_no: str | None = None
     legal_person: str | None = None
     address: str | None = None
+    sponsor: str | None = None  # 举办者: the campuses of one chain share it
 
 
 def register(

@@ -147,6 +147,8 @@ class Institution(Base):
     status: Mapped[str] = mapped_column(String(16))  # InstitutionStatus
     legal_person: Mapped[str | None] = mapped_column(String(100), nullable=True)
     address: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The organisation that runs it (举办者): the campuses of one chain share it. Optional.
+    sponsor: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     # The first key's hash, as issued at registration; `institution_keys` decides which keys
     # work (the migration copied this one there), this column is not read.
     api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from service.errors import DomainError
+from service.fees import working_days
 from service.fees.caps import EDUCATION_MONTHS
 from service.fees.models import CourseSession
 from service.flows import refunds
@@ -134,6 +136,16 @@ class Facts:
     # Its wind-down, if one was opened by as_of: (id, reason, effective instant). The event
     # itself: such an institution is judged by it alone (indicators.wind_down).
     wind_down: tuple[str, str, datetime] | None = None
+    sponsor: str | None = None  # 举办者: the campuses of one chain share it
+    # Answers to refund requests: the refund, when answered, the working days it took.
+    answer_latency: list[tuple[str, datetime, int]] = field(default_factory=list)
+    # Per window (days): enrollments paid in it, and the lessons they bought.
+    packages: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # Per (window, lag): sessions bought, not refunded, scheduled in the window ending `lag`
+    # days before as_of (what delivery is judged against).
+    scheduled: dict[tuple[int, int], int] = field(default_factory=dict)
+    # The score of its own signs, set by the evaluation before a chain's sibling is weighed.
+    own_signs: int = 0
 
     def total(self, attr: str, as_of: datetime, days: int, offset: int = 0) -> Any:
         """Sum of a daily counter over `days` days ending `offset` days before as_of's day
@@ -163,6 +175,8 @@ class Needs:
     # An institution younger than this (in whole days) has its surge judged against as much
     # of the baseline as its history holds, a window of its own: its daily rows are read.
     short_history_days: int = 0
+    packages: frozenset[int] = frozenset()  # windows of the young school's packages
+    deliveries: frozenset[tuple[int, int]] = frozenset()  # (window, lag) of delivery
 
     @classmethod
     def of(cls, configs: Iterable[RiskConfig]) -> Needs:
@@ -179,6 +193,10 @@ class Needs:
             ),
             surges=frozenset((c.prepay_surge.window_days, c.prepay_surge.ahead_days) for c in cfgs),
             closure_grace=min(c.closure_default.grace_days for c in cfgs),
+            packages=frozenset(c.young_school.window_days for c in cfgs),
+            deliveries=frozenset(
+                (c.delivery_share.window_days, c.delivery_share.lag_days) for c in cfgs
+            ),
         )
 
 
@@ -210,6 +228,7 @@ def gather(
             supervision_mode=i.supervision_mode,
             created_at=i.created_at,
             category=i.category,
+            sponsor=i.sponsor,
             closing_on=i.closing_on if _announced(i.closure_announced_at, as_of) else None,
             closure_announced_at=i.closure_announced_at
             if _announced(i.closure_announced_at, as_of)
@@ -454,6 +473,40 @@ class _Queries:
             ):  # fmt: skip
                 self.facts[inst_id].discounted[(window, share)] = int(n or 0)
 
+    def packages(self) -> None:
+        """Per window: enrollments paid in it and the lessons they bought (how long the
+        packages a school sells are)."""
+        lessons = func.sum(Enrollment.last_session_seq - Enrollment.first_session_seq + 1)
+        for window in self.needs.packages:
+            since = self.as_of - timedelta(days=window)
+            for inst_id, n, bought in self.s.execute(
+                select(Enrollment.institution_id, func.count(), lessons)
+                .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at > since,
+                       Enrollment.paid_at <= self.as_of)
+                .group_by(Enrollment.institution_id)
+            ):  # fmt: skip
+                self.facts[inst_id].packages[window] = (int(n), int(bought or 0))
+
+    def delivery_schedule(self) -> None:
+        """Per (window, lag): sessions bought, not refunded, scheduled in the window that
+        ends `lag` days before as_of (bounded as `scheduled_sessions`)."""
+        for window, lag in self.needs.deliveries:
+            until = self.as_of - timedelta(days=lag)
+            since = until - timedelta(days=window)
+            paid_since = since - timedelta(days=PREPAID_SPAN_DAYS)
+            for inst_id, n in self.s.execute(
+                select(Enrollment.institution_id, func.count())
+                .join(CourseSession, and_(
+                    CourseSession.course_id == Enrollment.course_id,
+                    CourseSession.seq >= Enrollment.first_session_seq,
+                    CourseSession.seq <= Enrollment.last_session_seq - Enrollment.lessons_refunded))
+                .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at <= until,
+                       Enrollment.paid_at > paid_since,
+                       CourseSession.starts_at > since, CourseSession.starts_at <= until)
+                .group_by(Enrollment.institution_id)
+            ):  # fmt: skip
+                self.facts[inst_id].scheduled[(window, lag)] = int(n)
+
     def registry_changes(self) -> None:
         for inst_id, c_id, field_, at in self.s.execute(
             select(InstitutionChange.institution_id, InstitutionChange.id,
@@ -480,8 +533,9 @@ class _Queries:
     def refund_answers(self) -> None:
         """The institution's own answers to refund requests (accepted or disputed), by when:
         what the automatic acceptance of an overdue request does is not an answer."""
-        for inst_id, r_id, status, at in self.s.execute(
-            select(Refund.institution_id, Refund.id, RefundEvent.status, RefundEvent.at)
+        for inst_id, r_id, status, at, asked in self.s.execute(
+            select(Refund.institution_id, Refund.id, RefundEvent.status, RefundEvent.at,
+                   Refund.requested_at)
             .join(RefundEvent, RefundEvent.refund_id == Refund.id)
             .where(Refund.institution_id.in_(self.scope),
                    RefundEvent.status.in_(("accepted", "disputed")),
@@ -490,6 +544,7 @@ class _Queries:
         ):  # fmt: skip
             f = self.facts[inst_id]
             f.refund_answers.append((r_id, _aware(at)))
+            f.answer_latency.append((r_id, _aware(at), _working_days(asked, at)))
             if status == "disputed":
                 f.refund_disputes.append((r_id, _aware(at)))
 
@@ -635,6 +690,8 @@ class _Queries:
         lessons_claimed_early,
         scheduled_sessions,
         discounted_enrollments,
+        packages,
+        delivery_schedule,
         registry_changes,
         lesson_disputes,
         refund_answers,
@@ -651,6 +708,16 @@ def _days_after(session: Session, instant: Any, days: int) -> Any:
     if session.get_bind().dialect.name == "sqlite":
         return func.datetime(instant, f"+{int(days)} days")
     return instant + literal_column(f"interval '{int(days)} days'")
+
+
+def _working_days(start: Any, end: Any) -> int:
+    """Working days from one instant's Beijing day to another's (a holiday is not counted);
+    calendar days where the calendar does not reach."""
+    a, b = local_date(_aware(start)), local_date(_aware(end))
+    try:
+        return working_days.working_days_between(a, b).days
+    except DomainError:
+        return max((b - a).days, 0)
 
 
 def _announced(at: datetime | None, as_of: datetime) -> bool:

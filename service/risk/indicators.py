@@ -52,10 +52,25 @@ class Peers:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Sibling:
+    """A campus of the same sponsor with a hard signal: which, and at what level."""
+
+    institution_id: str
+    codes: tuple[str, ...]
+    level: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Context:
     as_of: datetime
     region_refund_rate: dict[str, Decimal]  # median refund requests per enrollment, by city
     peer_surge: dict[tuple[str, str], Peers] = field(default_factory=dict)  # (city, category)
+    # The city's medians the trends and the young are judged beside (a whole sweep's own).
+    peer_latency: dict[str, Peers] = field(default_factory=dict)  # working days, by city
+    peer_renewal: dict[tuple[str, str], Peers] = field(default_factory=dict)  # (city, cat.)
+    peer_package: dict[str, Peers] = field(default_factory=dict)  # lessons a package
+    peer_delivery: dict[str, Peers] = field(default_factory=dict)  # delivered share
+    chain: dict[str, list[Sibling]] = field(default_factory=dict)  # by sponsor
 
 
 IndicatorFn = Callable[[Facts, Context, k.RiskConfig], Indicator | None]
@@ -546,6 +561,213 @@ def wind_down(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
     )
 
 
+# ---------------------------------------------------------------------- chains (issue 35)
+def chain_sibling(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """A sibling campus with a hard signal, weighed with this campus's own signs."""
+    c = cfg.chain_sibling
+    if f.sponsor is None:
+        return None
+    found = [s for s in ctx.chain.get(f.sponsor, []) if s.institution_id != f.institution_id]
+    if not found:
+        return None
+    weight = c.signs_weight if f.own_signs >= c.own_min else c.weight
+    said = "; ".join(f"{s.institution_id} {s.level} ({', '.join(s.codes)})" for s in found)
+    own = f"own signs {f.own_signs}" if f.own_signs else "no signs of its own"
+    return Indicator(
+        code="chain_sibling",
+        value=str(len(found)),
+        threshold="1",
+        contribution=weight,
+        floor=c.floor,
+        evidence=[s.institution_id for s in found],
+        note=f"sponsor {f.sponsor}: {said}; {own}",
+    )
+
+
+# ---------------------------------------------------------------------- trends (issue 35)
+def latency_mean(f: Facts, as_of: datetime, days: int, offset: int = 0) -> tuple[Decimal, int]:
+    """The mean working days refunds answered in `days` days (ending `offset` days before
+    as_of) took, and how many."""
+    until = as_of - timedelta(days=offset)
+    since = until - timedelta(days=days)
+    taken = [n for _, at, n in f.answer_latency if since < at <= until]
+    return (Decimal(sum(taken)) / len(taken) if taken else Decimal(0)), len(taken)
+
+
+def refund_latency(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """Refunds answered later and later: against the school's own past and its peers."""
+    c = cfg.refund_latency
+    recent, n = latency_mean(f, ctx.as_of, c.window_days)
+    if n < c.min_answers:
+        return None
+    past, m = latency_mean(f, ctx.as_of, c.baseline_days, offset=c.window_days)
+    peers = ctx.peer_latency.get(f.region_code[:4])
+    if peers is None or peers.count < c.min_peers:
+        return None  # a slowing the whole city shares cannot be told from one's own
+    base = max(past if m else peers.median, peers.median, Decimal("0.5"))
+    if recent < base * c.threshold or recent - base < c.min_increase:
+        return None
+    weight = c.strong_weight if recent >= c.strong_days else c.weight
+    note = (f"{_shown(recent)} working days on {n} answers; before {_shown(past)} "
+            f"({m}); peers {_shown(peers.median)} ({peers.count})")  # fmt: skip
+    ids = [i for i, at, _ in f.answer_latency if at > ctx.as_of - timedelta(days=c.window_days)]
+    return Indicator(
+        code="refund_latency",
+        value=_shown(recent),
+        threshold=_shown(base * c.threshold),
+        contribution=weight,
+        floor=c.floor,
+        evidence=ids,
+        note=note,
+    )
+
+
+def dispute_trend(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """The contested share of refund answers rising against the school's own past."""
+    c = cfg.dispute_trend
+
+    def share(days: int, offset: int) -> tuple[Decimal, list[str]]:
+        end = ctx.as_of - timedelta(days=offset)
+        start = end - timedelta(days=days)
+        answered = [i for i, at in f.refund_answers if start < at <= end]
+        disputed = [i for i, at in f.refund_disputes if start < at <= end]
+        return _ratio(Decimal(len(disputed)), Decimal(len(answered))), disputed
+
+    now, disputed = share(c.window_days, 0)
+    if len(disputed) < c.min_count or now < c.min_share:
+        return None
+    before, _ = share(c.baseline_days, c.window_days)
+    if now < max(before, c.base_share) * c.threshold:
+        return None
+    return Indicator(
+        code="dispute_trend",
+        value=_shown(now),
+        threshold=_shown(max(before, c.base_share) * c.threshold),
+        contribution=c.weight,
+        floor=c.floor,
+        evidence=disputed,
+        note=f"contested {_shown(now * 100)}% of answers, {_shown(before * 100)}% before",
+    )
+
+
+def renewal_ratio(f: Facts, as_of: datetime, c: k.RenewalDecline) -> Decimal | None:
+    """New money in the window against the baseline's pace, or None without a baseline
+    (too young, or under `min_amount` collected in it)."""
+    if (as_of - f.created_at).days < c.window_days + c.baseline_days:
+        return None
+    then = f.total("deposits_amount", as_of, c.baseline_days, offset=c.window_days)
+    if then <= c.min_amount:
+        return None
+    expected = then * c.window_days / c.baseline_days
+    return _ratio(f.total("deposits_amount", as_of, c.window_days), expected)
+
+
+def renewal_decline(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """New money at full price falling while the city's peers keep their pace."""
+    c = cfg.renewal_decline
+    if f.closure_announced_at is not None or deep_discount(f, ctx, cfg) is not None:
+        return None
+    ratio = renewal_ratio(f, ctx.as_of, c)
+    peers = ctx.peer_renewal.get((f.region_code[:4], f.category))
+    if ratio is None or peers is None or peers.count < c.min_peers:
+        return None
+    if peers.median < c.peer_floor:
+        return None  # the season (or a shock) everyone shares
+    relative = ratio / peers.median
+    if relative > c.threshold:
+        return None
+    note = f"{_shown(ratio)}x its own pace; peers {_shown(peers.median)}x ({peers.count})"
+    return Indicator(
+        code="renewal_decline",
+        value=_shown(relative),
+        threshold=str(c.threshold),
+        contribution=c.weight,
+        floor=c.floor,
+        evidence=[],
+        note=note,
+    )
+
+
+# ---------------------------------------------------------------------- youth (issue 35)
+def package_mean(f: Facts, c: k.YoungSchool) -> Decimal | None:
+    n, lessons = f.packages.get(c.window_days, (0, 0))
+    return Decimal(lessons) / n if n >= c.min_enrollments else None
+
+
+def _youth_signs(f: Facts, ctx: Context, cfg: k.RiskConfig) -> list[str]:
+    """The young school's signs of collecting ahead of what it delivers, in words."""
+    c, ps = cfg.young_school, cfg.prepay_surge
+    signs = []
+    discount = deep_discount(f, ctx, cfg)
+    if discount is not None:
+        signs.append(f"{_shown(Decimal(discount.value) * 100)}% of enrollments deeply discounted")
+    paid, part = f.ahead.get((ps.window_days, ps.ahead_days), (Decimal(0), Decimal(0)))
+    if paid and part / paid >= c.ahead_share:
+        signs.append(f"{_shown(part / paid * 100)}% for sessions over {ps.ahead_days} days ahead")
+    mean = package_mean(f, c)
+    peers = ctx.peer_package.get(f.region_code[:4])
+    if mean is not None and peers is not None and peers.count >= c.min_peers:
+        if mean >= peers.median * c.long_ratio:
+            signs.append(f"packages of {_shown(mean)} lessons, peers {_shown(peers.median)}")
+    return signs
+
+
+def young_school(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """A school licensed lately, judged on what it collects against what it delivers."""
+    c = cfg.young_school
+    age = (ctx.as_of - f.created_at).days
+    if age >= c.young_days:
+        return None
+    signs = _youth_signs(f, ctx, cfg)
+    units = len(signs)
+    if not units:
+        return None  # young and collecting no faster than it delivers: nothing to say
+    floor = c.high_floor if units >= c.high_units else c.floor
+    months = age * 12 // 365
+    return Indicator(
+        code="young_school",
+        value=str(units),
+        threshold=str(c.high_units),
+        contribution=c.weight * units,
+        floor=floor,
+        evidence=[],
+        note="; ".join([f"licensed {months} months ago ({age} days)", *signs]),
+    )
+
+
+# ---------------------------------------------------------------------- walkouts (issue 35)
+def delivery_ratio(f: Facts, as_of: datetime, c: k.DeliveryShare) -> Decimal | None:
+    """Lessons reported in the window against the sessions scheduled `lag` days before."""
+    scheduled = f.scheduled.get((c.window_days, c.lag_days), 0)
+    if scheduled < c.min_sessions or f.closure_announced_at is not None:
+        return None
+    return _ratio(Decimal(f.total("lessons_consumed", as_of, c.window_days)), Decimal(scheduled))
+
+
+def delivery_share(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """Classes cancelled in waves: lessons delivered against the filed timetable."""
+    c = cfg.delivery_share
+    share = delivery_ratio(f, ctx.as_of, c)
+    peers = ctx.peer_delivery.get(f.region_code[:4])
+    if share is None or share >= c.threshold or peers is None or peers.count < c.min_peers:
+        return None
+    if peers.median < c.peer_floor:
+        return None  # the city's classes stopped together: a systemic event, not this school
+    strong = share < c.strong_threshold
+    scheduled = f.scheduled.get((c.window_days, c.lag_days), 0)
+    note = (f"{_shown(share * 100)}% of {scheduled} sessions scheduled delivered; "
+            f"peers {_shown(peers.median * 100)}% ({peers.count})")  # fmt: skip
+    return Indicator(
+        code="delivery_share",
+        value=_shown(share),
+        threshold=str(c.threshold),
+        contribution=c.strong_weight if strong else c.weight,
+        floor=c.strong_floor if strong else c.floor,
+        evidence=[],
+        note=note,
+    )
+
+
 INDICATORS: dict[str, IndicatorFn] = {
     fn.__name__: fn
     for fn in (
@@ -566,5 +788,11 @@ INDICATORS: dict[str, IndicatorFn] = {
         registry_change,
         closure_default,
         bank_warning,
+        refund_latency,
+        dispute_trend,
+        renewal_decline,
+        young_school,
+        delivery_share,
+        chain_sibling,  # last: it weighs the signs of all the others (`Facts.own_signs`)
     )
 }

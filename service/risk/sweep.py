@@ -25,9 +25,20 @@ from service.policy.rules import ALL
 from service.registry import institutions as registry
 from service.registry.models import Institution, InstitutionStatus, Regulator
 from service.registry.regions import scope_prefix
-from service.risk import alerts
+from service.risk import alerts, chains
 from service.risk.facts import Facts, Needs, gather, peer_refund_rates, peer_surges
-from service.risk.indicators import INDICATORS, Context, Peers, own_surge, wind_down
+from service.risk.indicators import (
+    INDICATORS,
+    Context,
+    Indicator,
+    Peers,
+    delivery_ratio,
+    latency_mean,
+    own_surge,
+    package_mean,
+    renewal_ratio,
+    wind_down,
+)
 from service.risk.models import DistrictDay, InstitutionRisk, RiskEvaluation
 from service.risk.scoring import LEVELS, Verdict, judge, rank
 
@@ -39,8 +50,28 @@ def evaluate(facts: Facts, ctx: Context, cfg: RiskConfig) -> Verdict:
     winding = wind_down(facts, ctx, cfg)
     if winding is not None:
         return judge([winding])
-    fired = [ind for fn in INDICATORS.values() if (ind := fn(facts, ctx, cfg)) is not None]
+    fired: list[Indicator] = []
+    for code, fn in INDICATORS.items():
+        if code == "chain_sibling":  # weighed with the signs of all the others
+            facts.own_signs = sum(i.contribution for i in fired)
+        if (ind := fn(facts, ctx, cfg)) is not None:
+            fired.append(ind)
     return judge(fired)
+
+
+def evaluate_all(
+    session: Session, facts: dict[str, Facts], ctx: Context, cfgs: dict[str, RiskConfig]
+) -> dict[str, Verdict]:
+    """Every institution's verdict; then, where a sponsor has a campus with a hard signal,
+    its other campuses again with the chain in view (service.risk.chains)."""
+    verdicts = {
+        i: evaluate(f, ctx, cfgs.get(f.region_code) or RiskConfig()) for i, f in facts.items()
+    }
+    chained = chains.with_chains(session, ctx, facts, verdicts)
+    for i in chains.linked(facts, chained):
+        f = facts[i]
+        verdicts[i] = evaluate(f, chained, cfgs.get(f.region_code) or RiskConfig())
+    return verdicts
 
 
 def region_configs(
@@ -79,10 +110,46 @@ def _context(
         keys = {(f.region_code[:4], f.category) for f in facts.values()}
         cfg = next(iter(cfgs.values()), RiskConfig())
         surges = peer_surges(session, keys, as_of, cfg)
-    peers = {
-        k: Peers(median=Decimal(statistics.median(v)), count=len(v)) for k, v in surges.items() if v
+    peers = _medians(surges)
+    if not whole:  # the trends' peers are a whole sweep's: a few institutions are not judged
+        return Context(as_of=as_of, region_refund_rate=rates, peer_surge=peers)
+    trends = _trend_peers(facts, cfgs, as_of)
+    return Context(
+        as_of=as_of, region_refund_rate=rates, peer_surge=peers,
+        peer_latency=_medians(trends["latency"]), peer_renewal=_medians(trends["renewal"]),
+        peer_package=_medians(trends["package"]), peer_delivery=_medians(trends["delivery"]),
+    )  # fmt: skip
+
+
+def _medians(values: dict[Any, list[Decimal]]) -> dict[Any, Peers]:
+    return {
+        k: Peers(median=Decimal(statistics.median(v)), count=len(v)) for k, v in values.items() if v
     }
-    return Context(as_of=as_of, region_refund_rate=rates, peer_surge=peers)
+
+
+def _trend_peers(
+    facts: dict[str, Facts], cfgs: dict[str, RiskConfig], as_of: datetime
+) -> dict[str, dict[Any, list[Decimal]]]:
+    """Each city's own figures the trends and the young are judged beside: answer latency,
+    new money against its pace (by category), lessons a package, delivered share."""
+    out: dict[str, dict[Any, list[Decimal]]] = {
+        "latency": {}, "renewal": {}, "package": {}, "delivery": {}
+    }  # fmt: skip
+    for f in facts.values():
+        cfg, city = cfgs.get(f.region_code) or RiskConfig(), f.region_code[:4]
+        mean, n = latency_mean(f, as_of, cfg.refund_latency.window_days)
+        if n:
+            out["latency"].setdefault(city, []).append(mean)
+        ratio = renewal_ratio(f, as_of, cfg.renewal_decline)
+        if ratio is not None:
+            out["renewal"].setdefault((city, f.category), []).append(ratio)
+        package = package_mean(f, cfg.young_school)
+        if package is not None:
+            out["package"].setdefault(city, []).append(package)
+        delivered = delivery_ratio(f, as_of, cfg.delivery_share)
+        if delivered is not None:
+            out["delivery"].setdefault(city, []).append(delivered)
+    return out
 
 
 def _own_surges(
@@ -162,8 +229,9 @@ def sweep(
     levels: Counter[str] = Counter()
     opened = frozen = 0
     rows = []
+    verdicts = evaluate_all(session, facts, ctx, cfgs)
     for inst_id, f in facts.items():
-        verdict = evaluate(f, ctx, cfgs.get(f.region_code) or RiskConfig())
+        verdict = verdicts[inst_id]
         levels[verdict.level] += 1
         rows.append(_evaluation(inst_id, as_of, verdict, now))
         if verdict.level != "low":

@@ -14,7 +14,7 @@ from service.kit.clock import SHANGHAI, local_date
 from service.policy import knobs
 from service.policy.rules import BankWarnings
 from service.risk.facts import Day, Facts
-from service.risk.indicators import INDICATORS, Context, Peers
+from service.risk.indicators import INDICATORS, Context, Peers, Sibling
 
 AS_OF = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
 D = Decimal
@@ -108,6 +108,55 @@ def closed(days_ago: int, owed: str = "100") -> Facts:
                 prepaid_outstanding=D(owed))  # fmt: skip
 
 
+def latency(
+    recent: list[int], past: tuple[int, ...] | list[int] = (), days_ago: float = 1
+) -> Facts:
+    """Refunds answered in `recent` working days `days_ago` days back, `past` 50 days back."""
+    dated = [(f"r{i}", AS_OF - timedelta(days=days_ago), n) for i, n in enumerate(recent)]
+    dated += [(f"p{i}", AS_OF - timedelta(days=50), n) for i, n in enumerate(past)]
+    return base(answer_latency=dated)
+
+
+def trend(
+    disputed: int, answered: int, past: tuple[int, int] = (0, 5), days_ago: float = 1
+) -> Facts:
+    """`disputed` of `answered` refund answers `days_ago` back; `past` (disputed, answered)
+    50 days back."""
+    now = [f"r{i}" for i in range(answered)]
+    then = [f"p{i}" for i in range(past[1])]
+    return base(
+        refund_answers=ev(*now, days_ago=days_ago) + ev(*then, days_ago=50),
+        refund_disputes=ev(*now[:disputed], days_ago=days_ago) + ev(*then[: past[0]], days_ago=50),
+    )
+
+
+def renewal(recent: str, before: str) -> Facts:
+    days = {day(n): Day(deposits_amount=D(recent)) for n in range(28)}
+    days |= {day(n): Day(deposits_amount=D(before)) for n in range(28, 84)}
+    return base(days=days)
+
+
+def young(long: bool = False, ahead_share: str = "0.1", units: int = 1) -> Facts:
+    """A school licensed 60 days ago: deeply discounted (one sign), its packages long or not,
+    and as much of its money for sessions far ahead."""
+    f = discounts(4, 10)
+    f.created_at = AS_OF - timedelta(days=60)
+    f.packages = {30: (10, 600 if long else 200), 60: (10, 600)}
+    share = "0.5" if units >= 3 else ahead_share
+    f.ahead = {(14, 45): (D("1000"), D("1000") * D(share))}
+    if units >= 3:
+        f.packages = {30: (10, 600)}
+    return f
+
+
+def delivered(lessons: int, scheduled: int) -> Facts:
+    return base(scheduled={(14, 7): scheduled}, days={day(1): Day(lessons_consumed=lessons)})
+
+
+def sibling(own: int = 0) -> Facts:
+    return base(sponsor="S", own_signs=own)
+
+
 WEEK = timedelta(days=7)
 
 # A facts value on which each indicator fires with the defaults (for weight and floor).
@@ -135,6 +184,12 @@ FIRING: dict[str, Facts] = {
         bank_warnings=BankWarnings(daily_withdrawals=D("100")),
         withdrawals=[("ins", AS_OF - timedelta(minutes=5), D("150"))],
     ),
+    "chain_sibling": sibling(),
+    "refund_latency": latency([2, 3, 2, 3], [1, 1, 1]),
+    "dispute_trend": trend(2, 4),
+    "renewal_decline": renewal("100", "1000"),
+    "young_school": young(),
+    "delivery_share": delivered(20, 40),
 }
 
 # (indicator, knob): the override, and facts on which it changes the outcome.
@@ -226,6 +281,45 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ),
     ("closure_default", "grace_days"): (30, closed(20)),
     ("closure_default", "threshold"): ("200", closed(20)),
+    ("chain_sibling", "own_min"): (0, sibling()),
+    ("chain_sibling", "signs_weight"): (40, sibling(own=20)),
+    ("refund_latency", "window_days"): (60, latency([4, 4, 4, 4], days_ago=40)),
+    ("refund_latency", "baseline_days"): (10, latency([3, 3, 3, 3], [2, 2, 2])),
+    ("refund_latency", "min_answers"): (5, latency([4, 4, 4, 4])),
+    ("refund_latency", "min_peers"): (6, latency([4, 4, 4, 4])),
+    ("refund_latency", "threshold"): ("5", latency([4, 4, 4, 4])),
+    ("refund_latency", "min_increase"): ("3.5", latency([4, 4, 4, 4])),
+    ("refund_latency", "strong_days"): ("5", latency([4, 4, 4, 4])),
+    ("refund_latency", "strong_weight"): (40, latency([4, 4, 4, 4])),
+    ("dispute_trend", "window_days"): (60, trend(2, 4, past=(0, 0), days_ago=40)),
+    ("dispute_trend", "baseline_days"): (10, trend(2, 4, past=(2, 4))),
+    ("dispute_trend", "min_count"): (3, trend(2, 4)),
+    ("dispute_trend", "min_share"): ("0.6", trend(2, 4)),
+    ("dispute_trend", "base_share"): ("0.3", trend(2, 4)),
+    ("dispute_trend", "threshold"): ("6", trend(2, 4)),
+    ("renewal_decline", "window_days"): (14, renewal("100", "1000")),
+    ("renewal_decline", "baseline_days"): (84, renewal("100", "1000")),
+    ("renewal_decline", "min_peers"): (6, renewal("100", "1000")),
+    ("renewal_decline", "min_amount"): ("60000", renewal("100", "1000")),
+    ("renewal_decline", "threshold"): ("0.05", renewal("100", "1000")),
+    ("renewal_decline", "peer_floor"): ("2", renewal("100", "1000")),
+    ("young_school", "young_days"): (30, young()),
+    ("young_school", "window_days"): (60, young()),
+    ("young_school", "min_enrollments"): (11, young(long=True)),
+    ("young_school", "min_peers"): (6, young(long=True)),
+    ("young_school", "ahead_share"): ("0.05", young()),
+    ("young_school", "long_ratio"): ("4", young(long=True)),
+    ("young_school", "high_units"): (1, young()),
+    ("young_school", "high_floor"): ("critical", young(units=3)),
+    ("delivery_share", "window_days"): (7, delivered(20, 40)),
+    ("delivery_share", "lag_days"): (0, delivered(20, 40)),
+    ("delivery_share", "min_sessions"): (50, delivered(20, 40)),
+    ("delivery_share", "min_peers"): (6, delivered(20, 40)),
+    ("delivery_share", "threshold"): ("0.4", delivered(20, 40)),
+    ("delivery_share", "strong_threshold"): ("0.6", delivered(20, 40)),
+    ("delivery_share", "peer_floor"): ("1.5", delivered(20, 40)),
+    ("delivery_share", "strong_weight"): (50, delivered(10, 40)),
+    ("delivery_share", "strong_floor"): ("critical", delivered(10, 40)),
 }
 WEIGHT_AND_FLOOR: dict[str, Any] = {"weight": 99, "floor": "critical"}
 
@@ -250,10 +344,21 @@ def cases() -> list[tuple[str, str, Any, Facts]]:
 PEERS = {("2201", "subject"): Peers(median=D("2"), count=3)}
 
 
+# Five peers of the city each: what the trends, the young and delivery are judged beside.
+FIVE: dict[str, Any] = {
+    "peer_latency": {"2201": Peers(median=D("1"), count=5)},
+    "peer_renewal": {("2201", "subject"): Peers(median=D("1"), count=5)},
+    "peer_package": {"2201": Peers(median=D("20"), count=5)},
+    "peer_delivery": {"2201": Peers(median=D("1"), count=5)},
+    "chain": {
+        "S": [Sibling(institution_id="inst_y", codes=("escrow_shortfall",), level="critical")]
+    },
+}
+
+
 def outcome(code: str, f: Facts, cfg: knobs.RiskConfig) -> Any:
-    ind = INDICATORS[code](
-        f, Context(as_of=AS_OF, region_refund_rate={"2201": D("0.01")}, peer_surge=PEERS), cfg
-    )
+    context = Context(as_of=AS_OF, region_refund_rate={"2201": D("0.01")}, peer_surge=PEERS, **FIVE)
+    ind = INDICATORS[code](f, context, cfg)
     return None if ind is None else (ind.value, ind.contribution, ind.floor, ind.evidence)
 
 
