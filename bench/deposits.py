@@ -293,6 +293,8 @@ def main() -> None:
             "DATABASE_URL": url,
             "ENVIRONMENT": "test",
             "SECRET_KEY": SECRET_KEY,
+            # The public log's key: outside development the placeholder is refused at start.
+            "LOG_SIGNING_KEY": "ab" * 32,
             "SCHEDULER_ENABLED": "false",
             "LOG_LEVEL": "WARNING",
             "RATE_LIMIT_PER_SECOND": "0",  # the load generator is the only caller
@@ -316,6 +318,8 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(300):
+                if server.poll() is not None:
+                    raise SystemExit(f"the server exited ({server.returncode}) before it was ready")
                 try:
                     if httpx.get(base + "/readyz").status_code == 200:
                         break

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Row, Select, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -140,7 +141,17 @@ def receive_many(
     clocks = list(received) if received is not None else [now] * len(items)
     if len(clocks) != len(items) or any(c > now for c in clocks):
         raise ValueError("one arrival per deposit, none after now")
+    single = len(items) == 1 and session.get_bind().dialect.name == "postgresql"
     for attempt in range(1, _ATTEMPTS + 1):
+        if single:
+            # One deposit writes one row, after everything it reads: its insert skips a row
+            # another request has just committed (`_Taken`, nothing of this one written yet)
+            # and it is read again, as a replay. No savepoint: two statements fewer on the
+            # commonest request of a bank.
+            try:
+                return _receive_many(session, bank, items, clocks, now=now, limit=limit)
+            except _Taken:
+                continue
         savepoint = session.begin_nested()
         try:
             answers = _receive_many(session, bank, items, clocks, now=now, limit=limit)
@@ -151,7 +162,11 @@ def receive_many(
             continue
         savepoint.commit()
         return answers
-    raise AssertionError("unreachable")
+    raise AssertionError("unreachable: a replay is read once the other request's row is")
+
+
+class _Taken(Exception):
+    """A single deposit's row was written by another request first (its bank's retry)."""
 
 
 _ATTEMPTS = 3  # each further request carrying the same deposits can cost one more read
@@ -187,11 +202,21 @@ def _receive_many(
     return [batch.answer(n, item) for n, item in enumerate(items)]
 
 
-def _institutions(session: Session, bank: Bank, accounts: set[str]) -> dict[str, Institution]:
+# What a deposit needs to know of the institution whose account it names: plain rows, not ORM
+# objects: the institution is a wide row, of which a deposit needs four columns.
+_INSTITUTION = select(
+    Institution.id,
+    Institution.status,
+    Institution.escrow_account_no,
+    Institution.reserve_account_no,
+)
+
+
+def _institutions(session: Session, bank: Bank, accounts: set[str]) -> dict[str, Row[Any]]:
     """The bank's institutions by the supervised account numbers named (escrow or reserve)."""
-    insts: dict[str, Institution] = {}
-    for found in session.scalars(
-        select(Institution).where(
+    insts: dict[str, Row[Any]] = {}
+    for found in session.execute(
+        _INSTITUTION.where(
             Institution.bank_id == bank.id,
             or_(
                 Institution.escrow_account_no.in_(accounts),
@@ -205,7 +230,7 @@ def _institutions(session: Session, bank: Bank, accounts: set[str]) -> dict[str,
     return insts
 
 
-def _wind_downs(session: Session, insts: dict[str, Institution]) -> dict[str, str]:
+def _wind_downs(session: Session, insts: dict[str, Row[Any]]) -> dict[str, str]:
     """The payment reference of each named institution being wound up, by institution."""
     winding = {i.id for i in insts.values() if i.status == "winding_down"}
     if not winding:
@@ -248,7 +273,7 @@ class _Batch:
         self,
         bank: Bank,
         limit: Decimal | None,
-        insts: dict[str, Institution],
+        insts: dict[str, Row[Any]],
         payees: dict[str, Row[Any]],
         wind_downs: dict[str, str],
     ) -> None:
@@ -309,7 +334,7 @@ class _Batch:
             "resolved_at": None,
         }
 
-    def _matched(self, item: DepositIn, inst: Institution) -> tuple[str | None, str | None]:
+    def _matched(self, item: DepositIn, inst: Row[Any]) -> tuple[str | None, str | None]:
         """(suspense reason, None), or (None, the enrollment the deposit pays)."""
         e = self.payees.get(item.payment_reference)
         if inst.status == "frozen":
@@ -343,11 +368,28 @@ def _post(
     escrow cash account, its day): held from there to the commit, those locks are what
     serialises batches, so they are taken when nothing but the commit is left."""
     ops = _transfers(session.connection(), bank, deposits, now)
-    insert_many(session, _DEPOSITS, deposits)
+    if len(deposits) == 1 and session.get_bind().dialect.name == "postgresql":
+        _insert_one(session, deposits[0])
+    else:
+        insert_many(session, _DEPOSITS, deposits)
     paid, counted = _paid_and_counted(deposits, {e.id: e for e in payees.values()})
     update_many(session, _ENROLLMENTS, paid)
     ledger.apply(session.connection(), ops, at=now)
     rollups.bump_many(session, counted)
+
+
+_INSERT_ONE = (
+    pg_insert(_DEPOSITS)
+    .on_conflict_do_nothing(constraint="uq_deposits_bank_txn")
+    .returning(_DEPOSITS.c.id)
+)
+
+
+def _insert_one(session: Session, deposit: dict[str, Any]) -> None:
+    """A single deposit's row, unless another request has written its (bank, bank_txn_id)
+    first: then `_Taken`, before anything else of this request is written."""
+    if session.execute(_INSERT_ONE, deposit).first() is None:
+        raise _Taken
 
 
 def _transfers(

@@ -286,3 +286,34 @@ def test_the_same_suspense_deposit_in_two_requests_at_once_is_answered_once(
         assert {r.reason for r in rows} == {"unknown_reference"}
         assert ledger.verify(c).ok
         assert ledger.trial_balance(c).balanced
+
+
+def test_the_same_single_suspense_deposit_in_requests_at_once_is_answered_once(
+    engine: Engine, settings: Settings, backend: str
+) -> None:
+    """A single deposit is received without a savepoint on PostgreSQL: its one row skips a row
+    another request has just written (ON CONFLICT DO NOTHING), and it is read again, as a
+    replay, with nothing of its own written. Repeated, so that the requests do meet."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers: there is no 'at once' to test")
+    bank_id, account, _ = enrolled(engine, settings, 1)
+    paid_at = datetime.now(UTC)
+    for k in range(6):
+        item = deposits.DepositIn(
+            bank_txn_id=f"ONE-{k}",
+            account_no=account,
+            payment_reference=f"NOSUCH-ONE{k}",
+            amount=Decimal("99.00"),
+            paid_at=paid_at,
+        )
+        (answer,) = send_at_once(engine, bank_id, [item], copies=4)
+        assert isinstance(answer, deposits.DepositAnswer) and answer.status == "suspense"
+    with engine.connect() as c:
+        rows = c.execute(
+            select(Deposit.__table__).where(
+                Deposit.bank_id == bank_id, Deposit.bank_txn_id.like("ONE-%")
+            )
+        ).all()
+        assert len(rows) == 6
+        assert ledger.verify(c).ok
+        assert ledger.trial_balance(c).balanced
