@@ -4,11 +4,13 @@
    (prepaid accounts spread evenly, made in bulk): every snapshot (split leaves, padding to
    1,024, shuffle, salts, the sum tree), stored with its tree and salts, every root and the
    ledger's anchor appended to the log, the checkpoint signed (`publish_day`, what the
-   `proof_publish` job runs) — beside the baseline, a plain `GROUP BY` of the same balances
+   `proof_publish` job runs: the balances read in one statement, the trees built by a pool
+   of one process per core, the rows written with COPY) — beside the baseline, a plain `GROUP BY` of the same balances
    in the same run. Goal: under 60 s.
 2. One institution of 32,768 enrollments (65,536 leaves): a parent's proof served
-   (`serving.parent_proof`: its path read as slices of the stored tree, the log part and the
-   newest checkpoint, cosigned by two witnesses) for `--probes` random parents, its time and
+   (`serving.parent_proof`: one statement reads the parent's row with both paths as slices
+   of the stored tree; the log part and the newest checkpoint, cosigned by two witnesses,
+   are kept between requests after the first) for `--probes` random parents, its time and
    its size as compact JSON — beside the baseline, an enrollment read by primary key. Goals:
    under 5 ms, under 8 KB.
 3. That proof checked in headless Chromium by the parent's page's own code
@@ -151,6 +153,7 @@ def serve_proofs(engine: Engine, settings: Settings, probes: int) -> dict[str, A
 
     verify_parent_proof(proof, log_keys.keys(settings))  # the proofs served are right
     return {"proof": proof, "median_ms": statistics.median(times) * 1000,
+            "first_ms": times[0] * 1000,
             "p95_ms": sorted(times)[int(len(times) * 0.95)] * 1000,
             "baseline_ms": statistics.median(baseline) * 1000, "bytes": max(sizes),
             "keys": log_keys.published(settings)}  # fmt: skip
@@ -219,7 +222,8 @@ def main() -> None:
         settings = cosign(engine, settings)
         served = serve_proofs(engine, settings, args.probes)
         print(f"2. a proof of 65,536 leaves served: median {served['median_ms']:.2f} ms, p95 "
-              f"{served['p95_ms']:.2f} ms (enrollment by key: {served['baseline_ms']:.2f} ms, "
+              f"{served['p95_ms']:.2f} ms, the first (nothing kept yet) "
+              f"{served['first_ms']:.2f} ms (enrollment by key: {served['baseline_ms']:.2f} ms, "
               f"{served['median_ms'] / served['baseline_ms']:.0f}x); largest "
               f"{served['bytes']:,} bytes of JSON; goals under 5 ms "
               f"{'met' if served['median_ms'] < 5 else 'MISSED'}, under 8 KB "

@@ -313,13 +313,16 @@ def chain_heads_at_day_end(
     that day (or of its last earlier day with entries) wrote down — a later day's first entry
     writes the close of the account's last day before it, so no entry lies between that close
     and the day's end."""
-    stmt = select(accounts.c.id, accounts.c.last_seq, accounts.c.last_hash, accounts.c.last_at)
+    # Compared in the database: a million accounts' times are not made into datetimes here.
+    stmt = select(
+        accounts.c.id, accounts.c.last_seq, accounts.c.last_hash, accounts.c.last_at > day_end
+    )
     stmt = stmt.where(accounts.c.created_at <= day_end)
     if ledgers is not None:
         stmt = stmt.where(accounts.c.ledger.in_(list(ledgers)))
     rows = conn.execute(stmt).all()
-    heads = {r.id: (r.last_seq, r.last_hash) for r in rows if r.last_at <= day_end}
-    later = [r.id for r in rows if r.last_at > day_end]
+    heads = {r[0]: (r[1], r[2]) for r in rows if not r[3]}
+    later = [r[0] for r in rows if r[3]]
     for start in range(0, len(later), 1000):
         chunk = later[start : start + 1000]
         latest = (

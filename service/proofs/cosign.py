@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.config import Settings
 from service.proofs import keys as log_keys
 from service.proofs.models import Checkpoint, WitnessState
-from service.proofs.publog import PublicLog
+from service.proofs.publog import PublicLog, forget
 from tgproof import note
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ def cosign_latest(
         checkpoint.cosignatures = sum(
             note.signed_by(w.verifier, body, signatures) for w in witnesses
         )
+        forget(session)
         for name, at in held.items():
             state = session.get(WitnessState, name)
             if state is None:

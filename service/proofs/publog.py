@@ -6,6 +6,7 @@ transaction-level advisory lock, on SQLite the database's single writer."""
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import overload
 
@@ -122,6 +123,36 @@ class _Perfect(MutableMapping[tuple[int, int], bytes]):
         return 0
 
 
+@dataclass(slots=True)
+class Counted:
+    size: int
+    note: str
+    at: float
+
+
+# What the proofs' answers keep between requests (service/proofs/serving.py `logged`), by
+# database: the newest checkpoint that counts, served for CHECKPOINT_TTL seconds, and each
+# entry with its inclusion in a checkpoint's size (neither ever changes once written).
+CHECKPOINT_TTL = 30.0
+NEWEST: dict[str, Counted] = {}
+PARTS: dict[tuple[str, int, int], tuple[str, list[str]]] = {}  # (database, index, size)
+MAX_PARTS = 4096
+
+
+def kept_for(session: Session) -> str:
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
+
+
+def forget(session: Session) -> None:
+    """Drops what is kept of this database: called whenever the log appends, signs or gains a
+    cosignature here (a test's database emptied and refilled is not answered from before;
+    another process's changes reach this one within CHECKPOINT_TTL)."""
+    db = kept_for(session)
+    NEWEST.pop(db, None)
+    for key in [k for k in PARTS if k[0] == db]:
+        del PARTS[key]
+
+
 class PublicLog:
     """The log as stored, for one session."""
 
@@ -141,13 +172,14 @@ class PublicLog:
     def append(self, entries: Sequence[tuple[str, str, bytes]], *, now: datetime) -> int:
         """Appends (kind, day, entry) in order, under the lock; the index of the first."""
         self.lock()
+        forget(self.session)
         start = self.size()
         frontier = self._frontier(start)  # level -> the hash of the open perfect subtree
         made: list[tuple[int, int, bytes]] = []
-        for offset, (kind, day, entry) in enumerate(entries):
+        rows = [{"idx": start + n, "kind": kind, "day": day, "entry": entry.decode(),
+                 "created_at": now} for n, (kind, day, entry) in enumerate(entries)]  # fmt: skip
+        for offset, (_, _, entry) in enumerate(entries):
             i = start + offset
-            self.session.add(LogEntry(idx=i, kind=kind, day=day, entry=entry.decode(),
-                                      created_at=now))  # fmt: skip
             current, level, k = log.leaf_hash(entry), 0, i
             made.append((0, i, current))
             while k & 1:  # closes a perfect subtree: hash it with its left sibling
@@ -155,7 +187,8 @@ class PublicLog:
                 level, k = level + 1, k >> 1
                 made.append((level, k, current))
             frontier[level] = current
-        self.session.flush()
+        if rows:
+            self.session.execute(insert(LogEntry), rows)
         if made:
             self.session.execute(
                 insert(LogNode),
@@ -219,6 +252,7 @@ def sign_checkpoint(session: Session, settings: Settings, *, now: datetime) -> C
         return found
     body = note.Checkpoint(settings.log_origin, size, public.root(size)).body()
     line = log_signature(body, settings.log_origin, log_keys.log_key(settings))
+    forget(session)
     checkpoint = Checkpoint(size=size, note=signed_note(body, [line]), cosignatures=0,
                             created_at=now)  # fmt: skip
     session.add(checkpoint)

@@ -4,6 +4,7 @@ entries, proofs and checkpoints. Refusals are `DomainError`s, as every read's.""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -14,8 +15,18 @@ from sqlalchemy.orm import Session
 
 from service.config import Settings
 from service.errors import DomainError
+from service.proofs import keys as log_keys
 from service.proofs.models import Checkpoint, ProofParent, ProofSnapshot
-from service.proofs.publog import PublicLog, latest_checkpoint
+from service.proofs.publog import (
+    CHECKPOINT_TTL,
+    MAX_PARTS,
+    NEWEST,
+    PARTS,
+    Counted,
+    PublicLog,
+    kept_for,
+    latest_checkpoint,
+)
 from tgproof.proof import yuan
 
 NODE = 40  # bytes per stored node: hash || u64be sum
@@ -99,11 +110,48 @@ def _paths(session: Session, snapshot_id: str, leaf_count: int, indexes: list[in
         for i in indexes for h in range(height)
     ]  # fmt: skip
     row = session.execute(select(*cols).where(ProofSnapshot.id == snapshot_id)).one()
-    paths = []
-    for n in range(len(indexes)):
-        nodes = [bytes(row[n * height + h]) for h in range(height)]
-        paths.append([{"hash": x[:32].hex(), "sum": int.from_bytes(x[32:], "big")} for x in nodes])
-    return paths
+    return [_nodes([row[n * height + h] for h in range(height)]) for n in range(len(indexes))]
+
+
+def _nodes(records: list[Any]) -> list[dict[str, Any]]:
+    return [{"hash": bytes(x[:32]).hex(), "sum": int.from_bytes(x[32:], "big")} for x in records]
+
+
+MAX_HEIGHT = 24  # paths read with the parent's row for trees of up to 2^24 leaves
+
+
+def _sibling(index: Any, height: int) -> Any:
+    """The stored tree's 1-based byte offset of the sibling at `height` of the leaf at
+    `index`, as SQL over the row's own columns (both databases have >> and &): level h
+    starts at node 2N − 2·(N >> h), and the sibling of node k is k + 1 − 2·(k & 1)."""
+    n = ProofSnapshot.leaf_count
+    k = index.op(">>")(height)
+    start = 2 * n - 2 * n.op(">>")(height)
+    return (start + k + 1 - 2 * k.op("&")(1)) * NODE + 1
+
+
+def _parent_with_paths(
+    session: Session, institution_id: str, enrollment_id: str, day: date | None
+) -> Any:
+    """The parent's row, its snapshot's and both leaves' paths, in one statement: the
+    slices for every height up to MAX_HEIGHT (those above the tree's own come back empty)."""
+    paths = [
+        func.substr(ProofSnapshot.tree, _sibling(index, h), NODE).label(f"p{n}_{h}")
+        for n, index in enumerate((ProofParent.index0, ProofParent.index1))
+        for h in range(MAX_HEIGHT)
+    ]  # fmt: skip
+    stmt = (
+        select(ProofParent.snapshot_id, ProofParent.index0, ProofParent.salt0,
+               ProofParent.amount0, ProofParent.index1, ProofParent.salt1, ProofParent.amount1,
+               ProofSnapshot.day, ProofSnapshot.root, ProofSnapshot.total,
+               ProofSnapshot.leaf_count, ProofSnapshot.log_index, *paths)
+        .join(ProofSnapshot, ProofSnapshot.id == ProofParent.snapshot_id)
+        .where(ProofParent.enrollment_id == enrollment_id,
+               ProofSnapshot.institution_id == institution_id)
+    )  # fmt: skip
+    stmt = (stmt.where(ProofSnapshot.day == day.isoformat()) if day
+            else stmt.order_by(ProofSnapshot.day.desc()).limit(1))  # fmt: skip
+    return session.execute(stmt).first()
 
 
 def parent_proof(
@@ -112,48 +160,57 @@ def parent_proof(
 ) -> dict[str, Any]:  # fmt: skip
     """§3's answer: the enrollment's two leaves in the day's snapshot (the latest one it is
     in, when no day is named), their paths, and the log entry with its inclusion in the
-    newest checkpoint that covers it."""
-    stmt = (
-        select(ProofParent, ProofSnapshot.day, ProofSnapshot.root, ProofSnapshot.total,
-               ProofSnapshot.leaf_count, ProofSnapshot.log_index)
-        .join(ProofSnapshot, ProofSnapshot.id == ProofParent.snapshot_id)
-        .where(ProofParent.enrollment_id == enrollment_id,
-               ProofSnapshot.institution_id == institution_id)
-    )  # fmt: skip
-    stmt = (stmt.where(ProofSnapshot.day == day.isoformat()) if day
-            else stmt.order_by(ProofSnapshot.day.desc()).limit(1))  # fmt: skip
-    found = session.execute(stmt).first()
-    if found is None:
+    newest checkpoint that covers it. One statement, and the log's part from the cache
+    (`logged`) once any parent of that snapshot has been answered."""
+    p = _parent_with_paths(session, institution_id, enrollment_id, day)
+    if p is None:
         raise DomainError("not_found", "no published snapshot counts this enrollment on that day")
-    p, day_text, root, total, leaf_count, log_index = found
-    paths = _paths(session, p.snapshot_id, leaf_count, [p.index0, p.index1])
+    height = p.leaf_count.bit_length() - 1
+    if height <= MAX_HEIGHT:
+        first = _nodes([p[12 + h] for h in range(height)])
+        second = _nodes([p[12 + MAX_HEIGHT + h] for h in range(height)])
+    else:
+        first, second = _paths(session, p.snapshot_id, p.leaf_count, [p.index0, p.index1])
     leaves = [
         {"part": 0, "salt": bytes(p.salt0).hex(), "amount": p.amount0, "index": p.index0,
-         "path": paths[0]},
+         "path": first},
         {"part": 1, "salt": bytes(p.salt1).hex(), "amount": p.amount1, "index": p.index1,
-         "path": paths[1]},
+         "path": second},
     ]  # fmt: skip
     return {
         "version": 1, "snapshot_id": p.snapshot_id, "institution_id": institution_id,
-        "date": day_text, "leaf_count": leaf_count,
-        "root": {"hash": root, "sum": int((total * 100).to_integral_exact())},
+        "date": p.day, "leaf_count": p.leaf_count,
+        "root": {"hash": p.root, "sum": int((p.total * 100).to_integral_exact())},
         "enrollment_id": enrollment_id, "amount": yuan(p.amount0 + p.amount1),
-        "leaves": leaves, "log": logged(session, settings, log_index),
+        "leaves": leaves, "log": logged(session, settings, p.log_index),
     }  # fmt: skip
 
 
 def logged(session: Session, settings: Settings, index: int) -> dict[str, Any]:
-    """`{index, entry, inclusion, checkpoint}` for a log entry: what `proof entry` checks."""
-    public = PublicLog(session)
-    entry = public.entry(index)
-    checkpoint = latest_checkpoint(session, settings, at_least=index + 1)
-    if entry is None or checkpoint is None:
-        raise DomainError("not_found", "that log entry has no signed checkpoint yet")
-    return {
-        "index": index, "entry": entry.entry,
-        "inclusion": [h.hex() for h in public.inclusion(index, checkpoint.size)],
-        "checkpoint": checkpoint.note,
-    }  # fmt: skip
+    """`{index, entry, inclusion, checkpoint}` for a log entry: what `proof entry` checks.
+    The newest checkpoint that counts is kept for CHECKPOINT_TTL seconds (any counted one
+    that covers the entry proves it), and each entry with its inclusion in it for as long as
+    that checkpoint is served: entries and signed sizes never change."""
+    db, now = kept_for(session), time.monotonic()
+    kept = NEWEST.get(db)
+    if kept is None or kept.size <= index or now - kept.at > CHECKPOINT_TTL:
+        checkpoint = latest_checkpoint(session, settings, at_least=index + 1)
+        if checkpoint is None:
+            raise DomainError("not_found", "that log entry has no signed checkpoint yet")
+        kept = Counted(checkpoint.size, checkpoint.note, now)
+        if checkpoint.cosignatures >= log_keys.quorum(settings):
+            NEWEST[db] = kept
+    part = PARTS.get((db, index, kept.size))
+    if part is None:
+        public = PublicLog(session)
+        entry = public.entry(index)
+        if entry is None:
+            raise DomainError("not_found", "that log entry has no signed checkpoint yet")
+        part = (entry.entry, [h.hex() for h in public.inclusion(index, kept.size)])
+        if len(PARTS) >= MAX_PARTS:
+            PARTS.clear()
+        PARTS[(db, index, kept.size)] = part
+    return {"index": index, "entry": part[0], "inclusion": part[1], "checkpoint": kept.note}
 
 
 def checkpoint_text(session: Session, settings: Settings, size: int | None) -> str:

@@ -43,11 +43,22 @@ def liabilities_entry(
     snapshot: Snapshot, institution_id: str, date: str,
     attested_balance: str | None = None, statement_id: str | None = None,
 ) -> bytes:  # fmt: skip
+    return liabilities_entry_of(
+        snapshot.snapshot_id, institution_id, date, leaf_count=snapshot.leaf_count,
+        root=snapshot.root.hash, total=snapshot.root.sum,
+        attested_balance=attested_balance, statement_id=statement_id,
+    )  # fmt: skip
+
+
+def liabilities_entry_of(
+    snapshot_id: str, institution_id: str, date: str, *, leaf_count: int, root: bytes,
+    total: int, attested_balance: str | None, statement_id: str | None,
+) -> bytes:  # fmt: skip
+    """§4's `liabilities` entry; `total` in fen."""
     return canonical(
         {"attested_balance": attested_balance, "date": date, "institution_id": institution_id,
-         "kind": "liabilities", "leaf_count": snapshot.leaf_count,
-         "root": snapshot.root.hash.hex(), "snapshot_id": snapshot.snapshot_id,
-         "statement_id": statement_id, "total": yuan(snapshot.root.sum)}
+         "kind": "liabilities", "leaf_count": leaf_count, "root": root.hex(),
+         "snapshot_id": snapshot_id, "statement_id": statement_id, "total": yuan(total)}
     )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from service.config import Settings
 from service.jobs.runner import run_job
 from service.kit.clock import SHANGHAI
 from service.kit.db import make_sessionmaker
+from service.proofs import daily
 from service.proofs import keys as log_keys
 from tests import factories
 from tests.api.conftest import bearer
@@ -255,3 +256,39 @@ def test_the_public_pages_show_each_institutions_liabilities_and_the_log(
     assert log_page.status_code == 200 and "负债公开日志" in log_page.text
     assert f"/proofs/institutions/{w.inst_id}" in log_page.text and "账本锚点" in log_page.text
     assert w.client.get("/proofs/institutions/inst_nobody").status_code == 404
+
+
+def test_trees_built_by_a_pool_of_processes_prove_the_same(
+    proof_world: World, engine: Engine, witnessed: tuple[Settings, list[Witness]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A day of many institutions is built by a pool of processes (here forced: one
+    institution per batch, two cores): the proofs are the same kind, in the log's order."""
+    settings, _ = witnessed
+    w = proof_world
+    paid = [w.enroll(lessons=10, amount="200.00"), w.enroll(lessons=4, amount="75.50")]
+    assert all(w.pay(e).status_code == 201 for e in paid)
+    other = w.client.post("/api/v1/institutions", headers=bearer(w.reg),
+                          json=factories.institution_body(w.bank.id)).json()  # fmt: skip
+    pools: list[int] = []
+
+    class Counted(daily.ProcessPoolExecutor):
+        def __init__(self, workers: int, **kw: Any) -> None:
+            pools.append(workers)
+            super().__init__(workers, **kw)
+
+    monkeypatch.setattr(daily, "ProcessPoolExecutor", Counted)
+    monkeypatch.setattr(daily, "BATCH", 1)
+    monkeypatch.setattr(daily, "POOL_MIN_BATCHES", 2)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    w.clock.now = START + timedelta(days=2)
+    done = publish(engine, settings, w.clock.now)
+    assert pools == [2] and done["snapshots"] >= 2 and done["cosignatures"] == 2
+    keys = keys_of(w.client)
+    for e, fen in zip(paid, (20000, 7550), strict=True):
+        proof = w.client.get("/api/v1/parent/proof", headers=w.parent(e))
+        assert proof.status_code == 200, proof.text
+        found = verify_parent_proof(proof.json(), keys)
+        assert (found.amount_fen, found.total_fen) == (fen, 27550)
+    empty = w.client.get(f"/api/v1/public/institutions/{other['id']}/liabilities").json()
+    assert (empty["total"], empty["leaf_count"]) == ("0.00", 1024)
