@@ -27,7 +27,7 @@ from ledger.balances import (
     owner_balances,
     sum_transfers,
 )
-from ledger.bulk import copy_rows
+from ledger.bulk import copy_binary, copy_rows
 from ledger.errors import LedgerCorrupted, LedgerError
 from ledger.lists import one_of
 from ledger.models import (
@@ -194,6 +194,7 @@ __all__ = [
     "chain_heads",
     "chain_heads_at_day_end",
     "close_account",
+    "copy_binary",
     "copy_rows",
     "cumulative_share",
     "expire_due",

@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 
 from ledger.amounts import ZERO
+from ledger.bulk import fetch_rows
 from ledger.lists import listed, one_of
 from ledger.models import Balance, HistoryLine, Transfer
 from ledger.postings import lock_and_read
@@ -376,15 +377,16 @@ def kind_credit_fen_as_of(
         owed: Any = accounts.c.credits_posted - accounts.c.debits_posted
     else:
         owed = cast((accounts.c.credits_posted - accounts.c.debits_posted) * 100, BigInteger)
-    rows = conn.execute(
+    rows = fetch_rows(
+        conn,
         select(
             accounts.c.ledger,
             accounts.c.owner,
             type_coerce(owed, BigInteger),
             accounts.c.id,
             accounts.c.last_at > as_of,
-        ).where(accounts.c.kind == kind, accounts.c.created_at <= as_of)
-    ).all()
+        ).where(accounts.c.kind == kind, accounts.c.created_at <= as_of),
+    )
     moved = [r[3] for r in rows if r[4]]
     if not moved:
         return [(r[0], r[1], int(r[2])) for r in rows]

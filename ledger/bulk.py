@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Select
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # From this many rows on, COPY is worth its extra round trip: it spends far less per row than
@@ -47,6 +48,43 @@ def copy_rows(conn: Connection, table: Table, rows: Iterable[Sequence[object]]) 
             copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
+
+
+def fetch_rows(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
+    """Every row of `stmt` as a plain tuple, for reads of a million rows whose columns need
+    no type processing (text, integers, booleans): on PostgreSQL fetched by the driver
+    itself, without SQLAlchemy's rows and result processing (about half the time)."""
+    if conn.dialect.name != "postgresql":
+        return [tuple(r) for r in conn.execute(stmt)]
+    compiled = stmt.compile(dialect=conn.dialect)
+    driver = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cur:  # type: ignore[union-attr]
+            cur.execute(str(compiled), compiled.params)
+            return list(cur.fetchall())
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(str(compiled), None, exc, psycopg.Error) from exc
+
+
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
+COPY_TRAILER = b"\xff\xff"
+
+
+def copy_binary(
+    conn: Connection, table: str, columns: Sequence[str], chunks: Iterable[bytes]
+) -> None:
+    """COPY rows already encoded in COPY's binary format (each chunk whole rows, made by the
+    caller — in another process, say — so that this one only passes bytes on)."""
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    driver = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+            copy.write(COPY_HEADER)
+            for chunk in chunks:
+                copy.write(chunk)
+            copy.write(COPY_TRAILER)
     except psycopg.Error as exc:
         raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Select, and_, func, literal, select, tuple_, 
 
 from ledger.amounts import ZERO
 from ledger.balances import _recomputed, entry_changes
+from ledger.bulk import fetch_rows
 from ledger.chain import link_hash
 from ledger.models import Balance, Transfer
 from ledger.schema import GENESIS_HASH, accounts, closes, transfers
@@ -320,7 +321,7 @@ def chain_heads_at_day_end(
     stmt = stmt.where(accounts.c.created_at <= day_end)
     if ledgers is not None:
         stmt = stmt.where(accounts.c.ledger.in_(list(ledgers)))
-    rows = conn.execute(stmt).all()
+    rows = fetch_rows(conn, stmt)
     heads = {r[0]: (r[1], r[2]) for r in rows if not r[3]}
     later = [r[0] for r in rows if r[3]]
     for start in range(0, len(later), 1000):

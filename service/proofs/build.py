@@ -38,6 +38,24 @@ class Built:
     leaf_count: int
     tree: bytes
     parents: list[tuple[str, int, bytes, int, int, bytes, int]]
+    copy: bytes = b""  # the parents' proof_parents rows in COPY's binary format
+
+
+def copy_rows(
+    snapshot_id: str, parents: list[tuple[str, int, bytes, int, int, bytes, int]]
+) -> bytes:
+    """proof_parents rows (snapshot_id, enrollment_id, index0, salt0, amount0, index1, salt1,
+    amount1) in PostgreSQL's binary COPY format: each row its field count, then each field
+    its length and its bytes (text as UTF-8, int4, bytea, int8)."""
+    sid = snapshot_id.encode()
+    head = struct.pack(">hi", 8, len(sid)) + sid
+    rows = []
+    for enrollment_id, i0, s0, a0, i1, s1, a1 in parents:
+        e = enrollment_id.encode()
+        rows.append(head + struct.pack(
+            f">i{len(e)}siii{len(s0)}siqiii{len(s1)}siq",
+            len(e), e, 4, i0, len(s0), s0, 8, a0, 4, i1, len(s1), s1, 8, a1))  # fmt: skip
+    return b"".join(rows)
 
 
 def leaf_count_for(leaves: int) -> int:
@@ -141,7 +159,8 @@ def build(snapshot_id: str, liabilities: Iterable[tuple[str, int]]) -> Built:
         raise ValueError(f"{snapshot_id}: {e}") from e
     top = tree[-NODE_BYTES:]
     return Built(snapshot_id=snapshot_id, root=top[:32], total=int.from_bytes(top[32:], "big"),
-                 leaf_count=n, tree=tree, parents=parents)  # fmt: skip
+                 leaf_count=n, tree=tree, parents=parents,
+                 copy=copy_rows(snapshot_id, parents))  # fmt: skip
 
 
 def build_many(batch: list[tuple[str, list[tuple[str, int]]]]) -> list[Built]:

@@ -24,7 +24,7 @@ from service.config import Settings
 from service.flows.models import Consumption, Statement
 from service.kit.clock import SHANGHAI
 from service.kit.db import Base
-from service.proofs.build import Built, build_many
+from service.proofs.build import Built, build_many, copy_rows
 from service.proofs.entropy import Entropy, SystemEntropy
 from service.proofs.models import LogEntry, ProofParent, ProofSnapshot
 from service.proofs.publog import PublicLog, sign_checkpoint
@@ -196,8 +196,12 @@ def _store(
                           statement_id, first + offset, now, b.tree))  # fmt: skip
     public.append(entries, now=now)
     _copy(session, ProofSnapshot, SNAPSHOT_COLUMNS, snapshots)
-    _copy(session, ProofParent, PARENT_COLUMNS,
-          [(b.snapshot_id, *p) for b in batch for p in b.parents])  # fmt: skip
+    if session.connection().dialect.name == "postgresql":  # encoded by the builders
+        chunks = [b.copy or copy_rows(b.snapshot_id, b.parents) for b in batch]
+        ledger.copy_binary(session.connection(), "proof_parents", PARENT_COLUMNS, chunks)
+    else:
+        _copy(session, ProofParent, PARENT_COLUMNS,
+              [(b.snapshot_id, *p) for b in batch for p in b.parents])  # fmt: skip
     return len(batch)
 
 

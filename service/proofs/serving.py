@@ -10,13 +10,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from ledger.types import Money
 from service.config import Settings
 from service.errors import DomainError
 from service.proofs import keys as log_keys
-from service.proofs.models import Checkpoint, ProofParent, ProofSnapshot
+from service.proofs.models import Checkpoint, ProofSnapshot
 from service.proofs.publog import (
     CHECKPOINT_TTL,
     MAX_PARTS,
@@ -120,14 +121,26 @@ def _nodes(records: list[Any]) -> list[dict[str, Any]]:
 MAX_HEIGHT = 24  # paths read with the parent's row for trees of up to 2^24 leaves
 
 
-def _sibling(index: Any, height: int) -> Any:
-    """The stored tree's 1-based byte offset of the sibling at `height` of the leaf at
-    `index`, as SQL over the row's own columns (both databases have >> and &): level h
-    starts at node 2N − 2·(N >> h), and the sibling of node k is k + 1 − 2·(k & 1)."""
-    n = ProofSnapshot.leaf_count
-    k = index.op(">>")(height)
-    start = 2 * n - 2 * n.op(">>")(height)
-    return (start + k + 1 - 2 * k.op("&")(1)) * NODE + 1
+def _slice(index: str, height: int) -> str:
+    """SQL for the stored node at `height` that is the sibling of the leaf at `index`,
+    computed from the row's own columns (both databases have >> and &): level h starts at
+    node 2N − 2·(N >> h), and the sibling of node k is k + 1 − 2·(k & 1)."""
+    k = f"({index} >> {height})"
+    start = f"(2 * s.leaf_count - 2 * (s.leaf_count >> {height}))"
+    return f"substr(s.tree, ({start} + {k} + 1 - 2 * ({k} & 1)) * {NODE} + 1, {NODE})"
+
+
+# Written once, as text: built as an expression per request, its 48 slices cost more (SQL
+# construction, cache key, the driver's parsing of many parameters) than the database does.
+_PARENT_SQL = (
+    "SELECT p.snapshot_id, p.index0, p.salt0, p.amount0, p.index1, p.salt1, p.amount1,"
+    " s.day, s.root, s.total, s.leaf_count, s.log_index, "
+    + ", ".join(_slice(i, h) for i in ("p.index0", "p.index1") for h in range(MAX_HEIGHT))
+    + " FROM proof_parents p JOIN proof_snapshots s ON s.id = p.snapshot_id"
+    " WHERE p.enrollment_id = :enrollment AND s.institution_id = :institution"
+)
+_ON_DAY = text(_PARENT_SQL + " AND s.day = :day").columns(total=Money())
+_LATEST = text(_PARENT_SQL + " ORDER BY s.day DESC LIMIT 1").columns(total=Money())
 
 
 def _parent_with_paths(
@@ -135,23 +148,10 @@ def _parent_with_paths(
 ) -> Any:
     """The parent's row, its snapshot's and both leaves' paths, in one statement: the
     slices for every height up to MAX_HEIGHT (those above the tree's own come back empty)."""
-    paths = [
-        func.substr(ProofSnapshot.tree, _sibling(index, h), NODE).label(f"p{n}_{h}")
-        for n, index in enumerate((ProofParent.index0, ProofParent.index1))
-        for h in range(MAX_HEIGHT)
-    ]  # fmt: skip
-    stmt = (
-        select(ProofParent.snapshot_id, ProofParent.index0, ProofParent.salt0,
-               ProofParent.amount0, ProofParent.index1, ProofParent.salt1, ProofParent.amount1,
-               ProofSnapshot.day, ProofSnapshot.root, ProofSnapshot.total,
-               ProofSnapshot.leaf_count, ProofSnapshot.log_index, *paths)
-        .join(ProofSnapshot, ProofSnapshot.id == ProofParent.snapshot_id)
-        .where(ProofParent.enrollment_id == enrollment_id,
-               ProofSnapshot.institution_id == institution_id)
-    )  # fmt: skip
-    stmt = (stmt.where(ProofSnapshot.day == day.isoformat()) if day
-            else stmt.order_by(ProofSnapshot.day.desc()).limit(1))  # fmt: skip
-    return session.execute(stmt).first()
+    found = {"enrollment": enrollment_id, "institution": institution_id}
+    if day is None:
+        return session.execute(_LATEST, found).first()
+    return session.execute(_ON_DAY, {**found, "day": day.isoformat()}).first()
 
 
 def parent_proof(
