@@ -186,6 +186,33 @@ CODES: dict[str, Code] = {
     "round_above_available": _c(422, "More than the wind-down can distribute",
                                 "a round's amount above the money available or above what the "
                                 "claims have not yet been given; the detail says both"),
+    "successor_out_of_scope": _c(422, "The successor is not an institution of your region",
+                                 "offering a wind-down's parents a successor that does not "
+                                 "exist or lies outside the regulator's region"),
+    "successor_not_active": _c(409, "The successor is not active",
+                               "offering (or accepting) a successor that is frozen, being wound "
+                               "up, closed or closing; `state` says its status"),
+    "successor_no_course": _c(422, "The successor has no course that takes the lessons",
+                              "offering a successor with no approved course of the same "
+                              "category with enough sessions after now for the lessons left"),
+    "nothing_to_offer": _c(422, "No claim to offer a successor",
+                           "a successor offer when every claim is paid, transferred, has no "
+                           "lessons left or already has an offer open"),
+    "claim_not_offerable": _c(409, "This claim cannot be offered a successor",
+                              "naming an enrollment whose claim is paid, transferred, has no "
+                              "lessons left or already has an offer open; `state` says which"),
+    "offer_expired": _c(409, "The successor offer has expired",
+                        "accepting or declining an offer past its deadline: the claim stays "
+                        "in the wind-down's rounds"),
+    "offer_decided": _c(409, "The successor offer was already decided",
+                        "accepting a declined offer or declining an accepted one; `state` "
+                        "says the decision"),
+    "claim_payment_in_flight": _c(409, "A payment on this claim is with the bank",
+                                  "accepting a successor while a round's payment on the claim "
+                                  "awaits the bank's answer", LATER),
+    "transfer_not_covered": _c(409, "The wind-down cannot fund this transfer from one account",
+                               "accepting a successor when neither the escrow nor the reserve "
+                               "alone holds the claim's part of the money available", LATER),
     "effective_in_future": _c(422, "A wind-down takes effect at an instant already past",
                               "opening a wind-down effective after now (a planned closure is "
                               "announced instead) or before the institution existed"),

@@ -198,6 +198,7 @@ class Bank:
             if reject is None:
                 self.balances[account] -= amount
                 self.txns.append(Txn(txn, account, "debit", amount, now))
+                self._credit_transfer(ins, txn, amount, now)
             ins["result"] = {
                 "status": "rejected" if reject else "executed",
                 "bank_txn_id": txn,
@@ -208,6 +209,20 @@ class Bank:
         self.callback(instruction_id)
         if b.duplicate_callbacks:
             self.callback(instruction_id)
+
+    def _credit_transfer(
+        self, ins: dict[str, Any], txn: str, amount: Decimal, now: datetime
+    ) -> None:
+        """A transfer (a wound-up school's claim moved to a successor) between two accounts
+        of this bank: the payee's account is credited under the same transaction id, which
+        the service books as the deposit into the successor's escrow; the bank reports no
+        deposit of its own for it (the caller holds the lock)."""
+        payee = ins.get("payee") or {}
+        if ins.get("kind") != "transfer" or not payee.get("account_no"):
+            return
+        to = str(payee["account_no"])
+        self.balances[to] = self.balances.get(to, Decimal("0.00")) + amount
+        self.txns.append(Txn(txn, to, "credit", amount, now))
 
     def callback(self, instruction_id: str) -> int:
         result = self.instructions[instruction_id]["result"]

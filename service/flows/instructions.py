@@ -33,8 +33,10 @@ from service.kit.paging import Paged, Paging, page_rows
 from service.registry.models import Institution
 
 # Why money leaves a supervised account: each purpose has its settlement (flows/settlement.py).
-Purpose = Literal["refund", "release", "suspense_return", "wind_down"]
-PURPOSES: tuple[Purpose, ...] = ("refund", "release", "suspense_return", "wind_down")
+Purpose = Literal["refund", "release", "suspense_return", "wind_down", "wind_down_transfer"]
+PURPOSES: tuple[Purpose, ...] = (
+    "refund", "release", "suspense_return", "wind_down", "wind_down_transfer",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

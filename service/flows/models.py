@@ -350,6 +350,11 @@ class Claim(Base):
     payee_account_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
     successor_institution_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Moved to the successor's escrow when the parent accepted a successor school
+    # (service/flows/successors.py): executed by the bank; on its way, it is in `in_flight`.
+    transferred: Mapped[Decimal] = mapped_column(
+        Money(), default=Decimal("0.00"), server_default=text("0")
+    )
 
 
 class WindDownRound(Base):
@@ -384,3 +389,27 @@ class WindDownPayment(Base):
     __table_args__ = (
         UniqueConstraint("round_id", "claim_id", "source", name="uq_wind_down_payments_part"),
     )
+
+
+class SuccessorOffer(Base):
+    """A successor school offered to one claim of a wind-down (service/flows/successors.py):
+    `offered` until the parent decides or `expires_at` passes; `accepted` while the transfer
+    is with the bank, then `transferred` (or `failed`: the bank refused it, the claim is open
+    again); `declined`; `expired` is read from `expires_at`, never written late."""
+
+    __tablename__ = "successor_offers"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    wind_down_id: Mapped[str] = mapped_column(ForeignKey("wind_downs.id"), index=True)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("wind_down_claims.id"), index=True)
+    successor_institution_id: Mapped[str] = mapped_column(ForeignKey("institutions.id"))
+    course_id: Mapped[str] = mapped_column(String(40))  # the successor's course taking them
+    lessons: Mapped[int] = mapped_column(Integer)  # the lessons the successor takes
+    status: Mapped[str] = mapped_column(String(12))  # offered|accepted|transferred|failed|declined
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    offered_by: Mapped[str] = mapped_column(String(80))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    amount: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)  # the transfer
+    share: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)  # of it, new money
+    instruction_id: Mapped[str | None] = mapped_column(String(40), nullable=True, unique=True)
+    successor_enrollment_id: Mapped[str | None] = mapped_column(String(40), nullable=True)

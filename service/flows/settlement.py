@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 import ledger
 from ledger import Resolve
 from service.errors import DomainError
-from service.flows import deposits, refunds, releases, rounds
+from service.flows import deposits, refunds, releases, rounds, successors
 from service.flows.instructions import PURPOSES
 from service.flows.models import Instruction
 
@@ -43,6 +43,9 @@ SETTLEMENTS: dict[str, Settlement] = {
         on_executed=deposits.on_returned, on_rejected=deposits.on_return_rejected
     ),
     "wind_down": Settlement(on_executed=rounds.on_paid, on_rejected=rounds.on_rejected),
+    "wind_down_transfer": Settlement(
+        on_executed=successors.on_executed, on_rejected=successors.on_rejected
+    ),
 }
 
 

@@ -252,7 +252,7 @@ def _make_claims(
         {"id": new_id("clm"), "wind_down_id": wd.id, "enrollment_id": owner, "amount": amount,
          "allocated": ZERO, "paid": ZERO, "in_flight": ZERO, "held": ZERO,
          "status": "open" if amount > 0 else "paid", "payee_account_no": None,
-         "successor_institution_id": None, "created_at": now}
+         "successor_institution_id": None, "created_at": now, "transferred": ZERO}
         for owner, amount in owed
     ]  # fmt: skip
     insert_many(session, _CLAIMS, rows)
@@ -377,20 +377,29 @@ def overview(session: Session, wd: WindDown) -> Overview:
     )  # fmt: skip
 
 
+def outstanding(claim: Claim) -> Decimal:
+    """What the wind-down still owes the parent: nothing once the claim is transferred (the
+    successor teaches the lessons left; service/flows/successors.py)."""
+    return ZERO if claim.successor_institution_id else claim.amount - claim.paid
+
+
 def summary(session: Session, wd: WindDown) -> ClaimsSummary:
     m = Money()
-    count, total, paid, unreachable = session.execute(
+    moved = Claim.successor_institution_id.is_not(None)
+    count, total, paid, unreachable, settled = session.execute(
         select(
             func.count(Claim.id),
             func.sum(Claim.amount, type_=m),
             func.sum(Claim.paid, type_=m),
             func.count(Claim.id).filter(Claim.status == "unreachable"),
+            func.sum(Claim.amount - Claim.paid, type_=m).filter(moved),
         ).where(Claim.wind_down_id == wd.id)
     ).one()
-    total, paid = total or ZERO, paid or ZERO
+    total, paid, settled = total or ZERO, paid or ZERO, settled or ZERO
     return ClaimsSummary(
-        count=count, total=total, paid=paid, outstanding=total - paid, unreachable=unreachable
-    )
+        count=count, total=total, paid=paid, outstanding=total - paid - settled,
+        unreachable=unreachable,
+    )  # fmt: skip
 
 
 def funds(session: Session, wd: WindDown, inst: Institution) -> Funds:

@@ -442,6 +442,30 @@ REFUSALS = {
     "round_above_available": N_(
         "The amount is more than the wind-down has available or than the claims are still owed."
     ),
+    "successor_out_of_scope": N_("The successor is not an institution of your region."),
+    "successor_not_active": N_(
+        "The successor is not active: it is frozen, being wound up, closed or closing."
+    ),
+    "successor_no_course": N_(
+        "The successor has no approved course of the same kind with sessions for the lessons left."
+    ),
+    "nothing_to_offer": N_(
+        "No claim is left to offer: every one is paid, transferred, has no lessons left or "
+        "already has an offer open."
+    ),
+    "claim_not_offerable": N_(
+        "This claim cannot be offered a successor: it is paid, transferred, has no lessons "
+        "left or already has an offer open."
+    ),
+    "offer_expired": N_("The offer has expired: the claim stays in the wind-down's rounds."),
+    "offer_decided": N_("The offer was already decided."),
+    "claim_payment_in_flight": N_(
+        "A payment on this claim is with the bank: decide once the bank has answered."
+    ),
+    "transfer_not_covered": N_(
+        "Neither the escrow nor the reserve alone holds this claim's part of the money: try "
+        "after the next recovery."
+    ),
     "effective_in_future": N_("A wind-down takes effect at an instant already past."),
     "closure_in_past": N_("A closure cannot take effect before today."),
     "institution_not_frozen": N_("The institution is not frozen."),
@@ -525,6 +549,14 @@ CLAIM_STATUSES = {
     "unreachable": N_("Unreachable: the bank could not pay"),
     "transferred": N_("Transferred to another school"),
 }
+OFFER_STATUSES = {
+    "offered": N_("Awaiting your answer"),
+    "expired": N_("Expired: no answer by the deadline"),
+    "accepted": N_("Accepted: the bank is moving the money"),
+    "transferred": N_("Accepted: the money is at the successor"),
+    "failed": N_("The bank could not move the money: your claim stays"),
+    "declined": N_("Declined"),
+}
 ROUND_STATUSES = {"instructed": N_("With the bank"), "settled": N_("Settled")}
 PAYMENT_STATUSES = {
     "instructed": N_("With the bank"),
@@ -561,6 +593,9 @@ APPROVAL_FACTS = {
     "note": N_("Note"),
     "wind_down_id": N_("Wind-down's id"),
     "amount": N_("Amount to share"),
+    "successor": N_("Successor school"),
+    "successor_institution_id": N_("Successor's id"),
+    "enrollments": N_("Enrollments offered (none: every claim it can take)"),
 }
 APPROVAL_STATUSES = {
     "pending": N_("Awaiting approval"),
@@ -578,6 +613,7 @@ KINDS: dict[str, Mapping[Any, str]] = {
     "key_names": KEY_NAMES,
     "wind_down_reasons": WIND_DOWN_REASONS,
     "claims": CLAIM_STATUSES,
+    "offers": OFFER_STATUSES,
     "rounds": ROUND_STATUSES,
     "payments": PAYMENT_STATUSES,
     "levels": LEVELS,

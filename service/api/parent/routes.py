@@ -13,6 +13,7 @@ from service.api.parent.schemas import (
     ComplaintIn,
     ComplaintRead,
     DisputeIn,
+    OfferDecisionIn,
     ParentEnrollmentRead,
     ParentWindDownRead,
     PayeeIn,
@@ -25,7 +26,7 @@ from service.api.parent.schemas import (
 from service.api.problems import problem_response, refusals
 from service.api.ratelimit import refusal
 from service.api.schemas import ConsumptionRead, Page, RefundTimelineRead
-from service.flows import consumptions, parents, refunds, rounds, winddowns
+from service.flows import consumptions, parents, refunds, rounds, successors, winddowns
 from service.proofs import serving as proofs
 
 router = APIRouter(prefix="/parent", tags=["parent"])
@@ -147,10 +148,35 @@ def proof(
 
 
 @router.get("/wind-down", response_model=ParentWindDownRead)
-def wind_down(e: ParentDep, session: SessionDep) -> ParentWindDownRead:
-    """The parent's claim in the institution's wind-down and every round's part of it; 404
-    where the institution is not being wound up."""
-    return ParentWindDownRead.of(winddowns.of_parent(session, e.id))
+def wind_down(e: ParentDep, session: SessionDep, now: NowDep) -> ParentWindDownRead:
+    """The parent's claim in the institution's wind-down, every round's part of it, and the
+    successor school offered, if any; 404 where the institution is not being wound up."""
+    return _wind_down(session, e.id, now)
+
+
+def _wind_down(session: Any, enrollment_id: str, now: Any) -> ParentWindDownRead:
+    v = winddowns.of_parent(session, enrollment_id)
+    return ParentWindDownRead.of(v, successors.of_parent(session, v.claim, now))
+
+
+@router.post(
+    "/wind-down/offer",
+    response_model=ParentWindDownRead,
+    responses={
+        404: {"description": "not_found: no offer"},
+        409: {"description": "offer_expired, offer_decided, claim_payment_in_flight, "
+                             "transfer_not_covered, successor_not_active"},
+    },
+)  # fmt: skip
+def decide_offer(
+    body: OfferDecisionIn, e: ParentDep, session: SessionDep, now: NowDep
+) -> ParentWindDownRead:
+    """Accept or decline the successor school offered. Accepting moves the claim's money to
+    the successor's escrow by one bank instruction (`kind: transfer`), and the enrollment
+    continues there with its lessons left (`offer.successor_enrollment_id`); declining keeps
+    the claim in the wind-down's rounds. The same decision again answers the same."""
+    successors.decide(session, enrollment_id=e.id, decision=body.decision, now=now)
+    return _wind_down(session, e.id, now)
 
 
 @router.post("/wind-down/payee", response_model=ParentWindDownRead)
@@ -158,4 +184,4 @@ def name_payee(body: PayeeIn, e: ParentDep, session: SessionDep, now: NowDep) ->
     """The account to pay when the bank could not pay back by the route the money came in:
     the part held for the parent is paid there in the next round."""
     rounds.name_payee(session, enrollment_id=e.id, account_no=body.account_no, now=now)
-    return ParentWindDownRead.of(winddowns.of_parent(session, e.id))
+    return _wind_down(session, e.id, now)

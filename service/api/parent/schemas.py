@@ -10,7 +10,8 @@ from service.api.schemas import Read
 from service.flows import enrollments
 from service.flows.models import Refund
 from service.flows.parents import Overview
-from service.flows.winddowns import ParentView
+from service.flows.successors import ParentOffer
+from service.flows.winddowns import ParentView, outstanding
 from service.kit.money import InstantOut, MoneyOut
 from service.kit.wire import Strict, WholeNumber
 
@@ -142,6 +143,35 @@ class WindDownPartRead(Read):
     paid_at: InstantOut | None
 
 
+class OfferSuccessorRead(Read):
+    name: str
+
+
+class ParentOfferRead(Read):
+    successor: OfferSuccessorRead
+    lessons: int = Field(description="the lessons the successor takes")
+    expires_at: InstantOut
+    status: Literal["offered", "expired", "accepted", "transferred", "failed", "declined"]
+    amount: MoneyOut | None = Field(description="the money moved to the successor, once accepted")
+    successor_enrollment_id: str | None = Field(
+        description="the enrollment continuing at the successor (sign in to it with the same "
+        "access code)"
+    )
+
+    @classmethod
+    def of(cls, p: ParentOffer) -> ParentOfferRead:
+        o = p.offer
+        return cls(
+            successor=OfferSuccessorRead(name=p.successor.name), lessons=o.lessons,
+            expires_at=o.expires_at, status=p.status,  # type: ignore[arg-type]
+            amount=o.amount, successor_enrollment_id=o.successor_enrollment_id,
+        )  # fmt: skip
+
+
+class OfferDecisionIn(Strict):
+    decision: Literal["accept", "decline"]
+
+
 class ParentWindDownRead(Read):
     wind_down_id: str
     reason: str
@@ -151,16 +181,21 @@ class ParentWindDownRead(Read):
     outstanding: MoneyOut
     status: Literal["open", "paid", "unreachable", "transferred"]
     payee_account_no: str | None
+    transferred: MoneyOut = Field(description="moved to the successor's escrow by the bank")
     rounds: list[WindDownPartRead]
+    offer: ParentOfferRead | None = Field(
+        default=None, description="the latest successor school offered, if any"
+    )
 
     @classmethod
-    def of(cls, v: ParentView) -> ParentWindDownRead:
+    def of(cls, v: ParentView, offer: ParentOffer | None = None) -> ParentWindDownRead:
         c = v.claim
         return cls(
             wind_down_id=v.wind_down.id, reason=v.wind_down.reason,
             effective_at=v.wind_down.effective_at, claim=c.amount, paid=c.paid,
-            outstanding=c.amount - c.paid, status=c.status,  # type: ignore[arg-type]
-            payee_account_no=c.payee_account_no,
+            outstanding=outstanding(c), status=c.status,  # type: ignore[arg-type]
+            payee_account_no=c.payee_account_no, transferred=c.transferred,
+            offer=None if offer is None else ParentOfferRead.of(offer),
             rounds=[WindDownPartRead(round=p.round_seq, amount=p.amount,
                                      status=p.status, paid_at=p.paid_at)  # type: ignore[arg-type]
                     for p in v.parts],

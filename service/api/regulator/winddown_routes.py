@@ -18,11 +18,14 @@ from service.api.regulator.winddown_schemas import (
     ClaimRead,
     RoundIn,
     RoundMadeRead,
+    SuccessorOfferIn,
+    SuccessorOfferRead,
+    SuccessorOffersRead,
     WindDownIn,
     WindDownRead,
 )
 from service.api.schemas import Page
-from service.flows import winddown_requests, winddowns
+from service.flows import successor_requests, successors, winddown_requests, winddowns
 from service.kit.csv_out import csv_lines
 from service.policy import approvals
 from service.registry.institutions import audit_export
@@ -158,3 +161,34 @@ def make_round(
     return RoundMadeRead(id=a["round_id"], seq=a["seq"], amount=Decimal(a["amount"]),
                          reissued=Decimal(a["reissued"]), claims_paid=a["claims_paid"],
                          instructions=a["instructions"])  # fmt: skip
+
+
+@router.post(
+    "/wind-downs/{wind_down_id}/successor-offers",
+    status_code=201,
+    response_model=SuccessorOffersRead,
+    responses={
+        **PENDING_RESPONSE,
+        409: {"description": "successor_not_active, claim_not_offerable"},
+        422: {"description": "successor_out_of_scope, successor_no_course, nothing_to_offer"},
+    },
+)
+def offer_successor(
+    wind_down_id: str, body: SuccessorOfferIn, regulator: RegulatorDep, session: SessionDep,
+    now: NowDep,
+) -> Any:  # fmt: skip
+    """Offer the parents (those named, or every claim it can take) a successor school:
+    active, of the region, with an approved course of the same category that has sessions
+    for each student's lessons left. Each parent accepts or declines on their page within 14
+    days (`POST /parent/wind-down/offer`). Where the institution's region's rule pack asks
+    for four eyes on `successor_offer` (the default), 202 `{approval}`: nothing is offered
+    until a supervisor approves."""
+    done = successor_requests.offer_successor(
+        session, regulator=regulator, wind_down_id=wind_down_id,
+        successor_institution_id=body.successor_institution_id,
+        enrollment_ids=body.enrollment_ids, now=now,
+    )  # fmt: skip
+    if isinstance(done, approvals.Pending):
+        return accepted(session, done.approval, now)
+    made = successors.listed(session, wind_down_id=wind_down_id, ids=done.answer["offer_ids"])
+    return SuccessorOffersRead(offers=[SuccessorOfferRead.of(o, e, now) for o, e in made])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
 
 from service.api.schemas import Read
-from service.flows import rounds, winddowns
-from service.flows.models import Claim
+from service.flows import rounds, successors, winddowns
+from service.flows.models import Claim, SuccessorOffer
 from service.kit.money import Instant, InstantOut, MoneyOut, PositiveMoney
 from service.kit.wire import Strict
 
@@ -23,6 +24,40 @@ class RoundIn(Strict):
     amount: PositiveMoney | None = Field(
         default=None, description="new money to share; default: all money available"
     )
+
+
+class SuccessorOfferIn(Strict):
+    successor_institution_id: str = Field(min_length=1, max_length=40)
+    enrollment_ids: list[str] | None = Field(
+        default=None, min_length=1, max_length=20000,
+        description="the claims to offer it to; default: every claim the successor can take",
+    )  # fmt: skip
+
+
+class SuccessorOfferRead(Read):
+    id: str
+    enrollment_id: str
+    successor_institution_id: str
+    course_id: str = Field(description="the successor's course that takes the lessons")
+    lessons: int
+    status: Literal["offered", "expired", "accepted", "transferred", "failed", "declined"]
+    expires_at: InstantOut
+    amount: MoneyOut | None = Field(description="the money the transfer moves, once accepted")
+    successor_enrollment_id: str | None
+
+    @classmethod
+    def of(cls, o: SuccessorOffer, enrollment_id: str, now: datetime) -> SuccessorOfferRead:
+        return cls(
+            id=o.id, enrollment_id=enrollment_id,
+            successor_institution_id=o.successor_institution_id, course_id=o.course_id,
+            lessons=o.lessons, status=successors.status_of(o, now),  # type: ignore[arg-type]
+            expires_at=o.expires_at, amount=o.amount,
+            successor_enrollment_id=o.successor_enrollment_id,
+        )  # fmt: skip
+
+
+class SuccessorOffersRead(Read):
+    offers: list[SuccessorOfferRead]
 
 
 class ClaimsSummaryRead(Read):
@@ -90,9 +125,13 @@ class ClaimRead(Read):
     enrollment_id: str
     claim: MoneyOut
     paid: MoneyOut
-    outstanding: MoneyOut
+    outstanding: MoneyOut = Field(
+        description="what the wind-down still owes the parent (0 once transferred: the "
+        "successor teaches the lessons left)"
+    )
     in_flight: MoneyOut
     held: MoneyOut
+    transferred: MoneyOut = Field(description="moved to the successor's escrow by the bank")
     status: Literal["open", "paid", "unreachable", "transferred"]
     successor_institution_id: str | None = None
 
@@ -100,7 +139,8 @@ class ClaimRead(Read):
     def of(cls, c: Claim) -> ClaimRead:
         return cls(
             enrollment_id=c.enrollment_id, claim=c.amount, paid=c.paid,
-            outstanding=c.amount - c.paid, in_flight=c.in_flight, held=c.held,
+            outstanding=winddowns.outstanding(c), in_flight=c.in_flight, held=c.held,
+            transferred=c.transferred,
             status=c.status,  # type: ignore[arg-type]
             successor_institution_id=c.successor_institution_id,
         )  # fmt: skip

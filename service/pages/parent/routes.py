@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from service.api.auth import over_address_budget, vouch_session
 from service.api.deps import NowDep, SessionDep, SettingsDep
 from service.errors import DomainError
-from service.flows import consumptions, enrollments, parents, refunds, rounds
+from service.flows import consumptions, enrollments, parents, refunds, rounds, successors
 from service.kit.qr import qr_svg
 from service.pages import i18n
 from service.pages.labels import N_
@@ -47,6 +47,18 @@ REFUSALS = {
         "The institution is being wound up: your balance is your claim, paid in the "
         "wind-down's rounds (below)."
     ),
+    "offer_expired": N_("The offer has expired: your claim stays, paid in the rounds."),
+    "offer_decided": N_("You have already answered this offer."),
+    "claim_payment_in_flight": N_(
+        "A payment on your claim is with the bank: answer once it has arrived or come back."
+    ),
+    "transfer_not_covered": N_(
+        "The money for your claim cannot be moved in one payment just now: try again after "
+        "the next recovery."
+    ),
+    "successor_not_active": N_("The successor school can no longer take you: your claim stays."),
+    "successor_no_course": N_("The successor school can no longer take you: your claim stays."),
+    "claim_not_offerable": N_("Your claim can no longer move: it is paid or moved already."),
     "complaint_limit": N_("You have filed three complaints today; you may file again tomorrow."),
     "complaint_already_filed": N_(
         "You already have an open complaint of this kind; the regulator has it. "
@@ -271,6 +283,29 @@ def name_payee(
                           now=now)  # fmt: skip
 
     return _act(session, "#wind-down", run, N_("Thank you: the next round pays that account."))
+
+
+@router.post("/wind-down/offer")
+def decide_offer(
+    session: SessionDep,
+    now: NowDep,
+    signed: ParentPostDep,
+    decision: Annotated[Literal["accept", "decline"], Form()],
+) -> Response:
+    """Accept or decline the successor school offered (the API's use case:
+    `POST /api/v1/parent/wind-down/offer`)."""
+
+    def run() -> None:
+        successors.decide(session, enrollment_id=signed.enrollment.id, decision=decision,
+                          now=now)  # fmt: skip
+
+    done = (
+        N_("Accepted: the bank moves your claim's money to the new school, where your lessons "
+           "continue.")
+        if decision == "accept"
+        else N_("Declined: your claim stays and is paid in the rounds.")
+    )  # fmt: skip
+    return _act(session, "#wind-down", run, done)
 
 
 def _act(session: Session, anchor: str, action: Callable[[], None], done: str) -> Response:

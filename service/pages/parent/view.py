@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from service.flows import consumptions, enrollments, parents, refunds, winddowns
+from service.flows import consumptions, enrollments, parents, refunds, successors, winddowns
 from service.flows.models import Consumption, Enrollment, Refund, RefundEvent
 from service.kit.clock import local_date
 from service.registry.models import Bank, Institution
@@ -63,6 +63,7 @@ class ParentView:
     standing: disclosure.Standing
     complaints: list[disclosure.Filed]
     wind_down: winddowns.ParentView | None = None  # the claim, where the school is wound up
+    offer: successors.ParentOffer | None = None  # the successor school offered, if any
 
     @property
     def refund_open(self) -> bool:
@@ -83,6 +84,7 @@ def read(session: Session, e: Enrollment, now: datetime) -> ParentView:
         )
         for r in refunds.of_enrollment(session, e.id)
     ]
+    claim = winddowns.claim_of_enrollment(session, e.id)
     return ParentView(
         enrollment=e,
         institution=o.institution,
@@ -94,11 +96,8 @@ def read(session: Session, e: Enrollment, now: datetime) -> ParentView:
         refunds=shown,
         standing=disclosure.standing(session, o.institution, on=local_date(now)),
         complaints=disclosure.filed(session, e.id, o.institution.id),
-        wind_down=(
-            winddowns.of_parent(session, e.id)
-            if winddowns.claim_of_enrollment(session, e.id) is not None
-            else None
-        ),
+        wind_down=winddowns.of_parent(session, e.id) if claim is not None else None,
+        offer=successors.of_parent(session, claim, now) if claim is not None else None,
     )
 
 

@@ -1,0 +1,239 @@
+"""Successor schools (issue 34) through the API, in process, on SQLite and PostgreSQL: a
+regulator offers the parents of a school being wound up a willing institution (four eyes); the
+refusals of a successor that is not one; a parent accepts and the claim's part of the money
+moves to the successor's escrow by one bank instruction (`kind: transfer`), the enrollment
+continuing there; another declines; a third says nothing until the deadline; a later round
+pays only the claims kept; two accepts at once move the money once (PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from service.errors import DomainError
+from service.flows import successors
+from service.flows.models import Instruction
+from service.kit.db import make_sessionmaker
+from tests import factories
+from tests.api.approving import engine_of, through
+from tests.api.conftest import bearer
+from tests.api.test_flows import World
+from tests.api.test_plumbing import assert_problem
+from tests.api.test_winddown import (
+    a_round,
+    assert_books,
+    books,
+    claims,
+    open_it,
+    settle_all,
+    statement_with_flight,
+)
+
+D = Decimal
+
+
+def successor(w: World, *, course: bool = True) -> dict[str, Any]:
+    """A willing school of the region at the same bank, with a maths course of 40 sessions
+    from next week."""
+    body = factories.institution_body(w.bank.id)
+    inst = w.client.post("/api/v1/institutions", json=body, headers=bearer(w.reg))
+    assert inst.status_code == 201, inst.text
+    made: dict[str, Any] = inst.json() | {"escrow_account_no": body["escrow_account_no"]}
+    if course:
+        r = w.client.post("/api/v1/courses", json=factories.course_body("2026-11-30", n=40),
+                          headers=bearer(made["api_key"]))  # fmt: skip
+        assert r.status_code == 201 and r.json()["status"] == "approved", r.text
+    return made
+
+
+def offer(w: World, wd_id: str, successor_id: str, **body: Any) -> Any:
+    """Ask for the offer; approved by a second supervisor (successor_offer is four-eyes by
+    default): the offers made, as the 201 answers them."""
+    asked = w.client.post(f"/api/v1/wind-downs/{wd_id}/successor-offers",
+                          json={"successor_institution_id": successor_id} | body,
+                          headers=bearer(w.reg))  # fmt: skip
+    if asked.status_code != 202:
+        return asked
+    answer = through(w.client, engine_of(w.client), asked)
+    return answer
+
+
+def decide(w: World, parent: dict[str, str], decision: str) -> Any:
+    return w.client.post("/api/v1/parent/wind-down/offer", json={"decision": decision},
+                         headers=parent)  # fmt: skip
+
+
+def test_offer_accept_decline_silence_and_a_later_round(world: World, engine: Engine) -> None:
+    w = world
+    es = [w.enroll(lessons=10, amount="200.00") for _ in range(4)]
+    for e in es:
+        assert w.pay(e).status_code == 201
+    w.clock.now += timedelta(days=2)
+    assert w.consume(es[0]["id"], 2).status_code == 201  # claim 160.00
+    statement_with_flight(w, engine, "300.00")  # 500 left of 760 owed
+    wd = open_it(w).json()
+    owed = {k: D(v["claim"]) for k, v in claims(w, wd["id"]).items()}
+    assert sum(owed.values()) == D("760.00")
+    assert a_round(w, wd["id"]).status_code == 201
+    settle_all(w)  # 500 of 760 paid, pro rata
+    rec = w.pay({"payment_reference": wd["payment_reference"], "amount_due": "100.00"},
+                txn="TRECOVER1")  # fmt: skip
+    assert rec.status_code == 201, rec.text
+
+    # The refusals: another region's school, the school being wound up, one with no course.
+    good = successor(w)
+    _, beijing = factories.regulator(engine, "110000")
+    far = w.client.post("/api/v1/institutions", headers=bearer(beijing),
+                        json=factories.institution_body(w.bank.id, region="110101"))  # fmt: skip
+    assert far.status_code == 201, far.text
+    assert_problem(offer(w, wd["id"], far.json()["id"]), 422, "successor_out_of_scope")
+    assert_problem(offer(w, wd["id"], "ins_nobody"), 422, "successor_out_of_scope")
+    assert_problem(offer(w, wd["id"], w.inst_id), 409, "successor_not_active")
+    assert_problem(offer(w, wd["id"], successor(w, course=False)["id"]), 422,
+                   "successor_no_course")  # fmt: skip
+    assert_problem(offer(w, wd["id"], good["id"], enrollment_ids=["enr_nobody"]), 404,
+                   "not_found")  # fmt: skip
+
+    made = offer(w, wd["id"], good["id"])
+    assert made["offers"] == 4, made
+    assert_problem(offer(w, wd["id"], good["id"]), 422, "nothing_to_offer")  # all offered
+    parents = [w.parent(e) for e in es]
+    page = w.client.get("/api/v1/parent/wind-down", headers=parents[0]).json()
+    assert page["offer"]["successor"]["name"] == good["name"]
+    assert page["offer"]["lessons"] == 8 and page["offer"]["status"] == "offered"
+
+    # e0 accepts: its part of the 100 available, pro rata to what each claim is still owed.
+    before = claims(w, wd["id"])
+    unallocated = sum(owed[k] - D(c["paid"]) for k, c in before.items())
+    mine = owed[es[0]["id"]] - D(before[es[0]["id"]]["paid"])
+    share = (mine * D("100") / unallocated).quantize(D("0.01"), ROUND_HALF_UP)
+    r = decide(w, parents[0], "accept")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "transferred" and r.json()["outstanding"] == "0.00"
+    assert r.json()["offer"]["amount"] == f"{share:.2f}"
+    assert decide(w, parents[0], "accept").json() == r.json()  # the same again: the same
+    assert_problem(decide(w, parents[0], "decline"), 409, "offer_decided")
+    (ins,) = w.pending()
+    assert ins["kind"] == "transfer" and ins["amount"] == f"{share:.2f}"
+    assert ins["payee"]["account_no"] == good["escrow_account_no"]
+    settle_all(w)
+    # e1 declines; e2 accepts; e3 says nothing.
+    assert decide(w, parents[1], "decline").json()["offer"]["status"] == "declined"
+    assert_problem(decide(w, parents[1], "accept"), 409, "offer_decided")
+    assert decide(w, parents[2], "accept").status_code == 200
+    settle_all(w)
+    w.clock.now += timedelta(days=15)
+    parents = [w.parent(e) for e in es]  # sessions do not last a fortnight
+    assert_problem(decide(w, parents[3], "accept"), 409, "offer_expired")
+    page3 = w.client.get("/api/v1/parent/wind-down", headers=parents[3]).json()
+    assert page3["offer"]["status"] == "expired" and page3["status"] == "open"
+
+    # A later round pays the claims kept, never the transferred ones.
+    a_round(w, wd["id"])
+    settle_all(w)
+    cs = claims(w, wd["id"])
+    for k, c in cs.items():
+        exact = D("600") * owed[k] / D("760")
+        given = D(c["paid"]) + D(c["transferred"])
+        assert abs(given - exact) <= D("0.02"), (k, given, exact)
+    for e in (es[0], es[2]):
+        c = cs[e["id"]]
+        assert c["status"] == "transferred" and c["successor_institution_id"] == good["id"]
+        assert c["outstanding"] == "0.00" and c["in_flight"] == "0.00"
+    assert {cs[es[1]["id"]]["status"], cs[es[3]["id"]]["status"]} == {"open"}
+    paid = sum(D(c["paid"]) for c in cs.values())
+    moved = sum(D(c["transferred"]) for c in cs.values())
+    assert paid + moved == D("600.00")
+    view = w.client.get(f"/api/v1/wind-downs/{wd['id']}", headers=bearer(w.reg)).json()
+    kept = owed[es[1]["id"]] + owed[es[3]["id"]]
+    assert D(view["claims"]["outstanding"]) == kept - D(cs[es[1]["id"]]["paid"]) - D(
+        cs[es[3]["id"]]["paid"]
+    )
+    assert_books(engine, w.inst_id)
+
+    # The successor's books: the money arrived as the deposits paying the continued
+    # enrollments, which go on with their lessons.
+    b = books(engine, good["id"])
+    assert b["escrow_cash"] == b["prepaid"] == moved
+    assert_books(engine, good["id"])
+    continued = page_of(w, parents[0])["offer"]["successor_enrollment_id"]
+    e = w.client.get(f"/api/v1/enrollments/{continued}", headers=bearer(good["api_key"])).json()
+    assert e["status"] == "active" and e["balance"] == cs[es[0]["id"]]["transferred"]
+    assert e["lessons"] == 8
+    r = w.client.post("/api/v1/parent/sessions", json={"enrollment_id": continued,
+                      "access_code": es[0]["access_code"]})  # fmt: skip
+    assert r.status_code == 201, r.text  # the parent signs in there with the same code
+
+
+def page_of(w: World, parent: dict[str, str]) -> Any:
+    return w.client.get("/api/v1/parent/wind-down", headers=parent).json()
+
+
+def test_a_transfer_the_bank_refuses_leaves_the_claim_open(world: World, engine: Engine) -> None:
+    w = world
+    es = [w.enroll(lessons=10, amount="200.00") for _ in range(2)]
+    for e in es:
+        assert w.pay(e).status_code == 201
+    wd = open_it(w).json()
+    good = successor(w)
+    assert offer(w, wd["id"], good["id"], enrollment_ids=[es[0]["id"]])["offers"] == 1
+    parent = w.parent(es[0])
+    assert decide(w, parent, "accept").json()["offer"]["amount"] == "200.00"  # money covers
+    (ins,) = w.pending()
+    assert w.result(ins["id"], "rejected", "RXFER1").status_code == 200
+    page = page_of(w, parent)
+    assert page["status"] == "open" and page["offer"]["status"] == "failed"
+    c = claims(w, wd["id"])[es[0]["id"]]
+    assert c["in_flight"] == "0.00" and c["successor_institution_id"] is None
+    r = a_round(w, wd["id"])
+    assert r.status_code == 201 and r.json()["amount"] == "400.00"
+    settle_all(w)
+    assert all(c["status"] == "paid" for c in claims(w, wd["id"]).values())
+    assert_books(engine, w.inst_id)
+    assert_books(engine, good["id"])
+
+
+def test_two_accepts_at_once_move_the_money_once(
+    world: World, engine: Engine, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers: no two accepts can interleave")
+    w = world
+    es = [w.enroll(lessons=10, amount="200.00") for _ in range(2)]
+    for e in es:
+        assert w.pay(e).status_code == 201
+    wd = open_it(w).json()
+    good = successor(w)
+    assert offer(w, wd["id"], good["id"])["offers"] == 2
+    sessions = make_sessionmaker(engine)
+    barrier, outcomes = threading.Barrier(2), []
+
+    def run() -> None:
+        try:
+            with sessions.begin() as s:
+                barrier.wait()
+                o = successors.decide(s, enrollment_id=es[0]["id"], decision="accept",
+                                      now=w.clock.now)  # fmt: skip
+                outcomes.append(o.status)
+        except DomainError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert outcomes == ["accepted", "accepted"], outcomes
+    with sessions() as s:
+        made = s.scalars(select(Instruction).where(
+            Instruction.kind == "transfer", Instruction.institution_id == w.inst_id)).all()  # fmt: skip
+    assert len(made) == 1 and made[0].amount == D("200.00")
+    settle_all(w)
+    assert claims(w, wd["id"])[es[0]["id"]]["transferred"] == "200.00"
+    assert_books(engine, w.inst_id)
+    assert_books(engine, good["id"])
