@@ -44,3 +44,20 @@ def test_the_apis_write_to_the_leader_and_read_from_a_replica() -> None:
     assert env["DATABASE_URL"].endswith(f"@haproxy:{write.group(1)}/tuitionguard")
     assert env["DATABASE_READ_URL"].endswith(f"@haproxy:{read.group(1)}/tuitionguard")
     assert compose["services"]["scheduler"]["command"] == ["tuitionguard", "scheduler"]
+
+
+def test_a_province_publishes_exactly_the_rollup_tables() -> None:
+    """deploy/province/publication.sql (run by tools/cluster/national.py too) names every
+    rollup table and nothing else; both Patroni settings keep wal_level = logical."""
+    from service.national.models import TABLES
+    from tools.cluster import national
+
+    sql = national.PUBLICATION_SQL.read_text()
+    body = re.sub(r"--.*", "", sql)
+    listed = re.findall(r"\bnational_\w+", body)
+    assert sorted(listed) == sorted(m.__tablename__ for m in TABLES)
+    assert f"CREATE PUBLICATION {national.PUBLICATION} FOR TABLE" in body
+    params = yaml.safe_load((DEPLOY / "patroni.yml").read_text())["bootstrap"]["dcs"]
+    assert params["postgresql"]["parameters"]["wal_level"] == "logical"
+    assert params["slots"][national.PUBLICATION]["plugin"] == "pgoutput"
+    assert '"wal_level": "logical"' in LOCAL

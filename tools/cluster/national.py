@@ -43,7 +43,6 @@ from service.flows import onboarding, winddowns
 from service.flows.deposits import DepositIn, receive
 from service.kit.db import make_engine, make_sessionmaker, run_in_transaction
 from service.kit.migrate import upgrade
-from service.national.models import TABLES
 from service.national.rollups import EVERY_SECONDS
 from service.registry.credentials import create_bank, create_regulator
 from service.registry.identifiers import make_credit_code
@@ -54,7 +53,8 @@ from service.tables import load_reference
 from tools.cluster import pglocal
 
 SECRET_KEY = "national-local-secret-0123456789"  # noqa: S105 - a scratch stack's, thrown away
-PUBLICATION = "tg_national"
+PUBLICATION = "tg_national"  # the publication, and its subscriber's slot on each province
+PUBLICATION_SQL = Path(__file__).resolve().parents[2] / "deploy" / "province" / "publication.sql"
 # Two provinces and a few districts of each (GB/T 2260).
 PROVINCES = {"220000": ("220102", "220104", "220402"), "210000": ("210102", "210103", "210202")}
 LEVELS = (("low", 0.6), ("medium", 0.2), ("high", 0.12), ("critical", 0.08))
@@ -102,14 +102,13 @@ class Federation:
         self.national_engine = _migrated(self.national.url)
         for p in self.provinces.values():
             _seed(p, institutions, rng)
-            _sql(p.server, f"CREATE PUBLICATION {PUBLICATION} FOR TABLE "
-                 + ", ".join(m.__tablename__ for m in TABLES))  # fmt: skip
+            _sql(p.server, PUBLICATION_SQL.read_text())
             p.scheduler = self._spawn([sys.executable, "-m", "service.cli", "scheduler"],
                                       self.env(p.server.url), f"scheduler-{p.code}")  # fmt: skip
         for p in self.provinces.values():
             _sql(self.national, f"CREATE SUBSCRIPTION tg_{p.code} CONNECTION "
                  f"'host=127.0.0.1 port={p.server.port} user=postgres dbname=postgres' "
-                 f"PUBLICATION {PUBLICATION}")  # fmt: skip
+                 f"PUBLICATION {PUBLICATION} WITH (slot_name = '{PUBLICATION}')")  # fmt: skip
         self.api_port = pglocal.free_port()
         self.api = self._spawn([sys.executable, "-m", "service.cli", "serve", "--port",
                                 str(self.api_port), "--no-scheduler"],

@@ -204,6 +204,7 @@ class Province:
                             "max_replication_slots": 5,
                             "hot_standby": "on",
                             "wal_keep_size": "512MB",
+                            "wal_level": "logical",  # a province publishes its rollups
                         },
                     },
                 },
