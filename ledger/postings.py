@@ -785,11 +785,14 @@ def _single_autocommit(engine: Engine, op: NewTransfer, at: datetime) -> Transfe
         found = call_single(raw, params, alone=True)
     except DBAPIError as exc:
         raw.invalidate()  # whatever state it is in, the pool gets a new one
+        raw.close()
         if getattr(exc.orig, "sqlstate", None) == "23505":
             return None  # an idempotency key used at the same moment: a replay or a conflict
         raise
-    finally:
-        raw.close()
+    # The server has committed the call and the connection is idle: back to the pool with
+    # nothing to roll back (SQLAlchemy's own `Connection.close` hands it back so after a
+    # commit), not through a ROLLBACK the driver would find nothing to do for.
+    raw._close_special(transaction_reset=True)
     return _single_written(params, found) if found[0] else None
 
 

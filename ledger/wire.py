@@ -20,7 +20,6 @@ no second BEGIN after ours, and commits or rolls back the transaction as usual.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -39,14 +38,12 @@ _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatus.PIPELINE
 _IDLE = pq.TransactionStatus.IDLE
 
 
-def _text(value: Any, encoding: str) -> bytes | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.isoformat().encode()
-    if isinstance(value, str | Decimal):
-        return str(value).encode(encoding)
-    raise TypeError(f"ledger_transfer_one takes no {type(value).__name__}")
+def _texts(params: tuple[Any, ...], encoding: str) -> list[bytes | None]:
+    """The arguments as text: strings, `Decimal`s and aware datetimes (ISO 8601), or NULL."""
+    return [
+        None if v is None else (v.isoformat() if type(v) is datetime else str(v)).encode(encoding)
+        for v in params
+    ]
 
 
 def _run(driver: Any) -> list[Any]:
@@ -129,7 +126,7 @@ def _call(pooled: Any, params: tuple[Any, ...], *, alone: bool) -> tuple[Any, ..
     driver = pooled.driver_connection
     manager = _watched(driver)
     encoding = manager.ledger_encoding
-    values = [_text(v, encoding) for v in params]
+    values = _texts(params, encoding)
     pgconn = driver.pgconn
     begins = not alone and not driver.autocommit and pgconn.transaction_status == _IDLE
     for attempt in (1, 2):
