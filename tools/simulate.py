@@ -12,7 +12,14 @@ closures (notice, then every parent refunded on time). Failing ones follow the c
 patterns of docs/domain.md, "Warning signs": a discount drive then flight, a slow decline
 with stalling refunds, lessons claimed ahead then money taken, refunds contested in bulk,
 teaching stopped while lessons are still billed, repeated changes of legal person, a bank gone
-silent, parents asked to pay off the platform. Every institution also makes noise: ordinary
+silent, parents asked to pay off the platform; and the quiet failures of issue 35: a slow
+bleed (refunds answered later and later inside the deadline, more contested, renewals thinning
+at full price), a professional closer (a young school selling the longest packages at half
+price, then gone), a chain whose campuses fail three weeks apart (one sponsor), a walkout
+(classes cancelled in waves). Their look-alikes are benign: a chain that closes one campus
+and refunds everyone, a young school with a fair launch offer, a school whose answers wait
+for the end of a public holiday. A region-wide shock hits every history: the bank of a third
+of the region silent for eight days. Every institution also makes noise: ordinary
 refunds, complaints, disputed lessons.
 
 Two families of regions are written: `tune`, used while the engine's defaults were chosen, and
@@ -20,7 +27,9 @@ Two families of regions are written: `tune`, used while the engine's defaults we
 live mid-term (every school arrives with packages already sold), banks that send statements
 on working days only, other rates and mixes. Results are reported per archetype: recall
 (flagged `high` or above before the failure day, by one of the failure's own indicators),
-false-positive rate (a benign institution ever `high` or above), and lead time.
+false-positive rate (a benign institution ever `high` or above), and lead time; recall
+again counting only detections at least 14 days ahead; and the benign institutions at `high`
+during the shock.
 """
 
 from __future__ import annotations
@@ -48,12 +57,16 @@ HIGH = ("high", "critical")
 BENIGN = (
     "healthy", "arts", "summer_camp", "new_school", "joins_mid_term", "large_chain",
     "teacher_leaves", "legit_move", "ownership_change", "bank_outage", "reserve_mode",
-    "honest_closure",
+    "honest_closure", "honest_chain", "fair_launch", "holiday_slowdown",
 )  # fmt: skip
 FAILING = (
     "discount_flight", "slow_decline", "sudden_disappearance", "refund_stonewall",
     "teaching_stopped", "registry_churn", "bank_silence", "off_platform",
+    "slow_bleed", "professional_closer", "chain_collapse", "walkout",
 )  # fmt: skip
+LEAD = 14  # days: the early warning a parent can still act on (recall is counted at it too)
+BLEED = ("refund_latency", "dispute_trend", "renewal_decline", "refund_velocity",
+         "refund_disputes", "complaint_surge", "refund_overdue")  # fmt: skip
 # The indicators that are a failure's own warning signs: a detection counts when the first
 # day at `high` carries one of them.
 OWN_SIGNALS: dict[str, frozenset[str]] = {
@@ -69,6 +82,20 @@ OWN_SIGNALS: dict[str, frozenset[str]] = {
     ),
     "bank_silence": frozenset({"statement_missing", "escrow_shortfall"}),
     "off_platform": frozenset({"off_platform", "complaint_surge"}),
+    "slow_bleed": frozenset(BLEED),
+    "professional_closer": frozenset(
+        {"young_school", "deep_discount", "prepay_surge", "complaint_surge"}
+    ),
+    "chain_collapse": frozenset({"chain_sibling", "escrow_shortfall", *BLEED}),
+    "walkout": frozenset(
+        {
+            "delivery_share",
+            "complaint_surge",
+            "refund_velocity",
+            "consumption_stall",
+            "lesson_disputes",
+        }
+    ),
 }
 
 
@@ -133,6 +160,7 @@ class Inst:
     courses: list[tuple[str, list[datetime]]] = field(default_factory=list)
     enrollments: list[Enr] = field(default_factory=list)
     silent_from: int | None = None  # its bank sends no statements from this day
+    sponsor: str | None = None  # the chain it belongs to (举办者)
     refunds: list[tuple[str, int]] = field(default_factory=list)  # (label, day requested)
 
 
@@ -160,16 +188,19 @@ class World:
         self.events: list[dict[str, Any]] = []
         self.txn = 0
         self.insts = [self._inst(i, a) for i, a in enumerate(self._archetypes(n))]
+        self._chains()
+        # A region-wide shock: the bank of a third of the region silent for eight days.
+        self.shock = (max(1, days * 3 // 5), max(1, days * 3 // 5) + 8)
 
     # ------------------------------------------------------------------ the region's make-up
     def _archetypes(self, n: int) -> list[str]:
         """About `failing_share` failing, spread over the failure modes; the rest benign,
         half of them ordinary schools, the others spread over the traps."""
-        failing = max(len(FAILING) // 2, round(n * self.fam.failing_share)) if n >= 8 else n // 3
+        failing = max(4, round(n * self.fam.failing_share)) if n >= 8 else n // 3
         out = [FAILING[i % len(FAILING)] for i in range(failing)]
         traps = BENIGN[1:]
         benign = n - failing
-        out += [traps[i % len(traps)] if i % 2 else "healthy" for i in range(benign)]
+        out += [traps[(i // 2) % len(traps)] if i % 2 else "healthy" for i in range(benign)]
         self.rng.shuffle(out)
         return out
 
@@ -183,11 +214,35 @@ class World:
             joins = rng.randint(days // 3, max(days // 3, days * 2 // 3))
         elif archetype == "joins_mid_term":
             joins = rng.randint(days // 4, max(days // 4, days // 2))
+        elif archetype == "fair_launch":
+            joins = rng.randint(days // 3, max(days // 3, days * 2 // 3))
         fail = None
-        if archetype in FAILING or archetype == "honest_closure":
+        if archetype in FAILING or archetype in ("honest_closure", "honest_chain"):
             fail = self._fail_day(category)
+        if archetype == "professional_closer" and fail is not None:
+            joins = max(0, fail - rng.randint(90, 150))  # a few months old when it vanishes
         event = rng.randint(max(1, days // 4), max(1, days // 4, days - 10))
         return Inst(f"I{i:04d}", archetype, category, joins, fail, rate, event)
+
+    def _chains(self) -> None:
+        """Campuses of one sponsor, three to a chain: a collapsing chain fails campus after
+        campus, three weeks apart; an honest one closes one campus and refunds everyone,
+        the others go on."""
+        for kind in ("chain_collapse", "honest_chain"):
+            members = [i for i in self.insts if i.archetype == kind]
+            for k in range(0, len(members), 3):
+                group = members[k : k + 3]
+                first = group[0]
+                if first.fail_day is not None:  # the last campus fails inside the history
+                    first.fail_day = max(
+                        1, min(first.fail_day, self.days - 2 - 21 * (len(group) - 1))
+                    )
+                for n, inst in enumerate(group):
+                    inst.sponsor = f"S-{first.label}"
+                    if kind == "honest_chain":
+                        inst.fail_day = first.fail_day if n == 0 else None
+                    elif first.fail_day is not None:
+                        inst.fail_day = min(first.fail_day + 21 * n, self.days - 2)
 
     def _fail_day(self, category: str) -> int:
         """When a failing school fails (or a closing one closes): after a quarter of a year
@@ -237,11 +292,14 @@ class World:
 
     def join(self, inst: Inst, day: date) -> None:
         mode = "reserve" if inst.archetype == "reserve_mode" else "custody"
+        sponsor = {"sponsor": inst.sponsor} if inst.sponsor else {}
         self.emit(_at(day, 7, 30), "institution", id=inst.label, name=inst.label,
                   region_code=self.fam.region, category=inst.category,
-                  supervision_mode=mode)  # fmt: skip
+                  supervision_mode=mode, **sponsor)  # fmt: skip
         self.file_course(inst, day)
-        carried = inst.archetype == "joins_mid_term" or (self.fam.go_live and inst.joins == 0)
+        carried = inst.archetype == "joins_mid_term" or (
+            self.fam.go_live and inst.joins == 0 and inst.archetype != "professional_closer"
+        )
         if carried:  # its students' remaining packages arrive with it
             for _ in range(int(inst.rate * 60)):
                 self.enrollment(inst, _at(day, 9, self.rng.randint(0, 59)))
@@ -293,27 +351,36 @@ class World:
         rate = inst.rate * self.demand(inst, day)
         share, longest = None, None
         f = inst.fail_day
-        if inst.archetype == "new_school":
+        if inst.archetype in ("new_school", "fair_launch"):
             rate *= min(1.0, (d - inst.joins + 5) / 60)
+        if inst.archetype == "fair_launch" and d - inst.joins < 30:
+            share = 0.65  # a launch offer: a third off, for a month, ordinary packages
         if f is not None:
-            rate, share, longest = self.failing_sales(inst, d, rate)
+            rate, share, longest = self.failing_sales(inst, d, rate, share)
         n = int(rate) + (self.rng.random() < rate - int(rate))
         for _ in range(n):
             self.enrollment(inst, _at(day, 10, self.rng.randint(0, 59)), share, longest)
 
     def failing_sales(
-        self, inst: Inst, d: int, rate: float
+        self, inst: Inst, d: int, rate: float, share: float | None = None
     ) -> tuple[float, float | None, bool | None]:
         f = inst.fail_day
         assert f is not None
         a = inst.archetype
         if a == "discount_flight" and d >= f - 30:
             return max(rate * 10, 5.0), 0.55, True  # a hoarding promotion
+        if a == "professional_closer":  # half price, the longest packages, a last push
+            ramp = min(1.0, (d - inst.joins + 5) / 30)
+            return rate * ramp * (4.0 if d >= f - 20 else 1.5), 0.5, True
+        if a in ("slow_bleed", "chain_collapse") and d >= f - 120:
+            return rate * (1 - bleed(inst, d)) ** 2, None, None  # renewals thinning
+        if a == "honest_chain" and d >= f - 30:
+            return 0.0, None, None
         if a in ("slow_decline", "off_platform") and d >= f - 45:
             return rate * 0.3, None, None
         if a == "honest_closure" and d >= f - 30:
             return 0.0, None, None
-        return rate, None, None
+        return rate, share, None
 
     def enrollment(
         self, inst: Inst, at: datetime, share: float | None = None, longest: bool | None = None
@@ -358,6 +425,7 @@ class World:
         if self.stopped_teaching(inst, d):
             return
         now = _at(day, 9)
+        cancelled = walked_out(inst, d)
         # Only what is paid for by 09:00: a school claiming every lesson ahead on a day it also
         # sells cannot claim the lessons of an enrollment made at 10:00 (the history named it
         # before it was made, and the replay skipped the line as an unknown enrollment).
@@ -365,6 +433,9 @@ class World:
             if enr.refunded or enr.paid_at > now:
                 continue
             due = len(enr.sessions) if ahead else sum(1 for s in enr.sessions if s <= now)
+            if due > enr.reported and cancelled and self.rng.random() < cancelled:
+                enr.reported = due  # the week's classes cancelled: never held, never billed
+                continue
             if due > enr.reported:
                 self.emit(now, "consumption", enrollment=enr.label, lessons=due - enr.reported)
                 enr.reported = due
@@ -421,6 +492,8 @@ class World:
     def statement(self, inst: Inst, d: int, day: date) -> None:
         if inst.silent_from is not None and d >= inst.silent_from:
             return
+        if self.shock[0] <= d < self.shock[1] and int(inst.label[1:]) % 3 == 0:
+            return  # the region-wide shock: a third of the region's statements stop
         if self.fam.working_day_statements and not school_day(day)[0]:
             return
         if inst.archetype == "bank_outage" and inst.event_day <= d < inst.event_day + 2:
@@ -522,6 +595,60 @@ def _off_platform(w: World, inst: Inst, d: int, day: date) -> None:
                enrollment=None, amount=f"{w.fam.price * 20}.00")  # fmt: skip
 
 
+def bleed(inst: Inst, d: int) -> float:
+    """How far a slow bleed has gone, 0 to 1: over four months to its failure (a chain's
+    later campuses: the seven weeks before theirs)."""
+    f = inst.fail_day
+    if f is None or inst.archetype not in ("slow_bleed", "chain_collapse"):
+        return 0.0
+    first = inst.sponsor is None or inst.sponsor == f"S-{inst.label}"
+    span = 120 if first else 50
+    return min(1.0, max(0.0, (d - (f - span)) / span))
+
+
+def walked_out(inst: Inst, d: int) -> float:
+    """The share of a week's classes a walkout cancels: a third, then half, then most."""
+    f = inst.fail_day
+    if inst.archetype != "walkout" or f is None or d < f - 60:
+        return 0.0
+    return 1 / 3 if d < f - 42 else (0.5 if d < f - 24 else 0.85)
+
+
+def _slow_bleed(w: World, inst: Inst, d: int, day: date) -> None:
+    """Refunds asked more often, answered later and later inside the deadline (day 1, then 3,
+    then 4), a growing share contested, complaints creeping up; then the money taken."""
+    p = bleed(inst, d)
+    active = w.active(inst)
+    if p > 0 and active and w.rng.random() < 0.05 + 0.2 * p:
+        answer = "dispute" if w.rng.random() < 0.1 + 0.5 * p else "accept"
+        w.refund(inst, w.rng.choice(active), _at(day, 11), answer=answer,
+                 after_hours=int(24 * (1 + 3 * p)) + w.rng.randint(0, 6))  # fmt: skip
+    if p > 0:
+        w.complain(inst, day, "refund", 0.01 + 0.08 * p)
+    w.after_failure_day(inst, d, day, take=True)
+
+
+def _professional_closer(w: World, inst: Inst, d: int, day: date) -> None:
+    f = inst.fail_day
+    assert f is not None
+    if d >= f - 10:
+        w.complain(inst, day, "refund", 0.2)
+    w.after_failure_day(inst, d, day, take=True)
+
+
+def _walkout(w: World, inst: Inst, d: int, day: date) -> None:
+    """Teachers unpaid: classes cancelled in waves (report_lessons), parents complaining of
+    teaching stopped, refunds rising (answered), then the school gone."""
+    f = inst.fail_day
+    assert f is not None
+    if d >= f - 42:
+        w.complain(inst, day, "teaching_stopped", 0.12)
+    active = w.active(inst)
+    if d >= f - 30 and active and w.rng.random() < 0.15:
+        w.refund(inst, w.rng.choice(active), _at(day, 11), answer="accept", after_hours=24)
+    w.after_failure_day(inst, d, day, take=True)
+
+
 FAILURES: dict[str, Callable[[World, Inst, int, date], None]] = {
     "discount_flight": _discount_flight,
     "slow_decline": _slow_decline,
@@ -531,6 +658,10 @@ FAILURES: dict[str, Callable[[World, Inst, int, date], None]] = {
     "registry_churn": _registry_churn,
     "bank_silence": _bank_silence,
     "off_platform": _off_platform,
+    "slow_bleed": _slow_bleed,
+    "professional_closer": _professional_closer,
+    "chain_collapse": _slow_bleed,
+    "walkout": _walkout,
 }
 
 
@@ -574,7 +705,29 @@ def _honest_closure(w: World, inst: Inst, d: int, day: date) -> None:
         w.complain(inst, day, "other", 0.05)
 
 
+def _honest_chain(w: World, inst: Inst, d: int, day: date) -> None:
+    """One campus of a chain closes honestly (the others are ordinary schools)."""
+    if inst.fail_day is not None:
+        _honest_closure(w, inst, d, day)
+
+
+def _holiday_slowdown(w: World, inst: Inst, d: int, day: date) -> None:
+    """Parents ask for refunds over a public holiday; the school answers when it reopens:
+    days later by the calendar, a working day by the calendar of working days."""
+    working, why = school_day(day)
+    active = w.active(inst)
+    if working or why == "weekend" or not active or w.rng.random() > 0.5:
+        return
+    reopen = day + timedelta(days=1)
+    while not school_day(reopen)[0]:
+        reopen += timedelta(days=1)
+    hours = int((_at(reopen, 10) - _at(day, 11)).total_seconds() // 3600)
+    w.refund(inst, w.rng.choice(active), _at(day, 11), answer="accept", after_hours=hours)
+
+
 TRAPS: dict[str, Callable[[World, Inst, int, date], None]] = {
+    "honest_chain": _honest_chain,
+    "holiday_slowdown": _holiday_slowdown,
     "teacher_leaves": _teacher_leaves,
     "legit_move": _legit_move,
     "ownership_change": _ownership_change,
@@ -623,7 +776,8 @@ def measure(world: World, rows: list[dict[str, Any]]) -> dict[str, Any]:
     per: dict[str, dict[str, Any]] = {}
     leads: list[int] = []
     for inst in world.insts:
-        stats = per.setdefault(inst.archetype, {"institutions": 0, "flagged": 0, "leads": []})
+        stats = per.setdefault(inst.archetype, {"institutions": 0, "flagged": 0, "leads": [],
+                                                "early": 0})  # fmt: skip
         stats["institutions"] += 1
         seen = firsts.get(inst.label)
         if inst.archetype not in FAILING:
@@ -632,9 +786,22 @@ def measure(world: World, rows: list[dict[str, Any]]) -> dict[str, Any]:
         lead = _lead(world, inst, seen)
         if lead is not None:
             stats["flagged"] += 1
+            stats["early"] += lead >= LEAD
             stats["leads"].append(lead)
             leads.append(lead)
-    return _summary(per, leads, world, firsts)
+    out = _summary(per, leads, world, firsts)
+    out["benign_high_during_shock"] = _shocked(world, rows)
+    return out
+
+
+def _shocked(world: World, rows: list[dict[str, Any]]) -> list[str]:
+    """Benign institutions at `high` or above on a day of the region-wide shock."""
+    first = world.start + timedelta(days=world.shock[0])
+    last = world.start + timedelta(days=world.shock[1] + 2)
+    benign = {i.label for i in world.insts if i.archetype not in FAILING}
+    return sorted({r["institution"] for r in rows if r["level"] in HIGH
+                   and r["institution"] in benign
+                   and first <= date.fromisoformat(r["date"]) <= last})  # fmt: skip
 
 
 def _lead(world: World, inst: Inst, seen: tuple[date, set[str]] | None) -> int | None:
@@ -663,13 +830,16 @@ def _summary(
     flagged = [i for i in benign if i.label in firsts]
     by_archetype = {
         a: {"institutions": s["institutions"], "flagged_high": s["flagged"],
+            f"flagged_{LEAD}_days_ahead": s["early"],
             "median_lead_days": statistics.median(s["leads"]) if s["leads"] else None}
         for a, s in sorted(per.items())
     }  # fmt: skip
+    early = sum(per[a]["early"] for a in FAILING if a in per)
     sudden = [i for i in failing if i.archetype == "sudden_disappearance"]
     return {
         "failing": len(failing),
         "recall": round(detected / len(failing), 4) if failing else None,
+        f"recall_{LEAD}_days": round(early / len(failing), 4) if failing else None,
         "false_positive_rate": round(len(flagged) / len(benign), 4) if benign else None,
         "median_lead_days": statistics.median(leads) if leads else None,
         "sudden_disappearances_caught": f"{per.get('sudden_disappearance', {}).get('flagged', 0)}"
