@@ -88,7 +88,8 @@ def served(url: str) -> Iterator[str]:
 
 
 def _wait_ready(base: str) -> None:
-    deadline = time.monotonic() + 30
+    # A loaded machine (2 cores, a dozen test runs) takes 15 s and more to import and start it.
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
             if httpx.get(base + "/readyz").status_code == 200:

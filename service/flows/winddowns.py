@@ -19,7 +19,7 @@ Rounds and their payments are in service/flows/rounds.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -59,6 +59,12 @@ from service.registry.regions import in_scope
 ZERO = Decimal("0.00")
 CLOCK_SKEW = timedelta(minutes=5)
 _CLAIMS = Claim.metadata.tables[Claim.__tablename__]
+
+
+# Called with (session, the wind-down, now) once it is opened, in its transaction: the risk
+# engine (service.risk.triggers, a layer above) registers its re-evaluation here, so the
+# institution is judged by its wind-down at once, whichever door opened it.
+OPENED: list[Callable[[Session, WindDown, datetime], None]] = []
 
 
 class Reason(StrEnum):
@@ -118,6 +124,8 @@ def open_wind_down(
                   "shortfall": f"{wd.shortfall:.2f}"},
           now=now, institution=inst)  # fmt: skip
     session.flush()
+    for hook in OPENED:
+        hook(session, wd, now)
     return wd
 
 

@@ -558,6 +558,8 @@ OFFER_STATUSES = {
     "declined": N_("Declined"),
 }
 ROUND_STATUSES = {"instructed": N_("With the bank"), "settled": N_("Settled")}
+# A wind-down's own state (not a case's "open", which waits for someone to handle it).
+WIND_DOWN_STATUSES = {"open": N_("Wind-down under way"), "closed": N_("Wind-down finished")}
 PAYMENT_STATUSES = {
     "instructed": N_("With the bank"),
     "paid": N_("Paid"),
@@ -615,6 +617,7 @@ KINDS: dict[str, Mapping[Any, str]] = {
     "claims": CLAIM_STATUSES,
     "offers": OFFER_STATUSES,
     "rounds": ROUND_STATUSES,
+    "wind_down_statuses": WIND_DOWN_STATUSES,
     "payments": PAYMENT_STATUSES,
     "levels": LEVELS,
     "statuses": STATUSES,

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from service.errors import DomainError
-from service.flows import settlement, statements
-from service.flows.models import Instruction
+from service.flows import settlement, statements, winddowns
+from service.flows.models import Instruction, WindDown
 from service.registry.models import Bank
 from service.risk.sweep import sweep
 
@@ -103,3 +103,13 @@ def statements_reconciled(
 
 def _alarming(kind: str, direction: str | None) -> bool:
     return kind in ALARMING_BREAKS or (kind == "missing_in_ledger" and direction == "debit")
+
+
+def wind_down_opened(session: Session, wd: WindDown, now: datetime) -> None:
+    """A wind-down is the failure itself: its institution is judged by it at once (critical,
+    the wind-down its evidence), not at the next night's sweep."""
+    reevaluate(session, wd.institution_id, now=now, why="wind-down opened")
+
+
+if wind_down_opened not in winddowns.OPENED:
+    winddowns.OPENED.append(wind_down_opened)

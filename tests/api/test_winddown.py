@@ -524,7 +524,7 @@ def test_the_risk_engine_judges_a_wound_up_school_by_its_wind_down(
 ) -> None:
     """Once its wind-down is open, a sweep shows the institution critical with the wind-down
     alone as its sign and evidence (its trading signs, a surge or a silent bank, are not
-    scored); the case already open for its escrow shortfall takes the wind-down, at its top,
+    scored), from the moment it opens; the case already open for its escrow shortfall takes the wind-down, at its top,
     and no second case is opened, sweep after sweep; a sweep of an instant before the
     opening does not see it. The workbench names the sign, the reason and links the
     wind-down, in Chinese."""
@@ -543,6 +543,10 @@ def test_the_risk_engine_judges_a_wound_up_school_by_its_wind_down(
     (case,) = my_alerts(w)
     w.clock.now += timedelta(hours=1)
     wd = open_it(w).json()
+    # Judged at once, by the opening itself, not at the next sweep.
+    risk = level(w)
+    assert (risk["level"], [i["code"] for i in risk["indicators"]]) == ("critical", ["wind_down"])
+    assert [a["id"] for a in my_alerts(w)] == [case["id"]]
 
     for hours in (2, 30):  # two sweeps: one case all along
         sweep(w, before + timedelta(hours=hours))
