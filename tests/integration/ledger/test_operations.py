@@ -288,3 +288,33 @@ def test_hash_does_not_depend_on_the_offset_of_the_clock(engine: Engine, books) 
             expires_at=beijing + timedelta(days=1),
         )
         assert ledger.verify(c, ledgers=[name]).ok
+
+
+def test_credit_fen_as_of_is_every_ledgers_balance_as_it_stood(engine: Engine) -> None:
+    """The publication's one-statement read (integers, every ledger at once) agrees with the
+    per-ledger Decimal read at every instant: before, between and after movements, for an
+    account moved since and one opened after."""
+    name = new_ledger()
+    with engine.begin() as c:
+        w = world(c, name, T0)
+        a = ledger.open_account(c, ledger=name, kind="prepaid", owner="enr_a", at=T0,
+                                debits_must_not_exceed_credits=True)  # fmt: skip
+        b = ledger.open_account(c, ledger=name, kind="prepaid", owner="enr_b", at=T0,
+                                debits_must_not_exceed_credits=True)  # fmt: skip
+        ledger.transfer(c, debit=w.id, credit=a.id, amount=D("100.25"), code="d", at=T0)
+        ledger.transfer(c, debit=w.id, credit=b.id, amount=D("7.00"), code="d", at=T0)
+        ledger.transfer(c, debit=a.id, credit=w.id, amount=D("40.10"), code="c",
+                        at=T0 + timedelta(days=2))  # fmt: skip
+        ledger.open_account(c, ledger=name, kind="prepaid", owner="enr_c",
+                            at=T0 + timedelta(days=3))  # fmt: skip
+    for at, expected in (
+        (T0 + timedelta(days=1), {"enr_a": 10025, "enr_b": 700}),
+        (T0 + timedelta(days=2, hours=1), {"enr_a": 6015, "enr_b": 700}),
+        (T0 + timedelta(days=4), {"enr_a": 6015, "enr_b": 700, "enr_c": 0}),
+    ):
+        with engine.connect() as c:
+            fast = {o: f for lg, o, f in ledger.kind_credit_fen_as_of(c, "prepaid", as_of=at)
+                    if lg == name}  # fmt: skip
+            slow = ledger.kind_balances_as_of(c, [name], "prepaid", as_of=at)[name]
+        assert fast == expected
+        assert fast == {o: int(x.credit_balance * 100) for o, x in slow.items()}
