@@ -1,4 +1,8 @@
-"""A demo region: Jilin province, with institutions in Liaoyuan (220400) and Siping (220300).
+"""A demo region: Jilin province, with institutions in Liaoyuan (220400) and Siping (220300);
+and a gym in Shanghai's Xuhui district (310104) under the `fitness` pack (Shanghai's 2025 rules
+on prepaid fitness cards), which differs from a school only in its data: its category and its
+region's regulator. One Siping school is on the regulator's abnormal-operations list, which
+Siping's entry gate (its 2025 draft, seeded from 2027-01-01) refuses prepaid sales on.
 
 Seeding is idempotent in effect. Only hashes of tokens are stored, so a token can be printed
 again only if it was kept: the caller hands back the credentials printed last time (`known`),
@@ -21,6 +25,7 @@ from service.flows import onboarding
 from service.flows.models import Deposit, Instruction, Statement
 from service.kit.clock import end_of_local_day
 from service.kit.ids import new_token, token_hash
+from service.policy import credit_lists
 from service.registry import institution_keys, institutions
 from service.registry.credentials import create_bank, create_regulator, encrypt_secret
 from service.registry.identifiers import make_credit_code
@@ -36,6 +41,7 @@ REGULATORS = [
     ("吉林省教育厅（演示）", "220000"),
     ("辽源市教育局（演示）", "220400"),
     ("四平市教育局（演示）", "220300"),
+    ("上海市体育局（演示）", "310000"),
 ]
 # What the demo called them before (a database seeded then is renamed, not seeded twice).
 FORMER = " (demo)"
@@ -46,7 +52,11 @@ INSTITUTIONS = [
     ("东丰县艺术培训学校", "220421", "non_subject", "custody", "MJ100003"),
     ("铁西区育才学科培训学校", "220302", "subject", "reserve", "MJ100004"),
     ("梨树县青苗体育培训中心", "220322", "non_subject", "custody", "MJ100005"),
+    ("徐汇区动力健身中心", "310104", "fitness", "custody", "MJ100006"),
 ]
+# On a list a regulator keeps (service.policy.credit_lists): (credit code's org part, list,
+# reason). Siping's entry gate names both lists from 2027-01-01.
+LISTED = [("MJ100005", "abnormal_operations", "列入经营异常名录（演示）")]
 
 
 def refuse_outside_development(settings: Settings) -> None:
@@ -60,7 +70,7 @@ def refuse_outside_development(settings: Settings) -> None:
         )
 
 
-LEGAL_PERSONS = ("王建国", "李秀英", "张志强", "刘晓燕", "陈国栋")
+LEGAL_PERSONS = ("王建国", "李秀英", "张志强", "刘晓燕", "陈国栋", "赵丽华")
 
 
 def _kept(known: dict[str, Any], *path: str) -> str | None:
@@ -109,6 +119,7 @@ def seed(
         bank.secret_ciphertext = encrypt_secret(settings.secret_key, DEMO_BANK_SECRET)
 
     regulators = {}
+    offices: dict[str, Regulator] = {}
     for name, region in REGULATORS:
         former = name.replace("（演示）", FORMER)
         reg = session.scalar(select(Regulator).where(Regulator.name.in_((name, former))))
@@ -118,6 +129,7 @@ def seed(
             issued = create_regulator(session, name=name, region_code=region, now=now)
             reg = session.get(Regulator, issued.id)
             assert reg is not None
+        offices[region] = reg
         token = _token(reg.token_hash, _kept(known, "regulators", region, "token"), "tgr_")
         if token is None:
             token = new_token("tgr")
@@ -129,8 +141,6 @@ def seed(
         }
 
     _demo_guides(session, now)
-    province = session.scalar(select(Regulator).where(Regulator.region_code == "220000"))
-    assert province is not None
     before = {
         i.get("id"): i.get("api_key") for i in known.get("institutions", []) if isinstance(i, dict)
     }
@@ -141,7 +151,7 @@ def seed(
         if inst is None:
             inst, fresh = onboarding.register_institution(
                 session,
-                regulator=province,
+                regulator=offices[region[:2] + "0000"],  # the province's (Shanghai's) office
                 data=institutions.NewInstitution(
                     name=name,
                     credit_code=code,
@@ -174,11 +184,26 @@ def seed(
             }
         )
     session.flush()
+    _demo_lists(session, offices, now)
     return {
         "bank": {"id": bank.id, "code": bank.code, "secret": DEMO_BANK_SECRET},
         "regulators": regulators,
         "institutions": created,
     }
+
+
+def _demo_lists(session: Session, offices: dict[str, Regulator], now: datetime) -> None:
+    """The demo's credit lists, put by the city's office (already on it: left as it is)."""
+    for org, list_name, reason in LISTED:
+        region = next(r for _, r, _, _, o in INSTITUTIONS if o == org)
+        inst = session.scalar(
+            select(Institution).where(
+                Institution.credit_code == make_credit_code("52", region, org)
+            )
+        )
+        assert inst is not None
+        credit_lists.add(session, regulator=offices[region[:4] + "00"], list_name=list_name,
+                         institution_id=inst.id, reason=reason, now=now)  # fmt: skip
 
 
 # Each demo office's people: a clerk who reads, an officer who works cases, a chief who signs

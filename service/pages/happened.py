@@ -25,6 +25,8 @@ DEPOSITS = {
     "matched": N_("Matched to its enrollment"),
     "returning": N_("Being returned to the payer"),
 }
+# An institution on a regulator's list, or not (service.policy.credit_lists).
+LISTED = {"listed": N_("On the list"), "not listed": N_("Not on the list")}
 # Actors that are not a person or an organisation of the registry.
 ACTORS = {
     "risk_sweep": N_("The risk sweep"),
@@ -205,6 +207,8 @@ def state(code: str, value: Any, _: Gettext, lang: str) -> str:
         return _(labels.label(table, _DECISIONS.get(text, text)))
     if kind == "deposit":
         return _(DEPOSITS.get(text, text))
+    if kind == "credit_list":
+        return _(LISTED.get(text, text))
     if kind == "registry" and key == "status":
         return _(labels.label("statuses", text))
     if kind == "closure" or (kind == "registry" and key == "closing_on"):

@@ -27,7 +27,11 @@ STATUSES = {
     "closed": N_("Closed"),
     "winding_down": N_("Winding down"),
 }
-CATEGORIES = {"subject": N_("Subject training"), "non_subject": N_("Non-subject training")}
+CATEGORIES = {
+    "subject": N_("Subject training"),
+    "non_subject": N_("Non-subject training"),
+    "fitness": N_("Fitness"),
+}
 MODES = {"custody": N_("Bank custody"), "reserve": N_("Risk reserve")}
 CASE_STATUSES = {
     "open": N_("Open"),
@@ -295,6 +299,16 @@ ACTIONS = {
     "status:blacklisted": N_("Blacklisted the institution"),
     "status:closed": N_("Closed the institution"),
     "closure:announce": N_("Recorded a planned closure"),
+    "credit_list:add:dishonest_debtors": N_("Put the institution on the dishonest-debtor list"),
+    "credit_list:add:abnormal_operations": N_(
+        "Put the institution on the abnormal-operations list"
+    ),
+    "credit_list:remove:dishonest_debtors": N_(
+        "Took the institution off the dishonest-debtor list"
+    ),
+    "credit_list:remove:abnormal_operations": N_(
+        "Took the institution off the abnormal-operations list"
+    ),
     "refund:approve": N_("Approved a disputed refund"),
     "refund:reject": N_("Rejected a disputed refund"),
     "consumption:uphold": N_("Upheld a disputed lesson"),

@@ -223,3 +223,37 @@ def test_the_living_history_has_something_to_show(
         # The replay files each student under the history's name for them, not its label.
         named = set(s.scalars(select(Enrollment.student_ref)))
         assert named and all(re.fullmatch(r"[\u4e00-\u9fff]{2,3}", n) for n in named), named
+
+
+def test_the_demo_has_a_gym_under_the_fitness_pack_and_a_listed_school(
+    engine: Engine, settings: Settings
+) -> None:
+    """Issue 33: the gym differs from a school only in data (its category and its region's
+    office); its pack is Shanghai's fitness pack. A Siping school is on the abnormal-operations
+    list, which Siping's entry gate names from 2027-01-01: enrolling there is refused then."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from service.policy import credit_lists, packs
+
+    first = seeded(engine, settings)
+    gym = next(i for i in first["institutions"] if i["region"] == "310104")
+    with Session(engine) as s:
+        inst = s.get(Institution, gym["id"])
+        assert inst is not None and inst.category == "fitness"
+        pack = packs.for_institution(s, inst, on=local_date(utcnow()))
+        assert pack.sector == "fitness"
+        caps = pack.values.prepay_caps
+        assert (caps.months, caps.amount, caps.per_consumer) == (24, Decimal(20000), Decimal(20000))
+        assert pack.values.card_caps is not None
+        school = s.scalar(select(Institution).where(Institution.region_code == "220322"))
+        assert school is not None
+        listed_on = credit_lists.listed_on(s, school.id, ("abnormal_operations",), utcnow())
+        assert listed_on == "abnormal_operations"
+        gate = packs.for_institution(s, school, on=datetime(2027, 1, 4, tzinfo=UTC).date())
+        assert "abnormal_operations" in gate.values.entry_gate.credit_lists
+    again = seeded(engine, settings, known=first)  # listed once, whatever the seeds
+    assert [i["id"] for i in again["institutions"]] == [i["id"] for i in first["institutions"]]
+    with Session(engine) as s:
+        mine = [e for e in credit_lists.entries(s, regulator=None) if e.institution_id == school.id]
+        assert len(mine) == 1
