@@ -133,4 +133,6 @@ def test_the_parent_sees_their_claim(
     _reads(page, lang, "/parent")
     main = page.locator("main").inner_text()
     assert ("您的债权" if lang == "zh" else "Your claim") in main
+    # No refund to ask for in a wind-down: the page does not offer one among the figures.
+    assert ("可申请退款" if lang == "zh" else "You may ask for a refund") not in main
     context.close()
