@@ -575,3 +575,49 @@ def test_the_risk_engine_judges_a_wound_up_school_by_its_wind_down(
     page = pages.get(f"/workbench/institutions/{w.inst_id}?lang=zh").text
     assert "清算中" in page and "跑路" in page, page[:2000]
     assert f'href="/workbench/wind-downs/{wd["id"]}"' in page
+
+
+def test_an_accepted_transfer_goes_to_the_bank_at_once(
+    world: World, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parent accepting a successor school (the API or their page) makes one transfer
+    instruction: pushed to the bank when the answer commits, as a round's payments are."""
+    from sqlalchemy import update
+
+    from service.bank_gateway import delivery
+    from service.registry.models import Bank
+    from tests.api.test_successors import decide, offer, successor
+
+    w = world
+    with make_sessionmaker(engine).begin() as s:
+        s.execute(update(Bank).where(Bank.id == w.bank.id)
+                  .values(instruction_url="https://bank.test/instructions"))  # fmt: skip
+    pushed: list[tuple[str, str]] = []
+
+    def push(client: Any, *, url: str, payload: dict[str, Any], **_: Any) -> tuple[bool, int, None]:
+        pushed.append((str(payload["id"]), str(payload["kind"])))
+        return True, 1, None
+
+    monkeypatch.setattr(delivery, "push", push)
+    es = [w.enroll(lessons=10, amount="200.00") for _ in range(2)]
+    for e in es:
+        assert w.pay(e).status_code == 201
+    wd = open_it(w).json()
+    good = successor(w)
+    assert offer(w, wd["id"], good["id"])["offers"] == 2
+    assert decide(w, w.parent(es[0]), "accept").status_code == 200
+    assert [k for _, k in pushed] == ["transfer"]
+
+    from fastapi.testclient import TestClient
+
+    p = TestClient(w.client.app, raise_server_exceptions=False, follow_redirects=False)
+    p.get(f"/parent/e/{es[1]['id']}")
+    r = p.post("/parent/sign-in", data={"enrollment_id": es[1]["id"],
+                                        "access_code": es[1]["access_code"],
+                                        "csrf": p.cookies["tg_pcsrf"]})  # fmt: skip
+    assert r.status_code == 303, r.text[:300]
+    found = re.search(r'name="csrf" value="([^"]+)"', p.get("/parent").text)
+    assert found is not None
+    r = p.post("/parent/wind-down/offer", data={"decision": "accept", "csrf": found.group(1)})
+    assert r.status_code == 303, r.text[:300]
+    assert [k for _, k in pushed] == ["transfer", "transfer"] and len(set(pushed)) == 2

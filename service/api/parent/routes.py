@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from service.api.auth import ParentDep, over_address_budget, vouch_token
-from service.api.deps import NowDep, SessionDep, SettingsDep
+from service.api.deps import DeliverLaterDep, NowDep, SessionDep, SettingsDep
 from service.api.parent.schemas import (
     ComplaintIn,
     ComplaintRead,
@@ -26,7 +26,15 @@ from service.api.parent.schemas import (
 from service.api.problems import problem_response, refusals
 from service.api.ratelimit import refusal
 from service.api.schemas import ConsumptionRead, Page, RefundTimelineRead
-from service.flows import consumptions, parents, refunds, rounds, successors, winddowns
+from service.flows import (
+    consumptions,
+    instructions,
+    parents,
+    refunds,
+    rounds,
+    successors,
+    winddowns,
+)
 from service.proofs import serving as proofs
 
 router = APIRouter(prefix="/parent", tags=["parent"])
@@ -169,13 +177,16 @@ def _wind_down(session: Any, enrollment_id: str, now: Any) -> ParentWindDownRead
     },
 )  # fmt: skip
 def decide_offer(
-    body: OfferDecisionIn, e: ParentDep, session: SessionDep, now: NowDep
-) -> ParentWindDownRead:
+    body: OfferDecisionIn, e: ParentDep, session: SessionDep, now: NowDep,
+    deliver_later: DeliverLaterDep,
+) -> ParentWindDownRead:  # fmt: skip
     """Accept or decline the successor school offered. Accepting moves the claim's money to
     the successor's escrow by one bank instruction (`kind: transfer`), and the enrollment
     continues there with its lessons left (`offer.successor_enrollment_id`); declining keeps
     the claim in the wind-down's rounds. The same decision again answers the same."""
     successors.decide(session, enrollment_id=e.id, decision=body.decision, now=now)
+    if instructions.made_any(session):
+        deliver_later()  # the transfer goes to the bank after the commit, as a round does
     return _wind_down(session, e.id, now)
 
 

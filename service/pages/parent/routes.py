@@ -13,9 +13,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy.orm import Session
 
 from service.api.auth import over_address_budget, vouch_session
-from service.api.deps import NowDep, SessionDep, SettingsDep
+from service.api.deps import DeliverLaterDep, NowDep, SessionDep, SettingsDep
 from service.errors import DomainError
-from service.flows import consumptions, enrollments, parents, refunds, rounds, successors
+from service.flows import (
+    consumptions,
+    enrollments,
+    instructions,
+    parents,
+    refunds,
+    rounds,
+    successors,
+)
 from service.kit.qr import qr_svg
 from service.pages import i18n
 from service.pages.labels import N_
@@ -291,6 +299,7 @@ def decide_offer(
     now: NowDep,
     signed: ParentPostDep,
     decision: Annotated[Literal["accept", "decline"], Form()],
+    deliver_later: DeliverLaterDep,
 ) -> Response:
     """Accept or decline the successor school offered (the API's use case:
     `POST /api/v1/parent/wind-down/offer`)."""
@@ -305,7 +314,10 @@ def decide_offer(
         if decision == "accept"
         else N_("Declined: your claim stays and is paid in the rounds.")
     )  # fmt: skip
-    return _act(session, "#wind-down", run, done)
+    answer = _act(session, "#wind-down", run, done)
+    if instructions.made_any(session):
+        deliver_later()  # the transfer goes to the bank after the commit, as a round does
+    return answer
 
 
 def _act(session: Session, anchor: str, action: Callable[[], None], done: str) -> Response:
