@@ -56,9 +56,12 @@ def test_no_tracked_file_points_at_the_shared_contract_files() -> None:
 
 def test_the_readme_counts_the_demo_s_schools_as_the_demo_makes_them() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    districts = [r for _, r, *_ in demo.INSTITUTIONS] + [r for _, r in living.SCHOOLS]
+    schools = [r for _, r, category, *_ in demo.INSTITUTIONS if category != "fitness"]
+    districts = schools + [r for _, r in living.SCHOOLS]
     liaoyuan = sum(r.startswith("2204") for r in districts)
     siping = sum(r.startswith("2203") for r in districts)
     said = re.search(r"holds (\d+) schools: (\d+) of Liaoyuan .*?and (\d+) of Siping", readme, re.S)
     assert said, "the README no longer says how many schools the demo has"
     assert tuple(map(int, said.groups())) == (len(districts), liaoyuan, siping)
+    gyms = [r for _, r, category, *_ in demo.INSTITUTIONS if category == "fitness"]
+    assert gyms == ["310104"] and "gym in Shanghai's Xuhui district (310104)" in readme
