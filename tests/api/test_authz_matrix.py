@@ -136,6 +136,7 @@ def _bodies(own: Tenant) -> dict[str, Any]:
         "wind-down": {"reason": "closed", "effective_at": datetime.now(UTC).isoformat(),
                       "note": "m"},
         "rounds": {},
+        "successor-offers": {"successor_institution_id": own.ids["institution_id"]},
         "approve": {"note": "m"}, "reject": {"note": "m"},
     }  # fmt: skip
 
