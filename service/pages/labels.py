@@ -283,6 +283,9 @@ ACTIONS = {
     "register": N_("Registered the institution"),
     "wind_down:open": N_("Opened the wind-down"),
     "wind_down:round": N_("Distributed a wind-down round"),
+    "wind_down:successor_offer": N_("Offered the parents a successor school"),
+    "wind_down:offer_accept": N_("A parent accepted the successor school"),
+    "wind_down:offer_decline": N_("A parent declined the successor school"),
     "status:winding_down": N_("The institution began winding down"),
     "enrollment:new_access_code": N_("Gave a family a new access code"),
     "alert:claim": N_("Claimed the case"),
@@ -571,6 +574,15 @@ OFFER_STATUSES = {
     "failed": N_("The bank could not move the money: your claim stays"),
     "declined": N_("Declined"),
 }
+# The workbench's tally of a successor's offers (the regulator's words, not the parent's).
+OFFER_COLUMNS = {
+    "offered": N_("Awaiting the parent"),
+    "accepted": N_("Accepted, with the bank"),
+    "transferred": N_("Transferred"),
+    "declined": N_("Declined"),
+    "expired": N_("Expired"),
+    "failed": N_("Refused by the bank"),
+}
 ROUND_STATUSES = {"instructed": N_("With the bank"), "settled": N_("Settled")}
 # A wind-down's own state (not a case's "open", which waits for someone to handle it).
 WIND_DOWN_STATUSES = {"open": N_("Wind-down under way"), "closed": N_("Wind-down finished")}
@@ -611,7 +623,7 @@ APPROVAL_FACTS = {
     "amount": N_("Amount to share"),
     "successor": N_("Successor school"),
     "successor_institution_id": N_("Successor's id"),
-    "enrollments": N_("Enrollments offered (none: every claim it can take)"),
+    "enrollments": N_("Enrollments offered"),
 }
 APPROVAL_STATUSES = {
     "pending": N_("Awaiting approval"),
@@ -630,6 +642,7 @@ KINDS: dict[str, Mapping[Any, str]] = {
     "wind_down_reasons": WIND_DOWN_REASONS,
     "claims": CLAIM_STATUSES,
     "offers": OFFER_STATUSES,
+    "offer_columns": OFFER_COLUMNS,
     "rounds": ROUND_STATUSES,
     "wind_down_statuses": WIND_DOWN_STATUSES,
     "payments": PAYMENT_STATUSES,

@@ -237,3 +237,68 @@ def test_two_accepts_at_once_move_the_money_once(
     assert claims(w, wd["id"])[es[0]["id"]]["transferred"] == "200.00"
     assert_books(engine, w.inst_id)
     assert_books(engine, good["id"])
+
+
+def test_from_the_workbench_and_the_parents_page(world: World, engine: Engine) -> None:
+    """The wind-down's page offers a successor (four eyes) and shows the transfers; the
+    parent's page shows the offer with its two buttons, in Chinese and English, and accepting
+    there moves the money."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from service.pages.workbench.common import SUBMITTED
+    from tests.api.approving import approve_pending
+    from tests.api.test_winddown import regulator_of
+    from tests.api.test_workbench_pages import sign_in
+    from tests.api.told import told
+
+    w = world
+    es = [w.enroll(lessons=10, amount="200.00") for _ in range(2)]
+    for e in es:
+        assert w.pay(e).status_code == 201
+    wd = open_it(w).json()
+    good = successor(w)
+    c = TestClient(w.client.app, raise_server_exceptions=False, follow_redirects=False)
+    csrf = sign_in(c, w.reg)
+    zh = c.get(f"/workbench/wind-downs/{wd['id']}?lang=zh")
+    assert "推荐承接学校" in zh.text and f'value="{good["id"]}"' in zh.text
+    assert f'value="{w.inst_id}"' not in zh.text  # the school being wound up is no successor
+    r = c.post(f"/workbench/wind-downs/{wd['id']}/successor-offers",
+               data={"csrf": csrf, "successor_institution_id": w.inst_id})  # fmt: skip
+    assert told(c, r)[0] == "problem"
+    r = c.post(f"/workbench/wind-downs/{wd['id']}/successor-offers",
+               data={"csrf": csrf, "successor_institution_id": good["id"]})  # fmt: skip
+    assert told(c, r) == ("done", SUBMITTED)  # four eyes: a second supervisor offers it
+    (done,) = approve_pending(engine, regulator_of(w, engine), lambda: w.clock.now)
+    assert done is not None and done["ok"] and done["answer"]["offers"] == 2, done
+
+    p = TestClient(w.client.app, raise_server_exceptions=False, follow_redirects=False)
+    r = p.post("/parent/sign-in", data={"enrollment_id": es[0]["id"],
+                                        "access_code": es[0]["access_code"],
+                                        "csrf": p.cookies.get("tg_pcsrf") or _pcsrf(p, es[0])})  # fmt: skip
+    assert r.status_code == 303, r.text[:300]
+    mine = p.get("/parent?lang=zh")
+    assert "接受承接学校" in mine.text and "拒绝：保留我的债权" in mine.text
+    assert good["name"] in mine.text
+    en = p.get("/parent?lang=en").text
+    assert "Accept the new school" in en and "Decline: keep my claim" in en
+    token = re.search(r'name="csrf" value="([^"]+)"', mine.text)
+    assert token is not None
+    r = p.post("/parent/wind-down/offer", data={"csrf": token.group(1), "decision": "accept"})
+    assert r.status_code == 303, r.text[:300]
+    after = p.get("/parent?lang=zh").text
+    assert "已接受：银行正在划转款项" in after and 'data-testid="offer-continued"' in after
+    (ins,) = w.pending()
+    assert ins["kind"] == "transfer" and ins["amount"] == "200.00"
+    settle_all(w)
+    page = c.get(f"/workbench/wind-downs/{wd['id']}?lang=zh").text
+    assert 'data-testid="transfers"' in page and "已转移" in page and "¥200.00" in page
+    assert_books(engine, w.inst_id)
+    assert_books(engine, good["id"])
+
+
+def _pcsrf(p: Any, e: dict[str, Any]) -> str:
+    assert p.get(f"/parent/e/{e['id']}").status_code == 200
+    token: str = p.cookies["tg_pcsrf"]
+    return token

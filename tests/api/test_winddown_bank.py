@@ -3,7 +3,9 @@ and PostgreSQL (issue 34's test): a school of 200 parents whose owner took money
 with no instruction, so the escrow covers 63% of the claims; the statement's break reviewed;
 the wind-down opened; a first round paid by the bank, one payment rejected (the parent's card
 is closed); a recovery paid in with the wind-down's reference; a second round; the parent
-names an account and is paid there in the third. Every claim right to the fen, the bank's
+names an account and is paid there in the third; between the recovery and the second round
+a successor school is offered, accepted by a fifth of the parents (their claims' shares move
+to its escrow by one transfer each, which the bank executes), declined by a fifth. Every claim right to the fen, the bank's
 books equal to the ledger's, the ledger verified."""
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from service.kit.clock import SHANGHAI
 from service.kit.db import make_sessionmaker
 from service.registry.models import Regulator
 from tests import factories
-from tests.api.approving import at_once
+from tests.api.approving import at_once, through
 from tests.api.conftest import bearer
 from tests.api.test_winddown import assert_books, books, round_made
 from tools.banksim import Bank
@@ -145,17 +147,27 @@ def test_two_hundred_parents_63_percent_a_recovery_and_a_closed_card(
     recovered = (claims_total * D("0.25")).quantize(D("0.01"))
     paid = bank.pay(escrow, wd["payment_reference"], recovered)
     assert paid["status_code"] == 201, paid
+    # A successor school takes a fifth of the parents (they accept), a fifth decline, the
+    # rest say nothing: each accepted claim's share of the recovery moves to its escrow.
+    moved, succ_escrow, succ_id = _successor(c, engine, bank, reg, wd["id"], es)
+    assert bank.balances[succ_escrow] == moved > 0
     r2 = at_once(c, engine, c.post(f"/api/v1/wind-downs/{wd['id']}/rounds", json={},
                                    headers=bearer(reg)), 201, round_made)  # fmt: skip
     assert r2.status_code == 201, r2.text
-    assert D(r2.json()["amount"]) == recovered
+    assert D(r2.json()["amount"]) == recovered - moved  # the kept claims share the rest
+    # Not the transferred ones, nor the closed card's (its share is held for an account).
+    assert r2.json()["claims_paid"] == PARENTS - len(es[::5]) - 1
     bank.pull()
     claims = _claims(c, reg, wd["id"])
     for e_id, claim in claims.items():
         exact = (target + recovered) * owed[e_id] / claims_total
-        assert abs(D(claim["paid"]) + D(claim["held"]) - exact) <= D("0.02")
-        assert D(claim["paid"]) + D(claim["held"]) <= owed[e_id]
+        given = D(claim["paid"]) + D(claim["held"]) + D(claim["transferred"])
+        assert abs(given - exact) <= D("0.02"), (e_id, given, exact)
+        assert given <= owed[e_id]
     assert claims[closed_card]["status"] == "unreachable"
+    taken = {e["id"] for e in es[::5]}
+    assert {k for k, x in claims.items() if x["status"] == "transferred"} == taken
+    assert all(claims[k]["successor_institution_id"] == succ_id for k in taken)
 
     login = {"enrollment_id": closed_card, "access_code": es[7]["access_code"]}
     parent = bearer(c.post("/api/v1/parent/sessions", json=login).json()["token"])
@@ -175,15 +187,52 @@ def test_two_hundred_parents_63_percent_a_recovery_and_a_closed_card(
     page = c.get("/api/v1/parent/wind-down", headers=parent).json()
     assert [p["status"] for p in page["rounds"]] == ["rejected", "held", "paid"]
     paid_total = sum(D(x["paid"]) for x in claims.values())
-    assert paid_total == target + recovered
-    assert all(D(x["paid"]) + D(x["outstanding"]) == owed[k] for k, x in claims.items())
+    assert paid_total + moved == target + recovered
+    kept = {k: x for k, x in claims.items() if k not in taken}
+    assert all(D(x["paid"]) + D(x["outstanding"]) == owed[k] for k, x in kept.items())
+    assert all(claims[k]["outstanding"] == "0.00" for k in taken)  # the successor teaches
     view = c.get(f"/api/v1/wind-downs/{wd['id']}", headers=bearer(reg)).json()
-    assert D(view["claims"]["outstanding"]) == claims_total - paid_total
+    assert D(view["claims"]["outstanding"]) == sum(owed[k] - D(x["paid"]) for k, x in kept.items())
     assert D(view["money"]["escrow"]) == bank.balances[escrow] == D(0)
     # What the owner still owes: what was taken, less what was recovered.
     assert D(view["shortfall"]) == held - target
     assert books(engine, inst["id"])["receivable"] == held - target - recovered
     assert_books(engine, inst["id"])
+    succ_books = books(engine, succ_id)  # the successor's: what moved, owed to its pupils
+    assert succ_books["escrow_cash"] == succ_books["prepaid"] == moved == bank.balances[succ_escrow]
+    assert_books(engine, succ_id)
+
+
+def _successor(
+    c: TestClient, engine: Engine, bank: InProcessBank, reg: str, wd_id: str,
+    es: list[dict[str, Any]],
+) -> tuple[Decimal, str, str]:  # fmt: skip
+    """A willing school of the region at the same bank, offered to every parent (four eyes);
+    every fifth accepts, the next declines, the rest are silent; the bank executes the
+    transfers. Returns the money moved, the successor's escrow account and its id."""
+    body = factories.institution_body(bank.bank_id)
+    succ = c.post("/api/v1/institutions", json=body, headers=bearer(reg)).json()
+    course = c.post("/api/v1/courses", json=factories.course_body(n=40),
+                    headers=bearer(succ["api_key"]))  # fmt: skip
+    assert course.status_code == 201, course.text
+    asked = c.post(f"/api/v1/wind-downs/{wd_id}/successor-offers", headers=bearer(reg),
+                   json={"successor_institution_id": succ["id"]})  # fmt: skip
+    assert through(c, engine, asked)["offers"] == PARENTS
+    for n, e in enumerate(es):
+        if n % 5 > 1:
+            continue  # silent
+        login = {"enrollment_id": e["id"], "access_code": e["access_code"]}
+        parent = bearer(c.post("/api/v1/parent/sessions", json=login).json()["token"])
+        decision = "accept" if n % 5 == 0 else "decline"
+        r = c.post("/api/v1/parent/wind-down/offer", json={"decision": decision}, headers=parent)
+        assert r.status_code == 200, r.text
+        assert r.json()["offer"]["status"] == ("accepted" if n % 5 == 0 else "declined")
+    assert bank.pull() == len(es[::5])  # one transfer each
+    moved = sum((D(i["amount"]) for i in bank.instructions.values() if i["kind"] == "transfer"),
+                D(0))  # fmt: skip
+    assert all(i["result"]["status"] == "executed" for i in bank.instructions.values()
+               if i["kind"] == "transfer")  # fmt: skip
+    return moved, body["escrow_account_no"], succ["id"]
 
 
 def _review(engine: Engine, token: str, account_no: str) -> None:

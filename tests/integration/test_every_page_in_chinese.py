@@ -256,6 +256,19 @@ def _a_day_of_work(c: TestClient) -> None:
     assert r.status_code == 303 and c.get(r.headers["location"]).status_code == 200
     (made,) = approve_pending(engine, office, utcnow, "wind_down_round", "已核实")
     assert made is not None and made["ok"], made
+    # A successor school offered from the wind-down's page (four eyes: successor_offer), so
+    # the page shows each successor's tally.
+    offered = re.findall(r'<option value="(inst_[0-9a-f]+)"', c.get(wd_page).text)
+    assert offered and gone not in offered
+    for successor in offered:
+        r = c.post(wd_page + "/successor-offers",
+                   data={"successor_institution_id": successor, "enrollment_ids": "", "csrf": csrf})  # fmt: skip
+        assert r.status_code == 303 and c.get(r.headers["location"]).status_code == 200
+        done = approve_pending(engine, office, utcnow, "successor_offer", "已核实")
+        if done and done[0] is not None and done[0]["ok"]:
+            break  # a school with a course that takes the lessons
+    else:
+        raise AssertionError("no demo school could take the wound-up school's pupils")
 
 
 @pytest.mark.parametrize("region", ["220400", "220000"])

@@ -119,7 +119,8 @@ def _csv_rows(session: Any, wd: Any) -> Iterator[list[Any]]:
     for line in winddowns.ledger_lines(session, wd):
         c, p, i = line.claim, line.payment, line.instruction
         head = [c.enrollment_id, line.student_ref, f"{c.amount:.2f}", f"{c.paid:.2f}",
-                f"{c.amount - c.paid:.2f}", c.status, c.successor_institution_id or ""]  # fmt: skip
+                f"{winddowns.outstanding(c):.2f}", c.status,
+                c.successor_institution_id or ""]  # fmt: skip
         if p is None:
             yield head + [""] * 8
             continue

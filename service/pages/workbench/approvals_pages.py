@@ -93,7 +93,12 @@ def queue(
 
 def _institutions(session: Session, shown: list[Shown]) -> dict[str, str]:
     """The names of the institutions the requests are about: a person reads a name, not an id."""
-    ids = {str(f.value) for s in shown for f in s.facts if f.label == "institution_id"}
+    ids = {
+        str(f.value)
+        for s in shown
+        for f in s.facts
+        if f.label in ("institution_id", "successor_institution_id")
+    }
     rows = session.execute(select(Institution.id, Institution.name).where(Institution.id.in_(ids)))
     return dict(rows.tuples().all())
 

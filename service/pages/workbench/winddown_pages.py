@@ -6,6 +6,7 @@ writer). Each form runs the same use case as the API."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -13,11 +14,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from service.api.deps import DeliverLaterDep, NowDep, SessionDep
 from service.errors import DomainError
-from service.flows import instructions, winddown_requests, winddowns
-from service.flows.models import Claim, Enrollment
+from service.flows import (
+    instructions,
+    successor_requests,
+    successors,
+    winddown_requests,
+    winddowns,
+)
+from service.flows.models import Claim, Enrollment, SuccessorOffer
 from service.kit.clock import SHANGHAI
 from service.kit.money import POSITIVE_MONEY_PATTERN
 from service.kit.wire import Clean
@@ -27,6 +35,8 @@ from service.pages.web import LangDep, PostDep, SignedDep, render
 from service.pages.workbench.common import PER_PAGE, PageNo, Text, act, csv_response, paging
 from service.policy import approvals
 from service.registry.institutions import audit_export, in_regulator_scope
+from service.registry.models import Institution, Regulator
+from service.registry.regions import in_scope
 
 router = APIRouter(prefix="/workbench", include_in_schema=False)
 Field = Annotated[str, Form(max_length=40), Clean]
@@ -39,6 +49,7 @@ def wind_down_page(
     signed: SignedDep,
     session: SessionDep,
     lang: LangDep,
+    now: NowDep,
     page: PageNo = 1,
 ) -> HTMLResponse:
     wd = winddowns.of_regulator(session, regulator=signed.regulator, wind_down_id=wind_down_id)
@@ -57,7 +68,96 @@ def wind_down_page(
     return render(
         request, "winddown.html", lang, signed=signed, o=o, i=inst, claims=rows,
         paged=paging(request, f"/workbench/wind-downs/{wd.id}", page, total),
+        offers=_offers(session, wd.id, now), candidates=_candidates(session, signed.regulator),
+        outstanding=winddowns.outstanding,
     )  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class _BySuccessor:
+    """A successor's offers, counted by where each stands, and the money moved to it."""
+
+    name: str
+    counts: dict[str, int]
+    moved: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Offers:
+    by_successor: list[_BySuccessor]
+    transfers: list[tuple[SuccessorOffer, str, str]]  # offer, student, successor
+
+
+def _offers(session: Session, wind_down_id: str, now: datetime) -> _Offers:
+    """The wind-down's successor offers: each successor's tally, and every transfer (an
+    accepted offer: with the bank, done, or refused by it), newest first."""
+    made = successors.listed(session, wind_down_id=wind_down_id)
+    names = {
+        i.id: i.name
+        for i in session.scalars(
+            select(Institution).where(
+                Institution.id.in_(sorted({o.successor_institution_id for o, _ in made}))
+            )
+        )
+    }
+    wanted = sorted({e for _, e in made})
+    students: dict[str, str] = {
+        e_id: ref
+        for e_id, ref in session.execute(
+            select(Enrollment.id, Enrollment.student_ref).where(Enrollment.id.in_(wanted))
+        )
+    }
+    tally: dict[str, _BySuccessor] = {}
+    for o, _ in made:
+        t = tally.setdefault(o.successor_institution_id, _BySuccessor(
+            name=names.get(o.successor_institution_id, o.successor_institution_id),
+            counts=dict.fromkeys(OFFER_COLUMNS, 0), moved=Decimal("0.00")))  # fmt: skip
+        t.counts[successors.status_of(o, now)] += 1
+        if o.status == "transferred" and o.amount is not None:
+            tally[o.successor_institution_id] = _BySuccessor(
+                name=t.name, counts=t.counts, moved=t.moved + o.amount
+            )
+    moved = [(o, students.get(e, e), names.get(o.successor_institution_id, ""))
+             for o, e in made if o.status in ("accepted", "transferred", "failed")]  # fmt: skip
+    moved.sort(key=lambda x: (x[0].decided_at or x[0].offered_at, x[0].id), reverse=True)
+    return _Offers(by_successor=list(tally.values()), transfers=moved)
+
+
+OFFER_COLUMNS = ("offered", "accepted", "transferred", "declined", "expired", "failed")
+
+
+def _candidates(session: Session, regulator: Regulator) -> list[Institution]:
+    """The institutions a successor may be: active, not closing, of the regulator's region."""
+    found = session.scalars(
+        select(Institution)
+        .where(Institution.status == "active", Institution.closing_on.is_(None))
+        .order_by(Institution.name)
+    )
+    return [i for i in found if in_scope(regulator.region_code, i.region_code)]
+
+
+@router.post("/wind-downs/{wind_down_id}/successor-offers")
+def offer_successor(
+    wind_down_id: str,
+    signed: PostDep,
+    session: SessionDep,
+    now: NowDep,
+    successor_institution_id: Field,
+    enrollment_ids: Annotated[str, Form(max_length=200_000)] = "",
+) -> RedirectResponse:
+    """Offer the parents (those listed, or every claim it can take) a successor school: the
+    API's use case, four eyes included."""
+    named = enrollment_ids.replace(",", " ").split()
+
+    def run() -> object:
+        return successor_requests.offer_successor(
+            session, regulator=signed.regulator, wind_down_id=wind_down_id,
+            successor_institution_id=successor_institution_id,
+            enrollment_ids=named or None, now=now,
+        )  # fmt: skip
+
+    return act(session, f"/workbench/wind-downs/{wind_down_id}#successors-h", run,
+               N_("The successor school is offered to the parents."))  # fmt: skip
 
 
 @router.get("/wind-downs/{wind_down_id}/claims.csv")
@@ -86,7 +186,7 @@ SOURCES = {"escrow": N_("Escrow account"), "reserve": N_("Risk reserve")}
 def _csv_line(x: winddowns.LedgerLine, _: Any, lang: str) -> list[Any]:
     c, p, i = x.claim, x.payment, x.instruction
     head = [x.student_ref, c.enrollment_id, f"{c.amount:.2f}", f"{c.paid:.2f}",
-            f"{c.amount - c.paid:.2f}", _(labels.label("claims", c.status))]  # fmt: skip
+            f"{winddowns.outstanding(c):.2f}", _(labels.label("claims", c.status))]  # fmt: skip
     if p is None:
         return head + [""] * 9
     payee = "" if i is None else (i.payee.get("account_no") or
