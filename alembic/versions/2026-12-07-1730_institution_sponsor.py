@@ -21,12 +21,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("institutions") as batch_op:
-        batch_op.add_column(sa.Column("sponsor", sa.String(200), nullable=True))
-        batch_op.create_index("ix_institutions_sponsor", ["sponsor"])
+    op.add_column("institutions", sa.Column("sponsor", sa.String(200), nullable=True))
+    op.create_index("ix_institutions_sponsor", "institutions", ["sponsor"])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("institutions") as batch_op:
-        batch_op.drop_index("ix_institutions_sponsor")
-        batch_op.drop_column("sponsor")
+    op.drop_index("ix_institutions_sponsor", table_name="institutions")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch would rebuild `institutions` and lose its
+    # triggers (institutions_no_delete), which an earlier migration's downgrade then drops.
+    op.execute("ALTER TABLE institutions DROP COLUMN sponsor")
