@@ -383,10 +383,9 @@ def _every_door_imported() -> None:
 def test_every_default_action_available_now_is_registered() -> None:
     _every_door_imported()
 
-    # The wind-down's opening and rounds are registered (service.flows.winddown_requests);
-    # the successor's offer is registered by its module when it lands.
-    later = {"successor_offer"}
-    assert approvals.DEFAULT_FOUR_EYES - later <= approvals.registered()
+    # The wind-down's opening and rounds (service.flows.winddown_requests) and the successor's
+    # offer (service.flows.successor_requests) included: every default action is registered.
+    assert approvals.DEFAULT_FOUR_EYES <= approvals.registered()
     assert not approvals.PROTECTIVE & approvals.registered()
     with pytest.raises(ValueError):
         approvals.register(approvals.Approvable(name="freeze", run=lambda *a: {},
@@ -410,7 +409,13 @@ def test_every_registered_default_action_waits_under_the_default_packs(engine: E
 # Two supervisors approving the same request at the same moment: exactly one runs it.
 
 
-def _two_at_once(engine: Engine, office_id: str, approval_id: str, chiefs: list[str]) -> list[str]:
+def _two_at_once(
+    engine: Engine,
+    office_id: str,
+    approval_id: str,
+    chiefs: list[str],
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[str]:
     """The first supervisor's approval is made and its transaction held open a moment while the
     second's runs: on PostgreSQL the second read the request pending and waits on the row at
     its conditional update, on SQLite at its write lock; either way it finds it decided."""
@@ -428,7 +433,7 @@ def _two_at_once(engine: Engine, office_id: str, approval_id: str, chiefs: list[
                 assert officer is not None and office is not None
                 officers.acting(s, officer)
                 done = approvals.decide(s, office=office, officer=officer, approval_id=approval_id,
-                                        approve=True, note="at once", now=datetime.now(UTC))  # fmt: skip
+                                        approve=True, note="at once", now=now())  # fmt: skip
                 outcomes.append("ok" if done.result and done.result["ok"] else "refused")
                 if first:
                     first_decided.set()
