@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -100,6 +101,12 @@ def test_a_replica_whose_replay_is_paused_falls_behind_and_the_primary_answers(
     pair: Pair,
 ) -> None:
     reads = Reads(pair.primary_engine, pair.replica_engine, check_every=0, max_lag_bytes=64 * 1024)
+    # A transaction replayed first, by this test: the age in seconds is measured from the last
+    # one the replica replayed, and none may have been since it started (the module's tests can
+    # run in any order, or alone).
+    _write(pair.primary_engine, "anchor")
+    pglocal.wait_until(lambda: _count_on(pair.replica_engine, "anchor") >= 1, 30, "replayed")
+    time.sleep(0.05)
     with pair.replica_engine.connect() as c:
         c.execute(text("SELECT pg_wal_replay_pause()"))
     try:
