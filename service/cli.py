@@ -318,7 +318,9 @@ def cmd_job_run(args: argparse.Namespace) -> int:
     if as_of.tzinfo is None:
         print("--as-of needs an offset, e.g. 2026-09-01T23:00:00+08:00", file=sys.stderr)
         return 2
-    out = run_job(_sessions(), args.name, as_of=as_of, settings=get_settings(), now=now)
+    out = run_job(
+        _sessions(), args.name, as_of=as_of, settings=get_settings(), now=now, clock=clock.utcnow
+    )
     print(json.dumps(out, ensure_ascii=False, default=str))
     return 0
 

@@ -59,7 +59,10 @@ def run_job(
     `region_prefix` (a regulator's run) the job acts on that region only, and a job that cannot
     be scoped is refused. With a `period` (the scheduler's slot), a run already recorded for
     the slot (by another scheduler) means this one does nothing. `officer_id`: the person who
-    ran it for the office, named on every audit record the job writes."""
+    ran it for the office, named on every audit record the job writes. `clock`: the world's
+    clock, read again when the run ends so that `finished_at` is the end's instant, not the
+    start's; without one (a caller with only a fixed instant) the run ends when it started."""
+    tick = clock or (lambda: now)
     job = JOBS.get(name)
     if job is None:
         raise DomainError("unknown_job", f"no job {name!r}; jobs: {', '.join(sorted(JOBS))}")
@@ -95,15 +98,15 @@ def run_job(
         with session_scope(sessions) as s:
             run = s.get(JobRun, run_id)
             assert run is not None
-            run.outcome, run.finished_at = "failed", now
+            run.outcome, run.finished_at = "failed", tick()
             run.error = "".join(traceback.format_exception_only(exc))[-2000:]
         raise
     with session_scope(sessions) as s:
         run = s.get(JobRun, run_id)
         assert run is not None
-        run.outcome, run.finished_at, run.summary = "ok", now, summary
+        run.outcome, run.finished_at, run.summary = "ok", tick(), summary
     if job.after is not None:
-        summary = {**summary, **job.after(sessions, ctx, clock or (lambda: now))}
+        summary = {**summary, **job.after(sessions, ctx, tick)}
     log.info("job finished", extra={"job": name, "summary": summary})
     return {"job": name, "as_of": as_of.isoformat(), **summary}
 
