@@ -254,6 +254,13 @@ CODES: dict[str, Code] = {
                            "filing a course none of whose sessions ends after now"),
     "prepay_over_cap": _c(422, "Prepayment over the cap",
                           "more than 60 lessons, past 3 months, or over 5,000 yuan (non-subject)"),
+    "prepay_over_consumer_cap": _c(409, "The consumer would hold more prepaid than the cap",
+                                   "an enrollment that would take what one consumer "
+                                   "(`student_ref`) holds prepaid at the institution, not yet "
+                                   "consumed or refunded, over the pack's "
+                                   "`prepay_caps.per_consumer` (Shanghai's fitness rules: "
+                                   "20,000 yuan); `limit` and `held` say how much",
+                                   "yes, once lessons taken or refunds free room"),
     "collected_too_early": _c(422, "Collection more than one month before the first lesson",
                               "the first lesson bought is more than a month away"),
     "amount_above_filed_price": _c(422, "Amount above lessons × filed price",

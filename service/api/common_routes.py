@@ -16,6 +16,7 @@ from service.api.schemas import Page, Read, RefundRead
 from service.fees import filings, working_days
 from service.flows import refunds
 from service.flows.refunds import RefundStatus
+from service.kit.clock import local_date
 from service.kit.money import Instant, InstantOut
 from service.kit.wire import RegionCode
 from service.registry.institutions import scoped_ids
@@ -41,17 +42,23 @@ def list_refunds(
 
 @router.post("/courses/check", response_model=CourseCheckRead)
 def check_course(
-    body: CourseCheckIn, caller: RegulatorOrInstitutionDep, session: SessionDep
+    body: CourseCheckIn, caller: RegulatorOrInstitutionDep, session: SessionDep, now: NowDep
 ) -> CourseCheckRead:
     """Answer what a filing would get, storing nothing: try a price before filing it. A
     regulator may ask for any region of theirs (`region_code`)."""
     data = course_data(body)
     if isinstance(caller, Regulator):
         verdict = filings.check_for(
-            session, regulator=caller, data=data, region_code=body.region_code
+            session, regulator=caller, data=data, region_code=body.region_code, on=local_date(now)
         )
     else:
-        verdict = filings.check(session, data, region_code=caller.region_code)
+        verdict = filings.check(
+            session,
+            data,
+            region_code=caller.region_code,
+            sector=filings.sector_for(caller, data),
+            on=local_date(now),
+        )
     return CourseCheckRead.model_validate(verdict, from_attributes=True)
 
 

@@ -61,13 +61,15 @@ def check_purchase(p: Purchase, *, caps: PrepayCaps, earliest: EarliestCollectio
             f"{last_allowed}",
             extra={"cap": "months", "limit": caps.months},
         )
-    for limit in (caps.amount, caps.per_consumer):
-        if limit is not None and p.amount > limit:
-            raise DomainError(
-                "prepay_over_cap",
-                f"{format_money(p.amount)} yuan in one collection; at most {format_money(limit)}",
-                extra={"cap": "amount", "limit": format_money(limit)},
-            )
+    # `per_consumer` is what one consumer holds at the institution over all their orders:
+    # judged where their other enrollments are read (service.flows.enrollments._Held).
+    limit = caps.amount
+    if limit is not None and p.amount > limit:
+        raise DomainError(
+            "prepay_over_cap",
+            f"{format_money(p.amount)} yuan in one collection; at most {format_money(limit)}",
+            extra={"cap": "amount", "limit": format_money(limit)},
+        )
     months = earliest.months_before_start
     latest_start = add_months(enrolled, months)
     if local(p.first_lesson).date() > latest_start:

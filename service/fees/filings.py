@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -14,9 +14,11 @@ from service.errors import DomainError
 from service.fees import rules
 from service.fees.models import Course, CourseSession, SchoolVacation
 from service.fees.prices import load_guidebook
+from service.kit.clock import local_date
 from service.kit.db import insert_many
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
+from service.policy import packs
 from service.registry.models import Institution, Regulator
 from service.registry.regions import ancestry, in_scope, is_valid_region
 
@@ -62,12 +64,30 @@ def load_context(session: Session, region_code: str) -> rules.Context:
     return rules.Context(guides=load_guidebook(session, regions), vacations=dict(vacations))
 
 
-def check(session: Session, data: CourseData, *, region_code: str) -> rules.Verdict:
-    return rules.check(data.filing(region_code), load_context(session, region_code))
+def sector_for(institution: Institution | None, data: CourseData) -> str:
+    """The pack's sector a filing is judged under: a gym's (whatever the course's category),
+    else the course's own category's."""
+    fitness = institution is not None and institution.category == "fitness"
+    return packs.sector_of("fitness" if fitness else data.category)
+
+
+def check(
+    session: Session, data: CourseData, *, region_code: str, sector: str, on: date
+) -> rules.Verdict:
+    """The filing's verdict under the rules and the pack in force on `on` for the region and
+    sector (its card caps: a gym's filing is judged as a card of sessions)."""
+    ctx = load_context(session, region_code)
+    ctx.card_caps = packs.resolve(session, region_code, sector, on=on).values.card_caps
+    return rules.check(data.filing(region_code), ctx)
 
 
 def check_for(
-    session: Session, *, regulator: Regulator, data: CourseData, region_code: str | None
+    session: Session,
+    *,
+    regulator: Regulator,
+    data: CourseData,
+    region_code: str | None,
+    on: date,
 ) -> rules.Verdict:
     """What a filing would get in a region of the regulator's (theirs by default)."""
     region = region_code or regulator.region_code
@@ -75,7 +95,7 @@ def check_for(
         raise DomainError("invalid_region_code", f"unknown region code {region!r}")
     if not in_scope(regulator.region_code, region):
         raise DomainError("out_of_region", f"{region} is outside your region")
-    return check(session, data, region_code=region)
+    return check(session, data, region_code=region, sector=sector_for(None, data), on=on)
 
 
 def _refuse_if_over(data: CourseData, now: datetime) -> None:
@@ -97,7 +117,13 @@ def file_course(
     if institution.status != "active":
         raise DomainError("institution_frozen", f"the institution is {institution.status}")
     _refuse_if_over(data, now)
-    verdict = check(session, data, region_code=institution.region_code)
+    verdict = check(
+        session,
+        data,
+        region_code=institution.region_code,
+        sector=sector_for(institution, data),
+        on=local_date(now),
+    )
     course = Course(
         id=new_id("crs"),
         institution_id=institution.id,

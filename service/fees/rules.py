@@ -18,6 +18,7 @@ from service.fees.calendar import school_day
 from service.fees.prices import Band, Guide, GuideBook
 from service.kit.clock import local
 from service.kit.money import format_money, format_percent
+from service.policy.rules import CardCaps
 
 OFFLINE_END = time(20, 30)
 ONLINE_END = time(21, 0)
@@ -27,6 +28,7 @@ ONLINE_MIN_BREAK = timedelta(minutes=10)
 SRC_DOUBLE_REDUCTION = "中办发〔2021〕40号 (双减) and provincial measures"
 SRC_PRICES = "发改价格〔2021〕1279号"
 SRC_NON_SUBJECT = "MOE and 12 departments, opinion on non-subject training (2022-12)"
+SRC_CARD_CAPS = "the region's rule pack, card_caps (Shanghai: fitness prepaid cards, 2025)"
 SRC_PRICE_LAW = (
     "价格法; 中小学生校外培训服务合同(示范文本) GF-2021-2604: no fictitious original prices"
 )
@@ -57,6 +59,8 @@ class Vacation:
 class Context:
     guides: GuideBook
     vacations: dict[str, list[Vacation]] = field(default_factory=dict)  # by region code
+    # The pack's caps on prepaid cards (the fitness packs), None where the pack sets none.
+    card_caps: CardCaps | None = None
 
     def vacation_on(self, region_code: str, day: date) -> Vacation | None:
         """The most specific region that set vacations for the year decides."""
@@ -289,7 +293,36 @@ def rule_preschool(f: Filing, ctx: Context) -> list[Violation]:
     return out
 
 
+def rule_card_caps(f: Filing, ctx: Context) -> list[Violation]:
+    """A gym's course is a card of sessions (the service sells sessions, not memberships or
+    stored value): at most the pack's sessions, and its sessions at the filed price at most
+    the pack's amount (Shanghai's 2025 fitness rules: 60 sessions, 20,000 yuan). A school's
+    pack sets no card caps; its purchases are capped at enrollment (`prepay_caps`)."""
+    caps = ctx.card_caps
+    if caps is None:
+        return []
+    out = []
+    if f.lessons_total > caps.sessions:
+        out.append(
+            _v("card_over_cap",
+               f"a card of {f.lessons_total} sessions; the region's pack allows at most "
+               f"{caps.sessions}", SRC_CARD_CAPS, cap="sessions", limit=caps.sessions)
+        )  # fmt: skip
+    price = max(f.price_per_lesson, f.list_price_per_lesson or f.price_per_lesson)
+    total = price * f.lessons_total
+    if total > caps.sessions_amount:
+        out.append(
+            _v("card_over_cap",
+               f"a card of {f.lessons_total} sessions at {format_money(price)} is "
+               f"{format_money(total)} yuan; the region's pack allows at most "
+               f"{format_money(caps.sessions_amount)}", SRC_CARD_CAPS,
+               cap="amount", limit=format_money(caps.sessions_amount))
+        )  # fmt: skip
+    return out
+
+
 RULES: list[Rule] = [
+    Rule(code="card_over_cap", source=SRC_CARD_CAPS, check=rule_card_caps),
     Rule(code="price_above_guidance", source=SRC_PRICES, check=rule_price),
     Rule(code="weekend_or_holiday_session", source=SRC_DOUBLE_REDUCTION, check=rule_school_days),
     Rule(code="vacation_session", source=SRC_DOUBLE_REDUCTION, check=rule_vacations),

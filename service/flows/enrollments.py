@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -18,7 +18,7 @@ from service.errors import DomainError
 from service.fees.caps import Purchase, add_months, check_purchase
 from service.fees.models import Course, CourseSession
 from service.flows.chart import open_prepaid_account
-from service.flows.models import Enrollment, ParentSession
+from service.flows.models import Consumption, Enrollment, ParentSession, Refund
 from service.kit.clock import local_date
 from service.kit.ids import (
     keyed_hash,
@@ -27,6 +27,7 @@ from service.kit.ids import (
     new_payment_reference,
     normal_access_code,
 )
+from service.kit.money import format_money
 from service.policy import credit_lists, packs
 from service.policy.rules import RulePack
 from service.registry.institutions import audit
@@ -97,6 +98,7 @@ def create_many(
     enrollments; each still reads its own next sessions."""
     courses = _courses(session, {o.course_id for o in orders})
     upcoming = _upcoming(session, [o for o in orders if o.course_id in courses])
+    held = _Held(session)
     out: list[Enrolled | DomainError] = []
     for order in orders:
         try:
@@ -109,7 +111,9 @@ def create_many(
                                  on=local_date(order.at))  # fmt: skip
             _through_the_gate(order.institution, pack, order.at)
             _off_the_lists(session, order.institution, pack, order.at)
-            out.append(_made(order, course, sessions, settings, pack))
+            enrolled = _made(order, course, sessions, settings, pack)
+            held.admit(order, pack)
+            out.append(enrolled)
         except DomainError as exc:
             out.append(exc)
     made = [m.enrollment for m in out if isinstance(m, Enrolled)]
@@ -217,6 +221,67 @@ def _off_the_lists(
             f"no prepaid sales while on the regulator's {on} list",
             extra={"list": on},
         )
+
+
+class _Held:
+    """What each consumer holds prepaid at an institution, for the pack's `per_consumer` cap
+    (Shanghai's fitness rules: at most 20,000 yuan). Read only where a pack sets the cap, once
+    per consumer and institution in a batch, and kept up to date with the batch's own orders.
+
+    The reading (docs/rules.md): per consumer *per institution* — a prepaid card is issued by
+    one operator, and the service knows a consumer only by the institution's own reference
+    (`student_ref`), never across institutions. What a consumer holds is what they prepaid and
+    have not yet consumed or had refunded (owed or paid): lessons taken and refunds free room.
+    A deposit pays exactly what its enrollment owes (`deposit_does_not_pay` otherwise), so the
+    cap held at enrollment holds for the money too and the deposit path reads no pack."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.held: dict[tuple[str, str], Decimal] = {}
+
+    def admit(self, order: Order, pack: RulePack) -> None:
+        cap = pack.values.prepay_caps.per_consumer
+        if cap is None:
+            return
+        key = (order.institution.id, order.student_ref)
+        if key not in self.held:
+            self.held[key] = held_by(self.session, *key)
+        after = self.held[key] + order.amount
+        if after > cap:
+            raise DomainError(
+                "prepay_over_consumer_cap",
+                f"the consumer would hold {format_money(after)} yuan prepaid at this "
+                f"institution ({format_money(self.held[key])} already); at most "
+                f"{format_money(cap)}",
+                extra={"limit": format_money(cap), "held": format_money(self.held[key])},
+            )
+        self.held[key] = after
+
+
+def held_by(session: Session, institution_id: str, student_ref: str) -> Decimal:
+    """What one consumer holds prepaid at one institution: owed or paid over all their
+    enrollments, less what is consumed or refunded for good. A lesson still in its dispute
+    window and a refund not yet paid may still come back (a dispute upheld, a refund denied or
+    failed), so they keep their room until they are settled: the cap is never passed later by
+    a reversal."""
+    mine = (Enrollment.institution_id == institution_id) & (Enrollment.student_ref == student_ref)
+    owed = session.scalar(
+        select(func.sum(Enrollment.amount_due - Enrollment.amount_consumed
+                        - Enrollment.amount_refunded)).where(mine)
+    )  # fmt: skip
+    refunding = session.scalar(
+        select(func.sum(Refund.amount))
+        .join(Enrollment, Enrollment.id == Refund.enrollment_id)
+        .where(mine, Refund.status.in_(("requested", "accepted", "disputed", "instructed")))
+    )
+    unsettled = session.scalar(
+        select(func.sum(Consumption.amount))
+        .join(Enrollment, Enrollment.id == Consumption.enrollment_id)
+        .where(mine, Consumption.status.in_(("pending", "disputed")),
+               Consumption.release_instruction_id.is_(None))
+    )  # fmt: skip
+    total = sum((Decimal(x or 0) for x in (owed, refunding, unsettled)), Decimal(0))
+    return total.quantize(Decimal("0.01"))
 
 
 def _enrollable(institution: Institution, course: Course | None, course_id: str) -> Course:

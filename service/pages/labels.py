@@ -508,6 +508,9 @@ REFUSALS = {
     "course_not_approved": N_("The course was not approved."),
     "sessions_in_past": N_("Every session of the course is already over."),
     "prepay_over_cap": N_("The prepayment is over the cap."),
+    "prepay_over_consumer_cap": N_(
+        "The consumer would hold more prepaid at this institution than the region allows."
+    ),
     "collected_too_early": N_("Fees collected more than a month before the first lesson."),
     "amount_above_filed_price": N_("The amount is above the lessons times the filed price."),
     "not_enough_sessions": N_("The course has fewer sessions left than asked for."),

@@ -99,7 +99,10 @@ def value(name: str, v: Any, _: Gettext) -> str:
         if v.get("amount") is not None:
             parts.append(_("at most %(a)s a collection") % {"a": _yuan(v["amount"])})
         if v.get("per_consumer") is not None:
-            parts.append(_("at most %(a)s a consumer") % {"a": _yuan(v["per_consumer"])})
+            parts.append(
+                _("at most %(a)s held by one consumer at the institution")
+                % {"a": _yuan(v["per_consumer"])}
+            )
         return "; ".join(parts)
     if name == "card_caps":
         return "; ".join(

@@ -110,7 +110,8 @@ class Enabled(Rule):
 
 class PrepayCaps(Rule):
     """One collection: at most `lessons` lessons (sessions), spanning at most `months`, of at
-    most `amount` yuan; at most `per_consumer` yuan prepaid by one consumer at one time."""
+    most `amount` yuan; at most `per_consumer` yuan held prepaid by one consumer at one
+    institution over all their orders (not yet consumed or refunded; docs/rules.md)."""
 
     lessons: int = Field(ge=1, le=1000)
     months: int = Field(ge=1, le=60)

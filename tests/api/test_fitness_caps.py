@@ -1,0 +1,281 @@
+"""Conformance: a gym differs from a school only in data. In Shanghai's Xuhui district
+(310104) a non-subject school runs under the national education pack and a gym under
+Shanghai's 2025 fitness pack (service.policy.seeds, `shanghai-fitness`): the same course filed
+and the same enrollments made give the two outcomes the texts require — a card of more than 60
+sessions or 20,000 yuan is refused at filing (`card_over_cap`), and no consumer holds more
+than 20,000 yuan prepaid at the gym (409 `prepay_over_consumer_cap`), lessons taken for good
+and refunds paid freeing room. On SQLite and PostgreSQL (the `engine` fixture)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine
+
+from service.app import create_app
+from service.config import Settings
+from service.flows import onboarding
+from service.flows.enrollments import held_by
+from service.kit.clock import SHANGHAI
+from service.kit.db import make_sessionmaker, run_in_transaction
+from service.registry import institutions
+from service.registry.models import Regulator
+from tests import factories
+from tests.api.conftest import bearer
+from tests.api.test_flows import Clock
+
+XUHUI = "310104"
+CAP = Decimal("20000")
+_refs = itertools.count(1)
+
+
+@dataclass
+class Seller:
+    id: str
+    key: str
+    escrow: str
+    course_id: str = ""
+
+
+@dataclass
+class Xuhui:
+    client: TestClient
+    clock: Clock
+    engine: Engine
+    bank: factories.BankCred
+    sellers: dict[str, Seller] = field(default_factory=dict)
+
+    def file(self, who: str, *, sessions: int, price: str) -> dict[str, Any]:
+        body = factories.course_body("2026-10-12", n=sessions, category="non_subject",
+                                     subject="fitness", price_per_lesson=price)  # fmt: skip
+        r = self.client.post("/api/v1/courses", json=body, headers=bearer(self.sellers[who].key))
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    def enroll(self, who: str, student: str, lessons: int, amount: str) -> Any:
+        s = self.sellers[who]
+        return self.client.post(
+            "/api/v1/enrollments",
+            headers=bearer(s.key),
+            json={"course_id": s.course_id, "student_ref": student, "lessons": lessons,
+                  "amount": amount},
+        )  # fmt: skip
+
+    def signed(self, method: str, path: str, body: Any = None) -> Any:
+        raw = factories.dumps(body) if body is not None else b""
+        headers = self.bank.headers(method, path, raw)
+        if body is None:
+            return self.client.get(path, headers=headers)
+        headers["content-type"] = "application/json"
+        return self.client.post(path, content=raw, headers=headers)
+
+    def pay(self, who: str, e: dict[str, Any]) -> None:
+        r = self.signed("POST", "/api/v1/bank/deposits", {
+            "bank_txn_id": f"T{e['id'][-16:]}", "account_no": self.sellers[who].escrow,
+            "payment_reference": e["payment_reference"], "amount": e["amount_due"],
+            "paid_at": self.clock.now.isoformat()})  # fmt: skip
+        assert r.status_code == 201, r.text
+
+    def refund_paid(self, who: str, e: dict[str, Any]) -> None:
+        """The parent asks for everything back, the gym accepts, the bank pays."""
+        login = {"enrollment_id": e["id"], "access_code": e["access_code"]}
+        token = self.client.post("/api/v1/parent/sessions", json=login).json()["token"]
+        r = self.client.post("/api/v1/parent/refunds", headers=bearer(token),
+                             json={"reason": "moving"})  # fmt: skip
+        assert r.status_code == 201, r.text
+        r = self.client.post(f"/api/v1/refunds/{r.json()['id']}/respond",
+                             headers=bearer(self.sellers[who].key),
+                             json={"decision": "accept", "reason": "ok"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        path = "/api/v1/bank/instructions?status=pending&limit=500"
+        escrow = self.sellers[who].escrow
+        for ins in self.signed("GET", path).json()["items"]:
+            if ins["kind"] == "refund" and ins["account_no"] == escrow:
+                done = self.signed("POST", f"/api/v1/bank/instructions/{ins['id']}/result", {
+                    "status": "executed", "bank_txn_id": f"P{ins['id'][-16:]}",
+                    "executed_at": self.clock.now.isoformat(), "reason": None})  # fmt: skip
+                assert done.status_code == 200, done.text
+
+    def held(self, who: str, student: str) -> Decimal:
+        with make_sessionmaker(self.engine)() as s:
+            return held_by(s, self.sellers[who].id, student)
+
+
+def _gym(engine: Engine, bank_id: str, regulator_id: str) -> tuple[str, str, str]:
+    """The gym registered through the domain: the API's registration names the education
+    categories only (the contract), the demo's gym is made the same way (tools/demo.py)."""
+    body = factories.institution_body(bank_id, XUHUI, category="fitness")
+
+    def work(s: Any) -> tuple[str, str]:
+        reg = s.get(Regulator, regulator_id)
+        inst, key = onboarding.register_institution(
+            s, regulator=reg, data=institutions.NewInstitution(**body), now=datetime.now(UTC)
+        )
+        return inst.id, key
+
+    inst_id, key = run_in_transaction(make_sessionmaker(engine), work)
+    return inst_id, key, body["escrow_account_no"]
+
+
+@pytest.fixture
+def xuhui(engine: Engine, settings: Settings) -> Iterator[Xuhui]:
+    clock = Clock(now=datetime(2026, 9, 28, 9, 0, tzinfo=SHANGHAI))
+    app = create_app(settings, engine=engine, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        bank = factories.bank(engine)
+        reg_id, reg = factories.regulator(engine, "310000")
+        town = Xuhui(client, clock, engine, bank)
+        body = factories.institution_body(bank.id, XUHUI, category="non_subject")
+        r = client.post("/api/v1/institutions", json=body, headers=bearer(reg))
+        assert r.status_code == 201, r.text
+        town.sellers["school"] = Seller(r.json()["id"], r.json()["api_key"],
+                                        body["escrow_account_no"])  # fmt: skip
+        town.sellers["gym"] = Seller(*_gym(engine, bank.id, reg_id))
+        for who in ("school", "gym"):  # 60 sessions at 300: 18,000 yuan, within every cap
+            course = town.file(who, sessions=60, price="300.00")
+            assert course["status"] == "approved", course
+            town.sellers[who].course_id = course["id"]
+        yield town
+
+
+@pytest.mark.parametrize(
+    ("sessions", "price", "gym_breaks"),
+    [
+        (60, "300.00", []),  # 18,000 yuan: a card the gym may sell
+        (61, "100.00", ["sessions"]),  # 61 sessions: over 60
+        (50, "401.00", ["amount"]),  # 20,050 yuan: over 20,000
+        (70, "300.00", ["sessions", "amount"]),
+    ],
+)
+def test_the_same_course_filed_by_a_school_and_a_gym(
+    xuhui: Xuhui, sessions: int, price: str, gym_breaks: list[str]
+) -> None:
+    school = xuhui.file("school", sessions=sessions, price=price)
+    assert school["status"] == "approved", school  # a term: the caps bite at enrollment
+    gym = xuhui.file("gym", sessions=sessions, price=price)
+    assert gym["status"] == ("rejected" if gym_breaks else "approved"), gym
+    assert [v["rule"] for v in gym["violations"]] == ["card_over_cap"] * len(gym_breaks)
+    assert [v["cap"] for v in gym["violations"]] == gym_breaks
+    assert all("pack allows at most" in v["message"] for v in gym["violations"])
+
+
+def test_the_same_enrollments_at_a_school_and_a_gym(xuhui: Xuhui) -> None:
+    """Four orders of 15 sessions at 300 (4,500 yuan each) for one consumer, then a fifth: the
+    school takes all five (no per-consumer cap in the education pack; each is within 5,000),
+    the gym refuses the fifth (22,500 > 20,000). A refund paid frees the room."""
+    student = f"member-{next(_refs)}"
+    for who in ("school", "gym"):
+        made = [xuhui.enroll(who, student, 15, "4500.00") for _ in range(4)]
+        assert [r.status_code for r in made] == [201] * 4
+        fifth = xuhui.enroll(who, student, 15, "4500.00")
+        if who == "school":
+            assert fifth.status_code == 201, fifth.text
+            continue
+        assert fifth.status_code == 409, fifth.text
+        p = fifth.json()
+        assert p["code"] == "prepay_over_consumer_cap"
+        assert (p["limit"], p["held"]) == ("20000.00", "18000.00")
+        assert xuhui.held("gym", student) == Decimal("18000.00")
+        # Another consumer is not held to this one's total.
+        assert xuhui.enroll("gym", f"member-{next(_refs)}", 15, "4500.00").status_code == 201
+        first = made[0].json()
+        xuhui.pay("gym", first)
+        xuhui.refund_paid("gym", first)
+        assert xuhui.held("gym", student) == Decimal("13500.00")
+        assert xuhui.enroll("gym", student, 15, "4500.00").status_code == 201
+
+
+# One step of a consumer's history at the gym: enrol for an amount (a multiple of 300 yuan,
+# 1 to 20 sessions) or have one of their enrollments paid and refunded in full.
+_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("enrol"), st.integers(min_value=1, max_value=20)),
+        st.tuples(st.just("refund"), st.integers(min_value=0, max_value=9)),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=_steps)
+def test_no_sequence_takes_a_consumer_over_the_cap(xuhui: Xuhui, steps: list[Any]) -> None:
+    """Property: under any sequence of enrollments and refunds, what one consumer holds at the
+    gym never passes 20,000 yuan, and an enrollment is refused exactly when it would pass it
+    (a model: the amounts of the enrollments not refunded)."""
+    student = f"prop-{next(_refs)}"
+    live: list[tuple[dict[str, Any], Decimal]] = []
+    for kind, n in steps:
+        if kind == "enrol":
+            amount = Decimal(300 * n)
+            r = xuhui.enroll("gym", student, n, f"{amount}.00")
+            model = sum((a for _, a in live), Decimal(0))
+            assert (r.status_code == 409) == (model + amount > CAP), (r.status_code, r.text)
+            if r.status_code == 201:
+                live.append((r.json(), amount))
+            else:
+                assert r.json()["code"] == "prepay_over_consumer_cap"
+        elif live:
+            e, _ = live.pop(n % len(live))
+            xuhui.pay("gym", e)
+            xuhui.refund_paid("gym", e)
+        held = xuhui.held("gym", student)
+        assert held == sum((a for _, a in live), Decimal(0))
+        assert held <= CAP
+
+
+def test_hot_paths_read_no_pack_after_the_first_of_the_day(xuhui: Xuhui) -> None:
+    """Packs are cached per region, sector and day (service.policy.packs): once the day's
+    gym pack is resolved, an enrollment, a deposit batch and a lesson report issue no
+    statement that reads the packs' table (counted by a listener on every statement)."""
+    import sqlalchemy as sa
+
+    def enrolled() -> dict[str, Any]:
+        r = xuhui.enroll("gym", f"hot-{next(_refs)}", 5, "1500.00")
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    def batch(es: list[dict[str, Any]]) -> None:
+        r = xuhui.signed("POST", "/api/v1/bank/deposits/batch", {"deposits": [
+            {"bank_txn_id": f"B{e['id'][-16:]}", "account_no": xuhui.sellers["gym"].escrow,
+             "payment_reference": e["payment_reference"], "amount": e["amount_due"],
+             "paid_at": xuhui.clock.now.isoformat()} for e in es]})  # fmt: skip
+        assert r.status_code < 300, r.text
+
+    def report(e: dict[str, Any]) -> None:
+        r = xuhui.client.post(
+            f"/api/v1/enrollments/{e['id']}/consumptions",
+            headers=bearer(xuhui.sellers["gym"].key),
+            json={"lessons": 1, "occurred_at": xuhui.clock.now.isoformat()},
+        )
+        assert r.status_code == 201, r.text
+
+    first, second = [enrolled(), enrolled()], [enrolled(), enrolled()]
+    batch(first)
+    report(first[0])  # the day's first of each: may resolve the pack
+    seen: list[str] = []
+
+    def statement(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    sa.event.listen(xuhui.engine, "before_cursor_execute", statement)
+    try:
+        third = enrolled()
+        batch([*second, third])
+        report(first[1])
+        report(second[0])
+    finally:
+        sa.event.remove(xuhui.engine, "before_cursor_execute", statement)
+    assert len(seen) > 10, "the enrollment, the batch and the reports ran statements"
+    assert not [q for q in seen if "rule_pack" in q], [q for q in seen if "rule_pack" in q]
