@@ -9,7 +9,7 @@ BANK_PORT ?= 8100
 STAMP   := $(VENV)/.installed
 
 .PHONY: run test install lint types imports unit bench clean browser-deps messages screenshots \
-	cluster-deps cluster cluster-hold bench-failover national bench-national
+	cluster-deps cluster cluster-hold bench-failover national bench-national bench-national-failover
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,13 @@ national: install
 ## (bench/national.py; minutes, not in `make test`); figures in docs/scaling.md
 bench-national: install
 	$(PY) bench/national.py
+
+## bench-national-failover: a province on Patroni and the national database; the province's
+## leader killed, the national subscription following it to the new leader
+## (`tuitionguard national-follow`: resubscribe, copy the province whole); times and checks
+## the rollups equal afterwards (bench/national_failover.py; minutes, not in `make test`)
+bench-national-failover: install cluster-deps
+	$(PY) bench/national_failover.py
 
 lint: install
 	$(BIN)/ruff check .

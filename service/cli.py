@@ -112,6 +112,22 @@ def cmd_scheduler(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_national_follow(args: argparse.Namespace) -> int:
+    """On the national database: follow each province's leader across its failovers, and
+    subscribe again and copy the province whole when its leader changed
+    (service.national.follow)."""
+    from service.api.logging import configure
+    from service.national.follow import Follower, parse_provinces
+
+    settings = get_settings()
+    configure(settings.log_level)
+    engine = make_engine(settings.database_url)
+    Follower(engine, parse_provinces(args.province), log=lambda m: print(m, flush=True)).run(
+        every=args.every
+    )
+    return 0
+
+
 def cmd_regulator_create(args: argparse.Namespace) -> int:
     from service.registry.credentials import create_regulator
 
@@ -417,6 +433,17 @@ def parser_and_commands() -> tuple[argparse.ArgumentParser, Any]:
 
     sub.add_parser("scheduler", help="run the scheduled jobs only").set_defaults(fn=cmd_scheduler)
     sub.add_parser("migrate", help="migrate the database to head").set_defaults(fn=cmd_migrate)
+
+    nf = sub.add_parser(
+        "national-follow",
+        help="national database: keep each province's subscription on its current leader",
+    )
+    nf.add_argument(
+        "--province", action="append", required=True, metavar="CODE=CONNINFO",
+        help="a province's leader endpoint, e.g. 220000='host=haproxy port=5000 dbname=tg'",
+    )  # fmt: skip
+    nf.add_argument("--every", type=float, default=2.0, help="seconds between looks")
+    nf.set_defaults(fn=cmd_national_follow)
 
     reg = sub.add_parser("regulator", help="regulators").add_subparsers(
         dest="action", required=True

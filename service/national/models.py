@@ -98,3 +98,19 @@ class NationalWindDown(Base):
 
 
 TABLES = (NationalProvince, NationalDistrict, NationalInstitution, NationalAlert, NationalWindDown)
+
+
+class NationalSync(Base):
+    """The national database's own record of how it follows each province (never published,
+    never sent: service.national.follow writes it). `state` is `following`, or `resyncing`
+    while the subscription copies the province whole again after the province's leader
+    changed: the national view then shows the province's last as-of and no figures."""
+
+    __tablename__ = "national_sync"
+    province: Mapped[str] = mapped_column(String(6), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10))  # following | resyncing
+    since: Mapped[datetime] = mapped_column(UTCDateTime())  # when it entered that state
+    reason: Mapped[str] = mapped_column(String(200))
+    system_id: Mapped[str] = mapped_column(String(20))  # the leader subscribed to: its system
+    timeline: Mapped[int] = mapped_column(Integer)  # and its timeline
+    last_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

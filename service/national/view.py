@@ -18,6 +18,7 @@ from service.national.models import (
     NationalDistrict,
     NationalInstitution,
     NationalProvince,
+    NationalSync,
     NationalWindDown,
 )
 
@@ -54,8 +55,20 @@ class Totals:
 
 
 def provinces(session: Session, *, now: datetime) -> list[ProvinceLine]:
-    rows = session.scalars(select(NationalProvince).order_by(NationalProvince.province))
+    """The provinces whose figures are one refresh of theirs: not those being copied whole
+    again after their leader changed (`resyncing`), whose tables may stand at different
+    instants until the copy is done."""
+    away = select(NationalSync.province).where(NationalSync.state == "resyncing")
+    rows = session.scalars(select(NationalProvince).where(NationalProvince.province.not_in(away))
+                           .order_by(NationalProvince.province))  # fmt: skip
     return [ProvinceLine(r, max(0, int((now - r.refreshed_at).total_seconds()))) for r in rows]
+
+
+def resyncing(session: Session) -> list[NationalSync]:
+    """The provinces being copied whole again (service.national.follow), with the as-of of
+    the last figures the national database had of them."""
+    return list(session.scalars(select(NationalSync).where(NationalSync.state == "resyncing")
+                                .order_by(NationalSync.province)))  # fmt: skip
 
 
 def totals(lines: list[ProvinceLine]) -> Totals:
@@ -85,8 +98,10 @@ class ProvinceFile:
 
 
 def province(session: Session, code: str, *, now: datetime) -> ProvinceFile | None:
+    """None: no figures of that province, or none to show while it is copied whole again."""
     row = session.get(NationalProvince, code)
-    if row is None:
+    sync = session.get(NationalSync, code)
+    if row is None or (sync is not None and sync.state == "resyncing"):
         return None
     line = ProvinceLine(row, max(0, int((now - row.refreshed_at).total_seconds())))
     districts = list(session.scalars(

@@ -22,6 +22,7 @@ from service.national.models import (
     NationalDistrict,
     NationalInstitution,
     NationalProvince,
+    NationalSync,
     NationalWindDown,
 )
 from service.registry.credentials import create_regulator
@@ -148,3 +149,40 @@ def test_a_provincial_office_has_no_national_view(
     assert c.get(f"/workbench/national/{LIAONING}").status_code == 404
     overview = c.get("/workbench")
     assert overview.status_code == 200 and 'href="/workbench/national"' not in overview.text
+
+
+def test_a_province_copied_again_after_its_failover_is_shown_as_such(
+    engine: Engine, settings: Settings, national: datetime
+) -> None:
+    """While the national follower copies Liaoning whole again from its new primary
+    (service.national.follow), its figures are left out of the table and the totals, and the
+    page says since when and what as-of its last figures had; its own page says the same."""
+    last = national - timedelta(seconds=40)
+
+    def resyncing(s: object) -> None:
+        from sqlalchemy.orm import Session
+
+        assert isinstance(s, Session)
+        s.execute(delete(NationalSync).where(NationalSync.province == LIAONING))
+        s.add(NationalSync(province=LIAONING, state="resyncing", since=national,
+                           reason="the province's leader changed", system_id="1", timeline=2,
+                           last_as_of=last))  # fmt: skip
+
+    run_in_transaction(make_sessionmaker(engine), resyncing)
+    try:
+        c = _signed_in(engine, settings, "100000", "国家监管平台")
+        page = c.get("/workbench/national?lang=zh").text
+        rows = dict(re.findall(r'<tr data-province="(\d{6})">(.*?)</tr>', page, re.S))
+        assert LIAONING not in rows and GUANGDONG in rows
+        section = page.split('data-testid="resyncing"')[1].split("</section>")[0]
+        assert "辽宁省" in section and "重新复制" in section
+        assert re.search(r"最后收到的数据时点为 \d{4}-\d{2}-\d{2} \d{2}:\d{2}", section)
+        totals = page.split('data-testid="totals"')[1].split("</tr>")[0]
+        assert ">2<" in totals  # Guangdong's 2 institutions only
+        own = c.get(f"/workbench/national/{LIAONING}?lang=zh")
+        assert own.status_code == 200
+        assert f'data-testid="resyncing-{LIAONING}"' in own.text and "沈阳启明学堂" not in own.text
+        assert foreign(_texts(page)) == [] and foreign(_texts(own.text)) == []
+    finally:
+        run_in_transaction(make_sessionmaker(engine), lambda s: s.execute(
+            delete(NationalSync).where(NationalSync.province == LIAONING)))  # fmt: skip

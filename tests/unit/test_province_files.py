@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from tools.cluster.province import FAILOVER
+from tools.cluster.province import FAILOVER, IGNORE_SLOTS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "province"
 LOCAL = (Path(__file__).resolve().parents[2] / "tools" / "cluster" / "province.py").read_text()
@@ -59,5 +59,8 @@ def test_a_province_publishes_exactly_the_rollup_tables() -> None:
     assert f"CREATE PUBLICATION {national.PUBLICATION} FOR TABLE" in body
     params = yaml.safe_load((DEPLOY / "patroni.yml").read_text())["bootstrap"]["dcs"]
     assert params["postgresql"]["parameters"]["wal_level"] == "logical"
-    assert params["slots"][national.PUBLICATION]["plugin"] == "pgoutput"
+    # The subscription's slot is the national follower's, not Patroni's (no permanent slot,
+    # which would start afresh on a new leader), and Patroni leaves it alone on both.
+    assert "slots" not in params
+    assert params["ignore_slots"] == IGNORE_SLOTS
     assert '"wal_level": "logical"' in LOCAL

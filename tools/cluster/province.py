@@ -49,6 +49,18 @@ FAILOVER: dict[str, Any] = {
 }
 
 
+# Patroni drops, on the leader, any replication slot it does not know of that is not in use at
+# that moment: the national database's subscription slot (`tg_national`, made by
+# `tuitionguard national-follow` on whichever member leads) and the slots its table copies
+# make while they run are PostgreSQL's logical slots of pgoutput, which Patroni is told to
+# leave alone. Not Patroni's permanent `slots:`: in PostgreSQL 15 a logical slot does not
+# follow a failover, and one Patroni made afresh on the new leader would start at its present
+# (service/national/follow.py). deploy/province/patroni.yml has the same.
+IGNORE_SLOTS: list[dict[str, str]] = [
+    {"type": "logical", "plugin": "pgoutput", "database": DATABASE},
+]
+
+
 def missing() -> list[str]:
     """What this machine lacks to run the stack (Debian's packages: `make cluster-deps`)."""
     need = {"etcd": "etcd-server", "patroni": "patroni", "haproxy": "haproxy"}
@@ -195,6 +207,7 @@ class Province:
             "bootstrap": {
                 "dcs": {
                     **FAILOVER,
+                    "ignore_slots": IGNORE_SLOTS,
                     "postgresql": {
                         "use_pg_rewind": True,
                         "parameters": {

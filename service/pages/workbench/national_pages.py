@@ -29,7 +29,8 @@ def national(
     national_only(signed)
     lines = view.provinces(session, now=now)
     return render(request, "national.html", lang, signed=signed, lines=lines,
-                  totals=view.totals(lines), late_seconds=view.LATE_SECONDS)  # fmt: skip
+                  totals=view.totals(lines), late_seconds=view.LATE_SECONDS,
+                  resyncing=view.resyncing(session))  # fmt: skip
 
 
 @router.get("/national/{province}", response_class=HTMLResponse)
@@ -44,7 +45,10 @@ def national_province(
     national_only(signed)
     found = view.province(session, province[:6], now=now)
     if found is None:
-        raise DomainError("not_found", "no such province")
+        sync = next((r for r in view.resyncing(session) if r.province == province[:6]), None)
+        if sync is None:
+            raise DomainError("not_found", "no such province")
+        return render(request, "national_resync.html", lang, signed=signed, sync=sync)
     return render(request, "national_province.html", lang, signed=signed, f=found,
                   district_coverage=view.district_coverage,
                   late_seconds=view.LATE_SECONDS)  # fmt: skip
