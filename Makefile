@@ -101,6 +101,7 @@ bench: install
 	$(PY) bench/ledger.py
 	$(PY) bench/rules.py
 	$(PY) bench/deposits.py
+	$(PY) bench/packs_overhead.py
 	$(PY) bench/sweep.py
 	$(PY) bench/workbench.py
 	$(PY) bench/balances.py
