@@ -86,8 +86,10 @@ def decide(seen: Seen) -> tuple[Action, str]:
     if seen.leader is None:
         return Action.WAIT, "the province's leader does not answer"
     st = seen.state
-    if st is None or not seen.subscription:
+    if not seen.subscription:
         return Action.RESYNC, "no subscription to the province"
+    if st is None:  # a subscription made by hand: which leader it was made on is not known
+        return Action.RESYNC, "a subscription this follower did not make"
     if (st.system_id, st.timeline) != (seen.leader.system_id, seen.leader.timeline):
         return Action.RESYNC, (
             f"the province's leader changed (timeline {st.timeline} to "
@@ -171,6 +173,35 @@ def delete_province_rows(session: Session, province: str) -> None:
         session.execute(delete(model).where(model.province == province))
 
 
+def begin_resync(session: Session, province: str, leader: Leader, why: str, *,
+                 now: datetime) -> NationalSync:  # fmt: skip
+    """On the national database, in one transaction: the province recorded as resynchronising
+    from `leader` (with the as-of of the last figures it had of it, kept from a resync begun
+    before), and its rollup rows deleted, the copy to bring them again."""
+    state = session.get(NationalSync, province)
+    last = session.scalar(select(NationalProvince.refreshed_at)
+                          .where(NationalProvince.province == province))  # fmt: skip
+    if state is None:
+        state = NationalSync(province=province)
+        session.add(state)
+    if state.state != "resyncing":
+        state.last_as_of = last
+        state.since = now
+    state.state, state.reason = "resyncing", why[:200]
+    state.system_id, state.timeline = leader.system_id, leader.timeline
+    delete_province_rows(session, province)
+    session.flush()
+    return state
+
+
+def finish_resync(session: Session, province: str, *, now: datetime) -> None:
+    """The copy is complete: the province's figures are one refresh of it again."""
+    state = session.get(NationalSync, province)
+    if state is None:
+        raise LookupError(f"no resync of {province} recorded")
+    state.state, state.reason, state.since = "following", "copied", now
+
+
 # ---------------------------------------------------------------------- the follower
 
 
@@ -234,34 +265,17 @@ class Follower:
         if had_subscription:
             self._autocommit(detach_subscription_sql(province))
         now = self.clock()
-
-        def mark(s: Session) -> None:
-            state = s.get(NationalSync, province)
-            last = s.scalar(select(NationalProvince.refreshed_at)
-                            .where(NationalProvince.province == province))  # fmt: skip
-            if state is None:
-                state = NationalSync(province=province)
-                s.add(state)
-            if state.state != "resyncing":  # a resync begun before keeps its first as-of
-                state.last_as_of = last
-                state.since = now
-            state.state, state.reason = "resyncing", why[:200]
-            state.system_id, state.timeline = leader.system_id, leader.timeline
-            delete_province_rows(s, province)
-
-        run_in_transaction(make_sessionmaker(self.engine), mark)
+        run_in_transaction(make_sessionmaker(self.engine),
+                           lambda s: begin_resync(s, province, leader, why, now=now))  # fmt: skip
         with psycopg.connect(self.conninfo[province], connect_timeout=5, autocommit=True) as c:
             for sql in DROP_STALE_SLOT_SQL:
                 c.execute(sql, {"slot": SLOT})
         self._autocommit([create_subscription_sql(province, self.conninfo[province])])
 
     def _finish(self, province: str) -> None:
-        def done(s: Session) -> None:
-            state = s.get(NationalSync, province)
-            assert state is not None
-            state.state, state.reason, state.since = "following", "copied", self.clock()
-
-        run_in_transaction(make_sessionmaker(self.engine), done)
+        now = self.clock()
+        run_in_transaction(make_sessionmaker(self.engine),
+                           lambda s: finish_resync(s, province, now=now))  # fmt: skip
 
     def _autocommit(self, statements: list[str]) -> None:
         # CREATE and DROP SUBSCRIPTION refuse to run inside a transaction block.

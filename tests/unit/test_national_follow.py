@@ -64,7 +64,9 @@ def test_another_server_is_resynced() -> None:
 def test_a_missing_slot_or_subscription_is_resynced() -> None:
     assert decide(_seen(slot=False))[0] is Action.RESYNC
     assert decide(_seen(subscription=False))[0] is Action.RESYNC
-    assert decide(_seen(state=None))[0] is Action.RESYNC  # never followed: the first time
+    assert decide(_seen(subscription=False, state=None))[0] is Action.RESYNC  # the first time
+    # one made by hand (make national does): on which leader it was made is not known
+    assert decide(_seen(state=None)) == (Action.RESYNC, "a subscription this follower did not make")
 
 
 def test_a_worker_down_briefly_is_left_to_restart_and_for_long_is_resynced() -> None:
