@@ -7,15 +7,16 @@ In one run:
   2. baseline: the code of `--baseline` (default ba0e8c3, main when the issue about these
      costs was filed), checked out as a git worktree, replays it with its own
      `python -m service.cli backtest` on a temporary SQLite database;
-  3. this tree replays it with `python -m tools.cli backtest`, the same way, before and
-     again after the baseline (the speed-up is against the mean of the two);
+  3. this tree replays it with `python -m tools.cli backtest`, the same way, interleaved
+     with the baseline over `--rounds` rounds (this tree first, then the baseline first,
+     ...), and the medians are compared (this tree's seconds over the baseline's);
   4. both outputs' levels are compared, line by line (date, institution, level);
   5. optionally (`--scale`), this tree replays a second history of `--scale` (for example
      200x600) and its institution-days per second are compared with (3)'s.
 Each replay is a process of its own, timed from start to exit (wall clock).
 
 Run: .venv/bin/python bench/backtest.py [--institutions 100] [--days 300] [--seed 7]
-     [--baseline ba0e8c3 | --no-baseline] [--scale 200x600]
+     [--baseline ba0e8c3 | --no-baseline] [--rounds 2] [--scale 200x600]
      [--baseline-module tools.cli --generator tools.simulate:World]  (a baseline from after
      the tools left `service`: main before a change, measured beside it)
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -102,6 +104,41 @@ def figures(label: str, seconds: float, events: int, inst_days: int) -> None:
     )
 
 
+def _interleaved(
+    args: argparse.Namespace, work: Path, base_tree: Path, events: Path, n: int, inst_days: int
+) -> float:
+    """`--rounds` rounds of both trees on the same history, the order alternating (this tree
+    first, then the baseline first, ...), so a machine whose speed drifts during the run (a
+    shared one does) weighs on both alike. Prints each round's ratio and the medians' ratio
+    (this tree's seconds over the baseline's: under 1 is faster); returns this tree's median."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    for r in range(max(1, args.rounds)):
+        order = [("head", ROOT, "tools.cli"), ("base", base_tree, args.baseline_module)]
+        for who, tree, module in order if r % 2 == 0 else order[::-1]:
+            seconds = replay(tree, module, events, work / f"{who}-{r}.jsonl")
+            (ours if who == "head" else theirs).append(seconds)
+            label = "this tree" if who == "head" else f"baseline {args.baseline}"
+            figures(f"round {r + 1}: {label}", seconds, n, inst_days)
+        print(f"  round {r + 1}: this tree / baseline {ours[-1] / theirs[-1]:.3f}", flush=True)
+    mine, old = levels(work / "head-0.jsonl"), levels(work / "base-0.jsonl")
+    same = sum(a == b for a, b in zip(mine, old, strict=False))
+    # Identical until the engine itself changed (the risk-quality issues): from then on the
+    # share that agrees is a figure of that change, not of the replay's speed.
+    print(f"  levels identical: {same:,} of {len(old):,} lines "
+          f"({'yes' if mine == old else 'no'})")  # fmt: skip
+    outputs = [(work / f"head-{r}.jsonl").read_bytes() for r in range(len(ours))]
+    print(f"  this tree's outputs byte for byte the same: "
+          f"{'yes' if all(o == outputs[0] for o in outputs) else 'no'}")  # fmt: skip
+    h, b = statistics.median(ours), statistics.median(theirs)
+    print(
+        f"  median: this tree {h:.1f} s, baseline {b:.1f} s; this tree / baseline {h / b:.3f} "
+        f"(speed-up {b / h:.2f}x)",
+        flush=True,
+    )
+    return h
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--institutions", type=int, default=100)
@@ -114,6 +151,9 @@ def main() -> None:
         default="service.cli",
         help="the module whose `backtest` command the baseline tree runs (tools.cli since the "
         "tools left service)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="rounds of both trees, interleaved (median)"
     )
     parser.add_argument("--scale", help="a second history, INSTITUTIONSxDAYS, this tree only")
     parser.add_argument(
@@ -141,29 +181,11 @@ def _run(args: argparse.Namespace, work: Path, base_tree: Path) -> None:
     n = history(base_tree, args.generator, events, args.institutions, args.days, args.seed)
     inst_days = args.institutions * args.days
     print(f"history: {args.institutions} institutions x {args.days} days, {n:,} events")
-    now = replay(ROOT, "tools.cli", events, work / "now.jsonl")
-    figures("this tree", now, n, inst_days)
-    if not args.no_baseline:
-        base = replay(base_tree, args.baseline_module, events, work / "base.jsonl")
-        figures(f"baseline {args.baseline}", base, n, inst_days)
-        ours, theirs = levels(work / "now.jsonl"), levels(work / "base.jsonl")
-        same = sum(a == b for a, b in zip(ours, theirs, strict=False))
-        # Identical until the engine itself changed (the risk-quality issue): from then on the
-        # share that agrees is a figure of that change, not of the replay's speed.
-        print(f"  levels identical: {same:,} of {len(theirs):,} lines "
-              f"({'yes' if ours == theirs else 'no'})")  # fmt: skip
-        # This tree again after the baseline's long run: the two bracket it in time, so a
-        # machine whose speed drifts during the baseline (a shared one does) moves both.
-        again = replay(ROOT, "tools.cli", events, work / "again.jsonl")
-        figures("this tree, after the baseline", again, n, inst_days)
-        same_out = (work / "again.jsonl").read_bytes() == (work / "now.jsonl").read_bytes()
-        print(f"  this tree's two outputs byte for byte the same: {'yes' if same_out else 'no'}")
-        mean = (now + again) / 2
-        print(
-            f"  speed-up against the baseline: {base / mean:.1f}x (this tree's mean of "
-            f"{now:.1f} and {again:.1f} s; {base / max(now, again):.1f}x against the slower)"
-        )
-        now = mean  # the per-institution-day cost the larger history is compared with
+    if args.no_baseline:
+        now = replay(ROOT, "tools.cli", events, work / "now.jsonl")
+        figures("this tree", now, n, inst_days)
+    else:
+        now = _interleaved(args, work, base_tree, events, n, inst_days)
     if args.scale:
         big_i, big_d = (int(x) for x in args.scale.split("x"))
         big = work / "big.jsonl"

@@ -10,6 +10,8 @@ the ledger would pay at least once).
 
 Run: .venv/bin/python bench/sweep.py [--institutions 10000 --enrollments 1000000
      --transfers 10000000 --days 365 --repeat 3]
+     [--baseline COMMIT --rounds 3]  (this tree against an earlier commit's sweep, on the same
+     database: no history added, the two trees' sweeps interleaved, see `compare`)
 The generated rows are shaped like real ones but are not a valid ledger (no hash chain); only
 the risk sweep is measured here.
 """
@@ -17,8 +19,12 @@ the risk sweep is measured here.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +39,7 @@ from service.kit.db import make_engine, make_sessionmaker
 from service.kit.migrate import upgrade
 from service.risk.sweep import sweep
 
+ROOT = Path(__file__).resolve().parent.parent
 REGIONS = "ARRAY['220102','220103','220104','220402','220403','220302','220322','220421']"
 
 
@@ -201,6 +208,67 @@ def repeated_sweep(url: str, times: int, label: str) -> tuple[float, dict[str, A
     return statistics.median(seconds), runs[-1][1]
 
 
+# One sweep of every institution, timed in a process of its own with the code of the tree on
+# PYTHONPATH (so a baseline commit's sweep runs its own code against the same database).
+ONE_SWEEP = """
+import json, sys, time
+from datetime import UTC, datetime
+from service.kit.db import make_engine, make_sessionmaker
+from service.risk.sweep import sweep
+session = make_sessionmaker(make_engine(sys.argv[1]))()
+now = datetime.now(UTC)
+t0 = time.perf_counter()
+out = sweep(session, as_of=now, now=now)
+seconds = time.perf_counter() - t0
+session.rollback()
+print(json.dumps({"seconds": seconds, "levels": out["levels"]}))
+"""
+
+
+def sweep_in(tree: Path, url: str) -> tuple[float, dict[str, int]]:
+    """Seconds one sweep takes with `tree`'s code (a process of its own, the sweep alone
+    timed: imports and the engine's start are not), and the levels it reached."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "ENVIRONMENT": "development"}
+    done = subprocess.run(
+        [sys.executable, "-c", ONE_SWEEP, url], cwd=tree, env=env, check=True,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(out["seconds"]), out["levels"]
+
+
+def compare(url: str, baseline: str, rounds: int) -> None:
+    """This tree's sweep against `baseline`'s on the same database, interleaved: each round
+    runs both, the order alternating (B H, H B, ...), so a machine whose speed drifts (a
+    shared one does) weighs on both alike. The ratio is this tree's median over the
+    baseline's, and each round's own ratio is printed beside it."""
+    with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
+        base_tree = Path(tmp) / f"base-{baseline[:12]}"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(base_tree),
+             baseline], check=True, capture_output=True,
+        )  # fmt: skip
+        try:
+            ours, theirs = [], []
+            for r in range(max(1, rounds)):
+                order = [("base", base_tree), ("head", ROOT)]
+                for who, tree in order if r % 2 == 0 else order[::-1]:
+                    seconds, lv = sweep_in(tree, url)
+                    (theirs if who == "base" else ours).append(seconds)
+                    print(f"  round {r + 1} {who:<4} {seconds:7.2f} s   levels {lv}", flush=True)
+                print(f"  round {r + 1} ratio this tree / baseline "
+                      f"{ours[-1] / theirs[-1]:5.2f}", flush=True)  # fmt: skip
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base_tree)],
+                check=False,
+            )
+    h, b = statistics.median(ours), statistics.median(theirs)
+    print(f"  median: this tree {h:.2f} s, baseline {baseline} {b:.2f} s; "
+          f"ratio {h / b:.3f} (goal of issue 35: at most 1.15); machine: "
+          f"{machine_speed():.0f} ms", flush=True)  # fmt: skip
+
+
 def group_by_scan(dsn: str) -> float:
     with psycopg.connect(dsn) as conn:
         t0 = time.perf_counter()
@@ -217,6 +285,8 @@ def main() -> None:
     ap.add_argument("--transfers", type=int, default=10_000_000)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--repeat", type=int, default=3, help="sweeps timed at each size (median)")
+    ap.add_argument("--baseline", help="a commit whose sweep is timed beside this tree's")
+    ap.add_argument("--rounds", type=int, default=3, help="with --baseline: rounds of both")
     args = ap.parse_args()
     n, e, t, d = args.institutions, args.enrollments, args.transfers, args.days
     with temporary_pg_database("tg_bench_sweep") as url:
@@ -233,6 +303,9 @@ def main() -> None:
                 f"in {time.perf_counter() - t0:.0f} s",
                 flush=True,
             )
+        if args.baseline:
+            compare(url, args.baseline, args.rounds)
+            return
         scan1 = group_by_scan(dsn)
         first, out = repeated_sweep(url, args.repeat, "1x")
         print(f"  sweep at 1x history      {first:7.2f} s   levels {out['levels']}", flush=True)

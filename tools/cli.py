@@ -222,6 +222,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tools.evaluate import evaluate, parse_seeds, table
+
+    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    if not families or any(f not in ("tune", "holdout") for f in families):
+        raise SystemExit("--families: tune, holdout or both (tune,holdout)")
+    report = evaluate(families, parse_seeds(args.seeds), institutions=args.institutions,
+                      days=args.days, jobs=args.jobs)  # fmt: skip
+    for family, fam in report["families"].items():
+        print("\n".join(table(family, fam["per_seed"], fam["pooled"])))
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2, ensure_ascii=False)
+    return 0
+
+
 def _today() -> Any:
     from service.kit.clock import local_date, utcnow
 
@@ -329,6 +345,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sm.add_argument("--database", default=None)
     sm.set_defaults(fn=cmd_simulate)
+    ev = sub.add_parser(
+        "evaluate", help="simulate several seeds of each family; recall, false positives and "
+        "lead, per seed and pooled, per archetype",
+    )  # fmt: skip
+    ev.add_argument("--families", default="tune,holdout")
+    ev.add_argument("--seeds", default="1-3", help="e.g. 1-3 or 1,2,5")
+    ev.add_argument("--institutions", type=int, default=100)
+    ev.add_argument("--days", type=int, default=300)
+    ev.add_argument("--jobs", type=int, default=1, help="simulate runs at a time")
+    ev.add_argument("--out", default=None, help="also write the whole report here (JSON)")
+    ev.set_defaults(fn=cmd_evaluate)
 
     proof = sub.add_parser("proof", help="liability proofs (docs/proofs.md)")
     proofs = proof.add_subparsers(dest="action", required=True)

@@ -125,7 +125,9 @@ def present(session: Session) -> bool:
 def events(today: date, days: int = DAYS, seed: int = SEED) -> list[dict[str, Any]]:
     """The simulator's history for the demo's schools, ending yesterday."""
     # Small schools: a newcomer's first `make run` replays their half year in under a minute.
-    world = World(len(SCHOOLS), days, seed, today - timedelta(days=days), scale=0.35)
+    # Its schools are placed in the demo's own districts: no district's suspension by order.
+    world = World(len(SCHOOLS), days, seed, today - timedelta(days=days), scale=0.35,
+                  suspension=False)  # fmt: skip
     # Nothing after yesterday: an answer or a dispute the simulator dates a day or two after
     # its cause would make today's (or tomorrow's) evaluation, ahead of the real clock.
     today_starts = datetime(today.year, today.month, today.day, tzinfo=SHANGHAI)

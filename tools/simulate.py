@@ -19,8 +19,11 @@ price, then gone), a chain whose campuses fail three weeks apart (one sponsor), 
 (classes cancelled in waves). Their look-alikes are benign: a chain that closes one campus
 and refunds everyone, a young school with a fair launch offer, a school whose answers wait
 for the end of a public holiday. A region-wide shock hits every history: the bank of a third
-of the region silent for eight days. Every institution also makes noise: ordinary
-refunds, complaints, disputed lessons.
+of the region silent for eight days. So does a systemic event of another kind: the schools of
+one of the city's districts have their classes suspended by order for two and a half weeks
+(every lesson of the window cancelled, a few parents asking for refunds and complaining),
+then resume. Every institution also makes noise: ordinary refunds, complaints, disputed
+lessons.
 
 Two families of regions are written: `tune`, used while the engine's defaults were chosen, and
 `holdout`, never used for that: another city with its own price guide, a platform that goes
@@ -29,7 +32,7 @@ on working days only, other rates and mixes. Results are reported per archetype:
 (flagged `high` or above before the failure day, by one of the failure's own indicators),
 false-positive rate (a benign institution ever `high` or above), and lead time; recall
 again counting only detections at least 14 days ahead; and the benign institutions at `high`
-during the shock.
+during the shock and during the district's suspension (and a week after it).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ FAILING = (
     "teaching_stopped", "registry_churn", "bank_silence", "off_platform",
     "slow_bleed", "professional_closer", "chain_collapse", "walkout",
 )  # fmt: skip
+SUSPENSION_DAYS = 18  # a district's classes suspended by order: two and a half weeks
 LEAD = 14  # days: the early warning a parent can still act on (recall is counted at it too)
 BLEED = ("refund_latency", "dispute_trend", "renewal_decline", "refund_velocity",
          "refund_disputes", "complaint_surge", "refund_overdue")  # fmt: skip
@@ -104,7 +108,8 @@ class Family:
     """What makes one family of regions differ from another."""
 
     name: str
-    region: str  # the district the schools are registered in
+    region: str  # the first of the city's districts the schools are registered in
+    districts: tuple[str, ...]  # every district, the schools spread over them in turn
     price: int  # yuan per 45-minute subject lesson (at or under the guide's ceiling)
     guide: dict[str, Any] | None  # a price guide event the history carries, if needed
     working_day_statements: bool  # banks send statements on working days only
@@ -117,11 +122,12 @@ class Family:
 
 FAMILIES = {
     "tune": Family(
-        "tune", "220102", 25, None, False, False, START, 0.3, (0.6, 1.2),
+        "tune", "220102", ("220102", "220103", "220104", "220105"), 25, None, False, False,
+        START, 0.3, (0.6, 1.2),
         (date(2026, 7, 11), date(2026, 8, 31)),
     ),
     "holdout": Family(
-        "holdout", "220204", 30,
+        "holdout", "220204", ("220204", "220202", "220203", "220211"), 30,
         {"region_code": "220200", "effective_from": "2026-01-01", "items": [
             {"mode": "offline", "grade_band": "any", "class_size_min": 1,
              "class_size_max": 9, "standard_minutes": 45, "base_price": "40",
@@ -153,6 +159,7 @@ class Inst:
     label: str
     archetype: str
     category: str
+    district: str  # its region code (6 digits): one of the family's districts
     joins: int  # the day it joins the platform
     fail_day: int | None  # failing: the day it fails; honest closure: the day it closes
     rate: float
@@ -179,6 +186,7 @@ class World:
         start: date | None = None,
         family: str = "tune",
         scale: float = 1.0,
+        suspension: bool = True,
     ) -> None:
         self.fam = FAMILIES[family]
         self.scale = scale  # the schools' sizes against the family's (a demo wants them small)
@@ -191,6 +199,28 @@ class World:
         self._chains()
         # A region-wide shock: the bank of a third of the region silent for eight days.
         self.shock = (max(1, days * 3 // 5), max(1, days * 3 // 5) + 8)
+        # A district's classes suspended by order (the city's second district: a quarter of
+        # its schools), in spring term time, well before the shock. Only a district of five
+        # schools or more: under that the engine judges each school (docs/risk.md).
+        district = [i for i in self.insts if i.district == self.fam.districts[1]]
+        self.suspended = self.fam.districts[1] if suspension and len(district) >= 5 else ""
+        self.suspension = self._suspension_days()
+
+    def _suspension_days(self) -> tuple[int, int]:
+        """The suspension's first day and the day classes resume: from the first Monday six
+        weeks into the history (term time in both families, no public holiday inside), or a
+        quarter into a history too short for that."""
+        begin = 42 + (7 - (self.start + timedelta(days=42)).weekday()) % 7
+        if begin + SUSPENSION_DAYS > self.days - 5:
+            begin = self.days // 4
+        return begin, begin + SUSPENSION_DAYS
+
+    def suspended_on(self, inst: Inst, day: date) -> bool:
+        """Whether `inst`'s classes are suspended by order on `day`."""
+        if inst.district != self.suspended:
+            return False
+        first = self.start + timedelta(days=self.suspension[0])
+        return first <= day < first + timedelta(days=SUSPENSION_DAYS)
 
     # ------------------------------------------------------------------ the region's make-up
     def _archetypes(self, n: int) -> list[str]:
@@ -222,7 +252,8 @@ class World:
         if archetype == "professional_closer" and fail is not None:
             joins = max(0, fail - rng.randint(90, 150))  # a few months old when it vanishes
         event = rng.randint(max(1, days // 4), max(1, days // 4, days - 10))
-        return Inst(f"I{i:04d}", archetype, category, joins, fail, rate, event)
+        district = self.fam.districts[i % len(self.fam.districts)]
+        return Inst(f"I{i:04d}", archetype, category, district, joins, fail, rate, event)
 
     def _chains(self) -> None:
         """Campuses of one sponsor, three to a chain: a collapsing chain fails campus after
@@ -287,6 +318,8 @@ class World:
         self.enrol(inst, d, day)
         self.behave(inst, d, day)
         self.noise(inst, d, day)
+        if self.suspended_on(inst, day):
+            self.under_order(inst, day)
         self.report_lessons(inst, d, day)
         self.statement(inst, d, day)
 
@@ -294,7 +327,7 @@ class World:
         mode = "reserve" if inst.archetype == "reserve_mode" else "custody"
         sponsor = {"sponsor": inst.sponsor} if inst.sponsor else {}
         self.emit(_at(day, 7, 30), "institution", id=inst.label, name=inst.label,
-                  region_code=self.fam.region, category=inst.category,
+                  region_code=inst.district, category=inst.category,
                   supervision_mode=mode, **sponsor)  # fmt: skip
         self.file_course(inst, day)
         carried = inst.archetype == "joins_mid_term" or (
@@ -437,9 +470,32 @@ class World:
                 enr.reported = due  # the week's classes cancelled: never held, never billed
                 continue
             if due > enr.reported:
-                self.emit(now, "consumption", enrollment=enr.label, lessons=due - enr.reported)
+                held = self.held(inst, enr, due, now)
+                if held:
+                    self.emit(now, "consumption", enrollment=enr.label, lessons=held)
                 enr.reported = due
-                self.maybe_dispute(inst, d, enr, now)
+                if held:
+                    self.maybe_dispute(inst, d, enr, now)
+
+    def held(self, inst: Inst, enr: Enr, due: int, now: datetime) -> int:
+        """How many of the sessions due since the last report were held: all of them but
+        those a suspension by order cancelled (never billed). Lessons claimed ahead before
+        the order count sessions it will cancel: nobody knew of it yet."""
+        due_now = enr.sessions[enr.reported : due]
+        if inst.district != self.suspended:
+            return len(due_now)
+        return sum(1 for s in due_now if s > now or not self.suspended_on(inst, s.date()))
+
+    def under_order(self, inst: Inst, day: date) -> None:
+        """A day of the suspension: now and then a parent asks for the rest of a package
+        back (answered, accepted, within two days) or complains that teaching stopped."""
+        active, rng = self.active(inst), self.rng
+        if active and rng.random() < 0.004 * len(active):
+            self.refund(inst, rng.choice(active), _at(day, 12), answer="accept",
+                        after_hours=rng.randint(6, 48))  # fmt: skip
+        if rng.random() < 0.06:
+            self.emit(_at(day, 20, rng.randint(0, 59)), "complaint", institution=inst.label,
+                      category="teaching_stopped")  # fmt: skip
 
     def stopped_teaching(self, inst: Inst, d: int) -> bool:
         f = inst.fail_day
@@ -790,14 +846,33 @@ def measure(world: World, rows: list[dict[str, Any]]) -> dict[str, Any]:
             stats["leads"].append(lead)
             leads.append(lead)
     out = _summary(per, leads, world, firsts)
-    out["benign_high_during_shock"] = _shocked(world, rows)
+    out["benign_high_during_shock"] = _shocked(world, rows, world.shock, 2)
+    # A week after classes resume too: what the suspension leaves in the windows (14 days of
+    # lessons against the timetable) is still its own.
+    out["benign_high_during_suspension"] = (
+        _shocked(world, rows, world.suspension, 7) if world.suspended else []
+    )
+    suspended = [i for i in world.insts if i.district == world.suspended]
+    out["suspension"] = (
+        None
+        if not world.suspended
+        else {
+            "district": world.suspended,
+            "from": (world.start + timedelta(days=world.suspension[0])).isoformat(),
+            "resumed": (world.start + timedelta(days=world.suspension[1])).isoformat(),
+            "institutions": len(suspended),
+        }
+    )
     return out
 
 
-def _shocked(world: World, rows: list[dict[str, Any]]) -> list[str]:
-    """Benign institutions at `high` or above on a day of the region-wide shock."""
-    first = world.start + timedelta(days=world.shock[0])
-    last = world.start + timedelta(days=world.shock[1] + 2)
+def _shocked(
+    world: World, rows: list[dict[str, Any]], days: tuple[int, int], after: int
+) -> list[str]:
+    """Benign institutions at `high` or above on a day of a systemic event (`days`: its first
+    day and the day it ended) or in the `after` days that follow."""
+    first = world.start + timedelta(days=days[0])
+    last = world.start + timedelta(days=days[1] + after)
     benign = {i.label for i in world.insts if i.archetype not in FAILING}
     return sorted({r["institution"] for r in rows if r["level"] in HIGH
                    and r["institution"] in benign
@@ -831,7 +906,8 @@ def _summary(
     by_archetype = {
         a: {"institutions": s["institutions"], "flagged_high": s["flagged"],
             f"flagged_{LEAD}_days_ahead": s["early"],
-            "median_lead_days": statistics.median(s["leads"]) if s["leads"] else None}
+            "median_lead_days": statistics.median(s["leads"]) if s["leads"] else None,
+            "lead_days": sorted(s["leads"])}
         for a, s in sorted(per.items())
     }  # fmt: skip
     early = sum(per[a]["early"] for a in FAILING if a in per)

@@ -70,6 +70,9 @@ class Context:
     peer_renewal: dict[tuple[str, str], Peers] = field(default_factory=dict)  # (city, cat.)
     peer_package: dict[str, Peers] = field(default_factory=dict)  # lessons a package
     peer_delivery: dict[str, Peers] = field(default_factory=dict)  # delivered share
+    # The same share by district (6-digit code): a district whose schools stopped together
+    # (classes suspended by order) is one systemic event, not a case at each of its schools.
+    district_delivery: dict[str, Peers] = field(default_factory=dict)
     chain: dict[str, list[Sibling]] = field(default_factory=dict)  # by sponsor
 
 
@@ -375,6 +378,8 @@ def consumption_stall(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | 
         return None
     if f.total("lessons_consumed", ctx.as_of, c.window_days) > 0:
         return None
+    if stopped_together(f, ctx, cfg.delivery_share) is not None:
+        return None  # its district's or city's classes stopped with it: one systemic event
     days = str(c.window_days)
     return Indicator(
         code="consumption_stall", value=days, threshold=days, contribution=c.weight, floor=c.floor
@@ -744,6 +749,20 @@ def delivery_ratio(f: Facts, as_of: datetime, c: k.DeliveryShare) -> Decimal | N
     return _ratio(Decimal(f.total("lessons_consumed", as_of, c.window_days)), Decimal(scheduled))
 
 
+def stopped_together(f: Facts, ctx: Context, c: k.DeliveryShare) -> Peers | None:
+    """The institution's district's, or else its city's, delivered share when their schools
+    (at least `min_peers`) deliver under `peer_floor` together: classes suspended by order,
+    a systemic event the sweep reports once (`systemic_events`), not a case at each school.
+    None when the place is teaching."""
+    for peers in (
+        ctx.district_delivery.get(f.region_code),
+        ctx.peer_delivery.get(f.region_code[:4]),
+    ):
+        if peers is not None and peers.count >= c.min_peers and peers.median < c.peer_floor:
+            return peers
+    return None
+
+
 def delivery_share(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
     """Classes cancelled in waves: lessons delivered against the filed timetable."""
     c = cfg.delivery_share
@@ -751,8 +770,8 @@ def delivery_share(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | Non
     peers = ctx.peer_delivery.get(f.region_code[:4])
     if share is None or share >= c.threshold or peers is None or peers.count < c.min_peers:
         return None
-    if peers.median < c.peer_floor:
-        return None  # the city's classes stopped together: a systemic event, not this school
+    if stopped_together(f, ctx, c) is not None:
+        return None  # the district's or city's classes stopped together: not this school
     strong = share < c.strong_threshold
     scheduled = f.scheduled.get((c.window_days, c.lag_days), 0)
     note = (f"{_shown(share * 100)}% of {scheduled} sessions scheduled delivered; "

@@ -118,6 +118,7 @@ def _context(
         as_of=as_of, region_refund_rate=rates, peer_surge=peers,
         peer_latency=_medians(trends["latency"]), peer_renewal=_medians(trends["renewal"]),
         peer_package=_medians(trends["package"]), peer_delivery=_medians(trends["delivery"]),
+        district_delivery=_medians(trends["district"]),
     )  # fmt: skip
 
 
@@ -131,9 +132,10 @@ def _trend_peers(
     facts: dict[str, Facts], cfgs: dict[str, RiskConfig], as_of: datetime
 ) -> dict[str, dict[Any, list[Decimal]]]:
     """Each city's own figures the trends and the young are judged beside: answer latency,
-    new money against its pace (by category), lessons a package, delivered share."""
+    new money against its pace (by category), lessons a package, delivered share (also by
+    district: a district that stopped together is a systemic event)."""
     out: dict[str, dict[Any, list[Decimal]]] = {
-        "latency": {}, "renewal": {}, "package": {}, "delivery": {}
+        "latency": {}, "renewal": {}, "package": {}, "delivery": {}, "district": {}
     }  # fmt: skip
     for f in facts.values():
         cfg, city = cfgs.get(f.region_code) or RiskConfig(), f.region_code[:4]
@@ -149,6 +151,33 @@ def _trend_peers(
         delivered = delivery_ratio(f, as_of, cfg.delivery_share)
         if delivered is not None:
             out["delivery"].setdefault(city, []).append(delivered)
+            out["district"].setdefault(f.region_code, []).append(delivered)
+    return out
+
+
+def systemic_events(ctx: Context, cfgs: dict[str, RiskConfig]) -> list[dict[str, Any]]:
+    """The places whose schools stopped teaching together (`stopped_together`: classes
+    suspended by order), each once: the one notice the sweep's record carries, where the
+    schools themselves are not judged on it. A city that stopped as a whole is named without
+    its districts."""
+    out: list[dict[str, Any]] = []
+    cities = {k for k in ctx.peer_delivery}
+    for place, peers in sorted({**ctx.peer_delivery, **ctx.district_delivery}.items()):
+        cfg = cfgs.get(place) or next(
+            (v for k, v in cfgs.items() if k.startswith(place)), RiskConfig()
+        )
+        c = cfg.delivery_share
+        if peers.count < c.min_peers or peers.median >= c.peer_floor:
+            continue
+        if (
+            len(place) > 4
+            and place[:4] in cities
+            and any(e["region_code"] == place[:4] + "00" for e in out)
+        ):
+            continue  # the city's own event says it
+        out.append({"event": "classes_stopped", "region_code": place.ljust(6, "0"),
+                    "delivered": str(peers.median.quantize(Decimal("0.01"))),
+                    "institutions": peers.count})  # fmt: skip
     return out
 
 
@@ -253,6 +282,7 @@ def sweep(
         "alerts_opened": opened,
         "institutions_frozen": frozen,
         "levels": {lvl: levels.get(lvl, 0) for lvl in LEVELS},
+        "systemic_events": systemic_events(ctx, cfgs),
     }
 
 
