@@ -339,9 +339,25 @@ def dispute(
             "only a lesson inside its confirmation window can be disputed",
             extra={"state": parent_status(c, now)},
         )
+    _claim_not_transferred(session, c.enrollment_id)
     c.status, c.dispute_reason, c.disputed_at = "disputed", reason, now
     session.flush()
     return c
+
+
+def _claim_not_transferred(session: Session, enrollment_id: str) -> None:
+    """A lesson disputed and reversed in a wind-down joins the enrollment's claim (what the
+    rounds pay). A transferred claim is settled for the parent (the successor teaches the
+    lessons counted left when it moved) and the rounds skip it: a reversal would change what is
+    owed where nothing pays it, so the lesson's dispute ends there."""
+    status = session.scalar(select(Claim.status).where(Claim.enrollment_id == enrollment_id))
+    if status == "transferred":
+        raise DomainError(
+            "invalid_state",
+            "the enrollment's claim in the wind-down has moved to a successor school; a lesson "
+            "of the school being wound up can no longer be disputed or reversed",
+            extra={"state": "transferred"},
+        )
 
 
 def decide(
@@ -367,6 +383,8 @@ def decide(
             f"the lesson is {consumption.status}, not disputed",
             extra={"state": consumption.status},
         )
+    if decision is not Decision.UPHOLD:
+        _claim_not_transferred(session, consumption.enrollment_id)
     audit(
         session,
         actor=f"regulator:{regulator.id}",

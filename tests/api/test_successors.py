@@ -7,6 +7,7 @@ pays only the claims kept; two accepts at once move the money once (PostgreSQL).
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,6 +20,7 @@ from service.errors import DomainError
 from service.flows import successors
 from service.flows.models import Instruction
 from service.kit.db import make_sessionmaker
+from service.pages.parent.routes import REFUSALS
 from tests import factories
 from tests.api.approving import engine_of, through
 from tests.api.conftest import bearer
@@ -302,3 +304,70 @@ def _pcsrf(p: Any, e: dict[str, Any]) -> str:
     assert p.get(f"/parent/e/{e['id']}").status_code == 200
     token: str = p.cookies["tg_pcsrf"]
     return token
+
+
+def test_a_lesson_before_the_opening_disputed_after_it(world: World, engine: Engine) -> None:
+    """The contract counts a lesson disputed in its window as not consumed, and the window of a
+    lesson held before the opening runs on after it: disputed and reversed then, its amount
+    joins the claim, which the rounds pay (docs/winddown.md "Opening", 3). A claim already
+    transferred is settled for the parent (the successor teaches the lessons counted left), so
+    no dispute or reversal may change it behind the claims' back: 409 `invalid_state`, `state:
+    transferred`, the claim, the books and the lesson as they were."""
+    w = world
+    es = [w.enroll(lessons=10, amount="200.00") for _ in range(3)]
+    for e in es:
+        assert w.pay(e).status_code == 201
+    w.clock.now += timedelta(days=2)
+    lessons = [w.consume(e["id"], 2).json() for e in es]  # 40.00 each, in their window
+    wd = open_it(w).json()
+    assert {c["claim"] for c in claims(w, wd["id"]).values()} == {"160.00"}
+    parents = [w.parent(e) for e in es]
+
+    def dispute(n: int) -> Any:
+        return w.client.post(f"/api/v1/parent/consumptions/{lessons[n]['id']}/dispute",
+                             json={"reason": "no lesson that day"}, headers=parents[n])  # fmt: skip
+
+    def reverse(n: int) -> Any:
+        return w.client.post(f"/api/v1/consumptions/{lessons[n]['id']}/decide",
+                             json={"decision": "reverse", "reason": "not held"},
+                             headers=bearer(w.reg))  # fmt: skip
+
+    assert dispute(2).status_code == 200  # before its claim moves
+    good = successor(w)
+    assert offer(w, wd["id"], good["id"], enrollment_ids=[es[0]["id"], es[2]["id"]])["offers"] == 2
+    for n in (0, 2):
+        assert decide(w, parents[n], "accept").status_code == 200
+    settle_all(w)
+    before = claims(w, wd["id"])
+    assert before[es[0]["id"]]["status"] == before[es[2]["id"]]["status"] == "transferred"
+
+    for refused in (dispute(0), reverse(2)):
+        assert_problem(refused, 409, "invalid_state")
+        assert refused.json()["state"] == "transferred"
+    assert claims(w, wd["id"]) == before
+    listed = w.client.get("/api/v1/parent/consumptions", headers=parents[0]).json()
+    assert [c["status"] for c in listed["items"]] == ["pending"]
+    # The parent's page says why, not that the window is over.
+    from fastapi.testclient import TestClient
+
+    from tests.api.told import told
+
+    p = TestClient(w.client.app, raise_server_exceptions=False, follow_redirects=False)
+    r = p.post("/parent/sign-in", data={"enrollment_id": es[0]["id"], "csrf": _pcsrf(p, es[0]),
+                                        "access_code": es[0]["access_code"]})  # fmt: skip
+    assert r.status_code == 303, r.text[:300]
+    token = re.search(r'name="csrf" value="([^"]+)"', p.get("/parent?lang=en").text)
+    assert token is not None
+    r = p.post(f"/parent/lessons/{lessons[0]['id']}/dispute",
+               data={"csrf": token.group(1), "reason": "no lesson"})  # fmt: skip
+    assert told(p, r) == ("problem", REFUSALS["invalid_state:transferred"])
+
+    # A claim still in the rounds: the lesson reversed after the opening joins it.
+    assert dispute(1).status_code == 200
+    assert reverse(1).status_code == 200
+    kept = claims(w, wd["id"])[es[1]["id"]]
+    assert kept["claim"] == "200.00" and kept["outstanding"] == "200.00"
+    assert a_round(w, wd["id"]).status_code == 201
+    settle_all(w)
+    assert claims(w, wd["id"])[es[1]["id"]]["status"] == "paid"
+    assert_books(engine, w.inst_id)

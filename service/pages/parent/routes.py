@@ -50,6 +50,11 @@ REFUSALS = {
     "nothing_to_refund": N_("There are no paid, unused lessons left to refund."),
     "refund_in_progress": N_("A refund is already in progress: follow it below."),
     "invalid_state": N_("This lesson can no longer be disputed: its confirmation window is over."),
+    # A refusal told apart by its state (`_act`): the claim moved with the student.
+    "invalid_state:transferred": N_(
+        "This lesson can no longer be disputed: your claim has moved to the successor school, "
+        "which teaches the lessons left."
+    ),
     "not_found": N_("Not found."),
     "institution_winding_down": N_(
         "The institution is being wound up: your balance is your claim, paid in the "
@@ -325,5 +330,6 @@ def _act(session: Session, anchor: str, action: Callable[[], None], done: str) -
         with session.begin_nested():
             action()
     except DomainError as exc:
-        return back(PATH + anchor, problem=REFUSALS.get(exc.code, exc.detail))
+        told = REFUSALS.get(f"{exc.code}:{exc.extra.get('state')}")
+        return back(PATH + anchor, problem=told or REFUSALS.get(exc.code, exc.detail))
     return back(PATH + anchor, done=done)
