@@ -102,7 +102,7 @@ def main() -> int:
         with province.running(apis=1) as p:
             print(f"province up in {time.monotonic() - began:.0f} s", flush=True)
             nat = pglocal.primary(root, name="national")
-            return _run(p, nat, root, args, _FOLLOWERS.append)
+            return _run(p, nat, root, args)
     finally:
         for proc in _FOLLOWERS:
             national._end(proc)
@@ -112,13 +112,12 @@ def main() -> int:
         print(f"stopped and removed; {_uptime()}", flush=True)
 
 
-_FOLLOWERS: list[subprocess.Popen[bytes]] = []
+_FOLLOWERS: list[subprocess.Popen[bytes]] = []  # ended by the finally blocks, whatever happened
 
 
-def _run(p: province.Province, nat: pglocal.Server, root: Path, args: argparse.Namespace,
-         keep: Any) -> int:  # fmt: skip
+def _run(p: province.Province, nat: pglocal.Server, root: Path, args: argparse.Namespace) -> int:
     try:
-        return _measure(p, nat, root, args, keep)
+        return _measure(p, nat, root, args)
     finally:
         for proc in _FOLLOWERS:
             national._end(proc)
@@ -130,8 +129,9 @@ def _run(p: province.Province, nat: pglocal.Server, root: Path, args: argparse.N
             pass
 
 
-def _measure(p: province.Province, nat: pglocal.Server, root: Path, args: argparse.Namespace,
-             keep: Any) -> int:  # fmt: skip
+def _measure(
+    p: province.Province, nat: pglocal.Server, root: Path, args: argparse.Namespace
+) -> int:
     t = time.monotonic()
     engine = make_engine(p.write_url)
     fed = national.Province(CODE, pglocal.Server(root, p.write_port), engine)
@@ -153,7 +153,7 @@ def _measure(p: province.Province, nat: pglocal.Server, root: Path, args: argpar
          "--province", f"{CODE}={leader_dsn}"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
-    keep(follower)
+    _FOLLOWERS.append(follower)
     print(f"seeded {args.institutions} institutions, national database and follower up in "
           f"{time.monotonic() - t:.0f} s", flush=True)  # fmt: skip
 
