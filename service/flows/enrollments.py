@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 import ledger
@@ -245,6 +245,7 @@ class _Held:
             return
         key = (order.institution.id, order.student_ref)
         if key not in self.held:
+            _one_at_a_time(self.session, *key)
             self.held[key] = held_by(self.session, *key)
         after = self.held[key] + order.amount
         if after > cap:
@@ -256,6 +257,18 @@ class _Held:
                 extra={"limit": format_money(cap), "held": format_money(self.held[key])},
             )
         self.held[key] = after
+
+
+def _one_at_a_time(session: Session, institution_id: str, student_ref: str) -> None:
+    """Two orders of one consumer at once are judged one after the other: on PostgreSQL a
+    transaction-level advisory lock on the consumer, taken before their holding is read and
+    held until the order commits, so the second reads the first's enrollment (read committed).
+    SQLite's write transactions (BEGIN IMMEDIATE) are one at a time already."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+            {"k": f"consumer:{institution_id}:{student_ref}"},
+        )
 
 
 def held_by(session: Session, institution_id: str, student_ref: str) -> Decimal:

@@ -279,3 +279,54 @@ def test_hot_paths_read_no_pack_after_the_first_of_the_day(xuhui: Xuhui) -> None
         sa.event.remove(xuhui.engine, "before_cursor_execute", statement)
     assert len(seen) > 10, "the enrollment, the batch and the reports ran statements"
     assert not [q for q in seen if "rule_pack" in q], [q for q in seen if "rule_pack" in q]
+
+
+def _race(xuhui: Xuhui, settings: Settings, student: str) -> list[str]:
+    """Two orders of 12,000 yuan for `student` at the gym, each in its own transaction,
+    started together: what each came to ("made" or the refusal's code)."""
+    import threading
+
+    from service.errors import DomainError
+    from service.flows import enrollments
+    from service.registry.models import Institution
+
+    sessions = make_sessionmaker(xuhui.engine)
+    gym, start = xuhui.sellers["gym"], threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def work(s: Any) -> None:
+        inst = s.get(Institution, gym.id)
+        enrollments.create(
+            s, institution=inst, course_id=gym.course_id, student_ref=student, lessons=40,
+            amount=Decimal("12000.00"), now=xuhui.clock.now, settings=settings,
+        )  # fmt: skip
+
+    def order() -> None:
+        start.wait(10)  # not inside: SQLite's second BEGIN IMMEDIATE waits for the first
+        try:
+            run_in_transaction(sessions, work)
+            outcomes.append("made")
+        except DomainError as exc:
+            outcomes.append(exc.code)
+        except Exception as exc:  # said in the assertion, not lost in a thread
+            outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=order) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return outcomes
+
+
+def test_two_orders_of_one_consumer_at_once_are_judged_one_after_the_other(
+    xuhui: Xuhui, settings: Settings
+) -> None:
+    """Two enrollments of 12,000 yuan for one consumer in two transactions at once: together
+    they would pass 20,000, so exactly one is made and the other refused, whichever commits
+    first (PostgreSQL: the consumer's advisory lock; SQLite: one writer). Five times."""
+    for _ in range(5):
+        student = f"race-{next(_refs)}"
+        outcomes = _race(xuhui, settings, student)
+        assert sorted(outcomes) == ["made", "prepay_over_consumer_cap"], outcomes
+        assert xuhui.held("gym", student) == Decimal("12000.00")
