@@ -370,6 +370,11 @@ def lock(session: Session, enrollment_id: str) -> Enrollment:
     return enrollment
 
 
+# No money ever came: waiting for it, or `cancelled` (made for a successor's transfer the bank
+# refused, docs/winddown.md): nothing to refund, no lesson to report, no deposit matches it.
+UNPAID = ("awaiting_payment", "cancelled")
+
+
 def remaining_lessons(e: Enrollment) -> int:
     return e.lessons - e.lessons_consumed - e.lessons_refunded
 
@@ -403,7 +408,7 @@ def settle_status(e: Enrollment) -> None:
 
 def settled_status(status: str, lessons: int, consumed: int, refunded: int) -> str:
     """What a paid enrollment is once its lessons are counted: active while any remain."""
-    if status == "awaiting_payment":
+    if status in UNPAID:
         return status
     if lessons - consumed - refunded == 0:
         return "refunded" if refunded else "completed"

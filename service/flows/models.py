@@ -44,7 +44,8 @@ class Enrollment(Base):
     amount_refunded: Mapped[Decimal] = mapped_column(Money())
     payment_reference: Mapped[str] = mapped_column(String(40), unique=True)
     access_code_hash: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20))  # awaiting_payment|active|completed|refunded
+    # awaiting_payment|active|completed|refunded|cancelled (enrollments.UNPAID: never paid)
+    status: Mapped[str] = mapped_column(String(20))
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

@@ -104,7 +104,7 @@ def request(
     if busy:
         raise DomainError("refund_in_progress", f"refund {busy} is still in progress")
     remaining = enrollments.remaining_lessons(e)
-    if e.status == "awaiting_payment" or remaining == 0:
+    if e.status in enrollments.UNPAID or remaining == 0:
         raise DomainError("nothing_to_refund", "no paid, unconsumed lessons remain")
     count = remaining if lessons is None else lessons
     if count > remaining:

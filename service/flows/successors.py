@@ -436,9 +436,13 @@ def on_executed(session: Session, ins: Instruction, now: datetime) -> Callable[[
 def on_rejected(session: Session, ins: Instruction, now: datetime) -> Callable[[], None] | None:
     """The bank refused the transfer: the claim is the wind-down's again, as it was (its
     held part held, its share no longer allocated); the offer `failed`, and the successor's
-    enrollment stays unpaid (it was never paid, nothing counts it)."""
+    enrollment, which this transfer alone was to pay, `cancelled` (no money moves: nothing
+    was ever paid into it, and its prepaid account stays at 0)."""
     offer, claim = _settled(session, ins)
     offer.status = "failed"
+    made = session.get(Enrollment, offer.successor_enrollment_id, with_for_update=True)
+    if made is not None and made.status == "awaiting_payment":
+        made.status = "cancelled"
     share = offer.share or ZERO
     claim.in_flight -= ins.amount
     claim.allocated -= share

@@ -371,3 +371,62 @@ def test_a_lesson_before_the_opening_disputed_after_it(world: World, engine: Eng
     settle_all(w)
     assert claims(w, wd["id"])[es[1]["id"]]["status"] == "paid"
     assert_books(engine, w.inst_id)
+
+
+def test_a_refused_transfer_cancels_the_successors_enrollment(world: World, engine: Engine) -> None:
+    """The bank refuses the transfer: the enrollment made at the successor for it will never
+    be paid by it. It is `cancelled` (not left `awaiting_payment` forever): nothing paid,
+    nothing to refund, no lesson to report, no deposit matches it (one that comes with its
+    reference waits in suspense, as any unmatched one does); no money moves at either school,
+    and the claim is the wind-down's again, paid by the next round."""
+    w = world
+    es = [w.enroll(lessons=10, amount="200.00") for _ in range(2)]
+    for e in es:
+        assert w.pay(e).status_code == 201
+    wd = open_it(w).json()
+    good = successor(w)
+    assert offer(w, wd["id"], good["id"], enrollment_ids=[es[0]["id"]])["offers"] == 1
+    parent = w.parent(es[0])
+    made = decide(w, parent, "accept").json()["offer"]["successor_enrollment_id"]
+    (ins,) = w.pending()
+    assert w.result(ins["id"], "rejected", "RXFER2").status_code == 200
+
+    key = bearer(good["api_key"])
+    e = w.client.get(f"/api/v1/enrollments/{made}", headers=key).json()
+    assert e["status"] == "cancelled", e
+    assert e["amount_paid"] == e["balance"] == "0.00"
+    lesson = w.client.post(f"/api/v1/enrollments/{made}/consumptions", headers=key,
+                           json={"lessons": 1, "occurred_at": w.clock.now.isoformat()})  # fmt: skip
+    assert_problem(lesson, 422, "not_funded")
+    there = w.client.post("/api/v1/parent/sessions", json={"enrollment_id": made,
+                          "access_code": es[0]["access_code"]})  # fmt: skip
+    assert there.status_code == 201, there.text
+    theirs = bearer(there.json()["token"])
+    assert_problem(w.client.post("/api/v1/parent/refunds", json={"reason": "x"}, headers=theirs),
+                   422, "nothing_to_refund")  # fmt: skip
+    mine = w.client.get("/api/v1/parent/enrollment", headers=theirs).json()
+    assert mine["status"] == "cancelled" and mine["refundable_amount"] == "0.00"
+    from fastapi.testclient import TestClient
+
+    p = TestClient(w.client.app, raise_server_exceptions=False, follow_redirects=False)
+    r = p.post("/parent/sign-in", data={"enrollment_id": made, "csrf": _pcsrf(p, {"id": made}),
+                                        "access_code": es[0]["access_code"]})  # fmt: skip
+    assert r.status_code == 303, r.text[:300]
+    page = p.get("/parent?lang=zh").text
+    assert 'data-testid="enrollment-cancelled"' in page and "请不要在此付款" in page
+    assert e["payment_reference"] not in page  # no invitation to pay it
+    late = w.signed("POST", "/api/v1/bank/deposits", {
+        "bank_txn_id": "TLATEXFER1", "account_no": good["escrow_account_no"],
+        "payment_reference": e["payment_reference"], "amount": "200.00",
+        "paid_at": w.clock.now.isoformat()})  # fmt: skip
+    assert late.status_code == 202 and late.json()["status"] == "suspense", late.text
+    assert w.client.get(f"/api/v1/enrollments/{made}", headers=key).json()["status"] == "cancelled"
+    b = books(engine, good["id"])
+    assert b.get("prepaid", D(0)) == D(0) and b["escrow_cash"] == b["suspense"] == D("200.00")
+    assert_books(engine, good["id"])
+
+    r = a_round(w, wd["id"])
+    assert r.status_code == 201 and r.json()["amount"] == "400.00"
+    settle_all(w)
+    assert all(c["status"] == "paid" for c in claims(w, wd["id"]).values())
+    assert_books(engine, w.inst_id)

@@ -68,7 +68,7 @@ class ParentEnrollmentRead(Read):
     @classmethod
     def of(cls, o: Overview) -> ParentEnrollmentRead:
         e = o.enrollment
-        unpaid = e.status == "awaiting_payment"
+        unpaid = e.status in enrollments.UNPAID
         return cls(
             id=e.id,
             institution=NamedRead(name=o.institution.name, status=o.institution.status),

@@ -199,7 +199,7 @@ def refund_confirm(
 ) -> Response:
     """The exact amount, before anything is asked of the bank."""
     e = signed.enrollment
-    left = enrollments.remaining_lessons(e) if e.status != "awaiting_payment" else 0
+    left = enrollments.remaining_lessons(e) if e.status not in enrollments.UNPAID else 0
     if left == 0:
         return back(PATH, problem=REFUSALS["nothing_to_refund"])
     count = left if lessons is None else lessons

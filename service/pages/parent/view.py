@@ -112,8 +112,8 @@ def figures(e: Enrollment, lessons: list[Lesson], made: list[Refund]) -> Figures
         disputed=_sum([x.row.amount for x in lessons if x.status == "disputed"]),
         refunding=_sum([r.amount for r in made if r.status in refunds.ACTIVE]),
         refunded=_sum([r.amount for r in made if r.status == "paid"]),
-        refundable=Decimal("0") if e.status == "awaiting_payment" else enrollments.balance(e),
-        lessons_left=enrollments.remaining_lessons(e) if e.status != "awaiting_payment" else 0,
+        refundable=Decimal("0") if e.status in enrollments.UNPAID else enrollments.balance(e),
+        lessons_left=enrollments.remaining_lessons(e) if e.status not in enrollments.UNPAID else 0,
     )
 
 
