@@ -158,7 +158,7 @@ def history(cur: psycopg.Cursor, g: int, n: int, e: int, t: int, days: int, offs
       INSERT INTO institution_days (institution_id, day, deposits_amount, deposits_count, enrollments_paid,
         lessons_consumed, refund_requests, complaints, prepaid_delta)
       SELECT 'inst_' || i, ({start} + make_interval(days => d))::date, 400.00 * (i %% 3), i %% 3, i %% 3,
-             2 * (i %% 4), (i + d) %% 11 / 10, (i + d) %% 31 / 30, 0
+             2 + 2 * (i %% 4), (i + d) %% 11 / 10, (i + d) %% 31 / 30, 0
       FROM generate_series(1, %(n)s) i, generate_series(0, %(days)s - 1) d
       ON CONFLICT DO NOTHING""",
         p,
