@@ -26,7 +26,7 @@ from service.kit.clock import local_date
 from service.kit.db import insert_many
 from service.kit.ids import new_id
 from service.policy import packs
-from service.registry.institutions import audit, in_regulator_scope
+from service.registry.institutions import audit_decision, in_regulator_scope, refuse_unless_disputed
 from service.registry.models import Institution, Regulator
 
 
@@ -377,23 +377,11 @@ def decide(
     if consumption is None:
         raise DomainError("not_found", f"no consumption {consumption_id}")
     inst = in_regulator_scope(session, regulator, consumption.institution_id)
-    if consumption.status != "disputed":
-        raise DomainError(
-            "invalid_state",
-            f"the lesson is {consumption.status}, not disputed",
-            extra={"state": consumption.status},
-        )
+    refuse_unless_disputed("lesson", consumption.status)
     if decision is not Decision.UPHOLD:
         _claim_not_transferred(session, consumption.enrollment_id)
-    audit(
-        session,
-        actor=f"regulator:{regulator.id}",
-        action=f"consumption:{decision.value}",
-        subject=consumption.id,
-        detail={"reason": reason, "before": "disputed", "after": decision.value},
-        now=now,
-        institution=inst,
-    )
+    audit_decision(session, regulator=regulator, kind="consumption", subject=consumption.id,
+                   decision=decision.value, reason=reason, now=now, institution=inst)  # fmt: skip
     if decision is Decision.UPHOLD:
         consumption.status = "upheld"
         session.flush()

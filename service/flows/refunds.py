@@ -24,7 +24,11 @@ from service.kit.clock import local_date
 from service.kit.ids import new_id
 from service.kit.paging import Paged, Paging, page_rows
 from service.policy import packs
-from service.registry.institutions import audit, in_regulator_scope
+from service.registry.institutions import (
+    audit_decision,
+    in_regulator_scope,
+    refuse_unless_disputed,
+)
 from service.registry.models import Institution, Regulator
 
 ACTIVE = ("requested", "accepted", "disputed", "instructed")
@@ -248,21 +252,9 @@ def decide(
     decision = choose(Decision, decision, field="decision")
     refund = lock(session, refund_id)
     inst = in_regulator_scope(session, regulator, refund.institution_id)
-    if refund.status != "disputed":
-        raise DomainError(
-            "invalid_state",
-            f"the refund is {refund.status}, not disputed",
-            extra={"state": refund.status},
-        )
-    audit(
-        session,
-        actor=f"regulator:{regulator.id}",
-        action=f"refund:{decision.value}",
-        subject=refund.id,
-        detail={"reason": reason, "before": "disputed", "after": decision.value},
-        now=now,
-        institution=inst,
-    )
+    refuse_unless_disputed("refund", refund.status)
+    audit_decision(session, regulator=regulator, kind="refund", subject=refund.id,
+                   decision=decision.value, reason=reason, now=now, institution=inst)  # fmt: skip
     if decision is Decision.APPROVE:
         return accept(session, refund=refund, now=now, note=f"approved by regulator: {reason}")
     _release_lessons(session, refund)

@@ -309,6 +309,33 @@ def audit(
     )
 
 
+def refuse_unless_disputed(what: str, status: str) -> None:
+    """A regulator decides only what a parent or an institution disputed (a refund, a lesson):
+    anything else is 409 `invalid_state`, naming the state it is in."""
+    if status != "disputed":
+        raise DomainError(
+            "invalid_state", f"the {what} is {status}, not disputed", extra={"state": status}
+        )
+
+
+def audit_decision(
+    session: Session,
+    *,
+    regulator: Regulator,
+    kind: str,
+    subject: str,
+    decision: str,
+    reason: str,
+    now: datetime,
+    institution: Institution,
+) -> None:
+    """A regulator's decision on something disputed, on the audit log (`kind:decision`, from
+    disputed to the decision), in the one form every decision of the kind is written in."""
+    audit(session, actor=f"regulator:{regulator.id}", action=f"{kind}:{decision}",
+          subject=subject, detail={"reason": reason, "before": "disputed", "after": decision},
+          now=now, institution=institution)  # fmt: skip
+
+
 def audit_export(
     session: Session,
     *,

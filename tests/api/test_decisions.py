@@ -107,6 +107,30 @@ def test_a_decision_outside_its_enum_moves_nothing(world: World, engine: Engine)
         upheld = consumptions.decide(s, regulator=reg, consumption_id=lesson["id"],
                                      decision="uphold", reason="x", now=now)  # type: ignore[arg-type]  # fmt: skip
         assert upheld.status == "upheld"
+    # Both kinds are audited in the one form, and a decision on what is no longer disputed is
+    # refused naming its state, changing nothing (institutions.refuse_unless_disputed).
+    decided = {requested.json()["id"]: "refund:deny", disputed.json()["id"]: "refund:deny",
+               lesson["id"]: "consumption:uphold"}  # fmt: skip
+    with make_sessionmaker(engine)() as s:
+        events = s.scalars(select(AuditEvent).where(AuditEvent.subject.in_(decided))).all()
+        written = {(e.subject, e.action, e.actor): e.detail for e in events if ":" in e.action
+                   and e.action.split(":")[1] in ("deny", "uphold")}  # fmt: skip
+    assert written == {
+        (subject, action, f"regulator:{reg.id}"): {
+            "reason": "x", "before": "disputed", "after": action.split(":")[1]}
+        for subject, action in decided.items()
+    }  # fmt: skip
+    again = _state(engine, w)
+    for call, state in (
+        (lambda s: refunds.decide(s, regulator=reg, refund_id=disputed.json()["id"],
+                                  decision="approve", reason="y", now=now), "denied"),
+        (lambda s: consumptions.decide(s, regulator=reg, consumption_id=lesson["id"],
+                                       decision="reverse", reason="y", now=now), "upheld"),
+    ):  # fmt: skip
+        with make_sessionmaker(engine).begin() as s, pytest.raises(DomainError) as refused:
+            call(s)
+        assert refused.value.code == "invalid_state" and refused.value.extra == {"state": state}
+    assert _state(engine, w) == again
 
 
 @pytest.mark.parametrize(
