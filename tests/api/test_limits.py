@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -151,6 +152,38 @@ def test_a_bank_has_a_limit_of_its_own(engine: Engine, settings: Settings) -> No
         assert c.get(path, headers=bank.headers("GET", path)).status_code == 200  # vouches
         codes = [c.get(path, headers=bank.headers("GET", path)).status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
+        assert all(c.get("/api/v1/banks", headers=bearer(reg)).status_code == 200
+                   for _ in range(10))  # fmt: skip
+
+
+def _spent(c: TestClient, send: Callable[[], Any], burst: int) -> Any:
+    """The answer once a caller has spent its burst (its first request vouches for it)."""
+    assert send().status_code == 200  # the credential checks: its own bucket from here on
+    codes = [send().status_code for _ in range(burst)]
+    assert codes == [200] * burst, codes
+    return send()
+
+
+def test_each_kind_of_caller_is_limited_at_its_own_rate(engine: Engine, settings: Settings) -> None:
+    """Issue 38: limits per kind of caller. A bank past its burst is a problem+json 429
+    `rate_limited` whose Retry-After is what its own rate gives (0.1 a second: about 10 s for
+    the next token); an institution past its own is told its rate's wait (0.5 a second: 2 s);
+    a regulator, whose kind has no limit of its own, is held by neither."""
+    update = {"rate_limit_per_second": 0.001, "rate_limit_burst": 50,
+              "rate_limits": "bank=0.1/3,institution=0.5/2"}  # fmt: skip
+    _, reg = factories.regulator(engine, "220000")
+    bank = factories.bank(engine)
+    _, key = factories.institution(engine, bank.id)
+    path = "/api/v1/bank/whoami"
+    with TestClient(create_app(settings.model_copy(update=update), engine=engine)) as c:
+        held = _spent(c, lambda: c.get(path, headers=bank.headers("GET", path)), burst=3)
+        body = assert_problem(held, 429, "rate_limited")
+        # The wait its rate gives, less what refilled while the test ran (under 1 s here).
+        assert 9 <= int(held.headers["Retry-After"]) <= 10, held.headers
+        assert body["retry_after"] == int(held.headers["Retry-After"])
+        own = _spent(c, lambda: c.get("/api/v1/balances", headers=bearer(key)), burst=2)
+        assert_problem(own, 429, "rate_limited")
+        assert 1 <= int(own.headers["Retry-After"]) <= 2, own.headers
         assert all(c.get("/api/v1/banks", headers=bearer(reg)).status_code == 200
                    for _ in range(10))  # fmt: skip
 
