@@ -3,7 +3,7 @@ translation in the catalogue; shown with `label(kind, code)` in the templates.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from service.registry.regions import known_regions, scope_prefix
@@ -393,6 +393,24 @@ FIELDS = {
 
 # What a page says when a use case refuses (service/errors.py's codes), in a person's words:
 # a form's refusal and the error page show this, never the API's English detail.
+# A filing's violations by rule (service.fees.rules): the rule's message is English with the
+# numbers; a Chinese page names the rule in Chinese, and for the card caps also the limit.
+VIOLATIONS = {
+    "card_over_cap": N_("A card over the region's pack caps"),
+    "price_above_guidance": N_("Price above the guidance price"),
+    "list_price_above_guidance": N_("List price above the guidance price"),
+    "no_guidance_price": N_("No guidance price for this course"),
+    "weekend_or_holiday_session": N_("A session on a weekend or public holiday"),
+    "vacation_session": N_("A session in the school vacation"),
+    "late_end_offline": N_("A classroom session ending after 20:30"),
+    "late_end_online": N_("An online session ending after 21:00"),
+    "online_lesson_too_long": N_("An online lesson longer than 30 minutes"),
+    "online_break_too_short": N_("Less than 10 minutes between online lessons"),
+    "preschool_online": N_("Online training of preschool children"),
+    "preschool_subject": N_("Subject training of preschool children"),
+}
+OTHER_VIOLATION = N_("Another rule of the filing")
+
 REFUSALS = {
     "malformed_json": N_("The request could not be read."),
     "bad_request": N_("The request could not be read."),
@@ -680,12 +698,29 @@ KINDS: dict[str, Mapping[Any, str]] = {
     "approval_facts": APPROVAL_FACTS,
     "approval_statuses": APPROVAL_STATUSES,
     "doors": DOORS,
+    "violations": VIOLATIONS,
 }
 
 
 def label(kind: str, code: object) -> str:
     """The English label of a code (then translated); the code itself if it has none."""
     return KINDS[kind].get(code, str(code))
+
+
+def violation(
+    v: Mapping[str, Any], _: Callable[[str], str], lang: str, money: Callable[[Any], str]
+) -> str:
+    """A filing's violation as a page says it: the rule named in the page's language; for a
+    card over the pack's caps also the cap passed (its limit); the rule's own message (English,
+    with every number) only on an English page, never a code on a Chinese one."""
+    named = _(VIOLATIONS.get(str(v.get("rule")), OTHER_VIOLATION))
+    if lang == "en":
+        return f"{named}: {v.get('message', '')}"
+    if v.get("rule") == "card_over_cap" and v.get("cap") == "sessions":
+        return _("%(rule)s: at most %(n)s sessions a card") % {"rule": named, "n": v.get("limit")}
+    if v.get("rule") == "card_over_cap" and v.get("cap") == "amount":
+        return _("%(rule)s: at most %(a)s a card") % {"rule": named, "a": money(v.get("limit"))}
+    return str(named)
 
 
 def action(code: str) -> tuple[str, str | None]:

@@ -125,6 +125,7 @@ def render(
         lang=lang,
         html_lang=i18n.HTML_LANG[lang],
         label=lambda kind, code: _(labels.label(kind, code)),
+        violation=lambda v: labels.violation(v, _, lang, i18n.money),
         when=lambda v: i18n.instant(v, lang),
         day=lambda v: i18n.day(v, lang),
         signed=signed,

@@ -330,3 +330,18 @@ def test_two_orders_of_one_consumer_at_once_are_judged_one_after_the_other(
         outcomes = _race(xuhui, settings, student)
         assert sorted(outcomes) == ["made", "prepay_over_consumer_cap"], outcomes
         assert xuhui.held("gym", student) == Decimal("12000.00")
+
+
+def test_a_card_refused_is_named_in_the_officers_language(xuhui: Xuhui, settings: Settings) -> None:
+    """The gym's page lists a card filed over the caps by the rule's name and the cap passed,
+    in Chinese on a Chinese page (no rule code, no English message), the message in English."""
+    from tests.api.test_national_pages import _signed_in
+
+    xuhui.file("gym", sessions=70, price="300.00")
+    c = _signed_in(xuhui.engine, settings, "310000", "上海市市场监管局")
+    page = c.get(f"/workbench/institutions/{xuhui.sellers['gym'].id}?lang=zh").text
+    assert "次卡超过本地区规则包的上限：每张卡不超过 60 次" in page
+    assert "次卡超过本地区规则包的上限：每张卡不超过 ¥20,000.00" in page
+    assert "card_over_cap" not in page and "pack allows" not in page
+    english = c.get(f"/workbench/institutions/{xuhui.sellers['gym'].id}?lang=en").text
+    assert "A card over the region&#39;s pack caps: a card of 70 sessions" in english
