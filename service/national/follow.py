@@ -278,10 +278,13 @@ class Follower:
                            lambda s: finish_resync(s, province, now=now))  # fmt: skip
 
     def _autocommit(self, statements: list[str]) -> None:
-        # CREATE and DROP SUBSCRIPTION refuse to run inside a transaction block.
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        # CREATE and DROP SUBSCRIPTION refuse to run inside a transaction block. Sent as
+        # written, with no parameters: the connection string they carry may hold a colon
+        # (`text()` would read `:word` as a bind) or a percent sign (the driver's placeholder).
+        options = {"isolation_level": "AUTOCOMMIT", "no_parameters": True}
+        with self.engine.connect().execution_options(**options) as c:
             for sql in statements:
-                c.execute(text(sql))
+                c.exec_driver_sql(sql)
 
     def run(self, *, stop: Callable[[], bool] = lambda: False,
             every: float = EVERY_SECONDS) -> None:  # fmt: skip

@@ -107,3 +107,17 @@ def test_a_resync_deletes_only_its_province_and_keeps_the_last_as_of(
         assert view.resyncing(s) == []
         state = s.get(NationalSync, JILIN)
         assert state is not None and state.state == "following"
+
+
+@pytest.mark.parametrize("secret", [":Xy7", "50%off", "a'b"])
+def test_the_statements_reach_the_database_as_written(engine: Engine, secret: str) -> None:
+    """The follower's own statements (CREATE and DROP SUBSCRIPTION, carrying the province's
+    connection string) are sent as written: a password beginning with a colon was read by
+    SQLAlchemy as a bind parameter with no value, so the resubscribe failed after the old
+    subscription and the province's rows were gone; a percent sign must not be a driver's
+    placeholder either. A SELECT of the same literal stands for them (CREATE SUBSCRIPTION
+    needs a publisher), on SQLite and PostgreSQL."""
+    from service.national.follow import Follower, _literal
+
+    conninfo = f"host=10.0.0.5 user=tg password={secret} dbname=tg"
+    Follower(engine, {LIAONING: conninfo})._autocommit([f"SELECT {_literal(conninfo)}"])
