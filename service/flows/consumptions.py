@@ -395,6 +395,9 @@ def reverse(session: Session, consumption: Consumption, now: datetime) -> Consum
     claim = session.scalar(
         select(Claim).where(Claim.enrollment_id == e.id).with_for_update()
     )  # a business row: locked before the ledger
+    if claim is not None and claim.status == "transferred":
+        # decide() checked before locking: a transfer that committed since is seen here.
+        _claim_not_transferred(session, e.id)
     if claim is not None:
         claim.amount += consumption.amount
         if claim.status == "paid":

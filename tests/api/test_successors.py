@@ -430,3 +430,43 @@ def test_a_refused_transfer_cancels_the_successors_enrollment(world: World, engi
     settle_all(w)
     assert all(c["status"] == "paid" for c in claims(w, wd["id"]).values())
     assert_books(engine, w.inst_id)
+
+
+def test_a_reversal_judged_before_the_claim_moved_does_not_reach_it(
+    world: World, engine: Engine
+) -> None:
+    """decide() reads the claim's state before it locks anything: a regulator's reversal read
+    while the claim was open, then run after the parent's acceptance committed, would add the
+    lesson to a transferred claim (the money stranded that the dispute refusal is there to
+    prevent). The reversal itself refuses once it holds the claim's lock: the claim, the lesson
+    and the books as they were. The race is played in order here (the check already passed, the
+    reversal after the transfer), on SQLite and PostgreSQL."""
+    from service.flows import consumptions
+    from service.flows.models import Consumption
+
+    w = world
+    e = w.enroll(lessons=10, amount="200.00")
+    assert w.pay(e).status_code == 201
+    w.clock.now += timedelta(days=2)
+    lesson = w.consume(e["id"], 2).json()
+    wd = open_it(w).json()
+    parent = w.parent(e)
+    r = w.client.post(f"/api/v1/parent/consumptions/{lesson['id']}/dispute",
+                      json={"reason": "no lesson that day"}, headers=parent)  # fmt: skip
+    assert r.status_code == 200, r.text
+    good = successor(w)
+    assert offer(w, wd["id"], good["id"], enrollment_ids=[e["id"]])["offers"] == 1
+    assert decide(w, parent, "accept").status_code == 200
+    settle_all(w)
+    before = claims(w, wd["id"])
+    assert before[e["id"]]["status"] == "transferred"
+    with make_sessionmaker(engine)() as s:
+        c = s.get(Consumption, lesson["id"])
+        assert c is not None
+        with pytest.raises(DomainError) as refused:
+            consumptions.reverse(s, c, w.clock.now)
+        s.rollback()
+    assert refused.value.code == "invalid_state"
+    assert refused.value.extra["state"] == "transferred"
+    assert claims(w, wd["id"]) == before
+    assert_books(engine, w.inst_id)
