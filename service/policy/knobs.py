@@ -54,7 +54,10 @@ class RefundOverdue(Knobs):
 class RefundVelocity(Knobs):
     """Refund requests per active enrollment in the window, against the institution's own
     rate before it and its city's median. Answered on time, they weigh `prompt_weight`: a
-    class refunded promptly after its teacher left is not a school that stopped paying."""
+    class refunded promptly after its teacher left is not a school that stopped paying; in
+    an announced closure, nothing. A few contested or late among many (fewer than
+    `prompt_share` of the window's requests: the ordinary share of contested answers) leave
+    them answered on time: a closing school that contests one request of sixty refunds."""
 
     window_days: int = Field(default=14, ge=1, le=366)
     baseline_days: int = Field(default=90, ge=1, le=366)
@@ -64,6 +67,7 @@ class RefundVelocity(Knobs):
     weight: int = Field(default=20, ge=0, le=100)
     strong_weight: int = Field(default=30, ge=0, le=100)
     prompt_weight: int = Field(default=10, ge=0, le=100)
+    prompt_share: Decimal = Field(default=Decimal("0.1"), ge=0, le=1)
     floor: Level | None = None
 
 
@@ -247,13 +251,16 @@ class ChainSibling(Knobs):
 
 class RefundLatency(Knobs):
     """How long refunds take to be answered, in working days (a holiday is not slowness),
-    over the window against the institution's own past (`baseline_days` before it) and the
-    median of its city's peers (at least `min_peers`): slower by `threshold` times both and
-    by `min_increase` working days, on `min_answers` answers at least. Refunds answered
-    inside the deadline weigh here when they are answered later and later."""
+    over the window against the median of its city's peers (at least `min_peers`): slower by
+    `threshold` times and by `min_increase` working days, on `min_answers` answers at least.
+    Its own past (`baseline_days` before the window) tells a habit from a trend: a school
+    whose answers took `habit_share` of today's time or more then was always that slow (a
+    slow bleed's past is slowing too, so it is not the yardstick). Refunds answered inside
+    the deadline weigh here when they are answered later and later."""
 
     window_days: int = Field(default=30, ge=1, le=366)
     baseline_days: int = Field(default=60, ge=1, le=366)
+    habit_share: Decimal = Field(default=Decimal("0.8"), ge=0, le=1)
     min_answers: int = Field(default=4, ge=1, le=100_000)
     min_peers: int = Field(default=5, ge=1, le=100_000)
     threshold: Decimal = Field(default=Decimal("2"), ge=1, le=1000)
@@ -265,12 +272,14 @@ class RefundLatency(Knobs):
 
 
 class DisputeTrend(Knobs):
-    """The share of refund requests the institution contests, rising: in the window against
-    the `baseline_days` before it (`threshold` times, the past share counted at least
-    `base_share`), with `min_count` contested and `min_share` at least."""
+    """The share of refund requests the institution contests, rising: in the window, with
+    `min_count` contested and `min_share` at least, `threshold` times `base_share` (the
+    ordinary share of contested answers) and not its habit: a school that contested
+    `habit_share` of today's share or more in the `baseline_days` before always did."""
 
     window_days: int = Field(default=30, ge=1, le=366)
     baseline_days: int = Field(default=60, ge=1, le=366)
+    habit_share: Decimal = Field(default=Decimal("0.8"), ge=0, le=1)
     min_count: int = Field(default=2, ge=1, le=100_000)
     min_share: Decimal = Field(default=Decimal("0.25"), ge=0, le=1)
     base_share: Decimal = Field(default=Decimal("0.1"), gt=0, le=1)
@@ -321,13 +330,21 @@ class DeliveryShare(Knobs):
     """Lessons reported in the window against the sessions scheduled (bought, not refunded)
     in the window `lag_days` earlier (reports follow lessons): under `threshold` weighs
     `weight`, under `strong_threshold` `strong_weight` and a floor. Classes cancelled in
-    waves, not stopped. Not judged under `min_sessions`, in an announced wind-down, nor when
-    the city's peers (at least `min_peers`) deliver under `peer_floor` themselves (a
-    suspension by order is one notice, not a hundred cases)."""
+    waves, not stopped. A share is evidence only against a timetable the school has been
+    keeping: not judged under `min_sessions` scheduled, nor when the school reported fewer
+    than `min_reported` lessons in the `baseline_days` before the window (a school that has
+    reported no lessons yet has no delivery to fall from: that is no evidence, and a
+    complete stop is `consumption_stall`'s); the strong form needs `strong_min_sessions`
+    scheduled. Not judged in an announced wind-down, nor when the city's peers (at least
+    `min_peers`) deliver under `peer_floor` themselves (a suspension by order is one
+    notice, not a hundred cases)."""
 
     window_days: int = Field(default=14, ge=1, le=92)
     lag_days: int = Field(default=7, ge=0, le=92)
     min_sessions: int = Field(default=20, ge=1, le=100_000)
+    strong_min_sessions: int = Field(default=40, ge=1, le=100_000)
+    baseline_days: int = Field(default=28, ge=1, le=92)
+    min_reported: int = Field(default=20, ge=1, le=100_000)
     min_peers: int = Field(default=5, ge=1, le=100_000)
     threshold: Decimal = Field(default=Decimal("0.6"), ge=0, le=1)
     strong_threshold: Decimal = Field(default=Decimal("0.35"), ge=0, le=1)
@@ -408,7 +425,8 @@ class RiskConfig(BaseModel):
             self.refund_latency.window_days + self.refund_latency.baseline_days,
             self.dispute_trend.window_days + self.dispute_trend.baseline_days,
             self.renewal_decline.window_days + self.renewal_decline.baseline_days,
-            self.delivery_share.window_days + self.delivery_share.lag_days,
+            self.delivery_share.window_days
+            + max(self.delivery_share.lag_days, self.delivery_share.baseline_days),
         ]
         for code in MODELS:
             windows.append(getattr(getattr(self, code), "window_days", 0))
@@ -419,6 +437,7 @@ class RiskConfig(BaseModel):
         `days` days ending `offset` days before the sweep's day. A sweep has the database sum
         these, so what it reads per institution does not grow with the lookback."""
         rv, ps, rd = self.refund_velocity, self.prepay_surge, self.renewal_decline
+        ds = self.delivery_share
         return {
             ("refund_requests", rv.window_days, 0),
             ("refund_requests", rv.baseline_days, rv.window_days),
@@ -430,7 +449,8 @@ class RiskConfig(BaseModel):
             ("enrollments_paid", self.deep_discount.window_days, 0),
             ("deposits_amount", rd.window_days, 0),
             ("deposits_amount", rd.baseline_days, rd.window_days),
-            ("lessons_consumed", self.delivery_share.window_days, 0),
+            ("lessons_consumed", ds.window_days, 0),
+            ("lessons_consumed", ds.baseline_days, ds.window_days),
             ("enrollments_paid", self.young_school.window_days, 0),
         }
 

@@ -187,7 +187,13 @@ class Needs:
                 c.prepay_surge.window_days + c.prepay_surge.baseline_days for c in cfgs
             ),
             lookback_days=max(c.lookback_days() for c in cfgs),
-            stall_windows=frozenset(c.consumption_stall.window_days for c in cfgs),
+            # Delivery's own window unlagged is a stall window (the same count, no query more
+            # where both are 14 days).
+            stall_windows=frozenset(
+                w
+                for c in cfgs
+                for w in (c.consumption_stall.window_days, c.delivery_share.window_days)
+            ),
             discounts=frozenset(
                 (c.deep_discount.window_days, c.deep_discount.price_share) for c in cfgs
             ),
@@ -440,6 +446,8 @@ class _Queries:
         for window in self.needs.stall_windows:
             since = self.as_of - timedelta(days=window)
             paid_since = since - timedelta(days=PREPAID_SPAN_DAYS)
+            for f in self.facts.values():  # none found: none scheduled (not "not read")
+                f.stall[window] = (0, None)
             for inst_id, n, oldest in self.s.execute(
                 select(Enrollment.institution_id, func.count(), func.min(CourseSession.starts_at))
                 .join(CourseSession, and_(

@@ -170,10 +170,12 @@ def refund_velocity(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     late = within(f.unprompt_requests, ctx.as_of, c.window_days)
     weight = c.strong_weight if ratio >= c.strong_threshold else c.weight
     note = None
-    if not late and f.closure_announced_at is not None:
-        weight, note = 0, "refunds of an announced closure, answered on time"
-    elif not late:
-        weight, note = min(weight, c.prompt_weight), "every request answered on time"
+    prompt = not late or len(late) < c.prompt_share * recent  # none, or a few among many
+    said = f"{len(late)} of {recent} late or contested" if late else "every one"
+    if prompt and f.closure_announced_at is not None:
+        weight, note = 0, f"refunds of an announced closure, answered on time ({said})"
+    elif prompt:
+        weight, note = min(weight, c.prompt_weight), f"answered on time ({said})"
     shown, thr = _shown(ratio), str(c.threshold)
     return Indicator(
         code="refund_velocity",
@@ -609,9 +611,11 @@ def refund_latency(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | Non
     peers = ctx.peer_latency.get(f.region_code[:4])
     if peers is None or peers.count < c.min_peers:
         return None  # a slowing the whole city shares cannot be told from one's own
-    base = max(past if m else peers.median, peers.median, Decimal("0.5"))
+    base = max(peers.median, Decimal("0.5"))
     if recent < base * c.threshold or recent - base < c.min_increase:
         return None
+    if m and past >= recent * c.habit_share:
+        return None  # as slow before: its habit, not a trend
     weight = c.strong_weight if recent >= c.strong_days else c.weight
     note = (f"{_shown(recent)} working days on {n} answers; before {_shown(past)} "
             f"({m}); peers {_shown(peers.median)} ({peers.count})")  # fmt: skip
@@ -642,12 +646,12 @@ def dispute_trend(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None
     if len(disputed) < c.min_count or now < c.min_share:
         return None
     before, _ = share(c.baseline_days, c.window_days)
-    if now < max(before, c.base_share) * c.threshold:
-        return None
+    if now < c.base_share * c.threshold or before >= now * c.habit_share:
+        return None  # under twice the ordinary share, or as contested before: its habit
     return Indicator(
         code="dispute_trend",
         value=_shown(now),
-        threshold=_shown(max(before, c.base_share) * c.threshold),
+        threshold=_shown(c.base_share * c.threshold),
         contribution=c.weight,
         floor=c.floor,
         evidence=disputed,
@@ -741,10 +745,24 @@ def young_school(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
 
 
 # ---------------------------------------------------------------------- walkouts (issue 35)
+def expected_sessions(f: Facts, c: k.DeliveryShare) -> int:
+    """The sessions the window's reports should cover: those scheduled in the window `lag`
+    days before (reports follow lessons: a term starting is not a shortfall), or, when
+    fewer, those scheduled in the window itself (a season ending, a camp's last weeks: the
+    lessons that were never bought are not cancelled)."""
+    lagged = f.scheduled.get((c.window_days, c.lag_days), 0)
+    now = f.stall.get(c.window_days)
+    return lagged if now is None else min(lagged, now[0])
+
+
 def delivery_ratio(f: Facts, as_of: datetime, c: k.DeliveryShare) -> Decimal | None:
-    """Lessons reported in the window against the sessions scheduled `lag` days before."""
-    scheduled = f.scheduled.get((c.window_days, c.lag_days), 0)
+    """Lessons reported in the window against the sessions expected in it; None where a
+    share says nothing: too few sessions expected, a school that has not been reporting
+    lessons before the window (no timetable kept to fall from), a wind-down."""
+    scheduled = expected_sessions(f, c)
     if scheduled < c.min_sessions or f.closure_announced_at is not None:
+        return None
+    if f.total("lessons_consumed", as_of, c.baseline_days, offset=c.window_days) < c.min_reported:
         return None
     return _ratio(Decimal(f.total("lessons_consumed", as_of, c.window_days)), Decimal(scheduled))
 
@@ -772,9 +790,11 @@ def delivery_share(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | Non
         return None
     if stopped_together(f, ctx, c) is not None:
         return None  # the district's or city's classes stopped together: not this school
-    strong = share < c.strong_threshold
-    scheduled = f.scheduled.get((c.window_days, c.lag_days), 0)
+    scheduled = expected_sessions(f, c)
+    strong = share < c.strong_threshold and scheduled >= c.strong_min_sessions
+    before = f.total("lessons_consumed", ctx.as_of, c.baseline_days, offset=c.window_days)
     note = (f"{_shown(share * 100)}% of {scheduled} sessions scheduled delivered; "
+            f"{before} lessons reported in the {c.baseline_days} days before; "
             f"peers {_shown(peers.median * 100)}% ({peers.count})")  # fmt: skip
     return Indicator(
         code="delivery_share",

@@ -149,8 +149,11 @@ def young(long: bool = False, ahead_share: str = "0.1", units: int = 1) -> Facts
     return f
 
 
-def delivered(lessons: int, scheduled: int) -> Facts:
-    return base(scheduled={(14, 7): scheduled}, days={day(1): Day(lessons_consumed=lessons)})
+def delivered(lessons: int, scheduled: int, before: int = 40) -> Facts:
+    """`lessons` reported in the window against `scheduled`; `before` reported in the 28 days
+    before it (the timetable the school has been keeping)."""
+    days = {day(1): Day(lessons_consumed=lessons), day(20): Day(lessons_consumed=before)}
+    return base(scheduled={(14, 7): scheduled}, days=days)
 
 
 def sibling(own: int = 0) -> Facts:
@@ -210,6 +213,7 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ("refund_velocity", "strong_threshold"): ("3", late_refunds(3)),
     ("refund_velocity", "strong_weight"): (40, late_refunds(6)),
     ("refund_velocity", "prompt_weight"): (5, refunds(3)),
+    ("refund_velocity", "prompt_share"): ("0.4", late_refunds(3)),
     ("refund_disputes", "window_days"): (60, contested(4, 4, days_ago=40)),
     ("refund_disputes", "min_count"): (5, contested(4, 4)),
     ("refund_disputes", "threshold"): ("0.8", contested(4, 6)),
@@ -284,7 +288,9 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ("chain_sibling", "own_min"): (0, sibling()),
     ("chain_sibling", "signs_weight"): (40, sibling(own=20)),
     ("refund_latency", "window_days"): (60, latency([4, 4, 4, 4], days_ago=40)),
-    ("refund_latency", "baseline_days"): (10, latency([3, 3, 3, 3], [2, 2, 2])),
+    ("refund_latency", "baseline_days"): (10, latency([3, 3, 3, 3], [3, 3, 3])),
+    ("refund_latency", "habit_share"): ("0.5", latency([4, 4, 4, 4], [3, 3, 3])),
+    ("dispute_trend", "habit_share"): ("0.3", trend(2, 4, past=(1, 4))),
     ("refund_latency", "min_answers"): (5, latency([4, 4, 4, 4])),
     ("refund_latency", "min_peers"): (6, latency([4, 4, 4, 4])),
     ("refund_latency", "threshold"): ("5", latency([4, 4, 4, 4])),
@@ -320,6 +326,9 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ("delivery_share", "peer_floor"): ("1.5", delivered(20, 40)),
     ("delivery_share", "strong_weight"): (50, delivered(10, 40)),
     ("delivery_share", "strong_floor"): ("critical", delivered(10, 40)),
+    ("delivery_share", "strong_min_sessions"): (50, delivered(10, 40)),
+    ("delivery_share", "baseline_days"): (5, delivered(20, 40)),
+    ("delivery_share", "min_reported"): (50, delivered(20, 40)),
 }
 WEIGHT_AND_FLOOR: dict[str, Any] = {"weight": 99, "floor": "critical"}
 

@@ -135,3 +135,84 @@ def test_evaluate_weighs_the_sibling_after_the_others() -> None:
     v = evaluate(f, ctx(chain=chain), CFG)
     assert {i.code for i in v.indicators} == {"refund_latency", "chain_sibling"}
     assert v.score == 50 and v.level == "high"
+
+
+def test_no_lessons_reported_yet_is_no_evidence() -> None:
+    """A school that has reported no lessons before the window (a timetable never kept, as
+    a quarter of bench/sweep.py's generated schools) is not judged on its share: nothing to
+    fall from. One that was delivering and now delivers a tenth is."""
+    never = delivered(0, 40, before=0)
+    assert fired("delivery_share", never) is None
+    assert fired("delivery_share", delivered(0, 40, before=19)) is None  # under min_reported
+    fell = fired("delivery_share", delivered(4, 40, before=40))
+    assert fell is not None and fell.floor == "high" and "40 lessons reported" in (fell.note or "")
+    assert evaluate(never, ctx(), CFG).level == "low"
+
+
+def test_a_strong_share_needs_enough_sessions_expected() -> None:
+    """Under `strong_min_sessions` scheduled, a low share is a medium sign, never a floor."""
+    few = fired("delivery_share", delivered(2, 25))
+    assert few is not None and few.floor is None and few.contribution == 20
+    many = fired("delivery_share", delivered(4, 40))
+    assert many is not None and many.floor == "high" and many.contribution == 35
+
+
+def test_the_peers_median_leaves_out_schools_with_no_evidence() -> None:
+    """The city's median delivery is taken over the schools whose share says something: a
+    quarter of schools reporting nothing does not drag it under the systemic floor."""
+    from service.risk.indicators import delivery_ratio
+
+    assert delivery_ratio(delivered(0, 40, before=0), AS_OF, CFG.delivery_share) is None
+    assert delivery_ratio(delivered(36, 40), AS_OF, CFG.delivery_share) == D("0.9")
+
+
+def test_a_slow_bleed_is_judged_against_peers_not_its_own_slowing_past() -> None:
+    """Answers slowing over months (1, then 2, then 3 working days): the 60 days before are
+    already slower, so against them today is no 'twice'; against the city's peers it is,
+    and the past (2.0) is short of the present (3.25): a trend, not a habit."""
+    bleed = fired("refund_latency", latency([3, 3, 4, 3], [2, 2, 2, 2]))
+    assert bleed is not None and bleed.threshold == "2.00" and bleed.contribution == 30
+    assert "before 2.00" in (bleed.note or "")
+    habit = fired("refund_latency", latency([3, 3, 4, 3], [3, 3, 3, 4]))
+    assert habit is None
+
+
+def test_a_contested_share_rising_over_months_is_a_trend() -> None:
+    """Contested 1 in 4 before, 3 in 5 now: rising, though not twice its own past share
+    would have asked for 0.5 only; contested as much before is its habit."""
+    rising = fired("dispute_trend", trend(3, 5, past=(1, 4)))
+    assert rising is not None and rising.threshold == "0.20"
+    assert fired("dispute_trend", trend(3, 5, past=(3, 5))) is None
+    assert fired("dispute_trend", trend(1, 5)) is None  # one contested: under min_count
+
+
+def test_one_contested_among_a_closing_schools_many_refunds_weighs_nothing() -> None:
+    """An honest closure answers sixty requests on time and contests one (a chain's campus
+    that closes and refunds everyone): still the closure's refunds, answered on time. A
+    school contesting a third of them is not."""
+    from tests.unit.test_knobs import refunds
+
+    closing = refunds(60)
+    closing.closure_announced_at = AS_OF - timedelta(days=10)
+    closing.unprompt_requests = [("r1", AS_OF - timedelta(days=1))]
+    v = fired("refund_velocity", closing)
+    assert v is not None and v.contribution == 0 and "1 of 60" in (v.note or "")
+    closing.unprompt_requests = [(f"r{i}", AS_OF - timedelta(days=1)) for i in range(20)]
+    v = fired("refund_velocity", closing)
+    assert v is not None and v.contribution == 30
+
+
+def test_a_camps_last_weeks_are_not_cancelled_classes() -> None:
+    """A summer camp's schedule falling away (35 sessions in the lagged window, 12 in the
+    window itself, all 10 reported): what was never bought was not cancelled. A walkout's
+    schedule stays (40 and 40) while a tenth is reported."""
+    camp = delivered(10, 35)
+    camp.stall = {14: (12, AS_OF - timedelta(days=13))}
+    assert fired("delivery_share", camp) is None
+    walkout = delivered(4, 40)
+    walkout.stall = {14: (40, AS_OF - timedelta(days=13))}
+    strong = fired("delivery_share", walkout)
+    assert strong is not None and strong.floor == "high"
+    rising = delivered(30, 40)  # a term starting: the lagged window has fewer
+    rising.stall = {14: (80, AS_OF - timedelta(days=13))}
+    assert fired("delivery_share", rising) is None
