@@ -18,14 +18,17 @@ CFG = RiskConfig()
 
 
 def school(n: int, district: str, lessons: int) -> Facts:
-    """A school with 40 sessions scheduled in the delivery window, 12 in the stall window
-    (the oldest 13 days ago), and `lessons` reported over the last fortnight."""
+    """A school with 40 sessions scheduled in the delivery window and in the stall window
+    (the oldest 13 days ago), 40 lessons reported in the 28 days before the window (the
+    timetable it has been keeping), and `lessons` reported over the last fortnight."""
+    days = {day(d): Day(lessons_consumed=lessons // 7 + (d < lessons % 7)) for d in range(7)}
+    days[day(20)] = Day(lessons_consumed=40)
     return base(
         institution_id=f"inst_{n}",
         region_code=district,
         scheduled={(14, 7): 40},
-        stall={14: (12, AS_OF - timedelta(days=13))},
-        days={day(d): Day(lessons_consumed=lessons // 7 + (d < lessons % 7)) for d in range(7)},
+        stall={14: (40, AS_OF - timedelta(days=13))},
+        days=days,
     )
 
 
