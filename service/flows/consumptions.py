@@ -350,7 +350,11 @@ def _claim_not_transferred(session: Session, enrollment_id: str) -> None:
     rounds pay). A transferred claim is settled for the parent (the successor teaches the
     lessons counted left when it moved) and the rounds skip it: a reversal would change what is
     owed where nothing pays it, so the lesson's dispute ends there."""
-    status = session.scalar(select(Claim.status).where(Claim.enrollment_id == enrollment_id))
+    # Locked, as the parent's acceptance of a successor locks it (before the enrollment): the
+    # state read is the one the reversal then acts on, and the two take claim then enrollment.
+    status = session.scalar(
+        select(Claim.status).where(Claim.enrollment_id == enrollment_id).with_for_update()
+    )
     if status == "transferred":
         raise DomainError(
             "invalid_state",

@@ -470,3 +470,67 @@ def test_a_reversal_judged_before_the_claim_moved_does_not_reach_it(
     assert refused.value.extra["state"] == "transferred"
     assert claims(w, wd["id"]) == before
     assert_books(engine, w.inst_id)
+
+
+def test_a_reversal_and_an_acceptance_at_once(world: World, engine: Engine, backend: str) -> None:
+    """A regulator reverses a disputed lesson while the parent accepts the successor, on
+    PostgreSQL, six times: each pair ends one of the two ways the rules allow (reversed into the
+    open claim, then the claim moved with it; or moved, and the reversal refused with 409
+    `invalid_state`), never a database error, and the books balance. Both take the claim before
+    the enrollment (the reversal took them the other way round)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers: no two can interleave")
+    from service.flows import consumptions
+    from service.flows.consumptions import Decision
+    from service.registry.models import Regulator
+
+    w = world
+    es = [w.enroll(lessons=10, amount="200.00") for _ in range(6)]
+    for e in es:
+        assert w.pay(e).status_code == 201
+    w.clock.now += timedelta(days=2)
+    lessons = [w.consume(e["id"], 2).json() for e in es]
+    wd = open_it(w).json()
+    for e, lesson in zip(es, lessons, strict=True):
+        r = w.client.post(f"/api/v1/parent/consumptions/{lesson['id']}/dispute",
+                          json={"reason": "no lesson that day"}, headers=w.parent(e))  # fmt: skip
+        assert r.status_code == 200, r.text
+    good = successor(w)
+    assert offer(w, wd["id"], good["id"], enrollment_ids=[e["id"] for e in es])["offers"] == 6
+    sessions = make_sessionmaker(engine)
+    with sessions() as s:
+        reg_id = s.scalars(select(Regulator.id).where(Regulator.region_code == "220000")).first()
+    seen: list[tuple[str, str]] = []
+    for e, lesson in zip(es, lessons, strict=True):
+        barrier, out = threading.Barrier(2), {}
+
+        def accept(eid: str = e["id"], out: dict[str, str] = out,
+                   barrier: threading.Barrier = barrier) -> None:  # fmt: skip
+            with sessions.begin() as s:
+                barrier.wait()
+                out["accept"] = successors.decide(s, enrollment_id=eid, decision="accept",
+                                                  now=w.clock.now).status  # fmt: skip
+
+        def reverse(cid: str = lesson["id"], out: dict[str, str] = out,
+                    barrier: threading.Barrier = barrier) -> None:  # fmt: skip
+            try:
+                with sessions.begin() as s:
+                    reg = s.get(Regulator, reg_id)
+                    assert reg is not None
+                    barrier.wait()
+                    out["reverse"] = consumptions.decide(
+                        s, regulator=reg, consumption_id=cid, decision=Decision.REVERSE,
+                        reason="not held", now=w.clock.now).status  # fmt: skip
+            except DomainError as exc:
+                out["reverse"] = f"{exc.code}:{exc.extra.get('state')}"
+
+        threads = [threading.Thread(target=accept), threading.Thread(target=reverse)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        seen.append((out.get("accept", "error"), out.get("reverse", "error")))
+    assert set(seen) <= {("accepted", "reversed"), ("accepted", "invalid_state:transferred")}, seen
+    settle_all(w)
+    assert_books(engine, w.inst_id)
+    assert_books(engine, good["id"])
