@@ -300,6 +300,9 @@ class Complaint(Base):
 Index("ix_complaints_created", Complaint.created_at)
 Index("ix_complaints_enrollment", Complaint.enrollment_id, Complaint.created_at)
 Index("ix_enrollments_paid", Enrollment.paid_at)
+# What one consumer holds at an institution (the pack's per-consumer cap, read on every
+# enrollment under such a pack): their enrollments found, not the institution's all scanned.
+Index("ix_enrollments_consumer", Enrollment.institution_id, Enrollment.student_ref)
 
 
 class ParentSession(Base):
