@@ -17,7 +17,8 @@ NAMES = {
     "refund_payment_deadline": N_("Time to pay a refund"),
     "release_cadence": N_("When fees are released"),
     "complaint_holds_release": N_("An open complaint holds release"),
-    "prepay_caps": N_("Caps on one collection"),
+    # Per collection and, where a pack sets it, per consumer over all their orders.
+    "prepay_caps": N_("Caps on prepayment"),
     "card_caps": N_("Caps on prepaid cards"),
     "earliest_collection": N_("Earliest collection"),
     "minimum_balance": N_("Minimum balance kept"),
