@@ -251,6 +251,10 @@ KNOBS = {
     "young_days": N_("Young for, days"),
     "long_ratio": N_("Package length against peers"),
     "lag_days": N_("Days reports follow lessons"),
+    "prompt_share": N_("Share contested or late still counted as answered on time"),
+    "habit_share": N_("Share of today's in the past that makes it a habit"),
+    "strong_min_sessions": N_("Least sessions scheduled for a strong signal"),
+    "min_reported": N_("Least lessons reported before the window"),
 }
 COMPLAINTS = {
     "refund": N_("Refund"),
