@@ -218,8 +218,9 @@ class RegistryChange(Knobs):
 
 
 class ClosureDefault(Knobs):
-    """Parents still owed `grace_days` after an announced closure took effect: the plan was
-    not kept."""
+    """Parents still owed more than `threshold` `grace_days` after an announced closure took
+    effect: the plan was not kept. What refunds the school contested hold, still awaiting
+    the regulator's decision, is not counted (a dispute, the money in escrow meanwhile)."""
 
     grace_days: int = Field(default=15, ge=0, le=366)
     threshold: Decimal = Field(default=Decimal("0"), ge=0, le=Decimal("1e13"))
@@ -245,7 +246,7 @@ class ChainSibling(Knobs):
 
     own_min: int = Field(default=10, ge=0, le=100)
     weight: int = Field(default=15, ge=0, le=100)
-    signs_weight: int = Field(default=30, ge=0, le=100)
+    signs_weight: int = Field(default=40, ge=0, le=100)
     floor: Level | None = None
 
 
@@ -266,7 +267,7 @@ class RefundLatency(Knobs):
     threshold: Decimal = Field(default=Decimal("2"), ge=1, le=1000)
     min_increase: Decimal = Field(default=Decimal("1.5"), ge=0, le=366)
     strong_days: Decimal = Field(default=Decimal("3"), ge=0, le=366)
-    weight: int = Field(default=20, ge=0, le=100)
+    weight: int = Field(default=25, ge=0, le=100)
     strong_weight: int = Field(default=30, ge=0, le=100)
     floor: Level | None = None
 
@@ -284,7 +285,7 @@ class DisputeTrend(Knobs):
     min_share: Decimal = Field(default=Decimal("0.25"), ge=0, le=1)
     base_share: Decimal = Field(default=Decimal("0.1"), gt=0, le=1)
     threshold: Decimal = Field(default=Decimal("2"), ge=1, le=1000)
-    weight: int = Field(default=15, ge=0, le=100)
+    weight: int = Field(default=25, ge=0, le=100)
     floor: Level | None = None
 
 
@@ -335,7 +336,10 @@ class DeliveryShare(Knobs):
     than `min_reported` lessons in the `baseline_days` before the window (a school that has
     reported no lessons yet has no delivery to fall from: that is no evidence, and a
     complete stop is `consumption_stall`'s); the strong form needs `strong_min_sessions`
-    scheduled. Not judged in an announced wind-down, nor when the city's peers (at least
+    scheduled. A share under `threshold` that `corroborating` parents or more confirm,
+    having complained in the `complaint_days` before that teaching stopped, is the strong
+    form too: classes half cancelled and parents saying so. Not judged in an announced
+    wind-down, nor when the city's peers (at least
     `min_peers`) deliver under `peer_floor` themselves (a suspension by order is one
     notice, not a hundred cases)."""
 
@@ -345,6 +349,8 @@ class DeliveryShare(Knobs):
     strong_min_sessions: int = Field(default=40, ge=1, le=100_000)
     baseline_days: int = Field(default=28, ge=1, le=92)
     min_reported: int = Field(default=20, ge=1, le=100_000)
+    corroborating: int = Field(default=2, ge=1, le=100_000)
+    complaint_days: int = Field(default=30, ge=1, le=366)
     min_peers: int = Field(default=5, ge=1, le=100_000)
     threshold: Decimal = Field(default=Decimal("0.6"), ge=0, le=1)
     strong_threshold: Decimal = Field(default=Decimal("0.35"), ge=0, le=1)
@@ -427,6 +433,7 @@ class RiskConfig(BaseModel):
             self.renewal_decline.window_days + self.renewal_decline.baseline_days,
             self.delivery_share.window_days
             + max(self.delivery_share.lag_days, self.delivery_share.baseline_days),
+            self.delivery_share.complaint_days,
         ]
         for code in MODELS:
             windows.append(getattr(getattr(self, code), "window_days", 0))

@@ -98,6 +98,8 @@ class Facts:
     active_enrollments: int = 0
     suspense: list[Dated] = field(default_factory=list)  # unmatched cash, by when it came
     off_platform_complaints: list[Dated] = field(default_factory=list)
+    # Complaints that teaching stopped (what a walkout's parents say; delivery_share).
+    teaching_complaints: list[Dated] = field(default_factory=list)
     complaints: list[Dated] = field(default_factory=list)
     # Who filed each complaint: its enrollment (a parent), or, where none is known, itself.
     complainant: dict[str, str] = field(default_factory=dict)
@@ -125,6 +127,9 @@ class Facts:
     ever_deposited: bool = False
     reserve: Decimal = ZERO
     prepaid_outstanding: Decimal = ZERO
+    # Past an announced closure: what refunds the school contested, still awaiting the
+    # regulator's decision at as_of, hold of what parents are owed (closure_default).
+    contested_owed: Decimal = ZERO
     # The pack's `bank_warnings` where it sets any (Hangzhou), what left the supervised account
     # in the 7 Beijing days to as_of (instruction id, when, amount), and its balance then.
     bank_warnings: BankWarnings | None = None
@@ -425,6 +430,8 @@ class _Queries:
             f.complainant[cid] = enrollment_id or cid
             if cat == "asked_to_pay_off_platform":
                 f.off_platform_complaints.append((cid, _aware(at)))
+            elif cat == "teaching_stopped":
+                f.teaching_complaints.append((cid, _aware(at)))
 
     def lessons_claimed_early(self) -> None:
         """Lessons reported ahead of the timetable: more consumed, with the report, than the
@@ -623,6 +630,33 @@ class _Queries:
                 share = Decimal(paid) * min(max(far, 0), lessons) / lessons
                 f.ahead[(window, ahead)] = (total + Decimal(paid), part + share)
 
+    def contested_refunds(self) -> None:
+        """Institutions past an announced closure: the refunds they contested whose dispute
+        was still undecided at as_of (no later event of theirs by then), summed. Only the
+        closed ones are read: a few rows, no scan of every school's refunds."""
+        closed_by = local_date(self.as_of) - timedelta(days=self.needs.closure_grace)
+        wanted = [i for i, f in self.facts.items()
+                  if f.closing_on is not None and f.closing_on <= closed_by]  # fmt: skip
+        if not wanted:
+            return
+        disputed = (
+            select(RefundEvent.refund_id, func.max(RefundEvent.at).label("disputed_at"))
+            .where(RefundEvent.status == "disputed", RefundEvent.at <= self.as_of)
+            .group_by(RefundEvent.refund_id)
+            .subquery()
+        )
+        rows = self.s.execute(
+            select(Refund.institution_id, func.sum(Refund.amount))
+            .join(disputed, disputed.c.refund_id == Refund.id)
+            .where(Refund.institution_id.in_(wanted),
+                   ~select(RefundEvent.id).where(
+                       RefundEvent.refund_id == Refund.id, RefundEvent.at <= self.as_of,
+                       RefundEvent.at > disputed.c.disputed_at).exists())
+            .group_by(Refund.institution_id)
+        )  # fmt: skip
+        for inst_id, amount in rows:
+            self.facts[inst_id].contested_owed = Decimal(amount or 0)
+
     def reserve_positions(self) -> None:
         """Reserve-mode institutions: the reserve against what parents are owed; and
         institutions past an announced closure: what parents are still owed."""
@@ -707,6 +741,7 @@ class _Queries:
         same_weeks_last_year,
         money_ahead,
         reserve_positions,
+        contested_refunds,
         bank_withdrawals,
     )
 

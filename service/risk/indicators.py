@@ -499,9 +499,13 @@ def closure_default(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     if f.closing_on is None or local_date(ctx.as_of) < f.closing_on + timedelta(c.grace_days):
         return None
     owed = f.prepaid_outstanding
-    if owed <= c.threshold:
+    # Refunds it contested are the regulator's to decide (the money stays in escrow until
+    # then): a dispute, not a plan not kept.
+    if owed - f.contested_owed <= c.threshold:
         return None
     note = f"closed {f.closing_on.isoformat()}; parents still owed"
+    if f.contested_owed:
+        note += f" ({f.contested_owed:.2f} of it under contested refunds awaiting a decision)"
     return Indicator(
         code="closure_default",
         value=f"{owed:.2f}",
@@ -645,6 +649,8 @@ def dispute_trend(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None
     now, disputed = share(c.window_days, 0)
     if len(disputed) < c.min_count or now < c.min_share:
         return None
+    if refund_disputes(f, ctx, cfg) is not None:
+        return None  # the same answers, judged there in bulk: not counted twice
     before, _ = share(c.baseline_days, c.window_days)
     if now < c.base_share * c.threshold or before >= now * c.habit_share:
         return None  # under twice the ordinary share, or as contested before: its habit
@@ -791,18 +797,22 @@ def delivery_share(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | Non
     if stopped_together(f, ctx, c) is not None:
         return None  # the district's or city's classes stopped together: not this school
     scheduled = expected_sessions(f, c)
-    strong = share < c.strong_threshold and scheduled >= c.strong_min_sessions
+    said = one_per_parent(f, within(f.teaching_complaints, ctx.as_of, c.complaint_days))
+    corroborated = len(said) >= c.corroborating
+    strong = corroborated or (share < c.strong_threshold and scheduled >= c.strong_min_sessions)
     before = f.total("lessons_consumed", ctx.as_of, c.baseline_days, offset=c.window_days)
     note = (f"{_shown(share * 100)}% of {scheduled} sessions scheduled delivered; "
             f"{before} lessons reported in the {c.baseline_days} days before; "
             f"peers {_shown(peers.median * 100)}% ({peers.count})")  # fmt: skip
+    if said:
+        note += f"; {len(said)} parents complained teaching stopped in {c.complaint_days} days"
     return Indicator(
         code="delivery_share",
         value=_shown(share),
         threshold=str(c.threshold),
         contribution=c.strong_weight if strong else c.weight,
         floor=c.strong_floor if strong else c.floor,
-        evidence=[],
+        evidence=said,
         note=note,
     )
 

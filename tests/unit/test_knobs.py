@@ -156,6 +156,12 @@ def delivered(lessons: int, scheduled: int, before: int = 40) -> Facts:
     return base(scheduled={(14, 7): scheduled}, days=days)
 
 
+def complained(f: Facts, days_ago: float, n: int = 1) -> Facts:
+    """`f` with `n` parents complaining `days_ago` that teaching stopped."""
+    f.teaching_complaints = ev(*[f"cmp_t{i}" for i in range(n)], days_ago=days_ago)
+    return f
+
+
 def sibling(own: int = 0) -> Facts:
     return base(sponsor="S", own_signs=own)
 
@@ -286,7 +292,7 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ("closure_default", "grace_days"): (30, closed(20)),
     ("closure_default", "threshold"): ("200", closed(20)),
     ("chain_sibling", "own_min"): (0, sibling()),
-    ("chain_sibling", "signs_weight"): (40, sibling(own=20)),
+    ("chain_sibling", "signs_weight"): (50, sibling(own=20)),
     ("refund_latency", "window_days"): (60, latency([4, 4, 4, 4], days_ago=40)),
     ("refund_latency", "baseline_days"): (10, latency([3, 3, 3, 3], [3, 3, 3])),
     ("refund_latency", "habit_share"): ("0.5", latency([4, 4, 4, 4], [3, 3, 3])),
@@ -329,6 +335,8 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ("delivery_share", "strong_min_sessions"): (50, delivered(10, 40)),
     ("delivery_share", "baseline_days"): (5, delivered(20, 40)),
     ("delivery_share", "min_reported"): (50, delivered(20, 40)),
+    ("delivery_share", "corroborating"): (1, complained(delivered(20, 40), days_ago=3)),
+    ("delivery_share", "complaint_days"): (10, complained(delivered(20, 40), days_ago=20, n=2)),
 }
 WEIGHT_AND_FLOOR: dict[str, Any] = {"weight": 99, "floor": "critical"}
 

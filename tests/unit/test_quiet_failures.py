@@ -110,7 +110,7 @@ def test_a_sibling_weighs_with_the_campus_own_signs() -> None:
     assert (
         alone is not None and alone.contribution == 15 and "inst_y critical" in (alone.note or "")
     )
-    assert signs is not None and signs.contribution == 30
+    assert signs is not None and signs.contribution == 40
     assert fired("chain_sibling", base(sponsor="T"), ctx(chain=chain)) is None
     # itself is not its own sibling
     me = base(sponsor="S", institution_id="inst_y")
@@ -134,7 +134,7 @@ def test_evaluate_weighs_the_sibling_after_the_others() -> None:
     f.sponsor = "S"
     v = evaluate(f, ctx(chain=chain), CFG)
     assert {i.code for i in v.indicators} == {"refund_latency", "chain_sibling"}
-    assert v.score == 50 and v.level == "high"
+    assert v.score == 65 and v.level == "high"  # latency 25, the sibling with signs 40
 
 
 def test_no_lessons_reported_yet_is_no_evidence() -> None:
@@ -216,3 +216,47 @@ def test_a_camps_last_weeks_are_not_cancelled_classes() -> None:
     rising = delivered(30, 40)  # a term starting: the lagged window has fewer
     rising.stall = {14: (80, AS_OF - timedelta(days=13))}
     assert fired("delivery_share", rising) is None
+
+
+def test_half_the_classes_cancelled_and_parents_saying_so_is_high() -> None:
+    """A walkout's middle wave: half the sessions delivered is a medium sign alone; with two
+    parents complaining that teaching stopped it is the strong form, their complaints its
+    evidence. One parent's complaints, however many, are one voice."""
+    half = delivered(20, 40)
+    assert fired("delivery_share", half).contribution == 20  # type: ignore[union-attr]
+    half.teaching_complaints = [
+        ("c1", AS_OF - timedelta(days=3)),
+        ("c2", AS_OF - timedelta(days=20)),
+    ]
+    strong = fired("delivery_share", half)
+    assert strong is not None and strong.floor == "high" and strong.evidence == ["c1", "c2"]
+    assert "2 parents complained" in (strong.note or "")
+    half.complainant = {"c1": "enr_1", "c2": "enr_1"}
+    assert fired("delivery_share", half).floor is None  # type: ignore[union-attr]
+    full = delivered(38, 40)  # complaints where classes are held: not this indicator's
+    full.teaching_complaints = [("c1", AS_OF), ("c2", AS_OF)]
+    assert fired("delivery_share", full) is None
+
+
+def test_a_closure_whose_only_debt_is_a_contested_refund_is_kept() -> None:
+    """An honest chain's closed campus still 'owes' 475.00 of one refund it contested, the
+    regulator yet to decide: no closure_default (so no hard signal at its siblings); owing
+    more than what is contested is."""
+    closed = date(2026, 10, 1)
+    f = base(closing_on=closed, closure_announced_at=AS_OF - timedelta(days=80),
+             prepaid_outstanding=D("475.00"), contested_owed=D("475.00"))  # fmt: skip
+    assert fired("closure_default", f) is None
+    assert chains.hard_codes(evaluate(f, ctx(), CFG).indicators) == ()
+    f.prepaid_outstanding = D("975.00")
+    kept = fired("closure_default", f)
+    assert kept is not None and "475.00 of it under contested refunds" in (kept.note or "")
+
+
+def test_contested_in_bulk_is_not_counted_twice() -> None:
+    """Four of six answers contested this month is refund_disputes' (30, medium); the
+    trend of the same answers does not add to it. Two of five, rising, is the trend's."""
+    bulk = trend(4, 6, past=(0, 0))
+    assert fired("refund_disputes", bulk) is not None
+    assert fired("dispute_trend", bulk) is None
+    assert evaluate(bulk, ctx(), CFG).level == "medium"
+    assert fired("dispute_trend", trend(2, 5, past=(0, 8))) is not None
