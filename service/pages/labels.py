@@ -255,6 +255,8 @@ KNOBS = {
     "habit_share": N_("Share of today's in the past that makes it a habit"),
     "strong_min_sessions": N_("Least sessions scheduled for a strong signal"),
     "min_reported": N_("Least lessons reported before the window"),
+    "corroborating": N_("Parents confirming that teaching stopped"),
+    "complaint_days": N_("Days their complaints are counted"),
 }
 COMPLAINTS = {
     "refund": N_("Refund"),
