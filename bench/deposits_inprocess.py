@@ -101,6 +101,7 @@ async def run(app: Any, bank: str, secret: str, enrolled: list[Any], args: Any) 
                   f"wall {wall / count * 1000:8.2f} ms/request", flush=True)  # fmt: skip
             if profile:
                 pstats.Stats(profile).sort_stats("cumulative").print_stats(60)
+                pstats.Stats(profile).sort_stats("tottime").print_stats(30)
 
 
 def main() -> None:

@@ -29,8 +29,21 @@ def has_control(value: Any) -> bool:
     if isinstance(value, dict):
         return any(has_control(k) or has_control(v) for k, v in value.items())
     if isinstance(value, list | tuple):
+        flat = _flat_text(value)
+        if flat is not None:
+            return _CONTROL.search(flat) is not None
         return any(has_control(v) for v in value)
     return False
+
+
+def _flat_text(values: list[Any] | tuple[Any, ...]) -> str | None:
+    """The keys and values of a list of flat objects of texts (a bank's batch: a thousand
+    deposits), joined into one text, or None for anything else. One search of it finds what
+    a search of each would, at a fraction of the cost (the pattern matches single characters)."""
+    try:
+        return "".join([t for d in values for kv in d.items() for t in kv])
+    except (AttributeError, TypeError):  # not all objects, or a value that is not a text
+        return None
 
 
 def no_control(value: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, Response
 
@@ -12,7 +12,6 @@ from service.api.bank.schemas import (
     DepositBatchRead,
     DepositIn,
     DepositRead,
-    DepositResultRead,
     ResultIn,
     StatementIn,
     StatementRead,
@@ -65,19 +64,32 @@ def post_deposit(
     return DepositRead.of(answer)
 
 
-def _result(outcome: deposits.Outcome) -> DepositResultRead:
+# What a single deposit's answer may say (`DepositRead`'s literals). A batch's slots are plain
+# dicts, validated once by the route's response model in pydantic's core: two validated models
+# built and dumped per deposit cost 8 ms of a batch of 1,000, for the same body. The response
+# model checks each slot's types and status; the reason, a plain text there, is checked here
+# against what `DepositRead` allows, as building one did.
+_REASONS = frozenset(get_args(get_args(DepositRead.model_fields["reason"].annotation)[0]))
+
+
+def _result(outcome: deposits.Outcome) -> dict[str, Any]:
     if isinstance(outcome, DomainError):
-        return DepositResultRead(status="error", code=outcome.code, detail=outcome.detail)
-    return DepositResultRead(
-        **DepositRead.of(outcome).model_dump(),
-        http_status=201 if outcome.status == "posted" else 202,
-    )
+        return {"status": "error", "code": outcome.code, "detail": outcome.detail}
+    if outcome.reason is not None and outcome.reason not in _REASONS:
+        raise ValueError(f"no deposit is held in suspense for {outcome.reason!r}")
+    return {
+        "status": outcome.status,
+        "deposit_id": outcome.deposit_id,
+        "enrollment_id": outcome.enrollment_id,
+        "reason": outcome.reason,
+        "http_status": 201 if outcome.status == "posted" else 202,
+    }
 
 
 @router.post("/deposits/batch", response_model=DepositBatchRead)
 def post_deposits(
     body: DepositBatchIn, bank: BankDep, session: SessionDep, now: NowDep, settings: SettingsDep
-) -> DepositBatchRead:
+) -> dict[str, Any]:
     """Up to 1,000 deposits in one transaction. Each gets the answer it would get alone; a
     deposit refused on its own (foreign account, conflicting replay, over the limit) is
     reported in its slot and changes nothing."""
@@ -88,7 +100,7 @@ def post_deposits(
         now=now,
         limit=settings.max_deposit_amount,
     )
-    return DepositBatchRead(results=[_result(o) for o in outcomes])
+    return {"results": [_result(o) for o in outcomes]}  # validated as `DepositBatchRead`
 
 
 @router.get("/instructions", response_model=Page[InstructionMessage])
