@@ -7,11 +7,11 @@ changes nothing; the same id with other content is `idempotency_conflict`.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Row, Select, bindparam, or_, select, text
@@ -39,15 +39,16 @@ class DepositIn:
     paid_at: datetime
 
     def digest(self) -> str:
-        text = json.dumps(
-            [
-                self.bank_txn_id,
-                self.account_no,
-                self.payment_reference,
-                f"{self.amount:.2f}",
-                self.paid_at.isoformat(),
-            ]
+        # The text `json.dumps` makes of these five strings, made without its machinery (a
+        # thousand times a batch, at twice the cost): stored digests must stay equal.
+        fields = (
+            self.bank_txn_id,
+            self.account_no,
+            self.payment_reference,
+            f"{self.amount:.2f}",
+            self.paid_at.isoformat(),
         )
+        text = "[" + ", ".join(map(_json_string, fields)) + "]"
         return hashlib.sha256(text.encode()).hexdigest()
 
 
