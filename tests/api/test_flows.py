@@ -734,7 +734,13 @@ def test_large_batch_of_deposits_is_stored_as_answered(world: World, engine: Eng
     with engine.connect() as c:
         stored = {
             row.id: row
-            for row in c.execute(select(Deposit.__table__).where(Deposit.bank_txn_id.like("L-%")))
+            # The exact ids, not a prefix: other tests sharing this database (test_limits) post
+            # deposits whose ids also begin "L-".
+            for row in c.execute(
+                select(Deposit.__table__).where(
+                    Deposit.bank_txn_id.in_([d["bank_txn_id"] for d in batch])
+                )
+            )
         }
     assert len(stored) == 80
     for item, answer in zip(batch, results, strict=True):
