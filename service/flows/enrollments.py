@@ -280,7 +280,10 @@ def held_by(session: Session, institution_id: str, student_ref: str) -> Decimal:
     mine = (Enrollment.institution_id == institution_id) & (Enrollment.student_ref == student_ref)
     owed = session.scalar(
         select(func.sum(Enrollment.amount_due - Enrollment.amount_consumed
-                        - Enrollment.amount_refunded)).where(mine)
+                        - Enrollment.amount_refunded))
+        # A cancelled enrollment (never paid; its successor's transfer refused) is owed by
+        # nobody and will never be paid: it holds no room.
+        .where(mine, Enrollment.status != "cancelled")
     )  # fmt: skip
     refunding = session.scalar(
         select(func.sum(Refund.amount))

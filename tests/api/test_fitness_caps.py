@@ -194,6 +194,24 @@ def test_the_same_enrollments_at_a_school_and_a_gym(xuhui: Xuhui) -> None:
         assert xuhui.enroll("gym", student, 15, "4500.00").status_code == 201
 
 
+def test_a_cancelled_enrollment_holds_no_room(xuhui: Xuhui) -> None:
+    """An enrollment `cancelled` (made for a successor's transfer the bank refused, never
+    paid: docs/winddown.md) is owed by nobody: it frees the consumer's room at the gym."""
+    from sqlalchemy import update
+
+    from service.flows.models import Enrollment
+
+    student = f"member-{next(_refs)}"
+    made = [xuhui.enroll("gym", student, 20, "6000.00") for _ in range(3)]
+    assert [r.status_code for r in made] == [201] * 3
+    assert xuhui.enroll("gym", student, 10, "3000.00").status_code == 409
+    with xuhui.engine.begin() as c:
+        c.execute(update(Enrollment).where(Enrollment.id == made[0].json()["id"])
+                  .values(status="cancelled"))  # fmt: skip
+    assert xuhui.held("gym", student) == Decimal("12000.00")
+    assert xuhui.enroll("gym", student, 10, "3000.00").status_code == 201
+
+
 # One step of a consumer's history at the gym: enrol for an amount (a multiple of 300 yuan,
 # 1 to 20 sessions) or have one of their enrollments paid and refunded in full.
 _steps = st.lists(
