@@ -79,7 +79,11 @@ OWN_SIGNALS: dict[str, frozenset[str]] = {
         {"refund_overdue", "refund_velocity", "consumption_stall", "complaint_surge"}
     ),
     "sudden_disappearance": frozenset({"consumption_pace", "escrow_shortfall"}),
-    "refund_stonewall": frozenset({"refund_disputes", "complaint_surge", "refund_overdue"}),
+    # A stonewall contests most of its refunds: the contested share rising (`dispute_trend`,
+    # before there are enough for `refund_disputes`' bulk) is its own sign.
+    "refund_stonewall": frozenset(
+        {"refund_disputes", "dispute_trend", "complaint_surge", "refund_overdue"}
+    ),
     "teaching_stopped": frozenset({"lesson_disputes", "complaint_surge", "consumption_stall"}),
     "registry_churn": frozenset(
         {"registry_change", "refund_overdue", "refund_velocity", "complaint_surge"}
