@@ -255,6 +255,10 @@ class CourseRead(Read):
     lessons_total: int
     price_per_lesson: MoneyOut
     list_price_per_lesson: MoneyOut | None
+    card_kind: str | None = Field(
+        default=None,
+        description="a gym's kind of prepaid card: sessions | membership | stored_value",
+    )
     status: str = Field(description="approved | rejected")
     violations: list[dict[str, Any]]
     price_check: dict[str, Any] | None

@@ -36,6 +36,8 @@ class CourseData:
     price_per_lesson: Decimal
     list_price_per_lesson: Decimal | None
     sessions: tuple[tuple[datetime, datetime], ...]
+    # A gym's kind of prepaid card (None: a card of sessions, as every course is taught).
+    card_kind: str | None = None
 
     def filing(self, region_code: str) -> rules.Filing:
         return rules.Filing(
@@ -49,6 +51,7 @@ class CourseData:
             list_price_per_lesson=self.list_price_per_lesson,
             sessions=tuple(sorted(self.sessions)),
             region_code=region_code,
+            card_kind=self.card_kind or "sessions",
         )
 
 
@@ -137,6 +140,7 @@ def file_course(
         lessons_total=data.lessons_total,
         price_per_lesson=data.price_per_lesson,
         list_price_per_lesson=data.list_price_per_lesson,
+        card_kind=data.card_kind,
         status=verdict.status,
         violations=verdict.violations,
         price_check=verdict.price_check,

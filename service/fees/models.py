@@ -81,6 +81,9 @@ class Course(Base):
     lessons_total: Mapped[int] = mapped_column(Integer)
     price_per_lesson: Mapped[Decimal] = mapped_column(Money())  # yuan per student per lesson
     list_price_per_lesson: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    # A gym's kind of prepaid card: sessions | membership | stored_value (None: as filed
+    # before cards had kinds, a card of sessions); held to the pack's card caps of its kind.
+    card_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
     status: Mapped[str] = mapped_column(String(12))  # approved | rejected
     violations: Mapped[Any] = mapped_column(JSON)
     price_check: Mapped[Any] = mapped_column(JSON)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from service.fees.calendar import school_day
+from service.fees.caps import add_months
 from service.fees.prices import Band, Guide, GuideBook
 from service.kit.clock import local
 from service.kit.money import format_money, format_percent
@@ -46,6 +47,9 @@ class Filing:
     list_price_per_lesson: Decimal | None
     sessions: tuple[tuple[datetime, datetime], ...]
     region_code: str
+    # The kind of prepaid card a gym sells (docs/rules.md): `sessions`, `membership` (by time)
+    # or `stored_value`; the pack's card caps of that kind apply.
+    card_kind: str = "sessions"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -293,31 +297,64 @@ def rule_preschool(f: Filing, ctx: Context) -> list[Violation]:
     return out
 
 
+def _card_over(f: Filing, cap: str, limit: Any, value: Any, message: str) -> Violation:
+    """A card over one of the pack's card caps: the cap passed (`card_caps.<cap>` of the pack,
+    `pack_rule`), its limit and the card's value, beside the card's kind."""
+    return _v("card_over_cap", f"{message}; the region's pack allows at most {limit}",
+              SRC_CARD_CAPS, card=f.card_kind, cap=cap, pack_rule=f"card_caps.{cap}",
+              limit=limit, value=value)  # fmt: skip
+
+
+def _card_value(f: Filing) -> Decimal:
+    """What the card sells: its sessions at the filed price, or the list price if higher."""
+    return max(f.price_per_lesson, f.list_price_per_lesson or f.price_per_lesson) * f.lessons_total
+
+
+def months_spanned(f: Filing) -> int:
+    """The whole months a card's term takes, from its first session's Beijing day to its last
+    (a part month counts whole): a membership's term, held to `membership_months`."""
+    if not f.sessions:
+        return 0
+    first = local(min(s for s, _ in f.sessions)).date()
+    last = local(max(e for _, e in f.sessions)).date()
+    months = (last.year - first.year) * 12 + last.month - first.month
+    return months + 1 if add_months(first, months) < last else max(months, 0)
+
+
 def rule_card_caps(f: Filing, ctx: Context) -> list[Violation]:
-    """A gym's course is a card of sessions (the service sells sessions, not memberships or
-    stored value): at most the pack's sessions, and its sessions at the filed price at most
-    the pack's amount (Shanghai's 2025 fitness rules: 60 sessions, 20,000 yuan). A school's
-    pack sets no card caps; its purchases are capped at enrollment (`prepay_caps`)."""
+    """A gym's course is a prepaid card of one of three kinds (Shanghai's 2025 fitness rules):
+    a card of sessions (at most 60 sessions and 20,000 yuan), a membership by time (at most
+    5,000 yuan and a 24-month term) or a stored value (at most 5,000 yuan). Each kind is held
+    to its own caps of the pack; a school's pack sets no card caps (its purchases are capped at
+    enrollment, `prepay_caps`)."""
     caps = ctx.card_caps
     if caps is None:
         return []
+    total, price = _card_value(f), format_money(_card_value(f) / f.lessons_total)
+    amount = format_money(total)
     out = []
+    if f.card_kind == "membership":
+        if total > caps.membership_amount:
+            out.append(_card_over(f, "membership_amount", format_money(caps.membership_amount),
+                                  amount, f"a membership of {amount} yuan"))  # fmt: skip
+        months = months_spanned(f)
+        if months > caps.membership_months:
+            out.append(_card_over(f, "membership_months", caps.membership_months, months,
+                                  f"a membership of {months} months"))  # fmt: skip
+        return out
+    if f.card_kind == "stored_value":
+        if total > caps.stored_value_amount:
+            out.append(_card_over(f, "stored_value_amount",
+                                  format_money(caps.stored_value_amount), amount,
+                                  f"a stored value of {amount} yuan"))  # fmt: skip
+        return out
     if f.lessons_total > caps.sessions:
-        out.append(
-            _v("card_over_cap",
-               f"a card of {f.lessons_total} sessions; the region's pack allows at most "
-               f"{caps.sessions}", SRC_CARD_CAPS, cap="sessions", limit=caps.sessions)
-        )  # fmt: skip
-    price = max(f.price_per_lesson, f.list_price_per_lesson or f.price_per_lesson)
-    total = price * f.lessons_total
+        out.append(_card_over(f, "sessions", caps.sessions, f.lessons_total,
+                              f"a card of {f.lessons_total} sessions"))  # fmt: skip
     if total > caps.sessions_amount:
-        out.append(
-            _v("card_over_cap",
-               f"a card of {f.lessons_total} sessions at {format_money(price)} is "
-               f"{format_money(total)} yuan; the region's pack allows at most "
-               f"{format_money(caps.sessions_amount)}", SRC_CARD_CAPS,
-               cap="amount", limit=format_money(caps.sessions_amount))
-        )  # fmt: skip
+        out.append(_card_over(f, "amount", format_money(caps.sessions_amount), amount,
+                              f"a card of {f.lessons_total} sessions at {price} is {amount} "
+                              "yuan"))  # fmt: skip
     return out
 
 

@@ -416,6 +416,12 @@ VIOLATIONS = {
     "preschool_subject": N_("Subject training of preschool children"),
 }
 OTHER_VIOLATION = N_("Another rule of the filing")
+# A card over the caps by its kind (service.fees.rules.rule_card_caps; `card` in the violation).
+CARD_KINDS = {
+    "sessions": N_("A card over the region's pack caps"),
+    "membership": N_("A membership card over the region's pack caps"),
+    "stored_value": N_("A stored-value card over the region's pack caps"),
+}
 
 REFUSALS = {
     "malformed_json": N_("The request could not be read."),
@@ -719,13 +725,22 @@ def violation(
     """A filing's violation as a page says it: the rule named in the page's language; for a
     card over the pack's caps also the cap passed (its limit); the rule's own message (English,
     with every number) only on an English page, never a code on a Chinese one."""
-    named = _(VIOLATIONS.get(str(v.get("rule")), OTHER_VIOLATION))
+    rule = str(v.get("rule"))
+    if rule == "card_over_cap" and v.get("card") in CARD_KINDS:
+        named = _(CARD_KINDS[str(v.get("card"))])
+    else:
+        named = _(VIOLATIONS.get(rule, OTHER_VIOLATION))
     if lang == "en":
         return f"{named}: {v.get('message', '')}"
-    if v.get("rule") == "card_over_cap" and v.get("cap") == "sessions":
-        return _("%(rule)s: at most %(n)s sessions a card") % {"rule": named, "n": v.get("limit")}
-    if v.get("rule") == "card_over_cap" and v.get("cap") == "amount":
-        return _("%(rule)s: at most %(a)s a card") % {"rule": named, "a": money(v.get("limit"))}
+    if rule != "card_over_cap":
+        return str(named)
+    cap, limit = v.get("cap"), v.get("limit")
+    if cap == "sessions":
+        return _("%(rule)s: at most %(n)s sessions a card") % {"rule": named, "n": limit}
+    if cap == "membership_months":
+        return _("%(rule)s: a term of at most %(n)s months") % {"rule": named, "n": limit}
+    if cap in ("amount", "membership_amount", "stored_value_amount"):
+        return _("%(rule)s: at most %(a)s a card") % {"rule": named, "a": money(limit)}
     return str(named)
 
 

@@ -34,6 +34,22 @@ from tests.api.conftest import bearer
 from tests.api.test_flows import Clock
 
 XUHUI = "310104"
+
+
+def _monthly(n: int) -> list[dict[str, str]]:
+    """`n` 45-minute sessions on the 12th of each month from 2026-10-12, 16:00 Beijing time:
+    a membership's visits, its term n - 1 months."""
+    from datetime import timedelta
+
+    out = []
+    for i in range(n):
+        year, month = 2026 + (9 + i) // 12, (9 + i) % 12 + 1
+        start = datetime(year, month, 12, 16, 0, tzinfo=SHANGHAI)
+        out.append({"starts_at": start.isoformat(),
+                    "ends_at": (start + timedelta(minutes=45)).isoformat()})  # fmt: skip
+    return out
+
+
 CAP = Decimal("20000")
 _refs = itertools.count(1)
 
@@ -54,9 +70,14 @@ class Xuhui:
     bank: factories.BankCred
     sellers: dict[str, Seller] = field(default_factory=dict)
 
-    def file(self, who: str, *, sessions: int, price: str) -> dict[str, Any]:
+    def file(self, who: str, *, sessions: int, price: str, card: str | None = None,
+             every: int = 1) -> dict[str, Any]:  # fmt: skip
         body = factories.course_body("2026-10-12", n=sessions, category="non_subject",
                                      subject="fitness", price_per_lesson=price)  # fmt: skip
+        if every > 1:
+            body["sessions"] = _monthly(sessions)
+        if card is not None:
+            body["card_kind"] = card
         r = self.client.post("/api/v1/courses", json=body, headers=bearer(self.sellers[who].key))
         assert r.status_code == 201, r.text
         return dict(r.json())
@@ -162,7 +183,7 @@ def test_the_same_course_filed_by_a_school_and_a_gym(
     school = xuhui.file("school", sessions=sessions, price=price)
     assert school["status"] == "approved", school  # a term: the caps bite at enrollment
     gym = xuhui.file("gym", sessions=sessions, price=price)
-    assert gym["status"] == ("rejected" if gym_breaks else "approved"), gym
+    assert gym["status"] == ("rejected" if gym_breaks else "approved"), gym["violations"]
     assert [v["rule"] for v in gym["violations"]] == ["card_over_cap"] * len(gym_breaks)
     assert [v["cap"] for v in gym["violations"]] == gym_breaks
     assert all("pack allows at most" in v["message"] for v in gym["violations"])
@@ -363,3 +384,75 @@ def test_a_card_refused_is_named_in_the_officers_language(xuhui: Xuhui, settings
     assert "card_over_cap" not in page and "pack allows" not in page
     english = c.get(f"/workbench/institutions/{xuhui.sellers['gym'].id}?lang=en").text
     assert "A card over the region&#39;s pack caps: a card of 70 sessions" in english
+
+
+@pytest.mark.parametrize(
+    ("card", "sessions", "every", "price", "gym_breaks"),
+    [
+        ("membership", 25, 31, "200.00", []),  # 5,000 yuan over 24 months: within the caps
+        ("membership", 20, 31, "251.00", [("membership_amount", "5000.00", "5020.00")]),
+        ("membership", 26, 31, "100.00", [("membership_months", 24, 25)]),  # 2,600 yuan
+        (
+            "membership",
+            27,
+            31,
+            "300.00",
+            [("membership_amount", "5000.00", "8100.00"), ("membership_months", 24, 26)],
+        ),
+        ("stored_value", 50, 1, "100.00", []),  # 5,000 yuan
+        ("stored_value", 50, 1, "101.00", [("stored_value_amount", "5000.00", "5050.00")]),
+        ("sessions", 61, 1, "100.00", [("sessions", 60, 61)]),
+    ],
+)
+def test_every_kind_of_card_is_held_to_its_caps(
+    xuhui: Xuhui, card: str, sessions: int, every: int, price: str, gym_breaks: list[Any]
+) -> None:
+    """Shanghai's 2025 fitness pack caps each kind of card: a membership at 5,000 yuan and a
+    24-month term, a stored value at 5,000 yuan, a card of sessions at 60 sessions and 20,000
+    yuan. A gym's card over a cap of its kind is rejected at filing (`card_over_cap`, with the
+    pack's rule, its limit and the card's value) and the same answer comes from
+    `POST /courses/check`; the same course filed by a school is approved (no card caps)."""
+    school = xuhui.file("school", sessions=sessions, price=price, card=card, every=every)
+    assert school["status"] == "approved", school
+    gym = xuhui.file("gym", sessions=sessions, price=price, card=card, every=every)
+    assert gym["card_kind"] == card
+    assert gym["status"] == ("rejected" if gym_breaks else "approved"), gym["violations"]
+    got = [(v["cap"], v["limit"], v["value"]) for v in gym["violations"]]
+    assert got == gym_breaks
+    assert all(v["rule"] == "card_over_cap" and v["card"] == card for v in gym["violations"])
+    assert [v["pack_rule"] for v in gym["violations"]] == [
+        "card_caps." + cap for cap, _, _ in gym_breaks
+    ]
+    body = factories.course_body(
+        "2026-10-12",
+        n=sessions,
+        category="non_subject",
+        subject="fitness",
+        price_per_lesson=price,
+        card_kind=card,
+    )
+    if every > 1:
+        body["sessions"] = _monthly(sessions)
+    checked = xuhui.client.post("/api/v1/courses/check", json=body,
+                                headers=bearer(xuhui.sellers["gym"].key)).json()  # fmt: skip
+    assert checked["violations"] == gym["violations"]
+
+
+def test_a_card_kind_refused_is_named_in_the_officers_language(
+    xuhui: Xuhui, settings: Settings
+) -> None:
+    """A membership and a stored-value card over the caps are named by their kind and the cap
+    passed on a Chinese page; the English page gives the message with its numbers."""
+    from tests.api.test_national_pages import _signed_in
+
+    xuhui.file("gym", sessions=27, price="300.00", card="membership", every=31)
+    xuhui.file("gym", sessions=50, price="101.00", card="stored_value")
+    c = _signed_in(xuhui.engine, settings, "310000", "上海市市场监管局")
+    page = c.get(f"/workbench/institutions/{xuhui.sellers['gym'].id}?lang=zh").text
+    assert "会员卡超过本地区规则包的上限：每张卡不超过 ¥5,000.00" in page
+    assert "会员卡超过本地区规则包的上限：期限不超过 24 个月" in page
+    assert "储值卡超过本地区规则包的上限：每张卡不超过 ¥5,000.00" in page
+    assert "card_over_cap" not in page and "pack allows" not in page
+    english = c.get(f"/workbench/institutions/{xuhui.sellers['gym'].id}?lang=en").text
+    assert "A membership card over the region&#39;s pack caps: a membership of 26 months" in english
+    assert "A stored-value card over the region&#39;s pack caps: a stored value of" in english

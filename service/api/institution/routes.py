@@ -49,6 +49,7 @@ def course_data(body: CourseIn) -> filings.CourseData:
         price_per_lesson=body.price_per_lesson,
         list_price_per_lesson=body.list_price_per_lesson,
         sessions=tuple((s.starts_at, s.ends_at) for s in body.sessions),
+        card_kind=body.card_kind,
     )
 
 

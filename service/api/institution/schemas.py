@@ -17,6 +17,7 @@ from service.registry.models import Institution
 
 GradeBand = Literal["preschool", "primary", "junior", "senior"]
 Mode = Literal["offline", "online"]
+CardKind = Literal["sessions", "membership", "stored_value"]
 
 
 class SessionIn(Strict):
@@ -36,6 +37,12 @@ class CourseIn(Strict):
     price_per_lesson: PositiveMoney
     list_price_per_lesson: PositiveMoney | None = None
     sessions: list[SessionIn] = Field(min_length=1, max_length=1000)
+    card_kind: CardKind | None = Field(
+        default=None,
+        description="a gym's kind of prepaid card, held to the pack's card caps of its kind: "
+        "sessions (the default), membership (by time: its term runs from the first session "
+        "to the last) or stored_value",
+    )
 
     @model_validator(mode="after")
     def _sessions_match(self) -> CourseIn:
