@@ -12,14 +12,16 @@ from service.api.auth import RegulatorOrInstitutionDep
 from service.api.deps import NowDep, PageDep, ReadSessionDep, SessionDep, page_of
 from service.api.institution.routes import course_data
 from service.api.institution.schemas import CourseCheckIn, CourseCheckRead
+from service.api.problems import refusals
 from service.api.schemas import Page, Read, RefundRead
+from service.errors import DomainError
 from service.fees import filings, working_days
 from service.flows import refunds
 from service.flows.refunds import RefundStatus
 from service.kit.clock import local_date
 from service.kit.money import Instant, InstantOut
 from service.kit.wire import RegionCode
-from service.registry.institutions import scoped_ids
+from service.registry.institutions import in_regulator_scope, scoped_ids
 from service.registry.models import Regulator
 
 router = APIRouter(tags=["regulator", "institution"])
@@ -40,23 +42,37 @@ def list_refunds(
     return page_of(paged, lambda r: RefundRead.of(r, now))
 
 
-@router.post("/courses/check", response_model=CourseCheckRead)
+@router.post(
+    "/courses/check",
+    response_model=CourseCheckRead,
+    responses=refusals("not_found", "out_of_region", "invalid_region_code"),
+)
 def check_course(
     body: CourseCheckIn, caller: RegulatorOrInstitutionDep, session: SessionDep, now: NowDep
 ) -> CourseCheckRead:
     """Answer what a filing would get, storing nothing: try a price before filing it. A
-    regulator may ask for any region of theirs (`region_code`)."""
+    regulator may ask for any region of theirs (`region_code`), as one of their institutions
+    (`institution_id`: its region and sector) and under any sector's pack (`sector`; default
+    the institution's own, else the school sector of the course's category)."""
     data = course_data(body)
     if isinstance(caller, Regulator):
-        verdict = filings.check_for(
-            session, regulator=caller, data=data, region_code=body.region_code, on=local_date(now)
+        named = (
+            in_regulator_scope(session, caller, body.institution_id)
+            if body.institution_id is not None
+            else None
         )
+        verdict = filings.check_for(
+            session, regulator=caller, data=data, region_code=body.region_code,
+            on=local_date(now), sector=body.sector, institution=named,
+        )  # fmt: skip
     else:
+        if body.institution_id not in (None, caller.id):
+            raise DomainError("not_found", f"no institution {body.institution_id}")
         verdict = filings.check(
             session,
             data,
             region_code=caller.region_code,
-            sector=filings.sector_for(caller, data),
+            sector=body.sector or filings.sector_for(caller, data),
             on=local_date(now),
         )
     return CourseCheckRead.model_validate(verdict, from_attributes=True)

@@ -91,14 +91,20 @@ def check_for(
     data: CourseData,
     region_code: str | None,
     on: date,
+    sector: str | None = None,
+    institution: Institution | None = None,
 ) -> rules.Verdict:
-    """What a filing would get in a region of the regulator's (theirs by default)."""
-    region = region_code or regulator.region_code
+    """What a filing would get in a region of the regulator's (the named institution's, else
+    theirs, by default), under `sector`'s pack (by default the institution's own sector, else
+    the school sector of the course's category): a regulator checks a gym's card against the
+    fitness pack by naming the gym or the sector."""
+    region = region_code or (institution.region_code if institution else regulator.region_code)
     if not is_valid_region(region):
         raise DomainError("invalid_region_code", f"unknown region code {region!r}")
     if not in_scope(regulator.region_code, region):
         raise DomainError("out_of_region", f"{region} is outside your region")
-    return check(session, data, region_code=region, sector=sector_for(None, data), on=on)
+    chosen = sector or sector_for(institution, data)
+    return check(session, data, region_code=region, sector=chosen, on=on)
 
 
 def _refuse_if_over(data: CourseData, now: datetime) -> None:

@@ -69,6 +69,7 @@ class Xuhui:
     engine: Engine
     bank: factories.BankCred
     sellers: dict[str, Seller] = field(default_factory=dict)
+    regulator: str = ""  # Shanghai's (310000) bearer token
 
     def file(self, who: str, *, sessions: int, price: str, card: str | None = None,
              every: int = 1) -> dict[str, Any]:  # fmt: skip
@@ -154,7 +155,7 @@ def xuhui(engine: Engine, settings: Settings) -> Iterator[Xuhui]:
     with TestClient(app, raise_server_exceptions=False) as client:
         bank = factories.bank(engine)
         reg_id, reg = factories.regulator(engine, "310000")
-        town = Xuhui(client, clock, engine, bank)
+        town = Xuhui(client, clock, engine, bank, regulator=reg)
         body = factories.institution_body(bank.id, XUHUI, category="non_subject")
         r = client.post("/api/v1/institutions", json=body, headers=bearer(reg))
         assert r.status_code == 201, r.text
@@ -456,3 +457,54 @@ def test_a_card_kind_refused_is_named_in_the_officers_language(
     english = c.get(f"/workbench/institutions/{xuhui.sellers['gym'].id}?lang=en").text
     assert "A membership card over the region&#39;s pack caps: a membership of 26 months" in english
     assert "A stored-value card over the region&#39;s pack caps: a stored value of" in english
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({}, []),  # the school sector of the course's category: no card caps
+        ({"region_code": XUHUI}, []),
+        ({"sector": "fitness"}, ["sessions", "amount"]),  # Shanghai's fitness pack
+        ({"sector": "fitness", "region_code": XUHUI}, ["sessions", "amount"]),
+        ({"institution_id": "gym"}, ["sessions", "amount"]),  # the gym's own sector
+        ({"institution_id": "school"}, []),
+        ({"institution_id": "gym", "sector": "education_non_subject"}, []),
+    ],
+)
+def test_a_regulator_checks_a_course_under_a_sector(
+    xuhui: Xuhui, extra: dict[str, str], expected: list[str]
+) -> None:
+    """`POST /courses/check` by a regulator: a card of 70 sessions at 300 yuan judged under
+    the pack of the sector named, else of the institution named (its region and sector), else
+    the school sector of the course's category."""
+    if "institution_id" in extra:
+        extra = extra | {"institution_id": xuhui.sellers[extra["institution_id"]].id}
+    body = factories.course_body("2026-10-12", n=70, category="non_subject", subject="fitness",
+                                 price_per_lesson="300.00") | extra  # fmt: skip
+    r = xuhui.client.post("/api/v1/courses/check", json=body, headers=bearer(xuhui.regulator))
+    assert r.status_code == 200, r.text
+    assert [v.get("cap") for v in r.json()["violations"]] == expected
+    assert all(v["rule"] == "card_over_cap" for v in r.json()["violations"])
+
+
+def test_a_course_check_names_only_an_institution_in_scope(xuhui: Xuhui, engine: Engine) -> None:
+    """A regulator may name only an institution of their region (404 otherwise, as for any
+    institution they cannot see); an institution only itself; a sector outside the list is
+    422."""
+    body = factories.course_body("2026-10-12", n=10, category="non_subject", subject="fitness",
+                                 price_per_lesson="300.00")  # fmt: skip
+    _, beijing = factories.regulator(engine, "110000")
+    gym = xuhui.sellers["gym"]
+    r = xuhui.client.post("/api/v1/courses/check", json=body | {"institution_id": gym.id},
+                          headers=bearer(beijing))  # fmt: skip
+    assert (r.status_code, r.json()["code"]) == (404, "not_found")
+    r = xuhui.client.post("/api/v1/courses/check",
+                          json=body | {"institution_id": xuhui.sellers["school"].id},
+                          headers=bearer(gym.key))  # fmt: skip
+    assert (r.status_code, r.json()["code"]) == (404, "not_found")
+    r = xuhui.client.post("/api/v1/courses/check", json=body | {"sector": "boxing"},
+                          headers=bearer(xuhui.regulator))  # fmt: skip
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")
+    r = xuhui.client.post("/api/v1/courses/check", json=body | {"institution_id": gym.id},
+                          headers=bearer(gym.key))  # fmt: skip
+    assert r.status_code == 200 and r.json()["status"] == "approved", r.text

@@ -18,6 +18,7 @@ from service.registry.models import Institution
 GradeBand = Literal["preschool", "primary", "junior", "senior"]
 Mode = Literal["offline", "online"]
 CardKind = Literal["sessions", "membership", "stored_value"]
+Sector = Literal["education_subject", "education_non_subject", "fitness"]
 
 
 class SessionIn(Strict):
@@ -65,7 +66,24 @@ class CourseIn(Strict):
 
 
 class CourseCheckIn(CourseIn):
-    region_code: RegionCode | None = None
+    region_code: RegionCode | None = Field(
+        default=None,
+        description="a regulator's: the region to judge in (default: the named institution's, "
+        "else the regulator's own)",
+    )
+    institution_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        description="a regulator's: judge as this institution of their region would be (its "
+        "region and its sector); an institution may name only itself",
+    )
+    sector: Sector | None = Field(
+        default=None,
+        description="the rule pack's sector to judge under (default: the named institution's "
+        "own, else the caller's own if an institution, else the school sector of the course's "
+        "category)",
+    )
 
 
 class EnrollmentIn(Strict):
