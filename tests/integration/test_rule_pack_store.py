@@ -134,6 +134,33 @@ def test_a_resolved_pack_is_served_from_the_cache_until_a_write(
     assert resolve(engine, day).values.case_snooze_max.days == 3
 
 
+def test_a_new_day_with_the_same_versions_is_resolved_without_a_read(
+    engine: Engine, clean: None
+) -> None:
+    """A replay resolves a new day every few milliseconds: the stored versions are kept, and
+    the day's pack is theirs in force that day, equal to one resolved from a cold cache."""
+    define(engine, date(2026, 10, 7), {"case_snooze_max": {"days": 4}})
+    before = resolve(engine, date(2026, 10, 5))
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        nextday = resolve(engine, date(2026, 10, 6))
+        seventh = resolve(engine, date(2026, 10, 7))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert not [q for q in statements if "rule_packs" in q]
+    assert nextday.on == date(2026, 10, 6) and seventh.on == date(2026, 10, 7)
+    assert before.values.case_snooze_max.days == nextday.values.case_snooze_max.days != 4
+    assert seventh.values.case_snooze_max.days == 4
+    packs.forget()
+    assert resolve(engine, date(2026, 10, 6)) == nextday
+    assert resolve(engine, date(2026, 10, 7)) == seventh
+
+
 def test_the_migration_moves_region_settings_into_packs(backend: str, tmp_path: object) -> None:
     url = new_database(backend, str(tmp_path))
     try:
