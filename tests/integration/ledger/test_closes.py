@@ -124,7 +124,12 @@ def test_closes_are_append_only(engine: Engine) -> None:
 
 
 def test_a_batch_closes_the_days_of_the_accounts_it_touches(engine: Engine) -> None:
-    """The general path (many operations at once) closes as the single path does."""
+    """The general path (many operations at once) closes the days of the accounts that had
+    entries, and no day of an account that had none (a parent's account opened at enrollment
+    and paid days later)."""
+    from ledger.balances import _recomputed
+    from ledger.schema import GENESIS_HASH
+
     name = new_ledger()
     with engine.begin() as c:
         w = world(c, name, START)
@@ -150,7 +155,15 @@ def test_a_batch_closes_the_days_of_the_accounts_it_touches(engine: Engine) -> N
             r.account_id: r.closed_at
             for r in c.execute(select(closes).where(closes.c.account_id.in_([w.id, a.id, b.id])))
         }
-        assert got == {w.id: START, a.id: START, b.id: START}
+        # b had no entry before: it stood at nothing, which needs no close (readers take an
+        # account before its first close to stand at zero).
+        assert got == {w.id: START, a.id: START}
+        for probe in (START, later - timedelta(seconds=1), later):
+            assert ledger.balances(c, [w.id, a.id, b.id], as_of=probe) == _recomputed(
+                c, [w.id, a.id, b.id], probe
+            ), probe
+        heads = ledger.chain_heads_at_day_end(c, day_end=later - timedelta(seconds=1))
+        assert heads[b.id] == (0, GENESIS_HASH)
         assert ledger.verify(c, ledgers=[name]).ok
 
 

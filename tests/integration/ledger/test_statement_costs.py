@@ -4,12 +4,15 @@ only the keys asked for, and the upserts on every money path are compiled once, 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, event
 
 import ledger
 from ledger.accounts import _open
+from ledger.postings import MAX_AMOUNT, _numerics
 from service.flows import counters
 from service.flows.statements import _latest_upsert
 from service.risk.sweep import _district_upsert
@@ -49,3 +52,16 @@ def test_the_upserts_are_compiled_once(engine: Engine) -> None:
     name = engine.dialect.name
     for stmt in (_open(name), counters._upsert(name), _latest_upsert(name), _district_upsert(name)):
         assert stmt._generate_cache_key() is not None
+
+
+def test_balance_changes_travel_as_exact_numeric_literals(engine: Engine) -> None:
+    """A batch's balance changes go to PostgreSQL as numeric[] text literals (`_numerics`),
+    not dumped one Decimal at a time: every value arrives exactly, negative (a hold resolved),
+    zero, the largest balance, and a Decimal whose `str` is in exponent notation."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's arrays")
+    values = [Decimal("0.00"), Decimal("-30.00"), MAX_AMOUNT, -MAX_AMOUNT, Decimal("0.01"),
+              Decimal("1E+2"), Decimal("200.00")]  # fmt: skip
+    with engine.connect() as c:
+        back = c.exec_driver_sql("SELECT %(v)t::numeric[]", {"v": _numerics(values)}).scalar()
+    assert back == values and [str(v) for v in back[:5]] == [str(v) for v in values[:5]]
