@@ -285,6 +285,10 @@ class EnrollmentRead(Read):
     balance: MoneyOut
     payment_reference: str
     enrolled_at: InstantOut
+    pay_by: InstantOut | None = Field(
+        default=None,
+        description="unpaid by then, the order lapses (takes no payment, then cancelled)",
+    )
 
     @classmethod
     def of(cls, e: Enrollment) -> EnrollmentRead:
@@ -304,4 +308,5 @@ class EnrollmentRead(Read):
             balance=enrollments.balance(e),
             payment_reference=e.payment_reference,
             enrolled_at=e.enrolled_at,
+            pay_by=e.pay_by,
         )

@@ -110,6 +110,7 @@ _PAYEE = select(
     Enrollment.lessons,
     Enrollment.lessons_consumed,
     Enrollment.lessons_refunded,
+    Enrollment.pay_by,
 )
 
 
@@ -325,7 +326,7 @@ class _Batch:
             )
             return
         reason, enrollment_id = (
-            self._matched(item, inst) if target == "escrow" and not recovery else (None, None)
+            self._matched(item, inst, now) if target == "escrow" and not recovery else (None, None)
         )
         self.fresh[item.bank_txn_id] = {
             "id": new_id("dep"),
@@ -345,14 +346,20 @@ class _Batch:
             "resolved_at": None,
         }
 
-    def _matched(self, item: DepositIn, inst: Row[Any]) -> tuple[str | None, str | None]:
-        """(suspense reason, None), or (None, the enrollment the deposit pays)."""
+    def _matched(
+        self, item: DepositIn, inst: Row[Any], now: datetime
+    ) -> tuple[str | None, str | None]:
+        """(suspense reason, None), or (None, the enrollment the deposit pays). An order that
+        lapsed unpaid awaits no payment (`amount_mismatch`, as a cancelled one): its room
+        under a per-consumer cap may already be taken by another order."""
         e = self.payees.get(item.payment_reference)
         if inst.status == "frozen":
             return "institution_frozen", None
         if e is None or e.institution_id != inst.id:
             return "unknown_reference", None
         if e.status != "awaiting_payment" or item.amount != e.amount_due or e.id in self.claimed:
+            return "amount_mismatch", None
+        if enrollments.lapsed(e.pay_by, now):
             return "amount_mismatch", None
         self.claimed.add(e.id)
         return None, e.id
@@ -583,6 +590,11 @@ def match_suspense(
             "deposit_does_not_pay",
             f"the enrollment is {enrollment.status} and owes {enrollment.amount_due}; "
             f"the deposit is {deposit.amount}",
+        )
+    if enrollments.lapsed(enrollment.pay_by, now):
+        raise DomainError(
+            "deposit_does_not_pay",
+            f"the order lapsed unpaid at {enrollment.pay_by}: it takes no payment",
         )
     conn = session.connection()
     fund(

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, or_, select, text, true, update
 from sqlalchemy.orm import Session
 
 import ledger
@@ -17,6 +17,7 @@ from service.config import Settings
 from service.errors import DomainError
 from service.fees.caps import Purchase, add_months, check_purchase
 from service.fees.models import Course, CourseSession
+from service.fees.working_days import span_end
 from service.flows.chart import open_prepaid_account
 from service.flows.models import Consumption, Enrollment, ParentSession, Refund
 from service.kit.clock import local_date
@@ -183,10 +184,20 @@ def _made(
         access_code_hash=keyed_hash(settings.secret_key, normal_access_code(code)),
         status="awaiting_payment",
         enrolled_at=now,
+        pay_by=_pay_by(now, pack),
     )
     return Enrolled(
         enrollment=enrollment, access_code=code, escrow_account_no=institution.escrow_account_no
     )
+
+
+def _pay_by(now: datetime, pack: RulePack) -> datetime | None:
+    """When an order made at `now` lapses unpaid: only under a pack that caps what one
+    consumer holds, where an unpaid order holds room that must not stay taken forever (the
+    pack's `unpaid_order_expiry`); elsewhere an order waits for its payment, as it always has."""
+    if pack.values.prepay_caps.per_consumer is None:
+        return None
+    return span_end(now, pack.values.unpaid_order_expiry).at
 
 
 def _through_the_gate(institution: Institution, pack: RulePack, at: datetime) -> None:
@@ -246,7 +257,7 @@ class _Held:
         key = (order.institution.id, order.student_ref)
         if key not in self.held:
             _one_at_a_time(self.session, *key)
-            self.held[key] = held_by(self.session, *key)
+            self.held[key] = held_by(self.session, *key, at=order.at)
         after = self.held[key] + order.amount
         if after > cap:
             raise DomainError(
@@ -271,19 +282,27 @@ def _one_at_a_time(session: Session, institution_id: str, student_ref: str) -> N
         )
 
 
-def held_by(session: Session, institution_id: str, student_ref: str) -> Decimal:
-    """What one consumer holds prepaid at one institution: owed or paid over all their
-    enrollments, less what is consumed or refunded for good. A lesson still in its dispute
-    window and a refund not yet paid may still come back (a dispute upheld, a refund denied or
-    failed), so they keep their room until they are settled: the cap is never passed later by
-    a reversal."""
+def held_by(
+    session: Session, institution_id: str, student_ref: str, *, at: datetime | None = None
+) -> Decimal:
+    """What one consumer holds prepaid at one institution at `at` (None: whatever lapsed):
+    owed or paid over all their enrollments, less what is consumed or refunded for good. A
+    lesson still in its dispute window and a refund not yet paid may still come back (a
+    dispute upheld, a refund denied or failed), so they keep their room until they are
+    settled: the cap is never passed later by a reversal."""
     mine = (Enrollment.institution_id == institution_id) & (Enrollment.student_ref == student_ref)
+    # An order unpaid past its pay_by has lapsed: no payment is taken for it any more
+    # (service.flows.deposits), so it holds no room even before the job cancels it.
+    standing = (
+        or_(Enrollment.status != "awaiting_payment", Enrollment.pay_by.is_(None),
+            Enrollment.pay_by > at) if at is not None else true()
+    )  # fmt: skip
     owed = session.scalar(
         select(func.sum(Enrollment.amount_due - Enrollment.amount_consumed
                         - Enrollment.amount_refunded))
-        # A cancelled enrollment (never paid; its successor's transfer refused) is owed by
-        # nobody and will never be paid: it holds no room.
-        .where(mine, Enrollment.status != "cancelled")
+        # A cancelled enrollment (never paid: its successor's transfer refused, or lapsed) is
+        # owed by nobody and will never be paid: it holds no room.
+        .where(mine, Enrollment.status != "cancelled", standing)
     )  # fmt: skip
     refunding = session.scalar(
         select(func.sum(Refund.amount))
@@ -374,8 +393,40 @@ def lock(session: Session, enrollment_id: str) -> Enrollment:
 
 
 # No money ever came: waiting for it, or `cancelled` (made for a successor's transfer the bank
-# refused, docs/winddown.md): nothing to refund, no lesson to report, no deposit matches it.
+# refused, docs/winddown.md; or lapsed unpaid): nothing to refund, no lesson to report, no
+# deposit matches it.
 UNPAID = ("awaiting_payment", "cancelled")
+
+
+def lapsed(pay_by: datetime | None, now: datetime) -> bool:
+    """Whether an order unpaid at `now` has lapsed (the pack's `unpaid_order_expiry`)."""
+    return pay_by is not None and now >= pay_by
+
+
+def lapse_unpaid(session: Session, *, as_of: datetime, region_prefix: str | None = None) -> int:
+    """The `unpaid_order_expiry` job: every order still unpaid past its pay_by `cancelled`,
+    as a successor's enrollment whose transfer failed is (nothing was paid into it; a late
+    payment goes to suspense). Locked in id order, as a deposit batch locks what it pays, and
+    cancelled only if still unpaid once locked: a payment taken first keeps its order."""
+    due = (
+        select(Enrollment.id)
+        .where(Enrollment.status == "awaiting_payment", Enrollment.pay_by <= as_of)
+        .order_by(Enrollment.id)
+        .with_for_update()
+    )
+    if region_prefix is not None:
+        scope = select(Institution.id).where(Institution.region_code.startswith(region_prefix))
+        due = due.where(Enrollment.institution_id.in_(scope))
+    ids = list(session.scalars(due))
+    if not ids:
+        return 0
+    session.execute(
+        update(Enrollment)
+        .where(Enrollment.id.in_(ids), Enrollment.status == "awaiting_payment")
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    return len(ids)
 
 
 def remaining_lessons(e: Enrollment) -> int:

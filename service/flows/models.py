@@ -48,6 +48,10 @@ class Enrollment(Base):
     status: Mapped[str] = mapped_column(String(20))
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Unpaid by then, the order lapses (the pack's `unpaid_order_expiry`): it holds no room
+    # under a per-consumer cap, takes no payment, and the job cancels it. None: it never
+    # lapses (a successor's transfer pays it; or made before orders lapsed).
+    pay_by: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Deposit(Base):
@@ -303,6 +307,14 @@ Index("ix_enrollments_paid", Enrollment.paid_at)
 # What one consumer holds at an institution (the pack's per-consumer cap, read on every
 # enrollment under such a pack): their enrollments found, not the institution's all scanned.
 Index("ix_enrollments_consumer", Enrollment.institution_id, Enrollment.student_ref)
+# The orders that can lapse (only under a per-consumer cap): the unpaid_order_expiry job finds
+# those due without scanning every enrollment, every 15 minutes and every replayed day.
+Index(
+    "ix_enrollments_pay_by",
+    Enrollment.pay_by,
+    postgresql_where=text("pay_by IS NOT NULL"),
+    sqlite_where=text("pay_by IS NOT NULL"),
+)
 
 
 class ParentSession(Base):

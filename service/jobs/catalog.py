@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import ledger
 from service.bank_gateway.delivery import deliver_pending
-from service.flows import refunds, releases
+from service.flows import enrollments, refunds, releases
 from service.jobs.base import Job, JobContext, lagging_reads
 from service.kit.clock import SHANGHAI
 from service.kit.request_keys import purge_expired
@@ -42,6 +42,11 @@ def _escalate(session: Session, ctx: JobContext) -> dict[str, Any]:
     return refunds.escalate_overdue(
         session, as_of=ctx.as_of, now=ctx.now, region_prefix=ctx.region_prefix
     )
+
+
+def _lapse_unpaid(session: Session, ctx: JobContext) -> dict[str, Any]:
+    return {"orders_lapsed": enrollments.lapse_unpaid(session, as_of=ctx.as_of,
+                                                      region_prefix=ctx.region_prefix)}  # fmt: skip
 
 
 def _release(session: Session, ctx: JobContext) -> dict[str, Any]:
@@ -148,6 +153,7 @@ JOBS: dict[str, Job] = {
         Job("statement_missing", _statement_missing, _daily(12), regional=True),
         Job("alert_reopen", _reopen_cases, _interval(15), regional=True),
         Job("hold_expiry", _hold_expiry, _interval(5)),
+        Job("unpaid_order_expiry", _lapse_unpaid, _interval(15), regional=True),
         Job("idempotency_purge", _idempotency_purge, _daily(3, 30)),
         # After the banks' statements of the day before have come (the attested balance), and
         # published by 06:00; the witnesses are asked once the append has committed. Not in a

@@ -280,6 +280,7 @@ JOBS = {
     "statement_missing": N_("Missing statements check"),
     "alert_reopen": N_("Reopen snoozed cases"),
     "hold_expiry": N_("Expiry of holds"),
+    "unpaid_order_expiry": N_("Lapse of unpaid orders"),
     "idempotency_purge": N_("Purge of idempotency keys"),
     "proof_publish": N_("Publication of liability proofs"),
     "approval_expiry": N_("Expiry of requests awaiting approval"),

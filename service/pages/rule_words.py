@@ -20,6 +20,7 @@ NAMES = {
     # Per collection and, where a pack sets it, per consumer over all their orders.
     "prepay_caps": N_("Caps on prepayment"),
     "card_caps": N_("Caps on prepaid cards"),
+    "unpaid_order_expiry": N_("An unpaid order lapses after"),
     "earliest_collection": N_("Earliest collection"),
     "minimum_balance": N_("Minimum balance kept"),
     "payout_cap": N_("Monthly payout cap"),
@@ -82,7 +83,8 @@ def value(name: str, v: Any, _: Gettext) -> str:
     """A rule's value in words."""
     if v is None:
         return _(NOTHING)
-    if name in ("confirmation_window", "refund_answer_deadline", "refund_payment_deadline"):
+    if name in ("confirmation_window", "refund_answer_deadline", "refund_payment_deadline",
+                "unpaid_order_expiry"):  # fmt: skip
         return _span(v, _)
     if name == "release_cadence":
         if v["mode"] == "weekly":

@@ -130,6 +130,16 @@ class CardCaps(Rule):
     stored_value_amount: Yuan
 
 
+class UnpaidOrderExpiry(Span):
+    """How long an order stands unpaid under a pack that caps what one consumer holds
+    (`prepay_caps.per_consumer`): past it the order holds no room, a payment for it is not
+    taken (suspense), and the `unpaid_order_expiry` job cancels it. No text found sets it: the
+    service's own rule (docs/rules.md)."""
+
+    working_days: int | None = Field(default=None, ge=1, le=30)
+    days: int | None = Field(default=None, ge=1, le=30)
+
+
 class EarliestCollection(Rule):
     months_before_start: int = Field(ge=0, le=12)
 
@@ -206,6 +216,7 @@ class RulePackValues(BaseModel):
     complaint_holds_release: Enabled = Enabled(enabled=False)
     prepay_caps: PrepayCaps = PrepayCaps(lessons=60, months=3)
     card_caps: CardCaps | None = None
+    unpaid_order_expiry: UnpaidOrderExpiry = UnpaidOrderExpiry(days=7)
     earliest_collection: EarliestCollection = EarliestCollection(months_before_start=1)
     minimum_balance: MinimumBalance = MinimumBalance(share_of_owed=Decimal(0))
     payout_cap: PayoutCap | None = None
@@ -243,6 +254,17 @@ DEFAULT_SOURCE = Source(
     title="TuitionGuard default (no text found that sets it; docs/rules.md)",
     issuer="TuitionGuard",
 )
+# Defaults that are the project's own rule rather than a text's, each saying so.
+DEFAULT_SOURCES = {
+    "unpaid_order_expiry": Source(
+        title="TuitionGuard: under a per-consumer cap, an order not paid within 7 days lapses "
+        "(docs/rules.md)",
+        issuer="TuitionGuard",
+        note="The project's own choice, not a text's: no text found sets how long an unpaid "
+        "prepaid order holds its room under a per-consumer cap. Seven calendar days cover a "
+        "week-long public holiday; a lapsed order holds no room and takes no payment.",
+    ),
+}
 
 
 class Cited(Rule):
@@ -320,7 +342,7 @@ def root(*, on: date, region_code: str = NATIONAL, sector: str = ALL) -> RulePac
         name: Cited(
             name=name,
             value=dump_value(name, getattr(DEFAULT_VALUES, name)),
-            source=DEFAULT_SOURCE,
+            source=DEFAULT_SOURCES.get(name, DEFAULT_SOURCE),
             region_code=NATIONAL,
             sector=ALL,
             version=0,

@@ -127,9 +127,9 @@ class Xuhui:
                     "executed_at": self.clock.now.isoformat(), "reason": None})  # fmt: skip
                 assert done.status_code == 200, done.text
 
-    def held(self, who: str, student: str) -> Decimal:
+    def held(self, who: str, student: str, at: datetime | None = None) -> Decimal:
         with make_sessionmaker(self.engine)() as s:
-            return held_by(s, self.sellers[who].id, student)
+            return held_by(s, self.sellers[who].id, student, at=at)
 
 
 def _gym(engine: Engine, bank_id: str, regulator_id: str) -> tuple[str, str, str]:
@@ -508,3 +508,59 @@ def test_a_course_check_names_only_an_institution_in_scope(xuhui: Xuhui, engine:
     r = xuhui.client.post("/api/v1/courses/check", json=body | {"institution_id": gym.id},
                           headers=bearer(gym.key))  # fmt: skip
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
+
+
+def test_an_unpaid_order_lapses_and_holds_no_room(xuhui: Xuhui) -> None:
+    """Under a pack that caps what one consumer holds, an order not paid within the pack's
+    `unpaid_order_expiry` (7 days by default, the project's own rule) lapses at its `pay_by`: from then it holds no room under the
+    per-consumer cap, a late payment for it goes to suspense, and the `unpaid_order_expiry` job
+    cancels it. Before its pay_by it holds its room."""
+    from datetime import timedelta
+
+    student = f"lapse-{next(_refs)}"
+    school = xuhui.enroll("school", student, 10, "3000.00")  # no per-consumer cap: no lapse
+    assert school.status_code == 201 and school.json().get("pay_by") is None, school.text
+    first = xuhui.enroll("gym", student, 60, "18000.00")
+    assert first.status_code == 201, first.text
+    made = first.json()
+    assert datetime.fromisoformat(made["pay_by"]) == xuhui.clock.now + timedelta(days=7)
+    assert xuhui.enroll("gym", student, 10, "3000.00").status_code == 409  # 21,000 > 20,000
+    xuhui.clock.now += timedelta(days=7) - timedelta(seconds=1)
+    assert xuhui.enroll("gym", student, 10, "3000.00").status_code == 409  # not lapsed yet
+    xuhui.clock.now += timedelta(seconds=1)  # at its pay_by: lapsed
+    assert xuhui.held("gym", student, at=xuhui.clock.now) == Decimal(0)
+    second = xuhui.enroll("gym", student, 60, "18000.00")
+    assert second.status_code == 201, second.text
+    # The lapsed order takes no payment: its room is the second order's now.
+    late = xuhui.signed("POST", "/api/v1/bank/deposits", {
+        "bank_txn_id": f"L{made['id'][-16:]}", "account_no": xuhui.sellers["gym"].escrow,
+        "payment_reference": made["payment_reference"], "amount": made["amount_due"],
+        "paid_at": xuhui.clock.now.isoformat()})  # fmt: skip
+    assert late.status_code == 202, late.text
+    assert late.json()["status"] == "suspense" and late.json()["reason"] == "amount_mismatch"
+    # The job cancels it (the regulator's run, for their region); the second stands.
+    run = xuhui.client.post("/api/v1/jobs/unpaid_order_expiry/run", json={},
+                            headers=bearer(xuhui.regulator))  # fmt: skip
+    assert run.status_code == 200, run.text
+    assert run.json()["orders_lapsed"] >= 1
+    gym = bearer(xuhui.sellers["gym"].key)
+    assert xuhui.client.get(f"/api/v1/enrollments/{made['id']}", headers=gym).json()[
+        "status"] == "cancelled"  # fmt: skip
+    assert xuhui.client.get(f"/api/v1/enrollments/{second.json()['id']}", headers=gym).json()[
+        "status"] == "awaiting_payment"  # fmt: skip
+    xuhui.pay("gym", second.json())
+    assert xuhui.held("gym", student) == Decimal("18000.00")
+
+
+def test_the_unpaid_order_expiry_rule_has_bounds_and_says_whose_it_is() -> None:
+    """The rule is typed with bounds (1 to 30 days or working days) and its default cites the
+    project, not a text, saying so."""
+    from service.policy import rules
+
+    assert rules.DEFAULT_VALUES.unpaid_order_expiry.days == 7
+    for bad in ({"days": 0}, {"days": 31}, {"working_days": 0}, {"days": 3, "working_days": 3}):
+        with pytest.raises(rules.InvalidRule):
+            rules.check_value("unpaid_order_expiry", bad)
+    assert rules.check_value("unpaid_order_expiry", {"working_days": 5}).working_days == 5
+    cited = rules.root(on=datetime(2026, 10, 1).date()).cited["unpaid_order_expiry"]
+    assert cited.source.note is not None and "project's own choice" in cited.source.note

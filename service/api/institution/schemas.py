@@ -138,6 +138,9 @@ class EnrolledRead(Read):
     amount_due: MoneyOut
     lessons: int
     status: str
+    pay_by: InstantOut | None = Field(
+        default=None, description="unpaid by then, the order lapses: it takes no payment"
+    )
     escrow_account_no: str
     parent_link: str = Field(
         description="the parent's sign-in page for this enrollment, at the service's public "
@@ -156,6 +159,7 @@ class EnrolledRead(Read):
             amount_due=e.amount_due,
             lessons=e.lessons,
             status=e.status,
+            pay_by=e.pay_by,
             escrow_account_no=made.escrow_account_no,
             parent_link=link,
             parent_qr=f"{link}/qr.svg",
