@@ -82,7 +82,7 @@ Index("ix_ledger_accounts_owner", accounts.c.owner)
 # at once) without reading the far more numerous accounts of other kinds. No index on this
 # table may hold a column a transfer changes (balances, chain head, `last_at`): then every
 # balance change is a HOT update, written beside the old row version in the room the
-# fillfactor keeps, with no index touched (a test reads pg_stat_user_tables).
+# fillfactor (50, by migration) keeps, with no index touched (a test reads pg_stat_user_tables).
 Index("ix_ledger_accounts_kind", accounts.c.kind, accounts.c.ledger)
 
 # A transfer: immutable once written (a trigger refuses UPDATE and DELETE on PostgreSQL and
