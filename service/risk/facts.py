@@ -24,7 +24,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    type_coerce,
 )
 from sqlalchemy.orm import Session
 
@@ -228,7 +227,13 @@ def gather(
 ) -> dict[str, Facts]:
     """Each institution's facts at `as_of`, one set-based query per kind (`only` those kinds,
     by their names in `_Queries`, when given: the others keep their empty defaults)."""
-    inst_q = select(Institution).where(Institution.created_at <= as_of)
+    # The columns the facts keep, not the rows as objects: 10,000 of them in a whole sweep,
+    # each tracked by the session until it ends.
+    inst_q = select(
+        Institution.id, Institution.region_code, Institution.supervision_mode,
+        Institution.created_at, Institution.category, Institution.sponsor, Institution.closing_on,
+        Institution.closure_announced_at,
+    ).where(Institution.created_at <= as_of)  # fmt: skip
     if region_prefix:
         inst_q = inst_q.where(Institution.region_code.startswith(region_prefix))
     if institution_ids is not None:
@@ -246,7 +251,7 @@ def gather(
             if _announced(i.closure_announced_at, as_of)
             else None,
         )
-        for i in session.scalars(inst_q)
+        for i in session.execute(inst_q)
     }
     if facts:
         q = _Queries(session, facts, inst_q.with_only_columns(Institution.id), as_of, needs)
@@ -305,9 +310,10 @@ class _Queries:
         attr, days, offset = window
         end = last - timedelta(days=offset)
         start = end - timedelta(days=days - 1)
-        column = t[attr]
-        inside = case((and_(t.day >= start, t.day <= end), column), else_=literal_column("0"))
-        return func.sum(type_coerce(inside, column.type))
+        # A filtered sum, not a sum of CASE: the database skips the rows outside the window
+        # instead of adding a zero for each (ten windows over every institution's 105 days).
+        # None where no row falls in it: read as zero, as a sum of zeros was.
+        return func.sum(t[attr]).filter(t.day >= start, t.day <= end)
 
     def _young_days(self, t: Any, first: date, last: date) -> None:
         young = self.as_of - timedelta(days=self.needs.short_history_days)
@@ -374,7 +380,12 @@ class _Queries:
         ids = [i for i in found if i]
         for start in range(0, len(ids), 5000):  # bounded IN lists (SQLite's limit)
             chunk = ids[start : start + 5000]
-            for st in self.s.scalars(select(Statement).where(Statement.id.in_(chunk))):
+            for st in self.s.execute(  # the columns read, not the rows as objects
+                select(Statement.id, Statement.institution_id, Statement.received_at,
+                       Statement.statement_date, Statement.closing_balance,
+                       Statement.ledger_balance)
+                .where(Statement.id.in_(chunk))
+            ):  # fmt: skip
                 f = self.facts[st.institution_id]
                 f.last_statement_at = st.received_at
                 f.last_statement_date = date.fromisoformat(st.statement_date)
@@ -447,27 +458,64 @@ class _Queries:
         ))  # fmt: skip
 
     def scheduled_sessions(self) -> None:
-        """Per stall window: sessions bought, not refunded, scheduled in it. No enrollment
-        buys a lesson more than three months after it is made (the prepayment cap), and none
-        is paid before it is made, so only enrollments paid since three months before the
-        window can have one in it: the read stays that long, not the whole history's."""
-        for window in self.needs.stall_windows:
-            since = self.as_of - timedelta(days=window)
-            paid_since = since - timedelta(days=PREPAID_SPAN_DAYS)
-            for f in self.facts.values():  # none found: none scheduled (not "not read")
+        """Per stall window: sessions bought, not refunded, scheduled in it (and the oldest);
+        per delivery (window, lag): those scheduled in the window ending `lag` days before
+        as_of. No enrollment buys a lesson more than three months after it is made (the
+        prepayment cap), and none is paid before it is made, so only enrollments paid since
+        three months before a window can have one in it: the read stays that long, not the
+        whole history's. One join for every window, each counted with its own bounds
+        (`_schedule_spans`): the delivery windows overlap the stall's."""
+        spans = self._schedule_spans()
+        for f in self.facts.values():  # none found: none scheduled (not "not read")
+            for window in self.needs.stall_windows:
                 f.stall[window] = (0, None)
-            for inst_id, n, oldest in self.s.execute(
-                select(Enrollment.institution_id, func.count(), func.min(CourseSession.starts_at))
-                .join(CourseSession, and_(
-                    CourseSession.course_id == Enrollment.course_id,
-                    CourseSession.seq >= Enrollment.first_session_seq,
-                    CourseSession.seq <= Enrollment.last_session_seq - Enrollment.lessons_refunded))
-                .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at <= self.as_of,
-                       Enrollment.paid_at > paid_since,
-                       CourseSession.starts_at > since, CourseSession.starts_at <= self.as_of)
-                .group_by(Enrollment.institution_id)
-            ):  # fmt: skip
-                self.facts[inst_id].stall[window] = (int(n), _aware(oldest))
+        columns: list[ColumnElement[Any]] = []
+        for key, (since, until) in spans:
+            inside = and_(CourseSession.starts_at > since, CourseSession.starts_at <= until,
+                          Enrollment.paid_at > since - timedelta(days=PREPAID_SPAN_DAYS),
+                          Enrollment.paid_at <= until)  # fmt: skip
+            columns.append(func.count().filter(inside))
+            if isinstance(key, int):  # a stall window: its oldest session too
+                columns.append(func.min(CourseSession.starts_at).filter(inside))
+        first = min(since for _key, (since, _until) in spans)
+        for inst_id, *counts in self.s.execute(
+            select(Enrollment.institution_id, *columns)
+            .join(CourseSession, and_(
+                CourseSession.course_id == Enrollment.course_id,
+                CourseSession.seq >= Enrollment.first_session_seq,
+                CourseSession.seq <= Enrollment.last_session_seq - Enrollment.lessons_refunded))
+            .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at <= self.as_of,
+                   Enrollment.paid_at > first - timedelta(days=PREPAID_SPAN_DAYS),
+                   CourseSession.starts_at > first, CourseSession.starts_at <= self.as_of)
+            .group_by(Enrollment.institution_id)
+        ):  # fmt: skip
+            self._scheduled(self.facts[inst_id], spans, counts)
+
+    def _schedule_spans(self) -> list[tuple[int | tuple[int, int], tuple[datetime, datetime]]]:
+        """Each stall window (by its days) and each delivery (window, lag), with the span of
+        session starts it counts: (since, until]."""
+        out: list[tuple[int | tuple[int, int], tuple[datetime, datetime]]] = [
+            (w, (self.as_of - timedelta(days=w), self.as_of))
+            for w in sorted(self.needs.stall_windows)
+        ]
+        for window, lag in sorted(self.needs.deliveries):
+            until = self.as_of - timedelta(days=lag)
+            out.append(((window, lag), (until - timedelta(days=window), until)))
+        return out
+
+    @staticmethod
+    def _scheduled(
+        f: Facts, spans: list[tuple[int | tuple[int, int], Any]], counts: list[Any]
+    ) -> None:
+        values = iter(counts)
+        for key, _span in spans:
+            n = int(next(values))
+            if isinstance(key, int):
+                oldest = next(values)
+                if n:
+                    f.stall[key] = (n, _aware(oldest))
+            elif n:  # none scheduled: no entry (read as 0)
+                f.scheduled[key] = n
 
     def discounted_enrollments(self) -> None:
         """Per (window, price share): enrollments paid in the window below that share of the
@@ -502,26 +550,6 @@ class _Queries:
                 .group_by(Enrollment.institution_id)
             ):  # fmt: skip
                 self.facts[inst_id].packages[window] = (int(n), int(bought or 0))
-
-    def delivery_schedule(self) -> None:
-        """Per (window, lag): sessions bought, not refunded, scheduled in the window that
-        ends `lag` days before as_of (bounded as `scheduled_sessions`)."""
-        for window, lag in self.needs.deliveries:
-            until = self.as_of - timedelta(days=lag)
-            since = until - timedelta(days=window)
-            paid_since = since - timedelta(days=PREPAID_SPAN_DAYS)
-            for inst_id, n in self.s.execute(
-                select(Enrollment.institution_id, func.count())
-                .join(CourseSession, and_(
-                    CourseSession.course_id == Enrollment.course_id,
-                    CourseSession.seq >= Enrollment.first_session_seq,
-                    CourseSession.seq <= Enrollment.last_session_seq - Enrollment.lessons_refunded))
-                .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at <= until,
-                       Enrollment.paid_at > paid_since,
-                       CourseSession.starts_at > since, CourseSession.starts_at <= until)
-                .group_by(Enrollment.institution_id)
-            ):  # fmt: skip
-                self.facts[inst_id].scheduled[(window, lag)] = int(n)
 
     def registry_changes(self) -> None:
         for inst_id, c_id, field_, at in self.s.execute(
@@ -734,7 +762,6 @@ class _Queries:
         scheduled_sessions,
         discounted_enrollments,
         packages,
-        delivery_schedule,
         registry_changes,
         lesson_disputes,
         refund_answers,
