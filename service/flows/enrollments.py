@@ -256,7 +256,7 @@ class _Held:
             return
         key = (order.institution.id, order.student_ref)
         if key not in self.held:
-            _one_at_a_time(self.session, *key)
+            one_at_a_time(self.session, *key)
             self.held[key] = held_by(self.session, *key, at=order.at)
         after = self.held[key] + order.amount
         if after > cap:
@@ -270,7 +270,7 @@ class _Held:
         self.held[key] = after
 
 
-def _one_at_a_time(session: Session, institution_id: str, student_ref: str) -> None:
+def one_at_a_time(session: Session, institution_id: str, student_ref: str) -> None:
     """Two orders of one consumer at once are judged one after the other: on PostgreSQL a
     transaction-level advisory lock on the consumer, taken before their holding is read and
     held until the order commits, so the second reads the first's enrollment (read committed).

@@ -39,7 +39,10 @@ from service.errors import DomainError
 from service.fees.models import Course, CourseSession
 from service.flows import chart, deposits, enrollments, instructions, rounds, winddowns
 from service.flows.models import Claim, Enrollment, Instruction, SuccessorOffer, WindDown
+from service.kit.clock import local_date
 from service.kit.ids import new_id, new_payment_reference
+from service.kit.money import format_money
+from service.policy import packs
 from service.registry.institutions import audit
 from service.registry.models import Bank, Institution, Regulator
 from service.registry.regions import in_scope
@@ -274,8 +277,9 @@ def decide(
                           extra={"state": offer.status})  # fmt: skip
     if offer.expires_at <= now:
         raise DomainError("offer_expired", f"the offer expired at {offer.expires_at.isoformat()}")
+    over = None
     if decision == "accept":
-        _accept(session, wd, claim, offer, now)
+        over = _accept(session, wd, claim, offer, now)
     else:
         offer.status, offer.decided_at = "declined", now
     inst = session.get(Institution, wd.institution_id)
@@ -283,7 +287,8 @@ def decide(
           subject=offer.id, detail={"wind_down_id": wd.id, "claim_id": claim.id,
                                     "successor_institution_id": offer.successor_institution_id,
                                     "amount": None if offer.amount is None
-                                    else f"{offer.amount:.2f}"},
+                                    else f"{offer.amount:.2f}"}
+                                   | ({"consumer_cap": over} if over else {}),
           now=now, institution=inst)  # fmt: skip
     session.flush()
     return offer
@@ -291,7 +296,9 @@ def decide(
 
 def _accept(
     session: Session, wd: WindDown, claim: Claim, offer: SuccessorOffer, now: datetime
-) -> None:
+) -> dict[str, str] | None:
+    """The claim moved to the successor. What the consumer then holds there, where that is
+    over the successor's per-consumer cap (else None): the transfer is made all the same."""
     if claim.in_flight > 0:
         raise DomainError("claim_payment_in_flight",
                           f"{claim.in_flight:.2f} of this claim is with the bank")  # fmt: skip
@@ -303,11 +310,15 @@ def _accept(
     assert inst is not None and successor is not None
     _active(successor)
     old = enrollments.lock(session, claim.enrollment_id)
+    # The consumer's orders at the successor wait for this one: an order judged beside it
+    # counts it (a transfer is never refused by the per-consumer cap; docs/rules.md).
+    enrollments.one_at_a_time(session, successor.id, old.student_ref)
     money = winddowns.funds(session, wd, inst)
     share = _share(session, wd, claim, money.available)
     amount = claim.held + share
     source = _source(inst, money, claim, amount)
     new = _successor_enrollment(session, offer, old, successor, amount, now)
+    over = _over_consumer_cap(session, successor, new, now)
     claim.allocated += share
     claim.held = ZERO
     claim.successor_institution_id = successor.id
@@ -317,7 +328,7 @@ def _accept(
     if amount == 0:  # nothing to move: the successor takes the lessons as they are
         new.status, new.paid_at = "active", now
         offer.status = "transferred"
-        return
+        return over
     prepaid = chart.prepaid_account(session.connection(), inst.id, old.id, at=now).id
     payee = {"account_no": successor.escrow_account_no, "institution_id": successor.id,
              "payment_reference": new.payment_reference}  # fmt: skip
@@ -328,6 +339,31 @@ def _accept(
     )  # fmt: skip
     claim.in_flight += amount
     offer.instruction_id = ins.id
+    return over
+
+
+def _over_consumer_cap(
+    session: Session, successor: Institution, new: Enrollment, now: datetime
+) -> dict[str, str] | None:
+    """A transfer is not held to the successor's per-consumer cap (Shanghai's fitness rules:
+    20,000 yuan held by one consumer at one operator): the regulator moved the consumer, and
+    refusing would leave them a refund claim only. But the transferred enrollment is theirs
+    at the successor, so it counts in what they hold there (`enrollments.held_by`): their
+    next orders are refused until it is used or refunded below the cap. Where the transfer
+    itself takes them over, the acceptance says so in its audit (`consumer_cap`), for the
+    regulator to see."""
+    course = session.get(Course, new.course_id)
+    assert course is not None
+    sector = packs.sector_of("fitness" if successor.category == "fitness" else course.category)
+    pack = packs.resolve(session, successor.region_code, sector, on=local_date(now))
+    cap = pack.values.prepay_caps.per_consumer
+    if cap is None:
+        return None
+    held = enrollments.held_by(session, successor.id, new.student_ref, at=now)
+    if held <= cap:
+        return None
+    return {"limit": format_money(cap), "held": format_money(held),
+            "transferred": format_money(new.amount_due)}  # fmt: skip
 
 
 def _share(session: Session, wd: WindDown, claim: Claim, available: Decimal) -> Decimal:

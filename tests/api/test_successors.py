@@ -534,3 +534,55 @@ def test_a_reversal_and_an_acceptance_at_once(world: World, engine: Engine, back
     settle_all(w)
     assert_books(engine, w.inst_id)
     assert_books(engine, good["id"])
+
+
+def test_a_transfer_is_not_refused_by_the_consumer_cap_but_counts_in_it(
+    world: World, engine: Engine
+) -> None:
+    """A consumer moved to a successor whose pack caps what one consumer holds (here 300 yuan,
+    a version of the pack of the successor's district, 双阳区, which no other test uses) is moved even where the transfer takes them
+    over it: the regulator moved them, and refusing would leave them a refund claim only. The
+    transferred enrollment is theirs at the successor: it counts in what they hold there, so
+    their next order is refused, and the acceptance's audit says by how much they are over."""
+    from service.policy import packs
+    from service.policy.rules import Entry, Source
+    from service.registry.models import AuditEvent
+
+    w = world
+    (e,) = [w.enroll(lessons=10, amount="200.00")]
+    assert w.pay(e).status_code == 201
+    wd = open_it(w).json()
+    body = factories.institution_body(w.bank.id, region="220112")
+    good = w.client.post("/api/v1/institutions", json=body, headers=bearer(w.reg)).json()
+    key = bearer(good["api_key"])
+    course = w.client.post("/api/v1/courses", json=factories.course_body("2026-11-30", n=40),
+                           headers=key).json()  # fmt: skip
+    assert course["status"] == "approved", course
+
+    def cap(s: Any) -> None:
+        packs.define(s, region_code="220112", sector="education_subject",
+                     effective_from=w.clock.now.date(), reason="test", actor="test",
+                     now=w.clock.now, rules={"prepay_caps": Entry(
+                         value={"lessons": 60, "months": 3, "per_consumer": "300"},
+                         source=Source(title="a test's cap", issuer="test"))})  # fmt: skip
+
+    from service.kit.db import run_in_transaction
+
+    run_in_transaction(make_sessionmaker(engine), cap)
+    order = {"course_id": course["id"], "student_ref": "stu-1", "lessons": 10, "amount": "200.00"}
+    assert w.client.post("/api/v1/enrollments", json=order, headers=key).status_code == 201
+
+    assert offer(w, wd["id"], good["id"], enrollment_ids=[e["id"]])["offers"] == 1
+    r = decide(w, w.parent(e), "accept")
+    assert r.status_code == 200, r.text  # 200 + 200 held at the successor: over 300, moved
+    with make_sessionmaker(engine)() as s:
+        accepted = [d for d in s.scalars(select(AuditEvent.detail).where(
+            AuditEvent.action == "wind_down:offer_accept")).all()
+            if d["successor_institution_id"] == good["id"]]  # fmt: skip
+    assert [a.get("consumer_cap") for a in accepted] == [
+        {"limit": "300.00", "held": "400.00", "transferred": "200.00"}
+    ]
+    more = w.client.post("/api/v1/enrollments", json=order | {"lessons": 1, "amount": "20.00"},
+                         headers=key)  # fmt: skip
+    assert_problem(more, 409, "prepay_over_consumer_cap")
+    assert more.json()["held"] == "400.00"
