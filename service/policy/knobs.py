@@ -242,11 +242,17 @@ class ChainSibling(Knobs):
     bank rejected, refunds left unanswered, a reserve short, a closure whose refunds did not
     follow) is evidence here: `weight` alone, `signs_weight` when this campus shows signs of
     its own worth `own_min` or more. An honest closure refunded in full is no hard signal.
-    A sibling outside the sweep counts by its latest evaluation of the last 30 days."""
+    A sibling at `high` or above on its own soft signs (no hard signal: a slow bleed one
+    campus ahead) is weaker evidence: `soft_weight` alone, `soft_signs_weight` with signs of
+    this campus's own worth `own_min` (a trend of its own and a sibling at `high` on its
+    trends: `high`). A sibling outside the sweep counts by its latest evaluation of the last
+    30 days."""
 
     own_min: int = Field(default=10, ge=0, le=100)
     weight: int = Field(default=15, ge=0, le=100)
     signs_weight: int = Field(default=40, ge=0, le=100)
+    soft_weight: int = Field(default=10, ge=0, le=100)
+    soft_signs_weight: int = Field(default=25, ge=0, le=100)
     floor: Level | None = None
 
 
@@ -276,7 +282,10 @@ class DisputeTrend(Knobs):
     """The share of refund requests the institution contests, rising: in the window, with
     `min_count` contested and `min_share` at least, `threshold` times `base_share` (the
     ordinary share of contested answers) and not its habit: a school that contested
-    `habit_share` of today's share or more in the `baseline_days` before always did."""
+    `habit_share` of today's share or more in the `baseline_days` before always did. Half of
+    the answers contested or more (`strong_share`, five times the ordinary share) at a school
+    with a past of its own (on the platform `window_days` + `baseline_days`):
+    `strong_weight` (with a second sign of 20, `high`)."""
 
     window_days: int = Field(default=30, ge=1, le=366)
     baseline_days: int = Field(default=60, ge=1, le=366)
@@ -286,6 +295,8 @@ class DisputeTrend(Knobs):
     base_share: Decimal = Field(default=Decimal("0.1"), gt=0, le=1)
     threshold: Decimal = Field(default=Decimal("2"), ge=1, le=1000)
     weight: int = Field(default=25, ge=0, le=100)
+    strong_share: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
+    strong_weight: int = Field(default=30, ge=0, le=100)
     floor: Level | None = None
 
 
@@ -294,7 +305,9 @@ class RenewalDecline(Knobs):
     `baseline_days` before it, over the same ratio's median among the city's peers of the
     category (at least `min_peers`; a season everyone shares is no decline, and the peers must
     hold `peer_floor` of their own pace). Fires at `threshold` or under, with `min_amount`
-    collected in the baseline, and not in a discount drive or an announced wind-down."""
+    collected in the baseline, and not in a discount drive or an announced wind-down.
+    Beside a second trend of the slow bleed (`refund_latency` or `dispute_trend` firing too),
+    `trend_weight`: two trends together are `high`."""
 
     window_days: int = Field(default=28, ge=1, le=183)
     baseline_days: int = Field(default=56, ge=1, le=183)
@@ -303,6 +316,7 @@ class RenewalDecline(Knobs):
     threshold: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
     peer_floor: Decimal = Field(default=Decimal("0.6"), ge=0, le=1000)
     weight: int = Field(default=15, ge=0, le=100)
+    trend_weight: int = Field(default=25, ge=0, le=100)
     floor: Level | None = None
 
 

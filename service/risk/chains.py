@@ -1,5 +1,6 @@
 """Links between institutions by sponsor (举办者, issue 35): a campus with a hard signal is
-evidence at its siblings, weighed there with their own signs (`indicators.chain_sibling`).
+evidence at its siblings, weighed there with their own signs (`indicators.chain_sibling`); a
+campus at `high` on its own soft signs (a slow bleed one campus ahead) is weaker evidence.
 
 A sweep judges every institution once, finds the sponsors with a campus carrying a hard
 signal (from that judgement, or, for a sibling outside the sweep, from its latest evaluation),
@@ -19,7 +20,7 @@ from service.registry.models import Institution
 from service.risk.facts import Facts
 from service.risk.indicators import Context, Indicator, Sibling
 from service.risk.models import RiskEvaluation
-from service.risk.scoring import Verdict, rank
+from service.risk.scoring import Verdict, level_of, rank
 
 # The indicators that are hard facts: money gone, a refund the bank rejected, refunds left
 # unanswered, a reserve short, a closure whose refunds did not follow, a wind-down opened by
@@ -42,6 +43,37 @@ def hard_codes(indicators: list[Indicator] | list[dict[str, Any]]) -> tuple[str,
     return tuple(dict.fromkeys(out))
 
 
+def own_high(indicators: list[Indicator] | list[dict[str, Any]]) -> tuple[str, ...]:
+    """The codes of the signs that put a campus at `high` or above on its own (without its
+    own siblings: `chain_sibling` left out, so two campuses do not raise each other), or ()."""
+    mine = []
+    for i in indicators:
+        code, weight, floor = (
+            (i.code, i.contribution, i.floor)
+            if isinstance(i, Indicator)
+            else (i["code"], int(i["contribution"]), i["floor"])
+        )
+        if code != "chain_sibling":
+            mine.append((code, weight, floor))
+    score = sum(w for _, w, _ in mine)
+    floored = any(fl is not None and rank(fl) >= rank("high") for _, _, fl in mine)
+    if rank(level_of(score)) < rank("high") and not floored:
+        return ()
+    return tuple(dict.fromkeys(code for code, w, fl in mine if w > 0 or fl is not None))
+
+
+def _sibling(inst_id: str, level: str, indicators: Any) -> Sibling | None:
+    """The campus as a sibling's evidence: by its hard signals, else by its own soft signs at
+    `high` or above, else none."""
+    codes = hard_codes(indicators)
+    if codes:
+        return Sibling(institution_id=inst_id, codes=codes, level=level)
+    soft = own_high(indicators)
+    if soft and rank(level) >= rank("high"):
+        return Sibling(institution_id=inst_id, codes=soft, level=level, hard=False)
+    return None
+
+
 def with_chains(
     session: Session,
     ctx: Context,
@@ -55,11 +87,9 @@ def with_chains(
     chain: dict[str, list[Sibling]] = {}
     for inst_id, v in verdicts.items():
         sponsor = facts[inst_id].sponsor
-        codes = hard_codes(v.indicators)
-        if sponsor and codes:
-            chain.setdefault(sponsor, []).append(
-                Sibling(institution_id=inst_id, codes=codes, level=v.level)
-            )
+        sib = _sibling(inst_id, v.level, v.indicators) if sponsor else None
+        if sponsor and sib is not None:
+            chain.setdefault(sponsor, []).append(sib)
     for sponsor, sib in _outside(session, sponsors, set(facts), ctx.as_of, OUTSIDE_DAYS):
         chain.setdefault(sponsor, []).append(sib)
     return replace(ctx, chain=chain)
@@ -91,9 +121,9 @@ def _outside(
     )  # fmt: skip
     out = []
     for sponsor, inst_id, level, indicators in rows:
-        codes = hard_codes(list(indicators or []))
-        if inst_id not in inside and codes:
-            out.append((sponsor, Sibling(institution_id=inst_id, codes=codes, level=level)))
+        sib = _sibling(inst_id, level, list(indicators or []))
+        if inst_id not in inside and sib is not None:
+            out.append((sponsor, sib))
     return out
 
 

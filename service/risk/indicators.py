@@ -53,11 +53,13 @@ class Peers:
 
 @dataclass(frozen=True, kw_only=True)
 class Sibling:
-    """A campus of the same sponsor with a hard signal: which, and at what level."""
+    """A campus of the same sponsor in trouble: which, at what level, and on what — a hard
+    signal (`hard`), or its own soft signs at `high` or above (the codes of those signs)."""
 
     institution_id: str
     codes: tuple[str, ...]
     level: str
+    hard: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -574,15 +576,27 @@ def wind_down(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
 
 # ---------------------------------------------------------------------- chains (issue 35)
 def chain_sibling(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
-    """A sibling campus with a hard signal, weighed with this campus's own signs."""
+    """A sibling campus with a hard signal, weighed with this campus's own signs; a sibling at
+    `high` on its own soft signs (a slow bleed ahead of this one) weighs less, and only with
+    signs of this campus's own."""
     c = cfg.chain_sibling
     if f.sponsor is None:
         return None
     found = [s for s in ctx.chain.get(f.sponsor, []) if s.institution_id != f.institution_id]
     if not found:
         return None
-    weight = c.signs_weight if f.own_signs >= c.own_min else c.weight
-    said = "; ".join(f"{s.institution_id} {s.level} ({', '.join(s.codes)})" for s in found)
+    hard = [s for s in found if s.hard]
+    signs = f.own_signs >= c.own_min
+    if hard:
+        weight = c.signs_weight if signs else c.weight
+    else:
+        weight = c.soft_signs_weight if signs else c.soft_weight
+    said = "; ".join(
+        f"{s.institution_id} {s.level} ({', '.join(s.codes)}"
+        + ("" if s.hard else ": its own signs, no hard signal")
+        + ")"
+        for s in found
+    )
     own = f"own signs {f.own_signs}" if f.own_signs else "no signs of its own"
     return Indicator(
         code="chain_sibling",
@@ -654,11 +668,14 @@ def dispute_trend(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None
     before, _ = share(c.baseline_days, c.window_days)
     if now < c.base_share * c.threshold or before >= now * c.habit_share:
         return None  # under twice the ordinary share, or as contested before: its habit
+    # The strong form is a rise against a past of its own: a school newer than the window and
+    # its baseline has none yet (half of two answers in its first weeks is no trend).
+    settled = (ctx.as_of - f.created_at).days >= c.window_days + c.baseline_days
     return Indicator(
         code="dispute_trend",
         value=_shown(now),
         threshold=_shown(c.base_share * c.threshold),
-        contribution=c.weight,
+        contribution=c.strong_weight if settled and now >= c.strong_share else c.weight,
         floor=c.floor,
         evidence=disputed,
         note=f"contested {_shown(now * 100)}% of answers, {_shown(before * 100)}% before",
@@ -692,11 +709,16 @@ def renewal_decline(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     if relative > c.threshold:
         return None
     note = f"{_shown(ratio)}x its own pace; peers {_shown(peers.median)}x ({peers.count})"
+    # New money falling beside refunds answered later and later, or more of them contested:
+    # two trends of one slow bleed, which together are `high` as any two trends are.
+    trends = [t.code for t in (refund_latency(f, ctx, cfg), dispute_trend(f, ctx, cfg)) if t]
+    if trends:
+        note += f"; with {', '.join(trends)}"
     return Indicator(
         code="renewal_decline",
         value=_shown(relative),
         threshold=str(c.threshold),
-        contribution=c.weight,
+        contribution=c.trend_weight if trends else c.weight,
         floor=c.floor,
         evidence=[],
         note=note,

@@ -136,6 +136,13 @@ def renewal(recent: str, before: str) -> Facts:
     return base(days=days)
 
 
+def bleeding() -> Facts:
+    """New money falling and refunds answered later and later: two trends of a slow bleed."""
+    f = renewal("100", "1000")
+    f.answer_latency = latency([4, 4, 4, 4], [1, 1, 1]).answer_latency
+    return f
+
+
 def young(long: bool = False, ahead_share: str = "0.1", units: int = 1) -> Facts:
     """A school licensed 60 days ago: deeply discounted (one sign), its packages long or not,
     and as much of its money for sessions far ahead."""
@@ -195,7 +202,7 @@ FIRING: dict[str, Facts] = {
     ),
     "chain_sibling": sibling(),
     "refund_latency": latency([2, 3, 2, 3], [1, 1, 1]),
-    "dispute_trend": trend(2, 4),
+    "dispute_trend": trend(2, 5),  # 40%: the ordinary weight (half or more is the strong)
     "renewal_decline": renewal("100", "1000"),
     "young_school": young(),
     "delivery_share": delivered(20, 40),
@@ -309,12 +316,17 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ("dispute_trend", "min_share"): ("0.6", trend(2, 4)),
     ("dispute_trend", "base_share"): ("0.3", trend(2, 4)),
     ("dispute_trend", "threshold"): ("6", trend(2, 4)),
+    ("dispute_trend", "strong_share"): ("0.4", trend(2, 5)),
+    ("dispute_trend", "strong_weight"): (40, trend(2, 4)),
+    ("chain_sibling", "soft_weight"): (0, base(sponsor="U")),
+    ("chain_sibling", "soft_signs_weight"): (30, base(sponsor="U", own_signs=25)),
     ("renewal_decline", "window_days"): (14, renewal("100", "1000")),
     ("renewal_decline", "baseline_days"): (84, renewal("100", "1000")),
     ("renewal_decline", "min_peers"): (6, renewal("100", "1000")),
     ("renewal_decline", "min_amount"): ("60000", renewal("100", "1000")),
     ("renewal_decline", "threshold"): ("0.05", renewal("100", "1000")),
     ("renewal_decline", "peer_floor"): ("2", renewal("100", "1000")),
+    ("renewal_decline", "trend_weight"): (40, bleeding()),
     ("young_school", "young_days"): (30, young()),
     ("young_school", "window_days"): (60, young()),
     ("young_school", "min_enrollments"): (11, young(long=True)),
@@ -368,7 +380,10 @@ FIVE: dict[str, Any] = {
     "peer_package": {"2201": Peers(median=D("20"), count=5)},
     "peer_delivery": {"2201": Peers(median=D("1"), count=5)},
     "chain": {
-        "S": [Sibling(institution_id="inst_y", codes=("escrow_shortfall",), level="critical")]
+        "S": [Sibling(institution_id="inst_y", codes=("escrow_shortfall",), level="critical")],
+        "U": [
+            Sibling(institution_id="inst_z", codes=("refund_latency",), level="high", hard=False)
+        ],
     },
 }
 

@@ -14,7 +14,17 @@ from service.risk.facts import Facts, _working_days
 from service.risk.indicators import INDICATORS, Context, Indicator, Peers, Sibling
 from service.risk.scoring import judge
 from service.risk.sweep import evaluate
-from tests.unit.test_knobs import AS_OF, base, delivered, latency, renewal, sibling, trend, young
+from tests.unit.test_knobs import (
+    AS_OF,
+    base,
+    bleeding,
+    delivered,
+    latency,
+    renewal,
+    sibling,
+    trend,
+    young,
+)
 
 D = Decimal
 CFG = RiskConfig()
@@ -260,3 +270,68 @@ def test_contested_in_bulk_is_not_counted_twice() -> None:
     assert fired("dispute_trend", bulk) is None
     assert evaluate(bulk, ctx(), CFG).level == "medium"
     assert fired("dispute_trend", trend(2, 5, past=(0, 8))) is not None
+
+
+def test_half_the_answers_contested_against_a_past_of_its_own_is_strong() -> None:
+    """Half of the answers contested (five times the ordinary share) weighs 30, so that with
+    a second sign of 20 (refunds asked three times as fast, complaints surging) it is `high`;
+    40% weighs 25. A school newer than the window and its baseline has no past to rise from:
+    its half of two answers weighs the ordinary 25."""
+    half = fired("dispute_trend", trend(3, 6, past=(0, 8)))
+    assert half is not None and half.contribution == 30
+    forty = fired("dispute_trend", trend(2, 5, past=(0, 8)))
+    assert forty is not None and forty.contribution == 25
+    new = trend(3, 6, past=(0, 0))
+    new.created_at = AS_OF - timedelta(days=40)
+    young = fired("dispute_trend", new)
+    assert young is not None and young.contribution == 25
+
+
+def test_a_sibling_at_high_on_its_own_soft_signs_weighs_less() -> None:
+    """A campus at `high` on its trends (no hard signal) is evidence at its siblings: 10
+    alone, 25 with a sign of their own (a trend here and the sibling's: `high`), and the note
+    says it is the sibling's own signs."""
+    soft = {"S": [Sibling(institution_id="inst_y", codes=("dispute_trend", "refund_velocity"),
+                          level="high", hard=False)]}  # fmt: skip
+    alone = fired("chain_sibling", sibling(0), ctx(chain=soft))
+    signs = fired("chain_sibling", sibling(25), ctx(chain=soft))
+    assert alone is not None and alone.contribution == 10
+    assert signs is not None and signs.contribution == 25
+    assert "its own signs, no hard signal" in (signs.note or "")
+    # a hard sibling beside it weighs as hard
+    both = {"S": [*soft["S"], Sibling(institution_id="inst_w", codes=("escrow_shortfall",),
+                                      level="critical")]}  # fmt: skip
+    hard = fired("chain_sibling", sibling(25), ctx(chain=both))
+    assert hard is not None and hard.contribution == 40
+
+
+def test_a_campus_high_on_its_own_signs_is_a_soft_sibling_one_high_by_its_sibling_is_not() -> None:
+    f = latency([2, 3, 2, 3], [1, 1, 1, 1])  # refund_latency 25
+    f.refund_answers = trend(3, 6, past=(0, 8)).refund_answers
+    f.refund_disputes = trend(3, 6, past=(0, 8)).refund_disputes  # dispute_trend 30
+    v = evaluate(f, ctx(), CFG)
+    assert v.level == "high"
+    sib = chains._sibling("inst_x", v.level, v.indicators)
+    assert sib is not None and not sib.hard
+    assert set(sib.codes) == {"refund_latency", "dispute_trend"}
+    # As kept with an evaluation (a sibling outside the sweep): the same.
+    kept = chains._sibling("inst_x", v.level, [i.record() for i in v.indicators])
+    assert kept == sib
+    # `high` only because of its own sibling: no evidence for the others (no loop).
+    lone = latency([2, 3, 2, 3], [1, 1, 1, 1])
+    lone.sponsor = "S"
+    hard = {"S": [Sibling(institution_id="inst_y", codes=("escrow_shortfall",), level="critical")]}
+    w = evaluate(lone, ctx(chain=hard), CFG)
+    assert w.level == "high" and chains._sibling("inst_x", w.level, w.indicators) is None
+
+
+def test_new_money_falling_beside_a_second_trend_is_high() -> None:
+    """Renewals thinning alone weigh 15 (a medium with any other sign); beside refunds answered
+    later and later, or more of them contested (the slow bleed's other trends), 25: two trends
+    together are `high`, and the note says which."""
+    alone = fired("renewal_decline", renewal("100", "1000"))
+    assert alone is not None and alone.contribution == 15
+    both = fired("renewal_decline", bleeding())
+    assert both is not None and both.contribution == 25
+    assert "with refund_latency" in (both.note or "")
+    assert evaluate(bleeding(), ctx(), CFG).level == "high"
