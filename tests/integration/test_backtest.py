@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -22,7 +23,7 @@ from service.flows.models import Deposit, Enrollment
 from service.kit.clock import local
 from service.kit.db import make_sessionmaker
 from service.registry.models import Institution
-from tools.backtest import Replay
+from tools.backtest import REPLAY_GC_THRESHOLD, Replay
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "history_small.jsonl"
 
@@ -75,6 +76,28 @@ def _replayed(
     counter = secrets.randbelow(800_000) + 100_000
     replay = Replay(make_sessionmaker(engine), settings, out, err=err, counter=counter)
     return replay, replay.run(lines), out, err
+
+
+def test_a_replay_collects_cycles_less_often_and_restores_the_collector(engine: Engine) -> None:
+    """The replay runs the cycle collector less often (tools.backtest._fewer_collections) and
+    leaves the process's collector as it found it, even in a process that goes on (a test)."""
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    during: list[tuple[int, int, int]] = []
+    course = json.loads(DATA.read_text().splitlines()[3])
+    lines = [_line("2026-11-23T08:00:00+08:00", "institution", id="G", name="G",
+                   region_code="220102", category="subject"),
+             json.dumps({**course, "id": "G-maths", "institution": "G"})]  # fmt: skip
+    out = io.StringIO()
+    settings = Settings(
+        environment="test", log_signing_key="ab" * 32, database_url="sqlite://", secret_key="k" * 32
+    )
+    replay = Replay(make_sessionmaker(engine), settings, out, err=io.StringIO(),
+                    counter=secrets.randbelow(800_000) + 100_000,
+                    on_day=lambda _: during.append(gc.get_threshold()))  # fmt: skip
+    replay.run(lines)
+    assert during and all(t[0] == REPLAY_GC_THRESHOLD > before[0] for t in during)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0 if not frozen else gc.get_freeze_count() >= frozen
 
 
 def test_reserve_deposits_and_closure_notices_are_replayed(engine: Engine) -> None:
