@@ -257,6 +257,7 @@ class _Held:
         key = (order.institution.id, order.student_ref)
         if key not in self.held:
             one_at_a_time(self.session, *key)
+            _lapse_consumer(self.session, *key, at=order.at)
             self.held[key] = held_by(self.session, *key, at=order.at)
         after = self.held[key] + order.amount
         if after > cap:
@@ -280,6 +281,25 @@ def one_at_a_time(session: Session, institution_id: str, student_ref: str) -> No
             text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
             {"k": f"consumer:{institution_id}:{student_ref}"},
         )
+
+
+def _lapse_consumer(
+    session: Session, institution_id: str, student_ref: str, *, at: datetime
+) -> None:
+    """The consumer's orders unpaid past their pay_by cancelled before their room is given to
+    another order. Without it a deposit written by a transaction still under way (a batch at
+    the lapse, or a replayed morning's deposits with their own earlier clocks) could pay the
+    lapsed order after this one took its room: the cap passed. The update waits on the row
+    lock a deposit batch holds on an order it pays, and cancels only what is still unpaid
+    once it has it; a deposit that comes after finds the order cancelled (suspense)."""
+    session.execute(
+        update(Enrollment)
+        .where(Enrollment.institution_id == institution_id,
+               Enrollment.student_ref == student_ref,
+               Enrollment.status == "awaiting_payment", Enrollment.pay_by <= at)
+        .values(status="cancelled")
+        .execution_options(synchronize_session="fetch")
+    )  # fmt: skip
 
 
 def held_by(

@@ -523,6 +523,8 @@ def test_an_unpaid_order_lapses_and_holds_no_room(xuhui: Xuhui) -> None:
     first = xuhui.enroll("gym", student, 60, "18000.00")
     assert first.status_code == 201, first.text
     made = first.json()
+    # Another consumer's order, lapsing with no later order of theirs: the job's to cancel.
+    alone = xuhui.enroll("gym", f"lapse-{next(_refs)}", 5, "1500.00").json()
     assert datetime.fromisoformat(made["pay_by"]) == xuhui.clock.now + timedelta(days=7)
     assert xuhui.enroll("gym", student, 10, "3000.00").status_code == 409  # 21,000 > 20,000
     xuhui.clock.now += timedelta(days=7) - timedelta(seconds=1)
@@ -538,18 +540,56 @@ def test_an_unpaid_order_lapses_and_holds_no_room(xuhui: Xuhui) -> None:
         "paid_at": xuhui.clock.now.isoformat()})  # fmt: skip
     assert late.status_code == 202, late.text
     assert late.json()["status"] == "suspense" and late.json()["reason"] == "amount_mismatch"
-    # The job cancels it (the regulator's run, for their region); the second stands.
+    # The second order cancelled it (it took its room); the job cancels what lapsed with no
+    # later order (the regulator's run, for their region); the second stands.
     run = xuhui.client.post("/api/v1/jobs/unpaid_order_expiry/run", json={},
                             headers=bearer(xuhui.regulator))  # fmt: skip
     assert run.status_code == 200, run.text
     assert run.json()["orders_lapsed"] >= 1
     gym = bearer(xuhui.sellers["gym"].key)
+    assert xuhui.client.get(f"/api/v1/enrollments/{alone['id']}", headers=gym).json()[
+        "status"] == "cancelled"  # fmt: skip
     assert xuhui.client.get(f"/api/v1/enrollments/{made['id']}", headers=gym).json()[
         "status"] == "cancelled"  # fmt: skip
     assert xuhui.client.get(f"/api/v1/enrollments/{second.json()['id']}", headers=gym).json()[
         "status"] == "awaiting_payment"  # fmt: skip
     xuhui.pay("gym", second.json())
     assert xuhui.held("gym", student) == Decimal("18000.00")
+
+
+def test_a_deposit_written_after_a_later_order_took_the_room_does_not_pay(
+    xuhui: Xuhui,
+) -> None:
+    """A deposit is written by a transaction that may commit after an order judged past the
+    first order's pay_by (a batch under way at the lapse, or a replayed morning whose deposits
+    carry their own earlier clocks): that order took the room the lapsed one held, so the
+    deposit must not pay it too and take the consumer over the cap. The later order cancels
+    the lapsed one under its row lock; the deposit then finds it cancelled: suspense, the
+    money kept to be returned, the cap held."""
+    from datetime import timedelta
+
+    from service.flows import deposits
+    from service.registry.models import Bank
+
+    student = f"race-{next(_refs)}"
+    first = xuhui.enroll("gym", student, 60, "18000.00").json()
+    pay_by = datetime.fromisoformat(first["pay_by"])
+    xuhui.clock.now = pay_by + timedelta(minutes=5)
+    assert xuhui.enroll("gym", student, 60, "18000.00").status_code == 201  # the room freed
+    item = deposits.DepositIn(
+        bank_txn_id=f"R{first['id'][-16:]}", account_no=xuhui.sellers["gym"].escrow,
+        payment_reference=first["payment_reference"], amount=Decimal(first["amount_due"]),
+        paid_at=pay_by - timedelta(seconds=1),
+    )  # fmt: skip
+
+    def work(s: Any) -> list[deposits.Outcome]:
+        bank = s.get(Bank, xuhui.bank.id)
+        return deposits.receive_many(s, bank=bank, items=[item], now=xuhui.clock.now,
+                                     received=[pay_by - timedelta(seconds=1)])  # fmt: skip
+
+    out = run_in_transaction(make_sessionmaker(xuhui.engine), work)[0]
+    assert getattr(out, "status", None) == "suspense", out
+    assert xuhui.held("gym", student, at=xuhui.clock.now) <= CAP
 
 
 def test_the_unpaid_order_expiry_rule_has_bounds_and_says_whose_it_is() -> None:
