@@ -58,7 +58,9 @@ def fetch_rows(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
     itself, without SQLAlchemy's rows and result processing (about half the time)."""
     if conn.dialect.name != "postgresql":
         return [tuple(r) for r in conn.execute(stmt)]
-    compiled = stmt.compile(dialect=conn.dialect)
+    # Expanding parameters (an IN list) are rendered here: the driver knows nothing of
+    # SQLAlchemy's placeholders for them, and PostgreSQL refused the statement otherwise.
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     driver = conn.connection.driver_connection
     try:
         with driver.cursor() as cur:  # type: ignore[union-attr]
