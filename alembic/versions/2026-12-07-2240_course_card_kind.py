@@ -27,5 +27,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("courses") as batch:
-        batch.drop_column("card_kind")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch would rebuild `courses` and lose its
+    # triggers, which an earlier migration's downgrade then drops (and fails to find).
+    op.execute("ALTER TABLE courses DROP COLUMN card_kind")

@@ -40,5 +40,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_enrollments_pay_by", table_name="enrollments")
-    with op.batch_alter_table("enrollments") as batch:
-        batch.drop_column("pay_by")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch would rebuild `enrollments` and lose its
+    # triggers, which an earlier migration's downgrade then drops (and fails to find).
+    op.execute("ALTER TABLE enrollments DROP COLUMN pay_by")
