@@ -291,15 +291,24 @@ def _lapse_consumer(
     the lapse, or a replayed morning's deposits with their own earlier clocks) could pay the
     lapsed order after this one took its room: the cap passed. The update waits on the row
     lock a deposit batch holds on an order it pays, and cancels only what is still unpaid
-    once it has it; a deposit that comes after finds the order cancelled (suspense)."""
-    session.execute(
-        update(Enrollment)
+    once it has it; a deposit that comes after finds the order cancelled (suspense). Locked
+    in id order, as a deposit batch locks what it pays: two lapsed orders of one consumer paid
+    in one batch cannot deadlock with it."""
+    due = list(session.scalars(
+        select(Enrollment.id)
         .where(Enrollment.institution_id == institution_id,
                Enrollment.student_ref == student_ref,
                Enrollment.status == "awaiting_payment", Enrollment.pay_by <= at)
-        .values(status="cancelled")
-        .execution_options(synchronize_session="fetch")
-    )  # fmt: skip
+        .order_by(Enrollment.id)
+        .with_for_update()
+    ))  # fmt: skip
+    if due:
+        session.execute(
+            update(Enrollment)
+            .where(Enrollment.id.in_(due), Enrollment.status == "awaiting_payment")
+            .values(status="cancelled")
+            .execution_options(synchronize_session="fetch")
+        )
 
 
 def held_by(
