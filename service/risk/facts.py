@@ -469,6 +469,8 @@ class _Queries:
         for f in self.facts.values():  # none found: none scheduled (not "not read")
             for window in self.needs.stall_windows:
                 f.stall[window] = (0, None)
+        if not spans:  # no window asked for: nothing to count (min() of none below)
+            return
         columns: list[ColumnElement[Any]] = []
         for key, (since, until) in spans:
             inside = and_(CourseSession.starts_at > since, CourseSession.starts_at <= until,

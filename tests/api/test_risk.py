@@ -244,6 +244,20 @@ def test_a_regional_override_reaches_the_facts(world: World, engine) -> None:
     assert "deep_discount" not in indicators()
 
 
+def test_facts_asked_for_no_stall_or_delivery_window_are_gathered(world: World, engine) -> None:
+    """Needs built by hand with no stall window and no delivery (a tool's, a test's): the
+    one join of scheduled sessions has nothing to count and is skipped, not a ValueError."""
+    from service.kit.db import make_sessionmaker
+    from service.risk.facts import Needs, gather
+
+    needs = Needs(lookback_days=30, stall_windows=frozenset(), discounts=frozenset(),
+                  surges=frozenset(), closure_grace=15)  # fmt: skip
+    with make_sessionmaker(engine)() as s:
+        facts = gather(s, as_of=START + timedelta(hours=1), needs=needs,
+                       institution_ids=[world.inst_id])  # fmt: skip
+    assert facts[world.inst_id].stall == {} and facts[world.inst_id].scheduled == {}
+
+
 def test_money_collected_far_ahead_is_measured_from_the_sessions_bought(
     world: World, engine
 ) -> None:
