@@ -54,23 +54,27 @@ Deltas = dict[str, int | Decimal]
 def bump_many(session: Session, changes: list[tuple[str, datetime, Deltas]]) -> None:
     """Several `bump`s in one statement (a bulk ingest touches many institutions at once)."""
     rows: dict[tuple[str, date], dict[str, object]] = {}
+    days: dict[datetime, date] = {}  # a batch's changes share a few instants
     for institution_id, at, deltas in changes:
-        unknown = set(deltas) - set(COUNTERS) - set(AMOUNTS)
-        if unknown:
-            raise KeyError(f"unknown rollup fields {unknown}")
-        key = (institution_id, local_date(at))
+        if not deltas.keys() <= _FIELDS:
+            raise KeyError(f"unknown rollup fields {set(deltas) - _FIELDS}")
+        day = days.get(at)
+        if day is None:
+            day = days[at] = local_date(at)
+        key = (institution_id, day)
         # One row per key: PostgreSQL refuses an upsert that touches a row twice.
-        row = rows.setdefault(
-            key,
-            {c: 0 for c in COUNTERS}
-            | {a: Decimal("0") for a in AMOUNTS}
-            | {"institution_id": key[0], "day": key[1]},
-        )
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = {**_NOTHING, "institution_id": institution_id, "day": day}
         for k, v in deltas.items():
             row[k] = row[k] + v  # type: ignore[operator]
     if not rows:
         return
     session.execute(_upsert(session.get_bind().dialect.name), [rows[k] for k in sorted(rows)])
+
+
+_FIELDS = frozenset(COUNTERS) | frozenset(AMOUNTS)
+_NOTHING: dict[str, object] = {c: 0 for c in COUNTERS} | {a: Decimal("0") for a in AMOUNTS}
 
 
 @cache

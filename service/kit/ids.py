@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 
 from ledger import ids as ledger_ids
@@ -12,6 +13,17 @@ from ledger import ids as ledger_ids
 def new_id(prefix: str) -> str:
     """A new row's id: time first, then random bits (ledger.ids: why)."""
     return ledger_ids.new_id(prefix)
+
+
+def new_ids(prefix: str, n: int) -> list[str]:
+    """`n` new ids, as `new_id` makes them (the same millisecond), with one draw of random
+    bits for all: a bank's batch names a thousand new rows, and each draw is a system call."""
+    head = ledger_ids.new_id(prefix)[:-RANDOM_HEX]
+    bits = os.urandom(RANDOM_HEX // 2 * n).hex()
+    return [head + bits[k : k + RANDOM_HEX] for k in range(0, RANDOM_HEX * n, RANDOM_HEX)]
+
+
+RANDOM_HEX = 20  # the hex digits of an id's random part (ledger.ids: 80 bits)
 
 
 def new_token(prefix: str) -> str:

@@ -46,6 +46,15 @@ def _flat_text(values: list[Any] | tuple[Any, ...]) -> str | None:
         return None
 
 
+def flat_and_clean(values: Any) -> bool:
+    """Whether `values` is a list of flat objects of texts (keys and values) none of which
+    holds a control character: for a body's fast path, which validates the full way when not."""
+    if not isinstance(values, list):
+        return False
+    flat = _flat_text(values)
+    return flat is not None and _CONTROL.search(flat) is None
+
+
 def no_control(value: Any) -> Any:
     """The one refusal of control characters, for a body's fields (`Strict`) and for a page's
     form fields and filters (`Clean`)."""

@@ -317,3 +317,58 @@ def test_the_same_single_suspense_deposit_in_requests_at_once_is_answered_once(
         assert len(rows) == 6
         assert ledger.verify(c).ok
         assert ledger.trial_balance(c).balanced
+
+
+def test_a_batch_counts_each_deposit_on_its_institution_s_beijing_day(
+    engine: Engine, settings: Settings
+) -> None:
+    """A batch's day counters are summed in the flow by institution and arrival before the
+    upsert: the same rows as counting each deposit alone — deposits received (paid or held
+    in suspense), enrollments paid and what is owed to parents, on the Beijing day each
+    arrived; a refused deposit counts nothing."""
+    from service.flows.counters import InstitutionDay
+    from service.kit.clock import SHANGHAI
+
+    bank_id, account, refs = enrolled(engine, settings, 3)
+    evening = datetime(2026, 11, 23, 23, 30, tzinfo=SHANGHAI)
+    midnight = datetime(2026, 11, 24, 0, 30, tzinfo=SHANGHAI)  # the next Beijing day
+
+    def item(txn: str, ref: str, amount: str, to: str = account) -> deposits.DepositIn:
+        return deposits.DepositIn(bank_txn_id=txn, account_no=to, payment_reference=ref,
+                                  amount=Decimal(amount), paid_at=evening)  # fmt: skip
+
+    items = [
+        item("C-1", refs[0], "200.00"),  # posted, the 23rd
+        item("C-2", "NOBODY", "11.00"),  # suspense, the 23rd
+        item("C-3", refs[1], "200.00"),  # posted, the 24th
+        item("C-4", refs[2], "150.00"),  # suspense (mismatch), the 24th
+        item("C-5", refs[2], "1.00", to="NOT-OURS"),  # refused: counts nothing
+    ]
+    clocks = [evening, evening, midnight, midnight, midnight]
+
+    def work(s: Any) -> list[deposits.Outcome]:
+        bank = s.get(Bank, bank_id)
+        return deposits.receive_many(s, bank=bank, items=items, now=midnight, received=clocks)
+
+    out = run_in_transaction(make_sessionmaker(engine), work)
+    assert [o.status if isinstance(o, deposits.DepositAnswer) else o.code for o in out] == [
+        "posted", "suspense", "posted", "suspense", "foreign_account"
+    ]  # fmt: skip
+    with make_sessionmaker(engine)() as s:
+        days = {
+            d.day.isoformat(): (
+                d.deposits_count,
+                d.deposits_amount,
+                d.enrollments_paid,
+                d.prepaid_delta,
+            )
+            for d in s.scalars(
+                select(InstitutionDay)
+                .join(Institution, Institution.id == InstitutionDay.institution_id)
+                .where(Institution.escrow_account_no == account)
+            )
+        }
+    assert days == {
+        "2026-11-23": (2, Decimal("211.00"), 1, Decimal("200.00")),
+        "2026-11-24": (2, Decimal("350.00"), 1, Decimal("200.00")),
+    }

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, ModelWrapValidatorHandler, model_validator
 
 from service.api.schemas import BreakRead, Read
 from service.flows.deposits import DepositAnswer
 from service.flows.statements import Reconciled
-from service.kit.money import Day, Instant, Money, PositiveMoney
-from service.kit.wire import Strict
+from service.kit.money import (
+    INSTANT_PATTERN,
+    POSITIVE_MONEY_PATTERN,
+    Day,
+    Instant,
+    Money,
+    PositiveMoney,
+    instant_of,
+    money_of,
+)
+from service.kit.wire import Strict, flat_and_clean
 
 
 class DepositIn(Strict):
@@ -23,6 +33,99 @@ class DepositIn(Strict):
 
 class DepositBatchIn(Strict):
     deposits: list[DepositIn] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _plain_batch_at_once(
+        cls, value: Any, handler: ModelWrapValidatorHandler[DepositBatchIn]
+    ) -> DepositBatchIn:
+        # A bank's batch is a thousand deposits: validated field by field, each through this
+        # API's Python checks (control characters, lengths before trimming, money, instants),
+        # that is ten thousand calls, the largest part of the request's Python. A batch as
+        # banks send it is checked here at once instead, to the same values; anything else,
+        # every refusal included, is validated the full way (and refused as before).
+        plain = _plain_batch(value)
+        return plain if plain is not None else handler(value)
+
+
+_DEPOSIT_FIELDS = frozenset(DepositIn.model_fields)
+M = TypeVar("M", bound=Strict)
+
+
+def _text(shortest: int, longest: int) -> str:
+    """A text `Strict` takes as it is, as a pattern: within its bounds and nothing to trim
+    (it begins and ends with a printable ASCII character, which no definition of whitespace
+    includes; any other text goes the full way). No NUL: it separates the fields below."""
+    one = f"[!-~](?:[^\\x00]{{0,{longest - 2}}}[!-~])?"
+    return one if shortest else f"(?:{one})?"
+
+
+# One deposit's five texts joined by NUL (which none can hold once the batch is found free of
+# control characters), in `DepositIn`'s order: each field as the full way takes it. Money: the
+# positive money pattern the document states, without its anchors. Instant: as the document
+# states it (the parser then refuses the days the calendar has not).
+_PLAIN_DEPOSIT = re.compile(
+    "\x00".join(
+        (
+            _text(1, 80),
+            _text(1, 64),
+            _text(0, 80),
+            POSITIVE_MONEY_PATTERN.removeprefix("^").removesuffix("$"),
+            INSTANT_PATTERN,
+        )
+    )
+)
+
+
+def _plain_batch(value: Any) -> DepositBatchIn | None:
+    """What validating a batch body gives, for a body of plain deposits only: one object
+    `{"deposits": [...]}` of 1 to 1,000 objects with exactly `DepositIn`'s five fields, each a
+    text with no control character that needs no trimming, a positive amount and an instant
+    as the full way takes them. None for anything else (then validated the full way).
+    tests/unit/test_batch_body.py checks that both ways agree."""
+    if not isinstance(value, dict) or value.keys() != {"deposits"}:
+        return None
+    raw = value["deposits"]
+    if not flat_and_clean(raw) or not 1 <= len(raw) <= 1000:
+        return None
+    items = []
+    for d in raw:
+        if d.keys() != _DEPOSIT_FIELDS:
+            return None
+        txn, account, ref = d["bank_txn_id"], d["account_no"], d["payment_reference"]
+        amount, paid_at = d["amount"], d["paid_at"]
+        if (
+            _PLAIN_DEPOSIT.fullmatch(f"{txn}\x00{account}\x00{ref}\x00{amount}\x00{paid_at}")
+            is None
+        ):
+            return None
+        at = instant_of(paid_at)
+        if at is None:
+            return None
+        fields = {
+            "bank_txn_id": txn,
+            "account_no": account,
+            "payment_reference": ref,
+            "amount": money_of(amount),
+            "paid_at": at,
+        }
+        items.append(_validated(DepositIn, fields))
+    return _validated(DepositBatchIn, {"deposits": items})
+
+
+_set = object.__setattr__
+
+
+def _validated(model: type[M], fields: dict[str, Any]) -> M:
+    """A model of values already validated, with every field set: what `model_construct`
+    makes (the same four attributes), at a fifth of its cost (it looks each field up for
+    aliases and defaults, a thousand times a batch)."""
+    made = model.__new__(model)
+    _set(made, "__dict__", fields)
+    _set(made, "__pydantic_fields_set__", set(fields))
+    _set(made, "__pydantic_extra__", None)  # `extra="forbid"`: none kept
+    _set(made, "__pydantic_private__", None)
+    return made
 
 
 class ResultIn(Strict):
