@@ -384,7 +384,10 @@ class _Batch:
     ) -> tuple[str | None, str | None]:
         """(suspense reason, None), or (None, the enrollment the deposit pays). An order that
         lapsed unpaid awaits no payment (`amount_mismatch`, as a cancelled one): its room
-        under a per-consumer cap may already be taken by another order."""
+        under a per-consumer cap may already be taken by another order. Lapsed is judged at
+        the parent's payment (`paid_at`, the bank's record), not at a late report of it: an
+        order still awaiting payment has kept its room (any later order of the consumer, and
+        the job, cancel it first), so a payment made in time pays it."""
         e = self.payees.get(item.payment_reference)
         if inst.status == "frozen":
             return "institution_frozen", None
@@ -392,7 +395,7 @@ class _Batch:
             return "unknown_reference", None
         if e.status != "awaiting_payment" or item.amount != e.amount_due or e.id in self.claimed:
             return "amount_mismatch", None
-        if enrollments.lapsed(e.pay_by, now):
+        if enrollments.lapsed(e.pay_by, min(now, item.paid_at)):
             return "amount_mismatch", None
         self.claimed.add(e.id)
         return None, e.id
@@ -632,7 +635,7 @@ def match_suspense(
             f"the enrollment is {enrollment.status} and owes {enrollment.amount_due}; "
             f"the deposit is {deposit.amount}",
         )
-    if enrollments.lapsed(enrollment.pay_by, now):
+    if enrollments.lapsed(enrollment.pay_by, min(now, deposit.paid_at)):
         raise DomainError(
             "deposit_does_not_pay",
             f"the order lapsed unpaid at {enrollment.pay_by}: it takes no payment",

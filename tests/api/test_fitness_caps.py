@@ -592,6 +592,34 @@ def test_a_deposit_written_after_a_later_order_took_the_room_does_not_pay(
     assert xuhui.held("gym", student, at=xuhui.clock.now) <= CAP
 
 
+def test_a_payment_made_in_time_and_reported_late_pays_an_order_still_awaiting_it(
+    xuhui: Xuhui,
+) -> None:
+    """Lapsed is judged at the parent's payment (the deposit's `paid_at`), not at the bank's
+    late report of it: an order still awaiting payment kept its room (no later order of the
+    consumer and no job run cancelled it), so a payment made before pay_by pays it. A payment
+    made after pay_by does not, however it is reported."""
+    from datetime import timedelta
+
+    def deposit(e: dict[str, Any], paid_at: datetime) -> Any:
+        return xuhui.signed("POST", "/api/v1/bank/deposits", {
+            "bank_txn_id": f"P{e['id'][-16:]}", "account_no": xuhui.sellers["gym"].escrow,
+            "payment_reference": e["payment_reference"], "amount": e["amount_due"],
+            "paid_at": paid_at.isoformat()})  # fmt: skip
+
+    on_time = xuhui.enroll("gym", f"late-report-{next(_refs)}", 10, "3000.00").json()
+    too_late = xuhui.enroll("gym", f"late-report-{next(_refs)}", 10, "3000.00").json()
+    pay_by = datetime.fromisoformat(on_time["pay_by"])
+    xuhui.clock.now = pay_by + timedelta(hours=3)  # the bank reports after the lapse
+    r = deposit(on_time, pay_by - timedelta(minutes=1))
+    assert r.status_code == 201 and r.json()["status"] == "posted", r.text
+    r = deposit(too_late, datetime.fromisoformat(too_late["pay_by"]) + timedelta(minutes=1))
+    assert r.status_code == 202 and r.json()["reason"] == "amount_mismatch", r.text
+    gym = bearer(xuhui.sellers["gym"].key)
+    got = xuhui.client.get(f"/api/v1/enrollments/{on_time['id']}", headers=gym).json()
+    assert got["status"] != "awaiting_payment" and got["status"] != "cancelled", got
+
+
 def test_the_unpaid_order_expiry_rule_has_bounds_and_says_whose_it_is() -> None:
     """The rule is typed with bounds (1 to 30 days or working days) and its default cites the
     project, not a text, saying so."""
