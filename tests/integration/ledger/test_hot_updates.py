@@ -31,23 +31,29 @@ def flushed(c: Connection) -> None:
     c.commit()
 
 
+def source_and_sinks(c: Connection, name: str, n: int) -> tuple[str, list[str], int, int]:
+    """A funded source and `n` sink accounts opened one after another, and the account
+    updates (all, HOT) counted so far."""
+    source = world(c, name, AT)
+    sinks = [
+        ledger.open_account(c, ledger=name, kind="sink", owner=f"s{k}", at=AT).id for k in range(n)
+    ]
+    flushed(c)
+    upd0, hot0 = account_updates(c)
+    c.commit()
+    return source.id, sinks, upd0, hot0
+
+
 def test_account_updates_of_transfers_are_hot(engine: Engine, backend: str) -> None:
     if backend != "postgresql":
         pytest.skip("PostgreSQL's heap-only tuples")
     name = new_ledger()
     n = 20
     with engine.connect() as c:
-        source = world(c, name, AT)
-        sinks = [
-            ledger.open_account(c, ledger=name, kind="sink", owner=f"s{k}", at=AT).id
-            for k in range(n)
-        ]
-        flushed(c)
-        upd0, hot0 = account_updates(c)
-        c.commit()
+        source, sinks, upd0, hot0 = source_and_sinks(c, name, n)
         for k, sink in enumerate(sinks):
             at = AT + timedelta(seconds=k)
-            ledger.transfer(c, debit=source.id, credit=sink, amount=D("1.00"), code="t", at=at)
+            ledger.transfer(c, debit=source, credit=sink, amount=D("1.00"), code="t", at=at)
             c.commit()
         flushed(c)
         upd1, hot1 = account_updates(c)
@@ -69,16 +75,9 @@ def test_a_batch_over_accounts_opened_together_is_hot(engine: Engine, backend: s
     name = new_ledger()
     n = 80
     with engine.connect() as c:
-        source = world(c, name, AT)
-        sinks = [
-            ledger.open_account(c, ledger=name, kind="sink", owner=f"s{k}", at=AT).id
-            for k in range(n)
-        ]
-        flushed(c)
-        upd0, hot0 = account_updates(c)
-        c.commit()
+        source, sinks, upd0, hot0 = source_and_sinks(c, name, n)
         ops = [
-            ledger.NewTransfer(debit_account_id=source.id, credit_account_id=sink,
+            ledger.NewTransfer(debit_account_id=source, credit_account_id=sink,
                                amount=D("1.00"), code="t", pending=False, expires_at=None,
                                reference=None, idempotency_key=None)
             for sink in sinks
