@@ -289,6 +289,10 @@ class EnrollmentRead(Read):
         default=None,
         description="unpaid by then, the order lapses (takes no payment, then cancelled)",
     )
+    pay_by_provisional: bool = Field(
+        default=False,
+        description="pay_by counted over a year whose holiday arrangement is not yet published",
+    )
 
     @classmethod
     def of(cls, e: Enrollment) -> EnrollmentRead:
@@ -309,4 +313,5 @@ class EnrollmentRead(Read):
             payment_reference=e.payment_reference,
             enrolled_at=e.enrolled_at,
             pay_by=e.pay_by,
+            pay_by_provisional=e.pay_by_provisional,
         )

@@ -17,7 +17,7 @@ from service.config import Settings
 from service.errors import DomainError
 from service.fees.caps import Purchase, add_months, check_purchase
 from service.fees.models import Course, CourseSession
-from service.fees.working_days import span_end
+from service.fees.working_days import InstantDeadline, span_end
 from service.flows.chart import open_prepaid_account
 from service.flows.models import Consumption, Enrollment, ParentSession, Refund
 from service.kit.clock import local_date
@@ -165,6 +165,7 @@ def _made(
         earliest=pack.values.earliest_collection,
     )
     code = new_access_code()
+    lapse = _pay_by(now, pack)
     enrollment = Enrollment(
         id=new_id("enr"),
         institution_id=institution.id,
@@ -184,20 +185,21 @@ def _made(
         access_code_hash=keyed_hash(settings.secret_key, normal_access_code(code)),
         status="awaiting_payment",
         enrolled_at=now,
-        pay_by=_pay_by(now, pack),
+        pay_by=None if lapse is None else lapse.at,
+        pay_by_provisional=lapse is not None and lapse.provisional,
     )
     return Enrolled(
         enrollment=enrollment, access_code=code, escrow_account_no=institution.escrow_account_no
     )
 
 
-def _pay_by(now: datetime, pack: RulePack) -> datetime | None:
+def _pay_by(now: datetime, pack: RulePack) -> InstantDeadline | None:
     """When an order made at `now` lapses unpaid: only under a pack that caps what one
     consumer holds, where an unpaid order holds room that must not stay taken forever (the
     pack's `unpaid_order_expiry`); elsewhere an order waits for its payment, as it always has."""
     if pack.values.prepay_caps.per_consumer is None:
         return None
-    return span_end(now, pack.values.unpaid_order_expiry).at
+    return span_end(now, pack.values.unpaid_order_expiry)
 
 
 def _through_the_gate(institution: Institution, pack: RulePack, at: datetime) -> None:

@@ -54,6 +54,9 @@ class Enrollment(Base):
     # under a per-consumer cap, takes no payment, and the job cancels it. None: it never
     # lapses (a successor's transfer pays it; or made before orders lapsed).
     pay_by: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # pay_by counted in working days over a year whose holiday arrangement was not yet
+    # published (service.fees.working_days): shown as provisional, never as settled.
+    pay_by_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Deposit(Base):

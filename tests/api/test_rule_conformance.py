@@ -243,9 +243,8 @@ def test_a_window_reaching_an_unpublished_year_is_provisional(
     lessons = town.client.get("/api/v1/parent/consumptions", headers=bearer(parent))
     assert lessons.status_code == 200, lessons.text
     assert [c["confirm_until_provisional"] for c in lessons.json()["items"]] == [provisional]
-    # The parent's page says so too, in Chinese.
-    page = _parent_page(town, e)
-    assert ("暂定" in page) is provisional and ">provisional<" not in page
+    # The parent's page says so too, in Chinese and in English.
+    _pages_agree(_parent_pages(town, e), provisional)
 
 
 def _refund_accepted(town: Town, where: str) -> dict[str, Any]:
@@ -397,3 +396,168 @@ def _parent_page(town: Town, e: dict[str, Any]) -> str:
     page = c.get("/parent", headers=zh).text
     assert re.search(r'lang="zh', page), page[:300]
     return page
+
+
+# Every deadline counted in working days, from a day a week before the end of 2026: 5 working
+# days end in 2026 (settled) from 21 December, and in 2027 from 28 December (29, 30, 31
+# December, 4 and 5 January: counted on the statutory holidays, New Year's Day off, and marked
+# provisional). `chinesecalendar` 1.11 has the arrangements of 2004 to 2026.
+ACROSS_THE_YEAR = [
+    (datetime(2026, 12, 21, 10, 0, tzinfo=SHANGHAI), datetime(2026, 12, 28, 10, 0, tzinfo=SHANGHAI), False),
+    (datetime(2026, 12, 28, 10, 0, tzinfo=SHANGHAI), datetime(2027, 1, 5, 10, 0, tzinfo=SHANGHAI), True),
+]  # fmt: skip
+
+
+def _marks(page: str) -> int:
+    """How many deadlines the page marks provisional."""
+    return page.count('data-testid="provisional"')
+
+
+def _pages_agree(pages: dict[str, str], provisional: bool) -> None:
+    """A page in Chinese says 暂定 beside a provisional day and never the English word; the
+    English page says provisional; neither marks a settled day."""
+    assert _marks(pages["zh"]) == _marks(pages["en"]) == int(provisional), pages
+    assert ("暂定" in pages["zh"]) is provisional and ">provisional<" not in pages["zh"]
+    assert (">provisional<" in pages["en"]) is provisional
+
+
+def _parent_pages(town: Town, e: dict[str, Any]) -> dict[str, str]:
+    _parent_page(town, e)  # signed in
+    pages = {lang: town.client.get(f"/parent?lang={lang}").text for lang in ("zh", "en")}
+    assert all(f'<html lang="{lang}' in page for lang, page in pages.items()), pages
+    return pages
+
+
+def _workbench(town: Town, engine: Engine, settings: Settings) -> TestClient:
+    """A client of the workbench signed in as a regulator of Zhejiang, on the town's clock."""
+    _, token = factories.regulator(engine, "330000")
+    c = TestClient(create_app(settings, engine=engine, clock=town.clock),
+                   raise_server_exceptions=False, follow_redirects=False)  # fmt: skip
+    c.get("/workbench/sign-in")
+    r = c.post("/workbench/sign-in", data={"token": token, "csrf": c.cookies["tg_csrf"]})
+    assert r.status_code == 303, r.text
+    return c
+
+
+def _workbench_pages(c: TestClient, path: str) -> dict[str, str]:
+    found = {lang: c.get(path, params={"lang": lang}) for lang in ("zh", "en")}
+    assert all(r.status_code == 200 for r in found.values()), found
+    return {lang: r.text for lang, r in found.items()}
+
+
+@pytest.mark.parametrize(("asked", "respond_by", "provisional"), ACROSS_THE_YEAR)
+def test_a_refunds_answer_deadline_in_an_unpublished_year_is_provisional_wherever_shown(
+    town: Town, engine: Engine, settings: Settings, asked: datetime, respond_by: datetime,
+    provisional: bool,
+) -> None:  # fmt: skip
+    """`refund_answer_deadline` in working days: the parent's answer, the institution's and the
+    regulator's lists, the parent's page, the institution's file and the overdue queue."""
+    factories.pack_override(engine, "330106", {"refund_answer_deadline": {"working_days": 5}})
+    try:
+        e = town.funded("330106")
+        town.clock.now = asked
+        parent = town.client.post(
+            "/api/v1/parent/sessions",
+            json={"enrollment_id": e["id"], "access_code": e["access_code"]},
+        ).json()["token"]
+        r = town.client.post(
+            "/api/v1/parent/refunds", headers=bearer(parent), json={"reason": "moving"}
+        )
+        assert r.status_code == 201, r.text
+        assert datetime.fromisoformat(r.json()["respond_by"]) == respond_by
+        assert r.json()["respond_by_provisional"] is provisional
+        school = town.schools["330106"]
+        for token in (school.key, parent):
+            path = "/api/v1/refunds" if token == school.key else "/api/v1/parent/refunds"
+            listed = town.client.get(path, headers=bearer(token)).json()["items"]
+            assert [x["respond_by_provisional"] for x in listed] == [provisional]
+        _pages_agree(_parent_pages(town, e), provisional)
+        wb = _workbench(town, engine, settings)
+        _pages_agree(_workbench_pages(wb, f"/workbench/institutions/{school.id}"), provisional)
+        town.clock.now = respond_by.replace(hour=12)  # unanswered: overdue, in the queue
+        queue = _workbench_pages(_workbench(town, engine, settings), "/workbench/disputes")
+        assert all(e["id"][-8:] in page for page in queue.values())
+        _pages_agree(queue, provisional)
+    finally:
+        factories.drop_pack_overrides(engine, "330106")
+
+
+@pytest.mark.parametrize(("accepted", "pay_by", "provisional"), ACROSS_THE_YEAR)
+def test_a_refunds_payment_deadline_in_an_unpublished_year_is_provisional_wherever_shown(
+    town: Town, engine: Engine, settings: Settings, accepted: datetime, pay_by: datetime,
+    provisional: bool,
+) -> None:  # fmt: skip
+    """`refund_payment_deadline` (the national 5 working days): the answer, the lists, the
+    parent's page and the institution's file."""
+    e = town.funded("330106")
+    town.clock.now = accepted
+    parent = town.client.post(
+        "/api/v1/parent/sessions",
+        json={"enrollment_id": e["id"], "access_code": e["access_code"]},
+    ).json()["token"]
+    asked = town.client.post(
+        "/api/v1/parent/refunds", headers=bearer(parent), json={"reason": "moving"}
+    )
+    school = town.schools["330106"]
+    r = town.client.post(
+        f"/api/v1/refunds/{asked.json()['id']}/respond", headers=bearer(school.key),
+        json={"decision": "accept", "reason": "agreed"},
+    )  # fmt: skip
+    assert r.status_code == 200 and r.json()["status"] == "instructed", r.text
+    assert datetime.fromisoformat(r.json()["pay_by"]) == pay_by
+    assert r.json()["pay_by_provisional"] is provisional
+    got = town.client.get(f"/api/v1/parent/refunds/{r.json()['id']}", headers=bearer(parent))
+    assert got.json()["pay_by_provisional"] is provisional, got.text
+    _pages_agree(_parent_pages(town, e), provisional)
+    wb = _workbench(town, engine, settings)
+    _pages_agree(_workbench_pages(wb, f"/workbench/institutions/{school.id}"), provisional)
+
+
+@pytest.mark.parametrize(("ordered", "pay_by", "provisional"), ACROSS_THE_YEAR)
+def test_an_unpaid_orders_pay_by_in_an_unpublished_year_is_provisional_wherever_shown(
+    town: Town, engine: Engine, ordered: datetime, pay_by: datetime, provisional: bool
+) -> None:
+    """`unpaid_order_expiry` in working days (under a per-consumer cap): the order's answer,
+    the enrollment read by the institution and by the parent, and the parent's page, which
+    says by when to pay. Jinan sets no per-consumer cap: its order has no pay_by."""
+    factories.pack_override(
+        engine, "330106",
+        {"prepay_caps": {"lessons": 60, "months": 3, "amount": "5000", "per_consumer": "20000"},
+         "unpaid_order_expiry": {"working_days": 5}},
+        sector="education_non_subject",
+    )  # fmt: skip
+    try:
+        town.clock.now = ordered
+        for where in ("370102", "330106"):
+            school = town.schools[where]
+            course = town.client.post(
+                "/api/v1/courses", headers=bearer(school.key),
+                json=factories.course_body("2027-01-11", n=10, category="non_subject",
+                                           subject="basketball", price_per_lesson="100.00"),
+            )  # fmt: skip
+            assert course.json()["status"] == "approved", course.text
+            r = town.client.post(
+                "/api/v1/enrollments", headers=bearer(school.key),
+                json={"course_id": course.json()["id"], "student_ref": "stu-9", "lessons": 10,
+                      "amount": "1000.00"},
+            )  # fmt: skip
+            assert r.status_code == 201, r.text
+            e = r.json()
+            got = town.client.get(f"/api/v1/enrollments/{e['id']}", headers=bearer(school.key))
+            parent = town.client.post(
+                "/api/v1/parent/sessions",
+                json={"enrollment_id": e["id"], "access_code": e["access_code"]},
+            ).json()["token"]
+            mine = town.client.get("/api/v1/parent/enrollment", headers=bearer(parent)).json()
+            pages = _parent_pages(town, e)
+            for answer in (e, got.json(), mine):
+                if where == "370102":
+                    assert answer["pay_by"] is None and answer["pay_by_provisional"] is False
+                else:
+                    assert datetime.fromisoformat(answer["pay_by"]) == pay_by, answer
+                    assert answer["pay_by_provisional"] is provisional, answer
+            assert ('data-testid="pay-by"' in pages["en"]) is (where == "330106")
+            assert ("请于" in pages["zh"]) is (where == "330106")
+            _pages_agree(pages, provisional and where == "330106")
+    finally:
+        factories.drop_pack_overrides(engine, "330106")

@@ -141,6 +141,10 @@ class EnrolledRead(Read):
     pay_by: InstantOut | None = Field(
         default=None, description="unpaid by then, the order lapses: it takes no payment"
     )
+    pay_by_provisional: bool = Field(
+        default=False,
+        description="pay_by counted over a year whose holiday arrangement is not yet published",
+    )
     escrow_account_no: str
     parent_link: str = Field(
         description="the parent's sign-in page for this enrollment, at the service's public "
@@ -160,6 +164,7 @@ class EnrolledRead(Read):
             lessons=e.lessons,
             status=e.status,
             pay_by=e.pay_by,
+            pay_by_provisional=e.pay_by_provisional,
             escrow_account_no=made.escrow_account_no,
             parent_link=link,
             parent_qr=f"{link}/qr.svg",

@@ -64,6 +64,14 @@ class ParentEnrollmentRead(Read):
     refundable_amount: MoneyOut
     status: str
     payment_reference: str
+    pay_by: InstantOut | None = Field(
+        default=None,
+        description="unpaid by then, the order lapses: a payment after it is not taken",
+    )
+    pay_by_provisional: bool = Field(
+        default=False,
+        description="pay_by counted over a year whose holiday arrangement is not yet published",
+    )
 
     @classmethod
     def of(cls, o: Overview) -> ParentEnrollmentRead:
@@ -82,6 +90,8 @@ class ParentEnrollmentRead(Read):
             refundable_amount=e.amount_paid if unpaid else enrollments.balance(e),
             status=e.status,
             payment_reference=e.payment_reference,
+            pay_by=e.pay_by,
+            pay_by_provisional=e.pay_by_provisional,
         )
 
 
