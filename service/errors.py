@@ -150,6 +150,9 @@ CODES: dict[str, Code] = {
                               "the GB 32100 check digit or format is wrong"),
     "invalid_region_code": _c(422, "Unknown administrative division code",
                               "a region code that does not exist"),
+    "region_conflict": _c(422, "The region given is not the institution's",
+                          "a course check naming an institution (or sent by one) with a "
+                          "`region_code` other than the institution's own region"),
     "duplicate_credit_code": _c(409, "An institution with this credit code exists",
                                 "registering a credit code already registered"),
     "duplicate_account": _c(409, "This escrow account is already registered",

@@ -45,7 +45,7 @@ def list_refunds(
 @router.post(
     "/courses/check",
     response_model=CourseCheckRead,
-    responses=refusals("not_found", "out_of_region", "invalid_region_code"),
+    responses=refusals("not_found", "out_of_region", "invalid_region_code", "region_conflict"),
 )
 def check_course(
     body: CourseCheckIn, caller: RegulatorOrInstitutionDep, session: SessionDep, now: NowDep
@@ -53,7 +53,8 @@ def check_course(
     """Answer what a filing would get, storing nothing: try a price before filing it. A
     regulator may ask for any region of theirs (`region_code`), as one of their institutions
     (`institution_id`: its region and sector) and under any sector's pack (`sector`; default
-    the institution's own, else the school sector of the course's category)."""
+    the institution's own, else the school sector of the course's category). A `region_code`
+    beside an institution (named, or the caller) must be its region: 422 `region_conflict`."""
     data = course_data(body)
     if isinstance(caller, Regulator):
         named = (
@@ -68,6 +69,7 @@ def check_course(
     else:
         if body.institution_id not in (None, caller.id):
             raise DomainError("not_found", f"no institution {body.institution_id}")
+        filings.region_agrees(body.region_code, caller)
         verdict = filings.check(
             session,
             data,

@@ -97,7 +97,10 @@ def check_for(
     """What a filing would get in a region of the regulator's (the named institution's, else
     theirs, by default), under `sector`'s pack (by default the institution's own sector, else
     the school sector of the course's category): a regulator checks a gym's card against the
-    fitness pack by naming the gym or the sector."""
+    fitness pack by naming the gym or the sector. An institution named is judged in its own
+    region: another `region_code` beside it is refused, not silently preferred or ignored."""
+    if institution is not None:
+        region_agrees(region_code, institution)
     region = region_code or (institution.region_code if institution else regulator.region_code)
     if not is_valid_region(region):
         raise DomainError("invalid_region_code", f"unknown region code {region!r}")
@@ -105,6 +108,19 @@ def check_for(
         raise DomainError("out_of_region", f"{region} is outside your region")
     chosen = sector or sector_for(institution, data)
     return check(session, data, region_code=region, sector=chosen, on=on)
+
+
+def region_agrees(region_code: str | None, institution: Institution) -> None:
+    """A course check judged as an institution is judged in its region: a `region_code`
+    given beside it must be that region (422 `region_conflict`), since a pack of one region
+    with an institution of another is an answer nobody can file under."""
+    if region_code is not None and region_code != institution.region_code:
+        raise DomainError(
+            "region_conflict",
+            f"{region_code} is not the region of institution {institution.id} "
+            f"({institution.region_code}): give one or the other, or the same",
+            extra={"region_code": region_code, "institution_region_code": institution.region_code},
+        )
 
 
 def _refuse_if_over(data: CourseData, now: datetime) -> None:

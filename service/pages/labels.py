@@ -475,6 +475,7 @@ REFUSALS = {
     ),
     "invalid_credit_code": N_("The unified social credit code is not valid."),
     "invalid_region_code": N_("No such administrative division."),
+    "region_conflict": N_("The region given is not the institution's own region."),
     "duplicate_credit_code": N_("An institution with this credit code is already registered."),
     "duplicate_account": N_("This escrow account is already registered."),
     "duplicate_bank_code": N_("A bank with this code already exists."),

@@ -510,6 +510,29 @@ def test_a_course_check_names_only_an_institution_in_scope(xuhui: Xuhui, engine:
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
 
 
+def test_a_course_check_refuses_a_region_other_than_the_institutions(xuhui: Xuhui) -> None:
+    """A `region_code` beside an institution (a regulator's `institution_id`, or the calling
+    institution) must be that institution's region: another is refused with 422
+    `region_conflict`, where before the regulator's region silently won over the institution's
+    and the institution's was silently ignored; its own region is judged as without it."""
+    body = factories.course_body("2026-10-12", n=10, category="non_subject", subject="fitness",
+                                 price_per_lesson="300.00")  # fmt: skip
+    gym = xuhui.sellers["gym"]
+    for token, extra in ((xuhui.regulator, {"institution_id": gym.id}), (gym.key, {})):
+        r = xuhui.client.post("/api/v1/courses/check", headers=bearer(token),
+                              json=body | extra | {"region_code": "310115"})  # fmt: skip
+        assert (r.status_code, r.json()["code"]) == (422, "region_conflict"), r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert (r.json()["region_code"], r.json()["institution_region_code"]) == ("310115", XUHUI)
+        r = xuhui.client.post("/api/v1/courses/check", headers=bearer(token),
+                              json=body | extra | {"region_code": XUHUI})  # fmt: skip
+        assert r.status_code == 200 and r.json()["status"] == "approved", r.text
+    # A regulator naming no institution judges in any region of theirs, as before.
+    r = xuhui.client.post("/api/v1/courses/check", headers=bearer(xuhui.regulator),
+                          json=body | {"region_code": "310115"})  # fmt: skip
+    assert r.status_code == 200, r.text
+
+
 def test_an_unpaid_order_lapses_and_holds_no_room(xuhui: Xuhui) -> None:
     """Under a pack that caps what one consumer holds, an order not paid within the pack's
     `unpaid_order_expiry` (7 days by default, the project's own rule) lapses at its `pay_by`: from then it holds no room under the

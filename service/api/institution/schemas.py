@@ -68,8 +68,9 @@ class CourseIn(Strict):
 class CourseCheckIn(CourseIn):
     region_code: RegionCode | None = Field(
         default=None,
-        description="a regulator's: the region to judge in (default: the named institution's, "
-        "else the regulator's own)",
+        description="the region to judge in (default: the named institution's, else the "
+        "caller's own); beside an institution (named, or the caller) it must be that "
+        "institution's region, else 422 region_conflict",
     )
     institution_id: str | None = Field(
         default=None,
