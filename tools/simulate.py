@@ -154,8 +154,9 @@ class Enr:
     sessions: list[datetime]
     amount: int  # fen
     paid_at: datetime  # its deposit: a report or a refund comes after it, never before
-    reported: int = 0
+    reported: int = 0  # sessions accounted for: held and billed, or cancelled
     refunded: bool = False
+    billed: int = 0  # lessons reported as held (what the parent has paid for and had)
 
 
 @dataclass
@@ -477,6 +478,7 @@ class World:
                 held = self.held(inst, enr, due, now)
                 if held:
                     self.emit(now, "consumption", enrollment=enr.label, lessons=held)
+                enr.billed += held
                 enr.reported = due
                 if held:
                     self.maybe_dispute(inst, d, enr, now)
@@ -757,12 +759,24 @@ def _honest_closure(w: World, inst: Inst, d: int, day: date) -> None:
         effective = w.start + timedelta(days=f)
         w.emit(_at(day, 9), "closure_notice", institution=inst.label,
                effective=effective.isoformat())  # fmt: skip
+    if d == f - 28:
+        _refund_cancelled(w, inst, day)
     if f - 28 <= d <= f - 20:
         for enr in w.active(inst)[:12]:
             w.refund(inst, enr, _at(day, 11, w.rng.randint(0, 59)), answer="accept",
                      after_hours=w.rng.randint(4, 40))  # fmt: skip
     if d >= f - 28:
         w.complain(inst, day, "other", 0.05)
+
+
+def _refund_cancelled(w: World, inst: Inst, day: date) -> None:
+    """An honest closure refunds too the parents whose sessions are all past but not all
+    held (a suspension by order cancelled some, never billed): `World.active` leaves them
+    out, and their money is still theirs. At a fixed hour, with no random draw, so that
+    every other institution's history stays as it was."""
+    for enr in inst.enrollments:
+        if not enr.refunded and enr.reported >= len(enr.sessions) > enr.billed:
+            w.refund(inst, enr, _at(day, 11), answer="accept", after_hours=24)
 
 
 def _honest_chain(w: World, inst: Inst, d: int, day: date) -> None:
