@@ -312,13 +312,17 @@ def _card_value(f: Filing) -> Decimal:
 
 def months_spanned(f: Filing) -> int:
     """The whole months a card's term takes, from its first session's Beijing day to its last
-    (a part month counts whole): a membership's term, held to `membership_months`."""
+    (a part month counts whole): a membership's term, held to `membership_months`. Counted as
+    the Civil Code counts a period in months (民法典 Art. 201-202): the first day not counted,
+    N months end on the day of the same number N months on, or that month's last day where
+    it has none; so the least N with `add_months(first, N)` on or after the last day, and at
+    least 1 (docs/rules.md, "A membership's term")."""
     if not f.sessions:
         return 0
     first = local(min(s for s, _ in f.sessions)).date()
     last = local(max(e for _, e in f.sessions)).date()
     months = (last.year - first.year) * 12 + last.month - first.month
-    return months + 1 if add_months(first, months) < last else max(months, 0)
+    return months + 1 if add_months(first, months) < last else max(months, 1)
 
 
 def rule_card_caps(f: Filing, ctx: Context) -> list[Violation]:

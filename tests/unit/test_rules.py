@@ -394,3 +394,55 @@ def test_every_session_is_reported(n: int) -> None:
         filing(lessons_total=n, sessions=sessions), rules.Context(guides=guides())
     ).violations
     assert [v["session"] for v in violations] == list(range(1, n + 1))
+
+
+class TestMembershipTerm:
+    """A membership's term against `card_caps.membership_months` (Shanghai's fitness rules: at
+    most 24 months), read as the Civil Code counts a period in months (民法典 Art. 201-202):
+    the first day is not counted, and the period ends on the day of the same number in the
+    month it runs to, or on that month's last day where it has no such day. So a term from its
+    first session's Beijing day to its last is within N months while the last day is no later
+    than `add_months(first, N)`; exactly 24 months is allowed ("不得超过"), one day more is a
+    25th month (a part month counts whole)."""
+
+    CAPS = rules.CardCaps(membership_amount=D("5000"), membership_months=24,
+                          sessions_amount=D("20000"), sessions=60,
+                          stored_value_amount=D("5000"))  # fmt: skip
+
+    @staticmethod
+    def card(first: date, last: date) -> rules.Filing:
+        return filing(
+            category="non_subject", lessons_total=2, price_per_lesson=D("100.00"),
+            card_kind="membership",
+            sessions=(one_session(first, (16, 0), 45)[0], one_session(last, (19, 0), 60)[0]),
+        )  # fmt: skip
+
+    @pytest.mark.parametrize(
+        ("first", "last", "months"),
+        [
+            (date(2026, 1, 15), date(2028, 1, 15), 24),  # exactly 24 months: the last day
+            (date(2026, 1, 15), date(2028, 1, 16), 25),  # one day more
+            (date(2026, 1, 15), date(2028, 1, 14), 24),
+            (date(2026, 1, 31), date(2028, 1, 31), 24),  # from a month's end
+            (date(2026, 1, 31), date(2028, 2, 1), 25),
+            (date(2026, 1, 31), date(2026, 2, 28), 1),  # no 31 February: its last day
+            (date(2026, 1, 31), date(2026, 3, 1), 2),
+            (date(2026, 2, 28), date(2028, 2, 28), 24),  # the 28th, though 2028 has a 29th
+            (date(2026, 2, 28), date(2028, 2, 29), 25),
+            (date(2028, 2, 29), date(2030, 2, 28), 24),  # no 29 February 2030: its last day
+            (date(2028, 2, 29), date(2030, 3, 1), 25),
+            (date(2026, 3, 31), date(2026, 4, 30), 1),
+            (date(2026, 10, 12), date(2026, 10, 12), 1),  # one day: a part month, whole
+        ],
+    )
+    def test_months_spanned(self, first: date, last: date, months: int) -> None:
+        assert rules.months_spanned(self.card(first, last)) == months
+
+    def test_the_cap_at_its_boundary(self) -> None:
+        ctx = rules.Context(guides=guides(), card_caps=self.CAPS)
+        within = rules.check(self.card(date(2026, 1, 31), date(2028, 1, 31)), ctx)
+        assert within.violations == []
+        over = rules.check(self.card(date(2026, 1, 31), date(2028, 2, 1)), ctx).violations
+        assert [(v["rule"], v["cap"], v["limit"], v["value"]) for v in over] == [
+            ("card_over_cap", "membership_months", 24, 25)
+        ]
