@@ -122,9 +122,11 @@ DEPOSIT = st.fixed_dictionaries(
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(deposits=st.lists(DEPOSIT, min_size=0, max_size=3))
-@example(deposits=[{**GOOD, "paid_at": "2026-09-01T10:00:00.1-00:00"}])
-def test_both_ways_agree(deposits: list[dict[str, Any]]) -> None:
+@given(deposits=st.lists(DEPOSIT, min_size=0, max_size=3), data=st.data())
+@example(deposits=[{**GOOD, "paid_at": "2026-09-01T10:00:00.1-00:00"}], data=None)
+def test_both_ways_agree(deposits: list[dict[str, Any]], data: st.DataObject | None) -> None:
+    if data is not None:  # some deposits with their fields in another order
+        deposits = [data.draw(reordered(d)) for d in deposits]
     body = {"deposits": deposits}
     fast = schemas._plain_batch(body)
     with pytest.MonkeyPatch.context() as m:
@@ -132,3 +134,51 @@ def test_both_ways_agree(deposits: list[dict[str, Any]]) -> None:
     if fast is not None:
         assert isinstance(full, DepositBatchIn)
         same(fast, full)
+    for way in (schemas._canonical_batch, schemas._plain_deposits):  # each fast way alone
+        alone = way(deposits) if deposits else None
+        if alone is not None:
+            assert isinstance(full, DepositBatchIn)
+            same(alone, full)
+
+
+def reordered(d: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    keep = st.just(list(d))
+    return st.one_of(keep, keep, st.permutations(list(d))).map(lambda ks: {k: d[k] for k in ks})
+
+
+def test_a_batch_in_the_fields_order_is_checked_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = {"deposits": [GOOD, {**GOOD, "bank_txn_id": "T-2", "paid_at": "2026-09-01T10:30:00Z"}]}
+    whole = schemas._canonical_batch(body["deposits"])
+    assert whole is not None  # the path a bank's batch takes
+    full = full_way(body, monkeypatch)
+    assert isinstance(full, DepositBatchIn)
+    same(whole, full)
+    # Fields in another order: deposit by deposit, to the same values.
+    turned = {"deposits": [dict(reversed(d.items())) for d in body["deposits"]]}
+    assert schemas._canonical_batch(turned["deposits"]) is None
+    fast = schemas._plain_batch(turned)
+    assert fast is not None
+    same(fast, full)
+
+
+@pytest.mark.parametrize(
+    "deposits",
+    [
+        # A key holding NUL that would join into the fields of two deposits.
+        [{"bank_txn_id": "T-1", "account_no": "A", "payment_reference": "R", "amount": "1.00",
+          "paid_at": "2026-09-01T10:30:00Z\x00bank_txn_id"}],
+        # Keys holding NUL that join into three deposits' fields out of two objects of six
+        # and four fields, ten texts each (what only the count of NUL tells apart).
+        [{**dict(list(GOOD.items())[:4]),
+          "paid_at\x00" + GOOD["paid_at"] + "\x00bank_txn_id\x00T-2\x00account_no\x00A-2"
+          "\x00payment_reference\x00R-2\x00amount": "1.00", "paid_at": GOOD["paid_at"]},
+         {**dict(list(GOOD.items())[:3]),
+          "amount\x002.00\x00paid_at": GOOD["paid_at"]}],
+        [dict(list(GOOD.items())[:4]), {**GOOD, "extra": "x"}],  # four and six fields
+        [{**GOOD, "amount": 1}],
+        [GOOD, "not an object"],
+        [{**GOOD, "paid_at": "2026-02-30T10:00:00Z"}],
+    ],
+)  # fmt: skip
+def test_a_batch_not_plain_is_not_checked_whole(deposits: list[Any]) -> None:
+    assert schemas._canonical_batch(deposits) is None
