@@ -150,6 +150,10 @@ CODES: dict[str, Code] = {
                               "the GB 32100 check digit or format is wrong"),
     "invalid_region_code": _c(422, "Unknown administrative division code",
                               "a region code that does not exist"),
+    "member_not_named": _c(409, "Name the member this transferred enrollment is first",
+                           "a lesson reported on a successor's enrollment of a transferred "
+                           "claim whose member the successor has not yet named (POST "
+                           "/enrollments/{id}/member), under a pack with a per-consumer cap"),
     "region_conflict": _c(422, "The region given is not the institution's",
                           "a course check naming an institution (or sent by one) with a "
                           "`region_code` other than the institution's own region"),

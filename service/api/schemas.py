@@ -293,6 +293,11 @@ class EnrollmentRead(Read):
         default=False,
         description="pay_by counted over a year whose holiday arrangement is not yet published",
     )
+    member_to_name: bool = Field(
+        default=False,
+        description="a transferred enrollment whose member the successor has not yet named "
+        "(POST /enrollments/{id}/member): it takes no lesson report until then",
+    )
 
     @classmethod
     def of(cls, e: Enrollment) -> EnrollmentRead:
@@ -314,4 +319,5 @@ class EnrollmentRead(Read):
             enrolled_at=e.enrolled_at,
             pay_by=e.pay_by,
             pay_by_provisional=e.pay_by_provisional,
+            member_to_name=e.member_to_name,
         )

@@ -257,6 +257,12 @@ def _take(
         )
     if e.status == "awaiting_payment" or e.paid_at is None:
         raise DomainError("not_funded", "the enrollment has not been paid into escrow")
+    if e.member_to_name:
+        raise DomainError(
+            "member_not_named",
+            "a transferred enrollment: name the member it is (POST /enrollments/{id}/member) "
+            "before reporting its lessons",
+        )
     if item.occurred_at < e.paid_at:
         raise DomainError(
             "occurred_before_payment",

@@ -57,6 +57,11 @@ class Enrollment(Base):
     # pay_by counted in working days over a year whose holiday arrangement was not yet
     # published (service.fees.working_days): shown as provisional, never as settled.
     pay_by_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A successor's enrollment of a transferred claim, under a pack that caps what one
+    # consumer holds: it carries the failed institution's reference, so the successor names
+    # the member it is (its own reference) before it reports lessons on it
+    # (service.flows.successors.name_member).
+    member_to_name: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Deposit(Base):

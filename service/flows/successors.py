@@ -318,7 +318,11 @@ def _accept(
     amount = claim.held + share
     source = _source(inst, money, claim, amount)
     new = _successor_enrollment(session, offer, old, successor, amount, now)
-    over = _over_consumer_cap(session, successor, new, now)
+    cap = _consumer_cap(session, successor, new, now)
+    # The reference carried over is the failed institution's: the successor names the member
+    # before it reports a lesson on it (name_member), so one it knew is not counted apart.
+    new.member_to_name = cap is not None
+    over = _over(session, successor, new.student_ref, cap, new.amount_due, now)
     claim.allocated += share
     claim.held = ZERO
     claim.successor_institution_id = successor.id
@@ -342,28 +346,72 @@ def _accept(
     return over
 
 
-def _over_consumer_cap(
+def _consumer_cap(
     session: Session, successor: Institution, new: Enrollment, now: datetime
-) -> dict[str, str] | None:
-    """A transfer is not held to the successor's per-consumer cap (Shanghai's fitness rules:
-    20,000 yuan held by one consumer at one operator): the regulator moved the consumer, and
-    refusing would leave them a refund claim only. But the transferred enrollment is theirs
-    at the successor, so it counts in what they hold there (`enrollments.held_by`): their
-    next orders are refused until it is used or refunded below the cap. Where the transfer
-    itself takes them over, the acceptance says so in its audit (`consumer_cap`), for the
-    regulator to see."""
+) -> Decimal | None:
+    """The successor's per-consumer cap for the enrollment's sector (Shanghai's fitness
+    rules: 20,000 yuan held by one consumer at one operator), or None."""
     course = session.get(Course, new.course_id)
     assert course is not None
     sector = packs.sector_of("fitness" if successor.category == "fitness" else course.category)
     pack = packs.resolve(session, successor.region_code, sector, on=local_date(now))
-    cap = pack.values.prepay_caps.per_consumer
+    return pack.values.prepay_caps.per_consumer
+
+
+def _over(
+    session: Session, successor: Institution, student_ref: str, cap: Decimal | None,
+    transferred: Decimal, now: datetime,
+) -> dict[str, str] | None:  # fmt: skip
+    """A transfer is not held to the successor's per-consumer cap: the regulator moved the
+    consumer, and refusing would leave them a refund claim only. But the transferred
+    enrollment is theirs at the successor, so it counts in what they hold there
+    (`enrollments.held_by`): their next orders are refused until it is used or refunded below
+    the cap. Where the transfer itself takes them over (on acceptance, or once the successor
+    names the member), the audit says so (`consumer_cap`), for the regulator to see."""
     if cap is None:
         return None
-    held = enrollments.held_by(session, successor.id, new.student_ref, at=now)
+    held = enrollments.held_by(session, successor.id, student_ref, at=now)
     if held <= cap:
         return None
     return {"limit": format_money(cap), "held": format_money(held),
-            "transferred": format_money(new.amount_due)}  # fmt: skip
+            "transferred": format_money(transferred)}  # fmt: skip
+
+
+def name_member(
+    session: Session, *, institution: Institution, enrollment_id: str, student_ref: str,
+    now: datetime,
+) -> Enrollment:  # fmt: skip
+    """The successor names the member a transferred enrollment is: its own reference for the
+    consumer (the one carried over, for a member new to it). The service knows a consumer only
+    by the institution's reference, and the transfer carried the failed institution's, so a
+    member the successor already knew would be counted apart and the per-consumer cap split;
+    until named, the enrollment takes no lesson report (409 `member_not_named`). The same
+    name again answers as it stands; another, once named, is `invalid_state`."""
+    e = enrollments.own(session, institution, enrollment_id)
+    e = enrollments.lock(session, e.id)
+    if not e.member_to_name:
+        if e.student_ref == student_ref and _transferred(session, e.id):
+            return e
+        raise DomainError("invalid_state", "only a transferred enrollment whose member is not "
+                          "yet named may be named", extra={"state": e.status})  # fmt: skip
+    carried = e.student_ref
+    for ref in sorted({carried, student_ref}):  # one order: two namings at once never deadlock
+        enrollments.one_at_a_time(session, institution.id, ref)
+    e.student_ref, e.member_to_name = student_ref, False
+    session.flush()
+    over = _over(session, institution, student_ref, _consumer_cap(session, institution, e, now),
+                 e.amount_due, now)  # fmt: skip
+    audit(session, actor=f"institution:{institution.id}", action="enrollment:member_named",
+          subject=e.id, detail={"carried": carried, "student_ref": student_ref}
+          | ({"consumer_cap": over} if over else {}), now=now, institution=institution)  # fmt: skip
+    return e
+
+
+def _transferred(session: Session, enrollment_id: str) -> bool:
+    found = session.scalar(
+        select(func.count()).where(SuccessorOffer.successor_enrollment_id == enrollment_id)
+    )
+    return bool(found)
 
 
 def _share(session: Session, wd: WindDown, claim: Claim, available: Decimal) -> Decimal:

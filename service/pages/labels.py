@@ -475,6 +475,9 @@ REFUSALS = {
     ),
     "invalid_credit_code": N_("The unified social credit code is not valid."),
     "invalid_region_code": N_("No such administrative division."),
+    "member_not_named": N_(
+        "Name the member this transferred enrollment is before reporting its lessons."
+    ),
     "region_conflict": N_("The region given is not the institution's own region."),
     "duplicate_credit_code": N_("An institution with this credit code is already registered."),
     "duplicate_account": N_("This escrow account is already registered."),

@@ -586,3 +586,72 @@ def test_a_transfer_is_not_refused_by_the_consumer_cap_but_counts_in_it(
                          headers=key)  # fmt: skip
     assert_problem(more, 409, "prepay_over_consumer_cap")
     assert more.json()["held"] == "400.00"
+
+
+def test_a_member_the_successor_knew_is_counted_once_it_names_them(
+    world: World, engine: Engine
+) -> None:
+    """The successor (in 九台区 220113, under a pack capping what one consumer holds at 500
+    yuan, a version no other test uses) already knows the member as `gym-7`, who holds 300
+    there. The transfer brings 200 under the failed school's reference, `stu-1`: counted
+    apart, `gym-7` could buy 200 more and the member hold 700, the cap split. So the
+    transferred enrollment takes no lesson report until the successor names the member it is;
+    named `gym-7`, the member holds 500 and the next order is refused."""
+    from service.registry.models import AuditEvent
+
+    w = world
+    e = w.enroll(lessons=10, amount="200.00")
+    assert w.pay(e).status_code == 201
+    wd = open_it(w).json()
+    body = factories.institution_body(w.bank.id, region="220113")
+    good = w.client.post("/api/v1/institutions", json=body, headers=bearer(w.reg)).json()
+    key = bearer(good["api_key"])
+    course = w.client.post("/api/v1/courses", json=factories.course_body("2026-11-30", n=40),
+                           headers=key).json()  # fmt: skip
+    factories.pack_override(
+        engine, "220113", {"prepay_caps": {"lessons": 60, "months": 3, "per_consumer": "500"}},
+        sector="education_subject",
+    )  # fmt: skip
+    try:
+        order = {"course_id": course["id"], "student_ref": "gym-7", "lessons": 15,
+                 "amount": "300.00"}  # fmt: skip
+        assert w.client.post("/api/v1/enrollments", json=order, headers=key).status_code == 201
+        assert offer(w, wd["id"], good["id"], enrollment_ids=[e["id"]])["offers"] == 1
+        parent = w.parent(e)
+        assert decide(w, parent, "accept").status_code == 200
+        settle_all(w)  # the bank moves the money: the successor's enrollment is paid
+        moved = w.client.get("/api/v1/parent/wind-down", headers=parent).json()
+        new = moved["offer"]["successor_enrollment_id"]
+        got = w.client.get(f"/api/v1/enrollments/{new}", headers=key).json()
+        assert (got["student_ref"], got["member_to_name"], got["status"]) == (
+            "stu-1", True, "active")  # fmt: skip
+        lesson = {"lessons": 1, "occurred_at": w.clock.now.isoformat()}
+        r = w.client.post(f"/api/v1/enrollments/{new}/consumptions", json=lesson, headers=key)
+        assert_problem(r, 409, "member_not_named")
+
+        named = w.client.post(f"/api/v1/enrollments/{new}/member", headers=key,
+                              json={"student_ref": "gym-7"})  # fmt: skip
+        assert named.status_code == 200, named.text
+        assert (named.json()["student_ref"], named.json()["member_to_name"]) == ("gym-7", False)
+        again = w.client.post(f"/api/v1/enrollments/{new}/member", headers=key,
+                              json={"student_ref": "gym-7"})  # fmt: skip
+        assert again.status_code == 200 and again.json() == named.json()
+        other = w.client.post(f"/api/v1/enrollments/{new}/member", headers=key,
+                              json={"student_ref": "gym-8"})  # fmt: skip
+        assert_problem(other, 409, "invalid_state")
+        not_moved = w.client.post(f"/api/v1/enrollments/{e['id']}/member", headers=key,
+                                  json={"student_ref": "gym-7"})  # fmt: skip
+        assert_problem(not_moved, 404, "not_found")  # another institution's enrollment
+
+        more = w.client.post("/api/v1/enrollments", headers=key,
+                             json=order | {"lessons": 1, "amount": "20.00"})  # fmt: skip
+        assert_problem(more, 409, "prepay_over_consumer_cap")
+        assert more.json()["held"] == "500.00"
+        r = w.client.post(f"/api/v1/enrollments/{new}/consumptions", json=lesson, headers=key)
+        assert r.status_code == 201, r.text
+        with make_sessionmaker(engine)() as s:
+            (detail,) = s.scalars(select(AuditEvent.detail).where(
+                AuditEvent.action == "enrollment:member_named", AuditEvent.subject == new)).all()  # fmt: skip
+        assert detail == {"carried": "stu-1", "student_ref": "gym-7"}
+    finally:
+        factories.drop_pack_overrides(engine, "220113")

@@ -23,13 +23,14 @@ from service.api.institution.schemas import (
     CourseIn,
     EnrolledRead,
     EnrollmentIn,
+    MemberIn,
     ReportedRead,
     RespondIn,
 )
 from service.api.problems import refusals
 from service.api.schemas import BalancesRead, CourseRead, EnrollmentRead, Page, RefundTimelineRead
 from service.fees import filings
-from service.flows import consumptions, enrollments, refunds
+from service.flows import consumptions, enrollments, refunds, successors
 from service.flows.balances import institution_balances
 from service.registry import closures
 
@@ -115,6 +116,22 @@ def new_access_code(
 @router.get("/enrollments/{enrollment_id}", response_model=EnrollmentRead)
 def get_enrollment(enrollment_id: str, inst: InstitutionDep, session: SessionDep) -> EnrollmentRead:
     return EnrollmentRead.of(enrollments.own(session, inst, enrollment_id))
+
+
+@router.post(
+    "/enrollments/{enrollment_id}/member",
+    response_model=EnrollmentRead,
+    responses=refusals("not_found", "invalid_state"),
+)
+def name_member(
+    enrollment_id: str, body: MemberIn, inst: InstitutionDep, session: SessionDep, now: NowDep
+) -> EnrollmentRead:
+    """A successor names the member a transferred enrollment is (its own reference for the
+    consumer; the one carried over for a member new to it): the per-consumer cap then counts
+    it with what that member holds, and lessons may be reported on it."""
+    e = successors.name_member(session, institution=inst, enrollment_id=enrollment_id,
+                               student_ref=body.student_ref, now=now)  # fmt: skip
+    return EnrollmentRead.of(e)
 
 
 @router.post(

@@ -94,6 +94,12 @@ class EnrollmentIn(Strict):
     amount: PositiveMoney
 
 
+class MemberIn(Strict):
+    """The institution's own reference for the consumer a transferred enrollment is."""
+
+    student_ref: str = Field(min_length=1, max_length=100)
+
+
 class ConsumptionIn(Strict):
     lessons: WholeNumber = Field(ge=1, le=1000)
     occurred_at: Instant
