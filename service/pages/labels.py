@@ -261,6 +261,9 @@ KNOBS = {
     "min_reported": N_("Least lessons reported before the window"),
     "corroborating": N_("Parents confirming that teaching stopped"),
     "complaint_days": N_("Days their complaints are counted"),
+    "recent_days": N_("Recent days judged for a strong signal"),
+    "falling_units": N_("Units raised when new money falls"),
+    "falling_floor": N_("Level with new money falling"),
 }
 COMPLAINTS = {
     "refund": N_("Refund"),

@@ -87,9 +87,11 @@ class RefundDisputes(Knobs):
 class LessonDisputes(Knobs):
     """Lessons parents disputed in the window, of the lessons reported in it (at least
     `min_lessons`, so a quiet month's few disputes are not a rate): lessons billed that were
-    not held."""
+    not held. The strong form is judged on the window's share and on the last `recent_days`'
+    alone (disputed in waves, week after week: the weeks since teaching stopped)."""
 
     window_days: int = Field(default=30, ge=1, le=366)
+    recent_days: int = Field(default=14, ge=1, le=366)
     min_count: int = Field(default=3, ge=1, le=100_000)
     min_lessons: int = Field(default=30, ge=1, le=100_000)
     threshold: Decimal = Field(default=Decimal("0.1"), ge=0, le=1)  # share of lessons
@@ -145,9 +147,13 @@ class OffPlatform(Knobs):
     threshold: int = Field(default=1, ge=1, le=100_000)  # units
     complaint_units: int = Field(default=2, ge=1, le=100)
     high_units: int = Field(default=4, ge=1, le=100_000)
+    # A parent's word (2 units) beside new money at half its pace against the peers'
+    # (`renewal_decline`): the money goes where the parent was asked to pay.
+    falling_units: int = Field(default=2, ge=1, le=100_000)
     weight: int = Field(default=25, ge=0, le=100)
     floor: Level | None = None
     high_floor: Level | None = "high"
+    falling_floor: Level | None = "high"
 
 
 class ConsumptionPace(Knobs):
@@ -464,6 +470,7 @@ class RiskConfig(BaseModel):
             ("refund_requests", rv.baseline_days, rv.window_days),
             ("refund_requests", PEER_REFUND_WINDOW_DAYS, 0),
             ("lessons_consumed", self.lesson_disputes.window_days, 0),
+            ("lessons_consumed", self.lesson_disputes.recent_days, 0),
             ("lessons_consumed", self.consumption_stall.window_days, 0),
             ("deposits_amount", ps.window_days, 0),
             ("deposits_amount", ps.baseline_days, ps.window_days),

@@ -212,22 +212,35 @@ def refund_disputes(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     )
 
 
-def lesson_disputes(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
-    """Parents dispute the lessons billed: lessons not held."""
-    c = cfg.lesson_disputes
-    since = ctx.as_of - timedelta(days=c.window_days)
+def _disputed_share(
+    f: Facts, ctx: Context, c: k.LessonDisputes, days: int
+) -> tuple[Decimal, list[str], int, int]:
+    """The share of the lessons reported in the `days` before as_of that parents disputed
+    (over at least `min_lessons`), the disputes, the lessons disputed and reported."""
+    since = ctx.as_of - timedelta(days=days)
     found = [(i, n) for i, at, n in f.lesson_disputes if since < at <= ctx.as_of]
-    if len(found) < c.min_count:
-        return None
     disputed = sum(n for _, n in found)
-    reported = max(int(f.total("lessons_consumed", ctx.as_of, c.window_days)), disputed)
+    reported = max(int(f.total("lessons_consumed", ctx.as_of, days)), disputed)
     share = _ratio(Decimal(disputed), Decimal(max(reported, c.min_lessons)))
-    if share < c.threshold:
+    return share, [i for i, _ in found], disputed, reported
+
+
+def lesson_disputes(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
+    """Parents dispute the lessons billed: lessons not held. Strong on the window's share,
+    or on the last `recent_days`' alone: teaching that stopped a fortnight ago is a third of
+    the lessons of those weeks before it is a third of the month's."""
+    c = cfg.lesson_disputes
+    share, ids, disputed, reported = _disputed_share(f, ctx, c, c.window_days)
+    if len(ids) < c.min_count or share < c.threshold:
         return None
-    strong = share >= c.strong_threshold and len(found) >= c.strong_count
-    floor = c.strong_floor if strong else c.floor
-    ids = [i for i, _ in found]
+    strong = share >= c.strong_threshold and len(ids) >= c.strong_count
     note = f"{disputed} of {reported} lessons reported disputed"
+    if not strong and c.recent_days < c.window_days:
+        recent, found, n, of = _disputed_share(f, ctx, c, c.recent_days)
+        strong = recent >= c.strong_threshold and len(found) >= c.strong_count
+        if strong:
+            note += f"; {n} of {of} in the last {c.recent_days} days"
+    floor = c.strong_floor if strong else c.floor
     return Indicator(
         code="lesson_disputes",
         value=_shown(share),
@@ -330,7 +343,8 @@ def deep_discount(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None
 
 def off_platform(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
     """Cash unmatched for `suspense_days` (a unit each), and parents asked to pay off the
-    platform (`complaint_units` each)."""
+    platform (`complaint_units` each); `falling_units` of them beside new money falling
+    (`renewal_decline`) are `falling_floor`."""
     c = cfg.off_platform
     aged = ctx.as_of - timedelta(days=c.suspense_days)
     cash = [i for i, at in f.suspense if at <= aged]
@@ -338,7 +352,14 @@ def off_platform(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
     units = len(cash) + c.complaint_units * len(said)
     if units < c.threshold:
         return None
-    floor = c.high_floor if units >= c.high_units else c.floor
+    floor, note = (c.high_floor if units >= c.high_units else c.floor), None
+    if units < c.high_units and units >= c.falling_units:
+        # A parent asked to pay elsewhere while the school's new money falls to half its pace
+        # and its peers' keep theirs: the money is going where the parent was asked to pay.
+        falling = renewal_decline(f, ctx, cfg)
+        if falling is not None:
+            floor = c.falling_floor
+            note = f"new money falling: {falling.note}"
     return Indicator(
         code="off_platform",
         value=str(units),
@@ -346,6 +367,7 @@ def off_platform(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
         contribution=c.weight,
         floor=floor,
         evidence=said + cash,
+        note=note,
     )
 
 

@@ -92,6 +92,21 @@ def lessons_disputed(n: int, reported: int, days_ago: int = 1, each: int = 1) ->
                 days={day(days_ago): Day(lessons_consumed=reported)})  # fmt: skip
 
 
+def disputed_in_waves() -> Facts:
+    """40 lessons reported a week for four weeks; the last two weeks' reports disputed in
+    waves (8 parents, 2 lessons each, a week): 40% of the fortnight's, 20% of the month's."""
+    waves = [(f"c{w}{i}", AS_OF - timedelta(days=2 + 7 * w), 2) for w in (0, 1) for i in range(8)]
+    days = {day(n): Day(lessons_consumed=40) for n in (1, 8, 15, 22)}
+    return base(lesson_disputes=waves, days=days)
+
+
+def asked_off_platform_falling() -> Facts:
+    """One parent asked to pay off the platform, new money at a tenth of its pace."""
+    f = renewal("100", "1000")
+    f.off_platform_complaints = ev("c")
+    return f
+
+
 def ahead(share: str) -> Facts:
     f = base(days=surge("1500", "500"))
     f.ahead = {(14, 45): (D("1000"), D("1000") * D(share))}
@@ -239,6 +254,7 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ("lesson_disputes", "strong_threshold"): ("0.2", lessons_disputed(6, 20)),
     ("lesson_disputes", "strong_count"): (3, lessons_disputed(3, 20, each=4)),
     ("lesson_disputes", "strong_floor"): ("critical", lessons_disputed(6, 20, each=2)),
+    ("lesson_disputes", "recent_days"): (30, disputed_in_waves()),
     ("prepay_surge", "min_history_days"): (400, base(days=surge("1500", "500"))),
     ("prepay_surge", "min_peers"): (3, base(days=surge("1500", "500"))),
     ("prepay_surge", "ahead_days"): (30, ahead("0.6")),
@@ -264,6 +280,8 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ("off_platform", "complaint_units"): (1, base(off_platform_complaints=ev("c", "d"))),
     ("off_platform", "high_units"): (2, base(off_platform_complaints=ev("c"))),
     ("off_platform", "high_floor"): ("critical", base(off_platform_complaints=ev("c", "d"))),
+    ("off_platform", "falling_units"): (3, asked_off_platform_falling()),
+    ("off_platform", "falling_floor"): ("critical", asked_off_platform_falling()),
     ("consumption_pace", "window_days"): (60, base(pace_violations=ev("e", days_ago=40))),
     ("consumption_pace", "threshold"): (2, base(pace_violations=ev("e"))),
     ("consumption_pace", "high_count"): (1, base(pace_violations=ev("e"))),

@@ -16,9 +16,11 @@ from service.risk.scoring import judge
 from service.risk.sweep import evaluate
 from tests.unit.test_knobs import (
     AS_OF,
+    asked_off_platform_falling,
     base,
     bleeding,
     delivered,
+    disputed_in_waves,
     latency,
     renewal,
     sibling,
@@ -335,3 +337,39 @@ def test_new_money_falling_beside_a_second_trend_is_high() -> None:
     assert both is not None and both.contribution == 25
     assert "with refund_latency" in (both.note or "")
     assert evaluate(bleeding(), ctx(), CFG).level == "high"
+
+
+def test_lessons_disputed_in_waves_are_strong_before_the_month_says_so() -> None:
+    """Teaching stopped a fortnight ago: 40% of the fortnight's lessons disputed, 20% of the
+    month's. The month's share alone is a medium; the fortnight's is `high`, and says so."""
+    waves = fired("lesson_disputes", disputed_in_waves())
+    assert waves is not None and waves.floor == "high" and waves.value == "0.20"
+    assert "32 of 80 in the last 14 days" in (waves.note or "")
+    spread = disputed_in_waves()  # the same disputes over the month: no wave
+    spread.lesson_disputes = [(i, AS_OF - timedelta(days=2 + 7 * (n % 4)), 2)
+                              for n, (i, _, _) in enumerate(spread.lesson_disputes)]  # fmt: skip
+    month = fired("lesson_disputes", spread)
+    assert month is not None and month.floor == "medium"
+
+
+def test_a_parent_asked_to_pay_elsewhere_while_new_money_falls_is_high() -> None:
+    """One parent's word is a medium, new money falling alone a medium sign; together the
+    money is going where the parent was asked to pay: `high`, the note says why."""
+    both = asked_off_platform_falling()
+    said = fired("off_platform", both)
+    assert said is not None and said.floor == "high" and "new money falling" in (said.note or "")
+    assert evaluate(both, ctx(), CFG).level == "high"
+    steady = base(off_platform_complaints=both.off_platform_complaints)
+    assert evaluate(steady, ctx(), CFG).level == "medium"
+    everyone = ctx(peer_renewal={(CITY, "subject"): Peers(median=D("0.1"), count=20)})
+    assert evaluate(both, everyone, CFG).level == "medium"  # the whole city's money fell
+    cash = renewal_with(suspense_days_ago=10)
+    assert fired("off_platform", cash).floor is None  # type: ignore[union-attr]
+
+
+def renewal_with(suspense_days_ago: float) -> Facts:
+    """New money falling, and one payment unmatched (a unit: a parent's typo looks the same)."""
+    f = asked_off_platform_falling()
+    f.off_platform_complaints = []
+    f.suspense = [("dep", AS_OF - timedelta(days=suspense_days_ago))]
+    return f
