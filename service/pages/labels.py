@@ -264,6 +264,7 @@ KNOBS = {
     "recent_days": N_("Recent days judged for a strong signal"),
     "falling_units": N_("Units raised when new money falls"),
     "falling_floor": N_("Level with new money falling"),
+    "falling_pace": N_("New money's pace against its peers' counted as falling"),
 }
 COMPLAINTS = {
     "refund": N_("Refund"),

@@ -147,9 +147,10 @@ class OffPlatform(Knobs):
     threshold: int = Field(default=1, ge=1, le=100_000)  # units
     complaint_units: int = Field(default=2, ge=1, le=100)
     high_units: int = Field(default=4, ge=1, le=100_000)
-    # A parent's word (2 units) beside new money at half its pace against the peers'
-    # (`renewal_decline`): the money goes where the parent was asked to pay.
+    # A parent's word (2 units) while new money runs at half its peers' pace or under (the
+    # measure of `renewal_decline`, the season included): it goes where the parent was asked.
     falling_units: int = Field(default=2, ge=1, le=100_000)
+    falling_pace: Decimal = Field(default=Decimal("0.5"), ge=0, le=10)
     weight: int = Field(default=25, ge=0, le=100)
     floor: Level | None = None
     high_floor: Level | None = "high"

@@ -343,8 +343,8 @@ def deep_discount(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None
 
 def off_platform(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
     """Cash unmatched for `suspense_days` (a unit each), and parents asked to pay off the
-    platform (`complaint_units` each); `falling_units` of them beside new money falling
-    (`renewal_decline`) are `falling_floor`."""
+    platform (`complaint_units` each); `falling_units` of them while new money runs at
+    `falling_pace` of its peers' or under (`pace_against_peers`) are `falling_floor`."""
     c = cfg.off_platform
     aged = ctx.as_of - timedelta(days=c.suspense_days)
     cash = [i for i, at in f.suspense if at <= aged]
@@ -354,12 +354,12 @@ def off_platform(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
         return None
     floor, note = (c.high_floor if units >= c.high_units else c.floor), None
     if units < c.high_units and units >= c.falling_units:
-        # A parent asked to pay elsewhere while the school's new money falls to half its pace
-        # and its peers' keep theirs: the money is going where the parent was asked to pay.
-        falling = renewal_decline(f, ctx, cfg)
-        if falling is not None:
+        # A parent asked to pay elsewhere while the school's new money falls to half its
+        # peers' pace: the money is going where the parent was asked to pay.
+        pace = pace_against_peers(f, ctx, cfg)
+        if pace is not None and pace <= c.falling_pace:
             floor = c.falling_floor
-            note = f"new money falling: {falling.note}"
+            note = f"new money falling: {_shown(pace)}x its peers' pace (renewal_decline's measure)"
     return Indicator(
         code="off_platform",
         value=str(units),
@@ -714,6 +714,21 @@ def renewal_ratio(f: Facts, as_of: datetime, c: k.RenewalDecline) -> Decimal | N
         return None
     expected = then * c.window_days / c.baseline_days
     return _ratio(f.total("deposits_amount", as_of, c.window_days), expected)
+
+
+def pace_against_peers(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Decimal | None:
+    """New money's pace against its own baseline, over the city's peers' median pace: the
+    measure of `renewal_decline`, the season included (no `peer_floor`: against the peers, a
+    term's start everyone had is no fall). None where it is not judged: in a discount drive
+    or a wind-down, without a baseline, without `min_peers` peers."""
+    c = cfg.renewal_decline
+    if f.closure_announced_at is not None or deep_discount(f, ctx, cfg) is not None:
+        return None
+    ratio = renewal_ratio(f, ctx.as_of, c)
+    peers = ctx.peer_renewal.get((f.region_code[:4], f.category))
+    if ratio is None or peers is None or peers.count < c.min_peers or peers.median <= 0:
+        return None
+    return ratio / peers.median
 
 
 def renewal_decline(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:

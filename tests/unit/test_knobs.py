@@ -282,6 +282,7 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ("off_platform", "high_floor"): ("critical", base(off_platform_complaints=ev("c", "d"))),
     ("off_platform", "falling_units"): (3, asked_off_platform_falling()),
     ("off_platform", "falling_floor"): ("critical", asked_off_platform_falling()),
+    ("off_platform", "falling_pace"): ("0.05", asked_off_platform_falling()),
     ("consumption_pace", "window_days"): (60, base(pace_violations=ev("e", days_ago=40))),
     ("consumption_pace", "threshold"): (2, base(pace_violations=ev("e"))),
     ("consumption_pace", "high_count"): (1, base(pace_violations=ev("e"))),

@@ -363,6 +363,11 @@ def test_a_parent_asked_to_pay_elsewhere_while_new_money_falls_is_high() -> None
     assert evaluate(steady, ctx(), CFG).level == "medium"
     everyone = ctx(peer_renewal={(CITY, "subject"): Peers(median=D("0.1"), count=20)})
     assert evaluate(both, everyone, CFG).level == "medium"  # the whole city's money fell
+    # After a term's start everyone had (the peers at 0.5 of their pace, under the trend's
+    # floor), at a fifth of the peers' pace it is still falling against them.
+    season = ctx(peer_renewal={(CITY, "subject"): Peers(median=D("0.5"), count=20)})
+    assert fired("renewal_decline", both, season) is None
+    assert evaluate(both, season, CFG).level == "high"
     cash = renewal_with(suspense_days_ago=10)
     assert fired("off_platform", cash).floor is None  # type: ignore[union-attr]
 
