@@ -16,6 +16,7 @@ from service.api.problems import refusals
 from service.api.regulator.approvals_routes import PENDING_RESPONSE, accepted
 from service.api.schemas import Read
 from service.errors import DomainError
+from service.fees.working_days import FIRST_DAY
 from service.kit.clock import local_date
 from service.kit.money import Day, DayOut, InstantOut
 from service.kit.wire import RegionCode, Strict
@@ -44,13 +45,21 @@ class SourceRead(Read):
     note: str | None = Field(default=None, description="what was not verified, if anything")
 
 
+# The day the service's own defaults (version 0) are answered as in force from: the contract
+# gives every rule an `effective_from` day, and the defaults hold for every day the service
+# answers (the first of them).
+DEFAULTS_FROM = FIRST_DAY
+
+
 class CitedRuleRead(Read):
     value: Any
     source: SourceRead
     region_code: str = Field(description="where it was defined (000000: national)")
     sector: str
     version: int = Field(description="0: the service's default")
-    effective_from: DayOut | None
+    effective_from: DayOut = Field(
+        description="the day the version took effect (the service's default: 2000-01-01)"
+    )
 
 
 class EffectivePackRead(Read):
@@ -72,7 +81,7 @@ class EffectivePackRead(Read):
                     region_code=c.region_code,
                     sector=c.sector,
                     version=c.version,
-                    effective_from=c.effective_from,
+                    effective_from=c.effective_from or DEFAULTS_FROM,
                 )
                 for name, c in pack.cited.items()
             },

@@ -486,3 +486,21 @@ def test_the_queue_counts_pending_per_office(client: TestClient, engine: Engine)
         assert approvals.pending_count(s, office=reg, now=datetime.now(UTC)) == before + 1
         later = datetime.now(UTC) + approvals.LIFETIME
         assert approvals.pending_count(s, office=reg, now=later) == 0
+
+
+def test_the_same_unfreeze_waits_or_runs_as_the_institutions_pack_lists_it(
+    client: TestClient, engine: Engine, office: Office
+) -> None:
+    """`four_eyes` under two packs: the same unfreeze by the same officer of Liaoyuan waits
+    for a second person for a school in 220402 (the national list) and runs at once for one
+    in 220403, whose pack lists only the price guide (a version no other test writes)."""
+    factories.pack_override(engine, "220403", {"four_eyes": ["price_guide_publish"]})
+    try:
+        for region, status in (("220402", 202), ("220403", 200)):
+            inst = _frozen_school(client, engine, office, region=region)
+            r = client.post(f"/api/v1/institutions/{inst}/unfreeze",
+                            headers=bearer(office.officer), json={"reason": "refunds paid"})  # fmt: skip
+            assert r.status_code == status, (region, r.text)
+            assert _status(client, office.token, inst) == ("frozen" if status == 202 else "active")
+    finally:
+        factories.drop_pack_overrides(engine, "220403")

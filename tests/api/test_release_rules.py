@@ -204,3 +204,39 @@ def test_the_minimum_balance_is_kept_and_the_payout_cap_holds(pair: Pair, engine
     assert pair.released(WED + timedelta(hours=2))[RULED] == Decimal("0.00")
     october = pair.released(datetime(2026, 10, 1, 9, 0, tzinfo=SHANGHAI))[RULED]
     assert october == Decimal("800.00")
+
+
+def test_an_open_complaint_holds_release_where_the_pack_says_so(pair: Pair, engine: Engine) -> None:
+    """`complaint_holds_release` alone (Wuhu, Gansu), per-lesson release in both districts:
+    the same lesson and the same complaint on each enrollment; the plain district releases the
+    lesson, the ruled one holds it while the complaint is open."""
+    rule(engine, {"complaint_holds_release": {"enabled": True}})
+    orders = {where: pair.funded(where) for where in (PLAIN, RULED)}
+    pair.clock.now = WED
+    for where, e in orders.items():
+        pair.lesson(where, e)
+        parent = pair.client.post(
+            "/api/v1/parent/sessions",
+            json={"enrollment_id": e["id"], "access_code": e["access_code"]},
+        ).json()["token"]
+        filed = pair.client.post("/api/v1/parent/complaints", headers=bearer(parent),
+                                 json={"category": "quality", "text": "no coach"})  # fmt: skip
+        assert filed.status_code == 201, filed.text
+    assert pair.released(WED + timedelta(hours=1)) == {PLAIN: Decimal("100.00"),
+                                                       RULED: Decimal("0.00")}  # fmt: skip
+
+
+def test_the_payout_cap_holds_a_months_releases(pair: Pair, engine: Engine) -> None:
+    """`payout_cap` (Rongcheng: a month's payouts at most twice the minimum balance), both
+    districts keeping 20% of what is owed: of 900 earned on orders of 1,000, the plain
+    district releases 800 (the minimum balance kept), the ruled one 400 (twice the 200)."""
+    factories.pack_override(engine, PLAIN, {"minimum_balance": {"share_of_owed": "0.2"}})
+    rule(engine, {"minimum_balance": {"share_of_owed": "0.2"},
+                  "payout_cap": {"monthly_multiple_of_minimum": "2"}})  # fmt: skip
+    plain, ruled = pair.funded(PLAIN), pair.funded(RULED)
+    pair.clock.now = WED
+    for _ in range(9):
+        pair.lesson(PLAIN, plain)
+        pair.lesson(RULED, ruled)
+    assert pair.released(WED + timedelta(hours=1)) == {PLAIN: Decimal("800.00"),
+                                                       RULED: Decimal("400.00")}  # fmt: skip

@@ -40,13 +40,13 @@ class Town:
     bank: factories.BankCred
     schools: dict[str, School]
 
-    def funded(self, where: str) -> dict[str, Any]:
+    def funded(self, where: str, course_id: str | None = None) -> dict[str, Any]:
         school = self.schools[where]
         r = self.client.post(
             "/api/v1/enrollments",
             headers=bearer(school.key),
-            json={"course_id": school.course_id, "student_ref": "stu-1", "lessons": 10,
-                  "amount": "1000.00"},
+            json={"course_id": course_id or school.course_id, "student_ref": "stu-1",
+                  "lessons": 10, "amount": "1000.00"},
         )  # fmt: skip
         assert r.status_code == 201, r.text
         e = r.json()
@@ -559,5 +559,80 @@ def test_an_unpaid_orders_pay_by_in_an_unpublished_year_is_provisional_wherever_
             assert ('data-testid="pay-by"' in pages["en"]) is (where == "330106")
             assert ("请于" in pages["zh"]) is (where == "330106")
             _pages_agree(pages, provisional and where == "330106")
+    finally:
+        factories.drop_pack_overrides(engine, "330106")
+
+
+def _course(town: Town, where: str, start: str) -> str:
+    """A second course of the school: 10 basketball lessons on school days from `start`."""
+    r = town.client.post(
+        "/api/v1/courses", headers=bearer(town.schools[where].key),
+        json=factories.course_body(start, n=10, category="non_subject", subject="basketball",
+                                   price_per_lesson="100.00"),
+    )  # fmt: skip
+    assert r.status_code == 201 and r.json()["status"] == "approved", r.text
+    return str(r.json()["id"])
+
+
+@pytest.mark.parametrize(
+    ("where", "confirm_until", "respond_by"),
+    [
+        # Calendar days (the national defaults: 7 and 5) run through the holiday.
+        ("370102", datetime(2026, 2, 20, 10, 0, tzinfo=SHANGHAI),
+         datetime(2026, 2, 18, 10, 0, tzinfo=SHANGHAI)),
+        # Working days skip 15-23 February and count the make-up Saturdays 14 and 28
+        # February: 14, 24, 25, 26, 27, 28 February and 2 March.
+        ("330106", datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI),
+         datetime(2026, 2, 27, 10, 0, tzinfo=SHANGHAI)),
+    ],
+)  # fmt: skip
+def test_a_lessons_window_and_a_refunds_answer_across_the_spring_festival(
+    town: Town, engine: Engine, where: str, confirm_until: datetime, respond_by: datetime
+) -> None:
+    """The same lesson and refund on Friday 13 February 2026, the eve of the Spring Festival
+    holiday (15 to 23 February off, 14 and 28 February worked): Jinan counts calendar days,
+    Zhejiang 7 working days for the lesson (its pack) and, here, 5 for the refund."""
+    factories.pack_override(engine, "330106", {"refund_answer_deadline": {"working_days": 5}})
+    try:
+        town.clock.now = datetime(2026, 2, 2, 9, 0, tzinfo=SHANGHAI)
+        e = town.funded(where, _course(town, where, "2026-02-09"))
+        town.clock.now = datetime(2026, 2, 13, 10, 0, tzinfo=SHANGHAI)
+        r = town.client.post(
+            f"/api/v1/enrollments/{e['id']}/consumptions", headers=bearer(town.schools[where].key),
+            json={"lessons": 1, "occurred_at": town.clock.now.isoformat()},
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        assert datetime.fromisoformat(r.json()["confirm_until"]) == confirm_until
+        assert r.json()["confirm_until_provisional"] is False
+        parent = town.client.post(
+            "/api/v1/parent/sessions",
+            json={"enrollment_id": e["id"], "access_code": e["access_code"]},
+        ).json()["token"]
+        asked = town.client.post(
+            "/api/v1/parent/refunds", headers=bearer(parent), json={"reason": "moving"}
+        )
+        assert asked.status_code == 201, asked.text
+        assert datetime.fromisoformat(asked.json()["respond_by"]) == respond_by
+    finally:
+        factories.drop_pack_overrides(engine, "330106")
+
+
+@pytest.mark.parametrize(("where", "status"), [("370102", 422), ("330106", 201)])
+def test_the_earliest_collection_comes_from_the_pack(
+    town: Town, engine: Engine, where: str, status: int
+) -> None:
+    """`earliest_collection`: on 28 September an order for lessons from 14 December is
+    collected too early where a collection may come at most a month before the first lesson
+    (the national rule) and not where a pack allows three months (an override)."""
+    factories.pack_override(engine, "330106", {"earliest_collection": {"months_before_start": 3}})
+    try:
+        course = _course(town, where, "2026-12-14")
+        r = town.client.post(
+            "/api/v1/enrollments", headers=bearer(town.schools[where].key),
+            json={"course_id": course, "student_ref": "stu-5", "lessons": 10, "amount": "1000.00"},
+        )  # fmt: skip
+        assert r.status_code == status, r.text
+        if status == 422:
+            assert r.json()["code"] == "collected_too_early"
     finally:
         factories.drop_pack_overrides(engine, "330106")

@@ -3,6 +3,7 @@ was defined, every version, and a change refused rule by rule (`invalid_rule`)."
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -178,3 +179,27 @@ def test_an_approved_change_runs_once(client: TestClient, engine: Engine) -> Non
         assert again.status_code == 409  # decided: it never runs twice
     finally:
         factories.drop_pack_overrides(engine, REGION)
+
+
+def test_the_effective_pack_answers_every_rule_in_the_contracts_shape(world: World) -> None:
+    """`{region_code, on, sector, rules: {NAME: {value, source: {title, number?, issuer,
+    article?, url?}, region_code, version, effective_from}}}` for every rule the contract
+    names, the service's defaults too (version 0, from 2000-01-01: a day, never null)."""
+    r = world.client.get("/api/v1/rule-packs/effective", headers=bearer(world.reg),
+                         params={"region_code": "330106", "on": "2026-10-08"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert {"region_code", "on", "sector", "rules"} <= set(body)
+    named = ("confirmation_window refund_answer_deadline refund_payment_deadline "
+             "release_cadence complaint_holds_release prepay_caps earliest_collection "
+             "minimum_balance payout_cap reserve_requirement entry_gate bank_warnings "
+             "wind_down four_eyes risk_thresholds").split()  # fmt: skip
+    assert set(named) <= set(body["rules"])
+    for name, rule in body["rules"].items():
+        assert {"value", "source", "region_code", "version", "effective_from"} <= set(rule), name
+        assert rule["source"]["title"] and rule["source"]["issuer"], name
+        assert date.fromisoformat(rule["effective_from"]), name
+        assert re.fullmatch(r"\d{6}", rule["region_code"]) and rule["version"] >= 0, name
+    default = body["rules"]["minimum_balance"]
+    assert (default["region_code"], default["version"], default["effective_from"]) == (
+        "000000", 0, "2000-01-01")  # fmt: skip

@@ -360,31 +360,38 @@ def test_from_the_workbench_and_the_parents_page(world: World, engine: Engine) -
     assert "Your claim" in p.get("/parent?lang=en").text
 
 
-def test_interest_where_the_regions_rule_sets_a_rate(world: World, engine: Engine) -> None:
-    """The region's `wind_down.interest_rate_annual`: each claim is its balance plus simple
+@pytest.mark.parametrize(
+    ("rate", "claim", "interest"), [(None, "200.00", "0.00"), ("0.0365", "200.20", "0.20")]
+)
+def test_interest_where_the_regions_rule_sets_a_rate(
+    world: World, engine: Engine, rate: str | None, claim: str, interest: str
+) -> None:
+    """The region's `wind_down.interest_rate_annual`, under two packs: with none (the
+    national default) each claim is its balance; with a rate, its balance plus simple
     interest from the effective day to the opening, booked as the institution's debt."""
     from tests import factories
 
     w = world
     e = w.enroll(lessons=10, amount="200.00")
     assert w.pay(e).status_code == 201
-    rule = {"wind_down": {"value": {"interest_rate_annual": "0.0365"},
+    rule = {"wind_down": {"value": {"interest_rate_annual": rate},
                           "source": {"title": "预付式消费司法解释", "issuer": "最高人民法院",
                                      "number": "法释〔2025〕4号"}}}  # fmt: skip
     try:
-        made = w.client.post("/api/v1/rule-packs", headers=bearer(w.reg), json={
-            "region_code": "220102", "sector": "all",
-            "effective_from": w.clock.now.astimezone(SHANGHAI).date().isoformat(),
-            "rules": rule, "reason": "interest on prepaid balances"})  # fmt: skip
-        assert made.status_code in (201, 202), made.text
-        through(w.client, engine, made)  # rule_pack_change is four-eyes too: approved here
+        if rate is not None:
+            made = w.client.post("/api/v1/rule-packs", headers=bearer(w.reg), json={
+                "region_code": "220102", "sector": "all",
+                "effective_from": w.clock.now.astimezone(SHANGHAI).date().isoformat(),
+                "rules": rule, "reason": "interest on prepaid balances"})  # fmt: skip
+            assert made.status_code in (201, 202), made.text
+            through(w.client, engine, made)  # rule_pack_change is four-eyes too: approved here
         ten_days_ago = (w.clock.now - timedelta(days=10)).isoformat()
         opened = open_it(w, effective_at=ten_days_ago)
         assert opened.status_code == 201, opened.text
         wd = opened.json()
         # 200.00 × 3.65% × 10 / 365 = 0.20
-        assert claims(w, wd["id"])[e["id"]]["claim"] == "200.20"
-        assert books(engine, w.inst_id)["receivable"] == D("0.20")
+        assert claims(w, wd["id"])[e["id"]]["claim"] == claim
+        assert books(engine, w.inst_id).get("receivable", D("0")) == D(interest)
         assert_books(engine, w.inst_id)
     finally:
         factories.drop_pack_overrides(engine, "220102")

@@ -36,6 +36,28 @@ def test_a_regulator_counts_across_national_day(client: TestClient, engine: Engi
     }
 
 
+@pytest.mark.parametrize(
+    ("count", "date"),
+    [
+        (1, "2026-02-14T10:00:00+08:00"),  # Saturday 14 February, a make-up working day
+        (2, "2026-02-24T10:00:00+08:00"),  # 15 to 23 February off
+        (6, "2026-02-28T10:00:00+08:00"),  # Saturday 28 February, worked too
+        (7, "2026-03-02T10:00:00+08:00"),
+    ],
+)
+def test_a_count_across_the_spring_festival(
+    client: TestClient, engine: Engine, count: int, date: str
+) -> None:
+    _, token = factories.regulator(engine, "330000")
+    start = "2026-02-13T10:00:00+08:00"
+    r = client.get(
+        f"/api/v1/working-days?region_code=330106&from={_at(start)}&count={count}",
+        headers=bearer(token),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {"from": start, "count": count, "date": date, "provisional": False}
+
+
 def test_an_institution_counts_in_its_own_region_by_default(
     client: TestClient, engine: Engine
 ) -> None:
