@@ -170,7 +170,8 @@ def nights(con: sqlite3.Connection, base: Path, by_id: dict[str, str]) -> list[d
                 few = {i: facts[i] for i in payload if i in facts}
                 cfgs = {x.region_code: cfg for x in few.values()}
                 alone = Context(as_of=as_of, region_refund_rate=ctx.region_refund_rate,
-                                peer_surge=ctx.peer_surge, chain=ctx.chain)  # fmt: skip
+                                peer_surge=ctx.peer_surge, chain=ctx.chain,
+                                silent_banks=sw.silent_banks(few, cfgs, as_of))  # fmt: skip
                 night[1].update(sw.evaluate_all(None, few, alone, cfgs))  # type: ignore[arg-type]
     if night:
         rows += levels(*night, by_id)

@@ -87,7 +87,9 @@ def _statement_missing(session: Session, ctx: JobContext) -> dict[str, Any]:
     if not silent:
         return {"institutions_without_statement": 0}
     out = sweep(session, as_of=as_of, now=ctx.now, institution_ids=silent)
-    return {"institutions_without_statement": len(silent), "alerts_opened": out["alerts_opened"]}
+    # A bank silent on many accounts at once: one notice here (`systemic_events`), no case.
+    return {"institutions_without_statement": len(silent), "alerts_opened": out["alerts_opened"],
+            "systemic_events": out["systemic_events"]}  # fmt: skip
 
 
 def _reopen_cases(session: Session, ctx: JobContext) -> dict[str, Any]:

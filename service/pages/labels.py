@@ -265,6 +265,8 @@ KNOBS = {
     "falling_units": N_("Units raised when new money falls"),
     "falling_floor": N_("Level with new money falling"),
     "falling_pace": N_("New money's pace against its peers' counted as falling"),
+    "normal_share": N_("Share the district delivers as filed"),
+    "systemic_schools": N_("Accounts a bank is silent on for one systemic event"),
 }
 COMPLAINTS = {
     "refund": N_("Refund"),

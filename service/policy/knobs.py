@@ -193,10 +193,13 @@ class StatementMissing(Knobs):
     """Working days (the holiday calendar's) since the bank's last statement of the escrow
     account, today's not yet due: a bank that reports on working days only is never silent
     over a weekend. The weight grows by `step_weight` a working day past the threshold, to
-    `max_weight`; silence of `high_days` is a floor of its own."""
+    `max_weight`; silence of `high_days` is a floor of its own. A bank silent since the same
+    bank day on `systemic_schools` accounts or more of those swept is a systemic event (one
+    notice in the sweep's `systemic_events`): its silence weighs nothing at each school."""
 
     threshold: int = Field(default=3, ge=1, le=366)  # working days without a statement
     high_days: int = Field(default=10, ge=1, le=366)
+    systemic_schools: int = Field(default=5, ge=2, le=1_000_000)
     weight: int = Field(default=10, ge=0, le=100)
     step_weight: int = Field(default=3, ge=0, le=100)
     max_weight: int = Field(default=40, ge=0, le=100)
@@ -362,7 +365,11 @@ class DeliveryShare(Knobs):
     form too: classes half cancelled and parents saying so. Not judged in an announced
     wind-down, nor when the city's peers (at least
     `min_peers`) deliver under `peer_floor` themselves (a suspension by order is one
-    notice, not a hundred cases)."""
+    notice, not a hundred cases). Where the district (or, under `min_peers` schools, the
+    city) delivers under `normal_share` together, classes resuming after an order or a
+    holiday: a school's share is judged against the district's median (what the order left
+    possible), and parents' complaints that teaching stopped are the place's, not the
+    school's (neither corroborating nor in `complaint_surge`)."""
 
     window_days: int = Field(default=14, ge=1, le=92)
     lag_days: int = Field(default=7, ge=0, le=92)
@@ -376,6 +383,7 @@ class DeliveryShare(Knobs):
     threshold: Decimal = Field(default=Decimal("0.6"), ge=0, le=1)
     strong_threshold: Decimal = Field(default=Decimal("0.35"), ge=0, le=1)
     peer_floor: Decimal = Field(default=Decimal("0.6"), ge=0, le=10)
+    normal_share: Decimal = Field(default=Decimal("0.9"), ge=0, le=10)
     weight: int = Field(default=20, ge=0, le=100)
     strong_weight: int = Field(default=35, ge=0, le=100)
     floor: Level | None = None

@@ -142,6 +142,7 @@ class Facts:
     # itself: such an institution is judged by it alone (indicators.wind_down).
     wind_down: tuple[str, str, datetime] | None = None
     sponsor: str | None = None  # 举办者: the campuses of one chain share it
+    bank_id: str | None = None  # the custody bank: a bank silent for many is one event
     # Answers to refund requests: the refund, when answered, the working days it took.
     answer_latency: list[tuple[str, datetime, int]] = field(default_factory=list)
     # Per window (days): enrollments paid in it, and the lessons they bought.
@@ -232,7 +233,7 @@ def gather(
     inst_q = select(
         Institution.id, Institution.region_code, Institution.supervision_mode,
         Institution.created_at, Institution.category, Institution.sponsor, Institution.closing_on,
-        Institution.closure_announced_at,
+        Institution.closure_announced_at, Institution.bank_id,
     ).where(Institution.created_at <= as_of)  # fmt: skip
     if region_prefix:
         inst_q = inst_q.where(Institution.region_code.startswith(region_prefix))
@@ -246,6 +247,7 @@ def gather(
             created_at=i.created_at,
             category=i.category,
             sponsor=i.sponsor,
+            bank_id=i.bank_id,
             closing_on=i.closing_on if _announced(i.closure_announced_at, as_of) else None,
             closure_announced_at=i.closure_announced_at
             if _announced(i.closure_announced_at, as_of)

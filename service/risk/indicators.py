@@ -76,6 +76,9 @@ class Context:
     # (classes suspended by order) is one systemic event, not a case at each of its schools.
     district_delivery: dict[str, Peers] = field(default_factory=dict)
     chain: dict[str, list[Sibling]] = field(default_factory=dict)  # by sponsor
+    # Accounts swept whose bank has been silent since the same bank day, by (bank, that day):
+    # a bank silent for many schools at once is one systemic event, not a case at each.
+    silent_banks: dict[tuple[str | None, date], int] = field(default_factory=dict)
 
 
 IndicatorFn = Callable[[Facts, Context, k.RiskConfig], Indicator | None]
@@ -416,7 +419,13 @@ def complaint_surge(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     """Parents complaining in the window against the trailing baseline's rate, each parent
     (enrollment) counted once however often they filed."""
     c = cfg.complaint_surge
-    found = one_per_parent(f, on_days(f.complaints, ctx.as_of, c.window_days))
+    window = on_days(f.complaints, ctx.as_of, c.window_days)
+    if district_order(f, ctx, cfg.delivery_share):
+        # Classes short across the district (an order, and the weeks it leaves in the
+        # windows): parents saying teaching stopped speak of the place, not the school.
+        theirs = {i for i, _ in f.teaching_complaints}
+        window = [i for i in window if i not in theirs]
+    found = one_per_parent(f, window)
     recent = len(found)
     if recent < c.min_count:
         return None
@@ -448,6 +457,11 @@ def statement_missing(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | 
     weight = min(c.max_weight, c.weight + c.step_weight * (days - c.threshold))
     floor = c.high_floor if days >= c.high_days else c.floor
     note = f"{days} working days since the statement of {last.isoformat()}"
+    together = ctx.silent_banks.get((f.bank_id, last), 0)
+    if together >= c.systemic_schools:  # the bank's silence, not the school's
+        weight, floor = 0, None
+        note += (f"; the bank silent on {together} accounts since that day: a systemic event "
+                 "(one notice in the sweep's record), not weighed here")  # fmt: skip
     return Indicator(
         code="statement_missing",
         value=str(days),
@@ -846,8 +860,35 @@ def stopped_together(f: Facts, ctx: Context, c: k.DeliveryShare) -> Peers | None
     return None
 
 
+def short_together(f: Facts, ctx: Context, c: k.DeliveryShare) -> Peers | None:
+    """The delivered share of the institution's district (of its city where under
+    `min_peers` schools are judged in the district) when under `normal_share`: its schools
+    short together, classes resuming after an order (or a holiday). What was possible there
+    is that share, and complaints that teaching stopped are the place's. None when the place
+    teaches as filed."""
+    place = ctx.district_delivery.get(f.region_code)
+    if place is None or place.count < c.min_peers:
+        place = ctx.peer_delivery.get(f.region_code[:4])
+    if place is None or place.count < c.min_peers or place.median >= c.normal_share:
+        return None
+    return place
+
+
+def district_order(f: Facts, ctx: Context, c: k.DeliveryShare) -> bool:
+    """Whether the institution's district delivers short together (`short_together`) while
+    its city teaches as filed: the aftermath of an order on the district, whose parents'
+    complaints that teaching stopped speak of the order. A city short as a whole (a holiday
+    week, or a city's own order) is not told apart from its schools: complaints count there."""
+    district = ctx.district_delivery.get(f.region_code)
+    city = ctx.peer_delivery.get(f.region_code[:4])
+    if district is None or district.count < c.min_peers or district.median >= c.normal_share:
+        return False
+    return city is None or city.count < c.min_peers or city.median >= c.normal_share
+
+
 def delivery_share(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | None:
-    """Classes cancelled in waves: lessons delivered against the filed timetable."""
+    """Classes cancelled in waves: lessons delivered against the filed timetable, and where
+    the school's district delivers short together, against what the district delivered."""
     c = cfg.delivery_share
     share = delivery_ratio(f, ctx.as_of, c)
     peers = ctx.peer_delivery.get(f.region_code[:4])
@@ -855,19 +896,32 @@ def delivery_share(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | Non
         return None
     if stopped_together(f, ctx, c) is not None:
         return None  # the district's or city's classes stopped together: not this school
+    short = short_together(f, ctx, c)
+    if short is not None and short.median <= 0:
+        return None  # nothing was possible
+    judged = share / short.median if short is not None else share
+    if judged >= c.threshold:
+        return None
     scheduled = expected_sessions(f, c)
-    said = one_per_parent(f, within(f.teaching_complaints, ctx.as_of, c.complaint_days))
+    said = [] if district_order(f, ctx, c) else one_per_parent(
+        f, within(f.teaching_complaints, ctx.as_of, c.complaint_days)
+    )  # fmt: skip
     corroborated = len(said) >= c.corroborating
-    strong = corroborated or (share < c.strong_threshold and scheduled >= c.strong_min_sessions)
+    strong = corroborated or (judged < c.strong_threshold and scheduled >= c.strong_min_sessions)
     before = f.total("lessons_consumed", ctx.as_of, c.baseline_days, offset=c.window_days)
     note = (f"{_shown(share * 100)}% of {scheduled} sessions scheduled delivered; "
             f"{before} lessons reported in the {c.baseline_days} days before; "
             f"peers {_shown(peers.median * 100)}% ({peers.count})")  # fmt: skip
+    if short is not None:
+        note += (f"; its place's schools delivering {_shown(short.median * 100)}% together "
+                 "(what was possible): judged against that")  # fmt: skip
+    if district_order(f, ctx, c):
+        note += "; its district short while the city teaches: complaints not counted"
     if said:
         note += f"; {len(said)} parents complained teaching stopped in {c.complaint_days} days"
     return Indicator(
         code="delivery_share",
-        value=_shown(share),
+        value=_shown(judged),
         threshold=str(c.threshold),
         contribution=c.strong_weight if strong else c.weight,
         floor=c.strong_floor if strong else c.floor,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -38,6 +38,7 @@ from service.risk.indicators import (
     own_surge,
     package_mean,
     renewal_ratio,
+    statement_overdue,
     wind_down,
 )
 from service.risk.models import DistrictDay, InstitutionRisk, RiskEvaluation
@@ -112,15 +113,36 @@ def _context(
         cfg = next(iter(cfgs.values()), RiskConfig())
         surges = peer_surges(session, keys, as_of, cfg)
     peers = _medians(surges)
+    silent = silent_banks(facts, cfgs, as_of)
     if not whole:  # the trends' peers are a whole sweep's: a few institutions are not judged
-        return Context(as_of=as_of, region_refund_rate=rates, peer_surge=peers)
+        return Context(as_of=as_of, region_refund_rate=rates, peer_surge=peers,
+                       silent_banks=silent)  # fmt: skip
     trends = _trend_peers(facts, cfgs, as_of)
     return Context(
         as_of=as_of, region_refund_rate=rates, peer_surge=peers,
         peer_latency=_medians(trends["latency"]), peer_renewal=_medians(trends["renewal"]),
         peer_package=_medians(trends["package"]), peer_delivery=_medians(trends["delivery"]),
-        district_delivery=_medians(trends["district"]),
+        district_delivery=_medians(trends["district"]), silent_banks=silent,
     )  # fmt: skip
+
+
+def silent_banks(
+    facts: dict[str, Facts], cfgs: dict[str, RiskConfig], as_of: datetime
+) -> dict[tuple[str | None, date], int]:
+    """The accounts in hand whose bank has been silent (`statement_overdue`) since the same
+    bank day, counted by (bank, day). A sweep of a few institutions counts only those: the
+    midday `statement_missing` job sweeps every silent one together, so it sees the bank's
+    silence whole; a bank's message re-evaluating one school does not."""
+    out: Counter[tuple[str | None, date]] = Counter()
+    today = local_date(as_of)
+    for f in facts.values():
+        last = f.last_statement_date or local_date(f.created_at)
+        cfg = cfgs.get(f.region_code) or RiskConfig()
+        if (today - last).days < cfg.statement_missing.threshold:
+            continue  # fewer calendar days than the working days it needs
+        if (silence := statement_overdue(f, as_of, cfg)) is not None:
+            out[(f.bank_id, silence[0])] += 1
+    return dict(out)
 
 
 def _medians(values: dict[Any, list[Decimal]]) -> dict[Any, Peers]:
@@ -157,10 +179,22 @@ def _trend_peers(
 
 
 def systemic_events(ctx: Context, cfgs: dict[str, RiskConfig]) -> list[dict[str, Any]]:
-    """The places whose schools stopped teaching together (`stopped_together`: classes
-    suspended by order), each once: the one notice the sweep's record carries, where the
-    schools themselves are not judged on it. A city that stopped as a whole is named without
-    its districts."""
+    """The systemic events of the sweep, each once: the one notice the sweep's record
+    carries, where the schools themselves are not judged on it. The places whose schools
+    stopped teaching together (`stopped_together`: classes suspended by order; a city that
+    stopped as a whole is named without its districts), and the banks silent since the same
+    day on `systemic_schools` accounts or more (`silent_banks`)."""
+    out = _stopped_places(ctx, cfgs)
+    least = min((c.statement_missing.systemic_schools for c in cfgs.values()),
+                default=RiskConfig().statement_missing.systemic_schools)  # fmt: skip
+    for (bank, since), n in sorted(ctx.silent_banks.items(), key=lambda kv: str(kv[0])):
+        if n >= least:
+            out.append({"event": "statements_missing", "bank_id": bank,
+                        "since": since.isoformat(), "institutions": n})  # fmt: skip
+    return out
+
+
+def _stopped_places(ctx: Context, cfgs: dict[str, RiskConfig]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     cities = {k for k in ctx.peer_delivery}
     for place, peers in sorted({**ctx.peer_delivery, **ctx.district_delivery}.items()):

@@ -171,11 +171,11 @@ def young(long: bool = False, ahead_share: str = "0.1", units: int = 1) -> Facts
     return f
 
 
-def delivered(lessons: int, scheduled: int, before: int = 40) -> Facts:
+def delivered(lessons: int, scheduled: int, before: int = 40, region: str = "220102") -> Facts:
     """`lessons` reported in the window against `scheduled`; `before` reported in the 28 days
     before it (the timetable the school has been keeping)."""
     days = {day(1): Day(lessons_consumed=lessons), day(20): Day(lessons_consumed=before)}
-    return base(scheduled={(14, 7): scheduled}, days=days)
+    return base(scheduled={(14, 7): scheduled}, days=days, region_code=region)
 
 
 def complained(f: Facts, days_ago: float, n: int = 1) -> Facts:
@@ -368,6 +368,11 @@ SPECIFIC: dict[tuple[str, str], Case] = {
     ("delivery_share", "min_reported"): (50, delivered(20, 40)),
     ("delivery_share", "corroborating"): (1, complained(delivered(20, 40), days_ago=3)),
     ("delivery_share", "complaint_days"): (10, complained(delivered(20, 40), days_ago=20, n=2)),
+    ("delivery_share", "normal_share"): ("1.5", delivered(20, 40, region="220109")),
+    ("statement_missing", "systemic_schools"): (
+        6,
+        base(bank_id="bank_s", last_statement_date=day(5)),
+    ),
 }
 WEIGHT_AND_FLOOR: dict[str, Any] = {"weight": 99, "floor": "critical"}
 
@@ -398,6 +403,8 @@ FIVE: dict[str, Any] = {
     "peer_renewal": {("2201", "subject"): Peers(median=D("1"), count=5)},
     "peer_package": {"2201": Peers(median=D("20"), count=5)},
     "peer_delivery": {"2201": Peers(median=D("1"), count=5)},
+    "silent_banks": {("bank_s", day(5)): 5},  # a bank silent on five accounts since then
+    "district_delivery": {"220109": Peers(median=D("0.95"), count=5)},  # one district's
     "chain": {
         "S": [Sibling(institution_id="inst_y", codes=("escrow_shortfall",), level="critical")],
         "U": [
