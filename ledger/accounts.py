@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger import errors
 from ledger.ids import new_id
+from ledger.lists import text_array
 from ledger.models import Account
 from ledger.prebuilt import prebuilt
 from ledger.schema import GENESIS_HASH, accounts
@@ -115,9 +116,9 @@ def account_ids(
     if conn.dialect.name == "postgresql":
         rows = conn.exec_driver_sql(
             "SELECT a.id, a.ledger, a.kind, a.owner FROM ledger_accounts a"
-            " JOIN unnest(%(l)b::text[], %(k)b::text[], %(o)b::text[]) AS k(ledger, kind, owner)"
+            " JOIN unnest(%(l)s::text[], %(k)s::text[], %(o)s::text[]) AS k(ledger, kind, owner)"
             " ON a.ledger = k.ledger AND a.kind = k.kind AND a.owner = k.owner",
-            {"l": [k[0] for k in wanted], "k": [k[1] for k in wanted], "o": [k[2] for k in wanted]},
+            {f: text_array([k[n] for k in wanted]) for n, f in enumerate("lko")},
         )
     else:
         # SQLite scans the whole table for a row-value IN list (`(a, b, c) IN (VALUES …)`),

@@ -70,6 +70,21 @@ def fetch_rows(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
         raise DBAPIError.instance(str(compiled), None, exc, psycopg.Error) from exc
 
 
+def fetch_driver(conn: Connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Every row of a PostgreSQL statement written for the driver (`%(name)s` placeholders),
+    as the driver's own tuples: for a thousand rows SQLAlchemy's result and rows cost as much
+    again as the fetch. Errors are raised as SQLAlchemy raises them."""
+    if not conn.in_transaction():
+        conn.begin()  # as SQLAlchemy begins before a statement of its own: the caller's to end
+    driver = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cur:  # type: ignore[union-attr]
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
+
+
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
 COPY_TRAILER = b"\xff\xff"
 

@@ -223,7 +223,7 @@ def test_a_batch_finds_its_accounts_by_index_not_by_scanning(engine: Engine, bac
     service's connections plan with a cost that fits data held in memory or on SSD."""
     if backend != "postgresql":
         pytest.skip("PostgreSQL's planner")
-    from ledger.postings import _PG_ACCOUNTS
+    from ledger.postings import _PG_ACCOUNTS, _account_params
     from ledger.schema import accounts
 
     lg = f"plan-{uuid.uuid4().hex[:8]}"
@@ -239,18 +239,13 @@ def test_a_batch_finds_its_accounts_by_index_not_by_scanning(engine: Engine, bac
         )
         c.exec_driver_sql("ANALYZE ledger_accounts")
     ids = [r["id"] for r in rows[::50]]  # 200 of them: with the default cost, a scan
-    n = len(ids)
-    zero, seq = [Decimal("0.00")] * n, [0] * n
-    params = {
-        "a_id": ids,
-        "a_dp": zero,
-        "a_cp": zero,
-        "a_dpend": zero,
-        "a_cpend": zero,
-        "a_seq": seq,
-        "a_hash": ["0" * 64] * n,
-        "a_at": [now] * n,
-    }
+    zero = Decimal("0.00")
+    changes = [
+        {"b_id": i, "b_dp": zero, "b_cp": zero, "b_dpend": zero, "b_cpend": zero, "b_seq": 0,
+         "b_hash": "0" * 64, "b_at": now}
+        for i in ids
+    ]  # fmt: skip
+    params = _account_params(changes)
     with engine.connect() as c:
         assert c.exec_driver_sql("SHOW random_page_cost").scalar() == "1.1"
         plan = "\n".join(r[0] for r in c.exec_driver_sql("EXPLAIN " + _PG_ACCOUNTS, params))

@@ -8,10 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, String, event, literal_column, select, text
 
 import ledger
 from ledger.accounts import _open
+from ledger.lists import one_of, text_array
 from ledger.postings import MAX_AMOUNT, _numerics
 from service.flows import counters
 from service.flows.statements import _latest_upsert
@@ -65,3 +66,26 @@ def test_balance_changes_travel_as_exact_numeric_literals(engine: Engine) -> Non
     with engine.connect() as c:
         back = c.exec_driver_sql("SELECT %(v)t::numeric[]", {"v": _numerics(values)}).scalar()
     assert back == values and [str(v) for v in back[:5]] == [str(v) for v in values[:5]]
+
+
+def test_string_lists_travel_as_exact_text_literals(engine: Engine) -> None:
+    """Lists of strings (ids, keys, references) go to PostgreSQL as one text[] literal
+    (`text_array`): every value arrives as it was, whatever it holds — a comma, a brace, a
+    quote, a backslash, spaces, nothing, the word NULL — and a None arrives as NULL; and
+    `one_of` matches by it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's arrays")
+    values = ["acc_1", "a,b", "{x}", 'say "hi"', "back\\slash", " pad ", "", "NULL", "null",
+              "中文", "tab\there"]  # fmt: skip
+    with engine.connect() as c:
+        for sent in (values, [*values, None], ["plain", "ids"], []):
+            back = c.exec_driver_sql("SELECT %(v)s::text[]", {"v": text_array(sent)}).scalar()
+            assert back == sent
+        table = select(literal_column("v").label("v")).select_from(
+            text("unnest(CAST(:vs AS text[])) AS v").bindparams(vs=text_array(values))
+        )
+        column = literal_column("v", String())
+        found = c.execute(
+            select(column).select_from(table.subquery()).where(one_of(c, column, values[1:4]))
+        ).scalars()
+        assert sorted(found) == sorted(values[1:4])
