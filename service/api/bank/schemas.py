@@ -10,6 +10,7 @@ from pydantic import Field, ModelWrapValidatorHandler, model_validator
 from service.api.schemas import BreakRead, Read
 from service.flows.deposits import DepositAnswer
 from service.flows.statements import Reconciled
+from service.kit.db import collector_paused
 from service.kit.money import (
     INSTANT_PATTERN,
     POSITIVE_MONEY_PATTERN,
@@ -44,7 +45,10 @@ class DepositBatchIn(Strict):
         # that is ten thousand calls, the largest part of the request's Python. A batch as
         # banks send it is checked here at once instead, to the same values; anything else,
         # every refusal included, is validated the full way (and refused as before).
-        plain = _plain_batch(value)
+        # The collector paused: a thousand models and their dicts, made on a heap as large as
+        # the service's, would start collections that walk all of it (as in the batch itself).
+        with collector_paused():
+            plain = _plain_batch(value)
         return plain if plain is not None else handler(value)
 
 
