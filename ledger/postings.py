@@ -40,8 +40,8 @@ from ledger.amounts import ZERO, fen
 from ledger.bulk import COPY_FROM, copy_rows, fetch_driver
 from ledger.chain import content_hash, link_of, link_tail
 from ledger.days import day_start
-from ledger.ids import new_id
-from ledger.lists import listed, listed_text, one_of, text_array
+from ledger.ids import new_id, new_ids
+from ledger.lists import listed, one_of, text_array
 from ledger.models import NewTransfer, Operation, Resolve, Transfer
 from ledger.schema import accounts, closes, transfers
 from ledger.transactions import run_transaction
@@ -301,9 +301,7 @@ def _replays(conn: Connection, ops: Sequence[Operation], hashes: list[str]) -> d
         raise errors.IdempotencyConflict("the same idempotency key twice in one batch")
     if not keyed:
         return {}
-    postgresql = conn.dialect.name == "postgresql"
-    keys = text_array(keyed) if postgresql else list(keyed)
-    found = conn.execute(_BY_KEYS[postgresql], {"keys": keys})
+    found = conn.execute(_BY_KEYS[conn.dialect.name == "postgresql"], {"keys": list(keyed)})
     out: dict[int, Transfer] = {}
     for t in map(Transfer.from_row, found):
         assert t.idempotency_key is not None
@@ -327,8 +325,8 @@ def _resolved(conn: Connection, pending_ids: list[str]) -> dict[str, str]:
 # Built once per dialect (False: SQLite, True: PostgreSQL): every call runs them, and
 # building and keying a statement cost more than these indexed reads.
 _BY_KEYS = {
-    False: select(transfers).where(listed(transfers.c.idempotency_key, "keys", postgresql=False)),
-    True: select(transfers).where(listed_text(transfers.c.idempotency_key, "keys")),
+    pg: select(transfers).where(listed(transfers.c.idempotency_key, "keys", postgresql=pg))
+    for pg in (False, True)
 }
 _RESOLUTIONS = {
     pg: select(transfers.c.pending_id, transfers.c.kind).where(
@@ -482,38 +480,40 @@ def _write(
         return {}
     written: dict[int, Transfer] = {}
 
+    ids = iter(new_ids("tr", len(planned)))  # one draw of random bits for the batch
+
     def linked() -> Iterator[tuple[object, ...]]:
         """Each transfer linked into its debit account's chain, in order, as a row of
-        `ledger_transfers` (its columns in order)."""
+        `ledger_transfers` (its columns in order, which are `Transfer`'s fields)."""
         for i, row in planned:
             debit = working[str(row["debit_account_id"])]
-            tid, seq, prev, lg = _new_id(), debit.seq + 1, debit.head, str(row["ledger"])
+            tid, seq, prev, lg = next(ids), debit.seq + 1, debit.head, str(row["ledger"])
             tail = tails.get(i)
             if tail is None:
                 fields = {k: v for k, v in row.items() if k != "ledger"}
                 tail = link_tail(**fields, created_at=at)  # type: ignore[arg-type]
             link = link_of(prev, tid, lg, seq, tail)
-            t = Transfer(id=tid, chain_seq=seq, created_at=at, prev_hash=prev, hash=link, **row)  # type: ignore[arg-type]
             debit.seq, debit.head = seq, link
-            written[i] = t
-            yield (
+            values = (
                 tid,
-                t.ledger,
+                lg,
                 seq,
-                t.debit_account_id,
-                t.credit_account_id,
-                t.amount,
-                t.kind,
-                t.code,
-                t.pending_id,
-                t.expires_at,
-                t.reference,
-                t.idempotency_key,
-                t.content_hash,
+                row["debit_account_id"],
+                row["credit_account_id"],
+                row["amount"],
+                row["kind"],
+                row["code"],
+                row["pending_id"],
+                row["expires_at"],
+                row["reference"],
+                row["idempotency_key"],
+                row["content_hash"],
                 at,
                 prev,
                 link,
             )
+            written[i] = Transfer(*values)  # type: ignore[arg-type]
+            yield values
 
     day_closes = _closes(working, at)
     postgresql = conn.dialect.name == "postgresql"
