@@ -60,6 +60,14 @@ def test_a_bank_silent_over_a_weekend_is_not_silent(world: World) -> None:
     assert _silent(world, datetime(2026, 12, 3, 12, 0, tzinfo=SHANGHAI)) == 1
 
 
+def test_the_jobs_record_names_a_systemic_silence_only_for_many(world: World) -> None:
+    """The job's record carries the sweep's systemic events: one school silent is its own
+    case, no notice (many at one bank: tests/integration/test_systemic_notices.py)."""
+    _statement_on_friday(world)
+    out = world.job("statement_missing", datetime(2026, 12, 3, 12, 0, tzinfo=SHANGHAI))
+    assert out["institutions_without_statement"] == 1 and out["systemic_events"] == []
+
+
 def test_the_job_follows_the_regions_threshold(world: World, engine: Engine) -> None:
     _statement_on_friday(world)
     r = world.client.post(
