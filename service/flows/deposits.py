@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import ledger
+from ledger.bulk import fetch_rows
 from service.errors import DomainError
 from service.flows import chart, enrollments
 from service.flows import counters as rollups
@@ -288,13 +289,24 @@ def _wind_downs(conn: Connection, insts: dict[str, _Inst]) -> dict[str, str]:
     }
 
 
+_BY_DRIVER = 64  # payees from which a batch's are fetched by the driver (`_payees`)
+
+
 def _payees(conn: Connection, references: set[str]) -> dict[str, _Payee]:
-    """The enrollments the payment references name, locked in id order."""
-    rows = conn.execute(
+    """The enrollments the payment references name, locked in id order.
+
+    A batch's are fetched by the driver itself on PostgreSQL, without SQLAlchemy's rows and
+    result processing (1,000 rows: 5.4 -> 3.4 ms of CPU, least of 15); the driver's own values
+    are the same for what a deposit does with them: `amount_due` is NUMERIC(18,2), a Decimal
+    with its two places either way, and `pay_by` an aware instant either way (in the session's
+    zone rather than UTC), only compared. A few go SQLAlchemy's way, whose compiled statement
+    is cached (`fetch_rows` compiles it each time: a single deposit would pay for that)."""
+    stmt = (
         _PAYEE.where(ledger.one_of(conn, Enrollment.payment_reference, references))
         .order_by(Enrollment.id)
         .with_for_update()
     )
+    rows = fetch_rows(conn, stmt) if len(references) >= _BY_DRIVER else conn.execute(stmt)
     payees = map(_Payee._make, rows)
     return {p.payment_reference: p for p in payees}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -367,3 +367,30 @@ def test_a_batch_counts_each_deposit_on_its_institution_s_beijing_day(
         "2026-11-23": (2, Decimal("211.00"), 1, Decimal("200.00")),
         "2026-11-24": (2, Decimal("350.00"), 1, Decimal("200.00")),
     }
+
+
+def test_a_batch_s_payees_read_by_the_driver_are_the_ones_sqlalchemy_reads(
+    engine: Engine, settings: Settings
+) -> None:
+    """Past `_BY_DRIVER` references the enrollments are fetched by the driver on PostgreSQL:
+    each payee the same as read with SQLAlchemy's types (amounts, pay-by instants, None)."""
+    _, _, refs = enrolled(engine, settings, deposits._BY_DRIVER + 6)
+    beijing = timezone(timedelta(hours=8))
+    with engine.begin() as c:
+        for k, ref in enumerate(refs[:3]):
+            c.execute(
+                ENROLLMENTS.update()
+                .where(ENROLLMENTS.c.payment_reference == ref)
+                .values(pay_by=datetime(2026, 9, 1, 18, k, tzinfo=beijing))
+            )
+    with engine.connect() as c:
+        driver = deposits._payees(c, set(refs))
+        typed = {
+            p.payment_reference: p
+            for p in map(deposits._Payee._make, c.execute(deposits._PAYEE))
+            if p.payment_reference in refs
+        }
+    assert driver == typed and len(driver) == len(refs)
+    for ref, p in driver.items():
+        assert type(p.amount_due) is Decimal and str(p.amount_due) == str(typed[ref].amount_due)
+        assert (p.pay_by is None) == (ref not in refs[:3])
