@@ -91,7 +91,7 @@ def update_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         for i, column in enumerate([key, *(table.c[c] for c in names)]):
             process = column.type.bind_processor(dialect)
             values = [r[column.name] for r in rows]
-            values = [process(v) for v in values] if process else values
+            values = _processed(process, values) if process else values
             if all(isinstance(v, Decimal) for v in values):
                 # Money as a numeric[] literal: psycopg dumps a Decimal in binary at about
                 # 3 us (a batch's 1,000 amounts paid: 3 ms), `str` is exact and 40 times faster.
@@ -119,6 +119,21 @@ def update_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     for state in session.identity_map.all_states():
         if state.mapper.local_table is table and state.identity and state.identity[0] in ids:
             session.expire(state.obj())
+
+
+def _processed(process: Callable[[Any], Any], values: list[Any]) -> list[Any]:
+    """A column's bind processor on each value; once per distinct value when all are of one
+    type (a batch's rows share amounts and instants: the money check and quantizing of 1,000
+    amounts paid cost 0.9 ms, of their few distinct values 0.09). One type only: a float among
+    decimals would compare equal to one and escape the money check that refuses it."""
+    if len(set(map(type, values))) == 1:
+        try:
+            once = {v: process(v) for v in set(values)}
+        except TypeError:  # unhashable values: each in turn
+            pass
+        else:
+            return [once[v] for v in values]
+    return [process(v) for v in values]
 
 
 def normalise_url(url: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 import ledger
 from service.config import Settings
@@ -394,3 +394,25 @@ def test_a_batch_s_payees_read_by_the_driver_are_the_ones_sqlalchemy_reads(
     for ref, p in driver.items():
         assert type(p.amount_due) is Decimal and str(p.amount_due) == str(typed[ref].amount_due)
         assert (p.pay_by is None) == (ref not in refs[:3])
+
+
+def test_update_many_still_refuses_a_float_among_the_amounts(
+    engine: Engine, settings: Settings
+) -> None:
+    """Processed once per distinct value when the values are of one type: a float equal to
+    an amount beside it is still refused, not taken for that amount."""
+    _, _, refs = enrolled(engine, settings, 2)
+    with engine.connect() as c:
+        ids = [c.execute(select(ENROLLMENTS.c.id).where(ENROLLMENTS.c.payment_reference == r))
+               .scalar_one() for r in refs]  # fmt: skip
+    sessions = make_sessionmaker(engine)
+    for amounts in ([Decimal("200.00"), 200.0], [200.0, Decimal("200.00")]):
+        rows = [{"id": i, "amount_paid": a} for i, a in zip(ids, amounts, strict=True)]
+        # SQLite's executemany wraps the TypeError the money type raises.
+        with pytest.raises((TypeError, StatementError)), session_scope(sessions) as s:
+            update_many(s, ENROLLMENTS, rows)
+    with session_scope(sessions) as s:  # one type: each distinct amount checked and written
+        update_many(s, ENROLLMENTS, [{"id": i, "amount_paid": Decimal("200.0")} for i in ids])
+    with engine.connect() as c:
+        paid = c.execute(select(ENROLLMENTS.c.amount_paid).where(ENROLLMENTS.c.id.in_(ids)))
+        assert [str(v) for v in paid.scalars()] == ["200.00", "200.00"]
