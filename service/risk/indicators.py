@@ -420,9 +420,10 @@ def complaint_surge(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | No
     (enrollment) counted once however often they filed."""
     c = cfg.complaint_surge
     window = on_days(f.complaints, ctx.as_of, c.window_days)
-    if district_order(f, ctx, cfg.delivery_share):
+    if district_order(f, ctx, cfg.delivery_share) and not short_of_place(f, ctx, cfg):
         # Classes short across the district (an order, and the weeks it leaves in the
-        # windows): parents saying teaching stopped speak of the place, not the school.
+        # windows): parents saying teaching stopped speak of the place, not the school —
+        # unless the school is short even against what the district delivered.
         theirs = {i for i, _ in f.teaching_complaints}
         window = [i for i in window if i not in theirs]
     found = one_per_parent(f, window)
@@ -874,6 +875,17 @@ def short_together(f: Facts, ctx: Context, c: k.DeliveryShare) -> Peers | None:
     return place
 
 
+def short_of_place(f: Facts, ctx: Context, cfg: k.RiskConfig) -> bool:
+    """Whether the school delivers under `delivery_share`'s threshold even against what its
+    place (`short_together`) delivered: short of its district, not only with it."""
+    c = cfg.delivery_share
+    share = delivery_ratio(f, ctx.as_of, c)
+    place = short_together(f, ctx, c)
+    if share is None or place is None or place.median <= 0:
+        return False
+    return share / place.median < c.threshold
+
+
 def district_order(f: Facts, ctx: Context, c: k.DeliveryShare) -> bool:
     """Whether the institution's district delivers short together (`short_together`) while
     its city teaches as filed: the aftermath of an order on the district, whose parents'
@@ -903,9 +915,10 @@ def delivery_share(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | Non
     if judged >= c.threshold:
         return None
     scheduled = expected_sessions(f, c)
-    said = [] if district_order(f, ctx, c) else one_per_parent(
-        f, within(f.teaching_complaints, ctx.as_of, c.complaint_days)
-    )  # fmt: skip
+    # Short even against what its district delivered: its parents saying teaching stopped
+    # speak of the school, whatever the district (a median an operator's own campuses set, or
+    # a mediocre district, must not silence them).
+    said = one_per_parent(f, within(f.teaching_complaints, ctx.as_of, c.complaint_days))
     corroborated = len(said) >= c.corroborating
     strong = corroborated or (judged < c.strong_threshold and scheduled >= c.strong_min_sessions)
     before = f.total("lessons_consumed", ctx.as_of, c.baseline_days, offset=c.window_days)
@@ -915,8 +928,6 @@ def delivery_share(f: Facts, ctx: Context, cfg: k.RiskConfig) -> Indicator | Non
     if short is not None:
         note += (f"; its place's schools delivering {_shown(short.median * 100)}% together "
                  "(what was possible): judged against that")  # fmt: skip
-    if district_order(f, ctx, c):
-        note += "; its district short while the city teaches: complaints not counted"
     if said:
         note += f"; {len(said)} parents complained teaching stopped in {c.complaint_days} days"
     return Indicator(

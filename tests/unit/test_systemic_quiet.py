@@ -196,4 +196,20 @@ def test_a_city_short_as_a_whole_still_hears_its_parents() -> None:
     assert holiday is not None and holiday.floor == "high"
     assert holiday.evidence == ["cmp_t0", "cmp_t1"]
     order = fired("delivery_share", f, ctx(district="0.84"))
-    assert order is not None and order.floor is None and order.evidence == []
+    assert order is not None and order.floor == "high"
+    assert order.evidence == ["cmp_t0", "cmp_t1"]
+
+
+def test_a_district_short_together_does_not_silence_a_school_short_of_it() -> None:
+    """Found in review: a district under `normal_share` with its city teaching dropped every
+    complaint that teaching stopped — a district at 80% (one operator's campuses can set its
+    median) silenced a walkout at 35% with four parents saying so. A school short even of what
+    its district delivered is heard; one as short as its district is not."""
+    for district in ("0.8", "0.7", "0.6"):
+        f = resuming_school(lessons=210, said=4)
+        ind = fired("delivery_share", f, ctx(district=district))
+        assert ind is not None and ind.floor == "high", district
+        assert len(ind.evidence) == 4
+        surge = fired("complaint_surge", f, ctx(district=district))
+        assert surge is not None and len(surge.evidence) == 4, district
+        assert rank(evaluate(f, ctx(district=district), CFG).level) >= rank("high")
