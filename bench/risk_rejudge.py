@@ -36,14 +36,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select
 
 import service.risk.chains as chains
 import service.risk.sweep as sw
 from service.kit.clock import local_date
 from service.kit.db import make_engine, make_sessionmaker
 from service.policy.knobs import RiskConfig
-from service.registry.models import Institution
 from service.risk import facts as fm
 from service.risk.indicators import Context
 
@@ -159,7 +157,7 @@ def nights(con: sqlite3.Connection, base: Path, by_id: dict[str, str]) -> list[d
                     x.teaching_complaints = [(c, t) for c, t in teaching.get(x.institution_id, [])
                                              if as_of - timedelta(days=95) < t <= as_of]  # fmt: skip
                 if any(x.closing_on for x in payload.values()):
-                    fm._Queries(session, payload, select(Institution.id), as_of, needs
+                    fm._Queries(session, payload, as_of, needs
                                 ).contested_refunds()  # fmt: skip
                 cfgs = {x.region_code: cfg for x in payload.values()}
                 ctx = sw._context(None, payload, cfgs, as_of, whole=True)  # type: ignore[arg-type]

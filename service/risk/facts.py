@@ -8,7 +8,7 @@ Only facts dated at or before `as_of` are read: a sweep at a past instant is a b
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     case,
     func,
     literal_column,
@@ -228,17 +229,11 @@ def gather(
 ) -> dict[str, Facts]:
     """Each institution's facts at `as_of`, one set-based query per kind (`only` those kinds,
     by their names in `_Queries`, when given: the others keep their empty defaults)."""
+    shape = _Shape(ids=institution_ids is not None, prefix=bool(region_prefix))
+    params = {"as_of": as_of, "ids": institution_ids or [], "prefix": region_prefix or ""}
     # The columns the facts keep, not the rows as objects: 10,000 of them in a whole sweep,
-    # each tracked by the session until it ends.
-    inst_q = select(
-        Institution.id, Institution.region_code, Institution.supervision_mode,
-        Institution.created_at, Institution.category, Institution.sponsor, Institution.closing_on,
-        Institution.closure_announced_at, Institution.bank_id,
-    ).where(Institution.created_at <= as_of)  # fmt: skip
-    if region_prefix:
-        inst_q = inst_q.where(Institution.region_code.startswith(region_prefix))
-    if institution_ids is not None:
-        inst_q = inst_q.where(Institution.id.in_(institution_ids))
+    # each tracked by the session until it ends. (Through the session: what it holds unwritten
+    # is flushed first, as for any read; the facts' own reads go to its connection.)
     facts = {
         i.id: Facts(
             institution_id=i.id,
@@ -253,14 +248,62 @@ def gather(
             if _announced(i.closure_announced_at, as_of)
             else None,
         )
-        for i in session.execute(inst_q)
+        for i in session.execute(_institutions(shape), params)
     }
     if facts:
-        q = _Queries(session, facts, inst_q.with_only_columns(Institution.id), as_of, needs)
+        q = _Queries(session, facts, as_of, needs, ids=institution_ids, prefix=region_prefix)
         for fact in q.ALL:
             if only is None or fact.__name__ in only:
                 fact(q)
     return facts
+
+
+# A fact's statement, built once for its shape and kept (`_Queries._run`): its instants and
+# bounds are named parameters given at each run. Building the statement anew at every sweep
+# and computing its cache key again cost more than the database's answer on a replay's small
+# sweeps (a re-evaluation of one institution runs some thirty of them).
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Which institutions a gather reads: by id, by region prefix, or every one."""
+
+    ids: bool
+    prefix: bool
+
+
+def _p(name: str, *, expanding: bool = False) -> Any:
+    """A named parameter; compared with a column, it takes the column's type (as a literal
+    value there did)."""
+    return bindparam(name, expanding=expanding)
+
+
+def _institutions(shape: _Shape) -> Any:
+    """The institutions in scope made by as_of: the columns the facts keep."""
+    return _built(("institutions", shape), lambda: _scoped(select(
+        Institution.id, Institution.region_code, Institution.supervision_mode,
+        Institution.created_at, Institution.category, Institution.sponsor, Institution.closing_on,
+        Institution.closure_announced_at, Institution.bank_id,
+    ), shape))  # fmt: skip
+
+
+def _scoped(stmt: Select[Any], shape: _Shape) -> Select[Any]:
+    stmt = stmt.where(Institution.created_at <= _p("as_of"))
+    if shape.prefix:
+        stmt = stmt.where(Institution.region_code.startswith(_p("prefix")))
+    if shape.ids:
+        stmt = stmt.where(Institution.id.in_(_p("ids", expanding=True)))
+    return stmt
+
+
+def _built(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    found = _STATEMENTS.get(key)
+    if found is None:
+        if len(_STATEMENTS) > 1000:  # knobs of many kinds over a process's life: bounded
+            _STATEMENTS.clear()
+        found = _STATEMENTS[key] = build()
+    return found
 
 
 class _Queries:
@@ -270,13 +313,28 @@ class _Queries:
         self,
         session: Session,
         facts: dict[str, Facts],
-        scope: Select[tuple[str]],
         as_of: datetime,
         needs: Needs,
+        *,
+        ids: list[str] | None = None,
+        prefix: str | None = None,
     ) -> None:
         self.s, self.facts, self.as_of, self.needs = session, facts, as_of, needs
-        self.scope = scope.scalar_subquery()
+        self.shape = _Shape(ids=ids is not None, prefix=bool(prefix))
+        self.scope = _built(
+            ("scope", self.shape), lambda: _scoped(select(Institution.id), self.shape)
+        ).scalar_subquery()
         self.since = as_of - timedelta(days=needs.lookback_days)
+        self.dialect = session.get_bind().dialect.name
+        self.params: dict[str, Any] = {
+            "as_of": as_of, "since": self.since, "ids": ids or [], "prefix": prefix or "",
+        }  # fmt: skip
+
+    def _run(self, key: tuple[Any, ...], build: Callable[[], Any], **params: Any) -> Any:
+        """The rows of the statement `build` makes (kept by `key`, this scope's shape and the
+        dialect), run with the sweep's parameters and `params`, as plain rows."""
+        stmt = _built((*key, self.shape, self.dialect), build)
+        return self.s.connection().execute(stmt, {**self.params, **params})
 
     def _dated(self, attr: str, rows: Iterable[Any]) -> None:
         for inst_id, obj_id, at in rows:
@@ -294,13 +352,22 @@ class _Queries:
         for f in self.facts.values():
             f.sums, f.summed_on = dict(zero), last
             f.days = None
-        columns = [self._summed(t, w, last) for w in windows]
-        deposited = func.sum(case((t.deposits_count != 0, 1), else_=0))
-        for inst_id, seen, *sums in self.s.execute(
-            select(t.institution_id, deposited, *columns)
-            .where(t.institution_id.in_(self.scope), t.day >= first, t.day <= last)
-            .group_by(t.institution_id)
-        ):  # fmt: skip
+        bounds: dict[str, Any] = {"first_day": first, "last_day": last}
+        for n, (_attr, days, offset) in enumerate(windows):
+            end = last - timedelta(days=offset)
+            bounds[f"w{n}_start"], bounds[f"w{n}_end"] = end - timedelta(days=days - 1), end
+
+        def build() -> Any:
+            columns = [self._summed(t, w, n) for n, w in enumerate(windows)]
+            deposited = func.sum(case((t.deposits_count != 0, 1), else_=0))
+            return (
+                select(t.institution_id, deposited, *columns)
+                .where(t.institution_id.in_(self.scope), t.day >= _p("first_day"),
+                       t.day <= _p("last_day"))
+                .group_by(t.institution_id)
+            )  # fmt: skip
+
+        for inst_id, seen, *sums in self._run(("daily_counters", tuple(windows)), build, **bounds):
             f = self.facts[inst_id]
             f.ever_deposited = bool(seen)  # the escrow account is in use: cash came in lately
             for w, v in zip(windows, sums, strict=True):
@@ -308,27 +375,32 @@ class _Queries:
         self._young_days(t, first, last)
 
     @staticmethod
-    def _summed(t: Any, window: Window, last: date) -> ColumnElement[Any]:
-        attr, days, offset = window
-        end = last - timedelta(days=offset)
-        start = end - timedelta(days=days - 1)
+    def _summed(t: Any, window: Window, n: int) -> ColumnElement[Any]:
         # A filtered sum, not a sum of CASE: the database skips the rows outside the window
         # instead of adding a zero for each (ten windows over every institution's 105 days).
-        # None where no row falls in it: read as zero, as a sum of zeros was.
-        return func.sum(t[attr]).filter(t.day >= start, t.day <= end)
+        # None where no row falls in it: read as zero, as a sum of zeros was. The window's
+        # days are the parameters w{n}_start and w{n}_end.
+        return func.sum(t[window[0]]).filter(t.day >= _p(f"w{n}_start"), t.day <= _p(f"w{n}_end"))
 
     def _young_days(self, t: Any, first: date, last: date) -> None:
         young = self.as_of - timedelta(days=self.needs.short_history_days)
         ids = [i for i, f in self.facts.items() if f.created_at > young]
         for f in (self.facts[i] for i in ids):
             f.days = {}
-        for start in range(0, len(ids), 5000):  # bounded IN lists (SQLite's limit)
-            for inst_id, day, amount, count, paid, consumed, asked, complained in self.s.execute(
+
+        def build() -> Any:
+            return (
                 select(t.institution_id, t.day, t.deposits_amount, t.deposits_count,
                        t.enrollments_paid, t.lessons_consumed, t.refund_requests, t.complaints)
-                .where(t.institution_id.in_(ids[start : start + 5000]), t.day >= first,
-                       t.day <= last)
-            ):  # fmt: skip
+                .where(t.institution_id.in_(_p("young", expanding=True)),
+                       t.day >= _p("first_day"), t.day <= _p("last_day"))
+            )  # fmt: skip
+
+        for start in range(0, len(ids), 5000):  # bounded IN lists (SQLite's limit)
+            chunk = ids[start : start + 5000]
+            for inst_id, day, amount, count, paid, consumed, asked, complained in self._run(
+                ("young_days",), build, young=chunk, first_day=first, last_day=last
+            ):
                 days = self.facts[inst_id].days
                 assert days is not None
                 days[day] = Day(deposits_amount=amount, deposits_count=count,
@@ -336,32 +408,33 @@ class _Queries:
                                 refund_requests=asked, complaints=complained)  # fmt: skip
 
     def failed_refunds(self) -> None:
-        self._dated("failed_refunds", self.s.execute(
+        self._dated("failed_refunds", self._run(("failed_refunds",), lambda: (
             select(Refund.institution_id, Refund.id, RefundEvent.at)
             .join(RefundEvent, RefundEvent.refund_id == Refund.id)
             .where(Refund.institution_id.in_(self.scope), RefundEvent.status == "failed",
-                   RefundEvent.at > self.since, RefundEvent.at <= self.as_of)
-        ))  # fmt: skip
+                   RefundEvent.at > _p("since"), RefundEvent.at <= _p("as_of"))
+        )))  # fmt: skip
 
     def unexplained_debits(self) -> None:
         """Money that left escrow with no instruction behind it (a statement's break)."""
-        self._dated("shortfall", self.s.execute(
+        self._dated("shortfall", self._run(("unexplained_debits",), lambda: (
             select(StatementBreak.institution_id, StatementBreak.id, StatementBreak.at)
             .where(StatementBreak.institution_id.in_(self.scope),
                    StatementBreak.kind == "missing_in_ledger", StatementBreak.direction == "debit",
-                   StatementBreak.at > self.since, StatementBreak.at <= self.as_of)
-        ))  # fmt: skip
+                   StatementBreak.at > _p("since"), StatementBreak.at <= _p("as_of"))
+        )))  # fmt: skip
 
     def uncovered_liabilities(self) -> None:
         """Days whose published liabilities the custody bank's closing balance did not cover
         (attested coverage under 100%, docs/proofs.md): the bank holds less than is owed to
         parents alone. Dated when published; the snapshot's id is the evidence."""
-        self._dated("shortfall", self.s.execute(
+        self._dated("shortfall", self._run(("uncovered_liabilities",), lambda: (
             select(ProofSnapshot.institution_id, ProofSnapshot.id, ProofSnapshot.created_at)
             .where(ProofSnapshot.institution_id.in_(self.scope),
                    ProofSnapshot.attested_balance < ProofSnapshot.total,
-                   ProofSnapshot.created_at > self.since, ProofSnapshot.created_at <= self.as_of)
-        ))  # fmt: skip
+                   ProofSnapshot.created_at > _p("since"),
+                   ProofSnapshot.created_at <= _p("as_of"))
+        )))  # fmt: skip
 
     def latest_statements(self) -> None:
         """Each institution's latest escrow statement (by bank day, then arrival), found
@@ -369,25 +442,28 @@ class _Queries:
         first, rows by primary key after (joined, the planner hashes all statements). Only
         the escrow account counts: a reserve account's statement can neither hide an escrow
         shortfall nor stand in for a missing one."""
-        latest_id = (
-            select(Statement.id)
-            .where(Statement.account_no == Institution.escrow_account_no,
-                   Statement.received_at <= self.as_of, Statement.received_at > self.since)
-            .order_by(Statement.statement_date.desc(), Statement.received_at.desc())
-            .limit(1)
-            .correlate(Institution)
-            .scalar_subquery()
-        )  # fmt: skip
-        found = self.s.scalars(select(latest_id).where(Institution.id.in_(self.scope)))
-        ids = [i for i in found if i]
+
+        def latest() -> Any:
+            latest_id = (
+                select(Statement.id)
+                .where(Statement.account_no == Institution.escrow_account_no,
+                       Statement.received_at <= _p("as_of"), Statement.received_at > _p("since"))
+                .order_by(Statement.statement_date.desc(), Statement.received_at.desc())
+                .limit(1)
+                .correlate(Institution)
+                .scalar_subquery()
+            )  # fmt: skip
+            return select(latest_id).where(Institution.id.in_(self.scope))
+
+        ids = [i for (i,) in self._run(("latest_statements",), latest) if i]
         for start in range(0, len(ids), 5000):  # bounded IN lists (SQLite's limit)
             chunk = ids[start : start + 5000]
-            for st in self.s.execute(  # the columns read, not the rows as objects
+            for st in self._run(("statement_rows",), lambda: (  # the columns read
                 select(Statement.id, Statement.institution_id, Statement.received_at,
                        Statement.statement_date, Statement.closing_balance,
                        Statement.ledger_balance)
-                .where(Statement.id.in_(chunk))
-            ):  # fmt: skip
+                .where(Statement.id.in_(_p("chunk", expanding=True)))
+            ), chunk=chunk):  # fmt: skip
                 f = self.facts[st.institution_id]
                 f.last_statement_at = st.received_at
                 f.last_statement_date = date.fromisoformat(st.statement_date)
@@ -397,48 +473,48 @@ class _Queries:
     def overdue_refunds(self) -> None:
         """Refunds not answered by `respond_by`, and refunds consented to but not paid by the
         bank by `pay_by` (the pack's `refund_payment_deadline`): each dated by its deadline."""
-        self._dated("overdue_refunds", self.s.execute(
+        self._dated("overdue_refunds", self._run(("overdue_answers",), lambda: (
             select(Refund.institution_id, Refund.id, Refund.respond_by)
-            .where(Refund.institution_id.in_(self.scope), Refund.respond_by > self.since,
-                   refunds.missed_deadline(self.as_of))
-        ))  # fmt: skip
-        self._dated("overdue_refunds", self.s.execute(
+            .where(Refund.institution_id.in_(self.scope), Refund.respond_by > _p("since"),
+                   refunds.missed_deadline(_p("as_of")))
+        )))  # fmt: skip
+        self._dated("overdue_refunds", self._run(("overdue_payments",), lambda: (
             select(Refund.institution_id, Refund.id, Refund.pay_by)
-            .where(Refund.institution_id.in_(self.scope), Refund.pay_by > self.since,
-                   refunds.payment_overdue(self.as_of))
-        ))  # fmt: skip
+            .where(Refund.institution_id.in_(self.scope), Refund.pay_by > _p("since"),
+                   refunds.payment_overdue(_p("as_of")))
+        )))  # fmt: skip
 
     def active_enrollments(self) -> None:
         since = self.as_of - timedelta(days=ACTIVE_ENROLLMENT_DAYS)
-        for inst_id, n in self.s.execute(
+        for inst_id, n in self._run(("active_enrollments",), lambda: (
             select(Enrollment.institution_id, func.count())
-            .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at <= self.as_of,
-                   Enrollment.paid_at > since)
+            .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at <= _p("as_of"),
+                   Enrollment.paid_at > _p("active_since"))
             .group_by(Enrollment.institution_id)
-        ):  # fmt: skip
+        ), active_since=since):  # fmt: skip
             self.facts[inst_id].active_enrollments = int(n)
 
     def unmatched_cash(self) -> None:
         """Cash held in suspense and still unresolved at as_of (a frozen institution's is
         held for the freeze, not unmatched)."""
         since = self.as_of - timedelta(days=SUSPENSE_LOOKBACK_DAYS)
-        self._dated("suspense", self.s.execute(
+        self._dated("suspense", self._run(("unmatched_cash",), lambda: (
             select(Deposit.institution_id, Deposit.id, Deposit.received_at)
             .where(Deposit.institution_id.in_(self.scope), Deposit.reason.is_not(None),
-                   Deposit.reason != "institution_frozen", Deposit.received_at <= self.as_of,
-                   Deposit.received_at > since,
-                   or_(Deposit.resolved_at.is_(None), Deposit.resolved_at > self.as_of))
-        ))  # fmt: skip
+                   Deposit.reason != "institution_frozen", Deposit.received_at <= _p("as_of"),
+                   Deposit.received_at > _p("suspense_since"),
+                   or_(Deposit.resolved_at.is_(None), Deposit.resolved_at > _p("as_of")))
+        ), suspense_since=since))  # fmt: skip
 
     def complaints(self) -> None:
         """Complaints over the lookback, each with who filed it: the signals count parents,
         not rows (one parent's flood is one voice)."""
-        for inst_id, cid, cat, at, enrollment_id in self.s.execute(
+        for inst_id, cid, cat, at, enrollment_id in self._run(("complaints",), lambda: (
             select(Complaint.institution_id, Complaint.id, Complaint.category,
                    Complaint.created_at, Complaint.enrollment_id)
-            .where(Complaint.institution_id.in_(self.scope), Complaint.created_at > self.since,
-                   Complaint.created_at <= self.as_of)
-        ):  # fmt: skip
+            .where(Complaint.institution_id.in_(self.scope), Complaint.created_at > _p("since"),
+                   Complaint.created_at <= _p("as_of"))
+        )):  # fmt: skip
             f = self.facts[inst_id]
             f.complaints.append((cid, _aware(at)))
             f.complainant[cid] = enrollment_id or cid
@@ -452,12 +528,12 @@ class _Queries:
         sessions bought had started by the instant claimed (flagged `off_timetable` when
         reported). An enrollment ahead of its sessions at as_of was flagged by its latest
         report, so this one read finds it, without counting sessions per enrollment."""
-        self._dated("pace_violations", self.s.execute(
+        self._dated("pace_violations", self._run(("lessons_claimed_early",), lambda: (
             select(Consumption.institution_id, Consumption.id, Consumption.reported_at)
             .where(Consumption.institution_id.in_(self.scope),
                    Consumption.off_timetable.is_(True), Consumption.status != "reversed",
-                   Consumption.reported_at > self.since, Consumption.reported_at <= self.as_of)
-        ))  # fmt: skip
+                   Consumption.reported_at > _p("since"), Consumption.reported_at <= _p("as_of"))
+        )))  # fmt: skip
 
     def scheduled_sessions(self) -> None:
         """Per stall window: sessions bought, not refunded, scheduled in it (and the oldest);
@@ -473,27 +549,41 @@ class _Queries:
                 f.stall[window] = (0, None)
         if not spans:  # no window asked for: nothing to count (min() of none below)
             return
+        first = min(since for _key, (since, _until) in spans)
+        bounds: dict[str, Any] = {
+            "first": first, "first_paid": first - timedelta(days=PREPAID_SPAN_DAYS)
+        }  # fmt: skip
+        for n, (_key, (since, until)) in enumerate(spans):
+            bounds[f"s{n}_since"], bounds[f"s{n}_until"] = since, until
+            bounds[f"s{n}_paid"] = since - timedelta(days=PREPAID_SPAN_DAYS)
+        keys = tuple(key for key, _span in spans)
+        for inst_id, *counts in self._run(
+            ("scheduled_sessions", keys), lambda: self._scheduled_stmt(keys), **bounds
+        ):
+            self._scheduled(self.facts[inst_id], spans, counts)
+
+    def _scheduled_stmt(self, keys: tuple[int | tuple[int, int], ...]) -> Any:
+        """The join of `scheduled_sessions`, each span's bounds the parameters s{n}_since,
+        s{n}_until and s{n}_paid (paid since three months before the span)."""
         columns: list[ColumnElement[Any]] = []
-        for key, (since, until) in spans:
+        for n, key in enumerate(keys):
+            since, until, paid = _p(f"s{n}_since"), _p(f"s{n}_until"), _p(f"s{n}_paid")
             inside = and_(CourseSession.starts_at > since, CourseSession.starts_at <= until,
-                          Enrollment.paid_at > since - timedelta(days=PREPAID_SPAN_DAYS),
-                          Enrollment.paid_at <= until)  # fmt: skip
+                          Enrollment.paid_at > paid, Enrollment.paid_at <= until)  # fmt: skip
             columns.append(func.count().filter(inside))
             if isinstance(key, int):  # a stall window: its oldest session too
                 columns.append(func.min(CourseSession.starts_at).filter(inside))
-        first = min(since for _key, (since, _until) in spans)
-        for inst_id, *counts in self.s.execute(
+        return (
             select(Enrollment.institution_id, *columns)
             .join(CourseSession, and_(
                 CourseSession.course_id == Enrollment.course_id,
                 CourseSession.seq >= Enrollment.first_session_seq,
                 CourseSession.seq <= Enrollment.last_session_seq - Enrollment.lessons_refunded))
-            .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at <= self.as_of,
-                   Enrollment.paid_at > first - timedelta(days=PREPAID_SPAN_DAYS),
-                   CourseSession.starts_at > first, CourseSession.starts_at <= self.as_of)
+            .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at <= _p("as_of"),
+                   Enrollment.paid_at > _p("first_paid"),
+                   CourseSession.starts_at > _p("first"), CourseSession.starts_at <= _p("as_of"))
             .group_by(Enrollment.institution_id)
-        ):  # fmt: skip
-            self._scheduled(self.facts[inst_id], spans, counts)
+        )  # fmt: skip
 
     def _schedule_spans(self) -> list[tuple[int | tuple[int, int], tuple[datetime, datetime]]]:
         """Each stall window (by its days) and each delivery (window, lag), with the span of
@@ -528,41 +618,46 @@ class _Queries:
             since = self.as_of - timedelta(days=window)
             # As integer literals on both sides: a bound Decimal would take the money column's
             # type (integer fen on SQLite, where 0.7 became 70).
-            per_10k: ColumnElement[Any] = literal_column(
-                str(int((share * 10_000).to_integral_value()))
-            )
-            paid_10k = Enrollment.amount_paid * literal_column("10000")
-            below = func.sum(case((paid_10k < Enrollment.list_amount * per_10k, 1), else_=0))
-            for inst_id, n in self.s.execute(
-                select(Enrollment.institution_id, below)
-                .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at > since,
-                       Enrollment.paid_at <= self.as_of)
-                .group_by(Enrollment.institution_id)
-            ):  # fmt: skip
+            per_10k = str(int((share * 10_000).to_integral_value()))
+
+            def build(per_10k: str = per_10k) -> Any:
+                paid_10k = Enrollment.amount_paid * literal_column("10000")
+                below = func.sum(case(
+                    (paid_10k < Enrollment.list_amount * literal_column(per_10k), 1), else_=0
+                ))  # fmt: skip
+                return (
+                    select(Enrollment.institution_id, below)
+                    .where(Enrollment.institution_id.in_(self.scope),
+                           Enrollment.paid_at > _p("window_since"),
+                           Enrollment.paid_at <= _p("as_of"))
+                    .group_by(Enrollment.institution_id)
+                )  # fmt: skip
+
+            for inst_id, n in self._run(("discounted", per_10k), build, window_since=since):
                 self.facts[inst_id].discounted[(window, share)] = int(n or 0)
 
     def packages(self) -> None:
         """Per window: enrollments paid in it and the lessons they bought (how long the
         packages a school sells are)."""
-        lessons = func.sum(Enrollment.last_session_seq - Enrollment.first_session_seq + 1)
         for window in self.needs.packages:
             since = self.as_of - timedelta(days=window)
-            for inst_id, n, bought in self.s.execute(
-                select(Enrollment.institution_id, func.count(), lessons)
-                .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at > since,
-                       Enrollment.paid_at <= self.as_of)
+            for inst_id, n, bought in self._run(("packages",), lambda: (
+                select(Enrollment.institution_id, func.count(),
+                       func.sum(Enrollment.last_session_seq - Enrollment.first_session_seq + 1))
+                .where(Enrollment.institution_id.in_(self.scope),
+                       Enrollment.paid_at > _p("window_since"), Enrollment.paid_at <= _p("as_of"))
                 .group_by(Enrollment.institution_id)
-            ):  # fmt: skip
+            ), window_since=since):  # fmt: skip
                 self.facts[inst_id].packages[window] = (int(n), int(bought or 0))
 
     def registry_changes(self) -> None:
-        for inst_id, c_id, field_, at in self.s.execute(
+        for inst_id, c_id, field_, at in self._run(("registry_changes",), lambda: (
             select(InstitutionChange.institution_id, InstitutionChange.id,
                    InstitutionChange.field, InstitutionChange.at)
             .where(InstitutionChange.institution_id.in_(self.scope),
                    InstitutionChange.field.in_(("legal_person", "address")),
-                   InstitutionChange.at > self.since, InstitutionChange.at <= self.as_of)
-        ):  # fmt: skip
+                   InstitutionChange.at > _p("since"), InstitutionChange.at <= _p("as_of"))
+        )):  # fmt: skip
             f = self.facts[inst_id]
             f.registry_changes.append((c_id, _aware(at)))
             if field_ == "legal_person":
@@ -570,26 +665,26 @@ class _Queries:
 
     def lesson_disputes(self) -> None:
         """Lessons parents disputed, by when they disputed them."""
-        for inst_id, c_id, at, lessons in self.s.execute(
+        for inst_id, c_id, at, lessons in self._run(("lesson_disputes",), lambda: (
             select(Consumption.institution_id, Consumption.id, Consumption.disputed_at,
                    Consumption.lessons)
-            .where(Consumption.disputed_at > self.since, Consumption.disputed_at <= self.as_of,
+            .where(Consumption.disputed_at > _p("since"), Consumption.disputed_at <= _p("as_of"),
                    Consumption.institution_id.in_(self.scope))
-        ):  # fmt: skip
+        )):  # fmt: skip
             self.facts[inst_id].lesson_disputes.append((c_id, _aware(at), int(lessons)))
 
     def refund_answers(self) -> None:
         """The institution's own answers to refund requests (accepted or disputed), by when:
         what the automatic acceptance of an overdue request does is not an answer."""
-        for inst_id, r_id, status, at, asked in self.s.execute(
+        for inst_id, r_id, status, at, asked in self._run(("refund_answers",), lambda: (
             select(Refund.institution_id, Refund.id, RefundEvent.status, RefundEvent.at,
                    Refund.requested_at)
             .join(RefundEvent, RefundEvent.refund_id == Refund.id)
             .where(Refund.institution_id.in_(self.scope),
                    RefundEvent.status.in_(("accepted", "disputed")),
-                   RefundEvent.at > self.since, RefundEvent.at <= self.as_of,
+                   RefundEvent.at > _p("since"), RefundEvent.at <= _p("as_of"),
                    or_(RefundEvent.status == "disputed", Refund.escalated.is_(False)))
-        ):  # fmt: skip
+        )):  # fmt: skip
             f = self.facts[inst_id]
             f.refund_answers.append((r_id, _aware(at)))
             f.answer_latency.append((r_id, _aware(at), _working_days(asked, at)))
@@ -599,18 +694,22 @@ class _Queries:
     def unprompt_requests(self) -> None:
         """Refund requests not answered in time (late, or still unanswered past respond_by)
         or disputed, dated by when they were requested."""
-        disputed = (
-            select(RefundEvent.refund_id)
-            .where(RefundEvent.status == "disputed", RefundEvent.at > self.since,
-                   RefundEvent.at <= self.as_of)
-        )  # fmt: skip
-        # (Answered after as_of implies after respond_by: the deadline's own predicate.)
-        late = or_(refunds.missed_deadline(self.as_of), Refund.id.in_(disputed))
-        self._dated("unprompt_requests", self.s.execute(
-            select(Refund.institution_id, Refund.id, Refund.requested_at)
-            .where(Refund.institution_id.in_(self.scope), Refund.requested_at > self.since,
-                   Refund.requested_at <= self.as_of, late)
-        ))  # fmt: skip
+
+        def build() -> Any:
+            disputed = (
+                select(RefundEvent.refund_id)
+                .where(RefundEvent.status == "disputed", RefundEvent.at > _p("since"),
+                       RefundEvent.at <= _p("as_of"))
+            )  # fmt: skip
+            # (Answered after as_of implies after respond_by: the deadline's own predicate.)
+            late = or_(refunds.missed_deadline(_p("as_of")), Refund.id.in_(disputed))
+            return (
+                select(Refund.institution_id, Refund.id, Refund.requested_at)
+                .where(Refund.institution_id.in_(self.scope), Refund.requested_at > _p("since"),
+                       Refund.requested_at <= _p("as_of"), late)
+            )  # fmt: skip
+
+        self._dated("unprompt_requests", self._run(("unprompt_requests",), build))
 
     def same_weeks_last_year(self) -> None:
         """Per surge window: deposits in the same days a year before, for the institutions
@@ -626,11 +725,12 @@ class _Queries:
             for f in self.facts.values():
                 if local_date(f.created_at) <= start:
                     f.last_year[window] = ZERO
-            for inst_id, amount in self.s.execute(
+            for inst_id, amount in self._run(("same_weeks_last_year",), lambda: (
                 select(t.institution_id, func.sum(t.deposits_amount))
-                .where(t.institution_id.in_(self.scope), t.day >= start, t.day <= end)
+                .where(t.institution_id.in_(self.scope), t.day >= _p("year_start"),
+                       t.day <= _p("year_end"))
                 .group_by(t.institution_id)
-            ):  # fmt: skip
+            ), year_start=start, year_end=end):  # fmt: skip
                 if inst_id in self.facts and window in self.facts[inst_id].last_year:
                     self.facts[inst_id].last_year[window] = Decimal(amount or 0)
 
@@ -641,20 +741,25 @@ class _Queries:
         one before the mark), never a row per session: bounded by the window's enrollments."""
         for window, ahead in self.needs.surges:
             since = self.as_of - timedelta(days=window)
-            mark = _days_after(self.s, Enrollment.paid_at, ahead)
-            near = (
-                select(func.max(CourseSession.seq))
-                .where(CourseSession.course_id == Enrollment.course_id,
-                       CourseSession.starts_at <= mark)
-                .correlate(Enrollment)
-                .scalar_subquery()
-            )  # fmt: skip
-            rows = self.s.execute(
-                select(Enrollment.institution_id, Enrollment.amount_paid,
-                       Enrollment.first_session_seq, Enrollment.last_session_seq, near)
-                .where(Enrollment.institution_id.in_(self.scope), Enrollment.paid_at > since,
-                       Enrollment.paid_at <= self.as_of)
-            )  # fmt: skip
+
+            def build(ahead: int = ahead) -> Any:
+                mark = _days_after(self.dialect, Enrollment.paid_at, ahead)
+                near = (
+                    select(func.max(CourseSession.seq))
+                    .where(CourseSession.course_id == Enrollment.course_id,
+                           CourseSession.starts_at <= mark)
+                    .correlate(Enrollment)
+                    .scalar_subquery()
+                )  # fmt: skip
+                return (
+                    select(Enrollment.institution_id, Enrollment.amount_paid,
+                           Enrollment.first_session_seq, Enrollment.last_session_seq, near)
+                    .where(Enrollment.institution_id.in_(self.scope),
+                           Enrollment.paid_at > _p("window_since"),
+                           Enrollment.paid_at <= _p("as_of"))
+                )  # fmt: skip
+
+            rows = self._run(("money_ahead", ahead), build, window_since=since)
             for inst_id, paid, first, last, near_seq in rows:
                 f = self.facts[inst_id]
                 total, part = f.ahead.get((window, ahead), (ZERO, ZERO))
@@ -743,11 +848,11 @@ class _Queries:
 
     def wind_downs(self) -> None:
         """The wind-down opened by as_of, if any (one an institution)."""
-        for inst_id, wd_id, reason, effective, opened in self.s.execute(
+        for inst_id, wd_id, reason, effective, opened in self._run(("wind_downs",), lambda: (
             select(WindDown.institution_id, WindDown.id, WindDown.reason,
                    WindDown.effective_at, WindDown.opened_at)
             .where(WindDown.institution_id.in_(self.scope))
-        ):  # fmt: skip
+        )):  # fmt: skip
             if inst_id in self.facts and _aware(opened) <= self.as_of:
                 self.facts[inst_id].wind_down = (wd_id, reason, _aware(effective))
 
@@ -778,9 +883,9 @@ class _Queries:
     )
 
 
-def _days_after(session: Session, instant: Any, days: int) -> Any:
+def _days_after(dialect_name: str, instant: Any, days: int) -> Any:
     """`instant` plus whole days, in SQL (SQLite keeps instants as text: its datetime())."""
-    if session.get_bind().dialect.name == "sqlite":
+    if dialect_name == "sqlite":
         return func.datetime(instant, f"+{int(days)} days")
     return instant + literal_column(f"interval '{int(days)} days'")
 
@@ -828,25 +933,37 @@ def peer_refund_rates(session: Session, cities: set[str], as_of: datetime) -> di
     over the cities' institutions instead of all their facts."""
     if not cities:
         return {}
-    in_cities = or_(*(Institution.region_code.startswith(c) for c in cities))
-    peers = select(Institution.id).where(in_cities, Institution.created_at <= as_of)
-    since = as_of - timedelta(days=ACTIVE_ENROLLMENT_DAYS)
-    active = dict(session.execute(
-        select(Enrollment.institution_id, func.count())
-        .where(Enrollment.institution_id.in_(peers.scalar_subquery()),
-               Enrollment.paid_at <= as_of, Enrollment.paid_at > since)
-        .group_by(Enrollment.institution_id)
-    ).tuples().all())  # fmt: skip
+    conn, named = session.connection(), sorted(cities)
     t, end = InstitutionDay.__table__.c, local_date(as_of)
+
+    def active_stmt() -> Any:
+        in_cities = or_(*(Institution.region_code.startswith(_p(f"c{n}"))
+                          for n in range(len(named))))  # fmt: skip
+        peers = select(Institution.id).where(in_cities, Institution.created_at <= _p("as_of"))
+        return (
+            select(Enrollment.institution_id, func.count())
+            .where(Enrollment.institution_id.in_(peers.scalar_subquery()),
+                   Enrollment.paid_at <= _p("as_of"), Enrollment.paid_at > _p("since"))
+            .group_by(Enrollment.institution_id)
+        )  # fmt: skip
+
+    since = as_of - timedelta(days=ACTIVE_ENROLLMENT_DAYS)
+    active = dict(conn.execute(
+        _built(("peer_active", len(named)), active_stmt),
+        {"as_of": as_of, "since": since, **{f"c{n}": c for n, c in enumerate(named)}},
+    ).tuples().all())  # fmt: skip
     start = end - timedelta(days=PEER_REFUND_WINDOW_DAYS)
-    recent = dict(session.execute(
+    ids = {"ids": list(active), "start": start, "end": end}
+    recent = dict(conn.execute(_built(("peer_recent",), lambda: (
         select(t.institution_id, func.sum(t.refund_requests))
-        .where(t.institution_id.in_(list(active)), t.day > start, t.day <= end)
+        .where(t.institution_id.in_(_p("ids", expanding=True)), t.day > _p("start"),
+               t.day <= _p("end"))
         .group_by(t.institution_id)
-    ).tuples().all()) if active else {}  # fmt: skip
-    region = dict(session.execute(
-        select(Institution.id, Institution.region_code).where(Institution.id.in_(list(active)))
-    ).tuples().all()) if active else {}  # fmt: skip
+    )), ids).tuples().all()) if active else {}  # fmt: skip
+    region = dict(conn.execute(_built(("peer_regions",), lambda: (
+        select(Institution.id, Institution.region_code)
+        .where(Institution.id.in_(_p("ids", expanding=True)))
+    )), ids).tuples().all()) if active else {}  # fmt: skip
     rates: dict[str, list[Decimal]] = {}
     for inst_id, n in active.items():
         share = Decimal(int(recent.get(inst_id) or 0)) / int(n)
@@ -863,26 +980,46 @@ def peer_surges(
     c = cfg.prepay_surge  # peers with the whole baseline behind them: a fixed span in SQL
     if not keys:
         return {}
-    in_keys = or_(*(and_(Institution.region_code.startswith(city), Institution.category == cat)
-                    for city, cat in keys))  # fmt: skip
+    conn, named = session.connection(), sorted(keys)
+
+    def peers_stmt() -> Any:
+        in_keys = or_(*(and_(Institution.region_code.startswith(_p(f"city{n}")),
+                             Institution.category == _p(f"cat{n}"))
+                        for n in range(len(named))))  # fmt: skip
+        return select(Institution.id, Institution.region_code + "|" + Institution.category).where(
+            in_keys, Institution.created_at <= _p("old")
+        )
+
     old = as_of - timedelta(days=c.window_days + c.baseline_days)
-    peers = dict(session.execute(
-        select(Institution.id, Institution.region_code + "|" + Institution.category)
-        .where(in_keys, Institution.created_at <= old)
-    ).tuples().all())  # fmt: skip
+    wanted: dict[str, Any] = {"old": old}
+    for n, (city, cat) in enumerate(named):
+        wanted[f"city{n}"], wanted[f"cat{n}"] = city, cat
+    peers = dict(
+        conn.execute(_built(("peer_surgers", len(named)), peers_stmt), wanted).tuples().all()
+    )
     if not peers:
         return {}
     t, end = InstitutionDay.__table__.c, local_date(as_of)
     split = end - timedelta(days=c.window_days)
     start = split - timedelta(days=c.baseline_days)
-    recent = func.sum(case((t.day > split, t.deposits_amount), else_=literal_column("0")))
-    before = func.sum(case((t.day <= split, t.deposits_amount), else_=literal_column("0")))
+
+    def sums_stmt() -> Any:
+        recent = func.sum(case((t.day > _p("split"), t.deposits_amount),
+                               else_=literal_column("0")))  # fmt: skip
+        before = func.sum(case((t.day <= _p("split"), t.deposits_amount),
+                               else_=literal_column("0")))  # fmt: skip
+        return (
+            select(t.institution_id, recent, before)
+            .where(t.institution_id.in_(_p("ids", expanding=True)), t.day > _p("start"),
+                   t.day <= _p("end"))
+            .group_by(t.institution_id)
+        )  # fmt: skip
+
     out: dict[tuple[str, str], list[Decimal]] = {}
-    for inst_id, now_, then in session.execute(
-        select(t.institution_id, recent, before)
-        .where(t.institution_id.in_(list(peers)), t.day > start, t.day <= end)
-        .group_by(t.institution_id)
-    ):  # fmt: skip
+    for inst_id, now_, then in conn.execute(
+        _built(("peer_surges",), sums_stmt),
+        {"ids": list(peers), "split": split, "start": start, "end": end},
+    ):
         expected = Decimal(then or 0) * c.window_days / c.baseline_days
         if expected > 0:
             region, cat = peers[inst_id].split("|")
