@@ -138,6 +138,7 @@ def _bodies(own: Tenant) -> dict[str, Any]:
         "rounds": {},
         "successor-offers": {"successor_institution_id": own.ids["institution_id"]},
         "approve": {"note": "m"}, "reject": {"note": "m"},
+        "member": {"student_ref": "matrix-member"},
     }  # fmt: skip
 
 
