@@ -91,6 +91,16 @@ def town(engine: Engine, settings: Settings) -> Iterator[Town]:
         yield Town(client, clock, bank, schools)
 
 
+def _parent(town: Town, e: dict[str, Any]) -> str:
+    """The enrollment's parent signed in with its access code: their bearer token."""
+    r = town.client.post(
+        "/api/v1/parent/sessions",
+        json={"enrollment_id": e["id"], "access_code": e["access_code"]},
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["token"])
+
+
 @pytest.mark.parametrize(
     ("where", "confirm_until"),
     [
@@ -127,10 +137,7 @@ def test_a_refund_is_answered_within_the_packs_deadline(
     try:
         e = town.funded(where)
         town.clock.now = REPORTED
-        parent = town.client.post(
-            "/api/v1/parent/sessions",
-            json={"enrollment_id": e["id"], "access_code": e["access_code"]},
-        ).json()["token"]
+        parent = _parent(town, e)
         r = town.client.post(
             "/api/v1/parent/refunds", headers=bearer(parent), json={"reason": "moving"}
         )
@@ -236,10 +243,7 @@ def test_a_window_reaching_an_unpublished_year_is_provisional(
     assert r.status_code == 201, r.text
     assert datetime.fromisoformat(r.json()["confirm_until"]) == confirm_until
     assert r.json()["confirm_until_provisional"] is provisional
-    parent = town.client.post(
-        "/api/v1/parent/sessions",
-        json={"enrollment_id": e["id"], "access_code": e["access_code"]},
-    ).json()["token"]
+    parent = _parent(town, e)
     lessons = town.client.get("/api/v1/parent/consumptions", headers=bearer(parent))
     assert lessons.status_code == 200, lessons.text
     assert [c["confirm_until_provisional"] for c in lessons.json()["items"]] == [provisional]
@@ -252,10 +256,7 @@ def _refund_accepted(town: Town, where: str) -> dict[str, Any]:
     enrollment under `enrollment`)."""
     e = town.funded(where)
     town.clock.now = REPORTED
-    parent = town.client.post(
-        "/api/v1/parent/sessions",
-        json={"enrollment_id": e["id"], "access_code": e["access_code"]},
-    ).json()["token"]
+    parent = _parent(town, e)
     asked = town.client.post(
         "/api/v1/parent/refunds", headers=bearer(parent), json={"reason": "moving"}
     )
@@ -456,10 +457,7 @@ def test_a_refunds_answer_deadline_in_an_unpublished_year_is_provisional_whereve
     try:
         e = town.funded("330106")
         town.clock.now = asked
-        parent = town.client.post(
-            "/api/v1/parent/sessions",
-            json={"enrollment_id": e["id"], "access_code": e["access_code"]},
-        ).json()["token"]
+        parent = _parent(town, e)
         r = town.client.post(
             "/api/v1/parent/refunds", headers=bearer(parent), json={"reason": "moving"}
         )
@@ -491,10 +489,7 @@ def test_a_refunds_payment_deadline_in_an_unpublished_year_is_provisional_wherev
     parent's page and the institution's file."""
     e = town.funded("330106")
     town.clock.now = accepted
-    parent = town.client.post(
-        "/api/v1/parent/sessions",
-        json={"enrollment_id": e["id"], "access_code": e["access_code"]},
-    ).json()["token"]
+    parent = _parent(town, e)
     asked = town.client.post(
         "/api/v1/parent/refunds", headers=bearer(parent), json={"reason": "moving"}
     )
@@ -544,10 +539,7 @@ def test_an_unpaid_orders_pay_by_in_an_unpublished_year_is_provisional_wherever_
             assert r.status_code == 201, r.text
             e = r.json()
             got = town.client.get(f"/api/v1/enrollments/{e['id']}", headers=bearer(school.key))
-            parent = town.client.post(
-                "/api/v1/parent/sessions",
-                json={"enrollment_id": e["id"], "access_code": e["access_code"]},
-            ).json()["token"]
+            parent = _parent(town, e)
             mine = town.client.get("/api/v1/parent/enrollment", headers=bearer(parent)).json()
             pages = _parent_pages(town, e)
             for answer in (e, got.json(), mine):
@@ -604,10 +596,7 @@ def test_a_lessons_window_and_a_refunds_answer_across_the_spring_festival(
         assert r.status_code == 201, r.text
         assert datetime.fromisoformat(r.json()["confirm_until"]) == confirm_until
         assert r.json()["confirm_until_provisional"] is False
-        parent = town.client.post(
-            "/api/v1/parent/sessions",
-            json={"enrollment_id": e["id"], "access_code": e["access_code"]},
-        ).json()["token"]
+        parent = _parent(town, e)
         asked = town.client.post(
             "/api/v1/parent/refunds", headers=bearer(parent), json={"reason": "moving"}
         )
